@@ -1,0 +1,94 @@
+#include "storage/pg_conn.h"
+
+#include <postgresql/libpq-fe.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+
+namespace isobar::storage {
+namespace {
+
+absl::Status StatusFromResult(const PGresult* result, PGconn* conn) {
+  const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  message = std::string(absl::StripTrailingAsciiWhitespace(message));
+  if (message.empty()) message = PQerrorMessage(conn);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", message));
+  }
+  absl::string_view state = sqlstate != nullptr ? sqlstate : "";
+  std::string text = absl::StrCat("PostgreSQL error ", state, ": ", message);
+  if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) return absl::UnavailableError(text);
+  if (state == "40001" || state == "40P01") return absl::AbortedError(text);
+  if (state == "23505") return absl::AlreadyExistsError(text);
+  if (state == "57014") return absl::DeadlineExceededError(text);
+  return absl::InternalError(text);
+}
+
+}  // namespace
+
+PgResult::PgResult(PGresult* result) : result_(result) {}
+PgResult::PgResult(PgResult&& other) noexcept : result_(std::exchange(other.result_, nullptr)) {}
+PgResult& PgResult::operator=(PgResult&& other) noexcept {
+  if (this != &other) {
+    if (result_ != nullptr) PQclear(result_);
+    result_ = std::exchange(other.result_, nullptr);
+  }
+  return *this;
+}
+PgResult::~PgResult() {
+  if (result_ != nullptr) PQclear(result_);
+}
+
+int PgResult::rows() const { return PQntuples(result_); }
+int PgResult::columns() const { return PQnfields(result_); }
+bool PgResult::IsNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+absl::string_view PgResult::Get(int row, int column) const {
+  return absl::string_view(PQgetvalue(result_, row, column),
+                          static_cast<size_t>(PQgetlength(result_, row, column)));
+}
+int64_t PgResult::affected_rows() const {
+  const char* tuples = PQcmdTuples(result_);
+  return tuples[0] == '\0' ? 0 : std::strtoll(tuples, nullptr, 10);
+}
+
+absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (conn == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn)));
+    PQfinish(conn);
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", message));
+  }
+  return std::unique_ptr<PgConn>(new PgConn(conn));
+}
+
+PgConn::~PgConn() { PQfinish(conn_); }
+
+bool PgConn::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool PgConn::reusable() const { return healthy() && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+
+absl::StatusOr<PgResult> PgConn::Exec(absl::string_view sql, const std::vector<PgParam>& params) {
+  std::string sql_text(sql);
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  values.reserve(params.size());
+  lengths.reserve(params.size());
+  for (const PgParam& param : params) {
+    values.push_back(param.has_value() ? param->data() : nullptr);
+    lengths.push_back(param.has_value() ? static_cast<int>(param->size()) : 0);
+  }
+  PGresult* raw = PQexecParams(conn_, sql_text.c_str(), static_cast<int>(params.size()),
+                               /*paramTypes=*/nullptr, values.data(), lengths.data(),
+                               /*paramFormats=*/nullptr, /*resultFormat=*/0);
+  PgResult result(raw);
+  ExecStatusType status = raw != nullptr ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return StatusFromResult(raw, conn_);
+  return result;
+}
+
+}  // namespace isobar::storage

@@ -1,0 +1,79 @@
+// A PostgreSQL connection (libpq) that only runs parameterised statements.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo));
+//   ASSIGN_OR_RETURN(PgResult rows, conn->Exec("SELECT id FROM t WHERE name = $1", {name}));
+//   for (int r = 0; r < rows.rows(); ++r) Use(rows.Get(r, 0));
+//
+// SECURITY: SQL text is always a constant of ours; every value travels as a parameter
+// (PQexecParams), so no user-controlled string can reach SQL text. There is deliberately no method
+// that formats values into SQL.
+//
+// Errors map to canonical codes: a lost or refused connection is UNAVAILABLE (the connection is then
+// unusable: check healthy()), a serialization failure or deadlock is ABORTED, a unique violation is
+// ALREADY_EXISTS, a cancelled statement (statement_timeout) is DEADLINE_EXCEEDED, anything else INTERNAL.
+// Not thread-safe: one thread uses a connection at a time (PgPool hands them out).
+#ifndef ISOBAR_STORAGE_PG_CONN_H_
+#define ISOBAR_STORAGE_PG_CONN_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+
+namespace isobar::storage {
+
+// One statement's result rows, in text format.
+class PgResult {
+ public:
+  explicit PgResult(PGresult* result);
+  PgResult(PgResult&& other) noexcept;
+  PgResult& operator=(PgResult&& other) noexcept;
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(const PgResult&) = delete;
+  ~PgResult();
+
+  int rows() const;
+  int columns() const;
+  bool IsNull(int row, int column) const;
+  // The value as text; empty for NULL. The view lives as long as this PgResult.
+  absl::string_view Get(int row, int column) const;
+  // Rows affected by INSERT/UPDATE/DELETE.
+  int64_t affected_rows() const;
+
+ private:
+  PGresult* result_;
+};
+
+// A parameter value; nullopt is SQL NULL.
+using PgParam = std::optional<std::string>;
+
+class PgConn {
+ public:
+  // conninfo: a libpq connection string or URI.
+  static absl::StatusOr<std::unique_ptr<PgConn>> Connect(const std::string& conninfo);
+  ~PgConn();
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  // Runs one statement. `sql` must be a constant; values go in `params` ($1, $2, ...).
+  absl::StatusOr<PgResult> Exec(absl::string_view sql, const std::vector<PgParam>& params = {});
+
+  // False once the connection is broken; the pool then replaces it.
+  bool healthy() const;
+  // Healthy and outside any transaction: safe to hand to the next user.
+  bool reusable() const;
+
+ private:
+  explicit PgConn(PGconn* conn) : conn_(conn) {}
+  PGconn* conn_;
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_PG_CONN_H_

@@ -1,0 +1,59 @@
+// A fixed-size pool of PostgreSQL connections.
+//
+//   PgPool pool(conninfo, /*size=*/4);
+//   ASSIGN_OR_RETURN(PgPool::Lease conn, pool.Acquire());
+//   ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT 1"));
+//   // the lease returns the connection when it goes out of scope
+//
+// Connections are opened lazily, and one returned broken or inside a transaction is dropped, so a restarted PostgreSQL is
+// reconnected to on the next Acquire. Acquire waits for a free connection; thread-safe.
+#ifndef ISOBAR_STORAGE_PG_POOL_H_
+#define ISOBAR_STORAGE_PG_POOL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/pg_conn.h"
+
+namespace isobar::storage {
+
+class PgPool {
+ public:
+  // Borrowed connection; returns itself to the pool.
+  class Lease {
+   public:
+    Lease(PgPool* pool, std::unique_ptr<PgConn> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (conn_ != nullptr) pool_->Return(std::move(conn_));
+    }
+    PgConn* operator->() const { return conn_.get(); }
+    PgConn& operator*() const { return *conn_; }
+
+   private:
+    PgPool* pool_;  // not owned; outlives the lease
+    std::unique_ptr<PgConn> conn_;
+  };
+
+  PgPool(std::string conninfo, int size);
+
+  // A connection, opening one if needed. UNAVAILABLE if PostgreSQL cannot be reached.
+  absl::StatusOr<Lease> Acquire() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Return(std::unique_ptr<PgConn> conn) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string conninfo_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<PgConn>> idle_ ABSL_GUARDED_BY(mu_);
+  int available_ ABSL_GUARDED_BY(mu_);  // connections that may be leased (idle or not yet opened)
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_PG_POOL_H_
