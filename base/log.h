@@ -38,11 +38,17 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Turns `LogLine(...) << a << b` into a void expression for ISOBAR_LOG's conditional.
+struct LogVoidify {
+  void operator&(const LogLine&) const {}
+};
+
 }  // namespace isobar
 
-#define ISOBAR_LOG(level, component)                                    \
-  if (::isobar::LogLevel::level < ::isobar::MinLogLevel()) {            \
-  } else                                                                \
-    ::isobar::LogLine(::isobar::LogLevel::level, component)
+// An expression, so it is safe as the body of an unbraced if/else.
+#define ISOBAR_LOG(level, component)                                \
+  (::isobar::LogLevel::level < ::isobar::MinLogLevel())             \
+      ? (void)0                                                     \
+      : ::isobar::LogVoidify() & ::isobar::LogLine(::isobar::LogLevel::level, component)
 
 #endif  // ISOBAR_BASE_LOG_H_

@@ -1,0 +1,43 @@
+#include "sandbox/worker_policy.h"
+
+#include <errno.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+namespace isobar::sandbox {
+
+absl::StatusOr<SeccompPolicy> WorkerPolicy(pid_t self) {
+  PolicyBuilder builder;
+  builder
+      // I/O on fds the worker already holds: the channel and stdio.
+      .Allow({SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_recvmsg, SYS_sendmsg, SYS_recvfrom,
+              SYS_sendto, SYS_close, SYS_shutdown, SYS_fcntl, SYS_fstat, SYS_lseek, SYS_getsockopt,
+              SYS_setsockopt, SYS_getsockname, SYS_getpeername})
+      // gRPC's event loop.
+      .Allow({SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_eventfd2, SYS_poll,
+              SYS_ppoll})
+      // Memory: V8's heap, JIT and thread stacks.
+      .Allow({SYS_mmap, SYS_munmap, SYS_mprotect, SYS_madvise, SYS_brk, SYS_mremap})
+      // Threads and synchronisation.
+      .AllowIf(SYS_clone, {ArgEq(0, kPthreadCloneFlags)})
+      .Allow({SYS_futex, SYS_set_robust_list, SYS_rseq, SYS_sched_yield, SYS_sched_getaffinity,
+              SYS_sched_getparam, SYS_sched_getscheduler, SYS_getpid, SYS_gettid, SYS_exit,
+              SYS_exit_group, SYS_restart_syscall})
+      .AllowIf(SYS_prctl, {ArgEq(0, PR_SET_NAME)})
+      .AllowIf(SYS_prctl, {ArgEq(0, PR_GET_NAME)})
+      // Time and randomness (normally answered in the vDSO; the syscalls are the fallback).
+      .Allow({SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday,
+              SYS_getrandom})
+      // Signals, to itself only.
+      .Allow({SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_rt_sigaction, SYS_sigaltstack})
+      .AllowIf(SYS_tgkill, {ArgEq(0, static_cast<uint64_t>(self))})
+      // glibc >= 2.34 tries clone3 first and falls back to clone only on ENOSYS.
+      .Errno({SYS_clone3}, ENOSYS)
+      // Path-based calls fail softly: libraries probe /proc, /sys and time-zone files lazily.
+      .Errno({SYS_open, SYS_openat, SYS_openat2, SYS_stat, SYS_lstat, SYS_newfstatat, SYS_statx,
+              SYS_access, SYS_faccessat, SYS_faccessat2, SYS_readlink, SYS_readlinkat},
+             EACCES);
+  return builder.TryBuild();
+}
+
+}  // namespace isobar::sandbox

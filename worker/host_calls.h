@@ -1,0 +1,35 @@
+// The single door out of a worker's JavaScript (STYLE.md convention 1).
+//
+// Everything user code can do to the outside world is a call through this interface: JS bindings are
+// given a HostCalls& and nothing else. The production implementation (HostChannel) forwards each call
+// to the supervisor over the worker's gRPC stream; DenyAllHostCalls refuses everything, and a context
+// given only that can have no effect outside itself.
+#ifndef ISOBAR_WORKER_HOST_CALLS_H_
+#define ISOBAR_WORKER_HOST_CALLS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "base/strong_id.h"
+
+namespace isobar::worker {
+
+class HostCalls {
+ public:
+  virtual ~HostCalls() = default;
+
+  // Performs `op` with JSON arguments for `invocation` and returns the JSON result. Blocks the calling
+  // (JS) thread until the supervisor answers. An error's code and message come from the supervisor.
+  virtual absl::StatusOr<std::string> Call(InvocationId invocation, absl::string_view op,
+                                           absl::string_view args_json) = 0;
+};
+
+class DenyAllHostCalls final : public HostCalls {
+ public:
+  absl::StatusOr<std::string> Call(InvocationId, absl::string_view op, absl::string_view) override;
+};
+
+}  // namespace isobar::worker
+
+#endif  // ISOBAR_WORKER_HOST_CALLS_H_

@@ -1,0 +1,169 @@
+#include "worker/worker_main.h"
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "sandbox/seccomp_install.h"
+#include "sandbox/worker_policy.h"
+#include "v8-initialization.h"
+#include "worker/host_channel.h"
+#include "worker/v8_runtime.h"
+#include "worker/watchdog.h"
+
+namespace isobar::worker {
+namespace {
+
+using isobar::worker::v1::Invoke;
+using isobar::worker::v1::WorkerMessage;
+
+enum class SandboxMode { kKill, kReport, kOff };
+
+struct WorkerFlags {
+  int worker_id = -1;
+  int channel_fd = 3;
+  SandboxMode sandbox = SandboxMode::kKill;
+};
+
+bool ParseFlags(int argc, char** argv, WorkerFlags* flags, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    absl::string_view value;
+    auto take = [&](absl::string_view name) {
+      if (!absl::StartsWith(arg, name)) return false;
+      value = arg.substr(name.size());
+      return true;
+    };
+    if (take("--worker-id=")) {
+      if (!absl::SimpleAtoi(value, &flags->worker_id)) return *error = "bad --worker-id", false;
+    } else if (take("--channel-fd=")) {
+      if (!absl::SimpleAtoi(value, &flags->channel_fd)) return *error = "bad --channel-fd", false;
+    } else if (take("--sandbox=")) {
+      if (value == "kill") {
+        flags->sandbox = SandboxMode::kKill;
+      } else if (value == "report") {
+        flags->sandbox = SandboxMode::kReport;
+      } else if (value == "off") {
+        flags->sandbox = SandboxMode::kOff;
+      } else {
+        return *error = "--sandbox must be kill, report or off", false;
+      }
+    } else {
+      return *error = absl::StrCat("unknown flag ", arg), false;
+    }
+  }
+  if (flags->worker_id < 0) return *error = "--worker-id is required", false;
+  return true;
+}
+
+// Touches what V8 initialises lazily (regexp, JSON, Date and time zone, Intl, promises, errors with
+// stack traces) before the filter goes in.
+constexpr char kWarmUpScript[] = R"js(
+  (async () => {
+    const o = JSON.parse(JSON.stringify({a: [1, 2.5, "x"], d: new Date(0).toISOString()}));
+    /(a+)+b/.test("aab");
+    new Intl.NumberFormat("en-US").format(1234.5);
+    new Date().toLocaleString();
+    try { null.x; } catch (e) { String(e.stack); }
+    await Promise.resolve(o);
+    return o.a.length;
+  })()
+)js";
+
+void SendDone(HostChannel& channel, const Invoke& invoke, InvocationResult result) {
+  WorkerMessage message;
+  auto* done = message.mutable_done();
+  done->set_invocation_id(invoke.invocation_id());
+  done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
+  if (result.result_json.ok()) {
+    done->set_result_json(std::move(*result.result_json));
+  } else {
+    done->mutable_error()->set_code(static_cast<int>(result.result_json.status().code()));
+    done->mutable_error()->set_message(std::string(result.result_json.status().message()));
+    done->mutable_error()->set_user_error(result.user_error);
+  }
+  for (LogLine& line : result.logs) {
+    auto* out = done->add_log_lines();
+    out->set_level(std::move(line.level));
+    out->set_message(std::move(line.message));
+  }
+  absl::Status sent = channel.Send(message);
+  if (!sent.ok()) ISOBAR_LOG(kWarning, "worker") << "Done not sent: " << sent;
+}
+
+}  // namespace
+
+int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) {
+  WorkerFlags flags;
+  std::string error;
+  if (!ParseFlags(argc, argv, &flags, &error)) {
+    std::fprintf(stderr, "worker: %s\nusage: worker --worker-id=N [--channel-fd=3] [--sandbox=kill|report|off]\n",
+                 error.c_str());
+    return 2;
+  }
+  const std::string component = absl::StrCat("worker ", flags.worker_id);
+  // No core dumps (they would hold tenant data), and no ptrace by other processes of our user.
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0);
+
+  std::unique_ptr<v8::Platform> platform = InitializeV8(argv[0]);
+  absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(flags.channel_fd);
+  if (!channel.ok()) {
+    ISOBAR_LOG(kError, component) << channel.status();
+    return 1;
+  }
+  Watchdog watchdog;
+  Evaluator evaluator(**channel, watchdog, std::move(extensions));
+  InvocationResult warm_up = evaluator.Eval(InvocationId(0), kWarmUpScript, absl::Seconds(10));
+  if (!warm_up.result_json.ok() || *warm_up.result_json != "3") {
+    ISOBAR_LOG(kError, component) << "warm-up failed: "
+                                  << (warm_up.result_json.ok() ? *warm_up.result_json
+                                                               : warm_up.result_json.status().ToString());
+    return 1;
+  }
+
+  if (flags.sandbox != SandboxMode::kOff) {
+    absl::StatusOr<sandbox::SeccompPolicy> policy = sandbox::WorkerPolicy(getpid());
+    absl::Status installed =
+        policy.ok() ? sandbox::InstallSeccompPolicy(*policy, flags.sandbox == SandboxMode::kReport
+                                                                 ? sandbox::ViolationMode::kReport
+                                                                 : sandbox::ViolationMode::kKillProcess)
+                    : policy.status();
+    if (!installed.ok()) {
+      ISOBAR_LOG(kError, component) << "cannot install the sandbox: " << installed;
+      return 1;
+    }
+  } else {
+    ISOBAR_LOG(kWarning, component) << "running WITHOUT the seccomp sandbox (--sandbox=off)";
+  }
+
+  WorkerMessage hello;
+  hello.mutable_hello()->set_pid(getpid());
+  hello.mutable_hello()->set_v8_version(v8::V8::GetVersion());
+  hello.mutable_hello()->set_sandboxed(flags.sandbox != SandboxMode::kOff);
+  if (!(*channel)->Send(hello).ok()) _exit(1);
+
+  while (std::optional<Invoke> invoke = (*channel)->NextInvoke()) {
+    absl::Duration budget = absl::Milliseconds(invoke->cpu_budget_ms() > 0 ? invoke->cpu_budget_ms() : 1000);
+    InvocationResult result;
+    if (invoke->body_case() == Invoke::kEval) {
+      result = evaluator.Eval(InvocationId(invoke->invocation_id()), invoke->eval().source(), budget);
+    } else {
+      result.result_json = absl::UnimplementedError("this worker does not know that kind of invocation");
+    }
+    SendDone(**channel, *invoke, std::move(result));
+  }
+  // The supervisor closed the stream: leave without running destructors (see the header).
+  _exit(0);
+}
+
+}  // namespace isobar::worker
