@@ -1,0 +1,120 @@
+// isobarctl: the command-line client.
+//
+//   isobarctl ping                 round trip to Admin.Ping
+//   isobarctl eval '1 + 2'         evaluate an expression in a worker (supervisor --enable-eval)
+//   isobarctl stats                the worker pool
+//
+// Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
+// --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
+// Results go to stdout; errors go to stderr as "error: <CODE>: <message>" with exit status 1.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "base/flags.h"
+#include "grpcpp/grpcpp.h"
+#include "isobar/v1/api.grpc.pb.h"
+
+namespace isobar::cli {
+namespace {
+
+constexpr char kCodeNames[][20] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                                   "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                   "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                                   "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+
+std::string ReadTrimmed(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(buffer.str()));
+}
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && value[0] != '\0' ? value : fallback;
+}
+
+int Fail(const grpc::Status& status) {
+  int code = static_cast<int>(status.error_code());
+  std::fprintf(stderr, "error: %s: %s\n", code >= 0 && code <= 16 ? kCodeNames[code] : "?",
+               status.error_message().c_str());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  std::string url, data_dir, timeout_ms_text;
+  int timeout_ms = 0;
+  FlagSet flags("isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats");
+  flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
+  flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
+  flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
+  absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
+  if (!args.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
+    return absl::IsNotFound(args.status()) ? 0 : 2;
+  }
+  if (args->empty()) {
+    std::fprintf(stderr, "%s", flags.Usage().c_str());
+    return 2;
+  }
+  if (data_dir.empty()) data_dir = EnvOr("ISOBAR_DATA_DIR", "./isobar-data");
+  if (url.empty()) url = EnvOr("ISOBAR_URL", ReadTrimmed(data_dir + "/url"));
+  if (url.empty()) {
+    std::fprintf(stderr, "error: no server address: pass --url, set ISOBAR_URL, or start one with deploy/up\n");
+    return 2;
+  }
+  const std::string key = EnvOr("ISOBAR_ADMIN_KEY", ReadTrimmed(data_dir + "/admin_key"));
+
+  auto channel = grpc::CreateChannel(url, grpc::InsecureChannelCredentials());
+  auto admin = isobar::v1::Admin::NewStub(channel);
+  grpc::ClientContext context;
+  if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  const std::string& command = (*args)[0];
+  if (command == "ping") {
+    isobar::v1::PingResponse response;
+    grpc::Status status = admin->Ping(&context, isobar::v1::PingRequest(), &response);
+    if (!status.ok()) return Fail(status);
+    std::printf("pong from %s\n", url.c_str());
+    return 0;
+  }
+  if (command == "eval") {
+    if (args->size() != 2) {
+      std::fprintf(stderr, "usage: isobarctl eval EXPRESSION\n");
+      return 2;
+    }
+    isobar::v1::EvalRequest request;
+    request.set_source((*args)[1]);
+    request.set_timeout_ms(static_cast<uint32_t>(timeout_ms));
+    isobar::v1::EvalResponse response;
+    grpc::Status status = admin->Eval(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    for (const auto& line : response.log_lines()) {
+      std::fprintf(stderr, "[%s] %s\n", line.level().c_str(), line.message().c_str());
+    }
+    std::printf("%s\n", response.result_json().empty() ? "undefined" : response.result_json().c_str());
+    return 0;
+  }
+  if (command == "stats") {
+    isobar::v1::StatsResponse response;
+    grpc::Status status = admin->Stats(&context, isobar::v1::StatsRequest(), &response);
+    if (!status.ok()) return Fail(status);
+    for (const auto& w : response.workers()) {
+      std::printf("worker %d: %s pid=%ld starts=%lu crashes=%lu security_events=%lu invocations=%lu in_flight=%u\n",
+                  w.worker_id(), w.state().c_str(), static_cast<long>(w.pid()), w.starts(), w.crashes(),
+                  w.security_events(), w.invocations(), w.in_flight());
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "unknown command '%s'\n%s", command.c_str(), flags.Usage().c_str());
+  return 2;
+}
+
+}  // namespace
+}  // namespace isobar::cli
+
+int main(int argc, char** argv) { return isobar::cli::Main(argc, argv); }

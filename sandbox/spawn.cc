@@ -1,0 +1,43 @@
+#include "sandbox/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace isobar::sandbox {
+
+absl::StatusOr<SpawnedWorker> SpawnWorker(const WorkerSpawnSpec& spec) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat("socketpair: ", strerror(errno)));
+  }
+  const int supervisor_end = fds[0];
+  const int worker_end = fds[1];
+  SpawnOptions options;
+  options.argv.push_back(spec.binary);
+  options.argv.insert(options.argv.end(), spec.args.begin(), spec.args.end());
+  options.extra_fds = {{worker_end, kWorkerChannelFd}};
+  options.parent_death_signal = SIGKILL;
+  absl::StatusOr<ChildProcess> child = Spawn(options);
+  close(worker_end);
+  if (!child.ok()) {
+    close(supervisor_end);
+    return child.status();
+  }
+  int flags = fcntl(supervisor_end, F_GETFL);
+  if (flags < 0 || fcntl(supervisor_end, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int err = errno;
+    close(supervisor_end);
+    absl::StatusOr<ExitStatus> killed = child->Kill();
+    (void)killed;
+    return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(err)));
+  }
+  return SpawnedWorker{std::move(*child), supervisor_end};
+}
+
+}  // namespace isobar::sandbox

@@ -1,0 +1,106 @@
+#include "supervisor/admin_service.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "supervisor/admin_key.h"
+
+namespace isobar::supervisor {
+
+using isobar::worker::v1::Done;
+
+namespace {
+
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+// A worker's error code is untrusted input: anything outside the canonical codes becomes INTERNAL.
+grpc::Status WorkerErrorStatus(const isobar::worker::v1::Error& error) {
+  const int code = error.code();
+  if (code <= 0 || code > static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "the worker reported an invalid error");
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(code), error.message());
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::Ping(grpc::CallbackServerContext* context, const isobar::v1::PingRequest*,
+                                             isobar::v1::PingResponse*) {
+  return Finished(context, CheckAdminKey(*context, options_.admin_key));
+}
+
+grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* context,
+                                              const isobar::v1::StatsRequest*,
+                                              isobar::v1::StatsResponse* response) {
+  grpc::Status auth = CheckAdminKey(*context, options_.admin_key);
+  if (!auth.ok()) return Finished(context, auth);
+  uint64_t security_events = 0;
+  for (const WorkerSnapshot& w : pool_.Snapshot()) {
+    auto* out = response->add_workers();
+    out->set_worker_id(w.id.value());
+    out->set_pid(w.pid);
+    out->set_state(w.state);
+    out->set_starts(w.starts);
+    out->set_crashes(w.crashes);
+    out->set_security_events(w.security_events);
+    out->set_invocations(w.invocations);
+    out->set_in_flight(w.in_flight);
+    security_events += w.security_events;
+  }
+  response->set_security_events(security_events);
+  return Finished(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* AdminService::Eval(grpc::CallbackServerContext* context,
+                                             const isobar::v1::EvalRequest* request,
+                                             isobar::v1::EvalResponse* response) {
+  grpc::Status auth = CheckAdminKey(*context, options_.admin_key);
+  if (!auth.ok()) return Finished(context, auth);
+  if (!options_.enable_eval) {
+    return Finished(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                          "Admin.Eval is off; start the supervisor with --enable-eval "
+                                          "(development only)"));
+  }
+  absl::Duration budget =
+      request->timeout_ms() == 0 ? options_.default_eval_budget : absl::Milliseconds(request->timeout_ms());
+  if (budget > options_.max_eval_budget) {
+    return Finished(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                          absl::StrCat("timeout_ms may be at most ",
+                                                       absl::ToInt64Milliseconds(options_.max_eval_budget))));
+  }
+  absl::Time deadline = absl::Now() + budget + options_.eval_wall_slack;
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    deadline = std::min(deadline, absl::FromChrono(context->deadline()));
+  }
+  isobar::worker::v1::Invoke invoke;
+  invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(budget)));
+  invoke.mutable_eval()->set_source(request->source());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool_.Dispatch(std::move(invoke), deadline, [reactor, response](absl::StatusOr<Done> done, WorkerId worker) {
+    if (!done.ok()) {
+      reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(done.status().code()),
+                                   std::string(done.status().message())));
+      return;
+    }
+    if (done->outcome_case() == Done::kError) {
+      reactor->Finish(WorkerErrorStatus(done->error()));
+      return;
+    }
+    response->set_result_json(done->result_json());
+    response->set_worker_id(worker.value());
+    for (const auto& line : done->log_lines()) {
+      auto* out = response->add_log_lines();
+      out->set_level(line.level());
+      out->set_message(line.message());
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace isobar::supervisor

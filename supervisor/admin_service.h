@@ -1,0 +1,42 @@
+// The Admin gRPC service (isobar.v1.Admin): Ping, Eval (development only) and Stats.
+// Every call needs the admin key. Uses gRPC's callback API: no thread waits on a worker.
+#ifndef ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_
+#define ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "isobar/v1/api.grpc.pb.h"
+#include "supervisor/worker_pool.h"
+
+namespace isobar::supervisor {
+
+struct AdminOptions {
+  std::string admin_key;
+  bool enable_eval = false;
+  absl::Duration default_eval_budget = absl::Seconds(1);
+  absl::Duration max_eval_budget = absl::Seconds(60);
+  // Added to the CPU budget to bound the whole call when the client sets no deadline.
+  absl::Duration eval_wall_slack = absl::Seconds(30);
+};
+
+class AdminService final : public isobar::v1::Admin::CallbackService {
+ public:
+  // `pool` is not owned and must outlive the service.
+  AdminService(AdminOptions options, WorkerPool& pool) : options_(std::move(options)), pool_(pool) {}
+
+  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context, const isobar::v1::PingRequest* request,
+                                 isobar::v1::PingResponse* response) override;
+  grpc::ServerUnaryReactor* Eval(grpc::CallbackServerContext* context, const isobar::v1::EvalRequest* request,
+                                 isobar::v1::EvalResponse* response) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context, const isobar::v1::StatsRequest* request,
+                                  isobar::v1::StatsResponse* response) override;
+
+ private:
+  const AdminOptions options_;
+  WorkerPool& pool_;
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_

@@ -1,0 +1,202 @@
+// The supervisor process: wiring only (every component is constructed here, no singletons).
+//
+//   supervisor [--data-dir=./isobar-data] [--listen=127.0.0.1:7700] [--workers=N]
+//              [--postgres-url=URL] [--enable-eval] [--sandbox=kill|report|off]
+//
+// Order: PostgreSQL (embedded unless --postgres-url) and migrations; the admin key; the internal
+// server for worker streams (no port); the worker pool; the public server. When serving it writes
+// <data-dir>/url and prints "isobar supervisor ready: <address>" on stdout. SIGINT or SIGTERM stop
+// it: new invocations are refused, accepted ones finish (up to 30 s), the public server closes,
+// workers are stopped, then PostgreSQL.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/flags.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "storage/embedded_postgres.h"
+#include "storage/migrations.h"
+#include "storage/pg_conn.h"
+#include "storage/pg_pool.h"
+#include "supervisor/admin_key.h"
+#include "supervisor/admin_service.h"
+#include "supervisor/host_call_router.h"
+#include "supervisor/worker_pool.h"
+#include "supervisor/worker_service.h"
+
+namespace isobar::supervisor {
+namespace {
+
+constexpr char kComponent[] = "supervisor";
+
+struct Config {
+  std::string data_dir = "./isobar-data";
+  std::string listen = "127.0.0.1:7700";
+  int workers = 0;
+  std::string postgres_url;
+  std::string postgres_user = "postgres";
+  bool enable_eval = false;
+  std::string sandbox = "kill";
+  std::string worker_binary;
+  int pg_connections = 8;
+};
+
+bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
+// The worker binary: --worker-binary, else beside us in Bazel's runfiles or output tree.
+absl::StatusOr<std::string> FindWorkerBinary(const std::string& flag) {
+  if (!flag.empty()) {
+    if (!Executable(flag)) return absl::NotFoundError(absl::StrCat("--worker-binary ", flag, " is not executable"));
+    return flag;
+  }
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return absl::NotFoundError("cannot find our own binary");
+  std::string exe(self, static_cast<size_t>(n));
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  for (const std::string& candidate :
+       {absl::StrCat(exe, ".runfiles/isobar/worker/worker"), absl::StrCat(dir, "/../worker/worker"),
+        absl::StrCat(dir, "/worker")}) {
+    if (Executable(candidate)) return candidate;
+  }
+  return absl::NotFoundError("cannot find the worker binary; pass --worker-binary");
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << contents;
+    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", temp));
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) return absl::InternalError(absl::StrCat("cannot rename ", temp));
+  return absl::OkStatus();
+}
+
+absl::Status Run(const Config& config, const sigset_t& stop_signals) {
+  if (config.sandbox != "kill" && config.sandbox != "report" && config.sandbox != "off") {
+    return absl::InvalidArgumentError("--sandbox must be kill, report or off");
+  }
+  ASSIGN_OR_RETURN(std::string worker_binary, FindWorkerBinary(config.worker_binary));
+  const int workers = config.workers > 0 ? config.workers : static_cast<int>(std::thread::hardware_concurrency());
+  if (mkdir(config.data_dir.c_str(), 0711) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("cannot create --data-dir ", config.data_dir, ": ", strerror(errno)));
+  }
+
+  std::unique_ptr<storage::EmbeddedPostgres> embedded;
+  std::string conninfo = config.postgres_url;
+  if (conninfo.empty()) {
+    storage::EmbeddedPostgresOptions pg_options;
+    pg_options.data_dir = config.data_dir;
+    pg_options.os_user = config.postgres_user;
+    ASSIGN_OR_RETURN(embedded, storage::EmbeddedPostgres::Start(pg_options));
+    conninfo = embedded->conninfo();
+  }
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::PgConn> conn, storage::PgConn::Connect(conninfo));
+    ASSIGN_OR_RETURN(int applied, storage::ApplyMigrations(*conn));
+    ISOBAR_LOG(kInfo, kComponent) << "schema at version " << storage::LatestSchemaVersion() << " (" << applied
+                                  << " migrations applied now)";
+  }
+  storage::PgPool pg_pool(conninfo, config.pg_connections);
+  ASSIGN_OR_RETURN(std::string admin_key, LoadOrCreateAdminKey(config.data_dir + "/admin_key"));
+
+  // Internal server: worker streams only, reachable only through socketpairs the pool creates.
+  WorkerPoolOptions pool_options;
+  pool_options.workers = workers;
+  pool_options.worker_binary = worker_binary;
+  pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox)};
+  WorkerPool pool(pool_options);
+  HostCallRouter router(pg_pool);
+  WorkerService worker_service(pool, router);
+  grpc::ServerBuilder internal_builder;
+  internal_builder.SetMaxReceiveMessageSize(64 << 20);
+  internal_builder.SetMaxSendMessageSize(64 << 20);
+  internal_builder.RegisterService(&worker_service);
+  std::unique_ptr<grpc::Server> internal_server = internal_builder.BuildAndStart();
+  if (internal_server == nullptr) return absl::InternalError("cannot start the internal gRPC server");
+  RETURN_IF_ERROR(pool.Start(internal_server.get()));
+
+  // Public server.
+  AdminOptions admin_options;
+  admin_options.admin_key = admin_key;
+  admin_options.enable_eval = config.enable_eval;
+  AdminService admin_service(admin_options, pool);
+  grpc::ServerBuilder public_builder;
+  int port = 0;
+  public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  public_builder.RegisterService(&admin_service);
+  public_builder.SetMaxReceiveMessageSize(16 << 20);
+  std::unique_ptr<grpc::Server> public_server = public_builder.BuildAndStart();
+  if (public_server == nullptr || port == 0) {
+    pool.Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+  }
+  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  const std::string address = absl::StrCat(host, ":", port);
+  RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
+  ISOBAR_LOG(kInfo, kComponent) << "serving on " << address << " with " << workers << " workers"
+                                << (config.enable_eval ? "; Admin.Eval is ON (development only)" : "");
+  std::printf("isobar supervisor ready: %s\n", address.c_str());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << ")";
+  // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
+  // Server::Shutdown instead would also wait out the deadline for idle client connections.
+  if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {
+    ISOBAR_LOG(kWarning, kComponent) << unanswered << " invocations did not finish in time and are cancelled";
+  }
+  public_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  pool.Shutdown();
+  internal_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (embedded != nullptr) RETURN_IF_ERROR(embedded->Stop());
+  ISOBAR_LOG(kInfo, kComponent) << "stopped";
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace isobar::supervisor
+
+int main(int argc, char** argv) {
+  using isobar::supervisor::Config;
+  Config config;
+  isobar::FlagSet flags("supervisor [flags]");
+  flags.String("data-dir", &config.data_dir, "directory for the embedded PostgreSQL, the admin key and the url file");
+  flags.String("listen", &config.listen, "address of the public gRPC API (port 0: any free port)");
+  flags.Int("workers", &config.workers, "worker processes (0: one per core)");
+  flags.String("postgres-url", &config.postgres_url, "an external PostgreSQL (libpq URL); empty: embedded");
+  flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
+  flags.Bool("enable-eval", &config.enable_eval, "serve Admin.Eval (development only)");
+  flags.String("sandbox", &config.sandbox, "workers' seccomp mode: kill, report (debug: print the syscall) or off");
+  flags.String("worker-binary", &config.worker_binary, "the worker executable (default: found beside this one)");
+  flags.Int("pg-connections", &config.pg_connections, "PostgreSQL connections in the pool");
+  absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);
+  if (!positional.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(positional.status().message()).c_str());
+    return absl::IsNotFound(positional.status()) ? 0 : 2;
+  }
+  // Stop signals are taken by sigwait in main; every thread created from here on blocks them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  absl::Status status = isobar::supervisor::Run(config, stop_signals);
+  if (!status.ok()) ISOBAR_LOG(kError, "supervisor") << status;
+  // Everything we own (servers, workers, PostgreSQL) is stopped by now. Leave without static
+  // destructors: gRPC's global teardown waits ~1.5 s for its internal threads, for nothing.
+  std::fflush(nullptr);
+  _exit(status.ok() ? 0 : 1);
+}

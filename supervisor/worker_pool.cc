@@ -1,0 +1,463 @@
+#include "supervisor/worker_pool.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "grpcpp/server_posix.h"
+#include "sandbox/spawn.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using isobar::worker::v1::Done;
+using isobar::worker::v1::HostMessage;
+
+constexpr char kComponent[] = "pool";
+// A worker in --sandbox=report mode exits with this status after printing the offending syscall.
+constexpr int kReportedViolationExit = 128 + SIGSYS;
+
+const char* StateName(int state) {
+  static const char* kNames[] = {"starting", "ready", "restarting", "stopped"};
+  return kNames[state];
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(WorkerPoolOptions options)
+    : options_(std::move(options)), wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  absl::MutexLock lock(&mu_);
+  for (int i = 0; i < options_.workers; ++i) {
+    Slot slot;
+    slot.id = WorkerId(i);
+    slots_.push_back(std::move(slot));
+  }
+}
+
+WorkerPool::~WorkerPool() {
+  Shutdown();
+  close(wake_fd_);
+}
+
+absl::Status WorkerPool::Start(grpc::Server* server) {
+  if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
+  if (options_.workers < 1) return absl::InvalidArgumentError("the pool needs at least one worker");
+  absl::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("the pool is already started");
+  started_ = true;
+  server_ = server;
+  for (Slot& slot : slots_) slot.restart_at = absl::InfinitePast();
+  // The monitor spawns every worker: PR_SET_PDEATHSIG ties them to the thread that spawned them.
+  monitor_ = std::thread([this] { MonitorLoop(); });
+  return absl::OkStatus();
+}
+
+size_t WorkerPool::Drain(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  auto answered = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& [id, pending] : pending_) {
+      if (!pending.expired) return false;
+    }
+    return true;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&answered), deadline);
+  size_t unanswered = 0;
+  for (const auto& [id, pending] : pending_) unanswered += pending.expired ? 0 : 1;
+  return unanswered;
+}
+
+void WorkerPool::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+void WorkerPool::Wake() {
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+  (void)ignored;
+}
+
+void WorkerPool::Run(std::vector<Completion> completions) {
+  for (auto& [done, outcome] : completions) std::move(done)(std::move(outcome.first), outcome.second);
+}
+
+void WorkerPool::Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends) {
+  // A failed write means the worker is going away; its exit fails the invocation.
+  for (auto& [stream, message] : sends) {
+    if (stream != nullptr) stream->Write(message);
+  }
+}
+
+void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done) {
+  std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopping_ || draining_) {
+      refused = absl::UnavailableError("the supervisor is shutting down");
+    } else if (queue_.size() >= options_.max_queue) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "too many invocations waiting for a worker (the queue holds ", options_.max_queue, "); try again later"));
+    } else {
+      const uint64_t id = next_invocation_++;
+      invoke.set_invocation_id(id);
+      pending_.emplace(id, Pending{std::move(invoke), deadline, std::move(done), std::nullopt, false});
+      queue_.push_back(id);
+      sends = AssignLocked();
+    }
+  }
+  if (!refused.ok()) {
+    std::move(done)(refused, WorkerId(-1));
+    return;
+  }
+  Send(std::move(sends));
+  Wake();  // the new deadline may be the earliest
+}
+
+std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::AssignLocked() {
+  std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
+  while (!queue_.empty()) {
+    Slot* free_slot = nullptr;
+    for (Slot& slot : slots_) {
+      if (slot.state == State::kReady && !slot.running.has_value() && slot.stream != nullptr &&
+          (free_slot == nullptr || slot.invocations < free_slot->invocations)) {
+        free_slot = &slot;
+      }
+    }
+    if (free_slot == nullptr) break;
+    const uint64_t id = queue_.front();
+    queue_.pop_front();
+    Pending& pending = pending_.at(id);
+    pending.worker = free_slot->id;
+    free_slot->running = id;
+    HostMessage message;
+    *message.mutable_invoke() = std::move(pending.invoke);
+    sends.emplace_back(free_slot->stream, std::move(message));
+  }
+  return sends;
+}
+
+void WorkerPool::SpawnLocked(Slot& slot) {
+  sandbox::WorkerSpawnSpec spec;
+  spec.binary = options_.worker_binary;
+  spec.args = options_.worker_args;
+  spec.args.push_back(absl::StrCat("--worker-id=", slot.id.value()));
+  absl::StatusOr<sandbox::SpawnedWorker> spawned = sandbox::SpawnWorker(spec);
+  const absl::Time now = absl::Now();
+  if (!spawned.ok()) {
+    ++slot.consecutive_failures;
+    absl::Duration delay = std::min(options_.restart_backoff_max,
+                                    options_.restart_backoff_min * (1 << std::min(slot.consecutive_failures, 16)));
+    slot.restart_at = now + delay;
+    ISOBAR_LOG(kError, kComponent) << "cannot start worker " << slot.id << ": " << spawned.status()
+                                   << "; retrying in " << absl::FormatDuration(delay);
+    return;
+  }
+  ++slot.generation;
+  ++slot.starts;
+  slot.process = std::move(spawned->process);
+  slot.pid = slot.process.pid();
+  slot.fd = spawned->supervisor_fd;
+  slot.state = State::kStarting;
+  slot.started_at = now;
+  slot.stream.reset();
+  slot.running.reset();
+  // gRPC takes the fd; its stream arrives at the WorkerHost service with peer "fd:<fd>".
+  grpc::AddInsecureChannelFromFd(server_, slot.fd);
+  ISOBAR_LOG(kInfo, kComponent) << "worker " << slot.id << " started, pid " << slot.process.pid();
+}
+
+void WorkerPool::HandleExitLocked(Slot& slot, const ExitStatus& status, std::vector<Completion>* completions) {
+  const absl::Time now = absl::Now();
+  const bool seccomp_kill = (!status.exited && status.signal == SIGSYS) ||
+                            (status.exited && status.code == kReportedViolationExit);
+  ++slot.crashes;
+  std::string running = slot.running.has_value() ? absl::StrCat("invocation ", *slot.running) : "no invocation";
+  if (seccomp_kill) {
+    ++slot.security_events;
+    ISOBAR_LOG(kSecurity, kComponent) << "security event: worker " << slot.id << " (pid " << slot.pid
+                                      << ") was killed by the seccomp filter (" << status.ToString()
+                                      << ") while running " << running;
+  } else {
+    ISOBAR_LOG(kWarning, kComponent) << "worker " << slot.id << " (pid " << slot.pid << ") died (" << status.ToString() << ") while running "
+                                     << running;
+  }
+  if (slot.running.has_value()) {
+    auto it = pending_.find(*slot.running);
+    if (it != pending_.end()) {
+      if (!it->second.expired) {
+        completions->emplace_back(
+            std::move(it->second.done),
+            std::make_pair(absl::StatusOr<Done>(absl::UnavailableError(absl::StrCat(
+                               "the worker running this invocation died (", status.ToString(), ")"))),
+                           slot.id));
+      }
+      pending_.erase(it);
+    }
+    slot.running.reset();
+  }
+  if (slot.stream != nullptr) slot.stream->Close();
+  slot.stream.reset();
+  slot.fd = -1;
+  if (now - slot.started_at > absl::Seconds(30)) slot.consecutive_failures = 0;
+  ++slot.consecutive_failures;
+  absl::Duration delay = std::min(options_.restart_backoff_max,
+                                  options_.restart_backoff_min * (1 << std::min(slot.consecutive_failures - 1, 16)));
+  slot.state = State::kWaitingToRestart;
+  slot.restart_at = now + delay;
+  ISOBAR_LOG(kInfo, kComponent) << "restarting worker " << slot.id << " in " << absl::FormatDuration(delay);
+}
+
+void WorkerPool::ExpireLocked(absl::Time now, std::vector<Completion>* completions,
+                              std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>>* sends) {
+  std::vector<uint64_t> erase;
+  for (auto& [id, pending] : pending_) {
+    if (!pending.worker.has_value()) {
+      if (pending.deadline > now) continue;
+      completions->emplace_back(
+          std::move(pending.done),
+          std::make_pair(absl::StatusOr<Done>(absl::DeadlineExceededError(
+                             "no worker became free before the request's deadline")),
+                         WorkerId(-1)));
+      erase.push_back(id);
+      continue;
+    }
+    Slot& slot = slots_[static_cast<size_t>(pending.worker->value())];
+    if (!pending.expired && pending.deadline <= now) {
+      pending.expired = true;
+      completions->emplace_back(
+          std::move(pending.done),
+          std::make_pair(absl::StatusOr<Done>(absl::DeadlineExceededError(
+                             "the invocation did not finish before the request's deadline")),
+                         slot.id));
+      HostMessage cancel;
+      cancel.mutable_cancel()->set_invocation_id(id);
+      sends->emplace_back(slot.stream, std::move(cancel));
+    }
+    if (pending.expired && now >= pending.deadline + options_.hung_grace && slot.process.running()) {
+      ISOBAR_LOG(kError, kComponent) << "worker " << slot.id << " has not finished invocation " << id << " "
+                                     << absl::FormatDuration(now - pending.deadline)
+                                     << " after its deadline; killing it";
+      absl::Status killed = slot.process.Signal(SIGKILL);
+      (void)killed;
+    }
+  }
+  for (uint64_t id : erase) {
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+    pending_.erase(id);
+  }
+}
+
+absl::Time WorkerPool::NextWakeLocked() const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const Slot& slot : slots_) {
+    if (slot.state == State::kWaitingToRestart) next = std::min(next, slot.restart_at);
+  }
+  for (const auto& [id, pending] : pending_) {
+    next = std::min(next, pending.expired ? pending.deadline + options_.hung_grace : pending.deadline);
+  }
+  return next;
+}
+
+void WorkerPool::MonitorLoop() {
+  prctl(PR_SET_NAME, "isobar-pool");
+  for (;;) {
+    std::vector<Completion> completions;
+    std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
+    std::vector<struct pollfd> fds;
+    std::vector<size_t> fd_slots;
+    absl::Time next;
+    bool stop = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) {
+        for (Slot& slot : slots_) {
+          if (slot.process.running()) {
+            absl::StatusOr<ExitStatus> killed = slot.process.Kill();
+            (void)killed;
+          }
+          if (slot.stream != nullptr) slot.stream->Close();
+          slot.stream.reset();
+          slot.state = State::kStopped;
+          slot.running.reset();
+        }
+        for (auto& [id, pending] : pending_) {
+          if (pending.expired) continue;
+          completions.emplace_back(
+              std::move(pending.done),
+              std::make_pair(absl::StatusOr<Done>(absl::UnavailableError("the supervisor is shutting down")),
+                             pending.worker.value_or(WorkerId(-1))));
+        }
+        pending_.clear();
+        queue_.clear();
+        stop = true;
+      } else {
+        const absl::Time now = absl::Now();
+        for (Slot& slot : slots_) {
+          if (slot.state == State::kWaitingToRestart && slot.restart_at <= now) SpawnLocked(slot);
+        }
+        ExpireLocked(now, &completions, &sends);
+        next = NextWakeLocked();
+        fds.push_back({wake_fd_, POLLIN, 0});
+        for (size_t i = 0; i < slots_.size(); ++i) {
+          if (slots_[i].process.running()) {
+            fds.push_back({slots_[i].process.pidfd(), POLLIN, 0});
+            fd_slots.push_back(i);
+          }
+        }
+      }
+    }
+    Run(std::move(completions));
+    Send(std::move(sends));
+    if (stop) return;
+
+    int timeout_ms = -1;
+    if (next != absl::InfiniteFuture()) {
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(absl::Ceil(next - absl::Now(), absl::Milliseconds(1))), 0, 3600 * 1000));
+    }
+    int ready = poll(fds.data(), fds.size(), timeout_ms);
+    if (ready <= 0) continue;
+    if (fds[0].revents != 0) {
+      uint64_t count;
+      ssize_t ignored = read(wake_fd_, &count, sizeof(count));
+      (void)ignored;
+    }
+    std::vector<Completion> exits;
+    std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> assigned;
+    {
+      absl::MutexLock lock(&mu_);
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        Slot& slot = slots_[fd_slots[i - 1]];
+        if (!slot.process.running() || slot.process.pidfd() != fds[i].fd) continue;
+        absl::StatusOr<std::optional<ExitStatus>> status = slot.process.Wait(absl::ZeroDuration());
+        if (status.ok() && status->has_value()) HandleExitLocked(slot, **status, &exits);
+      }
+    }
+    Run(std::move(exits));
+  }
+}
+
+absl::StatusOr<WorkerPool::Connection> WorkerPool::Attach(absl::string_view peer, std::shared_ptr<WorkerStream> stream) {
+  int fd = -1;
+  if (!absl::ConsumePrefix(&peer, "fd:") || !absl::SimpleAtoi(peer, &fd)) {
+    return absl::PermissionDeniedError("not a worker connection");
+  }
+  absl::MutexLock lock(&mu_);
+  for (Slot& slot : slots_) {
+    if (slot.fd == fd && slot.process.running() && slot.state == State::kStarting && slot.stream == nullptr) {
+      slot.stream = std::move(stream);
+      return Connection{slot.id, slot.generation};
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat("no worker is expected on fd ", fd));
+}
+
+WorkerPool::Slot* WorkerPool::SlotOf(const Connection& connection) {
+  Slot& slot = slots_[static_cast<size_t>(connection.worker.value())];
+  return slot.generation == connection.generation ? &slot : nullptr;
+}
+
+const WorkerPool::Slot* WorkerPool::SlotOf(const Connection& connection) const {
+  const Slot& slot = slots_[static_cast<size_t>(connection.worker.value())];
+  return slot.generation == connection.generation ? &slot : nullptr;
+}
+
+void WorkerPool::OnHello(const Connection& connection, const isobar::worker::v1::Hello& hello) {
+  std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
+  {
+    absl::MutexLock lock(&mu_);
+    Slot* slot = SlotOf(connection);
+    if (slot == nullptr || slot->state != State::kStarting) return;
+    slot->state = State::kReady;
+    ISOBAR_LOG(kInfo, kComponent) << "worker " << slot->id << " ready (pid " << slot->process.pid() << ", V8 "
+                                  << hello.v8_version() << (hello.sandboxed() ? ", sandboxed" : ", NOT sandboxed")
+                                  << ")";
+    sends = AssignLocked();
+  }
+  Send(std::move(sends));
+}
+
+void WorkerPool::OnDone(const Connection& connection, Done done) {
+  std::vector<Completion> completions;
+  std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
+  {
+    absl::MutexLock lock(&mu_);
+    Slot* slot = SlotOf(connection);
+    if (slot == nullptr) return;
+    if (!slot->running.has_value() || *slot->running != done.invocation_id()) {
+      ISOBAR_LOG(kSecurity, kComponent) << "worker " << slot->id << " sent Done for invocation "
+                                        << done.invocation_id() << ", which it is not running; ignored";
+      return;
+    }
+    slot->running.reset();
+    ++slot->invocations;
+    auto it = pending_.find(done.invocation_id());
+    if (it != pending_.end()) {
+      if (!it->second.expired) {
+        completions.emplace_back(std::move(it->second.done),
+                                 std::make_pair(absl::StatusOr<Done>(std::move(done)), slot->id));
+      }
+      pending_.erase(it);
+    }
+    sends = AssignLocked();
+  }
+  Run(std::move(completions));
+  Send(std::move(sends));
+}
+
+bool WorkerPool::IsRunning(const Connection& connection, uint64_t invocation) const {
+  absl::MutexLock lock(&mu_);
+  const Slot* slot = SlotOf(connection);
+  return slot != nullptr && slot->running.has_value() && *slot->running == invocation;
+}
+
+void WorkerPool::Detach(const Connection& connection) {
+  absl::MutexLock lock(&mu_);
+  Slot* slot = SlotOf(connection);
+  if (slot == nullptr) return;
+  slot->stream.reset();
+  if (slot->process.running() && !stopping_) {
+    // The worker ended its stream while alive: it can no longer be reached, so end it; the monitor
+    // restarts it.
+    ISOBAR_LOG(kWarning, kComponent) << "worker " << slot->id << " closed its stream; killing it";
+    absl::Status killed = slot->process.Signal(SIGKILL);
+    (void)killed;
+  }
+}
+
+std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<WorkerSnapshot> out;
+  for (const Slot& slot : slots_) {
+    WorkerSnapshot s;
+    s.id = slot.id;
+    s.pid = slot.process.running() ? slot.pid : 0;
+    s.state = StateName(static_cast<int>(slot.state));
+    s.starts = slot.starts;
+    s.crashes = slot.crashes;
+    s.security_events = slot.security_events;
+    s.invocations = slot.invocations;
+    s.in_flight = slot.running.has_value() ? 1 : 0;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace isobar::supervisor

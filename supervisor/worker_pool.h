@@ -1,0 +1,172 @@
+// The supervisor's worker processes, and the dispatch of invocations to them.
+//
+//   WorkerPool pool(options);
+//   ... register a WorkerService(pool, router) on the internal server and start it ...
+//   pool.Start(internal_server);
+//   pool.Dispatch(invoke, absl::Now() + absl::Seconds(5),
+//                 [](absl::StatusOr<worker::v1::Done> done, WorkerId worker) { ... });
+//
+// Each slot runs one worker process at a time (restarted with backoff when it dies) and one invocation
+// at a time; invocations wait in a bounded FIFO queue until a worker is free. Every Dispatch gets exactly
+// one callback: the worker's Done, or an error when the queue is full (RESOURCE_EXHAUSTED), the deadline
+// passes (DEADLINE_EXCEEDED), the worker dies (UNAVAILABLE) or the pool shuts down (UNAVAILABLE).
+// Callbacks run on pool threads without the pool's lock held, and must not block for long.
+//
+// A monitor thread owns the processes: it spawns them, waits on their pidfds, restarts them, expires
+// deadlines, and kills a worker that stays silent long past an invocation's deadline. A worker killed
+// by SIGSYS (the seccomp filter) is logged as a security event and counted.
+//
+// The worker stream service reports each stream's life through Attach / OnHello / OnDone / Detach.
+// A stream is tied to its slot by its connection (the peer "fd:N" of the socketpair we created),
+// never by anything the worker says.
+#ifndef ISOBAR_SUPERVISOR_WORKER_POOL_H_
+#define ISOBAR_SUPERVISOR_WORKER_POOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/process.h"
+#include "base/strong_id.h"
+#include "grpcpp/grpcpp.h"
+#include "isobar/worker/v1/worker.pb.h"
+#include "supervisor/worker_stream.h"
+
+namespace isobar::supervisor {
+
+struct WorkerPoolOptions {
+  int workers = 1;
+  std::string worker_binary;
+  std::vector<std::string> worker_args;  // e.g. --sandbox=kill; --worker-id is added per slot
+  size_t max_queue = 1024;
+  absl::Duration restart_backoff_min = absl::Milliseconds(50);
+  absl::Duration restart_backoff_max = absl::Seconds(10);
+  // A worker that has not answered this long after an invocation's deadline is killed.
+  absl::Duration hung_grace = absl::Seconds(10);
+};
+
+struct WorkerSnapshot {
+  WorkerId id;
+  pid_t pid = 0;
+  std::string state;
+  uint64_t starts = 0;
+  uint64_t crashes = 0;
+  uint64_t security_events = 0;
+  uint64_t invocations = 0;
+  uint32_t in_flight = 0;
+};
+
+using DoneCallback = absl::AnyInvocable<void(absl::StatusOr<isobar::worker::v1::Done>, WorkerId) &&>;
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(WorkerPoolOptions options);
+  ~WorkerPool();  // Shutdown()
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // `server` is the started internal gRPC server (no listening ports) that serves WorkerHost; not
+  // owned, and must outlive the pool's Shutdown.
+  absl::Status Start(grpc::Server* server) ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops accepting invocations (Dispatch answers UNAVAILABLE) and waits until every accepted one has
+  // been answered, or `deadline`. Returns how many were still unanswered.
+  size_t Drain(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+  // Fails queued and running invocations, kills the workers, stops the monitor. Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Sets invoke.invocation_id. `done` is called exactly once.
+  void Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- For the worker stream service. ---
+  // The connection of a new stream: which slot and which process of it.
+  struct Connection {
+    WorkerId worker;
+    uint64_t generation;
+  };
+  // PERMISSION_DENIED for a peer that is not a live worker's socket.
+  absl::StatusOr<Connection> Attach(absl::string_view peer, std::shared_ptr<WorkerStream> stream)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnHello(const Connection& connection, const isobar::worker::v1::Hello& hello) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnDone(const Connection& connection, isobar::worker::v1::Done done) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether `invocation` is the one this connection's worker is running (host calls for anything else
+  // are refused: a worker can only act for its own invocation).
+  bool IsRunning(const Connection& connection, uint64_t invocation) const ABSL_LOCKS_EXCLUDED(mu_);
+  void Detach(const Connection& connection) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  enum class State { kStarting, kReady, kWaitingToRestart, kStopped };
+
+  struct Pending {
+    isobar::worker::v1::Invoke invoke;
+    absl::Time deadline;
+    DoneCallback done;
+    std::optional<WorkerId> worker;  // set once sent
+    bool expired = false;            // the caller has been answered; the worker's Done is dropped
+  };
+
+  struct Slot {
+    WorkerId id;
+    uint64_t generation = 0;
+    State state = State::kWaitingToRestart;
+    ChildProcess process;
+    pid_t pid = 0;  // of the newest process (kept after it is reaped, for logs)
+    int fd = -1;  // the supervisor's socket end while the process lives (owned by gRPC)
+    std::shared_ptr<WorkerStream> stream;
+    std::optional<uint64_t> running;  // invocation id
+    absl::Time restart_at;
+    absl::Time started_at;
+    int consecutive_failures = 0;
+    uint64_t starts = 0, crashes = 0, security_events = 0, invocations = 0;
+  };
+
+  // A callback to run once mu_ is released.
+  using Completion = std::pair<DoneCallback, std::pair<absl::StatusOr<isobar::worker::v1::Done>, WorkerId>>;
+
+  void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void Wake();
+  void SpawnLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleExitLocked(Slot& slot, const ExitStatus& status, std::vector<Completion>* completions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Assigns queued invocations to free ready workers; returns the messages to send.
+  std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> AssignLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireLocked(absl::Time now, std::vector<Completion>* completions,
+                    std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>>* sends)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Slot* SlotOf(const Connection& connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const Slot* SlotOf(const Connection& connection) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void Run(std::vector<Completion> completions);
+  static void Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> sends);
+
+  const WorkerPoolOptions options_;
+  const int wake_fd_;           // eventfd: wakes the monitor
+
+  mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Server* server_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_invocation_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> queue_ ABSL_GUARDED_BY(mu_);
+  std::thread monitor_;
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_WORKER_POOL_H_

@@ -1,0 +1,146 @@
+#include "tests/supervisor_fixture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace isobar::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+std::string Runfile(const std::string& path) {
+  // Bazel runs tests and `bazel run` binaries from <runfiles>/<workspace>.
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return path;
+  return absl::StrCat(cwd, "/", path);
+}
+
+SupervisorProcess::SupervisorProcess(SupervisorOptions options) : options_(std::move(options)) {
+  data_dir_ = dir_.path() + "/data";
+  log_path_ = dir_.path() + "/supervisor.log";
+}
+
+SupervisorProcess::~SupervisorProcess() {
+  if (process_.running()) {
+    absl::StatusOr<ExitStatus> stopped = Stop();
+    (void)stopped;
+  }
+}
+
+absl::Status SupervisorProcess::Start() {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe2");
+  int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  SpawnOptions spawn;
+  spawn.argv = {Runfile("supervisor/supervisor"), "--data-dir=" + data_dir_, "--listen=127.0.0.1:0",
+                absl::StrCat("--workers=", options_.workers), "--sandbox=" + options_.sandbox};
+  if (options_.enable_eval) spawn.argv.push_back("--enable-eval");
+  if (options_.test_worker) spawn.argv.push_back("--worker-binary=" + Runfile("tests/test_worker"));
+  spawn.argv.insert(spawn.argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  spawn.stdout_fd = out[1];
+  spawn.stderr_fd = log_fd;
+  spawn.parent_death_signal = SIGTERM;
+  absl::StatusOr<ChildProcess> child = Spawn(spawn);
+  close(out[1]);
+  close(log_fd);
+  if (!child.ok()) {
+    close(out[0]);
+    return child.status();
+  }
+  process_ = std::move(*child);
+
+  // Wait for "isobar supervisor ready: ADDRESS\n" on its stdout (or its exit, or 120 s).
+  std::string output;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (!absl::StrContains(output, "\n")) {
+    struct pollfd pfd = {out[0], POLLIN, 0};
+    int left_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0) break;
+    char buffer[512];
+    ssize_t n = read(out[0], buffer, sizeof(buffer));
+    if (n <= 0) break;
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  constexpr absl::string_view kReady = "isobar supervisor ready: ";
+  if (!absl::StartsWith(output, kReady)) {
+    return absl::UnavailableError(absl::StrCat("the supervisor did not start; its log:\n", log()));
+  }
+  address_ = std::string(absl::StripAsciiWhitespace(output.substr(kReady.size())));
+  admin_key_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/admin_key")));
+  channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  admin_ = isobar::v1::Admin::NewStub(channel_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ExitStatus> SupervisorProcess::Stop() {
+  if (absl::Status sent = process_.Signal(SIGTERM); !sent.ok()) return sent;
+  absl::StatusOr<std::optional<ExitStatus>> status = process_.Wait(absl::Seconds(60));
+  if (!status.ok()) return status.status();
+  if (!status->has_value()) return process_.Kill();
+  return **status;
+}
+
+std::string SupervisorProcess::pg_conninfo() const {
+  return absl::StrCat("host=", data_dir_, "/pgrun port=5432 user=isobar dbname=isobar");
+}
+
+std::string SupervisorProcess::log() const { return ReadFile(log_path_); }
+
+void SupervisorProcess::Authorize(grpc::ClientContext& context) const {
+  context.AddMetadata("authorization", "Bearer " + admin_key_);
+}
+
+grpc::Status SupervisorProcess::Eval(const std::string& source, isobar::v1::EvalResponse* response,
+                                     uint32_t timeout_ms) {
+  grpc::ClientContext context;
+  Authorize(context);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  isobar::v1::EvalRequest request;
+  request.set_source(source);
+  request.set_timeout_ms(timeout_ms);
+  return admin_->Eval(&context, request, response);
+}
+
+absl::StatusOr<isobar::v1::StatsResponse> SupervisorProcess::Stats() {
+  grpc::ClientContext context;
+  Authorize(context);
+  isobar::v1::StatsResponse response;
+  grpc::Status status = admin_->Stats(&context, isobar::v1::StatsRequest(), &response);
+  if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  return response;
+}
+
+absl::StatusOr<isobar::v1::StatsResponse> SupervisorProcess::AwaitStats(
+    const std::function<bool(const isobar::v1::StatsResponse&)>& predicate, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    absl::StatusOr<isobar::v1::StatsResponse> stats = Stats();
+    if (!stats.ok() || predicate(*stats)) return stats;
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("condition not reached; last stats: ", stats->DebugString()));
+    }
+    // The pool has no change notification for clients: probe at a short interval until the condition.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace isobar::testing

@@ -1,0 +1,81 @@
+// Runs a real supervisor process for integration tests and benchmarks: embedded PostgreSQL in a fresh
+// temporary data directory, real worker processes under the real seccomp filter, real gRPC.
+//
+//   SupervisorProcess supervisor({.workers = 2, .enable_eval = true});
+//   ASSERT_TRUE(supervisor.Start().ok());
+//   grpc::ClientContext context;
+//   supervisor.Authorize(context);
+//   supervisor.admin().Ping(&context, {}, &response);
+//
+// Start() returns once the supervisor prints its ready line. Its stderr goes to a log file that tests
+// can read (log()). The destructor stops it with SIGTERM and waits.
+#ifndef ISOBAR_TESTS_SUPERVISOR_FIXTURE_H_
+#define ISOBAR_TESTS_SUPERVISOR_FIXTURE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/process.h"
+#include "base/testing/temp_dir.h"
+#include "grpcpp/grpcpp.h"
+#include "isobar/v1/api.grpc.pb.h"
+
+namespace isobar::testing {
+
+struct SupervisorOptions {
+  int workers = 2;
+  bool enable_eval = true;
+  // Use the test worker (with test-only operations) instead of the production worker.
+  bool test_worker = false;
+  std::string sandbox = "kill";
+  std::vector<std::string> extra_args;
+};
+
+class SupervisorProcess {
+ public:
+  explicit SupervisorProcess(SupervisorOptions options);
+  ~SupervisorProcess();
+
+  absl::Status Start();
+  // SIGTERM and wait; the exit status.
+  absl::StatusOr<ExitStatus> Stop();
+
+  const std::string& address() const { return address_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& admin_key() const { return admin_key_; }
+  // The embedded PostgreSQL's connection string.
+  std::string pg_conninfo() const;
+  // Everything the supervisor (and its workers) wrote to stderr so far.
+  std::string log() const;
+
+  isobar::v1::Admin::Stub& admin() { return *admin_; }
+  void Authorize(grpc::ClientContext& context) const;
+
+  // Conveniences over Admin.
+  grpc::Status Eval(const std::string& source, isobar::v1::EvalResponse* response, uint32_t timeout_ms = 0);
+  absl::StatusOr<isobar::v1::StatsResponse> Stats();
+  // Polls Stats until `predicate` holds or `timeout` passes; the last Stats.
+  absl::StatusOr<isobar::v1::StatsResponse> AwaitStats(
+      const std::function<bool(const isobar::v1::StatsResponse&)>& predicate, absl::Duration timeout);
+
+ private:
+  SupervisorOptions options_;
+  TempDir dir_;
+  std::string data_dir_;
+  std::string log_path_;
+  ChildProcess process_;
+  std::string address_;
+  std::string admin_key_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<isobar::v1::Admin::Stub> admin_;
+};
+
+// The absolute path of a file in this binary's Bazel runfiles ("supervisor/supervisor").
+std::string Runfile(const std::string& path);
+
+}  // namespace isobar::testing
+
+#endif  // ISOBAR_TESTS_SUPERVISOR_FIXTURE_H_

@@ -1,0 +1,35 @@
+// A worker binary for tests only: the production worker plus test-only operations, so that tests can
+// make a sandboxed worker attempt things user JavaScript cannot reach. It is never shipped: only
+// //tests may depend on it (STYLE.md convention 2).
+//
+//   __isobarTest.execve()   calls execve("/bin/sh") from native code (the filter must kill us)
+#include <unistd.h>
+
+#include "v8-context.h"
+#include "v8-function.h"
+#include "v8-object.h"
+#include "v8-primitive.h"
+#include "v8-template.h"
+#include "worker/worker_main.h"
+
+namespace {
+
+void Execve(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  char sh[] = "/bin/sh";
+  char* argv[] = {sh, nullptr};
+  char* envp[] = {nullptr};
+  execve(sh, argv, envp);
+  info.GetReturnValue().Set(v8::String::NewFromUtf8Literal(info.GetIsolate(), "execve returned"));
+}
+
+void InstallTestOps(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  v8::Local<v8::Object> ops = v8::Object::New(isolate);
+  ops->Set(context, v8::String::NewFromUtf8Literal(isolate, "execve"),
+           v8::FunctionTemplate::New(isolate, Execve)->GetFunction(context).ToLocalChecked())
+      .Check();
+  context->Global()->Set(context, v8::String::NewFromUtf8Literal(isolate, "__isobarTest"), ops).Check();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return isobar::worker::WorkerMain(argc, argv, {InstallTestOps}); }
