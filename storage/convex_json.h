@@ -1,0 +1,49 @@
+// Convex JSON (CONVEX_ABI.md §4) <-> Value, strictly.
+//
+//   ASSIGN_OR_RETURN(Value v, ParseConvexJson(R"({"n":{"$integer":"AQAAAAAAAAA="},"s":"x"})"));
+//   ToConvexJson(v) == R"({"n":{"$integer":"AQAAAAAAAAA="},"s":"x"})"
+//
+// Parsing accepts only RFC 8259 JSON in UTF-8 (no lone surrogates, no duplicate names) and Convex's
+// rules: an object with exactly one "$"-named field is an encoded value ($integer and $float are 8
+// bytes of canonical base64, $float only for NaN, ±Infinity and -0; $bytes is canonical base64); any
+// other "$" name is an error; field names are printable ASCII, at most 1024 characters. Every failure
+// is INVALID_ARGUMENT naming the problem and, where useful, the path; limits are RESOURCE_EXHAUSTED.
+//
+// Nesting depth counts containers: a scalar has depth 0, [] and {} depth 1, [[1]] depth 2.
+#ifndef ISOBAR_STORAGE_CONVEX_JSON_H_
+#define ISOBAR_STORAGE_CONVEX_JSON_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/value.h"
+
+namespace isobar::storage {
+
+struct ConvexJsonLimits {
+  int max_depth = 64;
+  size_t max_array_items = 8192;
+  size_t max_object_fields = 1024;
+  size_t max_field_name_length = 1024;
+  size_t max_bytes = 16u << 20;  // of JSON text
+};
+
+struct ConvexJsonOptions {
+  ConvexJsonLimits limits;
+  // Accept {"$undefined": null} (patch fields, filter literals and index range values).
+  bool allow_undefined = false;
+};
+
+absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOptions& options = {});
+
+// Canonical Convex JSON: names sorted, no white space, special values encoded, undefined as
+// {"$undefined":null}.
+std::string ToConvexJson(const Value& value);
+
+// Depth as defined above.
+int NestingDepth(const Value& value);
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_CONVEX_JSON_H_
