@@ -27,6 +27,78 @@ const std::vector<Migration>& Migrations() {
             payload    text        NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now()
           ))sql"}},
+      {2,
+       "deployments, catalog, document log, index log, leases",
+       {R"sql(
+          CREATE TABLE isobar.deployments (
+            id         bigserial   PRIMARY KEY,
+            name       text        NOT NULL UNIQUE,
+            cursor_key bytea       NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.tables (
+            deployment_id bigint  NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            number        integer NOT NULL,
+            name          text    NOT NULL,
+            PRIMARY KEY (deployment_id, number),
+            UNIQUE (deployment_id, name)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.indexes (
+            deployment_id bigint  NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            id            bigint  NOT NULL,
+            table_number  integer NOT NULL,
+            name          text    NOT NULL,
+            fields        text    NOT NULL,
+            state         text    NOT NULL,
+            PRIMARY KEY (deployment_id, id),
+            UNIQUE (deployment_id, table_number, name)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.env_vars (
+            deployment_id bigint NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            name          text   NOT NULL,
+            value         text   NOT NULL,
+            PRIMARY KEY (deployment_id, name)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.modules (
+            deployment_id bigint NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            path          text   NOT NULL,
+            sha256        bytea  NOT NULL,
+            source        text   NOT NULL,
+            source_map    text,
+            PRIMARY KEY (deployment_id, path)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.documents (
+            deployment_id bigint  NOT NULL,
+            table_number  integer NOT NULL,
+            id            bytea   NOT NULL,
+            ts            bigint  NOT NULL,
+            prev_ts       bigint,
+            deleted       boolean NOT NULL,
+            value         text,
+            PRIMARY KEY (deployment_id, table_number, id, ts)
+          ))sql",
+        "CREATE INDEX documents_by_ts ON isobar.documents (deployment_id, ts)",
+        R"sql(
+          CREATE TABLE isobar.index_entries (
+            deployment_id bigint  NOT NULL,
+            index_id      bigint  NOT NULL,
+            key           bytea   NOT NULL,
+            ts            bigint  NOT NULL,
+            deleted       boolean NOT NULL,
+            table_number  integer,
+            doc_id        bytea,
+            PRIMARY KEY (deployment_id, index_id, key, ts)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.leases (
+            deployment_id bigint PRIMARY KEY REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            epoch         bigint NOT NULL
+          ))sql"}},
   };
   return *migrations;
 }

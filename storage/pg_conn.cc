@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -51,6 +53,18 @@ absl::string_view PgResult::Get(int row, int column) const {
   return absl::string_view(PQgetvalue(result_, row, column),
                           static_cast<size_t>(PQgetlength(result_, row, column)));
 }
+std::string PgResult::GetBytes(int row, int column) const {
+  absl::string_view text = Get(row, column);
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return std::string();
+  return absl::HexStringToBytes(text.substr(2));
+}
+
+int64_t PgResult::GetInt(int row, int column) const {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(Get(row, column), &v)) return 0;
+  return v;
+}
+
 int64_t PgResult::affected_rows() const {
   const char* tuples = PQcmdTuples(result_);
   return tuples[0] == '\0' ? 0 : std::strtoll(tuples, nullptr, 10);
@@ -76,15 +90,18 @@ absl::StatusOr<PgResult> PgConn::Exec(absl::string_view sql, const std::vector<P
   std::string sql_text(sql);
   std::vector<const char*> values;
   std::vector<int> lengths;
+  std::vector<int> formats;
   values.reserve(params.size());
   lengths.reserve(params.size());
+  formats.reserve(params.size());
   for (const PgParam& param : params) {
-    values.push_back(param.has_value() ? param->data() : nullptr);
-    lengths.push_back(param.has_value() ? static_cast<int>(param->size()) : 0);
+    values.push_back(param.is_null() ? nullptr : param.data().data());
+    lengths.push_back(param.is_null() ? 0 : static_cast<int>(param.data().size()));
+    formats.push_back(param.binary() ? 1 : 0);
   }
   PGresult* raw = PQexecParams(conn_, sql_text.c_str(), static_cast<int>(params.size()),
-                               /*paramTypes=*/nullptr, values.data(), lengths.data(),
-                               /*paramFormats=*/nullptr, /*resultFormat=*/0);
+                               /*paramTypes=*/nullptr, values.data(), lengths.data(), formats.data(),
+                               /*resultFormat=*/0);
   PgResult result(raw);
   ExecStatusType status = raw != nullptr ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return StatusFromResult(raw, conn_);

@@ -43,6 +43,10 @@ class PgResult {
   bool IsNull(int row, int column) const;
   // The value as text; empty for NULL. The view lives as long as this PgResult.
   absl::string_view Get(int row, int column) const;
+  // A bytea column (text format "\x..."), decoded.
+  std::string GetBytes(int row, int column) const;
+  // An integer column; 0 for NULL.
+  int64_t GetInt(int row, int column) const;
   // Rows affected by INSERT/UPDATE/DELETE.
   int64_t affected_rows() const;
 
@@ -50,8 +54,26 @@ class PgResult {
   PGresult* result_;
 };
 
-// A parameter value; nullopt is SQL NULL.
-using PgParam = std::optional<std::string>;
+// A parameter: text by default; Binary() for bytea (sent as raw bytes, no escaping); Null() for NULL.
+class PgParam {
+ public:
+  PgParam(std::string text) : data_(std::move(text)) {}  // NOLINT: implicit on purpose
+  PgParam(const char* text) : data_(std::string(text)) {}  // NOLINT
+  PgParam(std::optional<std::string> text) : data_(std::move(text)) {}  // NOLINT
+  static PgParam Null() { return PgParam(std::optional<std::string>()); }
+  static PgParam Binary(std::string bytes) {
+    PgParam p(std::move(bytes));
+    p.binary_ = true;
+    return p;
+  }
+  bool is_null() const { return !data_.has_value(); }
+  bool binary() const { return binary_; }
+  const std::string& data() const { return *data_; }
+
+ private:
+  std::optional<std::string> data_;
+  bool binary_ = false;
+};
 
 class PgConn {
  public:

@@ -1,0 +1,243 @@
+#include "storage/catalog.h"
+
+#include <sys/random.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+
+namespace isobar::storage {
+namespace {
+
+std::string Param(int64_t v) { return absl::StrCat(v); }
+
+absl::Status Rollback(PgConn& conn, absl::Status status) {
+  absl::StatusOr<PgResult> ignored = conn.Exec("ROLLBACK");
+  (void)ignored;
+  return status;
+}
+
+// Index fields are stored as one text column, separated by a character no field path may contain.
+constexpr char kFieldSeparator = ',';
+
+absl::Status ValidateFieldPath(absl::string_view path) {
+  if (path.empty() || path.size() > 1024) return absl::InvalidArgumentError("index field paths are 1 to 1024 characters");
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (part.empty() || part[0] == '$') {
+      return absl::InvalidArgumentError(absl::StrCat("invalid index field path \"", path, "\""));
+    }
+    for (char c : part) {
+      if (c < 32 || c > 126 || c == kFieldSeparator) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid index field path \"", path, "\""));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateDeploymentName(absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) ok = ok && (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-');
+  if (!ok) {
+    return absl::InvalidArgumentError("deployment names are 1 to 64 characters of a-z, 0-9 and '-'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIdentifier(absl::string_view what, absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64 && (absl::ascii_isalpha(name[0]) || name[0] == '_');
+  bool all_underscores = true;
+  for (char c : name) {
+    ok = ok && (absl::ascii_isalnum(c) || c == '_');
+    all_underscores = all_underscores && c == '_';
+  }
+  if (!ok || all_underscores) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Invalid ", what, " name \"", absl::CHexEscape(name.substr(0, 80)),
+        "\": identifiers are 1 to 64 characters of letters, digits and underscores, start with a letter or "
+        "underscore, and are not all underscores"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DeploymentInfo> Catalog::CreateDeployment(absl::string_view name) {
+  RETURN_IF_ERROR(ValidateDeploymentName(name));
+  std::string key(32, '\0');
+  if (getrandom(key.data(), key.size(), 0) != static_cast<ssize_t>(key.size())) {
+    return absl::InternalError("getrandom failed");
+  }
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  absl::StatusOr<PgResult> r = conn->Exec(
+      "INSERT INTO isobar.deployments (name, cursor_key) VALUES ($1, $2) RETURNING id",
+      {std::string(name), PgParam::Binary(key)});
+  if (absl::IsAlreadyExists(r.status())) {
+    return absl::AlreadyExistsError(absl::StrCat("deployment \"", name, "\" already exists"));
+  }
+  if (!r.ok()) return r.status();
+  return DeploymentInfo{DeploymentId(r->GetInt(0, 0)), std::string(name), key};
+}
+
+absl::StatusOr<DeploymentInfo> Catalog::GetDeployment(absl::string_view name) {
+  RETURN_IF_ERROR(ValidateDeploymentName(name));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT id, cursor_key FROM isobar.deployments WHERE name = $1",
+                                          {std::string(name)}));
+  if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no deployment \"", name, "\""));
+  return DeploymentInfo{DeploymentId(r.GetInt(0, 0)), std::string(name), r.GetBytes(0, 1)};
+}
+
+absl::StatusOr<std::optional<TableInfo>> Catalog::FindTable(DeploymentId deployment, absl::string_view name) {
+  RETURN_IF_ERROR(ValidateIdentifier("table", name));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT number FROM isobar.tables WHERE deployment_id = $1 AND name = $2",
+                                          {Param(deployment.value()), std::string(name)}));
+  if (r.rows() == 0) return std::optional<TableInfo>();
+  return std::optional<TableInfo>(TableInfo{TableNumber(static_cast<uint32_t>(r.GetInt(0, 0))), std::string(name)});
+}
+
+absl::StatusOr<std::optional<TableInfo>> Catalog::FindTable(DeploymentId deployment, TableNumber number) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT name FROM isobar.tables WHERE deployment_id = $1 AND number = $2",
+                                          {Param(deployment.value()), Param(number.value())}));
+  if (r.rows() == 0) return std::optional<TableInfo>();
+  return std::optional<TableInfo>(TableInfo{number, std::string(r.Get(0, 0))});
+}
+
+absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, absl::string_view name) {
+  ASSIGN_OR_RETURN(std::optional<TableInfo> existing, FindTable(deployment, name));
+  if (existing.has_value()) return *existing;
+  if (name[0] == '_') return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", name, "\""));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  // Serialise table creation per deployment so that numbers are assigned without races.
+  absl::StatusOr<PgResult> step =
+      conn->Exec("SELECT id FROM isobar.deployments WHERE id = $1 FOR UPDATE", {Param(deployment.value())});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  if (step->rows() == 0) return Rollback(*conn, absl::NotFoundError("no such deployment"));
+  step = conn->Exec("SELECT number FROM isobar.tables WHERE deployment_id = $1 AND name = $2",
+                    {Param(deployment.value()), std::string(name)});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  if (step->rows() > 0) {
+    TableInfo info{TableNumber(static_cast<uint32_t>(step->GetInt(0, 0))), std::string(name)};
+    RETURN_IF_ERROR(conn->Exec("COMMIT"));
+    return info;
+  }
+  // The lowest free number from 10001.
+  step = conn->Exec(R"sql(
+      SELECT coalesce(min(n), $2) FROM (
+        SELECT $2::integer AS n WHERE NOT EXISTS (SELECT 1 FROM isobar.tables WHERE deployment_id = $1 AND number = $2)
+        UNION ALL
+        SELECT number + 1 FROM isobar.tables t WHERE deployment_id = $1 AND number >= $2
+          AND NOT EXISTS (SELECT 1 FROM isobar.tables u WHERE u.deployment_id = $1 AND u.number = t.number + 1)
+      ) free)sql",
+                    {Param(deployment.value()), Param(kFirstUserTableNumber)});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  TableInfo info{TableNumber(static_cast<uint32_t>(step->GetInt(0, 0))), std::string(name)};
+  step = conn->Exec("INSERT INTO isobar.tables (deployment_id, number, name) VALUES ($1, $2, $3)",
+                    {Param(deployment.value()), Param(info.number.value()), std::string(name)});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  for (const auto& [index, fields] : {std::pair<const char*, std::vector<std::string>>{kByIdIndex, {"_id"}},
+                                      {kByCreationTimeIndex, {"_creationTime", "_id"}}}) {
+    absl::StatusOr<IndexInfo> created = InsertIndex(*conn, deployment, info.number, index, fields, true);
+    if (!created.ok()) return Rollback(*conn, created.status());
+  }
+  RETURN_IF_ERROR(conn->Exec("COMMIT"));
+  return info;
+}
+
+absl::StatusOr<std::vector<TableInfo>> Catalog::ListTables(DeploymentId deployment) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT number, name FROM isobar.tables WHERE deployment_id = $1 ORDER BY number",
+                                          {Param(deployment.value())}));
+  std::vector<TableInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({TableNumber(static_cast<uint32_t>(r.GetInt(i, 0))), std::string(r.Get(i, 1))});
+  }
+  return out;
+}
+
+absl::StatusOr<IndexInfo> Catalog::InsertIndex(PgConn& conn, DeploymentId deployment, TableNumber table,
+                                               absl::string_view name, std::vector<std::string> fields, bool ready) {
+  ASSIGN_OR_RETURN(PgResult id, conn.Exec(
+                                    "SELECT coalesce(max(id), 0) + 1 FROM isobar.indexes WHERE deployment_id = $1",
+                                    {Param(deployment.value())}));
+  IndexInfo info{IndexId(id.GetInt(0, 0)), table, std::string(name), std::move(fields), ready};
+  absl::StatusOr<PgResult> inserted = conn.Exec(
+      "INSERT INTO isobar.indexes (deployment_id, id, table_number, name, fields, state) VALUES ($1, $2, $3, $4, $5, $6)",
+      {Param(deployment.value()), Param(info.id.value()), Param(table.value()), info.name,
+       absl::StrJoin(info.fields, std::string(1, kFieldSeparator)), ready ? "ready" : "backfilling"});
+  if (absl::IsAlreadyExists(inserted.status())) {
+    return absl::AlreadyExistsError(absl::StrCat("index \"", name, "\" already exists"));
+  }
+  if (!inserted.ok()) return inserted.status();
+  return info;
+}
+
+absl::StatusOr<IndexInfo> Catalog::CreateIndex(DeploymentId deployment, TableNumber table, absl::string_view name,
+                                               const std::vector<std::string>& fields, bool ready) {
+  RETURN_IF_ERROR(ValidateIdentifier("index", name));
+  if (name == kByIdIndex || name == kByCreationTimeIndex) {
+    return absl::InvalidArgumentError(absl::StrCat("index name \"", name, "\" is reserved"));
+  }
+  if (fields.empty()) return absl::InvalidArgumentError("an index needs at least one field");
+  std::vector<std::string> key_fields;
+  for (const std::string& f : fields) {
+    RETURN_IF_ERROR(ValidateFieldPath(f));
+    if (f == "_creationTime" || f == "_id") {
+      return absl::InvalidArgumentError(absl::StrCat("index \"", name, "\" may not list ", f, "; it is appended automatically"));
+    }
+    key_fields.push_back(f);
+  }
+  key_fields.push_back("_creationTime");
+  key_fields.push_back("_id");
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  absl::StatusOr<PgResult> lock =
+      conn->Exec("SELECT id FROM isobar.deployments WHERE id = $1 FOR UPDATE", {Param(deployment.value())});
+  if (!lock.ok()) return Rollback(*conn, lock.status());
+  absl::StatusOr<IndexInfo> created = InsertIndex(*conn, deployment, table, name, std::move(key_fields), ready);
+  if (!created.ok()) return Rollback(*conn, created.status());
+  RETURN_IF_ERROR(conn->Exec("COMMIT"));
+  return created;
+}
+
+absl::StatusOr<std::vector<IndexInfo>> Catalog::ListIndexes(DeploymentId deployment, TableNumber table) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec(
+                                   "SELECT id, name, fields, state FROM isobar.indexes "
+                                   "WHERE deployment_id = $1 AND table_number = $2 ORDER BY id",
+                                   {Param(deployment.value()), Param(table.value())}));
+  std::vector<IndexInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back(IndexInfo{IndexId(r.GetInt(i, 0)), table, std::string(r.Get(i, 1)),
+                            absl::StrSplit(r.Get(i, 2), kFieldSeparator), r.Get(i, 3) == "ready"});
+  }
+  return out;
+}
+
+absl::Status Catalog::SetEnv(DeploymentId deployment, absl::string_view name, absl::string_view value) {
+  RETURN_IF_ERROR(ValidateIdentifier("environment variable", name));
+  if (value.size() > 8192) return absl::InvalidArgumentError("environment variable values are at most 8 KiB");
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  return conn->Exec(R"sql(
+      INSERT INTO isobar.env_vars (deployment_id, name, value) VALUES ($1, $2, $3)
+      ON CONFLICT (deployment_id, name) DO UPDATE SET value = excluded.value)sql",
+                    {Param(deployment.value()), std::string(name), std::string(value)})
+      .status();
+}
+
+absl::StatusOr<std::optional<std::string>> Catalog::GetEnv(DeploymentId deployment, absl::string_view name) {
+  if (!ValidateIdentifier("environment variable", name).ok()) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT value FROM isobar.env_vars WHERE deployment_id = $1 AND name = $2",
+                                          {Param(deployment.value()), std::string(name)}));
+  if (r.rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(r.Get(0, 0)));
+}
+
+}  // namespace isobar::storage

@@ -1,0 +1,83 @@
+// The catalog of each deployment, in PostgreSQL: deployments, tables (name <-> number), indexes,
+// environment variables and modules.
+//
+//   Catalog catalog(pool);
+//   ASSIGN_OR_RETURN(DeploymentInfo d, catalog.CreateDeployment("chat-app"));
+//   ASSIGN_OR_RETURN(TableInfo t, catalog.GetOrCreateTable(d.id, "messages"));   // number 10001
+//   ASSIGN_OR_RETURN(std::vector<IndexInfo> indexes, catalog.ListIndexes(d.id, t.number));
+//
+// Every table has two built-in indexes: by_id [_id] (logical: served from the document log) and
+// by_creation_time [_creationTime, _id]. A user index's fields get _creationTime and _id appended.
+// Names are validated before they go anywhere near PostgreSQL (and even then only as parameters):
+// deployment names [a-z0-9-]{1,64}; table and index names are Convex identifiers
+// ([A-Za-z_][A-Za-z0-9_]{0,63}, not all underscores; a leading "_" is a system table).
+// Thread-safe.
+#ifndef ISOBAR_STORAGE_CATALOG_H_
+#define ISOBAR_STORAGE_CATALOG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/document_id.h"
+#include "storage/pg_pool.h"
+#include "storage/types.h"
+
+namespace isobar::storage {
+
+struct DeploymentInfo {
+  DeploymentId id;
+  std::string name;
+  std::string cursor_key;  // 32 random bytes: authenticates this deployment's pagination cursors
+};
+
+struct TableInfo {
+  TableNumber number;
+  std::string name;
+};
+
+struct IndexInfo {
+  IndexId id;
+  TableNumber table;
+  std::string name;                 // "by_id", "by_creation_time", or the user's name
+  std::vector<std::string> fields;  // the full key: user fields, then _creationTime, _id
+  bool ready = true;                // false while being backfilled
+};
+
+inline constexpr char kByIdIndex[] = "by_id";
+inline constexpr char kByCreationTimeIndex[] = "by_creation_time";
+
+absl::Status ValidateDeploymentName(absl::string_view name);
+absl::Status ValidateIdentifier(absl::string_view what, absl::string_view name);
+
+class Catalog {
+ public:
+  explicit Catalog(PgPool& pool) : pool_(pool) {}  // `pool` must outlive this
+
+  absl::StatusOr<DeploymentInfo> CreateDeployment(absl::string_view name);  // ALREADY_EXISTS if taken
+  absl::StatusOr<DeploymentInfo> GetDeployment(absl::string_view name);     // NOT_FOUND
+
+  absl::StatusOr<std::optional<TableInfo>> FindTable(DeploymentId deployment, absl::string_view name);
+  absl::StatusOr<std::optional<TableInfo>> FindTable(DeploymentId deployment, TableNumber number);
+  // Creates a user table (with its built-in indexes) if it does not exist.
+  absl::StatusOr<TableInfo> GetOrCreateTable(DeploymentId deployment, absl::string_view name);
+  absl::StatusOr<std::vector<TableInfo>> ListTables(DeploymentId deployment);
+
+  absl::StatusOr<std::vector<IndexInfo>> ListIndexes(DeploymentId deployment, TableNumber table);
+  // `fields` as the user declared them; _creationTime and _id are appended. ALREADY_EXISTS if taken.
+  absl::StatusOr<IndexInfo> CreateIndex(DeploymentId deployment, TableNumber table, absl::string_view name,
+                                        const std::vector<std::string>& fields, bool ready);
+
+  absl::Status SetEnv(DeploymentId deployment, absl::string_view name, absl::string_view value);
+  absl::StatusOr<std::optional<std::string>> GetEnv(DeploymentId deployment, absl::string_view name);
+
+ private:
+  absl::StatusOr<IndexInfo> InsertIndex(PgConn& conn, DeploymentId deployment, TableNumber table,
+                                        absl::string_view name, std::vector<std::string> fields, bool ready);
+  PgPool& pool_;
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_CATALOG_H_
