@@ -29,6 +29,9 @@ class StrongId {
   friend constexpr bool operator==(const StrongId& a, const StrongId& b) { return a.value_ == b.value_; }
   friend constexpr bool operator!=(const StrongId& a, const StrongId& b) { return a.value_ != b.value_; }
   friend constexpr bool operator<(const StrongId& a, const StrongId& b) { return a.value_ < b.value_; }
+  friend constexpr bool operator>(const StrongId& a, const StrongId& b) { return b.value_ < a.value_; }
+  friend constexpr bool operator<=(const StrongId& a, const StrongId& b) { return !(b.value_ < a.value_); }
+  friend constexpr bool operator>=(const StrongId& a, const StrongId& b) { return !(a.value_ < b.value_); }
 
   template <typename H>
   friend H AbslHashValue(H h, const StrongId& id) {

@@ -32,6 +32,9 @@ struct DocumentId {
 
   bool operator==(const DocumentId& o) const { return table == o.table && internal == o.internal; }
   bool operator!=(const DocumentId& o) const { return !(*this == o); }
+  bool operator<(const DocumentId& o) const {
+    return table != o.table ? table < o.table : internal < o.internal;
+  }
 };
 
 std::string EncodeDocumentId(const DocumentId& id);

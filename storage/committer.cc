@@ -1,0 +1,222 @@
+#include "storage/committer.h"
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "storage/convex_json.h"
+
+namespace isobar::storage {
+namespace {
+
+constexpr char kComponent[] = "committer";
+
+Timestamp WallClock() { return Timestamp(absl::ToUnixNanos(absl::Now())); }
+
+// The first conflicting change of `commit` for a transaction that read `reads`, or nullptr.
+const PublishedCommit::Change* Conflict(const ReadSet& reads, const PublishedCommit& commit) {
+  for (const PublishedCommit::Change& change : commit.changes) {
+    for (const auto& [index, key] : change.keys) {
+      if (reads.Contains(index, key)) return &change;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Committer::Committer(Persistence& persistence, CommitterOptions options)
+    : persistence_(persistence), options_(std::move(options)) {}
+
+Committer::~Committer() { Stop(); }
+
+absl::Status Committer::Start() {
+  ASSIGN_OR_RETURN(lease_, persistence_.AcquireLease());
+  ASSIGN_OR_RETURN(Timestamp max_ts, persistence_.MaxTimestamp());
+  absl::MutexLock lock(&mu_);
+  if (running_) return absl::FailedPreconditionError("the committer is already running");
+  latest_ = max_ts;
+  purged_ = max_ts;
+  last_assigned_ = max_ts;
+  running_ = true;
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void Committer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!running_) return;
+    stopping_ = true;
+  }
+  thread_.join();
+  absl::MutexLock lock(&mu_);
+  running_ = false;
+}
+
+Timestamp Committer::Latest() const {
+  absl::MutexLock lock(&mu_);
+  return latest_;
+}
+
+Committer::Stats Committer::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+absl::StatusOr<Timestamp> Committer::Commit(const Transaction& txn) {
+  if (txn.read_only()) return txn.begin_ts();
+  Request request{&txn};
+  absl::MutexLock lock(&mu_);
+  if (!running_ || stopping_) return absl::UnavailableError("the committer is not running");
+  if (!failed_.ok()) return failed_;
+  queue_.push_back(&request);
+  mu_.Await(absl::Condition(&request.done));
+  return request.result;
+}
+
+Timestamp Committer::NextTimestamp() {
+  Timestamp now = options_.clock ? options_.clock() : WallClock();
+  last_assigned_ = Timestamp(std::max(now.value(), last_assigned_.value() + 1));
+  return last_assigned_;
+}
+
+bool Committer::Stage(Request& request, const std::vector<PublishedCommit>& staged_log,
+                      std::vector<CommitWrites>* writes, std::vector<PublishedCommit>* published) {
+  const Transaction& txn = *request.txn;
+  const PublishedCommit::Change* conflict = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (txn.begin_ts() < purged_) {
+      request.result = absl::AbortedError(
+          "Transaction is too old to validate (its snapshot left the write log); retry it");
+      return false;
+    }
+    for (auto it = log_.rbegin(); it != log_.rend() && it->ts > txn.begin_ts() && conflict == nullptr; ++it) {
+      conflict = Conflict(txn.reads(), *it);
+    }
+  }
+  for (const PublishedCommit& earlier : staged_log) {
+    if (conflict != nullptr) break;
+    conflict = Conflict(txn.reads(), earlier);
+  }
+  if (conflict != nullptr) {
+    request.result = absl::AbortedError(absl::StrCat(
+        "Documents read from or written to the \"", conflict->table,
+        "\" table changed while this transaction was being run; another call changed the document with ID \"",
+        EncodeDocumentId(conflict->id), "\""));
+    return false;
+  }
+
+  CommitWrites commit;
+  commit.ts = NextTimestamp();
+  PublishedCommit log_entry;
+  log_entry.ts = commit.ts;
+  for (const auto& [id, write] : txn.writes()) {
+    const TableSchema& table = *write.table;
+    DocumentWrite doc{id.table, id.internal, write.old_ts, std::nullopt};
+    if (write.new_document.has_value()) doc.value_json = ToConvexJson(*write.new_document);
+    commit.documents.push_back(std::move(doc));
+    PublishedCommit::Change change{id, table.table.name, {}};
+    for (const IndexInfo& index : table.indexes) {
+      std::optional<std::string> old_key, new_key;
+      if (write.old_document.has_value()) old_key = IndexKeyOf(*write.old_document, index.fields);
+      if (write.new_document.has_value()) new_key = IndexKeyOf(*write.new_document, index.fields);
+      if (old_key.has_value()) change.keys.emplace_back(index.id, *old_key);
+      if (new_key.has_value() && new_key != old_key) change.keys.emplace_back(index.id, *new_key);
+      if (index.name == kByIdIndex) continue;  // logical: served from the document log
+      if (old_key.has_value() && old_key != new_key) {
+        commit.index_entries.push_back(IndexWrite{index.id, *old_key, true, TableNumber(0), {}});
+      }
+      if (new_key.has_value()) {
+        // Written even when the key is unchanged: entries point at the revision that wrote them.
+        commit.index_entries.push_back(IndexWrite{index.id, *new_key, false, id.table, id.internal});
+      }
+    }
+    log_entry.changes.push_back(std::move(change));
+  }
+  writes->push_back(std::move(commit));
+  published->push_back(std::move(log_entry));
+  request.result = published->back().ts;
+  return true;
+}
+
+absl::Status Committer::WriteGroup(const std::vector<CommitWrites>& writes) {
+  absl::Status written = persistence_.Write(writes, lease_);
+  if (!IsAmbiguousCommit(written)) return written;
+  // The connection broke during COMMIT. Look: the group is all or nothing, so its first commit tells.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    absl::StatusOr<bool> exists = persistence_.CommitExists(writes.front().ts);
+    if (exists.ok()) {
+      ISOBAR_LOG(kWarning, kComponent) << "commit outcome was unknown; it " << (*exists ? "did" : "did not")
+                                       << " happen (ts " << writes.front().ts << ")";
+      return *exists ? absl::OkStatus()
+                     : absl::UnavailableError("the database connection was lost; the commit did not happen");
+    }
+    absl::SleepFor(absl::Milliseconds(100));  // PostgreSQL is unreachable: retry the lookup a while
+  }
+  // Still unknown: no answer can be given safely, and the committer must not go on guessing.
+  absl::MutexLock lock(&mu_);
+  failed_ = absl::InternalError("a commit's outcome could not be determined; the committer stopped");
+  return failed_;
+}
+
+void Committer::Loop() {
+  prctl(PR_SET_NAME, "isobar-commit");
+  for (;;) {
+    std::vector<Request*> group;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Committer* c) ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->stopping_ || !c->queue_.empty(); }, this));
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && group.size() < options_.max_group) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    std::vector<CommitWrites> writes;
+    std::vector<PublishedCommit> published;
+    std::vector<Request*> staged;
+    uint64_t conflicts = 0;
+    for (Request* request : group) {
+      if (Stage(*request, published, &writes, &published)) {
+        staged.push_back(request);
+      } else {
+        ++conflicts;
+      }
+    }
+    absl::Status written = writes.empty() ? absl::OkStatus() : WriteGroup(writes);
+    {
+      absl::MutexLock lock(&mu_);
+      stats_.conflicts += conflicts;
+      if (written.ok() && !published.empty()) {
+        for (const PublishedCommit& commit : published) log_.push_back(commit);
+        latest_ = log_.back().ts;
+        stats_.commits += staged.size();
+        ++stats_.groups;
+        // Keep the write log to its retention window.
+        const int64_t horizon = latest_.value() - absl::ToInt64Nanoseconds(options_.write_log_retention);
+        while (!log_.empty() && log_.front().ts.value() < horizon) {
+          purged_ = log_.front().ts;
+          log_.pop_front();
+        }
+      } else if (!written.ok()) {
+        for (Request* request : staged) request->result = written;
+        if (absl::IsFailedPrecondition(written)) failed_ = written;  // lease lost
+      }
+    }
+    // Published (visible to new transactions); now subscribers hear of it, then callers are answered.
+    if (written.ok() && publish_hook_) {
+      for (const PublishedCommit& commit : published) publish_hook_(commit);
+    }
+    absl::MutexLock lock(&mu_);
+    for (Request* request : group) request->done = true;
+  }
+}
+
+}  // namespace isobar::storage

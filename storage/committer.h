@@ -1,0 +1,113 @@
+// The single committer of one deployment (CONVEX_SEMANTICS.md §2).
+//
+//   Committer committer(persistence, {});
+//   RETURN_IF_ERROR(committer.Start());                 // takes the lease, finds the newest ts
+//   Transaction txn(persistence, schemas, committer.Latest(), seed);
+//   ... reads and writes ...
+//   ASSIGN_OR_RETURN(Timestamp ts, committer.Commit(txn));   // ABORTED on an OCC conflict
+//
+// Commit() queues the transaction and blocks until it is durable and published, or refused. The
+// committer thread takes every queued transaction as one group: validates each against the write log
+// (every commit after its begin_ts, and the group's earlier members), assigns strictly increasing
+// timestamps, writes the whole group in one PostgreSQL transaction, then publishes in timestamp order:
+// the write log grows, Latest() advances, and the publish hook sees each commit. Nothing is
+// acknowledged before it is durable.
+//
+// A COMMIT whose outcome PostgreSQL left unknown is resolved by looking for it in the document log,
+// never reported blindly. Losing the lease stops the committer.
+#ifndef ISOBAR_STORAGE_COMMITTER_H_
+#define ISOBAR_STORAGE_COMMITTER_H_
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/persistence.h"
+#include "storage/transaction.h"
+
+namespace isobar::storage {
+
+// What one published commit changed: every index key written (old and new), for conflict checks and
+// subscriptions.
+struct PublishedCommit {
+  Timestamp ts;
+  struct Change {
+    DocumentId id;
+    std::string table;
+    std::vector<std::pair<IndexId, std::string>> keys;
+  };
+  std::vector<Change> changes;
+};
+
+struct CommitterOptions {
+  size_t max_group = 512;                             // transactions per PostgreSQL write
+  absl::Duration write_log_retention = absl::Minutes(5);
+  std::function<Timestamp()> clock;                   // default: the real-time clock in ns
+};
+
+class Committer {
+ public:
+  // `persistence` is not owned and must outlive the committer.
+  Committer(Persistence& persistence, CommitterOptions options);
+  ~Committer();  // Stop()
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The newest published timestamp: new transactions begin here.
+  Timestamp Latest() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A read-only transaction commits at its begin_ts without writing. Thread-safe.
+  absl::StatusOr<Timestamp> Commit(const Transaction& txn) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Called on the committer thread for each published commit, in timestamp order. Set before Start.
+  void SetPublishHook(std::function<void(const PublishedCommit&)> hook) { publish_hook_ = std::move(hook); }
+
+  struct Stats {
+    uint64_t commits = 0, conflicts = 0, groups = 0;
+  };
+  Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Request {
+    const Transaction* txn;
+    bool done = false;
+    absl::StatusOr<Timestamp> result = absl::UnknownError("not committed");
+  };
+
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Validates and stages one request of a group; returns false (with the request failed) on conflict.
+  bool Stage(Request& request, const std::vector<PublishedCommit>& staged_log, std::vector<CommitWrites>* writes,
+             std::vector<PublishedCommit>* published) ABSL_LOCKS_EXCLUDED(mu_);
+  Timestamp NextTimestamp();
+  absl::Status WriteGroup(const std::vector<CommitWrites>& writes);
+
+  Persistence& persistence_;
+  const CommitterOptions options_;
+  std::function<void(const PublishedCommit&)> publish_hook_;
+  LeaseEpoch lease_;
+  Timestamp last_assigned_{0};  // committer thread only
+
+  mutable absl::Mutex mu_;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);  // set when the committer cannot go on (lease lost)
+  Timestamp latest_ ABSL_GUARDED_BY(mu_){0};
+  Timestamp purged_ ABSL_GUARDED_BY(mu_){0};  // the write log holds every commit after this
+  std::deque<PublishedCommit> log_ ABSL_GUARDED_BY(mu_);
+  std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_COMMITTER_H_

@@ -1,0 +1,48 @@
+// One deployment's database: catalog, schema cache, persistence and committer together.
+//
+//   Database db(pool, deployment);
+//   RETURN_IF_ERROR(db.Open());
+//   std::unique_ptr<Transaction> txn = db.Begin();
+//   ... txn->Insert / Get / Scan ...
+//   ASSIGN_OR_RETURN(Timestamp ts, db.Commit(*txn));
+#ifndef ISOBAR_STORAGE_DATABASE_H_
+#define ISOBAR_STORAGE_DATABASE_H_
+
+#include <memory>
+
+#include "storage/catalog.h"
+#include "storage/committer.h"
+#include "storage/persistence.h"
+#include "storage/schema_cache.h"
+#include "storage/transaction.h"
+
+namespace isobar::storage {
+
+class Database {
+ public:
+  // `pool` is not owned and must outlive the database.
+  Database(PgPool& pool, DeploymentId deployment, CommitterOptions options = {}, TransactionLimits limits = {});
+
+  absl::Status Open() { return committer_.Start(); }
+  void Close() { committer_.Stop(); }
+
+  // A transaction at the newest published timestamp.
+  std::unique_ptr<Transaction> Begin();
+  absl::StatusOr<Timestamp> Commit(const Transaction& txn) { return committer_.Commit(txn); }
+
+  Catalog& catalog() { return catalog_; }
+  SchemaCache& schemas() { return schemas_; }
+  Persistence& persistence() { return persistence_; }
+  Committer& committer() { return committer_; }
+
+ private:
+  Catalog catalog_;
+  SchemaCache schemas_;
+  Persistence persistence_;
+  Committer committer_;
+  const TransactionLimits limits_;
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_DATABASE_H_

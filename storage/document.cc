@@ -1,0 +1,95 @@
+#include "storage/document.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/convex_json.h"
+#include "storage/index_key.h"
+
+namespace isobar::storage {
+namespace {
+
+bool ContainsUndefined(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::kUndefined:
+      return true;
+    case Value::Type::kArray:
+      for (const Value& item : v.array()) {
+        if (ContainsUndefined(item)) return true;
+      }
+      return false;
+    case Value::Type::kObject:
+      for (const auto& [name, field] : v.object()) {
+        if (ContainsUndefined(field)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateUserFields(const Value& fields, const DocumentId* existing_id,
+                                const Value* existing_creation_time) {
+  if (fields.type() != Value::Type::kObject) return absl::InvalidArgumentError("a document must be an object");
+  for (const auto& [name, value] : fields.object()) {
+    if (name.empty() || name[0] != '_') continue;
+    if (name == "_id" && existing_id != nullptr && value.type() == Value::Type::kString &&
+        value.string() == EncodeDocumentId(*existing_id)) {
+      continue;
+    }
+    if (name == "_creationTime" && existing_creation_time != nullptr && Compare(value, *existing_creation_time) == 0) {
+      continue;
+    }
+    if (name == "_id" || name == "_creationTime") {
+      return absl::InvalidArgumentError(absl::StrCat("Provided ", name, " field does not match the document's"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Field name \"", name, "\" starts with an underscore, which is reserved for system fields"));
+  }
+  if (ContainsUndefined(fields)) return absl::InvalidArgumentError("undefined is not a valid Convex value");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Value> WithSystemFields(const Value& fields, const DocumentId& id, double creation_time,
+                                       const DocumentLimits& limits) {
+  Value::Object out;
+  out.reserve(fields.object().size() + 2);
+  for (const auto& field : fields.object()) {
+    if (field.first != "_id" && field.first != "_creationTime") out.push_back(field);
+  }
+  out.emplace_back("_creationTime", Value::Float64(creation_time));
+  out.emplace_back("_id", Value::String(EncodeDocumentId(id)));
+  absl::StatusOr<Value> document = Value::MakeObject(std::move(out));
+  if (!document.ok()) return document.status();
+  if (size_t size = ConvexSize(*document); size > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("Document is too large (", size, " bytes; the limit is ",
+                                                   limits.max_bytes, ")"));
+  }
+  if (int depth = NestingDepth(*document); depth > limits.max_depth) {
+    return absl::InvalidArgumentError(absl::StrCat("Document is nested too deeply (", depth, " levels; the limit is ",
+                                                   limits.max_depth, ")"));
+  }
+  return document;
+}
+
+std::string IndexKeyOf(const Value& document, const std::vector<std::string>& fields) {
+  std::string key;
+  for (const std::string& path : fields) AppendIndexKeyValue(document.GetPath(path), &key);
+  return key;
+}
+
+std::string ByIdKey(const DocumentId& id) { return EncodeIndexKey({Value::String(EncodeDocumentId(id))}); }
+
+InternalId IdGenerator::Next(Timestamp now) {
+  InternalId id{};
+  for (size_t i = 0; i < 14; i += 7) {
+    uint64_t r = rng_();
+    for (size_t k = 0; k < 7; ++k) id[i + k] = static_cast<uint8_t>(r >> (8 * k));
+  }
+  const uint16_t day = static_cast<uint16_t>(now.value() / 1000000000 / 86400);
+  id[14] = static_cast<uint8_t>(day >> 8);
+  id[15] = static_cast<uint8_t>(day & 0xFF);
+  return id;
+}
+
+}  // namespace isobar::storage

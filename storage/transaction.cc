@@ -1,0 +1,240 @@
+#include "storage/transaction.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/convex_json.h"
+
+namespace isobar::storage {
+namespace {
+
+bool InRange(const std::string& key, const KeyRange& range) {
+  return key >= range.start && (!range.end.has_value() || key < *range.end);
+}
+
+// Comes before in scan order.
+bool Before(const std::string& a, const std::string& b, Order order) { return order == Order::kAsc ? a < b : a > b; }
+
+}  // namespace
+
+Transaction::Transaction(Persistence& persistence, SchemaCache& schemas, Timestamp begin_ts, uint64_t id_seed,
+                         TransactionLimits limits)
+    : persistence_(persistence),
+      schemas_(schemas),
+      begin_ts_(begin_ts),
+      limits_(limits),
+      ids_(id_seed),
+      next_creation_time_(static_cast<double>(begin_ts.value()) / 1e6),
+      reads_(limits.max_read_intervals) {}
+
+absl::Status Transaction::CountRead(const Value& document) {
+  ++documents_read_;
+  bytes_read_ += ConvexSize(document);
+  if (documents_read_ > limits_.max_documents_read) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many documents read in a single function execution (limit: ",
+                                                     limits_.max_documents_read, ")"));
+  }
+  if (bytes_read_ > limits_.max_bytes_read) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many bytes read in a single function execution (limit: ",
+                                                     limits_.max_bytes_read, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::pair<Value, Timestamp>>> Transaction::LoadCommitted(const TableSchema& table,
+                                                                                      const DocumentId& id) {
+  ASSIGN_OR_RETURN(std::optional<StoredDocument> stored, persistence_.Get(table.table.number, id.internal, begin_ts_));
+  if (!stored.has_value()) return std::optional<std::pair<Value, Timestamp>>();
+  absl::StatusOr<Value> parsed = ParseConvexJson(stored->value_json);
+  if (!parsed.ok()) return absl::DataLossError(absl::StrCat("stored document is unreadable: ", parsed.status().message()));
+  return std::optional<std::pair<Value, Timestamp>>(std::make_pair(std::move(*parsed), stored->ts));
+}
+
+absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
+  if (table == nullptr) return std::optional<Value>();
+  const std::string key = ByIdKey(id);
+  RETURN_IF_ERROR(reads_.Add(table->by_id().id, KeyRange{key, key + std::string(1, '\0')}));
+  if (auto it = writes_.find(id); it != writes_.end()) return it->second.new_document;
+  ASSIGN_OR_RETURN(auto committed, LoadCommitted(*table, id));
+  if (!committed.has_value()) return std::optional<Value>();
+  RETURN_IF_ERROR(CountRead(committed->first));
+  return std::optional<Value>(std::move(committed->first));
+}
+
+absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,
+                                      std::optional<Value> new_document) {
+  auto it = writes_.find(id);
+  if (it == writes_.end()) {
+    PendingWrite pending;
+    pending.table = table;
+    ASSIGN_OR_RETURN(auto committed, LoadCommitted(*table, id));
+    if (committed.has_value()) {
+      pending.old_document = std::move(committed->first);
+      pending.old_ts = committed->second;
+    }
+    it = writes_.emplace(id, std::move(pending)).first;
+    if (writes_.size() > limits_.max_documents_written) {
+      writes_.erase(it);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Too many documents written in a single function execution (limit: ", limits_.max_documents_written, ")"));
+    }
+  }
+  if (new_document.has_value()) bytes_written_ += ConvexSize(*new_document);
+  if (bytes_written_ > limits_.max_bytes_written) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many bytes written in a single function execution (limit: ",
+                                                     limits_.max_bytes_written, " bytes)"));
+  }
+  it->second.new_document = std::move(new_document);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, const Value& fields) {
+  RETURN_IF_ERROR(ValidateIdentifier("table", table_name));
+  if (table_name[0] == '_') {
+    return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", table_name, "\""));
+  }
+  RETURN_IF_ERROR(ValidateUserFields(fields));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByName(table_name, /*create=*/true));
+  DocumentId id{table->table.number, ids_.Next(begin_ts_)};
+  const double creation_time = next_creation_time_;
+  next_creation_time_ = std::nextafter(next_creation_time_, INFINITY);
+  ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, limits_.document));
+  RETURN_IF_ERROR(RecordWrite(id, table, std::move(document)));
+  return id;
+}
+
+absl::StatusOr<std::pair<std::shared_ptr<const TableSchema>, Value>> Transaction::CurrentForWrite(
+    const DocumentId& id, absl::string_view verb) {
+  ASSIGN_OR_RETURN(std::optional<Value> current, Get(id));
+  if (!current.has_value()) {
+    return absl::NotFoundError(absl::StrCat(verb, " on nonexistent document ID ", EncodeDocumentId(id)));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
+  if (table->table.name[0] == '_') {
+    return absl::InvalidArgumentError("System tables (prefixed with `_`) are read-only");
+  }
+  return std::make_pair(std::move(table), std::move(*current));
+}
+
+absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patch) {
+  if (patch.type() != Value::Type::kObject) return absl::InvalidArgumentError("a patch must be an object");
+  ASSIGN_OR_RETURN(auto current, CurrentForWrite(id, "Update"));
+  const Value& existing = current.second;
+  Value::Object merged = existing.object();
+  for (const auto& [name, value] : patch.object()) {
+    if (!name.empty() && name[0] == '_') {
+      if ((name == "_id" || name == "_creationTime") && Compare(value, existing.Get(name)) == 0) continue;
+      return absl::InvalidArgumentError(absl::StrCat("Field name \"", name,
+                                                     "\" starts with an underscore, which is reserved for system fields"));
+    }
+    auto it = std::lower_bound(merged.begin(), merged.end(), name,
+                               [](const Value::Field& f, const std::string& n) { return f.first < n; });
+    bool present = it != merged.end() && it->first == name;
+    if (value.is_undefined()) {
+      if (present) merged.erase(it);
+    } else if (present) {
+      it->second = value;
+    } else {
+      merged.insert(it, {name, value});
+    }
+  }
+  Value user_fields = Value::MakeSortedObject(std::move(merged));
+  RETURN_IF_ERROR(ValidateUserFields(user_fields, &id, &existing.Get("_creationTime")));
+  ASSIGN_OR_RETURN(Value document,
+                   WithSystemFields(user_fields, id, existing.Get("_creationTime").float64(), limits_.document));
+  RETURN_IF_ERROR(RecordWrite(id, current.first, document));
+  return document;
+}
+
+absl::StatusOr<Value> Transaction::Replace(const DocumentId& id, const Value& fields) {
+  ASSIGN_OR_RETURN(auto current, CurrentForWrite(id, "Replace"));
+  const Value& creation_time = current.second.Get("_creationTime");
+  RETURN_IF_ERROR(ValidateUserFields(fields, &id, &creation_time));
+  ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time.float64(), limits_.document));
+  RETURN_IF_ERROR(RecordWrite(id, current.first, document));
+  return document;
+}
+
+absl::StatusOr<Value> Transaction::Delete(const DocumentId& id) {
+  ASSIGN_OR_RETURN(auto current, CurrentForWrite(id, "Delete"));
+  RETURN_IF_ERROR(RecordWrite(id, current.first, std::nullopt));
+  return current.second;
+}
+
+absl::StatusOr<ScanResult> Transaction::Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
+                                             const KeyRange& range, Order order, size_t limit) {
+  ScanResult result;
+  // This transaction's own documents in the range, in scan order.
+  std::vector<std::pair<std::string, const Value*>> overlay;
+  for (const auto& [id, write] : writes_) {
+    if (write.table->table.number != table->table.number || !write.new_document.has_value()) continue;
+    std::string key = IndexKeyOf(*write.new_document, index.fields);
+    if (InRange(key, range)) overlay.emplace_back(std::move(key), &*write.new_document);
+  }
+  std::sort(overlay.begin(), overlay.end(), [order](const auto& a, const auto& b) { return Before(a.first, b.first, order); });
+  size_t next_overlay = 0;
+
+  KeyRange remaining = range;
+  std::vector<IndexRow> page;
+  size_t next_row = 0;
+  bool committed_exhausted = false;
+  std::optional<std::string> last_key;
+  const size_t page_size = std::clamp<size_t>(limit + 1, 1, 1024);
+  while (result.documents.size() < limit) {
+    // Refill the committed page when it runs out.
+    if (next_row == page.size() && !committed_exhausted) {
+      ASSIGN_OR_RETURN(page, persistence_.Scan(index.id, remaining, order, begin_ts_, page_size));
+      next_row = 0;
+      committed_exhausted = page.size() < page_size;
+      if (!page.empty()) {
+        if (order == Order::kAsc) {
+          remaining.start = page.back().key + std::string(1, '\0');
+        } else {
+          remaining.end = page.back().key;
+        }
+      }
+    }
+    // Committed rows for documents this transaction wrote are stale: the overlay has the truth.
+    while (next_row < page.size() && writes_.count(DocumentId{page[next_row].table, page[next_row].doc}) > 0) {
+      ++next_row;
+    }
+    if (next_row == page.size() && !committed_exhausted) continue;
+    const bool have_row = next_row < page.size();
+    const bool have_overlay = next_overlay < overlay.size();
+    if (!have_row && !have_overlay) {
+      result.exhausted = true;
+      break;
+    }
+    if (have_row && (!have_overlay || Before(page[next_row].key, overlay[next_overlay].first, order))) {
+      absl::StatusOr<Value> parsed = ParseConvexJson(page[next_row].document.value_json);
+      if (!parsed.ok()) return absl::DataLossError("stored document is unreadable");
+      RETURN_IF_ERROR(CountRead(*parsed));
+      last_key = page[next_row].key;
+      result.keys.push_back(page[next_row].key);
+      result.documents.push_back(std::move(*parsed));
+      ++next_row;
+    } else {
+      last_key = overlay[next_overlay].first;
+      result.keys.push_back(overlay[next_overlay].first);
+      result.documents.push_back(*overlay[next_overlay].second);
+      ++next_overlay;
+    }
+  }
+  // The read set covers what was consumed: the whole range if exhausted, else up to the last key.
+  KeyRange consumed = range;
+  if (!result.exhausted && last_key.has_value()) {
+    if (order == Order::kAsc) {
+      consumed.end = *last_key + std::string(1, '\0');
+    } else {
+      consumed.start = *last_key;
+    }
+  } else if (!result.exhausted && limit == 0) {
+    return result;
+  }
+  RETURN_IF_ERROR(reads_.Add(index.id, std::move(consumed)));
+  return result;
+}
+
+}  // namespace isobar::storage

@@ -1,0 +1,104 @@
+// One transaction of a deployment: reads at its begin timestamp (seeing its own writes), a read set
+// of the key intervals it actually consumed, and one coalesced write per document. The Committer
+// validates and commits it (committer.h).
+//
+//   std::unique_ptr<Transaction> txn = database.Begin();
+//   ASSIGN_OR_RETURN(DocumentId id, txn->Insert("messages", fields));
+//   ASSIGN_OR_RETURN(std::optional<Value> doc, txn->Get(id));          // sees the insert
+//   ASSIGN_OR_RETURN(ScanResult page, txn->Scan(*schema, *index, range, Order::kAsc, 10));
+//   ASSIGN_OR_RETURN(Timestamp ts, database.Commit(*txn));
+//
+// Rules (CONVEX_ABI.md §5, CONVEX_SEMANTICS.md §2): insert assigns _id and _creationTime (the begin
+// time in ms, then the next float per insert); patch is a shallow merge where undefined removes a
+// field; replace keeps _id and _creationTime; _-prefixed user fields are refused. Limits are Convex's
+// defaults and fail with RESOURCE_EXHAUSTED naming the limit. Not thread-safe.
+#ifndef ISOBAR_STORAGE_TRANSACTION_H_
+#define ISOBAR_STORAGE_TRANSACTION_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/document.h"
+#include "storage/persistence.h"
+#include "storage/read_set.h"
+#include "storage/schema_cache.h"
+
+namespace isobar::storage {
+
+struct TransactionLimits {
+  size_t max_documents_read = 32000;
+  size_t max_bytes_read = 16u << 20;
+  size_t max_documents_written = 16000;
+  size_t max_bytes_written = 16u << 20;
+  size_t max_read_intervals = 4096;
+  DocumentLimits document;
+};
+
+// One document's pending change, against the committed version the transaction started from.
+struct PendingWrite {
+  std::shared_ptr<const TableSchema> table;
+  std::optional<Value> old_document;  // committed at begin_ts; nullopt for an insert
+  std::optional<Timestamp> old_ts;
+  std::optional<Value> new_document;  // nullopt: deleted
+};
+
+struct ScanResult {
+  std::vector<Value> documents;
+  std::vector<std::string> keys;  // index key of each document
+  bool exhausted = false;         // the range has nothing after the last document
+};
+
+class Transaction {
+ public:
+  // `persistence` and `schemas` are not owned and must outlive the transaction.
+  Transaction(Persistence& persistence, SchemaCache& schemas, Timestamp begin_ts, uint64_t id_seed,
+              TransactionLimits limits = {});
+
+  Timestamp begin_ts() const { return begin_ts_; }
+
+  // The document, or nullopt (deleted, never existed, or its table does not exist).
+  absl::StatusOr<std::optional<Value>> Get(const DocumentId& id);
+  absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields);
+  // `patch`: an object; undefined values remove fields. Returns the new document.
+  absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch);
+  absl::StatusOr<Value> Replace(const DocumentId& id, const Value& fields);
+  absl::StatusOr<Value> Delete(const DocumentId& id);
+  // Up to `limit` documents of `index` in `range` in `order`, recording the interval consumed.
+  absl::StatusOr<ScanResult> Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
+                                  const KeyRange& range, Order order, size_t limit);
+
+  const ReadSet& reads() const { return reads_; }
+  const std::map<DocumentId, PendingWrite>& writes() const { return writes_; }
+  bool read_only() const { return writes_.empty(); }
+  size_t documents_read() const { return documents_read_; }
+  size_t bytes_read() const { return bytes_read_; }
+
+ private:
+  absl::Status CountRead(const Value& document);
+  absl::Status RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,
+                           std::optional<Value> new_document);
+  // The committed document at begin_ts (no read recorded).
+  absl::StatusOr<std::optional<std::pair<Value, Timestamp>>> LoadCommitted(const TableSchema& table,
+                                                                           const DocumentId& id);
+  // The current document for a write (recording a read), NOT_FOUND when there is none.
+  absl::StatusOr<std::pair<std::shared_ptr<const TableSchema>, Value>> CurrentForWrite(const DocumentId& id,
+                                                                                        absl::string_view verb);
+
+  Persistence& persistence_;
+  SchemaCache& schemas_;
+  const Timestamp begin_ts_;
+  const TransactionLimits limits_;
+  IdGenerator ids_;
+  double next_creation_time_;
+  ReadSet reads_;
+  std::map<DocumentId, PendingWrite> writes_;
+  size_t documents_read_ = 0, bytes_read_ = 0, bytes_written_ = 0;
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_TRANSACTION_H_
