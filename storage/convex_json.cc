@@ -10,6 +10,58 @@
 namespace isobar::storage {
 namespace {
 
+absl::Status ValidateFieldName(const std::string& name, const std::string& path, size_t max_length) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("field name \"", absl::CHexEscape(name.substr(0, 64)), "\"",
+                                                   path.empty() ? "" : absl::StrCat(" at ", path), " ", why));
+  };
+  if (name.size() > max_length) {
+    return bad(absl::StrCat("is longer than ", max_length, " characters"));
+  }
+  if (!name.empty() && name[0] == '$') return bad("starts with '$'");
+  for (char c : name) {
+    if (c < 32 || c > 126) return bad("has a character outside printable ASCII");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DecodeBase64(const Value& value, absl::string_view what) {
+  if (value.type() != Value::Type::kString) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " must hold a base64 string"));
+  }
+  std::string bytes;
+  if (!absl::Base64Unescape(value.string(), &bytes) || absl::Base64Escape(bytes) != value.string()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " holds invalid or non-canonical base64"));
+  }
+  return bytes;
+}
+
+absl::StatusOr<Value> DecodeSpecial(const std::string& name, const Value& value, const std::string& path,
+                                  bool allow_undefined) {
+  if (name == "$integer" || name == "$float") {
+    absl::StatusOr<std::string> bytes = DecodeBase64(value, name);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->size() != 8) return absl::InvalidArgumentError(absl::StrCat(name, " must encode exactly 8 bytes"));
+    uint64_t bits = 0;
+    for (int i = 7; i >= 0; --i) bits = (bits << 8) | static_cast<uint8_t>((*bytes)[static_cast<size_t>(i)]);
+    if (name == "$integer") return Value::Int64(static_cast<int64_t>(bits));
+    double d;
+    std::memcpy(&d, &bits, sizeof(d));
+    if (std::isfinite(d) && !(d == 0 && std::signbit(d))) {
+      return absl::InvalidArgumentError("$float is only for NaN, Infinity, -Infinity and -0; send other numbers as JSON numbers");
+    }
+    return Value::Float64(d);
+  }
+  if (name == "$bytes") {
+    absl::StatusOr<std::string> bytes = DecodeBase64(value, name);
+    if (!bytes.ok()) return bytes.status();
+    return Value::Bytes(std::move(*bytes));
+  }
+  if (name == "$undefined" && allow_undefined && value.type() == Value::Type::kNull) return Value::Undefined();
+  return absl::InvalidArgumentError(absl::StrCat("field name \"", name, "\"", path.empty() ? "" : " at ", path,
+                                                 " starts with '$'"));
+}
+
 class Parser {
  public:
   Parser(absl::string_view text, const ConvexJsonOptions& options) : text_(text), options_(options) {}
@@ -23,7 +75,7 @@ class Parser {
     if (!value.ok()) return value;
     SkipSpace();
     if (pos_ != text_.size()) return Error("unexpected text after the JSON value");
-    if (value->is_undefined() && !options_.allow_undefined) {
+    if (value->is_undefined() && !options_.allow_undefined && !options_.plain) {
       return absl::InvalidArgumentError("undefined is not a valid Convex value");
     }
     return value;
@@ -100,7 +152,9 @@ class Parser {
       }
       absl::StatusOr<Value> item = ParseValue(depth + 1, absl::StrCat(path, "[", items.size(), "]"));
       if (!item.ok()) return item;
-      if (item->is_undefined()) return absl::InvalidArgumentError("undefined is not a valid Convex value in an array");
+      if (item->is_undefined() && !options_.plain) {
+        return absl::InvalidArgumentError("undefined is not a valid Convex value in an array");
+      }
       items.push_back(std::move(*item));
       SkipSpace();
       if (pos_ < text_.size() && text_[pos_] == ',') {
@@ -150,11 +204,16 @@ class Parser {
       }
       return Error("expected ',' or '}'");
     }
+    if (options_.plain) {
+      absl::StatusOr<Value> object = Value::MakeObject(std::move(fields));
+      if (!object.ok()) return absl::InvalidArgumentError(object.status().message());
+      return object;
+    }
     if (fields.size() == 1 && !fields[0].first.empty() && fields[0].first[0] == '$') {
-      return DecodeSpecial(fields[0].first, fields[0].second, path);
+      return DecodeSpecial(fields[0].first, fields[0].second, path, options_.allow_undefined);
     }
     for (const auto& [name, value] : fields) {
-      if (absl::Status st = ValidateFieldName(name, path); !st.ok()) return st;
+      if (absl::Status st = ValidateFieldName(name, path, options_.limits.max_field_name_length); !st.ok()) return st;
       if (value.is_undefined() && !options_.allow_undefined) {
         return absl::InvalidArgumentError(absl::StrCat("undefined is not a valid Convex value (field \"", name, "\")"));
       }
@@ -164,57 +223,6 @@ class Parser {
       return absl::InvalidArgumentError(absl::StrCat(object.status().message(), path.empty() ? "" : " at ", path));
     }
     return object;
-  }
-
-  absl::Status ValidateFieldName(const std::string& name, const std::string& path) const {
-    auto bad = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat("field name \"", absl::CHexEscape(name.substr(0, 64)), "\"",
-                                                     path.empty() ? "" : absl::StrCat(" at ", path), " ", why));
-    };
-    if (name.size() > options_.limits.max_field_name_length) {
-      return bad(absl::StrCat("is longer than ", options_.limits.max_field_name_length, " characters"));
-    }
-    if (!name.empty() && name[0] == '$') return bad("starts with '$'");
-    for (char c : name) {
-      if (c < 32 || c > 126) return bad("has a character outside printable ASCII");
-    }
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::string> DecodeBase64(const Value& value, absl::string_view what) const {
-    if (value.type() != Value::Type::kString) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " must hold a base64 string"));
-    }
-    std::string bytes;
-    if (!absl::Base64Unescape(value.string(), &bytes) || absl::Base64Escape(bytes) != value.string()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " holds invalid or non-canonical base64"));
-    }
-    return bytes;
-  }
-
-  absl::StatusOr<Value> DecodeSpecial(const std::string& name, const Value& value, const std::string& path) const {
-    if (name == "$integer" || name == "$float") {
-      absl::StatusOr<std::string> bytes = DecodeBase64(value, name);
-      if (!bytes.ok()) return bytes.status();
-      if (bytes->size() != 8) return absl::InvalidArgumentError(absl::StrCat(name, " must encode exactly 8 bytes"));
-      uint64_t bits = 0;
-      for (int i = 7; i >= 0; --i) bits = (bits << 8) | static_cast<uint8_t>((*bytes)[static_cast<size_t>(i)]);
-      if (name == "$integer") return Value::Int64(static_cast<int64_t>(bits));
-      double d;
-      std::memcpy(&d, &bits, sizeof(d));
-      if (std::isfinite(d) && !(d == 0 && std::signbit(d))) {
-        return absl::InvalidArgumentError("$float is only for NaN, Infinity, -Infinity and -0; send other numbers as JSON numbers");
-      }
-      return Value::Float64(d);
-    }
-    if (name == "$bytes") {
-      absl::StatusOr<std::string> bytes = DecodeBase64(value, name);
-      if (!bytes.ok()) return bytes.status();
-      return Value::Bytes(std::move(*bytes));
-    }
-    if (name == "$undefined" && options_.allow_undefined && value.type() == Value::Type::kNull) return Value::Undefined();
-    return absl::InvalidArgumentError(absl::StrCat("field name \"", name, "\"", path.empty() ? "" : " at ", path,
-                                                   " starts with '$'"));
   }
 
   absl::StatusOr<Value> ParseNumber() {
@@ -467,6 +475,36 @@ void Append(const Value& value, std::string* out) {
 }
 
 }  // namespace
+
+absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined) {
+  switch (plain.type()) {
+    case Value::Type::kArray: {
+      Value::Array items;
+      for (const Value& item : plain.array()) {
+        absl::StatusOr<Value> converted = FromPlainJson(item, false);
+        if (!converted.ok()) return converted;
+        items.push_back(std::move(*converted));
+      }
+      return Value::MakeArray(std::move(items));
+    }
+    case Value::Type::kObject: {
+      const Value::Object& fields = plain.object();
+      if (fields.size() == 1 && !fields[0].first.empty() && fields[0].first[0] == '$') {
+        return DecodeSpecial(fields[0].first, fields[0].second, "", allow_undefined);
+      }
+      Value::Object out;
+      for (const auto& [name, value] : fields) {
+        if (absl::Status st = ValidateFieldName(name, "", ConvexJsonLimits().max_field_name_length); !st.ok()) return st;
+        absl::StatusOr<Value> converted = FromPlainJson(value, allow_undefined);
+        if (!converted.ok()) return converted;
+        out.emplace_back(name, std::move(*converted));
+      }
+      return Value::MakeSortedObject(std::move(out));
+    }
+    default:
+      return plain;
+  }
+}
 
 absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOptions& options) {
   return Parser(json, options).ParseDocument();

@@ -33,9 +33,15 @@ struct ConvexJsonOptions {
   ConvexJsonLimits limits;
   // Accept {"$undefined": null} (patch fields, filter literals and index range values).
   bool allow_undefined = false;
+  // Plain JSON: no Convex rules ("$" names and special objects are left as they are). For envelopes
+  // such as the query JSON, whose nested values are converted with FromPlainJson.
+  bool plain = false;
 };
 
 absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOptions& options = {});
+
+// Applies the Convex rules to a value parsed as plain JSON: decodes special objects, checks names.
+absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined);
 
 // Canonical Convex JSON: names sorted, no white space, special values encoded, undefined as
 // {"$undefined":null}.

@@ -59,6 +59,7 @@ class Transaction {
               TransactionLimits limits = {});
 
   Timestamp begin_ts() const { return begin_ts_; }
+  SchemaCache& schemas() { return schemas_; }
 
   // The document, or nullopt (deleted, never existed, or its table does not exist).
   absl::StatusOr<std::optional<Value>> Get(const DocumentId& id);
