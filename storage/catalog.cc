@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
 #include "base/status_macros.h"
+#include "storage/hashing.h"
 
 namespace isobar::storage {
 namespace {
@@ -39,6 +41,22 @@ absl::Status ValidateFieldPath(absl::string_view path) {
 }
 
 }  // namespace
+
+absl::Status ValidateModulePath(absl::string_view path) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid module path \"", absl::CHexEscape(path.substr(0, 80)),
+                                                   "\": ", why));
+  };
+  if (path.empty() || path.size() > 256) return bad("paths are 1 to 256 characters");
+  if (!absl::EndsWith(path, ".js")) return bad("modules end in .js");
+  for (char c : path) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-' && c != '/') return bad("unexpected character");
+  }
+  for (absl::string_view segment : absl::StrSplit(path, '/')) {
+    if (segment.empty() || segment == "." || segment == "..") return bad("empty, . or .. segment");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateDeploymentName(absl::string_view name) {
   bool ok = !name.empty() && name.size() <= 64;
@@ -217,6 +235,41 @@ absl::StatusOr<std::vector<IndexInfo>> Catalog::ListIndexes(DeploymentId deploym
     out.push_back(IndexInfo{IndexId(r.GetInt(i, 0)), table, std::string(r.Get(i, 1)),
                             absl::StrSplit(r.Get(i, 2), kFieldSeparator), r.Get(i, 3) == "ready"});
   }
+  return out;
+}
+
+absl::Status Catalog::PutModule(DeploymentId deployment, const ModuleInfo& module) {
+  RETURN_IF_ERROR(ValidateModulePath(module.path));
+  if (!ConstantTimeEquals(Sha256(module.source), module.sha256)) {
+    return absl::InvalidArgumentError(absl::StrCat("module ", module.path, ": the SHA-256 does not match the source"));
+  }
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  return conn->Exec(R"sql(
+      INSERT INTO isobar.modules (deployment_id, path, sha256, source, source_map) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (deployment_id, path) DO UPDATE
+        SET sha256 = excluded.sha256, source = excluded.source, source_map = excluded.source_map)sql",
+                    {Param(deployment.value()), module.path, PgParam::Binary(module.sha256), module.source,
+                     module.source_map.empty() ? PgParam::Null() : PgParam(module.source_map)})
+      .status();
+}
+
+absl::StatusOr<std::optional<ModuleInfo>> Catalog::GetModule(DeploymentId deployment, absl::string_view path) {
+  RETURN_IF_ERROR(ValidateModulePath(path));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT sha256, source, coalesce(source_map, '') FROM isobar.modules "
+                                          "WHERE deployment_id = $1 AND path = $2",
+                                          {Param(deployment.value()), std::string(path)}));
+  if (r.rows() == 0) return std::optional<ModuleInfo>();
+  return std::optional<ModuleInfo>(
+      ModuleInfo{std::string(path), r.GetBytes(0, 0), std::string(r.Get(0, 1)), std::string(r.Get(0, 2))});
+}
+
+absl::StatusOr<std::vector<ModuleInfo>> Catalog::ListModules(DeploymentId deployment) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT path, sha256 FROM isobar.modules WHERE deployment_id = $1 ORDER BY path",
+                                          {Param(deployment.value())}));
+  std::vector<ModuleInfo> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(ModuleInfo{std::string(r.Get(i, 0)), r.GetBytes(i, 1), "", ""});
   return out;
 }
 

@@ -1,11 +1,8 @@
 #include "storage/cursor.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "storage/hashing.h"
 
 namespace isobar::storage {
 namespace {
@@ -15,23 +12,12 @@ constexpr size_t kTagBytes = 16;
 
 std::string Tag(absl::string_view secret, absl::string_view fingerprint, char kind, absl::string_view key) {
   std::string message = absl::StrCat(fingerprint.size(), ":", fingerprint, std::string(1, kind), key);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &length);
-  return std::string(reinterpret_cast<const char*>(mac), kTagBytes);
+  return HmacSha256(secret, message).substr(0, kTagBytes);
 }
 
 absl::Status Invalid() { return absl::InvalidArgumentError("Invalid cursor: it is not a cursor of this query"); }
 
 }  // namespace
-
-std::string Sha256(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
 
 std::string EncodeCursor(absl::string_view secret, absl::string_view fingerprint, const CursorPosition& position) {
   const char kind = position.end ? 1 : 0;
@@ -50,7 +36,7 @@ absl::StatusOr<CursorPosition> DecodeCursor(absl::string_view secret, absl::stri
   const char kind = raw[1];
   const std::string key = raw.substr(2, raw.size() - 2 - kTagBytes);
   const std::string expected = Tag(secret, fingerprint, kind, key);
-  if (CRYPTO_memcmp(expected.data(), raw.data() + raw.size() - kTagBytes, kTagBytes) != 0) return Invalid();
+  if (!ConstantTimeEquals(expected, absl::string_view(raw).substr(raw.size() - kTagBytes))) return Invalid();
   if (kind == 1 && !key.empty()) return Invalid();
   return CursorPosition{kind == 1, key};
 }

@@ -24,9 +24,6 @@ std::string EncodeCursor(absl::string_view secret, absl::string_view fingerprint
 absl::StatusOr<CursorPosition> DecodeCursor(absl::string_view secret, absl::string_view fingerprint,
                                             absl::string_view cursor);
 
-// SHA-256 of `data` (32 raw bytes).
-std::string Sha256(absl::string_view data);
-
 }  // namespace isobar::storage
 
 #endif  // ISOBAR_STORAGE_CURSOR_H_

@@ -65,6 +65,16 @@ absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
 
 absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,
                                       std::optional<Value> new_document) {
+  if (new_document.has_value()) {
+    for (const IndexInfo& index : table->indexes) {
+      const size_t size = IndexKeyOf(*new_document, index.fields).size();
+      if (size > limits_.max_index_key_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "The indexed fields of this document are too large for index ", table->table.name, ".", index.name, " (",
+            size, " bytes; the limit is ", limits_.max_index_key_bytes, ")"));
+      }
+    }
+  }
   auto it = writes_.find(id);
   if (it == writes_.end()) {
     PendingWrite pending;

@@ -35,6 +35,9 @@ struct TransactionLimits {
   size_t max_documents_written = 16000;
   size_t max_bytes_written = 16u << 20;
   size_t max_read_intervals = 4096;
+  // Encoded index keys are stored in a PostgreSQL btree, whose rows top out near 2.7 KB; a write whose
+  // key for some index is longer is refused (INVALID_ARGUMENT), so it cannot fail a group commit.
+  size_t max_index_key_bytes = 2048;
   DocumentLimits document;
 };
 

@@ -127,6 +127,20 @@ TEST_F(TransactionTest, BadInputIsRefusedAndNothingIsWritten) {
   EXPECT_FALSE(txn->Get(stranger)->has_value());
 }
 
+TEST_F(TransactionTest, OversizedIndexKeysAreRefusedBeforeTheCommit) {
+  TableNumber table = db_.catalog().GetOrCreateTable(db_.schemas().deployment(), "docs")->number;
+  ASSERT_TRUE(db_.catalog().CreateIndex(db_.schemas().deployment(), table, "by_title", {"title"}, true).ok());
+  db_.schemas().Invalidate(table);
+  std::unique_ptr<Transaction> txn = db_.Begin();
+  // A long unindexed field is fine; the same text in an indexed field is refused with a clear error.
+  ASSERT_TRUE(txn->Insert("docs", Json("{\"body\":\"" + std::string(100000, 'b') + "\"}")).ok());
+  absl::Status big = txn->Insert("docs", Json("{\"title\":\"" + std::string(3000, 't') + "\"}")).status();
+  EXPECT_EQ(big.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(big.message(), HasSubstr("too large for index docs.by_title"));
+  ASSERT_TRUE(txn->Insert("docs", Json("{\"title\":\"" + std::string(1900, 't') + "\"}")).ok());
+  EXPECT_TRUE(db_.Commit(*txn).ok());
+}
+
 TEST_F(TransactionTest, ScansMergeOwnWritesInOrder) {
   InsertCommitted("items", R"({"n":1})");
   DocumentId two = InsertCommitted("items", R"({"n":2})");
