@@ -1,6 +1,9 @@
 #include "storage/database.h"
 
+#include <algorithm>
 #include <random>
+
+#include "absl/time/clock.h"
 
 namespace isobar::storage {
 
@@ -13,7 +16,21 @@ Database::Database(PgPool& pool, DeploymentId deployment, CommitterOptions optio
 
 std::unique_ptr<Transaction> Database::Begin() {
   thread_local std::mt19937_64 seeds(std::random_device{}());
-  return std::make_unique<Transaction>(persistence_, schemas_, committer_.Latest(), seeds(), limits_);
+  // Reading Latest() and registering it are one step for RetentionHorizon, which cannot then compute a
+  // horizon past this snapshot in between.
+  absl::MutexLock lock(&begin_mu_);
+  const Timestamp begin = committer_.Latest();
+  const Timestamp creation(std::max(absl::ToUnixNanos(absl::Now()), begin.value() + 1));
+  return std::make_unique<Transaction>(persistence_, schemas_, begin, seeds(), limits_, snapshots_.Register(begin),
+                                       creation);
+}
+
+Timestamp Database::RetentionHorizon(absl::Duration window) const {
+  absl::MutexLock lock(&begin_mu_);
+  Timestamp horizon(committer_.Latest().value() - absl::ToInt64Nanoseconds(window));
+  std::optional<Timestamp> oldest = snapshots_.Oldest();
+  if (oldest.has_value() && *oldest < horizon) horizon = *oldest;
+  return horizon;
 }
 
 }  // namespace isobar::storage

@@ -14,6 +14,7 @@
 #include "storage/committer.h"
 #include "storage/persistence.h"
 #include "storage/schema_cache.h"
+#include "storage/snapshots.h"
 #include "storage/transaction.h"
 
 namespace isobar::storage {
@@ -26,8 +27,12 @@ class Database {
   absl::Status Open() { return committer_.Start(); }
   void Close() { committer_.Stop(); }
 
-  // A transaction at the newest published timestamp.
-  std::unique_ptr<Transaction> Begin();
+  // A transaction at the newest published timestamp. It must not outlive the database.
+  std::unique_ptr<Transaction> Begin() ABSL_LOCKS_EXCLUDED(begin_mu_);
+
+  // The newest timestamp that retention may collect up to: `window` behind the newest commit, and never
+  // past the snapshot of an open transaction.
+  Timestamp RetentionHorizon(absl::Duration window) const ABSL_LOCKS_EXCLUDED(begin_mu_);
   absl::StatusOr<Timestamp> Commit(const Transaction& txn) { return committer_.Commit(txn); }
 
   Catalog& catalog() { return catalog_; }
@@ -41,6 +46,8 @@ class Database {
   Persistence persistence_;
   Committer committer_;
   const TransactionLimits limits_;
+  SnapshotRegistry snapshots_;
+  mutable absl::Mutex begin_mu_;  // orders Begin against RetentionHorizon
 };
 
 }  // namespace isobar::storage

@@ -19,13 +19,15 @@ bool Before(const std::string& a, const std::string& b, Order order) { return or
 }  // namespace
 
 Transaction::Transaction(Persistence& persistence, SchemaCache& schemas, Timestamp begin_ts, uint64_t id_seed,
-                         TransactionLimits limits)
+                         TransactionLimits limits, SnapshotRegistry::Handle snapshot,
+                         std::optional<Timestamp> creation_base)
     : persistence_(persistence),
       schemas_(schemas),
       begin_ts_(begin_ts),
+      snapshot_(std::move(snapshot)),
       limits_(limits),
       ids_(id_seed),
-      next_creation_time_(static_cast<double>(begin_ts.value()) / 1e6),
+      next_creation_time_(static_cast<double>(creation_base.value_or(begin_ts).value()) / 1e6),
       reads_(limits.max_read_intervals) {}
 
 absl::Status Transaction::CountRead(const Value& document) {
@@ -107,7 +109,7 @@ absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, con
   }
   RETURN_IF_ERROR(ValidateUserFields(fields));
   ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByName(table_name, /*create=*/true));
-  DocumentId id{table->table.number, ids_.Next(begin_ts_)};
+  DocumentId id{table->table.number, ids_.Next(Timestamp(static_cast<int64_t>(next_creation_time_ * 1e6)))};
   const double creation_time = next_creation_time_;
   next_creation_time_ = std::nextafter(next_creation_time_, INFINITY);
   ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, limits_.document));

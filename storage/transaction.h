@@ -26,6 +26,7 @@
 #include "storage/persistence.h"
 #include "storage/read_set.h"
 #include "storage/schema_cache.h"
+#include "storage/snapshots.h"
 
 namespace isobar::storage {
 
@@ -58,8 +59,12 @@ struct ScanResult {
 class Transaction {
  public:
   // `persistence` and `schemas` are not owned and must outlive the transaction.
+  // `snapshot` keeps begin_ts registered as open for as long as the transaction lives. Inserts take
+  // _creationTime from `creation_base` (ns; default begin_ts), which should be
+  // max(wall clock, begin_ts + 1) as Convex does.
   Transaction(Persistence& persistence, SchemaCache& schemas, Timestamp begin_ts, uint64_t id_seed,
-              TransactionLimits limits = {});
+              TransactionLimits limits = {}, SnapshotRegistry::Handle snapshot = {},
+              std::optional<Timestamp> creation_base = std::nullopt);
 
   Timestamp begin_ts() const { return begin_ts_; }
   SchemaCache& schemas() { return schemas_; }
@@ -95,6 +100,7 @@ class Transaction {
   Persistence& persistence_;
   SchemaCache& schemas_;
   const Timestamp begin_ts_;
+  SnapshotRegistry::Handle snapshot_;
   const TransactionLimits limits_;
   IdGenerator ids_;
   double next_creation_time_;
