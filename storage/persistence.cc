@@ -20,12 +20,6 @@ InternalId ToInternalId(const std::string& bytes) {
   return id;
 }
 
-absl::Status Rollback(PgConn& conn, absl::Status status) {
-  absl::StatusOr<PgResult> ignored = conn.Exec("ROLLBACK");
-  (void)ignored;
-  return status;
-}
-
 // The scan statements: {order} x {bounded end, unbounded end}. Newest row <= ts per key; tombstones
 // are returned and skipped by the caller (LIMIT applies before that, so the caller pages).
 constexpr char kScanSelect[] = R"sql(
@@ -106,42 +100,45 @@ absl::Status Persistence::Write(absl::Span<const CommitWrites> commits, LeaseEpo
       ++entries;
     }
   }
-  const std::string deployment = absl::StrCat(deployment_.value());
+  // One statement, so one round trip and one atomic (autocommit) transaction: both inserts run only
+  // when the lease row still carries our epoch, and that row stays share-locked until the commit, so
+  // a new writer's lease bump waits for us and fences everything after.
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  absl::StatusOr<PgResult> step = conn->Exec(
-      "SELECT epoch FROM isobar.leases WHERE deployment_id = $1 FOR SHARE", {deployment});
-  if (!step.ok()) return Rollback(*conn, step.status());
-  if (step->rows() != 1 || step->GetInt(0, 0) != lease.epoch) {
-    return Rollback(*conn, absl::FailedPreconditionError(absl::StrCat(
-                               "lease lost: deployment ", deployment, " has another writer (epoch ",
-                               step->rows() == 1 ? step->GetInt(0, 0) : 0, ", ours ", lease.epoch, ")")));
-  }
-  if (documents > 0) {
-    step = conn->Exec(R"sql(
+  absl::StatusOr<PgResult> written = conn->Exec(R"sql(
+      WITH lease AS (
+        SELECT epoch FROM isobar.leases WHERE deployment_id = $1 AND epoch = $2 FOR SHARE
+      ), docs AS (
         INSERT INTO isobar.documents (deployment_id, table_number, id, ts, prev_ts, deleted, value)
-        SELECT $1, * FROM UNNEST($2::integer[], $3::bytea[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[]))sql",
-                      {deployment, d_table.Build(), d_id.Build(), d_ts.Build(), d_prev.Build(), d_deleted.Build(),
-                       d_value.Build()});
-    if (!step.ok()) return Rollback(*conn, step.status());
-  }
-  if (entries > 0) {
-    step = conn->Exec(R"sql(
+        SELECT $1, * FROM UNNEST($3::integer[], $4::bytea[], $5::bigint[], $6::bigint[], $7::boolean[], $8::text[])
+        WHERE EXISTS (SELECT 1 FROM lease)
+        RETURNING 1
+      ), entries AS (
         INSERT INTO isobar.index_entries (deployment_id, index_id, key, ts, deleted, table_number, doc_id)
-        SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bigint[], $5::boolean[], $6::integer[], $7::bytea[]))sql",
-                      {deployment, i_index.Build(), i_key.Build(), i_ts.Build(), i_deleted.Build(), i_table.Build(),
-                       i_doc.Build()});
-    if (!step.ok()) return Rollback(*conn, step.status());
-  }
-  absl::StatusOr<PgResult> committed = conn->Exec("COMMIT");
-  if (!committed.ok()) {
-    absl::Status status = committed.status();
+        SELECT $1, * FROM UNNEST($9::bigint[], $10::bytea[], $11::bigint[], $12::boolean[], $13::integer[], $14::bytea[])
+        WHERE EXISTS (SELECT 1 FROM lease)
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM lease), (SELECT count(*) FROM docs), (SELECT count(*) FROM entries))sql",
+                                                {absl::StrCat(deployment_.value()), absl::StrCat(lease.epoch),
+                                                 d_table.Build(), d_id.Build(), d_ts.Build(), d_prev.Build(),
+                                                 d_deleted.Build(), d_value.Build(), i_index.Build(), i_key.Build(),
+                                                 i_ts.Build(), i_deleted.Build(), i_table.Build(), i_doc.Build()});
+  if (!written.ok()) {
+    absl::Status status = written.status();
     if (!conn->healthy()) {
-      // The COMMIT may or may not have happened: the caller must look (CommitExists).
+      // The connection broke while the statement (and so its commit) was in flight: it may or may not
+      // have happened, and the caller must look (CommitExists).
       status = absl::UnavailableError(absl::StrCat("commit outcome unknown: ", status.message()));
       status.SetPayload(kAmbiguousPayload, absl::Cord("1"));
     }
     return status;
+  }
+  if (written->GetInt(0, 0) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat("lease lost: deployment ", deployment_.value(),
+                                                      " has another writer (our epoch ", lease.epoch, ")"));
+  }
+  if (written->GetInt(0, 1) != static_cast<int64_t>(documents) || written->GetInt(0, 2) != static_cast<int64_t>(entries)) {
+    return absl::InternalError("a commit wrote an unexpected number of rows");
   }
   return absl::OkStatus();
 }

@@ -66,7 +66,7 @@ absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
 }
 
 absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,
-                                      std::optional<Value> new_document) {
+                                      std::optional<Value> new_document, bool fresh_id) {
   if (new_document.has_value()) {
     for (const IndexInfo& index : table->indexes) {
       const size_t size = IndexKeyOf(*new_document, index.fields).size();
@@ -81,10 +81,12 @@ absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<cons
   if (it == writes_.end()) {
     PendingWrite pending;
     pending.table = table;
-    ASSIGN_OR_RETURN(auto committed, LoadCommitted(*table, id));
-    if (committed.has_value()) {
-      pending.old_document = std::move(committed->first);
-      pending.old_ts = committed->second;
+    if (!fresh_id) {  // a freshly generated id has no committed version to look up
+      ASSIGN_OR_RETURN(auto committed, LoadCommitted(*table, id));
+      if (committed.has_value()) {
+        pending.old_document = std::move(committed->first);
+        pending.old_ts = committed->second;
+      }
     }
     it = writes_.emplace(id, std::move(pending)).first;
     if (writes_.size() > limits_.max_documents_written) {
@@ -113,7 +115,7 @@ absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, con
   const double creation_time = next_creation_time_;
   next_creation_time_ = std::nextafter(next_creation_time_, INFINITY);
   ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, limits_.document));
-  RETURN_IF_ERROR(RecordWrite(id, table, std::move(document)));
+  RETURN_IF_ERROR(RecordWrite(id, table, std::move(document), /*fresh_id=*/true));
   return id;
 }
 
