@@ -99,6 +99,17 @@ const std::vector<Migration>& Migrations() {
             deployment_id bigint PRIMARY KEY REFERENCES isobar.deployments (id) ON DELETE CASCADE,
             epoch         bigint NOT NULL
           ))sql"}},
+      {3,
+       "index entries newest-first per key (ascending scans); precise documents_by_ts",
+       // DISTINCT ON (key) ... ORDER BY key ASC, ts DESC reads this index forwards; descending scans
+       // read the primary key (key ASC, ts ASC) backwards. Without it, ascending scans sort the whole
+       // rest of the range (measured: 45 ms instead of 0.2 ms for 100 rows).
+       // documents_by_ts gains the rest of the document key, so that a lookup by (ts, table, id) (the join
+       // from an index entry) finds exactly its row whichever index the planner picks; with only
+       // (deployment_id, ts) it filtered every document of a bulk commit (measured: 3.7 ms per 100 rows).
+       {"CREATE INDEX index_entries_newest_first ON isobar.index_entries (deployment_id, index_id, key, ts DESC)",
+        "DROP INDEX isobar.documents_by_ts",
+        "CREATE INDEX documents_by_ts ON isobar.documents (deployment_id, ts, table_number, id)"}},
   };
   return *migrations;
 }
