@@ -53,6 +53,24 @@ absl::StatusOr<std::optional<std::pair<Value, Timestamp>>> Transaction::LoadComm
   return std::optional<std::pair<Value, Timestamp>>(std::make_pair(std::move(*parsed), stored->ts));
 }
 
+absl::StatusOr<DocumentId> Transaction::ResolveId(absl::string_view operation, absl::string_view id_text,
+                                                  std::optional<absl::string_view> table) {
+  absl::StatusOr<DocumentId> id = DecodeDocumentId(id_text);
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid argument `id` for `", operation, "`: ", id.status().message()));
+  }
+  if (!table.has_value()) return id;
+  RETURN_IF_ERROR(ValidateIdentifier("table", *table));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> expected, schemas_.ByName(*table, /*create=*/false));
+  if (expected == nullptr || expected->table.number != id->table) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> actual, schemas_.ByNumber(id->table));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Invalid argument `id` for `", operation, "`: expected to be an Id<\"", *table, "\">, got Id<\"",
+        actual != nullptr ? actual->table.name : absl::StrCat("table ", id->table.value()), "\"> instead."));
+  }
+  return id;
+}
+
 absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
   ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
   if (table == nullptr) return std::optional<Value>();

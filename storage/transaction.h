@@ -69,6 +69,12 @@ class Transaction {
   Timestamp begin_ts() const { return begin_ts_; }
   SchemaCache& schemas() { return schemas_; }
 
+  // Decodes an id from user code for `operation` ("db.get", ...), checking it against `table` when one
+  // is named: INVALID_ARGUMENT "Invalid argument `id` for `db.get`: Unable to decode ID..." or
+  // "... expected to be an Id<"a">, got Id<"b"> instead.", as Convex words them.
+  absl::StatusOr<DocumentId> ResolveId(absl::string_view operation, absl::string_view id_text,
+                                       std::optional<absl::string_view> table);
+
   // The document, or nullopt (deleted, never existed, or its table does not exist).
   absl::StatusOr<std::optional<Value>> Get(const DocumentId& id);
   absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields);

@@ -144,6 +144,30 @@ TEST_F(TransactionTest, OversizedIndexKeysAreRefusedBeforeTheCommit) {
   EXPECT_TRUE(db_.Commit(*txn).ok());
 }
 
+TEST_F(TransactionTest, IdsFromUserCodeAreCheckedAgainstTheirTable) {
+  DocumentId message = InsertCommitted("messages", "{}");
+  InsertCommitted("users", "{}");
+  std::unique_ptr<Transaction> txn = db_.Begin();
+  const std::string text = EncodeDocumentId(message);
+  EXPECT_EQ(*txn->ResolveId("db.get", text, std::nullopt), message);
+  EXPECT_EQ(*txn->ResolveId("db.get", text, "messages"), message);
+  absl::Status wrong_table = txn->ResolveId("db.get", text, "users").status();
+  EXPECT_EQ(wrong_table.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wrong_table.message(),
+            "Invalid argument `id` for `db.get`: expected to be an Id<\"users\">, got Id<\"messages\"> instead.");
+  absl::Status garbage = txn->ResolveId("db.patch", "not-an-id", std::nullopt).status();
+  EXPECT_EQ(garbage.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(garbage.message(), HasSubstr("Invalid argument `id` for `db.patch`: Unable to decode ID"));
+  EXPECT_EQ(txn->ResolveId("db.get", text, "no such'table").status().code(), absl::StatusCode::kInvalidArgument);
+  // An id minted in another deployment names nothing here, even with the same table number.
+  Database other(pool_, testing::NewDeployment(pool_));
+  ASSERT_TRUE(other.Open().ok());
+  std::unique_ptr<Transaction> stranger = other.Begin();
+  ASSERT_TRUE(stranger->Insert("messages", Json("{}")).ok());
+  ASSERT_TRUE(other.Commit(*stranger).ok());
+  EXPECT_FALSE(other.Begin()->Get(message)->has_value());
+}
+
 TEST_F(TransactionTest, ScansMergeOwnWritesInOrder) {
   InsertCommitted("items", R"({"n":1})");
   DocumentId two = InsertCommitted("items", R"({"n":2})");
