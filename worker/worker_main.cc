@@ -89,6 +89,7 @@ void SendDone(HostChannel& channel, const Invoke& invoke, InvocationResult resul
     done->mutable_error()->set_code(static_cast<int>(result.result_json.status().code()));
     done->mutable_error()->set_message(std::string(result.result_json.status().message()));
     done->mutable_error()->set_user_error(result.user_error);
+    if (result.convex_error_data.has_value()) done->mutable_error()->set_convex_error_data(*result.convex_error_data);
   }
   for (LogLine& line : result.logs) {
     auto* out = done->add_log_lines();
@@ -157,6 +158,9 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     InvocationResult result;
     if (invoke->body_case() == Invoke::kEval) {
       result = evaluator.Eval(InvocationId(invoke->invocation_id()), invoke->eval().source(), budget);
+    } else if (invoke->body_case() == Invoke::kFunction) {
+      result = evaluator.Call(InvocationId(invoke->invocation_id()), invoke->function(),
+                              InvocationEnvironment{invoke->seed(), invoke->unix_time_ms()}, budget);
     } else {
       result.result_json = absl::UnimplementedError("this worker does not know that kind of invocation");
     }

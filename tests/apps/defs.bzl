@@ -1,0 +1,44 @@
+"""convex_bundle: a convex/ folder bundled with esbuild as the official CLI does, into one .modules file.
+
+The options follow the convex CLI (CONVEX_ABI.md §9.1): bundle, ESM, browser platform, esnext,
+conditions convex+module, code splitting with shared chunks under _deps/, minified syntax and
+identifiers, kept names. Chunk names are content hashes, so instead of declaring them the rule packs
+every output module into `<name>.modules`: for each module a line "<path> <byte length>", then exactly
+that many bytes (worker/module_bundle.h reads it).
+"""
+
+def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibility = None):
+    """Bundles `entry_points` of an app with the public convex package (from @npm_deps).
+
+    Args:
+      name: the rule; the output is `<name>.modules`.
+      convex_dir: the app's convex/ folder, relative to this package.
+      srcs: every source file of the app (under convex_dir).
+      entry_points: the files functions live in, relative to convex_dir.
+      testonly: as usual.
+      visibility: as usual.
+    """
+    app = native.package_name() + "/" + convex_dir
+    native.genrule(
+        name = name,
+        srcs = srcs + ["@npm_deps//:convex"],
+        outs = [name + ".modules"],
+        tools = ["@npm_deps//:esbuild"],
+        testonly = testonly,
+        visibility = visibility,
+        cmd = " ".join([
+            "root=$$(pwd); app=$$root/%s; out=$$(mktemp -d);" % app,
+            # esbuild finds `convex/server` through NODE_PATH: the node_modules holding the package.
+            "modules=$$(for f in $(locations @npm_deps//:convex); do case $$f in */node_modules/convex/package.json)",
+            "echo $$root/$${f%/convex/package.json};; esac; done);",
+            "NODE_PATH=$$modules $(location @npm_deps//:esbuild)",
+            " ".join(["$$app/" + e for e in entry_points]),
+            "--bundle --format=esm --platform=browser --target=esnext --conditions=convex,module",
+            "--splitting '--chunk-names=_deps/[hash]' --minify-syntax --minify-identifiers --keep-names",
+            "'--define:process.env.NODE_ENV=\"production\"'",
+            "--outdir=$$out --outbase=$$app --log-level=warning &&",
+            "(cd $$out && find . -type f -name '*.js' | sort | sed 's|^\\./||' | while read f; do",
+            "printf '%s %s\\n' \"$$f\" \"$$(wc -c < \"$$f\")\"; cat \"$$f\"; done) > $@ &&",
+            "rm -rf $$out",
+        ]),
+    )

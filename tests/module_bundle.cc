@@ -1,0 +1,38 @@
+#include "tests/module_bundle.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "worker/module_hash.h"
+
+namespace isobar::testing {
+
+absl::StatusOr<std::vector<isobar::worker::v1::Module>> ReadModuleBundle(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  std::vector<isobar::worker::v1::Module> modules;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t newline = text.find('\n', pos);
+    size_t space = text.rfind(' ', newline);
+    size_t length = 0;
+    if (newline == std::string::npos || space == std::string::npos || space < pos ||
+        !absl::SimpleAtoi(text.substr(space + 1, newline - space - 1), &length) || newline + 1 + length > text.size()) {
+      return absl::DataLossError(absl::StrCat("malformed module bundle ", path, " at byte ", pos));
+    }
+    isobar::worker::v1::Module module;
+    module.set_path(text.substr(pos, space - pos));
+    module.set_source(text.substr(newline + 1, length));
+    module.set_sha256(worker::Sha256(module.source()));
+    modules.push_back(std::move(module));
+    pos = newline + 1 + length;
+  }
+  return modules;
+}
+
+}  // namespace isobar::testing
