@@ -48,8 +48,8 @@ Run Commits(storage::Database& db, int threads, absl::Duration duration) {
   for (std::thread& t : pool) t.join();
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  return Run{static_cast<double>(all.size()) / absl::ToDoubleSeconds(absl::Now() - start), all[all.size() / 2]};
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return Run{static_cast<double>(all.size()) / seconds, Median(std::move(all))};
 }
 
 int Main() {

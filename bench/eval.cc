@@ -15,11 +15,6 @@
 namespace isobar::bench {
 namespace {
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 int Main() {
   testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = true});
   if (absl::Status started = supervisor.Start(); !started.ok()) {

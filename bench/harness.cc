@@ -68,6 +68,11 @@ double MeasureThroughput(const std::function<bool()>& op, int threads, absl::Dur
   return static_cast<double>(done.load()) / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 std::string Num(double value) { return absl::StrFormat("%.2f", value); }
 
 }  // namespace isobar::bench

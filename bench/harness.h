@@ -24,6 +24,9 @@ Latency MeasureLatency(const std::function<bool()>& op, int warmup, int count, a
 // Runs `op` from `threads` threads for `duration`; returns completed calls per second.
 double MeasureThroughput(const std::function<bool()>& op, int threads, absl::Duration duration);
 
+// The median (the upper one for an even count) of `values`, which must not be empty.
+double Median(std::vector<double> values);
+
 // Formats a double with 2 decimals for the JSON line.
 std::string Num(double value);
 

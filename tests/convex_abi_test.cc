@@ -12,7 +12,6 @@
 #include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 #include "worker/evaluator.h"
-#include "worker/v8_runtime.h"
 #include "worker/watchdog.h"
 
 namespace isobar::worker {
@@ -182,9 +181,3 @@ TEST_F(ConvexAbiTest, ConcurrentGetsTravelAsOneBatchInOrder) {
 
 }  // namespace
 }  // namespace isobar::worker
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  std::unique_ptr<v8::Platform> platform = isobar::worker::InitializeV8(argv[0]);
-  return RUN_ALL_TESTS();
-}

@@ -9,8 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "v8-initialization.h"
-#include "worker/v8_runtime.h"
 #include "worker/watchdog.h"
 
 namespace isobar::worker {
@@ -160,9 +158,3 @@ TEST(DenyAllHostCallsTest, RefusesEverything) {
 
 }  // namespace
 }  // namespace isobar::worker
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  std::unique_ptr<v8::Platform> platform = isobar::worker::InitializeV8(argv[0]);
-  return RUN_ALL_TESTS();
-}

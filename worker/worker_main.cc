@@ -8,9 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/flags.h"
 #include "base/log.h"
 #include "sandbox/seccomp_install.h"
 #include "sandbox/worker_policy.h"
@@ -33,35 +32,27 @@ struct WorkerFlags {
   SandboxMode sandbox = SandboxMode::kKill;
 };
 
-bool ParseFlags(int argc, char** argv, WorkerFlags* flags, std::string* error) {
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    absl::string_view value;
-    auto take = [&](absl::string_view name) {
-      if (!absl::StartsWith(arg, name)) return false;
-      value = arg.substr(name.size());
-      return true;
-    };
-    if (take("--worker-id=")) {
-      if (!absl::SimpleAtoi(value, &flags->worker_id)) return *error = "bad --worker-id", false;
-    } else if (take("--channel-fd=")) {
-      if (!absl::SimpleAtoi(value, &flags->channel_fd)) return *error = "bad --channel-fd", false;
-    } else if (take("--sandbox=")) {
-      if (value == "kill") {
-        flags->sandbox = SandboxMode::kKill;
-      } else if (value == "report") {
-        flags->sandbox = SandboxMode::kReport;
-      } else if (value == "off") {
-        flags->sandbox = SandboxMode::kOff;
-      } else {
-        return *error = "--sandbox must be kill, report or off", false;
-      }
-    } else {
-      return *error = absl::StrCat("unknown flag ", arg), false;
-    }
+absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
+  WorkerFlags flags;
+  std::string sandbox = "kill";
+  FlagSet set("worker --worker-id=N [--channel-fd=3] [--sandbox=kill|report|off]");
+  set.Int("worker-id", &flags.worker_id, "this worker's slot in the supervisor's pool");
+  set.Int("channel-fd", &flags.channel_fd, "the socketpair end inherited from the supervisor");
+  set.String("sandbox", &sandbox, "seccomp mode: kill, report (print the offending syscall) or off");
+  absl::StatusOr<std::vector<std::string>> positional = set.Parse(argc, argv);
+  if (!positional.ok()) return positional.status();
+  if (!positional->empty()) return absl::InvalidArgumentError("unexpected arguments\n" + set.Usage());
+  if (flags.worker_id < 0) return absl::InvalidArgumentError("--worker-id is required\n" + set.Usage());
+  if (sandbox == "kill") {
+    flags.sandbox = SandboxMode::kKill;
+  } else if (sandbox == "report") {
+    flags.sandbox = SandboxMode::kReport;
+  } else if (sandbox == "off") {
+    flags.sandbox = SandboxMode::kOff;
+  } else {
+    return absl::InvalidArgumentError("--sandbox must be kill, report or off");
   }
-  if (flags->worker_id < 0) return *error = "--worker-id is required", false;
-  return true;
+  return flags;
 }
 
 // Touches what V8 initialises lazily (regexp, JSON, Date and time zone, Intl, promises, errors with
@@ -103,13 +94,12 @@ void SendDone(HostChannel& channel, const Invoke& invoke, InvocationResult resul
 }  // namespace
 
 int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) {
-  WorkerFlags flags;
-  std::string error;
-  if (!ParseFlags(argc, argv, &flags, &error)) {
-    std::fprintf(stderr, "worker: %s\nusage: worker --worker-id=N [--channel-fd=3] [--sandbox=kill|report|off]\n",
-                 error.c_str());
-    return 2;
+  absl::StatusOr<WorkerFlags> parsed = ParseFlags(argc, argv);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "worker: %s\n", std::string(parsed.status().message()).c_str());
+    return absl::IsNotFound(parsed.status()) ? 0 : 2;
   }
+  const WorkerFlags& flags = *parsed;
   const std::string component = absl::StrCat("worker ", flags.worker_id);
   // No core dumps (they would hold tenant data), and no ptrace by other processes of our user.
   struct rlimit no_core = {0, 0};
