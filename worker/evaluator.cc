@@ -12,7 +12,6 @@
 #include "absl/strings/str_split.h"
 #include "runtime-js/prelude.h"
 #include "v8-exception.h"
-#include "v8-external.h"
 #include "v8-function.h"
 #include "v8-json.h"
 #include "v8-local-handle.h"
@@ -117,8 +116,9 @@ struct Evaluator::Run {
   static Run* Of(v8::Local<v8::Context> context) {
     return static_cast<Run*>(context->GetAlignedPointerFromEmbedderData(kRunSlot));
   }
+  // The invocation of the context a binding was called in.
   static Run* Of(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    return static_cast<Run*>(info.Data().As<v8::External>()->Value());
+    return Of(info.GetIsolate()->GetCurrentContext());
   }
 };
 
@@ -128,6 +128,10 @@ using Run = Evaluator::Run;
 
 bool SyscallArguments(const v8::FunctionCallbackInfo<v8::Value>& info, std::string* op, std::string* args) {
   v8::Isolate* isolate = info.GetIsolate();
+  if (Run::Of(info) == nullptr) {
+    isolate->ThrowException(v8::Exception::Error(NewString(isolate, "Convex syscalls are unavailable outside an invocation")));
+    return false;
+  }
   if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsString()) {
     isolate->ThrowException(v8::Exception::TypeError(NewString(isolate, "Convex syscalls take (op: string, argsJson: string)")));
     return false;
@@ -176,6 +180,7 @@ void ConsoleLog(const v8::FunctionCallbackInfo<v8::Value>& info, const char* lev
   v8::Isolate* isolate = info.GetIsolate();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   Run* run = Run::Of(info);
+  if (run == nullptr) return;  // no invocation attached: nowhere to log
   if (run->logs.size() >= run->limits->max_log_lines) {
     if (!run->logs_truncated) {
       run->logs_truncated = true;
@@ -223,10 +228,9 @@ constexpr char kError[] = "error";
 constexpr char kDebug[] = "debug";
 
 void SetFunction(v8::Local<v8::Context> context, v8::Local<v8::Object> target, const char* name,
-                 v8::FunctionCallback callback, v8::Local<v8::External> data) {
+                 v8::FunctionCallback callback) {
   v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::Function> function =
-      v8::FunctionTemplate::New(isolate, callback, data)->GetFunction(context).ToLocalChecked();
+  v8::Local<v8::Function> function = v8::FunctionTemplate::New(isolate, callback)->GetFunction(context).ToLocalChecked();
   target->Set(context, NewString(isolate, name), function).Check();
 }
 
@@ -234,35 +238,47 @@ void SetNumber(v8::Local<v8::Context> context, v8::Local<v8::Object> target, con
   target->Set(context, NewString(context->GetIsolate(), name), v8::Number::New(context->GetIsolate(), value)).Check();
 }
 
-// Installs console and runs the prelude with the native bindings. False if the prelude failed.
-bool InstallGlobals(v8::Local<v8::Context> context, Run* run, bool deterministic, const InvocationEnvironment& env) {
+// Installs console and runs the prelude with the native bindings; its enterInvocation function, or
+// nothing if the prelude failed. The bindings find their invocation through the context.
+v8::MaybeLocal<v8::Function> InstallGlobals(v8::Local<v8::Context> context) {
   v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::External> data = v8::External::New(isolate, run);
   v8::Local<v8::Object> console = v8::Object::New(isolate);
-  SetFunction(context, console, "log", ConsoleMethod<kLog>, data);
-  SetFunction(context, console, "info", ConsoleMethod<kInfo>, data);
-  SetFunction(context, console, "warn", ConsoleMethod<kWarn>, data);
-  SetFunction(context, console, "error", ConsoleMethod<kError>, data);
-  SetFunction(context, console, "debug", ConsoleMethod<kDebug>, data);
+  SetFunction(context, console, "log", ConsoleMethod<kLog>);
+  SetFunction(context, console, "info", ConsoleMethod<kInfo>);
+  SetFunction(context, console, "warn", ConsoleMethod<kWarn>);
+  SetFunction(context, console, "error", ConsoleMethod<kError>);
+  SetFunction(context, console, "debug", ConsoleMethod<kDebug>);
   context->Global()->Set(context, NewString(isolate, "console"), console).Check();
 
   v8::Local<v8::Object> native = v8::Object::New(isolate);
-  SetFunction(context, native, "syscall", Syscall, data);
-  SetFunction(context, native, "asyncSyscall", AsyncSyscall, data);
+  SetFunction(context, native, "syscall", Syscall);
+  SetFunction(context, native, "asyncSyscall", AsyncSyscall);
+
+  v8::ScriptOrigin origin(isolate, NewString(isolate, "isobar:prelude.js"));
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> installer;
+  v8::Local<v8::Value> enter;
+  v8::Local<v8::Value> argv[] = {native};
+  if (!v8::Script::Compile(context, NewString(isolate, runtime_js::kPrelude), &origin).ToLocal(&script) ||
+      !script->Run(context).ToLocal(&installer) || !installer->IsFunction() ||
+      !installer.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, argv).ToLocal(&enter) ||
+      !enter->IsFunction()) {
+    return {};
+  }
+  return enter.As<v8::Function>();
+}
+
+// Calls the prelude's enterInvocation with this invocation's parameters.
+bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> enter, bool deterministic,
+                     const InvocationEnvironment& env) {
+  v8::Isolate* isolate = context->GetIsolate();
   v8::Local<v8::Object> params = v8::Object::New(isolate);
   SetNumber(context, params, "seedHigh", static_cast<double>(env.seed >> 32));
   SetNumber(context, params, "seedLow", static_cast<double>(env.seed & 0xFFFFFFFF));
   SetNumber(context, params, "now", env.unix_time_ms);
   params->Set(context, NewString(isolate, "deterministic"), v8::Boolean::New(isolate, deterministic)).Check();
-  native->Set(context, NewString(isolate, "params"), params).Check();
-
-  v8::ScriptOrigin origin(isolate, NewString(isolate, "isobar:prelude.js"));
-  v8::Local<v8::Script> script;
-  v8::Local<v8::Value> installer;
-  v8::Local<v8::Value> argv[] = {native};
-  return v8::Script::Compile(context, NewString(isolate, runtime_js::kPrelude), &origin).ToLocal(&script) &&
-         script->Run(context).ToLocal(&installer) && installer->IsFunction() &&
-         !installer.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, argv).IsEmpty();
+  v8::Local<v8::Value> argv[] = {params};
+  return !enter->Call(context, v8::Undefined(isolate), 1, argv).IsEmpty();
 }
 
 void OnPromiseReject(v8::PromiseRejectMessage message) {
@@ -457,6 +473,7 @@ void Evaluator::NewIsolate() {
 }
 
 void Evaluator::DisposeIsolate() {
+  prepared_.reset();  // its handles belong to the isolate
   if (isolate_ != nullptr) {
     isolate_->Dispose();
     isolate_ = nullptr;
@@ -470,6 +487,29 @@ size_t Evaluator::NearHeapLimit(void* data, size_t current_limit, size_t) {
   return current_limit + (16u << 20);  // room to unwind; the isolate is discarded afterwards
 }
 
+std::optional<Evaluator::PreparedContext> Evaluator::NewContext() {
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Context> context = v8::Context::New(isolate_);
+  v8::Context::Scope context_scope(context);
+  context->SetAlignedPointerInEmbedderData(kRunSlot, nullptr);  // no invocation attached yet
+  v8::TryCatch try_catch(isolate_);
+  v8::Local<v8::Function> enter;
+  if (!InstallGlobals(context).ToLocal(&enter)) return std::nullopt;
+  for (const ContextExtension& extend : extensions_) extend(isolate_, context);
+  return PreparedContext{v8::Global<v8::Context>(isolate_, context), v8::Global<v8::Function>(isolate_, enter)};
+}
+
+void Evaluator::Prepare() {
+  if (!prepared_.has_value()) prepared_ = NewContext();
+}
+
+std::optional<Evaluator::PreparedContext> Evaluator::TakeContext() {
+  std::optional<PreparedContext> context = std::move(prepared_);
+  prepared_.reset();
+  return context.has_value() ? std::move(context) : NewContext();
+}
+
 InvocationResult Evaluator::Execute(
     InvocationId id, bool deterministic, const InvocationEnvironment& environment, absl::Duration cpu_budget,
     const std::function<v8::MaybeLocal<v8::Value>(Run&, v8::Local<v8::Context>)>& body) {
@@ -480,18 +520,24 @@ InvocationResult Evaluator::Execute(
   run.limits = &limits_;
   const absl::Duration cpu_start = Watchdog::CpuTime(js_thread_clock_);
   bool terminated = false;
+  std::optional<PreparedContext> prepared = TakeContext();
   {
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
-    v8::Local<v8::Context> context = v8::Context::New(isolate_);
+    if (!prepared.has_value()) {
+      out.result_json = absl::InternalError("the runtime prelude failed to start");
+      return out;
+    }
+    v8::Local<v8::Context> context = prepared->context.Get(isolate_);
+    v8::Local<v8::Function> enter = prepared->enter.Get(isolate_);
+    prepared.reset();  // this context serves this invocation only
     v8::Context::Scope context_scope(context);
     context->SetAlignedPointerInEmbedderData(kRunSlot, &run);
     watchdog_.Arm(isolate_, js_thread_clock_, cpu_budget);
     v8::TryCatch try_catch(isolate_);
     v8::Local<v8::Value> value;
-    bool ok = InstallGlobals(context, &run, deterministic, environment);
+    bool ok = EnterInvocation(context, enter, deterministic, environment);
     if (ok) {
-      for (const ContextExtension& extend : extensions_) extend(isolate_, context);
       ok = body(run, context).ToLocal(&value);
     } else if (!try_catch.HasTerminated()) {
       run.failure = absl::InternalError("the runtime prelude failed to start");

@@ -129,6 +129,19 @@ TEST_F(EvaluatorTest, EachInvocationGetsAFreshContext) {
   EXPECT_EQ(*Run("[typeof secret, ({}).polluted === undefined]").result_json, R"(["undefined",true])");
 }
 
+TEST_F(EvaluatorTest, PreparedContextsServeOneInvocationEach) {
+  evaluator_.Prepare();
+  evaluator_.Prepare();  // already prepared: no-op
+  EXPECT_EQ(*Run("globalThis.leak = 'x'; Math.random = () => 4; typeof Convex").result_json, R"("object")");
+  evaluator_.Prepare();
+  EXPECT_EQ(*Run("[typeof leak, Math.random() === 4]").result_json, R"(["undefined",false])");
+  // Still right without a prepared context, and after a recycle.
+  EXPECT_EQ(Run("while (true) {}", absl::Milliseconds(50)).result_json.status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  evaluator_.Prepare();
+  EXPECT_EQ(*Run("typeof leak").result_json, R"("undefined")");
+}
+
 TEST_F(EvaluatorTest, ConsoleIsCapturedAndBounded) {
   InvocationResult r = Run("console.log('a', 1, {b: 2}); console.error('bad'); 0");
   ASSERT_EQ(r.logs.size(), 2u);

@@ -137,6 +137,7 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     ISOBAR_LOG(kWarning, component) << "running WITHOUT the seccomp sandbox (--sandbox=off)";
   }
 
+  evaluator.Prepare();
   WorkerMessage hello;
   hello.mutable_hello()->set_pid(getpid());
   hello.mutable_hello()->set_v8_version(v8::V8::GetVersion());
@@ -155,6 +156,7 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
       result.result_json = absl::UnimplementedError("this worker does not know that kind of invocation");
     }
     SendDone(**channel, *invoke, std::move(result));
+    evaluator.Prepare();  // the next context, while idle
   }
   // The supervisor closed the stream: leave without running destructors (see the header).
   _exit(0);
