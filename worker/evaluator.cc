@@ -453,7 +453,7 @@ Evaluator::Evaluator(HostCalls& host, Watchdog& watchdog, std::vector<ContextExt
       extensions_(std::move(extensions)),
       limits_(limits),
       js_thread_clock_(CurrentThreadCpuClock()),
-      allocator_(v8::ArrayBuffer::Allocator::NewDefaultAllocator()) {
+      allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes)) {
   NewIsolate();
 }
 

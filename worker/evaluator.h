@@ -42,6 +42,7 @@
 #include "v8-array-buffer.h"
 #include "v8-context.h"
 #include "v8-isolate.h"
+#include "worker/capped_allocator.h"
 #include "worker/host_calls.h"
 #include "worker/watchdog.h"
 
@@ -75,6 +76,7 @@ using ContextExtension = std::function<void(v8::Isolate*, v8::Local<v8::Context>
 
 struct EvaluatorLimits {
   size_t max_heap_bytes = 64u << 20;
+  size_t max_array_buffer_bytes = 128u << 20;  // outside the V8 heap
   size_t max_log_lines = 256;
   size_t max_log_line_bytes = 32u << 10;
   size_t max_host_call_bytes = 16u << 20;
@@ -131,7 +133,7 @@ class Evaluator {
   const std::vector<ContextExtension> extensions_;
   const EvaluatorLimits limits_;
   const clockid_t js_thread_clock_;
-  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
+  std::unique_ptr<CappedArrayBufferAllocator> allocator_;
   v8::Isolate* isolate_ = nullptr;
   bool heap_exhausted_ = false;
   int isolates_created_ = 0;

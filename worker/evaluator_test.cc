@@ -87,41 +87,11 @@ TEST_F(EvaluatorTest, ThrownErrorsAreUserErrors) {
   EXPECT_EQ(r.result_json.status().message(), "Returned promise will never resolve");
 }
 
-TEST_F(EvaluatorTest, CpuBurnIsTerminatedAndTheIsolateReplaced) {
-  for (const char* burn : {"while (true) {}", "for (;;) { try { for (;;); } catch (e) {} }",
-                           "(function f() { Promise.resolve().then(f); })()",
-                           "/(a+)+$/.test('a'.repeat(40) + 'b')"}) {
-    int isolates = evaluator_.isolates_created();
-    InvocationResult r = Run(burn, absl::Milliseconds(100));
-    EXPECT_EQ(r.result_json.status().code(), absl::StatusCode::kDeadlineExceeded) << burn;
-    EXPECT_THAT(r.result_json.status().message(), HasSubstr("CPU time limit exceeded")) << burn;
-    EXPECT_FALSE(r.user_error);
-    EXPECT_EQ(evaluator_.isolates_created(), isolates + 1) << burn;
-    EXPECT_EQ(*Run("40 + 2").result_json, "42") << "after " << burn;
-  }
-}
-
 TEST_F(EvaluatorTest, WaitingForTheHostIsNotCharged) {
   InvocationResult r = Run(R"(Convex.syscall("slow", "1"); "done")", absl::Milliseconds(100));
   ASSERT_TRUE(r.result_json.ok()) << r.result_json.status();
   EXPECT_EQ(*r.result_json, R"("done")");
   EXPECT_LT(r.cpu_time, absl::Milliseconds(100));
-}
-
-TEST_F(EvaluatorTest, HeapBombEndsTheInvocationNotTheProcess) {
-  InvocationResult r = Run("for (const a = [];;) a.push(new Array(1e6).fill(1))", absl::Seconds(20));
-  EXPECT_EQ(r.result_json.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(*Run("1").result_json, "1");
-}
-
-TEST_F(EvaluatorTest, StringsAreNeverCode) {
-  for (const char* attempt : {"eval('1')", "(0, eval)('1')", "new Function('return 1')()", "Function('return 1')()",
-                              "(async function(){}).constructor('return 1')",
-                              "(function*(){}).constructor('yield 1')"}) {
-    InvocationResult r = Run(attempt);
-    EXPECT_EQ(r.result_json.status().code(), absl::StatusCode::kUnknown) << attempt;
-    EXPECT_THAT(r.result_json.status().message(), HasSubstr("EvalError")) << attempt;
-  }
 }
 
 TEST_F(EvaluatorTest, EachInvocationGetsAFreshContext) {
@@ -156,12 +126,6 @@ TEST_F(EvaluatorTest, ConsoleIsCapturedAndBounded) {
   ASSERT_EQ(r.logs.size(), 1u);
   EXPECT_THAT(r.logs[0].message, HasSubstr("(truncated)"));
   EXPECT_LT(r.logs[0].message.size(), 33000u);
-}
-
-TEST_F(EvaluatorTest, AtomicsWaitIsRefused) {
-  InvocationResult r = Run("Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1)");
-  EXPECT_EQ(r.result_json.status().code(), absl::StatusCode::kUnknown);
-  EXPECT_THAT(r.result_json.status().message(), HasSubstr("Atomics.wait"));
 }
 
 TEST(DenyAllHostCallsTest, RefusesEverything) {

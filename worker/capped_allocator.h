@@ -1,0 +1,33 @@
+// An ArrayBuffer allocator with a byte budget: memory outside the V8 heap (ArrayBuffer backing stores)
+// is capped too. Past the budget an allocation returns null, which V8 turns into a RangeError in
+// JavaScript ("Array buffer allocation failed"), so `new ArrayBuffer(2**30)` fails the statement,
+// not the worker (SECURITY.md §5 case 3). Thread-safe: V8 may free from its GC threads.
+#ifndef ISOBAR_WORKER_CAPPED_ALLOCATOR_H_
+#define ISOBAR_WORKER_CAPPED_ALLOCATOR_H_
+
+#include <atomic>
+#include <cstddef>
+
+#include "v8-array-buffer.h"
+
+namespace isobar::worker {
+
+class CappedArrayBufferAllocator final : public v8::ArrayBuffer::Allocator {
+ public:
+  explicit CappedArrayBufferAllocator(size_t budget_bytes) : budget_(budget_bytes) {}
+
+  void* Allocate(size_t length) override;
+  void* AllocateUninitialized(size_t length) override;
+  void Free(void* data, size_t length) override;
+
+  size_t used() const { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  bool Reserve(size_t length);
+  const size_t budget_;
+  std::atomic<size_t> used_{0};
+};
+
+}  // namespace isobar::worker
+
+#endif  // ISOBAR_WORKER_CAPPED_ALLOCATOR_H_
