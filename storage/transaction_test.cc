@@ -12,6 +12,7 @@
 #include "storage/convex_json.h"
 #include "storage/database.h"
 #include "storage/pg_testing.h"
+#include "storage/value_testing.h"
 
 namespace isobar::storage {
 namespace {
@@ -22,9 +23,7 @@ using ::testing::HasSubstr;
 Value Json(absl::string_view json) {
   ConvexJsonOptions options;
   options.allow_undefined = true;
-  absl::StatusOr<Value> v = ParseConvexJson(json, options);
-  EXPECT_TRUE(v.ok()) << v.status() << " " << json;
-  return v.ok() ? *v : Value();
+  return testing::ParseForTest(json, options);
 }
 
 class TransactionTest : public ::testing::Test {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "gtest/gtest.h"
+
 namespace isobar::storage::testing {
 
 std::string RandomValues::SmallString(bool printable_ascii) {
@@ -71,6 +73,12 @@ Value RandomValues::Next(int max_depth, bool allow_undefined) {
       return Value::MakeSortedObject(std::move(fields));
     }
   }
+}
+
+Value ParseForTest(absl::string_view json, const ConvexJsonOptions& options) {
+  absl::StatusOr<Value> value = ParseConvexJson(json, options);
+  EXPECT_TRUE(value.ok()) << value.status() << " for " << json;
+  return value.ok() ? *value : Value();
 }
 
 }  // namespace isobar::storage::testing

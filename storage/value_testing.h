@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "absl/strings/string_view.h"
+#include "storage/convex_json.h"
 #include "storage/value.h"
 
 namespace isobar::storage::testing {
@@ -19,6 +21,9 @@ class RandomValues {
   std::string SmallString(bool printable_ascii);
   std::mt19937_64 rng_;
 };
+
+// Parses `json` for a test: a parse failure fails the current test (and returns undefined).
+Value ParseForTest(absl::string_view json, const ConvexJsonOptions& options = {});
 
 }  // namespace isobar::storage::testing
 
