@@ -29,8 +29,9 @@ TestPostgres::TestPostgres() {
 }
 
 TestPostgres& SharedPostgres() {
-  static TestPostgres* postgres = new TestPostgres();
-  return *postgres;
+  // Destroyed at exit: the pool closes, PostgreSQL stops, and the temporary directory goes away.
+  static TestPostgres postgres;
+  return postgres;
 }
 
 DeploymentId NewDeployment(PgPool& pool) {
