@@ -44,13 +44,12 @@ absl::Status Transaction::CountRead(const Value& document) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::pair<Value, Timestamp>>> Transaction::LoadCommitted(const TableSchema& table,
-                                                                                      const DocumentId& id) {
+absl::StatusOr<Transaction::Committed> Transaction::LoadCommitted(const TableSchema& table, const DocumentId& id) {
   ASSIGN_OR_RETURN(std::optional<StoredDocument> stored, persistence_.Get(table.table.number, id.internal, begin_ts_));
-  if (!stored.has_value()) return std::optional<std::pair<Value, Timestamp>>();
+  if (!stored.has_value()) return Committed();
   absl::StatusOr<Value> parsed = ParseConvexJson(stored->value_json);
   if (!parsed.ok()) return absl::DataLossError(absl::StrCat("stored document is unreadable: ", parsed.status().message()));
-  return std::optional<std::pair<Value, Timestamp>>(std::make_pair(std::move(*parsed), stored->ts));
+  return Committed(std::make_pair(std::move(*parsed), stored->ts));
 }
 
 absl::StatusOr<DocumentId> Transaction::ResolveId(absl::string_view operation, absl::string_view id_text,
@@ -71,20 +70,31 @@ absl::StatusOr<DocumentId> Transaction::ResolveId(absl::string_view operation, a
   return id;
 }
 
-absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
-  if (table == nullptr) return std::optional<Value>();
+absl::StatusOr<Transaction::Lookup> Transaction::Find(const DocumentId& id) {
+  Lookup out;
+  ASSIGN_OR_RETURN(out.table, schemas_.ByNumber(id.table));
+  if (out.table == nullptr) return out;
   const std::string key = ByIdKey(id);
-  RETURN_IF_ERROR(reads_.Add(table->by_id().id, KeyRange{key, key + std::string(1, '\0')}));
-  if (auto it = writes_.find(id); it != writes_.end()) return it->second.new_document;
-  ASSIGN_OR_RETURN(auto committed, LoadCommitted(*table, id));
-  if (!committed.has_value()) return std::optional<Value>();
-  RETURN_IF_ERROR(CountRead(committed->first));
-  return std::optional<Value>(std::move(committed->first));
+  RETURN_IF_ERROR(reads_.Add(out.table->by_id().id, KeyRange{key, key + std::string(1, '\0')}));
+  if (auto it = writes_.find(id); it != writes_.end()) {
+    out.current = it->second.new_document;
+    return out;
+  }
+  ASSIGN_OR_RETURN(out.committed, LoadCommitted(*out.table, id));
+  if (out.committed.has_value()) {
+    RETURN_IF_ERROR(CountRead(out.committed->first));
+    out.current = out.committed->first;  // values share their contents: no deep copy
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
+  ASSIGN_OR_RETURN(Lookup found, Find(id));
+  return std::move(found.current);
 }
 
 absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,
-                                      std::optional<Value> new_document, bool fresh_id) {
+                                      std::optional<Value> new_document, Committed committed) {
   if (new_document.has_value()) {
     for (const IndexInfo& index : table->indexes) {
       const size_t size = IndexKeyOf(*new_document, index.fields).size();
@@ -99,12 +109,9 @@ absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<cons
   if (it == writes_.end()) {
     PendingWrite pending;
     pending.table = table;
-    if (!fresh_id) {  // a freshly generated id has no committed version to look up
-      ASSIGN_OR_RETURN(auto committed, LoadCommitted(*table, id));
-      if (committed.has_value()) {
-        pending.old_document = std::move(committed->first);
-        pending.old_ts = committed->second;
-      }
+    if (committed.has_value()) {
+      pending.old_document = std::move(committed->first);
+      pending.old_ts = committed->second;
     }
     it = writes_.emplace(id, std::move(pending)).first;
     if (writes_.size() > limits_.max_documents_written) {
@@ -133,27 +140,26 @@ absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, con
   const double creation_time = next_creation_time_;
   next_creation_time_ = std::nextafter(next_creation_time_, INFINITY);
   ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, limits_.document));
-  RETURN_IF_ERROR(RecordWrite(id, table, std::move(document), /*fresh_id=*/true));
+  // A freshly generated id (112 random bits) has no committed version.
+  RETURN_IF_ERROR(RecordWrite(id, table, std::move(document), /*committed=*/std::nullopt));
   return id;
 }
 
-absl::StatusOr<std::pair<std::shared_ptr<const TableSchema>, Value>> Transaction::CurrentForWrite(
-    const DocumentId& id, absl::string_view verb) {
-  ASSIGN_OR_RETURN(std::optional<Value> current, Get(id));
-  if (!current.has_value()) {
+absl::StatusOr<Transaction::Lookup> Transaction::FindForWrite(const DocumentId& id, absl::string_view verb) {
+  ASSIGN_OR_RETURN(Lookup found, Find(id));
+  if (!found.current.has_value()) {
     return absl::NotFoundError(absl::StrCat(verb, " on nonexistent document ID ", EncodeDocumentId(id)));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
-  if (table->table.name[0] == '_') {
+  if (found.table->table.name[0] == '_') {
     return absl::InvalidArgumentError("System tables (prefixed with `_`) are read-only");
   }
-  return std::make_pair(std::move(table), std::move(*current));
+  return found;
 }
 
 absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patch) {
   if (patch.type() != Value::Type::kObject) return absl::InvalidArgumentError("a patch must be an object");
-  ASSIGN_OR_RETURN(auto current, CurrentForWrite(id, "Update"));
-  const Value& existing = current.second;
+  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Update"));
+  const Value& existing = *found.current;
   Value::Object merged = existing.object();
   for (const auto& [name, value] : patch.object()) {
     if (!name.empty() && name[0] == '_') {
@@ -176,23 +182,24 @@ absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patc
   RETURN_IF_ERROR(ValidateUserFields(user_fields, &id, &existing.Get("_creationTime")));
   ASSIGN_OR_RETURN(Value document,
                    WithSystemFields(user_fields, id, existing.Get("_creationTime").float64(), limits_.document));
-  RETURN_IF_ERROR(RecordWrite(id, current.first, document));
+  RETURN_IF_ERROR(RecordWrite(id, found.table, document, std::move(found.committed)));
   return document;
 }
 
 absl::StatusOr<Value> Transaction::Replace(const DocumentId& id, const Value& fields) {
-  ASSIGN_OR_RETURN(auto current, CurrentForWrite(id, "Replace"));
-  const Value& creation_time = current.second.Get("_creationTime");
+  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Replace"));
+  const Value& creation_time = found.current->Get("_creationTime");
   RETURN_IF_ERROR(ValidateUserFields(fields, &id, &creation_time));
   ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time.float64(), limits_.document));
-  RETURN_IF_ERROR(RecordWrite(id, current.first, document));
+  RETURN_IF_ERROR(RecordWrite(id, found.table, document, std::move(found.committed)));
   return document;
 }
 
 absl::StatusOr<Value> Transaction::Delete(const DocumentId& id) {
-  ASSIGN_OR_RETURN(auto current, CurrentForWrite(id, "Delete"));
-  RETURN_IF_ERROR(RecordWrite(id, current.first, std::nullopt));
-  return current.second;
+  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Delete"));
+  Value deleted = *found.current;
+  RETURN_IF_ERROR(RecordWrite(id, found.table, std::nullopt, std::move(found.committed)));
+  return deleted;
 }
 
 absl::StatusOr<ScanResult> Transaction::Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
