@@ -2,37 +2,32 @@
 
 #include <pthread.h>
 
-#include <deque>
-#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "runtime-js/prelude.h"
 #include "v8-exception.h"
-#include "v8-function.h"
 #include "v8-json.h"
 #include "v8-local-handle.h"
-#include "v8-message.h"
 #include "v8-microtask-queue.h"
-#include "v8-object.h"
 #include "v8-primitive.h"
 #include "v8-promise.h"
-#include "v8-proxy.h"
 #include "v8-script.h"
-#include "v8-template.h"
+#include "worker/analyze.h"
+#include "worker/bindings.h"
+#include "worker/errors.h"
+#include "worker/invocation.h"
+#include "worker/js_util.h"
 #include "worker/module_hash.h"
+#include "worker/module_loader.h"
 
 namespace isobar::worker {
 
 using isobar::worker::v1::FunctionCall;
+using isobar::worker::v1::Invoke;
 
 namespace {
 
-// The context embedder-data slot that points at the invocation's Run.
-constexpr int kRunSlot = 1;
 constexpr size_t kMaxBatch = 16;
 
 clockid_t CurrentThreadCpuClock() {
@@ -41,407 +36,138 @@ clockid_t CurrentThreadCpuClock() {
   return clock;
 }
 
-std::string ToUtf8(v8::Isolate* isolate, v8::Local<v8::Value> value) {
-  v8::String::Utf8Value utf8(isolate, value);
-  return *utf8 != nullptr ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string();
-}
-
-v8::Local<v8::String> NewString(v8::Isolate* isolate, absl::string_view s) {
-  return v8::String::NewFromUtf8(isolate, s.data(), v8::NewStringType::kNormal, static_cast<int>(s.size()))
-      .ToLocalChecked();
-}
-
-// An own data property, read without running any user code (no getters, no proxy traps).
-v8::Local<v8::Value> OwnData(v8::Local<v8::Context> context, v8::Local<v8::Object> object, v8::Local<v8::Name> key) {
-  v8::Isolate* isolate = context->GetIsolate();
-  if (object->IsProxy()) return v8::Undefined(isolate);
-  v8::Local<v8::Value> descriptor;
-  if (!object->GetOwnPropertyDescriptor(context, key).ToLocal(&descriptor) || !descriptor->IsObject()) {
-    return v8::Undefined(isolate);
-  }
-  // The descriptor is a fresh plain object made by V8: reading it runs no user code.
-  v8::Local<v8::Value> value;
-  if (!descriptor.As<v8::Object>()->Get(context, NewString(isolate, "value")).ToLocal(&value)) {
-    return v8::Undefined(isolate);
-  }
-  return value;
-}
-
 bool IsBatchable(const std::string& op) { return op == "1.0/get" || op == "1.0/queryStreamNext"; }
 
-// "./x.js" or "../y.js" against the importing module's path; only relative imports exist.
-absl::StatusOr<std::string> ResolveRelative(absl::string_view referrer, absl::string_view specifier) {
-  if (!absl::StartsWith(specifier, "./") && !absl::StartsWith(specifier, "../")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Cannot import \"", specifier.substr(0, 100), "\": only relative imports of this deployment's modules exist"));
-  }
-  std::vector<std::string> parts = absl::StrSplit(referrer, '/');
-  parts.pop_back();  // the importing file's name
-  for (absl::string_view segment : absl::StrSplit(specifier, '/')) {
-    if (segment == ".") continue;
-    if (segment == "..") {
-      if (parts.empty()) return absl::InvalidArgumentError(absl::StrCat("Cannot import \"", specifier, "\": it leaves the deployment"));
-      parts.pop_back();
-      continue;
-    }
-    parts.emplace_back(segment);
-  }
-  return absl::StrJoin(parts, "/");
-}
-
-}  // namespace
-
-struct Evaluator::Run {
-  struct PendingAsync {
-    std::string op;
-    std::string args;
-    v8::Global<v8::Promise::Resolver> resolver;
-  };
-
-  InvocationId id;
-  HostCalls* host;
-  const EvaluatorLimits* limits;
-  std::vector<LogLine> logs;
-  bool logs_truncated = false;
-  std::deque<PendingAsync> queue;
-  // Rejected promises nobody handled (yet): promise, reason.
-  std::vector<std::pair<v8::Global<v8::Promise>, v8::Global<v8::Value>>> unhandled;
-  // A failure that is not a JS exception (never resolves, a bad module, ...).
-  absl::Status failure;
-  bool failure_is_user = true;
-  // Modules of a function call.
-  std::map<std::string, const isobar::worker::v1::Module*> sources;
-  std::vector<std::pair<v8::Global<v8::Module>, std::string>> compiled;
-
-  static Run* Of(v8::Local<v8::Context> context) {
-    return static_cast<Run*>(context->GetAlignedPointerFromEmbedderData(kRunSlot));
-  }
-  // The invocation of the context a binding was called in.
-  static Run* Of(const v8::FunctionCallbackInfo<v8::Value>& info) {
-    return Of(info.GetIsolate()->GetCurrentContext());
-  }
-};
-
-namespace {
-
-using Run = Evaluator::Run;
-
-bool SyscallArguments(const v8::FunctionCallbackInfo<v8::Value>& info, std::string* op, std::string* args) {
-  v8::Isolate* isolate = info.GetIsolate();
-  if (Run::Of(info) == nullptr) {
-    isolate->ThrowException(v8::Exception::Error(NewString(isolate, "Convex syscalls are unavailable outside an invocation")));
-    return false;
-  }
-  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsString()) {
-    isolate->ThrowException(v8::Exception::TypeError(NewString(isolate, "Convex syscalls take (op: string, argsJson: string)")));
-    return false;
-  }
-  if (info[0].As<v8::String>()->Length() > 256 ||
-      static_cast<size_t>(info[1].As<v8::String>()->Utf8Length(isolate)) > Run::Of(info)->limits->max_host_call_bytes) {
-    isolate->ThrowException(v8::Exception::RangeError(NewString(isolate, "Convex syscall arguments are too large")));
-    return false;
-  }
-  *op = ToUtf8(isolate, info[0]);
-  *args = ToUtf8(isolate, info[1]);
-  return true;
-}
-
-void Syscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  std::string op, args;
-  if (!SyscallArguments(info, &op, &args)) return;
-  Run* run = Run::Of(info);
-  absl::StatusOr<std::string> result = run->host->Call(run->id, op, args);
-  if (!result.ok()) {
-    info.GetIsolate()->ThrowException(v8::Exception::Error(NewString(info.GetIsolate(), result.status().message())));
-    return;
-  }
-  info.GetReturnValue().Set(NewString(info.GetIsolate(), *result));
-}
-
-// Queues the call (CONVEX_ABI.md §2.10); the completion loop performs it.
-void AsyncSyscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  v8::Isolate* isolate = info.GetIsolate();
-  std::string op, args;
-  if (!SyscallArguments(info, &op, &args)) return;
-  Run* run = Run::Of(info);
-  if (run->queue.size() >= run->limits->max_pending_async_syscalls) {
-    isolate->ThrowException(v8::Exception::RangeError(NewString(
-        isolate, absl::StrCat("Too many concurrent async syscalls (limit ", run->limits->max_pending_async_syscalls, ")"))));
-    return;
-  }
+// `value` as a promise (already resolved if it is not one).
+v8::MaybeLocal<v8::Value> AsPromise(v8::Local<v8::Context> context, v8::Local<v8::Value> value) {
+  if (value->IsPromise()) return value;
   v8::Local<v8::Promise::Resolver> resolver;
-  if (!v8::Promise::Resolver::New(isolate->GetCurrentContext()).ToLocal(&resolver)) return;
-  run->queue.push_back({std::move(op), std::move(args), v8::Global<v8::Promise::Resolver>(isolate, resolver)});
-  info.GetReturnValue().Set(resolver->GetPromise());
+  if (!v8::Promise::Resolver::New(context).ToLocal(&resolver) || resolver->Resolve(context, value).IsNothing()) return {};
+  return resolver->GetPromise();
 }
 
-// console.*: arguments joined by spaces; strings as they are, objects as JSON where they have one.
-void ConsoleLog(const v8::FunctionCallbackInfo<v8::Value>& info, const char* level) {
-  v8::Isolate* isolate = info.GetIsolate();
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  Run* run = Run::Of(info);
-  if (run == nullptr) return;  // no invocation attached: nowhere to log
-  if (run->logs.size() >= run->limits->max_log_lines) {
-    if (!run->logs_truncated) {
-      run->logs_truncated = true;
-      run->logs.push_back({"warn", absl::StrCat("Log overflow (maximum ", run->limits->max_log_lines,
-                                                " lines); later lines were dropped")});
-    }
-    return;
+// Arguments or a result that may cross the process boundary.
+absl::Status CheckValue(const EvaluatorLimits& limits, absl::string_view json, absl::string_view what) {
+  if (json.size() > limits.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is too large (", json.size(), " bytes; the limit is ",
+                                                   limits.max_value_bytes, ")"));
   }
-  std::string line;
-  for (int i = 0; i < info.Length(); ++i) {
-    if (i > 0) line += ' ';
-    v8::Local<v8::Value> value = info[i];
-    v8::Local<v8::String> text;
-    if (value->IsObject() && !value->IsFunction()) {
-      v8::TryCatch try_catch(isolate);
-      if (!v8::JSON::Stringify(context, value).ToLocal(&text)) {
-        if (try_catch.HasTerminated()) {
-          try_catch.ReThrow();
-          return;
-        }
-        text = NewString(isolate, "[object]");
-      }
-    } else if (!value->ToString(context).ToLocal(&text)) {
-      return;
-    }
-    line += ToUtf8(isolate, text);
-    if (line.size() > run->limits->max_log_line_bytes) break;
+  if (JsonNestingDepth(json) > limits.max_value_nesting) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " nests too deeply (the limit is ", limits.max_value_nesting, ")"));
   }
-  if (line.size() > run->limits->max_log_line_bytes) {
-    line.resize(run->limits->max_log_line_bytes);
-    line += " (truncated)";
-  }
-  run->logs.push_back({level, std::move(line)});
+  return absl::OkStatus();
 }
 
-template <const char* kLevel>
-void ConsoleMethod(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  ConsoleLog(info, kLevel);
-}
-
-constexpr char kLog[] = "log";
-constexpr char kInfo[] = "info";
-constexpr char kWarn[] = "warn";
-constexpr char kError[] = "error";
-constexpr char kDebug[] = "debug";
-
-void SetFunction(v8::Local<v8::Context> context, v8::Local<v8::Object> target, const char* name,
-                 v8::FunctionCallback callback) {
-  v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::Function> function = v8::FunctionTemplate::New(isolate, callback)->GetFunction(context).ToLocalChecked();
-  target->Set(context, NewString(isolate, name), function).Check();
-}
-
-void SetNumber(v8::Local<v8::Context> context, v8::Local<v8::Object> target, const char* name, double value) {
-  target->Set(context, NewString(context->GetIsolate(), name), v8::Number::New(context->GetIsolate(), value)).Check();
-}
-
-// Installs console and runs the prelude with the native bindings; its enterInvocation function, or
-// nothing if the prelude failed. The bindings find their invocation through the context.
-v8::MaybeLocal<v8::Function> InstallGlobals(v8::Local<v8::Context> context) {
-  v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::Object> console = v8::Object::New(isolate);
-  SetFunction(context, console, "log", ConsoleMethod<kLog>);
-  SetFunction(context, console, "info", ConsoleMethod<kInfo>);
-  SetFunction(context, console, "warn", ConsoleMethod<kWarn>);
-  SetFunction(context, console, "error", ConsoleMethod<kError>);
-  SetFunction(context, console, "debug", ConsoleMethod<kDebug>);
-  context->Global()->Set(context, NewString(isolate, "console"), console).Check();
-
-  v8::Local<v8::Object> native = v8::Object::New(isolate);
-  SetFunction(context, native, "syscall", Syscall);
-  SetFunction(context, native, "asyncSyscall", AsyncSyscall);
-
-  v8::ScriptOrigin origin(isolate, NewString(isolate, "isobar:prelude.js"));
-  v8::Local<v8::Script> script;
-  v8::Local<v8::Value> installer;
-  v8::Local<v8::Value> enter;
-  v8::Local<v8::Value> argv[] = {native};
-  if (!v8::Script::Compile(context, NewString(isolate, runtime_js::kPrelude), &origin).ToLocal(&script) ||
-      !script->Run(context).ToLocal(&installer) || !installer->IsFunction() ||
-      !installer.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, argv).ToLocal(&enter) ||
-      !enter->IsFunction()) {
-    return {};
-  }
-  return enter.As<v8::Function>();
-}
-
-// Calls the prelude's enterInvocation with this invocation's parameters.
-bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> enter, bool deterministic,
-                     const InvocationEnvironment& env) {
-  v8::Isolate* isolate = context->GetIsolate();
-  v8::Local<v8::Object> params = v8::Object::New(isolate);
-  SetNumber(context, params, "seedHigh", static_cast<double>(env.seed >> 32));
-  SetNumber(context, params, "seedLow", static_cast<double>(env.seed & 0xFFFFFFFF));
-  SetNumber(context, params, "now", env.unix_time_ms);
-  params->Set(context, NewString(isolate, "deterministic"), v8::Boolean::New(isolate, deterministic)).Check();
-  v8::Local<v8::Value> argv[] = {params};
-  return !enter->Call(context, v8::Undefined(isolate), 1, argv).IsEmpty();
-}
-
-void OnPromiseReject(v8::PromiseRejectMessage message) {
-  v8::Local<v8::Promise> promise = message.GetPromise();
-  v8::Isolate* isolate = promise->GetIsolate();
-  Run* run = Run::Of(isolate->GetCurrentContext());
-  if (run == nullptr) return;
-  if (message.GetEvent() == v8::kPromiseRejectWithNoHandler) {
-    run->unhandled.emplace_back(v8::Global<v8::Promise>(isolate, promise), v8::Global<v8::Value>(isolate, message.GetValue()));
-  } else if (message.GetEvent() == v8::kPromiseHandlerAddedAfterReject) {
-    for (auto it = run->unhandled.begin(); it != run->unhandled.end(); ++it) {
-      if (it->first == promise) {
-        run->unhandled.erase(it);
-        break;
-      }
-    }
-  }
-}
-
-// Runs microtasks and queued async syscalls until `promise` settles. On a rejection, throws its
-// reason (so the caller's TryCatch sees it); on "never resolves" sets run.failure. Returns false if
-// the promise did not fulfil.
-bool Drive(Run& run, v8::Local<v8::Context> context, v8::Local<v8::Promise> promise) {
-  v8::Isolate* isolate = context->GetIsolate();
-  for (;;) {
-    isolate->PerformMicrotaskCheckpoint();
-    if (isolate->IsExecutionTerminating()) return false;
-    if (promise->State() == v8::Promise::kFulfilled) return true;
-    if (promise->State() == v8::Promise::kRejected) {
-      isolate->ThrowException(promise->Result());
-      return false;
-    }
-    if (run.queue.empty()) {
-      run.failure = absl::UnknownError("Returned promise will never resolve");
-      return false;
-    }
-    // The next batch: consecutive gets and stream reads (up to 16), or one call of anything else.
-    std::vector<Run::PendingAsync> batch;
-    batch.push_back(std::move(run.queue.front()));
-    run.queue.pop_front();
-    while (IsBatchable(batch.front().op) && batch.size() < kMaxBatch && !run.queue.empty() &&
-           IsBatchable(run.queue.front().op)) {
-      batch.push_back(std::move(run.queue.front()));
-      run.queue.pop_front();
-    }
-    std::vector<absl::StatusOr<std::string>> results;
-    for (const Run::PendingAsync& call : batch) results.push_back(run.host->Call(run.id, call.op, call.args));
-    for (size_t i = 0; i < batch.size(); ++i) {
-      v8::Local<v8::Promise::Resolver> resolver = batch[i].resolver.Get(isolate);
-      if (results[i].ok()) {
-        resolver->Resolve(context, NewString(isolate, *results[i])).Check();
-      } else {
-        resolver->Reject(context, v8::Exception::Error(NewString(isolate, results[i].status().message()))).Check();
-      }
-    }
-  }
-}
-
-// Fills `out` from a thrown value without running user code.
-void DescribeThrown(v8::Local<v8::Context> context, v8::Local<v8::Value> thrown, InvocationResult* out) {
-  v8::Isolate* isolate = context->GetIsolate();
-  out->user_error = true;
-  if (thrown->IsNativeError() && thrown->IsObject()) {
-    v8::Local<v8::Object> error = thrown.As<v8::Object>();
-    v8::Local<v8::Value> name = OwnData(context, error, NewString(isolate, "name"));
-    v8::Local<v8::Value> message = OwnData(context, error, NewString(isolate, "message"));
-    std::string name_text = name->IsString() ? ToUtf8(isolate, name) : ToUtf8(isolate, error->GetConstructorName());
-    std::string message_text = message->IsString() ? ToUtf8(isolate, message) : "";
-    // A ConvexError: error[Symbol.for("ConvexError")] === true, data serialised by the library.
-    v8::Local<v8::Value> marker = OwnData(context, error, v8::Symbol::For(isolate, NewString(isolate, "ConvexError")));
-    if (marker->IsTrue()) {
-      v8::Local<v8::Value> data = OwnData(context, error, NewString(isolate, "data"));
-      if (data->IsString()) out->convex_error_data = ToUtf8(isolate, data);
-    }
-    out->result_json = absl::UnknownError(message_text.empty() ? name_text : absl::StrCat(name_text, ": ", message_text));
-    return;
-  }
-  std::string text = "a value that is not an Error";
-  if (thrown->IsString() || thrown->IsNumber() || thrown->IsBoolean() || thrown->IsNullOrUndefined()) {
-    text = ToUtf8(isolate, thrown);
-  }
-  out->result_json = absl::UnknownError(absl::StrCat("Uncaught ", text));
-}
-
-v8::MaybeLocal<v8::Module> LoadModule(v8::Local<v8::Context> context, const std::string& path);
-
-v8::MaybeLocal<v8::Module> ResolveImport(v8::Local<v8::Context> context, v8::Local<v8::String> specifier,
-                                         v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
-  v8::Isolate* isolate = context->GetIsolate();
-  Run* run = Run::Of(context);
-  std::string referrer_path;
-  for (const auto& [module, path] : run->compiled) {
-    if (module == referrer) referrer_path = path;
-  }
-  absl::StatusOr<std::string> path = ResolveRelative(referrer_path, ToUtf8(isolate, specifier));
-  if (!path.ok()) {
-    isolate->ThrowException(v8::Exception::Error(NewString(isolate, path.status().message())));
-    return {};
-  }
-  return LoadModule(context, *path);
-}
-
-v8::MaybeLocal<v8::Module> LoadModule(v8::Local<v8::Context> context, const std::string& path) {
-  v8::Isolate* isolate = context->GetIsolate();
-  Run* run = Run::Of(context);
-  for (const auto& [module, compiled_path] : run->compiled) {
-    if (compiled_path == path) return module.Get(isolate);
-  }
-  auto it = run->sources.find(path);
-  if (it == run->sources.end()) {
-    isolate->ThrowException(v8::Exception::Error(NewString(isolate, absl::StrCat("Module \"", path, "\" not found"))));
-    return {};
-  }
-  if (!Sha256Matches(it->second->source(), it->second->sha256())) {
-    run->failure = absl::DataLossError(absl::StrCat("module ", path, " does not match its SHA-256"));
-    run->failure_is_user = false;
-    isolate->ThrowException(v8::Exception::Error(NewString(isolate, "module hash mismatch")));
-    return {};
-  }
-  v8::ScriptOrigin origin(isolate, NewString(isolate, absl::StrCat("convex:/", path)), 0, 0, false, -1,
-                          v8::Local<v8::Value>(), false, false, /*is_module=*/true);
-  v8::ScriptCompiler::Source source(NewString(isolate, it->second->source()), origin);
-  v8::Local<v8::Module> module;
-  if (!v8::ScriptCompiler::CompileModule(isolate, &source).ToLocal(&module)) return {};
-  run->compiled.emplace_back(v8::Global<v8::Module>(isolate, module), path);
-  return module;
-}
-
-// The function object's invoke method for `kind`, with Convex's messages when it is something else.
+// The function object's invoke method for the call's kind, with Convex's messages when it is something else.
 v8::MaybeLocal<v8::Function> InvokeFunction(v8::Local<v8::Context> context, v8::Local<v8::Value> exported,
-                                            const FunctionCall& call, Run& run) {
-  v8::Isolate* isolate = context->GetIsolate();
+                                            const FunctionCall& call, Invocation& invocation) {
   const std::string display = absl::StrCat(call.module_path(), ":", call.export_name());
   if (exported->IsUndefined()) {
-    run.failure = absl::NotFoundError(absl::StrCat("Function \"", display, "\" not found"));
+    invocation.failure = absl::NotFoundError(absl::StrCat("Function \"", display, "\" not found"));
     return {};
   }
   auto flag = [&](const char* name) {
-    return exported->IsObject() && OwnData(context, exported.As<v8::Object>(), NewString(isolate, name))->IsTrue();
+    return exported->IsObject() && OwnData(context, exported.As<v8::Object>(), name)->IsTrue();
   };
   const char* actual = flag("isQuery") ? "query" : flag("isMutation") ? "mutation" : flag("isAction") ? "action" : nullptr;
   const char* wanted = call.kind() == FunctionCall::QUERY      ? "query"
                        : call.kind() == FunctionCall::MUTATION ? "mutation"
                                                                : "action";
   if (actual == nullptr) {
-    run.failure = absl::InvalidArgumentError(absl::StrCat(
+    invocation.failure = absl::InvalidArgumentError(absl::StrCat(
         "Function \"", display, "\" is not a Convex function. Did you forget to wrap it with `query` or `mutation`?"));
     return {};
   }
   if (std::string(actual) != wanted) {
-    run.failure = absl::InvalidArgumentError(
+    invocation.failure = absl::InvalidArgumentError(
         absl::StrCat("Function \"", display, "\" is registered as a ", actual, " but is being run as a ", wanted));
     return {};
   }
   const char* method = call.kind() == FunctionCall::QUERY      ? "invokeQuery"
                        : call.kind() == FunctionCall::MUTATION ? "invokeMutation"
                                                                : "invokeAction";
-  v8::Local<v8::Value> invoke = OwnData(context, exported.As<v8::Object>(), NewString(isolate, method));
+  v8::Local<v8::Value> invoke = OwnData(context, exported.As<v8::Object>(), method);
   if (!invoke->IsFunction()) {
-    run.failure = absl::InvalidArgumentError(absl::StrCat("Function \"", display, "\" has no ", method));
+    invocation.failure = absl::InvalidArgumentError(absl::StrCat("Function \"", display, "\" has no ", method));
     return {};
   }
   return invoke.As<v8::Function>();
+}
+
+// Steps of a development eval: run the script, await its value, serialise it.
+void EvalSteps(Invocation& invocation) {
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
+    v8::Isolate* isolate = context->GetIsolate();
+    v8::ScriptOrigin origin(isolate, NewString(isolate, "eval.js"));
+    v8::Local<v8::Script> script;
+    v8::Local<v8::Value> value;
+    if (!v8::Script::Compile(context, NewString(isolate, inv.invoke.eval().source()), &origin).ToLocal(&script) ||
+        !script->Run(context).ToLocal(&value)) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    return AsPromise(context, value);
+  });
+  invocation.steps.push_back([](Invocation&, v8::Local<v8::Context> context, v8::Local<v8::Value> value) {
+    if (value->IsUndefined()) return v8::MaybeLocal<v8::Value>(NewString(context->GetIsolate(), ""));
+    v8::Local<v8::String> json;
+    if (!v8::JSON::Stringify(context, value).ToLocal(&json)) return v8::MaybeLocal<v8::Value>();
+    return v8::MaybeLocal<v8::Value>(json);
+  });
+}
+
+// Steps of a Convex function call (CONVEX_ABI.md §3.2): import the module, call its export's invoke
+// method with the arguments, and check that the result is a JSON string.
+void FunctionSteps(Invocation& invocation) {
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
+    const FunctionCall& call = inv.invoke.function();
+    if (absl::StartsWith(call.module_path(), "_deps/")) {
+      inv.failure = absl::InvalidArgumentError("Functions cannot be run from _deps/ modules");
+      return v8::MaybeLocal<v8::Value>();
+    }
+    inv.importing = true;
+    v8::Local<v8::Module> module;
+    return EvaluateModule(context, inv, call.module_path(), &module);
+  });
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
+    v8::Isolate* isolate = context->GetIsolate();
+    inv.importing = false;
+    const FunctionCall& call = inv.invoke.function();
+    v8::Local<v8::Module> module;
+    if (!LoadModule(context, inv, call.module_path()).ToLocal(&module)) return v8::MaybeLocal<v8::Value>();
+    v8::Local<v8::Value> exported;
+    if (!module->GetModuleNamespace().As<v8::Object>()->Get(context, NewString(isolate, call.export_name())).ToLocal(&exported)) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    v8::Local<v8::Function> invoke;
+    if (!InvokeFunction(context, exported, call, inv).ToLocal(&invoke)) return v8::MaybeLocal<v8::Value>();
+    std::vector<v8::Local<v8::Value>> argv;
+    if (call.kind() == FunctionCall::ACTION) argv.push_back(NewString(isolate, call.request_id()));
+    argv.push_back(NewString(isolate, call.args_json()));
+    v8::Local<v8::Value> result;
+    if (!invoke->Call(context, context->Global(), static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    return AsPromise(context, result);
+  });
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context>, v8::Local<v8::Value> value) {
+    if (!value->IsString()) {
+      inv.failure = absl::InternalError("the function's invoke method did not produce a JSON string");
+      inv.failure_is_user = false;
+      return v8::MaybeLocal<v8::Value>();
+    }
+    return v8::MaybeLocal<v8::Value>(value);
+  });
+}
+
+// Warm contexts are reused only for the same modules: a digest of every (path, SHA-256) in the request.
+std::string CodeVersion(const Invoke& invoke) {
+  std::string all;
+  auto add = [&](const auto& modules) {
+    for (const auto& module : modules) absl::StrAppend(&all, module.path(), "\n", module.sha256(), "\n");
+  };
+  if (invoke.has_function()) add(invoke.function().modules());
+  if (invoke.has_analyze()) add(invoke.analyze().modules());
+  return Sha256(all);
 }
 
 }  // namespace
@@ -450,196 +176,270 @@ Evaluator::Evaluator(HostCalls& host, Watchdog& watchdog, std::vector<ContextExt
                      EvaluatorLimits limits)
     : host_(host),
       watchdog_(watchdog),
-      extensions_(std::move(extensions)),
       limits_(limits),
       js_thread_clock_(CurrentThreadCpuClock()),
-      allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes)) {
-  NewIsolate();
+      code_cache_(std::make_unique<CodeCache>(limits_.max_code_cache_bytes)),
+      pool_(std::make_unique<IsolatePool>(limits_, std::move(extensions))) {}
+
+Evaluator::~Evaluator() {
+  running_.clear();  // their contexts belong to the pool's isolates
+  pool_.reset();
 }
 
-Evaluator::~Evaluator() { DisposeIsolate(); }
-
-void Evaluator::NewIsolate() {
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = allocator_.get();
-  params.constraints.ConfigureDefaultsFromHeapSize(0, limits_.max_heap_bytes);
-  isolate_ = v8::Isolate::New(params);
-  isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
-  isolate_->SetAllowAtomicsWait(false);
-  isolate_->AddNearHeapLimitCallback(&Evaluator::NearHeapLimit, this);
-  isolate_->SetPromiseRejectCallback(OnPromiseReject);
-  heap_exhausted_ = false;
-  ++isolates_created_;
-}
-
-void Evaluator::DisposeIsolate() {
-  prepared_.reset();  // its handles belong to the isolate
-  if (isolate_ != nullptr) {
-    isolate_->Dispose();
-    isolate_ = nullptr;
+Evaluator::Step Evaluator::Start(Invoke invoke) {
+  const InvocationId id(invoke.invocation_id());
+  InvocationResult refused;
+  if (running_.contains(id)) {
+    refused.result_json = absl::AlreadyExistsError(absl::StrCat("invocation ", id.value(), " is already running"));
+    return Step{std::move(refused), {}};
   }
+  if (invoke.has_function()) {
+    absl::Status args = CheckValue(limits_, invoke.function().args_json(), "The arguments");
+    if (!args.ok()) {
+      refused.result_json = args;
+      refused.user_error = true;
+      return Step{std::move(refused), {}};
+    }
+  }
+  auto invocation = std::make_unique<Invocation>();
+  Invocation& inv = *invocation;
+  inv.id = id;
+  inv.host = &host_;
+  inv.limits = &limits_;
+  inv.code_cache = code_cache_.get();
+  const bool action = invoke.has_function() && invoke.function().kind() == FunctionCall::ACTION;
+  inv.deterministic = !invoke.has_eval() && !action;
+  inv.cpu_budget = invoke.cpu_budget_ms() > 0 ? absl::Milliseconds(invoke.cpu_budget_ms())
+                   : action                    ? absl::Minutes(10)
+                                               : absl::Seconds(1);
+  inv.invoke = std::move(invoke);
+  switch (inv.invoke.body_case()) {
+    case Invoke::kEval:
+      EvalSteps(inv);
+      break;
+    case Invoke::kFunction:
+      for (const auto& module : inv.invoke.function().modules()) inv.sources[module.path()] = &module;
+      FunctionSteps(inv);
+      break;
+    case Invoke::kAnalyze:
+      for (const auto& module : inv.invoke.analyze().modules()) inv.sources[module.path()] = &module;
+      AnalyzeSteps(inv);
+      break;
+    case Invoke::BODY_NOT_SET:
+      refused.result_json = absl::InvalidArgumentError("the invocation has no body");
+      return Step{std::move(refused), {}};
+  }
+  const ContextPolicy policy =
+      inv.invoke.context_policy() == Invoke::WARM ? ContextPolicy::kWarm : ContextPolicy::kFresh;
+  inv.isolate = pool_->Acquire(inv.invoke.deployment(), inv.invoke.allow_wasm());
+  inv.context = inv.isolate->TakeContext(policy, policy == ContextPolicy::kWarm ? CodeVersion(inv.invoke) : "",
+                                         inv.deterministic);
+  running_[id] = std::move(invocation);
+  if (inv.context == nullptr) {
+    InvocationResult failed;
+    failed.result_json = absl::InternalError("the runtime prelude failed to start");
+    return Finish(std::move(running_[id]), std::move(failed), /*retire_isolate=*/true);
+  }
+  return Advance(inv, [](Invocation& inv, v8::Local<v8::Context> context) {
+    return EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), inv.deterministic, inv.invoke.seed(),
+                           inv.invoke.unix_time_ms());
+  });
 }
 
-size_t Evaluator::NearHeapLimit(void* data, size_t current_limit, size_t) {
-  auto* self = static_cast<Evaluator*>(data);
-  self->heap_exhausted_ = true;
-  self->isolate_->TerminateExecution();
-  return current_limit + (16u << 20);  // room to unwind; the isolate is discarded afterwards
+Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<std::string>> results) {
+  auto it = running_.find(id);
+  if (it == running_.end()) {
+    InvocationResult unknown;
+    unknown.result_json = absl::NotFoundError(absl::StrCat("invocation ", id.value(), " is not running"));
+    return Step{std::move(unknown), {}};
+  }
+  Invocation& inv = *it->second;
+  if (results.size() != inv.in_flight.size()) {
+    InvocationResult wrong;
+    wrong.result_json = absl::InternalError("host results do not match the calls made");
+    return Finish(std::move(it->second), std::move(wrong), /*retire_isolate=*/false);
+  }
+  return Advance(inv, [&results](Invocation& inv, v8::Local<v8::Context> context) {
+    v8::Isolate* isolate = context->GetIsolate();
+    for (size_t i = 0; i < results.size(); ++i) {
+      v8::Local<v8::Promise::Resolver> resolver = inv.in_flight[i].resolver.Get(isolate);
+      if (results[i].ok()) {
+        resolver->Resolve(context, NewString(isolate, *results[i])).Check();
+      } else {
+        resolver->Reject(context, v8::Exception::Error(NewString(isolate, results[i].status().message()))).Check();
+      }
+    }
+    inv.in_flight.clear();
+    return true;
+  });
 }
 
-std::optional<Evaluator::PreparedContext> Evaluator::NewContext() {
-  v8::Isolate::Scope isolate_scope(isolate_);
-  v8::HandleScope handle_scope(isolate_);
-  v8::Local<v8::Context> context = v8::Context::New(isolate_);
-  v8::Context::Scope context_scope(context);
-  context->SetAlignedPointerInEmbedderData(kRunSlot, nullptr);  // no invocation attached yet
-  v8::TryCatch try_catch(isolate_);
-  v8::Local<v8::Function> enter;
-  if (!InstallGlobals(context).ToLocal(&enter)) return std::nullopt;
-  for (const ContextExtension& extend : extensions_) extend(isolate_, context);
-  return PreparedContext{v8::Global<v8::Context>(isolate_, context), v8::Global<v8::Function>(isolate_, enter)};
+void Evaluator::Cancel(InvocationId id) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  InvocationResult cancelled;
+  cancelled.result_json = absl::CancelledError("cancelled");
+  Finish(std::move(it->second), std::move(cancelled), /*retire_isolate=*/false);
 }
 
-void Evaluator::Prepare() {
-  if (!prepared_.has_value()) prepared_ = NewContext();
-}
-
-std::optional<Evaluator::PreparedContext> Evaluator::TakeContext() {
-  std::optional<PreparedContext> context = std::move(prepared_);
-  prepared_.reset();
-  return context.has_value() ? std::move(context) : NewContext();
-}
-
-InvocationResult Evaluator::Execute(
-    InvocationId id, bool deterministic, const InvocationEnvironment& environment, absl::Duration cpu_budget,
-    const std::function<v8::MaybeLocal<v8::Value>(Run&, v8::Local<v8::Context>)>& body) {
+Evaluator::Step Evaluator::Advance(Invocation& inv,
+                                   const std::function<bool(Invocation&, v8::Local<v8::Context>)>& before) {
+  DeploymentIsolate& deployment_isolate = *inv.isolate;
+  v8::Isolate* isolate = deployment_isolate.isolate();
+  if (deployment_isolate.heap_exhausted()) {
+    // Another invocation exhausted this isolate's heap: nothing more runs in it.
+    InvocationResult exhausted;
+    exhausted.result_json = absl::ResourceExhaustedError("JavaScript heap out of memory");
+    return Finish(std::move(running_[inv.id]), std::move(exhausted), /*retire_isolate=*/true);
+  }
   InvocationResult out;
-  Run run;
-  run.id = id;
-  run.host = &host_;
-  run.limits = &limits_;
-  const absl::Duration cpu_start = Watchdog::CpuTime(js_thread_clock_);
+  std::vector<HostRequest> batch;
   bool terminated = false;
-  std::optional<PreparedContext> prepared = TakeContext();
   {
-    v8::Isolate::Scope isolate_scope(isolate_);
-    v8::HandleScope handle_scope(isolate_);
-    if (!prepared.has_value()) {
-      out.result_json = absl::InternalError("the runtime prelude failed to start");
-      return out;
-    }
-    v8::Local<v8::Context> context = prepared->context.Get(isolate_);
-    v8::Local<v8::Function> enter = prepared->enter.Get(isolate_);
-    prepared.reset();  // this context serves this invocation only
+    v8::Isolate::Scope isolate_scope(isolate);
+    v8::HandleScope handle_scope(isolate);
+    v8::Local<v8::Context> context = inv.context->context.Get(isolate);
     v8::Context::Scope context_scope(context);
-    context->SetAlignedPointerInEmbedderData(kRunSlot, &run);
-    watchdog_.Arm(isolate_, js_thread_clock_, cpu_budget);
-    v8::TryCatch try_catch(isolate_);
-    v8::Local<v8::Value> value;
-    bool ok = EnterInvocation(context, enter, deterministic, environment);
-    if (ok) {
-      ok = body(run, context).ToLocal(&value);
-    } else if (!try_catch.HasTerminated()) {
-      run.failure = absl::InternalError("the runtime prelude failed to start");
-      run.failure_is_user = false;
+    context->SetAlignedPointerInEmbedderData(kInvocationSlot, &inv);
+    const absl::Duration cpu_start = Watchdog::CpuTime(js_thread_clock_);
+    watchdog_.Arm(isolate, js_thread_clock_, std::max(inv.cpu_budget - inv.cpu_used, absl::Microseconds(1)));
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Value> value = v8::Undefined(isolate);
+    bool ok = before(inv, context);
+    bool finished = false;
+    if (!ok && !try_catch.HasCaught() && !try_catch.HasTerminated() && inv.failure.ok()) {
+      inv.failure = absl::InternalError("the runtime prelude failed to start");
+      inv.failure_is_user = false;
     }
-    // A rejection nobody handled fails the invocation, even when the result itself is fine.
-    if (ok && !run.unhandled.empty()) {
-      isolate_->ThrowException(run.unhandled.front().second.Get(isolate_));
-      ok = false;
+    while (ok) {
+      if (!inv.awaiting.IsEmpty()) {
+        isolate->PerformMicrotaskCheckpoint();
+        if (isolate->IsExecutionTerminating()) {
+          ok = false;
+          break;
+        }
+        v8::Local<v8::Promise> promise = inv.awaiting.Get(isolate);
+        if (promise->State() == v8::Promise::kRejected) {
+          isolate->ThrowException(promise->Result());
+          ok = false;
+          break;
+        }
+        if (promise->State() == v8::Promise::kPending) {
+          if (inv.queue.empty()) {
+            inv.failure = absl::UnknownError("Returned promise will never resolve");
+            ok = false;
+            break;
+          }
+          // The next batch: consecutive gets and stream reads (up to 16), or one call of anything else.
+          do {
+            inv.in_flight.push_back(std::move(inv.queue.front()));
+            inv.queue.pop_front();
+          } while (IsBatchable(inv.in_flight.front().op) && inv.in_flight.size() < kMaxBatch && !inv.queue.empty() &&
+                   IsBatchable(inv.queue.front().op));
+          for (const Invocation::PendingAsync& call : inv.in_flight) batch.push_back({call.op, call.args});
+          break;
+        }
+        value = promise->Result();
+        inv.awaiting.Reset();
+      }
+      if (inv.next_step == inv.steps.size()) {
+        finished = true;
+        break;
+      }
+      v8::Local<v8::Value> next;
+      if (!inv.steps[inv.next_step++](inv, context, value).ToLocal(&next)) {
+        ok = false;
+        break;
+      }
+      if (next->IsPromise() && inv.next_step < inv.steps.size()) {
+        inv.awaiting.Reset(isolate, next.As<v8::Promise>());
+      } else {
+        value = next;
+      }
     }
-    terminated = watchdog_.Disarm() || try_catch.HasTerminated() || isolate_->IsExecutionTerminating() ||
-                 heap_exhausted_;
+    terminated = watchdog_.Disarm() || try_catch.HasTerminated() || isolate->IsExecutionTerminating() ||
+                 deployment_isolate.heap_exhausted();
+    inv.cpu_used += Watchdog::CpuTime(js_thread_clock_) - cpu_start;
+    if (!batch.empty() && !terminated) return Step{std::nullopt, std::move(batch)};
     if (terminated) {
-      isolate_->CancelTerminateExecution();
-      out.result_json = heap_exhausted_ ? absl::ResourceExhaustedError("JavaScript heap out of memory")
-                                        : absl::DeadlineExceededError(absl::StrCat(
-                                              "CPU time limit exceeded (", absl::FormatDuration(cpu_budget), ")"));
-    } else if (!run.failure.ok()) {
-      out.result_json = run.failure;
-      out.user_error = run.failure_is_user;
+      isolate->CancelTerminateExecution();
+      out.result_json = deployment_isolate.heap_exhausted()
+                            ? absl::ResourceExhaustedError("JavaScript heap out of memory")
+                            : absl::DeadlineExceededError(
+                                  absl::StrCat("CPU time limit exceeded (", absl::FormatDuration(inv.cpu_budget), ")"));
+    } else if (!inv.failure.ok()) {
+      out.result_json = inv.failure;
+      out.user_error = inv.failure_is_user;
     } else if (try_catch.HasCaught()) {
       DescribeThrown(context, try_catch.Exception(), &out);
-    } else if (!ok || !value->IsString()) {
-      out.result_json = absl::InternalError("the invocation produced no result");
+    } else if (finished && !inv.unhandled.empty()) {
+      // A rejection nobody handled fails the invocation, even when the result itself is fine.
+      DescribeThrown(context, inv.unhandled.front().second.Get(isolate), &out);
+    } else if (finished && value->IsString()) {
+      std::string json = ToUtf8(isolate, value);
+      absl::Status checked = inv.invoke.has_analyze() ? absl::OkStatus() : CheckValue(limits_, json, "The result");
+      if (checked.ok()) {
+        out.result_json = std::move(json);
+      } else {
+        out.result_json = checked;
+        out.user_error = true;
+      }
     } else {
-      out.result_json = ToUtf8(isolate_, value);
+      out.result_json = absl::InternalError("the invocation produced no result");
     }
-    context->SetAlignedPointerInEmbedderData(kRunSlot, nullptr);
+    context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);
   }
-  out.cpu_time = Watchdog::CpuTime(js_thread_clock_) - cpu_start;
-  out.logs = std::move(run.logs);
-  if (terminated) {
-    // Nothing of a terminated or exhausted run may leak into the next one.
-    DisposeIsolate();
-    NewIsolate();
+  return Finish(std::move(running_[inv.id]), std::move(out), terminated);
+}
+
+Evaluator::Step Evaluator::Finish(std::unique_ptr<Invocation> invocation, InvocationResult result, bool retire_isolate) {
+  running_.erase(invocation->id);
+  result.cpu_time = invocation->cpu_used;
+  result.logs = std::move(invocation->logs);
+  DeploymentIsolate* isolate = invocation->isolate;
+  if (invocation->context != nullptr && !retire_isolate && result.result_json.ok() &&
+      invocation->invoke.context_policy() == Invoke::WARM && invocation->queue.empty() &&
+      invocation->in_flight.empty()) {
+    isolate->KeepWarm(std::move(invocation->context));
   }
-  return out;
+  invocation.reset();  // its handles go before the isolate may
+  if (retire_isolate) pool_->Retire(isolate);
+  pool_->Release(isolate);
+  return Step{std::move(result), {}};
+}
+
+InvocationResult Evaluator::Run(Invoke invoke) {
+  const InvocationId id(invoke.invocation_id());
+  Step step = Start(std::move(invoke));
+  while (!step.done.has_value()) {
+    std::vector<absl::StatusOr<std::string>> results;
+    for (const HostRequest& call : step.host_calls) results.push_back(host_.Call(id, call.op, call.args_json));
+    step = Resume(id, std::move(results));
+  }
+  return std::move(*step.done);
 }
 
 InvocationResult Evaluator::Eval(InvocationId id, absl::string_view source, absl::Duration cpu_budget) {
-  return Execute(id, /*deterministic=*/false, {}, cpu_budget,
-                 [&](Run& run, v8::Local<v8::Context> context) -> v8::MaybeLocal<v8::Value> {
-                   v8::Isolate* isolate = context->GetIsolate();
-                   v8::ScriptOrigin origin(isolate, NewString(isolate, "eval.js"));
-                   v8::Local<v8::Script> script;
-                   v8::Local<v8::Value> value;
-                   if (!v8::Script::Compile(context, NewString(isolate, source), &origin).ToLocal(&script) ||
-                       !script->Run(context).ToLocal(&value)) {
-                     return {};
-                   }
-                   v8::Local<v8::Promise::Resolver> resolver;
-                   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver) ||
-                       resolver->Resolve(context, value).IsNothing() ||
-                       !Drive(run, context, resolver->GetPromise())) {
-                     return {};
-                   }
-                   value = resolver->GetPromise()->Result();
-                   if (value->IsUndefined()) return NewString(isolate, "");
-                   v8::Local<v8::String> json;
-                   if (!v8::JSON::Stringify(context, value).ToLocal(&json)) return {};
-                   return json;
-                 });
+  Invoke invoke;
+  invoke.set_invocation_id(id.value());
+  invoke.set_cpu_budget_ms(static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(cpu_budget))));
+  invoke.mutable_eval()->set_source(std::string(source));
+  return Run(std::move(invoke));
 }
 
 InvocationResult Evaluator::Call(InvocationId id, const FunctionCall& call, const InvocationEnvironment& environment,
                                  absl::Duration cpu_budget) {
-  const bool deterministic = call.kind() != FunctionCall::ACTION;
-  return Execute(id, deterministic, environment, cpu_budget,
-                 [&](Run& run, v8::Local<v8::Context> context) -> v8::MaybeLocal<v8::Value> {
-                   v8::Isolate* isolate = context->GetIsolate();
-                   if (absl::StartsWith(call.module_path(), "_deps/")) {
-                     run.failure = absl::InvalidArgumentError("Functions cannot be run from _deps/ modules");
-                     return {};
-                   }
-                   for (const auto& module : call.modules()) run.sources[module.path()] = &module;
-                   v8::Local<v8::Module> module;
-                   v8::Local<v8::Value> evaluated;
-                   if (!LoadModule(context, call.module_path()).ToLocal(&module) ||
-                       module->InstantiateModule(context, ResolveImport).IsNothing() ||
-                       !module->Evaluate(context).ToLocal(&evaluated)) {
-                     return {};
-                   }
-                   if (evaluated->IsPromise() && !Drive(run, context, evaluated.As<v8::Promise>())) return {};
-                   v8::Local<v8::Value> exported;
-                   if (!module->GetModuleNamespace().As<v8::Object>()
-                            ->Get(context, NewString(isolate, call.export_name()))
-                            .ToLocal(&exported)) {
-                     return {};
-                   }
-                   v8::Local<v8::Function> invoke;
-                   if (!InvokeFunction(context, exported, call, run).ToLocal(&invoke)) return {};
-                   std::vector<v8::Local<v8::Value>> argv;
-                   if (call.kind() == FunctionCall::ACTION) argv.push_back(NewString(isolate, call.request_id()));
-                   argv.push_back(NewString(isolate, call.args_json()));
-                   v8::Local<v8::Value> result;
-                   if (!invoke->Call(context, exported, static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
-                     return {};
-                   }
-                   if (!result->IsPromise()) return result;
-                   if (!Drive(run, context, result.As<v8::Promise>())) return {};
-                   return result.As<v8::Promise>()->Result();
-                 });
+  Invoke invoke;
+  invoke.set_invocation_id(id.value());
+  invoke.set_cpu_budget_ms(static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(cpu_budget))));
+  *invoke.mutable_function() = call;
+  invoke.set_seed(environment.seed);
+  invoke.set_unix_time_ms(environment.unix_time_ms);
+  return Run(std::move(invoke));
 }
+
+void Evaluator::Prepare() { pool_->Prepare(); }
+
+IsolateStats Evaluator::isolate_stats() const { return pool_->stats(); }
 
 }  // namespace isobar::worker

@@ -1,69 +1,59 @@
-// Runs JavaScript for invocations on the worker's JS thread: development evals and Convex function
-// calls, in the same isolate management, bindings and completion loop.
+// Runs invocations on the worker's JS thread: development evals, Convex function calls and deploy-time
+// analysis, interleaved. One thread, many invocations: while one waits for host results, others run.
 //
-//   Evaluator evaluator(host_calls, watchdog, {});                 // on the JS thread
-//   InvocationResult r = evaluator.Eval(InvocationId(1), "1 + 2", absl::Seconds(1));
-//   r.result_json == "3"
-//   InvocationResult q = evaluator.Call(InvocationId(2), call, {.seed = 7, .unix_time_ms = now},
-//                                       absl::Seconds(1));
+//   Evaluator evaluator(host_calls, watchdog, {});                  // on the JS thread
+//   Evaluator::Step step = evaluator.Start(std::move(invoke));
+//   while (!step.done) {
+//     ... send step.host_calls, wait for all their results (other invocations may Start meanwhile) ...
+//     step = evaluator.Resume(id, std::move(results));
+//   }
+//   SendDone(*step.done);
 //
-// Each invocation gets a fresh context in which runtime-js/prelude.js has installed `Convex`
-// (syscall, asyncSyscall), `process.env` and, for queries and mutations, determinism (seeded
-// Math.random, fixed Date, no fetch or timers). `console` is captured (at most 256 lines, 32 KiB
-// each). Function calls load the deployment's ES modules (relative imports resolved among them; each
-// module's bytes must match its SHA-256 before it is compiled) and call the export's invokeQuery /
-// invokeMutation / invokeAction (CONVEX_ABI.md §3).
+// `Run` does exactly that with the synchronous HostCalls given at construction (tests, the warm-up,
+// benchmarks).
+//
+// Each invocation runs in its deployment's isolate (IsolatePool), in a fresh context (or a warm one,
+// by the Invoke's context policy) where runtime-js's prelude installed `Convex`, `process.env`,
+// console, the Web APIs and, for queries and mutations, determinism. Function calls load the
+// deployment's ES modules (module_loader.h) and call invokeQuery / invokeMutation / invokeAction
+// (CONVEX_ABI.md §3); Analyze evaluates every module and describes its exports (analyze.h).
 //
 // Async syscalls follow CONVEX_ABI.md §2.10: asyncSyscall only queues; after each microtask checkpoint
 // the queue's next batch (consecutive 1.0/get and 1.0/queryStreamNext, up to 16; anything else alone)
-// is performed and its promises settle in order. When nothing is queued and the result is still
-// pending, the invocation fails with "Returned promise will never resolve". An unhandled rejection
-// fails it too.
+// is handed to the caller as `host_calls`, and the promises settle in order on Resume. When nothing is
+// queued and the result is still pending, the invocation fails with "Returned promise will never
+// resolve"; an unhandled rejection fails it too. Synchronous syscalls block the thread (HostCalls).
 //
-// Limits: the CPU budget (watchdog), a 64 MiB heap (the near-heap-limit callback ends the invocation),
-// code generation from strings refused, Atomics.wait off. After a termination or heap exhaustion the
-// isolate is discarded. Not thread-safe: construct and use it on one thread.
+// Limits: a CPU budget counted only while the invocation's JS runs (watchdog), 64 MiB of heap (the
+// near-heap-limit callback ends the invocations of that isolate, not the worker), arguments and
+// results of at most 16 MiB and nesting 64, code generation from strings refused, Atomics.wait off,
+// WebAssembly only where the Invoke allows it. An isolate is retired after a termination or heap
+// exhaustion. Not thread-safe: construct and use it on one thread.
 #ifndef ISOBAR_WORKER_EVALUATOR_H_
 #define ISOBAR_WORKER_EVALUATOR_H_
 
 #include <time.h>
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/strong_id.h"
 #include "isobar/worker/v1/worker.pb.h"
-#include "v8-array-buffer.h"
-#include "v8-context.h"
-#include "v8-isolate.h"
-#include "worker/capped_allocator.h"
 #include "worker/host_calls.h"
+#include "worker/invocation_result.h"
+#include "worker/isolate_pool.h"
 #include "worker/watchdog.h"
 
 namespace isobar::worker {
 
-struct LogLine {
-  std::string level;
-  std::string message;
-};
-
-struct InvocationResult {
-  // The value as JSON ("" for undefined), or the failure: UNKNOWN for an exception thrown by user code,
-  // DEADLINE_EXCEEDED for the CPU budget, RESOURCE_EXHAUSTED for the heap.
-  absl::StatusOr<std::string> result_json;
-  // The failure was raised by user code (its message may be shown to the caller).
-  bool user_error = false;
-  // A ConvexError's data, as Convex JSON.
-  std::optional<std::string> convex_error_data;
-  std::vector<LogLine> logs;
-  absl::Duration cpu_time;
-};
+struct Invocation;
+class CodeCache;
 
 // Per-invocation inputs that make queries and mutations deterministic.
 struct InvocationEnvironment {
@@ -71,20 +61,20 @@ struct InvocationEnvironment {
   double unix_time_ms = 0;
 };
 
-// Adds globals to every new context (tests add test-only operations; production adds none).
-using ContextExtension = std::function<void(v8::Isolate*, v8::Local<v8::Context>)>;
-
-struct EvaluatorLimits {
-  size_t max_heap_bytes = 64u << 20;
-  size_t max_array_buffer_bytes = 128u << 20;  // outside the V8 heap
-  size_t max_log_lines = 256;
-  size_t max_log_line_bytes = 32u << 10;
-  size_t max_host_call_bytes = 16u << 20;
-  size_t max_pending_async_syscalls = 10000;
+// An async host call an invocation waits for.
+struct HostRequest {
+  std::string op;
+  std::string args_json;
 };
 
 class Evaluator {
  public:
+  // The outcome of Start or Resume: finished, or waiting for every one of `host_calls`.
+  struct Step {
+    std::optional<InvocationResult> done;
+    std::vector<HostRequest> host_calls;
+  };
+
   // `host` and `watchdog` are not owned and must outlive the evaluator.
   Evaluator(HostCalls& host, Watchdog& watchdog, std::vector<ContextExtension> extensions,
             EvaluatorLimits limits = {});
@@ -92,52 +82,40 @@ class Evaluator {
   Evaluator(const Evaluator&) = delete;
   Evaluator& operator=(const Evaluator&) = delete;
 
-  // Evaluates `source` as a classic script; a returned promise is driven to completion.
-  InvocationResult Eval(InvocationId id, absl::string_view source, absl::Duration cpu_budget);
+  // Starts an invocation (its id must not be running already).
+  Step Start(isobar::worker::v1::Invoke invoke);
+  // Continues `id` with the results of its last Step's host calls, in the same order.
+  Step Resume(InvocationId id, std::vector<absl::StatusOr<std::string>> results);
+  // Drops a waiting invocation; its result is no longer wanted.
+  void Cancel(InvocationId id);
+  // Invocations started and not finished.
+  size_t running() const { return running_.size(); }
 
-  // Runs one Convex function (see the header comment).
+  // Start + Resume until done, performing host calls one by one through the construction-time host.
+  InvocationResult Run(isobar::worker::v1::Invoke invoke);
+  // Conveniences over Run, in the development isolate ("" deployment).
+  InvocationResult Eval(InvocationId id, absl::string_view source, absl::Duration cpu_budget);
   InvocationResult Call(InvocationId id, const isobar::worker::v1::FunctionCall& call,
                         const InvocationEnvironment& environment, absl::Duration cpu_budget);
 
-  // Creates the next invocation's context now (Context::New and the prelude cost about a millisecond
-  // on this V8), so that it is off the request path. Call when idle; a no-op if one is ready. Every
-  // context still serves exactly one invocation.
+  // Creates the most recently used isolate's next context now (Context::New and the prelude cost about
+  // a millisecond on this V8), so that it is off the request path. Call when idle.
   void Prepare();
 
-  // Isolates made so far (1 + the number of recycles).
-  int isolates_created() const { return isolates_created_; }
-
-  // One invocation's state: an implementation detail of evaluator.cc (public only so that the V8
-  // callbacks there can name it).
-  struct Run;
+  IsolateStats isolate_stats() const;
+  const CodeCache& code_cache() const { return *code_cache_; }
 
  private:
-  InvocationResult Execute(InvocationId id, bool deterministic, const InvocationEnvironment& environment,
-                           absl::Duration cpu_budget,
-                           const std::function<v8::MaybeLocal<v8::Value>(Run&, v8::Local<v8::Context>)>& body);
-  void NewIsolate();
-  void DisposeIsolate();
-  static size_t NearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
-
-  // A context with the prelude installed, and the prelude's enterInvocation(params).
-  struct PreparedContext {
-    v8::Global<v8::Context> context;
-    v8::Global<v8::Function> enter;
-  };
-  // A context ready for an invocation: the prepared one, or a new one.
-  std::optional<PreparedContext> TakeContext();
-  std::optional<PreparedContext> NewContext();
+  Step Advance(Invocation& invocation, const std::function<bool(Invocation&, v8::Local<v8::Context>)>& before);
+  Step Finish(std::unique_ptr<Invocation> invocation, InvocationResult result, bool retire_isolate);
 
   HostCalls& host_;
   Watchdog& watchdog_;
-  const std::vector<ContextExtension> extensions_;
   const EvaluatorLimits limits_;
   const clockid_t js_thread_clock_;
-  std::unique_ptr<CappedArrayBufferAllocator> allocator_;
-  v8::Isolate* isolate_ = nullptr;
-  bool heap_exhausted_ = false;
-  int isolates_created_ = 0;
-  std::optional<PreparedContext> prepared_;
+  std::unique_ptr<CodeCache> code_cache_;
+  std::unique_ptr<IsolatePool> pool_;
+  absl::flat_hash_map<InvocationId, std::unique_ptr<Invocation>> running_;
 };
 
 }  // namespace isobar::worker

@@ -116,7 +116,7 @@ TEST_F(EvaluatorTest, ConsoleIsCapturedAndBounded) {
   InvocationResult r = Run("console.log('a', 1, {b: 2}); console.error('bad'); 0");
   ASSERT_EQ(r.logs.size(), 2u);
   EXPECT_EQ(r.logs[0].level, "log");
-  EXPECT_EQ(r.logs[0].message, R"(a 1 {"b":2})");
+  EXPECT_EQ(r.logs[0].message, "a 1 { b: 2 }");  // formatted as Node does
   EXPECT_EQ(r.logs[1].level, "error");
   r = Run("for (let i = 0; i < 1000; i++) console.log(i); 0");
   ASSERT_EQ(r.logs.size(), 257u);

@@ -45,14 +45,48 @@ absl::Status HostChannel::Send(const WorkerMessage& message) {
   return absl::OkStatus();
 }
 
-std::optional<Invoke> HostChannel::NextInvoke() {
+std::optional<HostEvent> HostChannel::NextEvent() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](HostChannel* c) ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->closed_ || !c->invokes_.empty(); }, this));
-  if (invokes_.empty()) return std::nullopt;
-  Invoke invoke = std::move(invokes_.front());
-  invokes_.pop_front();
-  return invoke;
+      +[](HostChannel* c) ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->closed_ || !c->events_.empty(); }, this));
+  if (events_.empty()) return std::nullopt;
+  HostEvent event = std::move(events_.front());
+  events_.pop_front();
+  return event;
+}
+
+bool HostChannel::HasEvent() {
+  absl::MutexLock lock(&mu_);
+  return !events_.empty() || closed_;
+}
+
+absl::Status HostChannel::SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op,
+                                   absl::string_view args_json) {
+  WorkerMessage message;
+  auto* call = message.mutable_host_call();
+  call->set_invocation_id(invocation.value());
+  call->set_call_id(call_id);
+  call->set_op(std::string(op));
+  call->set_args_json(std::string(args_json));
+  return Send(message);
+}
+
+absl::StatusOr<uint64_t> HostChannel::StartCall(InvocationId invocation, absl::string_view op,
+                                                absl::string_view args_json) {
+  uint64_t call_id;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("the supervisor stream is closed");
+    call_id = next_call_id_++;
+    async_[call_id] = invocation;
+  }
+  absl::Status sent = SendCall(call_id, invocation, op, args_json);
+  if (!sent.ok()) {
+    absl::MutexLock lock(&mu_);
+    async_.erase(call_id);
+    return sent;
+  }
+  return call_id;
 }
 
 absl::StatusOr<std::string> HostChannel::Call(InvocationId invocation, absl::string_view op,
@@ -65,13 +99,7 @@ absl::StatusOr<std::string> HostChannel::Call(InvocationId invocation, absl::str
     call_id = next_call_id_++;
     pending_[call_id] = &pending;
   }
-  WorkerMessage message;
-  auto* call = message.mutable_host_call();
-  call->set_invocation_id(invocation.value());
-  call->set_call_id(call_id);
-  call->set_op(std::string(op));
-  call->set_args_json(std::string(args_json));
-  absl::Status sent = Send(message);
+  absl::Status sent = SendCall(call_id, invocation, op, args_json);
   absl::MutexLock lock(&mu_);
   if (!sent.ok()) {
     pending_.erase(call_id);
@@ -87,31 +115,41 @@ void HostChannel::ReadLoop() {
   while (stream_->Read(&message)) {
     absl::MutexLock lock(&mu_);
     switch (message.kind_case()) {
-      case HostMessage::kInvoke:
-        invokes_.push_back(std::move(*message.mutable_invoke()));
-        break;
-      case HostMessage::kHostResult: {
-        const auto& result = message.host_result();
-        auto it = pending_.find(result.call_id());
-        if (it == pending_.end()) {
-          ISOBAR_LOG(kWarning, "worker") << "host result for unknown call " << result.call_id();
-          break;
-        }
-        PendingCall* pending = it->second;
-        pending_.erase(it);
-        if (result.outcome_case() == isobar::worker::v1::HostResult::kResultJson) {
-          pending->result = result.result_json();
-        } else {
-          pending->result = absl::Status(static_cast<absl::StatusCode>(result.error().code()),
-                                         result.error().message());
-        }
-        pending->done = true;
+      case HostMessage::kInvoke: {
+        HostEvent event(HostEvent::Kind::kInvoke);
+        event.invoke = std::move(*message.mutable_invoke());
+        events_.push_back(std::move(event));
         break;
       }
-      case HostMessage::kCancel:
-        // Invocations run to completion or to their CPU budget; the supervisor has already answered
-        // its client and ignores the Done.
+      case HostMessage::kHostResult: {
+        const auto& result = message.host_result();
+        absl::StatusOr<std::string> outcome =
+            result.outcome_case() == isobar::worker::v1::HostResult::kResultJson
+                ? absl::StatusOr<std::string>(result.result_json())
+                : absl::Status(static_cast<absl::StatusCode>(result.error().code()), result.error().message());
+        if (auto it = pending_.find(result.call_id()); it != pending_.end()) {
+          it->second->result = std::move(outcome);
+          it->second->done = true;
+          pending_.erase(it);
+        } else if (auto async = async_.find(result.call_id()); async != async_.end()) {
+          HostEvent event(HostEvent::Kind::kResult);
+          event.invocation = async->second;
+          event.call_id = result.call_id();
+          event.result = std::move(outcome);
+          events_.push_back(std::move(event));
+          async_.erase(async);
+        } else {
+          ISOBAR_LOG(kWarning, "worker") << "host result for unknown call " << result.call_id();
+        }
         break;
+      }
+      case HostMessage::kCancel: {
+        // The supervisor has answered its client already and ignores the Done.
+        HostEvent event(HostEvent::Kind::kCancel);
+        event.invocation = InvocationId(message.cancel().invocation_id());
+        events_.push_back(std::move(event));
+        break;
+      }
       case HostMessage::KIND_NOT_SET:
         ISOBAR_LOG(kWarning, "worker") << "empty message from the supervisor";
         break;
@@ -124,6 +162,15 @@ void HostChannel::ReadLoop() {
     pending->done = true;
   }
   pending_.clear();
+  // Asynchronous calls still out: their invocations resume with the failure and finish.
+  for (auto& [call_id, invocation] : async_) {
+    HostEvent event(HostEvent::Kind::kResult);
+    event.invocation = invocation;
+    event.call_id = call_id;
+    event.result = absl::UnavailableError("the supervisor stream closed");
+    events_.push_back(std::move(event));
+  }
+  async_.clear();
 }
 
 }  // namespace isobar::worker

@@ -3,11 +3,12 @@
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<HostChannel> channel, HostChannel::Open(/*fd=*/3));
 //   channel->Send(hello);
-//   while (std::optional<Invoke> invoke = channel->NextInvoke()) { ... channel->Send(done); }
+//   while (std::optional<HostEvent> event = channel->NextEvent()) { ... channel->Send(done); }
 //
-// A reader thread receives HostMessages: Invokes are queued for NextInvoke, HostResults complete the
-// Call blocked on them, Cancels are remembered. Call() implements HostCalls: it sends a HostCall and
-// blocks the JS thread until its HostResult arrives or the stream ends.
+// A reader thread receives HostMessages. Invokes, Cancels and the results of asynchronous host calls
+// (StartCall) are queued as events for the JS thread; the result of a synchronous Call completes the
+// Call blocked on it. Call() implements HostCalls: it sends a HostCall and blocks the JS thread until
+// its HostResult arrives or the stream ends.
 #ifndef ISOBAR_WORKER_HOST_CHANNEL_H_
 #define ISOBAR_WORKER_HOST_CHANNEL_H_
 
@@ -27,6 +28,17 @@
 
 namespace isobar::worker {
 
+// Something for the JS thread to do.
+struct HostEvent {
+  enum class Kind { kInvoke, kResult, kCancel };
+  explicit HostEvent(Kind k) : kind(k), result(absl::UnknownError("no result")) {}
+  Kind kind;
+  isobar::worker::v1::Invoke invoke;  // kInvoke
+  InvocationId invocation;            // kResult, kCancel
+  uint64_t call_id = 0;               // kResult
+  absl::StatusOr<std::string> result;  // kResult
+};
+
 class HostChannel final : public HostCalls {
  public:
   // Takes ownership of `fd` and opens the Connect stream.
@@ -36,8 +48,14 @@ class HostChannel final : public HostCalls {
   // Thread-safe. UNAVAILABLE once the stream is gone.
   absl::Status Send(const isobar::worker::v1::WorkerMessage& message) ABSL_LOCKS_EXCLUDED(write_mu_);
 
-  // The next invocation to run; nullopt once the stream has ended (the supervisor went away).
-  std::optional<isobar::worker::v1::Invoke> NextInvoke() ABSL_LOCKS_EXCLUDED(mu_);
+  // The next event, waiting for one; nullopt once the stream has ended (the supervisor went away).
+  std::optional<HostEvent> NextEvent() ABSL_LOCKS_EXCLUDED(mu_);
+  // An event is waiting (NextEvent would not block).
+  bool HasEvent() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Sends a host call whose result comes back as a kResult event with the returned call id.
+  absl::StatusOr<uint64_t> StartCall(InvocationId invocation, absl::string_view op, absl::string_view args_json)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<std::string> Call(InvocationId invocation, absl::string_view op,
                                    absl::string_view args_json) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -45,6 +63,7 @@ class HostChannel final : public HostCalls {
  private:
   HostChannel() = default;
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op, absl::string_view args_json);
 
   struct PendingCall {
     bool done = false;
@@ -63,10 +82,12 @@ class HostChannel final : public HostCalls {
 
   absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<isobar::worker::v1::Invoke> invokes_ ABSL_GUARDED_BY(mu_);
+  std::deque<HostEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t next_call_id_ ABSL_GUARDED_BY(mu_) = 1;
-  // By call id (unique across the worker's invocations).
+  // By call id (unique across the worker's invocations): synchronous calls waiting, and asynchronous
+  // calls with the invocation they belong to.
   absl::flat_hash_map<uint64_t, PendingCall*> pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, InvocationId> async_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace isobar::worker

@@ -14,14 +14,15 @@
 #include "sandbox/seccomp_install.h"
 #include "sandbox/worker_policy.h"
 #include "v8-initialization.h"
+#include "worker/bindings.h"
 #include "worker/host_channel.h"
+#include "worker/serve.h"
 #include "worker/v8_runtime.h"
 #include "worker/watchdog.h"
 
 namespace isobar::worker {
 namespace {
 
-using isobar::worker::v1::Invoke;
 using isobar::worker::v1::WorkerMessage;
 
 enum class SandboxMode { kKill, kReport, kOff };
@@ -69,28 +70,6 @@ constexpr char kWarmUpScript[] = R"js(
   })()
 )js";
 
-void SendDone(HostChannel& channel, const Invoke& invoke, InvocationResult result) {
-  WorkerMessage message;
-  auto* done = message.mutable_done();
-  done->set_invocation_id(invoke.invocation_id());
-  done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
-  if (result.result_json.ok()) {
-    done->set_result_json(std::move(*result.result_json));
-  } else {
-    done->mutable_error()->set_code(static_cast<int>(result.result_json.status().code()));
-    done->mutable_error()->set_message(std::string(result.result_json.status().message()));
-    done->mutable_error()->set_user_error(result.user_error);
-    if (result.convex_error_data.has_value()) done->mutable_error()->set_convex_error_data(*result.convex_error_data);
-  }
-  for (LogLine& line : result.logs) {
-    auto* out = done->add_log_lines();
-    out->set_level(std::move(line.level));
-    out->set_message(std::move(line.message));
-  }
-  absl::Status sent = channel.Send(message);
-  if (!sent.ok()) ISOBAR_LOG(kWarning, "worker") << "Done not sent: " << sent;
-}
-
 }  // namespace
 
 int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) {
@@ -114,6 +93,7 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   }
   Watchdog watchdog;
   Evaluator evaluator(**channel, watchdog, std::move(extensions));
+  WarmUpBindings();
   InvocationResult warm_up = evaluator.Eval(InvocationId(0), kWarmUpScript, absl::Seconds(10));
   if (!warm_up.result_json.ok() || *warm_up.result_json != "3") {
     ISOBAR_LOG(kError, component) << "warm-up failed: "
@@ -137,27 +117,12 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     ISOBAR_LOG(kWarning, component) << "running WITHOUT the seccomp sandbox (--sandbox=off)";
   }
 
-  evaluator.Prepare();
   WorkerMessage hello;
   hello.mutable_hello()->set_pid(getpid());
   hello.mutable_hello()->set_v8_version(v8::V8::GetVersion());
   hello.mutable_hello()->set_sandboxed(flags.sandbox != SandboxMode::kOff);
   if (!(*channel)->Send(hello).ok()) _exit(1);
-
-  while (std::optional<Invoke> invoke = (*channel)->NextInvoke()) {
-    absl::Duration budget = absl::Milliseconds(invoke->cpu_budget_ms() > 0 ? invoke->cpu_budget_ms() : 1000);
-    InvocationResult result;
-    if (invoke->body_case() == Invoke::kEval) {
-      result = evaluator.Eval(InvocationId(invoke->invocation_id()), invoke->eval().source(), budget);
-    } else if (invoke->body_case() == Invoke::kFunction) {
-      result = evaluator.Call(InvocationId(invoke->invocation_id()), invoke->function(),
-                              InvocationEnvironment{invoke->seed(), invoke->unix_time_ms()}, budget);
-    } else {
-      result.result_json = absl::UnimplementedError("this worker does not know that kind of invocation");
-    }
-    SendDone(**channel, *invoke, std::move(result));
-    evaluator.Prepare();  // the next context, while idle
-  }
+  Serve(**channel, evaluator);
   // The supervisor closed the stream: leave without running destructors (see the header).
   _exit(0);
 }

@@ -1,0 +1,70 @@
+// Prelude fragment: Blob and File. A blob's bytes live in a private field and are never shared
+// mutably: slices and reads copy.
+
+let blobBytes;  // (blob) -> Uint8Array, for other fragments; set by Blob's static block
+class Blob {
+  #bytes;
+  #type;
+  constructor(parts = [], options = {}) {
+    if (parts === null || typeof parts !== "object" || typeof parts[Symbol.iterator] !== "function") {
+      throw new TypeError("Blob parts must be a sequence");
+    }
+    const chunks = [];
+    let size = 0;
+    for (const part of parts) {
+      const bytes = part instanceof Blob ? part.#bytes
+        : part instanceof ArrayBuffer || ArrayBuffer.isView(part) ? bytesOf(part).slice()
+        : utf8Encode(String(part));
+      chunks.push(bytes);
+      size += bytes.length;
+    }
+    this.#bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      this.#bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    const type = options?.type === undefined ? "" : String(options.type);
+    this.#type = /^[\x20-\x7e]*$/.test(type) ? type.toLowerCase() : "";
+  }
+  get size() { return this.#bytes.length; }
+  get type() { return this.#type; }
+  slice(start = 0, end = this.#bytes.length, contentType = "") {
+    const clamp = (i) => (i < 0 ? Math.max(this.#bytes.length + i, 0) : Math.min(i, this.#bytes.length));
+    const blob = new Blob([], { type: contentType });
+    blob.#bytes = this.#bytes.slice(clamp(Math.trunc(start) || 0), clamp(Math.trunc(end) || 0));
+    return blob;
+  }
+  async text() {
+    return utf8Decode(this.#bytes, false);
+  }
+  async arrayBuffer() {
+    return this.#bytes.slice().buffer;
+  }
+  async bytes() {
+    return this.#bytes.slice();
+  }
+  stream() {
+    throw new DOMException("Blob.stream() is not supported yet; use arrayBuffer() or text()", "NotSupportedError");
+  }
+  get [Symbol.toStringTag]() { return "Blob"; }
+  static {
+    blobBytes = (blob) => blob.#bytes;
+  }
+}
+define(globalThis, "Blob", Blob);
+
+class File extends Blob {
+  #name;
+  #lastModified;
+  constructor(parts, name, options = {}) {
+    super(parts, options);
+    if (arguments.length < 2) throw new TypeError("File requires a name");
+    this.#name = String(name);
+    this.#lastModified = options?.lastModified === undefined ? Date.now() : Number(options.lastModified);
+  }
+  get name() { return this.#name; }
+  get lastModified() { return this.#lastModified; }
+  get [Symbol.toStringTag]() { return "File"; }
+}
+define(globalThis, "File", File);

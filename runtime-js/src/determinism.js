@@ -1,0 +1,99 @@
+// Prelude fragment: enterInvocation(params), called by the worker when an invocation starts, with
+// {seedHigh, seedLow, now, deterministic}. For queries and mutations it makes Math.random,
+// crypto.getRandomValues / randomUUID, Date and garbage collection deterministic and refuses fetch and
+// timers with Convex's messages (CONVEX_ABI.md §8). A reused ("warm") context gets it again per
+// invocation, so every per-request global is reset.
+
+const RealDate = Date;
+const realRandom = Math.random;
+const realFillRandom = fillRandom;
+const RealWeakRef = globalThis.WeakRef;
+const RealFinalizationRegistry = globalThis.FinalizationRegistry;
+
+class StrongWeakRef {
+  #target;
+  constructor(target) {
+    this.#target = target;
+  }
+  deref() {
+    return this.#target;
+  }
+}
+class NoFinalizationRegistry {
+  register() {}
+  unregister() {
+    return false;
+  }
+}
+const refused = (what) => () => {
+  throw new Error(`Can't use ${what} in queries and mutations. Please consider using an action.`);
+};
+function refusedFetch() {
+  return Promise.reject(new Error("Can't use fetch() in queries and mutations. Please consider using an action."));
+}
+const actionOnly = (what) => () => {
+  throw new Error(`${what} is not supported yet in Isobar actions`);
+};
+
+function enterInvocation(params) {
+  if (!params.deterministic) {
+    define(Math, "random", realRandom);
+    fillRandom = realFillRandom;
+    define(globalThis, "Date", RealDate);
+    define(RealDate.prototype, "constructor", RealDate);
+    define(globalThis, "WeakRef", RealWeakRef);
+    define(globalThis, "FinalizationRegistry", RealFinalizationRegistry);
+    define(globalThis, "fetch", actionOnly("fetch()"));
+    define(globalThis, "setTimeout", actionOnly("setTimeout"));
+    define(globalThis, "setInterval", actionOnly("setInterval"));
+    invocationStart = RealDate.now();
+    return;
+  }
+
+  // sfc32 over the 64-bit seed.
+  let a = params.seedHigh >>> 0, b = params.seedLow >>> 0, c = 0x9e3779b9, d = 1;
+  const next = () => {
+    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    const t = (a + b) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    d = (d + 1) | 0;
+    const r = (t + d) | 0;
+    c = (c + r) | 0;
+    return r >>> 0;
+  };
+  for (let i = 0; i < 12; i++) next();
+  define(Math, "random", function random() {
+    return next() / 4294967296;
+  });
+  fillRandom = (bytes) => {
+    for (let i = 0; i < bytes.length; i += 4) {
+      const r = next();
+      for (let j = 0; j < 4 && i + j < bytes.length; j++) bytes[i + j] = (r >>> (8 * j)) & 0xff;
+    }
+  };
+
+  // Date.now() and new Date() read the invocation's fixed time; other forms are untouched.
+  const now = params.now;
+  function FixedDate(...args) {
+    if (new.target === undefined) return new RealDate(now).toString();
+    return Reflect.construct(RealDate, args.length === 0 ? [now] : args, new.target);
+  }
+  Object.setPrototypeOf(FixedDate, RealDate);
+  FixedDate.prototype = RealDate.prototype;
+  define(FixedDate, "now", function now_() {
+    return now;
+  });
+  define(RealDate.prototype, "constructor", FixedDate);
+  define(globalThis, "Date", FixedDate);
+  invocationStart = now;
+
+  // Garbage collection must not show through.
+  define(globalThis, "WeakRef", StrongWeakRef);
+  define(globalThis, "FinalizationRegistry", NoFinalizationRegistry);
+
+  define(globalThis, "fetch", refusedFetch);
+  define(globalThis, "setTimeout", refused("setTimeout"));
+  define(globalThis, "setInterval", refused("setInterval"));
+}

@@ -1,0 +1,219 @@
+// Prelude fragment: TextEncoder, TextDecoder (UTF-8), atob, btoa, and byte helpers other fragments use.
+
+// A string's UTF-8 bytes; lone surrogates become U+FFFD, as TextEncoder specifies.
+function utf8Encode(input) {
+  const s = String(input);
+  const bytes = new Uint8Array(s.length * 3);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else {
+        c = 0xfffd;
+      }
+    }
+    if (c < 0x80) {
+      bytes[n++] = c;
+    } else if (c < 0x800) {
+      bytes[n++] = 0xc0 | (c >> 6);
+      bytes[n++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      bytes[n++] = 0xe0 | (c >> 12);
+      bytes[n++] = 0x80 | ((c >> 6) & 63);
+      bytes[n++] = 0x80 | (c & 63);
+    } else {
+      bytes[n++] = 0xf0 | (c >> 18);
+      bytes[n++] = 0x80 | ((c >> 12) & 63);
+      bytes[n++] = 0x80 | ((c >> 6) & 63);
+      bytes[n++] = 0x80 | (c & 63);
+    }
+  }
+  return bytes.slice(0, n);
+}
+
+// Decodes UTF-8. Invalid sequences become U+FFFD (one per maximal bad subpart), or throw when fatal.
+function utf8Decode(bytes, fatal) {
+  const parts = [];
+  let codes = [];
+  const bad = () => {
+    if (fatal) throw new TypeError("The encoded data was not valid for encoding utf-8");
+    codes.push(0xfffd);
+  };
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    let need = 0, c = 0, lower = 0x80, upper = 0xbf;
+    if (b < 0x80) {
+      codes.push(b);
+      i++;
+    } else {
+      if (b >= 0xc2 && b <= 0xdf) { need = 1; c = b & 0x1f; }
+      else if (b >= 0xe0 && b <= 0xef) {
+        need = 2; c = b & 0xf;
+        if (b === 0xe0) lower = 0xa0;
+        if (b === 0xed) upper = 0x9f;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        need = 3; c = b & 0x7;
+        if (b === 0xf0) lower = 0x90;
+        if (b === 0xf4) upper = 0x8f;
+      } else {
+        bad();
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      for (; j <= i + need; j++) {
+        const cont = bytes[j];
+        if (j >= bytes.length || cont < lower || cont > upper) break;
+        c = (c << 6) | (cont & 0x3f);
+        lower = 0x80;
+        upper = 0xbf;
+      }
+      if (j <= i + need) {
+        bad();
+        i = j;
+        continue;
+      }
+      if (c >= 0x10000) {
+        c -= 0x10000;
+        codes.push(0xd800 + (c >> 10), 0xdc00 + (c & 0x3ff));
+      } else {
+        codes.push(c);
+      }
+      i = j;
+    }
+    if (codes.length >= 8192) {
+      parts.push(String.fromCharCode.apply(null, codes));
+      codes = [];
+    }
+  }
+  parts.push(String.fromCharCode.apply(null, codes));
+  return parts.join("");
+}
+
+// A BufferSource (ArrayBuffer or a view) as a Uint8Array over the same memory.
+function bytesOf(source, what = "argument") {
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  throw new TypeError(`The ${what} must be an ArrayBuffer or an ArrayBufferView`);
+}
+
+class TextEncoder {
+  get encoding() { return "utf-8"; }
+  encode(input = "") {
+    return utf8Encode(input);
+  }
+  encodeInto(source, destination) {
+    if (!(destination instanceof Uint8Array)) throw new TypeError("encodeInto needs a Uint8Array");
+    const s = String(source);
+    let read = 0, written = 0;
+    for (const ch of s) {  // whole code points, so a character is never split
+      const bytes = utf8Encode(ch);
+      if (written + bytes.length > destination.length) break;
+      destination.set(bytes, written);
+      written += bytes.length;
+      read += ch.length;
+    }
+    return { read, written };
+  }
+}
+define(globalThis, "TextEncoder", TextEncoder);
+
+class TextDecoder {
+  #fatal;
+  #ignoreBOM;
+  #pending = new Uint8Array(0);  // an incomplete sequence kept between streaming calls
+  constructor(label = "utf-8", options = {}) {
+    const name = String(label).trim().toLowerCase();
+    if (name !== "utf-8" && name !== "utf8" && name !== "unicode-1-1-utf-8") {
+      throw new RangeError(`The encoding "${label}" is not supported (only utf-8)`);
+    }
+    this.#fatal = Boolean(options?.fatal);
+    this.#ignoreBOM = Boolean(options?.ignoreBOM);
+  }
+  get encoding() { return "utf-8"; }
+  get fatal() { return this.#fatal; }
+  get ignoreBOM() { return this.#ignoreBOM; }
+  decode(input, options = {}) {
+    let bytes = input === undefined ? new Uint8Array(0) : bytesOf(input, "input");
+    if (this.#pending.length > 0) {
+      const joined = new Uint8Array(this.#pending.length + bytes.length);
+      joined.set(this.#pending);
+      joined.set(bytes, this.#pending.length);
+      bytes = joined;
+      this.#pending = new Uint8Array(0);
+    }
+    if (options?.stream) {
+      // Keep a trailing incomplete sequence for the next call.
+      let start = bytes.length;
+      for (let back = 1; back <= 3 && bytes.length - back >= 0; back++) {
+        const b = bytes[bytes.length - back];
+        if ((b & 0xc0) === 0x80) continue;
+        const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+        if (need > back) start = bytes.length - back;
+        break;
+      }
+      this.#pending = bytes.slice(start);
+      bytes = bytes.subarray(0, start);
+    }
+    let text = utf8Decode(bytes, this.#fatal);
+    if (!this.#ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return text;
+  }
+}
+define(globalThis, "TextDecoder", TextDecoder);
+
+const kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+function base64Encode(bytes) {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    out += kBase64[n >> 18] + kBase64[(n >> 12) & 63];
+    out += i + 1 < bytes.length ? kBase64[(n >> 6) & 63] : "=";
+    out += i + 2 < bytes.length ? kBase64[n & 63] : "=";
+  }
+  return out;
+}
+
+// Forgiving base64 decoding (HTML spec): ASCII whitespace ignored, padding optional.
+function base64Decode(text) {
+  let s = String(text).replace(/[\t\n\f\r ]/g, "");
+  if (s.length % 4 === 0) s = s.replace(/={1,2}$/, "");
+  if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) {
+    throw new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
+  }
+  const bytes = new Uint8Array(Math.floor((s.length * 3) / 4));
+  let n = 0, buffer = 0, bits = 0;
+  for (let i = 0; i < s.length; i++) {
+    buffer = (buffer << 6) | kBase64.indexOf(s[i]);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[n++] = (buffer >> bits) & 0xff;
+    }
+  }
+  return bytes.subarray(0, n);
+}
+
+define(globalThis, "btoa", function btoa(data) {
+  if (arguments.length === 0) throw new TypeError("btoa requires 1 argument");
+  const s = String(data);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) throw new DOMException("Invalid character", "InvalidCharacterError");
+    bytes[i] = c;
+  }
+  return base64Encode(bytes);
+});
+define(globalThis, "atob", function atob(data) {
+  if (arguments.length === 0) throw new TypeError("atob requires 1 argument");
+  const bytes = base64Decode(data);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  return out;
+});

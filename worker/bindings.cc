@@ -1,0 +1,232 @@
+#include "worker/bindings.h"
+
+#include <openssl/evp.h>
+#include <sys/random.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "runtime-js/prelude.h"
+#include "v8-array-buffer.h"
+#include "v8-exception.h"
+#include "v8-primitive.h"
+#include "v8-typed-array.h"
+#include "worker/invocation.h"
+#include "worker/js_util.h"
+
+namespace isobar::worker {
+namespace {
+
+constexpr size_t kMaxRandomBytes = 65536;
+
+// The invocation of the context a binding was called in; throws and returns null outside one.
+Invocation* CurrentInvocation(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Invocation* invocation = Invocation::Of(info.GetIsolate()->GetCurrentContext());
+  if (invocation == nullptr) {
+    ThrowError(info.GetIsolate(), v8::Exception::Error, "Convex syscalls are unavailable outside an invocation");
+  }
+  return invocation;
+}
+
+bool SyscallArguments(const v8::FunctionCallbackInfo<v8::Value>& info, Invocation* invocation, std::string* op,
+                      std::string* args) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsString()) {
+    ThrowError(isolate, v8::Exception::TypeError, "Convex syscalls take (op: string, argsJson: string)");
+    return false;
+  }
+  if (info[0].As<v8::String>()->Length() > 256 ||
+      static_cast<size_t>(info[1].As<v8::String>()->Utf8Length(isolate)) > invocation->limits->max_host_call_bytes) {
+    ThrowError(isolate, v8::Exception::RangeError, "Convex syscall arguments are too large");
+    return false;
+  }
+  *op = ToUtf8(isolate, info[0]);
+  *args = ToUtf8(isolate, info[1]);
+  if (invocation->importing && absl::StartsWith(*op, "1.0/")) {
+    ThrowError(isolate, v8::Exception::Error, "Can't use database at import time");
+    return false;
+  }
+  return true;
+}
+
+void Syscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Invocation* invocation = CurrentInvocation(info);
+  std::string op, args;
+  if (invocation == nullptr || !SyscallArguments(info, invocation, &op, &args)) return;
+  absl::StatusOr<std::string> result = invocation->host->Call(invocation->id, op, args);
+  if (!result.ok()) {
+    ThrowError(info.GetIsolate(), v8::Exception::Error, result.status().message());
+    return;
+  }
+  info.GetReturnValue().Set(NewString(info.GetIsolate(), *result));
+}
+
+// Queues the call (CONVEX_ABI.md §2.10); the evaluator sends it in the next batch.
+void AsyncSyscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  Invocation* invocation = CurrentInvocation(info);
+  std::string op, args;
+  if (invocation == nullptr || !SyscallArguments(info, invocation, &op, &args)) return;
+  if (invocation->queue.size() >= invocation->limits->max_pending_async_syscalls) {
+    ThrowError(isolate, v8::Exception::RangeError,
+               absl::StrCat("Too many concurrent async syscalls (limit ", invocation->limits->max_pending_async_syscalls, ")"));
+    return;
+  }
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(isolate->GetCurrentContext()).ToLocal(&resolver)) return;
+  invocation->queue.push_back({std::move(op), std::move(args), v8::Global<v8::Promise::Resolver>(isolate, resolver)});
+  info.GetReturnValue().Set(resolver->GetPromise());
+}
+
+// native.log(level, text): the prelude has formatted the line (and stopped at the length cap).
+void Log(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Invocation* invocation = Invocation::Of(info.GetIsolate()->GetCurrentContext());
+  if (invocation == nullptr || info.Length() < 2 || !info[0]->IsString() || !info[1]->IsString()) return;
+  const EvaluatorLimits& limits = *invocation->limits;
+  if (invocation->logs.size() >= limits.max_log_lines) {
+    if (!invocation->logs_truncated) {
+      invocation->logs_truncated = true;
+      invocation->logs.push_back(
+          {"warn", absl::StrCat("Log overflow (maximum ", limits.max_log_lines, " lines); later lines were dropped")});
+    }
+    return;
+  }
+  std::string level = ToUtf8(info.GetIsolate(), info[0]);
+  if (level != "log" && level != "info" && level != "warn" && level != "error" && level != "debug") level = "log";
+  std::string line = ToUtf8(info.GetIsolate(), info[1]);
+  if (line.size() > limits.max_log_line_bytes) {
+    size_t cut = limits.max_log_line_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+    line.resize(cut);
+    line += " (truncated)";
+  }
+  invocation->logs.push_back({std::move(level), std::move(line)});
+}
+
+v8::Local<v8::ArrayBuffer> NewArrayBuffer(v8::Isolate* isolate, const void* data, size_t size) {
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, size);
+  if (size > 0) std::memcpy(buffer->GetBackingStore()->Data(), data, size);
+  return buffer;
+}
+
+void RandomBytes(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsUint32() || info[0].As<v8::Uint32>()->Value() > kMaxRandomBytes) {
+    ThrowError(isolate, v8::Exception::RangeError, "randomBytes takes a length of at most 65536");
+    return;
+  }
+  std::string bytes(info[0].As<v8::Uint32>()->Value(), '\0');
+  for (size_t filled = 0; filled < bytes.size();) {
+    ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      ThrowError(isolate, v8::Exception::Error, "the kernel's random source failed");
+      return;
+    }
+    filled += static_cast<size_t>(n);
+  }
+  info.GetReturnValue().Set(NewArrayBuffer(isolate, bytes.data(), bytes.size()));
+}
+
+const EVP_MD* DigestByName(absl::string_view name) {
+  if (name == "SHA-1") return EVP_sha1();
+  if (name == "SHA-256") return EVP_sha256();
+  if (name == "SHA-384") return EVP_sha384();
+  if (name == "SHA-512") return EVP_sha512();
+  return nullptr;
+}
+
+void Digest(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  const EVP_MD* md = info.Length() >= 2 && info[0]->IsString() ? DigestByName(ToUtf8(isolate, info[0])) : nullptr;
+  if (md == nullptr || !info[1]->IsUint8Array()) {
+    ThrowError(isolate, v8::Exception::TypeError, "digest takes (algorithm, Uint8Array)");
+    return;
+  }
+  v8::Local<v8::Uint8Array> data = info[1].As<v8::Uint8Array>();
+  const auto* bytes = static_cast<const unsigned char*>(data->Buffer()->GetBackingStore()->Data()) + data->ByteOffset();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes, data->ByteLength(), digest, &length, md, nullptr) != 1) {
+    ThrowError(isolate, v8::Exception::Error, "digest failed");
+    return;
+  }
+  info.GetReturnValue().Set(NewArrayBuffer(isolate, digest, length));
+}
+
+}  // namespace
+
+v8::MaybeLocal<v8::UnboundScript> CompilePrelude(v8::Isolate* isolate) {
+  v8::ScriptOrigin origin(isolate, NewString(isolate, "isobar:prelude.js"));
+  v8::ScriptCompiler::Source source(NewString(isolate, runtime_js::kPrelude), origin);
+  return v8::ScriptCompiler::CompileUnboundScript(isolate, &source);
+}
+
+v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::Local<v8::UnboundScript> prelude) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Object> native = v8::Object::New(isolate);
+  SetFunction(context, native, "syscall", Syscall);
+  SetFunction(context, native, "asyncSyscall", AsyncSyscall);
+  SetFunction(context, native, "log", Log);
+  SetFunction(context, native, "randomBytes", RandomBytes);
+  SetFunction(context, native, "digest", Digest);
+  v8::Local<v8::Value> installer;
+  v8::Local<v8::Value> enter;
+  v8::Local<v8::Value> argv[] = {native};
+  if (!prelude->BindToCurrentContext()->Run(context).ToLocal(&installer) || !installer->IsFunction() ||
+      !installer.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, argv).ToLocal(&enter) ||
+      !enter->IsFunction()) {
+    return {};
+  }
+  return enter.As<v8::Function>();
+}
+
+bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> enter, bool deterministic, uint64_t seed,
+                     double unix_time_ms) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Object> params = v8::Object::New(isolate);
+  auto set = [&](const char* name, v8::Local<v8::Value> value) {
+    params->Set(context, NewString(isolate, name), value).Check();
+  };
+  set("seedHigh", v8::Number::New(isolate, static_cast<double>(seed >> 32)));
+  set("seedLow", v8::Number::New(isolate, static_cast<double>(seed & 0xFFFFFFFF)));
+  set("now", v8::Number::New(isolate, unix_time_ms));
+  set("deterministic", v8::Boolean::New(isolate, deterministic));
+  v8::Local<v8::Value> argv[] = {params};
+  return !enter->Call(context, v8::Undefined(isolate), 1, argv).IsEmpty();
+}
+
+void OnPromiseReject(v8::PromiseRejectMessage message) {
+  v8::Local<v8::Promise> promise = message.GetPromise();
+  v8::Isolate* isolate = promise->GetIsolate();
+  Invocation* invocation = Invocation::Of(isolate->GetCurrentContext());
+  if (invocation == nullptr) return;
+  if (message.GetEvent() == v8::kPromiseRejectWithNoHandler) {
+    invocation->unhandled.emplace_back(v8::Global<v8::Promise>(isolate, promise),
+                                       v8::Global<v8::Value>(isolate, message.GetValue()));
+  } else if (message.GetEvent() == v8::kPromiseHandlerAddedAfterReject) {
+    for (auto it = invocation->unhandled.begin(); it != invocation->unhandled.end(); ++it) {
+      if (it->first == promise) {
+        invocation->unhandled.erase(it);
+        break;
+      }
+    }
+  }
+}
+
+void WarmUpBindings() {
+  for (const char* name : {"SHA-1", "SHA-256", "SHA-384", "SHA-512"}) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest("", 0, digest, &length, DigestByName(name), nullptr);
+  }
+  unsigned char byte;
+  if (getrandom(&byte, 1, 0) != 1) {
+    // Nothing to do: RandomBytes reports the failure if it persists.
+  }
+}
+
+}  // namespace isobar::worker

@@ -1,0 +1,40 @@
+// The native side of runtime-js: the bindings the prelude receives (never globals), and the calls the
+// evaluator makes into it. Each binding finds its Invocation through the calling context.
+//
+//   native.syscall(op, argsJson) -> string           HostCalls::Call, blocking
+//   native.asyncSyscall(op, argsJson) -> Promise     queued on the invocation (CONVEX_ABI.md §2.10)
+//   native.log(level, text)                          a captured log line (bounded)
+//   native.randomBytes(n) -> ArrayBuffer             kernel randomness (actions)
+//   native.digest(name, Uint8Array) -> ArrayBuffer   SHA-1/256/384/512
+#ifndef ISOBAR_WORKER_BINDINGS_H_
+#define ISOBAR_WORKER_BINDINGS_H_
+
+#include <cstdint>
+
+#include "v8-context.h"
+#include "v8-function.h"
+#include "v8-isolate.h"
+#include "v8-promise.h"
+#include "v8-script.h"
+
+namespace isobar::worker {
+
+// Compiles runtime-js's prelude for `isolate` (once; each context binds it).
+v8::MaybeLocal<v8::UnboundScript> CompilePrelude(v8::Isolate* isolate);
+
+// Runs the prelude in `context` with the native bindings; returns its enterInvocation function.
+v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::Local<v8::UnboundScript> prelude);
+
+// Calls enterInvocation for one invocation. False if it threw (or execution was terminated).
+bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> enter, bool deterministic,
+                     uint64_t seed, double unix_time_ms);
+
+// The isolate's promise-reject callback: records unhandled rejections on the invocation.
+void OnPromiseReject(v8::PromiseRejectMessage message);
+
+// Touches what OpenSSL and the kernel initialise lazily for the bindings, before the sandbox.
+void WarmUpBindings();
+
+}  // namespace isobar::worker
+
+#endif  // ISOBAR_WORKER_BINDINGS_H_

@@ -1,0 +1,57 @@
+// What an invocation produces, and the limits every invocation runs under.
+#ifndef ISOBAR_WORKER_INVOCATION_RESULT_H_
+#define ISOBAR_WORKER_INVOCATION_RESULT_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace isobar::worker {
+
+struct LogLine {
+  std::string level;
+  std::string message;
+};
+
+struct InvocationResult {
+  // The value as JSON ("" for undefined), or the failure: UNKNOWN for an exception thrown by user code,
+  // DEADLINE_EXCEEDED for the CPU budget, RESOURCE_EXHAUSTED for the heap.
+  absl::StatusOr<std::string> result_json;
+  // The failure was raised by user code (its message may be shown to the caller).
+  bool user_error = false;
+  // A ConvexError's data, as Convex JSON.
+  std::optional<std::string> convex_error_data;
+  // For a user error: "\n    at fn (convex:/path.js:line:column)" per frame, the runtime's frames left out.
+  std::string stack;
+  std::vector<LogLine> logs;
+  absl::Duration cpu_time;
+};
+
+struct EvaluatorLimits {
+  size_t max_heap_bytes = 64u << 20;
+  size_t max_array_buffer_bytes = 128u << 20;  // per isolate, outside the V8 heap
+  size_t max_log_lines = 256;
+  size_t max_log_line_bytes = 32u << 10;
+  size_t max_host_call_bytes = 16u << 20;
+  size_t max_pending_async_syscalls = 10000;
+  // Arguments and results crossing the process boundary.
+  size_t max_value_bytes = 16u << 20;
+  int max_value_nesting = 64;
+  // The isolate pool: at most this many deployments' isolates, and this much V8 heap in use in all.
+  size_t max_isolates = 16;
+  size_t isolate_memory_budget_bytes = 512u << 20;
+  // Idle warm contexts kept per isolate.
+  size_t max_warm_contexts = 4;
+  // An isolate whose heap is this full after an invocation is recycled.
+  double recycle_heap_fraction = 0.8;
+  // The worker-wide V8 code cache, keyed by module SHA-256.
+  size_t max_code_cache_bytes = 64u << 20;
+};
+
+}  // namespace isobar::worker
+
+#endif  // ISOBAR_WORKER_INVOCATION_RESULT_H_

@@ -1,0 +1,210 @@
+#include "worker/isolate_pool.h"
+
+#include <utility>
+
+#include "v8-exception.h"
+#include "v8-local-handle.h"
+#include "v8-microtask-queue.h"
+#include "v8-primitive.h"
+#include "v8-statistics.h"
+#include "worker/bindings.h"
+#include "worker/invocation.h"
+#include "worker/module_loader.h"
+
+namespace isobar::worker {
+namespace {
+
+bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
+  return context->GetEmbedderData(kWasmSlot)->IsTrue();
+}
+
+}  // namespace
+
+DeploymentIsolate::DeploymentIsolate(std::string deployment, bool wasm, const EvaluatorLimits& limits,
+                                     const std::vector<ContextExtension>& extensions)
+    : deployment_(std::move(deployment)),
+      wasm_(wasm),
+      limits_(limits),
+      extensions_(extensions),
+      allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes)) {
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator_.get();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, limits.max_heap_bytes);
+  isolate_ = v8::Isolate::New(params);
+  isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  isolate_->SetAllowAtomicsWait(false);
+  isolate_->AddNearHeapLimitCallback(&DeploymentIsolate::NearHeapLimit, this);
+  isolate_->SetPromiseRejectCallback(OnPromiseReject);
+  isolate_->SetHostImportModuleDynamicallyCallback(DynamicImport);
+  isolate_->SetAllowWasmCodeGenerationCallback(AllowWasm);
+  isolate_->SetCaptureStackTraceForUncaughtExceptions(true, 32);  // stacks of user errors
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::UnboundScript> prelude;
+  if (CompilePrelude(isolate_).ToLocal(&prelude)) prelude_.Reset(isolate_, prelude);
+}
+
+DeploymentIsolate::~DeploymentIsolate() {
+  prepared_.reset();  // handles belong to the isolate
+  warm_.clear();
+  prelude_.Reset();
+  isolate_->Dispose();
+}
+
+size_t DeploymentIsolate::NearHeapLimit(void* data, size_t current_limit, size_t) {
+  auto* self = static_cast<DeploymentIsolate*>(data);
+  self->heap_exhausted_ = true;
+  self->isolate_->TerminateExecution();
+  return current_limit + (16u << 20);  // room to unwind; the isolate is retired afterwards
+}
+
+size_t DeploymentIsolate::HeapInUse() const {
+  v8::HeapStatistics statistics;
+  isolate_->GetHeapStatistics(&statistics);
+  return statistics.used_heap_size();
+}
+
+std::unique_ptr<JsContext> DeploymentIsolate::NewContext() {
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  if (prelude_.IsEmpty()) return nullptr;
+  v8::Local<v8::Context> context = v8::Context::New(isolate_);
+  v8::Context::Scope context_scope(context);
+  context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);  // no invocation attached yet
+  context->SetEmbedderData(kWasmSlot, v8::Boolean::New(isolate_, wasm_));
+  if (!wasm_) {
+    context->Global()->Delete(context, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly")).Check();
+  }
+  v8::TryCatch try_catch(isolate_);
+  v8::Local<v8::Function> enter;
+  if (!InstallPrelude(context, prelude_.Get(isolate_)).ToLocal(&enter)) return nullptr;
+  for (const ContextExtension& extend : extensions_) extend(isolate_, context);
+  auto js = std::make_unique<JsContext>();
+  js->context.Reset(isolate_, context);
+  js->enter.Reset(isolate_, enter);
+  return js;
+}
+
+void DeploymentIsolate::Prepare() {
+  if (prepared_ == nullptr) prepared_ = NewContext();
+}
+
+std::unique_ptr<JsContext> DeploymentIsolate::TakeContext(ContextPolicy policy, const std::string& code_version,
+                                                          bool deterministic) {
+  if (policy == ContextPolicy::kWarm) {
+    for (auto it = warm_.begin(); it != warm_.end(); ++it) {
+      if ((*it)->code_version == code_version && (*it)->deterministic == deterministic) {
+        std::unique_ptr<JsContext> context = std::move(*it);
+        warm_.erase(it);
+        return context;
+      }
+    }
+  }
+  std::unique_ptr<JsContext> context = prepared_ != nullptr ? std::move(prepared_) : NewContext();
+  if (context != nullptr) {
+    context->code_version = code_version;
+    context->deterministic = deterministic;
+  }
+  return context;
+}
+
+void DeploymentIsolate::KeepWarm(std::unique_ptr<JsContext> context) {
+  warm_.push_front(std::move(context));
+  while (warm_.size() > limits_.max_warm_contexts) warm_.pop_back();
+}
+
+IsolatePool::IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExtension> extensions)
+    : limits_(limits), extensions_(std::move(extensions)) {}
+
+IsolatePool::~IsolatePool() = default;
+
+DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm) {
+  auto it = live_.find(deployment);
+  if (it != live_.end() && it->second->wasm() != wasm) {
+    Retire(it->second.get());  // the deployment's settings changed
+    it = live_.end();
+  }
+  DeploymentIsolate* isolate;
+  if (it != live_.end()) {
+    ++stats_.hits;
+    isolate = it->second.get();
+  } else {
+    ++stats_.misses;
+    ++stats_.creations;
+    auto created = std::make_unique<DeploymentIsolate>(deployment, wasm, limits_, extensions_);
+    isolate = created.get();
+    live_[deployment] = std::move(created);
+  }
+  isolate->active++;
+  isolate->last_used = ++clock_;
+  most_recent_ = isolate;
+  Evict();
+  return isolate;
+}
+
+void IsolatePool::Release(DeploymentIsolate* isolate) {
+  isolate->active--;
+  if (!isolate->retiring &&
+      static_cast<double>(isolate->HeapInUse()) > limits_.recycle_heap_fraction * static_cast<double>(limits_.max_heap_bytes)) {
+    Retire(isolate);
+  }
+  DisposeIfIdle(isolate);
+  Evict();
+}
+
+void IsolatePool::Retire(DeploymentIsolate* isolate) {
+  if (isolate->retiring) return;
+  isolate->retiring = true;
+  ++stats_.recycles;
+  auto it = live_.find(isolate->deployment());
+  if (it != live_.end() && it->second.get() == isolate) {
+    retired_.push_back(std::move(it->second));
+    live_.erase(it);
+  }
+  if (most_recent_ == isolate) most_recent_ = nullptr;
+  DisposeIfIdle(isolate);
+}
+
+void IsolatePool::DisposeIfIdle(DeploymentIsolate* isolate) {
+  if (!isolate->retiring || isolate->active > 0) return;
+  for (auto it = retired_.begin(); it != retired_.end(); ++it) {
+    if (it->get() == isolate) {
+      retired_.erase(it);
+      return;
+    }
+  }
+}
+
+void IsolatePool::Evict() {
+  for (;;) {
+    size_t heap = 0;
+    DeploymentIsolate* oldest_idle = nullptr;
+    for (const auto& [deployment, isolate] : live_) {
+      heap += isolate->HeapInUse();
+      if (isolate->active == 0 && (oldest_idle == nullptr || isolate->last_used < oldest_idle->last_used)) {
+        oldest_idle = isolate.get();
+      }
+    }
+    if (oldest_idle == nullptr || (live_.size() <= limits_.max_isolates && heap <= limits_.isolate_memory_budget_bytes)) {
+      return;
+    }
+    ++stats_.evictions;
+    if (most_recent_ == oldest_idle) most_recent_ = nullptr;
+    live_.erase(oldest_idle->deployment());
+  }
+}
+
+void IsolatePool::Prepare() {
+  if (most_recent_ != nullptr) most_recent_->Prepare();
+}
+
+IsolateStats IsolatePool::stats() const {
+  IsolateStats stats = stats_;
+  stats.isolates = live_.size() + retired_.size();
+  stats.heap_in_use_bytes = 0;
+  for (const auto& [deployment, isolate] : live_) stats.heap_in_use_bytes += isolate->HeapInUse();
+  for (const auto& isolate : retired_) stats.heap_in_use_bytes += isolate->HeapInUse();
+  return stats;
+}
+
+}  // namespace isobar::worker

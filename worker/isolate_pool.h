@@ -1,0 +1,140 @@
+// V8 isolates by deployment: an isolate is never shared across deployments (SECURITY.md §2). The pool
+// keeps at most `max_isolates` of them within a V8-heap budget, evicting the least recently used idle
+// one; an isolate that was terminated, ran out of heap or is nearly full is retired: it takes no new
+// invocations and is disposed of once its last one ends.
+//
+// Contexts: with the `fresh` policy every invocation gets a new context (one is created ahead, while
+// the worker is idle: Prepare); with `warm` a context and the modules evaluated in it are kept for
+// the deployment's next invocation of the same code version and determinism, and the prelude's
+// per-request globals are reset on entry. Not thread-safe: the JS thread owns the pool.
+#ifndef ISOBAR_WORKER_ISOLATE_POOL_H_
+#define ISOBAR_WORKER_ISOLATE_POOL_H_
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "v8-context.h"
+#include "v8-function.h"
+#include "v8-isolate.h"
+#include "v8-persistent-handle.h"
+#include "v8-script.h"
+#include "worker/capped_allocator.h"
+#include "worker/invocation_result.h"
+
+namespace isobar::worker {
+
+// Adds globals to every new context (tests add test-only operations; production adds none).
+using ContextExtension = std::function<void(v8::Isolate*, v8::Local<v8::Context>)>;
+
+enum class ContextPolicy { kFresh, kWarm };
+
+// A context with the prelude installed, its enterInvocation function, and the modules evaluated in it.
+struct JsContext {
+  struct LoadedModule {
+    std::string path;
+    std::string sha256;
+    v8::Global<v8::Module> module;
+  };
+  v8::Global<v8::Context> context;
+  v8::Global<v8::Function> enter;
+  std::vector<LoadedModule> modules;
+  // Warm contexts only: what they may be reused for.
+  std::string code_version;
+  bool deterministic = true;
+};
+
+class DeploymentIsolate {
+ public:
+  DeploymentIsolate(std::string deployment, bool wasm, const EvaluatorLimits& limits,
+                    const std::vector<ContextExtension>& extensions);
+  ~DeploymentIsolate();
+  DeploymentIsolate(const DeploymentIsolate&) = delete;
+  DeploymentIsolate& operator=(const DeploymentIsolate&) = delete;
+
+  const std::string& deployment() const { return deployment_; }
+  bool wasm() const { return wasm_; }
+  v8::Isolate* isolate() const { return isolate_; }
+
+  // A context for one invocation: an idle warm one of this code version and determinism (kWarm), the
+  // prepared one, or a new one. Null if the prelude failed.
+  std::unique_ptr<JsContext> TakeContext(ContextPolicy policy, const std::string& code_version, bool deterministic);
+  // Keeps a warm context for reuse (the oldest idle one is dropped beyond the limit).
+  void KeepWarm(std::unique_ptr<JsContext> context);
+  // Creates the next fresh context now, if none is ready.
+  void Prepare();
+  bool prepared() const { return prepared_ != nullptr; }
+
+  size_t HeapInUse() const;
+  // The near-heap-limit callback fired: every invocation in this isolate must end.
+  bool heap_exhausted() const { return heap_exhausted_; }
+
+  int active = 0;        // invocations using the isolate
+  bool retiring = false;
+  uint64_t last_used = 0;
+
+ private:
+  std::unique_ptr<JsContext> NewContext();
+  static size_t NearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
+
+  const std::string deployment_;
+  const bool wasm_;
+  const EvaluatorLimits& limits_;
+  const std::vector<ContextExtension>& extensions_;
+  std::unique_ptr<CappedArrayBufferAllocator> allocator_;
+  v8::Isolate* isolate_ = nullptr;
+  v8::Global<v8::UnboundScript> prelude_;  // compiled once per isolate
+  bool heap_exhausted_ = false;
+  std::unique_ptr<JsContext> prepared_;
+  std::list<std::unique_ptr<JsContext>> warm_;  // idle, most recently used first
+};
+
+struct IsolateStats {
+  uint64_t hits = 0;       // an invocation found its deployment's isolate
+  uint64_t misses = 0;     // ... and one had to be created
+  uint64_t evictions = 0;  // idle isolates dropped for the count or memory budget
+  uint64_t recycles = 0;   // isolates retired after a termination, heap exhaustion or a full heap
+  uint64_t creations = 0;
+  size_t isolates = 0;     // cached now (retiring ones included)
+  size_t heap_in_use_bytes = 0;
+};
+
+class IsolatePool {
+ public:
+  IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExtension> extensions);
+  ~IsolatePool();
+
+  // The deployment's isolate, created on a miss (or when its wasm setting changed); counted as in use
+  // until Release.
+  DeploymentIsolate* Acquire(const std::string& deployment, bool wasm);
+  // The invocation using `isolate` ended. Disposes of a retired isolate once idle, retires a nearly full
+  // one, and evicts idle isolates beyond the count or memory budget.
+  void Release(DeploymentIsolate* isolate);
+  // No new invocations in `isolate`.
+  void Retire(DeploymentIsolate* isolate);
+  // Prepares the next context of the most recently used isolate.
+  void Prepare();
+
+  IsolateStats stats() const;
+
+ private:
+  void Evict();
+  void DisposeIfIdle(DeploymentIsolate* isolate);
+
+  const EvaluatorLimits& limits_;
+  const std::vector<ContextExtension> extensions_;
+  absl::flat_hash_map<std::string, std::unique_ptr<DeploymentIsolate>> live_;
+  std::vector<std::unique_ptr<DeploymentIsolate>> retired_;
+  uint64_t clock_ = 0;
+  DeploymentIsolate* most_recent_ = nullptr;
+  IsolateStats stats_;
+};
+
+}  // namespace isobar::worker
+
+#endif  // ISOBAR_WORKER_ISOLATE_POOL_H_

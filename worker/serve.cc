@@ -1,0 +1,129 @@
+#include "worker/serve.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/log.h"
+
+namespace isobar::worker {
+namespace {
+
+using isobar::worker::v1::WorkerMessage;
+
+void SendDone(HostChannel& channel, InvocationId id, InvocationResult result) {
+  WorkerMessage message;
+  auto* done = message.mutable_done();
+  done->set_invocation_id(id.value());
+  done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
+  if (result.result_json.ok()) {
+    done->set_result_json(std::move(*result.result_json));
+  } else {
+    auto* error = done->mutable_error();
+    error->set_code(static_cast<int>(result.result_json.status().code()));
+    error->set_message(std::string(result.result_json.status().message()));
+    error->set_user_error(result.user_error);
+    if (result.convex_error_data.has_value()) error->set_convex_error_data(*result.convex_error_data);
+    error->set_stack(std::move(result.stack));
+  }
+  for (LogLine& line : result.logs) {
+    auto* out = done->add_log_lines();
+    out->set_level(std::move(line.level));
+    out->set_message(std::move(line.message));
+  }
+  absl::Status sent = channel.Send(message);
+  if (!sent.ok()) ISOBAR_LOG(kWarning, "worker") << "Done not sent: " << sent;
+}
+
+// The invocations waiting for host results, and which result goes where.
+class Waiting {
+ public:
+  // Sends `calls` for `id`. False if the stream failed (the invocation then resumes with errors).
+  void Send(HostChannel& channel, InvocationId id, const std::vector<HostRequest>& calls,
+            std::vector<absl::StatusOr<std::string>>* immediate) {
+    Batch& batch = batches_[id];
+    batch.results.assign(calls.size(), absl::UnavailableError("no result"));
+    batch.missing = 0;
+    immediate->clear();
+    for (size_t i = 0; i < calls.size(); ++i) {
+      absl::StatusOr<uint64_t> call_id = channel.StartCall(id, calls[i].op, calls[i].args_json);
+      if (!call_id.ok()) {
+        batch.results[i] = call_id.status();
+        continue;
+      }
+      slots_[*call_id] = {id, i};
+      ++batch.missing;
+    }
+    if (batch.missing == 0) {
+      *immediate = std::move(batch.results);
+      batches_.erase(id);
+    }
+  }
+
+  // Records a result; the batch's results once it is complete.
+  std::optional<std::vector<absl::StatusOr<std::string>>> Arrived(uint64_t call_id, absl::StatusOr<std::string> result) {
+    auto slot = slots_.find(call_id);
+    if (slot == slots_.end()) return std::nullopt;
+    auto [id, index] = slot->second;
+    slots_.erase(slot);
+    auto batch = batches_.find(id);
+    if (batch == batches_.end()) return std::nullopt;  // cancelled meanwhile
+    batch->second.results[index] = std::move(result);
+    if (--batch->second.missing > 0) return std::nullopt;
+    std::vector<absl::StatusOr<std::string>> results = std::move(batch->second.results);
+    batches_.erase(batch);
+    return results;
+  }
+
+  void Forget(InvocationId id) { batches_.erase(id); }
+
+ private:
+  struct Batch {
+    std::vector<absl::StatusOr<std::string>> results;
+    size_t missing = 0;
+  };
+  absl::flat_hash_map<InvocationId, Batch> batches_;
+  absl::flat_hash_map<uint64_t, std::pair<InvocationId, size_t>> slots_;
+};
+
+}  // namespace
+
+void Serve(HostChannel& channel, Evaluator& evaluator) {
+  Waiting waiting;
+  // Sends the step's host calls, or its result; loops while calls fail at once.
+  auto handle = [&](InvocationId id, Evaluator::Step step) {
+    while (!step.done.has_value()) {
+      std::vector<absl::StatusOr<std::string>> immediate;
+      waiting.Send(channel, id, step.host_calls, &immediate);
+      if (immediate.empty()) return;
+      step = evaluator.Resume(id, std::move(immediate));
+    }
+    SendDone(channel, id, std::move(*step.done));
+  };
+  for (;;) {
+    if (!channel.HasEvent()) evaluator.Prepare();  // idle: the next context, off the request path
+    std::optional<HostEvent> event = channel.NextEvent();
+    if (!event.has_value()) return;
+    switch (event->kind) {
+      case HostEvent::Kind::kInvoke: {
+        const InvocationId id(event->invoke.invocation_id());
+        handle(id, evaluator.Start(std::move(event->invoke)));
+        break;
+      }
+      case HostEvent::Kind::kResult: {
+        std::optional<std::vector<absl::StatusOr<std::string>>> results =
+            waiting.Arrived(event->call_id, std::move(event->result));
+        if (results.has_value()) handle(event->invocation, evaluator.Resume(event->invocation, std::move(*results)));
+        break;
+      }
+      case HostEvent::Kind::kCancel:
+        waiting.Forget(event->invocation);
+        evaluator.Cancel(event->invocation);
+        break;
+    }
+  }
+}
+
+}  // namespace isobar::worker
