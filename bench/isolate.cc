@@ -1,9 +1,10 @@
 // bench/isolate: the worker's JavaScript engine against raw V8 in the same run (PERFORMANCE.md):
-//   P7  a cold isolate ready to serve (Evaluator: isolate + context + prelude) vs raw
-//       Isolate::New + Context::New;
-//   P6  invocation overhead with a prepared context (fresh policy) vs a raw V8 call of a compiled
-//       function with JSON in and out;
-//   P8  RSS of one idle isolate holding a prepared context.
+//   P7  a deployment's first invocation, on a cold isolate (isolate + context + prelude + module
+//       + call) vs raw Isolate::New + Context::New + the same call;
+//   P6  invocation overhead of a query in the fresh policy (a context prepared while idle) and in the
+//       warm policy (context and module reused) vs a raw V8 call of a compiled function with JSON
+//       in and out;
+//   P8  RSS per idle cached isolate (40 deployments, one invocation each).
 // Last line: {"bench":"isolate", ...}. Run: bazel run //bench:isolate
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "v8-primitive.h"
 #include "v8-script.h"
 #include "worker/evaluator.h"
+#include "worker/module_hash.h"
 #include "worker/v8_runtime.h"
 #include "worker/watchdog.h"
 
@@ -36,36 +38,79 @@ size_t RssBytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
+constexpr char kModule[] =
+    "export const fn = { isQuery: true, invokeQuery: async (args) => JSON.stringify(JSON.parse(args)[0].a + 2) };";
+
+// A query of kModule in `deployment`.
+worker::v1::Invoke QueryInvoke(uint64_t id, const std::string& deployment, worker::v1::Invoke::ContextPolicy policy) {
+  worker::v1::Invoke invoke;
+  invoke.set_invocation_id(id);
+  invoke.set_deployment(deployment);
+  invoke.set_context_policy(policy);
+  invoke.set_cpu_budget_ms(1000);
+  worker::v1::FunctionCall* call = invoke.mutable_function();
+  call->set_kind(worker::v1::FunctionCall::QUERY);
+  call->set_module_path("m.js");
+  call->set_export_name("fn");
+  call->set_args_json(R"([{"a":1}])");
+  worker::v1::Module* module = call->add_modules();
+  module->set_path("m.js");
+  module->set_source(kModule);
+  module->set_sha256(worker::Sha256(kModule));
+  return invoke;
+}
+
+// Raw V8: a compiled function called with JSON in and out, as the floor of one invocation.
+double RawCall(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Function> f) {
+  v8::HandleScope inner(isolate);
+  absl::Time t0 = absl::Now();
+  v8::Local<v8::Value> arg = v8::String::NewFromUtf8Literal(isolate, "[{\"a\":1}]");
+  v8::Local<v8::Value> r = f->Call(context, context->Global(), 1, &arg).ToLocalChecked();
+  v8::String::Utf8Value out(isolate, v8::JSON::Stringify(context, r).ToLocalChecked());
+  return absl::ToDoubleMicroseconds(absl::Now() - t0);
+}
+
+v8::Local<v8::Function> RawFunction(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  return v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate, "(s) => JSON.parse(s)[0].a + 2"))
+      .ToLocalChecked()->Run(context).ToLocalChecked().As<v8::Function>();
+}
+
 int Main(const char* argv0) {
   std::unique_ptr<v8::Platform> platform = worker::InitializeV8(argv0);
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
   worker::DenyAllHostCalls host;
   worker::Watchdog watchdog;
+  uint64_t next_id = 0;
 
-  // P7: cold start.
+  // P7: cold start of a deployment.
   std::vector<double> raw_cold, ours_cold;
-  for (int i = 0; i < 30; ++i) {
-    absl::Time t0 = absl::Now();
-    v8::Isolate::CreateParams params;
-    params.array_buffer_allocator = allocator.get();
-    v8::Isolate* isolate = v8::Isolate::New(params);
-    {
-      v8::Isolate::Scope scope(isolate);
-      v8::HandleScope handles(isolate);
-      v8::Context::New(isolate);
-    }
-    raw_cold.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
-    isolate->Dispose();
-    absl::Time t1 = absl::Now();
-    {
-      worker::Evaluator evaluator(host, watchdog, {});
-      evaluator.Prepare();
-      ours_cold.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));
+  {
+    worker::EvaluatorLimits limits;
+    limits.max_isolates = 2;  // each new deployment evicts an old one: every start is cold
+    worker::Evaluator evaluator(host, watchdog, {}, limits);
+    for (int i = 0; i < 40; ++i) {
+      absl::Time t0 = absl::Now();
+      v8::Isolate::CreateParams params;
+      params.array_buffer_allocator = allocator.get();
+      v8::Isolate* isolate = v8::Isolate::New(params);
+      {
+        v8::Isolate::Scope scope(isolate);
+        v8::HandleScope handles(isolate);
+        v8::Local<v8::Context> context = v8::Context::New(isolate);
+        v8::Context::Scope context_scope(context);
+        RawCall(isolate, context, RawFunction(isolate, context));
+      }
+      raw_cold.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      isolate->Dispose();
+      absl::Time t1 = absl::Now();
+      worker::InvocationResult r = evaluator.Run(QueryInvoke(++next_id, "cold-" + std::to_string(i), worker::v1::Invoke::FRESH));
+      if (!r.result_json.ok() || *r.result_json != "3") return 1;
+      if (i >= 2) ours_cold.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));  // the first two warm the code cache
     }
   }
 
-  // P6: overhead of one invocation ("1 + 2" with its result as JSON) vs a raw call with JSON in/out.
-  std::vector<double> raw_call, ours_call;
+  // P6: one invocation, fresh and warm, vs a raw call with JSON in and out.
+  std::vector<double> raw_call, fresh_call, warm_call;
   {
     v8::Isolate::CreateParams params;
     params.array_buffer_allocator = allocator.get();
@@ -75,47 +120,51 @@ int Main(const char* argv0) {
       v8::HandleScope handles(isolate);
       v8::Local<v8::Context> context = v8::Context::New(isolate);
       v8::Context::Scope context_scope(context);
-      v8::Local<v8::Function> f = v8::Script::Compile(context, v8::String::NewFromUtf8Literal(isolate, "(s) => JSON.parse(s).a + 2"))
-                                      .ToLocalChecked()->Run(context).ToLocalChecked().As<v8::Function>();
-      for (int i = 0; i < 3000; ++i) {
-        v8::HandleScope inner(isolate);
-        absl::Time t0 = absl::Now();
-        v8::Local<v8::Value> arg = v8::String::NewFromUtf8Literal(isolate, "{\"a\":1}");
-        v8::Local<v8::Value> r = f->Call(context, context->Global(), 1, &arg).ToLocalChecked();
-        v8::String::Utf8Value out(isolate, v8::JSON::Stringify(context, r).ToLocalChecked());
-        raw_call.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
-      }
+      v8::Local<v8::Function> f = RawFunction(isolate, context);
+      for (int i = 0; i < 3000; ++i) raw_call.push_back(RawCall(isolate, context, f));
     }
     isolate->Dispose();
     worker::Evaluator evaluator(host, watchdog, {});
     for (int i = 0; i < 2000; ++i) {
       evaluator.Prepare();  // idle time, not measured
       absl::Time t0 = absl::Now();
-      worker::InvocationResult r = evaluator.Eval(InvocationId(i + 1), "1 + 2", absl::Seconds(1));
+      worker::InvocationResult r = evaluator.Run(QueryInvoke(++next_id, "p6", worker::v1::Invoke::FRESH));
       if (!r.result_json.ok()) return 1;
-      ours_call.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      fresh_call.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+    }
+    for (int i = 0; i < 5000; ++i) {
+      absl::Time t0 = absl::Now();
+      worker::InvocationResult r = evaluator.Run(QueryInvoke(++next_id, "p6", worker::v1::Invoke::WARM));
+      if (!r.result_json.ok()) return 1;
+      warm_call.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
     }
   }
 
-  // P8: RSS per idle isolate with a prepared context.
+  // P8: RSS per idle cached isolate.
   constexpr int kIsolates = 40;
-  std::vector<std::unique_ptr<worker::Evaluator>> idle;
+  worker::EvaluatorLimits limits;
+  limits.max_isolates = kIsolates;
+  worker::Evaluator cached(host, watchdog, {}, limits);
+  cached.Run(QueryInvoke(++next_id, "first", worker::v1::Invoke::FRESH));  // code cache and JIT warmed outside the measurement
   const size_t rss_before = RssBytes();
-  for (int i = 0; i < kIsolates; ++i) {
-    idle.push_back(std::make_unique<worker::Evaluator>(host, watchdog, std::vector<worker::ContextExtension>{}));
-    idle.back()->Prepare();
+  for (int i = 1; i < kIsolates; ++i) {
+    if (!cached.Run(QueryInvoke(++next_id, "idle-" + std::to_string(i), worker::v1::Invoke::FRESH)).result_json.ok()) return 1;
   }
-  const double rss_per_isolate_mb = static_cast<double>(RssBytes() - rss_before) / kIsolates / (1 << 20);
+  const double rss_per_isolate_mb = static_cast<double>(RssBytes() - rss_before) / (kIsolates - 1) / (1 << 20);
 
-  const double raw7 = Median(raw_cold), ours7 = Median(ours_cold), raw6 = Median(raw_call), ours6 = Median(ours_call);
-  std::printf("cold: raw Isolate::New+Context::New %.0f us; Evaluator ready %.0f us (%.2fx)\n", raw7, ours7, ours7 / raw7);
-  std::printf("invocation: raw call with JSON %.1f us; Eval on a prepared context %.1f us\n", raw6, ours6);
-  std::printf("idle isolate with a prepared context: %.2f MB RSS\n", rss_per_isolate_mb);
-  std::printf("{\"bench\": \"isolate\", \"cold_ready_us\": %s, \"invocation_us\": %s, \"rss_per_idle_isolate_mb\": %s, "
-              "\"floor\": {\"what\": \"raw V8 in the same process\", \"isolate_and_context_us\": %s, \"call_json_us\": %s}, "
-              "\"ratio\": %s, \"invocation_overhead_us\": %s}\n",
-              Num(ours7).c_str(), Num(ours6).c_str(), Num(rss_per_isolate_mb).c_str(), Num(raw7).c_str(), Num(raw6).c_str(),
-              Num(ours7 / raw7).c_str(), Num(ours6 - raw6).c_str());
+  const double raw7 = Median(raw_cold), ours7 = Median(ours_cold), raw6 = Median(raw_call);
+  const double fresh6 = Median(fresh_call), warm6 = Median(warm_call);
+  std::printf("cold: raw Isolate::New+Context::New+call %.0f us; first invocation of a deployment %.0f us (%.2fx)\n", raw7,
+              ours7, ours7 / raw7);
+  std::printf("invocation: raw call with JSON %.1f us; fresh (prepared context) %.1f us; warm %.1f us\n", raw6, fresh6,
+              warm6);
+  std::printf("idle cached isolate: %.2f MB RSS\n", rss_per_isolate_mb);
+  std::printf("{\"bench\": \"isolate\", \"cold_ready_us\": %s, \"fresh_invocation_us\": %s, \"warm_invocation_us\": %s, "
+              "\"rss_per_idle_isolate_mb\": %s, "
+              "\"floor\": {\"what\": \"raw V8 in the same process\", \"isolate_context_call_us\": %s, \"call_json_us\": %s}, "
+              "\"ratio\": %s, \"fresh_overhead_us\": %s, \"warm_overhead_us\": %s}\n",
+              Num(ours7).c_str(), Num(fresh6).c_str(), Num(warm6).c_str(), Num(rss_per_isolate_mb).c_str(), Num(raw7).c_str(),
+              Num(raw6).c_str(), Num(ours7 / raw7).c_str(), Num(fresh6 - raw6).c_str(), Num(warm6 - raw6).c_str());
   return 0;
 }
 

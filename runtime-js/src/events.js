@@ -9,17 +9,16 @@ const kDomExceptionCodes = {
 };
 
 class DOMException extends Error {
-  #name;
   constructor(message = "", options = "Error") {
     super(String(message));
-    this.#name = typeof options === "object" && options !== null ? String(options.name ?? "Error") : String(options);
+    const name = typeof options === "object" && options !== null ? String(options.name ?? "Error") : String(options);
+    // An own data property (the spec has a prototype getter) so that error reports, which read only
+    // own data, show "AbortError: ..." rather than "DOMException: ...".
+    define(this, "name", name);
     if (typeof options === "object" && options !== null && "cause" in options) define(this, "cause", options.cause);
   }
-  get name() {
-    return this.#name;
-  }
   get code() {
-    return kDomExceptionCodes[this.#name] ?? 0;
+    return kDomExceptionCodes[this.name] ?? 0;
   }
 }
 define(globalThis, "DOMException", DOMException);

@@ -1,0 +1,138 @@
+// The worker's side of isobar.worker.v1 over a real socketpair with real gRPC: the worker's channel,
+// evaluator and serve loop (in a thread of this process, on real V8) against an in-process fake host
+// that speaks the protocol as a scripted supervisor. Shows invocations interleaving over the wire:
+// one waits for its host call while another's batch is answered and finishes first.
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/server_posix.h"
+#include "gtest/gtest.h"
+#include "isobar/worker/v1/worker.grpc.pb.h"
+#include "worker/evaluator.h"
+#include "worker/host_channel.h"
+#include "worker/module_hash.h"
+#include "worker/serve.h"
+#include "worker/watchdog.h"
+
+namespace isobar::worker {
+namespace {
+
+using isobar::worker::v1::HostMessage;
+using isobar::worker::v1::WorkerMessage;
+using Stream = grpc::ServerReaderWriter<HostMessage, WorkerMessage>;
+
+HostMessage InvokeQuery(uint64_t id, const std::string& body) {
+  const std::string source = absl::StrCat("export const fn = { isQuery: true, invokeQuery: async () => JSON.stringify(await (",
+                                          body, ")()) };");
+  HostMessage message;
+  v1::Invoke* invoke = message.mutable_invoke();
+  invoke->set_invocation_id(id);
+  invoke->set_deployment("d");
+  invoke->set_cpu_budget_ms(1000);
+  v1::FunctionCall* call = invoke->mutable_function();
+  call->set_kind(v1::FunctionCall::QUERY);
+  call->set_module_path("m.js");
+  call->set_export_name("fn");
+  call->set_args_json("[{}]");
+  v1::Module* module = call->add_modules();
+  module->set_path("m.js");
+  module->set_source(source);
+  module->set_sha256(Sha256(source));
+  return message;
+}
+
+HostMessage Answer(const v1::HostCall& call, const std::string& result_json) {
+  HostMessage message;
+  message.mutable_host_result()->set_invocation_id(call.invocation_id());
+  message.mutable_host_result()->set_call_id(call.call_id());
+  message.mutable_host_result()->set_result_json(result_json);
+  return message;
+}
+
+// A scripted supervisor. Everything it receives is recorded as "call <invocation> <op> <args>" or
+// "done <invocation> <result or error>".
+class FakeHost final : public v1::WorkerHost::Service {
+ public:
+  grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
+    auto next = [&]() {
+      WorkerMessage message;
+      if (!stream->Read(&message)) return message;
+      if (message.has_host_call()) {
+        const auto& call = message.host_call();
+        received.push_back(absl::StrCat("call ", call.invocation_id(), " ", call.op(), " ", call.args_json()));
+      } else if (message.has_done()) {
+        const auto& done = message.done();
+        received.push_back(absl::StrCat("done ", done.invocation_id(), " ",
+                                        done.has_error() ? done.error().message() : done.result_json()));
+      }
+      return message;
+    };
+    // 1 waits for a slow host call; 2 reads two documents concurrently (one batch of two calls).
+    stream->Write(InvokeQuery(1, "async () => JSON.parse(await Convex.asyncSyscall('slow', '{}'))"));
+    const v1::HostCall slow = next().host_call();
+    stream->Write(InvokeQuery(2, "async () => Promise.all([Convex.asyncSyscall('1.0/get', '{\"id\":\"a\"}'), "
+                                 "Convex.asyncSyscall('1.0/get', '{\"id\":\"b\"}')]).then((r) => r.map((x) => JSON.parse(x)))"));
+    const v1::HostCall get_a = next().host_call();
+    const v1::HostCall get_b = next().host_call();
+    // Answered in the opposite order; 2 finishes while 1 still waits.
+    stream->Write(Answer(get_b, R"("B")"));
+    stream->Write(Answer(get_a, R"("A")"));
+    next();  // done 2
+    stream->Write(Answer(slow, R"("slow result")"));
+    next();  // done 1
+    // A synchronous syscall blocks its invocation until answered.
+    stream->Write(InvokeQuery(3, "async () => JSON.parse(Convex.syscall('sync', '7'))"));
+    const v1::HostCall sync = next().host_call();
+    stream->Write(Answer(sync, "8"));
+    next();  // done 3
+    // A cancelled invocation sends no Done, even when its result arrives afterwards.
+    stream->Write(InvokeQuery(4, "async () => await Convex.asyncSyscall('never', '{}')"));
+    const v1::HostCall never = next().host_call();
+    HostMessage cancel;
+    cancel.mutable_cancel()->set_invocation_id(4);
+    stream->Write(cancel);
+    stream->Write(Answer(never, "1"));
+    stream->Write(InvokeQuery(5, "async () => 'after cancel'"));
+    next();  // done 5
+    return grpc::Status::OK;  // the stream ends: the worker's loop returns
+  }
+  std::vector<std::string> received;
+};
+
+TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  // gRPC's fd server needs a non-blocking socket (sandbox/spawn.cc does the same for workers).
+  ASSERT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
+  FakeHost host;
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&host);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
+
+  std::thread worker([fd = fds[1]] {
+    absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(fd);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    Watchdog watchdog;
+    Evaluator evaluator(**channel, watchdog, {});
+    Serve(**channel, evaluator);
+  });
+  worker.join();
+  server->Shutdown();
+
+  EXPECT_THAT(host.received,
+              ::testing::ElementsAre("call 1 slow {}", R"(call 2 1.0/get {"id":"a"})", R"(call 2 1.0/get {"id":"b"})",
+                                     R"(done 2 ["A","B"])", R"(done 1 "slow result")", "call 3 sync 7", "done 3 8",
+                                     "call 4 never {}", R"(done 5 "after cancel")"));
+}
+
+}  // namespace
+}  // namespace isobar::worker

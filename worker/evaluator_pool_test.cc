@@ -1,0 +1,249 @@
+// The evaluator's step machine and isolate pool on real V8: interleaved invocations, per-deployment
+// isolates (isolation, LRU, recycling, statistics), fresh and warm contexts, the code cache, limits
+// on arguments and results, and the import phase.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/evaluator.h"
+#include "worker/module_hash.h"
+#include "worker/module_loader.h"
+#include "worker/watchdog.h"
+
+namespace isobar::worker {
+namespace {
+
+using isobar::worker::v1::FunctionCall;
+using isobar::worker::v1::Invoke;
+using ::testing::HasSubstr;
+
+// A Convex-shaped export without the npm package: invokeQuery/invokeMutation/invokeAction call `body`.
+std::string Exported(const std::string& flag, const std::string& method, const std::string& body) {
+  return absl::StrCat("{ ", flag, ": true, isPublic: true, ", method, ": async (...a) => JSON.stringify(await (", body,
+                      ")(...a)) }");
+}
+
+v1::Module MakeModule(const std::string& path, const std::string& source) {
+  v1::Module module;
+  module.set_path(path);
+  module.set_source(source);
+  module.set_sha256(Sha256(source));
+  return module;
+}
+
+class RecordingHost : public HostCalls {
+ public:
+  absl::StatusOr<std::string> Call(InvocationId invocation, absl::string_view op, absl::string_view args) override {
+    calls.push_back(absl::StrCat(invocation.value(), " ", op, " ", args));
+    return std::string(args);
+  }
+  std::vector<std::string> calls;
+};
+
+class EvaluatorPoolTest : public ::testing::Test {
+ protected:
+  // The module "m.js" of `deployment` exporting `fn` as a query (or the given kind) running `body`.
+  Invoke Query(uint64_t id, const std::string& deployment, const std::string& module_source,
+               const std::string& args = "[{}]", Invoke::ContextPolicy policy = Invoke::FRESH) {
+    Invoke invoke;
+    invoke.set_invocation_id(id);
+    invoke.set_deployment(deployment);
+    invoke.set_context_policy(policy);
+    invoke.set_cpu_budget_ms(1000);
+    FunctionCall* call = invoke.mutable_function();
+    call->set_kind(FunctionCall::QUERY);
+    call->set_module_path("m.js");
+    call->set_export_name("fn");
+    call->set_args_json(args);
+    *call->add_modules() = MakeModule("m.js", module_source);
+    return invoke;
+  }
+  std::string QueryModule(const std::string& body) { return absl::StrCat("export const fn = ", Exported("isQuery", "invokeQuery", body), ";"); }
+
+  RecordingHost host_;
+  Watchdog watchdog_;
+  EvaluatorLimits limits_;
+};
+
+TEST_F(EvaluatorPoolTest, InvocationsInterleaveWhileOneWaitsForTheHost) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string waits = QueryModule("async () => JSON.parse(await Convex.asyncSyscall('slow', '\"a\"'))");
+  Evaluator::Step a = evaluator.Start(Query(1, "d", waits));
+  ASSERT_FALSE(a.done.has_value());
+  ASSERT_EQ(a.host_calls.size(), 1u);
+  EXPECT_EQ(a.host_calls[0].op, "slow");
+  // While 1 waits, 2 runs to completion in the same isolate, and 3 in another deployment's.
+  Evaluator::Step b = evaluator.Start(Query(2, "d", QueryModule("async () => 'b'")));
+  ASSERT_TRUE(b.done.has_value());
+  EXPECT_EQ(*b.done->result_json, R"("b")");
+  Evaluator::Step c = evaluator.Start(Query(3, "e", QueryModule("async () => 'c'")));
+  ASSERT_TRUE(c.done.has_value());
+  EXPECT_EQ(evaluator.running(), 1u);
+  Evaluator::Step resumed = evaluator.Resume(InvocationId(1), {std::string(R"("from host")")});
+  ASSERT_TRUE(resumed.done.has_value());
+  EXPECT_EQ(*resumed.done->result_json, R"("from host")");
+  EXPECT_EQ(evaluator.running(), 0u);
+}
+
+TEST_F(EvaluatorPoolTest, TheCpuBudgetSpansSlices) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  // Spins `a` iterations, waits for the host, spins `b` more.
+  const std::string spins = QueryModule(
+      "async (args) => { const { a, b } = JSON.parse(args)[0];"
+      " const spin = (n) => { let x = 0; for (let i = 0; i < n; i++) x += i % 7; return x; };"
+      " spin(a); await Convex.asyncSyscall('x', '1'); spin(b); return 1; }");
+  auto run = [&](uint64_t id, int a, int b, absl::Duration budget) {
+    Invoke invoke = Query(id, "d", spins, absl::StrCat(R"([{"a":)", a, R"(,"b":)", b, "}]"));
+    invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(budget)));
+    Evaluator::Step step = evaluator.Start(invoke);
+    EXPECT_FALSE(step.done.has_value()) << "the first slice should fit the budget";
+    if (step.done.has_value()) return std::move(*step.done);
+    return std::move(*evaluator.Resume(InvocationId(id), {std::string("1")}).done);
+  };
+  constexpr int kUnit = 30'000'000;
+  run(1, kUnit, 0, absl::Seconds(10));  // warm the JIT
+  const absl::Duration unit = run(2, kUnit, 0, absl::Seconds(10)).cpu_time;
+  // A budget of 2.5 units: 1 unit before the host call fits, 1 + 4 in all does not.
+  InvocationResult over = run(3, kUnit, 4 * kUnit, std::max(unit * 2.5, absl::Milliseconds(2)));
+  EXPECT_EQ(over.result_json.status().code(), absl::StatusCode::kDeadlineExceeded);
+  InvocationResult within = run(4, kUnit, kUnit / 4, std::max(unit * 2.5, absl::Milliseconds(2)));
+  EXPECT_TRUE(within.result_json.ok()) << within.result_json.status();
+}
+
+TEST_F(EvaluatorPoolTest, CancelDropsAWaitingInvocation) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  Evaluator::Step step = evaluator.Start(Query(1, "d", QueryModule("async () => await Convex.asyncSyscall('x', '1')")));
+  ASSERT_FALSE(step.done.has_value());
+  evaluator.Cancel(InvocationId(1));
+  EXPECT_EQ(evaluator.running(), 0u);
+  EXPECT_EQ(evaluator.Resume(InvocationId(1), {std::string("1")}).done->result_json.status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(EvaluatorPoolTest, DeploymentsNeverShareState) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string sets = QueryModule("async () => { globalThis.secret = 'A'; Object.prototype.polluted = 1; return 'set'; }");
+  const std::string reads = QueryModule("async () => [typeof secret, ({}).polluted === undefined]");
+  ASSERT_EQ(*evaluator.Run(Query(1, "A", sets)).result_json, R"("set")");
+  EXPECT_EQ(*evaluator.Run(Query(2, "B", reads)).result_json, R"(["undefined",true])");
+  // Fresh: A's next invocation does not see it either.
+  EXPECT_EQ(*evaluator.Run(Query(3, "A", reads)).result_json, R"(["undefined",true])");
+}
+
+TEST_F(EvaluatorPoolTest, WarmContextsKeepModuleStateForTheSameCode) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string counter =
+      "let n = 0; export const fn = { isQuery: true, invokeQuery: async () => JSON.stringify([++n, Math.random()]) };";
+  Invoke first = Query(1, "A", counter, "[{}]", Invoke::WARM);
+  first.set_seed(5);
+  const std::string a = *evaluator.Run(first).result_json;
+  Invoke second = Query(2, "A", counter, "[{}]", Invoke::WARM);
+  second.set_seed(5);
+  const std::string b = *evaluator.Run(second).result_json;
+  EXPECT_THAT(a, ::testing::StartsWith("[1,"));
+  EXPECT_THAT(b, ::testing::StartsWith("[2,"));
+  // Per-request globals are reset: the same seed gives the same random number.
+  EXPECT_EQ(a.substr(2), b.substr(2));
+  // Other code, or the fresh policy, starts over; so does another deployment.
+  EXPECT_THAT(*evaluator.Run(Query(3, "A", counter + " // v2", "[{}]", Invoke::WARM)).result_json, ::testing::StartsWith("[1,"));
+  EXPECT_THAT(*evaluator.Run(Query(4, "A", counter)).result_json, ::testing::StartsWith("[1,"));
+  EXPECT_THAT(*evaluator.Run(Query(5, "B", counter, "[{}]", Invoke::WARM)).result_json, ::testing::StartsWith("[1,"));
+}
+
+TEST_F(EvaluatorPoolTest, LeastRecentlyUsedIsolatesAreEvicted) {
+  limits_.max_isolates = 2;
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string ok = QueryModule("async () => 1");
+  for (const char* deployment : {"A", "B", "A", "C", "A"}) {
+    ASSERT_TRUE(evaluator.Run(Query(1, deployment, ok)).result_json.ok());
+  }
+  IsolateStats stats = evaluator.isolate_stats();
+  EXPECT_EQ(stats.misses, 3u);     // A, B, C
+  EXPECT_EQ(stats.hits, 2u);       // A twice
+  EXPECT_EQ(stats.evictions, 1u);  // B, the least recently used, made room for C
+  EXPECT_EQ(stats.isolates, 2u);
+  EXPECT_GT(stats.heap_in_use_bytes, 0u);
+  ASSERT_TRUE(evaluator.Run(Query(1, "B", ok)).result_json.ok());
+  EXPECT_EQ(evaluator.isolate_stats().misses, 4u);
+}
+
+TEST_F(EvaluatorPoolTest, HeapExhaustionEndsThatIsolatesInvocationsOnly) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  // 1 (deployment A) waits; 2 exhausts A's heap; 3 (deployment B) waits meanwhile.
+  ASSERT_FALSE(evaluator.Start(Query(1, "A", QueryModule("async () => await Convex.asyncSyscall('x', '1')"))).done.has_value());
+  ASSERT_FALSE(evaluator.Start(Query(3, "B", QueryModule("async () => JSON.parse(await Convex.asyncSyscall('x', '1'))"))).done.has_value());
+  Evaluator::Step hog = evaluator.Start(Query(2, "A", QueryModule("async () => { const a = []; for (;;) a.push(new Array(1e5).fill(a.length)); }")));
+  ASSERT_TRUE(hog.done.has_value());
+  EXPECT_EQ(hog.done->result_json.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(evaluator.Resume(InvocationId(1), {std::string("1")}).done->result_json.status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(*evaluator.Resume(InvocationId(3), {std::string(R"("b")")}).done->result_json, R"("b")");
+  EXPECT_EQ(evaluator.isolate_stats().recycles, 1u);
+  // A gets a new isolate.
+  EXPECT_EQ(*evaluator.Run(Query(4, "A", QueryModule("async () => 'again'"))).result_json, R"("again")");
+}
+
+TEST_F(EvaluatorPoolTest, CompiledCodeIsCachedByModuleHash) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string source = QueryModule("async () => 'cached'");
+  ASSERT_TRUE(evaluator.Run(Query(1, "A", source)).result_json.ok());
+  EXPECT_EQ(evaluator.code_cache().misses(), 1u);
+  // Another deployment's isolate with the same bytes consumes the cached code.
+  EXPECT_EQ(*evaluator.Run(Query(2, "B", source)).result_json, R"("cached")");
+  EXPECT_EQ(evaluator.code_cache().hits(), 1u);
+  EXPECT_EQ(evaluator.code_cache().rejects(), 0u);
+}
+
+TEST_F(EvaluatorPoolTest, ArgumentsAndResultsAreBounded) {
+  limits_.max_value_bytes = 1000;
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string echo = QueryModule("async (args) => JSON.parse(args)");
+  EXPECT_EQ(*evaluator.Run(Query(1, "A", echo, R"([{"a":1}])")).result_json, R"([{"a":1}])");
+  InvocationResult big = evaluator.Run(Query(2, "A", echo, absl::StrCat(R"([")", std::string(2000, 'x'), R"("])")));
+  EXPECT_EQ(big.result_json.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(big.result_json.status().message(), HasSubstr("The arguments is too large"));
+  InvocationResult deep = evaluator.Run(Query(3, "A", echo, std::string(65, '[') + std::string(65, ']')));
+  EXPECT_THAT(deep.result_json.status().message(), HasSubstr("nests too deeply"));
+  InvocationResult result = evaluator.Run(Query(4, "A", QueryModule("async () => 'y'.repeat(5000)")));
+  EXPECT_EQ(result.result_json.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.result_json.status().message(), HasSubstr("The result is too large"));
+}
+
+TEST_F(EvaluatorPoolTest, TheImportPhase) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  // No database while modules evaluate.
+  InvocationResult db = evaluator.Run(Query(1, "A", "await Convex.asyncSyscall('1.0/get', '{}'); export const fn = 1;"));
+  EXPECT_THAT(db.result_json.status().message(), HasSubstr("Can't use database at import time"));
+  // import() while importing works; afterwards it is refused.
+  Invoke invoke = Query(2, "A", absl::StrCat("const other = await import('./other.js'); export const fn = ",
+                                             Exported("isQuery", "invokeQuery",
+                                                      "async () => [other.value, await import('./other.js').then(() => 'no', e => e.message)]"),
+                                             ";"));
+  *invoke.mutable_function()->add_modules() = MakeModule("other.js", "export const value = 42;");
+  EXPECT_EQ(*evaluator.Run(invoke).result_json,
+            R"([42,"import(\"./other.js\") is only allowed while modules are being imported"])");
+  EXPECT_TRUE(host_.calls.empty());
+}
+
+TEST_F(EvaluatorPoolTest, WebAssemblyOnlyWhereAllowed) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string probe = QueryModule("async () => typeof WebAssembly");
+  EXPECT_EQ(*evaluator.Run(Query(1, "A", probe)).result_json, R"("undefined")");
+  Invoke allowed = Query(2, "W", QueryModule(
+      "async () => { const m = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return typeof m; }"));
+  allowed.set_allow_wasm(true);
+  EXPECT_EQ(*evaluator.Run(allowed).result_json, R"("object")");
+}
+
+TEST(ResolveRelativeTest, StaysInsideTheDeployment) {
+  EXPECT_EQ(*ResolveRelative("a/b.js", "./c.js"), "a/c.js");
+  EXPECT_EQ(*ResolveRelative("a/b.js", "../_deps/X.js"), "_deps/X.js");
+  EXPECT_FALSE(ResolveRelative("a.js", "../x.js").ok());
+  EXPECT_FALSE(ResolveRelative("a.js", "fs").ok());
+  EXPECT_FALSE(ResolveRelative("a.js", "/etc/passwd").ok());
+}
+
+}  // namespace
+}  // namespace isobar::worker

@@ -1,0 +1,190 @@
+// runtime-js's Web APIs and console on real V8 (CONVEX_ABI.md §1.3): each expectation is what a
+// browser or Node gives for the same expression.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/evaluator.h"
+#include "worker/module_hash.h"
+#include "worker/watchdog.h"
+
+namespace isobar::worker {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+class WebApiTest : public ::testing::Test {
+ protected:
+  // The expression's value as JSON (failures as "ERROR <status>").
+  std::string Eval(const std::string& source) {
+    InvocationResult r = evaluator_.Eval(InvocationId(++next_), source, absl::Seconds(2));
+    logs_ = r.logs;
+    return r.result_json.ok() ? *r.result_json : absl::StrCat("ERROR ", r.result_json.status().ToString());
+  }
+  // A query (deterministic) returning the expression's value, with `seed`.
+  std::string Query(const std::string& expression, uint64_t seed) {
+    const std::string source = absl::StrCat(
+        "export const fn = { isQuery: true, invokeQuery: async () => JSON.stringify(await (async () => ", expression, ")()) };");
+    v1::Invoke invoke;
+    invoke.set_invocation_id(++next_);
+    invoke.set_seed(seed);
+    invoke.set_unix_time_ms(1763769600000.0);
+    v1::FunctionCall* call = invoke.mutable_function();
+    call->set_kind(v1::FunctionCall::QUERY);
+    call->set_module_path("q.js");
+    call->set_export_name("fn");
+    call->set_args_json("[{}]");
+    v1::Module* module = call->add_modules();
+    module->set_path("q.js");
+    module->set_source(source);
+    module->set_sha256(Sha256(source));
+    InvocationResult r = evaluator_.Run(invoke);
+    return r.result_json.ok() ? *r.result_json : absl::StrCat("ERROR ", r.result_json.status().ToString());
+  }
+
+  DenyAllHostCalls host_;
+  Watchdog watchdog_;
+  Evaluator evaluator_{host_, watchdog_, {}};
+  std::vector<LogLine> logs_;
+  uint64_t next_ = 0;
+};
+
+TEST_F(WebApiTest, Globals) {
+  EXPECT_EQ(Eval("[self === globalThis, typeof window, typeof Convex.jsSyscall, typeof require]"),
+            R"([true,"undefined","function","undefined"])");
+}
+
+TEST_F(WebApiTest, Url) {
+  EXPECT_EQ(Eval(R"(const u = new URL("https://user:pw@EXAMPLE.com:443/a/./b/../c d?x=1&y=a b#frag");
+                    [u.href, u.origin, u.host, u.pathname, u.search, u.hash, u.searchParams.get("y")])"),
+            R"(["https://user:pw@example.com/a/c%20d?x=1&y=a%20b#frag","https://example.com","example.com","/a/c%20d","?x=1&y=a%20b","#frag","a b"])");
+  EXPECT_EQ(Eval(R"([new URL("../x?q", "http://h/a/b/c").href, new URL("//o/p", "https://h/").href,
+                     new URL("http://0x7f.1/").hostname, new URL("file:///etc/passwd").pathname,
+                     new URL("mailto:a@b").pathname, URL.canParse("nope"), new URL("http://[::1]:3000/").host])"),
+            R"(["http://h/a/x?q","https://o/p","127.0.0.1","/etc/passwd","a@b",false,"[::1]:3000"])");
+  EXPECT_THAT(Eval(R"(new URL("http://a:99999/"))"), HasSubstr("TypeError: Invalid URL port"));
+  EXPECT_THAT(Eval(R"(new URL("/relative"))"), HasSubstr("TypeError: Invalid URL"));
+  // searchParams writes through to the URL.
+  EXPECT_EQ(Eval(R"(const u = new URL("https://h/p?a=1"); u.searchParams.append("b", "x y&"); u.searchParams.delete("a"); u.href)"),
+            R"("https://h/p?b=x+y%26")");
+}
+
+TEST_F(WebApiTest, UrlSearchParams) {
+  EXPECT_EQ(Eval(R"(const p = new URLSearchParams("?a=1&a=2&b=%20x+y&c"); p.sort(); p.set("a", "3");
+                    [p.getAll("a"), p.get("b"), p.get("c"), p.has("z"), p.size, p.toString(), [...p.keys()]])"),
+            R"([["3"]," x y","",false,3,"a=3&b=+x+y&c=",["a","b","c"]])");
+  EXPECT_EQ(Eval(R"(new URLSearchParams({q: "ü", n: 1}).toString())"), R"("q=%C3%BC&n=1")");
+}
+
+TEST_F(WebApiTest, TextEncodingAndBase64) {
+  EXPECT_EQ(Eval(R"(Array.from(new TextEncoder().encode("h\u00e9\ud83d\ude00\ud800")))"),
+            "[104,195,169,240,159,152,128,239,191,189]");
+  EXPECT_EQ(Eval(R"(new TextDecoder().decode(new Uint8Array([0xEF, 0xBB, 0xBF, 104, 0xFF, 0xE2, 0x82])))"),
+            "\"h\uFFFD\uFFFD\"");  // 0xFF alone, then an incomplete E2 82: one replacement each
+  EXPECT_THAT(Eval(R"(new TextDecoder("utf-8", {fatal: true}).decode(new Uint8Array([0xFF])))"), HasSubstr("TypeError"));
+  EXPECT_EQ(Eval(R"(const d = new TextDecoder(); d.decode(new Uint8Array([0xE2, 0x82]), {stream: true}) + d.decode(new Uint8Array([0xAC])))"),
+            R"("€")");
+  EXPECT_EQ(Eval(R"([btoa("hello"), atob("aGVsbG8="), atob(" aGk "), btoa(String.fromCharCode(255))])"),
+            R"(["aGVsbG8=","hello","hi","/w=="])");
+  EXPECT_THAT(Eval(R"(btoa("€"))"), HasSubstr("InvalidCharacterError"));
+  EXPECT_THAT(Eval(R"(atob("a"))"), HasSubstr("InvalidCharacterError"));
+}
+
+TEST_F(WebApiTest, StructuredClone) {
+  EXPECT_EQ(Eval(R"(const o = {d: new Date(5), m: new Map([[1, {x: [1, 2]}]]), s: new Set(["a"]), b: new Uint8Array([1, 2]), r: /x/g};
+                    o.self = o; const c = structuredClone(o);
+                    [c !== o, c.self === c, c.d.getTime(), c.m.get(1).x[1], c.s.has("a"), c.b[1], c.r.flags, c.m.get(1) !== o.m.get(1)])"),
+            "[true,true,5,2,true,2,\"g\",true]");
+  EXPECT_THAT(Eval("structuredClone(() => 1)"), HasSubstr("DataCloneError"));
+  EXPECT_THAT(Eval("structuredClone(Symbol('s'))"), HasSubstr("DataCloneError"));
+}
+
+TEST_F(WebApiTest, HeadersRequestResponseBlob) {
+  EXPECT_EQ(Eval(R"(const h = new Headers({"Content-Type": "a", "X-B": "1"}); h.append("x-b", "2"); h.append("Set-Cookie", "c=1"); h.append("set-cookie", "d=2");
+                    [[...h], h.get("X-B"), h.has("content-type"), h.getSetCookie()])"),
+            R"([[["content-type","a"],["set-cookie","c=1"],["set-cookie","d=2"],["x-b","1, 2"]],"1, 2",true,["c=1","d=2"]])");
+  EXPECT_THAT(Eval(R"(new Headers({"bad name": "x"}))"), HasSubstr("TypeError"));
+  EXPECT_EQ(Eval(R"((async () => {
+                      const r = new Response(JSON.stringify({a: 1}), {status: 201, headers: {"content-type": "application/json"}});
+                      const q = new Request("https://h/p", {method: "post", body: "hi"});
+                      const j = Response.json({b: 2});
+                      return [r.status, r.ok, await r.json(), r.bodyUsed, q.method, q.headers.get("content-type"), await q.text(),
+                              await j.json(), j.headers.get("content-type"), Response.error().type];
+                    })())"),
+            R"([201,true,{"a":1},true,"POST","text/plain;charset=UTF-8","hi",{"b":2},"application/json","error"])");
+  EXPECT_THAT(Eval("new Response('x', {status: 99})"), HasSubstr("RangeError"));
+  EXPECT_THAT(Eval("new Request('https://h/', {method: 'GET', body: 'x'})"), HasSubstr("TypeError"));
+  EXPECT_EQ(Eval(R"((async () => { const b = new Blob(["ab", new Uint8Array([99]), new Blob(["d"])], {type: "Text/Plain"});
+                     return [b.size, b.type, await b.text(), await b.slice(1, -1).text(), new File(["x"], "f.txt").name]; })())"),
+            R"([4,"text/plain","abcd","bc","f.txt"])");
+}
+
+TEST_F(WebApiTest, AbortControllerAndEvents) {
+  EXPECT_EQ(Eval(R"(const c = new AbortController(); let seen = [];
+                    c.signal.addEventListener("abort", (e) => seen.push(e.type), {once: true});
+                    c.signal.onabort = () => seen.push("on");
+                    c.abort(); c.abort();
+                    [seen, c.signal.aborted, c.signal.reason.name, c.signal.reason instanceof DOMException, AbortSignal.abort("r").reason])"),
+            R"([["on","abort"],true,"AbortError",true,"r"])");
+  EXPECT_THAT(Eval("new AbortSignal()"), HasSubstr("Illegal constructor"));
+}
+
+TEST_F(WebApiTest, CryptoInActionsAndEvals) {
+  EXPECT_THAT(Eval("crypto.randomUUID()"), MatchesRegex(R"("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")"));
+  EXPECT_NE(Eval("crypto.randomUUID()"), Eval("crypto.randomUUID()"));
+  // SHA-256("abc") and SHA-1("abc"), FIPS 180-2 test vectors.
+  EXPECT_EQ(Eval(R"(crypto.subtle.digest("SHA-256", new TextEncoder().encode("abc")).then(b => Array.from(new Uint8Array(b), x => x.toString(16).padStart(2, "0")).join("")))"),
+            R"("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")");
+  EXPECT_EQ(Eval(R"(crypto.subtle.digest({name: "sha-1"}, new TextEncoder().encode("abc")).then(b => new Uint8Array(b).length))"), "20");
+  EXPECT_THAT(Eval(R"(crypto.subtle.digest("MD5", new Uint8Array(1)))"), HasSubstr("NotSupportedError"));
+  EXPECT_THAT(Eval("crypto.getRandomValues(new Uint8Array(65537))"), HasSubstr("QuotaExceededError"));
+  EXPECT_THAT(Eval("crypto.getRandomValues(new Float64Array(1))"), HasSubstr("TypeMismatchError"));
+}
+
+TEST_F(WebApiTest, CryptoIsSeededInQueries) {
+  const std::string expression = "[crypto.randomUUID(), Array.from(crypto.getRandomValues(new Uint8Array(8))), Math.random()]";
+  const std::string a = Query(expression, 1);
+  EXPECT_THAT(a, ::testing::StartsWith("[\""));
+  EXPECT_EQ(a, Query(expression, 1));
+  EXPECT_NE(a, Query(expression, 2));
+  EXPECT_EQ(Query("[Date.now(), new Date().getTime(), performance.now()]", 1), "[1763769600000,1763769600000,0]");
+}
+
+TEST_F(WebApiTest, ConsoleFormatsLikeNode) {
+  Eval(R"(console.log("%s is %d%%", "x", 42, {a: 1, b: [1, "s", {c: new Map([[1, 2]])}]}, null, undefined, 5n, -0);
+          console.info(new Error("boom").message, [1, [2, [3, [4]]]], new Set([1]), Symbol("s"), function named() {});
+          console.warn({"needs quotes": true, nested: {deep: {deeper: {deepest: 1}}}});
+          const o = {}; o.self = o; console.error(o);
+          console.debug("%o|%j|%i|%f", [1], {a: 1}, 4.7, "2.5");
+          console.assert(1 === 2, "math");
+          console.count(); console.count();)");
+  ASSERT_EQ(logs_.size(), 8u);
+  EXPECT_EQ(logs_[0].message, "x is 42% { a: 1, b: [ 1, 's', { c: [Map] } ] } null undefined 5n -0");
+  EXPECT_EQ(logs_[1].level, "info");
+  EXPECT_EQ(logs_[1].message, "boom [ 1, [ 2, [ 3, [Array] ] ] ] Set(1) { 1 } Symbol(s) [Function: named]");
+  EXPECT_EQ(logs_[2].level, "warn");
+  EXPECT_EQ(logs_[2].message, "{ 'needs quotes': true, nested: { deep: { deeper: [Object] } } }");
+  EXPECT_EQ(logs_[3].message, "{ self: [Circular *1] }");
+  EXPECT_EQ(logs_[4].message, "[ 1 ]|{\"a\":1}|4|2.5");
+  EXPECT_EQ(logs_[5].message, "Assertion failed: math");
+  EXPECT_EQ(logs_[6].message, "default: 1");
+  EXPECT_EQ(logs_[7].message, "default: 2");
+}
+
+TEST_F(WebApiTest, JsSyscallsConvertHttpRequestsAndResponses) {
+  EXPECT_EQ(Eval(R"((async () => {
+                      const request = Convex.jsSyscall("requestFromConvexJson", {convexJson: {url: "https://h/hello?x=1", method: "POST",
+                          headerPairs: [["content-type", "application/json"]], body: btoa('{"name":"ann"}')}});
+                      const body = await request.json();
+                      const out = Convex.jsSyscall("convexJsonFromResponse", {response: new Response("ok", {status: 202, statusText: "Accepted"})});
+                      return [request instanceof Request, request.method, new URL(request.url).pathname, body.name, out];
+                    })())"),
+            R"([true,"POST","/hello","ann",{"status":202,"statusText":"Accepted","headerPairs":[["content-type","text/plain;charset=UTF-8"]],"body":"b2s="}])");
+  EXPECT_THAT(Eval(R"(Convex.jsSyscall("convexJsonFromResponse", {response: {status: 200}}))"), HasSubstr("HTTP actions must return a Response"));
+  EXPECT_THAT(Eval(R"(Convex.jsSyscall("nope", {}))"), HasSubstr("Unknown JS syscall: nope"));
+}
+
+}  // namespace
+}  // namespace isobar::worker
