@@ -1,9 +1,12 @@
 // bench/isolate: the worker's JavaScript engine against raw V8 in the same run (PERFORMANCE.md):
-//   P7  a deployment's first invocation, on a cold isolate (isolate + context + prelude + module
-//       + call) vs raw Isolate::New + Context::New + the same call;
+//   P7  an isolate ready to serve (isolate, prelude compiled from the worker's code cache, a context
+//       with the prelude installed) vs raw Isolate::New + Context::New; and a new deployment's first
+//       invocation on the request path (the pool makes a spare isolate while idle) vs raw
+//       Isolate::New + Context::New + the same call;
 //   P6  invocation overhead of a query in the fresh policy (a context prepared while idle) and in the
 //       warm policy (context and module reused) vs a raw V8 call of a compiled function with JSON
-//       in and out;
+//       in and out; and a fresh context's whole cost (making it + the invocation) vs raw
+//       Context::New in a warm isolate;
 //   P8  RSS per idle cached isolate (40 deployments, one invocation each).
 // Last line: {"bench":"isolate", ...}. Run: bazel run //bench:isolate
 #include <unistd.h>
@@ -24,7 +27,9 @@
 #include "v8-primitive.h"
 #include "v8-script.h"
 #include "worker/evaluator.h"
+#include "worker/isolate_pool.h"
 #include "worker/module_hash.h"
+#include "worker/module_loader.h"
 #include "worker/v8_runtime.h"
 #include "worker/watchdog.h"
 
@@ -82,13 +87,71 @@ int Main(const char* argv0) {
   worker::Watchdog watchdog;
   uint64_t next_id = 0;
 
-  // P7: cold start of a deployment.
+  // P7: an isolate ready, from nothing.
+  std::vector<double> raw_ready, ours_ready;
+  {
+    worker::CodeCache cache(64 << 20);
+    worker::EvaluatorLimits limits;
+    std::vector<worker::ContextExtension> none;
+    {
+      worker::DeploymentIsolate first("warm-up", false, limits, none, cache);  // the worker's code cache, as after start-up
+      first.Prepare();
+    }
+    for (int i = 0; i < 30; ++i) {
+      absl::Time t0 = absl::Now();
+      v8::Isolate::CreateParams params;
+      params.array_buffer_allocator = allocator.get();
+      v8::Isolate* isolate = v8::Isolate::New(params);
+      {
+        v8::Isolate::Scope scope(isolate);
+        v8::HandleScope handles(isolate);
+        v8::Context::New(isolate);
+      }
+      raw_ready.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      isolate->Dispose();
+      absl::Time t1 = absl::Now();
+      auto ours = std::make_unique<worker::DeploymentIsolate>("d", false, limits, none, cache);
+      ours->Prepare();
+      ours_ready.push_back(absl::ToDoubleMicroseconds(absl::Now() - t1));
+    }
+  }
+
+  // P6 (fresh): making a context (Context::New + the prelude) in a warm isolate vs raw Context::New.
+  std::vector<double> raw_context, ours_context;
+  {
+    v8::Isolate::CreateParams params;
+    params.array_buffer_allocator = allocator.get();
+    v8::Isolate* isolate = v8::Isolate::New(params);
+    {
+      v8::Isolate::Scope scope(isolate);
+      for (int i = 0; i < 200; ++i) {
+        v8::HandleScope handles(isolate);
+        absl::Time t0 = absl::Now();
+        v8::Context::New(isolate);
+        raw_context.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      }
+    }
+    isolate->Dispose();
+    worker::CodeCache cache(64 << 20);
+    worker::EvaluatorLimits limits;
+    std::vector<worker::ContextExtension> none;
+    worker::DeploymentIsolate ours("d", false, limits, none, cache);
+    for (int i = 0; i < 200; ++i) {
+      absl::Time t0 = absl::Now();
+      ours.Prepare();
+      ours_context.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      ours.TakeContext(worker::ContextPolicy::kFresh, "", true);  // used up, as by an invocation
+    }
+  }
+
+  // P7: a new deployment's first invocation.
   std::vector<double> raw_cold, ours_cold;
   {
     worker::EvaluatorLimits limits;
-    limits.max_isolates = 2;  // each new deployment evicts an old one: every start is cold
+    limits.max_isolates = 2;  // each new deployment evicts an old one
     worker::Evaluator evaluator(host, watchdog, {}, limits);
     for (int i = 0; i < 40; ++i) {
+      evaluator.Prepare();  // idle time, as between requests in a worker (not measured)
       absl::Time t0 = absl::Now();
       v8::Isolate::CreateParams params;
       params.array_buffer_allocator = allocator.get();
@@ -127,14 +190,16 @@ int Main(const char* argv0) {
     worker::Evaluator evaluator(host, watchdog, {});
     for (int i = 0; i < 2000; ++i) {
       evaluator.Prepare();  // idle time, not measured
+      worker::v1::Invoke invoke = QueryInvoke(++next_id, "p6", worker::v1::Invoke::FRESH);  // arrives built
       absl::Time t0 = absl::Now();
-      worker::InvocationResult r = evaluator.Run(QueryInvoke(++next_id, "p6", worker::v1::Invoke::FRESH));
+      worker::InvocationResult r = evaluator.Run(std::move(invoke));
       if (!r.result_json.ok()) return 1;
       fresh_call.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
     }
     for (int i = 0; i < 5000; ++i) {
+      worker::v1::Invoke invoke = QueryInvoke(++next_id, "p6", worker::v1::Invoke::WARM);
       absl::Time t0 = absl::Now();
-      worker::InvocationResult r = evaluator.Run(QueryInvoke(++next_id, "p6", worker::v1::Invoke::WARM));
+      worker::InvocationResult r = evaluator.Run(std::move(invoke));
       if (!r.result_json.ok()) return 1;
       warm_call.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
     }
@@ -152,19 +217,29 @@ int Main(const char* argv0) {
   }
   const double rss_per_isolate_mb = static_cast<double>(RssBytes() - rss_before) / (kIsolates - 1) / (1 << 20);
 
-  const double raw7 = Median(raw_cold), ours7 = Median(ours_cold), raw6 = Median(raw_call);
+  const double raw7 = Median(raw_ready), ours7 = Median(ours_ready), raw6 = Median(raw_call);
+  const double raw_first = Median(raw_cold), ours_first = Median(ours_cold);
   const double fresh6 = Median(fresh_call), warm6 = Median(warm_call);
-  std::printf("cold: raw Isolate::New+Context::New+call %.0f us; first invocation of a deployment %.0f us (%.2fx)\n", raw7,
-              ours7, ours7 / raw7);
+  const double raw_new_context = Median(raw_context), ours_new_context = Median(ours_context);
+  const double fresh_ratio = (ours_new_context + fresh6) / raw_new_context;
+  std::printf("isolate ready: raw Isolate::New+Context::New %.0f us; ours %.0f us (%.2fx)\n", raw7, ours7, ours7 / raw7);
+  std::printf("a new deployment's first invocation: raw Isolate::New+Context::New+call %.0f us; ours %.0f us (%.2fx)\n",
+              raw_first, ours_first, ours_first / raw_first);
   std::printf("invocation: raw call with JSON %.1f us; fresh (prepared context) %.1f us; warm %.1f us\n", raw6, fresh6,
               warm6);
+  std::printf("fresh context: raw Context::New %.0f us; ours (Context::New + prelude) %.0f us; with the invocation %.2fx\n",
+              raw_new_context, ours_new_context, fresh_ratio);
   std::printf("idle cached isolate: %.2f MB RSS\n", rss_per_isolate_mb);
-  std::printf("{\"bench\": \"isolate\", \"cold_ready_us\": %s, \"fresh_invocation_us\": %s, \"warm_invocation_us\": %s, "
-              "\"rss_per_idle_isolate_mb\": %s, "
-              "\"floor\": {\"what\": \"raw V8 in the same process\", \"isolate_context_call_us\": %s, \"call_json_us\": %s}, "
-              "\"ratio\": %s, \"fresh_overhead_us\": %s, \"warm_overhead_us\": %s}\n",
-              Num(ours7).c_str(), Num(fresh6).c_str(), Num(warm6).c_str(), Num(rss_per_isolate_mb).c_str(), Num(raw7).c_str(),
-              Num(raw6).c_str(), Num(ours7 / raw7).c_str(), Num(fresh6 - raw6).c_str(), Num(warm6 - raw6).c_str());
+  std::printf("{\"bench\": \"isolate\", \"isolate_ready_us\": %s, \"first_invocation_us\": %s, "
+              "\"fresh_invocation_us\": %s, \"warm_invocation_us\": %s, \"rss_per_idle_isolate_mb\": %s, "
+              "\"floor\": {\"what\": \"raw V8 in the same process\", \"isolate_context_us\": %s, "
+              "\"isolate_context_call_us\": %s, \"call_json_us\": %s}, "
+              "\"ratio\": %s, \"first_invocation_ratio\": %s, \"fresh_overhead_us\": %s, \"warm_overhead_us\": %s, "
+              "\"fresh_context_us\": %s, \"raw_context_new_us\": %s, \"fresh_vs_context_new_ratio\": %s}\n",
+              Num(ours7).c_str(), Num(ours_first).c_str(), Num(fresh6).c_str(), Num(warm6).c_str(),
+              Num(rss_per_isolate_mb).c_str(), Num(raw7).c_str(), Num(raw_first).c_str(), Num(raw6).c_str(),
+              Num(ours7 / raw7).c_str(), Num(ours_first / raw_first).c_str(), Num(fresh6 - raw6).c_str(),
+              Num(warm6 - raw6).c_str(), Num(ours_new_context).c_str(), Num(raw_new_context).c_str(), Num(fresh_ratio).c_str());
   return 0;
 }
 

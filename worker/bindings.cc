@@ -4,6 +4,7 @@
 #include <sys/random.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -16,6 +17,8 @@
 #include "v8-typed-array.h"
 #include "worker/invocation.h"
 #include "worker/js_util.h"
+#include "worker/module_hash.h"
+#include "worker/module_loader.h"
 
 namespace isobar::worker {
 namespace {
@@ -159,10 +162,38 @@ void Digest(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 }  // namespace
 
-v8::MaybeLocal<v8::UnboundScript> CompilePrelude(v8::Isolate* isolate) {
+namespace {
+
+// The code cache key of the prelude (which is part of the worker binary).
+const std::string& PreludeKey() {
+  static const std::string* key = new std::string(Sha256(runtime_js::kPrelude));
+  return *key;
+}
+
+}  // namespace
+
+v8::MaybeLocal<v8::UnboundScript> CompilePrelude(v8::Isolate* isolate, CodeCache& cache) {
   v8::ScriptOrigin origin(isolate, NewString(isolate, "isobar:prelude.js"));
-  v8::ScriptCompiler::Source source(NewString(isolate, runtime_js::kPrelude), origin);
-  return v8::ScriptCompiler::CompileUnboundScript(isolate, &source);
+  const std::string* cached = cache.Find(PreludeKey());
+  if (cached == nullptr) {
+    v8::ScriptCompiler::Source source(NewString(isolate, runtime_js::kPrelude), origin);
+    return v8::ScriptCompiler::CompileUnboundScript(isolate, &source);
+  }
+  auto* data = new v8::ScriptCompiler::CachedData(reinterpret_cast<const uint8_t*>(cached->data()),
+                                                  static_cast<int>(cached->size()));
+  v8::ScriptCompiler::Source source(NewString(isolate, runtime_js::kPrelude), origin, data);  // owns `data`
+  v8::MaybeLocal<v8::UnboundScript> script =
+      v8::ScriptCompiler::CompileUnboundScript(isolate, &source, v8::ScriptCompiler::kConsumeCodeCache);
+  if (source.GetCachedData()->rejected) cache.Drop(PreludeKey());
+  return script;
+}
+
+void CachePrelude(v8::Local<v8::UnboundScript> prelude, CodeCache& cache) {
+  if (cache.Contains(PreludeKey())) return;
+  std::unique_ptr<v8::ScriptCompiler::CachedData> data(v8::ScriptCompiler::CreateCodeCache(prelude));
+  if (data != nullptr) {
+    cache.Store(PreludeKey(), std::string(reinterpret_cast<const char*>(data->data), static_cast<size_t>(data->length)));
+  }
 }
 
 v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::Local<v8::UnboundScript> prelude) {

@@ -19,8 +19,14 @@
 
 namespace isobar::worker {
 
-// Compiles runtime-js's prelude for `isolate` (once; each context binds it).
-v8::MaybeLocal<v8::UnboundScript> CompilePrelude(v8::Isolate* isolate);
+class CodeCache;
+
+// Compiles runtime-js's prelude for `isolate` (once; each context binds it), from `cache` when an
+// earlier isolate left its code there.
+v8::MaybeLocal<v8::UnboundScript> CompilePrelude(v8::Isolate* isolate, CodeCache& cache);
+// Leaves the prelude's compiled code (including the functions that ran while it installed itself)
+// in `cache` for later isolates, if it is not there yet.
+void CachePrelude(v8::Local<v8::UnboundScript> prelude, CodeCache& cache);
 
 // Runs the prelude in `context` with the native bindings; returns its enterInvocation function.
 v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::Local<v8::UnboundScript> prelude);

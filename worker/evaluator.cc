@@ -179,7 +179,7 @@ Evaluator::Evaluator(HostCalls& host, Watchdog& watchdog, std::vector<ContextExt
       limits_(limits),
       js_thread_clock_(CurrentThreadCpuClock()),
       code_cache_(std::make_unique<CodeCache>(limits_.max_code_cache_bytes)),
-      pool_(std::make_unique<IsolatePool>(limits_, std::move(extensions))) {}
+      pool_(std::make_unique<IsolatePool>(limits_, std::move(extensions), *code_cache_)) {}
 
 Evaluator::~Evaluator() {
   running_.clear();  // their contexts belong to the pool's isolates

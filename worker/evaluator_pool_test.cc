@@ -152,6 +152,21 @@ TEST_F(EvaluatorPoolTest, WarmContextsKeepModuleStateForTheSameCode) {
   EXPECT_THAT(*evaluator.Run(Query(5, "B", counter, "[{}]", Invoke::WARM)).result_json, ::testing::StartsWith("[1,"));
 }
 
+TEST_F(EvaluatorPoolTest, ASpareIsolateMadeWhileIdleServesTheNextNewDeployment) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  evaluator.Prepare();  // idle: a spare isolate, with a context ready
+  EXPECT_EQ(evaluator.isolate_stats().creations, 1u);
+  const std::string sets = QueryModule("async () => { globalThis.secret = 'A'; return 'set'; }");
+  ASSERT_EQ(*evaluator.Run(Query(1, "A", sets)).result_json, R"("set")");
+  EXPECT_EQ(evaluator.isolate_stats().creations, 1u);  // A adopted the spare
+  evaluator.Prepare();
+  EXPECT_EQ(evaluator.isolate_stats().creations, 2u);
+  // B adopts a spare that never ran anything: nothing of A's is there.
+  EXPECT_EQ(*evaluator.Run(Query(2, "B", QueryModule("async () => typeof secret"))).result_json, R"("undefined")");
+  EXPECT_EQ(evaluator.isolate_stats().creations, 2u);
+  EXPECT_EQ(evaluator.isolate_stats().misses, 2u);
+}
+
 TEST_F(EvaluatorPoolTest, LeastRecentlyUsedIsolatesAreEvicted) {
   limits_.max_isolates = 2;
   Evaluator evaluator(host_, watchdog_, {}, limits_);
@@ -189,10 +204,14 @@ TEST_F(EvaluatorPoolTest, CompiledCodeIsCachedByModuleHash) {
   Evaluator evaluator(host_, watchdog_, {}, limits_);
   const std::string source = QueryModule("async () => 'cached'");
   ASSERT_TRUE(evaluator.Run(Query(1, "A", source)).result_json.ok());
-  EXPECT_EQ(evaluator.code_cache().misses(), 1u);
-  // Another deployment's isolate with the same bytes consumes the cached code.
+  const uint64_t misses = evaluator.code_cache().misses();
+  const uint64_t hits = evaluator.code_cache().hits();
+  EXPECT_EQ(misses, 2u);  // the runtime's prelude and the module, compiled from source once
+  // Another deployment's isolate with the same bytes compiles nothing from source: the prelude and
+  // the module both come from the cache.
   EXPECT_EQ(*evaluator.Run(Query(2, "B", source)).result_json, R"("cached")");
-  EXPECT_EQ(evaluator.code_cache().hits(), 1u);
+  EXPECT_EQ(evaluator.code_cache().misses(), misses);
+  EXPECT_EQ(evaluator.code_cache().hits(), hits + 2);
   EXPECT_EQ(evaluator.code_cache().rejects(), 0u);
 }
 

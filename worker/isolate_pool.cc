@@ -14,6 +14,8 @@
 namespace isobar::worker {
 namespace {
 
+constexpr size_t kMaxUnusedIsolates = 4;
+
 bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
   return context->GetEmbedderData(kWasmSlot)->IsTrue();
 }
@@ -21,11 +23,12 @@ bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
 }  // namespace
 
 DeploymentIsolate::DeploymentIsolate(std::string deployment, bool wasm, const EvaluatorLimits& limits,
-                                     const std::vector<ContextExtension>& extensions)
+                                     const std::vector<ContextExtension>& extensions, CodeCache& code_cache)
     : deployment_(std::move(deployment)),
       wasm_(wasm),
       limits_(limits),
       extensions_(extensions),
+      code_cache_(code_cache),
       allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes)) {
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator_.get();
@@ -41,7 +44,8 @@ DeploymentIsolate::DeploymentIsolate(std::string deployment, bool wasm, const Ev
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   v8::Local<v8::UnboundScript> prelude;
-  if (CompilePrelude(isolate_).ToLocal(&prelude)) prelude_.Reset(isolate_, prelude);
+  if (CompilePrelude(isolate_, code_cache_).ToLocal(&prelude)) prelude_.Reset(isolate_, prelude);
+  MeasureHeap();
 }
 
 DeploymentIsolate::~DeploymentIsolate() {
@@ -58,10 +62,10 @@ size_t DeploymentIsolate::NearHeapLimit(void* data, size_t current_limit, size_t
   return current_limit + (16u << 20);  // room to unwind; the isolate is retired afterwards
 }
 
-size_t DeploymentIsolate::HeapInUse() const {
+void DeploymentIsolate::MeasureHeap() {
   v8::HeapStatistics statistics;
   isolate_->GetHeapStatistics(&statistics);
-  return statistics.used_heap_size();
+  heap_in_use_ = statistics.used_heap_size();
 }
 
 std::unique_ptr<JsContext> DeploymentIsolate::NewContext() {
@@ -78,6 +82,7 @@ std::unique_ptr<JsContext> DeploymentIsolate::NewContext() {
   v8::TryCatch try_catch(isolate_);
   v8::Local<v8::Function> enter;
   if (!InstallPrelude(context, prelude_.Get(isolate_)).ToLocal(&enter)) return nullptr;
+  CachePrelude(prelude_.Get(isolate_), code_cache_);
   for (const ContextExtension& extend : extensions_) extend(isolate_, context);
   auto js = std::make_unique<JsContext>();
   js->context.Reset(isolate_, context);
@@ -113,8 +118,9 @@ void DeploymentIsolate::KeepWarm(std::unique_ptr<JsContext> context) {
   while (warm_.size() > limits_.max_warm_contexts) warm_.pop_back();
 }
 
-IsolatePool::IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExtension> extensions)
-    : limits_(limits), extensions_(std::move(extensions)) {}
+IsolatePool::IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExtension> extensions,
+                         CodeCache& code_cache)
+    : limits_(limits), extensions_(std::move(extensions)), code_cache_(code_cache) {}
 
 IsolatePool::~IsolatePool() = default;
 
@@ -130,22 +136,29 @@ DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm
     isolate = it->second.get();
   } else {
     ++stats_.misses;
-    ++stats_.creations;
-    auto created = std::make_unique<DeploymentIsolate>(deployment, wasm, limits_, extensions_);
+    std::unique_ptr<DeploymentIsolate> created;
+    if (spare_ != nullptr && spare_->wasm() == wasm) {
+      created = std::move(spare_);
+      created->Adopt(deployment);
+    } else {
+      ++stats_.creations;
+      created = std::make_unique<DeploymentIsolate>(deployment, wasm, limits_, extensions_, code_cache_);
+    }
     isolate = created.get();
     live_[deployment] = std::move(created);
   }
   isolate->active++;
   isolate->last_used = ++clock_;
   most_recent_ = isolate;
-  Evict();
+  if (it == live_.end()) Evict();  // a new isolate may take the pool over its limits
   return isolate;
 }
 
 void IsolatePool::Release(DeploymentIsolate* isolate) {
   isolate->active--;
+  isolate->MeasureHeap();
   if (!isolate->retiring &&
-      static_cast<double>(isolate->HeapInUse()) > limits_.recycle_heap_fraction * static_cast<double>(limits_.max_heap_bytes)) {
+      static_cast<double>(isolate->heap_in_use()) > limits_.recycle_heap_fraction * static_cast<double>(limits_.max_heap_bytes)) {
     Retire(isolate);
   }
   DisposeIfIdle(isolate);
@@ -169,6 +182,7 @@ void IsolatePool::DisposeIfIdle(DeploymentIsolate* isolate) {
   if (!isolate->retiring || isolate->active > 0) return;
   for (auto it = retired_.begin(); it != retired_.end(); ++it) {
     if (it->get() == isolate) {
+      Discard(std::move(*it));
       retired_.erase(it);
       return;
     }
@@ -180,7 +194,7 @@ void IsolatePool::Evict() {
     size_t heap = 0;
     DeploymentIsolate* oldest_idle = nullptr;
     for (const auto& [deployment, isolate] : live_) {
-      heap += isolate->HeapInUse();
+      heap += isolate->heap_in_use();
       if (isolate->active == 0 && (oldest_idle == nullptr || isolate->last_used < oldest_idle->last_used)) {
         oldest_idle = isolate.get();
       }
@@ -190,20 +204,34 @@ void IsolatePool::Evict() {
     }
     ++stats_.evictions;
     if (most_recent_ == oldest_idle) most_recent_ = nullptr;
-    live_.erase(oldest_idle->deployment());
+    auto it = live_.find(oldest_idle->deployment());
+    Discard(std::move(it->second));
+    live_.erase(it);
   }
 }
 
+void IsolatePool::Discard(std::unique_ptr<DeploymentIsolate> isolate) {
+  unused_.push_back(std::move(isolate));
+  if (unused_.size() > kMaxUnusedIsolates) unused_.erase(unused_.begin());
+}
+
 void IsolatePool::Prepare() {
+  unused_.clear();
+  if (spare_ == nullptr) {
+    ++stats_.creations;
+    spare_ = std::make_unique<DeploymentIsolate>("", /*wasm=*/false, limits_, extensions_, code_cache_);
+    spare_->Prepare();
+  }
   if (most_recent_ != nullptr) most_recent_->Prepare();
 }
 
 IsolateStats IsolatePool::stats() const {
   IsolateStats stats = stats_;
-  stats.isolates = live_.size() + retired_.size();
+  stats.isolates = live_.size() + retired_.size() + (spare_ != nullptr ? 1 : 0);
   stats.heap_in_use_bytes = 0;
-  for (const auto& [deployment, isolate] : live_) stats.heap_in_use_bytes += isolate->HeapInUse();
-  for (const auto& isolate : retired_) stats.heap_in_use_bytes += isolate->HeapInUse();
+  for (const auto& [deployment, isolate] : live_) stats.heap_in_use_bytes += isolate->heap_in_use();
+  for (const auto& isolate : retired_) stats.heap_in_use_bytes += isolate->heap_in_use();
+  if (spare_ != nullptr) stats.heap_in_use_bytes += spare_->heap_in_use();
   return stats;
 }
 

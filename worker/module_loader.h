@@ -22,8 +22,8 @@ namespace isobar::worker {
 // "./x.js" or "../y.js" against the importing module's path; only relative imports exist.
 absl::StatusOr<std::string> ResolveRelative(absl::string_view referrer, absl::string_view specifier);
 
-// Serialised V8 code by module SHA-256, for the whole worker; the oldest entries go first beyond
-// `max_bytes`. Only the JS thread uses it.
+// Serialised V8 code by SHA-256 of its source (modules, and the runtime's prelude), for the whole
+// worker; the oldest entries go first beyond `max_bytes`. Only the JS thread uses it.
 class CodeCache {
  public:
   explicit CodeCache(size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -32,6 +32,7 @@ class CodeCache {
   const std::string* Find(const std::string& sha256);
   void Store(const std::string& sha256, std::string data);
   void Drop(const std::string& sha256);  // V8 rejected it (a different V8 or flags)
+  bool Contains(const std::string& sha256) const { return index_.contains(sha256); }
 
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }

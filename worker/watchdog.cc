@@ -27,13 +27,14 @@ void Watchdog::Arm(v8::Isolate* isolate, clockid_t cpu_clock, absl::Duration bud
   cpu_clock_ = cpu_clock;
   cpu_deadline_ = start + budget;
   fired_ = false;
-  ++generation_;
+  // The thread need not wake if it will look again before this budget could possibly be spent (CPU
+  // time cannot run faster than wall time). Back-to-back invocations then cost no thread switches.
+  if (absl::Now() + budget < wake_at_) kick_ = true;
 }
 
 bool Watchdog::Disarm() {
   absl::MutexLock lock(&mu_);
-  isolate_ = nullptr;
-  ++generation_;
+  isolate_ = nullptr;  // the thread notices when it next wakes; no need to wake it now
   return fired_;
 }
 
@@ -41,13 +42,14 @@ void Watchdog::Run() {
   prctl(PR_SET_NAME, "isobar-watchdog");
   absl::MutexLock lock(&mu_);
   for (;;) {
-    // Idle until armed (or stopping).
-    // Conditions run with mu_ held.
-    mu_.Await(absl::Condition(
-        +[](Watchdog* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stop_ || w->isolate_ != nullptr; },
-        this));
     if (stop_) return;
-    const uint64_t generation = generation_;
+    if (isolate_ == nullptr) {
+      // Idle until armed (or stopping). Conditions run with mu_ held.
+      wake_at_ = absl::InfiniteFuture();
+      mu_.Await(absl::Condition(
+          +[](Watchdog* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stop_ || w->isolate_ != nullptr; }, this));
+      continue;
+    }
     absl::Duration remaining = cpu_deadline_ - CpuTime(cpu_clock_);
     if (remaining <= absl::ZeroDuration()) {
       isolate_->TerminateExecution();
@@ -55,16 +57,12 @@ void Watchdog::Run() {
       isolate_ = nullptr;
       continue;
     }
-    // CPU time cannot run faster than wall time: nothing can happen before `remaining` has passed.
-    struct Armed {
-      Watchdog* watchdog;
-      uint64_t generation;
-    } armed{this, generation};
+    // Nothing can happen before `remaining` has passed; sleep until then unless a shorter budget is
+    // armed meanwhile (Arm sets kick_).
+    wake_at_ = absl::Now() + remaining;
+    kick_ = false;
     mu_.AwaitWithTimeout(absl::Condition(
-                             +[](Armed* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                               return a->watchdog->stop_ || a->watchdog->generation_ != a->generation;
-                             },
-                             &armed),
+                             +[](Watchdog* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stop_ || w->kick_; }, this),
                          remaining);
   }
 }

@@ -8,7 +8,8 @@
 // The budget counts the JS thread's CPU time (pthread_getcpuclockid), so time the thread spends blocked
 // waiting for host results is not charged. The watchdog sleeps until the earliest moment the budget
 // could be spent (wall time >= CPU time), checks the CPU clock, and either fires or sleeps again for
-// the remainder: no polling.
+// the remainder: no polling. Arm wakes the thread only when it is idle or would look too late, and
+// Disarm never does, so back-to-back invocations cost no thread switches.
 #ifndef ISOBAR_WORKER_WATCHDOG_H_
 #define ISOBAR_WORKER_WATCHDOG_H_
 
@@ -45,7 +46,8 @@ class Watchdog {
   v8::Isolate* isolate_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned; armed while non-null
   clockid_t cpu_clock_ ABSL_GUARDED_BY(mu_) = CLOCK_THREAD_CPUTIME_ID;
   absl::Duration cpu_deadline_ ABSL_GUARDED_BY(mu_);  // CPU time at which to fire
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time wake_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // when the thread looks next
+  bool kick_ ABSL_GUARDED_BY(mu_) = false;  // look now: a budget shorter than the current sleep
   bool fired_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

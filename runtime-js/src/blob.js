@@ -1,6 +1,7 @@
 // Prelude fragment: Blob and File. A blob's bytes live in a private field and are never shared
 // mutably: slices and reads copy.
 
+const webBlob = once(() => {
 let blobBytes;  // (blob) -> Uint8Array, for other fragments; set by Blob's static block
 class Blob {
   #bytes;
@@ -45,14 +46,13 @@ class Blob {
     return this.#bytes.slice();
   }
   stream() {
-    throw new DOMException("Blob.stream() is not supported yet; use arrayBuffer() or text()", "NotSupportedError");
+    throw domException("Blob.stream() is not supported yet; use arrayBuffer() or text()", "NotSupportedError");
   }
   get [Symbol.toStringTag]() { return "Blob"; }
   static {
     blobBytes = (blob) => blob.#bytes;
   }
 }
-define(globalThis, "Blob", Blob);
 
 class File extends Blob {
   #name;
@@ -67,4 +67,9 @@ class File extends Blob {
   get lastModified() { return this.#lastModified; }
   get [Symbol.toStringTag]() { return "File"; }
 }
-define(globalThis, "File", File);
+return { Blob, File, blobBytes };
+});
+defineLazy("Blob", () => webBlob().Blob);
+defineLazy("File", () => webBlob().File);
+const blobBytes = (blob) => webBlob().blobBytes(blob);
+const isBlob = (value) => value instanceof webBlob().Blob;

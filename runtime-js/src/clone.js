@@ -1,9 +1,9 @@
 // Prelude fragment: structuredClone (the HTML structured clone algorithm for the types that exist here).
 
 function structuredCloneImpl(value, memo) {
-  if (typeof value === "symbol") throw new DOMException(`${String(value)} could not be cloned.`, "DataCloneError");
+  if (typeof value === "symbol") throw domException(`${String(value)} could not be cloned.`, "DataCloneError");
   if (typeof value === "function") {
-    throw new DOMException(`${Function.prototype.toString.call(value).slice(0, 100)} could not be cloned.`, "DataCloneError");
+    throw domException(`${Function.prototype.toString.call(value).slice(0, 100)} could not be cloned.`, "DataCloneError");
   }
   if (typeof value !== "object" || value === null) return value;
   if (memo.has(value)) return memo.get(value);
@@ -24,6 +24,7 @@ function structuredCloneImpl(value, memo) {
     if (value instanceof DataView) return remember(new DataView(buffer, value.byteOffset, value.byteLength));
     return remember(new Type(buffer, value.byteOffset, value.length));
   }
+  const { Blob, File } = webBlob();
   if (value instanceof File) return remember(new File([value], value.name, { type: value.type, lastModified: value.lastModified }));
   if (value instanceof Blob) return remember(new Blob([value], { type: value.type }));
   if (value instanceof Error) {
@@ -49,9 +50,11 @@ function structuredCloneImpl(value, memo) {
     for (const key of Object.keys(value)) copy[key] = structuredCloneImpl(value[key], memo);
     return copy;
   }
-  if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet || value instanceof URL ||
-      value instanceof Headers || value instanceof Request || value instanceof Response || value instanceof EventTarget) {
-    throw new DOMException(`${constructorName(value)} object could not be cloned.`, "DataCloneError");
+  const { Headers, Request, Response } = webFetch();
+  if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet || value instanceof webUrl().URL ||
+      value instanceof Headers || value instanceof Request || value instanceof Response ||
+      value instanceof webEvents().EventTarget) {
+    throw domException(`${constructorName(value)} object could not be cloned.`, "DataCloneError");
   }
   const copy = remember({});
   for (const key of Object.keys(value)) copy[key] = structuredCloneImpl(value[key], memo);
@@ -61,7 +64,7 @@ function structuredCloneImpl(value, memo) {
 define(globalThis, "structuredClone", function structuredClone(value, options) {
   if (arguments.length === 0) throw new TypeError("structuredClone requires 1 argument");
   if (options?.transfer !== undefined && [...options.transfer].length > 0) {
-    throw new DOMException("Transferring objects is not supported", "DataCloneError");
+    throw domException("Transferring objects is not supported", "DataCloneError");
   }
   return structuredCloneImpl(value, new Map());
 });

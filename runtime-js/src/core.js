@@ -5,6 +5,28 @@ const define = (target, name, value) =>
   Object.defineProperty(target, name, { value, writable: true, enumerable: false, configurable: true });
 const { syscall, asyncSyscall } = native;
 
+// Web API classes are created on first use in a context, not while the prelude installs itself: most
+// functions never touch most of them, and every fresh context would pay for them otherwise.
+// once(factory) memoises a factory; defineLazy makes a global that calls it on first access and then
+// becomes a plain data property (assignable, as the real global would be).
+const once = (factory) => {
+  let made;
+  return () => (made === undefined ? (made = factory()) : made);
+};
+const defineLazy = (name, get) =>
+  Object.defineProperty(globalThis, name, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const value = get();
+      define(globalThis, name, value);
+      return value;
+    },
+    set(value) {
+      define(globalThis, name, value);
+    },
+  });
+
 const Convex = Object.freeze({
   syscall: (op, args) => syscall(op, args),
   asyncSyscall: (op, args) => asyncSyscall(op, args),

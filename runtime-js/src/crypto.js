@@ -12,7 +12,7 @@ const subtle = Object.freeze({
   async digest(algorithm, data) {
     const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
     if (!Object.prototype.hasOwnProperty.call(kDigests, name)) {
-      throw new DOMException(`Unrecognized algorithm name: ${name}`, "NotSupportedError");
+      throw domException(`Unrecognized algorithm name: ${name}`, "NotSupportedError");
     }
     return native.digest(kDigests[name], bytesOf(data, "data").slice());
   },
@@ -21,10 +21,10 @@ const subtle = Object.freeze({
 const cryptoObject = Object.freeze({
   getRandomValues(array) {
     if (!kIntegerArrays.some((type) => array instanceof type)) {
-      throw new DOMException("The data argument must be an integer-type TypedArray", "TypeMismatchError");
+      throw domException("The data argument must be an integer-type TypedArray", "TypeMismatchError");
     }
     if (array.byteLength > 65536) {
-      throw new DOMException(`The ArrayBufferView's byte length (${array.byteLength}) exceeds 65536`, "QuotaExceededError");
+      throw domException(`The ArrayBufferView's byte length (${array.byteLength}) exceeds 65536`, "QuotaExceededError");
     }
     fillRandom(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
     return array;

@@ -101,6 +101,7 @@ function bytesOf(source, what = "argument") {
   throw new TypeError(`The ${what} must be an ArrayBuffer or an ArrayBufferView`);
 }
 
+const webEncoding = once(() => {
 class TextEncoder {
   get encoding() { return "utf-8"; }
   encode(input = "") {
@@ -120,7 +121,6 @@ class TextEncoder {
     return { read, written };
   }
 }
-define(globalThis, "TextEncoder", TextEncoder);
 
 class TextDecoder {
   #fatal;
@@ -164,7 +164,10 @@ class TextDecoder {
     return text;
   }
 }
-define(globalThis, "TextDecoder", TextDecoder);
+return { TextEncoder, TextDecoder };
+});
+defineLazy("TextEncoder", () => webEncoding().TextEncoder);
+defineLazy("TextDecoder", () => webEncoding().TextDecoder);
 
 const kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -184,7 +187,7 @@ function base64Decode(text) {
   let s = String(text).replace(/[\t\n\f\r ]/g, "");
   if (s.length % 4 === 0) s = s.replace(/={1,2}$/, "");
   if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) {
-    throw new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
+    throw domException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
   }
   const bytes = new Uint8Array(Math.floor((s.length * 3) / 4));
   let n = 0, buffer = 0, bits = 0;
@@ -205,7 +208,7 @@ define(globalThis, "btoa", function btoa(data) {
   const bytes = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0xff) throw new DOMException("Invalid character", "InvalidCharacterError");
+    if (c > 0xff) throw domException("Invalid character", "InvalidCharacterError");
     bytes[i] = c;
   }
   return base64Encode(bytes);

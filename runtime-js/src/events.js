@@ -8,6 +8,7 @@ const kDomExceptionCodes = {
   QuotaExceededError: 22, TimeoutError: 23, InvalidNodeTypeError: 24, DataCloneError: 25,
 };
 
+const webEvents = once(() => {
 class DOMException extends Error {
   constructor(message = "", options = "Error") {
     super(String(message));
@@ -21,7 +22,6 @@ class DOMException extends Error {
     return kDomExceptionCodes[this.name] ?? 0;
   }
 }
-define(globalThis, "DOMException", DOMException);
 
 let beginDispatch;  // (event, target) -> isStopped(); set by Event's static block
 class Event {
@@ -60,7 +60,6 @@ class Event {
     };
   }
 }
-define(globalThis, "Event", Event);
 
 class EventTarget {
   #listeners = new Map();  // type -> [{callback, once}]
@@ -97,7 +96,6 @@ class EventTarget {
     return !event.defaultPrevented;
   }
 }
-define(globalThis, "EventTarget", EventTarget);
 
 const kAbortSecret = Symbol("abort");
 let abortSignal;  // (signal, reason): aborts once; set by AbortSignal's static block
@@ -142,7 +140,6 @@ class AbortSignal extends EventTarget {
     };
   }
 }
-define(globalThis, "AbortSignal", AbortSignal);
 
 class AbortController {
   #signal = new AbortSignal(kAbortSecret);
@@ -151,4 +148,9 @@ class AbortController {
     abortSignal(this.#signal, reason);
   }
 }
-define(globalThis, "AbortController", AbortController);
+return { DOMException, Event, EventTarget, AbortSignal, AbortController, abortSignal };
+});
+for (const name of ["DOMException", "Event", "EventTarget", "AbortSignal", "AbortController"]) {
+  defineLazy(name, () => webEvents()[name]);
+}
+const domException = (message, name) => new (webEvents().DOMException)(message, name);

@@ -9,6 +9,22 @@ function normalizeHeaderValue(value) {
   return v;
 }
 
+// A body init as {bytes, type}: the bytes and the content type it implies (or null).
+function extractBody(init) {
+  if (init === null || init === undefined) return { bytes: null, type: null };
+  if (typeof init === "string") return { bytes: utf8Encode(init), type: "text/plain;charset=UTF-8" };
+  if (init instanceof webUrl().URLSearchParams) {
+    return { bytes: utf8Encode(init.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+  }
+  if (isBlob(init)) return { bytes: blobBytes(init).slice(), type: init.type === "" ? null : init.type };
+  if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) return { bytes: bytesOf(init).slice(), type: null };
+  if (typeof init?.getReader === "function") {
+    throw new TypeError("Streaming bodies are not supported yet; pass a string, bytes or a Blob");
+  }
+  return { bytes: utf8Encode(String(init)), type: "text/plain;charset=UTF-8" };
+}
+
+const webFetch = once(() => {
 let freezeHeaders;  // (headers) -> headers, now immutable; set by Headers' static block
 class Headers {
   #list = [];  // [lowercased name, value], in insertion order
@@ -83,22 +99,6 @@ class Headers {
     };
   }
 }
-define(globalThis, "Headers", Headers);
-
-// A body init as {bytes, type}: the bytes and the content type it implies (or null).
-function extractBody(init) {
-  if (init === null || init === undefined) return { bytes: null, type: null };
-  if (typeof init === "string") return { bytes: utf8Encode(init), type: "text/plain;charset=UTF-8" };
-  if (init instanceof URLSearchParams) {
-    return { bytes: utf8Encode(init.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
-  }
-  if (init instanceof Blob) return { bytes: blobBytes(init).slice(), type: init.type === "" ? null : init.type };
-  if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) return { bytes: bytesOf(init).slice(), type: null };
-  if (typeof init?.getReader === "function") {
-    throw new TypeError("Streaming bodies are not supported yet; pass a string, bytes or a Blob");
-  }
-  return { bytes: utf8Encode(String(init)), type: "text/plain;charset=UTF-8" };
-}
 
 let bodyBytesOf;  // (request or response) -> Uint8Array or null, without consuming it
 let setBodyBytes;  // (request or response, Uint8Array or null)
@@ -119,10 +119,10 @@ class Body {
   async bytes() { return (await this.#consume()).slice(); }
   async blob() {
     const bytes = await this.#consume();
-    return new Blob([bytes], { type: this.headers.get("content-type") ?? "" });
+    return new (webBlob().Blob)([bytes], { type: this.headers.get("content-type") ?? "" });
   }
   async formData() {
-    throw new DOMException("formData() is not supported yet", "NotSupportedError");
+    throw domException("formData() is not supported yet", "NotSupportedError");
   }
   static {
     bodyBytesOf = (body) => {
@@ -146,14 +146,14 @@ class Request extends Body {
   constructor(input, init = {}) {
     super();
     const source = input instanceof Request ? input : null;
-    this.#url = source !== null ? source.url : new URL(String(input)).href;
+    this.#url = source !== null ? source.url : new (webUrl().URL)(String(input)).href;
     let method = init.method !== undefined ? String(init.method) : source !== null ? source.method : "GET";
     if (!kToken.test(method)) throw new TypeError(`Invalid method: ${method.slice(0, 50)}`);
     if (kMethods.includes(method.toUpperCase())) method = method.toUpperCase();
     if (["CONNECT", "TRACE", "TRACK"].includes(method.toUpperCase())) throw new TypeError(`Forbidden method: ${method}`);
     this.#method = method;
     this.#headers = new Headers(init.headers !== undefined ? init.headers : source?.headers);
-    this.#signal = init.signal ?? source?.signal ?? new AbortController().signal;
+    this.#signal = init.signal ?? source?.signal ?? new (webEvents().AbortController)().signal;
     this.#redirect = init.redirect ?? source?.redirect ?? "follow";
     let bytes = source !== null && init.body === undefined ? bodyBytesOf(source) : null;
     if (init.body !== undefined && init.body !== null) {
@@ -174,7 +174,6 @@ class Request extends Body {
   }
   get [Symbol.toStringTag]() { return "Request"; }
 }
-define(globalThis, "Request", Request);
 
 class Response extends Body {
   #status;
@@ -214,7 +213,7 @@ class Response extends Body {
   }
   static redirect(url, status = 302) {
     if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError(`Invalid redirect status ${status}`);
-    return new Response(null, { status, headers: { location: new URL(String(url)).href } });
+    return new Response(null, { status, headers: { location: new (webUrl().URL)(String(url)).href } });
   }
   get status() { return this.#status; }
   get statusText() { return this.#statusText; }
@@ -229,4 +228,8 @@ class Response extends Body {
   }
   get [Symbol.toStringTag]() { return "Response"; }
 }
-define(globalThis, "Response", Response);
+return { Headers, Request, Response, bodyBytesOf };
+});
+defineLazy("Headers", () => webFetch().Headers);
+defineLazy("Request", () => webFetch().Request);
+defineLazy("Response", () => webFetch().Response);

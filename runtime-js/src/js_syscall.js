@@ -5,11 +5,11 @@
 const jsSyscalls = {
   requestFromConvexJson({ convexJson }) {
     const body = convexJson.body === null || convexJson.body === undefined ? null : base64Decode(convexJson.body);
-    return new Request(convexJson.url, { method: convexJson.method, headers: convexJson.headerPairs, body });
+    return new (webFetch().Request)(convexJson.url, { method: convexJson.method, headers: convexJson.headerPairs, body });
   },
   convexJsonFromResponse({ response }) {
-    if (!(response instanceof Response)) throw new Error("HTTP actions must return a Response");
-    const bytes = bodyBytesOf(response);
+    if (!(response instanceof webFetch().Response)) throw new Error("HTTP actions must return a Response");
+    const bytes = webFetch().bodyBytesOf(response);
     return {
       status: response.status,
       statusText: response.statusText,
@@ -18,7 +18,7 @@ const jsSyscalls = {
     };
   },
   "storage/storeBlob"({ requestId, version, blob, options }) {
-    if (!(blob instanceof Blob)) throw new Error("store() expects a Blob");
+    if (!isBlob(blob)) throw new Error("store() expects a Blob");
     return asyncSyscall("1.0/storage/storeBlob", JSON.stringify({
       requestId, version, sha256: options?.sha256, contentType: blob.type || null, data: base64Encode(blobBytes(blob)),
     })).then((result) => JSON.parse(result));
@@ -26,7 +26,7 @@ const jsSyscalls = {
   "storage/getBlob"({ requestId, version, storageId }) {
     return asyncSyscall("1.0/storage/getBlob", JSON.stringify({ requestId, version, storageId })).then((result) => {
       const parsed = JSON.parse(result);
-      return parsed === null ? null : new Blob([base64Decode(parsed.data)], { type: parsed.contentType ?? "" });
+      return parsed === null ? null : new (webBlob().Blob)([base64Decode(parsed.data)], { type: parsed.contentType ?? "" });
     });
   },
 };

@@ -206,6 +206,20 @@ function serializeURL(r, excludeFragment = false) {
   return out;
 }
 
+// application/x-www-form-urlencoded
+function formEncode(s) {
+  let out = "";
+  for (const b of utf8Encode(s)) {
+    const ch = String.fromCharCode(b);
+    if (/[A-Za-z0-9*\-._]/.test(ch)) out += ch;
+    else if (b === 0x20) out += "+";
+    else out += "%" + (b < 16 ? "0" : "") + b.toString(16).toUpperCase();
+  }
+  return out;
+}
+const formDecode = (s) => utf8Decode(percentDecodeBytes(s.replace(/\+/g, " ")), false);
+
+const webUrl = once(() => {
 let urlRecord;  // (url) -> its record; set by URL's static block
 let attachSearchParams;  // (params, url) links a URLSearchParams to its URL
 class URL {
@@ -326,20 +340,6 @@ class URL {
     urlRecord = (url) => url.#record;
   }
 }
-define(globalThis, "URL", URL);
-
-// application/x-www-form-urlencoded
-function formEncode(s) {
-  let out = "";
-  for (const b of utf8Encode(s)) {
-    const ch = String.fromCharCode(b);
-    if (/[A-Za-z0-9*\-._]/.test(ch)) out += ch;
-    else if (b === 0x20) out += "+";
-    else out += "%" + (b < 16 ? "0" : "") + b.toString(16).toUpperCase();
-  }
-  return out;
-}
-const formDecode = (s) => utf8Decode(percentDecodeBytes(s.replace(/\+/g, " ")), false);
 
 class URLSearchParams {
   #list = [];
@@ -422,4 +422,7 @@ class URLSearchParams {
     };
   }
 }
-define(globalThis, "URLSearchParams", URLSearchParams);
+return { URL, URLSearchParams };
+});
+defineLazy("URL", () => webUrl().URL);
+defineLazy("URLSearchParams", () => webUrl().URLSearchParams);
