@@ -248,6 +248,13 @@ void OnPromiseReject(v8::PromiseRejectMessage message) {
   }
 }
 
+const intptr_t* BindingReferences() {
+  static const intptr_t kReferences[] = {
+      reinterpret_cast<intptr_t>(Syscall), reinterpret_cast<intptr_t>(AsyncSyscall), reinterpret_cast<intptr_t>(Log),
+      reinterpret_cast<intptr_t>(RandomBytes), reinterpret_cast<intptr_t>(Digest), 0};
+  return kReferences;
+}
+
 void WarmUpBindings() {
   for (const char* name : {"SHA-1", "SHA-256", "SHA-384", "SHA-512"}) {
     unsigned char digest[EVP_MAX_MD_SIZE];

@@ -38,6 +38,9 @@ bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> ent
 // The isolate's promise-reject callback: records unhandled rejections on the invocation.
 void OnPromiseReject(v8::PromiseRejectMessage message);
 
+// The native callbacks above as V8 external references (null-terminated), for startup snapshots.
+const intptr_t* BindingReferences();
+
 // Touches what OpenSSL and the kernel initialise lazily for the bindings, before the sandbox.
 void WarmUpBindings();
 
