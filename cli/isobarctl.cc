@@ -104,9 +104,12 @@ int Main(int argc, char** argv) {
     grpc::Status status = admin->Stats(&context, isobar::v1::StatsRequest(), &response);
     if (!status.ok()) return Fail(status);
     for (const auto& w : response.workers()) {
-      std::printf("worker %d: %s pid=%ld starts=%lu crashes=%lu security_events=%lu invocations=%lu in_flight=%u\n",
+      std::printf("worker %d: %s pid=%ld starts=%lu crashes=%lu security_events=%lu invocations=%lu in_flight=%u "
+                  "isolates=%lu (hits=%lu misses=%lu evictions=%lu recycles=%lu heap=%.1f MB)\n",
                   w.worker_id(), w.state().c_str(), static_cast<long>(w.pid()), w.starts(), w.crashes(),
-                  w.security_events(), w.invocations(), w.in_flight());
+                  w.security_events(), w.invocations(), w.in_flight(), w.isolates(), w.isolate_hits(),
+                  w.isolate_misses(), w.isolate_evictions(), w.isolate_recycles(),
+                  static_cast<double>(w.heap_in_use_bytes()) / (1 << 20));
     }
     return 0;
   }

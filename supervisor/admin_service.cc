@@ -50,6 +50,12 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     out->set_security_events(w.security_events);
     out->set_invocations(w.invocations);
     out->set_in_flight(w.in_flight);
+    out->set_isolates(w.isolate_pool.isolates());
+    out->set_isolate_hits(w.isolate_pool.hits());
+    out->set_isolate_misses(w.isolate_pool.misses());
+    out->set_isolate_evictions(w.isolate_pool.evictions());
+    out->set_isolate_recycles(w.isolate_pool.recycles());
+    out->set_heap_in_use_bytes(w.isolate_pool.heap_in_use_bytes());
     security_events += w.security_events;
   }
   response->set_security_events(security_events);

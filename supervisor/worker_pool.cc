@@ -408,6 +408,7 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
     }
     slot->running.reset();
     ++slot->invocations;
+    slot->isolate_pool = done.isolate_pool();
     auto it = pending_.find(done.invocation_id());
     if (it != pending_.end()) {
       if (!it->second.expired) {
@@ -455,6 +456,7 @@ std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {
     s.security_events = slot.security_events;
     s.invocations = slot.invocations;
     s.in_flight = slot.running.has_value() ? 1 : 0;
+    s.isolate_pool = slot.isolate_pool;
     out.push_back(std::move(s));
   }
   return out;

@@ -64,6 +64,7 @@ struct WorkerSnapshot {
   uint64_t security_events = 0;
   uint64_t invocations = 0;
   uint32_t in_flight = 0;
+  isobar::worker::v1::IsolatePoolStats isolate_pool;  // as of the last Done
 };
 
 using DoneCallback = absl::AnyInvocable<void(absl::StatusOr<isobar::worker::v1::Done>, WorkerId) &&>;
@@ -130,6 +131,7 @@ class WorkerPool {
     absl::Time started_at;
     int consecutive_failures = 0;
     uint64_t starts = 0, crashes = 0, security_events = 0, invocations = 0;
+    isobar::worker::v1::IsolatePoolStats isolate_pool;  // reported with the last Done
   };
 
   // A callback to run once mu_ is released.

@@ -94,6 +94,12 @@ TEST_F(WalkingSkeletonTest, WebApisWorkUnderTheSandbox) {
   for (int w = 0; w < after.workers_size(); ++w) {
     EXPECT_EQ(after.workers(w).starts(), before.workers(w).starts());
     EXPECT_EQ(after.workers(w).security_events(), before.workers(w).security_events());
+    if (after.workers(w).invocations() > before.workers(w).invocations()) {
+      // Each worker reports its isolate pool: the development isolate is cached, with heap in use.
+      EXPECT_GE(after.workers(w).isolates(), 1u);
+      EXPECT_GE(after.workers(w).isolate_hits() + after.workers(w).isolate_misses(), 1u);
+      EXPECT_GT(after.workers(w).heap_in_use_bytes(), 0u);
+    }
   }
 }
 

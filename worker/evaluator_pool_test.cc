@@ -110,6 +110,8 @@ TEST_F(EvaluatorPoolTest, TheCpuBudgetSpansSlices) {
   EXPECT_EQ(over.result_json.status().code(), absl::StatusCode::kDeadlineExceeded);
   InvocationResult within = run(4, kUnit, kUnit / 4, std::max(unit * 2.5, absl::Milliseconds(2)));
   EXPECT_TRUE(within.result_json.ok()) << within.result_json.status();
+  // The isolate of the terminated invocation was retired; the next one got a new isolate.
+  EXPECT_EQ(evaluator.isolate_stats().recycles, 1u);
 }
 
 TEST_F(EvaluatorPoolTest, CancelDropsAWaitingInvocation) {

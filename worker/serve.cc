@@ -7,15 +7,27 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/log.h"
+#include "worker/module_loader.h"
 
 namespace isobar::worker {
 namespace {
 
 using isobar::worker::v1::WorkerMessage;
 
-void SendDone(HostChannel& channel, InvocationId id, InvocationResult result) {
+void SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id, InvocationResult result) {
   WorkerMessage message;
   auto* done = message.mutable_done();
+  const IsolateStats isolates = evaluator.isolate_stats();
+  auto* pool = done->mutable_isolate_pool();
+  pool->set_hits(isolates.hits);
+  pool->set_misses(isolates.misses);
+  pool->set_evictions(isolates.evictions);
+  pool->set_recycles(isolates.recycles);
+  pool->set_creations(isolates.creations);
+  pool->set_isolates(isolates.isolates);
+  pool->set_heap_in_use_bytes(isolates.heap_in_use_bytes);
+  pool->set_code_cache_hits(evaluator.code_cache().hits());
+  pool->set_code_cache_misses(evaluator.code_cache().misses());
   done->set_invocation_id(id.value());
   done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
   if (result.result_json.ok()) {
@@ -100,7 +112,7 @@ void Serve(HostChannel& channel, Evaluator& evaluator) {
       if (immediate.empty()) return;
       step = evaluator.Resume(id, std::move(immediate));
     }
-    SendDone(channel, id, std::move(*step.done));
+    SendDone(channel, evaluator, id, std::move(*step.done));
   };
   for (;;) {
     if (!channel.HasEvent()) evaluator.Prepare();  // idle: the next context, off the request path
