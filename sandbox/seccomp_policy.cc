@@ -42,7 +42,14 @@ absl::StatusOr<SeccompPolicy> PolicyBuilder::TryBuild() const {
   SeccompPolicy policy;
   for (const auto& [nr, rule] : pending_) {
     if (nr < 0) return absl::InvalidArgumentError(absl::StrCat("negative system call number ", nr));
+    bool seen[6] = {};
     for (const ArgCondition& c : rule.conditions) {
+      if (c.arg >= 0 && c.arg <= 5 && seen[c.arg]) {
+        // libseccomp refuses a rule comparing one argument twice: say so here, not at install time.
+        return absl::InvalidArgumentError(absl::StrCat(absl::StrCat("system call ", nr), ": argument ", c.arg,
+                                                       " compared twice in one rule; combine the masks"));
+      }
+      if (c.arg >= 0 && c.arg <= 5) seen[c.arg] = true;
       if (c.arg < 0 || c.arg > 5) {
         return absl::InvalidArgumentError(absl::StrCat(absl::StrCat("system call ", nr), ": argument index ", c.arg));
       }

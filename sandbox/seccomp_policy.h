@@ -13,7 +13,8 @@
 //   cannot fail open;
 // - a rule with conditions applies when all its conditions hold; a call whose conditions all fail
 //   falls to the default action;
-// - several rules for one system call must share one action (they are alternatives).
+// - several rules for one system call must share one action (they are alternatives);
+// - a rule compares each argument at most once (libseccomp's rule; combine masks instead).
 // - architecture: only x86_64 calls pass; i386 (int 0x80) and x32 (nr | 0x40000000) calls are killed.
 #ifndef ISOBAR_SANDBOX_SECCOMP_POLICY_H_
 #define ISOBAR_SANDBOX_SECCOMP_POLICY_H_
@@ -57,6 +58,13 @@ struct Decision {
   bool operator==(const Decision& other) const {
     return action == other.action && errno_value == other.errno_value;
   }
+};
+
+// A token that lets a policy allow PROT_EXEC mappings (see jit_capability.h for how to get one).
+class JitCapability final {
+ private:
+  JitCapability() = default;
+  friend JitCapability GrantJitCapability();
 };
 
 class SeccompPolicy final {

@@ -1,23 +1,55 @@
 #include "sandbox/worker_policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <termios.h>
 
 namespace isobar::sandbox {
+namespace {
 
-absl::StatusOr<SeccompPolicy> WorkerPolicy(pid_t self) {
+// Mappings: private and anonymous (no files, no shared memory), with these other flags at most. One
+// masked comparison says both: (flags & (~kMapFlags | PRIVATE | ANONYMOUS)) == PRIVATE | ANONYMOUS.
+constexpr uint64_t kMapFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE |
+                               MAP_STACK | MAP_DENYWRITE;
+constexpr uint64_t kMapRequired = MAP_PRIVATE | MAP_ANONYMOUS;
+constexpr uint64_t kProtNoExec = PROT_READ | PROT_WRITE;
+constexpr uint64_t kProtJit = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+}  // namespace
+
+absl::StatusOr<SeccompPolicy> WorkerPolicy(pid_t self, const JitCapability* jit) {
+  const uint64_t prot = jit != nullptr ? kProtJit : kProtNoExec;
   PolicyBuilder builder;
   builder
       // I/O on fds the worker already holds: the channel and stdio.
       .Allow({SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_recvmsg, SYS_sendmsg, SYS_recvfrom,
-              SYS_sendto, SYS_close, SYS_shutdown, SYS_fcntl, SYS_fstat, SYS_lseek, SYS_getsockopt,
+              SYS_sendto, SYS_close, SYS_shutdown, SYS_fstat, SYS_lseek, SYS_getsockopt,
               SYS_setsockopt, SYS_getsockname, SYS_getpeername})
+      .AllowIf(SYS_fcntl, {ArgEq(1, F_GETFD)})
+      .AllowIf(SYS_fcntl, {ArgEq(1, F_SETFD)})
+      .AllowIf(SYS_fcntl, {ArgEq(1, F_GETFL)})
+      .AllowIf(SYS_fcntl, {ArgEq(1, F_SETFL)})
+      .AllowIf(SYS_ioctl, {ArgEq(1, TCGETS)})
+      .AllowIf(SYS_ioctl, {ArgEq(1, FIONREAD)})
       // gRPC's event loop.
       .Allow({SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_eventfd2, SYS_poll,
               SYS_ppoll})
-      // Memory: V8's heap, JIT and thread stacks.
-      .Allow({SYS_mmap, SYS_munmap, SYS_mprotect, SYS_madvise, SYS_brk, SYS_mremap})
+      // Memory: V8's heap and JIT, thread stacks, malloc.
+      .AllowIf(SYS_mmap, {ArgMaskedEq(2, ~prot, 0), ArgMaskedEq(3, ~kMapFlags | kMapRequired, kMapRequired)})
+      .AllowIf(SYS_mprotect, {ArgMaskedEq(2, ~prot, 0)})
+      .AllowIf(SYS_pkey_mprotect, {ArgMaskedEq(2, ~prot, 0)})
+      .Allow({SYS_munmap, SYS_brk, SYS_mremap})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_DONTNEED)})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_FREE)})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_DONTFORK)})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_DOFORK)})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_NORMAL)})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_RANDOM)})
+      .AllowIf(SYS_madvise, {ArgEq(2, MADV_WILLNEED)})
       // Threads and synchronisation.
       .AllowIf(SYS_clone, {ArgEq(0, kPthreadCloneFlags)})
       .Allow({SYS_futex, SYS_set_robust_list, SYS_rseq, SYS_sched_yield, SYS_sched_getaffinity,

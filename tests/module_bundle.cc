@@ -5,16 +5,22 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "tests/preloaded_files.h"
 #include "worker/module_hash.h"
 
 namespace isobar::testing {
 
 absl::StatusOr<std::vector<isobar::worker::v1::Module>> ReadModuleBundle(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::string text;
+  if (std::optional<std::string> preloaded = PreloadedFile(path)) {
+    text = std::move(*preloaded);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
   std::vector<isobar::worker::v1::Module> modules;
   size_t pos = 0;
   while (pos < text.size()) {

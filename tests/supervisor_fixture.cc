@@ -27,10 +27,13 @@ std::string ReadFile(const std::string& path) {
 }  // namespace
 
 std::string Runfile(const std::string& path) {
-  // Bazel runs tests and `bazel run` binaries from <runfiles>/<workspace>.
-  char cwd[4096];
-  if (getcwd(cwd, sizeof(cwd)) == nullptr) return path;
-  return absl::StrCat(cwd, "/", path);
+  // Bazel runs tests and `bazel run` binaries from <runfiles>/<workspace>. Read once: the syscall
+  // census calls this under a seccomp filter that refuses getcwd.
+  static const std::string* root = [] {
+    char cwd[4096];
+    return new std::string(getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : ".");
+  }();
+  return absl::StrCat(*root, "/", path);
 }
 
 SupervisorProcess::SupervisorProcess(SupervisorOptions options) : options_(std::move(options)) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
 #include "base/log.h"
+#include "sandbox/jit_capability.h"
 #include "sandbox/seccomp_install.h"
 #include "sandbox/worker_policy.h"
 #include "v8-initialization.h"
@@ -96,6 +97,22 @@ InvocationResult WarmUpModules(Evaluator& evaluator) {
 
 }  // namespace
 
+absl::Status WarmUpWorker(Evaluator& evaluator) {
+  WarmUpBindings();
+  InvocationResult warm_up = evaluator.Eval(InvocationId(0), kWarmUpScript, absl::Seconds(10));
+  if (warm_up.result_json.ok() && *warm_up.result_json == "3") warm_up = WarmUpModules(evaluator);
+  if (!warm_up.result_json.ok()) return warm_up.result_json.status();
+  if (*warm_up.result_json != "3") return absl::InternalError(absl::StrCat("warm-up returned ", *warm_up.result_json));
+  return absl::OkStatus();
+}
+
+absl::Status InstallWorkerSandbox(sandbox::ViolationMode mode) {
+  const sandbox::JitCapability jit = sandbox::GrantJitCapability();  // V8 compiles to machine code
+  absl::StatusOr<sandbox::SeccompPolicy> policy = sandbox::WorkerPolicy(getpid(), &jit);
+  if (!policy.ok()) return policy.status();
+  return sandbox::InstallSeccompPolicy(*policy, mode);
+}
+
 int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) {
   absl::StatusOr<WorkerFlags> parsed = ParseFlags(argc, argv);
   if (!parsed.ok()) {
@@ -117,23 +134,16 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   }
   Watchdog watchdog;
   Evaluator evaluator(**channel, watchdog, std::move(extensions));
-  WarmUpBindings();
-  InvocationResult warm_up = evaluator.Eval(InvocationId(0), kWarmUpScript, absl::Seconds(10));
-  if (warm_up.result_json.ok() && *warm_up.result_json == "3") warm_up = WarmUpModules(evaluator);
-  if (!warm_up.result_json.ok() || *warm_up.result_json != "3") {
-    ISOBAR_LOG(kError, component) << "warm-up failed: "
-                                  << (warm_up.result_json.ok() ? *warm_up.result_json
-                                                               : warm_up.result_json.status().ToString());
+  absl::Status warm_up = WarmUpWorker(evaluator);
+  if (!warm_up.ok()) {
+    ISOBAR_LOG(kError, component) << "warm-up failed: " << warm_up;
     return 1;
   }
 
   if (flags.sandbox != SandboxMode::kOff) {
-    absl::StatusOr<sandbox::SeccompPolicy> policy = sandbox::WorkerPolicy(getpid());
-    absl::Status installed =
-        policy.ok() ? sandbox::InstallSeccompPolicy(*policy, flags.sandbox == SandboxMode::kReport
-                                                                 ? sandbox::ViolationMode::kReport
-                                                                 : sandbox::ViolationMode::kKillProcess)
-                    : policy.status();
+    absl::Status installed = InstallWorkerSandbox(flags.sandbox == SandboxMode::kReport
+                                                      ? sandbox::ViolationMode::kReport
+                                                      : sandbox::ViolationMode::kKillProcess);
     if (!installed.ok()) {
       ISOBAR_LOG(kError, component) << "cannot install the sandbox: " << installed;
       return 1;

@@ -11,12 +11,23 @@
 
 #include <vector>
 
+#include "absl/status/status.h"
+#include "sandbox/seccomp_install.h"
 #include "worker/evaluator.h"
 
 namespace isobar::worker {
 
 // `extensions` add globals to every context: empty in production; test binaries add test-only ops.
 int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions);
+
+// Touches every lazily initialised path of V8, the runtime, OpenSSL and the kernel that invocations
+// use (the prelude, modules and the code cache, digests, randomness), so that none is first reached
+// under the filter.
+absl::Status WarmUpWorker(Evaluator& evaluator);
+
+// Installs the worker's seccomp policy (with the JIT capability: the only place that grants it) on
+// every thread of this process. Call after start-up; there is no way back.
+absl::Status InstallWorkerSandbox(sandbox::ViolationMode mode);
 
 }  // namespace isobar::worker
 
