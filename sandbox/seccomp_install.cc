@@ -1,6 +1,7 @@
 #include "sandbox/seccomp_install.h"
 
 #include <errno.h>
+#include <linux/audit.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <string.h>
@@ -41,7 +42,12 @@ void ReportViolation(int, siginfo_t* info, void*) {
   size_t length = 0;
   AppendText(line, &length, "seccomp violation: syscall ");
   AppendNumber(line, &length, info->si_syscall);
-  if (info->si_syscall >= 0 && info->si_syscall < kMaxSyscall && g_names[info->si_syscall][0] != '\0') {
+  if (info->si_arch != AUDIT_ARCH_X86_64) {
+    // Another ABI (int 0x80): the number means something else there; our names do not apply.
+    AppendText(line, &length, " of another architecture (");
+    AppendNumber(line, &length, static_cast<long>(info->si_arch));
+    AppendText(line, &length, ")");
+  } else if (info->si_syscall >= 0 && info->si_syscall < kMaxSyscall && g_names[info->si_syscall][0] != '\0') {
     AppendText(line, &length, " (");
     AppendText(line, &length, g_names[info->si_syscall]);
     AppendText(line, &length, ")");

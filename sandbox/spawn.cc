@@ -23,6 +23,8 @@ absl::StatusOr<SpawnedWorker> SpawnWorker(const WorkerSpawnSpec& spec) {
   options.argv.insert(options.argv.end(), spec.args.begin(), spec.args.end());
   options.extra_fds = {{worker_end, kWorkerChannelFd}};
   options.parent_death_signal = SIGKILL;
+  if (spec.stdout_fd != -2) options.stdout_fd = spec.stdout_fd;
+  if (spec.stderr_fd != -2) options.stderr_fd = spec.stderr_fd;
   absl::StatusOr<ChildProcess> child = Spawn(options);
   close(worker_end);
   if (!child.ok()) {

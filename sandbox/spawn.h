@@ -27,6 +27,9 @@ inline constexpr int kWorkerChannelFd = 3;
 struct WorkerSpawnSpec {
   std::string binary;
   std::vector<std::string> args;  // after argv[0]
+  // Where the worker's stdout and stderr go (dup'ed; still owned by the caller); -2: ours.
+  int stdout_fd = -2;
+  int stderr_fd = -2;
 };
 
 struct SpawnedWorker {

@@ -11,12 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
 #include "base/log.h"
-#include "sandbox/jit_capability.h"
 #include "sandbox/seccomp_install.h"
 #include "sandbox/worker_policy.h"
 #include "v8-initialization.h"
 #include "worker/bindings.h"
 #include "worker/host_channel.h"
+#include "worker/sandbox_install.h"
 #include "worker/module_hash.h"
 #include "worker/serve.h"
 #include "worker/v8_runtime.h"
@@ -104,13 +104,6 @@ absl::Status WarmUpWorker(Evaluator& evaluator) {
   if (!warm_up.result_json.ok()) return warm_up.result_json.status();
   if (*warm_up.result_json != "3") return absl::InternalError(absl::StrCat("warm-up returned ", *warm_up.result_json));
   return absl::OkStatus();
-}
-
-absl::Status InstallWorkerSandbox(sandbox::ViolationMode mode) {
-  const sandbox::JitCapability jit = sandbox::GrantJitCapability();  // V8 compiles to machine code
-  absl::StatusOr<sandbox::SeccompPolicy> policy = sandbox::WorkerPolicy(getpid(), &jit);
-  if (!policy.ok()) return policy.status();
-  return sandbox::InstallSeccompPolicy(*policy, mode);
 }
 
 int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) {

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "sandbox/seccomp_install.h"
 #include "worker/evaluator.h"
+#include "worker/sandbox_install.h"
 
 namespace isobar::worker {
 
@@ -24,10 +24,6 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions);
 // use (the prelude, modules and the code cache, digests, randomness), so that none is first reached
 // under the filter.
 absl::Status WarmUpWorker(Evaluator& evaluator);
-
-// Installs the worker's seccomp policy (with the JIT capability: the only place that grants it) on
-// every thread of this process. Call after start-up; there is no way back.
-absl::Status InstallWorkerSandbox(sandbox::ViolationMode mode);
 
 }  // namespace isobar::worker
 
