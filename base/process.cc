@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,8 +35,10 @@ struct ChildError {
 
 constexpr const char* kSteps[] = {"dup2", "close fds", "setgroups", "setgid", "setuid",
                                   "prctl(PR_SET_PDEATHSIG)", "chdir", "execve", "setsid",
-                                  "open /dev/null"};
-enum Step { kDup2, kCloseFds, kSetgroups, kSetgid, kSetuid, kPdeathsig, kChdir, kExecve, kSetsid, kDevNull };
+                                  "open /dev/null", "waiting for the id maps", "setrlimit"};
+enum Step {
+  kDup2, kCloseFds, kSetgroups, kSetgid, kSetuid, kPdeathsig, kChdir, kExecve, kSetsid, kDevNull, kIdMaps, kRlimit
+};
 
 [[noreturn]] void ChildFail(int pipe_fd, Step step) {
   ChildError error{step, errno};
@@ -45,7 +49,17 @@ enum Step { kDup2, kCloseFds, kSetgroups, kSetgid, kSetuid, kPdeathsig, kChdir, 
 
 // Runs in the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void RunChild(const SpawnOptions& options, char* const* argv, char* const* envp,
-                           int pipe_fd, pid_t parent) {
+                           int pipe_fd, int go_fd, pid_t parent) {
+  if (go_fd >= 0) {
+    // The parent writes our user namespace's id maps, then one byte.
+    char go = 0;
+    ssize_t n;
+    do {
+      n = ::read(go_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) ChildFail(pipe_fd, kIdMaps);
+    ::close(go_fd);
+  }
   // Unblock every signal and restore default dispositions for the new program.
   sigset_t all;
   sigemptyset(&all);
@@ -113,10 +127,16 @@ enum Step { kDup2, kCloseFds, kSetgroups, kSetgid, kSetuid, kPdeathsig, kChdir, 
   // After the credential change, which clears it.
   if (options.parent_death_signal != 0) {
     if (prctl(PR_SET_PDEATHSIG, options.parent_death_signal) < 0) ChildFail(pipe_fd, kPdeathsig);
-    if (getppid() != parent) ::_exit(126);  // the parent died before the signal was armed
+    // The parent died before the signal was armed? Not knowable inside a new PID namespace, where the
+    // parent is always 0; a worker there whose supervisor is gone loses its channel and exits anyway.
+    if ((options.namespaces & CLONE_NEWPID) == 0 && getppid() != parent) ::_exit(126);
   }
   if (!options.working_dir.empty() && chdir(options.working_dir.c_str()) < 0) {
     ChildFail(pipe_fd, kChdir);
+  }
+  for (const auto& [resource, limit] : options.rlimits) {
+    struct rlimit value = {static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+    if (setrlimit(resource, &value) < 0) ChildFail(pipe_fd, kRlimit);
   }
   execve(argv[0], argv, envp);
   ChildFail(pipe_fd, kExecve);
@@ -133,6 +153,34 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
 const char* SignalName(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev != nullptr ? abbrev : "?";
+}
+
+absl::Status WriteFile(const std::string& path, absl::string_view text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("open ", path), errno);
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return ErrnoStatus(absl::StrCat("write ", path), err);
+  return absl::OkStatus();
+}
+
+// A new user namespace's id maps, written by its parent.
+absl::Status WriteIdMaps(pid_t pid, const SpawnOptions& options) {
+  const std::string proc = absl::StrCat("/proc/", pid);
+  if (options.deny_setgroups) {
+    absl::Status denied = WriteFile(proc + "/setgroups", "deny");
+    if (!denied.ok()) return denied;
+  }
+  if (!options.uid_map.empty()) {
+    absl::Status written = WriteFile(proc + "/uid_map", options.uid_map);
+    if (!written.ok()) return written;
+  }
+  if (!options.gid_map.empty()) {
+    absl::Status written = WriteFile(proc + "/gid_map", options.gid_map);
+    if (!written.ok()) return written;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -229,19 +277,48 @@ absl::StatusOr<ChildProcess> Spawn(const SpawnOptions& options) {
   }
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) < 0) return ErrnoStatus("pipe2", errno);
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  const bool user_namespace = (options.namespaces & CLONE_NEWUSER) != 0;
+  int go_fds[2] = {-1, -1};
+  if (user_namespace && ::pipe2(go_fds, O_CLOEXEC) < 0) {
     int err = errno;
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
-    return ErrnoStatus("fork", err);
+    return ErrnoStatus("pipe2", err);
+  }
+  const pid_t parent = ::getpid();
+  // With namespaces, clone as fork does (no shared memory) but into new namespaces; the child runs
+  // only async-signal-safe code until exec, as after fork.
+  pid_t pid = options.namespaces == 0
+                  ? ::fork()
+                  : static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | options.namespaces, nullptr, nullptr, nullptr, 0));
+  if (pid < 0) {
+    int err = errno;
+    for (int fd : {pipe_fds[0], pipe_fds[1], go_fds[0], go_fds[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return ErrnoStatus(options.namespaces == 0 ? "fork" : "clone (new namespaces)", err);
   }
   if (pid == 0) {
     ::close(pipe_fds[0]);
-    RunChild(options, argv.data(), env_ptr, pipe_fds[1], parent);
+    if (go_fds[1] >= 0) ::close(go_fds[1]);
+    RunChild(options, argv.data(), env_ptr, pipe_fds[1], go_fds[0], parent);
   }
   ::close(pipe_fds[1]);
+  if (user_namespace) {
+    ::close(go_fds[0]);
+    absl::Status mapped = WriteIdMaps(pid, options);
+    if (mapped.ok()) {
+      char go = 1;
+      if (::write(go_fds[1], &go, 1) != 1) mapped = ErrnoStatus("starting the child", errno);
+    }
+    ::close(go_fds[1]);  // without the byte the child fails its "waiting for the id maps" step
+    if (!mapped.ok()) {
+      ::close(pipe_fds[0]);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      return mapped;
+    }
+  }
   ChildError error{};
   ssize_t n;
   do {

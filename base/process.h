@@ -58,6 +58,15 @@ struct SpawnOptions {
   std::string working_dir;  // empty: unchanged
   int parent_death_signal = 0;  // 0: none
   bool new_session = true;  // setsid(): the child gets its own process group (not our terminal's Ctrl-C)
+  // New namespaces for the child (CLONE_NEWUSER, CLONE_NEWPID, ...; 0: none). With CLONE_NEWUSER the
+  // parent writes `uid_map` and `gid_map` (and "deny" to setgroups when `deny_setgroups`) before the
+  // child goes on to exec.
+  int namespaces = 0;
+  std::string uid_map;
+  std::string gid_map;
+  bool deny_setgroups = false;
+  // Resource limits set in the child before exec: {RLIMIT_*, soft = hard limit}.
+  std::vector<std::pair<int, uint64_t>> rlimits;
 
   static constexpr int STDOUT_FILENO_DEFAULT = 1;
   static constexpr int STDERR_FILENO_DEFAULT = 2;

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +25,18 @@ absl::StatusOr<SpawnedWorker> SpawnWorker(const WorkerSpawnSpec& spec) {
   options.argv.insert(options.argv.end(), spec.args.begin(), spec.args.end());
   options.extra_fds = {{worker_end, kWorkerChannelFd}};
   options.parent_death_signal = SIGKILL;
+  options.rlimits = {{RLIMIT_CORE, 0}, {RLIMIT_NOFILE, kWorkerMaxFds}};
+  options.namespaces = spec.sandbox.namespaces;
+  if ((spec.sandbox.namespaces & CLONE_NEWUSER) != 0) {
+    options.uid_map = spec.sandbox.identity.uid_map;
+    options.gid_map = spec.sandbox.identity.gid_map;
+    options.deny_setgroups = spec.sandbox.identity.deny_setgroups;
+  }
+  if ((spec.sandbox.namespaces & CLONE_NEWNS) != 0) options.argv.push_back("--empty-root");
+  if (spec.sandbox.identity.drop.has_value()) {
+    options.argv.push_back(
+        absl::StrCat("--drop-ids=", spec.sandbox.identity.drop->first, ":", spec.sandbox.identity.drop->second));
+  }
   if (spec.stdout_fd != -2) options.stdout_fd = spec.stdout_fd;
   if (spec.stderr_fd != -2) options.stderr_fd = spec.stderr_fd;
   absl::StatusOr<ChildProcess> child = Spawn(options);

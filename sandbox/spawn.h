@@ -9,20 +9,28 @@
 // It dies with SIGKILL if the thread that spawned it exits (PR_SET_PDEATHSIG).
 // The supervisor's end is non-blocking and close-on-exec, as gRPC's fd server needs (BUILD_NOTES.md).
 //
-// Namespaces, the empty root, rlimits and cgroups are added here as the sandbox grows (issue 5);
-// the worker itself installs the seccomp filter after its start-up.
+// With a SandboxPlan (PlanWorkerSandbox, made once), the worker starts in the plan's namespaces with its
+// id maps, and the spawner asks it (--empty-root, --drop-ids) to move into an empty root and drop to
+// the plan's unprivileged ids once it has loaded what it needs. Every worker gets RLIMIT_CORE 0 and
+// RLIMIT_NOFILE kWorkerMaxFds. The worker itself installs the seccomp filter after its start-up.
 #ifndef ISOBAR_SANDBOX_SPAWN_H_
 #define ISOBAR_SANDBOX_SPAWN_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/process.h"
+#include "sandbox/namespaces.h"
 
 namespace isobar::sandbox {
 
 inline constexpr int kWorkerChannelFd = 3;
+inline constexpr uint64_t kWorkerMaxFds = 64;
+
 
 struct WorkerSpawnSpec {
   std::string binary;
@@ -30,6 +38,7 @@ struct WorkerSpawnSpec {
   // Where the worker's stdout and stderr go (dup'ed; still owned by the caller); -2: ours.
   int stdout_fd = -2;
   int stderr_fd = -2;
+  SandboxPlan sandbox;  // namespaces and identity (PlanWorkerSandbox); default: neither
 };
 
 struct SpawnedWorker {

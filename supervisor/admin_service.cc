@@ -56,6 +56,7 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     out->set_isolate_evictions(w.isolate_pool.evictions());
     out->set_isolate_recycles(w.isolate_pool.recycles());
     out->set_heap_in_use_bytes(w.isolate_pool.heap_in_use_bytes());
+    for (const std::string& layer : w.sandbox) out->add_sandbox(layer);
     security_events += w.security_events;
   }
   response->set_security_events(security_events);

@@ -1,7 +1,7 @@
 // The supervisor process: wiring only (every component is constructed here, no singletons).
 //
 //   supervisor [--data-dir=./isobar-data] [--listen=127.0.0.1:7700] [--workers=N]
-//              [--postgres-url=URL] [--enable-eval] [--sandbox=kill|report|off]
+//              [--postgres-url=URL] [--enable-eval] [--sandbox=kill|strict|report|off]
 //
 // Order: PostgreSQL (embedded unless --postgres-url) and migrations; the admin key; the internal
 // server for worker streams (no port); the worker pool; the public server. When serving it writes
@@ -30,6 +30,7 @@
 #include "supervisor/admin_key.h"
 #include "supervisor/admin_service.h"
 #include "supervisor/host_call_router.h"
+#include "sandbox/namespaces.h"
 #include "supervisor/worker_pool.h"
 #include "supervisor/worker_service.h"
 
@@ -83,8 +84,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 }
 
 absl::Status Run(const Config& config, const sigset_t& stop_signals) {
-  if (config.sandbox != "kill" && config.sandbox != "report" && config.sandbox != "off") {
-    return absl::InvalidArgumentError("--sandbox must be kill, report or off");
+  if (config.sandbox != "kill" && config.sandbox != "strict" && config.sandbox != "report" && config.sandbox != "off") {
+    return absl::InvalidArgumentError("--sandbox must be kill, strict, report or off");
   }
   ASSIGN_OR_RETURN(std::string worker_binary, FindWorkerBinary(config.worker_binary));
   const int workers = config.workers > 0 ? config.workers : static_cast<int>(std::thread::hardware_concurrency());
@@ -114,7 +115,10 @@ absl::Status Run(const Config& config, const sigset_t& stop_signals) {
   WorkerPoolOptions pool_options;
   pool_options.workers = workers;
   pool_options.worker_binary = worker_binary;
-  pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox)};
+  // strict is kill mode that also insists on every namespace; off runs workers with no sandbox at all.
+  pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox == "strict" ? "kill" : config.sandbox)};
+  pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
+  pool_options.require_namespaces = config.sandbox == "strict";
   WorkerPool pool(pool_options);
   HostCallRouter router(pg_pool);
   WorkerService worker_service(pool, router);
@@ -178,7 +182,10 @@ int main(int argc, char** argv) {
   flags.String("postgres-url", &config.postgres_url, "an external PostgreSQL (libpq URL); empty: embedded");
   flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
   flags.Bool("enable-eval", &config.enable_eval, "serve Admin.Eval (development only)");
-  flags.String("sandbox", &config.sandbox, "workers' seccomp mode: kill, report (debug: print the syscall) or off");
+  flags.String("sandbox", &config.sandbox,
+               "workers' sandbox: kill (seccomp kills a violator; namespaces where the machine allows them), "
+               "strict (kill, and refuse to start without every namespace), report (debug: print the "
+               "syscall) or off");
   flags.String("worker-binary", &config.worker_binary, "the worker executable (default: found beside this one)");
   flags.Int("pg-connections", &config.pg_connections, "PostgreSQL connections in the pool");
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);

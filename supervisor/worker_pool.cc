@@ -13,8 +13,10 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "grpcpp/server_posix.h"
+#include "sandbox/namespaces.h"
 #include "sandbox/spawn.h"
 
 namespace isobar::supervisor {
@@ -52,9 +54,23 @@ WorkerPool::~WorkerPool() {
 absl::Status WorkerPool::Start(grpc::Server* server) {
   if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
   if (options_.workers < 1) return absl::InvalidArgumentError("the pool needs at least one worker");
+  // Which namespaces this machine lets us make (some containers refuse some or all), and whose ids
+  // workers get.
+  const sandbox::SandboxPlan plan = sandbox::PlanWorkerSandbox(options_.namespaces);
+  const int namespaces = plan.namespaces;
+  if (namespaces != options_.namespaces) {
+    std::vector<std::string> refused = sandbox::NamespaceNames(options_.namespaces & ~namespaces);
+    if (options_.require_namespaces) {
+      return absl::FailedPreconditionError(absl::StrCat("--sandbox=strict: this machine refuses the ",
+                                                        absl::StrJoin(refused, ", "), " namespace(s)"));
+    }
+    ISOBAR_LOG(kWarning, kComponent) << "workers run WITHOUT the " << absl::StrJoin(refused, ", ")
+                                     << " namespace(s): this machine refuses them (--sandbox=strict would not start)";
+  }
   absl::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("the pool is already started");
   started_ = true;
+  plan_ = plan;
   server_ = server;
   for (Slot& slot : slots_) slot.restart_at = absl::InfinitePast();
   // The monitor spawns every worker: PR_SET_PDEATHSIG ties them to the thread that spawned them.
@@ -157,6 +173,7 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   spec.binary = options_.worker_binary;
   spec.args = options_.worker_args;
   spec.args.push_back(absl::StrCat("--worker-id=", slot.id.value()));
+  spec.sandbox = plan_;
   absl::StatusOr<sandbox::SpawnedWorker> spawned = sandbox::SpawnWorker(spec);
   const absl::Time now = absl::Now();
   if (!spawned.ok()) {
@@ -177,6 +194,7 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.started_at = now;
   slot.stream.reset();
   slot.running.reset();
+  slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
   // gRPC takes the fd; its stream arrives at the WorkerHost service with peer "fd:<fd>".
   grpc::AddInsecureChannelFromFd(server_, slot.fd);
   ISOBAR_LOG(kInfo, kComponent) << "worker " << slot.id << " started, pid " << slot.process.pid();
@@ -386,8 +404,12 @@ void WorkerPool::OnHello(const Connection& connection, const isobar::worker::v1:
     Slot* slot = SlotOf(connection);
     if (slot == nullptr || slot->state != State::kStarting) return;
     slot->state = State::kReady;
-    ISOBAR_LOG(kInfo, kComponent) << "worker " << slot->id << " ready (pid " << slot->process.pid() << ", V8 "
-                                  << hello.v8_version() << (hello.sandboxed() ? ", sandboxed" : ", NOT sandboxed")
+    if (hello.sandboxed()) slot->sandbox.insert(slot->sandbox.begin(), "seccomp");
+    if (hello.empty_root()) slot->sandbox.push_back("empty-root");
+    slot->sandbox.push_back(absl::StrCat("uid=", hello.uid()));
+    ISOBAR_LOG(kInfo, kComponent) << "worker " << slot->id << " ready (pid " << slot->process.pid() << ", "
+                                  << hello.pid() << " inside; V8 " << hello.v8_version() << "; sandbox: "
+                                  << (hello.sandboxed() ? "" : "NO SECCOMP, ") << absl::StrJoin(slot->sandbox, " ")
                                   << ")";
     sends = AssignLocked();
   }
@@ -457,6 +479,7 @@ std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {
     s.invocations = slot.invocations;
     s.in_flight = slot.running.has_value() ? 1 : 0;
     s.isolate_pool = slot.isolate_pool;
+    s.sandbox = slot.sandbox;
     out.push_back(std::move(s));
   }
   return out;

@@ -40,6 +40,7 @@
 #include "base/strong_id.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/worker/v1/worker.pb.h"
+#include "sandbox/namespaces.h"
 #include "supervisor/worker_stream.h"
 
 namespace isobar::supervisor {
@@ -53,6 +54,10 @@ struct WorkerPoolOptions {
   absl::Duration restart_backoff_max = absl::Seconds(10);
   // A worker that has not answered this long after an invocation's deadline is killed.
   absl::Duration hung_grace = absl::Seconds(10);
+  // New namespaces for workers (CLONE_NEW*; see sandbox/namespaces.h). The pool probes which of them
+  // this machine allows and logs the others; with `require_namespaces` Start fails instead.
+  int namespaces = 0;
+  bool require_namespaces = false;
 };
 
 struct WorkerSnapshot {
@@ -65,6 +70,7 @@ struct WorkerSnapshot {
   uint64_t invocations = 0;
   uint32_t in_flight = 0;
   isobar::worker::v1::IsolatePoolStats isolate_pool;  // as of the last Done
+  std::vector<std::string> sandbox;  // layers of the running process (see api.proto WorkerStats)
 };
 
 using DoneCallback = absl::AnyInvocable<void(absl::StatusOr<isobar::worker::v1::Done>, WorkerId) &&>;
@@ -132,6 +138,7 @@ class WorkerPool {
     int consecutive_failures = 0;
     uint64_t starts = 0, crashes = 0, security_events = 0, invocations = 0;
     isobar::worker::v1::IsolatePoolStats isolate_pool;  // reported with the last Done
+    std::vector<std::string> sandbox;  // from the spawn and the worker's Hello
   };
 
   // A callback to run once mu_ is released.
@@ -159,6 +166,7 @@ class WorkerPool {
 
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  sandbox::SandboxPlan plan_ ABSL_GUARDED_BY(mu_);  // what Start found this machine allows
   grpc::Server* server_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;

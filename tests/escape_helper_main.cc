@@ -1,18 +1,25 @@
 // The escape-attempt helper (SECURITY.md §5, cases 18–25): installs exactly the worker's seccomp policy
 // (worker/sandbox_install.h), then tries one escape, chosen by name:
 //
-//   escape_helper kill|report|off CASE        (off: no filter, to learn what the kernel itself does)
+//   escape_helper kill|report|off CASE [--empty-root] [--drop-ids=UID:GID]
+//
+// (off: no filter, to learn what the kernel itself does.) The flags are the worker's: the spawner adds
+// them when it starts the helper in new namespaces / as root, and the helper applies them before its
+// filter exactly as a worker does.
 //
 // Outcomes, which escape_matrix_test asserts:
 // - the policy kills it: SIGSYS (kill mode), or "seccomp violation: syscall N (name)" on stderr and
 //   exit status 159 (report mode);
 // - the call fails: "errno N" on stdout, exit status 0;
 // - the escape worked: "ESCAPED" on stdout, exit status 1 (a test failure);
-// - fd_scan: "fds 0 1 2 3" on stdout (every open fd below 1024), exit status 0.
+// - fd_scan: "fds 0 1 2 3" on stdout (every open fd below 1024), exit status 0;
+// - namespaces (with mode off): "pid N passwd ERRNO lo UP|DOWN interfaces N uid N".
 // A thread is started before the filter goes in, as V8's and gRPC's are; `thread_execve` uses it.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -34,6 +41,7 @@
 #include <string>
 #include <thread>
 
+#include "sandbox/namespaces.h"
 #include "worker/sandbox_install.h"
 
 namespace {
@@ -132,6 +140,30 @@ const std::map<std::string, std::function<int()>>& Cases() {
       // 23
       {"int80", [] { return Returned(Int80Getpid()); }},
       {"x32", [] { return Returned(syscall(0x40000000 | SYS_getpid)); }},
+      // What the namespaces and the empty root leave visible (run with mode off: no filter).
+      {"namespaces", [] {
+         const int passwd = access("/etc/passwd", F_OK) == 0 ? 0 : errno;
+         int interfaces = -1;
+         std::string lo = "absent";
+         int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+         if (sock >= 0) {
+           // Every interface, by index (SIOCGIFCONF would list only those with an address).
+           interfaces = 0;
+           for (int index = 1; index < 64; ++index) {
+             ifreq request{};
+             request.ifr_ifindex = index;
+             if (ioctl(sock, SIOCGIFNAME, &request) < 0) continue;
+             ++interfaces;
+             if (std::string(request.ifr_name) == "lo" && ioctl(sock, SIOCGIFFLAGS, &request) == 0) {
+               lo = (request.ifr_flags & IFF_UP) != 0 ? "UP" : "DOWN";
+             }
+           }
+           close(sock);
+         }
+         std::printf("pid %d passwd %d lo %s interfaces %d uid %d\n", getpid(), passwd, lo.c_str(), interfaces,
+                     static_cast<int>(getuid()));
+         return 0;
+       }},
       // 25
       {"fd_scan", [] {
          std::string open_fds;
@@ -148,18 +180,42 @@ const std::map<std::string, std::function<int()>>& Cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc == 3 ? argv[1] : "";
+  const std::string mode = argc >= 3 ? argv[1] : "";
   if (mode != "kill" && mode != "report" && mode != "off") {
-    std::fprintf(stderr, "usage: escape_helper kill|report|off CASE\n");
+    std::fprintf(stderr, "usage: escape_helper kill|report|off CASE [--empty-root] [--drop-ids=UID:GID]\n");
     return 2;
   }
   const std::string name = argv[2];
+  bool empty_root = false;
+  int drop_uid = -1, drop_gid = -1;
+  for (int i = 3; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--empty-root") == 0) {
+      empty_root = true;
+    } else if (std::sscanf(argv[i], "--drop-ids=%d:%d", &drop_uid, &drop_gid) != 2) {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
   const auto& cases = Cases();
   if (name != "thread_execve" && cases.count(name) == 0) {
     std::fprintf(stderr, "unknown case %s\n", name.c_str());
     return 2;
   }
   g_parent = getppid();
+  if (empty_root) {
+    absl::Status entered = isobar::sandbox::EnterEmptyRoot();
+    if (!entered.ok()) {
+      std::fprintf(stderr, "cannot enter the empty root: %s\n", std::string(entered.message()).c_str());
+      return 3;
+    }
+  }
+  if (drop_uid > 0) {
+    absl::Status dropped = isobar::sandbox::DropIds(static_cast<uid_t>(drop_uid), static_cast<gid_t>(drop_gid));
+    if (!dropped.ok()) {
+      std::fprintf(stderr, "cannot drop privileges: %s\n", std::string(dropped.message()).c_str());
+      return 3;
+    }
+  }
   auto* early = new EarlyThread();  // never destroyed: the process ends inside a case
   absl::Status installed =
       mode == "off" ? absl::OkStatus()

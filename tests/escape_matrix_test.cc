@@ -1,5 +1,6 @@
 // SECURITY.md §5, cases 18–25: native escapes after the filter. tests/escape_helper_main.cc runs each
-// attempt under exactly the worker's policy, started by the real worker spawner (sandbox/spawn.h); this
+// attempt under exactly the worker's policy, started by the real worker spawner (sandbox/spawn.h) in
+// the namespaces this machine allows (as the supervisor does), in the empty root, as nobody; this
 // asserts the exact outcome, 20 times in each mode (threads and lazy paths make failures intermittent):
 // - killed: SIGSYS in kill mode, and in report mode the offending syscall by number;
 // - refused softly: the errno;
@@ -10,11 +11,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sandbox/namespaces.h"
 #include "sandbox/spawn.h"
 #include "tests/supervisor_fixture.h"
 
@@ -53,6 +57,12 @@ std::string ReadAll(int fd) {
   return text;
 }
 
+// The sandbox the supervisor would use here.
+const SandboxPlan& Plan() {
+  static const SandboxPlan* plan = new SandboxPlan(PlanWorkerSandbox(kWorkerNamespaces));
+  return *plan;
+}
+
 // Starts the helper the way the supervisor starts a worker, and waits for it.
 HelperRun RunHelper(const std::string& mode, const std::string& name) {
   HelperRun run;
@@ -61,6 +71,7 @@ HelperRun RunHelper(const std::string& mode, const std::string& name) {
   WorkerSpawnSpec spec{.binary = testing::Runfile("tests/escape_helper"), .args = {mode, name}};
   spec.stdout_fd = out;
   spec.stderr_fd = err;
+  spec.sandbox = Plan();
   absl::StatusOr<SpawnedWorker> worker = SpawnWorker(spec);
   EXPECT_TRUE(worker.ok()) << worker.status();
   if (worker.ok()) {
@@ -124,6 +135,45 @@ TEST_P(EscapeMatrixTest, ExactOutcome) {
 }
 
 std::string CaseName(const ::testing::TestParamInfo<EscapeCase>& info) { return info.param.name; }
+
+// What the namespaces and the empty root leave visible to a worker, before its filter: no file at all,
+// no network interface but a loopback that is down, itself as PID 1, and (when we are root) nobody's
+// uid. Where this machine refuses a namespace (some containers do) its property is checked to be
+// absent instead, as the supervisor then runs workers without it and says so.
+TEST(NamespacesTest, AWorkerSeesNoFilesNoNetworkAndItselfAsPidOne) {
+  const int namespaces = Plan().namespaces;
+  if (namespaces != kWorkerNamespaces) {
+    std::printf("this machine refuses the %s namespace(s)\n",
+                absl::StrJoin(NamespaceNames(kWorkerNamespaces & ~namespaces), ", ").c_str());
+  }
+  HelperRun run = RunHelper("off", "namespaces");
+  ASSERT_TRUE(run.status.Success()) << run.status.ToString() << " " << run.err;
+  int pid = 0, passwd = 0, interfaces = 0, uid = -1;
+  char lo[16] = {};
+  ASSERT_EQ(std::sscanf(run.out.c_str(), "pid %d passwd %d lo %15s interfaces %d uid %d", &pid, &passwd, lo,
+                        &interfaces, &uid),
+            5)
+      << run.out;
+  if ((namespaces & CLONE_NEWPID) != 0) {
+    EXPECT_EQ(pid, 1);
+  } else {
+    EXPECT_NE(pid, 1);
+  }
+  if ((namespaces & CLONE_NEWNS) != 0) {
+    EXPECT_EQ(passwd, ENOENT) << "the empty root has no /etc/passwd";
+  } else {
+    EXPECT_EQ(passwd, 0) << "without a mount namespace the host's files are there";
+  }
+  if ((namespaces & CLONE_NEWNET) != 0) {
+    EXPECT_EQ(interfaces, 1);
+    EXPECT_STREQ(lo, "DOWN");
+  }
+  if (Plan().identity.drop.has_value()) {
+    EXPECT_EQ(uid, static_cast<int>(Plan().identity.drop->first));
+  } else {
+    std::printf("workers keep their ids here (nobody is not ours to become)\n");
+  }
+}
 
 INSTANTIATE_TEST_SUITE_P(
     Cases18To25, EscapeMatrixTest,

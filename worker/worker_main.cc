@@ -8,9 +8,12 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/flags.h"
 #include "base/log.h"
+#include "sandbox/namespaces.h"
 #include "sandbox/seccomp_install.h"
 #include "sandbox/worker_policy.h"
 #include "v8-initialization.h"
@@ -33,15 +36,20 @@ struct WorkerFlags {
   int worker_id = -1;
   int channel_fd = 3;
   SandboxMode sandbox = SandboxMode::kKill;
+  bool empty_root = false;       // in a new mount namespace: pivot into an empty root after start-up
+  std::optional<std::pair<uid_t, gid_t>> drop_ids;  // then become this user
 };
 
 absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
   WorkerFlags flags;
   std::string sandbox = "kill";
-  FlagSet set("worker --worker-id=N [--channel-fd=3] [--sandbox=kill|report|off]");
+  std::string drop_ids;
+  FlagSet set("worker --worker-id=N [--channel-fd=3] [--sandbox=kill|report|off] [--empty-root] [--drop-ids=UID:GID]");
   set.Int("worker-id", &flags.worker_id, "this worker's slot in the supervisor's pool");
   set.Int("channel-fd", &flags.channel_fd, "the socketpair end inherited from the supervisor");
   set.String("sandbox", &sandbox, "seccomp mode: kill, report (print the offending syscall) or off");
+  set.Bool("empty-root", &flags.empty_root, "pivot into an empty root after start-up (needs a mount namespace)");
+  set.String("drop-ids", &drop_ids, "become UID:GID after start-up");
   absl::StatusOr<std::vector<std::string>> positional = set.Parse(argc, argv);
   if (!positional.ok()) return positional.status();
   if (!positional->empty()) return absl::InvalidArgumentError("unexpected arguments\n" + set.Usage());
@@ -54,6 +62,14 @@ absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
     flags.sandbox = SandboxMode::kOff;
   } else {
     return absl::InvalidArgumentError("--sandbox must be kill, report or off");
+  }
+  if (!drop_ids.empty()) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(drop_ids, absl::MaxSplits(':', 1));
+    uint32_t uid = 0, gid = 0;
+    if (!absl::SimpleAtoi(parts.first, &uid) || !absl::SimpleAtoi(parts.second, &gid) || uid == 0 || gid == 0) {
+      return absl::InvalidArgumentError("--drop-ids must be UID:GID, neither 0");
+    }
+    flags.drop_ids = std::make_pair(static_cast<uid_t>(uid), static_cast<gid_t>(gid));
   }
   return flags;
 }
@@ -133,6 +149,22 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     return 1;
   }
 
+  // Everything is loaded: leave the file system, then our privileges, then (below) most system calls.
+  if (flags.empty_root) {
+    absl::Status entered = sandbox::EnterEmptyRoot();
+    if (!entered.ok()) {
+      ISOBAR_LOG(kError, component) << "cannot enter the empty root: " << entered;
+      return 1;
+    }
+  }
+  if (flags.drop_ids.has_value()) {
+    absl::Status dropped = sandbox::DropIds(flags.drop_ids->first, flags.drop_ids->second);
+    if (!dropped.ok()) {
+      ISOBAR_LOG(kError, component) << "cannot drop privileges: " << dropped;
+      return 1;
+    }
+  }
+  const uid_t uid = getuid();  // for Hello (getuid is not allowed under the filter)
   if (flags.sandbox != SandboxMode::kOff) {
     absl::Status installed = InstallWorkerSandbox(flags.sandbox == SandboxMode::kReport
                                                       ? sandbox::ViolationMode::kReport
@@ -149,6 +181,8 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   hello.mutable_hello()->set_pid(getpid());
   hello.mutable_hello()->set_v8_version(v8::V8::GetVersion());
   hello.mutable_hello()->set_sandboxed(flags.sandbox != SandboxMode::kOff);
+  hello.mutable_hello()->set_empty_root(flags.empty_root);
+  hello.mutable_hello()->set_uid(static_cast<uint32_t>(uid));
   if (!(*channel)->Send(hello).ok()) _exit(1);
   Serve(**channel, evaluator);
   // The supervisor closed the stream: leave without running destructors (see the header).

@@ -1,0 +1,166 @@
+#include "sandbox/namespaces.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace isobar::sandbox {
+namespace {
+
+constexpr std::pair<int, const char*> kNamespaces[] = {
+    {CLONE_NEWUSER, "user"}, {CLONE_NEWPID, "pid"}, {CLONE_NEWNET, "net"},
+    {CLONE_NEWNS, "mount"},  {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"},
+};
+
+// Whether a child can be made in new namespaces `flags`: it exits at once.
+bool CanClone(int flags) {
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | flags, nullptr, nullptr, nullptr, 0));
+  if (pid < 0) return false;
+  if (pid == 0) _exit(0);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {
+  const std::string path = absl::StrCat("/proc/", pid, "/", name);
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+// Whether a child in a new user namespace can be given these maps.
+bool CanMapIds(const WorkerIdentity& identity) {
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) return false;
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | CLONE_NEWUSER, nullptr, nullptr, nullptr, 0));
+  if (pid < 0) {
+    close(go[0]);
+    close(go[1]);
+    return false;
+  }
+  if (pid == 0) {
+    char byte;
+    _exit(read(go[0], &byte, 1) == 1 ? 0 : 1);
+  }
+  close(go[0]);
+  bool ok = (!identity.deny_setgroups || WriteProcFile(pid, "setgroups", "deny")) &&
+            WriteProcFile(pid, "uid_map", identity.uid_map) && WriteProcFile(pid, "gid_map", identity.gid_map);
+  char byte = 1;
+  ok = write(go[1], &byte, 1) == 1 && ok;
+  close(go[1]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Whether we may become `uid`/`gid` (we are root and they exist in our user namespace).
+bool CanBecome(uid_t uid, gid_t gid) {
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) _exit(setresgid(gid, gid, gid) == 0 && setresuid(uid, uid, uid) == 0 ? 0 : 1);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+absl::Status Errno(absl::string_view what) { return absl::PermissionDeniedError(absl::StrCat(what, ": ", strerror(errno))); }
+
+}  // namespace
+
+int ProbeNamespaces(int wanted) {
+  if (CanClone(wanted)) return wanted;
+  // One at a time, each on top of those already accepted (a user namespace lets an unprivileged
+  // process make the others inside it).
+  int accepted = 0;
+  for (const auto& [flag, name] : kNamespaces) {
+    if ((wanted & flag) != 0 && CanClone(accepted | flag)) accepted |= flag;
+  }
+  return accepted;
+}
+
+SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
+  constexpr uid_t kNobody = 65534;
+  constexpr gid_t kNogroup = 65534;
+  SandboxPlan plan;
+  plan.namespaces = ProbeNamespaces(wanted_namespaces);
+  const bool can_drop = geteuid() == 0 && CanBecome(kNobody, kNogroup);
+  if ((plan.namespaces & CLONE_NEWUSER) != 0) {
+    WorkerIdentity rich;
+    rich.uid_map = absl::StrCat("0 0 1\n", kNobody, " ", kNobody, " 1\n");
+    rich.gid_map = absl::StrCat("0 0 1\n", kNogroup, " ", kNogroup, " 1\n");
+    rich.drop = std::make_pair(kNobody, kNogroup);
+    WorkerIdentity own;
+    own.uid_map = absl::StrCat("0 ", geteuid(), " 1\n");
+    own.gid_map = absl::StrCat("0 ", getegid(), " 1\n");
+    own.deny_setgroups = true;
+    if (can_drop && CanMapIds(rich)) {
+      plan.identity = rich;
+    } else if (CanMapIds(own)) {
+      plan.identity = own;
+    } else {
+      plan.namespaces &= ~CLONE_NEWUSER;  // we cannot give it ids: do without one
+    }
+  }
+  if ((plan.namespaces & CLONE_NEWUSER) == 0 && can_drop) plan.identity.drop = std::make_pair(kNobody, kNogroup);
+  if ((plan.namespaces & CLONE_NEWUSER) == 0 && geteuid() != 0) {
+    plan.namespaces = 0;  // without a user namespace only root can make the others
+  }
+  return plan;
+}
+
+std::vector<std::string> NamespaceNames(int flags) {
+  std::vector<std::string> names;
+  for (const auto& [flag, name] : kNamespaces) {
+    if ((flags & flag) != 0) names.emplace_back(name);
+  }
+  return names;
+}
+
+absl::Status EnterEmptyRoot() {
+  // Nothing we do here may propagate back to the parent namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) return Errno("making mounts private");
+  // /tmp exists on every system we run on; in this mount namespace covering it affects no one else.
+  constexpr char kNewRoot[] = "/tmp";
+  if (mount("isobar-empty", kNewRoot, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755") < 0) {
+    return Errno("mounting the empty root");
+  }
+  if (mkdir("/tmp/old", 0700) < 0) return Errno("mkdir /tmp/old");
+  if (syscall(SYS_pivot_root, kNewRoot, "/tmp/old") < 0) return Errno("pivot_root");
+  if (chdir("/") < 0) return Errno("chdir /");
+  if (umount2("/old", MNT_DETACH) < 0) return Errno("detaching the old root");
+  if (rmdir("/old") < 0) return Errno("rmdir /old");
+  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) {
+    return Errno("making the empty root read-only");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DropIds(uid_t uid, gid_t gid) {
+  if (setgroups(0, nullptr) < 0 && errno != EPERM) return Errno("setgroups");
+  if (setresgid(gid, gid, gid) < 0) return Errno("setresgid");
+  if (setresuid(uid, uid, uid) < 0) return Errno("setresuid");
+  // A change of credentials clears these: set them again.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return Errno("prctl(PR_SET_PDEATHSIG)");
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) return Errno("prctl(PR_SET_DUMPABLE)");
+  return absl::OkStatus();
+}
+
+}  // namespace isobar::sandbox
