@@ -60,6 +60,7 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     security_events += w.security_events;
   }
   response->set_security_events(security_events);
+  for (const std::string& deployment : pool_.Quarantined()) response->add_quarantined_deployments(deployment);
   return Finished(context, grpc::Status::OK);
 }
 

@@ -119,6 +119,7 @@ absl::Status Run(const Config& config, const sigset_t& stop_signals) {
   pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox == "strict" ? "kill" : config.sandbox)};
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
+  pool_options.cgroup_limits = config.sandbox != "off";
   WorkerPool pool(pool_options);
   HostCallRouter router(pg_pool);
   WorkerService worker_service(pool, router);

@@ -67,10 +67,23 @@ absl::Status WorkerPool::Start(grpc::Server* server) {
     ISOBAR_LOG(kWarning, kComponent) << "workers run WITHOUT the " << absl::StrJoin(refused, ", ")
                                      << " namespace(s): this machine refuses them (--sandbox=strict would not start)";
   }
+  std::optional<sandbox::WorkerCgroups> cgroups;
+  if (options_.cgroup_limits) {
+    absl::StatusOr<sandbox::WorkerCgroups> opened = sandbox::WorkerCgroups::Open();
+    if (opened.ok()) {
+      cgroups = std::move(*opened);
+      ISOBAR_LOG(kInfo, kComponent) << "workers get cgroup limits under " << cgroups->directory() << " (memory.max "
+                                    << options_.worker_limits.memory_max << ", pids.max "
+                                    << options_.worker_limits.pids_max << ")";
+    } else {
+      ISOBAR_LOG(kWarning, kComponent) << "workers run without cgroup limits: " << opened.status();
+    }
+  }
   absl::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("the pool is already started");
   started_ = true;
   plan_ = plan;
+  cgroups_ = std::move(cgroups);
   server_ = server;
   for (Slot& slot : slots_) slot.restart_at = absl::InfinitePast();
   // The monitor spawns every worker: PR_SET_PDEATHSIG ties them to the thread that spawned them.
@@ -124,15 +137,22 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
+    auto offender = offenders_.find(invoke.deployment());
     if (!started_ || stopping_ || draining_) {
       refused = absl::UnavailableError("the supervisor is shutting down");
+    } else if (offender != offenders_.end() && offender->second.quarantined_until > absl::Now()) {
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "deployment \"", invoke.deployment(), "\" is quarantined until ",
+          absl::FormatTime(offender->second.quarantined_until, absl::UTCTimeZone()),
+          ": its invocations killed ", options_.quarantine_after, " workers (see the security log)"));
     } else if (queue_.size() >= options_.max_queue) {
       refused = absl::ResourceExhaustedError(absl::StrCat(
           "too many invocations waiting for a worker (the queue holds ", options_.max_queue, "); try again later"));
     } else {
       const uint64_t id = next_invocation_++;
       invoke.set_invocation_id(id);
-      pending_.emplace(id, Pending{std::move(invoke), deadline, std::move(done), std::nullopt, false});
+      std::string deployment = invoke.deployment();
+      pending_.emplace(id, Pending{std::move(invoke), std::move(deployment), deadline, std::move(done), std::nullopt, false});
       queue_.push_back(id);
       sends = AssignLocked();
     }
@@ -195,6 +215,14 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.stream.reset();
   slot.running.reset();
   slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
+  if (cgroups_.has_value()) {
+    absl::Status placed = cgroups_->Place(slot.id.value(), slot.pid, options_.worker_limits);
+    if (placed.ok()) {
+      slot.sandbox.push_back("cgroup");
+    } else {
+      ISOBAR_LOG(kError, kComponent) << "worker " << slot.id << " runs without its cgroup limits: " << placed;
+    }
+  }
   // gRPC takes the fd; its stream arrives at the WorkerHost service with peer "fd:<fd>".
   grpc::AddInsecureChannelFromFd(server_, slot.fd);
   ISOBAR_LOG(kInfo, kComponent) << "worker " << slot.id << " started, pid " << slot.process.pid();
@@ -205,7 +233,15 @@ void WorkerPool::HandleExitLocked(Slot& slot, const ExitStatus& status, std::vec
   const bool seccomp_kill = (!status.exited && status.signal == SIGSYS) ||
                             (status.exited && status.code == kReportedViolationExit);
   ++slot.crashes;
-  std::string running = slot.running.has_value() ? absl::StrCat("invocation ", *slot.running) : "no invocation";
+  std::string running = "no invocation";
+  if (slot.running.has_value()) {
+    auto it = pending_.find(*slot.running);
+    const std::string deployment = it != pending_.end() ? it->second.deployment : "?";
+    running = absl::StrCat("invocation ", *slot.running, " of deployment \"", deployment, "\"");
+    // A seccomp kill or a crash of its own (not a SIGKILL: we, an operator or the OOM killer send
+    // those) counts against the deployment.
+    if (it != pending_.end() && (status.exited || status.signal != SIGKILL)) NoteKillLocked(deployment, now);
+  }
   if (seccomp_kill) {
     ++slot.security_events;
     ISOBAR_LOG(kSecurity, kComponent) << "security event: worker " << slot.id << " (pid " << slot.pid
@@ -463,6 +499,30 @@ void WorkerPool::Detach(const Connection& connection) {
     absl::Status killed = slot->process.Signal(SIGKILL);
     (void)killed;
   }
+}
+
+void WorkerPool::NoteKillLocked(const std::string& deployment, absl::Time now) {
+  Offender& offender = offenders_[deployment];
+  offender.kills.push_back(now);
+  while (!offender.kills.empty() && now - offender.kills.front() > options_.quarantine_window) offender.kills.pop_front();
+  if (static_cast<int>(offender.kills.size()) >= options_.quarantine_after && offender.quarantined_until <= now) {
+    offender.quarantined_until = now + options_.quarantine_for;
+    offender.kills.clear();
+    ISOBAR_LOG(kSecurity, kComponent) << "deployment \"" << deployment << "\" quarantined for "
+                                      << absl::FormatDuration(options_.quarantine_for) << ": its invocations killed "
+                                      << options_.quarantine_after << " workers within "
+                                      << absl::FormatDuration(options_.quarantine_window);
+  }
+}
+
+std::vector<std::string> WorkerPool::Quarantined() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  const absl::Time now = absl::Now();
+  for (const auto& [deployment, offender] : offenders_) {
+    if (offender.quarantined_until > now) out.push_back(deployment);
+  }
+  return out;
 }
 
 std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {

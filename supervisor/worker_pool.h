@@ -40,6 +40,7 @@
 #include "base/strong_id.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/worker/v1/worker.pb.h"
+#include "sandbox/cgroups.h"
 #include "sandbox/namespaces.h"
 #include "supervisor/worker_stream.h"
 
@@ -58,6 +59,14 @@ struct WorkerPoolOptions {
   // this machine allows and logs the others; with `require_namespaces` Start fails instead.
   int namespaces = 0;
   bool require_namespaces = false;
+  // A deployment whose invocations killed this many workers (seccomp kills and crashes; not SIGKILLs) within
+  // `quarantine_window` is quarantined for `quarantine_for`: its invocations are refused at once.
+  // Per-worker cgroup v2 limits, where a cgroup is delegated to us (sandbox/cgroups.h).
+  bool cgroup_limits = false;
+  sandbox::CgroupLimits worker_limits;
+  int quarantine_after = 3;
+  absl::Duration quarantine_window = absl::Minutes(10);
+  absl::Duration quarantine_for = absl::Hours(1);
 };
 
 struct WorkerSnapshot {
@@ -96,6 +105,8 @@ class WorkerPool {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Deployments quarantined now ("" is the development deployment of Admin.Eval).
+  std::vector<std::string> Quarantined() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- For the worker stream service. ---
   // The connection of a new stream: which slot and which process of it.
@@ -118,6 +129,7 @@ class WorkerPool {
 
   struct Pending {
     isobar::worker::v1::Invoke invoke;
+    std::string deployment;  // invoke.deployment(), kept after the Invoke is sent
     absl::Time deadline;
     DoneCallback done;
     std::optional<WorkerId> worker;  // set once sent
@@ -147,6 +159,8 @@ class WorkerPool {
   void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void Wake();
   void SpawnLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A worker died while running `deployment`'s invocation: counts towards its quarantine.
+  void NoteKillLocked(const std::string& deployment, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleExitLocked(Slot& slot, const ExitStatus& status, std::vector<Completion>* completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Assigns queued invocations to free ready workers; returns the messages to send.
@@ -167,6 +181,12 @@ class WorkerPool {
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   sandbox::SandboxPlan plan_ ABSL_GUARDED_BY(mu_);  // what Start found this machine allows
+  std::optional<sandbox::WorkerCgroups> cgroups_ ABSL_GUARDED_BY(mu_);
+  struct Offender {
+    std::deque<absl::Time> kills;  // workers its invocations killed, within the window
+    absl::Time quarantined_until = absl::InfinitePast();
+  };
+  absl::flat_hash_map<std::string, Offender> offenders_ ABSL_GUARDED_BY(mu_);
   grpc::Server* server_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;

@@ -270,6 +270,30 @@ TEST_F(WalkingSkeletonTest, ExecveInASandboxedWorkerIsASecurityEvent) {
   ASSERT_TRUE(status.ok()) << status.error_message();
 }
 
+// A deployment whose invocations keep killing workers is quarantined: after the third seccomp kill its
+// invocations are refused at once, with the reason, and Stats lists it.
+TEST(WalkingSkeletonQuarantineTest, RepeatedEscapeAttemptsQuarantineTheDeployment) {
+  SupervisorProcess supervisor({.workers = 1, .test_worker = true});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  isobar::v1::EvalResponse response;
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status status = supervisor.Eval("__isobarTest.execve()", &response);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+    ASSERT_THAT(status.error_message(), HasSubstr("SIGSYS"));
+  }
+  grpc::Status status = supervisor.Eval("'harmless now'", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("is quarantined until"));
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor.AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.security_events() == 3 && s.quarantined_deployments_size() == 1; },
+      absl::Seconds(30));
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->quarantined_deployments(0), "");  // Admin.Eval's development deployment
+  EXPECT_THAT(supervisor.log(), HasSubstr("SECURITY pool: deployment \"\" quarantined for 1h"));
+  EXPECT_THAT(supervisor.log(), HasSubstr("while running invocation"));
+}
+
 TEST(WalkingSkeletonEvalOffTest, EvalIsRefusedUnlessEnabled) {
   SupervisorProcess supervisor({.workers = 1, .enable_eval = false});
   absl::Status started = supervisor.Start();
