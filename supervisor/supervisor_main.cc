@@ -47,6 +47,7 @@ struct Config {
   std::string postgres_user = "postgres";
   bool enable_eval = false;
   std::string sandbox = "kill";
+  bool sandbox_debug = false;  // --sandbox-debug: the same as --sandbox=report
   std::string worker_binary;
   int pg_connections = 8;
 };
@@ -83,7 +84,13 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   return absl::OkStatus();
 }
 
-absl::Status Run(const Config& config, const sigset_t& stop_signals) {
+absl::Status Run(Config config, const sigset_t& stop_signals) {
+  if (config.sandbox_debug) {
+    if (config.sandbox != "kill" && config.sandbox != "report") {
+      return absl::InvalidArgumentError("--sandbox-debug goes with the default --sandbox only");
+    }
+    config.sandbox = "report";
+  }
   if (config.sandbox != "kill" && config.sandbox != "strict" && config.sandbox != "report" && config.sandbox != "off") {
     return absl::InvalidArgumentError("--sandbox must be kill, strict, report or off");
   }
@@ -187,6 +194,8 @@ int main(int argc, char** argv) {
                "workers' sandbox: kill (seccomp kills a violator; namespaces where the machine allows them), "
                "strict (kill, and refuse to start without every namespace), report (debug: print the "
                "syscall) or off");
+  flags.Bool("sandbox-debug", &config.sandbox_debug,
+             "report the offending system call by name instead of dying silently (--sandbox=report)");
   flags.String("worker-binary", &config.worker_binary, "the worker executable (default: found beside this one)");
   flags.Int("pg-connections", &config.pg_connections, "PostgreSQL connections in the pool");
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);

@@ -1,5 +1,6 @@
 #include "supervisor/worker_pool.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -10,10 +11,10 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/log.h"
 #include "grpcpp/server_posix.h"
 #include "sandbox/namespaces.h"
@@ -194,7 +195,11 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   spec.args = options_.worker_args;
   spec.args.push_back(absl::StrCat("--worker-id=", slot.id.value()));
   spec.sandbox = plan_;
+  int err_pipe[2] = {-1, -1};
+  if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) == 0) spec.stderr_fd = err_pipe[1];
   absl::StatusOr<sandbox::SpawnedWorker> spawned = sandbox::SpawnWorker(spec);
+  if (err_pipe[1] >= 0) close(err_pipe[1]);
+  if (!spawned.ok() && err_pipe[0] >= 0) close(err_pipe[0]);
   const absl::Time now = absl::Now();
   if (!spawned.ok()) {
     ++slot.consecutive_failures;
@@ -210,6 +215,9 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.process = std::move(spawned->process);
   slot.pid = slot.process.pid();
   slot.fd = spawned->supervisor_fd;
+  slot.stderr_fd = err_pipe[0];
+  slot.stderr_partial.clear();
+  slot.violation.clear();
   slot.state = State::kStarting;
   slot.started_at = now;
   slot.stream.reset();
@@ -233,6 +241,7 @@ void WorkerPool::HandleExitLocked(Slot& slot, const ExitStatus& status, std::vec
   const bool seccomp_kill = (!status.exited && status.signal == SIGSYS) ||
                             (status.exited && status.code == kReportedViolationExit);
   ++slot.crashes;
+  DrainStderrLocked(slot, /*final=*/true);  // a report-mode violation line comes before the exit
   std::string running = "no invocation";
   if (slot.running.has_value()) {
     auto it = pending_.find(*slot.running);
@@ -246,7 +255,8 @@ void WorkerPool::HandleExitLocked(Slot& slot, const ExitStatus& status, std::vec
     ++slot.security_events;
     ISOBAR_LOG(kSecurity, kComponent) << "security event: worker " << slot.id << " (pid " << slot.pid
                                       << ") was killed by the seccomp filter (" << status.ToString()
-                                      << ") while running " << running;
+                                      << ") while running " << running << "; offending system call: "
+                                      << (slot.violation.empty() ? "unknown (kill mode)" : slot.violation);
   } else {
     ISOBAR_LOG(kWarning, kComponent) << "worker " << slot.id << " (pid " << slot.pid << ") died (" << status.ToString() << ") while running "
                                      << running;
@@ -347,6 +357,7 @@ void WorkerPool::MonitorLoop() {
           }
           if (slot.stream != nullptr) slot.stream->Close();
           slot.stream.reset();
+          DrainStderrLocked(slot, /*final=*/true);
           slot.state = State::kStopped;
           slot.running.reset();
         }
@@ -371,6 +382,10 @@ void WorkerPool::MonitorLoop() {
         for (size_t i = 0; i < slots_.size(); ++i) {
           if (slots_[i].process.running()) {
             fds.push_back({slots_[i].process.pidfd(), POLLIN, 0});
+            fd_slots.push_back(i);
+          }
+          if (slots_[i].stderr_fd >= 0) {
+            fds.push_back({slots_[i].stderr_fd, POLLIN, 0});
             fd_slots.push_back(i);
           }
         }
@@ -399,6 +414,10 @@ void WorkerPool::MonitorLoop() {
       for (size_t i = 1; i < fds.size(); ++i) {
         if (fds[i].revents == 0) continue;
         Slot& slot = slots_[fd_slots[i - 1]];
+        if (slot.stderr_fd >= 0 && fds[i].fd == slot.stderr_fd) {
+          DrainStderrLocked(slot, /*final=*/false);
+          continue;
+        }
         if (!slot.process.running() || slot.process.pidfd() != fds[i].fd) continue;
         absl::StatusOr<std::optional<ExitStatus>> status = slot.process.Wait(absl::ZeroDuration());
         if (status.ok() && status->has_value()) HandleExitLocked(slot, **status, &exits);
@@ -498,6 +517,39 @@ void WorkerPool::Detach(const Connection& connection) {
     ISOBAR_LOG(kWarning, kComponent) << "worker " << slot->id << " closed its stream; killing it";
     absl::Status killed = slot->process.Signal(SIGKILL);
     (void)killed;
+  }
+}
+
+void WorkerPool::DrainStderrLocked(Slot& slot, bool final) {
+  if (slot.stderr_fd < 0) return;
+  char buffer[4096];
+  bool eof = false;
+  for (;;) {
+    ssize_t n = read(slot.stderr_fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      slot.stderr_partial.append(buffer, static_cast<size_t>(n));
+      continue;
+    }
+    eof = n == 0 || (errno != EAGAIN && errno != EINTR);
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  // Forward complete lines (a worker's own log lines name it already; anything else gets a prefix).
+  size_t start = 0;
+  for (size_t end; (end = slot.stderr_partial.find('\n', start)) != std::string::npos; start = end + 1) {
+    absl::string_view line(slot.stderr_partial.data() + start, end - start);
+    absl::string_view violation = line;
+    if (absl::ConsumePrefix(&violation, "seccomp violation: syscall ")) slot.violation = std::string(violation);
+    std::string out = absl::StrContains(line, " worker ") ? absl::StrCat(line, "\n")
+                                                          : absl::StrCat("worker ", slot.id.value(), ": ", line, "\n");
+    ssize_t ignored = write(STDERR_FILENO, out.data(), out.size());
+    (void)ignored;
+  }
+  slot.stderr_partial.erase(0, start);
+  if (slot.stderr_partial.size() > 64 * 1024) slot.stderr_partial.clear();  // a line without end: drop it
+  if (eof || final) {
+    close(slot.stderr_fd);
+    slot.stderr_fd = -1;
   }
 }
 

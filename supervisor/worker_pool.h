@@ -151,6 +151,11 @@ class WorkerPool {
     uint64_t starts = 0, crashes = 0, security_events = 0, invocations = 0;
     isobar::worker::v1::IsolatePoolStats isolate_pool;  // reported with the last Done
     std::vector<std::string> sandbox;  // from the spawn and the worker's Hello
+    // The worker's stderr: forwarded to ours line by line; a report-mode seccomp violation line is
+    // kept for the security event.
+    int stderr_fd = -1;
+    std::string stderr_partial;
+    std::string violation;  // "59 (execve)"
   };
 
   // A callback to run once mu_ is released.
@@ -159,6 +164,8 @@ class WorkerPool {
   void MonitorLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void Wake();
   void SpawnLocked(Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forwards what the worker wrote to stderr; at EOF (or `final`) closes the pipe.
+  void DrainStderrLocked(Slot& slot, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A worker died while running `deployment`'s invocation: counts towards its quarantine.
   void NoteKillLocked(const std::string& deployment, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleExitLocked(Slot& slot, const ExitStatus& status, std::vector<Completion>* completions)

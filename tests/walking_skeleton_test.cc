@@ -292,6 +292,22 @@ TEST(WalkingSkeletonQuarantineTest, RepeatedEscapeAttemptsQuarantineTheDeploymen
   EXPECT_EQ(stats->quarantined_deployments(0), "");  // Admin.Eval's development deployment
   EXPECT_THAT(supervisor.log(), HasSubstr("SECURITY pool: deployment \"\" quarantined for 1h"));
   EXPECT_THAT(supervisor.log(), HasSubstr("while running invocation"));
+  EXPECT_THAT(supervisor.log(), HasSubstr("offending system call: unknown (kill mode)"));
+}
+
+// In report mode (--sandbox=report, for debugging a policy) the security event names the system call.
+TEST(WalkingSkeletonReportModeTest, TheSecurityEventNamesTheSystemCall) {
+  SupervisorProcess supervisor({.workers = 1, .test_worker = true, .sandbox = "report"});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  isobar::v1::EvalResponse response;
+  grpc::Status status = supervisor.Eval("__isobarTest.execve()", &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor.AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.security_events() == 1; }, absl::Seconds(30));
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_THAT(supervisor.log(), HasSubstr("offending system call: 59 (execve)"));
+  EXPECT_THAT(supervisor.log(), HasSubstr("worker 0: seccomp violation: syscall 59 (execve)"));
 }
 
 TEST(WalkingSkeletonEvalOffTest, EvalIsRefusedUnlessEnabled) {
