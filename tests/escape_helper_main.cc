@@ -13,13 +13,14 @@
 // - the call fails: "errno N" on stdout, exit status 0;
 // - the escape worked: "ESCAPED" on stdout, exit status 1 (a test failure);
 // - fd_scan: "fds 0 1 2 3" on stdout (every open fd below 1024), exit status 0;
-// - namespaces (with mode off): "pid N passwd ERRNO lo UP|DOWN interfaces N uid N".
+// - namespaces (with mode off): "pid N passwd ERRNO lo UP|DOWN interfaces N uid N nofile N core N".
 // A thread is started before the filter goes in, as V8's and gRPC's are; `thread_execve` uses it.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <linux/perf_event.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -160,8 +161,12 @@ const std::map<std::string, std::function<int()>>& Cases() {
            }
            close(sock);
          }
-         std::printf("pid %d passwd %d lo %s interfaces %d uid %d\n", getpid(), passwd, lo.c_str(), interfaces,
-                     static_cast<int>(getuid()));
+         rlimit nofile{}, core{};
+         getrlimit(RLIMIT_NOFILE, &nofile);
+         getrlimit(RLIMIT_CORE, &core);
+         std::printf("pid %d passwd %d lo %s interfaces %d uid %d nofile %llu core %llu\n", getpid(), passwd, lo.c_str(),
+                     interfaces, static_cast<int>(getuid()), static_cast<unsigned long long>(nofile.rlim_max),
+                     static_cast<unsigned long long>(core.rlim_max));
          return 0;
        }},
       // 25

@@ -149,11 +149,14 @@ TEST(NamespacesTest, AWorkerSeesNoFilesNoNetworkAndItselfAsPidOne) {
   HelperRun run = RunHelper("off", "namespaces");
   ASSERT_TRUE(run.status.Success()) << run.status.ToString() << " " << run.err;
   int pid = 0, passwd = 0, interfaces = 0, uid = -1;
+  unsigned long long nofile = 0, core = 1;
   char lo[16] = {};
-  ASSERT_EQ(std::sscanf(run.out.c_str(), "pid %d passwd %d lo %15s interfaces %d uid %d", &pid, &passwd, lo,
-                        &interfaces, &uid),
-            5)
+  ASSERT_EQ(std::sscanf(run.out.c_str(), "pid %d passwd %d lo %15s interfaces %d uid %d nofile %llu core %llu", &pid,
+                        &passwd, lo, &interfaces, &uid, &nofile, &core),
+            7)
       << run.out;
+  EXPECT_EQ(nofile, kWorkerMaxFds);  // the spawner's rlimits, whatever the namespaces
+  EXPECT_EQ(core, 0u);
   if ((namespaces & CLONE_NEWPID) != 0) {
     EXPECT_EQ(pid, 1);
   } else {
