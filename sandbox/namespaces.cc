@@ -30,9 +30,10 @@ bool CanClone(int flags) {
   if (pid < 0) return false;
   if (pid == 0) _exit(0);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t reaped;
+  while ((reaped = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) {
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {
@@ -76,9 +77,10 @@ bool CanBecome(uid_t uid, gid_t gid) {
   if (pid < 0) return false;
   if (pid == 0) _exit(setresgid(gid, gid, gid) == 0 && setresuid(uid, uid, uid) == 0 ? 0 : 1);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t reaped;
+  while ((reaped = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) {
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 absl::Status Errno(absl::string_view what) { return absl::PermissionDeniedError(absl::StrCat(what, ": ", strerror(errno))); }

@@ -57,7 +57,7 @@ absl::Status WorkerPool::Start(grpc::Server* server) {
   if (options_.workers < 1) return absl::InvalidArgumentError("the pool needs at least one worker");
   // Which namespaces this machine lets us make (some containers refuse some or all), and whose ids
   // workers get.
-  const sandbox::SandboxPlan plan = sandbox::PlanWorkerSandbox(options_.namespaces);
+  const sandbox::SandboxPlan plan = options_.plan_sandbox(options_.namespaces);
   const int namespaces = plan.namespaces;
   if (namespaces != options_.namespaces) {
     std::vector<std::string> refused = sandbox::NamespaceNames(options_.namespaces & ~namespaces);

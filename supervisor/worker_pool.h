@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,8 @@ struct WorkerPoolOptions {
   // this machine allows and logs the others; with `require_namespaces` Start fails instead.
   int namespaces = 0;
   bool require_namespaces = false;
+  // How the machine is probed (tests substitute a machine that refuses some namespaces).
+  std::function<sandbox::SandboxPlan(int)> plan_sandbox = sandbox::PlanWorkerSandbox;
   // A deployment whose invocations killed this many workers (seccomp kills and crashes; not SIGKILLs) within
   // `quarantine_window` is quarantined for `quarantine_for`: its invocations are refused at once.
   // Per-worker cgroup v2 limits, where a cgroup is delegated to us (sandbox/cgroups.h).
