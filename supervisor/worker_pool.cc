@@ -196,7 +196,16 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   spec.args.push_back(absl::StrCat("--worker-id=", slot.id.value()));
   spec.sandbox = plan_;
   int err_pipe[2] = {-1, -1};
-  if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) == 0) spec.stderr_fd = err_pipe[1];
+  // Only our end is non-blocking: the worker's writes wait for us rather than lose lines.
+  if (pipe2(err_pipe, O_CLOEXEC) == 0) {
+    if (fcntl(err_pipe[0], F_SETFL, O_NONBLOCK) == 0) {
+      spec.stderr_fd = err_pipe[1];
+    } else {
+      close(err_pipe[0]);
+      close(err_pipe[1]);
+      err_pipe[0] = err_pipe[1] = -1;  // the worker writes to our stderr directly
+    }
+  }
   absl::StatusOr<sandbox::SpawnedWorker> spawned = sandbox::SpawnWorker(spec);
   if (err_pipe[1] >= 0) close(err_pipe[1]);
   if (!spawned.ok() && err_pipe[0] >= 0) close(err_pipe[0]);
