@@ -3,6 +3,8 @@
 //   isobarctl ping                 round trip to Admin.Ping
 //   isobarctl eval '1 + 2'         evaluate an expression in a worker (supervisor --enable-eval)
 //   isobarctl stats                the worker pool
+//   isobarctl deployments create NAME   a new deployment; prints its API key (shown once)
+//   isobarctl deployments get NAME      a deployment's summary
 //
 // Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
 // --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
@@ -48,7 +50,8 @@ int Fail(const grpc::Status& status) {
 int Main(int argc, char** argv) {
   std::string url, data_dir, timeout_ms_text;
   int timeout_ms = 0;
-  FlagSet flags("isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats");
+  FlagSet flags(
+      "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
   flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
@@ -97,6 +100,31 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "[%s] %s\n", line.level().c_str(), line.message().c_str());
     }
     std::printf("%s\n", response.result_json().empty() ? "undefined" : response.result_json().c_str());
+    return 0;
+  }
+  if (command == "deployments") {
+    if (args->size() != 3 || ((*args)[1] != "create" && (*args)[1] != "get")) {
+      std::fprintf(stderr, "usage: isobarctl deployments create|get NAME\n");
+      return 2;
+    }
+    auto deployments = isobar::v1::Deployments::NewStub(channel);
+    isobar::v1::Deployment deployment;
+    if ((*args)[1] == "create") {
+      isobar::v1::CreateDeploymentRequest request;
+      request.set_name((*args)[2]);
+      isobar::v1::CreateDeploymentResponse response;
+      grpc::Status status = deployments->CreateDeployment(&context, request, &response);
+      if (!status.ok()) return Fail(status);
+      std::fprintf(stderr, "deployment %s created; its API key (shown once, keep it):\n", response.deployment().name().c_str());
+      std::printf("%s\n", response.api_key().c_str());
+      return 0;
+    }
+    isobar::v1::GetDeploymentRequest request;
+    request.set_name((*args)[2]);
+    grpc::Status status = deployments->GetDeployment(&context, request, &deployment);
+    if (!status.ok()) return Fail(status);
+    std::printf("deployment %s: %u API key(s), %u table(s)\n", deployment.name().c_str(), deployment.api_keys(),
+                deployment.tables());
     return 0;
   }
   if (command == "stats") {

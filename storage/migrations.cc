@@ -110,6 +110,15 @@ const std::vector<Migration>& Migrations() {
        {"CREATE INDEX index_entries_newest_first ON isobar.index_entries (deployment_id, index_id, key, ts DESC)",
         "DROP INDEX isobar.documents_by_ts",
         "CREATE INDEX documents_by_ts ON isobar.documents (deployment_id, ts, table_number, id)"}},
+      {4,
+       "deployment API keys, stored as SHA-256 hashes",
+       {R"sql(
+          CREATE TABLE isobar.api_keys (
+            key_hash      bytea       PRIMARY KEY,
+            deployment_id bigint      NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            created_at    timestamptz NOT NULL DEFAULT now()
+          ))sql",
+        "CREATE INDEX api_keys_by_deployment ON isobar.api_keys (deployment_id)"}},
   };
   return *migrations;
 }

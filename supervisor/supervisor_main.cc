@@ -31,6 +31,7 @@
 #include "supervisor/admin_service.h"
 #include "supervisor/host_call_router.h"
 #include "sandbox/namespaces.h"
+#include "supervisor/deployments_service.h"
 #include "supervisor/worker_pool.h"
 #include "supervisor/worker_service.h"
 
@@ -143,10 +144,12 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.admin_key = admin_key;
   admin_options.enable_eval = config.enable_eval;
   AdminService admin_service(admin_options, pool);
+  DeploymentsService deployments_service(pg_pool, admin_key);
   grpc::ServerBuilder public_builder;
   int port = 0;
   public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
   public_builder.RegisterService(&admin_service);
+  public_builder.RegisterService(&deployments_service);
   public_builder.SetMaxReceiveMessageSize(16 << 20);
   std::unique_ptr<grpc::Server> public_server = public_builder.BuildAndStart();
   if (public_server == nullptr || port == 0) {

@@ -1,0 +1,47 @@
+#include "storage/api_keys.h"
+
+#include <sys/random.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/hashing.h"
+
+namespace isobar::storage {
+namespace {
+
+constexpr absl::string_view kPrefix = "isobar_";
+
+}  // namespace
+
+absl::StatusOr<std::string> ApiKeys::Create(DeploymentId deployment) {
+  std::string secret(32, '\0');
+  if (getrandom(secret.data(), secret.size(), 0) != static_cast<ssize_t>(secret.size())) {
+    return absl::InternalError("getrandom failed");
+  }
+  const std::string key = absl::StrCat(kPrefix, absl::BytesToHexString(secret));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  RETURN_IF_ERROR(conn->Exec("INSERT INTO isobar.api_keys (key_hash, deployment_id) VALUES ($1, $2)",
+                             {PgParam::Binary(Sha256(key)), absl::StrCat(deployment.value())})
+                      .status());
+  return key;
+}
+
+absl::StatusOr<bool> ApiKeys::Verify(DeploymentId deployment, absl::string_view key) {
+  if (!absl::StartsWith(key, kPrefix) || key.size() != kPrefix.size() + 64) return false;
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  // Looked up by hash: the key itself never reaches the database, and the comparison is of hashes.
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT deployment_id FROM isobar.api_keys WHERE key_hash = $1",
+                                          {PgParam::Binary(Sha256(key))}));
+  return r.rows() == 1 && r.GetInt(0, 0) == deployment.value();
+}
+
+absl::StatusOr<int64_t> ApiKeys::Count(DeploymentId deployment) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT count(*) FROM isobar.api_keys WHERE deployment_id = $1",
+                                          {absl::StrCat(deployment.value())}));
+  return r.GetInt(0, 0);
+}
+
+}  // namespace isobar::storage

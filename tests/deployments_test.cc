@@ -1,0 +1,115 @@
+// The Deployments service on a real supervisor with its embedded PostgreSQL, through gRPC and through
+// isobarctl: creating and describing deployments, their API keys (returned once, stored hashed),
+// errors, and authentication.
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "isobar/v1/api.grpc.pb.h"
+#include "storage/pg_conn.h"
+#include "tests/supervisor_fixture.h"
+
+namespace isobar::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class DeploymentsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    supervisor_ = new SupervisorProcess({.workers = 1});
+    absl::Status started = supervisor_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  static void TearDownTestSuite() {
+    delete supervisor_;
+    supervisor_ = nullptr;
+  }
+
+  std::unique_ptr<isobar::v1::Deployments::Stub> Stub() {
+    return isobar::v1::Deployments::NewStub(grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
+  }
+  grpc::Status Create(const std::string& name, isobar::v1::CreateDeploymentResponse* response, bool authorize = true) {
+    grpc::ClientContext context;
+    if (authorize) supervisor_->Authorize(context);
+    isobar::v1::CreateDeploymentRequest request;
+    request.set_name(name);
+    return Stub()->CreateDeployment(&context, request, response);
+  }
+
+  static SupervisorProcess* supervisor_;
+};
+
+SupervisorProcess* DeploymentsTest::supervisor_ = nullptr;
+
+TEST_F(DeploymentsTest, CreateReturnsAKeyOnceAndStoresOnlyItsHash) {
+  isobar::v1::CreateDeploymentResponse created;
+  grpc::Status status = Create("chat", &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(created.deployment().name(), "chat");
+  EXPECT_EQ(created.deployment().api_keys(), 1u);
+  EXPECT_EQ(created.deployment().tables(), 0u);
+  EXPECT_THAT(created.api_key(), ::testing::MatchesRegex("isobar_[0-9a-f]{64}"));
+
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::GetDeploymentRequest get;
+  get.set_name("chat");
+  isobar::v1::Deployment deployment;
+  status = Stub()->GetDeployment(&context, get, &deployment);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(deployment.api_keys(), 1u);
+
+  absl::StatusOr<std::unique_ptr<storage::PgConn>> conn = storage::PgConn::Connect(supervisor_->pg_conninfo());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  absl::StatusOr<storage::PgResult> rows = (*conn)->Exec(
+      "SELECT encode(k.key_hash, 'hex') FROM isobar.api_keys k JOIN isobar.deployments d ON d.id = k.deployment_id "
+      "WHERE d.name = 'chat'");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->rows(), 1);
+  EXPECT_EQ(std::string(rows->Get(0, 0)).size(), 64u);
+  EXPECT_THAT(created.api_key(), ::testing::Not(HasSubstr(std::string(rows->Get(0, 0)))));  // a hash, not the key
+}
+
+TEST_F(DeploymentsTest, ErrorsSayWhatIsWrong) {
+  isobar::v1::CreateDeploymentResponse response;
+  ASSERT_TRUE(Create("taken", &response).ok());
+  grpc::Status status = Create("taken", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(status.error_message(), HasSubstr("already exists"));
+  for (const std::string& bad : {std::string("Bad Name"), std::string("x'; DROP TABLE isobar.deployments; --"),
+                                 std::string("../etc"), std::string("")}) {
+    EXPECT_EQ(Create(bad, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::GetDeploymentRequest get;
+  get.set_name("missing");
+  isobar::v1::Deployment deployment;
+  EXPECT_EQ(Stub()->GetDeployment(&context, get, &deployment).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Create("no-key", &response, /*authorize=*/false).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
+  const std::string out = supervisor_->data_dir() + "/../ctl.out";
+  const std::string command = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(),
+                                           " --data-dir=", supervisor_->data_dir(), " deployments create from-cli > ",
+                                           out, " 2>&1 && ", Runfile("cli/isobarctl"), " --url=", supervisor_->address(),
+                                           " --data-dir=", supervisor_->data_dir(), " deployments get from-cli >> ",
+                                           out, " 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_THAT(text.str(), ::testing::ContainsRegex("deployment from-cli created; its API key .*\nisobar_[0-9a-f]{64}\n"));
+  EXPECT_THAT(text.str(), HasSubstr("deployment from-cli: 1 API key(s), 0 table(s)"));
+}
+
+}  // namespace
+}  // namespace isobar::testing
