@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/flags.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -184,6 +185,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
 }  // namespace isobar::supervisor
 
 int main(int argc, char** argv) {
+  // Debian's Abseil tracks lock order on every Mutex operation; that is for tests, not production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using isobar::supervisor::Config;
   Config config;
   isobar::FlagSet flags("supervisor [flags]");

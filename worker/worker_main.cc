@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
@@ -123,6 +124,8 @@ absl::Status WarmUpWorker(Evaluator& evaluator) {
 }
 
 int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) {
+  // Debian's Abseil tracks lock order on every Mutex operation; that is for tests, not production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::StatusOr<WorkerFlags> parsed = ParseFlags(argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "worker: %s\n", std::string(parsed.status().message()).c_str());
