@@ -32,6 +32,8 @@
 #include "supervisor/admin_service.h"
 #include "supervisor/host_call_router.h"
 #include "sandbox/namespaces.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "supervisor/deployments_service.h"
 #include "supervisor/worker_pool.h"
 #include "supervisor/worker_service.h"
@@ -146,6 +148,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.enable_eval = config.enable_eval;
   AdminService admin_service(admin_options, pool);
   DeploymentsService deployments_service(pg_pool, admin_key);
+  // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder public_builder;
   int port = 0;
   public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <vector>
 #include <sstream>
 #include <string>
 
@@ -11,6 +12,8 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/pg_conn.h"
 #include "tests/supervisor_fixture.h"
@@ -94,6 +97,31 @@ TEST_F(DeploymentsTest, ErrorsSayWhatIsWrong) {
   isobar::v1::Deployment deployment;
   EXPECT_EQ(Stub()->GetDeployment(&context, get, &deployment).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Create("no-key", &response, /*authorize=*/false).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// The standard services on the public port, without any key: health for load balancers, reflection
+// for tools such as grpcurl.
+TEST_F(DeploymentsTest, HealthAndReflectionAreServed) {
+  auto channel = grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials());
+  grpc::ClientContext health_context;
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse health;
+  grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(&health_context, check, &health);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  grpc::ClientContext reflection_context;
+  auto stream = grpc::reflection::v1alpha::ServerReflection::NewStub(channel)->ServerReflectionInfo(&reflection_context);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> services;
+  for (const auto& service : response.list_services_response().service()) services.push_back(service.name());
+  EXPECT_THAT(services, ::testing::IsSupersetOf({"isobar.v1.Admin", "isobar.v1.Deployments", "grpc.health.v1.Health"}));
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
