@@ -40,10 +40,21 @@ std::string EnvOr(const char* name, const std::string& fallback) {
   return value != nullptr && value[0] != '\0' ? value : fallback;
 }
 
-int Fail(const grpc::Status& status) {
+// Prints the error, with the user's stack and ConvexError data from its ErrorDetail when there are.
+int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
   int code = static_cast<int>(status.error_code());
   std::fprintf(stderr, "error: %s: %s\n", code >= 0 && code <= 16 ? kCodeNames[code] : "?",
                status.error_message().c_str());
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("isobar-error-bin");
+  isobar::v1::ErrorDetail detail;
+  if (it != trailers.end() && detail.ParseFromString(std::string(it->second.data(), it->second.size()))) {
+    if (!detail.convex_error_data_json().empty()) {
+      std::fprintf(stderr, "ConvexError data: %s\n", detail.convex_error_data_json().c_str());
+    }
+    if (!detail.stack().empty()) std::fprintf(stderr, "%s\n", detail.stack().c_str() + 1);  // after its leading newline
+    if (detail.retryable()) std::fprintf(stderr, "(this may succeed if tried again)\n");
+  }
   return 1;
 }
 
@@ -81,7 +92,7 @@ int Main(int argc, char** argv) {
   if (command == "ping") {
     isobar::v1::PingResponse response;
     grpc::Status status = admin->Ping(&context, isobar::v1::PingRequest(), &response);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return Fail(status, context);
     std::printf("pong from %s\n", url.c_str());
     return 0;
   }
@@ -95,7 +106,7 @@ int Main(int argc, char** argv) {
     request.set_timeout_ms(static_cast<uint32_t>(timeout_ms));
     isobar::v1::EvalResponse response;
     grpc::Status status = admin->Eval(&context, request, &response);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return Fail(status, context);
     for (const auto& line : response.log_lines()) {
       std::fprintf(stderr, "[%s] %s\n", line.level().c_str(), line.message().c_str());
     }
@@ -114,7 +125,7 @@ int Main(int argc, char** argv) {
       request.set_name((*args)[2]);
       isobar::v1::CreateDeploymentResponse response;
       grpc::Status status = deployments->CreateDeployment(&context, request, &response);
-      if (!status.ok()) return Fail(status);
+      if (!status.ok()) return Fail(status, context);
       std::fprintf(stderr, "deployment %s created; its API key (shown once, keep it):\n", response.deployment().name().c_str());
       std::printf("%s\n", response.api_key().c_str());
       return 0;
@@ -122,7 +133,7 @@ int Main(int argc, char** argv) {
     isobar::v1::GetDeploymentRequest request;
     request.set_name((*args)[2]);
     grpc::Status status = deployments->GetDeployment(&context, request, &deployment);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return Fail(status, context);
     std::printf("deployment %s: %u API key(s), %u table(s)\n", deployment.name().c_str(), deployment.api_keys(),
                 deployment.tables());
     return 0;
@@ -130,7 +141,7 @@ int Main(int argc, char** argv) {
   if (command == "stats") {
     isobar::v1::StatsResponse response;
     grpc::Status status = admin->Stats(&context, isobar::v1::StatsRequest(), &response);
-    if (!status.ok()) return Fail(status);
+    if (!status.ok()) return Fail(status, context);
     for (const auto& w : response.workers()) {
       std::printf("worker %d: %s pid=%ld starts=%lu crashes=%lu security_events=%lu invocations=%lu in_flight=%u "
                   "isolates=%lu (hits=%lu misses=%lu evictions=%lu recycles=%lu heap=%.1f MB)\n",

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "supervisor/admin_key.h"
+#include "supervisor/error_detail.h"
 
 namespace isobar::supervisor {
 
@@ -14,17 +15,8 @@ namespace {
 
 grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
+  reactor->Finish(WithDetail(*context, status));
   return reactor;
-}
-
-// A worker's error code is untrusted input: anything outside the canonical codes becomes INTERNAL.
-grpc::Status WorkerErrorStatus(const isobar::worker::v1::Error& error) {
-  const int code = error.code();
-  if (code <= 0 || code > static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "the worker reported an invalid error");
-  }
-  return grpc::Status(static_cast<grpc::StatusCode>(code), error.message());
 }
 
 }  // namespace
@@ -89,14 +81,13 @@ grpc::ServerUnaryReactor* AdminService::Eval(grpc::CallbackServerContext* contex
   invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(budget)));
   invoke.mutable_eval()->set_source(request->source());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_.Dispatch(std::move(invoke), deadline, [reactor, response](absl::StatusOr<Done> done, WorkerId worker) {
+  pool_.Dispatch(std::move(invoke), deadline, [context, reactor, response](absl::StatusOr<Done> done, WorkerId worker) {
     if (!done.ok()) {
-      reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(done.status().code()),
-                                   std::string(done.status().message())));
+      reactor->Finish(WithDetail(*context, done.status()));
       return;
     }
     if (done->outcome_case() == Done::kError) {
-      reactor->Finish(WorkerErrorStatus(done->error()));
+      reactor->Finish(WorkerError(*context, done->error()));
       return;
     }
     response->set_result_json(done->result_json());

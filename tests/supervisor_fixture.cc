@@ -113,14 +113,24 @@ void SupervisorProcess::Authorize(grpc::ClientContext& context) const {
 }
 
 grpc::Status SupervisorProcess::Eval(const std::string& source, isobar::v1::EvalResponse* response,
-                                     uint32_t timeout_ms) {
+                                     uint32_t timeout_ms, isobar::v1::ErrorDetail* detail) {
   grpc::ClientContext context;
   Authorize(context);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   isobar::v1::EvalRequest request;
   request.set_source(source);
   request.set_timeout_ms(timeout_ms);
-  return admin_->Eval(&context, request, response);
+  grpc::Status status = admin_->Eval(&context, request, response);
+  if (detail != nullptr) *detail = ErrorDetailOf(context);
+  return status;
+}
+
+isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context) {
+  isobar::v1::ErrorDetail detail;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("isobar-error-bin");
+  if (it != trailers.end()) detail.ParseFromString(std::string(it->second.data(), it->second.size()));
+  return detail;
 }
 
 absl::StatusOr<isobar::v1::StatsResponse> SupervisorProcess::Stats() {

@@ -55,7 +55,9 @@ class SupervisorProcess {
   void Authorize(grpc::ClientContext& context) const;
 
   // Conveniences over Admin.
-  grpc::Status Eval(const std::string& source, isobar::v1::EvalResponse* response, uint32_t timeout_ms = 0);
+  // `detail` (optional) receives the error's ErrorDetail (empty on success).
+  grpc::Status Eval(const std::string& source, isobar::v1::EvalResponse* response, uint32_t timeout_ms = 0,
+                    isobar::v1::ErrorDetail* detail = nullptr);
   absl::StatusOr<isobar::v1::StatsResponse> Stats();
   // Polls Stats until `predicate` holds or `timeout` passes; the last Stats.
   absl::StatusOr<isobar::v1::StatsResponse> AwaitStats(
@@ -72,6 +74,9 @@ class SupervisorProcess {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<isobar::v1::Admin::Stub> admin_;
 };
+
+// The ErrorDetail a failed call carried in its "isobar-error-bin" trailer (empty if none).
+isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context);
 
 // The absolute path of a file in this binary's Bazel runfiles ("supervisor/supervisor").
 std::string Runfile(const std::string& path);

@@ -103,6 +103,31 @@ TEST_F(WalkingSkeletonTest, WebApisWorkUnderTheSandbox) {
   }
 }
 
+// Every error carries an ErrorDetail: what kind of failure, the user's stack, whether to retry.
+TEST_F(WalkingSkeletonTest, ErrorsCarryStructuredDetail) {
+  isobar::v1::EvalResponse response;
+  isobar::v1::ErrorDetail detail;
+  grpc::Status status = supervisor_->Eval("(function thrower() { throw new TypeError('bad thing'); })()", &response,
+                                          0, &detail);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::USER_ERROR);
+  EXPECT_EQ(detail.message(), "TypeError: bad thing");
+  EXPECT_THAT(detail.stack(), HasSubstr("at thrower (eval.js:1:"));
+  EXPECT_FALSE(detail.retryable());
+
+  status = supervisor_->Eval("while (true) {}", &response, /*timeout_ms=*/50, &detail);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::LIMIT);
+  EXPECT_THAT(detail.message(), HasSubstr("CPU time limit exceeded"));
+  EXPECT_TRUE(detail.stack().empty());
+
+  grpc::ClientContext context;  // no key
+  isobar::v1::StatsResponse stats;
+  status = supervisor_->admin().Stats(&context, isobar::v1::StatsRequest(), &stats);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ErrorDetailOf(context).kind(), isobar::v1::ErrorDetail::UNAUTHENTICATED);
+}
+
 TEST_F(WalkingSkeletonTest, HostCallWritesItsRowToPostgres) {
   const std::string payload = R"({"note":"it's \"quoted\"; DROP TABLE isobar.echo_log; --","n":7})";
   isobar::v1::EvalResponse response;
@@ -285,6 +310,10 @@ TEST(WalkingSkeletonQuarantineTest, RepeatedEscapeAttemptsQuarantineTheDeploymen
   grpc::Status status = supervisor.Eval("'harmless now'", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("is quarantined until"));
+  isobar::v1::ErrorDetail detail;
+  status = supervisor.Eval("'still refused'", &response, 0, &detail);
+  EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::PRECONDITION);
+  EXPECT_FALSE(detail.retryable());
   absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor.AwaitStats(
       [](const isobar::v1::StatsResponse& s) { return s.security_events() == 3 && s.quarantined_deployments_size() == 1; },
       absl::Seconds(30));
