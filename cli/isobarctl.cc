@@ -5,6 +5,8 @@
 //   isobarctl stats                the worker pool
 //   isobarctl deployments create NAME   a new deployment; prints its API key (shown once)
 //   isobarctl deployments get NAME      a deployment's summary
+//   isobarctl env set NAME VALUE        an environment variable of --deployment / $ISOBAR_DEPLOYMENT
+//   isobarctl env list                  its environment variables
 //
 // Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
 // --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
@@ -59,13 +61,14 @@ int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, data_dir, timeout_ms_text;
+  std::string url, data_dir, timeout_ms_text, deployment_name;
   int timeout_ms = 0;
   FlagSet flags(
       "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
   flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
+  flags.String("deployment", &deployment_name, "the deployment env commands act on (default: $ISOBAR_DEPLOYMENT)");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
     std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
@@ -136,6 +139,36 @@ int Main(int argc, char** argv) {
     if (!status.ok()) return Fail(status, context);
     std::printf("deployment %s: %u API key(s), %u table(s)\n", deployment.name().c_str(), deployment.api_keys(),
                 deployment.tables());
+    return 0;
+  }
+  if (command == "env") {
+    if (deployment_name.empty()) deployment_name = EnvOr("ISOBAR_DEPLOYMENT", "");
+    const bool set = args->size() == 4 && (*args)[1] == "set";
+    const bool list = args->size() == 2 && (*args)[1] == "list";
+    if ((!set && !list) || deployment_name.empty()) {
+      std::fprintf(stderr, "usage: isobarctl --deployment=NAME env set VARIABLE VALUE | env list\n");
+      return 2;
+    }
+    auto deployments = isobar::v1::Deployments::NewStub(channel);
+    if (set) {
+      isobar::v1::SetEnvRequest request;
+      request.set_deployment(deployment_name);
+      request.mutable_variable()->set_name((*args)[2]);
+      request.mutable_variable()->set_value((*args)[3]);
+      isobar::v1::SetEnvResponse response;
+      grpc::Status status = deployments->SetEnv(&context, request, &response);
+      if (!status.ok()) return Fail(status, context);
+      std::fprintf(stderr, "%s set for %s\n", (*args)[2].c_str(), deployment_name.c_str());
+      return 0;
+    }
+    isobar::v1::ListEnvRequest request;
+    request.set_deployment(deployment_name);
+    isobar::v1::ListEnvResponse response;
+    grpc::Status status = deployments->ListEnv(&context, request, &response);
+    if (!status.ok()) return Fail(status, context);
+    for (const auto& variable : response.variables()) {
+      std::printf("%s=%s\n", variable.name().c_str(), variable.value().c_str());
+    }
     return 0;
   }
   if (command == "stats") {

@@ -293,4 +293,13 @@ absl::StatusOr<std::optional<std::string>> Catalog::GetEnv(DeploymentId deployme
   return std::optional<std::string>(std::string(r.Get(0, 0)));
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Catalog::ListEnv(DeploymentId deployment) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT name, value FROM isobar.env_vars WHERE deployment_id = $1 ORDER BY name COLLATE \"C\"",
+                                          {Param(deployment.value())}));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(std::string(r.Get(i, 0)), std::string(r.Get(i, 1)));
+  return out;
+}
+
 }  // namespace isobar::storage

@@ -88,6 +88,8 @@ class Catalog {
 
   absl::Status SetEnv(DeploymentId deployment, absl::string_view name, absl::string_view value);
   absl::StatusOr<std::optional<std::string>> GetEnv(DeploymentId deployment, absl::string_view name);
+  // Every variable, by name.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListEnv(DeploymentId deployment);
 
  private:
   absl::StatusOr<IndexInfo> InsertIndex(PgConn& conn, DeploymentId deployment, TableNumber table,

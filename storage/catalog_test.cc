@@ -10,6 +10,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 class CatalogTest : public ::testing::Test {
  protected:
@@ -112,6 +113,9 @@ TEST_F(CatalogTest, EnvironmentVariables) {
   EXPECT_EQ(**catalog_.GetEnv(d, "API_KEY"), "v2");
   EXPECT_FALSE(catalog_.GetEnv(testing::NewDeployment(pool_), "API_KEY")->has_value());
   EXPECT_EQ(catalog_.SetEnv(d, "bad name", "x").code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(catalog_.SetEnv(d, "A_FIRST", "1").ok());
+  // Byte order, whatever the cluster's collation: 'P' (0x50) sorts before '_' (0x5f).
+  EXPECT_THAT(*catalog_.ListEnv(d), ElementsAre(Pair("API_KEY", "v2"), Pair("A_FIRST", "1")));
 }
 
 }  // namespace

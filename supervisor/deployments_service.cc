@@ -59,4 +59,35 @@ grpc::Status DeploymentsService::GetDeployment(grpc::ServerContext* context,
   return ToGrpc(*context, Describe(*info, response));
 }
 
+grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
+                                        isobar::v1::SetEnvResponse*) {
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  absl::Status set = catalog_.SetEnv(info->id, request->variable().name(), request->variable().value());
+  if (set.ok()) {
+    // The name only: values may be secrets.
+    ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info->name << "\": environment variable "
+                                  << request->variable().name() << " set";
+  }
+  return ToGrpc(*context, set);
+}
+
+grpc::Status DeploymentsService::ListEnv(grpc::ServerContext* context, const isobar::v1::ListEnvRequest* request,
+                                         isobar::v1::ListEnvResponse* response) {
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> variables = catalog_.ListEnv(info->id);
+  if (!variables.ok()) return ToGrpc(*context, variables.status());
+  for (const auto& [name, value] : *variables) {
+    isobar::v1::EnvVar* out = response->add_variables();
+    out->set_name(name);
+    out->set_value(value);
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace isobar::supervisor

@@ -22,6 +22,10 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
                                 isobar::v1::CreateDeploymentResponse* response) override;
   grpc::Status GetDeployment(grpc::ServerContext* context, const isobar::v1::GetDeploymentRequest* request,
                              isobar::v1::Deployment* response) override;
+  grpc::Status SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
+                      isobar::v1::SetEnvResponse* response) override;
+  grpc::Status ListEnv(grpc::ServerContext* context, const isobar::v1::ListEnvRequest* request,
+                       isobar::v1::ListEnvResponse* response) override;
 
  private:
   absl::Status Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out);

@@ -124,6 +124,39 @@ TEST_F(DeploymentsTest, HealthAndReflectionAreServed) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(DeploymentsTest, EnvironmentVariables) {
+  isobar::v1::CreateDeploymentResponse created;
+  ASSERT_TRUE(Create("with-env", &created).ok());
+  auto set = [&](const std::string& deployment, const std::string& name, const std::string& value) {
+    grpc::ClientContext context;
+    supervisor_->Authorize(context);
+    isobar::v1::SetEnvRequest request;
+    request.set_deployment(deployment);
+    request.mutable_variable()->set_name(name);
+    request.mutable_variable()->set_value(value);
+    isobar::v1::SetEnvResponse response;
+    return Stub()->SetEnv(&context, request, &response);
+  };
+  ASSERT_TRUE(set("with-env", "GREETING", "hello").ok());
+  ASSERT_TRUE(set("with-env", "API_TOKEN", "s3cret").ok());
+  EXPECT_EQ(set("with-env", "bad name", "x").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(set("with-env", "BIG", std::string(9000, 'x')).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(set("nowhere", "X", "1").error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::ListEnvRequest list;
+  list.set_deployment("with-env");
+  isobar::v1::ListEnvResponse variables;
+  grpc::Status status = Stub()->ListEnv(&context, list, &variables);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(variables.variables_size(), 2);
+  EXPECT_EQ(variables.variables(0).name(), "API_TOKEN");
+  EXPECT_EQ(variables.variables(1).value(), "hello");
+  // Values may be secrets: the log names the variable, never its value.
+  EXPECT_THAT(supervisor_->log(), HasSubstr("environment variable API_TOKEN set"));
+  EXPECT_THAT(supervisor_->log(), ::testing::Not(HasSubstr("s3cret")));
+}
+
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   const std::string out = supervisor_->data_dir() + "/../ctl.out";
   const std::string command = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(),
@@ -137,6 +170,13 @@ TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   text << in.rdbuf();
   EXPECT_THAT(text.str(), ::testing::ContainsRegex("deployment from-cli created; its API key .*\nisobar_[0-9a-f]{64}\n"));
   EXPECT_THAT(text.str(), HasSubstr("deployment from-cli: 1 API key(s), 0 table(s)"));
+  const std::string ctl = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(), " --data-dir=",
+                                       supervisor_->data_dir(), " --deployment=from-cli");
+  ASSERT_EQ(std::system(absl::StrCat(ctl, " env set COLOR blue 2>/dev/null && ", ctl, " env list > ", out).c_str()), 0);
+  std::ifstream listed(out);
+  std::stringstream env;
+  env << listed.rdbuf();
+  EXPECT_EQ(env.str(), "COLOR=blue\n");
 }
 
 }  // namespace
