@@ -7,6 +7,7 @@
 //   isobarctl deployments get NAME      a deployment's summary
 //   isobarctl env set NAME VALUE        an environment variable of --deployment / $ISOBAR_DEPLOYMENT
 //   isobarctl env list                  its environment variables
+//   isobarctl logs                      function log lines as they happen (--deployment narrows)
 //
 // Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
 // --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
@@ -18,6 +19,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/flags.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
@@ -170,6 +172,24 @@ int Main(int argc, char** argv) {
       std::printf("%s=%s\n", variable.name().c_str(), variable.value().c_str());
     }
     return 0;
+  }
+  if (command == "logs") {
+    grpc::ClientContext tail_context;  // no deadline: until interrupted
+    if (!key.empty()) tail_context.AddMetadata("authorization", "Bearer " + key);
+    isobar::v1::TailLogsRequest request;
+    request.set_deployment(deployment_name.empty() ? EnvOr("ISOBAR_DEPLOYMENT", "") : deployment_name);
+    std::unique_ptr<grpc::ClientReader<isobar::v1::LogEntry>> reader = admin->TailLogs(&tail_context, request);
+    isobar::v1::LogEntry entry;
+    while (reader->Read(&entry)) {
+      std::printf("%s %s [%s] %s\n",
+                  absl::FormatTime("%H:%M:%E3S", absl::FromUnixMillis(entry.unix_time_ms()), absl::UTCTimeZone()).c_str(),
+                  entry.deployment().empty() ? entry.function().c_str()
+                                             : absl::StrCat(entry.deployment(), "/", entry.function()).c_str(),
+                  entry.level().c_str(), entry.message().c_str());
+      std::fflush(stdout);
+    }
+    grpc::Status status = reader->Finish();
+    return status.ok() ? 0 : Fail(status, tail_context);
   }
   if (command == "stats") {
     isobar::v1::StatsResponse response;

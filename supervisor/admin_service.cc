@@ -19,7 +19,37 @@ grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* context, const g
   return reactor;
 }
 
+// An eval's console output, for Admin.TailLogs.
+void PublishLogs(LogHub& logs, const Done& done, WorkerId worker) {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  for (const auto& line : done.log_lines()) {
+    isobar::v1::LogEntry entry;
+    entry.set_unix_time_ms(now);
+    entry.set_function("eval");
+    entry.set_level(line.level());
+    entry.set_message(line.message());
+    entry.set_worker_id(worker.value());
+    logs.Publish(entry);
+  }
+}
+
 }  // namespace
+
+grpc::Status AdminService::TailLogs(grpc::ServerContext* context, const isobar::v1::TailLogsRequest* request,
+                                    grpc::ServerWriter<isobar::v1::LogEntry>* writer) {
+  grpc::Status auth = CheckAdminKey(*context, options_.admin_key);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  std::unique_ptr<LogHub::Subscription> tail = logs_.Subscribe(request->deployment());
+  // Headers go out now, so that the client knows it is subscribed before the first line.
+  writer->SendInitialMetadata();
+  // A synchronous stream learns of a client that went away only by asking: wait for lines at most
+  // half a second at a time.
+  while (!context->IsCancelled() && !tail->closed()) {
+    std::optional<isobar::v1::LogEntry> entry = tail->Next(absl::Milliseconds(500));
+    if (entry.has_value() && !writer->Write(*entry)) break;
+  }
+  return grpc::Status::OK;
+}
 
 grpc::ServerUnaryReactor* AdminService::Ping(grpc::CallbackServerContext* context, const isobar::v1::PingRequest*,
                                              isobar::v1::PingResponse*) {
@@ -81,17 +111,19 @@ grpc::ServerUnaryReactor* AdminService::Eval(grpc::CallbackServerContext* contex
   invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(budget)));
   invoke.mutable_eval()->set_source(request->source());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool_.Dispatch(std::move(invoke), deadline, [context, reactor, response](absl::StatusOr<Done> done, WorkerId worker) {
+  pool_.Dispatch(std::move(invoke), deadline, [this, context, reactor, response](absl::StatusOr<Done> done, WorkerId worker) {
     if (!done.ok()) {
       reactor->Finish(WithDetail(*context, done.status()));
       return;
     }
     if (done->outcome_case() == Done::kError) {
+      PublishLogs(logs_, *done, worker);
       reactor->Finish(WorkerError(*context, done->error()));
       return;
     }
     response->set_result_json(done->result_json());
     response->set_worker_id(worker.value());
+    PublishLogs(logs_, *done, worker);
     for (const auto& line : done->log_lines()) {
       auto* out = response->add_log_lines();
       out->set_level(line.level());

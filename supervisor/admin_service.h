@@ -1,5 +1,6 @@
-// The Admin gRPC service (isobar.v1.Admin): Ping, Eval (development only) and Stats.
-// Every call needs the admin key. Uses gRPC's callback API: no thread waits on a worker.
+// The Admin gRPC service (isobar.v1.Admin): Ping, Eval (development only), Stats and TailLogs.
+// Every call needs the admin key. Ping, Eval and Stats use gRPC's callback API (no thread waits on a
+// worker); TailLogs is a synchronous stream (a thread per tail, which operators open few of).
 #ifndef ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_
 #define ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_
 
@@ -7,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "isobar/v1/api.grpc.pb.h"
+#include "supervisor/log_hub.h"
 #include "supervisor/worker_pool.h"
 
 namespace isobar::supervisor {
@@ -20,10 +22,14 @@ struct AdminOptions {
   absl::Duration eval_wall_slack = absl::Seconds(30);
 };
 
-class AdminService final : public isobar::v1::Admin::CallbackService {
+using AdminBase = isobar::v1::Admin::WithCallbackMethod_Ping<
+    isobar::v1::Admin::WithCallbackMethod_Eval<isobar::v1::Admin::WithCallbackMethod_Stats<isobar::v1::Admin::Service>>>;
+
+class AdminService final : public AdminBase {
  public:
-  // `pool` is not owned and must outlive the service.
-  AdminService(AdminOptions options, WorkerPool& pool) : options_(std::move(options)), pool_(pool) {}
+  // `pool` and `logs` are not owned and must outlive the service.
+  AdminService(AdminOptions options, WorkerPool& pool, LogHub& logs)
+      : options_(std::move(options)), pool_(pool), logs_(logs) {}
 
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context, const isobar::v1::PingRequest* request,
                                  isobar::v1::PingResponse* response) override;
@@ -31,10 +37,13 @@ class AdminService final : public isobar::v1::Admin::CallbackService {
                                  isobar::v1::EvalResponse* response) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context, const isobar::v1::StatsRequest* request,
                                   isobar::v1::StatsResponse* response) override;
+  grpc::Status TailLogs(grpc::ServerContext* context, const isobar::v1::TailLogsRequest* request,
+                        grpc::ServerWriter<isobar::v1::LogEntry>* writer) override;
 
  private:
   const AdminOptions options_;
   WorkerPool& pool_;
+  LogHub& logs_;
 };
 
 }  // namespace isobar::supervisor

@@ -146,7 +146,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   AdminOptions admin_options;
   admin_options.admin_key = admin_key;
   admin_options.enable_eval = config.enable_eval;
-  AdminService admin_service(admin_options, pool);
+  LogHub logs;
+  AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, admin_key);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
@@ -178,6 +179,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {
     ISOBAR_LOG(kWarning, kComponent) << unanswered << " invocations did not finish in time and are cancelled";
   }
+  logs.Close();  // log tails end
   public_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   pool.Shutdown();
   internal_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

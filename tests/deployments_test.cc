@@ -157,6 +157,31 @@ TEST_F(DeploymentsTest, EnvironmentVariables) {
   EXPECT_THAT(supervisor_->log(), ::testing::Not(HasSubstr("s3cret")));
 }
 
+// Admin.TailLogs streams function log lines as they happen.
+TEST_F(DeploymentsTest, TailLogsStreamsConsoleOutput) {
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  std::unique_ptr<grpc::ClientReader<isobar::v1::LogEntry>> tail =
+      supervisor_->admin().TailLogs(&context, isobar::v1::TailLogsRequest());
+  tail->WaitForInitialMetadata();  // subscribed
+  isobar::v1::EvalResponse response;
+  grpc::Status status = supervisor_->Eval("console.warn('tailed', {n: 1}); 1", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  isobar::v1::LogEntry entry;
+  ASSERT_TRUE(tail->Read(&entry));
+  EXPECT_EQ(entry.function(), "eval");
+  EXPECT_EQ(entry.level(), "warn");
+  EXPECT_EQ(entry.message(), "tailed { n: 1 }");
+  EXPECT_GT(entry.unix_time_ms(), 0);
+  context.TryCancel();
+  EXPECT_EQ(tail->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  grpc::ClientContext unauthorized;
+  auto refused = supervisor_->admin().TailLogs(&unauthorized, isobar::v1::TailLogsRequest());
+  EXPECT_FALSE(refused->Read(&entry));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   const std::string out = supervisor_->data_dir() + "/../ctl.out";
   const std::string command = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(),
