@@ -238,41 +238,6 @@ absl::StatusOr<std::vector<IndexInfo>> Catalog::ListIndexes(DeploymentId deploym
   return out;
 }
 
-absl::Status Catalog::PutModule(DeploymentId deployment, const ModuleInfo& module) {
-  RETURN_IF_ERROR(ValidateModulePath(module.path));
-  if (!ConstantTimeEquals(Sha256(module.source), module.sha256)) {
-    return absl::InvalidArgumentError(absl::StrCat("module ", module.path, ": the SHA-256 does not match the source"));
-  }
-  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  return conn->Exec(R"sql(
-      INSERT INTO isobar.modules (deployment_id, path, sha256, source, source_map) VALUES ($1, $2, $3, $4, $5)
-      ON CONFLICT (deployment_id, path) DO UPDATE
-        SET sha256 = excluded.sha256, source = excluded.source, source_map = excluded.source_map)sql",
-                    {Param(deployment.value()), module.path, PgParam::Binary(module.sha256), module.source,
-                     module.source_map.empty() ? PgParam::Null() : PgParam(module.source_map)})
-      .status();
-}
-
-absl::StatusOr<std::optional<ModuleInfo>> Catalog::GetModule(DeploymentId deployment, absl::string_view path) {
-  RETURN_IF_ERROR(ValidateModulePath(path));
-  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT sha256, source, coalesce(source_map, '') FROM isobar.modules "
-                                          "WHERE deployment_id = $1 AND path = $2",
-                                          {Param(deployment.value()), std::string(path)}));
-  if (r.rows() == 0) return std::optional<ModuleInfo>();
-  return std::optional<ModuleInfo>(
-      ModuleInfo{std::string(path), r.GetBytes(0, 0), std::string(r.Get(0, 1)), std::string(r.Get(0, 2))});
-}
-
-absl::StatusOr<std::vector<ModuleInfo>> Catalog::ListModules(DeploymentId deployment) {
-  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT path, sha256 FROM isobar.modules WHERE deployment_id = $1 ORDER BY path",
-                                          {Param(deployment.value())}));
-  std::vector<ModuleInfo> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(ModuleInfo{std::string(r.Get(i, 0)), r.GetBytes(i, 1), "", ""});
-  return out;
-}
-
 absl::Status Catalog::SetEnv(DeploymentId deployment, absl::string_view name, absl::string_view value) {
   RETURN_IF_ERROR(ValidateIdentifier("environment variable", name));
   if (value.size() > 8192) return absl::InvalidArgumentError("environment variable values are at most 8 KiB");

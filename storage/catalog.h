@@ -45,7 +45,8 @@ struct IndexInfo {
   bool ready = true;                // false while being backfilled
 };
 
-// A deployment's code: one ES module per path, with the SHA-256 the worker checks before compiling.
+// A deployment's code: one ES module per path, with the SHA-256 the worker checks before compiling
+// (stored by storage/versions.h).
 struct ModuleInfo {
   std::string path;    // "messages.js", "_deps/node/chunk-ABC.js"
   std::string sha256;  // 32 raw bytes
@@ -79,12 +80,6 @@ class Catalog {
   // `fields` as the user declared them; _creationTime and _id are appended. ALREADY_EXISTS if taken.
   absl::StatusOr<IndexInfo> CreateIndex(DeploymentId deployment, TableNumber table, absl::string_view name,
                                         const std::vector<std::string>& fields, bool ready);
-
-  // Stores a module by content: INVALID_ARGUMENT when `sha256` is not the SHA-256 of `source`.
-  absl::Status PutModule(DeploymentId deployment, const ModuleInfo& module);
-  absl::StatusOr<std::optional<ModuleInfo>> GetModule(DeploymentId deployment, absl::string_view path);
-  // Paths and hashes only.
-  absl::StatusOr<std::vector<ModuleInfo>> ListModules(DeploymentId deployment);
 
   absl::Status SetEnv(DeploymentId deployment, absl::string_view name, absl::string_view value);
   absl::StatusOr<std::optional<std::string>> GetEnv(DeploymentId deployment, absl::string_view name);

@@ -82,29 +82,6 @@ TEST_F(CatalogTest, NamesAreValidatedBeforeAnyQuery) {
   EXPECT_THAT(system.message(), HasSubstr("read-only"));
 }
 
-TEST_F(CatalogTest, ModulesAreStoredByContent) {
-  DeploymentId d = testing::NewDeployment(pool_);
-  const std::string source = "export const f = 1;";
-  ModuleInfo module{"messages.js", Sha256(source), source, ""};
-  ASSERT_TRUE(catalog_.PutModule(d, module).ok());
-  ModuleInfo chunk{"_deps/node/chunk-AB12.js", Sha256("x"), "x", "{\"version\":3}"};
-  ASSERT_TRUE(catalog_.PutModule(d, chunk).ok());
-  std::optional<ModuleInfo> back = *catalog_.GetModule(d, "messages.js");
-  ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->source, source);
-  EXPECT_EQ(back->sha256, Sha256(source));
-  EXPECT_EQ((*catalog_.GetModule(d, "_deps/node/chunk-AB12.js"))->source_map, "{\"version\":3}");
-  EXPECT_EQ(catalog_.ListModules(d)->size(), 2u);
-  EXPECT_FALSE(catalog_.GetModule(testing::NewDeployment(pool_), "messages.js")->has_value());
-
-  ModuleInfo lying{"evil.js", Sha256("something else"), source, ""};
-  EXPECT_EQ(catalog_.PutModule(d, lying).code(), absl::StatusCode::kInvalidArgument);
-  for (const char* bad : {"../etc/passwd.js", "/abs.js", "a//b.js", "a/./b.js", "x.ts", "a b.js", ""}) {
-    ModuleInfo m{bad, Sha256(source), source, ""};
-    EXPECT_EQ(catalog_.PutModule(d, m).code(), absl::StatusCode::kInvalidArgument) << bad;
-  }
-}
-
 TEST_F(CatalogTest, EnvironmentVariables) {
   DeploymentId d = testing::NewDeployment(pool_);
   EXPECT_FALSE(catalog_.GetEnv(d, "API_KEY")->has_value());

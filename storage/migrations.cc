@@ -119,6 +119,38 @@ const std::vector<Migration>& Migrations() {
             created_at    timestamptz NOT NULL DEFAULT now()
           ))sql",
         "CREATE INDEX api_keys_by_deployment ON isobar.api_keys (deployment_id)"}},
+      {5,
+       "deployment versions: module sources by content, versions mapping paths to them, the active one",
+       // Replaces the path-keyed isobar.modules (only ever written by tests): a push must not change
+       // the code that in-flight invocations of the previous version are loading.
+       {"DROP TABLE isobar.modules",
+        R"sql(
+          CREATE TABLE isobar.module_sources (
+            deployment_id bigint NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            sha256        bytea  NOT NULL,
+            source        text   NOT NULL,
+            source_map    text,
+            PRIMARY KEY (deployment_id, sha256)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.versions (
+            deployment_id bigint      NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            version       bigint      NOT NULL,
+            created_at    timestamptz NOT NULL DEFAULT now(),
+            analysis      jsonb       NOT NULL,
+            PRIMARY KEY (deployment_id, version)
+          ))sql",
+        R"sql(
+          CREATE TABLE isobar.version_modules (
+            deployment_id bigint NOT NULL,
+            version       bigint NOT NULL,
+            path          text   NOT NULL,
+            sha256        bytea  NOT NULL,
+            PRIMARY KEY (deployment_id, version, path),
+            FOREIGN KEY (deployment_id, version) REFERENCES isobar.versions ON DELETE CASCADE,
+            FOREIGN KEY (deployment_id, sha256) REFERENCES isobar.module_sources
+          ))sql",
+        "ALTER TABLE isobar.deployments ADD COLUMN active_version bigint"}},
   };
   return *migrations;
 }
