@@ -1,7 +1,12 @@
 #include "supervisor/deployments_service.h"
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "storage/convex_json.h"
+#include "storage/hashing.h"
 #include "supervisor/admin_key.h"
 #include "supervisor/error_detail.h"
 
@@ -22,6 +27,36 @@ grpc::Status ToGrpc(grpc::ServerContext& context, const absl::Status& status) {
       ISOBAR_LOG(kError, kComponent) << status;
       return WithDetail(context, absl::UnavailableError("the deployment catalog is unavailable; try again"));
   }
+}
+
+// Limits of a push (the official CLI's bundles are far below them).
+constexpr size_t kMaxModules = 1024;
+constexpr size_t kMaxPushBytes = 32u << 20;
+constexpr absl::Duration kAnalysisBudget = absl::Seconds(10);  // CPU, in the worker
+constexpr absl::Duration kAnalysisDeadline = absl::Seconds(60);
+
+// The functions of an analysis (worker/analyze.h), as the API reports them.
+absl::Status AddFunctions(const std::string& analysis_json,
+                          google::protobuf::RepeatedPtrField<isobar::v1::FunctionInfo>* out) {
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  plain.limits.max_depth = 128;
+  ASSIGN_OR_RETURN(storage::Value analysis, storage::ParseConvexJson(analysis_json, plain));
+  const storage::Value& functions = analysis.Get("functions");
+  if (functions.type() != storage::Value::Type::kArray) return absl::OkStatus();
+  for (const storage::Value& f : functions.array()) {
+    auto text = [&](const char* name) {
+      const storage::Value& v = f.Get(name);
+      return v.type() == storage::Value::Type::kString ? v.string() : std::string();
+    };
+    isobar::v1::FunctionInfo* info = out->Add();
+    info->set_path(text("path"));
+    info->set_kind(text("kind"));
+    info->set_visibility(text("visibility"));
+    info->set_args_json(storage::ToConvexJson(f.Get("args")));
+    info->set_returns_json(storage::ToConvexJson(f.Get("returns")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -57,6 +92,81 @@ grpc::Status DeploymentsService::GetDeployment(grpc::ServerContext* context,
   absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->name());
   if (!info.ok()) return ToGrpc(*context, info.status());
   return ToGrpc(*context, Describe(*info, response));
+}
+
+grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar::v1::PushRequest* request,
+                                      isobar::v1::PushResponse* response) {
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  if (request->modules().empty() || static_cast<size_t>(request->modules_size()) > kMaxModules) {
+    return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("a push has 1 to ", kMaxModules, " modules")));
+  }
+  // Check what can be checked here before a worker runs anything.
+  std::vector<storage::ModuleInfo> modules;
+  size_t bytes = 0;
+  isobar::worker::v1::Invoke invoke;
+  for (const isobar::v1::PushModule& pushed : request->modules()) {
+    absl::Status path = storage::ValidateModulePath(pushed.path());
+    if (!path.ok()) return WithDetail(*context, path);
+    bytes += pushed.source().size() + pushed.source_map().size();
+    if (bytes > kMaxPushBytes) {
+      return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("a push is at most ", kMaxPushBytes >> 20, " MiB")));
+    }
+    const std::string sha = storage::Sha256(pushed.source());
+    if (!pushed.sha256_hex().empty() && pushed.sha256_hex() != absl::BytesToHexString(sha)) {
+      return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("module ", pushed.path(),
+                                                                          ": sha256_hex does not match its source")));
+    }
+    modules.push_back(storage::ModuleInfo{pushed.path(), sha, pushed.source(), pushed.source_map()});
+    isobar::worker::v1::Module* module = invoke.mutable_analyze()->add_modules();
+    module->set_path(pushed.path());
+    module->set_sha256(sha);
+    module->set_source(pushed.source());
+  }
+  // Analyse in a worker: every module must evaluate; its exports become the version's functions.
+  invoke.set_deployment(info->name);
+  invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(kAnalysisBudget)));
+  invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
+  absl::Notification analysed;
+  absl::StatusOr<isobar::worker::v1::Done> done = absl::UnknownError("not analysed");
+  workers_.Dispatch(std::move(invoke), absl::Now() + kAnalysisDeadline,
+                    [&](absl::StatusOr<isobar::worker::v1::Done> result, WorkerId) {
+                      done = std::move(result);
+                      analysed.Notify();
+                    });
+  analysed.WaitForNotification();
+  if (!done.ok()) return WithDetail(*context, done.status());
+  if (done->outcome_case() == isobar::worker::v1::Done::kError) {
+    if (!done->error().user_error()) return WorkerError(*context, done->error());
+    isobar::v1::ErrorDetail detail;
+    detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
+    detail.set_message(absl::StrCat("the pushed modules failed to evaluate: ", done->error().message()));
+    detail.set_stack(done->error().stack());
+    detail.set_convex_error_data_json(done->error().convex_error_data());
+    return Detailed(*context, grpc::StatusCode::INVALID_ARGUMENT, detail);
+  }
+  absl::StatusOr<int64_t> version = versions_.Publish(info->id, modules, done->result_json());
+  if (!version.ok()) return ToGrpc(*context, version.status());
+  response->set_version(*version);
+  ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info->name << "\": version " << *version << " active ("
+                                << modules.size() << " modules)";
+  return ToGrpc(*context, AddFunctions(done->result_json(), response->mutable_functions()));
+}
+
+grpc::Status DeploymentsService::ListFunctions(grpc::ServerContext* context,
+                                               const isobar::v1::ListFunctionsRequest* request,
+                                               isobar::v1::ListFunctionsResponse* response) {
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  absl::StatusOr<std::optional<storage::VersionInfo>> active = versions_.Active(info->id, /*with_sources=*/false);
+  if (!active.ok()) return ToGrpc(*context, active.status());
+  if (!active->has_value()) return grpc::Status::OK;  // version 0: nothing pushed yet
+  response->set_version((*active)->version);
+  return ToGrpc(*context, AddFunctions((*active)->analysis_json, response->mutable_functions()));
 }
 
 grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,

@@ -1,5 +1,6 @@
-// Deployments: create and describe deployments (isobar.v1.Deployments). Admin key required. A
-// synchronous service: each call is a few catalog statements on the supervisor's PostgreSQL pool.
+// Deployments: create and describe deployments, push their code, set their environment
+// (isobar.v1.Deployments). Admin key required. A synchronous service: each call is a few catalog
+// statements on the supervisor's PostgreSQL pool, and a push also waits for a worker's analysis.
 #ifndef ISOBAR_SUPERVISOR_DEPLOYMENTS_SERVICE_H_
 #define ISOBAR_SUPERVISOR_DEPLOYMENTS_SERVICE_H_
 
@@ -9,19 +10,25 @@
 #include "storage/api_keys.h"
 #include "storage/catalog.h"
 #include "storage/pg_pool.h"
+#include "storage/versions.h"
+#include "supervisor/worker_pool.h"
 
 namespace isobar::supervisor {
 
 class DeploymentsService final : public isobar::v1::Deployments::Service {
  public:
-  // `pool` must outlive the service.
-  DeploymentsService(storage::PgPool& pool, std::string admin_key)
-      : catalog_(pool), api_keys_(pool), admin_key_(std::move(admin_key)) {}
+  // `pool` and `workers` must outlive the service.
+  DeploymentsService(storage::PgPool& pool, WorkerPool& workers, std::string admin_key)
+      : catalog_(pool), api_keys_(pool), versions_(pool), workers_(workers), admin_key_(std::move(admin_key)) {}
 
   grpc::Status CreateDeployment(grpc::ServerContext* context, const isobar::v1::CreateDeploymentRequest* request,
                                 isobar::v1::CreateDeploymentResponse* response) override;
   grpc::Status GetDeployment(grpc::ServerContext* context, const isobar::v1::GetDeploymentRequest* request,
                              isobar::v1::Deployment* response) override;
+  grpc::Status Push(grpc::ServerContext* context, const isobar::v1::PushRequest* request,
+                    isobar::v1::PushResponse* response) override;
+  grpc::Status ListFunctions(grpc::ServerContext* context, const isobar::v1::ListFunctionsRequest* request,
+                             isobar::v1::ListFunctionsResponse* response) override;
   grpc::Status SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
                       isobar::v1::SetEnvResponse* response) override;
   grpc::Status ListEnv(grpc::ServerContext* context, const isobar::v1::ListEnvRequest* request,
@@ -32,6 +39,8 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
 
   storage::Catalog catalog_;
   storage::ApiKeys api_keys_;
+  storage::Versions versions_;
+  WorkerPool& workers_;
   const std::string admin_key_;
 };
 

@@ -148,7 +148,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.enable_eval = config.enable_eval;
   LogHub logs;
   AdminService admin_service(admin_options, pool, logs);
-  DeploymentsService deployments_service(pg_pool, admin_key);
+  DeploymentsService deployments_service(pg_pool, pool, admin_key);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

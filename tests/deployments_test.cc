@@ -16,6 +16,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/pg_conn.h"
+#include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -180,6 +181,87 @@ TEST_F(DeploymentsTest, TailLogsStreamsConsoleOutput) {
   auto refused = supervisor_->admin().TailLogs(&unauthorized, isobar::v1::TailLogsRequest());
   EXPECT_FALSE(refused->Read(&entry));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// A push of a real app's bundle (tests/apps/abi, built by esbuild from the convex npm package): analysed
+// in a worker, published as a version, its functions listed; failures change nothing.
+TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
+  isobar::v1::CreateDeploymentResponse created;
+  ASSERT_TRUE(Create("pushed", &created).ok());
+  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile("tests/apps/abi.modules"));
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  isobar::v1::PushRequest push;
+  push.set_deployment("pushed");
+  for (const auto& module : *bundle) {
+    isobar::v1::PushModule* out = push.add_modules();
+    out->set_path(module.path());
+    out->set_source(module.source());
+  }
+  auto do_push = [&](const isobar::v1::PushRequest& request, isobar::v1::PushResponse* response,
+                     isobar::v1::ErrorDetail* detail = nullptr) {
+    grpc::ClientContext context;
+    supervisor_->Authorize(context);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+    grpc::Status status = Stub()->Push(&context, request, response);
+    if (detail != nullptr) *detail = ErrorDetailOf(context);
+    return status;
+  };
+  isobar::v1::PushResponse pushed;
+  grpc::Status status = do_push(push, &pushed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(pushed.version(), 1);
+  auto find = [](const auto& functions, const std::string& path) -> const isobar::v1::FunctionInfo* {
+    for (const auto& f : functions) {
+      if (f.path() == path) return &f;
+    }
+    return nullptr;
+  };
+  const isobar::v1::FunctionInfo* send = find(pushed.functions(), "messages:send");
+  ASSERT_NE(send, nullptr);
+  EXPECT_EQ(send->kind(), "mutation");
+  EXPECT_EQ(send->visibility(), "public");
+  EXPECT_THAT(send->args_json(), HasSubstr(R"("body":{"fieldType":{"type":"string"},"optional":false})"));
+  ASSERT_NE(find(pushed.functions(), "messages:cleanup"), nullptr);
+  EXPECT_EQ(find(pushed.functions(), "messages:cleanup")->visibility(), "internal");
+  EXPECT_EQ(find(pushed.functions(), "messages:act")->kind(), "action");
+
+  // A module that throws while evaluating fails the push, with the user's stack; nothing changes.
+  isobar::v1::PushRequest broken = push;
+  isobar::v1::PushModule* bad = broken.add_modules();
+  bad->set_path("broken.js");
+  bad->set_source("function explode() { throw new Error('no config'); }\nexplode();\nexport const x = 1;");
+  isobar::v1::PushResponse refused;
+  isobar::v1::ErrorDetail detail;
+  status = do_push(broken, &refused, &detail);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("the pushed modules failed to evaluate: Error: no config"));
+  EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::USER_ERROR);
+  EXPECT_THAT(detail.stack(), HasSubstr("at explode (convex:/broken.js:1:"));
+  // Checked before any worker runs: a lying hash, a bad path, an unknown deployment.
+  isobar::v1::PushRequest lying = push;
+  lying.mutable_modules(0)->set_sha256_hex(std::string(64, '0'));
+  EXPECT_EQ(do_push(lying, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  isobar::v1::PushRequest escaping = push;
+  escaping.mutable_modules(0)->set_path("../../etc/passwd.js");
+  EXPECT_EQ(do_push(escaping, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  isobar::v1::PushRequest nowhere = push;
+  nowhere.set_deployment("nowhere");
+  EXPECT_EQ(do_push(nowhere, &refused).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::ListFunctionsRequest list;
+  list.set_deployment("pushed");
+  isobar::v1::ListFunctionsResponse listed;
+  status = Stub()->ListFunctions(&context, list, &listed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(listed.version(), 1);  // the failed pushes published nothing
+  EXPECT_EQ(listed.functions_size(), pushed.functions_size());
+
+  // The next push is version 2.
+  push.mutable_modules(0)->mutable_source()->append("\n// v2");
+  ASSERT_TRUE(do_push(push, &pushed).ok());
+  EXPECT_EQ(pushed.version(), 2);
 }
 
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
