@@ -8,10 +8,14 @@
 //   isobarctl env set NAME VALUE        an environment variable of --deployment / $ISOBAR_DEPLOYMENT
 //   isobarctl env list                  its environment variables
 //   isobarctl logs                      function log lines as they happen (--deployment narrows)
+//   isobarctl deploy [DIR]              bundle DIR (default ./convex) as the Convex CLI does and push it
+//                                       to --deployment; prints the functions
 //
 // Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
 // --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
 // Results go to stdout; errors go to stderr as "error: <CODE>: <message>" with exit status 1.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -21,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
+#include "cli/bundle.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
 
@@ -63,14 +68,16 @@ int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, data_dir, timeout_ms_text, deployment_name;
+  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path;
   int timeout_ms = 0;
   FlagSet flags(
       "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
   flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
-  flags.String("deployment", &deployment_name, "the deployment env commands act on (default: $ISOBAR_DEPLOYMENT)");
+  flags.String("deployment", &deployment_name, "the deployment deploy, env and logs act on (default: $ISOBAR_DEPLOYMENT)");
+  flags.String("esbuild", &esbuild, "deploy: the esbuild binary (default: $ISOBAR_ESBUILD, else deploy/bootstrap's)");
+  flags.String("node-path", &node_path, "deploy: where the convex package is (default: $NODE_PATH, else DIR/../node_modules, else deploy/bootstrap's)");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
     std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
@@ -170,6 +177,41 @@ int Main(int argc, char** argv) {
     if (!status.ok()) return Fail(status, context);
     for (const auto& variable : response.variables()) {
       std::printf("%s=%s\n", variable.name().c_str(), variable.value().c_str());
+    }
+    return 0;
+  }
+  if (command == "deploy") {
+    if (deployment_name.empty()) deployment_name = EnvOr("ISOBAR_DEPLOYMENT", "");
+    if (args->size() > 2 || deployment_name.empty()) {
+      std::fprintf(stderr, "usage: isobarctl --deployment=NAME deploy [DIR]\n");
+      return 2;
+    }
+    const std::string dir = args->size() == 2 ? (*args)[1] : "convex";
+    if (esbuild.empty()) esbuild = EnvOr("ISOBAR_ESBUILD", ".deps/npm/node_modules/@esbuild/linux-x64/bin/esbuild");
+    if (node_path.empty()) node_path = EnvOr("NODE_PATH", "");
+    if (node_path.empty()) {
+      node_path = access((dir + "/../node_modules/convex").c_str(), F_OK) == 0 ? dir + "/../node_modules"
+                                                                               : ".deps/npm/node_modules";
+    }
+    absl::StatusOr<std::vector<BundledModule>> modules = BundleConvexDir(dir, esbuild, node_path);
+    if (!modules.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(modules.status().message()).c_str());
+      return 1;
+    }
+    isobar::v1::PushRequest request;
+    request.set_deployment(deployment_name);
+    for (const BundledModule& module : *modules) {
+      isobar::v1::PushModule* out = request.add_modules();
+      out->set_path(module.path);
+      out->set_source(module.source);
+    }
+    isobar::v1::PushResponse response;
+    grpc::Status status = isobar::v1::Deployments::NewStub(channel)->Push(&context, request, &response);
+    if (!status.ok()) return Fail(status, context);
+    std::fprintf(stderr, "deployed %zu modules to %s: version %ld\n", modules->size(), deployment_name.c_str(),
+                 static_cast<long>(response.version()));
+    for (const auto& function : response.functions()) {
+      std::printf("%-10s %-9s %s\n", function.kind().c_str(), function.visibility().c_str(), function.path().c_str());
     }
     return 0;
   }

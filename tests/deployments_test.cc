@@ -2,6 +2,7 @@
 // isobarctl: creating and describing deployments, their API keys (returned once, stored hashed),
 // errors, and authentication.
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -284,6 +285,19 @@ TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   std::stringstream env;
   env << listed.rdbuf();
   EXPECT_EQ(env.str(), "COLOR=blue\n");
+
+  // deploy: bundle a convex/ folder with the pinned esbuild and the convex package, push it.
+  const std::string runfiles = std::filesystem::current_path().parent_path().string();
+  const std::string deploy = absl::StrCat(ctl, " --esbuild=", runfiles, "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild",
+                                          " --node-path=", runfiles, "/npm_deps/node_modules deploy tests/apps/abi/convex/ > ",
+                                          out, " 2>&1");
+  ASSERT_EQ(std::system(deploy.c_str()), 0);
+  std::ifstream deployed(out);
+  std::stringstream deploy_out;
+  deploy_out << deployed.rdbuf();
+  EXPECT_THAT(deploy_out.str(), ::testing::ContainsRegex("deployed [0-9]+ modules to from-cli: version 1"));
+  EXPECT_THAT(deploy_out.str(), ::testing::ContainsRegex("mutation +public +messages:send"));
+  EXPECT_THAT(deploy_out.str(), ::testing::ContainsRegex("mutation +internal +messages:cleanup"));
 }
 
 }  // namespace
