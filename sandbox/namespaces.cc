@@ -98,6 +98,70 @@ int ProbeNamespaces(int wanted) {
   return accepted;
 }
 
+namespace {
+
+constexpr const char* kEmptyRootSteps[] = {"",
+                                           "making mounts private",
+                                           "mounting the empty root",
+                                           "mkdir /tmp/old",
+                                           "pivot_root",
+                                           "chdir /",
+                                           "detaching the old root",
+                                           "rmdir /old",
+                                           "making the empty root read-only"};
+
+// The steps of EnterEmptyRoot with system calls only (no allocation: the probe runs it in a child
+// cloned from a multithreaded process). 0, or the failing step's index in kEmptyRootSteps.
+int EnterEmptyRootRaw() {
+  // Nothing we do here may propagate back to the parent namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) return 1;
+  // /tmp exists on every system we run on; in this mount namespace covering it affects no one else.
+  if (mount("isobar-empty", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755") < 0) return 2;
+  if (mkdir("/tmp/old", 0700) < 0) return 3;
+  if (syscall(SYS_pivot_root, "/tmp", "/tmp/old") < 0) return 4;
+  if (chdir("/") < 0) return 5;
+  if (umount2("/old", MNT_DETACH) < 0) return 6;
+  if (rmdir("/old") < 0) return 7;
+  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) {
+    return 8;
+  }
+  return 0;
+}
+
+// Whether a worker spawned with `plan` could enter its empty root (some container runtimes let a
+// process make a mount namespace but not mount in it): tried in a child that exits at once.
+bool CanEnterEmptyRoot(const SandboxPlan& plan) {
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) return false;
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | plan.namespaces, nullptr, nullptr, nullptr, 0));
+  if (pid < 0) {
+    close(go[0]);
+    close(go[1]);
+    return false;
+  }
+  if (pid == 0) {
+    char byte;
+    if (read(go[0], &byte, 1) != 1) _exit(100);
+    _exit(EnterEmptyRootRaw());
+  }
+  close(go[0]);
+  bool ok = true;
+  if ((plan.namespaces & CLONE_NEWUSER) != 0) {
+    ok = (!plan.identity.deny_setgroups || WriteProcFile(pid, "setgroups", "deny")) &&
+         WriteProcFile(pid, "uid_map", plan.identity.uid_map) && WriteProcFile(pid, "gid_map", plan.identity.gid_map);
+  }
+  char byte = 1;
+  ok = write(go[1], &byte, 1) == 1 && ok;
+  close(go[1]);
+  int status = 0;
+  pid_t reaped;
+  while ((reaped = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) {
+  }
+  return ok && reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
 SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
   constexpr uid_t kNobody = 65534;
   constexpr gid_t kNogroup = 65534;
@@ -125,6 +189,9 @@ SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
   if ((plan.namespaces & CLONE_NEWUSER) == 0 && geteuid() != 0) {
     plan.namespaces = 0;  // without a user namespace only root can make the others
   }
+  if ((plan.namespaces & CLONE_NEWNS) != 0 && !CanEnterEmptyRoot(plan)) {
+    plan.namespaces &= ~CLONE_NEWNS;  // a mount namespace we cannot mount in protects nothing
+  }
   return plan;
 }
 
@@ -137,22 +204,9 @@ std::vector<std::string> NamespaceNames(int flags) {
 }
 
 absl::Status EnterEmptyRoot() {
-  // Nothing we do here may propagate back to the parent namespace.
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) return Errno("making mounts private");
-  // /tmp exists on every system we run on; in this mount namespace covering it affects no one else.
-  constexpr char kNewRoot[] = "/tmp";
-  if (mount("isobar-empty", kNewRoot, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755") < 0) {
-    return Errno("mounting the empty root");
-  }
-  if (mkdir("/tmp/old", 0700) < 0) return Errno("mkdir /tmp/old");
-  if (syscall(SYS_pivot_root, kNewRoot, "/tmp/old") < 0) return Errno("pivot_root");
-  if (chdir("/") < 0) return Errno("chdir /");
-  if (umount2("/old", MNT_DETACH) < 0) return Errno("detaching the old root");
-  if (rmdir("/old") < 0) return Errno("rmdir /old");
-  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) {
-    return Errno("making the empty root read-only");
-  }
-  return absl::OkStatus();
+  const int failed = EnterEmptyRootRaw();
+  if (failed == 0) return absl::OkStatus();
+  return Errno(kEmptyRootSteps[failed]);
 }
 
 absl::Status DropIds(uid_t uid, gid_t gid) {

@@ -41,7 +41,8 @@ struct WorkerIdentity {
 };
 
 // What this machine allows, decided once (at supervisor start) by trying it:
-// - the namespaces (ProbeNamespaces);
+// - the namespaces (ProbeNamespaces), and the mount namespace only if a child can really enter an
+//   empty root in it (some container runtimes allow the namespace but not mounting);
 // - as root, where nobody (65534) exists in our own user namespace: the worker maps root and nobody
 //   to themselves and drops to nobody after start-up (without a user namespace it drops for real);
 // - otherwise its user namespace maps our ids to 0 and it keeps them.
