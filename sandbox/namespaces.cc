@@ -14,6 +14,7 @@
 
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 
 namespace isobar::sandbox {
@@ -24,18 +25,6 @@ constexpr std::pair<int, const char*> kNamespaces[] = {
     {CLONE_NEWNS, "mount"},  {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"},
 };
 
-// Whether a child can be made in new namespaces `flags`: it exits at once.
-bool CanClone(int flags) {
-  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | flags, nullptr, nullptr, nullptr, 0));
-  if (pid < 0) return false;
-  if (pid == 0) _exit(0);
-  int status = 0;
-  pid_t reaped;
-  while ((reaped = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) {
-  }
-  return reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {
   const std::string path = absl::StrCat("/proc/", pid, "/", name);
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -45,43 +34,40 @@ bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {
   return ok;
 }
 
-// Whether a child in a new user namespace can be given these maps.
-bool CanMapIds(const WorkerIdentity& identity) {
-  int go[2];
-  if (pipe2(go, O_CLOEXEC) < 0) return false;
-  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | CLONE_NEWUSER, nullptr, nullptr, nullptr, 0));
-  if (pid < 0) {
-    close(go[0]);
-    close(go[1]);
-    return false;
-  }
+// Runs `child` in a child cloned into new namespaces `flags` (none: as fork does) and reports whether
+// the clone worked and the child exited 0. With `identity`, the child's user namespace gets its id
+// maps first. `child` runs in a child of a multithreaded process: system calls only, no allocation.
+bool ProbeChild(int flags, const WorkerIdentity* identity, absl::FunctionRef<int()> child) {
+  int go[2] = {-1, -1};
+  if (identity != nullptr && pipe2(go, O_CLOEXEC) < 0) return false;
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | flags, nullptr, nullptr, nullptr, 0));
   if (pid == 0) {
     char byte;
-    _exit(read(go[0], &byte, 1) == 1 ? 0 : 1);
+    if (identity != nullptr && read(go[0], &byte, 1) != 1) _exit(100);
+    _exit(child());
   }
-  close(go[0]);
-  bool ok = (!identity.deny_setgroups || WriteProcFile(pid, "setgroups", "deny")) &&
-            WriteProcFile(pid, "uid_map", identity.uid_map) && WriteProcFile(pid, "gid_map", identity.gid_map);
-  char byte = 1;
-  ok = write(go[1], &byte, 1) == 1 && ok;
-  close(go[1]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  bool ok = pid > 0;
+  if (identity != nullptr) {
+    close(go[0]);
+    if (ok) {
+      ok = (!identity->deny_setgroups || WriteProcFile(pid, "setgroups", "deny")) &&
+           WriteProcFile(pid, "uid_map", identity->uid_map) && WriteProcFile(pid, "gid_map", identity->gid_map);
+      char byte = 1;
+      ok = write(go[1], &byte, 1) == 1 && ok;  // without it the child exits 100
+    }
+    close(go[1]);
   }
-  return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// Whether we may become `uid`/`gid` (we are root and they exist in our user namespace).
-bool CanBecome(uid_t uid, gid_t gid) {
-  pid_t pid = fork();
   if (pid < 0) return false;
-  if (pid == 0) _exit(setresgid(gid, gid, gid) == 0 && setresuid(uid, uid, uid) == 0 ? 0 : 1);
   int status = 0;
   pid_t reaped;
   while ((reaped = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) {
   }
-  return reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return ok && reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
+
+int ExitZero() { return 0; }
+
+bool CanClone(int flags) { return ProbeChild(flags, nullptr, ExitZero); }
 
 absl::Status Errno(absl::string_view what) { return absl::PermissionDeniedError(absl::StrCat(what, ": ", strerror(errno))); }
 
@@ -128,38 +114,6 @@ int EnterEmptyRootRaw() {
   return 0;
 }
 
-// Whether a worker spawned with `plan` could enter its empty root (some container runtimes let a
-// process make a mount namespace but not mount in it): tried in a child that exits at once.
-bool CanEnterEmptyRoot(const SandboxPlan& plan) {
-  int go[2];
-  if (pipe2(go, O_CLOEXEC) < 0) return false;
-  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD | plan.namespaces, nullptr, nullptr, nullptr, 0));
-  if (pid < 0) {
-    close(go[0]);
-    close(go[1]);
-    return false;
-  }
-  if (pid == 0) {
-    char byte;
-    if (read(go[0], &byte, 1) != 1) _exit(100);
-    _exit(EnterEmptyRootRaw());
-  }
-  close(go[0]);
-  bool ok = true;
-  if ((plan.namespaces & CLONE_NEWUSER) != 0) {
-    ok = (!plan.identity.deny_setgroups || WriteProcFile(pid, "setgroups", "deny")) &&
-         WriteProcFile(pid, "uid_map", plan.identity.uid_map) && WriteProcFile(pid, "gid_map", plan.identity.gid_map);
-  }
-  char byte = 1;
-  ok = write(go[1], &byte, 1) == 1 && ok;
-  close(go[1]);
-  int status = 0;
-  pid_t reaped;
-  while ((reaped = waitpid(pid, &status, __WALL)) < 0 && errno == EINTR) {
-  }
-  return ok && reaped == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 }  // namespace
 
 SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
@@ -167,7 +121,12 @@ SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
   constexpr gid_t kNogroup = 65534;
   SandboxPlan plan;
   plan.namespaces = ProbeNamespaces(wanted_namespaces);
-  const bool can_drop = geteuid() == 0 && CanBecome(kNobody, kNogroup);
+  // As root, nobody must exist in our own user namespace for a worker to become it.
+  const bool can_drop = geteuid() == 0 && ProbeChild(0, nullptr, [&] {
+                          return setresgid(kNogroup, kNogroup, kNogroup) == 0 && setresuid(kNobody, kNobody, kNobody) == 0
+                                     ? 0
+                                     : 1;
+                        });
   if ((plan.namespaces & CLONE_NEWUSER) != 0) {
     WorkerIdentity rich;
     rich.uid_map = absl::StrCat("0 0 1\n", kNobody, " ", kNobody, " 1\n");
@@ -177,9 +136,9 @@ SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
     own.uid_map = absl::StrCat("0 ", geteuid(), " 1\n");
     own.gid_map = absl::StrCat("0 ", getegid(), " 1\n");
     own.deny_setgroups = true;
-    if (can_drop && CanMapIds(rich)) {
+    if (can_drop && ProbeChild(CLONE_NEWUSER, &rich, ExitZero)) {
       plan.identity = rich;
-    } else if (CanMapIds(own)) {
+    } else if (ProbeChild(CLONE_NEWUSER, &own, ExitZero)) {
       plan.identity = own;
     } else {
       plan.namespaces &= ~CLONE_NEWUSER;  // we cannot give it ids: do without one
@@ -189,7 +148,10 @@ SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
   if ((plan.namespaces & CLONE_NEWUSER) == 0 && geteuid() != 0) {
     plan.namespaces = 0;  // without a user namespace only root can make the others
   }
-  if ((plan.namespaces & CLONE_NEWNS) != 0 && !CanEnterEmptyRoot(plan)) {
+  // Some container runtimes let a process make a mount namespace but not mount in it.
+  if ((plan.namespaces & CLONE_NEWNS) != 0 &&
+      !ProbeChild(plan.namespaces, (plan.namespaces & CLONE_NEWUSER) != 0 ? &plan.identity : nullptr,
+                  EnterEmptyRootRaw)) {
     plan.namespaces &= ~CLONE_NEWNS;  // a mount namespace we cannot mount in protects nothing
   }
   return plan;
