@@ -58,10 +58,7 @@ worker::v1::Invoke QueryInvoke(uint64_t id, const std::string& deployment, worke
   call->set_module_path("m.js");
   call->set_export_name("fn");
   call->set_args_json(R"([{"a":1}])");
-  worker::v1::Module* module = call->add_modules();
-  module->set_path("m.js");
-  module->set_source(kModule);
-  module->set_sha256(worker::Sha256(kModule));
+  *call->add_modules() = worker::ModuleFromSource("m.js", kModule);
   return invoke;
 }
 

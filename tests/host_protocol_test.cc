@@ -42,10 +42,7 @@ HostMessage InvokeQuery(uint64_t id, const std::string& body) {
   call->set_module_path("m.js");
   call->set_export_name("fn");
   call->set_args_json("[{}]");
-  v1::Module* module = call->add_modules();
-  module->set_path("m.js");
-  module->set_source(source);
-  module->set_sha256(Sha256(source));
+  *call->add_modules() = ModuleFromSource("m.js", source);
   return message;
 }
 

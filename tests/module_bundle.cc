@@ -31,11 +31,7 @@ absl::StatusOr<std::vector<isobar::worker::v1::Module>> ReadModuleBundle(const s
         !absl::SimpleAtoi(text.substr(space + 1, newline - space - 1), &length) || newline + 1 + length > text.size()) {
       return absl::DataLossError(absl::StrCat("malformed module bundle ", path, " at byte ", pos));
     }
-    isobar::worker::v1::Module module;
-    module.set_path(text.substr(pos, space - pos));
-    module.set_source(text.substr(newline + 1, length));
-    module.set_sha256(worker::Sha256(module.source()));
-    modules.push_back(std::move(module));
+    modules.push_back(worker::ModuleFromSource(text.substr(pos, space - pos), text.substr(newline + 1, length)));
     pos = newline + 1 + length;
   }
   return modules;

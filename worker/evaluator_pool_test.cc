@@ -25,14 +25,6 @@ std::string Exported(const std::string& flag, const std::string& method, const s
                       ")(...a)) }");
 }
 
-v1::Module MakeModule(const std::string& path, const std::string& source) {
-  v1::Module module;
-  module.set_path(path);
-  module.set_source(source);
-  module.set_sha256(Sha256(source));
-  return module;
-}
-
 class RecordingHost : public HostCalls {
  public:
   absl::StatusOr<std::string> Call(InvocationId invocation, absl::string_view op, absl::string_view args) override {
@@ -57,7 +49,7 @@ class EvaluatorPoolTest : public ::testing::Test {
     call->set_module_path("m.js");
     call->set_export_name("fn");
     call->set_args_json(args);
-    *call->add_modules() = MakeModule("m.js", module_source);
+    *call->add_modules() = ModuleFromSource("m.js", module_source);
     return invoke;
   }
   std::string QueryModule(const std::string& body) { return absl::StrCat("export const fn = ", Exported("isQuery", "invokeQuery", body), ";"); }
@@ -242,7 +234,7 @@ TEST_F(EvaluatorPoolTest, TheImportPhase) {
                                              Exported("isQuery", "invokeQuery",
                                                       "async () => [other.value, await import('./other.js').then(() => 'no', e => e.message)]"),
                                              ";"));
-  *invoke.mutable_function()->add_modules() = MakeModule("other.js", "export const value = 42;");
+  *invoke.mutable_function()->add_modules() = ModuleFromSource("other.js", "export const value = 42;");
   EXPECT_EQ(*evaluator.Run(invoke).result_json,
             R"([42,"import(\"./other.js\") is only allowed while modules are being imported"])");
   EXPECT_TRUE(host_.calls.empty());

@@ -18,4 +18,12 @@ bool Sha256Matches(absl::string_view data, absl::string_view expected_digest) {
          CRYPTO_memcmp(actual.data(), expected_digest.data(), actual.size()) == 0;
 }
 
+isobar::worker::v1::Module ModuleFromSource(std::string path, std::string source) {
+  isobar::worker::v1::Module module;
+  module.set_sha256(Sha256(source));
+  module.set_path(std::move(path));
+  module.set_source(std::move(source));
+  return module;
+}
+
 }  // namespace isobar::worker

@@ -36,10 +36,7 @@ class WebApiTest : public ::testing::Test {
     call->set_module_path("q.js");
     call->set_export_name("fn");
     call->set_args_json("[{}]");
-    v1::Module* module = call->add_modules();
-    module->set_path("q.js");
-    module->set_source(source);
-    module->set_sha256(Sha256(source));
+    *call->add_modules() = ModuleFromSource("q.js", source);
     InvocationResult r = evaluator_.Run(invoke);
     return r.result_json.ok() ? *r.result_json : absl::StrCat("ERROR ", r.result_json.status().ToString());
   }

@@ -97,10 +97,7 @@ constexpr char kWarmUpScript[] = R"js(
 InvocationResult WarmUpModules(Evaluator& evaluator) {
   constexpr char kSource[] = "export const x = { isQuery: true, invokeQuery: async () => '3' };";
   v1::Invoke invoke;
-  v1::Module* module = invoke.mutable_analyze()->add_modules();
-  module->set_path("warm_up.js");
-  module->set_source(kSource);
-  module->set_sha256(Sha256(kSource));
+  *invoke.mutable_analyze()->add_modules() = ModuleFromSource("warm_up.js", kSource);
   for (int i = 0; i < 2; ++i) {
     invoke.set_invocation_id(static_cast<uint64_t>(i));
     invoke.set_deployment(i == 0 ? "warm-up-1" : "warm-up-2");
