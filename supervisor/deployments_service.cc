@@ -61,6 +61,16 @@ absl::Status AddFunctions(const std::string& analysis_json,
 
 }  // namespace
 
+grpc::Status DeploymentsService::Admit(grpc::ServerContext& context, const std::string& deployment,
+                                       storage::DeploymentInfo* info) {
+  grpc::Status auth = CheckAdminKey(context, admin_key_);
+  if (!auth.ok()) return WithDetail(context, auth);
+  absl::StatusOr<storage::DeploymentInfo> found = catalog_.GetDeployment(deployment);
+  if (!found.ok()) return ToGrpc(context, found.status());
+  *info = std::move(*found);
+  return grpc::Status::OK;
+}
+
 absl::Status DeploymentsService::Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out) {
   ASSIGN_OR_RETURN(int64_t keys, api_keys_.Count(info.id));
   ASSIGN_OR_RETURN(std::vector<storage::TableInfo> tables, catalog_.ListTables(info.id));
@@ -87,19 +97,15 @@ grpc::Status DeploymentsService::CreateDeployment(grpc::ServerContext* context,
 grpc::Status DeploymentsService::GetDeployment(grpc::ServerContext* context,
                                                const isobar::v1::GetDeploymentRequest* request,
                                                isobar::v1::Deployment* response) {
-  grpc::Status auth = CheckAdminKey(*context, admin_key_);
-  if (!auth.ok()) return WithDetail(*context, auth);
-  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->name());
-  if (!info.ok()) return ToGrpc(*context, info.status());
-  return ToGrpc(*context, Describe(*info, response));
+  storage::DeploymentInfo info;
+  if (grpc::Status admitted = Admit(*context, request->name(), &info); !admitted.ok()) return admitted;
+  return ToGrpc(*context, Describe(info, response));
 }
 
 grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar::v1::PushRequest* request,
                                       isobar::v1::PushResponse* response) {
-  grpc::Status auth = CheckAdminKey(*context, admin_key_);
-  if (!auth.ok()) return WithDetail(*context, auth);
-  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
-  if (!info.ok()) return ToGrpc(*context, info.status());
+  storage::DeploymentInfo info;
+  if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
   if (request->modules().empty() || static_cast<size_t>(request->modules_size()) > kMaxModules) {
     return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("a push has 1 to ", kMaxModules, " modules")));
   }
@@ -126,7 +132,7 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     module->set_source(pushed.source());
   }
   // Analyse in a worker: every module must evaluate; its exports become the version's functions.
-  invoke.set_deployment(info->name);
+  invoke.set_deployment(info.name);
   invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(kAnalysisBudget)));
   invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
   absl::Notification analysed;
@@ -147,10 +153,10 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     detail.set_convex_error_data_json(done->error().convex_error_data());
     return Detailed(*context, grpc::StatusCode::INVALID_ARGUMENT, detail);
   }
-  absl::StatusOr<int64_t> version = versions_.Publish(info->id, modules, done->result_json());
+  absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, done->result_json());
   if (!version.ok()) return ToGrpc(*context, version.status());
   response->set_version(*version);
-  ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info->name << "\": version " << *version << " active ("
+  ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info.name << "\": version " << *version << " active ("
                                 << modules.size() << " modules)";
   return ToGrpc(*context, AddFunctions(done->result_json(), response->mutable_functions()));
 }
@@ -158,11 +164,9 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
 grpc::Status DeploymentsService::ListFunctions(grpc::ServerContext* context,
                                                const isobar::v1::ListFunctionsRequest* request,
                                                isobar::v1::ListFunctionsResponse* response) {
-  grpc::Status auth = CheckAdminKey(*context, admin_key_);
-  if (!auth.ok()) return WithDetail(*context, auth);
-  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
-  if (!info.ok()) return ToGrpc(*context, info.status());
-  absl::StatusOr<std::optional<storage::VersionInfo>> active = versions_.Active(info->id, /*with_sources=*/false);
+  storage::DeploymentInfo info;
+  if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
+  absl::StatusOr<std::optional<storage::VersionInfo>> active = versions_.Active(info.id, /*with_sources=*/false);
   if (!active.ok()) return ToGrpc(*context, active.status());
   if (!active->has_value()) return grpc::Status::OK;  // version 0: nothing pushed yet
   response->set_version((*active)->version);
@@ -171,14 +175,12 @@ grpc::Status DeploymentsService::ListFunctions(grpc::ServerContext* context,
 
 grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
                                         isobar::v1::SetEnvResponse*) {
-  grpc::Status auth = CheckAdminKey(*context, admin_key_);
-  if (!auth.ok()) return WithDetail(*context, auth);
-  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
-  if (!info.ok()) return ToGrpc(*context, info.status());
-  absl::Status set = catalog_.SetEnv(info->id, request->variable().name(), request->variable().value());
+  storage::DeploymentInfo info;
+  if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
+  absl::Status set = catalog_.SetEnv(info.id, request->variable().name(), request->variable().value());
   if (set.ok()) {
     // The name only: values may be secrets.
-    ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info->name << "\": environment variable "
+    ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info.name << "\": environment variable "
                                   << request->variable().name() << " set";
   }
   return ToGrpc(*context, set);
@@ -186,11 +188,9 @@ grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isob
 
 grpc::Status DeploymentsService::ListEnv(grpc::ServerContext* context, const isobar::v1::ListEnvRequest* request,
                                          isobar::v1::ListEnvResponse* response) {
-  grpc::Status auth = CheckAdminKey(*context, admin_key_);
-  if (!auth.ok()) return WithDetail(*context, auth);
-  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
-  if (!info.ok()) return ToGrpc(*context, info.status());
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> variables = catalog_.ListEnv(info->id);
+  storage::DeploymentInfo info;
+  if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> variables = catalog_.ListEnv(info.id);
   if (!variables.ok()) return ToGrpc(*context, variables.status());
   for (const auto& [name, value] : *variables) {
     isobar::v1::EnvVar* out = response->add_variables();

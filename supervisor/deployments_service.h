@@ -35,6 +35,8 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
                        isobar::v1::ListEnvResponse* response) override;
 
  private:
+  // Checks the admin key and finds `deployment`; otherwise the error to finish the call with.
+  grpc::Status Admit(grpc::ServerContext& context, const std::string& deployment, storage::DeploymentInfo* info);
   absl::Status Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out);
 
   storage::Catalog catalog_;
