@@ -165,25 +165,24 @@ absl::Status WriteFile(const std::string& path, absl::string_view text) {
   return absl::OkStatus();
 }
 
-// A new user namespace's id maps, written by its parent.
-absl::Status WriteIdMaps(pid_t pid, const SpawnOptions& options) {
+}  // namespace
+
+absl::Status WriteIdMaps(pid_t pid, absl::string_view uid_map, absl::string_view gid_map, bool deny_setgroups) {
   const std::string proc = absl::StrCat("/proc/", pid);
-  if (options.deny_setgroups) {
+  if (deny_setgroups) {
     absl::Status denied = WriteFile(proc + "/setgroups", "deny");
     if (!denied.ok()) return denied;
   }
-  if (!options.uid_map.empty()) {
-    absl::Status written = WriteFile(proc + "/uid_map", options.uid_map);
+  if (!uid_map.empty()) {
+    absl::Status written = WriteFile(proc + "/uid_map", uid_map);
     if (!written.ok()) return written;
   }
-  if (!options.gid_map.empty()) {
-    absl::Status written = WriteFile(proc + "/gid_map", options.gid_map);
+  if (!gid_map.empty()) {
+    absl::Status written = WriteFile(proc + "/gid_map", gid_map);
     if (!written.ok()) return written;
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 std::string ExitStatus::ToString() const {
   if (exited) return absl::StrCat("exit code ", code);
@@ -306,7 +305,7 @@ absl::StatusOr<ChildProcess> Spawn(const SpawnOptions& options) {
   ::close(pipe_fds[1]);
   if (user_namespace) {
     ::close(go_fds[0]);
-    absl::Status mapped = WriteIdMaps(pid, options);
+    absl::Status mapped = WriteIdMaps(pid, options.uid_map, options.gid_map, options.deny_setgroups);
     if (mapped.ok()) {
       char go = 1;
       if (::write(go_fds[1], &go, 1) != 1) mapped = ErrnoStatus("starting the child", errno);

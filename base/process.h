@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace isobar {
@@ -105,6 +106,10 @@ class ChildProcess {
 };
 
 absl::StatusOr<ChildProcess> Spawn(const SpawnOptions& options);
+
+// Writes a new user namespace's id maps for its process `pid` (what a parent does for its child;
+// "deny" goes to setgroups first when `deny_setgroups`). Empty maps are left unwritten.
+absl::Status WriteIdMaps(pid_t pid, absl::string_view uid_map, absl::string_view gid_map, bool deny_setgroups);
 
 }  // namespace isobar
 

@@ -16,6 +16,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "base/process.h"
 
 namespace isobar::sandbox {
 namespace {
@@ -24,15 +25,6 @@ constexpr std::pair<int, const char*> kNamespaces[] = {
     {CLONE_NEWUSER, "user"}, {CLONE_NEWPID, "pid"}, {CLONE_NEWNET, "net"},
     {CLONE_NEWNS, "mount"},  {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"},
 };
-
-bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {
-  const std::string path = absl::StrCat("/proc/", pid, "/", name);
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  return ok;
-}
 
 // Runs `child` in a child cloned into new namespaces `flags` (none: as fork does) and reports whether
 // the clone worked and the child exited 0. With `identity`, the child's user namespace gets its id
@@ -50,8 +42,7 @@ bool ProbeChild(int flags, const WorkerIdentity* identity, absl::FunctionRef<int
   if (identity != nullptr) {
     close(go[0]);
     if (ok) {
-      ok = (!identity->deny_setgroups || WriteProcFile(pid, "setgroups", "deny")) &&
-           WriteProcFile(pid, "uid_map", identity->uid_map) && WriteProcFile(pid, "gid_map", identity->gid_map);
+      ok = WriteIdMaps(pid, identity->uid_map, identity->gid_map, identity->deny_setgroups).ok();
       char byte = 1;
       ok = write(go[1], &byte, 1) == 1 && ok;  // without it the child exits 100
     }
