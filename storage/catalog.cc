@@ -228,7 +228,7 @@ absl::StatusOr<std::vector<IndexInfo>> Catalog::ListIndexes(DeploymentId deploym
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   ASSIGN_OR_RETURN(PgResult r, conn->Exec(
                                    "SELECT id, name, fields, state FROM isobar.indexes "
-                                   "WHERE deployment_id = $1 AND table_number = $2 ORDER BY id",
+                                   "WHERE deployment_id = $1 AND table_number = $2 AND state <> 'dropped' ORDER BY id",
                                    {Param(deployment.value()), Param(table.value())}));
   std::vector<IndexInfo> out;
   for (int i = 0; i < r.rows(); ++i) {
@@ -236,6 +236,32 @@ absl::StatusOr<std::vector<IndexInfo>> Catalog::ListIndexes(DeploymentId deploym
                             absl::StrSplit(r.Get(i, 2), kFieldSeparator), r.Get(i, 3) == "ready"});
   }
   return out;
+}
+
+absl::Status Catalog::SetIndexReady(DeploymentId deployment, IndexId index) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("UPDATE isobar.indexes SET state = 'ready' WHERE deployment_id = $1 AND id = $2 "
+                                          "AND state = 'backfilling' RETURNING 1",
+                                          {Param(deployment.value()), Param(index.value())}));
+  if (r.rows() == 0) return absl::NotFoundError("no such index is being backfilled");
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::DropIndex(DeploymentId deployment, IndexId index) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  // The row stays (ids come from max(id) + 1 and must never be reused), renamed out of the way.
+  absl::StatusOr<PgResult> dropped = conn->Exec(
+      "UPDATE isobar.indexes SET state = 'dropped', name = '~dropped ' || id::text "
+      "WHERE deployment_id = $1 AND id = $2 AND name NOT IN ('by_id', 'by_creation_time') RETURNING 1",
+      {Param(deployment.value()), Param(index.value())});
+  if (!dropped.ok()) return Rollback(*conn, dropped.status());
+  if (dropped->rows() == 0) return Rollback(*conn, absl::NotFoundError("no such user index"));
+  absl::StatusOr<PgResult> entries = conn->Exec(
+      "DELETE FROM isobar.index_entries WHERE deployment_id = $1 AND index_id = $2",
+      {Param(deployment.value()), Param(index.value())});
+  if (!entries.ok()) return Rollback(*conn, entries.status());
+  return conn->Exec("COMMIT").status();
 }
 
 absl::Status Catalog::SetEnv(DeploymentId deployment, absl::string_view name, absl::string_view value) {

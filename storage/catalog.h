@@ -76,7 +76,13 @@ class Catalog {
   absl::StatusOr<TableInfo> GetOrCreateTable(DeploymentId deployment, absl::string_view name);
   absl::StatusOr<std::vector<TableInfo>> ListTables(DeploymentId deployment);
 
+  // The table's live indexes (dropped ones are not listed).
   absl::StatusOr<std::vector<IndexInfo>> ListIndexes(DeploymentId deployment, TableNumber table);
+  // A backfilled index becomes ready (queries may use it).
+  absl::Status SetIndexReady(DeploymentId deployment, IndexId index);
+  // Drops a user index: it disappears from ListIndexes and its entries are deleted. Its id is never
+  // reused, and its name is free again.
+  absl::Status DropIndex(DeploymentId deployment, IndexId index);
   // `fields` as the user declared them; _creationTime and _id are appended. ALREADY_EXISTS if taken.
   absl::StatusOr<IndexInfo> CreateIndex(DeploymentId deployment, TableNumber table, absl::string_view name,
                                         const std::vector<std::string>& fields, bool ready);

@@ -79,6 +79,16 @@ absl::StatusOr<Timestamp> Committer::Commit(const Transaction& txn) {
   return request.result;
 }
 
+absl::Status Committer::Barrier() {
+  Request request{nullptr};
+  absl::MutexLock lock(&mu_);
+  if (!running_ || stopping_) return absl::UnavailableError("the committer is not running");
+  if (!failed_.ok()) return failed_;
+  queue_.push_back(&request);
+  mu_.Await(absl::Condition(&request.done));
+  return absl::OkStatus();
+}
+
 Timestamp Committer::NextTimestamp() {
   Timestamp now = options_.clock ? options_.clock() : WallClock();
   last_assigned_ = Timestamp(std::max(now.value(), last_assigned_.value() + 1));
@@ -88,6 +98,10 @@ Timestamp Committer::NextTimestamp() {
 bool Committer::Stage(Request& request, const std::vector<PublishedCommit>& staged_log,
                       std::vector<CommitWrites>* writes, std::vector<PublishedCommit>* published) {
   const Transaction& txn = *request.txn;
+  if (txn.schema_changed()) {
+    request.result = absl::AbortedError("The database schema changed while this transaction was being run; retry it");
+    return false;
+  }
   const PublishedCommit::Change* conflict = nullptr;
   {
     absl::MutexLock lock(&mu_);
@@ -184,6 +198,7 @@ void Committer::Loop() {
     std::vector<Request*> staged;
     uint64_t conflicts = 0;
     for (Request* request : group) {
+      if (request->txn == nullptr) continue;  // a barrier: done when this group is
       if (Stage(*request, published, &writes, &published)) {
         staged.push_back(request);
       } else {

@@ -62,6 +62,11 @@ class Committer {
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Returns once every transaction queued before the call has been committed or refused, and
+  // published: after a schema change, commits that could have used the old indexes are all visible at
+  // Latest(). UNAVAILABLE when the committer is not running.
+  absl::Status Barrier() ABSL_LOCKS_EXCLUDED(mu_);
+
   // The newest published timestamp: new transactions begin here.
   Timestamp Latest() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -78,7 +83,7 @@ class Committer {
 
  private:
   struct Request {
-    const Transaction* txn;
+    const Transaction* txn;  // null for a barrier
     bool done = false;
     absl::StatusOr<Timestamp> result = absl::UnknownError("not committed");
   };

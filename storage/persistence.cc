@@ -62,6 +62,27 @@ absl::StatusOr<LeaseEpoch> Persistence::AcquireLease() {
   return LeaseEpoch{r.GetInt(0, 0)};
 }
 
+absl::Status Persistence::Backfill(absl::Span<const BackfillEntry> entries) {
+  if (entries.empty()) return absl::OkStatus();
+  PgArrayBuilder index, key, ts, table, doc;
+  for (const BackfillEntry& e : entries) {
+    index.Int(e.index.value());
+    key.Bytes(e.key);
+    ts.Int(e.ts.value());
+    table.Int(e.table.value());
+    doc.Bytes(IdBytes(e.doc));
+  }
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  return conn
+      ->Exec(R"sql(
+      INSERT INTO isobar.index_entries (deployment_id, index_id, key, ts, deleted, table_number, doc_id)
+      SELECT $1, i, k, t, false, n, d
+      FROM UNNEST($2::bigint[], $3::bytea[], $4::bigint[], $5::integer[], $6::bytea[]) AS u(i, k, t, n, d)
+      ON CONFLICT DO NOTHING)sql",
+             {absl::StrCat(deployment_.value()), index.Build(), key.Build(), ts.Build(), table.Build(), doc.Build()})
+      .status();
+}
+
 absl::Status Persistence::Write(absl::Span<const CommitWrites> commits, LeaseEpoch lease) {
   if (commits.empty()) return absl::OkStatus();
   PgArrayBuilder d_table, d_id, d_ts, d_prev, d_deleted, d_value;

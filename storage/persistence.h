@@ -52,6 +52,15 @@ struct IndexWrite {
   InternalId doc{};
 };
 
+// An index entry for a document revision that is already committed (index backfill).
+struct BackfillEntry {
+  IndexId index;
+  std::string key;
+  Timestamp ts;  // of the revision
+  TableNumber table;
+  InternalId doc{};
+};
+
 struct CommitWrites {
   Timestamp ts;
   std::vector<DocumentWrite> documents;
@@ -92,6 +101,9 @@ class Persistence {
 
   // All `commits` in one PostgreSQL transaction, in order. Timestamps must be new.
   absl::Status Write(absl::Span<const CommitWrites> commits, LeaseEpoch lease);
+
+  // Adds entries of a new index for revisions committed before it existed. Idempotent.
+  absl::Status Backfill(absl::Span<const BackfillEntry> entries);
 
   // The newest revision of a document at or before `at`; nullopt if none or deleted.
   absl::StatusOr<std::optional<StoredDocument>> Get(TableNumber table, const InternalId& id, Timestamp at);

@@ -12,14 +12,18 @@ const IndexInfo* TableSchema::Find(absl::string_view index_name) const {
 }
 
 absl::StatusOr<std::shared_ptr<const TableSchema>> SchemaCache::Load(const TableInfo& table) {
+  const uint64_t generation = this->generation();
   ASSIGN_OR_RETURN(std::vector<IndexInfo> indexes, catalog_.ListIndexes(deployment_, table.number));
   if (indexes.size() < 2 || indexes[0].name != kByIdIndex || indexes[1].name != kByCreationTimeIndex) {
     return absl::DataLossError("a table is missing its built-in indexes");
   }
   auto schema = std::make_shared<const TableSchema>(TableSchema{table, std::move(indexes)});
   absl::MutexLock lock(&mu_);
-  by_name_[table.name] = schema;
-  by_number_[table.number] = schema;
+  // Cached only if nothing was invalidated meanwhile: what we read may predate the change.
+  if (generation_ == generation) {
+    by_name_[table.name] = schema;
+    by_number_[table.number] = schema;
+  }
   return schema;
 }
 
@@ -53,6 +57,7 @@ absl::StatusOr<std::shared_ptr<const TableSchema>> SchemaCache::ByNumber(TableNu
 
 void SchemaCache::Invalidate(TableNumber number) {
   absl::MutexLock lock(&mu_);
+  ++generation_;
   auto it = by_number_.find(number);
   if (it == by_number_.end()) return;
   by_name_.erase(it->second->table.name);

@@ -30,8 +30,14 @@ class SchemaCache {
   absl::StatusOr<std::shared_ptr<const TableSchema>> ByName(absl::string_view name, bool create)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::shared_ptr<const TableSchema>> ByNumber(TableNumber number) ABSL_LOCKS_EXCLUDED(mu_);
-  // Forget a table (after its indexes changed).
+  // Forget a table (after its indexes changed). Bumps the generation: a transaction that began under
+  // an older generation and writes is refused at commit (it may have computed index keys from the old
+  // indexes).
   void Invalidate(TableNumber number) ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t generation() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return generation_;
+  }
 
   DeploymentId deployment() const { return deployment_; }
 
@@ -40,7 +46,8 @@ class SchemaCache {
 
   Catalog& catalog_;
   const DeploymentId deployment_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::shared_ptr<const TableSchema>> by_name_ ABSL_GUARDED_BY(mu_);
   std::map<TableNumber, std::shared_ptr<const TableSchema>> by_number_ ABSL_GUARDED_BY(mu_);
 };

@@ -24,6 +24,7 @@ Transaction::Transaction(Persistence& persistence, SchemaCache& schemas, Timesta
     : persistence_(persistence),
       schemas_(schemas),
       begin_ts_(begin_ts),
+      schema_generation_(schemas.generation()),
       snapshot_(std::move(snapshot)),
       limits_(limits),
       ids_(id_seed),

@@ -67,6 +67,10 @@ class Transaction {
               std::optional<Timestamp> creation_base = std::nullopt);
 
   Timestamp begin_ts() const { return begin_ts_; }
+  // The schema cache's generation when the transaction began.
+  uint64_t schema_generation() const { return schema_generation_; }
+  // True when the schema changed since the transaction began.
+  bool schema_changed() const { return schemas_.generation() != schema_generation_; }
   SchemaCache& schemas() { return schemas_; }
 
   // Decodes an id from user code for `operation` ("db.get", ...), checking it against `table` when one
@@ -117,6 +121,7 @@ class Transaction {
   Persistence& persistence_;
   SchemaCache& schemas_;
   const Timestamp begin_ts_;
+  const uint64_t schema_generation_;
   SnapshotRegistry::Handle snapshot_;
   const TransactionLimits limits_;
   IdGenerator ids_;
