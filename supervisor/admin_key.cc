@@ -52,21 +52,29 @@ absl::StatusOr<std::string> LoadOrCreateAdminKey(const std::string& path) {
   return key;
 }
 
-grpc::Status CheckAdminKey(const grpc::ServerContextBase& context, absl::string_view key) {
+std::string BearerToken(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
-  static const grpc::Status kDenied(grpc::StatusCode::UNAUTHENTICATED,
-                                    "this call needs the admin key as 'authorization: Bearer <key>'");
-  if (it == metadata.end()) return kDenied;
+  if (it == metadata.end()) return "";
   absl::string_view given(it->second.data(), it->second.size());
   constexpr absl::string_view kBearer = "Bearer ";
-  if (given.substr(0, kBearer.size()) != kBearer) return kDenied;
-  given.remove_prefix(kBearer.size());
+  if (given.substr(0, kBearer.size()) != kBearer) return "";
+  return std::string(given.substr(kBearer.size()));
+}
+
+bool SameKey(absl::string_view given, absl::string_view key) {
   unsigned char difference = given.size() == key.size() ? 0 : 1;
   for (size_t i = 0; i < key.size(); ++i) {
     difference |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
   }
-  return difference == 0 ? grpc::Status::OK : kDenied;
+  return difference == 0;
+}
+
+grpc::Status CheckAdminKey(const grpc::ServerContextBase& context, absl::string_view key) {
+  static const grpc::Status kDenied(grpc::StatusCode::UNAUTHENTICATED,
+                                    "this call needs the admin key as 'authorization: Bearer <key>'");
+  const std::string given = BearerToken(context);
+  return !given.empty() && SameKey(given, key) ? grpc::Status::OK : kDenied;
 }
 
 }  // namespace isobar::supervisor

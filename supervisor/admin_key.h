@@ -20,6 +20,12 @@ absl::StatusOr<std::string> LoadOrCreateAdminKey(const std::string& path);
 // takes the same time wherever the first difference is.
 grpc::Status CheckAdminKey(const grpc::ServerContextBase& context, absl::string_view key);
 
+// The key of `authorization: Bearer <key>`, or empty.
+std::string BearerToken(const grpc::ServerContextBase& context);
+
+// Compares in time independent of where the keys differ.
+bool SameKey(absl::string_view given, absl::string_view key);
+
 }  // namespace isobar::supervisor
 
 #endif  // ISOBAR_SUPERVISOR_ADMIN_KEY_H_

@@ -83,6 +83,7 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
   }
   response->set_security_events(security_events);
   for (const std::string& deployment : pool_.Quarantined()) response->add_quarantined_deployments(deployment);
+  if (options_.function_stats) *response->mutable_functions() = options_.function_stats();
   return Finished(context, grpc::Status::OK);
 }
 

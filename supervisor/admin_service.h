@@ -4,6 +4,7 @@
 #ifndef ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_
 #define ISOBAR_SUPERVISOR_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -20,6 +21,8 @@ struct AdminOptions {
   absl::Duration max_eval_budget = absl::Seconds(60);
   // Added to the CPU budget to bound the whole call when the client sets no deadline.
   absl::Duration eval_wall_slack = absl::Seconds(30);
+  // The function runner's counters, for Stats (unset: reported as zeros).
+  std::function<isobar::v1::FunctionStats()> function_stats;
 };
 
 using AdminBase = isobar::v1::Admin::WithCallbackMethod_Ping<

@@ -9,6 +9,7 @@
 #include "storage/hashing.h"
 #include "supervisor/admin_key.h"
 #include "supervisor/error_detail.h"
+#include "supervisor/schema_apply.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -153,8 +154,31 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     detail.set_convex_error_data_json(done->error().convex_error_data());
     return Detailed(*context, grpc::StatusCode::INVALID_ARGUMENT, detail);
   }
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
+  if (!live.ok()) return ToGrpc(*context, live.status());
+  // One push of a deployment at a time: the version switch below happens in publish order.
+  absl::MutexLock pushing(&(*live)->push_mutex());
+  // The schema first: a push whose schema cannot apply changes nothing.
+  {
+    storage::ConvexJsonOptions plain;
+    plain.plain = true;
+    plain.limits.max_depth = 128;
+    plain.limits.max_bytes = 64u << 20;
+    absl::StatusOr<storage::Value> analysis = storage::ParseConvexJson(done->result_json(), plain);
+    if (!analysis.ok()) return ToGrpc(*context, absl::InternalError("the worker's analysis is unreadable"));
+    absl::StatusOr<std::optional<Schema>> schema = CodeVersion::ParseSchema(*analysis);
+    if (!schema.ok()) return ToGrpc(*context, schema.status());
+    if (schema->has_value()) {
+      if (absl::Status applied = ApplySchema(**live, **schema); !applied.ok()) return ToGrpc(*context, applied);
+    }
+  }
   absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, done->result_json());
   if (!version.ok()) return ToGrpc(*context, version.status());
+  // Invocations that already hold the previous version finish on it; new ones get this one.
+  absl::StatusOr<std::shared_ptr<const CodeVersion>> code =
+      CodeVersion::Build(storage::VersionInfo{*version, modules, done->result_json()});
+  if (!code.ok()) return ToGrpc(*context, code.status());
+  (*live)->SetCode(*std::move(code));
   response->set_version(*version);
   ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info.name << "\": version " << *version << " active ("
                                 << modules.size() << " modules)";

@@ -11,15 +11,21 @@
 #include "storage/catalog.h"
 #include "storage/pg_pool.h"
 #include "storage/versions.h"
+#include "supervisor/live_deployments.h"
 #include "supervisor/worker_pool.h"
 
 namespace isobar::supervisor {
 
 class DeploymentsService final : public isobar::v1::Deployments::Service {
  public:
-  // `pool` and `workers` must outlive the service.
-  DeploymentsService(storage::PgPool& pool, WorkerPool& workers, std::string admin_key)
-      : catalog_(pool), api_keys_(pool), versions_(pool), workers_(workers), admin_key_(std::move(admin_key)) {}
+  // `pool`, `workers` and `live` must outlive the service.
+  DeploymentsService(storage::PgPool& pool, WorkerPool& workers, std::string admin_key, LiveDeployments& live)
+      : catalog_(pool),
+        api_keys_(pool),
+        versions_(pool),
+        workers_(workers),
+        admin_key_(std::move(admin_key)),
+        live_(live) {}
 
   grpc::Status CreateDeployment(grpc::ServerContext* context, const isobar::v1::CreateDeploymentRequest* request,
                                 isobar::v1::CreateDeploymentResponse* response) override;
@@ -44,6 +50,7 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
   storage::Versions versions_;
   WorkerPool& workers_;
   const std::string admin_key_;
+  LiveDeployments& live_;
 };
 
 }  // namespace isobar::supervisor

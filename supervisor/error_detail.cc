@@ -44,6 +44,34 @@ grpc::Status Detailed(grpc::ServerContextBase& context, grpc::StatusCode code, c
   return grpc::Status(code, detail.message());
 }
 
+DescribedError Describe(const absl::Status& status) {
+  DescribedError out;
+  out.code = static_cast<grpc::StatusCode>(status.code());
+  out.detail.set_kind(KindOf(out.code));
+  out.detail.set_message(std::string(status.message()));
+  out.detail.set_retryable(Retryable(out.code));
+  return out;
+}
+
+DescribedError DescribeWorkerError(const isobar::worker::v1::Error& error) {
+  const int raw = error.code();
+  const bool canonical = raw > 0 && raw <= static_cast<int>(grpc::StatusCode::UNAUTHENTICATED);
+  DescribedError out;
+  out.code = canonical ? static_cast<grpc::StatusCode>(raw) : grpc::StatusCode::INTERNAL;
+  ErrorDetail& detail = out.detail;
+  if (error.user_error()) {
+    detail.set_kind(error.convex_error_data().empty() ? ErrorDetail::USER_ERROR : ErrorDetail::CONVEX_ERROR);
+    detail.set_convex_error_data_json(error.convex_error_data());
+    detail.set_stack(error.stack());
+    detail.set_retryable(false);
+  } else {
+    detail.set_kind(canonical ? KindOf(out.code) : ErrorDetail::INTERNAL);
+    detail.set_retryable(Retryable(out.code));
+  }
+  detail.set_message(canonical ? error.message() : "the worker reported an invalid error");
+  return out;
+}
+
 grpc::Status WithDetail(grpc::ServerContextBase& context, const grpc::Status& status) {
   if (status.ok()) return status;
   ErrorDetail detail;
@@ -58,21 +86,8 @@ grpc::Status WithDetail(grpc::ServerContextBase& context, const absl::Status& st
 }
 
 grpc::Status WorkerError(grpc::ServerContextBase& context, const isobar::worker::v1::Error& error) {
-  const int raw = error.code();
-  const bool canonical = raw > 0 && raw <= static_cast<int>(grpc::StatusCode::UNAUTHENTICATED);
-  const grpc::StatusCode code = canonical ? static_cast<grpc::StatusCode>(raw) : grpc::StatusCode::INTERNAL;
-  ErrorDetail detail;
-  if (error.user_error()) {
-    detail.set_kind(error.convex_error_data().empty() ? ErrorDetail::USER_ERROR : ErrorDetail::CONVEX_ERROR);
-    detail.set_convex_error_data_json(error.convex_error_data());
-    detail.set_stack(error.stack());
-    detail.set_retryable(false);
-  } else {
-    detail.set_kind(canonical ? KindOf(code) : ErrorDetail::INTERNAL);
-    detail.set_retryable(Retryable(code));
-  }
-  detail.set_message(canonical ? error.message() : "the worker reported an invalid error");
-  return Detailed(context, code, detail);
+  DescribedError described = DescribeWorkerError(error);
+  return Detailed(context, described.code, described.detail);
 }
 
 }  // namespace isobar::supervisor

@@ -16,6 +16,18 @@ namespace isobar::supervisor {
 
 inline constexpr char kErrorDetailKey[] = "isobar-error-bin";
 
+// An error as clients will see it: its code and its detail.
+struct DescribedError {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  isobar::v1::ErrorDetail detail;
+};
+
+// A supervisor-side failure; its kind and retryability follow from the code.
+DescribedError Describe(const absl::Status& status);
+// A worker's Done error. Its code is untrusted input: anything outside the canonical codes becomes
+// INTERNAL, and only user errors keep their message and stack.
+DescribedError DescribeWorkerError(const isobar::worker::v1::Error& error);
+
 // Attaches `detail` to the call and returns the status to finish it with.
 grpc::Status Detailed(grpc::ServerContextBase& context, grpc::StatusCode code, const isobar::v1::ErrorDetail& detail);
 

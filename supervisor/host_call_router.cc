@@ -8,11 +8,10 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "storage/echo_log.h"
+#include "supervisor/syscalls.h"
 
 namespace isobar::supervisor {
 namespace {
-
-using Handler = absl::StatusOr<std::string> (HostCallRouter::*)(WorkerId, absl::string_view);
 
 // Codes whose messages are ours and safe to show to user code.
 bool ShownToUser(absl::StatusCode code) {
@@ -25,6 +24,7 @@ bool ShownToUser(absl::StatusCode code) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kAborted:
       return true;
     default:
       return false;
@@ -33,20 +33,55 @@ bool ShownToUser(absl::StatusCode code) {
 
 }  // namespace
 
-isobar::worker::v1::HostResult HostCallRouter::Handle(WorkerId worker, const isobar::worker::v1::HostCall& call) {
-  static constexpr std::pair<absl::string_view, Handler> kOps[] = {
-      {"isobar/echo", &HostCallRouter::Echo},
-  };
+void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> session,
+                            isobar::worker::v1::HostCall call, Reply reply) {
+  executor_.Run([this, worker, session = std::move(session), call = std::move(call), reply = std::move(reply)]() mutable {
+    const std::string op = call.op();
+    if (session != nullptr && FunctionRunner::IsActionCall(op)) {
+      // Answered when the nested function finishes; a user error keeps its message and data. (The
+      // arguments are copied out before `call` moves into the callback.)
+      const std::string args_json = call.args_json();
+      runner_.RunFromAction(*session, op, args_json,
+                            [this, worker, call = std::move(call), reply = std::move(reply)](FunctionOutcome outcome) mutable {
+                              isobar::worker::v1::HostResult result;
+                              result.set_invocation_id(call.invocation_id());
+                              result.set_call_id(call.call_id());
+                              if (outcome.ok) {
+                                result.set_result_json(std::move(outcome.result_json));
+                              } else {
+                                const auto& detail = outcome.error.detail;
+                                if (detail.kind() == isobar::v1::ErrorDetail::USER_ERROR ||
+                                    detail.kind() == isobar::v1::ErrorDetail::CONVEX_ERROR ||
+                                    ShownToUser(static_cast<absl::StatusCode>(outcome.error.code))) {
+                                  auto* error = result.mutable_error();
+                                  error->set_code(static_cast<int>(outcome.error.code));
+                                  error->set_message(detail.message());
+                                  error->set_convex_error_data(detail.convex_error_data_json());
+                                } else {
+                                  result = Result(worker, call,
+                                                  absl::Status(static_cast<absl::StatusCode>(outcome.error.code),
+                                                               detail.message()));
+                                }
+                              }
+                              std::move(reply)(std::move(result));
+                            });
+      return;
+    }
+    absl::StatusOr<std::string> outcome = absl::InvalidArgumentError(absl::StrCat("Unknown operation ", op.substr(0, 100)));
+    if (session != nullptr && IsSessionSyscall(op)) {
+      outcome = ServeSyscall(*session, op, call.args_json());
+    } else if (op == "isobar/echo") {
+      outcome = Echo(worker, call.args_json());
+    }
+    std::move(reply)(Result(worker, call, std::move(outcome)));
+  });
+}
+
+isobar::worker::v1::HostResult HostCallRouter::Result(WorkerId worker, const isobar::worker::v1::HostCall& call,
+                                                      absl::StatusOr<std::string> outcome) {
   isobar::worker::v1::HostResult result;
   result.set_invocation_id(call.invocation_id());
   result.set_call_id(call.call_id());
-  absl::StatusOr<std::string> outcome = absl::UnimplementedError("Unknown operation");
-  for (const auto& [op, handler] : kOps) {
-    if (op == call.op()) {
-      outcome = (this->*handler)(worker, call.args_json());
-      break;
-    }
-  }
   if (outcome.ok()) {
     result.set_result_json(std::move(*outcome));
     return result;
@@ -59,7 +94,7 @@ isobar::worker::v1::HostResult HostCallRouter::Handle(WorkerId worker, const iso
   } else {
     const uint64_t reference = next_reference_.fetch_add(1);
     ISOBAR_LOG(kError, "host-call") << "reference " << reference << ": worker " << worker << ", invocation "
-                                    << call.invocation_id() << ", op " << call.op() << ": " << status;
+                                    << call.invocation_id() << ", op " << call.op().substr(0, 100) << ": " << status;
     error->set_message(absl::StrCat("internal error; reference = ", reference));
   }
   return result;

@@ -35,6 +35,10 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "supervisor/deployments_service.h"
+#include "supervisor/function_runner.h"
+#include "supervisor/functions_service.h"
+#include "supervisor/live_deployments.h"
+#include "base/executor.h"
 #include "supervisor/worker_pool.h"
 #include "supervisor/worker_service.h"
 
@@ -120,6 +124,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
                                   << " migrations applied now)";
   }
   storage::PgPool pg_pool(conninfo, config.pg_connections);
+  LiveDeployments live(pg_pool);
+  // Host calls, commits and API steps that wait on PostgreSQL or on other functions.
+  Executor executor("isobar-host", std::max(16, 4 * workers));
   ASSIGN_OR_RETURN(std::string admin_key, LoadOrCreateAdminKey(config.data_dir + "/admin_key"));
 
   // Internal server: worker streams only, reachable only through socketpairs the pool creates.
@@ -132,7 +139,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   pool_options.require_namespaces = config.sandbox == "strict";
   pool_options.cgroup_limits = config.sandbox != "off";
   WorkerPool pool(pool_options);
-  HostCallRouter router(pg_pool);
+  LogHub logs;
+  FunctionRunner runner(live, pool, executor, logs);
+  HostCallRouter router(pg_pool, executor, runner);
   WorkerService worker_service(pool, router);
   grpc::ServerBuilder internal_builder;
   internal_builder.SetMaxReceiveMessageSize(64 << 20);
@@ -146,9 +155,19 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   AdminOptions admin_options;
   admin_options.admin_key = admin_key;
   admin_options.enable_eval = config.enable_eval;
-  LogHub logs;
+  admin_options.function_stats = [&runner] {
+    FunctionRunner::Stats stats = runner.stats();
+    isobar::v1::FunctionStats out;
+    out.set_invocations(stats.invocations);
+    out.set_occ_conflicts(stats.occ_conflicts);
+    out.set_occ_retries(stats.occ_retries);
+    return out;
+  };
   AdminService admin_service(admin_options, pool, logs);
-  DeploymentsService deployments_service(pg_pool, pool, admin_key);
+  DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
+  FunctionsOptions functions_options;
+  functions_options.admin_key = admin_key;
+  FunctionsService functions_service(functions_options, runner, live, pg_pool, executor);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -157,6 +176,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
   public_builder.RegisterService(&admin_service);
   public_builder.RegisterService(&deployments_service);
+  public_builder.RegisterService(&functions_service);
   public_builder.SetMaxReceiveMessageSize(16 << 20);
   std::unique_ptr<grpc::Server> public_server = public_builder.BuildAndStart();
   if (public_server == nullptr || port == 0) {
@@ -182,7 +202,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   logs.Close();  // log tails end
   public_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   pool.Shutdown();
+  executor.Shutdown();  // commits of finished invocations complete; nothing new starts
   internal_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  live.Close();         // committers stop before PostgreSQL does
   if (embedded != nullptr) RETURN_IF_ERROR(embedded->Stop());
   ISOBAR_LOG(kInfo, kComponent) << "stopped";
   return absl::OkStatus();

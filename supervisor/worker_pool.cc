@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -133,7 +134,8 @@ void WorkerPool::Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, HostM
   }
 }
 
-void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done) {
+void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done,
+                          std::shared_ptr<InvocationSession> session) {
   std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
   absl::Status refused;
   {
@@ -153,7 +155,8 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
       const uint64_t id = next_invocation_++;
       invoke.set_invocation_id(id);
       std::string deployment = invoke.deployment();
-      pending_.emplace(id, Pending{std::move(invoke), std::move(deployment), deadline, std::move(done), std::nullopt, false});
+      pending_.emplace(id, Pending{std::move(invoke), std::move(deployment), deadline, std::move(done),
+                                   std::move(session), std::nullopt, false});
       queue_.push_back(id);
       sends = AssignLocked();
     }
@@ -167,24 +170,38 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
 }
 
 std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::AssignLocked() {
+  constexpr size_t kRecentDeployments = 8;
   std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
   while (!queue_.empty()) {
-    Slot* free_slot = nullptr;
+    const uint64_t id = queue_.front();
+    Pending& pending = pending_.at(id);
+    // The least loaded worker with room (one JS thread per worker: load decides latency); among equals,
+    // one that ran this deployment lately (its isolate is warm there), then the one that ran fewest.
+    Slot* chosen = nullptr;
+    bool chosen_warm = false;
     for (Slot& slot : slots_) {
-      if (slot.state == State::kReady && !slot.running.has_value() && slot.stream != nullptr &&
-          (free_slot == nullptr || slot.invocations < free_slot->invocations)) {
-        free_slot = &slot;
+      if (slot.state != State::kReady || slot.stream == nullptr ||
+          static_cast<int>(slot.running.size()) >= options_.max_in_flight_per_worker) {
+        continue;
+      }
+      const bool warm = std::find(slot.recent.begin(), slot.recent.end(), pending.deployment) != slot.recent.end();
+      if (chosen == nullptr || std::make_tuple(slot.running.size(), !warm, slot.invocations) <
+                                   std::make_tuple(chosen->running.size(), !chosen_warm, chosen->invocations)) {
+        chosen = &slot;
+        chosen_warm = warm;
       }
     }
-    if (free_slot == nullptr) break;
-    const uint64_t id = queue_.front();
+    if (chosen == nullptr) break;
     queue_.pop_front();
-    Pending& pending = pending_.at(id);
-    pending.worker = free_slot->id;
-    free_slot->running = id;
+    pending.worker = chosen->id;
+    chosen->running.insert(id);
+    auto recent = std::find(chosen->recent.begin(), chosen->recent.end(), pending.deployment);
+    if (recent != chosen->recent.end()) chosen->recent.erase(recent);
+    chosen->recent.push_back(pending.deployment);
+    if (chosen->recent.size() > kRecentDeployments) chosen->recent.pop_front();
     HostMessage message;
     *message.mutable_invoke() = std::move(pending.invoke);
-    sends.emplace_back(free_slot->stream, std::move(message));
+    sends.emplace_back(chosen->stream, std::move(message));
   }
   return sends;
 }
@@ -230,7 +247,8 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.state = State::kStarting;
   slot.started_at = now;
   slot.stream.reset();
-  slot.running.reset();
+  slot.running.clear();
+  slot.recent.clear();
   slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
   if (cgroups_.has_value()) {
     absl::Status placed = cgroups_->Place(slot.id.value(), slot.pid, options_.worker_limits);
@@ -251,15 +269,20 @@ void WorkerPool::HandleExitLocked(Slot& slot, const ExitStatus& status, std::vec
                             (status.exited && status.code == kReportedViolationExit);
   ++slot.crashes;
   DrainStderrLocked(slot, /*final=*/true);  // a report-mode violation line comes before the exit
-  std::string running = "no invocation";
-  if (slot.running.has_value()) {
-    auto it = pending_.find(*slot.running);
-    const std::string deployment = it != pending_.end() ? it->second.deployment : "?";
-    running = absl::StrCat("invocation ", *slot.running, " of deployment \"", deployment, "\"");
-    // A seccomp kill or a crash of its own (not a SIGKILL: we, an operator or the OOM killer send
-    // those) counts against the deployment.
-    if (it != pending_.end() && (status.exited || status.signal != SIGKILL)) NoteKillLocked(deployment, now);
+  // Which deployments were running. A seccomp kill or a crash of its own (not a SIGKILL: we, an
+  // operator or the OOM killer send those) counts against a deployment when it alone was running.
+  std::vector<std::string> deployments;
+  std::vector<std::string> invocations;
+  for (uint64_t id : slot.running) {
+    auto it = pending_.find(id);
+    const std::string& deployment = it != pending_.end() ? it->second.deployment : "?";
+    invocations.push_back(absl::StrCat("invocation ", id, " of deployment \"", deployment, "\""));
+    if (std::find(deployments.begin(), deployments.end(), deployment) == deployments.end()) {
+      deployments.push_back(deployment);
+    }
   }
+  const std::string running = invocations.empty() ? std::string("no invocation") : absl::StrJoin(invocations, ", ");
+  if (deployments.size() == 1 && (status.exited || status.signal != SIGKILL)) NoteKillLocked(deployments[0], now);
   if (seccomp_kill) {
     ++slot.security_events;
     ISOBAR_LOG(kSecurity, kComponent) << "security event: worker " << slot.id << " (pid " << slot.pid
@@ -270,20 +293,19 @@ void WorkerPool::HandleExitLocked(Slot& slot, const ExitStatus& status, std::vec
     ISOBAR_LOG(kWarning, kComponent) << "worker " << slot.id << " (pid " << slot.pid << ") died (" << status.ToString() << ") while running "
                                      << running;
   }
-  if (slot.running.has_value()) {
-    auto it = pending_.find(*slot.running);
-    if (it != pending_.end()) {
-      if (!it->second.expired) {
-        completions->emplace_back(
-            std::move(it->second.done),
-            std::make_pair(absl::StatusOr<Done>(absl::UnavailableError(absl::StrCat(
-                               "the worker running this invocation died (", status.ToString(), ")"))),
-                           slot.id));
-      }
-      pending_.erase(it);
+  for (uint64_t id : slot.running) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    if (!it->second.expired) {
+      completions->emplace_back(
+          std::move(it->second.done),
+          std::make_pair(absl::StatusOr<Done>(absl::UnavailableError(absl::StrCat(
+                             "the worker running this invocation died (", status.ToString(), ")"))),
+                         slot.id));
     }
-    slot.running.reset();
+    pending_.erase(it);
   }
+  slot.running.clear();
   if (slot.stream != nullptr) slot.stream->Close();
   slot.stream.reset();
   slot.fd = -1;
@@ -368,7 +390,7 @@ void WorkerPool::MonitorLoop() {
           slot.stream.reset();
           DrainStderrLocked(slot, /*final=*/true);
           slot.state = State::kStopped;
-          slot.running.reset();
+          slot.running.clear();
         }
         for (auto& [id, pending] : pending_) {
           if (pending.expired) continue;
@@ -487,12 +509,11 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
     absl::MutexLock lock(&mu_);
     Slot* slot = SlotOf(connection);
     if (slot == nullptr) return;
-    if (!slot->running.has_value() || *slot->running != done.invocation_id()) {
+    if (slot->running.erase(done.invocation_id()) == 0) {
       ISOBAR_LOG(kSecurity, kComponent) << "worker " << slot->id << " sent Done for invocation "
                                         << done.invocation_id() << ", which it is not running; ignored";
       return;
     }
-    slot->running.reset();
     ++slot->invocations;
     slot->isolate_pool = done.isolate_pool();
     auto it = pending_.find(done.invocation_id());
@@ -509,10 +530,12 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
   Send(std::move(sends));
 }
 
-bool WorkerPool::IsRunning(const Connection& connection, uint64_t invocation) const {
+WorkerPool::Running WorkerPool::FindRunning(const Connection& connection, uint64_t invocation) const {
   absl::MutexLock lock(&mu_);
   const Slot* slot = SlotOf(connection);
-  return slot != nullptr && slot->running.has_value() && *slot->running == invocation;
+  if (slot == nullptr || !slot->running.contains(invocation)) return {};
+  auto it = pending_.find(invocation);
+  return Running{true, it != pending_.end() ? it->second.session : nullptr};
 }
 
 void WorkerPool::Detach(const Connection& connection) {
@@ -598,7 +621,7 @@ std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {
     s.crashes = slot.crashes;
     s.security_events = slot.security_events;
     s.invocations = slot.invocations;
-    s.in_flight = slot.running.has_value() ? 1 : 0;
+    s.in_flight = static_cast<uint32_t>(slot.running.size());
     s.isolate_pool = slot.isolate_pool;
     s.sandbox = slot.sandbox;
     out.push_back(std::move(s));

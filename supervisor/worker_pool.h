@@ -6,8 +6,11 @@
 //   pool.Dispatch(invoke, absl::Now() + absl::Seconds(5),
 //                 [](absl::StatusOr<worker::v1::Done> done, WorkerId worker) { ... });
 //
-// Each slot runs one worker process at a time (restarted with backoff when it dies) and one invocation
-// at a time; invocations wait in a bounded FIFO queue until a worker is free. Every Dispatch gets exactly
+// Each slot runs one worker process at a time (restarted with backoff when it dies) and up to
+// `max_in_flight_per_worker` invocations at once (the worker interleaves them on its JS thread);
+// invocations wait in a bounded FIFO queue until a worker has room. Placement takes the least loaded
+// worker, and among equally loaded ones prefers one that ran the same deployment recently (its isolate
+// is warm there). Every Dispatch gets exactly
 // one callback: the worker's Done, or an error when the queue is full (RESOURCE_EXHAUSTED), the deadline
 // passes (DEADLINE_EXCEEDED), the worker dies (UNAVAILABLE) or the pool shuts down (UNAVAILABLE).
 // Callbacks run on pool threads without the pool's lock held, and must not block for long.
@@ -33,6 +36,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -47,11 +51,15 @@
 
 namespace isobar::supervisor {
 
+struct InvocationSession;  // invocation_session.h: what host calls of one invocation are served against
+
 struct WorkerPoolOptions {
   int workers = 1;
   std::string worker_binary;
   std::vector<std::string> worker_args;  // e.g. --sandbox=kill; --worker-id is added per slot
   size_t max_queue = 1024;
+  // Invocations one worker runs at once (interleaved while they wait for host calls).
+  int max_in_flight_per_worker = 16;
   absl::Duration restart_backoff_min = absl::Milliseconds(50);
   absl::Duration restart_backoff_max = absl::Seconds(10);
   // A worker that has not answered this long after an invocation's deadline is killed.
@@ -103,9 +111,10 @@ class WorkerPool {
   // Fails queued and running invocations, kills the workers, stops the monitor. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Sets invoke.invocation_id. `done` is called exactly once.
-  void Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets invoke.invocation_id. `done` is called exactly once. `session` (may be null: Admin.Eval,
+  // analysis) is what the invocation's host calls are served against while it runs.
+  void Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done,
+                std::shared_ptr<InvocationSession> session = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // Deployments quarantined now ("" is the development deployment of Admin.Eval).
@@ -122,9 +131,13 @@ class WorkerPool {
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnHello(const Connection& connection, const isobar::worker::v1::Hello& hello) ABSL_LOCKS_EXCLUDED(mu_);
   void OnDone(const Connection& connection, isobar::worker::v1::Done done) ABSL_LOCKS_EXCLUDED(mu_);
-  // Whether `invocation` is the one this connection's worker is running (host calls for anything else
-  // are refused: a worker can only act for its own invocation).
-  bool IsRunning(const Connection& connection, uint64_t invocation) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether this connection's worker is running `invocation` (host calls for anything else are refused:
+  // a worker can only act for its own invocations), and the invocation's session if it has one.
+  struct Running {
+    bool running = false;
+    std::shared_ptr<InvocationSession> session;
+  };
+  Running FindRunning(const Connection& connection, uint64_t invocation) const ABSL_LOCKS_EXCLUDED(mu_);
   void Detach(const Connection& connection) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -135,6 +148,7 @@ class WorkerPool {
     std::string deployment;  // invoke.deployment(), kept after the Invoke is sent
     absl::Time deadline;
     DoneCallback done;
+    std::shared_ptr<InvocationSession> session;
     std::optional<WorkerId> worker;  // set once sent
     bool expired = false;            // the caller has been answered; the worker's Done is dropped
   };
@@ -147,7 +161,8 @@ class WorkerPool {
     pid_t pid = 0;  // of the newest process (kept after it is reaped, for logs)
     int fd = -1;  // the supervisor's socket end while the process lives (owned by gRPC)
     std::shared_ptr<WorkerStream> stream;
-    std::optional<uint64_t> running;  // invocation id
+    absl::flat_hash_set<uint64_t> running;  // invocation ids
+    std::deque<std::string> recent;          // deployments it ran lately, newest last (affinity)
     absl::Time restart_at;
     absl::Time started_at;
     int consecutive_failures = 0;

@@ -32,21 +32,29 @@ grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::
         pool_.OnHello(*connection, message.hello());
         break;
       case WorkerMessage::kHostCall: {
-        HostMessage reply;
         const auto& call = message.host_call();
-        if (!said_hello || !pool_.IsRunning(*connection, call.invocation_id())) {
-          // Identity comes from the connection: a worker may only act for the invocation it runs.
+        WorkerPool::Running running;
+        if (said_hello) running = pool_.FindRunning(*connection, call.invocation_id());
+        if (!running.running) {
+          // Identity comes from the connection: a worker may only act for the invocations it runs.
           ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " made a host call for invocation "
                                            << call.invocation_id() << ", which it is not running; refused";
+          HostMessage reply;
           auto* result = reply.mutable_host_result();
           result->set_invocation_id(call.invocation_id());
           result->set_call_id(call.call_id());
           result->mutable_error()->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
           result->mutable_error()->set_message("host call for an invocation this worker is not running");
-        } else {
-          *reply.mutable_host_result() = router_.Handle(worker, call);
+          writer->Write(reply);
+          break;
         }
-        writer->Write(reply);
+        // Served off this thread: the stream keeps reading other invocations' calls meanwhile.
+        router_.Handle(worker, std::move(running.session), std::move(*message.mutable_host_call()),
+                       [writer](isobar::worker::v1::HostResult result) {
+                         HostMessage reply;
+                         *reply.mutable_host_result() = std::move(result);
+                         writer->Write(reply);
+                       });
         break;
       }
       case WorkerMessage::kDone:

@@ -159,7 +159,7 @@ TEST_F(WalkingSkeletonTest, HostCallErrorsReachJavaScript) {
       "out",
       &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.result_json(), R"(["Unknown operation","isobar/echo takes one JSON value"])");
+  EXPECT_EQ(response.result_json(), R"(["Unknown operation isobar/no-such-op","isobar/echo takes one JSON value"])");
 }
 
 TEST_F(WalkingSkeletonTest, UserErrorsAreUnknownWithTheirMessage) {

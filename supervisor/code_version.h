@@ -1,0 +1,73 @@
+// One published version of a deployment's code, as the runner needs it: the modules ready to copy
+// into an Invoke, and every function's kind, visibility and validators, parsed once from the worker's
+// analysis (worker/analyze.h), plus the schema's table validators.
+//
+//   ASSIGN_OR_RETURN(std::shared_ptr<const CodeVersion> code, CodeVersion::Build(version_info));
+//   const FunctionDef* f = code->Find(path);   // nullptr: no such function
+#ifndef ISOBAR_SUPERVISOR_CODE_VERSION_H_
+#define ISOBAR_SUPERVISOR_CODE_VERSION_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "isobar/worker/v1/worker.pb.h"
+#include "storage/validator.h"
+#include "storage/value.h"
+#include "storage/versions.h"
+#include "supervisor/function_path.h"
+
+namespace isobar::supervisor {
+
+enum class FunctionKind { kQuery, kMutation, kAction };
+
+absl::string_view KindName(FunctionKind kind);  // "query", "mutation", "action"
+
+struct FunctionDef {
+  std::string path;  // "messages:send"
+  FunctionKind kind = FunctionKind::kQuery;
+  bool internal = false;
+  storage::Validator args = storage::Validator::Any();
+  std::optional<storage::Validator> returns;  // nullopt: not validated
+};
+
+// A table of the schema: its indexes and the validator of its documents (without _id/_creationTime).
+struct SchemaTable {
+  std::string name;
+  std::vector<std::pair<std::string, std::vector<std::string>>> indexes;  // name, declared fields
+  std::optional<storage::Validator> document;  // nullopt: v.any()
+};
+
+struct Schema {
+  std::vector<SchemaTable> tables;
+  bool validation = true;  // schemaValidation
+  const SchemaTable* Find(absl::string_view table) const;
+};
+
+class CodeVersion {
+ public:
+  // `info` with its sources. INVALID_ARGUMENT when the analysis or schema is malformed.
+  static absl::StatusOr<std::shared_ptr<const CodeVersion>> Build(const storage::VersionInfo& info);
+  // Just the schema of an analysis (Push applies it before publishing).
+  static absl::StatusOr<std::optional<Schema>> ParseSchema(const storage::Value& analysis);
+
+  int64_t version() const { return version_; }
+  const FunctionDef* Find(const FunctionPath& path) const;
+  // Copies every module into `call` (the worker checks each against its hash).
+  void AddModules(isobar::worker::v1::FunctionCall* call) const;
+  const std::optional<Schema>& schema() const { return schema_; }
+
+ private:
+  int64_t version_ = 0;
+  std::vector<isobar::worker::v1::Module> modules_;
+  std::map<std::pair<std::string, std::string>, FunctionDef> functions_;  // by (module, export)
+  std::optional<Schema> schema_;
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_CODE_VERSION_H_

@@ -1,0 +1,317 @@
+#include "supervisor/function_runner.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "storage/convex_json.h"
+#include "supervisor/function_path.h"
+
+namespace isobar::supervisor {
+namespace {
+
+constexpr char kComponent[] = "runner";
+
+using isobar::worker::v1::Done;
+using storage::Value;
+
+uint64_t RandomSeed() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng();
+}
+
+FunctionOutcome Failed(const absl::Status& status) {
+  FunctionOutcome outcome;
+  outcome.error = Describe(status);
+  return outcome;
+}
+
+// A user-facing failure of the function itself (validation of its arguments or return value).
+FunctionOutcome UserFailure(grpc::StatusCode code, std::string message) {
+  FunctionOutcome outcome;
+  outcome.error.code = code;
+  outcome.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
+  outcome.error.detail.set_message(std::move(message));
+  return outcome;
+}
+
+absl::string_view TitleKind(FunctionKind kind) {
+  switch (kind) {
+    case FunctionKind::kQuery: return "Query";
+    case FunctionKind::kMutation: return "Mutation";
+    case FunctionKind::kAction: return "Action";
+  }
+  return "Query";
+}
+
+}  // namespace
+
+// One client call across its attempts (a mutation runs again after an OCC conflict).
+struct FunctionRunner::Attempt {
+  FunctionCallRequest request;
+  FunctionCallback done;
+  std::shared_ptr<LiveDeployment> deployment;
+  std::shared_ptr<const CodeVersion> code;
+  FunctionDef function;
+  FunctionPath path;
+  std::string args_json;  // canonical Convex JSON of the validated arguments
+  int retries = 0;
+};
+
+void FunctionRunner::Run(FunctionCallRequest request, FunctionCallback done) {
+  executor_.Run([this, request = std::move(request), done = std::move(done)]() mutable {
+    Start(std::move(request), std::move(done));
+  });
+}
+
+void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
+  ++invocations_;
+  if (request.depth > kMaxCallDepth) {
+    std::move(done)(Failed(absl::InvalidArgumentError(
+        absl::StrCat("Cross-function calls are nested more than ", kMaxCallDepth, " deep"))));
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(request.deployment);
+  if (!deployment.ok()) {
+    std::move(done)(Failed(deployment.status()));
+    return;
+  }
+  auto attempt = std::make_shared<Attempt>();
+  attempt->deployment = *deployment;
+  attempt->code = attempt->deployment->code();
+  if (attempt->code == nullptr) {
+    std::move(done)(Failed(absl::FailedPreconditionError(absl::StrCat(
+        "deployment \"", request.deployment, "\" has no functions yet: push its code first (isobarctl deploy)"))));
+    return;
+  }
+  absl::StatusOr<FunctionPath> path = ParseFunctionPath(request.path);
+  if (!path.ok()) {
+    std::move(done)(Failed(path.status()));
+    return;
+  }
+  const FunctionDef* function = attempt->code->Find(*path);
+  if (function == nullptr || (function->internal && !request.allow_internal)) {
+    std::move(done)(Failed(absl::NotFoundError(absl::StrCat(
+        "Could not find public function for '", path->canonical,
+        "'. Did you forget to deploy it (isobarctl deploy)?"))));
+    return;
+  }
+  if (function->kind != request.kind) {
+    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat("Trying to execute ", function->path, " as ",
+                                                                   TitleKind(request.kind), ", but it is defined as ",
+                                                                   TitleKind(function->kind), "."))));
+    return;
+  }
+  absl::StatusOr<Value> args = storage::ParseConvexJson(request.args_json.empty() ? "{}" : request.args_json);
+  if (!args.ok()) {
+    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat("The arguments are not Convex JSON: ",
+                                                                   args.status().message()))));
+    return;
+  }
+  if (args->type() != Value::Type::kObject) {
+    std::move(done)(Failed(absl::InvalidArgumentError("The arguments must be an object")));
+    return;
+  }
+  if (absl::Status valid = function->args.Check(*args, attempt->deployment->TableOfId()); !valid.ok()) {
+    std::move(done)(UserFailure(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("ArgumentValidationError: ", valid.message())));
+    return;
+  }
+  attempt->function = *function;
+  attempt->path = *std::move(path);
+  attempt->args_json = storage::ToConvexJson(*args);
+  attempt->request = std::move(request);
+  attempt->done = std::move(done);
+  Dispatch(std::move(attempt));
+}
+
+void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
+  const FunctionCallRequest& request = attempt->request;
+  auto session = std::make_shared<InvocationSession>();
+  session->deployment = attempt->deployment;
+  session->code = attempt->code;
+  session->function = attempt->function;
+  session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
+  session->depth = request.depth;
+  if (attempt->function.kind != FunctionKind::kAction) {
+    absl::MutexLock lock(&session->mu);
+    session->txn = attempt->deployment->db().Begin();
+  } else {
+    session->request_id = absl::StrCat(RandomSeed());
+  }
+
+  isobar::worker::v1::Invoke invoke;
+  auto* call = invoke.mutable_function();
+  switch (attempt->function.kind) {
+    case FunctionKind::kQuery:
+      call->set_kind(isobar::worker::v1::FunctionCall::QUERY);
+      invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.query_cpu_budget)));
+      break;
+    case FunctionKind::kMutation:
+      call->set_kind(isobar::worker::v1::FunctionCall::MUTATION);
+      invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.mutation_cpu_budget)));
+      break;
+    case FunctionKind::kAction:
+      call->set_kind(isobar::worker::v1::FunctionCall::ACTION);
+      call->set_request_id(session->request_id);
+      invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.action_cpu_budget)));
+      break;
+  }
+  call->set_module_path(attempt->path.module);
+  call->set_export_name(attempt->path.name);
+  call->set_args_json(absl::StrCat("[", attempt->args_json, "]"));
+  attempt->code->AddModules(call);
+  invoke.set_deployment(attempt->deployment->info().name);
+  invoke.set_seed(RandomSeed());
+  invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
+  workers_.Dispatch(
+      std::move(invoke), request.deadline,
+      [this, attempt, session](absl::StatusOr<Done> done, WorkerId worker) mutable {
+        // Completions arrive on the pool's threads; committing blocks, so it happens on the executor.
+        executor_.Run([this, attempt = std::move(attempt), session = std::move(session), done = std::move(done),
+                       worker]() mutable { Finish(std::move(attempt), std::move(session), std::move(done), worker); });
+      },
+      session);
+}
+
+void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  for (const auto& line : done.log_lines()) {
+    isobar::v1::LogEntry entry;
+    entry.set_unix_time_ms(now);
+    entry.set_deployment(attempt.deployment->info().name);
+    entry.set_function(attempt.function.path);
+    entry.set_level(line.level());
+    entry.set_message(line.message());
+    entry.set_worker_id(worker.value());
+    logs_.Publish(entry);
+  }
+}
+
+absl::Duration FunctionRunner::Backoff(int retry) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  absl::Duration ceiling = options_.occ_backoff_min;
+  for (int i = 0; i < retry && ceiling < options_.occ_backoff_max; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, options_.occ_backoff_max);
+  // Full jitter over the upper half: conflicting retries spread out instead of colliding again.
+  std::uniform_real_distribution<double> fraction(0.5, 1.0);
+  return ceiling * fraction(rng);
+}
+
+void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
+                            absl::StatusOr<Done> done, WorkerId worker) {
+  FunctionOutcome outcome;
+  outcome.occ_retries = attempt->retries;
+  auto finish = [&](FunctionOutcome result) {
+    result.occ_retries = attempt->retries;
+    std::move(attempt->done)(std::move(result));
+  };
+  if (!done.ok()) {
+    finish(Failed(done.status()));
+    return;
+  }
+  PublishLogs(*attempt, *done, worker);
+  for (const auto& line : done->log_lines()) {
+    isobar::v1::LogLine& out = outcome.logs.emplace_back();
+    out.set_level(line.level());
+    out.set_message(line.message());
+  }
+  if (done->outcome_case() != Done::kResultJson) {
+    outcome.error = done->outcome_case() == Done::kError
+                        ? DescribeWorkerError(done->error())
+                        : Describe(absl::InternalError("the worker finished without a result"));
+    finish(std::move(outcome));
+    return;
+  }
+  absl::StatusOr<Value> result = storage::ParseConvexJson(done->result_json());
+  if (!result.ok()) {
+    ISOBAR_LOG(kError, kComponent) << attempt->function.path << " returned a value we cannot read: " << result.status();
+    finish(Failed(absl::InternalError("the function's return value could not be read")));
+    return;
+  }
+  if (attempt->function.returns.has_value()) {
+    if (absl::Status valid = attempt->function.returns->Check(*result, attempt->deployment->TableOfId()); !valid.ok()) {
+      FunctionOutcome failed = UserFailure(grpc::StatusCode::INVALID_ARGUMENT,
+                                           absl::StrCat("ReturnsValidationError: ", valid.message()));
+      failed.error.detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
+      failed.logs = std::move(outcome.logs);
+      finish(std::move(failed));
+      return;
+    }
+  }
+  if (attempt->function.kind == FunctionKind::kMutation) {
+    absl::StatusOr<storage::Timestamp> committed;
+    {
+      absl::MutexLock lock(&session->mu);
+      session->streams.clear();
+      committed = attempt->deployment->db().Commit(*session->txn);
+      session->txn.reset();
+    }
+    if (absl::IsAborted(committed.status())) {
+      ++occ_conflicts_;
+      const absl::Time retry_at = absl::Now() + Backoff(attempt->retries);
+      if (attempt->retries < options_.max_occ_retries && retry_at < attempt->request.deadline) {
+        ++attempt->retries;
+        ++occ_retries_;
+        executor_.RunAt(retry_at, [this, attempt]() mutable { Dispatch(std::move(attempt)); });
+        return;
+      }
+    }
+    if (!committed.ok()) {
+      FunctionOutcome failed = Failed(committed.status());
+      failed.logs = std::move(outcome.logs);
+      finish(std::move(failed));
+      return;
+    }
+  }
+  outcome.ok = true;
+  outcome.result_json = storage::ToConvexJson(*result);
+  finish(std::move(outcome));
+}
+
+bool FunctionRunner::IsActionCall(absl::string_view op) {
+  return op == "1.0/actions/query" || op == "1.0/actions/mutation" || op == "1.0/actions/action";
+}
+
+void FunctionRunner::RunFromAction(const InvocationSession& caller, absl::string_view op, absl::string_view args_json,
+                                   FunctionCallback done) {
+  if (caller.function.kind != FunctionKind::kAction) {
+    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat(op, " is only available in actions"))));
+    return;
+  }
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
+  if (!args.ok() || args->type() != Value::Type::kObject) {
+    std::move(done)(Failed(absl::InvalidArgumentError("syscall arguments must be a JSON object")));
+    return;
+  }
+  const Value& name = args->Get("name");
+  if (name.type() != Value::Type::kString) {
+    std::move(done)(Failed(absl::InvalidArgumentError(
+        "Only functions named by path (api.module.fn or \"module:fn\") can be called; components and function "
+        "handles are not supported")));
+    return;
+  }
+  absl::StatusOr<Value> call_args = storage::FromPlainJson(args->Get("args"), /*allow_undefined=*/false);
+  if (!call_args.ok()) {
+    std::move(done)(Failed(call_args.status()));
+    return;
+  }
+  FunctionCallRequest request;
+  request.deployment = caller.deployment->info().name;
+  request.path = name.string();
+  request.kind = op == "1.0/actions/query"      ? FunctionKind::kQuery
+                 : op == "1.0/actions/mutation" ? FunctionKind::kMutation
+                                                : FunctionKind::kAction;
+  request.args_json = storage::ToConvexJson(*call_args);
+  request.identity_json = caller.identity_json;
+  request.allow_internal = true;
+  request.depth = caller.depth + 1;
+  request.deadline = absl::Now() + options_.action_cpu_budget;
+  Run(std::move(request), std::move(done));
+}
+
+}  // namespace isobar::supervisor

@@ -1,0 +1,103 @@
+// Runs Convex functions (ARCHITECTURE.md §3): finds the function in the deployment's active code
+// version, validates its arguments, begins its transaction, dispatches it to a worker, serves its host
+// calls against the session (syscalls.h), then validates the return value and commits a mutation.
+//
+//   FunctionCallRequest request{.deployment = "chat", .path = "messages:send", .kind = FunctionKind::kMutation,
+//                               .args_json = R"({"body":"hi"})", .deadline = absl::Now() + absl::Seconds(30)};
+//   runner.Run(std::move(request), [](FunctionOutcome outcome) { ... });
+//
+// A mutation whose commit conflicts (OCC) runs again from the start, up to `max_occ_retries` times, after
+// a jittered backoff doubling from `occ_backoff_min` to `occ_backoff_max`; the outcome says how many
+// retries it took. The callback runs exactly once, on the runner's executor.
+#ifndef ISOBAR_SUPERVISOR_FUNCTION_RUNNER_H_
+#define ISOBAR_SUPERVISOR_FUNCTION_RUNNER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "base/executor.h"
+#include "isobar/v1/api.pb.h"
+#include "supervisor/code_version.h"
+#include "supervisor/error_detail.h"
+#include "supervisor/invocation_session.h"
+#include "supervisor/live_deployments.h"
+#include "supervisor/log_hub.h"
+#include "supervisor/worker_pool.h"
+
+namespace isobar::supervisor {
+
+struct FunctionCallRequest {
+  std::string deployment;
+  std::string path;  // "dir/mod:fn"
+  FunctionKind kind = FunctionKind::kQuery;
+  std::string args_json = "{}";       // one Convex JSON object
+  std::string identity_json = "null";  // the caller's UserIdentity, or null
+  bool allow_internal = false;         // nested calls may reach internal functions; clients may not
+  int depth = 0;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct FunctionOutcome {
+  bool ok = false;
+  std::string result_json;          // when ok: the return value as Convex JSON
+  DescribedError error;             // when not
+  std::vector<isobar::v1::LogLine> logs;
+  int occ_retries = 0;
+};
+
+using FunctionCallback = absl::AnyInvocable<void(FunctionOutcome) &&>;
+
+struct FunctionRunnerOptions {
+  absl::Duration query_cpu_budget = absl::Seconds(1);
+  absl::Duration mutation_cpu_budget = absl::Seconds(1);
+  absl::Duration action_cpu_budget = absl::Minutes(10);
+  int max_occ_retries = 4;
+  absl::Duration occ_backoff_min = absl::Milliseconds(100);
+  absl::Duration occ_backoff_max = absl::Seconds(2);
+};
+
+class FunctionRunner {
+ public:
+  // Not owned; all must outlive the runner. `executor` runs the steps that block on PostgreSQL.
+  FunctionRunner(LiveDeployments& deployments, WorkerPool& workers, Executor& executor, LogHub& logs,
+                 FunctionRunnerOptions options = {})
+      : deployments_(deployments), workers_(workers), executor_(executor), logs_(logs), options_(options) {}
+
+  void Run(FunctionCallRequest request, FunctionCallback done);
+
+  // An action's ctx.runQuery / runMutation / runAction (`op` is "1.0/actions/query", ...): its
+  // reference and args resolved against the caller's deployment, run as a separate transaction.
+  void RunFromAction(const InvocationSession& caller, absl::string_view op, absl::string_view args_json,
+                     FunctionCallback done);
+  static bool IsActionCall(absl::string_view op);
+
+  struct Stats {
+    uint64_t invocations = 0, occ_conflicts = 0, occ_retries = 0;
+  };
+  Stats stats() const { return Stats{invocations_.load(), occ_conflicts_.load(), occ_retries_.load()}; }
+
+ private:
+  struct Attempt;
+
+  void Start(FunctionCallRequest request, FunctionCallback done);
+  void Dispatch(std::shared_ptr<Attempt> attempt);
+  void Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
+              absl::StatusOr<isobar::worker::v1::Done> done, WorkerId worker);
+  void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);
+  absl::Duration Backoff(int retry);
+
+  LiveDeployments& deployments_;
+  WorkerPool& workers_;
+  Executor& executor_;
+  LogHub& logs_;
+  const FunctionRunnerOptions options_;
+  std::atomic<uint64_t> invocations_{0}, occ_conflicts_{0}, occ_retries_{0};
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_FUNCTION_RUNNER_H_

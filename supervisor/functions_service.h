@@ -1,0 +1,69 @@
+// Functions: a client's Query, Mutation and Action calls (isobar.v1.Functions).
+//
+// The deployment's API key admits public functions; the admin key admits internal ones too. Verified
+// keys are remembered for a minute (by hash, never the key itself), so a call does not pay a catalog
+// round trip. Each call finishes with the function's result and log lines, or a status code and an
+// ErrorDetail (kind, message, ConvexError data, the user's stack, whether a retry may help).
+#ifndef ISOBAR_SUPERVISOR_FUNCTIONS_SERVICE_H_
+#define ISOBAR_SUPERVISOR_FUNCTIONS_SERVICE_H_
+
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "base/executor.h"
+#include "isobar/v1/api.grpc.pb.h"
+#include "storage/api_keys.h"
+#include "storage/pg_pool.h"
+#include "supervisor/function_runner.h"
+#include "supervisor/live_deployments.h"
+
+namespace isobar::supervisor {
+
+struct FunctionsOptions {
+  std::string admin_key;
+  // Used when the client sets no deadline.
+  absl::Duration default_deadline = absl::Minutes(1);
+  absl::Duration default_action_deadline = absl::Minutes(10);
+};
+
+class FunctionsService final : public isobar::v1::Functions::CallbackService {
+ public:
+  // Not owned; all must outlive the service.
+  FunctionsService(FunctionsOptions options, FunctionRunner& runner, LiveDeployments& deployments,
+                   storage::PgPool& pg, Executor& executor)
+      : options_(std::move(options)), runner_(runner), deployments_(deployments), api_keys_(pg), executor_(executor) {}
+
+  grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+                                  isobar::v1::FunctionResponse* response) override {
+    return Call(context, request, response, FunctionKind::kQuery);
+  }
+  grpc::ServerUnaryReactor* Mutation(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+                                     isobar::v1::FunctionResponse* response) override {
+    return Call(context, request, response, FunctionKind::kMutation);
+  }
+  grpc::ServerUnaryReactor* Action(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+                                   isobar::v1::FunctionResponse* response) override {
+    return Call(context, request, response, FunctionKind::kAction);
+  }
+
+ private:
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+                                 isobar::v1::FunctionResponse* response, FunctionKind kind);
+  // Whether the call may run public (and, with the admin key, internal) functions of `deployment`.
+  absl::StatusOr<bool> Authorize(const grpc::ServerContextBase& context, const std::string& deployment)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const FunctionsOptions options_;
+  FunctionRunner& runner_;
+  LiveDeployments& deployments_;
+  storage::ApiKeys api_keys_;
+  Executor& executor_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, absl::Time> verified_ ABSL_GUARDED_BY(mu_);  // sha256(deployment, key) -> until
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_FUNCTIONS_SERVICE_H_

@@ -1,0 +1,43 @@
+// What the supervisor keeps for one running invocation of a Convex function: whose it is, the code
+// version it runs, its transaction (queries and mutations) and open query streams. Host calls of the
+// invocation are served against it (syscalls.h); the pool hands it to the worker service for exactly
+// the invocation it was dispatched with, so a worker can only ever reach its own invocation's session.
+#ifndef ISOBAR_SUPERVISOR_INVOCATION_SESSION_H_
+#define ISOBAR_SUPERVISOR_INVOCATION_SESSION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/query.h"
+#include "storage/transaction.h"
+#include "supervisor/code_version.h"
+#include "supervisor/live_deployments.h"
+
+namespace isobar::supervisor {
+
+struct InvocationSession {
+  std::shared_ptr<LiveDeployment> deployment;
+  std::shared_ptr<const CodeVersion> code;
+  FunctionDef function;          // a copy: the session outlives nothing it points into
+  std::string identity_json = "null";  // the caller's UserIdentity (Convex JSON object) or null
+  int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
+  std::string request_id;        // actions: what invokeAction was given
+
+  // Host calls of one invocation are served one at a time.
+  absl::Mutex mu;
+  std::unique_ptr<storage::Transaction> txn ABSL_GUARDED_BY(mu);  // null for actions
+  std::map<uint32_t, std::unique_ptr<storage::QueryStream>> streams ABSL_GUARDED_BY(mu);
+  uint32_t next_query_id ABSL_GUARDED_BY(mu) = 0;
+  bool paginated ABSL_GUARDED_BY(mu) = false;
+  uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
+};
+
+inline constexpr int kMaxCallDepth = 8;
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_INVOCATION_SESSION_H_

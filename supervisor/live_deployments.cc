@@ -1,0 +1,58 @@
+#include "supervisor/live_deployments.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "storage/versions.h"
+
+namespace isobar::supervisor {
+
+storage::TableOfId LiveDeployment::TableOfId() {
+  return [this](const storage::DocumentId& id) -> std::optional<std::string> {
+    absl::StatusOr<std::shared_ptr<const storage::TableSchema>> table = db_.schemas().ByNumber(id.table);
+    if (!table.ok() || *table == nullptr) return std::nullopt;
+    return (*table)->table.name;
+  };
+}
+
+void LiveDeployments::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (auto& [name, deployment] : open_) deployment->db().Close();
+}
+
+absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::string_view name) {
+  auto find = [&]() -> absl::StatusOr<std::shared_ptr<LiveDeployment>> {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("the supervisor is shutting down");
+    auto it = open_.find(name);
+    if (it != open_.end()) return it->second;
+    return std::shared_ptr<LiveDeployment>();
+  };
+  ASSIGN_OR_RETURN(std::shared_ptr<LiveDeployment> found, find());
+  if (found != nullptr) return found;
+  absl::MutexLock opening(&open_mu_);
+  ASSIGN_OR_RETURN(found, find());
+  if (found != nullptr) return found;
+  ASSIGN_OR_RETURN(storage::DeploymentInfo info, catalog_.GetDeployment(name));
+  auto deployment = std::make_shared<LiveDeployment>(pool_, info);
+  if (absl::Status opened = deployment->db().Open(); !opened.ok()) {
+    ISOBAR_LOG(kError, "deployments") << "cannot open the database of \"" << info.name << "\": " << opened;
+    return absl::UnavailableError(absl::StrCat("the database of deployment \"", info.name, "\" is unavailable"));
+  }
+  storage::Versions versions(pool_);
+  ASSIGN_OR_RETURN(std::optional<storage::VersionInfo> active, versions.Active(info.id, /*with_sources=*/true));
+  if (active.has_value()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const CodeVersion> code, CodeVersion::Build(*active));
+    deployment->SetCode(std::move(code));
+  }
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    deployment->db().Close();
+    return absl::UnavailableError("the supervisor is shutting down");
+  }
+  open_.emplace(info.name, deployment);
+  return deployment;
+}
+
+}  // namespace isobar::supervisor

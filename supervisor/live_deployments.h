@@ -1,0 +1,82 @@
+// The deployments this supervisor serves: each one's catalog entry, its open database (committer
+// running, holding the deployment's lease) and its active code version, loaded on first use.
+//
+//   LiveDeployments live(pg_pool);
+//   ASSIGN_OR_RETURN(std::shared_ptr<LiveDeployment> d, live.Get("chat-app"));   // NOT_FOUND
+//   std::shared_ptr<const CodeVersion> code = d->code();                         // null before a push
+//   std::unique_ptr<storage::Transaction> txn = d->db().Begin();
+//
+// A push calls SetCode with the new version; invocations that already hold the old CodeVersion finish
+// on it. Thread-safe.
+#ifndef ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
+#define ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/catalog.h"
+#include "storage/database.h"
+#include "storage/pg_pool.h"
+#include "storage/validator.h"
+#include "supervisor/code_version.h"
+
+namespace isobar::supervisor {
+
+class LiveDeployment {
+ public:
+  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info) : info_(std::move(info)), db_(pool, info_.id) {}
+
+  const storage::DeploymentInfo& info() const { return info_; }
+  storage::Database& db() { return db_; }
+
+  std::shared_ptr<const CodeVersion> code() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return code_;
+  }
+  void SetCode(std::shared_ptr<const CodeVersion> code) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    code_ = std::move(code);
+  }
+
+  // For id validators: the name of an id's table, if the table exists.
+  storage::TableOfId TableOfId();
+
+  // Serialises pushes of this deployment (schema changes and the version switch).
+  absl::Mutex& push_mutex() { return push_mu_; }
+
+ private:
+  const storage::DeploymentInfo info_;
+  storage::Database db_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const CodeVersion> code_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex push_mu_;
+};
+
+class LiveDeployments {
+ public:
+  explicit LiveDeployments(storage::PgPool& pool) : pool_(pool), catalog_(pool) {}
+  ~LiveDeployments() { Close(); }
+
+  // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // NOT_FOUND for a deployment that does not exist; UNAVAILABLE when its database cannot be opened.
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  storage::PgPool& pool_;
+  storage::Catalog catalog_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<LiveDeployment>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(mu_);  // one opening at a time (catalog and lease round trips)
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_

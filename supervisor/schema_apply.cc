@@ -1,0 +1,122 @@
+#include "supervisor/schema_apply.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "storage/catalog.h"
+#include "storage/schema_change.h"
+
+namespace isobar::supervisor {
+namespace {
+
+constexpr size_t kViolationsShown = 3;
+
+absl::Status CheckIndexes(const SchemaTable& table) {
+  auto refuse = [&](absl::string_view index, const std::string& why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("schema: index \"", index, "\" of table \"", table.name, "\": ", why));
+  };
+  if (table.indexes.size() > kMaxIndexesPerTable) {
+    return absl::InvalidArgumentError(absl::StrCat("schema: table \"", table.name, "\" has more than ",
+                                                   kMaxIndexesPerTable, " indexes"));
+  }
+  std::set<std::string> names;
+  std::set<std::vector<std::string>> field_lists;
+  for (const auto& [name, fields] : table.indexes) {
+    RETURN_IF_ERROR(storage::ValidateIdentifier("index", name));
+    if (name == storage::kByIdIndex || name == storage::kByCreationTimeIndex || name[0] == '_') {
+      return refuse(name, "the name is reserved");
+    }
+    if (!names.insert(name).second) return refuse(name, "the name is used twice");
+    if (fields.empty()) return refuse(name, "an index needs at least one field");
+    std::set<std::string> seen;
+    for (const std::string& field : fields) {
+      if (!seen.insert(field).second) return refuse(name, absl::StrCat("field \"", field, "\" is listed twice"));
+      for (absl::string_view part : absl::StrSplit(field, '.')) {
+        if (part.empty() || part[0] == '_') {
+          return refuse(name, absl::StrCat("field \"", field, "\" is not allowed (system fields are appended "
+                                                              "automatically)"));
+        }
+      }
+    }
+    if (!field_lists.insert(fields).second) return refuse(name, "another index has the same fields");
+  }
+  return absl::OkStatus();
+}
+
+// The fields a user index was declared with (its key without the appended _creationTime and _id).
+std::vector<std::string> Declared(const storage::IndexInfo& index) {
+  std::vector<std::string> fields = index.fields;
+  if (fields.size() >= 2) fields.resize(fields.size() - 2);
+  return fields;
+}
+
+}  // namespace
+
+absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema) {
+  storage::Database& db = deployment.db();
+  const storage::DeploymentId id = deployment.info().id;
+  for (const SchemaTable& table : schema.tables) RETURN_IF_ERROR(CheckIndexes(table));
+
+  if (schema.validation) {
+    std::vector<std::string> problems;
+    for (const SchemaTable& table : schema.tables) {
+      if (!table.document.has_value()) continue;
+      ASSIGN_OR_RETURN(std::vector<storage::SchemaViolation> found,
+                       storage::FindViolations(db, table.name, *table.document, deployment.TableOfId(),
+                                               kViolationsShown - problems.size()));
+      for (const storage::SchemaViolation& v : found) {
+        problems.push_back(absl::StrCat("Document with ID \"", v.id, "\" in table \"", table.name,
+                                        "\" does not match the schema: ", v.message));
+      }
+      if (problems.size() >= kViolationsShown) break;
+    }
+    if (!problems.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Schema validation failed (fix the documents, or the schema, or push with "
+          "defineSchema(..., {schemaValidation: false})).\n",
+          absl::StrJoin(problems, "\n")));
+    }
+  }
+
+  // Every table's user indexes, made to match: tables not in the schema keep none.
+  ASSIGN_OR_RETURN(std::vector<storage::TableInfo> tables, db.catalog().ListTables(id));
+  for (const storage::TableInfo& table : tables) {
+    if (table.name[0] == '_') continue;
+    const SchemaTable* wanted = schema.Find(table.name);
+    ASSIGN_OR_RETURN(std::vector<storage::IndexInfo> indexes, db.catalog().ListIndexes(id, table.number));
+    for (const storage::IndexInfo& index : indexes) {
+      if (index.name == storage::kByIdIndex || index.name == storage::kByCreationTimeIndex) continue;
+      bool keep = false;
+      if (wanted != nullptr) {
+        for (const auto& [name, fields] : wanted->indexes) keep = keep || (name == index.name && fields == Declared(index) && index.ready);
+      }
+      if (keep) continue;
+      RETURN_IF_ERROR(storage::DropIndex(db, index));
+      ISOBAR_LOG(kInfo, "schema") << "deployment \"" << deployment.info().name << "\": index " << table.name << "."
+                                  << index.name << " dropped";
+    }
+  }
+  for (const SchemaTable& table : schema.tables) {
+    std::vector<storage::IndexInfo> existing;
+    ASSIGN_OR_RETURN(std::optional<storage::TableInfo> found, db.catalog().FindTable(id, table.name));
+    if (found.has_value()) {
+      ASSIGN_OR_RETURN(existing, db.catalog().ListIndexes(id, found->number));
+    }
+    for (const auto& [name, fields] : table.indexes) {
+      bool present = false;
+      for (const storage::IndexInfo& index : existing) present = present || index.name == name;
+      if (present) continue;
+      RETURN_IF_ERROR(storage::AddIndex(db, table.name, name, fields).status());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace isobar::supervisor

@@ -1,0 +1,363 @@
+#include "supervisor/syscalls.h"
+
+#include <cmath>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/convex_json.h"
+#include "storage/document_id.h"
+#include "storage/paginate.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using storage::Value;
+
+using Op = absl::StatusOr<std::string> (*)(InvocationSession&, const Value&);
+
+// Arguments are a plain JSON envelope whose values are Convex JSON (decoded where they are used).
+absl::StatusOr<Value> ParseArgs(absl::string_view args_json) {
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
+  if (!args.ok() || args->type() != Value::Type::kObject) {
+    return absl::InvalidArgumentError("syscall arguments must be a JSON object");
+  }
+  return args;
+}
+
+absl::StatusOr<std::string> StringArg(const Value& args, absl::string_view name) {
+  const Value& v = args.Get(name);
+  if (v.type() != Value::Type::kString) return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a string"));
+  return v.string();
+}
+
+std::optional<std::string> OptionalString(const Value& args, absl::string_view name) {
+  const Value& v = args.Get(name);
+  if (v.type() != Value::Type::kString) return std::nullopt;
+  return v.string();
+}
+
+std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
+
+absl::StatusOr<storage::Transaction*> Reader(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  if (session.txn == nullptr) {
+    return absl::InvalidArgumentError("The database is not available in actions: use ctx.runQuery or ctx.runMutation");
+  }
+  ++session.database_queries;
+  return session.txn.get();
+}
+
+absl::StatusOr<storage::Transaction*> Writer(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  if (session.function.kind != FunctionKind::kMutation) {
+    return absl::InvalidArgumentError(absl::StrCat("Writes are not allowed in a ", KindName(session.function.kind),
+                                                   ": only mutations write to the database"));
+  }
+  return Reader(session);
+}
+
+// With schemaValidation, a written document must match its table's validator.
+absl::Status CheckSchema(InvocationSession& session, absl::string_view table, const Value& document) {
+  const std::optional<Schema>& schema = session.code->schema();
+  if (!schema.has_value() || !schema->validation) return absl::OkStatus();
+  const SchemaTable* defined = schema->Find(table);
+  if (defined == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("Failed to insert or update a document in table \"", table,
+                                                   "\" because it does not match the schema: the table is not in "
+                                                   "the schema"));
+  }
+  if (!defined->document.has_value()) return absl::OkStatus();
+  Value::Object user;
+  for (const auto& [name, value] : document.object()) {
+    if (name != "_id" && name != "_creationTime") user.emplace_back(name, value);
+  }
+  absl::Status matches = defined->document->Check(Value::MakeSortedObject(std::move(user)), session.deployment->TableOfId());
+  if (matches.ok()) return matches;
+  return absl::InvalidArgumentError(absl::StrCat("Failed to insert or update a document in table \"", table,
+                                                 "\" because it does not match the schema: ", matches.message()));
+}
+
+absl::StatusOr<std::string> TableOf(InvocationSession& session, const storage::DocumentId& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table,
+                   session.deployment->db().schemas().ByNumber(id.table));
+  if (table == nullptr) return absl::NotFoundError("the document's table does not exist");
+  return table->table.name;
+}
+
+absl::StatusOr<std::string> Get(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "id"));
+  ASSIGN_OR_RETURN(storage::DocumentId id, txn->ResolveId("db.get", id_text, OptionalString(args, "table")));
+  const bool system = args.Get("isSystem").type() == Value::Type::kBoolean && args.Get("isSystem").boolean();
+  ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table, txn->schemas().ByNumber(id.table));
+  if (table != nullptr && (table->table.name[0] == '_') != system) {
+    return absl::InvalidArgumentError(system ? "db.system.get only reads system tables; use db.get"
+                                             : "System tables can only be read with db.system.get");
+  }
+  ASSIGN_OR_RETURN(std::optional<Value> document, txn->Get(id));
+  return document.has_value() ? storage::ToConvexJson(*document) : std::string("null");
+}
+
+absl::StatusOr<std::string> Insert(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
+  ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
+  ASSIGN_OR_RETURN(Value value, storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/false));
+  if (value.type() != Value::Type::kObject) return absl::InvalidArgumentError("insert takes an object");
+  ASSIGN_OR_RETURN(storage::DocumentId id, txn->Insert(table, value));
+  ASSIGN_OR_RETURN(std::optional<Value> document, txn->Get(id));
+  if (document.has_value()) RETURN_IF_ERROR(CheckSchema(session, table, *document));
+  return absl::StrCat("{\"_id\":", Quote(storage::EncodeDocumentId(id)), "}");
+}
+
+// shallowMerge, replace and remove: the id (optionally checked against `table`), then the write.
+template <typename Write>
+absl::StatusOr<std::string> Update(InvocationSession& session, const Value& args, absl::string_view operation,
+                                   Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
+  ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "id"));
+  ASSIGN_OR_RETURN(storage::DocumentId id, txn->ResolveId(operation, id_text, OptionalString(args, "table")));
+  ASSIGN_OR_RETURN(std::optional<Value> document, write(*txn, id));
+  if (!document.has_value()) return std::string("null");
+  return storage::ToConvexJson(*document);
+}
+
+absl::StatusOr<std::string> ShallowMerge(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(Value patch, storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/true));
+  return Update(session, args, "db.patch", [&](storage::Transaction& txn, const storage::DocumentId& id)
+                                               -> absl::StatusOr<std::optional<Value>> {
+    ASSIGN_OR_RETURN(Value document, txn.Patch(id, patch));
+    ASSIGN_OR_RETURN(std::string table, TableOf(session, id));
+    RETURN_IF_ERROR(CheckSchema(session, table, document));
+    return std::optional<Value>(std::move(document));
+  });
+}
+
+absl::StatusOr<std::string> Replace(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(Value value, storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/false));
+  if (value.type() != Value::Type::kObject) return absl::InvalidArgumentError("replace takes an object");
+  return Update(session, args, "db.replace", [&](storage::Transaction& txn, const storage::DocumentId& id)
+                                                 -> absl::StatusOr<std::optional<Value>> {
+    ASSIGN_OR_RETURN(Value document, txn.Replace(id, value));
+    ASSIGN_OR_RETURN(std::string table, TableOf(session, id));
+    RETURN_IF_ERROR(CheckSchema(session, table, document));
+    return std::optional<Value>(std::move(document));
+  });
+}
+
+absl::StatusOr<std::string> Remove(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  return Update(session, args, "db.delete", [](storage::Transaction& txn, const storage::DocumentId& id)
+                                                -> absl::StatusOr<std::optional<Value>> {
+    ASSIGN_OR_RETURN(Value deleted, txn.Delete(id));
+    return std::optional<Value>(std::move(deleted));
+  });
+}
+
+absl::StatusOr<std::string> NormalizeId(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
+  ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "idString"));
+  absl::StatusOr<storage::DocumentId> id = txn->ResolveId("db.normalizeId", id_text, table);
+  if (!id.ok()) return std::string(R"({"id":null})");
+  return absl::StrCat("{\"id\":", Quote(storage::EncodeDocumentId(*id)), "}");
+}
+
+constexpr size_t kMaxOpenQueries = 64;
+
+absl::StatusOr<std::string> QueryStream(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  ASSIGN_OR_RETURN(storage::Query query, storage::ParseQuery(args.Get("query")));
+  if (session.streams.size() >= kMaxOpenQueries) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many open queries (at most ", kMaxOpenQueries, ")"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::QueryStream> stream, storage::QueryStream::Open(*txn, query));
+  const uint32_t id = session.next_query_id++;
+  session.streams.emplace(id, std::move(stream));
+  return absl::StrCat("{\"queryId\":", id, "}");
+}
+
+absl::StatusOr<uint32_t> QueryId(const Value& args) {
+  const Value& id = args.Get("queryId");
+  if (id.type() != Value::Type::kFloat64 || id.float64() < 0 || id.float64() > 4294967295.0 ||
+      std::floor(id.float64()) != id.float64()) {
+    return absl::InvalidArgumentError("`queryId` must be a query id");
+  }
+  return static_cast<uint32_t>(id.float64());
+}
+
+absl::StatusOr<std::string> QueryStreamNext(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  ASSIGN_OR_RETURN(uint32_t id, QueryId(args));
+  auto it = session.streams.find(id);
+  if (it == session.streams.end()) return absl::InvalidArgumentError(absl::StrCat("Query ", id, " is not open"));
+  ASSIGN_OR_RETURN(std::optional<Value> document, it->second->Next(*txn));
+  if (!document.has_value()) {
+    session.streams.erase(it);  // the backend drops a query once it reports done
+    return std::string(R"({"value":null,"done":true})");
+  }
+  return absl::StrCat("{\"value\":", storage::ToConvexJson(*document), ",\"done\":false}");
+}
+
+absl::StatusOr<std::string> QueryCleanup(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(uint32_t id, QueryId(args));
+  return session.streams.erase(id) > 0 ? std::string("true") : std::string("false");
+}
+
+absl::StatusOr<size_t> OptionalCount(const Value& args, absl::string_view name, size_t otherwise) {
+  const Value& v = args.Get(name);
+  if (v.is_undefined() || v.type() == Value::Type::kNull) return otherwise;
+  if (v.type() != Value::Type::kFloat64 || v.float64() < 0 || std::floor(v.float64()) != v.float64()) {
+    return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a non-negative integer"));
+  }
+  return static_cast<size_t>(std::min(v.float64(), 1e15));
+}
+
+absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  if (session.paginated) {
+    return absl::InvalidArgumentError(
+        "MultiplePaginatedDatabaseQueries: this function already paginated a query; a function may paginate once");
+  }
+  session.paginated = true;
+  storage::PageRequest request;
+  ASSIGN_OR_RETURN(request.query, storage::ParseQuery(args.Get("query")));
+  request.cursor = OptionalString(args, "cursor");
+  request.end_cursor = OptionalString(args, "endCursor");
+  ASSIGN_OR_RETURN(request.page_size, OptionalCount(args, "pageSize", 0));
+  ASSIGN_OR_RETURN(size_t max_rows, OptionalCount(args, "maximumRowsRead", 0));
+  if (max_rows > 0) request.maximum_rows_read = max_rows;
+  ASSIGN_OR_RETURN(storage::PageResult page,
+                   storage::QueryPage(*txn, request, session.deployment->info().cursor_key));
+  std::string out = "{\"page\":[";
+  for (size_t i = 0; i < page.page.size(); ++i) {
+    if (i > 0) out += ',';
+    out += storage::ToConvexJson(page.page[i]);
+  }
+  absl::StrAppend(&out, "],\"isDone\":", page.is_done ? "true" : "false",
+                  ",\"continueCursor\":", Quote(page.continue_cursor), ",\"splitCursor\":null,\"pageStatus\":",
+                  page.page_status.has_value() ? Quote(*page.page_status) : std::string("null"), "}");
+  return out;
+}
+
+absl::StatusOr<std::string> Count(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
+  storage::Query query;
+  query.table = table;
+  query.index = storage::kByCreationTimeIndex;
+  query.full_table_scan = true;
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::QueryStream> stream, storage::QueryStream::Open(*txn, query));
+  double count = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<Value> document, stream->Next(*txn));
+    if (!document.has_value()) break;
+    ++count;
+  }
+  return storage::ToConvexJson(Value::Float64(count));
+}
+
+absl::StatusOr<std::string> SnapshotTs(InvocationSession& session, const Value&) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
+  return storage::ToConvexJson(Value::Int64(static_cast<int64_t>(txn->begin_ts().value())));
+}
+
+absl::StatusOr<std::string> UserIdentity(InvocationSession& session, const Value&) { return session.identity_json; }
+
+absl::StatusOr<std::string> FunctionMetadata(InvocationSession& session, const Value&) {
+  return absl::StrCat("{\"name\":", Quote(session.function.path), ",\"componentPath\":\"\"}");
+}
+
+absl::StatusOr<std::string> DeploymentMetadata(InvocationSession& session, const Value&) {
+  return absl::StrCat("{\"name\":", Quote(session.deployment->info().name), ",\"region\":null,\"class\":\"self-hosted\"}");
+}
+
+absl::StatusOr<std::string> TransactionMetrics(InvocationSession& session, const Value&)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  if (session.txn == nullptr) return absl::InvalidArgumentError("Unknown async operation 1.0/getTransactionMetrics");
+  const storage::TransactionLimits limits;
+  const storage::Transaction& txn = *session.txn;
+  size_t bytes_written = 0;
+  for (const auto& [id, write] : txn.writes()) {
+    if (write.new_document.has_value()) bytes_written += storage::ConvexSize(*write.new_document);
+  }
+  auto metric = [](size_t used, size_t limit) {
+    return absl::StrCat("{\"used\":", used, ",\"remaining\":", used >= limit ? 0 : limit - used, "}");
+  };
+  return absl::StrCat("{\"bytesRead\":", metric(txn.bytes_read(), limits.max_bytes_read),
+                      ",\"bytesWritten\":", metric(bytes_written, limits.max_bytes_written),
+                      ",\"databaseQueries\":", metric(session.database_queries, 4096),
+                      ",\"documentsRead\":", metric(txn.documents_read(), limits.max_documents_read),
+                      ",\"documentsWritten\":", metric(txn.writes().size(), limits.max_documents_written),
+                      ",\"functionsScheduled\":", metric(0, 1000),
+                      ",\"scheduledFunctionArgsBytes\":", metric(0, 16u << 20), "}");
+}
+
+absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) {
+  ASSIGN_OR_RETURN(std::string name, StringArg(args, "name"));
+  absl::StatusOr<std::optional<std::string>> value =
+      session.deployment->db().catalog().GetEnv(session.deployment->info().id, name);
+  if (absl::IsInvalidArgument(value.status())) return std::string("null");  // not a valid name: never set
+  if (!value.ok()) return value.status();
+  return value->has_value() ? Quote(**value) : std::string("null");
+}
+
+// Ops that touch the session's mutable state are served under its lock.
+struct Entry {
+  absl::string_view op;
+  Op serve;
+};
+
+#define ISOBAR_LOCKED(fn)                                                           \
+  [](InvocationSession& s, const Value& a) -> absl::StatusOr<std::string> {         \
+    absl::MutexLock lock(&s.mu);                                                    \
+    return fn(s, a);                                                                \
+  }
+
+constexpr Entry kOps[] = {
+    {"1.0/get", ISOBAR_LOCKED(Get)},
+    {"1.0/insert", ISOBAR_LOCKED(Insert)},
+    {"1.0/shallowMerge", ISOBAR_LOCKED(ShallowMerge)},
+    {"1.0/replace", ISOBAR_LOCKED(Replace)},
+    {"1.0/remove", ISOBAR_LOCKED(Remove)},
+    {"1.0/db/normalizeId", ISOBAR_LOCKED(NormalizeId)},
+    {"1.0/queryStream", ISOBAR_LOCKED(QueryStream)},
+    {"1.0/queryStreamNext", ISOBAR_LOCKED(QueryStreamNext)},
+    {"1.0/queryCleanup", ISOBAR_LOCKED(QueryCleanup)},
+    {"1.0/queryPage", ISOBAR_LOCKED(QueryPage)},
+    {"1.0/count", ISOBAR_LOCKED(Count)},
+    {"1.0/getSnapshotTs", ISOBAR_LOCKED(SnapshotTs)},
+    {"1.0/getTransactionMetrics", ISOBAR_LOCKED(TransactionMetrics)},
+    {"1.0/getUserIdentity", UserIdentity},
+    {"1.0/getFunctionMetadata", FunctionMetadata},
+    {"1.0/getDeploymentMetadata", DeploymentMetadata},
+    {"isobar/env", Env},
+};
+
+#undef ISOBAR_LOCKED
+
+}  // namespace
+
+bool IsSessionSyscall(absl::string_view op) {
+  for (const Entry& entry : kOps) {
+    if (entry.op == op) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> ServeSyscall(InvocationSession& session, absl::string_view op, absl::string_view args_json) {
+  for (const Entry& entry : kOps) {
+    if (entry.op != op) continue;
+    ASSIGN_OR_RETURN(Value args, ParseArgs(args_json));
+    return entry.serve(session, args);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("Unknown operation ", op.substr(0, 100)));
+}
+
+}  // namespace isobar::supervisor

@@ -1,0 +1,44 @@
+// Named counters: the classic OCC workload (many clients incrementing one document).
+import { v } from "convex/values";
+import { mutation, query } from "./_generated/server";
+
+export const increment = mutation({
+  args: { name: v.string() },
+  returns: v.int64(),
+  handler: async (ctx, { name }) => {
+    const counter = await ctx.db
+      .query("counters")
+      .withIndex("by_name", (q) => q.eq("name", name))
+      .unique();
+    if (counter === null) {
+      await ctx.db.insert("counters", { name, value: 1n });
+      return 1n;
+    }
+    await ctx.db.patch(counter._id, { value: counter.value + 1n });
+    return counter.value + 1n;
+  },
+});
+
+export const get = query({
+  args: { name: v.string() },
+  handler: async (ctx, { name }) => {
+    const counter = await ctx.db
+      .query("counters")
+      .withIndex("by_name", (q) => q.eq("name", name))
+      .unique();
+    return counter === null ? 0n : counter.value;
+  },
+});
+
+export const whoAmI = query({
+  args: {},
+  handler: async (ctx) => {
+    const identity = await ctx.auth.getUserIdentity();
+    return identity === null ? null : identity.subject;
+  },
+});
+
+export const setting = query({
+  args: { name: v.string() },
+  handler: async (_ctx, { name }) => process.env[name] ?? null,
+});

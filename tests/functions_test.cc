@@ -1,0 +1,388 @@
+// The Functions service end to end: a real app (tests/apps/chat, bundled by esbuild from the public
+// convex package) pushed to a real supervisor with embedded PostgreSQL and sandboxed workers, then
+// driven through gRPC: results, pagination across pages, validation errors, ConvexError data, keys
+// and visibility, identity, environment variables, an action calling a query and a mutation, and OCC
+// under concurrent increments.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "isobar/v1/api.grpc.pb.h"
+#include "storage/convex_json.h"
+#include "tests/module_bundle.h"
+#include "tests/supervisor_fixture.h"
+
+namespace isobar::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+enum class Kind { kQuery, kMutation, kAction };
+
+struct Result {
+  grpc::Status status;
+  isobar::v1::FunctionResponse response;
+  isobar::v1::ErrorDetail detail;
+  // The result as a Value (undefined unless OK).
+  storage::Value value;
+};
+
+class FunctionsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    supervisor_ = new SupervisorProcess({.workers = 2});
+    absl::Status started = supervisor_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    channel_ = new std::shared_ptr<grpc::Channel>(
+        grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
+    api_key_ = new std::string(Deploy("chat"));
+  }
+  static void TearDownTestSuite() {
+    delete api_key_;
+    delete channel_;
+    delete supervisor_;
+    supervisor_ = nullptr;
+  }
+
+  // Creates `name`, pushes the chat app to it, returns its API key.
+  static std::string Deploy(const std::string& name) {
+    auto deployments = isobar::v1::Deployments::NewStub(*channel_);
+    isobar::v1::CreateDeploymentResponse created;
+    {
+      grpc::ClientContext context;
+      supervisor_->Authorize(context);
+      isobar::v1::CreateDeploymentRequest request;
+      request.set_name(name);
+      grpc::Status status = deployments->CreateDeployment(&context, request, &created);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    }
+    absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle =
+        ReadModuleBundle(Runfile("tests/apps/chat.modules"));
+    EXPECT_TRUE(bundle.ok()) << bundle.status();
+    isobar::v1::PushRequest push;
+    push.set_deployment(name);
+    for (const auto& module : *bundle) {
+      isobar::v1::PushModule* out = push.add_modules();
+      out->set_path(module.path());
+      out->set_source(module.source());
+    }
+    grpc::ClientContext context;
+    supervisor_->Authorize(context);
+    isobar::v1::PushResponse pushed;
+    grpc::Status status = deployments->Push(&context, push, &pushed);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return created.api_key();
+  }
+
+  static Result Call(Kind kind, const std::string& path, const std::string& args_json,
+                     const std::string& deployment = "chat", const std::string* key = nullptr,
+                     const std::string& identity_json = "") {
+    auto stub = isobar::v1::Functions::NewStub(*channel_);
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", key != nullptr ? *key : *api_key_));
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    isobar::v1::FunctionRequest request;
+    request.set_deployment(deployment);
+    request.set_path(path);
+    request.set_args_json(args_json);
+    request.set_identity_json(identity_json);
+    Result result;
+    switch (kind) {
+      case Kind::kQuery: result.status = stub->Query(&context, request, &result.response); break;
+      case Kind::kMutation: result.status = stub->Mutation(&context, request, &result.response); break;
+      case Kind::kAction: result.status = stub->Action(&context, request, &result.response); break;
+    }
+    result.detail = ErrorDetailOf(context);
+    if (result.status.ok()) {
+      absl::StatusOr<storage::Value> value = storage::ParseConvexJson(result.response.result_json());
+      EXPECT_TRUE(value.ok()) << result.response.result_json();
+      if (value.ok()) result.value = *value;
+    }
+    return result;
+  }
+
+  static std::string Send(const std::string& channel, const std::string& author, const std::string& body) {
+    Result sent = Call(Kind::kMutation, "messages:send",
+                       absl::StrCat(R"({"channel":")", channel, R"(","author":")", author, R"(","body":")", body, "\"}"));
+    EXPECT_TRUE(sent.status.ok()) << sent.status.error_message();
+    return sent.value.type() == storage::Value::Type::kString ? sent.value.string() : "";
+  }
+
+  static SupervisorProcess* supervisor_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+  static std::string* api_key_;
+};
+
+SupervisorProcess* FunctionsTest::supervisor_ = nullptr;
+std::shared_ptr<grpc::Channel>* FunctionsTest::channel_ = nullptr;
+std::string* FunctionsTest::api_key_ = nullptr;
+
+TEST_F(FunctionsTest, MutationsWriteAndQueriesReadThroughIndexes) {
+  const std::string first = Send("general", "ann", "hello");
+  const std::string second = Send("general", "bob", "hi ann");
+  Send("random", "ann", "elsewhere");
+  ASSERT_FALSE(first.empty());
+
+  Result got = Call(Kind::kQuery, "messages:get", absl::StrCat(R"({"id":")", first, "\"}"));
+  ASSERT_TRUE(got.status.ok()) << got.status.error_message();
+  EXPECT_EQ(got.value.Get("_id").string(), first);
+  EXPECT_EQ(got.value.Get("body").string(), "hello");
+  EXPECT_EQ(got.value.Get("channel").string(), "general");
+  EXPECT_EQ(got.value.Get("_creationTime").type(), storage::Value::Type::kFloat64);
+
+  Result by_author = Call(Kind::kQuery, "messages:byAuthor", R"({"author":"ann"})");
+  ASSERT_TRUE(by_author.status.ok()) << by_author.status.error_message();
+  ASSERT_EQ(by_author.value.array().size(), 2u);
+  // Index order: [author, channel, _creationTime].
+  EXPECT_EQ(by_author.value.array()[0].Get("channel").string(), "general");
+  EXPECT_EQ(by_author.value.array()[1].Get("channel").string(), "random");
+  Result narrowed = Call(Kind::kQuery, "messages:byAuthor", R"({"author":"ann","channel":"random"})");
+  ASSERT_TRUE(narrowed.status.ok());
+  ASSERT_EQ(narrowed.value.array().size(), 1u);
+  EXPECT_EQ(narrowed.value.array()[0].Get("body").string(), "elsewhere");
+
+  Result edited = Call(Kind::kMutation, "messages:edit", absl::StrCat(R"({"id":")", second, R"(","body":"hi, ann"})"));
+  ASSERT_TRUE(edited.status.ok()) << edited.status.error_message();
+  EXPECT_EQ(edited.response.result_json(), "null");
+  got = Call(Kind::kQuery, "messages:get", absl::StrCat(R"({"id":")", second, "\"}"));
+  EXPECT_EQ(got.value.Get("body").string(), "hi, ann");
+  EXPECT_TRUE(got.value.Get("edited").boolean());
+
+  // Log lines come back with the result.
+  Result logged = Call(Kind::kMutation, "messages:send", R"({"channel":"logs","author":"cy","body":"x"})");
+  ASSERT_TRUE(logged.status.ok());
+  ASSERT_EQ(logged.response.log_lines_size(), 1);
+  EXPECT_EQ(logged.response.log_lines(0).message(), "send to logs by cy");
+}
+
+TEST_F(FunctionsTest, PaginationWalksEveryPageNewestFirst) {
+  for (int i = 0; i < 7; ++i) Send("paged", "ann", absl::StrCat("m", i));
+  std::vector<std::string> bodies;
+  std::string cursor = "null";
+  int pages = 0;
+  for (;;) {
+    Result page = Call(Kind::kQuery, "messages:list",
+                       absl::StrCat(R"({"channel":"paged","paginationOpts":{"numItems":3,"cursor":)", cursor, "}}"));
+    ASSERT_TRUE(page.status.ok()) << page.status.error_message();
+    ++pages;
+    for (const storage::Value& m : page.value.Get("page").array()) bodies.push_back(m.Get("body").string());
+    if (page.value.Get("isDone").boolean()) break;
+    cursor = storage::ToConvexJson(page.value.Get("continueCursor"));
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(bodies, (std::vector<std::string>{"m6", "m5", "m4", "m3", "m2", "m1", "m0"}));
+
+  // A cursor is bound to its query: the same cursor on another channel is refused.
+  Result first = Call(Kind::kQuery, "messages:list", R"({"channel":"paged","paginationOpts":{"numItems":3,"cursor":null}})");
+  ASSERT_TRUE(first.status.ok());
+  Result foreign = Call(Kind::kQuery, "messages:list",
+                        absl::StrCat(R"({"channel":"general","paginationOpts":{"numItems":3,"cursor":)",
+                                     storage::ToConvexJson(first.value.Get("continueCursor")), "}}"));
+  EXPECT_FALSE(foreign.status.ok());
+}
+
+TEST_F(FunctionsTest, ArgumentAndReturnValidation) {
+  Result missing = Call(Kind::kMutation, "messages:send", R"({"channel":"general","author":"ann"})");
+  EXPECT_EQ(missing.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(missing.status.error_message(),
+              HasSubstr("ArgumentValidationError: Object is missing the required field `body`"));
+  EXPECT_EQ(missing.detail.kind(), isobar::v1::ErrorDetail::INVALID_REQUEST);
+
+  Result wrong_type = Call(Kind::kMutation, "messages:send", R"({"channel":"general","author":"ann","body":3})");
+  EXPECT_THAT(wrong_type.status.error_message(), HasSubstr("Path: .body"));
+
+  Result extra = Call(Kind::kQuery, "messages:get", R"({"id":"x","more":1})");
+  EXPECT_THAT(extra.status.error_message(), HasSubstr("extra field `more`"));
+
+  // An id of another table does not pass v.id("messages").
+  Result counter = Call(Kind::kMutation, "counters:increment", R"({"name":"validation"})");
+  ASSERT_TRUE(counter.status.ok());
+  Result counters_id = Call(Kind::kQuery, "counters:get", R"({"name":"validation"})");
+  ASSERT_TRUE(counters_id.status.ok());
+
+  Result returns = Call(Kind::kQuery, "messages:broken", "{}");
+  EXPECT_EQ(returns.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(returns.status.error_message(), HasSubstr("ReturnsValidationError"));
+  EXPECT_THAT(returns.status.error_message(), HasSubstr("Validator: v.string()"));
+
+  Result not_json = Call(Kind::kQuery, "messages:get", "{oops");
+  EXPECT_EQ(not_json.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  Result not_object = Call(Kind::kQuery, "messages:get", "[1]");
+  EXPECT_EQ(not_object.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(FunctionsTest, UserErrorsCarryTheirMessageAndConvexErrorData) {
+  Result empty = Call(Kind::kMutation, "messages:send", R"({"channel":"general","author":"ann","body":"  "})");
+  EXPECT_FALSE(empty.status.ok());
+  EXPECT_EQ(empty.detail.kind(), isobar::v1::ErrorDetail::CONVEX_ERROR);
+  absl::StatusOr<storage::Value> data = storage::ParseConvexJson(empty.detail.convex_error_data_json());
+  ASSERT_TRUE(data.ok()) << empty.detail.convex_error_data_json();
+  EXPECT_EQ(data->Get("code").string(), "EMPTY_BODY");
+  EXPECT_EQ(data->Get("channel").string(), "general");
+  EXPECT_FALSE(empty.detail.retryable());
+
+  Result long_body = Call(Kind::kMutation, "messages:send",
+                          absl::StrCat(R"({"channel":"general","author":"ann","body":")", std::string(1001, 'x'), "\"}"));
+  EXPECT_EQ(long_body.detail.kind(), isobar::v1::ErrorDetail::USER_ERROR);
+  EXPECT_THAT(long_body.status.error_message(), HasSubstr("message too long"));
+  EXPECT_THAT(long_body.detail.stack(), HasSubstr("messages.js"));
+
+  // A failed mutation writes nothing.
+  Result listed = Call(Kind::kQuery, "messages:byAuthor", R"({"author":"ann","channel":"general"})");
+  ASSERT_TRUE(listed.status.ok());
+  for (const storage::Value& m : listed.value.array()) EXPECT_NE(m.Get("body").string().size(), 1001u);
+}
+
+TEST_F(FunctionsTest, KeysKindsAndVisibility) {
+  const std::string wrong = "isobar_0000000000000000000000000000000000000000000000000000000000000000";
+  Result denied = Call(Kind::kQuery, "counters:get", R"({"name":"a"})", "chat", &wrong);
+  EXPECT_EQ(denied.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(denied.detail.kind(), isobar::v1::ErrorDetail::UNAUTHENTICATED);
+  Result nowhere = Call(Kind::kQuery, "counters:get", R"({"name":"a"})", "no-such-deployment");
+  EXPECT_EQ(nowhere.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // Another deployment's key opens only that deployment.
+  const std::string other_key = Deploy("chat-two");
+  Result crossed = Call(Kind::kQuery, "counters:get", R"({"name":"a"})", "chat", &other_key);
+  EXPECT_EQ(crossed.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  Result own = Call(Kind::kQuery, "counters:get", R"({"name":"a"})", "chat-two", &other_key);
+  EXPECT_TRUE(own.status.ok()) << own.status.error_message();
+
+  Result as_mutation = Call(Kind::kMutation, "counters:get", R"({"name":"a"})");
+  EXPECT_EQ(as_mutation.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(as_mutation.status.error_message(),
+              HasSubstr("Trying to execute counters:get as Mutation, but it is defined as Query."));
+
+  Result missing = Call(Kind::kQuery, "counters:nope", "{}");
+  EXPECT_EQ(missing.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(missing.status.error_message(), HasSubstr("Could not find public function for 'counters:nope'"));
+
+  // Internal functions: not with an API key, yes with the admin key.
+  Result internal = Call(Kind::kQuery, "messages:channelStats", R"({"channel":"general"})");
+  EXPECT_EQ(internal.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  const std::string admin = supervisor_->admin_key();
+  Result as_admin = Call(Kind::kQuery, "messages:channelStats", R"({"channel":"nobody"})", "chat", &admin);
+  ASSERT_TRUE(as_admin.status.ok()) << as_admin.status.error_message();
+  EXPECT_EQ(as_admin.response.result_json(), R"({"count":0,"latest":null})");
+}
+
+TEST_F(FunctionsTest, QueriesCannotWrite) {
+  Result sneaky = Call(Kind::kQuery, "messages:sneakyWrite", "{}");
+  EXPECT_FALSE(sneaky.status.ok());
+  EXPECT_THAT(sneaky.status.error_message(), HasSubstr("Writes are not allowed in a query"));
+}
+
+TEST_F(FunctionsTest, IdentityAndEnvironment) {
+  Result anonymous = Call(Kind::kQuery, "counters:whoAmI", "{}");
+  ASSERT_TRUE(anonymous.status.ok()) << anonymous.status.error_message();
+  EXPECT_EQ(anonymous.response.result_json(), "null");
+  Result signed_in = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", nullptr,
+                          R"({"tokenIdentifier":"https://issuer|u1","subject":"u1","issuer":"https://issuer"})");
+  ASSERT_TRUE(signed_in.status.ok()) << signed_in.status.error_message();
+  EXPECT_EQ(signed_in.response.result_json(), "\"u1\"");
+  Result malformed = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", nullptr, R"({"subject":"u1"})");
+  EXPECT_EQ(malformed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto deployments = isobar::v1::Deployments::NewStub(*channel_);
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::SetEnvRequest set;
+  set.set_deployment("chat");
+  set.mutable_variable()->set_name("GREETING");
+  set.mutable_variable()->set_value("bonjour");
+  isobar::v1::SetEnvResponse response;
+  ASSERT_TRUE(deployments->SetEnv(&context, set, &response).ok());
+  Result greeting = Call(Kind::kQuery, "counters:setting", R"({"name":"GREETING"})");
+  ASSERT_TRUE(greeting.status.ok()) << greeting.status.error_message();
+  EXPECT_EQ(greeting.response.result_json(), "\"bonjour\"");
+  Result unset = Call(Kind::kQuery, "counters:setting", R"({"name":"NOT_SET"})");
+  EXPECT_EQ(unset.response.result_json(), "null");
+}
+
+TEST_F(FunctionsTest, AnActionCallsQueriesAndMutations) {
+  Send("summed", "ann", "one");
+  Send("summed", "bob", "two");
+  Result summary = Call(Kind::kAction, "messages:summarize", R"({"channel":"summed"})");
+  ASSERT_TRUE(summary.status.ok()) << summary.status.error_message();
+  EXPECT_EQ(summary.value.Get("count").float64(), 2.0);
+  EXPECT_EQ(summary.value.Get("latest").string(), "two");
+  EXPECT_EQ(summary.value.Get("newest").string(), "two");
+  // The mutation it ran committed: its id is a summaries document.
+  const std::string admin = supervisor_->admin_key();
+  Result stored = Call(Kind::kQuery, "messages:get", absl::StrCat(R"({"id":")", summary.value.Get("id").string(), "\"}"),
+                       "chat", &admin);
+  EXPECT_EQ(stored.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);  // not a messages id
+  EXPECT_THAT(stored.status.error_message(), HasSubstr("v.id(\"messages\")"));
+}
+
+TEST_F(FunctionsTest, ConcurrentIncrementsOfOneCounterAreExact) {
+  constexpr int kClients = 32;
+  constexpr int kIncrements = 50;
+  absl::StatusOr<isobar::v1::StatsResponse> before = supervisor_->Stats();
+  ASSERT_TRUE(before.ok());
+  std::atomic<int> failures{0}, client_retries{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < kIncrements; ++i) {
+        for (;;) {
+          Result r = Call(Kind::kMutation, "counters:increment", R"({"name":"shared"})");
+          if (r.status.ok()) break;
+          // A conflict that outlasted the server's retries is retryable; anything else is a failure.
+          if (r.status.error_code() == grpc::StatusCode::ABORTED && r.detail.retryable()) {
+            ++client_retries;
+            continue;
+          }
+          ADD_FAILURE() << r.status.error_message();
+          ++failures;
+          break;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  Result total = Call(Kind::kQuery, "counters:get", R"({"name":"shared"})");
+  ASSERT_TRUE(total.status.ok());
+  EXPECT_EQ(total.response.result_json(), storage::ToConvexJson(storage::Value::Int64(kClients * kIncrements)));
+  absl::StatusOr<isobar::v1::StatsResponse> after = supervisor_->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_GT(after->functions().occ_conflicts(), before->functions().occ_conflicts());
+  EXPECT_GT(after->functions().occ_retries(), before->functions().occ_retries());
+  std::printf("occ: %llu conflicts, %llu server retries, %d client retries for %d increments\n",
+              static_cast<unsigned long long>(after->functions().occ_conflicts() - before->functions().occ_conflicts()),
+              static_cast<unsigned long long>(after->functions().occ_retries() - before->functions().occ_retries()),
+              client_retries.load(), kClients * kIncrements);
+}
+
+TEST_F(FunctionsTest, DisjointCountersNeverConflict) {
+  absl::StatusOr<isobar::v1::StatsResponse> before = supervisor_->Stats();
+  ASSERT_TRUE(before.ok());
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([c] {
+      for (int i = 0; i < 10; ++i) {
+        Result r = Call(Kind::kMutation, "counters:increment", absl::StrCat(R"({"name":"own-)", c, "\"}"));
+        EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  absl::StatusOr<isobar::v1::StatsResponse> after = supervisor_->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->functions().occ_conflicts(), before->functions().occ_conflicts());
+  for (int c = 0; c < 8; ++c) {
+    Result r = Call(Kind::kQuery, "counters:get", absl::StrCat(R"({"name":"own-)", c, "\"}"));
+    EXPECT_EQ(r.response.result_json(), storage::ToConvexJson(storage::Value::Int64(10)));
+  }
+}
+
+}  // namespace
+}  // namespace isobar::testing
