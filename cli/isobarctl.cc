@@ -10,6 +10,9 @@
 //   isobarctl logs                      function log lines as they happen (--deployment narrows)
 //   isobarctl deploy [DIR]              bundle DIR (default ./convex) as the Convex CLI does and push it
 //                                       to --deployment; prints the functions
+//   isobarctl run PATH [ARGS_JSON]      run a function of --deployment ("messages:list", '{"channel":"a"}';
+//                                       internal ones too: it uses the admin key); the result as Convex
+//                                       JSON on stdout, its log lines on stderr
 //
 // Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
 // --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
@@ -213,6 +216,49 @@ int Main(int argc, char** argv) {
     for (const auto& function : response.functions()) {
       std::printf("%-10s %-9s %s\n", function.kind().c_str(), function.visibility().c_str(), function.path().c_str());
     }
+    return 0;
+  }
+  if (command == "run") {
+    if (deployment_name.empty()) deployment_name = EnvOr("ISOBAR_DEPLOYMENT", "");
+    if (args->size() < 2 || args->size() > 3 || deployment_name.empty()) {
+      std::fprintf(stderr, "usage: isobarctl --deployment=NAME run PATH [ARGS_JSON]\n");
+      return 2;
+    }
+    // Which kind of function PATH is: the deployment's function list says.
+    isobar::v1::ListFunctionsRequest list;
+    list.set_deployment(deployment_name);
+    isobar::v1::ListFunctionsResponse functions;
+    grpc::Status listed = isobar::v1::Deployments::NewStub(channel)->ListFunctions(&context, list, &functions);
+    if (!listed.ok()) return Fail(listed, context);
+    std::string path = (*args)[1];
+    if (path.find(':') == std::string::npos) path += ":default";
+    if (path.size() > 3 && path.compare(path.find(':') - 3, 3, ".js") == 0) path.erase(path.find(':') - 3, 3);
+    std::string kind;
+    for (const auto& function : functions.functions()) {
+      if (function.path() == path) kind = function.kind();
+    }
+    if (kind.empty()) {
+      std::fprintf(stderr, "error: NOT_FOUND: %s has no function %s (version %ld)\n", deployment_name.c_str(),
+                   path.c_str(), static_cast<long>(functions.version()));
+      return 1;
+    }
+    isobar::v1::FunctionRequest request;
+    request.set_deployment(deployment_name);
+    request.set_path(path);
+    request.set_args_json(args->size() == 3 ? (*args)[2] : "{}");
+    isobar::v1::FunctionResponse response;
+    grpc::ClientContext call;
+    if (!key.empty()) call.AddMetadata("authorization", "Bearer " + key);
+    call.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(kind == "action" ? 11 : 2));
+    auto stub = isobar::v1::Functions::NewStub(channel);
+    grpc::Status status = kind == "query"      ? stub->Query(&call, request, &response)
+                          : kind == "mutation" ? stub->Mutation(&call, request, &response)
+                                               : stub->Action(&call, request, &response);
+    for (const auto& line : response.log_lines()) {
+      std::fprintf(stderr, "[%s] %s\n", line.level().c_str(), line.message().c_str());
+    }
+    if (!status.ok()) return Fail(status, call);
+    std::printf("%s\n", response.result_json().c_str());
     return 0;
   }
   if (command == "logs") {

@@ -4,18 +4,20 @@
 // and visibility, identity, environment variables, an action calling a query and a mutation, and OCC
 // under concurrent increments.
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/convex_json.h"
-#include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -50,34 +52,39 @@ class FunctionsTest : public ::testing::Test {
     supervisor_ = nullptr;
   }
 
-  // Creates `name`, pushes the chat app to it, returns its API key.
+  // What a shell command printed on stdout (stderr goes to the test log) and its exit status.
+  struct Shell {
+    int status = -1;
+    std::string out;
+  };
+  static Shell Run(const std::string& command) {
+    Shell shell;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return shell;
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) shell.out.append(buffer, n);
+    shell.status = pclose(pipe);
+    return shell;
+  }
+
+  static std::string Isobarctl(const std::string& deployment) {
+    return absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(), " --data-dir=",
+                        supervisor_->data_dir(), " --deployment=", deployment);
+  }
+
+  // Creates `name` and deploys the chat app's convex/ folder to it with `isobarctl deploy`, as a
+  // developer would; returns its API key.
   static std::string Deploy(const std::string& name) {
-    auto deployments = isobar::v1::Deployments::NewStub(*channel_);
-    isobar::v1::CreateDeploymentResponse created;
-    {
-      grpc::ClientContext context;
-      supervisor_->Authorize(context);
-      isobar::v1::CreateDeploymentRequest request;
-      request.set_name(name);
-      grpc::Status status = deployments->CreateDeployment(&context, request, &created);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-    }
-    absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle =
-        ReadModuleBundle(Runfile("tests/apps/chat.modules"));
-    EXPECT_TRUE(bundle.ok()) << bundle.status();
-    isobar::v1::PushRequest push;
-    push.set_deployment(name);
-    for (const auto& module : *bundle) {
-      isobar::v1::PushModule* out = push.add_modules();
-      out->set_path(module.path());
-      out->set_source(module.source());
-    }
-    grpc::ClientContext context;
-    supervisor_->Authorize(context);
-    isobar::v1::PushResponse pushed;
-    grpc::Status status = deployments->Push(&context, push, &pushed);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return created.api_key();
+    Shell created = Run(absl::StrCat(Isobarctl(name), " deployments create ", name));
+    EXPECT_EQ(created.status, 0);
+    const std::string runfiles = std::filesystem::current_path().parent_path().string();
+    Shell deployed = Run(absl::StrCat(Isobarctl(name), " --esbuild=", runfiles,
+                                      "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild --node-path=", runfiles,
+                                      "/npm_deps/node_modules deploy tests/apps/chat/convex/"));
+    EXPECT_EQ(deployed.status, 0);
+    EXPECT_THAT(deployed.out, ::testing::ContainsRegex("action +public +messages:summarize"));
+    return std::string(absl::StripAsciiWhitespace(created.out));
   }
 
   static Result Call(Kind kind, const std::string& path, const std::string& args_json,
@@ -382,6 +389,26 @@ TEST_F(FunctionsTest, DisjointCountersNeverConflict) {
     Result r = Call(Kind::kQuery, "counters:get", absl::StrCat(R"({"name":"own-)", c, "\"}"));
     EXPECT_EQ(r.response.result_json(), storage::ToConvexJson(storage::Value::Int64(10)));
   }
+}
+
+TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {
+  Shell sent = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:send '{"channel":"cli","author":"ann","body":"from the shell"}')"));
+  EXPECT_EQ(sent.status, 0);
+  EXPECT_THAT(sent.out, ::testing::MatchesRegex("\"[0-9a-z]+\"\n"));
+  Shell listed = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:byAuthor '{"author":"ann","channel":"cli"}')"));
+  EXPECT_EQ(listed.status, 0);
+  EXPECT_THAT(listed.out, HasSubstr(R"("body":"from the shell")"));
+  // Internal functions run with the admin key; arguments default to {}.
+  Shell internal = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:channelStats '{"channel":"cli"}')"));
+  EXPECT_EQ(internal.status, 0);
+  EXPECT_EQ(internal.out, "{\"count\":1,\"latest\":\"from the shell\"}\n");
+  // Errors: nothing on stdout, a message on stderr, a non-zero status.
+  Shell invalid = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:send '{"channel":"cli"}' 2>&1 >/dev/null)"));
+  EXPECT_NE(invalid.status, 0);
+  EXPECT_THAT(invalid.out, HasSubstr("error: INVALID_ARGUMENT: ArgumentValidationError"));
+  Shell missing = Run(absl::StrCat(Isobarctl("chat"), " run messages:nope 2>&1 >/dev/null"));
+  EXPECT_NE(missing.status, 0);
+  EXPECT_THAT(missing.out, HasSubstr("has no function messages:nope"));
 }
 
 }  // namespace
