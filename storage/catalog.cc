@@ -1,5 +1,7 @@
 #include "storage/catalog.h"
 
+#include "storage/system_tables.h"
+
 #include <sys/random.h>
 
 #include "absl/strings/ascii.h"
@@ -129,7 +131,10 @@ absl::StatusOr<std::optional<TableInfo>> Catalog::FindTable(DeploymentId deploym
 absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, absl::string_view name) {
   ASSIGN_OR_RETURN(std::optional<TableInfo> existing, FindTable(deployment, name));
   if (existing.has_value()) return *existing;
-  if (name[0] == '_') return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", name, "\""));
+  const SystemTable* system = FindSystemTable(name);
+  if (name[0] == '_' && system == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", name, "\""));
+  }
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   RETURN_IF_ERROR(conn->Exec("BEGIN"));
   // Serialise table creation per deployment so that numbers are assigned without races.
@@ -145,8 +150,11 @@ absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, abs
     RETURN_IF_ERROR(conn->Exec("COMMIT"));
     return info;
   }
-  // The lowest free number from 10001.
-  step = conn->Exec(R"sql(
+  // A system table has its own number; a user table gets the lowest free number from 10001.
+  if (system != nullptr) {
+    step = conn->Exec("SELECT $1::integer", {Param(system->number)});
+  } else {
+    step = conn->Exec(R"sql(
       SELECT coalesce(min(n), $2) FROM (
         SELECT $2::integer AS n WHERE NOT EXISTS (SELECT 1 FROM isobar.tables WHERE deployment_id = $1 AND number = $2)
         UNION ALL
@@ -154,6 +162,7 @@ absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, abs
           AND NOT EXISTS (SELECT 1 FROM isobar.tables u WHERE u.deployment_id = $1 AND u.number = t.number + 1)
       ) free)sql",
                     {Param(deployment.value()), Param(kFirstUserTableNumber)});
+  }
   if (!step.ok()) return Rollback(*conn, step.status());
   TableInfo info{TableNumber(static_cast<uint32_t>(step->GetInt(0, 0))), std::string(name)};
   step = conn->Exec("INSERT INTO isobar.tables (deployment_id, number, name) VALUES ($1, $2, $3)",
@@ -163,6 +172,15 @@ absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, abs
                                       {kByCreationTimeIndex, {"_creationTime", "_id"}}}) {
     absl::StatusOr<IndexInfo> created = InsertIndex(*conn, deployment, info.number, index, fields, true);
     if (!created.ok()) return Rollback(*conn, created.status());
+  }
+  if (system != nullptr) {
+    for (const auto& [index, declared] : system->indexes) {
+      std::vector<std::string> fields = declared;
+      fields.push_back("_creationTime");
+      fields.push_back("_id");
+      absl::StatusOr<IndexInfo> created = InsertIndex(*conn, deployment, info.number, index, fields, true);
+      if (!created.ok()) return Rollback(*conn, created.status());
+    }
   }
   RETURN_IF_ERROR(conn->Exec("COMMIT"));
   return info;

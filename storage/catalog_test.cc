@@ -56,6 +56,38 @@ TEST_F(CatalogTest, TablesAreNumberedFrom10001WithBuiltInIndexes) {
   EXPECT_THAT(indexes[1].fields, ElementsAre("_creationTime", "_id"));
 }
 
+TEST_F(CatalogTest, SystemTablesHaveFixedNumbersAndTheirIndexes) {
+  DeploymentId d = testing::NewDeployment(pool_);
+  ASSERT_TRUE(catalog_.GetOrCreateTable(d, "messages").ok());
+  absl::StatusOr<TableInfo> jobs = catalog_.GetOrCreateTable(d, "_scheduled_functions");
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->number.value(), 1u);
+  std::vector<IndexInfo> indexes = *catalog_.ListIndexes(d, jobs->number);
+  ASSERT_EQ(indexes.size(), 3u);
+  EXPECT_EQ(indexes[2].name, "by_state");
+  EXPECT_THAT(indexes[2].fields, ElementsAre("state.kind", "scheduledTime", "_creationTime", "_id"));
+  EXPECT_EQ(catalog_.GetOrCreateTable(d, "_idempotency_keys")->number.value(), 2u);
+  // User tables still count from 10001.
+  EXPECT_EQ(catalog_.GetOrCreateTable(d, "users")->number.value(), 10002u);
+}
+
+TEST_F(CatalogTest, DroppedIndexesKeepTheirIdsAndFreeTheirNames) {
+  DeploymentId d = testing::NewDeployment(pool_);
+  TableNumber t = catalog_.GetOrCreateTable(d, "messages")->number;
+  absl::StatusOr<IndexInfo> first = catalog_.CreateIndex(d, t, "by_author", {"author"}, false);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->ready);
+  ASSERT_TRUE(catalog_.SetIndexReady(d, first->id).ok());
+  EXPECT_EQ(catalog_.SetIndexReady(d, first->id).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(catalog_.DropIndex(d, first->id).ok());
+  EXPECT_EQ(catalog_.ListIndexes(d, t)->size(), 2u);
+  absl::StatusOr<IndexInfo> second = catalog_.CreateIndex(d, t, "by_author", {"body"}, true);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_GT(second->id.value(), first->id.value());
+  // The built-in indexes cannot be dropped.
+  EXPECT_EQ(catalog_.DropIndex(d, catalog_.ListIndexes(d, t)->at(0).id).code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(CatalogTest, UserIndexesGetCreationTimeAndIdAppended) {
   DeploymentId d = testing::NewDeployment(pool_);
   TableNumber t = catalog_.GetOrCreateTable(d, "messages")->number;
@@ -77,7 +109,7 @@ TEST_F(CatalogTest, NamesAreValidatedBeforeAnyQuery) {
     absl::Status status = catalog_.GetOrCreateTable(d, bad).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
   }
-  absl::Status system = catalog_.GetOrCreateTable(d, "_scheduled_functions").status();
+  absl::Status system = catalog_.GetOrCreateTable(d, "_made_up_system_table").status();
   EXPECT_EQ(system.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(system.message(), HasSubstr("read-only"));
 }

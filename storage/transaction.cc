@@ -130,9 +130,9 @@ absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<cons
   return absl::OkStatus();
 }
 
-absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, const Value& fields) {
+absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, const Value& fields, Access access) {
   RETURN_IF_ERROR(ValidateIdentifier("table", table_name));
-  if (table_name[0] == '_') {
+  if (table_name[0] == '_' && access != Access::kSystem) {
     return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", table_name, "\""));
   }
   RETURN_IF_ERROR(ValidateUserFields(fields));
@@ -146,20 +146,21 @@ absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, con
   return id;
 }
 
-absl::StatusOr<Transaction::Lookup> Transaction::FindForWrite(const DocumentId& id, absl::string_view verb) {
+absl::StatusOr<Transaction::Lookup> Transaction::FindForWrite(const DocumentId& id, absl::string_view verb,
+                                                              Access access) {
   ASSIGN_OR_RETURN(Lookup found, Find(id));
   if (!found.current.has_value()) {
     return absl::NotFoundError(absl::StrCat(verb, " on nonexistent document ID ", EncodeDocumentId(id)));
   }
-  if (found.table->table.name[0] == '_') {
+  if (found.table->table.name[0] == '_' && access != Access::kSystem) {
     return absl::InvalidArgumentError("System tables (prefixed with `_`) are read-only");
   }
   return found;
 }
 
-absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patch) {
+absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patch, Access access) {
   if (patch.type() != Value::Type::kObject) return absl::InvalidArgumentError("a patch must be an object");
-  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Update"));
+  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Update", access));
   const Value& existing = *found.current;
   Value::Object merged = existing.object();
   for (const auto& [name, value] : patch.object()) {
@@ -187,8 +188,8 @@ absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patc
   return document;
 }
 
-absl::StatusOr<Value> Transaction::Replace(const DocumentId& id, const Value& fields) {
-  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Replace"));
+absl::StatusOr<Value> Transaction::Replace(const DocumentId& id, const Value& fields, Access access) {
+  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Replace", access));
   const Value& creation_time = found.current->Get("_creationTime");
   RETURN_IF_ERROR(ValidateUserFields(fields, &id, &creation_time));
   ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time.float64(), limits_.document));
@@ -196,8 +197,8 @@ absl::StatusOr<Value> Transaction::Replace(const DocumentId& id, const Value& fi
   return document;
 }
 
-absl::StatusOr<Value> Transaction::Delete(const DocumentId& id) {
-  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Delete"));
+absl::StatusOr<Value> Transaction::Delete(const DocumentId& id, Access access) {
+  ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Delete", access));
   Value deleted = *found.current;
   RETURN_IF_ERROR(RecordWrite(id, found.table, std::nullopt, std::move(found.committed)));
   return deleted;

@@ -56,6 +56,10 @@ struct ScanResult {
   bool exhausted = false;         // the range has nothing after the last document
 };
 
+// Who writes: user code may not write system tables; the runtime's own bookkeeping (scheduled jobs,
+// idempotency records) may.
+enum class Access { kUser, kSystem };
+
 class Transaction {
  public:
   // `persistence` and `schemas` are not owned and must outlive the transaction.
@@ -81,11 +85,11 @@ class Transaction {
 
   // The document, or nullopt (deleted, never existed, or its table does not exist).
   absl::StatusOr<std::optional<Value>> Get(const DocumentId& id);
-  absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields);
+  absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields, Access access = Access::kUser);
   // `patch`: an object; undefined values remove fields. Returns the new document.
-  absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch);
-  absl::StatusOr<Value> Replace(const DocumentId& id, const Value& fields);
-  absl::StatusOr<Value> Delete(const DocumentId& id);
+  absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch, Access access = Access::kUser);
+  absl::StatusOr<Value> Replace(const DocumentId& id, const Value& fields, Access access = Access::kUser);
+  absl::StatusOr<Value> Delete(const DocumentId& id, Access access = Access::kUser);
   // Up to `limit` documents of `index` in `range` in `order`, recording the interval consumed.
   absl::StatusOr<ScanResult> Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
                                   const KeyRange& range, Order order, size_t limit);
@@ -116,7 +120,7 @@ class Transaction {
   // The committed document at begin_ts (no read recorded).
   absl::StatusOr<Committed> LoadCommitted(const TableSchema& table, const DocumentId& id);
   // Find, for a write: NOT_FOUND when there is no document, INVALID_ARGUMENT for a system table.
-  absl::StatusOr<Lookup> FindForWrite(const DocumentId& id, absl::string_view verb);
+  absl::StatusOr<Lookup> FindForWrite(const DocumentId& id, absl::string_view verb, Access access);
 
   Persistence& persistence_;
   SchemaCache& schemas_;

@@ -129,6 +129,23 @@ TEST_F(TransactionTest, BadInputIsRefusedAndNothingIsWritten) {
   EXPECT_FALSE(txn->Get(stranger)->has_value());
 }
 
+TEST_F(TransactionTest, OnlyTheSystemWritesSystemTables) {
+  std::unique_ptr<Transaction> txn = db_.Begin();
+  absl::StatusOr<DocumentId> job = txn->Insert("_scheduled_functions", Json(R"({"name":"a:b","state":{"kind":"pending"}})"),
+                                               Access::kSystem);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->table.value(), 1u);
+  EXPECT_EQ(txn->Patch(*job, Json(R"({"state":{"kind":"canceled"}})")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(txn->Delete(*job).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(txn->Patch(*job, Json(R"({"state":{"kind":"canceled"}})"), Access::kSystem).ok());
+  ASSERT_TRUE(db_.Commit(*txn).ok());
+  std::unique_ptr<Transaction> reader = db_.Begin();
+  EXPECT_EQ((*reader->Get(*job))->GetPath("state.kind").string(), "canceled");
+  // Names that are not system tables stay refused, even for the system.
+  EXPECT_EQ(reader->Insert("_mine", Json("{}"), Access::kSystem).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(TransactionTest, OversizedIndexKeysAreRefusedBeforeTheCommit) {
   TableNumber table = db_.catalog().GetOrCreateTable(db_.schemas().deployment(), "docs")->number;
   ASSERT_TRUE(db_.catalog().CreateIndex(db_.schemas().deployment(), table, "by_title", {"title"}, true).ok());

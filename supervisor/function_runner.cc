@@ -8,6 +8,10 @@
 #include "base/log.h"
 #include "storage/convex_json.h"
 #include "supervisor/function_path.h"
+#include "supervisor/scheduling.h"
+#include "base/status_macros.h"
+#include "storage/index_key.h"
+#include "storage/system_tables.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -141,6 +145,21 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   } else {
     session->request_id = absl::StrCat(RandomSeed());
   }
+  if (attempt->function.kind == FunctionKind::kMutation && !request.idempotency_key.empty()) {
+    absl::StatusOr<std::optional<std::string>> stored = StoredResult(*session, request.idempotency_key);
+    if (!stored.ok()) {
+      std::move(attempt->done)(Failed(stored.status()));
+      return;
+    }
+    if (stored->has_value()) {
+      FunctionOutcome outcome;
+      outcome.ok = true;
+      outcome.result_json = **stored;
+      outcome.occ_retries = attempt->retries;
+      std::move(attempt->done)(std::move(outcome));
+      return;
+    }
+  }
 
   isobar::worker::v1::Invoke invoke;
   auto* call = invoke.mutable_function();
@@ -246,7 +265,12 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     {
       absl::MutexLock lock(&session->mu);
       session->streams.clear();
-      committed = attempt->deployment->db().Commit(*session->txn);
+      // The result is kept with the mutation's own writes: both commit, or neither.
+      absl::Status stored = attempt->request.idempotency_key.empty()
+                                ? absl::OkStatus()
+                                : StoreResult(*session, attempt->request.idempotency_key, storage::ToConvexJson(*result));
+      committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
+                              : absl::StatusOr<storage::Timestamp>(stored);
       session->txn.reset();
     }
     if (absl::IsAborted(committed.status())) {
@@ -312,6 +336,70 @@ void FunctionRunner::RunFromAction(const InvocationSession& caller, absl::string
   request.depth = caller.depth + 1;
   request.deadline = absl::Now() + options_.action_cpu_budget;
   Run(std::move(request), std::move(done));
+}
+
+absl::StatusOr<std::optional<std::string>> FunctionRunner::StoredResult(InvocationSession& session,
+                                                                       const std::string& key) {
+  absl::MutexLock lock(&session.mu);
+  storage::Transaction& txn = *session.txn;
+  ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table,
+                   txn.schemas().ByName(storage::kIdempotencyTable, /*create=*/true));
+  const storage::IndexInfo* by_key = table->Find("by_key");
+  if (by_key == nullptr) return absl::DataLossError("the idempotency table has no by_key index");
+  // Every entry whose key field is `key`: [key] .. [key, +inf).
+  storage::KeyRange range;
+  range.start = storage::EncodeIndexKey({Value::String(key)});
+  range.end = storage::PrefixSuccessor(range.start);
+  ASSIGN_OR_RETURN(storage::ScanResult found, txn.Scan(table, *by_key, range, storage::Order::kAsc, 1));
+  if (found.documents.empty()) return std::optional<std::string>();
+  const Value& result = found.documents[0].Get("result");
+  if (result.type() != Value::Type::kString) return absl::DataLossError("an idempotency record has no result");
+  return std::optional<std::string>(result.string());
+}
+
+absl::Status FunctionRunner::StoreResult(InvocationSession& session, const std::string& key,
+                                         const std::string& result_json) {
+  ASSIGN_OR_RETURN(Value record, Value::MakeObject({{"key", Value::String(key)},
+                                                    {"path", Value::String(session.function.path)},
+                                                    {"result", Value::String(result_json)}}));
+  return session.txn->Insert(storage::kIdempotencyTable, record, storage::Access::kSystem).status();
+}
+
+bool FunctionRunner::IsActionSchedulerCall(absl::string_view op) {
+  return op == "1.0/actions/schedule" || op == "1.0/actions/cancel_job";
+}
+
+absl::StatusOr<std::string> FunctionRunner::SchedulerFromAction(const InvocationSession& caller, absl::string_view op,
+                                                                absl::string_view args_json) {
+  if (caller.function.kind != FunctionKind::kAction) {
+    return absl::InvalidArgumentError(absl::StrCat(op, " is only available in actions"));
+  }
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
+  if (!args.ok() || args->type() != Value::Type::kObject) {
+    return absl::InvalidArgumentError("syscall arguments must be a JSON object");
+  }
+  // A transaction of its own, run again if it conflicts (it touches one job).
+  absl::Status last = absl::OkStatus();
+  for (int attempt = 0; attempt <= options_.max_occ_retries; ++attempt) {
+    std::unique_ptr<storage::Transaction> txn = caller.deployment->db().Begin();
+    std::string result = "null";
+    if (op == "1.0/actions/schedule") {
+      ASSIGN_OR_RETURN(result, ScheduleJob(*txn, *caller.code, *args, absl::Now()));
+      result = storage::ToConvexJson(Value::String(result));
+    } else {
+      const Value& id = args->Get("id");
+      if (id.type() != Value::Type::kString) return absl::InvalidArgumentError("`id` must be a string");
+      RETURN_IF_ERROR(CancelJob(*txn, id.string()));
+    }
+    absl::StatusOr<storage::Timestamp> committed = caller.deployment->db().Commit(*txn);
+    if (committed.ok()) return result;
+    last = committed.status();
+    if (!absl::IsAborted(last)) break;
+    ++occ_retries_;
+  }
+  return last;
 }
 
 }  // namespace isobar::supervisor

@@ -13,6 +13,7 @@
 #define ISOBAR_SUPERVISOR_FUNCTION_RUNNER_H_
 
 #include <atomic>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct FunctionCallRequest {
   FunctionKind kind = FunctionKind::kQuery;
   std::string args_json = "{}";       // one Convex JSON object
   std::string identity_json = "null";  // the caller's UserIdentity, or null
+  // Mutations: a repeat with the same key returns the stored result of the first successful call.
+  std::string idempotency_key;
   bool allow_internal = false;         // nested calls may reach internal functions; clients may not
   int depth = 0;
   absl::Time deadline = absl::InfiniteFuture();
@@ -75,6 +78,12 @@ class FunctionRunner {
                      FunctionCallback done);
   static bool IsActionCall(absl::string_view op);
 
+  // An action's ctx.scheduler.runAfter / runAt / cancel ("1.0/actions/schedule", "1.0/actions/cancel_job"):
+  // a transaction of its own. Blocks on PostgreSQL; call it on the executor.
+  absl::StatusOr<std::string> SchedulerFromAction(const InvocationSession& caller, absl::string_view op,
+                                                  absl::string_view args_json);
+  static bool IsActionSchedulerCall(absl::string_view op);
+
   struct Stats {
     uint64_t invocations = 0, occ_conflicts = 0, occ_retries = 0;
   };
@@ -85,6 +94,10 @@ class FunctionRunner {
 
   void Start(FunctionCallRequest request, FunctionCallback done);
   void Dispatch(std::shared_ptr<Attempt> attempt);
+  // For a mutation with an idempotency key: the stored result of an earlier call with that key, read
+  // in the attempt's transaction (so two concurrent first calls conflict and one sees the other's).
+  absl::StatusOr<std::optional<std::string>> StoredResult(InvocationSession& session, const std::string& key);
+  absl::Status StoreResult(InvocationSession& session, const std::string& key, const std::string& result_json);
   void Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
               absl::StatusOr<isobar::worker::v1::Done> done, WorkerId worker);
   void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);

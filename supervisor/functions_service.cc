@@ -16,6 +16,7 @@ namespace {
 constexpr absl::Duration kRememberKeys = absl::Minutes(1);
 constexpr size_t kMaxRememberedKeys = 4096;
 constexpr size_t kMaxIdentityBytes = 64 << 10;
+constexpr size_t kMaxIdempotencyKeyBytes = 256;
 
 // An identity must be an object naming its token, subject and issuer, as Convex's UserIdentity does.
 absl::Status CheckIdentity(const std::string& identity_json) {
@@ -79,8 +80,11 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
       reactor->Finish(WithDetail(*context, identity));
       return;
     }
-    if (!request->idempotency_key().empty()) {
-      reactor->Finish(WithDetail(*context, absl::UnimplementedError("idempotency keys are not supported yet")));
+    if (!request->idempotency_key().empty() &&
+        (kind != FunctionKind::kMutation || request->idempotency_key().size() > kMaxIdempotencyKeyBytes)) {
+      reactor->Finish(WithDetail(*context, absl::InvalidArgumentError(absl::StrCat(
+                                               "idempotency_key is for mutations, and at most ",
+                                               kMaxIdempotencyKeyBytes, " bytes"))));
       return;
     }
     FunctionCallRequest call;
@@ -90,6 +94,7 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
     call.args_json = request->args_json();
     call.identity_json = request->identity_json().empty() ? "null" : request->identity_json();
     call.allow_internal = *admin;
+    call.idempotency_key = request->idempotency_key();
     const absl::Time client_deadline = absl::FromChrono(context->deadline());
     call.deadline = std::min(client_deadline, absl::Now() + (kind == FunctionKind::kAction
                                                                  ? options_.default_action_deadline

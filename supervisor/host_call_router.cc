@@ -70,6 +70,8 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
     absl::StatusOr<std::string> outcome = absl::InvalidArgumentError(absl::StrCat("Unknown operation ", op.substr(0, 100)));
     if (session != nullptr && IsSessionSyscall(op)) {
       outcome = ServeSyscall(*session, op, call.args_json());
+    } else if (session != nullptr && FunctionRunner::IsActionSchedulerCall(op)) {
+      outcome = runner_.SchedulerFromAction(*session, op, call.args_json());
     } else if (op == "isobar/echo") {
       outcome = Echo(worker, call.args_json());
     }

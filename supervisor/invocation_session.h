@@ -34,6 +34,7 @@ struct InvocationSession {
   uint32_t next_query_id ABSL_GUARDED_BY(mu) = 0;
   bool paginated ABSL_GUARDED_BY(mu) = false;
   uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
+  size_t functions_scheduled ABSL_GUARDED_BY(mu) = 0;
 };
 
 inline constexpr int kMaxCallDepth = 8;

@@ -9,6 +9,8 @@
 #include "storage/convex_json.h"
 #include "storage/document_id.h"
 #include "storage/paginate.h"
+#include "storage/system_tables.h"
+#include "supervisor/scheduling.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -79,6 +81,14 @@ absl::Status CheckSchema(InvocationSession& session, absl::string_view table, co
                                                  "\" because it does not match the schema: ", matches.message()));
 }
 
+// System tables that Convex does not expose are not readable at all.
+absl::Status CheckReadable(absl::string_view table) {
+  if (table.empty() || table[0] != '_') return absl::OkStatus();
+  const storage::SystemTable* system = storage::FindSystemTable(table);
+  if (system != nullptr && system->user_visible) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("Table \"", table.substr(0, 80), "\" is not readable"));
+}
+
 absl::StatusOr<std::string> TableOf(InvocationSession& session, const storage::DocumentId& id) {
   ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table,
                    session.deployment->db().schemas().ByNumber(id.table));
@@ -96,6 +106,7 @@ absl::StatusOr<std::string> Get(InvocationSession& session, const Value& args) A
     return absl::InvalidArgumentError(system ? "db.system.get only reads system tables; use db.get"
                                              : "System tables can only be read with db.system.get");
   }
+  if (table != nullptr) RETURN_IF_ERROR(CheckReadable(table->table.name));
   ASSIGN_OR_RETURN(std::optional<Value> document, txn->Get(id));
   return document.has_value() ? storage::ToConvexJson(*document) : std::string("null");
 }
@@ -171,6 +182,7 @@ absl::StatusOr<std::string> QueryStream(InvocationSession& session, const Value&
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
   ASSIGN_OR_RETURN(storage::Query query, storage::ParseQuery(args.Get("query")));
+  RETURN_IF_ERROR(CheckReadable(query.table));
   if (session.streams.size() >= kMaxOpenQueries) {
     return absl::ResourceExhaustedError(absl::StrCat("Too many open queries (at most ", kMaxOpenQueries, ")"));
   }
@@ -228,6 +240,7 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
   session.paginated = true;
   storage::PageRequest request;
   ASSIGN_OR_RETURN(request.query, storage::ParseQuery(args.Get("query")));
+  RETURN_IF_ERROR(CheckReadable(request.query.table));
   request.cursor = OptionalString(args, "cursor");
   request.end_cursor = OptionalString(args, "endCursor");
   ASSIGN_OR_RETURN(request.page_size, OptionalCount(args, "pageSize", 0));
@@ -249,6 +262,7 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
 absl::StatusOr<std::string> Count(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
   ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
+  RETURN_IF_ERROR(CheckReadable(table));
   storage::Query query;
   query.table = table;
   query.index = storage::kByCreationTimeIndex;
@@ -261,6 +275,27 @@ absl::StatusOr<std::string> Count(InvocationSession& session, const Value& args)
     ++count;
   }
   return storage::ToConvexJson(Value::Float64(count));
+}
+
+constexpr size_t kMaxScheduledPerFunction = 1000;
+
+absl::StatusOr<std::string> Schedule(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
+  if (session.functions_scheduled >= kMaxScheduledPerFunction) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many functions scheduled by this mutation (limit: ",
+                                                     kMaxScheduledPerFunction, ")"));
+  }
+  ASSIGN_OR_RETURN(std::string id, ScheduleJob(*txn, *session.code, args, absl::Now()));
+  ++session.functions_scheduled;
+  return Quote(id);
+}
+
+absl::StatusOr<std::string> CancelScheduled(InvocationSession& session, const Value& args)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
+  ASSIGN_OR_RETURN(std::string id, StringArg(args, "id"));
+  RETURN_IF_ERROR(CancelJob(*txn, id));
+  return std::string("null");
 }
 
 absl::StatusOr<std::string> SnapshotTs(InvocationSession& session, const Value&) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
@@ -295,7 +330,7 @@ absl::StatusOr<std::string> TransactionMetrics(InvocationSession& session, const
                       ",\"databaseQueries\":", metric(session.database_queries, 4096),
                       ",\"documentsRead\":", metric(txn.documents_read(), limits.max_documents_read),
                       ",\"documentsWritten\":", metric(txn.writes().size(), limits.max_documents_written),
-                      ",\"functionsScheduled\":", metric(0, 1000),
+                      ",\"functionsScheduled\":", metric(session.functions_scheduled, kMaxScheduledPerFunction),
                       ",\"scheduledFunctionArgsBytes\":", metric(0, 16u << 20), "}");
 }
 
@@ -332,6 +367,8 @@ constexpr Entry kOps[] = {
     {"1.0/queryCleanup", ISOBAR_LOCKED(QueryCleanup)},
     {"1.0/queryPage", ISOBAR_LOCKED(QueryPage)},
     {"1.0/count", ISOBAR_LOCKED(Count)},
+    {"1.0/schedule", ISOBAR_LOCKED(Schedule)},
+    {"1.0/cancel_job", ISOBAR_LOCKED(CancelScheduled)},
     {"1.0/getSnapshotTs", ISOBAR_LOCKED(SnapshotTs)},
     {"1.0/getTransactionMetrics", ISOBAR_LOCKED(TransactionMetrics)},
     {"1.0/getUserIdentity", UserIdentity},

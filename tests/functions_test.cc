@@ -46,6 +46,9 @@ class FunctionsTest : public ::testing::Test {
     api_key_ = new std::string(Deploy("chat"));
   }
   static void TearDownTestSuite() {
+    // The supervisor's own account of what went wrong, for whoever reads a failed run.
+    const ::testing::TestSuite* suite = ::testing::UnitTest::GetInstance()->current_test_suite();
+    if (suite != nullptr && suite->failed_test_count() > 0) std::fprintf(stderr, "%s", supervisor_->log().c_str());
     delete api_key_;
     delete channel_;
     delete supervisor_;
@@ -89,7 +92,7 @@ class FunctionsTest : public ::testing::Test {
 
   static Result Call(Kind kind, const std::string& path, const std::string& args_json,
                      const std::string& deployment = "chat", const std::string* key = nullptr,
-                     const std::string& identity_json = "") {
+                     const std::string& identity_json = "", const std::string& idempotency_key = "") {
     auto stub = isobar::v1::Functions::NewStub(*channel_);
     grpc::ClientContext context;
     context.AddMetadata("authorization", absl::StrCat("Bearer ", key != nullptr ? *key : *api_key_));
@@ -99,6 +102,7 @@ class FunctionsTest : public ::testing::Test {
     request.set_path(path);
     request.set_args_json(args_json);
     request.set_identity_json(identity_json);
+    request.set_idempotency_key(idempotency_key);
     Result result;
     switch (kind) {
       case Kind::kQuery: result.status = stub->Query(&context, request, &result.response); break;
@@ -389,6 +393,78 @@ TEST_F(FunctionsTest, DisjointCountersNeverConflict) {
     Result r = Call(Kind::kQuery, "counters:get", absl::StrCat(R"({"name":"own-)", c, "\"}"));
     EXPECT_EQ(r.response.result_json(), storage::ToConvexJson(storage::Value::Int64(10)));
   }
+}
+
+TEST_F(FunctionsTest, IdempotencyKeysApplyAMutationOnce) {
+  auto send = [](const std::string& key) {
+    return Call(Kind::kMutation, "messages:send", R"({"channel":"once","author":"ann","body":"exactly once"})", "chat",
+                nullptr, "", key);
+  };
+  Result first = send("key-1");
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  Result again = send("key-1");
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_EQ(again.response.result_json(), first.response.result_json());
+  EXPECT_TRUE(again.response.log_lines().empty());  // it did not run again
+  // Concurrent first calls with one key: one runs, the others get its result.
+  std::vector<std::thread> racers;
+  std::vector<std::string> results(8);
+  for (int i = 0; i < 8; ++i) {
+    racers.emplace_back([&, i] {
+      Result r = send("key-2");
+      EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+      results[i] = r.response.result_json();
+    });
+  }
+  for (std::thread& t : racers) t.join();
+  for (const std::string& r : results) EXPECT_EQ(r, results[0]);
+  EXPECT_NE(results[0], first.response.result_json());
+  Result listed = Call(Kind::kQuery, "messages:byAuthor", R"({"author":"ann","channel":"once"})");
+  ASSERT_TRUE(listed.status.ok());
+  EXPECT_EQ(listed.value.array().size(), 2u);
+  // A failed call stores nothing: the same key then succeeds.
+  Result failed = Call(Kind::kMutation, "messages:send", R"({"channel":"once","author":"ann","body":" "})", "chat",
+                       nullptr, "", "key-3");
+  EXPECT_FALSE(failed.status.ok());
+  EXPECT_TRUE(send("key-3").status.ok());
+  // Keys are for mutations only.
+  Result on_query = Call(Kind::kQuery, "counters:get", R"({"name":"x"})", "chat", nullptr, "", "key-4");
+  EXPECT_EQ(on_query.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // Nobody reads the records.
+  Result peek = Call(Kind::kQuery, "messages:peekInternals", "{}");
+  EXPECT_FALSE(peek.status.ok());
+  EXPECT_THAT(peek.status.error_message(), HasSubstr("is not readable"));
+}
+
+TEST_F(FunctionsTest, ScheduledCallsArePersistedAsPendingJobs) {
+  const std::string id = Send("sched", "ann", "expires");
+  Result scheduled = Call(Kind::kMutation, "messages:expireLater", absl::StrCat(R"({"id":")", id, R"(","afterMs":3600000})"));
+  ASSERT_TRUE(scheduled.status.ok()) << scheduled.status.error_message();
+  const std::string job = scheduled.value.string();
+  Result read = Call(Kind::kQuery, "messages:job", absl::StrCat(R"({"id":")", job, "\"}"));
+  ASSERT_TRUE(read.status.ok()) << read.status.error_message();
+  EXPECT_EQ(read.value.Get("name").string(), "messages:remove");
+  EXPECT_EQ(read.value.GetPath("state.kind").string(), "pending");
+  EXPECT_EQ(read.value.Get("args").array()[0].Get("id").string(), id);
+  const double expected = static_cast<double>(absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
+  EXPECT_NEAR(read.value.Get("scheduledTime").float64(), expected, 60000);
+
+  Result canceled = Call(Kind::kMutation, "messages:cancelJob", absl::StrCat(R"({"id":")", job, "\"}"));
+  ASSERT_TRUE(canceled.status.ok()) << canceled.status.error_message();
+  read = Call(Kind::kQuery, "messages:job", absl::StrCat(R"({"id":")", job, "\"}"));
+  EXPECT_EQ(read.value.GetPath("state.kind").string(), "canceled");
+
+  // From an action: its own transaction.
+  Result from_action = Call(Kind::kAction, "messages:expireFromAction", absl::StrCat(R"({"id":")", id, "\"}"));
+  ASSERT_TRUE(from_action.status.ok()) << from_action.status.error_message();
+  read = Call(Kind::kQuery, "messages:job", absl::StrCat(R"({"id":")", from_action.value.string(), "\"}"));
+  EXPECT_EQ(read.value.GetPath("state.kind").string(), "canceled");
+
+  Result nowhere = Call(Kind::kMutation, "messages:scheduleNowhere", "{}");
+  EXPECT_THAT(nowhere.status.error_message(), HasSubstr("nonexistent path: messages:doesNotExist"));
+  Result all = Call(Kind::kQuery, "messages:jobs", "{}");
+  ASSERT_TRUE(all.status.ok()) << all.status.error_message();
+  EXPECT_EQ(all.value.array().size(), 2u);  // the failed mutation scheduled nothing
 }
 
 TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {

@@ -97,3 +97,51 @@ export const sneakyWrite = query({
   handler: async () =>
     JSON.parse(await Convex.asyncSyscall("1.0/insert", JSON.stringify({ table: "messages", value: { x: 1 } }))),
 });
+
+// Scheduling: delete a message later, look at the jobs, cancel one.
+export const expireLater = mutation({
+  args: { id: v.id("messages"), afterMs: v.float64() },
+  handler: async (ctx, { id, afterMs }) => await ctx.scheduler.runAfter(afterMs, internal.messages.remove, { id }),
+});
+
+export const jobs = query({
+  args: {},
+  handler: async (ctx) =>
+    (await ctx.db.system.query("_scheduled_functions").collect()).map((job) => ({
+      id: job._id,
+      name: job.name,
+      args: job.args,
+      state: job.state.kind,
+      scheduledTime: job.scheduledTime,
+    })),
+});
+
+export const job = query({
+  args: { id: v.id("_scheduled_functions") },
+  handler: async (ctx, { id }) => await ctx.db.system.get(id),
+});
+
+export const cancelJob = mutation({
+  args: { id: v.id("_scheduled_functions") },
+  handler: async (ctx, { id }) => await ctx.scheduler.cancel(id),
+});
+
+export const expireFromAction = action({
+  args: { id: v.id("messages") },
+  handler: async (ctx, { id }) => {
+    const job = await ctx.scheduler.runAt(Date.now() + 3_600_000, internal.messages.remove, { id });
+    await ctx.scheduler.cancel(job);
+    return job;
+  },
+});
+
+export const scheduleNowhere = mutation({
+  args: {},
+  handler: async (ctx) => await ctx.scheduler.runAfter(0, "messages:doesNotExist", {}),
+});
+
+// Internal bookkeeping tables are not readable, even through db.system.
+export const peekInternals = query({
+  args: {},
+  handler: async (ctx) => await ctx.db.system.query("_idempotency_keys").collect(),
+});

@@ -1,0 +1,67 @@
+#include "supervisor/scheduling.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/convex_json.h"
+#include "storage/document_id.h"
+#include "storage/system_tables.h"
+#include "supervisor/function_path.h"
+
+namespace isobar::supervisor {
+
+using storage::Value;
+
+absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code, const Value& args,
+                                        absl::Time now) {
+  const Value& name = args.Get("name");
+  if (name.type() != Value::Type::kString) {
+    return absl::InvalidArgumentError(
+        "Only functions named by path (api.module.fn or \"module:fn\") can be scheduled; components and function "
+        "handles are not supported");
+  }
+  ASSIGN_OR_RETURN(FunctionPath path, ParseFunctionPath(name.string()));
+  const FunctionDef* function = code.Find(path);
+  if (function == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("Attempted to schedule function at nonexistent path: ", path.canonical));
+  }
+  const Value& ts = args.Get("ts");
+  if (ts.type() != Value::Type::kFloat64 || !std::isfinite(ts.float64())) {
+    return absl::InvalidArgumentError("The scheduled time must be a finite number");
+  }
+  const double scheduled_ms = ts.float64() * 1000;
+  if (scheduled_ms > static_cast<double>(absl::ToUnixMillis(now + kMaxScheduleAhead))) {
+    return absl::InvalidArgumentError("A function cannot be scheduled more than 5 years ahead");
+  }
+  ASSIGN_OR_RETURN(Value call_args, storage::FromPlainJson(args.Get("args"), /*allow_undefined=*/false));
+  if (call_args.type() != Value::Type::kObject) return absl::InvalidArgumentError("Scheduled arguments must be an object");
+  if (storage::ConvexSize(call_args) > kMaxScheduledArgsBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Scheduled function arguments are too large (limit: ", kMaxScheduledArgsBytes, " bytes)"));
+  }
+  ASSIGN_OR_RETURN(Value job, Value::MakeObject({
+                                  {"name", Value::String(function->path)},
+                                  {"args", Value::MakeArray({call_args})},
+                                  {"scheduledTime", Value::Float64(std::max(scheduled_ms, 0.0))},
+                                  {"state", Value::MakeSortedObject({{"kind", Value::String("pending")}})},
+                              }));
+  ASSIGN_OR_RETURN(storage::DocumentId id,
+                   txn.Insert(storage::kScheduledFunctionsTable, job, storage::Access::kSystem));
+  return storage::EncodeDocumentId(id);
+}
+
+absl::Status CancelJob(storage::Transaction& txn, const std::string& id_text) {
+  ASSIGN_OR_RETURN(storage::DocumentId id,
+                   txn.ResolveId("scheduler.cancel", id_text, std::string(storage::kScheduledFunctionsTable)));
+  ASSIGN_OR_RETURN(std::optional<Value> job, txn.Get(id));
+  if (!job.has_value()) return absl::InvalidArgumentError(absl::StrCat("No scheduled function with ID ", id_text));
+  const Value& kind = job->GetPath("state.kind");
+  if (kind.type() != Value::Type::kString || kind.string() != "pending") return absl::OkStatus();
+  return txn
+      .Patch(id, Value::MakeSortedObject({{"state", Value::MakeSortedObject({{"kind", Value::String("canceled")}})}}),
+             storage::Access::kSystem)
+      .status();
+}
+
+}  // namespace isobar::supervisor

@@ -1,0 +1,35 @@
+// ctx.scheduler's writes (CONVEX_ABI.md §2.7): a scheduled call becomes a pending job in the
+// deployment's _scheduled_functions table, in the caller's transaction, so it exists exactly when the
+// mutation that scheduled it commits. Running the jobs is the scheduler's (supervisor issue 7).
+//
+//   ASSIGN_OR_RETURN(std::string id, ScheduleJob(txn, *code, syscall_args, absl::Now()));
+//   RETURN_IF_ERROR(CancelJob(txn, id_text));
+#ifndef ISOBAR_SUPERVISOR_SCHEDULING_H_
+#define ISOBAR_SUPERVISOR_SCHEDULING_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/transaction.h"
+#include "storage/value.h"
+#include "supervisor/code_version.h"
+
+namespace isobar::supervisor {
+
+inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 365 * 5);
+inline constexpr size_t kMaxScheduledArgsBytes = 8u << 20;
+
+// `args` is the syscall's envelope: {name, ts (seconds), args (Convex JSON object)}. The function must
+// exist in `code` (internal ones too); `ts` must be finite and at most five years ahead (a time in the
+// past runs as soon as possible). Returns the job's id.
+absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code,
+                                        const storage::Value& args, absl::Time now);
+
+// A pending job becomes canceled; a job that already ran, failed or was canceled stays as it is.
+// INVALID_ARGUMENT for an id that is not a scheduled function's.
+absl::Status CancelJob(storage::Transaction& txn, const std::string& id_text);
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_SCHEDULING_H_
