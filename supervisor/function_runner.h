@@ -97,7 +97,8 @@ class FunctionRunner {
   // For a mutation with an idempotency key: the stored result of an earlier call with that key, read
   // in the attempt's transaction (so two concurrent first calls conflict and one sees the other's).
   absl::StatusOr<std::optional<std::string>> StoredResult(InvocationSession& session, const std::string& key);
-  absl::Status StoreResult(InvocationSession& session, const std::string& key, const std::string& result_json);
+  absl::Status StoreResult(InvocationSession& session, const std::string& key, const std::string& result_json)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu);
   void Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
               absl::StatusOr<isobar::worker::v1::Done> done, WorkerId worker);
   void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);
