@@ -15,9 +15,14 @@ void Executor::Shutdown() {
     stopping_ = true;
   }
   for (std::thread& t : threads_) t.join();
-  absl::MutexLock lock(&mu_);
-  joined_ = true;
-  tasks_.clear();
+  std::map<std::pair<absl::Time, uint64_t>, absl::AnyInvocable<void() &&>> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    joined_ = true;
+    dropped.swap(tasks_);
+  }
+  // Destroyed without the lock: what they hold may schedule more work (which is dropped).
+  dropped.clear();
 }
 
 void Executor::RunAt(absl::Time when, absl::AnyInvocable<void() &&> task) {

@@ -99,16 +99,25 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
     call.deadline = std::min(client_deadline, absl::Now() + (kind == FunctionKind::kAction
                                                                  ? options_.default_action_deadline
                                                                  : options_.default_deadline));
-    runner_.Run(std::move(call), [context, response, reactor](FunctionOutcome outcome) {
-      for (isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = std::move(line);
-      response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
-      if (!outcome.ok) {
-        reactor->Finish(Detailed(*context, outcome.error.code, outcome.error.detail));
-        return;
-      }
-      response->set_result_json(std::move(outcome.result_json));
-      reactor->Finish(grpc::Status::OK);
-    });
+    const std::string deployment = call.deployment;
+    const absl::Time deadline = call.deadline;
+    admission_.Admit(
+        deployment, kind, deadline,
+        [this, context, response, reactor, call = std::move(call)](Admission::Ticket ticket) mutable {
+          // The ticket holds the slot until the call's outcome is known (OCC retries included).
+          runner_.Run(std::move(call), [context, response, reactor, ticket = std::move(ticket)](FunctionOutcome outcome) mutable {
+            ticket.Release();
+            for (isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = std::move(line);
+            response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
+            if (!outcome.ok) {
+              reactor->Finish(Detailed(*context, outcome.error.code, outcome.error.detail));
+              return;
+            }
+            response->set_result_json(std::move(outcome.result_json));
+            reactor->Finish(grpc::Status::OK);
+          });
+        },
+        [context, reactor](absl::Status refused) { reactor->Finish(WithDetail(*context, refused)); });
   });
   return reactor;
 }

@@ -1,6 +1,8 @@
 // Functions: a client's Query, Mutation and Action calls (isobar.v1.Functions).
 //
-// The deployment's API key admits public functions; the admin key admits internal ones too. Verified
+// The deployment's API key admits public functions; the admin key admits internal ones too. A call
+// then waits for a slot (admission.h): it is refused at once, RESOURCE_EXHAUSTED, when its
+// deployment's queue is full, and DEADLINE_EXCEEDED if its deadline passes while it waits. Verified
 // keys are remembered for a minute (by hash, never the key itself), so a call does not pay a catalog
 // round trip. Each call finishes with the function's result and log lines, or a status code and an
 // ErrorDetail (kind, message, ConvexError data, the user's stack, whether a retry may help).
@@ -16,6 +18,7 @@
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/api_keys.h"
 #include "storage/pg_pool.h"
+#include "supervisor/admission.h"
 #include "supervisor/function_runner.h"
 #include "supervisor/live_deployments.h"
 
@@ -31,9 +34,14 @@ struct FunctionsOptions {
 class FunctionsService final : public isobar::v1::Functions::CallbackService {
  public:
   // Not owned; all must outlive the service.
-  FunctionsService(FunctionsOptions options, FunctionRunner& runner, LiveDeployments& deployments,
-                   storage::PgPool& pg, Executor& executor)
-      : options_(std::move(options)), runner_(runner), deployments_(deployments), api_keys_(pg), executor_(executor) {}
+  FunctionsService(FunctionsOptions options, FunctionRunner& runner, Admission& admission,
+                   LiveDeployments& deployments, storage::PgPool& pg, Executor& executor)
+      : options_(std::move(options)),
+        runner_(runner),
+        admission_(admission),
+        deployments_(deployments),
+        api_keys_(pg),
+        executor_(executor) {}
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                   isobar::v1::FunctionResponse* response) override {
@@ -57,6 +65,7 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
 
   const FunctionsOptions options_;
   FunctionRunner& runner_;
+  Admission& admission_;
   LiveDeployments& deployments_;
   storage::ApiKeys api_keys_;
   Executor& executor_;

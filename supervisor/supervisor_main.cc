@@ -35,6 +35,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "supervisor/deployments_service.h"
+#include "supervisor/admission.h"
 #include "supervisor/function_runner.h"
 #include "supervisor/functions_service.h"
 #include "supervisor/live_deployments.h"
@@ -58,6 +59,8 @@ struct Config {
   bool sandbox_debug = false;  // --sandbox-debug: the same as --sandbox=report
   std::string worker_binary;
   int pg_connections = 8;
+  // Admission control (0: the defaults, scaled to the machine).
+  int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
 };
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -127,6 +130,13 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   LiveDeployments live(pg_pool);
   // Host calls, commits and API steps that wait on PostgreSQL or on other functions.
   Executor executor("isobar-host", std::max(16, 4 * workers));
+  AdmissionLimits limits = AdmissionLimits::ForCores(static_cast<int>(std::thread::hardware_concurrency()));
+  if (config.max_queries > 0) limits.per_deployment[0] = config.max_queries;
+  if (config.max_mutations > 0) limits.per_deployment[1] = config.max_mutations;
+  if (config.max_actions > 0) limits.per_deployment[2] = config.max_actions;
+  for (int k = 0; k < 3; ++k) limits.total[k] = std::max(limits.total[k], limits.per_deployment[k]);
+  if (config.max_queued > 0) limits.queue_per_deployment = static_cast<size_t>(config.max_queued);
+  Admission admission(limits, executor);
   ASSIGN_OR_RETURN(std::string admin_key, LoadOrCreateAdminKey(config.data_dir + "/admin_key"));
 
   // Internal server: worker streams only, reachable only through socketpairs the pool creates.
@@ -155,19 +165,24 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   AdminOptions admin_options;
   admin_options.admin_key = admin_key;
   admin_options.enable_eval = config.enable_eval;
-  admin_options.function_stats = [&runner] {
+  admin_options.function_stats = [&runner, &admission] {
     FunctionRunner::Stats stats = runner.stats();
+    Admission::Stats admitted = admission.stats();
     isobar::v1::FunctionStats out;
     out.set_invocations(stats.invocations);
     out.set_occ_conflicts(stats.occ_conflicts);
     out.set_occ_retries(stats.occ_retries);
+    out.set_admission_refused(admitted.refused);
+    out.set_admission_expired(admitted.expired);
+    out.set_running(static_cast<uint32_t>(admitted.running[0] + admitted.running[1] + admitted.running[2]));
+    out.set_waiting(static_cast<uint32_t>(admitted.waiting[0] + admitted.waiting[1] + admitted.waiting[2]));
     return out;
   };
   AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   FunctionsOptions functions_options;
   functions_options.admin_key = admin_key;
-  FunctionsService functions_service(functions_options, runner, live, pg_pool, executor);
+  FunctionsService functions_service(functions_options, runner, admission, live, pg_pool, executor);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -224,6 +239,10 @@ int main(int argc, char** argv) {
   flags.Int("workers", &config.workers, "worker processes (0: one per core)");
   flags.String("postgres-url", &config.postgres_url, "an external PostgreSQL (libpq URL); empty: embedded");
   flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
+  flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
+  flags.Int("max-mutations", &config.max_mutations, "running mutations per deployment (default 16)");
+  flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");
+  flags.Int("max-queued", &config.max_queued, "calls of one deployment and kind waiting for a slot (default 256)");
   flags.Bool("enable-eval", &config.enable_eval, "serve Admin.Eval (development only)");
   flags.String("sandbox", &config.sandbox,
                "workers' sandbox: kill (seccomp kills a violator; namespaces where the machine allows them), "

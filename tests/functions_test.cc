@@ -38,7 +38,9 @@ struct Result {
 class FunctionsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    supervisor_ = new SupervisorProcess({.workers = 2});
+    // Small query limits, so that the admission test can fill them.
+    supervisor_ = new SupervisorProcess(
+        {.workers = 2, .extra_args = {"--max-queries=2", "--max-queued=16"}});
     absl::Status started = supervisor_->Start();
     ASSERT_TRUE(started.ok()) << started;
     channel_ = new std::shared_ptr<grpc::Channel>(
@@ -465,6 +467,56 @@ TEST_F(FunctionsTest, ScheduledCallsArePersistedAsPendingJobs) {
   Result all = Call(Kind::kQuery, "messages:jobs", "{}");
   ASSERT_TRUE(all.status.ok()) << all.status.error_message();
   EXPECT_EQ(all.value.array().size(), 2u);  // the failed mutation scheduled nothing
+}
+
+TEST_F(FunctionsTest, AFloodIsRefusedAtOnceWhileOtherDeploymentsAreServed) {
+  const std::string calm_key = Deploy("calm");
+  constexpr int kFlood = 60;
+  constexpr char kSpin[] = R"({"iterations":20000000})";
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::atomic<int> finished{0};
+  size_t max_waiting = 0;
+  std::vector<std::thread> flood;
+  for (int i = 0; i < kFlood; ++i) {
+    flood.emplace_back([&] {
+      Result r = Call(Kind::kQuery, "counters:spin", kSpin);
+      if (r.status.ok()) {
+        ++ok;
+      } else if (r.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++refused;
+        EXPECT_THAT(r.status.error_message(),
+                    HasSubstr("deployment \"chat\" has too many queries in flight: 2 running and 16 waiting"));
+        EXPECT_TRUE(r.detail.retryable());
+        EXPECT_EQ(r.detail.kind(), isobar::v1::ErrorDetail::LIMIT);
+      } else {
+        ++other;
+        ADD_FAILURE() << r.status.error_message();
+      }
+      ++finished;
+    });
+  }
+  // While the flood's admitted calls run, another deployment's calls are admitted and answered.
+  int calm_served = 0;
+  while (finished.load() < kFlood) {
+    Result calm = Call(Kind::kQuery, "counters:get", R"({"name":"x"})", "calm", &calm_key);
+    ASSERT_TRUE(calm.status.ok()) << calm.status.error_message();
+    if (finished.load() < kFlood) ++calm_served;
+    absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+    ASSERT_TRUE(stats.ok());
+    max_waiting = std::max<size_t>(max_waiting, stats->functions().waiting());
+  }
+  for (std::thread& t : flood) t.join();
+  EXPECT_EQ(ok.load() + refused.load(), kFlood);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(ok.load(), 18);       // 2 running + 16 waiting were always admitted
+  EXPECT_GE(refused.load(), 30);  // the rest found the queue full
+  EXPECT_LE(max_waiting, 16u);    // bounded: nothing beyond the queue is kept
+  EXPECT_GT(calm_served, 0) << "the other deployment was not served during the flood";
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GE(stats->functions().admission_refused(), static_cast<uint64_t>(refused.load()));
+  std::printf("flood: %d admitted, %d refused; %d calls of another deployment served meanwhile\n", ok.load(),
+              refused.load(), calm_served);
 }
 
 TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {

@@ -42,3 +42,13 @@ export const setting = query({
   args: { name: v.string() },
   handler: async (_ctx, { name }) => process.env[name] ?? null,
 });
+
+// Burns CPU for a while (for admission tests): queries have no clock, so it counts.
+export const spin = query({
+  args: { iterations: v.float64() },
+  handler: async (_ctx, { iterations }) => {
+    let x = 0;
+    for (let i = 0; i < iterations; i++) x = (x + i * 7) % 1000003;
+    return x;
+  },
+});
