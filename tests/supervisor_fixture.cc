@@ -1,5 +1,7 @@
 #include "tests/supervisor_fixture.h"
 
+#include "tests/module_bundle.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -131,6 +133,35 @@ isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context) {
   auto it = trailers.find("isobar-error-bin");
   if (it != trailers.end()) detail.ParseFromString(std::string(it->second.data(), it->second.size()));
   return detail;
+}
+
+absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, const std::string& bundle_runfile) {
+  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile(bundle_runfile));
+  if (!bundle.ok()) return bundle.status();
+  auto deployments = isobar::v1::Deployments::NewStub(channel_);
+  isobar::v1::CreateDeploymentResponse created;
+  {
+    grpc::ClientContext context;
+    Authorize(context);
+    isobar::v1::CreateDeploymentRequest request;
+    request.set_name(name);
+    grpc::Status status = deployments->CreateDeployment(&context, request, &created);
+    if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  isobar::v1::PushRequest push;
+  push.set_deployment(name);
+  for (const auto& module : *bundle) {
+    isobar::v1::PushModule* out = push.add_modules();
+    out->set_path(module.path());
+    out->set_source(module.source());
+  }
+  grpc::ClientContext context;
+  Authorize(context);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+  isobar::v1::PushResponse pushed;
+  grpc::Status status = deployments->Push(&context, push, &pushed);
+  if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  return created.api_key();
 }
 
 absl::StatusOr<isobar::v1::StatsResponse> SupervisorProcess::Stats() {

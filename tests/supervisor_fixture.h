@@ -59,6 +59,9 @@ class SupervisorProcess {
   grpc::Status Eval(const std::string& source, isobar::v1::EvalResponse* response, uint32_t timeout_ms = 0,
                     isobar::v1::ErrorDetail* detail = nullptr);
   absl::StatusOr<isobar::v1::StatsResponse> Stats();
+  // Creates deployment `name` and pushes the modules of a convex_bundle (tests/apps/defs.bzl) given by
+  // its runfile path ("tests/apps/chat.modules"); returns the deployment's API key.
+  absl::StatusOr<std::string> Deploy(const std::string& name, const std::string& bundle_runfile);
   // Polls Stats until `predicate` holds or `timeout` passes; the last Stats.
   absl::StatusOr<isobar::v1::StatsResponse> AwaitStats(
       const std::function<bool(const isobar::v1::StatsResponse&)>& predicate, absl::Duration timeout);

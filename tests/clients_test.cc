@@ -1,0 +1,75 @@
+// Clients in other languages call a real supervisor (embedded PostgreSQL, sandboxed workers) running
+// the chat test app: a Python client (Debian's python3-grpcio, stubs generated from proto/ by
+// //proto:api_py) and a Node.js client (@grpc/grpc-js and @grpc/proto-loader reading proto/). Each
+// script checks results, pagination, an action and ErrorDetail trailers itself, and says "ok".
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/supervisor_fixture.h"
+
+namespace isobar::testing {
+namespace {
+
+struct Shell {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Shell RunShell(const std::string& command) {
+  Shell shell;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return shell;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) shell.out.append(buffer, n);
+  shell.status = pclose(pipe);
+  return shell;
+}
+
+class ClientsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    supervisor_ = new SupervisorProcess({.workers = 1});
+    absl::Status started = supervisor_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  static void TearDownTestSuite() {
+    delete supervisor_;
+    supervisor_ = nullptr;
+  }
+
+  // The runfiles tree: <runfiles>/isobar/... and <runfiles>/npm_deps/...
+  static std::string Runfiles() { return std::filesystem::current_path().parent_path().string(); }
+
+  static SupervisorProcess* supervisor_;
+};
+
+SupervisorProcess* ClientsTest::supervisor_ = nullptr;
+
+TEST_F(ClientsTest, PythonClient) {
+  absl::StatusOr<std::string> key = supervisor_->Deploy("python", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  // Debian's interpreter, which has Debian's grpcio (not whatever python3 comes first on PATH).
+  Shell client = RunShell(absl::StrCat("PYTHONPATH=", Runfile("proto"), " /usr/bin/python3 ",
+                                  Runfile("tests/clients/python_client.py"), " ", supervisor_->address(),
+                                  " python ", *key));
+  EXPECT_EQ(client.status, 0) << client.out;
+  EXPECT_THAT(client.out, ::testing::HasSubstr("python client: ok"));
+}
+
+TEST_F(ClientsTest, NodeClient) {
+  absl::StatusOr<std::string> key = supervisor_->Deploy("node", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  Shell client = RunShell(absl::StrCat("NODE_PATH=", Runfiles(), "/npm_deps/node_modules node ",
+                                  Runfile("tests/clients/node_client.js"), " ", supervisor_->address(), " node ",
+                                  *key, " ", Runfile("proto")));
+  EXPECT_EQ(client.status, 0) << client.out;
+  EXPECT_THAT(client.out, ::testing::HasSubstr("node client: ok"));
+}
+
+}  // namespace
+}  // namespace isobar::testing
