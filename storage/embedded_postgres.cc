@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <postgresql/libpq-fe.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -82,6 +84,27 @@ std::string TailOfFile(const std::string& path, size_t max_bytes) {
   std::string text = buffer.str();
   if (text.size() > max_bytes) text = text.substr(text.size() - max_bytes);
   return text;
+}
+
+// A server from an earlier run of ours may still be shutting down (our parent-death signal asks it to
+// stop when its supervisor dies): wait for it to exit before starting another on the same directory.
+absl::Status AwaitPreviousServer(const std::string& pgdata, absl::Duration timeout) {
+  std::ifstream lock_file(pgdata + "/postmaster.pid");
+  std::string first_line;
+  if (!lock_file || !std::getline(lock_file, first_line)) return absl::OkStatus();
+  int pid = 0;
+  if (!absl::SimpleAtoi(first_line, &pid) || pid <= 0) return absl::OkStatus();
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return absl::OkStatus();  // gone already (a stale lock file is PostgreSQL's to clear)
+  ISOBAR_LOG(kInfo, kComponent) << "waiting for the previous PostgreSQL (pid " << pid << ") to exit";
+  struct pollfd exited = {pidfd, POLLIN, 0};
+  const int ready = poll(&exited, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  close(pidfd);
+  if (ready <= 0) {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL pid ", pid, " still runs on ", pgdata, " after ",
+                                               absl::FormatDuration(timeout), "; stop it first"));
+  }
+  return absl::OkStatus();
 }
 
 bool FileExists(const std::string& path) {
@@ -178,6 +201,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
     pg->created_ = true;
   }
 
+  RETURN_IF_ERROR(AwaitPreviousServer(pgdata, options.start_timeout));
   SpawnOptions server;
   server.argv = {bin_dir + "/postgres", "-D", pgdata, "-k", pgrun, "-c", "listen_addresses=",
                  "-c", "unix_socket_permissions=0700"};

@@ -104,6 +104,8 @@ absl::StatusOr<ExitStatus> SupervisorProcess::Stop() {
   return **status;
 }
 
+absl::StatusOr<ExitStatus> SupervisorProcess::Kill() { return process_.Kill(); }
+
 std::string SupervisorProcess::pg_conninfo() const {
   return absl::StrCat("host=", data_dir_, "/pgrun port=5432 user=isobar dbname=isobar");
 }

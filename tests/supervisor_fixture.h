@@ -42,6 +42,8 @@ class SupervisorProcess {
   absl::Status Start();
   // SIGTERM and wait; the exit status.
   absl::StatusOr<ExitStatus> Stop();
+  // SIGKILL and wait: a crash. Start() again restarts it on the same data directory.
+  absl::StatusOr<ExitStatus> Kill();
 
   const std::string& address() const { return address_; }
   const std::string& data_dir() const { return data_dir_; }

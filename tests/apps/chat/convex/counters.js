@@ -52,3 +52,24 @@ export const spin = query({
     return x;
   },
 });
+
+// For fault tests: writes a marker document, then (if asked) burns CPU so that the worker can be
+// killed while the mutation is still running.
+export const mark = mutation({
+  args: { name: v.string(), spin: v.boolean() },
+  handler: async (ctx, { name, spin }) => {
+    const id = await ctx.db.insert("counters", { name, value: 1n });
+    let x = 0;
+    if (spin) for (let i = 0; i < 5e9; i++) x = (x + i) % 1000003;
+    return id;
+  },
+});
+
+export const countNamed = query({
+  args: { name: v.string() },
+  handler: async (ctx, { name }) =>
+    (await ctx.db
+      .query("counters")
+      .withIndex("by_name", (q) => q.eq("name", name))
+      .collect()).length,
+});

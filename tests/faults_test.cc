@@ -1,0 +1,241 @@
+// Faults (SECURITY.md §5, cases 37-39) on a real supervisor with real workers and PostgreSQL:
+//   37: a worker SIGKILLed in the middle of a mutation leaves none of its writes, and a retry with the
+//       same idempotency key applies it exactly once;
+//   38: the supervisor SIGKILLed under load and restarted: every acknowledged mutation is there, retries
+//       of the unacknowledged ones by key apply each exactly once, and no worker outlives it;
+//   39: PostgreSQL restarted under load: clients get success or a retryable error, never a silent
+//       drop, and nothing acknowledged is lost.
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "isobar/v1/api.grpc.pb.h"
+#include "storage/embedded_postgres.h"
+#include "tests/supervisor_fixture.h"
+
+namespace isobar::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Outcome {
+  grpc::Status status;
+  std::string result_json;
+  isobar::v1::ErrorDetail detail;
+};
+
+Outcome Call(SupervisorProcess& supervisor, const std::string& key, bool mutation, const std::string& path,
+             const std::string& args_json, const std::string& idempotency_key = "",
+             absl::Duration timeout = absl::Seconds(30)) {
+  auto stub = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", key));
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  isobar::v1::FunctionRequest request;
+  request.set_deployment("faults");
+  request.set_path(path);
+  request.set_args_json(args_json);
+  request.set_idempotency_key(idempotency_key);
+  isobar::v1::FunctionResponse response;
+  Outcome out;
+  out.status = mutation ? stub->Mutation(&context, request, &response) : stub->Query(&context, request, &response);
+  out.result_json = response.result_json();
+  out.detail = ErrorDetailOf(context);
+  return out;
+}
+
+int CountNamed(SupervisorProcess& supervisor, const std::string& key, const std::string& name) {
+  Outcome counted = Call(supervisor, key, false, "counters:countNamed", absl::StrCat(R"({"name":")", name, "\"}"));
+  EXPECT_TRUE(counted.status.ok()) << counted.status.error_message();
+  return counted.status.ok() ? static_cast<int>(std::stod(counted.result_json)) : -1;
+}
+
+std::string Mark(const std::string& name, bool spin) {
+  return absl::StrCat(R"({"name":")", name, R"(","spin":)", spin ? "true" : "false", "}");
+}
+
+// Waits until `pid` (not our child) exits; false if it still runs after `timeout`.
+bool AwaitExit(pid_t pid, absl::Duration timeout) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return errno == ESRCH;  // gone already
+  struct pollfd exited = {pidfd, POLLIN, 0};
+  const bool done = poll(&exited, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) == 1;
+  close(pidfd);
+  return done;
+}
+
+TEST(FaultsTest, AWorkerKilledMidMutationLeavesNoWritesAndTheKeyedRetryAppliesOnce) {
+  SupervisorProcess supervisor({.workers = 1});
+  ASSERT_TRUE(supervisor.Start().ok());
+  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+
+  // The mutation inserts its marker, then burns CPU; the worker is killed while it runs.
+  Outcome killed;
+  std::thread client([&] { killed = Call(supervisor, *key, true, "counters:mark", Mark("victim", true), "retry-me"); });
+  absl::StatusOr<isobar::v1::StatsResponse> running = supervisor.AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.workers_size() == 1 && s.workers(0).in_flight() == 1; },
+      absl::Seconds(30));
+  ASSERT_TRUE(running.ok() && running->workers(0).in_flight() == 1);
+  ASSERT_EQ(kill(static_cast<pid_t>(running->workers(0).pid()), SIGKILL), 0);
+  client.join();
+  EXPECT_EQ(killed.status.error_code(), grpc::StatusCode::UNAVAILABLE) << killed.status.error_message();
+  EXPECT_TRUE(killed.detail.retryable());
+  EXPECT_EQ(CountNamed(supervisor, *key, "victim"), 0) << "a killed mutation's write is visible";
+
+  // The client retries with the same key: it runs (nothing was committed), once.
+  Outcome retried = Call(supervisor, *key, true, "counters:mark", Mark("victim", false), "retry-me");
+  ASSERT_TRUE(retried.status.ok()) << retried.status.error_message();
+  Outcome repeated = Call(supervisor, *key, true, "counters:mark", Mark("victim", false), "retry-me");
+  ASSERT_TRUE(repeated.status.ok()) << repeated.status.error_message();
+  EXPECT_EQ(repeated.result_json, retried.result_json);
+  EXPECT_EQ(CountNamed(supervisor, *key, "victim"), 1);
+}
+
+// Clients sending keyed mutations until stopped; what each key's outcome was.
+class Load {
+ public:
+  Load(SupervisorProcess& supervisor, std::string key, std::string name, int clients)
+      : supervisor_(supervisor), key_(std::move(key)), name_(std::move(name)) {
+    for (int c = 0; c < clients; ++c) {
+      threads_.emplace_back([this, c] {
+        for (int i = 0; !stop_.load(); ++i) {
+          const std::string idempotency = absl::StrCat(name_, "-", c, "-", i);
+          Outcome out = Call(supervisor_, key_, true, "counters:mark", Mark(name_, false), idempotency,
+                             absl::Seconds(10));
+          absl::MutexLock lock(&mu_);
+          if (out.status.ok()) {
+            acknowledged_.insert(idempotency);
+          } else {
+            failed_[idempotency] = out.status.error_code();
+            if (!out.detail.retryable() && out.status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+              unexpected_.push_back(out.status.error_message());
+            }
+          }
+        }
+      });
+    }
+  }
+  void AwaitAcknowledged(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return acknowledged_.size() >= n; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+  }
+  size_t acknowledged() {
+    absl::MutexLock lock(&mu_);
+    return acknowledged_.size();
+  }
+  void Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_) t.join();
+  }
+  // Retries every failed key until it succeeds (the server is back); all must succeed.
+  void RetryFailed() {
+    std::map<std::string, grpc::StatusCode> failed;
+    {
+      absl::MutexLock lock(&mu_);
+      failed.swap(failed_);
+    }
+    for (const auto& [idempotency, code] : failed) {
+      Outcome out = Call(supervisor_, key_, true, "counters:mark", Mark(name_, false), idempotency);
+      EXPECT_TRUE(out.status.ok()) << idempotency << ": " << out.status.error_message();
+      absl::MutexLock lock(&mu_);
+      if (out.status.ok()) acknowledged_.insert(idempotency);
+    }
+  }
+  std::vector<std::string> unexpected() {
+    absl::MutexLock lock(&mu_);
+    return unexpected_;
+  }
+  size_t failures() {
+    absl::MutexLock lock(&mu_);
+    return failed_.size();
+  }
+
+ private:
+  SupervisorProcess& supervisor_;
+  const std::string key_, name_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::set<std::string> acknowledged_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, grpc::StatusCode> failed_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> unexpected_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
+TEST(FaultsTest, ASupervisorKilledUnderLoadLosesNothingAcknowledged) {
+  SupervisorProcess supervisor({.workers = 2});
+  ASSERT_TRUE(supervisor.Start().ok());
+  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  absl::StatusOr<isobar::v1::StatsResponse> before = supervisor.Stats();
+  ASSERT_TRUE(before.ok());
+
+  Load load(supervisor, *key, "crash", 8);
+  load.AwaitAcknowledged(40);
+  ASSERT_TRUE(supervisor.Kill().ok());
+  load.Stop();
+  const size_t acknowledged_before_crash = load.acknowledged();
+  EXPECT_TRUE(load.unexpected().empty()) << load.unexpected()[0];
+  // Workers die with their supervisor (parent-death signal, and their stream's end).
+  for (const auto& worker : before->workers()) {
+    const pid_t pid = static_cast<pid_t>(worker.pid());
+    EXPECT_TRUE(AwaitExit(pid, absl::Seconds(10))) << "worker pid " << pid << " outlived its supervisor";
+  }
+
+  ASSERT_TRUE(supervisor.Start().ok()) << supervisor.log();
+  load.RetryFailed();  // the ones whose outcome the clients never learned
+  // Every key applied exactly once: acknowledged before the crash, or retried after it.
+  EXPECT_EQ(CountNamed(supervisor, *key, "crash"), static_cast<int>(load.acknowledged()));
+  EXPECT_GE(load.acknowledged(), acknowledged_before_crash);
+  std::printf("supervisor crash: %zu acknowledged before it, %zu in all after retries\n", acknowledged_before_crash,
+              load.acknowledged());
+}
+
+TEST(FaultsTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
+  // A PostgreSQL of the test's own, so that the test can restart it under the supervisor.
+  TempDir pg_dir;
+  storage::EmbeddedPostgresOptions pg_options;
+  pg_options.data_dir = pg_dir.path() + "/pg";
+  absl::StatusOr<std::unique_ptr<storage::EmbeddedPostgres>> pg = storage::EmbeddedPostgres::Start(pg_options);
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  const std::string conninfo = (*pg)->conninfo();
+  SupervisorProcess supervisor({.workers = 2, .extra_args = {"--postgres-url=" + conninfo}});
+  ASSERT_TRUE(supervisor.Start().ok());
+  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+
+  Load load(supervisor, *key, "pg", 8);
+  load.AwaitAcknowledged(40);
+  ASSERT_TRUE((*pg)->Stop().ok());
+  pg = storage::EmbeddedPostgres::Start(pg_options);
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  const size_t at_restart = load.acknowledged();
+  load.AwaitAcknowledged(at_restart + 40);  // it serves again
+  load.Stop();
+  EXPECT_GT(load.acknowledged(), at_restart) << supervisor.log();
+  EXPECT_TRUE(load.unexpected().empty()) << load.unexpected()[0];
+  const size_t failures = load.failures();
+  load.RetryFailed();
+  EXPECT_EQ(CountNamed(supervisor, *key, "pg"), static_cast<int>(load.acknowledged())) << supervisor.log();
+  std::printf("postgres restart: %zu acknowledged, %zu failed with a retryable error and were retried\n",
+              load.acknowledged(), failures);
+}
+
+}  // namespace
+}  // namespace isobar::testing
