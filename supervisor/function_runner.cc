@@ -183,6 +183,8 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   call->set_args_json(absl::StrCat("[", attempt->args_json, "]"));
   attempt->code->AddModules(call);
   invoke.set_deployment(attempt->deployment->info().name);
+  invoke.set_context_policy(options_.warm_contexts ? isobar::worker::v1::Invoke::WARM
+                                                   : isobar::worker::v1::Invoke::FRESH);
   invoke.set_seed(RandomSeed());
   invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
   workers_.Dispatch(

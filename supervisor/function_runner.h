@@ -58,6 +58,9 @@ struct FunctionRunnerOptions {
   absl::Duration query_cpu_budget = absl::Seconds(1);
   absl::Duration mutation_cpu_budget = absl::Seconds(1);
   absl::Duration action_cpu_budget = absl::Minutes(10);
+  // Fresh: a new context per invocation (modules evaluated each time). Warm: contexts kept per code
+  // version, module state kept, per-request globals reset (worker/isolate_pool.h).
+  bool warm_contexts = false;
   int max_occ_retries = 4;
   absl::Duration occ_backoff_min = absl::Milliseconds(100);
   absl::Duration occ_backoff_max = absl::Seconds(2);

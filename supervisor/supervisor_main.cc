@@ -61,6 +61,7 @@ struct Config {
   int pg_connections = 8;
   // Admission control (0: the defaults, scaled to the machine).
   int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
+  std::string contexts = "fresh";
 };
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -101,6 +102,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
       return absl::InvalidArgumentError("--sandbox-debug goes with the default --sandbox only");
     }
     config.sandbox = "report";
+  }
+  if (config.contexts != "fresh" && config.contexts != "warm") {
+    return absl::InvalidArgumentError("--contexts must be fresh or warm");
   }
   if (config.sandbox != "kill" && config.sandbox != "strict" && config.sandbox != "report" && config.sandbox != "off") {
     return absl::InvalidArgumentError("--sandbox must be kill, strict, report or off");
@@ -150,7 +154,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   pool_options.cgroup_limits = config.sandbox != "off";
   WorkerPool pool(pool_options);
   LogHub logs;
-  FunctionRunner runner(live, pool, executor, logs);
+  FunctionRunnerOptions runner_options;
+  runner_options.warm_contexts = config.contexts == "warm";
+  FunctionRunner runner(live, pool, executor, logs, runner_options);
   HostCallRouter router(pg_pool, executor, runner);
   WorkerService worker_service(pool, router);
   grpc::ServerBuilder internal_builder;
@@ -239,6 +245,8 @@ int main(int argc, char** argv) {
   flags.Int("workers", &config.workers, "worker processes (0: one per core)");
   flags.String("postgres-url", &config.postgres_url, "an external PostgreSQL (libpq URL); empty: embedded");
   flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
+  flags.String("contexts", &config.contexts,
+               "fresh (a new V8 context per function call) or warm (contexts reused per code version)");
   flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
   flags.Int("max-mutations", &config.max_mutations, "running mutations per deployment (default 16)");
   flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");
