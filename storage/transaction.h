@@ -94,6 +94,18 @@ class Transaction {
   absl::StatusOr<ScanResult> Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
                                   const KeyRange& range, Order order, size_t limit);
 
+  // Subtransactions (a nested mutation that throws is rolled back): the writes so far, to return to.
+  // Reads stay recorded either way.
+  struct Savepoint {
+    std::map<DocumentId, PendingWrite> writes;
+    size_t bytes_written = 0;
+  };
+  Savepoint Save() const { return Savepoint{writes_, bytes_written_}; }
+  void Restore(Savepoint savepoint) {
+    writes_ = std::move(savepoint.writes);
+    bytes_written_ = savepoint.bytes_written;
+  }
+
   const ReadSet& reads() const { return reads_; }
   const std::map<DocumentId, PendingWrite>& writes() const { return writes_; }
   bool read_only() const { return writes_.empty(); }

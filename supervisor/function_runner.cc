@@ -62,6 +62,8 @@ struct FunctionRunner::Attempt {
   FunctionPath path;
   std::string args_json;  // canonical Convex JSON of the validated arguments
   int retries = 0;
+  // A nested call's borrowed transaction: where it stood before the call.
+  std::optional<storage::Transaction::Savepoint> savepoint;
 };
 
 void FunctionRunner::Run(FunctionCallRequest request, FunctionCallback done) {
@@ -84,7 +86,8 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   }
   auto attempt = std::make_shared<Attempt>();
   attempt->deployment = *deployment;
-  attempt->code = attempt->deployment->code();
+  // A nested call runs the caller's code version, whatever was pushed since.
+  attempt->code = request.parent != nullptr ? request.parent->code : attempt->deployment->code();
   if (attempt->code == nullptr) {
     std::move(done)(Failed(absl::FailedPreconditionError(absl::StrCat(
         "deployment \"", request.deployment, "\" has no functions yet: push its code first (isobarctl deploy)"))));
@@ -139,7 +142,22 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->function = attempt->function;
   session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
   session->depth = request.depth;
-  if (attempt->function.kind != FunctionKind::kAction) {
+  if (attempt->function.kind != FunctionKind::kAction && request.parent != nullptr) {
+    // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
+    // can touch it from two invocations at once).
+    std::unique_ptr<storage::Transaction> borrowed;
+    {
+      absl::MutexLock lock(&request.parent->mu);
+      borrowed = std::move(request.parent->txn);
+    }
+    if (borrowed == nullptr) {
+      std::move(attempt->done)(Failed(absl::FailedPreconditionError("the calling function has no transaction to share")));
+      return;
+    }
+    attempt->savepoint = borrowed->Save();
+    absl::MutexLock lock(&session->mu);
+    session->txn = std::move(borrowed);
+  } else if (attempt->function.kind != FunctionKind::kAction) {
     absl::MutexLock lock(&session->mu);
     session->txn = attempt->deployment->db().Begin();
   } else {
@@ -227,6 +245,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   outcome.occ_retries = attempt->retries;
   auto finish = [&](FunctionOutcome result) {
     result.occ_retries = attempt->retries;
+    if (attempt->request.parent != nullptr) ReturnBorrowed(*attempt, *session, result.ok);
     std::move(attempt->done)(std::move(result));
   };
   if (!done.ok()) {
@@ -262,7 +281,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
       return;
     }
   }
-  if (attempt->function.kind == FunctionKind::kMutation) {
+  if (attempt->function.kind == FunctionKind::kMutation && attempt->request.parent == nullptr) {
     absl::StatusOr<storage::Timestamp> committed;
     {
       absl::MutexLock lock(&session->mu);
@@ -295,6 +314,72 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   outcome.ok = true;
   outcome.result_json = storage::ToConvexJson(*result);
   finish(std::move(outcome));
+}
+
+void FunctionRunner::ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded) {
+  std::unique_ptr<storage::Transaction> txn;
+  {
+    absl::MutexLock lock(&session.mu);
+    session.streams.clear();
+    txn = std::move(session.txn);
+  }
+  if (txn == nullptr) return;
+  // A failed nested mutation leaves nothing behind.
+  if (!succeeded && attempt.savepoint.has_value()) txn->Restore(*std::move(attempt.savepoint));
+  absl::MutexLock lock(&attempt.request.parent->mu);
+  attempt.request.parent->txn = std::move(txn);
+}
+
+void FunctionRunner::RunUdf(std::shared_ptr<InvocationSession> caller, absl::string_view args_json,
+                            FunctionCallback done) {
+  if (caller->function.kind == FunctionKind::kAction) {
+    std::move(done)(Failed(absl::InvalidArgumentError("1.0/runUdf is not available in actions")));
+    return;
+  }
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
+  if (!args.ok() || args->type() != Value::Type::kObject) {
+    std::move(done)(Failed(absl::InvalidArgumentError("syscall arguments must be a JSON object")));
+    return;
+  }
+  const Value& type = args->Get("udfType");
+  const Value& name = args->Get("name");
+  FunctionKind kind;
+  if (type.type() == Value::Type::kString && (type.string() == "query" || type.string() == "snapshotQuery")) {
+    kind = FunctionKind::kQuery;
+  } else if (type.type() == Value::Type::kString && type.string() == "mutation") {
+    kind = FunctionKind::kMutation;
+  } else {
+    std::move(done)(Failed(absl::InvalidArgumentError("`udfType` must be query, snapshotQuery or mutation")));
+    return;
+  }
+  if (caller->function.kind == FunctionKind::kQuery && kind != FunctionKind::kQuery) {
+    std::move(done)(Failed(absl::InvalidArgumentError("A query can only call other queries (ctx.runQuery)")));
+    return;
+  }
+  if (name.type() != Value::Type::kString) {
+    std::move(done)(Failed(absl::InvalidArgumentError(
+        "Only functions named by path (api.module.fn or \"module:fn\") can be called; components and function "
+        "handles are not supported")));
+    return;
+  }
+  absl::StatusOr<Value> call_args = storage::FromPlainJson(args->Get("args"), /*allow_undefined=*/false);
+  if (!call_args.ok()) {
+    std::move(done)(Failed(call_args.status()));
+    return;
+  }
+  FunctionCallRequest request;
+  request.deployment = caller->deployment->info().name;
+  request.path = name.string();
+  request.kind = kind;
+  request.args_json = storage::ToConvexJson(*call_args);
+  request.identity_json = caller->identity_json;
+  request.allow_internal = true;
+  request.depth = caller->depth + 1;
+  request.deadline = absl::Now() + options_.mutation_cpu_budget + absl::Seconds(30);
+  request.parent = std::move(caller);
+  Run(std::move(request), std::move(done));
 }
 
 bool FunctionRunner::IsActionCall(absl::string_view op) {

@@ -41,6 +41,9 @@ struct FunctionCallRequest {
   std::string idempotency_key;
   bool allow_internal = false;         // nested calls may reach internal functions; clients may not
   int depth = 0;
+  // ctx.runQuery / runMutation inside a query or mutation: the caller, whose transaction (and code
+  // version) the call borrows; a nested mutation that fails is rolled back to where it began.
+  std::shared_ptr<InvocationSession> parent;
   absl::Time deadline = absl::InfiniteFuture();
 };
 
@@ -81,6 +84,10 @@ class FunctionRunner {
                      FunctionCallback done);
   static bool IsActionCall(absl::string_view op);
 
+  // ctx.runQuery / ctx.runMutation in a query or mutation ("1.0/runUdf"): within the caller's
+  // transaction, at most kMaxCallDepth deep; queries may call only queries.
+  void RunUdf(std::shared_ptr<InvocationSession> caller, absl::string_view args_json, FunctionCallback done);
+
   // An action's ctx.scheduler.runAfter / runAt / cancel ("1.0/actions/schedule", "1.0/actions/cancel_job"):
   // a transaction of its own. Blocks on PostgreSQL; call it on the executor.
   absl::StatusOr<std::string> SchedulerFromAction(const InvocationSession& caller, absl::string_view op,
@@ -104,6 +111,8 @@ class FunctionRunner {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu);
   void Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
               absl::StatusOr<isobar::worker::v1::Done> done, WorkerId worker);
+  // Gives a nested call's transaction back to its caller, rolled back if the call failed.
+  void ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded);
   void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);
   absl::Duration Backoff(int retry);
 

@@ -37,11 +37,18 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                             isobar::worker::v1::HostCall call, Reply reply) {
   executor_.Run([this, worker, session = std::move(session), call = std::move(call), reply = std::move(reply)]() mutable {
     const std::string op = call.op();
-    if (session != nullptr && FunctionRunner::IsActionCall(op)) {
+    if (session != nullptr && (FunctionRunner::IsActionCall(op) || op == "1.0/runUdf")) {
       // Answered when the nested function finishes; a user error keeps its message and data. (The
       // arguments are copied out before `call` moves into the callback.)
       const std::string args_json = call.args_json();
-      runner_.RunFromAction(*session, op, args_json,
+      auto run = [&](FunctionCallback callback) {
+        if (op == "1.0/runUdf") {
+          runner_.RunUdf(session, args_json, std::move(callback));
+        } else {
+          runner_.RunFromAction(*session, op, args_json, std::move(callback));
+        }
+      };
+      run(
                             [this, worker, call = std::move(call), reply = std::move(reply)](FunctionOutcome outcome) mutable {
                               isobar::worker::v1::HostResult result;
                               result.set_invocation_id(call.invocation_id());

@@ -286,6 +286,27 @@ TEST_F(FunctionsTest, KeysKindsAndVisibility) {
   EXPECT_EQ(as_admin.response.result_json(), R"({"count":0,"latest":null})");
 }
 
+TEST_F(FunctionsTest, NestedCallsShareTheTransactionAndRollBackOnFailure) {
+  Result counted = Call(Kind::kMutation, "messages:sendAndCount", R"({"channel":"nested","body":"a"})");
+  ASSERT_TRUE(counted.status.ok()) << counted.status.error_message();
+  EXPECT_EQ(counted.response.result_json(), "1");  // the nested query saw the nested mutation's insert
+  Result survived = Call(Kind::kMutation, "messages:survivesNestedFailure", R"({"channel":"nested"})");
+  ASSERT_TRUE(survived.status.ok()) << survived.status.error_message();
+  EXPECT_EQ(survived.response.result_json(), "\"NESTED_FAILURE\"");
+  std::vector<std::string> bodies;
+  Result listed = Call(Kind::kQuery, "messages:list", R"({"channel":"nested","paginationOpts":{"numItems":10,"cursor":null}})");
+  ASSERT_TRUE(listed.status.ok()) << listed.status.error_message();
+  for (const storage::Value& m : listed.value.Get("page").array()) bodies.push_back(m.Get("body").string());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"kept", "a"}));  // not "rolled back"
+
+  Result eight = Call(Kind::kQuery, "messages:nest", R"({"levels":8})");
+  ASSERT_TRUE(eight.status.ok()) << eight.status.error_message();
+  EXPECT_EQ(eight.response.result_json(), "8");
+  Result nine = Call(Kind::kQuery, "messages:nest", R"({"levels":9})");
+  EXPECT_FALSE(nine.status.ok());
+  EXPECT_THAT(nine.status.error_message(), HasSubstr("nested more than 8 deep"));
+}
+
 TEST_F(FunctionsTest, QueriesCannotWrite) {
   Result sneaky = Call(Kind::kQuery, "messages:sneakyWrite", "{}");
   EXPECT_FALSE(sneaky.status.ok());

@@ -2,11 +2,15 @@
 
 #include <string>
 
+#include "absl/strings/cord.h"
+#include "absl/types/optional.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "v8-debug.h"
 #include "v8-exception.h"
+#include "v8-json.h"
 #include "v8-primitive.h"
+#include "worker/host_calls.h"
 #include "worker/js_util.h"
 
 namespace isobar::worker {
@@ -45,7 +49,12 @@ void DescribeThrown(v8::Local<v8::Context> context, v8::Local<v8::Value> thrown,
     v8::Local<v8::Value> marker = OwnData(context, error, v8::Symbol::For(isolate, NewString(isolate, "ConvexError")));
     if (marker->IsTrue()) {
       v8::Local<v8::Value> data = OwnData(context, error, "data");
-      if (data->IsString()) out->convex_error_data = ToUtf8(isolate, data);
+      v8::Local<v8::String> serialized;
+      if (data->IsString()) {
+        out->convex_error_data = ToUtf8(isolate, data);
+      } else if (!data->IsUndefined() && v8::JSON::Stringify(context, data).ToLocal(&serialized)) {
+        out->convex_error_data = ToUtf8(isolate, serialized);  // a nested call's error, passed through
+      }
     }
     out->result_json = absl::UnknownError(message_text.empty() ? name_text : absl::StrCat(name_text, ": ", message_text));
     out->stack = UserStack(isolate, thrown);
@@ -56,6 +65,25 @@ void DescribeThrown(v8::Local<v8::Context> context, v8::Local<v8::Value> thrown,
     text = ToUtf8(isolate, thrown);
   }
   out->result_json = absl::UnknownError(absl::StrCat("Uncaught ", text));
+}
+
+v8::Local<v8::Value> HostCallError(v8::Local<v8::Context> context, const absl::Status& status) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Value> exception = v8::Exception::Error(NewString(isolate, status.message()));
+  absl::optional<absl::Cord> data = status.GetPayload(kConvexErrorDataPayload);
+  if (!data.has_value()) return exception;
+  v8::Local<v8::Object> error = exception.As<v8::Object>();
+  v8::Local<v8::Value> value;
+  v8::TryCatch ignore(isolate);
+  if (!v8::JSON::Parse(context, NewString(isolate, std::string(*data))).ToLocal(&value)) {
+    value = NewString(isolate, std::string(*data));
+  }
+  bool set = error->Set(context, NewString(isolate, "name"), NewString(isolate, "ConvexError")).FromMaybe(false) &&
+             error->Set(context, NewString(isolate, "data"), value).FromMaybe(false) &&
+             error->Set(context, v8::Symbol::For(isolate, NewString(isolate, "ConvexError")), v8::True(isolate))
+                 .FromMaybe(false);
+  (void)set;  // a property that could not be set leaves a plain Error, which is still an error
+  return exception;
 }
 
 }  // namespace isobar::worker

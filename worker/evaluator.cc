@@ -266,7 +266,7 @@ Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<st
       if (results[i].ok()) {
         resolver->Resolve(context, NewString(isolate, *results[i])).Check();
       } else {
-        resolver->Reject(context, v8::Exception::Error(NewString(isolate, results[i].status().message()))).Check();
+        resolver->Reject(context, HostCallError(context, results[i].status())).Check();
       }
     }
     inv.in_flight.clear();

@@ -15,6 +15,10 @@
 
 namespace isobar::worker {
 
+// A failed host call whose error is a ConvexError (a nested function threw one) carries the error's
+// data, as Convex JSON, in this payload of its status.
+inline constexpr char kConvexErrorDataPayload[] = "type.isobar.dev/convex-error-data";
+
 class HostCalls {
  public:
   virtual ~HostCalls() = default;

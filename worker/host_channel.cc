@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "grpcpp/create_channel_posix.h"
@@ -127,6 +128,11 @@ void HostChannel::ReadLoop() {
             result.outcome_case() == isobar::worker::v1::HostResult::kResultJson
                 ? absl::StatusOr<std::string>(result.result_json())
                 : absl::Status(static_cast<absl::StatusCode>(result.error().code()), result.error().message());
+        if (!outcome.ok() && !result.error().convex_error_data().empty()) {
+          absl::Status with_data = outcome.status();
+          with_data.SetPayload(kConvexErrorDataPayload, absl::Cord(result.error().convex_error_data()));
+          outcome = with_data;
+        }
         if (auto it = pending_.find(result.call_id()); it != pending_.end()) {
           it->second->result = std::move(outcome);
           it->second->done = true;

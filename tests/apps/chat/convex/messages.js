@@ -145,3 +145,40 @@ export const peekInternals = query({
   args: {},
   handler: async (ctx) => await ctx.db.system.query("_idempotency_keys").collect(),
 });
+
+// Cross-function calls inside queries and mutations (one transaction).
+export const sendAndCount = mutation({
+  args: { channel: v.string(), body: v.string() },
+  handler: async (ctx, { channel, body }) => {
+    await ctx.runMutation(api.messages.send, { channel, author: "nested", body });
+    const stats = await ctx.runQuery(internal.messages.channelStats, { channel });
+    return stats.count; // sees the nested insert: same transaction
+  },
+});
+
+export const insertThenFail = internalMutation({
+  args: { channel: v.string() },
+  handler: async (ctx, { channel }) => {
+    await ctx.db.insert("messages", { channel, author: "nested", body: "rolled back" });
+    throw new ConvexError({ code: "NESTED_FAILURE" });
+  },
+});
+
+export const survivesNestedFailure = mutation({
+  args: { channel: v.string() },
+  handler: async (ctx, { channel }) => {
+    await ctx.db.insert("messages", { channel, author: "outer", body: "kept" });
+    try {
+      await ctx.runMutation(internal.messages.insertThenFail, { channel });
+    } catch (e) {
+      return e.data?.code ?? String(e.message);
+    }
+    return "no error";
+  },
+});
+
+export const nest = query({
+  args: { levels: v.float64() },
+  handler: async (ctx, { levels }) =>
+    levels === 0 ? 0 : 1 + (await ctx.runQuery(api.messages.nest, { levels: levels - 1 })),
+});
