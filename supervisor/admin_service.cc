@@ -72,6 +72,7 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     out->set_security_events(w.security_events);
     out->set_invocations(w.invocations);
     out->set_in_flight(w.in_flight);
+    out->set_heartbeat_kills(w.heartbeat_kills);
     out->set_isolates(w.isolate_pool.isolates());
     out->set_isolate_hits(w.isolate_pool.hits());
     out->set_isolate_misses(w.isolate_pool.misses());

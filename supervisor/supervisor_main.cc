@@ -62,6 +62,7 @@ struct Config {
   // Admission control (0: the defaults, scaled to the machine).
   int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
   std::string contexts = "fresh";
+  int heartbeat_ms = 0;  // 0: the pool's default
 };
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -152,6 +153,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
   pool_options.cgroup_limits = config.sandbox != "off";
+  if (config.heartbeat_ms > 0) {
+    pool_options.heartbeat_interval = absl::Milliseconds(config.heartbeat_ms);
+    pool_options.heartbeat_timeout = 5 * pool_options.heartbeat_interval;
+  }
   WorkerPool pool(pool_options);
   LogHub logs;
   FunctionRunnerOptions runner_options;
@@ -247,6 +252,8 @@ int main(int argc, char** argv) {
   flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
   flags.String("contexts", &config.contexts,
                "fresh (a new V8 context per function call) or warm (contexts reused per code version)");
+  flags.Int("heartbeat-ms", &config.heartbeat_ms,
+            "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
   flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
   flags.Int("max-mutations", &config.max_mutations, "running mutations per deployment (default 16)");
   flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");

@@ -358,10 +358,41 @@ void WorkerPool::ExpireLocked(absl::Time now, std::vector<Completion>* completio
   }
 }
 
+void WorkerPool::HeartbeatLocked(absl::Time now,
+                                 std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>>* sends) {
+  for (Slot& slot : slots_) {
+    if (slot.state != State::kReady || slot.stream == nullptr || !slot.process.running()) continue;
+    if (now - slot.answered_at > options_.heartbeat_timeout) {
+      ++slot.heartbeat_kills;
+      ISOBAR_LOG(kError, kComponent) << "worker " << slot.id << " (pid " << slot.pid << ") has not answered a heartbeat for "
+                                     << absl::FormatDuration(now - slot.answered_at) << "; killing it";
+      absl::Status killed = slot.process.Signal(SIGKILL);
+      (void)killed;
+      slot.answered_at = now;  // its exit restarts it; do not signal again meanwhile
+      continue;
+    }
+    if (now < slot.next_heartbeat) continue;
+    HostMessage ping;
+    ping.mutable_heartbeat()->set_sequence(++slot.heartbeat_sequence);
+    sends->emplace_back(slot.stream, std::move(ping));
+    slot.next_heartbeat = now + options_.heartbeat_interval;
+  }
+}
+
+void WorkerPool::OnHeartbeat(const Connection& connection, const isobar::worker::v1::Heartbeat& heartbeat) {
+  absl::MutexLock lock(&mu_);
+  Slot* slot = SlotOf(connection);
+  if (slot == nullptr || heartbeat.sequence() == 0 || heartbeat.sequence() > slot->heartbeat_sequence) return;
+  slot->answered_at = absl::Now();
+}
+
 absl::Time WorkerPool::NextWakeLocked() const {
   absl::Time next = absl::InfiniteFuture();
   for (const Slot& slot : slots_) {
     if (slot.state == State::kWaitingToRestart) next = std::min(next, slot.restart_at);
+    if (slot.state == State::kReady && slot.stream != nullptr) {
+      next = std::min({next, slot.next_heartbeat, slot.answered_at + options_.heartbeat_timeout});
+    }
   }
   for (const auto& [id, pending] : pending_) {
     next = std::min(next, pending.expired ? pending.deadline + options_.hung_grace : pending.deadline);
@@ -408,6 +439,7 @@ void WorkerPool::MonitorLoop() {
           if (slot.state == State::kWaitingToRestart && slot.restart_at <= now) SpawnLocked(slot);
         }
         ExpireLocked(now, &completions, &sends);
+        HeartbeatLocked(now, &sends);
         next = NextWakeLocked();
         fds.push_back({wake_fd_, POLLIN, 0});
         for (size_t i = 0; i < slots_.size(); ++i) {
@@ -490,6 +522,8 @@ void WorkerPool::OnHello(const Connection& connection, const isobar::worker::v1:
     Slot* slot = SlotOf(connection);
     if (slot == nullptr || slot->state != State::kStarting) return;
     slot->state = State::kReady;
+    slot->answered_at = absl::Now();
+    slot->next_heartbeat = slot->answered_at + options_.heartbeat_interval;
     if (hello.sandboxed()) slot->sandbox.insert(slot->sandbox.begin(), "seccomp");
     if (hello.empty_root()) slot->sandbox.push_back("empty-root");
     slot->sandbox.push_back(absl::StrCat("uid=", hello.uid()));
@@ -500,6 +534,7 @@ void WorkerPool::OnHello(const Connection& connection, const isobar::worker::v1:
     sends = AssignLocked();
   }
   Send(std::move(sends));
+  Wake();  // its heartbeats start now
 }
 
 void WorkerPool::OnDone(const Connection& connection, Done done) {
@@ -622,6 +657,7 @@ std::vector<WorkerSnapshot> WorkerPool::Snapshot() const {
     s.security_events = slot.security_events;
     s.invocations = slot.invocations;
     s.in_flight = static_cast<uint32_t>(slot.running.size());
+    s.heartbeat_kills = slot.heartbeat_kills;
     s.isolate_pool = slot.isolate_pool;
     s.sandbox = slot.sandbox;
     out.push_back(std::move(s));

@@ -64,6 +64,10 @@ struct WorkerPoolOptions {
   absl::Duration restart_backoff_max = absl::Seconds(10);
   // A worker that has not answered this long after an invocation's deadline is killed.
   absl::Duration hung_grace = absl::Seconds(10);
+  // Heartbeats: every interval each ready worker is asked to answer; one that has not answered for
+  // `heartbeat_timeout` (a frozen or wedged process) is killed and restarted.
+  absl::Duration heartbeat_interval = absl::Seconds(2);
+  absl::Duration heartbeat_timeout = absl::Seconds(10);
   // New namespaces for workers (CLONE_NEW*; see sandbox/namespaces.h). The pool probes which of them
   // this machine allows and logs the others; with `require_namespaces` Start fails instead.
   int namespaces = 0;
@@ -89,6 +93,7 @@ struct WorkerSnapshot {
   uint64_t security_events = 0;
   uint64_t invocations = 0;
   uint32_t in_flight = 0;
+  uint64_t heartbeat_kills = 0;
   isobar::worker::v1::IsolatePoolStats isolate_pool;  // as of the last Done
   std::vector<std::string> sandbox;  // layers of the running process (see api.proto WorkerStats)
 };
@@ -131,6 +136,8 @@ class WorkerPool {
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnHello(const Connection& connection, const isobar::worker::v1::Hello& hello) ABSL_LOCKS_EXCLUDED(mu_);
   void OnDone(const Connection& connection, isobar::worker::v1::Done done) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnHeartbeat(const Connection& connection, const isobar::worker::v1::Heartbeat& heartbeat)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Whether this connection's worker is running `invocation` (host calls for anything else are refused:
   // a worker can only act for its own invocations), and the invocation's session if it has one.
   struct Running {
@@ -174,6 +181,11 @@ class WorkerPool {
     int stderr_fd = -1;
     std::string stderr_partial;
     std::string violation;  // "59 (execve)"
+    // Heartbeats (while ready).
+    uint64_t heartbeat_sequence = 0;  // the last one sent
+    absl::Time next_heartbeat;
+    absl::Time answered_at;  // the last answer (or Hello)
+    uint64_t heartbeat_kills = 0;
   };
 
   // A callback to run once mu_ is released.
@@ -190,6 +202,10 @@ class WorkerPool {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Assigns queued invocations to free ready workers; returns the messages to send.
   std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> AssignLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends due heartbeats and kills workers that stopped answering.
+  void HeartbeatLocked(absl::Time now,
+                       std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>>* sends)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLocked(absl::Time now, std::vector<Completion>* completions,
                     std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>>* sends)

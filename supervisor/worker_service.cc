@@ -64,6 +64,9 @@ grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::
         }
         pool_.OnDone(*connection, std::move(*message.mutable_done()));
         break;
+      case WorkerMessage::kHeartbeat:
+        pool_.OnHeartbeat(*connection, message.heartbeat());
+        break;
       case WorkerMessage::KIND_NOT_SET:
         violation = "an empty message";
         break;

@@ -248,6 +248,34 @@ TEST_F(WalkingSkeletonTest, KilledWorkerIsRestartedAndTheNextCallSucceeds) {
   }
 }
 
+// A worker that stops answering heartbeats (here: frozen with SIGSTOP) is killed and replaced; the other
+// keeps serving.
+TEST(WalkingSkeletonHeartbeatTest, AFrozenWorkerIsReplaced) {
+  SupervisorProcess supervisor({.workers = 2, .extra_args = {"--heartbeat-ms=100"}});
+  ASSERT_TRUE(supervisor.Start().ok());
+  absl::StatusOr<isobar::v1::StatsResponse> ready = supervisor.AwaitStats(
+      [](const isobar::v1::StatsResponse& s) {
+        return s.workers_size() == 2 && s.workers(0).state() == "ready" && s.workers(1).state() == "ready";
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(ready.ok());
+  const auto frozen = ready->workers(0);
+  ASSERT_EQ(kill(static_cast<pid_t>(frozen.pid()), SIGSTOP), 0);
+  absl::StatusOr<isobar::v1::StatsResponse> replaced = supervisor.AwaitStats(
+      [&](const isobar::v1::StatsResponse& s) {
+        const auto& w = s.workers(0);
+        return w.heartbeat_kills() == 1 && w.starts() == frozen.starts() + 1 && w.state() == "ready";
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(replaced.ok()) << supervisor.log();
+  EXPECT_THAT(supervisor.log(), HasSubstr("has not answered a heartbeat"));
+  EXPECT_EQ(replaced->workers(1).heartbeat_kills(), 0u);  // the healthy one answers
+  for (int i = 0; i < 4; ++i) {
+    isobar::v1::EvalResponse response;
+    ASSERT_TRUE(supervisor.Eval("'alive'", &response).ok());
+  }
+}
+
 TEST_F(WalkingSkeletonTest, AnInvocationOnAKilledWorkerFailsUnavailable) {
   AllReady();
   std::thread killer([] {

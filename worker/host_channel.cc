@@ -114,53 +114,76 @@ void HostChannel::ReadLoop() {
   prctl(PR_SET_NAME, "isobar-host-rx");
   HostMessage message;
   while (stream_->Read(&message)) {
-    absl::MutexLock lock(&mu_);
-    switch (message.kind_case()) {
-      case HostMessage::kInvoke: {
-        HostEvent event(HostEvent::Kind::kInvoke);
-        event.invoke = std::move(*message.mutable_invoke());
-        events_.push_back(std::move(event));
-        break;
-      }
-      case HostMessage::kHostResult: {
-        const auto& result = message.host_result();
-        absl::StatusOr<std::string> outcome =
-            result.outcome_case() == isobar::worker::v1::HostResult::kResultJson
-                ? absl::StatusOr<std::string>(result.result_json())
-                : absl::Status(static_cast<absl::StatusCode>(result.error().code()), result.error().message());
-        if (!outcome.ok() && !result.error().convex_error_data().empty()) {
-          absl::Status with_data = outcome.status();
-          with_data.SetPayload(kConvexErrorDataPayload, absl::Cord(result.error().convex_error_data()));
-          outcome = with_data;
-        }
-        if (auto it = pending_.find(result.call_id()); it != pending_.end()) {
-          it->second->result = std::move(outcome);
-          it->second->done = true;
-          pending_.erase(it);
-        } else if (auto async = async_.find(result.call_id()); async != async_.end()) {
-          HostEvent event(HostEvent::Kind::kResult);
-          event.invocation = async->second;
-          event.call_id = result.call_id();
-          event.result = std::move(outcome);
-          events_.push_back(std::move(event));
-          async_.erase(async);
-        } else {
-          ISOBAR_LOG(kWarning, "worker") << "host result for unknown call " << result.call_id();
-        }
-        break;
-      }
-      case HostMessage::kCancel: {
-        // The supervisor has answered its client already and ignores the Done.
-        HostEvent event(HostEvent::Kind::kCancel);
-        event.invocation = InvocationId(message.cancel().invocation_id());
-        events_.push_back(std::move(event));
-        break;
-      }
-      case HostMessage::KIND_NOT_SET:
-        ISOBAR_LOG(kWarning, "worker") << "empty message from the supervisor";
-        break;
+    std::vector<isobar::worker::v1::WorkerMessage> replies;
+    {
+      absl::MutexLock lock(&mu_);
+      Dispatch(message);
+      replies.swap(heartbeats_);
+    }
+    for (const auto& reply : replies) {
+      absl::Status sent = Send(reply);
+      (void)sent;  // a broken stream ends the read loop
     }
   }
+  ReaderDone();
+}
+
+void HostChannel::Dispatch(isobar::worker::v1::HostMessage& message) {
+  switch (message.kind_case()) {
+    case HostMessage::kInvoke: {
+      HostEvent event(HostEvent::Kind::kInvoke);
+      event.invoke = std::move(*message.mutable_invoke());
+      events_.push_back(std::move(event));
+      break;
+    }
+    case HostMessage::kHostResult: {
+      const auto& result = message.host_result();
+      absl::StatusOr<std::string> outcome =
+          result.outcome_case() == isobar::worker::v1::HostResult::kResultJson
+              ? absl::StatusOr<std::string>(result.result_json())
+              : absl::Status(static_cast<absl::StatusCode>(result.error().code()), result.error().message());
+      if (!outcome.ok() && !result.error().convex_error_data().empty()) {
+        absl::Status with_data = outcome.status();
+        with_data.SetPayload(kConvexErrorDataPayload, absl::Cord(result.error().convex_error_data()));
+        outcome = with_data;
+      }
+      if (auto it = pending_.find(result.call_id()); it != pending_.end()) {
+        it->second->result = std::move(outcome);
+        it->second->done = true;
+        pending_.erase(it);
+      } else if (auto async = async_.find(result.call_id()); async != async_.end()) {
+        HostEvent event(HostEvent::Kind::kResult);
+        event.invocation = async->second;
+        event.call_id = result.call_id();
+        event.result = std::move(outcome);
+        events_.push_back(std::move(event));
+        async_.erase(async);
+      } else {
+        ISOBAR_LOG(kWarning, "worker") << "host result for unknown call " << result.call_id();
+      }
+      break;
+    }
+    case HostMessage::kCancel: {
+      // The supervisor has answered its client already and ignores the Done.
+      HostEvent event(HostEvent::Kind::kCancel);
+      event.invocation = InvocationId(message.cancel().invocation_id());
+      events_.push_back(std::move(event));
+      break;
+    }
+    case HostMessage::kHeartbeat: {
+      // Answered from this thread: it proves the process and its stream are alive.
+      isobar::worker::v1::WorkerMessage reply;
+      reply.mutable_heartbeat()->set_sequence(message.heartbeat().sequence());
+      heartbeats_.push_back(std::move(reply));
+      break;
+    }
+    case HostMessage::KIND_NOT_SET:
+      ISOBAR_LOG(kWarning, "worker") << "empty message from the supervisor";
+      break;
+  }
+}
+
+void HostChannel::ReaderDone() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
   for (auto& [id, pending] : pending_) {

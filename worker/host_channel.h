@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -63,6 +64,10 @@ class HostChannel final : public HostCalls {
  private:
   HostChannel() = default;
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Handles one message from the supervisor.
+  void Dispatch(isobar::worker::v1::HostMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stream ended: every waiter learns it.
+  void ReaderDone() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op, absl::string_view args_json);
 
   struct PendingCall {
@@ -88,6 +93,7 @@ class HostChannel final : public HostCalls {
   // calls with the invocation they belong to.
   absl::flat_hash_map<uint64_t, PendingCall*> pending_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, InvocationId> async_ ABSL_GUARDED_BY(mu_);
+  std::vector<isobar::worker::v1::WorkerMessage> heartbeats_ ABSL_GUARDED_BY(mu_);  // answers to send
 };
 
 }  // namespace isobar::worker
