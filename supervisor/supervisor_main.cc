@@ -63,6 +63,7 @@ struct Config {
   int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
   std::string contexts = "fresh";
   int heartbeat_ms = 0;  // 0: the pool's default
+  int worker_source_mb = -1;  // -1: the worker's default
 };
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -150,6 +151,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   pool_options.worker_binary = worker_binary;
   // strict is kill mode that also insists on every namespace; off runs workers with no sandbox at all.
   pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox == "strict" ? "kill" : config.sandbox)};
+  if (config.worker_source_mb >= 0) pool_options.worker_args.push_back(absl::StrCat("--module-source-mb=", config.worker_source_mb));
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
   pool_options.cgroup_limits = config.sandbox != "off";
@@ -254,6 +256,8 @@ int main(int argc, char** argv) {
                "fresh (a new V8 context per function call) or warm (contexts reused per code version)");
   flags.Int("heartbeat-ms", &config.heartbeat_ms,
             "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
+  flags.Int("worker-source-mb", &config.worker_source_mb,
+            "module sources each worker keeps, so Invokes need not carry them (default 256)");
   flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
   flags.Int("max-mutations", &config.max_mutations, "running mutations per deployment (default 16)");
   flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");

@@ -199,11 +199,56 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
     if (recent != chosen->recent.end()) chosen->recent.erase(recent);
     chosen->recent.push_back(pending.deployment);
     if (chosen->recent.size() > kRecentDeployments) chosen->recent.pop_front();
-    HostMessage message;
-    *message.mutable_invoke() = std::move(pending.invoke);
-    sends.emplace_back(chosen->stream, std::move(message));
+    sends.emplace_back(chosen->stream, ForSlot(*chosen, pending.invoke));
   }
   return sends;
+}
+
+HostMessage WorkerPool::ForSlot(Slot& slot, const isobar::worker::v1::Invoke& invoke) {
+  using isobar::worker::v1::Invoke;
+  using isobar::worker::v1::Module;
+  HostMessage message;
+  Invoke* out = message.mutable_invoke();
+  // Everything but the modules is copied; the modules are added one by one, each with its source only
+  // if this process has not been sent it (copying the sources is what this avoids).
+  auto strip = [&slot](const google::protobuf::RepeatedPtrField<Module>& in,
+                       google::protobuf::RepeatedPtrField<Module>* modules) {
+    for (const Module& module : in) {
+      Module* copy = modules->Add();
+      copy->set_path(module.path());
+      copy->set_sha256(module.sha256());
+      if (slot.sent_sources.insert(module.sha256()).second) copy->set_source(module.source());
+    }
+  };
+  switch (invoke.body_case()) {
+    case Invoke::kFunction: {
+      const auto& call = invoke.function();
+      auto* copy = out->mutable_function();
+      copy->set_kind(call.kind());
+      copy->set_module_path(call.module_path());
+      copy->set_export_name(call.export_name());
+      copy->set_args_json(call.args_json());
+      copy->set_request_id(call.request_id());
+      strip(call.modules(), copy->mutable_modules());
+      break;
+    }
+    case Invoke::kAnalyze:
+      strip(invoke.analyze().modules(), out->mutable_analyze()->mutable_modules());
+      break;
+    case Invoke::kEval:
+      *out->mutable_eval() = invoke.eval();
+      break;
+    case Invoke::BODY_NOT_SET:
+      break;
+  }
+  out->set_invocation_id(invoke.invocation_id());
+  out->set_cpu_budget_ms(invoke.cpu_budget_ms());
+  out->set_seed(invoke.seed());
+  out->set_unix_time_ms(invoke.unix_time_ms());
+  out->set_deployment(invoke.deployment());
+  out->set_context_policy(invoke.context_policy());
+  out->set_allow_wasm(invoke.allow_wasm());
+  return message;
 }
 
 void WorkerPool::SpawnLocked(Slot& slot) {
@@ -249,6 +294,7 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.stream.reset();
   slot.running.clear();
   slot.recent.clear();
+  slot.sent_sources.clear();
   slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
   if (cgroups_.has_value()) {
     absl::Status placed = cgroups_->Place(slot.id.value(), slot.pid, options_.worker_limits);
@@ -544,22 +590,33 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
     absl::MutexLock lock(&mu_);
     Slot* slot = SlotOf(connection);
     if (slot == nullptr) return;
-    if (slot->running.erase(done.invocation_id()) == 0) {
+    if (!slot->running.contains(done.invocation_id())) {
       ISOBAR_LOG(kSecurity, kComponent) << "worker " << slot->id << " sent Done for invocation "
                                         << done.invocation_id() << ", which it is not running; ignored";
       return;
     }
-    ++slot->invocations;
-    slot->isolate_pool = done.isolate_pool();
     auto it = pending_.find(done.invocation_id());
-    if (it != pending_.end()) {
-      if (!it->second.expired) {
-        completions.emplace_back(std::move(it->second.done),
-                                 std::make_pair(absl::StatusOr<Done>(std::move(done)), slot->id));
+    if (done.sources_missing() && it != pending_.end() && !it->second.resent_sources) {
+      // The worker dropped a source we thought it had (nothing ran): send this invocation again with
+      // every source, once. It stays running on this worker.
+      it->second.resent_sources = true;
+      slot->sent_sources.clear();
+      sends.emplace_back(slot->stream, ForSlot(*slot, it->second.invoke));
+      ISOBAR_LOG(kInfo, kComponent) << "worker " << slot->id << " lacked module sources; invocation "
+                                    << done.invocation_id() << " sent again with them";
+    } else {
+      slot->running.erase(done.invocation_id());
+      ++slot->invocations;
+      slot->isolate_pool = done.isolate_pool();
+      if (it != pending_.end()) {
+        if (!it->second.expired) {
+          completions.emplace_back(std::move(it->second.done),
+                                   std::make_pair(absl::StatusOr<Done>(std::move(done)), slot->id));
+        }
+        pending_.erase(it);
       }
-      pending_.erase(it);
+      sends = AssignLocked();
     }
-    sends = AssignLocked();
   }
   Run(std::move(completions));
   Send(std::move(sends));

@@ -158,6 +158,7 @@ class WorkerPool {
     std::shared_ptr<InvocationSession> session;
     std::optional<WorkerId> worker;  // set once sent
     bool expired = false;            // the caller has been answered; the worker's Done is dropped
+    bool resent_sources = false;     // sent again with every module source (the worker lacked one)
   };
 
   struct Slot {
@@ -169,6 +170,7 @@ class WorkerPool {
     int fd = -1;  // the supervisor's socket end while the process lives (owned by gRPC)
     std::shared_ptr<WorkerStream> stream;
     absl::flat_hash_set<uint64_t> running;  // invocation ids
+    absl::flat_hash_set<std::string> sent_sources;  // SHA-256s whose source this process was sent
     std::deque<std::string> recent;          // deployments it ran lately, newest last (affinity)
     absl::Time restart_at;
     absl::Time started_at;
@@ -188,6 +190,7 @@ class WorkerPool {
     uint64_t heartbeat_kills = 0;
   };
 
+  using HostMessage = isobar::worker::v1::HostMessage;
   // A callback to run once mu_ is released.
   using Completion = std::pair<DoneCallback, std::pair<absl::StatusOr<isobar::worker::v1::Done>, WorkerId>>;
 
@@ -213,6 +216,8 @@ class WorkerPool {
   absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Slot* SlotOf(const Connection& connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Slot* SlotOf(const Connection& connection) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The Invoke as `slot` gets it: modules whose source this process already has go without it.
+  static HostMessage ForSlot(Slot& slot, const isobar::worker::v1::Invoke& invoke);
   static void Run(std::vector<Completion> completions);
   static void Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> sends);
 

@@ -178,6 +178,21 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
+// Invokes carry module sources only the first time a worker process gets them; a worker that dropped
+// them (here: it keeps none) says so before running anything and gets the same Invoke again, whole.
+TEST(FaultsTest, AWorkerWithoutItsModuleSourcesIsSentThemAgain) {
+  SupervisorProcess supervisor({.workers = 1, .extra_args = {"--worker-source-mb=0"}});
+  ASSERT_TRUE(supervisor.Start().ok());
+  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  for (int i = 0; i < 3; ++i) {
+    Outcome marked = Call(supervisor, *key, true, "counters:mark", Mark("sources", false));
+    ASSERT_TRUE(marked.status.ok()) << marked.status.error_message();
+  }
+  EXPECT_EQ(CountNamed(supervisor, *key, "sources"), 3);
+  EXPECT_THAT(supervisor.log(), HasSubstr("lacked module sources"));
+}
+
 TEST(FaultsTest, ASupervisorKilledUnderLoadLosesNothingAcknowledged) {
   SupervisorProcess supervisor({.workers = 2});
   ASSERT_TRUE(supervisor.Start().ok());

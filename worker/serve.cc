@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/log.h"
 #include "worker/module_loader.h"
+#include "worker/module_sources.h"
 
 namespace isobar::worker {
 namespace {
@@ -102,8 +103,9 @@ class Waiting {
 
 }  // namespace
 
-void Serve(HostChannel& channel, Evaluator& evaluator) {
+void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_bytes) {
   Waiting waiting;
+  ModuleSources sources(module_source_bytes);
   // Sends the step's host calls, or its result; loops while calls fail at once.
   auto handle = [&](InvocationId id, Evaluator::Step step) {
     while (!step.done.has_value()) {
@@ -121,6 +123,21 @@ void Serve(HostChannel& channel, Evaluator& evaluator) {
     switch (event->kind) {
       case HostEvent::Kind::kInvoke: {
         const InvocationId id(event->invoke.invocation_id());
+        // Modules sent without their source (this worker had it) get it back before anything runs.
+        isobar::worker::v1::Invoke& invoke = event->invoke;
+        absl::Status resolved = invoke.has_function() ? sources.Resolve(invoke.mutable_function()->mutable_modules())
+                                : invoke.has_analyze() ? sources.Resolve(invoke.mutable_analyze()->mutable_modules())
+                                                       : absl::OkStatus();
+        if (!resolved.ok()) {
+          WorkerMessage refused;
+          refused.mutable_done()->set_invocation_id(id.value());
+          refused.mutable_done()->set_sources_missing(absl::IsFailedPrecondition(resolved));
+          refused.mutable_done()->mutable_error()->set_code(static_cast<int>(resolved.code()));
+          refused.mutable_done()->mutable_error()->set_message(std::string(resolved.message()));
+          absl::Status sent = channel.Send(refused);
+          (void)sent;  // a broken stream ends the worker
+          break;
+        }
         handle(id, evaluator.Start(std::move(event->invoke)));
         break;
       }

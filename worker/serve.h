@@ -11,7 +11,8 @@
 namespace isobar::worker {
 
 // Returns when the stream ends (every invocation still waiting has been finished by then).
-void Serve(HostChannel& channel, Evaluator& evaluator);
+// `module_source_bytes`: how much module source to keep by hash (worker/module_sources.h).
+void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_bytes = 256u << 20);
 
 }  // namespace isobar::worker
 

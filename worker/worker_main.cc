@@ -39,6 +39,7 @@ struct WorkerFlags {
   SandboxMode sandbox = SandboxMode::kKill;
   bool empty_root = false;       // in a new mount namespace: pivot into an empty root after start-up
   std::optional<std::pair<uid_t, gid_t>> drop_ids;  // then become this user
+  int module_source_mb = 256;    // module sources kept by hash (worker/module_sources.h)
 };
 
 absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
@@ -51,6 +52,7 @@ absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
   set.String("sandbox", &sandbox, "seccomp mode: kill, report (print the offending syscall) or off");
   set.Bool("empty-root", &flags.empty_root, "pivot into an empty root after start-up (needs a mount namespace)");
   set.String("drop-ids", &drop_ids, "become UID:GID after start-up");
+  set.Int("module-source-mb", &flags.module_source_mb, "module sources kept so the supervisor need not resend them");
   absl::StatusOr<std::vector<std::string>> positional = set.Parse(argc, argv);
   if (!positional.ok()) return positional.status();
   if (!positional->empty()) return absl::InvalidArgumentError("unexpected arguments\n" + set.Usage());
@@ -184,7 +186,7 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   hello.mutable_hello()->set_empty_root(flags.empty_root);
   hello.mutable_hello()->set_uid(static_cast<uint32_t>(uid));
   if (!(*channel)->Send(hello).ok()) _exit(1);
-  Serve(**channel, evaluator);
+  Serve(**channel, evaluator, static_cast<size_t>(std::max(0, flags.module_source_mb)) << 20);
   // The supervisor closed the stream: leave without running destructors (see the header).
   _exit(0);
 }
