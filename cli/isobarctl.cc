@@ -216,6 +216,10 @@ int Main(int argc, char** argv) {
     for (const auto& function : response.functions()) {
       std::printf("%-10s %-9s %s\n", function.kind().c_str(), function.visibility().c_str(), function.path().c_str());
     }
+    for (const auto& cron : response.crons()) {
+      std::printf("%-10s %-9s %s -> %s %s\n", "cron", "", cron.name().c_str(), cron.function().c_str(),
+                  cron.schedule_json().c_str());
+    }
     return 0;
   }
   if (command == "run") {

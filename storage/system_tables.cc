@@ -6,6 +6,7 @@ const SystemTable* FindSystemTable(absl::string_view name) {
   static const std::vector<SystemTable>* const kTables = new std::vector<SystemTable>{
       {kScheduledFunctionsTable, 1, true, {{"by_state", {"state.kind", "scheduledTime"}}}},
       {kIdempotencyTable, 2, false, {{"by_key", {"key"}}}},
+      {kCronJobsTable, 3, false, {{"by_name", {"name"}}}},
   };
   for (const SystemTable& table : *kTables) {
     if (table.name == name) return &table;

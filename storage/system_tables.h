@@ -5,6 +5,7 @@
 //   _scheduled_functions (1): Convex's fields (name, args, scheduledTime, completedTime?, state), the
 //                             jobs ctx.scheduler made; index by_state [state.kind, scheduledTime].
 //   _idempotency_keys (2):    internal; a mutation's stored result by its client's key; index by_key [key].
+//   _cron_jobs (3):           internal; the crons a push registered (name, function, args, schedule).
 #ifndef ISOBAR_STORAGE_SYSTEM_TABLES_H_
 #define ISOBAR_STORAGE_SYSTEM_TABLES_H_
 
@@ -27,6 +28,7 @@ struct SystemTable {
 
 inline constexpr char kScheduledFunctionsTable[] = "_scheduled_functions";
 inline constexpr char kIdempotencyTable[] = "_idempotency_keys";
+inline constexpr char kCronJobsTable[] = "_cron_jobs";
 
 // nullptr for a name that is not a system table.
 const SystemTable* FindSystemTable(absl::string_view name);

@@ -8,6 +8,7 @@
 #include "storage/convex_json.h"
 #include "storage/hashing.h"
 #include "supervisor/admin_key.h"
+#include "supervisor/crons.h"
 #include "supervisor/error_detail.h"
 #include "supervisor/schema_apply.h"
 
@@ -158,19 +159,27 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   if (!live.ok()) return ToGrpc(*context, live.status());
   // One push of a deployment at a time: the version switch below happens in publish order.
   absl::MutexLock pushing(&(*live)->push_mutex());
-  // The schema first: a push whose schema cannot apply changes nothing.
-  {
-    storage::ConvexJsonOptions plain;
-    plain.plain = true;
-    plain.limits.max_depth = 128;
-    plain.limits.max_bytes = 64u << 20;
-    absl::StatusOr<storage::Value> analysis = storage::ParseConvexJson(done->result_json(), plain);
-    if (!analysis.ok()) return ToGrpc(*context, absl::InternalError("the worker's analysis is unreadable"));
-    absl::StatusOr<std::optional<Schema>> schema = CodeVersion::ParseSchema(*analysis);
-    if (!schema.ok()) return ToGrpc(*context, schema.status());
-    if (schema->has_value()) {
-      if (absl::Status applied = ApplySchema(**live, **schema); !applied.ok()) return ToGrpc(*context, applied);
-    }
+  // The schema and the crons first: a push whose schema or crons cannot apply changes nothing.
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  plain.limits.max_depth = 128;
+  plain.limits.max_bytes = 64u << 20;
+  absl::StatusOr<storage::Value> analysis = storage::ParseConvexJson(done->result_json(), plain);
+  if (!analysis.ok()) return ToGrpc(*context, absl::InternalError("the worker's analysis is unreadable"));
+  absl::StatusOr<std::shared_ptr<const CodeVersion>> pushed =
+      CodeVersion::Build(storage::VersionInfo{0, modules, done->result_json()});
+  if (!pushed.ok()) return ToGrpc(*context, pushed.status());
+  absl::StatusOr<std::vector<CronSpec>> crons = ParseCrons(*analysis, **pushed, (*live)->TableOfId());
+  if (!crons.ok()) return ToGrpc(*context, crons.status());
+  if ((*pushed)->schema().has_value()) {
+    if (absl::Status applied = ApplySchema(**live, *(*pushed)->schema()); !applied.ok()) return ToGrpc(*context, applied);
+  }
+  if (absl::Status registered = RegisterCrons(**live, *crons); !registered.ok()) return ToGrpc(*context, registered);
+  for (const CronSpec& cron : *crons) {
+    isobar::v1::CronInfo* info = response->add_crons();
+    info->set_name(cron.name);
+    info->set_function(cron.function);
+    info->set_schedule_json(storage::ToConvexJson(cron.schedule));
   }
   absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, done->result_json());
   if (!version.ok()) return ToGrpc(*context, version.status());

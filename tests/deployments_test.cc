@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <vector>
 #include <sstream>
@@ -225,6 +226,14 @@ TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
   ASSERT_NE(find(pushed.functions(), "messages:cleanup"), nullptr);
   EXPECT_EQ(find(pushed.functions(), "messages:cleanup")->visibility(), "internal");
   EXPECT_EQ(find(pushed.functions(), "messages:act")->kind(), "action");
+  // The crons export is registered.
+  std::map<std::string, std::pair<std::string, std::string>> crons;
+  for (const auto& cron : pushed.crons()) crons[cron.name()] = {cron.function(), cron.schedule_json()};
+  ASSERT_EQ(crons.size(), 3u);
+  EXPECT_EQ(crons["clear"].first, "messages:cleanup");
+  EXPECT_EQ(crons["clear"].second, R"({"minutes":5,"type":"interval"})");
+  EXPECT_EQ(crons["daily"].second, R"({"hourUTC":3,"minuteUTC":15,"type":"daily"})");
+  EXPECT_EQ(crons["raw"].second, R"({"cron":"0 * * * *","type":"cron"})");
 
   // A module that throws while evaluating fails the push, with the user's stack; nothing changes.
   isobar::v1::PushRequest broken = push;
@@ -259,10 +268,40 @@ TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
   EXPECT_EQ(listed.version(), 1);  // the failed pushes published nothing
   EXPECT_EQ(listed.functions_size(), pushed.functions_size());
 
-  // The next push is version 2.
+  // A cron that names a query, or a schedule that makes no sense, fails the push.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {".messages.countThem)", ".messages.list)"}, {"minutes: 5", "minutes: -5"},
+           {"\"0 * * * *\"", "\"every hour\""}}) {
+    isobar::v1::PushRequest bad_crons = push;
+    bool replaced = false;
+    for (auto& module : *bad_crons.mutable_modules()) {
+      if (module.path() != "crons.js") continue;
+      std::string source = module.source();
+      size_t at = source.find(from);
+      if (at == std::string::npos) continue;
+      module.set_source(source.replace(at, from.size(), to));
+      replaced = true;
+    }
+    ASSERT_TRUE(replaced) << "crons.js no longer contains " << from;
+    EXPECT_EQ(do_push(bad_crons, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << to;
+  }
+
+  // The next push is version 2; its crons replace the old ones (here: none).
   push.mutable_modules(0)->mutable_source()->append("\n// v2");
+  for (int i = 0; i < push.modules_size(); ++i) {
+    if (push.modules(i).path() == "crons.js") push.mutable_modules()->DeleteSubrange(i, 1);
+  }
   ASSERT_TRUE(do_push(push, &pushed).ok());
   EXPECT_EQ(pushed.version(), 2);
+  EXPECT_EQ(pushed.crons_size(), 0);
+  absl::StatusOr<std::unique_ptr<storage::PgConn>> pg = storage::PgConn::Connect(supervisor_->pg_conninfo());
+  ASSERT_TRUE(pg.ok());
+  absl::StatusOr<storage::PgResult> live_crons = (*pg)->Exec(
+      "SELECT count(*) FROM (SELECT DISTINCT ON (d.id) d.deleted FROM isobar.documents d "
+      "JOIN isobar.deployments p ON p.id = d.deployment_id WHERE p.name = 'pushed' AND d.table_number = 3 "
+      "ORDER BY d.id, d.ts DESC) newest WHERE NOT deleted");
+  ASSERT_TRUE(live_crons.ok()) << live_crons.status();
+  EXPECT_EQ(live_crons->Get(0, 0), "0");
 }
 
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {

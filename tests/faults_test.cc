@@ -81,7 +81,8 @@ bool AwaitExit(pid_t pid, absl::Duration timeout) {
 
 TEST(FaultsTest, AWorkerKilledMidMutationLeavesNoWritesAndTheKeyedRetryAppliesOnce) {
   SupervisorProcess supervisor({.workers = 1});
-  ASSERT_TRUE(supervisor.Start().ok());
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
   absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
 
@@ -182,7 +183,8 @@ class Load {
 // them (here: it keeps none) says so before running anything and gets the same Invoke again, whole.
 TEST(FaultsTest, AWorkerWithoutItsModuleSourcesIsSentThemAgain) {
   SupervisorProcess supervisor({.workers = 1, .extra_args = {"--worker-source-mb=0"}});
-  ASSERT_TRUE(supervisor.Start().ok());
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
   absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
   for (int i = 0; i < 3; ++i) {
@@ -195,7 +197,8 @@ TEST(FaultsTest, AWorkerWithoutItsModuleSourcesIsSentThemAgain) {
 
 TEST(FaultsTest, ASupervisorKilledUnderLoadLosesNothingAcknowledged) {
   SupervisorProcess supervisor({.workers = 2});
-  ASSERT_TRUE(supervisor.Start().ok());
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
   absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
   absl::StatusOr<isobar::v1::StatsResponse> before = supervisor.Stats();
@@ -231,7 +234,8 @@ TEST(FaultsTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
   ASSERT_TRUE(pg.ok()) << pg.status();
   const std::string conninfo = (*pg)->conninfo();
   SupervisorProcess supervisor({.workers = 2, .extra_args = {"--postgres-url=" + conninfo}});
-  ASSERT_TRUE(supervisor.Start().ok());
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
   absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
 
