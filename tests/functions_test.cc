@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/convex_json.h"
+#include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -538,6 +539,45 @@ TEST_F(FunctionsTest, AFloodIsRefusedAtOnceWhileOtherDeploymentsAreServed) {
   EXPECT_GE(stats->functions().admission_refused(), static_cast<uint64_t>(refused.load()));
   std::printf("flood: %d admitted, %d refused; %d calls of another deployment served meanwhile\n", ok.load(),
               refused.load(), calm_served);
+}
+
+TEST_F(FunctionsTest, InFlightCallsFinishOnTheVersionTheyStartedWith) {
+  const std::string key = Deploy("versions");
+  Result before = Call(Kind::kQuery, "counters:version", "{}", "versions", &key);
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  EXPECT_EQ(before.response.result_json(), "\"version-1\"");
+  // An action of version 1 in flight, waiting for its gate.
+  Result waited;
+  std::thread in_flight([&] { waited = Call(Kind::kAction, "counters:waitForGate", R"({"gate":"g1"})", "versions", &key); });
+  ASSERT_TRUE(supervisor_->AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.functions().running() >= 1; }, absl::Seconds(30)).ok());
+
+  // Version 2: the same app with another version string, pushed while the action runs.
+  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile("tests/apps/chat.modules"));
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  isobar::v1::PushRequest push;
+  push.set_deployment("versions");
+  for (const auto& module : *bundle) {
+    std::string source = module.source();
+    for (size_t at; (at = source.find("version-1")) != std::string::npos;) source.replace(at, 9, "version-2");
+    isobar::v1::PushModule* out = push.add_modules();
+    out->set_path(module.path());
+    out->set_source(source);
+  }
+  auto deployments = isobar::v1::Deployments::NewStub(*channel_);
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::PushResponse pushed;
+  grpc::Status status = deployments->Push(&context, push, &pushed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(pushed.version(), 2);
+  Result after = Call(Kind::kQuery, "counters:version", "{}", "versions", &key);
+  EXPECT_EQ(after.response.result_json(), "\"version-2\"");  // new calls: the new version
+
+  ASSERT_TRUE(Call(Kind::kMutation, "counters:increment", R"({"name":"g1"})", "versions", &key).status.ok());
+  in_flight.join();
+  ASSERT_TRUE(waited.status.ok()) << waited.status.error_message();
+  EXPECT_EQ(waited.response.result_json(), "\"version-1\"");  // the call in flight: the version it began on
 }
 
 TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {

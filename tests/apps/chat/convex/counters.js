@@ -1,6 +1,7 @@
 // Named counters: the classic OCC workload (many clients incrementing one document).
 import { v } from "convex/values";
-import { mutation, query } from "./_generated/server";
+import { api } from "./_generated/api";
+import { action, mutation, query } from "./_generated/server";
 
 export const increment = mutation({
   args: { name: v.string() },
@@ -72,4 +73,20 @@ export const countNamed = query({
       .query("counters")
       .withIndex("by_name", (q) => q.eq("name", name))
       .collect()).length,
+});
+
+// For version tests: which code version answers. `waitForGate` keeps an action in flight (polling a
+// counter through queries) until a client opens the gate, then reports the version it ran.
+const VERSION = "version-1";
+
+export const version = query({ args: {}, handler: async () => VERSION });
+
+export const waitForGate = action({
+  args: { gate: v.string() },
+  handler: async (ctx, { gate }) => {
+    for (let i = 0; i < 200000; i++) {
+      if ((await ctx.runQuery(api.counters.get, { name: gate })) > 0n) return VERSION;
+    }
+    throw new Error("the gate never opened");
+  },
 });
