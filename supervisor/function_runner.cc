@@ -208,7 +208,15 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   workers_.Dispatch(
       std::move(invoke), request.deadline,
       [this, attempt, session](absl::StatusOr<Done> done, WorkerId worker) mutable {
-        // Completions arrive on the pool's threads; committing blocks, so it happens on the executor.
+        // Completions arrive on the pool's threads (a worker stream's reader). A client's query or
+        // action finishes right there (nothing in Finish blocks for it); a mutation commits, and a
+        // nested call answers another worker's stream, so those move to the executor.
+        const bool inline_finish =
+            attempt->request.parent == nullptr && attempt->request.depth == 0 && attempt->function.kind != FunctionKind::kMutation;
+        if (inline_finish) {
+          Finish(std::move(attempt), std::move(session), std::move(done), worker);
+          return;
+        }
         executor_.Run([this, attempt = std::move(attempt), session = std::move(session), done = std::move(done),
                        worker]() mutable { Finish(std::move(attempt), std::move(session), std::move(done), worker); });
       },
@@ -379,7 +387,7 @@ void FunctionRunner::RunUdf(std::shared_ptr<InvocationSession> caller, absl::str
   request.depth = caller->depth + 1;
   request.deadline = absl::Now() + options_.mutation_cpu_budget + absl::Seconds(30);
   request.parent = std::move(caller);
-  Run(std::move(request), std::move(done));
+  RunOnThisThread(std::move(request), std::move(done));  // the router calls this on the executor
 }
 
 bool FunctionRunner::IsActionCall(absl::string_view op) {
@@ -422,7 +430,7 @@ void FunctionRunner::RunFromAction(const InvocationSession& caller, absl::string
   request.allow_internal = true;
   request.depth = caller.depth + 1;
   request.deadline = absl::Now() + options_.action_cpu_budget;
-  Run(std::move(request), std::move(done));
+  RunOnThisThread(std::move(request), std::move(done));  // the router calls this on the executor
 }
 
 absl::StatusOr<std::optional<std::string>> FunctionRunner::StoredResult(InvocationSession& session,

@@ -77,6 +77,9 @@ class FunctionRunner {
       : deployments_(deployments), workers_(workers), executor_(executor), logs_(logs), options_(options) {}
 
   void Run(FunctionCallRequest request, FunctionCallback done);
+  // The same, starting on the calling thread, which must be one that may block on PostgreSQL (an
+  // executor thread): one thread hand-off fewer.
+  void RunOnThisThread(FunctionCallRequest request, FunctionCallback done) { Start(std::move(request), std::move(done)); }
 
   // An action's ctx.runQuery / runMutation / runAction (`op` is "1.0/actions/query", ...): its
   // reference and args resolved against the caller's deployment, run as a separate transaction.

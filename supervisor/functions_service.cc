@@ -105,7 +105,8 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
         deployment, kind, deadline,
         [this, context, response, reactor, call = std::move(call)](Admission::Ticket ticket) mutable {
           // The ticket holds the slot until the call's outcome is known (OCC retries included).
-          runner_.Run(std::move(call), [context, response, reactor, ticket = std::move(ticket)](FunctionOutcome outcome) mutable {
+          // Admitted on an executor thread (at once, or from the queue): start right here.
+          runner_.RunOnThisThread(std::move(call), [context, response, reactor, ticket = std::move(ticket)](FunctionOutcome outcome) mutable {
             ticket.Release();
             for (isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = std::move(line);
             response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
