@@ -175,6 +175,11 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     if (absl::Status applied = ApplySchema(**live, *(*pushed)->schema()); !applied.ok()) return ToGrpc(*context, applied);
   }
   if (absl::Status registered = RegisterCrons(**live, *crons); !registered.ok()) return ToGrpc(*context, registered);
+  for (const isobar::v1::EnvVar& variable : request->environment()) {
+    if (absl::Status set = catalog_.SetEnv(info.id, variable.name(), variable.value()); !set.ok()) {
+      return ToGrpc(*context, set);
+    }
+  }
   for (const CronSpec& cron : *crons) {
     isobar::v1::CronInfo* info = response->add_crons();
     info->set_name(cron.name);

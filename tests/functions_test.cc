@@ -564,6 +564,9 @@ TEST_F(FunctionsTest, InFlightCallsFinishOnTheVersionTheyStartedWith) {
     out->set_path(module.path());
     out->set_source(source);
   }
+  isobar::v1::EnvVar* variable = push.add_environment();  // environment variables can come with a push
+  variable->set_name("RELEASE");
+  variable->set_value("two");
   auto deployments = isobar::v1::Deployments::NewStub(*channel_);
   grpc::ClientContext context;
   supervisor_->Authorize(context);
@@ -571,6 +574,8 @@ TEST_F(FunctionsTest, InFlightCallsFinishOnTheVersionTheyStartedWith) {
   grpc::Status status = deployments->Push(&context, push, &pushed);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(pushed.version(), 2);
+  EXPECT_EQ(Call(Kind::kQuery, "counters:setting", R"({"name":"RELEASE"})", "versions", &key).response.result_json(),
+            "\"two\"");
   Result after = Call(Kind::kQuery, "counters:version", "{}", "versions", &key);
   EXPECT_EQ(after.response.result_json(), "\"version-2\"");  // new calls: the new version
 
@@ -578,6 +583,43 @@ TEST_F(FunctionsTest, InFlightCallsFinishOnTheVersionTheyStartedWith) {
   in_flight.join();
   ASSERT_TRUE(waited.status.ok()) << waited.status.error_message();
   EXPECT_EQ(waited.response.result_json(), "\"version-1\"");  // the call in flight: the version it began on
+}
+
+TEST_F(FunctionsTest, ASchemaTheDataDoesNotMatchIsRefusedNamingTheDocuments) {
+  Send("schema", "ann", "a string author");
+  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile("tests/apps/chat.modules"));
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  isobar::v1::PushRequest push;
+  push.set_deployment("chat");
+  bool changed = false;
+  for (const auto& module : *bundle) {
+    std::string source = module.source();
+    if (module.path() == "schema.js") {
+      // messages.author becomes a number, which the stored messages are not.
+      const size_t author = source.find("author: ");
+      const size_t string = author == std::string::npos ? author : source.find(".string()", author);
+      ASSERT_NE(string, std::string::npos) << source;
+      source.replace(string, 9, ".float64()");
+      changed = true;
+    }
+    isobar::v1::PushModule* out = push.add_modules();
+    out->set_path(module.path());
+    out->set_source(source);
+  }
+  ASSERT_TRUE(changed);
+  auto deployments = isobar::v1::Deployments::NewStub(*channel_);
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::PushResponse pushed;
+  grpc::Status status = deployments->Push(&context, push, &pushed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("Schema validation failed"));
+  EXPECT_THAT(status.error_message(), ::testing::ContainsRegex("Document with ID \"[0-9a-z]+\" in table \"messages\""));
+  EXPECT_THAT(status.error_message(), HasSubstr("Path: .author"));
+  // Nothing changed: the same version serves, its indexes intact.
+  Result listed = Call(Kind::kQuery, "messages:byAuthor", R"({"author":"ann","channel":"schema"})");
+  ASSERT_TRUE(listed.status.ok()) << listed.status.error_message();
+  EXPECT_EQ(listed.value.array().size(), 1u);
 }
 
 TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {
