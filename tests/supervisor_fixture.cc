@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -45,8 +46,14 @@ SupervisorProcess::SupervisorProcess(SupervisorOptions options) : options_(std::
 
 SupervisorProcess::~SupervisorProcess() {
   if (process_.running()) {
+    const absl::Time start = absl::Now();
     absl::StatusOr<ExitStatus> stopped = Stop();
-    (void)stopped;
+    // A supervisor that would not stop cleanly (or quickly) is a bug to chase: say so, with its log.
+    if (!stopped.ok() || !stopped->Success() || absl::Now() - start > absl::Seconds(20)) {
+      std::fprintf(stderr, "supervisor fixture: stopping took %s and ended %s; its log:\n%s\n",
+                   absl::FormatDuration(absl::Now() - start).c_str(),
+                   stopped.ok() ? stopped->ToString().c_str() : stopped.status().ToString().c_str(), log().c_str());
+    }
   }
 }
 
