@@ -290,17 +290,23 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     }
   }
   if (attempt->function.kind == FunctionKind::kMutation && attempt->request.parent == nullptr) {
-    absl::StatusOr<storage::Timestamp> committed;
+    absl::StatusOr<storage::Timestamp> committed = absl::FailedPreconditionError(
+        "The function returned while a nested ctx.runQuery/ctx.runMutation it started was still running; await it");
     {
       absl::MutexLock lock(&session->mu);
       session->streams.clear();
-      // The result is kept with the mutation's own writes: both commit, or neither.
-      absl::Status stored = attempt->request.idempotency_key.empty()
-                                ? absl::OkStatus()
-                                : StoreResult(*session, attempt->request.idempotency_key, storage::ToConvexJson(*result));
-      committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
-                              : absl::StatusOr<storage::Timestamp>(stored);
-      session->txn.reset();
+      // No transaction: it is lent to a nested call the function did not wait for, and nothing of the
+      // function may commit.
+      if (session->txn != nullptr) {
+        // The result is kept with the mutation's own writes: both commit, or neither.
+        absl::Status stored = attempt->request.idempotency_key.empty()
+                                  ? absl::OkStatus()
+                                  : StoreResult(*session, attempt->request.idempotency_key,
+                                                storage::ToConvexJson(*result));
+        committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
+                                : absl::StatusOr<storage::Timestamp>(stored);
+        session->txn.reset();
+      }
     }
     if (absl::IsAborted(committed.status())) {
       ++occ_conflicts_;

@@ -308,6 +308,19 @@ TEST_F(FunctionsTest, NestedCallsShareTheTransactionAndRollBackOnFailure) {
   EXPECT_THAT(nine.status.error_message(), HasSubstr("nested more than 8 deep"));
 }
 
+// A mutation that starts a nested call and returns without awaiting it: the worker finishes the
+// invocation without ever issuing the call (it was still queued), so the mutation commits alone. (The
+// runner also refuses to commit a function whose transaction is still lent to a nested call, for a
+// worker that would not behave so.)
+TEST_F(FunctionsTest, ANestedCallThatIsNotAwaitedNeverRuns) {
+  Result abandoned = Call(Kind::kMutation, "messages:abandonNested", "{}");
+  ASSERT_TRUE(abandoned.status.ok()) << abandoned.status.error_message();
+  EXPECT_EQ(abandoned.response.result_json(), "\"returned early\"");
+  Result listed = Call(Kind::kQuery, "messages:byAuthor", R"({"author":"x","channel":"abandoned"})");
+  ASSERT_TRUE(listed.status.ok()) << listed.status.error_message();
+  EXPECT_EQ(listed.value.array().size(), 0u);
+}
+
 TEST_F(FunctionsTest, QueriesCannotWrite) {
   Result sneaky = Call(Kind::kQuery, "messages:sneakyWrite", "{}");
   EXPECT_FALSE(sneaky.status.ok());

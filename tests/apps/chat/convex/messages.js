@@ -182,3 +182,15 @@ export const nest = query({
   handler: async (ctx, { levels }) =>
     levels === 0 ? 0 : 1 + (await ctx.runQuery(api.messages.nest, { levels: levels - 1 })),
 });
+
+// Hostile: starts a nested mutation through the raw syscall and returns without awaiting it.
+export const abandonNested = mutation({
+  args: {},
+  handler: async () => {
+    Convex.asyncSyscall(
+      "1.0/runUdf",
+      JSON.stringify({ udfType: "mutation", name: "messages:send", args: { channel: "abandoned", author: "x", body: "y" } }),
+    ).catch(() => {});
+    return "returned early";
+  },
+});
