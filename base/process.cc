@@ -119,11 +119,14 @@ enum Step {
     if (syscall(SYS_close_range, first, last, 0) < 0) ChildFail(pipe_fd, kCloseFds);
   }
 
+  // Raw system calls, not glibc's wrappers: in a child cloned (not forked) from a multithreaded
+  // process, glibc still believes in the parent's threads and its set*id would wait for them forever.
+  // This child has one thread, so the kernel's per-thread calls change the whole process.
   if (options.gid.has_value()) {
-    if (setgroups(0, nullptr) < 0) ChildFail(pipe_fd, kSetgroups);
-    if (setgid(*options.gid) < 0) ChildFail(pipe_fd, kSetgid);
+    if (syscall(SYS_setgroups, 0, nullptr) < 0) ChildFail(pipe_fd, kSetgroups);
+    if (syscall(SYS_setgid, *options.gid) < 0) ChildFail(pipe_fd, kSetgid);
   }
-  if (options.uid.has_value() && setuid(*options.uid) < 0) ChildFail(pipe_fd, kSetuid);
+  if (options.uid.has_value() && syscall(SYS_setuid, *options.uid) < 0) ChildFail(pipe_fd, kSetuid);
   // After the credential change, which clears it.
   if (options.parent_death_signal != 0) {
     if (prctl(PR_SET_PDEATHSIG, options.parent_death_signal) < 0) ChildFail(pipe_fd, kPdeathsig);

@@ -143,6 +143,9 @@ int Main(int argc, char** argv) {
       if (!status.ok()) return Fail(status, context);
       std::fprintf(stderr, "deployment %s created; its API key (shown once, keep it):\n", response.deployment().name().c_str());
       std::printf("%s\n", response.api_key().c_str());
+      std::fflush(stdout);
+      std::fprintf(stderr, "and its own admin key (pushes, environment, internal functions of this deployment only; "
+                           "shown once):\n%s\n", response.admin_key().c_str());
       return 0;
     }
     isobar::v1::GetDeploymentRequest request;

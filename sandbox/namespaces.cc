@@ -113,8 +113,11 @@ SandboxPlan PlanWorkerSandbox(int wanted_namespaces) {
   SandboxPlan plan;
   plan.namespaces = ProbeNamespaces(wanted_namespaces);
   // As root, nobody must exist in our own user namespace for a worker to become it.
+  // Raw system calls in the probe child: it is cloned from a multithreaded process, where glibc's
+  // set*id would wait for threads the child does not have (and hang the supervisor's start).
   const bool can_drop = geteuid() == 0 && ProbeChild(0, nullptr, [&] {
-                          return setresgid(kNogroup, kNogroup, kNogroup) == 0 && setresuid(kNobody, kNobody, kNobody) == 0
+                          return syscall(SYS_setresgid, kNogroup, kNogroup, kNogroup) == 0 &&
+                                         syscall(SYS_setresuid, kNobody, kNobody, kNobody) == 0
                                      ? 0
                                      : 1;
                         });

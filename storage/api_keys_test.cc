@@ -17,13 +17,13 @@ TEST(ApiKeysTest, KeysAreStoredHashedAndBelongToOneDeployment) {
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(key->size(), 7u + 64u);
   EXPECT_NE(*keys.Create(a), *key);  // random, one per call
-  EXPECT_TRUE(*keys.Verify(a, *key));
-  EXPECT_FALSE(*keys.Verify(b, *key));  // another deployment's key opens nothing here
+  EXPECT_EQ(*keys.Verify(a, *key), KeyScope::kFunctions);
+  EXPECT_FALSE(keys.Verify(b, *key)->has_value());  // another deployment's key opens nothing here
   std::string forged = *key;
   forged.back() = forged.back() == '0' ? '1' : '0';
-  EXPECT_FALSE(*keys.Verify(a, forged));
-  EXPECT_FALSE(*keys.Verify(a, ""));
-  EXPECT_FALSE(*keys.Verify(a, "isobar_' OR 1=1 --"));
+  EXPECT_FALSE(keys.Verify(a, forged)->has_value());
+  EXPECT_FALSE(keys.Verify(a, "")->has_value());
+  EXPECT_FALSE(keys.Verify(a, "isobar_' OR 1=1 --")->has_value());
   EXPECT_EQ(*keys.Count(a), 2);
   // Only the hash is stored.
   PgPool::Lease conn = *pool.Acquire();
@@ -36,6 +36,17 @@ TEST(ApiKeysTest, KeysAreStoredHashedAndBelongToOneDeployment) {
     found = found || rows.GetBytes(i, 0) == Sha256(*key);
   }
   EXPECT_TRUE(found);
+}
+
+TEST(ApiKeysTest, DeploymentAdminKeysSayTheirScope) {
+  PgPool& pool = testing::SharedPostgres().pool();
+  ApiKeys keys(pool);
+  DeploymentId a = testing::NewDeployment(pool);
+  DeploymentId b = testing::NewDeployment(pool);
+  absl::StatusOr<std::string> admin = keys.Create(a, KeyScope::kDeploymentAdmin);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  EXPECT_EQ(*keys.Verify(a, *admin), KeyScope::kDeploymentAdmin);
+  EXPECT_FALSE(keys.Verify(b, *admin)->has_value());
 }
 
 }  // namespace

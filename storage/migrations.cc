@@ -151,6 +151,9 @@ const std::vector<Migration>& Migrations() {
             FOREIGN KEY (deployment_id, sha256) REFERENCES isobar.module_sources
           ))sql",
         "ALTER TABLE isobar.deployments ADD COLUMN active_version bigint"}},
+      {6,
+       "key scopes: a deployment's own admin keys beside its Functions keys",
+       {"ALTER TABLE isobar.api_keys ADD COLUMN scope text NOT NULL DEFAULT 'functions'"}},
   };
   return *migrations;
 }

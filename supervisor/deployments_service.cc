@@ -65,9 +65,22 @@ absl::Status AddFunctions(const std::string& analysis_json,
 
 grpc::Status DeploymentsService::Admit(grpc::ServerContext& context, const std::string& deployment,
                                        storage::DeploymentInfo* info) {
-  grpc::Status auth = CheckAdminKey(context, admin_key_);
-  if (!auth.ok()) return WithDetail(context, auth);
+  // The server's admin key, or this deployment's own admin key.
+  const bool server_admin = CheckAdminKey(context, admin_key_).ok();
+  const std::string key = BearerToken(context);
+  if (!server_admin && key.empty()) return WithDetail(context, CheckAdminKey(context, admin_key_));
   absl::StatusOr<storage::DeploymentInfo> found = catalog_.GetDeployment(deployment);
+  if (!server_admin) {
+    // Without the server's key an unknown deployment and a wrong key look the same.
+    absl::StatusOr<std::optional<storage::KeyScope>> scope =
+        found.ok() ? api_keys_.Verify(found->id, key) : absl::StatusOr<std::optional<storage::KeyScope>>();
+    if (found.ok() && !scope.ok()) return ToGrpc(context, scope.status());
+    if (!found.ok() || !scope->has_value() || **scope != storage::KeyScope::kDeploymentAdmin) {
+      return WithDetail(context, absl::UnauthenticatedError(
+                                     "this call needs the admin key, or this deployment's admin key, as "
+                                     "'authorization: Bearer <key>'"));
+    }
+  }
   if (!found.ok()) return ToGrpc(context, found.status());
   *info = std::move(*found);
   return grpc::Status::OK;
@@ -89,9 +102,12 @@ grpc::Status DeploymentsService::CreateDeployment(grpc::ServerContext* context,
   if (!auth.ok()) return WithDetail(*context, auth);
   absl::StatusOr<storage::DeploymentInfo> created = catalog_.CreateDeployment(request->name());
   if (!created.ok()) return ToGrpc(*context, created.status());
-  absl::StatusOr<std::string> key = api_keys_.Create(created->id);
+  absl::StatusOr<std::string> key = api_keys_.Create(created->id, storage::KeyScope::kFunctions);
   if (!key.ok()) return ToGrpc(*context, key.status());
+  absl::StatusOr<std::string> deployment_admin = api_keys_.Create(created->id, storage::KeyScope::kDeploymentAdmin);
+  if (!deployment_admin.ok()) return ToGrpc(*context, deployment_admin.status());
   response->set_api_key(*key);
+  response->set_admin_key(*deployment_admin);
   ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << created->name << "\" created";
   return ToGrpc(*context, Describe(*created, response->mutable_deployment()));
 }

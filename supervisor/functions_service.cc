@@ -48,7 +48,7 @@ absl::StatusOr<bool> FunctionsService::Authorize(const grpc::ServerContextBase& 
   {
     absl::MutexLock lock(&mu_);
     auto it = verified_.find(fingerprint);
-    if (it != verified_.end() && it->second > now) return false;
+    if (it != verified_.end() && it->second.until > now) return it->second.admin;
   }
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = deployments_.Get(deployment);
   // An unknown deployment and a wrong key look the same to the caller.
@@ -56,13 +56,14 @@ absl::StatusOr<bool> FunctionsService::Authorize(const grpc::ServerContextBase& 
     return absl::UnauthenticatedError("the API key is not valid for this deployment");
   }
   if (!live.ok()) return live.status();
-  absl::StatusOr<bool> valid = api_keys_.Verify((*live)->info().id, key);
-  if (!valid.ok()) return valid.status();
-  if (!*valid) return absl::UnauthenticatedError("the API key is not valid for this deployment");
+  absl::StatusOr<std::optional<storage::KeyScope>> scope = api_keys_.Verify((*live)->info().id, key);
+  if (!scope.ok()) return scope.status();
+  if (!scope->has_value()) return absl::UnauthenticatedError("the API key is not valid for this deployment");
+  const bool admin = **scope == storage::KeyScope::kDeploymentAdmin;  // reaches internal functions too
   absl::MutexLock lock(&mu_);
   if (verified_.size() >= kMaxRememberedKeys) verified_.clear();
-  verified_[fingerprint] = now + kRememberKeys;
-  return false;
+  verified_[fingerprint] = Verified{now + kRememberKeys, admin};
+  return admin;
 }
 
 grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* context,

@@ -1,6 +1,7 @@
 // Functions: a client's Query, Mutation and Action calls (isobar.v1.Functions).
 //
-// The deployment's API key admits public functions; the admin key admits internal ones too. A call
+// The deployment's API key admits public functions; the server's admin key and the deployment's own
+// admin key admit internal ones too. A call
 // then waits for a slot (admission.h): it is refused at once, RESOURCE_EXHAUSTED, when its
 // deployment's queue is full, and DEADLINE_EXCEEDED if its deadline passes while it waits. Verified
 // keys are remembered for a minute (by hash, never the key itself), so a call does not pay a catalog
@@ -70,7 +71,11 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
   storage::ApiKeys api_keys_;
   Executor& executor_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, absl::Time> verified_ ABSL_GUARDED_BY(mu_);  // sha256(deployment, key) -> until
+  struct Verified {
+    absl::Time until;
+    bool admin;  // a deployment admin key
+  };
+  absl::flat_hash_map<std::string, Verified> verified_ ABSL_GUARDED_BY(mu_);  // by sha256(deployment, key)
 };
 
 }  // namespace isobar::supervisor

@@ -59,9 +59,10 @@ TEST_F(DeploymentsTest, CreateReturnsAKeyOnceAndStoresOnlyItsHash) {
   grpc::Status status = Create("chat", &created);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(created.deployment().name(), "chat");
-  EXPECT_EQ(created.deployment().api_keys(), 1u);
+  EXPECT_EQ(created.deployment().api_keys(), 2u);  // a Functions key and the deployment's admin key
   EXPECT_EQ(created.deployment().tables(), 0u);
   EXPECT_THAT(created.api_key(), ::testing::MatchesRegex("isobar_[0-9a-f]{64}"));
+  EXPECT_THAT(created.admin_key(), ::testing::MatchesRegex("isobar_[0-9a-f]{64}"));
 
   grpc::ClientContext context;
   supervisor_->Authorize(context);
@@ -70,7 +71,7 @@ TEST_F(DeploymentsTest, CreateReturnsAKeyOnceAndStoresOnlyItsHash) {
   isobar::v1::Deployment deployment;
   status = Stub()->GetDeployment(&context, get, &deployment);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(deployment.api_keys(), 1u);
+  EXPECT_EQ(deployment.api_keys(), 2u);
 
   absl::StatusOr<std::unique_ptr<storage::PgConn>> conn = storage::PgConn::Connect(supervisor_->pg_conninfo());
   ASSERT_TRUE(conn.ok()) << conn.status();
@@ -78,9 +79,13 @@ TEST_F(DeploymentsTest, CreateReturnsAKeyOnceAndStoresOnlyItsHash) {
       "SELECT encode(k.key_hash, 'hex') FROM isobar.api_keys k JOIN isobar.deployments d ON d.id = k.deployment_id "
       "WHERE d.name = 'chat'");
   ASSERT_TRUE(rows.ok()) << rows.status();
-  ASSERT_EQ(rows->rows(), 1);
-  EXPECT_EQ(std::string(rows->Get(0, 0)).size(), 64u);
-  EXPECT_THAT(created.api_key(), ::testing::Not(HasSubstr(std::string(rows->Get(0, 0)))));  // a hash, not the key
+  ASSERT_EQ(rows->rows(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(std::string(rows->Get(i, 0)).size(), 64u);
+    // Hashes, not the keys.
+    EXPECT_THAT(created.api_key(), ::testing::Not(HasSubstr(std::string(rows->Get(i, 0)))));
+    EXPECT_THAT(created.admin_key(), ::testing::Not(HasSubstr(std::string(rows->Get(i, 0)))));
+  }
 }
 
 TEST_F(DeploymentsTest, ErrorsSayWhatIsWrong) {
@@ -304,6 +309,52 @@ TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
   EXPECT_EQ(live_crons->Get(0, 0), "0");
 }
 
+TEST_F(DeploymentsTest, ADeploymentsAdminKeyAdministersThatDeploymentOnly) {
+  isobar::v1::CreateDeploymentResponse mine, theirs;
+  ASSERT_TRUE(Create("scoped-mine", &mine).ok());
+  ASSERT_TRUE(Create("scoped-theirs", &theirs).ok());
+  ASSERT_EQ(mine.admin_key().size(), 7u + 64u);
+  EXPECT_NE(mine.admin_key(), mine.api_key());
+  auto set_env = [&](const std::string& deployment, const std::string& key) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + key);
+    isobar::v1::SetEnvRequest request;
+    request.set_deployment(deployment);
+    request.mutable_variable()->set_name("SCOPED");
+    request.mutable_variable()->set_value("yes");
+    isobar::v1::SetEnvResponse response;
+    return Stub()->SetEnv(&context, request, &response).error_code();
+  };
+  EXPECT_EQ(set_env("scoped-mine", mine.admin_key()), grpc::StatusCode::OK);
+  EXPECT_EQ(set_env("scoped-theirs", mine.admin_key()), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(set_env("scoped-mine", mine.api_key()), grpc::StatusCode::UNAUTHENTICATED);  // a Functions key
+  EXPECT_EQ(set_env("no-such-deployment", mine.admin_key()), grpc::StatusCode::UNAUTHENTICATED);
+  // Not server-wide: no new deployments, no Admin.
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + mine.admin_key());
+    isobar::v1::CreateDeploymentRequest request;
+    request.set_name("scoped-new");
+    isobar::v1::CreateDeploymentResponse response;
+    EXPECT_EQ(Stub()->CreateDeployment(&context, request, &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + mine.admin_key());
+    isobar::v1::StatsResponse response;
+    EXPECT_EQ(supervisor_->admin().Stats(&context, {}, &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  isobar::v1::Deployment described;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + mine.admin_key());
+    isobar::v1::GetDeploymentRequest request;
+    request.set_name("scoped-mine");
+    ASSERT_TRUE(Stub()->GetDeployment(&context, request, &described).ok());
+  }
+  EXPECT_EQ(described.api_keys(), 2u);  // its Functions key and its admin key
+}
+
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   const std::string out = supervisor_->data_dir() + "/../ctl.out";
   const std::string command = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(),
@@ -316,7 +367,8 @@ TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_THAT(text.str(), ::testing::ContainsRegex("deployment from-cli created; its API key .*\nisobar_[0-9a-f]{64}\n"));
-  EXPECT_THAT(text.str(), HasSubstr("deployment from-cli: 1 API key(s), 0 table(s)"));
+  EXPECT_THAT(text.str(), HasSubstr("deployment from-cli: 2 API key(s), 0 table(s)"));
+  EXPECT_THAT(text.str(), ::testing::ContainsRegex("its own admin key .*\nisobar_[0-9a-f]{64}\n"));
   const std::string ctl = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(), " --data-dir=",
                                        supervisor_->data_dir(), " --deployment=from-cli");
   ASSERT_EQ(std::system(absl::StrCat(ctl, " env set COLOR blue 2>/dev/null && ", ctl, " env list > ", out).c_str()), 0);

@@ -637,9 +637,14 @@ TEST_F(FunctionsTest, ASchemaTheDataDoesNotMatchIsRefusedNamingTheDocuments) {
 
 // A second app (tests/apps/abi, CONVEX_ABI.md §9.3 written as an app) through the same API.
 TEST_F(FunctionsTest, TheAbiAppRuns) {
-  absl::StatusOr<std::string> deployed = supervisor_->Deploy("abi", "tests/apps/abi.modules");
+  std::string admin_key;
+  absl::StatusOr<std::string> deployed = supervisor_->Deploy("abi", "tests/apps/abi.modules", &admin_key);
   ASSERT_TRUE(deployed.ok()) << deployed.status();
   const std::string key = *deployed;
+  // Internal functions: the deployment's own admin key reaches them, its Functions key does not.
+  EXPECT_TRUE(Call(Kind::kMutation, "messages:countThem", "{}", "abi", &admin_key).status.ok());
+  EXPECT_EQ(Call(Kind::kMutation, "messages:countThem", "{}", "abi", &key).status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
   Result sent = Call(Kind::kMutation, "messages:send", R"({"body":"hello","author":"ann"})", "abi", &key);
   ASSERT_TRUE(sent.status.ok()) << sent.status.error_message();
   Result listed = Call(Kind::kQuery, "messages:list", "{}", "abi", &key);

@@ -144,7 +144,8 @@ isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context) {
   return detail;
 }
 
-absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, const std::string& bundle_runfile) {
+absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, const std::string& bundle_runfile,
+                                                     std::string* deployment_admin_key) {
   absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile(bundle_runfile));
   if (!bundle.ok()) return bundle.status();
   auto deployments = isobar::v1::Deployments::NewStub(channel_);
@@ -170,6 +171,7 @@ absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, c
   isobar::v1::PushResponse pushed;
   grpc::Status status = deployments->Push(&context, push, &pushed);
   if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  if (deployment_admin_key != nullptr) *deployment_admin_key = created.admin_key();
   return created.api_key();
 }
 

@@ -62,8 +62,10 @@ class SupervisorProcess {
                     isobar::v1::ErrorDetail* detail = nullptr);
   absl::StatusOr<isobar::v1::StatsResponse> Stats();
   // Creates deployment `name` and pushes the modules of a convex_bundle (tests/apps/defs.bzl) given by
-  // its runfile path ("tests/apps/chat.modules"); returns the deployment's API key.
-  absl::StatusOr<std::string> Deploy(const std::string& name, const std::string& bundle_runfile);
+  // its runfile path ("tests/apps/chat.modules"); returns the deployment's API key (and, if asked,
+  // its admin key).
+  absl::StatusOr<std::string> Deploy(const std::string& name, const std::string& bundle_runfile,
+                                     std::string* deployment_admin_key = nullptr);
   // Polls Stats until `predicate` holds or `timeout` passes; the last Stats.
   absl::StatusOr<isobar::v1::StatsResponse> AwaitStats(
       const std::function<bool(const isobar::v1::StatsResponse&)>& predicate, absl::Duration timeout);
