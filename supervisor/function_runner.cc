@@ -3,12 +3,14 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "storage/convex_json.h"
 #include "supervisor/function_path.h"
 #include "supervisor/scheduling.h"
+#include "supervisor/syscall_args.h"
 #include "base/status_macros.h"
 #include "storage/index_key.h"
 #include "storage/system_tables.h"
@@ -41,13 +43,11 @@ FunctionOutcome UserFailure(grpc::StatusCode code, std::string message) {
   return outcome;
 }
 
-absl::string_view TitleKind(FunctionKind kind) {
-  switch (kind) {
-    case FunctionKind::kQuery: return "Query";
-    case FunctionKind::kMutation: return "Mutation";
-    case FunctionKind::kAction: return "Action";
-  }
-  return "Query";
+// "Query", "Mutation", "Action", as Convex's messages name kinds.
+std::string TitleKind(FunctionKind kind) {
+  std::string title(KindName(kind));
+  title[0] = absl::ascii_toupper(title[0]);
+  return title;
 }
 
 }  // namespace
@@ -350,15 +350,12 @@ void FunctionRunner::RunUdf(std::shared_ptr<InvocationSession> caller, absl::str
     std::move(done)(Failed(absl::InvalidArgumentError("1.0/runUdf is not available in actions")));
     return;
   }
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
-  if (!args.ok() || args->type() != Value::Type::kObject) {
-    std::move(done)(Failed(absl::InvalidArgumentError("syscall arguments must be a JSON object")));
+  absl::StatusOr<Value> args = ParseSyscallArgs(args_json);
+  if (!args.ok()) {
+    std::move(done)(Failed(args.status()));
     return;
   }
   const Value& type = args->Get("udfType");
-  const Value& name = args->Get("name");
   FunctionKind kind;
   if (type.type() == Value::Type::kString && (type.string() == "query" || type.string() == "snapshotQuery")) {
     kind = FunctionKind::kQuery;
@@ -372,28 +369,28 @@ void FunctionRunner::RunUdf(std::shared_ptr<InvocationSession> caller, absl::str
     std::move(done)(Failed(absl::InvalidArgumentError("A query can only call other queries (ctx.runQuery)")));
     return;
   }
-  if (name.type() != Value::Type::kString) {
-    std::move(done)(Failed(absl::InvalidArgumentError(
-        "Only functions named by path (api.module.fn or \"module:fn\") can be called; components and function "
-        "handles are not supported")));
+  absl::StatusOr<FunctionCallRequest> request = NestedRequest(*caller, *args, kind);
+  if (!request.ok()) {
+    std::move(done)(Failed(request.status()));
     return;
   }
-  absl::StatusOr<Value> call_args = storage::FromPlainJson(args->Get("args"), /*allow_undefined=*/false);
-  if (!call_args.ok()) {
-    std::move(done)(Failed(call_args.status()));
-    return;
-  }
+  request->deadline = absl::Now() + options_.mutation_cpu_budget + absl::Seconds(30);
+  request->parent = std::move(caller);
+  RunOnThisThread(*std::move(request), std::move(done));  // the router calls this on the executor
+}
+
+absl::StatusOr<FunctionCallRequest> FunctionRunner::NestedRequest(const InvocationSession& caller, const Value& args,
+                                                                  FunctionKind kind) {
   FunctionCallRequest request;
-  request.deployment = caller->deployment->info().name;
-  request.path = name.string();
+  ASSIGN_OR_RETURN(request.path, ReferencedFunction(args, "called"));
+  ASSIGN_OR_RETURN(Value call_args, CallArguments(args));
+  request.deployment = caller.deployment->info().name;
   request.kind = kind;
-  request.args_json = storage::ToConvexJson(*call_args);
-  request.identity_json = caller->identity_json;
+  request.args_json = storage::ToConvexJson(call_args);
+  request.identity_json = caller.identity_json;
   request.allow_internal = true;
-  request.depth = caller->depth + 1;
-  request.deadline = absl::Now() + options_.mutation_cpu_budget + absl::Seconds(30);
-  request.parent = std::move(caller);
-  RunOnThisThread(std::move(request), std::move(done));  // the router calls this on the executor
+  request.depth = caller.depth + 1;
+  return request;
 }
 
 bool FunctionRunner::IsActionCall(absl::string_view op) {
@@ -406,37 +403,18 @@ void FunctionRunner::RunFromAction(const InvocationSession& caller, absl::string
     std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat(op, " is only available in actions"))));
     return;
   }
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
-  if (!args.ok() || args->type() != Value::Type::kObject) {
-    std::move(done)(Failed(absl::InvalidArgumentError("syscall arguments must be a JSON object")));
+  absl::StatusOr<Value> args = ParseSyscallArgs(args_json);
+  const FunctionKind kind = op == "1.0/actions/query"      ? FunctionKind::kQuery
+                            : op == "1.0/actions/mutation" ? FunctionKind::kMutation
+                                                           : FunctionKind::kAction;
+  absl::StatusOr<FunctionCallRequest> request = args.ok() ? NestedRequest(caller, *args, kind)
+                                                          : absl::StatusOr<FunctionCallRequest>(args.status());
+  if (!request.ok()) {
+    std::move(done)(Failed(request.status()));
     return;
   }
-  const Value& name = args->Get("name");
-  if (name.type() != Value::Type::kString) {
-    std::move(done)(Failed(absl::InvalidArgumentError(
-        "Only functions named by path (api.module.fn or \"module:fn\") can be called; components and function "
-        "handles are not supported")));
-    return;
-  }
-  absl::StatusOr<Value> call_args = storage::FromPlainJson(args->Get("args"), /*allow_undefined=*/false);
-  if (!call_args.ok()) {
-    std::move(done)(Failed(call_args.status()));
-    return;
-  }
-  FunctionCallRequest request;
-  request.deployment = caller.deployment->info().name;
-  request.path = name.string();
-  request.kind = op == "1.0/actions/query"      ? FunctionKind::kQuery
-                 : op == "1.0/actions/mutation" ? FunctionKind::kMutation
-                                                : FunctionKind::kAction;
-  request.args_json = storage::ToConvexJson(*call_args);
-  request.identity_json = caller.identity_json;
-  request.allow_internal = true;
-  request.depth = caller.depth + 1;
-  request.deadline = absl::Now() + options_.action_cpu_budget;
-  RunOnThisThread(std::move(request), std::move(done));  // the router calls this on the executor
+  request->deadline = absl::Now() + options_.action_cpu_budget;
+  RunOnThisThread(*std::move(request), std::move(done));  // the router calls this on the executor
 }
 
 absl::StatusOr<std::optional<std::string>> FunctionRunner::StoredResult(InvocationSession& session,
@@ -475,22 +453,17 @@ absl::StatusOr<std::string> FunctionRunner::SchedulerFromAction(const Invocation
   if (caller.function.kind != FunctionKind::kAction) {
     return absl::InvalidArgumentError(absl::StrCat(op, " is only available in actions"));
   }
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
-  if (!args.ok() || args->type() != Value::Type::kObject) {
-    return absl::InvalidArgumentError("syscall arguments must be a JSON object");
-  }
+  ASSIGN_OR_RETURN(Value args, ParseSyscallArgs(args_json));
   // A transaction of its own, run again if it conflicts (it touches one job).
   absl::Status last = absl::OkStatus();
   for (int attempt = 0; attempt <= options_.max_occ_retries; ++attempt) {
     std::unique_ptr<storage::Transaction> txn = caller.deployment->db().Begin();
     std::string result = "null";
     if (op == "1.0/actions/schedule") {
-      ASSIGN_OR_RETURN(result, ScheduleJob(*txn, *caller.code, *args, absl::Now()));
+      ASSIGN_OR_RETURN(result, ScheduleJob(*txn, *caller.code, args, absl::Now()));
       result = storage::ToConvexJson(Value::String(result));
     } else {
-      const Value& id = args->Get("id");
+      const Value& id = args.Get("id");
       if (id.type() != Value::Type::kString) return absl::InvalidArgumentError("`id` must be a string");
       RETURN_IF_ERROR(CancelJob(*txn, id.string()));
     }

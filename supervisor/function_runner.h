@@ -114,6 +114,10 @@ class FunctionRunner {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu);
   void Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
               absl::StatusOr<isobar::worker::v1::Done> done, WorkerId worker);
+  // The request of a call `caller` makes to the function its syscall `args` name (runUdf and actions'
+  // calls): internal functions allowed, one level deeper, the caller's identity.
+  static absl::StatusOr<FunctionCallRequest> NestedRequest(const InvocationSession& caller, const storage::Value& args,
+                                                           FunctionKind kind);
   // Gives a nested call's transaction back to its caller, rolled back if the call failed.
   void ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded);
   void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);

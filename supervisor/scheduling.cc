@@ -8,6 +8,7 @@
 #include "storage/document_id.h"
 #include "storage/system_tables.h"
 #include "supervisor/function_path.h"
+#include "supervisor/syscall_args.h"
 
 namespace isobar::supervisor {
 
@@ -15,13 +16,8 @@ using storage::Value;
 
 absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code, const Value& args,
                                         absl::Time now) {
-  const Value& name = args.Get("name");
-  if (name.type() != Value::Type::kString) {
-    return absl::InvalidArgumentError(
-        "Only functions named by path (api.module.fn or \"module:fn\") can be scheduled; components and function "
-        "handles are not supported");
-  }
-  ASSIGN_OR_RETURN(FunctionPath path, ParseFunctionPath(name.string()));
+  ASSIGN_OR_RETURN(std::string name, ReferencedFunction(args, "scheduled"));
+  ASSIGN_OR_RETURN(FunctionPath path, ParseFunctionPath(name));
   const FunctionDef* function = code.Find(path);
   if (function == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("Attempted to schedule function at nonexistent path: ", path.canonical));
@@ -34,7 +30,7 @@ absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVer
   if (scheduled_ms > static_cast<double>(absl::ToUnixMillis(now + kMaxScheduleAhead))) {
     return absl::InvalidArgumentError("A function cannot be scheduled more than 5 years ahead");
   }
-  ASSIGN_OR_RETURN(Value call_args, storage::FromPlainJson(args.Get("args"), /*allow_undefined=*/false));
+  ASSIGN_OR_RETURN(Value call_args, CallArguments(args));
   if (call_args.type() != Value::Type::kObject) return absl::InvalidArgumentError("Scheduled arguments must be an object");
   if (storage::ConvexSize(call_args) > kMaxScheduledArgsBytes) {
     return absl::ResourceExhaustedError(

@@ -11,6 +11,7 @@
 #include "storage/paginate.h"
 #include "storage/system_tables.h"
 #include "supervisor/scheduling.h"
+#include "supervisor/syscall_args.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -18,17 +19,6 @@ namespace {
 using storage::Value;
 
 using Op = absl::StatusOr<std::string> (*)(InvocationSession&, const Value&);
-
-// Arguments are a plain JSON envelope whose values are Convex JSON (decoded where they are used).
-absl::StatusOr<Value> ParseArgs(absl::string_view args_json) {
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
-  if (!args.ok() || args->type() != Value::Type::kObject) {
-    return absl::InvalidArgumentError("syscall arguments must be a JSON object");
-  }
-  return args;
-}
 
 absl::StatusOr<std::string> StringArg(const Value& args, absl::string_view name) {
   const Value& v = args.Get(name);
@@ -122,48 +112,39 @@ absl::StatusOr<std::string> Insert(InvocationSession& session, const Value& args
   return absl::StrCat("{\"_id\":", Quote(storage::EncodeDocumentId(id)), "}");
 }
 
-// shallowMerge, replace and remove: the id (optionally checked against `table`), then the write.
+// shallowMerge, replace and remove: the id (optionally checked against `table`), then the write; the
+// document a merge or replacement leaves must match the schema.
 template <typename Write>
 absl::StatusOr<std::string> Update(InvocationSession& session, const Value& args, absl::string_view operation,
-                                   Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+                                   bool checks_schema, Write write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
   ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "id"));
   ASSIGN_OR_RETURN(storage::DocumentId id, txn->ResolveId(operation, id_text, OptionalString(args, "table")));
-  ASSIGN_OR_RETURN(std::optional<Value> document, write(*txn, id));
-  if (!document.has_value()) return std::string("null");
-  return storage::ToConvexJson(*document);
+  ASSIGN_OR_RETURN(Value document, write(*txn, id));
+  if (checks_schema) {
+    ASSIGN_OR_RETURN(std::string table, TableOf(session, id));
+    RETURN_IF_ERROR(CheckSchema(session, table, document));
+  }
+  return storage::ToConvexJson(document);
 }
 
 absl::StatusOr<std::string> ShallowMerge(InvocationSession& session, const Value& args)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(Value patch, storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/true));
-  return Update(session, args, "db.patch", [&](storage::Transaction& txn, const storage::DocumentId& id)
-                                               -> absl::StatusOr<std::optional<Value>> {
-    ASSIGN_OR_RETURN(Value document, txn.Patch(id, patch));
-    ASSIGN_OR_RETURN(std::string table, TableOf(session, id));
-    RETURN_IF_ERROR(CheckSchema(session, table, document));
-    return std::optional<Value>(std::move(document));
-  });
+  return Update(session, args, "db.patch", /*checks_schema=*/true,
+                [&](storage::Transaction& txn, const storage::DocumentId& id) { return txn.Patch(id, patch); });
 }
 
 absl::StatusOr<std::string> Replace(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(Value value, storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/false));
   if (value.type() != Value::Type::kObject) return absl::InvalidArgumentError("replace takes an object");
-  return Update(session, args, "db.replace", [&](storage::Transaction& txn, const storage::DocumentId& id)
-                                                 -> absl::StatusOr<std::optional<Value>> {
-    ASSIGN_OR_RETURN(Value document, txn.Replace(id, value));
-    ASSIGN_OR_RETURN(std::string table, TableOf(session, id));
-    RETURN_IF_ERROR(CheckSchema(session, table, document));
-    return std::optional<Value>(std::move(document));
-  });
+  return Update(session, args, "db.replace", /*checks_schema=*/true,
+                [&](storage::Transaction& txn, const storage::DocumentId& id) { return txn.Replace(id, value); });
 }
 
 absl::StatusOr<std::string> Remove(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
-  return Update(session, args, "db.delete", [](storage::Transaction& txn, const storage::DocumentId& id)
-                                                -> absl::StatusOr<std::optional<Value>> {
-    ASSIGN_OR_RETURN(Value deleted, txn.Delete(id));
-    return std::optional<Value>(std::move(deleted));
-  });
+  return Update(session, args, "db.delete", /*checks_schema=*/false,
+                [](storage::Transaction& txn, const storage::DocumentId& id) { return txn.Delete(id); });
 }
 
 absl::StatusOr<std::string> NormalizeId(InvocationSession& session, const Value& args)
@@ -391,7 +372,7 @@ bool IsSessionSyscall(absl::string_view op) {
 absl::StatusOr<std::string> ServeSyscall(InvocationSession& session, absl::string_view op, absl::string_view args_json) {
   for (const Entry& entry : kOps) {
     if (entry.op != op) continue;
-    ASSIGN_OR_RETURN(Value args, ParseArgs(args_json));
+    ASSIGN_OR_RETURN(Value args, ParseSyscallArgs(args_json));
     return entry.serve(session, args);
   }
   return absl::InvalidArgumentError(absl::StrCat("Unknown operation ", op.substr(0, 100)));

@@ -1,0 +1,33 @@
+#include "supervisor/syscall_args.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/convex_json.h"
+
+namespace isobar::supervisor {
+
+using storage::Value;
+
+absl::StatusOr<Value> ParseSyscallArgs(absl::string_view args_json) {
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
+  if (!args.ok() || args->type() != Value::Type::kObject) {
+    return absl::InvalidArgumentError("syscall arguments must be a JSON object");
+  }
+  return args;
+}
+
+absl::StatusOr<std::string> ReferencedFunction(const Value& args, absl::string_view verb) {
+  const Value& name = args.Get("name");
+  if (name.type() != Value::Type::kString) {
+    return absl::InvalidArgumentError(absl::StrCat("Only functions named by path (api.module.fn or \"module:fn\") can be ",
+                                                   verb, "; components and function handles are not supported"));
+  }
+  return name.string();
+}
+
+absl::StatusOr<Value> CallArguments(const Value& args) {
+  return storage::FromPlainJson(args.Get("args"), /*allow_undefined=*/false);
+}
+
+}  // namespace isobar::supervisor
