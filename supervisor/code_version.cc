@@ -80,7 +80,15 @@ absl::StatusOr<std::optional<Schema>> CodeVersion::ParseSchema(const Value& anal
   return std::optional<Schema>(std::move(out));
 }
 
-absl::StatusOr<std::shared_ptr<const CodeVersion>> CodeVersion::Build(const storage::VersionInfo& info) {
+absl::StatusOr<Value> CodeVersion::ParseAnalysis(absl::string_view analysis_json) {
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  plain.limits.max_depth = 128;
+  plain.limits.max_bytes = 64u << 20;
+  return storage::ParseConvexJson(analysis_json, plain);
+}
+
+absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::VersionInfo& info) {
   auto code = std::make_shared<CodeVersion>();
   code->version_ = info.version;
   for (const storage::ModuleInfo& module : info.modules) {
@@ -89,11 +97,8 @@ absl::StatusOr<std::shared_ptr<const CodeVersion>> CodeVersion::Build(const stor
     m.set_sha256(module.sha256);
     m.set_source(module.source);
   }
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  plain.limits.max_depth = 128;
-  plain.limits.max_bytes = 64u << 20;
-  ASSIGN_OR_RETURN(Value analysis, storage::ParseConvexJson(info.analysis_json, plain));
+  ASSIGN_OR_RETURN(code->analysis_, ParseAnalysis(info.analysis_json));
+  const Value& analysis = code->analysis_;
   const Value& functions = analysis.Get("functions");
   if (functions.type() == Value::Type::kArray) {
     for (const Value& f : functions.array()) {
@@ -120,7 +125,7 @@ absl::StatusOr<std::shared_ptr<const CodeVersion>> CodeVersion::Build(const stor
     }
   }
   ASSIGN_OR_RETURN(code->schema_, ParseSchema(analysis));
-  return std::shared_ptr<const CodeVersion>(std::move(code));
+  return code;
 }
 
 const FunctionDef* CodeVersion::Find(const FunctionPath& path) const {

@@ -50,19 +50,26 @@ struct Schema {
 
 class CodeVersion {
  public:
-  // `info` with its sources. INVALID_ARGUMENT when the analysis or schema is malformed.
-  static absl::StatusOr<std::shared_ptr<const CodeVersion>> Build(const storage::VersionInfo& info);
-  // Just the schema of an analysis (Push applies it before publishing).
-  static absl::StatusOr<std::optional<Schema>> ParseSchema(const storage::Value& analysis);
+  // `info` with its sources. INVALID_ARGUMENT when the analysis or schema is malformed. A push builds
+  // one before the version is published, and sets its number then (before sharing it).
+  static absl::StatusOr<std::shared_ptr<CodeVersion>> Build(const storage::VersionInfo& info);
+  // An analysis's JSON (worker/analyze.h) as a plain value.
+  static absl::StatusOr<storage::Value> ParseAnalysis(absl::string_view analysis_json);
 
   int64_t version() const { return version_; }
+  void set_version(int64_t version) { version_ = version; }
+  // The worker's analysis it was built from (functions, schema, crons, routes).
+  const storage::Value& analysis() const { return analysis_; }
   const FunctionDef* Find(const FunctionPath& path) const;
   // Copies every module into `call` (the worker checks each against its hash).
   void AddModules(isobar::worker::v1::FunctionCall* call) const;
   const std::optional<Schema>& schema() const { return schema_; }
 
  private:
+  static absl::StatusOr<std::optional<Schema>> ParseSchema(const storage::Value& analysis);
+
   int64_t version_ = 0;
+  storage::Value analysis_;
   std::vector<isobar::worker::v1::Module> modules_;
   std::map<std::pair<std::string, std::string>, FunctionDef> functions_;  // by (module, export)
   std::optional<Schema> schema_;

@@ -38,14 +38,9 @@ constexpr absl::Duration kAnalysisBudget = absl::Seconds(10);  // CPU, in the wo
 constexpr absl::Duration kAnalysisDeadline = absl::Seconds(60);
 
 // The functions of an analysis (worker/analyze.h), as the API reports them.
-absl::Status AddFunctions(const std::string& analysis_json,
-                          google::protobuf::RepeatedPtrField<isobar::v1::FunctionInfo>* out) {
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  plain.limits.max_depth = 128;
-  ASSIGN_OR_RETURN(storage::Value analysis, storage::ParseConvexJson(analysis_json, plain));
+void AddFunctions(const storage::Value& analysis, google::protobuf::RepeatedPtrField<isobar::v1::FunctionInfo>* out) {
   const storage::Value& functions = analysis.Get("functions");
-  if (functions.type() != storage::Value::Type::kArray) return absl::OkStatus();
+  if (functions.type() != storage::Value::Type::kArray) return;
   for (const storage::Value& f : functions.array()) {
     auto text = [&](const char* name) {
       const storage::Value& v = f.Get(name);
@@ -58,7 +53,6 @@ absl::Status AddFunctions(const std::string& analysis_json,
     info->set_args_json(storage::ToConvexJson(f.Get("args")));
     info->set_returns_json(storage::ToConvexJson(f.Get("returns")));
   }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -176,16 +170,10 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   // One push of a deployment at a time: the version switch below happens in publish order.
   absl::MutexLock pushing(&(*live)->push_mutex());
   // The schema and the crons first: a push whose schema or crons cannot apply changes nothing.
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  plain.limits.max_depth = 128;
-  plain.limits.max_bytes = 64u << 20;
-  absl::StatusOr<storage::Value> analysis = storage::ParseConvexJson(done->result_json(), plain);
-  if (!analysis.ok()) return ToGrpc(*context, absl::InternalError("the worker's analysis is unreadable"));
-  absl::StatusOr<std::shared_ptr<const CodeVersion>> pushed =
+  absl::StatusOr<std::shared_ptr<CodeVersion>> pushed =
       CodeVersion::Build(storage::VersionInfo{0, modules, done->result_json()});
   if (!pushed.ok()) return ToGrpc(*context, pushed.status());
-  absl::StatusOr<std::vector<CronSpec>> crons = ParseCrons(*analysis, **pushed, (*live)->TableOfId());
+  absl::StatusOr<std::vector<CronSpec>> crons = ParseCrons((*pushed)->analysis(), **pushed, (*live)->TableOfId());
   if (!crons.ok()) return ToGrpc(*context, crons.status());
   if ((*pushed)->schema().has_value()) {
     if (absl::Status applied = ApplySchema(**live, *(*pushed)->schema()); !applied.ok()) return ToGrpc(*context, applied);
@@ -205,14 +193,13 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, done->result_json());
   if (!version.ok()) return ToGrpc(*context, version.status());
   // Invocations that already hold the previous version finish on it; new ones get this one.
-  absl::StatusOr<std::shared_ptr<const CodeVersion>> code =
-      CodeVersion::Build(storage::VersionInfo{*version, modules, done->result_json()});
-  if (!code.ok()) return ToGrpc(*context, code.status());
-  (*live)->SetCode(*std::move(code));
+  (*pushed)->set_version(*version);
+  AddFunctions((*pushed)->analysis(), response->mutable_functions());
+  (*live)->SetCode(*std::move(pushed));
   response->set_version(*version);
   ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info.name << "\": version " << *version << " active ("
                                 << modules.size() << " modules)";
-  return ToGrpc(*context, AddFunctions(done->result_json(), response->mutable_functions()));
+  return grpc::Status::OK;
 }
 
 grpc::Status DeploymentsService::ListFunctions(grpc::ServerContext* context,
@@ -223,8 +210,11 @@ grpc::Status DeploymentsService::ListFunctions(grpc::ServerContext* context,
   absl::StatusOr<std::optional<storage::VersionInfo>> active = versions_.Active(info.id, /*with_sources=*/false);
   if (!active.ok()) return ToGrpc(*context, active.status());
   if (!active->has_value()) return grpc::Status::OK;  // version 0: nothing pushed yet
+  absl::StatusOr<storage::Value> analysis = CodeVersion::ParseAnalysis((*active)->analysis_json);
+  if (!analysis.ok()) return ToGrpc(*context, analysis.status());
   response->set_version((*active)->version);
-  return ToGrpc(*context, AddFunctions((*active)->analysis_json, response->mutable_functions()));
+  AddFunctions(*analysis, response->mutable_functions());
+  return grpc::Status::OK;
 }
 
 grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
