@@ -1,6 +1,7 @@
 // The query engine on a real PostgreSQL: parsing, range compilation against brute force, filters,
 // limits, pagination and cursors.
 #include "storage/query.h"
+#include "storage/query_testing.h"
 
 #include <random>
 
@@ -146,16 +147,8 @@ class QueryEngineTest : public ::testing::Test {
   }
 
   std::vector<double> Run(absl::string_view query_json) {
-    std::unique_ptr<Transaction> txn = db_.Begin();
-    absl::StatusOr<std::unique_ptr<QueryStream>> stream = QueryStream::Open(*txn, Parse(query_json));
-    EXPECT_TRUE(stream.ok()) << stream.status();
     std::vector<double> out;
-    while (stream.ok()) {
-      absl::StatusOr<std::optional<Value>> doc = (*stream)->Next(*txn);
-      EXPECT_TRUE(doc.ok()) << doc.status();
-      if (!doc.ok() || !doc->has_value()) break;
-      out.push_back((*doc)->Get("n").float64());
-    }
+    for (const Value& doc : testing::RunQueryForTest(db_, query_json)) out.push_back(doc.Get("n").float64());
     return out;
   }
 

@@ -13,6 +13,7 @@
 #include "storage/convex_json.h"
 #include "storage/pg_testing.h"
 #include "storage/query.h"
+#include "storage/query_testing.h"
 #include "storage/value_testing.h"
 
 namespace isobar::storage {
@@ -34,22 +35,11 @@ class SchemaChangeTest : public ::testing::Test {
 
   // The `n`s of things of `color` through the index, in index order.
   std::vector<double> ByColor(const std::string& color) {
-    ConvexJsonOptions plain;
-    plain.plain = true;
-    absl::StatusOr<Query> query = ParseQuery(testing::ParseForTest(
-        absl::StrCat(R"({"source":{"type":"IndexRange","indexName":"things.by_color","range":[{"type":"Eq","fieldPath":"color","value":")",
-                     color, R"("}]}})"),
-        plain));
-    EXPECT_TRUE(query.ok()) << query.status();
-    std::unique_ptr<Transaction> txn = db_.Begin();
-    absl::StatusOr<std::unique_ptr<QueryStream>> stream = QueryStream::Open(*txn, *query);
-    EXPECT_TRUE(stream.ok()) << stream.status();
     std::vector<double> out;
-    while (stream.ok()) {
-      absl::StatusOr<std::optional<Value>> doc = (*stream)->Next(*txn);
-      EXPECT_TRUE(doc.ok()) << doc.status();
-      if (!doc.ok() || !doc->has_value()) break;
-      out.push_back((*doc)->Get("n").float64());
+    for (const Value& doc : testing::RunQueryForTest(
+             db_, absl::StrCat(R"({"source":{"type":"IndexRange","indexName":"things.by_color","range":[{"type":"Eq","fieldPath":"color","value":")",
+                               color, R"("}]}})"))) {
+      out.push_back(doc.Get("n").float64());
     }
     return out;
   }

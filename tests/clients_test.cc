@@ -14,22 +14,6 @@
 namespace isobar::testing {
 namespace {
 
-struct Shell {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Shell RunShell(const std::string& command) {
-  Shell shell;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return shell;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) shell.out.append(buffer, n);
-  shell.status = pclose(pipe);
-  return shell;
-}
-
 class ClientsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -54,9 +38,9 @@ TEST_F(ClientsTest, PythonClient) {
   absl::StatusOr<std::string> key = supervisor_->Deploy("python", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
   // Debian's interpreter, which has Debian's grpcio (not whatever python3 comes first on PATH).
-  Shell client = RunShell(absl::StrCat("PYTHONPATH=", Runfile("proto"), " /usr/bin/python3 ",
-                                  Runfile("tests/clients/python_client.py"), " ", supervisor_->address(),
-                                  " python ", *key));
+  ShellResult client = RunShell(absl::StrCat("PYTHONPATH=", Runfile("proto"), " /usr/bin/python3 ",
+                                             Runfile("tests/clients/python_client.py"), " ", supervisor_->address(),
+                                             " python ", *key, " 2>&1"));
   EXPECT_EQ(client.status, 0) << client.out;
   EXPECT_THAT(client.out, ::testing::HasSubstr("python client: ok"));
 }
@@ -64,9 +48,9 @@ TEST_F(ClientsTest, PythonClient) {
 TEST_F(ClientsTest, NodeClient) {
   absl::StatusOr<std::string> key = supervisor_->Deploy("node", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
-  Shell client = RunShell(absl::StrCat("NODE_PATH=", Runfiles(), "/npm_deps/node_modules node ",
-                                  Runfile("tests/clients/node_client.js"), " ", supervisor_->address(), " node ",
-                                  *key, " ", Runfile("proto")));
+  ShellResult client = RunShell(absl::StrCat("NODE_PATH=", Runfiles(), "/npm_deps/node_modules node ",
+                                             Runfile("tests/clients/node_client.js"), " ", supervisor_->address(),
+                                             " node ", *key, " ", Runfile("proto"), " 2>&1"));
   EXPECT_EQ(client.status, 0) << client.out;
   EXPECT_THAT(client.out, ::testing::HasSubstr("node client: ok"));
 }

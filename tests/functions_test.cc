@@ -58,22 +58,6 @@ class FunctionsTest : public ::testing::Test {
     supervisor_ = nullptr;
   }
 
-  // What a shell command printed on stdout (stderr goes to the test log) and its exit status.
-  struct Shell {
-    int status = -1;
-    std::string out;
-  };
-  static Shell Run(const std::string& command) {
-    Shell shell;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return shell;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) shell.out.append(buffer, n);
-    shell.status = pclose(pipe);
-    return shell;
-  }
-
   static std::string Isobarctl(const std::string& deployment) {
     return absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(), " --data-dir=",
                         supervisor_->data_dir(), " --deployment=", deployment);
@@ -82,10 +66,10 @@ class FunctionsTest : public ::testing::Test {
   // Creates `name` and deploys the chat app's convex/ folder to it with `isobarctl deploy`, as a
   // developer would; returns its API key.
   static std::string Deploy(const std::string& name) {
-    Shell created = Run(absl::StrCat(Isobarctl(name), " deployments create ", name));
+    ShellResult created = RunShell(absl::StrCat(Isobarctl(name), " deployments create ", name));
     EXPECT_EQ(created.status, 0);
     const std::string runfiles = std::filesystem::current_path().parent_path().string();
-    Shell deployed = Run(absl::StrCat(Isobarctl(name), " --esbuild=", runfiles,
+    ShellResult deployed = RunShell(absl::StrCat(Isobarctl(name), " --esbuild=", runfiles,
                                       "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild --node-path=", runfiles,
                                       "/npm_deps/node_modules deploy tests/apps/chat/convex/"));
     EXPECT_EQ(deployed.status, 0);
@@ -677,21 +661,21 @@ TEST_F(FunctionsTest, TheAbiAppRuns) {
 }
 
 TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {
-  Shell sent = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:send '{"channel":"cli","author":"ann","body":"from the shell"}')"));
+  ShellResult sent = RunShell(absl::StrCat(Isobarctl("chat"), R"( run messages:send '{"channel":"cli","author":"ann","body":"from the shell"}')"));
   EXPECT_EQ(sent.status, 0);
   EXPECT_THAT(sent.out, ::testing::MatchesRegex("\"[0-9a-z]+\"\n"));
-  Shell listed = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:byAuthor '{"author":"ann","channel":"cli"}')"));
+  ShellResult listed = RunShell(absl::StrCat(Isobarctl("chat"), R"( run messages:byAuthor '{"author":"ann","channel":"cli"}')"));
   EXPECT_EQ(listed.status, 0);
   EXPECT_THAT(listed.out, HasSubstr(R"("body":"from the shell")"));
   // Internal functions run with the admin key; arguments default to {}.
-  Shell internal = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:channelStats '{"channel":"cli"}')"));
+  ShellResult internal = RunShell(absl::StrCat(Isobarctl("chat"), R"( run messages:channelStats '{"channel":"cli"}')"));
   EXPECT_EQ(internal.status, 0);
   EXPECT_EQ(internal.out, "{\"count\":1,\"latest\":\"from the shell\"}\n");
   // Errors: nothing on stdout, a message on stderr, a non-zero status.
-  Shell invalid = Run(absl::StrCat(Isobarctl("chat"), R"( run messages:send '{"channel":"cli"}' 2>&1 >/dev/null)"));
+  ShellResult invalid = RunShell(absl::StrCat(Isobarctl("chat"), R"( run messages:send '{"channel":"cli"}' 2>&1 >/dev/null)"));
   EXPECT_NE(invalid.status, 0);
   EXPECT_THAT(invalid.out, HasSubstr("error: INVALID_ARGUMENT: ArgumentValidationError"));
-  Shell missing = Run(absl::StrCat(Isobarctl("chat"), " run messages:nope 2>&1 >/dev/null"));
+  ShellResult missing = RunShell(absl::StrCat(Isobarctl("chat"), " run messages:nope 2>&1 >/dev/null"));
   EXPECT_NE(missing.status, 0);
   EXPECT_THAT(missing.out, HasSubstr("has no function messages:nope"));
 }

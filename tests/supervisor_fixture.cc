@@ -136,6 +136,17 @@ grpc::Status SupervisorProcess::Eval(const std::string& source, isobar::v1::Eval
   return status;
 }
 
+ShellResult RunShell(const std::string& command) {
+  ShellResult shell;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return shell;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) shell.out.append(buffer, n);
+  shell.status = pclose(pipe);
+  return shell;
+}
+
 isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context) {
   isobar::v1::ErrorDetail detail;
   const auto& trailers = context.GetServerTrailingMetadata();

@@ -82,6 +82,13 @@ class SupervisorProcess {
   std::unique_ptr<isobar::v1::Admin::Stub> admin_;
 };
 
+// What a shell command printed on stdout, and its exit status (as from pclose).
+struct ShellResult {
+  int status = -1;
+  std::string out;
+};
+ShellResult RunShell(const std::string& command);
+
 // The ErrorDetail a failed call carried in its "isobar-error-bin" trailer (empty if none).
 isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context);
 
