@@ -8,6 +8,9 @@
 //       in and out; and a fresh context's whole cost (making it + the invocation) vs raw
 //       Context::New in a warm isolate;
 //   P8  RSS per idle cached isolate (40 deployments, one invocation each).
+// And a real app's query (tests/apps/chat messages:get, bundled from the convex npm package, its one
+// db.get answered at once by a fake host): fresh with nothing prepared, fresh with the context and its
+// modules prepared while idle (preload.h), and warm.
 // Last line: {"bench":"isolate", ...}. Run: bazel run //bench:isolate
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "bench/harness.h"
 #include "v8-context.h"
@@ -32,6 +36,8 @@
 #include "worker/module_loader.h"
 #include "worker/v8_runtime.h"
 #include "worker/watchdog.h"
+#include "tests/module_bundle.h"
+#include "tests/supervisor_fixture.h"
 
 namespace isobar::bench {
 namespace {
@@ -60,6 +66,58 @@ worker::v1::Invoke QueryInvoke(uint64_t id, const std::string& deployment, worke
   call->set_args_json(R"([{"a":1}])");
   *call->add_modules() = worker::ModuleFromSource("m.js", kModule);
   return invoke;
+}
+
+// Answers every host call with `null` (db.get of a missing document).
+class NullHost final : public worker::HostCalls {
+ public:
+  absl::StatusOr<std::string> Call(InvocationId, absl::string_view, absl::string_view) override { return std::string("null"); }
+};
+
+// tests/apps/chat's messages:get, per invocation: {nothing prepared, prepared while idle, warm} medians.
+absl::StatusOr<std::vector<double>> AppQuery(worker::Watchdog& watchdog) {
+  absl::StatusOr<std::vector<worker::v1::Module>> bundle = testing::ReadModuleBundle(testing::Runfile("tests/apps/chat.modules"));
+  if (!bundle.ok()) return bundle.status();
+  NullHost host;
+  worker::Evaluator evaluator(host, watchdog, {});
+  uint64_t next_id = 0;
+  auto run = [&](worker::v1::Invoke::ContextPolicy policy) -> absl::StatusOr<double> {
+    worker::v1::Invoke invoke;
+    invoke.set_invocation_id(++next_id);
+    invoke.set_deployment("chat");
+    invoke.set_context_policy(policy);
+    invoke.set_cpu_budget_ms(1000);
+    worker::v1::FunctionCall* call = invoke.mutable_function();
+    call->set_kind(worker::v1::FunctionCall::QUERY);
+    call->set_module_path("messages.js");
+    call->set_export_name("get");
+    call->set_args_json(R"([{"id":"x"}])");
+    for (const worker::v1::Module& module : *bundle) *call->add_modules() = module;
+    absl::Time t0 = absl::Now();
+    worker::InvocationResult r = evaluator.Run(std::move(invoke));
+    const double us = absl::ToDoubleMicroseconds(absl::Now() - t0);
+    if (!r.result_json.ok()) return r.result_json.status();
+    if (!absl::StrContains(*r.result_json, "null")) return absl::InternalError("unexpected result " + *r.result_json);
+    return us;
+  };
+  std::vector<double> cold, prepared, warm;
+  for (int i = 0; i < 300; ++i) {
+    absl::StatusOr<double> us = run(worker::v1::Invoke::FRESH);
+    if (!us.ok()) return us.status();
+    if (i >= 20) cold.push_back(*us);
+  }
+  for (int i = 0; i < 300; ++i) {
+    evaluator.Prepare();  // idle time, not measured
+    absl::StatusOr<double> us = run(worker::v1::Invoke::FRESH);
+    if (!us.ok()) return us.status();
+    if (i >= 20) prepared.push_back(*us);
+  }
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<double> us = run(worker::v1::Invoke::WARM);
+    if (!us.ok()) return us.status();
+    if (i >= 20) warm.push_back(*us);
+  }
+  return std::vector<double>{Median(cold), Median(prepared), Median(warm)};
 }
 
 // Raw V8: a compiled function called with JSON in and out, as the floor of one invocation.
@@ -214,6 +272,12 @@ int Main(const char* argv0) {
   }
   const double rss_per_isolate_mb = static_cast<double>(RssBytes() - rss_before) / (kIsolates - 1) / (1 << 20);
 
+  absl::StatusOr<std::vector<double>> app = AppQuery(watchdog);
+  if (!app.ok()) {
+    std::fprintf(stderr, "isolate: the chat app's query: %s\n", app.status().ToString().c_str());
+    return 1;
+  }
+
   const double raw7 = Median(raw_ready), ours7 = Median(ours_ready), raw6 = Median(raw_call);
   const double raw_first = Median(raw_cold), ours_first = Median(ours_cold);
   const double fresh6 = Median(fresh_call), warm6 = Median(warm_call);
@@ -227,16 +291,20 @@ int Main(const char* argv0) {
   std::printf("fresh context: raw Context::New %.0f us; ours (Context::New + prelude) %.0f us; with the invocation %.2fx\n",
               raw_new_context, ours_new_context, fresh_ratio);
   std::printf("idle cached isolate: %.2f MB RSS\n", rss_per_isolate_mb);
+  std::printf("chat app messages:get: fresh, nothing prepared %.0f us; fresh, prepared while idle %.0f us; warm %.0f us\n",
+              (*app)[0], (*app)[1], (*app)[2]);
   std::printf("{\"bench\": \"isolate\", \"isolate_ready_us\": %s, \"first_invocation_us\": %s, "
               "\"fresh_invocation_us\": %s, \"warm_invocation_us\": %s, \"rss_per_idle_isolate_mb\": %s, "
               "\"floor\": {\"what\": \"raw V8 in the same process\", \"isolate_context_us\": %s, "
               "\"isolate_context_call_us\": %s, \"call_json_us\": %s}, "
               "\"ratio\": %s, \"first_invocation_ratio\": %s, \"fresh_overhead_us\": %s, \"warm_overhead_us\": %s, "
-              "\"fresh_context_us\": %s, \"raw_context_new_us\": %s, \"fresh_vs_context_new_ratio\": %s}\n",
+              "\"fresh_context_us\": %s, \"raw_context_new_us\": %s, \"fresh_vs_context_new_ratio\": %s, "
+              "\"app_query_us\": {\"fresh_unprepared\": %s, \"fresh_prepared\": %s, \"warm\": %s}}\n",
               Num(ours7).c_str(), Num(ours_first).c_str(), Num(fresh6).c_str(), Num(warm6).c_str(),
               Num(rss_per_isolate_mb).c_str(), Num(raw7).c_str(), Num(raw_first).c_str(), Num(raw6).c_str(),
               Num(ours7 / raw7).c_str(), Num(ours_first / raw_first).c_str(), Num(fresh6 - raw6).c_str(),
-              Num(warm6 - raw6).c_str(), Num(ours_new_context).c_str(), Num(raw_new_context).c_str(), Num(fresh_ratio).c_str());
+              Num(warm6 - raw6).c_str(), Num(ours_new_context).c_str(), Num(raw_new_context).c_str(), Num(fresh_ratio).c_str(),
+              Num((*app)[0]).c_str(), Num((*app)[1]).c_str(), Num((*app)[2]).c_str());
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "v8-exception.h"
 #include "v8-json.h"
 #include "v8-local-handle.h"
@@ -20,6 +21,7 @@
 #include "worker/js_util.h"
 #include "worker/module_hash.h"
 #include "worker/module_loader.h"
+#include "worker/preload.h"
 
 namespace isobar::worker {
 
@@ -232,14 +234,14 @@ Evaluator::Step Evaluator::Start(Invoke invoke) {
   const ContextPolicy policy =
       inv.invoke.context_policy() == Invoke::WARM ? ContextPolicy::kWarm : ContextPolicy::kFresh;
   inv.isolate = pool_->Acquire(inv.invoke.deployment(), inv.invoke.allow_wasm());
-  inv.context = inv.isolate->TakeContext(policy, policy == ContextPolicy::kWarm ? CodeVersion(inv.invoke) : "",
-                                         inv.deterministic);
+  inv.context = inv.isolate->TakeContext(policy, CodeVersion(inv.invoke), inv.deterministic);
   running_[id] = std::move(invocation);
   if (inv.context == nullptr) {
     InvocationResult failed;
     failed.result_json = absl::InternalError("the runtime prelude failed to start");
     return Finish(std::move(running_[id]), std::move(failed), /*retire_isolate=*/true);
   }
+  inv.logs = std::move(inv.context->preload_logs);  // its modules' top-level output, when preloaded
   return Advance(inv, [](Invocation& inv, v8::Local<v8::Context> context) {
     return EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), inv.deterministic, inv.invoke.seed(),
                            inv.invoke.unix_time_ms());
@@ -397,6 +399,7 @@ Evaluator::Step Evaluator::Finish(std::unique_ptr<Invocation> invocation, Invoca
   result.cpu_time = invocation->cpu_used;
   result.logs = std::move(invocation->logs);
   DeploymentIsolate* isolate = invocation->isolate;
+  if (invocation->context != nullptr && !retire_isolate && result.result_json.ok()) UpdatePreloadPlan(*invocation);
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok() &&
       invocation->invoke.context_policy() == Invoke::WARM && invocation->queue.empty() &&
       invocation->in_flight.empty()) {
@@ -438,7 +441,42 @@ InvocationResult Evaluator::Call(InvocationId id, const FunctionCall& call, cons
   return Run(std::move(invoke));
 }
 
-void Evaluator::Prepare() { pool_->Prepare(); }
+void Evaluator::UpdatePreloadPlan(Invocation& invocation) {
+  if (!invocation.invoke.has_function()) return;
+  std::shared_ptr<PreloadPlan>& plan = invocation.isolate->preload_plan;
+  const std::string& entry = invocation.invoke.function().module_path();
+  if (plan != nullptr && plan->code_version == invocation.context->code_version && plan->entry == entry &&
+      plan->deterministic == invocation.deterministic) {
+    return;
+  }
+  auto next = std::make_shared<PreloadPlan>();
+  next->code_version = invocation.context->code_version;
+  next->entry = entry;
+  next->deterministic = invocation.deterministic;
+  next->modules.Swap(invocation.invoke.mutable_function()->mutable_modules());  // the invocation is over
+  plan = std::move(next);
+}
+
+void Evaluator::Prepare() {
+  pool_->Prepare();
+  DeploymentIsolate* isolate = pool_->most_recent();
+  if (isolate == nullptr || isolate->preload_plan == nullptr || isolate->preload_plan->failed) return;
+  std::unique_ptr<JsContext> context = isolate->TakeUnloadedPrepared();
+  if (context == nullptr) return;  // preloaded already
+  std::shared_ptr<PreloadPlan> plan = isolate->preload_plan;
+  const PreloadEnvironment environment{limits_, *code_cache_, watchdog_, js_thread_clock_, absl::Seconds(1)};
+  context = PreloadContext(*isolate, std::move(context), *plan, environment);
+  if (isolate->heap_exhausted()) {
+    pool_->Retire(isolate);
+    return;
+  }
+  if (context == nullptr) {
+    ISOBAR_LOG(kInfo, "worker") << "modules of " << isolate->deployment() << " evaluate per invocation: \""
+                                << plan->entry << "\" could not be evaluated ahead";
+    return;
+  }
+  isolate->SetPrepared(std::move(context));
+}
 
 IsolateStats Evaluator::isolate_stats() const { return pool_->stats(); }
 

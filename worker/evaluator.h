@@ -99,7 +99,8 @@ class Evaluator {
                         const InvocationEnvironment& environment, absl::Duration cpu_budget);
 
   // Creates the most recently used isolate's next context now (Context::New and the prelude cost about
-  // a millisecond on this V8), so that it is off the request path. Call when idle.
+  // a millisecond on this V8), and evaluates in it the module of that isolate's last function call
+  // (preload.h), so that both are off the request path. Call when idle.
   void Prepare();
 
   IsolateStats isolate_stats() const;
@@ -108,6 +109,8 @@ class Evaluator {
  private:
   Step Advance(Invocation& invocation, const std::function<bool(Invocation&, v8::Local<v8::Context>)>& before);
   Step Finish(std::unique_ptr<Invocation> invocation, InvocationResult result, bool retire_isolate);
+  // After a successful function call: what the isolate's next fresh context should evaluate ahead.
+  void UpdatePreloadPlan(Invocation& invocation);
 
   HostCalls& host_;
   Watchdog& watchdog_;

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/evaluator.h"
@@ -159,6 +161,52 @@ TEST_F(EvaluatorPoolTest, ASpareIsolateMadeWhileIdleServesTheNextNewDeployment) 
   EXPECT_EQ(*evaluator.Run(Query(2, "B", QueryModule("async () => typeof secret"))).result_json, R"("undefined")");
   EXPECT_EQ(evaluator.isolate_stats().creations, 2u);
   EXPECT_EQ(evaluator.isolate_stats().misses, 2u);
+}
+
+// Top-level code records when it ran: the invocation's frozen time when modules evaluate on the
+// request path, the real clock when they were evaluated ahead (preload.h).
+TEST_F(EvaluatorPoolTest, IdleWorkersEvaluateTheLastCallsModulesAhead) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string module =
+      "console.log('top level'); const loadedAt = Date.now(); let calls = 0;"
+      " export const fn = { isQuery: true, invokeQuery: async () => JSON.stringify([loadedAt, ++calls]) };";
+  auto run = [&](uint64_t id, const std::string& source, double now) {
+    Invoke invoke = Query(id, "A", source);
+    invoke.set_unix_time_ms(now);
+    return evaluator.Run(invoke);
+  };
+  InvocationResult first = run(1, module, 1000);
+  EXPECT_EQ(*first.result_json, "[1000,1]");
+  evaluator.Prepare();  // idle: the next context evaluates m.js
+  InvocationResult second = run(2, module, 2000);
+  const double real_now = static_cast<double>(absl::ToUnixMillis(absl::Now()));
+  double loaded_at = 0;
+  ASSERT_TRUE(absl::SimpleAtod(second.result_json->substr(1, second.result_json->find(',') - 1), &loaded_at))
+      << *second.result_json;
+  EXPECT_GT(loaded_at, real_now - 60'000) << "evaluated ahead, at the real time";
+  EXPECT_THAT(*second.result_json, ::testing::EndsWith(",1]")) << "a context that ran no function";
+  // The top-level output reaches the invocation that took the context, once.
+  ASSERT_EQ(second.logs.size(), 1u);
+  EXPECT_EQ(second.logs[0].message, "top level");
+  // Other code cannot use a context preloaded with m.js: its modules evaluate on the request path.
+  evaluator.Prepare();
+  EXPECT_EQ(*run(3, module + " // v2", 3000).result_json, "[3000,1]");
+
+  // Top-level code that calls the host is never evaluated ahead: the call belongs to an invocation.
+  const std::string reads_env =
+      "const mode = Convex.syscall('isobar/env', '{}'); const loadedAt = Date.now();"
+      " export const fn = { isQuery: true, invokeQuery: async () => JSON.stringify(loadedAt) };";
+  EXPECT_EQ(*run(4, reads_env, 4000).result_json, "4000");
+  host_.calls.clear();
+  evaluator.Prepare();
+  EXPECT_TRUE(host_.calls.empty());
+  EXPECT_EQ(*run(5, reads_env, 5000).result_json, "5000");
+  EXPECT_THAT(host_.calls, ::testing::ElementsAre("5 isobar/env {}"));
+  // Nor is top-level code that throws; the invocation reports the error as before.
+  const std::string throws = "if (Date.now() > 6500) throw new Error('late'); export const fn = { isQuery: true, invokeQuery: async () => '1' };";
+  EXPECT_EQ(*run(6, throws, 6000).result_json, "1");
+  evaluator.Prepare();
+  EXPECT_THAT(run(7, throws, 7000).result_json.status().message(), HasSubstr("late"));
 }
 
 TEST_F(EvaluatorPoolTest, LeastRecentlyUsedIsolatesAreEvicted) {

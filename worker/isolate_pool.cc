@@ -10,6 +10,7 @@
 #include "worker/bindings.h"
 #include "worker/invocation.h"
 #include "worker/module_loader.h"
+#include "worker/preload.h"
 
 namespace isobar::worker {
 namespace {
@@ -105,12 +106,21 @@ std::unique_ptr<JsContext> DeploymentIsolate::TakeContext(ContextPolicy policy, 
       }
     }
   }
+  if (prepared_ != nullptr && !prepared_->code_version.empty() &&
+      (prepared_->code_version != code_version || prepared_->deterministic != deterministic)) {
+    prepared_.reset();  // preloaded for other code: it cannot unload its modules
+  }
   std::unique_ptr<JsContext> context = prepared_ != nullptr ? std::move(prepared_) : NewContext();
   if (context != nullptr) {
     context->code_version = code_version;
     context->deterministic = deterministic;
   }
   return context;
+}
+
+std::unique_ptr<JsContext> DeploymentIsolate::TakeUnloadedPrepared() {
+  if (prepared_ == nullptr || !prepared_->modules.empty()) return nullptr;
+  return std::move(prepared_);
 }
 
 void DeploymentIsolate::KeepWarm(std::unique_ptr<JsContext> context) {

@@ -30,6 +30,7 @@
 namespace isobar::worker {
 
 class CodeCache;
+struct PreloadPlan;
 
 // Adds globals to every new context (tests add test-only operations; production adds none).
 using ContextExtension = std::function<void(v8::Isolate*, v8::Local<v8::Context>)>;
@@ -46,9 +47,12 @@ struct JsContext {
   v8::Global<v8::Context> context;
   v8::Global<v8::Function> enter;
   std::vector<LoadedModule> modules;
-  // Warm contexts only: what they may be reused for.
+  // What the context may serve: warm contexts and preloaded fresh ones (preload.h) only the same code
+  // version (a digest of every module's path and SHA-256) and determinism. Empty: anything.
   std::string code_version;
   bool deterministic = true;
+  // Console output of module top-level code evaluated ahead (preload.h), for the invocation.
+  std::vector<LogLine> preload_logs;
 };
 
 class DeploymentIsolate {
@@ -66,13 +70,17 @@ class DeploymentIsolate {
   v8::Isolate* isolate() const { return isolate_; }
 
   // A context for one invocation: an idle warm one of this code version and determinism (kWarm), the
-  // prepared one, or a new one. Null if the prelude failed.
+  // prepared one (if it was preloaded, only for the same code version and determinism), or a new one.
+  // Null if the prelude failed.
   std::unique_ptr<JsContext> TakeContext(ContextPolicy policy, const std::string& code_version, bool deterministic);
   // Keeps a warm context for reuse (the oldest idle one is dropped beyond the limit).
   void KeepWarm(std::unique_ptr<JsContext> context);
   // Creates the next fresh context now, if none is ready.
   void Prepare();
   bool prepared() const { return prepared_ != nullptr; }
+  // The prepared context, if it has evaluated no module yet (null otherwise); and back.
+  std::unique_ptr<JsContext> TakeUnloadedPrepared();
+  void SetPrepared(std::unique_ptr<JsContext> context) { prepared_ = std::move(context); }
 
   // V8 heap in use, measured when the isolate was last released (or created).
   size_t heap_in_use() const { return heap_in_use_; }
@@ -83,6 +91,8 @@ class DeploymentIsolate {
   int active = 0;        // invocations using the isolate
   bool retiring = false;
   uint64_t last_used = 0;
+  // What the next prepared context should evaluate ahead (preload.h): the last function call's module.
+  std::shared_ptr<PreloadPlan> preload_plan;
 
  private:
   std::unique_ptr<JsContext> NewContext();
@@ -130,6 +140,8 @@ class IsolatePool {
   // for the next deployment that has none, and prepares the next context of the most recently used
   // isolate.
   void Prepare();
+  // The isolate of the latest Acquire, while it is live (null after its eviction or retirement).
+  DeploymentIsolate* most_recent() const { return most_recent_; }
 
   IsolateStats stats() const;
 
