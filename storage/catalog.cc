@@ -111,6 +111,16 @@ absl::StatusOr<DeploymentInfo> Catalog::GetDeployment(absl::string_view name) {
   return DeploymentInfo{DeploymentId(r.GetInt(0, 0)), std::string(name), r.GetBytes(0, 1)};
 }
 
+absl::StatusOr<std::vector<std::string>> Catalog::DeploymentsWithTable(TableNumber number) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT d.name FROM isobar.deployments d JOIN isobar.tables t"
+                                          " ON t.deployment_id = d.id WHERE t.number = $1 ORDER BY d.name",
+                                          {Param(number.value())}));
+  std::vector<std::string> names;
+  for (int row = 0; row < r.rows(); ++row) names.emplace_back(r.Get(row, 0));
+  return names;
+}
+
 absl::StatusOr<std::optional<TableInfo>> Catalog::FindTable(DeploymentId deployment, absl::string_view name) {
   RETURN_IF_ERROR(ValidateIdentifier("table", name));
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());

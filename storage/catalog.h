@@ -69,6 +69,8 @@ class Catalog {
 
   absl::StatusOr<DeploymentInfo> CreateDeployment(absl::string_view name);  // ALREADY_EXISTS if taken
   absl::StatusOr<DeploymentInfo> GetDeployment(absl::string_view name);     // NOT_FOUND
+  // The names of the deployments that have table `number` (a system table's, say), in name order.
+  absl::StatusOr<std::vector<std::string>> DeploymentsWithTable(TableNumber number);
 
   absl::StatusOr<std::optional<TableInfo>> FindTable(DeploymentId deployment, absl::string_view name);
   absl::StatusOr<std::optional<TableInfo>> FindTable(DeploymentId deployment, TableNumber number);

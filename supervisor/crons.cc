@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
 #include "storage/system_tables.h"
+#include "supervisor/cron_schedule.h"
 #include "supervisor/function_path.h"
 
 namespace isobar::supervisor {
@@ -27,18 +28,6 @@ bool InRange(const Value& v, double lo, double hi, bool optional) {
   if (v.is_undefined()) return optional;
   return v.type() == Value::Type::kFloat64 && std::floor(v.float64()) == v.float64() && v.float64() >= lo &&
          v.float64() <= hi;
-}
-
-// Five fields of digits, "*", ",", "-" and "/" (the scheduler parses them fully).
-bool LooksLikeCronExpression(const std::string& text) {
-  std::vector<std::string> fields = absl::StrSplit(text, ' ', absl::SkipEmpty());
-  if (fields.size() != 5) return false;
-  for (const std::string& field : fields) {
-    for (char c : field) {
-      if (!absl::ascii_isdigit(c) && c != '*' && c != ',' && c != '-' && c != '/') return false;
-    }
-  }
-  return true;
 }
 
 absl::Status CheckSchedule(const std::string& name, const Value& schedule) {
@@ -79,10 +68,9 @@ absl::Status CheckSchedule(const std::string& name, const Value& schedule) {
   }
   if (kind == "cron") {
     const Value& cron = schedule.Get("cron");
-    if (cron.type() != Value::Type::kString || !LooksLikeCronExpression(cron.string())) {
-      return Refuse(name, "a cron expression has five fields");
-    }
-    return absl::OkStatus();
+    if (cron.type() != Value::Type::kString) return Refuse(name, "a cron expression is a string");
+    absl::StatusOr<CronSchedule> parsed = CronSchedule::ParseExpression(cron.string());
+    return parsed.ok() ? absl::OkStatus() : Refuse(name, parsed.status().message());
   }
   return Refuse(name, absl::StrCat("unknown schedule type \"", kind.substr(0, 40), "\""));
 }

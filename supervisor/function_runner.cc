@@ -142,6 +142,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->function = attempt->function;
   session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
   session->depth = request.depth;
+  session->scheduled_job = request.scheduled_job;
   if (attempt->function.kind != FunctionKind::kAction && request.parent != nullptr) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
     // can touch it from two invocations at once).
@@ -298,11 +299,13 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
       // No transaction: it is lent to a nested call the function did not wait for, and nothing of the
       // function may commit.
       if (session->txn != nullptr) {
-        // The result is kept with the mutation's own writes: both commit, or neither.
-        absl::Status stored = attempt->request.idempotency_key.empty()
-                                  ? absl::OkStatus()
-                                  : StoreResult(*session, attempt->request.idempotency_key,
-                                                storage::ToConvexJson(*result));
+        // The scheduler's bookkeeping and the result kept for an idempotency key commit with the
+        // mutation's own writes: all, or nothing.
+        absl::Status stored = attempt->request.before_commit ? attempt->request.before_commit(*session->txn)
+                                                             : absl::OkStatus();
+        if (stored.ok() && !attempt->request.idempotency_key.empty()) {
+          stored = StoreResult(*session, attempt->request.idempotency_key, storage::ToConvexJson(*result));
+        }
         committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
                                 : absl::StatusOr<storage::Timestamp>(stored);
         session->txn.reset();
@@ -460,7 +463,7 @@ absl::StatusOr<std::string> FunctionRunner::SchedulerFromAction(const Invocation
     std::unique_ptr<storage::Transaction> txn = caller.deployment->db().Begin();
     std::string result = "null";
     if (op == "1.0/actions/schedule") {
-      ASSIGN_OR_RETURN(result, ScheduleJob(*txn, *caller.code, args, absl::Now()));
+      ASSIGN_OR_RETURN(result, ScheduleJob(*txn, *caller.code, args, absl::Now(), caller.scheduled_job));
       result = storage::ToConvexJson(Value::String(result));
     } else {
       const Value& id = args.Get("id");

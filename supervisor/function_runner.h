@@ -13,6 +13,7 @@
 #define ISOBAR_SUPERVISOR_FUNCTION_RUNNER_H_
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <memory>
 #include <string>
@@ -45,6 +46,12 @@ struct FunctionCallRequest {
   // version) the call borrows; a nested mutation that fails is rolled back to where it began.
   std::shared_ptr<InvocationSession> parent;
   absl::Time deadline = absl::InfiniteFuture();
+  // Runs of the scheduler (scheduler.h): the scheduled job being run (what an action schedules after
+  // its job was canceled is created canceled), and for a mutation the job's or cron's own bookkeeping,
+  // done in the mutation's transaction just before it commits, so that both commit or neither. An
+  // error from it fails the call without committing.
+  std::optional<storage::DocumentId> scheduled_job;
+  std::function<absl::Status(storage::Transaction&)> before_commit;
 };
 
 struct FunctionOutcome {

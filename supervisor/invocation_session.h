@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,7 @@ struct InvocationSession {
   std::string identity_json = "null";  // the caller's UserIdentity (Convex JSON object) or null
   int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
   std::string request_id;        // actions: what invokeAction was given
+  std::optional<storage::DocumentId> scheduled_job;  // run by the scheduler: its job
 
   // Host calls of one invocation are served one at a time.
   absl::Mutex mu;

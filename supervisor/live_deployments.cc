@@ -36,6 +36,10 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
   if (found != nullptr) return found;
   ASSIGN_OR_RETURN(storage::DeploymentInfo info, catalog_.GetDeployment(name));
   auto deployment = std::make_shared<LiveDeployment>(pool_, info);
+  if (observer_) {
+    deployment->db().committer().SetPublishHook(
+        [observer = observer_, name = info.name](const storage::PublishedCommit& commit) { observer(name, commit); });
+  }
   if (absl::Status opened = deployment->db().Open(); !opened.ok()) {
     ISOBAR_LOG(kError, "deployments") << "cannot open the database of \"" << info.name << "\": " << opened;
     return absl::UnavailableError(absl::StrCat("the database of deployment \"", info.name, "\" is unavailable"));

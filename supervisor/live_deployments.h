@@ -11,6 +11,7 @@
 #ifndef ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 #define ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,10 +58,17 @@ class LiveDeployment {
   absl::Mutex push_mu_;
 };
 
+// Sees every commit a deployment publishes, on its committer's thread (keep it short).
+using CommitObserver = std::function<void(const std::string& deployment, const storage::PublishedCommit& commit)>;
+
 class LiveDeployments {
  public:
   explicit LiveDeployments(storage::PgPool& pool) : pool_(pool), catalog_(pool) {}
   ~LiveDeployments() { Close(); }
+
+  // Before the first Get.
+  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+  storage::Catalog& catalog() { return catalog_; }
 
   // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
@@ -71,6 +79,7 @@ class LiveDeployments {
  private:
   storage::PgPool& pool_;
   storage::Catalog catalog_;
+  CommitObserver observer_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<LiveDeployment>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -15,7 +15,7 @@ namespace isobar::supervisor {
 using storage::Value;
 
 absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code, const Value& args,
-                                        absl::Time now) {
+                                        absl::Time now, std::optional<storage::DocumentId> parent_job) {
   ASSIGN_OR_RETURN(std::string name, ReferencedFunction(args, "scheduled"));
   ASSIGN_OR_RETURN(FunctionPath path, ParseFunctionPath(name));
   const FunctionDef* function = code.Find(path);
@@ -30,6 +30,14 @@ absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVer
   if (scheduled_ms > static_cast<double>(absl::ToUnixMillis(now + kMaxScheduleAhead))) {
     return absl::InvalidArgumentError("A function cannot be scheduled more than 5 years ahead");
   }
+  if (scheduled_ms < static_cast<double>(absl::ToUnixMillis(now - kMaxScheduleAhead))) {
+    return absl::InvalidArgumentError("A function cannot be scheduled more than 5 years in the past");
+  }
+  std::string state = "pending";
+  if (parent_job.has_value()) {
+    ASSIGN_OR_RETURN(std::optional<Value> parent, txn.Get(*parent_job));
+    if (parent.has_value() && parent->GetPath("state.kind") == Value::String("canceled")) state = "canceled";
+  }
   ASSIGN_OR_RETURN(Value call_args, CallArguments(args));
   if (call_args.type() != Value::Type::kObject) return absl::InvalidArgumentError("Scheduled arguments must be an object");
   if (storage::ConvexSize(call_args) > kMaxScheduledArgsBytes) {
@@ -40,7 +48,7 @@ absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVer
                                   {"name", Value::String(function->path)},
                                   {"args", Value::MakeArray({call_args})},
                                   {"scheduledTime", Value::Float64(std::max(scheduled_ms, 0.0))},
-                                  {"state", Value::MakeSortedObject({{"kind", Value::String("pending")}})},
+                                  {"state", Value::MakeSortedObject({{"kind", Value::String(state)}})},
                               }));
   ASSIGN_OR_RETURN(storage::DocumentId id,
                    txn.Insert(storage::kScheduledFunctionsTable, job, storage::Access::kSystem));
@@ -53,7 +61,7 @@ absl::Status CancelJob(storage::Transaction& txn, const std::string& id_text) {
   ASSIGN_OR_RETURN(std::optional<Value> job, txn.Get(id));
   if (!job.has_value()) return absl::InvalidArgumentError(absl::StrCat("No scheduled function with ID ", id_text));
   const Value& kind = job->GetPath("state.kind");
-  if (kind.type() != Value::Type::kString || kind.string() != "pending") return absl::OkStatus();
+  if (kind != Value::String("pending") && kind != Value::String("inProgress")) return absl::OkStatus();
   return txn
       .Patch(id, Value::MakeSortedObject({{"state", Value::MakeSortedObject({{"kind", Value::String("canceled")}})}}),
              storage::Access::kSystem)

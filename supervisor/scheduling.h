@@ -7,6 +7,7 @@
 #ifndef ISOBAR_SUPERVISOR_SCHEDULING_H_
 #define ISOBAR_SUPERVISOR_SCHEDULING_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,13 +22,16 @@ inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 365 * 5);
 inline constexpr size_t kMaxScheduledArgsBytes = 8u << 20;
 
 // `args` is the syscall's envelope: {name, ts (seconds), args (Convex JSON object)}. The function must
-// exist in `code` (internal ones too); `ts` must be finite and at most five years ahead (a time in the
-// past runs as soon as possible). Returns the job's id.
+// exist in `code` (internal ones too); `ts` must be finite and within five years of `now` (a time in
+// the past runs as soon as possible). A job scheduled by a run of a job that has since been canceled
+// (`parent_job`) is created canceled. Returns the job's id.
 absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code,
-                                        const storage::Value& args, absl::Time now);
+                                        const storage::Value& args, absl::Time now,
+                                        std::optional<storage::DocumentId> parent_job = std::nullopt);
 
-// A pending job becomes canceled; a job that already ran, failed or was canceled stays as it is.
-// INVALID_ARGUMENT for an id that is not a scheduled function's.
+// A pending job becomes canceled, and so does a running action's (it keeps running, but what it
+// schedules from then on is created canceled); a job that already ran, failed or was canceled stays
+// as it is. INVALID_ARGUMENT for an id that is not a scheduled function's.
 absl::Status CancelJob(storage::Transaction& txn, const std::string& id_text);
 
 }  // namespace isobar::supervisor

@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/clock.h"
 #include "base/flags.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -40,6 +41,7 @@
 #include "supervisor/functions_service.h"
 #include "supervisor/live_deployments.h"
 #include "base/executor.h"
+#include "supervisor/scheduler.h"
 #include "supervisor/worker_pool.h"
 #include "supervisor/worker_service.h"
 
@@ -164,6 +166,13 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
   FunctionRunner runner(live, pool, executor, logs, runner_options);
+  RealClock clock(executor);
+  Scheduler scheduler(
+      live, [&runner](FunctionCallRequest request, FunctionCallback done) { runner.Run(std::move(request), std::move(done)); },
+      clock);
+  live.SetCommitObserver([&scheduler](const std::string& deployment, const storage::PublishedCommit& commit) {
+    scheduler.Observe(deployment, commit);
+  });
   HostCallRouter router(pg_pool, executor, runner);
   WorkerService worker_service(pool, router);
   grpc::ServerBuilder internal_builder;
@@ -173,12 +182,13 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   std::unique_ptr<grpc::Server> internal_server = internal_builder.BuildAndStart();
   if (internal_server == nullptr) return absl::InternalError("cannot start the internal gRPC server");
   RETURN_IF_ERROR(pool.Start(internal_server.get()));
+  RETURN_IF_ERROR(scheduler.Start());
 
   // Public server.
   AdminOptions admin_options;
   admin_options.admin_key = admin_key;
   admin_options.enable_eval = config.enable_eval;
-  admin_options.function_stats = [&runner, &admission] {
+  admin_options.function_stats = [&runner, &admission, &scheduler] {
     FunctionRunner::Stats stats = runner.stats();
     Admission::Stats admitted = admission.stats();
     isobar::v1::FunctionStats out;
@@ -189,6 +199,16 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     out.set_admission_expired(admitted.expired);
     out.set_running(static_cast<uint32_t>(admitted.running[0] + admitted.running[1] + admitted.running[2]));
     out.set_waiting(static_cast<uint32_t>(admitted.waiting[0] + admitted.waiting[1] + admitted.waiting[2]));
+    const Scheduler::Stats scheduled = scheduler.stats();
+    isobar::v1::SchedulerStats* s = out.mutable_scheduler();
+    s->set_started(scheduled.started);
+    s->set_succeeded(scheduled.succeeded);
+    s->set_failed(scheduled.failed);
+    s->set_retried(scheduled.retried);
+    s->set_superseded(scheduled.superseded);
+    s->set_recovered(scheduled.recovered);
+    s->set_cron_runs(scheduled.cron_runs);
+    s->set_cron_runs_skipped(scheduled.cron_runs_skipped);
     return out;
   };
   AdminService admin_service(admin_options, pool, logs);
@@ -224,6 +244,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << ")";
   // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
   // Server::Shutdown instead would also wait out the deadline for idle client connections.
+  scheduler.Stop(absl::Now() + absl::Seconds(20));  // no new scheduled runs; running ones end first
   if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {
     ISOBAR_LOG(kWarning, kComponent) << unanswered << " invocations did not finish in time and are cancelled";
   }

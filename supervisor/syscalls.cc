@@ -266,7 +266,7 @@ absl::StatusOr<std::string> Schedule(InvocationSession& session, const Value& ar
     return absl::ResourceExhaustedError(absl::StrCat("Too many functions scheduled by this mutation (limit: ",
                                                      kMaxScheduledPerFunction, ")"));
   }
-  ASSIGN_OR_RETURN(std::string id, ScheduleJob(*txn, *session.code, args, absl::Now()));
+  ASSIGN_OR_RETURN(std::string id, ScheduleJob(*txn, *session.code, args, absl::Now(), session.scheduled_job));
   ++session.functions_scheduled;
   return Quote(id);
 }

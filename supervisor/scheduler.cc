@@ -1,0 +1,572 @@
+#include "supervisor/scheduler.h"
+
+#include <atomic>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "storage/convex_json.h"
+#include "storage/document_id.h"
+#include "storage/index_key.h"
+#include "storage/system_tables.h"
+#include "supervisor/cron_schedule.h"
+#include "supervisor/function_path.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using storage::Value;
+
+constexpr char kComponent[] = "scheduler";
+constexpr char kTransientActionError[] = "Transient error while executing action";
+constexpr size_t kMaxCrons = 1000;
+constexpr int kMaxCommitAttempts = 8;
+constexpr int kMaxSkippedRunsCounted = 100000;
+
+double Millis(absl::Time t) { return static_cast<double>(absl::ToUnixMillis(t)); }
+
+Value State(absl::string_view kind, std::optional<std::string> error = std::nullopt) {
+  if (!error.has_value()) return Value::MakeSortedObject({{"kind", Value::String(std::string(kind))}});
+  return Value::MakeSortedObject({{"error", Value::String(*std::move(error))}, {"kind", Value::String(std::string(kind))}});
+}
+
+// `change` in a transaction of its own, run again (from a fresh snapshot) while it conflicts.
+absl::Status CommitWithRetries(LiveDeployment& deployment, const std::function<absl::Status(storage::Transaction&)>& change) {
+  absl::Status last;
+  for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
+    std::unique_ptr<storage::Transaction> txn = deployment.db().Begin();
+    RETURN_IF_ERROR(change(*txn));
+    absl::StatusOr<storage::Timestamp> committed = deployment.db().Commit(*txn);
+    if (committed.ok()) return absl::OkStatus();
+    last = committed.status();
+    if (!absl::IsAborted(last)) break;
+  }
+  return last;
+}
+
+// The documents of `index` whose first field is `kind` ("pending", "inProgress"), by scheduledTime.
+absl::StatusOr<std::vector<Value>> JobsInState(storage::Transaction& txn, absl::string_view kind, size_t limit) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table,
+                   txn.schemas().ByName(storage::kScheduledFunctionsTable, /*create=*/false));
+  if (table == nullptr) return std::vector<Value>();
+  const storage::IndexInfo* by_state = table->Find("by_state");
+  if (by_state == nullptr) return absl::DataLossError("_scheduled_functions has no by_state index");
+  storage::KeyRange range;
+  range.start = storage::EncodeIndexKey({Value::String(std::string(kind))});
+  range.end = storage::PrefixSuccessor(range.start);
+  ASSIGN_OR_RETURN(storage::ScanResult found, txn.Scan(table, *by_state, range, storage::Order::kAsc, limit));
+  return std::move(found.documents);
+}
+
+absl::StatusOr<storage::DocumentId> IdOf(const Value& document) {
+  const Value& id = document.Get("_id");
+  if (id.type() != Value::Type::kString) return absl::DataLossError("a document without an _id");
+  return storage::DecodeDocumentId(id.string());
+}
+
+// A failed call's message as the job's `failed` state shows it.
+std::string FailureMessage(const FunctionOutcome& outcome) {
+  std::string message = outcome.error.detail.message();
+  if (message.empty()) message = "the function failed";
+  return message;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(LiveDeployments& deployments, RunFunction run, Clock& clock, SchedulerOptions options)
+    : deployments_(deployments), run_(std::move(run)), clock_(clock), options_(options), inbox_(std::make_shared<Inbox>()) {}
+
+Scheduler::~Scheduler() { Stop(absl::Now()); }
+
+absl::Status Scheduler::Start() {
+  std::set<std::string> names;
+  for (const storage::SystemTable* table : {storage::FindSystemTable(storage::kScheduledFunctionsTable),
+                                            storage::FindSystemTable(storage::kCronJobsTable)}) {
+    ASSIGN_OR_RETURN(std::vector<std::string> found,
+                     deployments_.catalog().DeploymentsWithTable(storage::TableNumber(table->number)));
+    names.insert(found.begin(), found.end());
+  }
+  for (const std::string& name : names) {
+    absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(name);
+    if (!deployment.ok()) {
+      ISOBAR_LOG(kError, kComponent) << "the jobs of \"" << name << "\" wait: " << deployment.status();
+      continue;
+    }
+    RecoverActions(**deployment);
+    Wake(name);
+  }
+  thread_ = std::thread([this] { Loop(); });
+  ISOBAR_LOG(kInfo, kComponent) << "serving the jobs and crons of " << names.size() << " deployment(s)";
+  return absl::OkStatus();
+}
+
+void Scheduler::Stop(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&inbox_->mu);
+    if (inbox_->stopping) return;
+    inbox_->stopping = true;
+    inbox_->stop_deadline = deadline;
+    inbox_->changed.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (running_ > 0) {
+    ISOBAR_LOG(kWarning, kComponent) << running_ << " scheduled run(s) still under way at shutdown";
+  }
+}
+
+void Scheduler::Observe(const std::string& deployment, const storage::PublishedCommit& commit) {
+  for (const storage::PublishedCommit::Change& change : commit.changes) {
+    if (change.table == storage::kScheduledFunctionsTable || change.table == storage::kCronJobsTable) {
+      Wake(deployment);
+      return;
+    }
+  }
+}
+
+void Scheduler::Wake(const std::string& deployment) {
+  absl::MutexLock lock(&inbox_->mu);
+  inbox_->dirty.insert(deployment);
+  inbox_->changed.SignalAll();
+}
+
+bool Scheduler::WaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&inbox_->mu);
+  while (!(inbox_->idle && inbox_->completions.empty() && inbox_->dirty.empty())) {
+    if (inbox_->changed.WaitWithDeadline(&inbox_->mu, deadline)) {
+      return inbox_->idle && inbox_->completions.empty() && inbox_->dirty.empty();
+    }
+  }
+  return true;
+}
+
+Scheduler::Stats Scheduler::stats() const {
+  absl::MutexLock lock(&inbox_->mu);
+  return inbox_->stats;
+}
+
+void Scheduler::Loop() {
+  for (;;) {
+    std::deque<std::function<void()>> completions;
+    std::set<std::string> dirty;
+    {
+      absl::MutexLock lock(&inbox_->mu);
+      // Stopping: only what is under way still matters, until the deadline.
+      auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(inbox_->mu) {
+        return inbox_->stopping && (running_ == 0 || absl::Now() >= inbox_->stop_deadline);
+      };
+      while (inbox_->completions.empty() && inbox_->dirty.empty() && !done()) {
+        inbox_->idle = true;
+        inbox_->changed.SignalAll();  // WaitIdle
+        if (inbox_->stopping) {
+          inbox_->changed.WaitWithDeadline(&inbox_->mu, inbox_->stop_deadline);
+        } else {
+          inbox_->changed.Wait(&inbox_->mu);
+        }
+      }
+      inbox_->idle = false;
+      if (done()) return;
+      completions.swap(inbox_->completions);
+      dirty.swap(inbox_->dirty);
+    }
+    for (std::function<void()>& completion : completions) completion();
+    for (const std::string& name : dirty) Scan(name);
+  }
+}
+
+void Scheduler::Scan(const std::string& name) {
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(name);
+  if (!deployment.ok()) {
+    ISOBAR_LOG(kWarning, kComponent) << "cannot look at the jobs of \"" << name << "\": " << deployment.status();
+    return;
+  }
+  bool stopping;
+  {
+    absl::MutexLock lock(&inbox_->mu);
+    stopping = inbox_->stopping;
+  }
+  DeploymentState& state = states_[name];
+  const absl::Time now = clock_.Now();
+  const absl::Time jobs_next = ScanJobs(*deployment, state, now, stopping);
+  const absl::Time crons_next = ScanCrons(*deployment, state, now, stopping);
+  Arm(name, state, std::min(jobs_next, crons_next), now);
+}
+
+void Scheduler::Arm(const std::string& name, DeploymentState& state, absl::Time when, absl::Time now) {
+  if (when == absl::InfiniteFuture()) return;
+  if (state.armed > now && state.armed <= when) return;  // an earlier wake is coming anyway
+  state.armed = when;
+  const std::weak_ptr<Inbox> weak = inbox_;
+  clock_.WakeAt(when, [weak, name] {
+    std::shared_ptr<Inbox> inbox = weak.lock();
+    if (inbox == nullptr) return;
+    absl::MutexLock lock(&inbox->mu);
+    inbox->dirty.insert(name);
+    inbox->changed.SignalAll();
+  });
+}
+
+absl::Duration Scheduler::Backoff(int attempts) const {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  absl::Duration ceiling = options_.retry_backoff_min;
+  for (int i = 1; i < attempts && ceiling < options_.retry_backoff_max; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, options_.retry_backoff_max);
+  std::uniform_real_distribution<double> fraction(0.5, 1.0);
+  return ceiling * fraction(rng);
+}
+
+void Scheduler::RecoverActions(LiveDeployment& deployment) {
+  absl::Status recovered = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<Value> jobs, JobsInState(txn, "inProgress", 10000));
+    const double now = Millis(clock_.Now());
+    for (const Value& job : jobs) {
+      ASSIGN_OR_RETURN(storage::DocumentId id, IdOf(job));
+      ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("failed", kTransientActionError)},
+                                                       {"completedTime", Value::Float64(now)}}));
+      RETURN_IF_ERROR(txn.Patch(id, patch, storage::Access::kSystem).status());
+      ISOBAR_LOG(kWarning, kComponent) << deployment.info().name << ": the action " << job.Get("name").string()
+                                       << " (job " << job.Get("_id").string()
+                                       << ") was running when the supervisor stopped; it is marked failed";
+      Count([](Stats& s) { ++s.recovered; });
+    }
+    return absl::OkStatus();
+  });
+  if (!recovered.ok()) {
+    ISOBAR_LOG(kError, kComponent) << deployment.info().name << ": cannot fail the interrupted actions: " << recovered;
+  }
+}
+
+absl::Time Scheduler::ScanJobs(const std::shared_ptr<LiveDeployment>& live, DeploymentState& state, absl::Time now,
+                               bool stopping) {
+  LiveDeployment& deployment = *live;
+  std::unique_ptr<storage::Transaction> txn = deployment.db().Begin();
+  // Enough to get past every job already running or waiting out a backoff.
+  const size_t limit = state.running.size() + state.retries.size() + static_cast<size_t>(options_.parallelism) + 1;
+  absl::StatusOr<std::vector<Value>> pending = JobsInState(*txn, "pending", limit);
+  if (!pending.ok()) {
+    ISOBAR_LOG(kWarning, kComponent) << deployment.info().name << ": cannot read the pending jobs: " << pending.status();
+    return now + options_.retry_backoff_min;
+  }
+  txn.reset();
+  absl::Time next = absl::InfiniteFuture();
+  for (const Value& job : *pending) {
+    const std::string& id = job.Get("_id").string();
+    if (state.running.count(id) > 0) continue;
+    auto retry = state.retries.find(id);
+    if (retry != state.retries.end() && retry->second.not_before > now) {
+      next = std::min(next, retry->second.not_before);
+      continue;
+    }
+    const Value& scheduled = job.Get("scheduledTime");
+    const absl::Time due = scheduled.type() == Value::Type::kFloat64 ? absl::FromUnixMillis(static_cast<int64_t>(scheduled.float64()))
+                                                                      : now;
+    if (due > now) {
+      next = std::min(next, due);
+      break;  // in time order: the rest are later still
+    }
+    if (stopping || static_cast<int>(state.running.size()) >= options_.parallelism) break;  // a run's end looks again
+    StartJob(live, state, job, now);
+  }
+  return next;
+}
+
+void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, DeploymentState& state, const Value& job,
+                         absl::Time now) {
+  LiveDeployment& deployment = *live;
+  const std::string name = deployment.info().name;
+  const std::string id_text = job.Get("_id").string();
+  absl::StatusOr<storage::DocumentId> id = IdOf(job);
+  std::shared_ptr<const CodeVersion> code = deployment.code();
+  const Value& path_value = job.Get("name");
+  const FunctionDef* function = nullptr;
+  if (code != nullptr && path_value.type() == Value::Type::kString) {
+    absl::StatusOr<FunctionPath> path = ParseFunctionPath(path_value.string());
+    if (path.ok()) function = code->Find(*path);
+  }
+  const Value& args = job.Get("args");
+  if (!id.ok() || function == nullptr || function->kind == FunctionKind::kQuery || args.type() != Value::Type::kArray ||
+      args.array().size() != 1) {
+    // Its function is gone (a later push removed it) or the job is malformed: it cannot run.
+    const std::string why = function == nullptr ? absl::StrCat("Could not find function for '", path_value.type() == Value::Type::kString ? path_value.string() : "?", "'")
+                                                : "the scheduled call is malformed";
+    if (id.ok()) {
+      absl::Status marked = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(*id));
+        if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) return absl::OkStatus();
+        ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("failed", why)},
+                                                         {"completedTime", Value::Float64(Millis(clock_.Now()))}}));
+        return txn.Patch(*id, patch, storage::Access::kSystem).status();
+      });
+      if (!marked.ok()) ISOBAR_LOG(kWarning, kComponent) << name << ": job " << id_text << ": " << marked;
+    }
+    Count([](Stats& s) { ++s.failed; });
+    return;
+  }
+  FunctionCallRequest request;
+  request.deployment = name;
+  request.path = function->path;
+  request.kind = function->kind;
+  request.args_json = storage::ToConvexJson(args.array()[0]);
+  request.allow_internal = true;
+  request.scheduled_job = *id;
+
+  if (function->kind == FunctionKind::kAction) {
+    // At most once: inProgress is durable before the action starts.
+    bool claimed = false;
+    absl::Status marked = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
+      claimed = false;
+      ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(*id));
+      if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) return absl::OkStatus();
+      claimed = true;
+      return txn.Patch(*id, Value::MakeSortedObject({{"state", State("inProgress")}}), storage::Access::kSystem).status();
+    });
+    if (!marked.ok() || !claimed) {
+      if (!marked.ok()) {
+        ISOBAR_LOG(kWarning, kComponent) << name << ": cannot start job " << id_text << ": " << marked;
+        state.retries[id_text] = Retry{1, now + options_.retry_backoff_min};
+      }
+      return;
+    }
+    request.deadline = absl::Now() + options_.action_deadline;
+  } else {
+    request.deadline = absl::Now() + options_.mutation_deadline;
+    Clock* clock = &clock_;
+    request.before_commit = [job_id = *id, clock](storage::Transaction& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
+      if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) {
+        return absl::FailedPreconditionError("the scheduled function is no longer pending");
+      }
+      ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("success")},
+                                                       {"completedTime", Value::Float64(Millis(clock->Now()))}}));
+      return txn.Patch(job_id, patch, storage::Access::kSystem).status();
+    };
+  }
+  state.running.insert(id_text);
+  ++running_;
+  Count([](Stats& s) { ++s.started; });
+  const bool action = function->kind == FunctionKind::kAction;
+  std::shared_ptr<LiveDeployment> keep = live;
+  run_(std::move(request), [this, inbox = std::weak_ptr<Inbox>(inbox_), keep, name, id_text, job_id = *id,
+                            action](FunctionOutcome outcome) mutable {
+    std::shared_ptr<Inbox> alive = inbox.lock();
+    if (alive == nullptr) return;
+    alive->Post([this, keep, name, id_text, job_id, action, outcome = std::make_shared<FunctionOutcome>(std::move(outcome))] {
+      --running_;
+      DeploymentState& state = states_[name];
+      state.running.erase(id_text);
+      Wake(name);  // a slot is free
+      if (action) {
+        // The action ran (or failed trying): record how it ended, unless it was canceled meanwhile.
+        absl::Status recorded = CommitWithRetries(*keep, [&](storage::Transaction& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
+          if (!current.has_value() || current->GetPath("state.kind") != Value::String("inProgress")) return absl::OkStatus();
+          ASSIGN_OR_RETURN(Value patch,
+                           Value::MakeObject({{"state", outcome->ok ? State("success") : State("failed", FailureMessage(*outcome))},
+                                              {"completedTime", Value::Float64(Millis(clock_.Now()))}}));
+          return txn.Patch(job_id, patch, storage::Access::kSystem).status();
+        });
+        if (!recorded.ok()) {
+          ISOBAR_LOG(kError, kComponent) << name << ": job " << id_text << " ended but its state was not saved: " << recorded;
+        }
+        Count([&](Stats& s) { ++(outcome->ok ? s.succeeded : s.failed); });
+        return;
+      }
+      if (outcome->ok) {
+        state.retries.erase(id_text);
+        Count([](Stats& s) { ++s.succeeded; });
+        return;
+      }
+      if (outcome->error.detail.kind() == isobar::v1::ErrorDetail::PRECONDITION &&
+          outcome->error.detail.message() == "the scheduled function is no longer pending") {
+        state.retries.erase(id_text);
+        Count([](Stats& s) { ++s.superseded; });
+        return;
+      }
+      if (outcome->error.detail.retryable()) {
+        Retry& retry = state.retries[id_text];
+        ++retry.attempts;
+        retry.not_before = clock_.Now() + Backoff(retry.attempts);
+        ISOBAR_LOG(kWarning, kComponent) << name << ": job " << id_text << " will run again (attempt "
+                                         << retry.attempts + 1 << "): " << outcome->error.detail.message();
+        Count([](Stats& s) { ++s.retried; });
+        return;
+      }
+      state.retries.erase(id_text);
+      absl::Status marked = CommitWithRetries(*keep, [&](storage::Transaction& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
+        if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) return absl::OkStatus();
+        ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("failed", FailureMessage(*outcome))},
+                                                         {"completedTime", Value::Float64(Millis(clock_.Now()))}}));
+        return txn.Patch(job_id, patch, storage::Access::kSystem).status();
+      });
+      if (!marked.ok()) ISOBAR_LOG(kError, kComponent) << name << ": job " << id_text << " failed, unrecorded: " << marked;
+      Count([](Stats& s) { ++s.failed; });
+    });
+  });
+}
+
+absl::Time Scheduler::ScanCrons(const std::shared_ptr<LiveDeployment>& live, DeploymentState& state, absl::Time now,
+                                bool stopping) {
+  LiveDeployment& deployment = *live;
+  const std::string name = deployment.info().name;
+  std::vector<Value> crons;
+  {
+    std::unique_ptr<storage::Transaction> txn = deployment.db().Begin();
+    absl::StatusOr<std::shared_ptr<const storage::TableSchema>> table =
+        txn->schemas().ByName(storage::kCronJobsTable, /*create=*/false);
+    if (!table.ok() || *table == nullptr) return absl::InfiniteFuture();
+    absl::StatusOr<storage::ScanResult> found =
+        txn->Scan(*table, (*table)->by_creation_time(), {}, storage::Order::kAsc, kMaxCrons);
+    if (!found.ok()) {
+      ISOBAR_LOG(kWarning, kComponent) << name << ": cannot read the crons: " << found.status();
+      return now + options_.retry_backoff_min;
+    }
+    crons = std::move(found->documents);
+  }
+  std::shared_ptr<const CodeVersion> code = deployment.code();
+  absl::Time next = absl::InfiniteFuture();
+  for (const Value& cron : crons) {
+    const std::string id_text = cron.Get("_id").string();
+    const std::string cron_name = cron.Get("name").type() == Value::Type::kString ? cron.Get("name").string() : id_text;
+    if (state.running.count(id_text) > 0) continue;
+    auto retry = state.retries.find(id_text);
+    if (retry != state.retries.end() && retry->second.not_before > now) {
+      next = std::min(next, retry->second.not_before);
+      continue;
+    }
+    absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(cron.Get("schedule"));
+    absl::StatusOr<storage::DocumentId> id = IdOf(cron);
+    const FunctionDef* function = nullptr;
+    if (code != nullptr && cron.Get("function").type() == Value::Type::kString) {
+      absl::StatusOr<FunctionPath> path = ParseFunctionPath(cron.Get("function").string());
+      if (path.ok()) function = code->Find(*path);
+    }
+    if (!schedule.ok() || !id.ok() || function == nullptr || function->kind == FunctionKind::kQuery) {
+      if (state.bad_crons.insert(id_text).second) {
+        ISOBAR_LOG(kError, kComponent) << name << ": cron \"" << cron_name << "\" cannot run: "
+                                       << (!schedule.ok() ? schedule.status().ToString() : "its function is missing");
+      }
+      continue;
+    }
+    const Value& stored_next = cron.Get("nextRun");
+    if (stored_next.type() != Value::Type::kFloat64) {
+      // Newly registered (or changed by a push): its first run.
+      const absl::Time first = schedule->First(now);
+      absl::Status saved = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(*id));
+        if (!current.has_value() || current->Get("nextRun").type() == Value::Type::kFloat64) return absl::OkStatus();
+        return txn.Patch(*id, Value::MakeSortedObject({{"nextRun", Value::Float64(Millis(first))}}), storage::Access::kSystem)
+            .status();
+      });
+      if (!saved.ok()) ISOBAR_LOG(kWarning, kComponent) << name << ": cron \"" << cron_name << "\": " << saved;
+      // Its commit brings this deployment back here, with nextRun set.
+      continue;
+    }
+    const absl::Time due = absl::FromUnixMillis(static_cast<int64_t>(stored_next.float64()));
+    if (due > now) {
+      next = std::min(next, due);
+      continue;
+    }
+    if (stopping || static_cast<int>(state.running.size()) >= options_.parallelism) continue;
+    // Due. Runs missed while nobody was serving are skipped: only the latest due one happens.
+    absl::Time latest = due;
+    int skipped = 0;
+    for (absl::Time following = schedule->NextAfter(latest); following <= now && skipped < kMaxSkippedRunsCounted;
+         following = schedule->NextAfter(latest)) {
+      latest = following;
+      ++skipped;
+    }
+    const absl::Time following = schedule->NextAfter(latest);
+    if (skipped > 0) {
+      ISOBAR_LOG(kWarning, kComponent) << name << ": cron \"" << cron_name << "\" skips " << skipped
+                                       << " run(s) missed between " << absl::FormatTime(due) << " and "
+                                       << absl::FormatTime(latest);
+      Count([skipped](Stats& s) { s.cron_runs_skipped += static_cast<uint64_t>(skipped); });
+    }
+    const double expected_next = stored_next.float64();
+    std::function<absl::Status(storage::Transaction&)> advance = [job_id = *id, expected_next, following,
+                                                                   latest](storage::Transaction& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
+      if (!current.has_value() || current->Get("nextRun") != Value::Float64(expected_next)) {
+        return absl::FailedPreconditionError("the scheduled function is no longer pending");
+      }
+      const double next_ms = following == absl::InfiniteFuture() ? 8.64e15 : Millis(following);
+      return txn
+          .Patch(job_id,
+                 Value::MakeSortedObject({{"lastRun", Value::Float64(Millis(latest))}, {"nextRun", Value::Float64(next_ms)}}),
+                 storage::Access::kSystem)
+          .status();
+    };
+    FunctionCallRequest request;
+    request.deployment = name;
+    request.path = function->path;
+    request.kind = function->kind;
+    request.args_json = storage::ToConvexJson(cron.Get("args").type() == Value::Type::kObject ? cron.Get("args")
+                                                                                              : Value::MakeSortedObject({}));
+    request.allow_internal = true;
+    if (function->kind == FunctionKind::kAction) {
+      absl::Status advanced = CommitWithRetries(deployment, advance);
+      if (!advanced.ok()) {
+        if (!absl::IsFailedPrecondition(advanced)) {
+          ISOBAR_LOG(kWarning, kComponent) << name << ": cron \"" << cron_name << "\" did not start: " << advanced;
+          state.retries[id_text] = Retry{1, now + options_.retry_backoff_min};
+        }
+        continue;
+      }
+      request.deadline = absl::Now() + options_.action_deadline;
+    } else {
+      request.before_commit = advance;
+      request.deadline = absl::Now() + options_.mutation_deadline;
+    }
+    state.running.insert(id_text);
+    ++running_;
+    Count([](Stats& s) {
+      ++s.started;
+      ++s.cron_runs;
+    });
+    const bool action = function->kind == FunctionKind::kAction;
+    run_(std::move(request), [this, inbox = std::weak_ptr<Inbox>(inbox_), live, name, id_text, cron_name, action,
+                              advance](FunctionOutcome outcome) {
+      std::shared_ptr<Inbox> alive = inbox.lock();
+      if (alive == nullptr) return;
+      alive->Post([this, live, name, id_text, cron_name, action, advance, ok = outcome.ok, error = outcome.error.detail] {
+        --running_;
+        DeploymentState& state = states_[name];
+        state.running.erase(id_text);
+        Wake(name);
+        if (ok) {
+          state.retries.erase(id_text);
+          Count([](Stats& s) { ++s.succeeded; });
+          return;
+        }
+        if (error.kind() == isobar::v1::ErrorDetail::PRECONDITION &&
+            error.message() == "the scheduled function is no longer pending") {
+          return;  // another run (or a push) moved it on
+        }
+        ISOBAR_LOG(kWarning, kComponent) << name << ": cron \"" << cron_name << "\" failed: " << error.message();
+        if (!action && error.retryable()) {
+          // Nothing of the mutation committed: the run is still due, after a backoff.
+          Retry& retry = state.retries[id_text];
+          ++retry.attempts;
+          retry.not_before = clock_.Now() + Backoff(retry.attempts);
+          Count([](Stats& s) { ++s.retried; });
+          return;
+        }
+        state.retries.erase(id_text);
+        Count([](Stats& s) { ++s.failed; });
+        if (!action) {
+          // The mutation failed for good: the run is over all the same, and the cron moves on.
+          absl::Status moved = CommitWithRetries(*live, advance);
+          if (!moved.ok() && !absl::IsFailedPrecondition(moved)) {
+            ISOBAR_LOG(kError, kComponent) << name << ": cron \"" << cron_name << "\" cannot move on: " << moved;
+          }
+        }
+      });
+    });
+  }
+  return next;
+}
+
+}  // namespace isobar::supervisor
