@@ -25,6 +25,15 @@ std::unique_ptr<Transaction> Database::Begin() {
                                        creation);
 }
 
+absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginAt(Timestamp ts) {
+  thread_local std::mt19937_64 seeds(std::random_device{}());
+  absl::MutexLock lock(&begin_mu_);
+  const Timestamp latest = committer_.Latest();
+  if (ts > latest) return absl::FailedPreconditionError("that timestamp is not published yet");
+  const Timestamp creation(std::max(absl::ToUnixNanos(absl::Now()), latest.value() + 1));
+  return std::make_unique<Transaction>(persistence_, schemas_, ts, seeds(), limits_, snapshots_.Register(ts), creation);
+}
+
 Timestamp Database::RetentionHorizon(absl::Duration window) const {
   absl::MutexLock lock(&begin_mu_);
   Timestamp horizon(committer_.Latest().value() - absl::ToInt64Nanoseconds(window));

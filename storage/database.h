@@ -29,6 +29,9 @@ class Database {
 
   // A transaction at the newest published timestamp. It must not outlive the database.
   std::unique_ptr<Transaction> Begin() ABSL_LOCKS_EXCLUDED(begin_mu_);
+  // A transaction reading at `ts`, a published timestamp no newer than the newest (subscriptions
+  // evaluate several queries at one timestamp). FAILED_PRECONDITION for a timestamp not yet published.
+  absl::StatusOr<std::unique_ptr<Transaction>> BeginAt(Timestamp ts) ABSL_LOCKS_EXCLUDED(begin_mu_);
 
   // The newest timestamp that retention may collect up to: `window` behind the newest commit, and never
   // past the snapshot of an open transaction.

@@ -143,6 +143,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
   session->depth = request.depth;
   session->scheduled_job = request.scheduled_job;
+  if (request.parent != nullptr) session->identity_read = request.parent->identity_read;
   if (attempt->function.kind != FunctionKind::kAction && request.parent != nullptr) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
     // can touch it from two invocations at once).
@@ -160,7 +161,16 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
     session->txn = std::move(borrowed);
   } else if (attempt->function.kind != FunctionKind::kAction) {
     absl::MutexLock lock(&session->mu);
-    session->txn = attempt->deployment->db().Begin();
+    if (attempt->function.kind == FunctionKind::kQuery && request.snapshot_ts.has_value()) {
+      absl::StatusOr<std::unique_ptr<storage::Transaction>> at = attempt->deployment->db().BeginAt(*request.snapshot_ts);
+      if (!at.ok()) {
+        std::move(attempt->done)(Failed(at.status()));
+        return;
+      }
+      session->txn = *std::move(at);
+    } else {
+      session->txn = attempt->deployment->db().Begin();
+    }
   } else {
     session->request_id = absl::StrCat(RandomSeed());
   }
@@ -254,6 +264,16 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   outcome.occ_retries = attempt->retries;
   auto finish = [&](FunctionOutcome result) {
     result.occ_retries = attempt->retries;
+    if (attempt->function.kind == FunctionKind::kQuery && attempt->request.parent == nullptr) {
+      // What the query depended on, for the query cache and subscriptions.
+      absl::MutexLock lock(&session->mu);
+      if (session->txn != nullptr) {
+        result.reads = std::make_shared<const storage::ReadSet>(session->txn->reads());
+        result.snapshot_ts = session->txn->begin_ts();
+      }
+      result.code_version = attempt->code->version();
+      result.identity_read = session->identity_read->load();
+    }
     if (attempt->request.parent != nullptr) ReturnBorrowed(*attempt, *session, result.ok);
     std::move(attempt->done)(std::move(result));
   };

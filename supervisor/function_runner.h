@@ -52,6 +52,9 @@ struct FunctionCallRequest {
   // error from it fails the call without committing.
   std::optional<storage::DocumentId> scheduled_job;
   std::function<absl::Status(storage::Transaction&)> before_commit;
+  // Queries: read at this published timestamp instead of the newest (subscriptions and the query
+  // cache evaluate every query of a transition at one timestamp).
+  std::optional<storage::Timestamp> snapshot_ts;
 };
 
 struct FunctionOutcome {
@@ -60,6 +63,12 @@ struct FunctionOutcome {
   DescribedError error;             // when not
   std::vector<isobar::v1::LogLine> logs;
   int occ_retries = 0;
+  // A client's query (no parent), succeeded or failed in its code: what it read, at which timestamp,
+  // in which code version, and whether it read the caller's identity. Null reads otherwise.
+  std::shared_ptr<const storage::ReadSet> reads;
+  storage::Timestamp snapshot_ts{0};
+  int64_t code_version = 0;
+  bool identity_read = false;
 };
 
 using FunctionCallback = absl::AnyInvocable<void(FunctionOutcome) &&>;

@@ -100,28 +100,55 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
     call.deadline = std::min(client_deadline, absl::Now() + (kind == FunctionKind::kAction
                                                                  ? options_.default_action_deadline
                                                                  : options_.default_deadline));
-    const std::string deployment = call.deployment;
-    const absl::Time deadline = call.deadline;
-    admission_.Admit(
-        deployment, kind, deadline,
-        [this, context, response, reactor, call = std::move(call)](Admission::Ticket ticket) mutable {
-          // The ticket holds the slot until the call's outcome is known (OCC retries included).
-          // Admitted on an executor thread (at once, or from the queue): start right here.
-          runner_.RunOnThisThread(std::move(call), [context, response, reactor, ticket = std::move(ticket)](FunctionOutcome outcome) mutable {
-            ticket.Release();
-            for (isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = std::move(line);
-            response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
-            if (!outcome.ok) {
-              reactor->Finish(Detailed(*context, outcome.error.code, outcome.error.detail));
-              return;
-            }
-            response->set_result_json(std::move(outcome.result_json));
-            reactor->Finish(grpc::Status::OK);
-          });
-        },
-        [context, reactor](absl::Status refused) { reactor->Finish(WithDetail(*context, refused)); });
+    auto reply = [context, response, reactor](const FunctionOutcome& outcome) {
+      for (const isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = line;
+      response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
+      if (!outcome.ok) {
+        reactor->Finish(Detailed(*context, outcome.error.code, outcome.error.detail));
+        return;
+      }
+      response->set_result_json(outcome.result_json);
+      reactor->Finish(grpc::Status::OK);
+    };
+    if (kind == FunctionKind::kQuery) {
+      // Through the query cache, at the newest timestamp whose commits it has seen: a valid earlier
+      // result answers without a worker.
+      absl::StatusOr<std::shared_ptr<LiveDeployment>> live = deployments_.Get(call.deployment);
+      std::shared_ptr<const CodeVersion> code = live.ok() ? (*live)->code() : nullptr;
+      if (code != nullptr) {
+        const storage::Timestamp at = tracker_.Now(call.deployment, (*live)->db());
+        cache_.Evaluate(
+            std::move(call), code->version(), at,
+            [this](FunctionCallRequest request, FunctionCallback done) { AdmitAndRun(std::move(request), std::move(done)); },
+            [reply](std::shared_ptr<QueryResult> result) { reply(result->outcome()); });
+        return;
+      }
+    }
+    AdmitAndRun(std::move(call), [reply](FunctionOutcome outcome) { reply(outcome); });
   });
   return reactor;
+}
+
+void FunctionsService::AdmitAndRun(FunctionCallRequest call, FunctionCallback done) {
+  const std::string deployment = call.deployment;
+  const FunctionKind kind = call.kind;
+  const absl::Time deadline = call.deadline;
+  auto shared_done = std::make_shared<FunctionCallback>(std::move(done));
+  admission_.Admit(
+      deployment, kind, deadline,
+      [this, call = std::move(call), shared_done](Admission::Ticket ticket) mutable {
+        // The ticket holds the slot until the call's outcome is known (OCC retries included).
+        // Admitted on an executor thread (at once, or from the queue): start right here.
+        runner_.RunOnThisThread(std::move(call), [shared_done, ticket = std::move(ticket)](FunctionOutcome outcome) mutable {
+          ticket.Release();
+          std::move (*shared_done)(std::move(outcome));
+        });
+      },
+      [shared_done](absl::Status refused) {
+        FunctionOutcome outcome;
+        outcome.error = Describe(refused);
+        std::move(*shared_done)(std::move(outcome));
+      });
 }
 
 }  // namespace isobar::supervisor

@@ -21,6 +21,8 @@
 #include "storage/pg_pool.h"
 #include "supervisor/admission.h"
 #include "supervisor/function_runner.h"
+#include "supervisor/query_cache.h"
+#include "supervisor/read_tracker.h"
 #include "supervisor/live_deployments.h"
 
 namespace isobar::supervisor {
@@ -36,13 +38,16 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
  public:
   // Not owned; all must outlive the service.
   FunctionsService(FunctionsOptions options, FunctionRunner& runner, Admission& admission,
-                   LiveDeployments& deployments, storage::PgPool& pg, Executor& executor)
+                   LiveDeployments& deployments, storage::PgPool& pg, Executor& executor, ReadTracker& tracker,
+                   QueryCache& cache)
       : options_(std::move(options)),
         runner_(runner),
         admission_(admission),
         deployments_(deployments),
         api_keys_(pg),
-        executor_(executor) {}
+        executor_(executor),
+        tracker_(tracker),
+        cache_(cache) {}
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                   isobar::v1::FunctionResponse* response) override {
@@ -60,6 +65,8 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
  private:
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                  isobar::v1::FunctionResponse* response, FunctionKind kind);
+  // Runs `call` once admitted (the query cache calls this on a miss).
+  void AdmitAndRun(FunctionCallRequest call, FunctionCallback done);
   // Whether the call may run public (and, with the admin key, internal) functions of `deployment`.
   absl::StatusOr<bool> Authorize(const grpc::ServerContextBase& context, const std::string& deployment)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -70,6 +77,8 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
   LiveDeployments& deployments_;
   storage::ApiKeys api_keys_;
   Executor& executor_;
+  ReadTracker& tracker_;
+  QueryCache& cache_;
   absl::Mutex mu_;
   struct Verified {
     absl::Time until;

@@ -5,6 +5,7 @@
 #ifndef ISOBAR_SUPERVISOR_INVOCATION_SESSION_H_
 #define ISOBAR_SUPERVISOR_INVOCATION_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -28,6 +29,9 @@ struct InvocationSession {
   int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
   std::string request_id;        // actions: what invokeAction was given
   std::optional<storage::DocumentId> scheduled_job;  // run by the scheduler: its job
+  // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
+  // identity: a cached query result is then the caller's alone. Shared down nested calls.
+  std::shared_ptr<std::atomic<bool>> identity_read = std::make_shared<std::atomic<bool>>(false);
 
   // Host calls of one invocation are served one at a time.
   absl::Mutex mu;

@@ -41,6 +41,8 @@
 #include "supervisor/functions_service.h"
 #include "supervisor/live_deployments.h"
 #include "base/executor.h"
+#include "supervisor/query_cache.h"
+#include "supervisor/read_tracker.h"
 #include "supervisor/scheduler.h"
 #include "supervisor/worker_pool.h"
 #include "supervisor/worker_service.h"
@@ -170,7 +172,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   Scheduler scheduler(
       live, [&runner](FunctionCallRequest request, FunctionCallback done) { runner.Run(std::move(request), std::move(done)); },
       clock);
-  live.SetCommitObserver([&scheduler](const std::string& deployment, const storage::PublishedCommit& commit) {
+  ReadTracker tracker;
+  QueryCache query_cache(tracker);
+  live.SetCommitObserver([&scheduler, &tracker](const std::string& deployment, const storage::PublishedCommit& commit) {
+    tracker.Observe(deployment, commit);  // first: results it invalidates are never served again
     scheduler.Observe(deployment, commit);
   });
   HostCallRouter router(pg_pool, executor, runner);
@@ -215,7 +220,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   FunctionsOptions functions_options;
   functions_options.admin_key = admin_key;
-  FunctionsService functions_service(functions_options, runner, admission, live, pg_pool, executor);
+  FunctionsService functions_service(functions_options, runner, admission, live, pg_pool, executor, tracker,
+                                     query_cache);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -284,7 +284,10 @@ absl::StatusOr<std::string> SnapshotTs(InvocationSession& session, const Value&)
   return storage::ToConvexJson(Value::Int64(static_cast<int64_t>(txn->begin_ts().value())));
 }
 
-absl::StatusOr<std::string> UserIdentity(InvocationSession& session, const Value&) { return session.identity_json; }
+absl::StatusOr<std::string> UserIdentity(InvocationSession& session, const Value&) {
+  session.identity_read->store(true);
+  return session.identity_json;
+}
 
 absl::StatusOr<std::string> FunctionMetadata(InvocationSession& session, const Value&) {
   return absl::StrCat("{\"name\":", Quote(session.function.path), ",\"componentPath\":\"\"}");

@@ -491,14 +491,15 @@ TEST_F(FunctionsTest, ScheduledCallsArePersistedAsPendingJobs) {
 TEST_F(FunctionsTest, AFloodIsRefusedAtOnceWhileOtherDeploymentsAreServed) {
   const std::string calm_key = Deploy("calm");
   constexpr int kFlood = 60;
-  constexpr char kSpin[] = R"({"iterations":20000000})";
+
   std::atomic<int> ok{0}, refused{0}, other{0};
   std::atomic<int> finished{0};
   size_t max_waiting = 0;
   std::vector<std::thread> flood;
   for (int i = 0; i < kFlood; ++i) {
-    flood.emplace_back([&] {
-      Result r = Call(Kind::kQuery, "counters:spin", kSpin);
+    // Different arguments: identical queries at one timestamp would share one execution.
+    flood.emplace_back([&, i] {
+      Result r = Call(Kind::kQuery, "counters:spin", absl::StrCat(R"({"iterations":)", 20000000 + i, "}"));
       if (r.status.ok()) {
         ++ok;
       } else if (r.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {

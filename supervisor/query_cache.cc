@@ -1,0 +1,173 @@
+#include "supervisor/query_cache.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "storage/convex_json.h"
+
+namespace isobar::supervisor {
+
+QueryResult::QueryResult(std::string deployment, FunctionOutcome outcome, ReadTracker& tracker)
+    : deployment_(std::move(deployment)), outcome_(std::move(outcome)), tracker_(tracker), computed_at_(absl::Now()) {}
+
+QueryResult::~QueryResult() {
+  ReadTracker::WatchId watch;
+  {
+    absl::MutexLock lock(&mu_);
+    watch = watch_;
+  }
+  tracker_.Unwatch(deployment_, watch);
+}
+
+size_t QueryResult::bytes() const {
+  size_t n = sizeof(*this) + outcome_.result_json.size() + outcome_.error.detail.ByteSizeLong();
+  for (const auto& line : outcome_.logs) n += line.ByteSizeLong();
+  if (outcome_.reads != nullptr) n += outcome_.reads->intervals() * 64;
+  return n;
+}
+
+bool QueryResult::ValidAt(storage::Timestamp at) const {
+  absl::MutexLock lock(&mu_);
+  return ts() <= at && (!invalid_at_.has_value() || at < *invalid_at_);
+}
+
+bool QueryResult::invalidated() const {
+  absl::MutexLock lock(&mu_);
+  return invalid_at_.has_value();
+}
+
+bool QueryResult::Listen(std::function<void()> listener) {
+  absl::MutexLock lock(&mu_);
+  if (invalid_at_.has_value()) return false;
+  listeners_.push_back(std::move(listener));
+  return true;
+}
+
+void QueryResult::StartWatching(const std::shared_ptr<QueryResult>& self) {
+  if (outcome_.reads == nullptr) {
+    Invalidate(ts());
+    return;
+  }
+  std::weak_ptr<QueryResult> weak = self;
+  const ReadTracker::WatchId id =
+      tracker_.Watch(deployment_, outcome_.reads, ts(), [weak](storage::Timestamp at) {
+        if (std::shared_ptr<QueryResult> result = weak.lock(); result != nullptr) result->Invalidate(at);
+      });
+  absl::MutexLock lock(&mu_);
+  watch_ = id;
+}
+
+void QueryResult::Invalidate(storage::Timestamp at) {
+  std::vector<std::function<void()>> listeners;
+  {
+    absl::MutexLock lock(&mu_);
+    if (invalid_at_.has_value()) return;
+    invalid_at_ = at;
+    watch_ = 0;  // the tracker forgot it
+    listeners.swap(listeners_);
+  }
+  for (auto& listener : listeners) listener();
+}
+
+std::shared_ptr<QueryResult> QueryCache::Find(const Key& key, storage::Timestamp at) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  const std::shared_ptr<QueryResult>& result = it->second.result;
+  if (!result->ValidAt(at) || absl::Now() - result->computed_at() > options_.max_age) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return result;
+}
+
+void QueryCache::Store(const Key& key, std::shared_ptr<QueryResult> result) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    // A newer evaluation replaces the older one.
+    bytes_ -= it->second.result->bytes();
+    lru_.erase(it->second.lru);
+    entries_.erase(it);
+  }
+  lru_.push_front(key);
+  bytes_ += result->bytes();
+  entries_.emplace(key, Entry{std::move(result), lru_.begin()});
+  while (bytes_ > options_.max_bytes && !lru_.empty()) {
+    auto victim = entries_.find(lru_.back());
+    bytes_ -= victim->second.result->bytes();
+    entries_.erase(victim);
+    lru_.pop_back();
+    ++stats_.evictions;
+  }
+}
+
+void QueryCache::Erase(const Key& key, const QueryResult* result) {
+  std::shared_ptr<QueryResult> dropped;  // destroyed outside the lock
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.result.get() != result) return;
+  bytes_ -= result->bytes();
+  lru_.erase(it->second.lru);
+  dropped = std::move(it->second.result);
+  entries_.erase(it);
+}
+
+void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage::Timestamp at, const Run& run,
+                          Done done) {
+  absl::StatusOr<storage::Value> args = storage::ParseConvexJson(request.args_json.empty() ? "{}" : request.args_json);
+  const std::string canonical = args.ok() ? storage::ToConvexJson(*args) : request.args_json;
+  const Key shared{request.deployment, version, request.path, canonical, ""};
+  const Key personal{request.deployment, version, request.path, canonical, request.identity_json};
+  std::shared_ptr<QueryResult> hit;
+  {
+    absl::MutexLock lock(&mu_);
+    hit = Find(shared, at);
+    if (hit == nullptr) hit = Find(personal, at);
+    if (hit != nullptr) {
+      ++stats_.hits;
+    } else {
+      auto [flight, first] = in_flight_.try_emplace(std::make_pair(personal, at));
+      flight->second.waiting.push_back(std::move(done));
+      if (!first) {
+        ++stats_.shared;
+        return;
+      }
+      ++stats_.misses;
+    }
+  }
+  if (hit != nullptr) {
+    done(std::move(hit));
+    return;
+  }
+  request.snapshot_ts = at;
+  const std::string deployment = request.deployment;
+  run(std::move(request), [this, deployment, personal, shared, at](FunctionOutcome outcome) {
+    const bool cacheable = outcome.ok && outcome.reads != nullptr;
+    const Key key = outcome.identity_read ? personal : shared;
+    const Key stored{std::get<0>(key), outcome.code_version, std::get<2>(key), std::get<3>(key), std::get<4>(key)};
+    auto result = std::make_shared<QueryResult>(deployment, std::move(outcome), tracker_);
+    result->StartWatching(result);
+    std::vector<Done> waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      auto flight = in_flight_.find(std::make_pair(personal, at));
+      if (flight != in_flight_.end()) {
+        waiting = std::move(flight->second.waiting);
+        in_flight_.erase(flight);
+      }
+      if (cacheable && !result->invalidated()) Store(stored, result);
+    }
+    if (cacheable) {
+      const QueryResult* raw = result.get();
+      if (!result->Listen([this, stored, raw] { Erase(stored, raw); })) Erase(stored, raw);
+    }
+    for (Done& d : waiting) d(result);
+  });
+}
+
+QueryCache::Stats QueryCache::stats() const {
+  absl::MutexLock lock(&mu_);
+  Stats s = stats_;
+  s.entries = entries_.size();
+  s.bytes = bytes_;
+  return s;
+}
+
+}  // namespace isobar::supervisor
