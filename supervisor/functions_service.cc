@@ -18,8 +18,9 @@ constexpr size_t kMaxRememberedKeys = 4096;
 constexpr size_t kMaxIdentityBytes = 64 << 10;
 constexpr size_t kMaxIdempotencyKeyBytes = 256;
 
-// An identity must be an object naming its token, subject and issuer, as Convex's UserIdentity does.
-absl::Status CheckIdentity(const std::string& identity_json) {
+}  // namespace
+
+absl::Status FunctionsService::CheckIdentity(const std::string& identity_json) {
   if (identity_json.empty()) return absl::OkStatus();
   if (identity_json.size() > kMaxIdentityBytes) return absl::InvalidArgumentError("identity_json is too large");
   absl::StatusOr<storage::Value> identity = storage::ParseConvexJson(identity_json);
@@ -33,8 +34,6 @@ absl::Status CheckIdentity(const std::string& identity_json) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<bool> FunctionsService::Authorize(const grpc::ServerContextBase& context,
                                                  const std::string& deployment) {

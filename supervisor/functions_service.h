@@ -23,6 +23,7 @@
 #include "supervisor/function_runner.h"
 #include "supervisor/query_cache.h"
 #include "supervisor/read_tracker.h"
+#include "supervisor/subscription.h"
 #include "supervisor/live_deployments.h"
 
 namespace isobar::supervisor {
@@ -47,7 +48,23 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
         api_keys_(pg),
         executor_(executor),
         tracker_(tracker),
-        cache_(cache) {}
+        cache_(cache) {
+    subscriptions_.authorize = [this](const grpc::ServerContextBase& context, const std::string& deployment) {
+      return Authorize(context, deployment);
+    };
+    subscriptions_.check_identity = CheckIdentity;
+    subscriptions_.deployments = &deployments_;
+    subscriptions_.tracker = &tracker_;
+    subscriptions_.cache = &cache_;
+    subscriptions_.run = [this](FunctionCallRequest request, FunctionCallback done) {
+      AdmitAndRun(std::move(request), std::move(done));
+    };
+    subscriptions_.executor = &executor_;
+    subscriptions_.query_deadline = options_.default_deadline;
+  }
+
+  // An identity must be an object naming its token, subject and issuer, as Convex's UserIdentity does.
+  static absl::Status CheckIdentity(const std::string& identity_json);
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                   isobar::v1::FunctionResponse* response) override {
@@ -60,6 +77,10 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
   grpc::ServerUnaryReactor* Action(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                    isobar::v1::FunctionResponse* response) override {
     return Call(context, request, response, FunctionKind::kAction);
+  }
+  grpc::ServerBidiReactor<isobar::v1::SubscribeRequest, isobar::v1::Transition>* Subscribe(
+      grpc::CallbackServerContext* context) override {
+    return NewSubscription(context, subscriptions_);
   }
 
  private:
@@ -79,6 +100,7 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
   Executor& executor_;
   ReadTracker& tracker_;
   QueryCache& cache_;
+  SubscriptionEnvironment subscriptions_;
   absl::Mutex mu_;
   struct Verified {
     absl::Time until;

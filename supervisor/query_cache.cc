@@ -45,28 +45,30 @@ bool QueryResult::Listen(std::function<void()> listener) {
 
 void QueryResult::StartWatching(const std::shared_ptr<QueryResult>& self) {
   if (outcome_.reads == nullptr) {
-    Invalidate(ts());
+    for (auto& listener : MarkInvalid(ts())) listener();
     return;
   }
   std::weak_ptr<QueryResult> weak = self;
-  const ReadTracker::WatchId id =
-      tracker_.Watch(deployment_, outcome_.reads, ts(), [weak](storage::Timestamp at) {
-        if (std::shared_ptr<QueryResult> result = weak.lock(); result != nullptr) result->Invalidate(at);
+  const ReadTracker::WatchId id = tracker_.Watch(
+      deployment_, outcome_.reads, ts(), [weak](storage::Timestamp at) -> std::function<void()> {
+        std::shared_ptr<QueryResult> result = weak.lock();
+        if (result == nullptr) return nullptr;
+        return [listeners = result->MarkInvalid(at)]() {
+          for (const auto& listener : listeners) listener();
+        };
       });
   absl::MutexLock lock(&mu_);
   watch_ = id;
 }
 
-void QueryResult::Invalidate(storage::Timestamp at) {
+std::vector<std::function<void()>> QueryResult::MarkInvalid(storage::Timestamp at) {
   std::vector<std::function<void()>> listeners;
-  {
-    absl::MutexLock lock(&mu_);
-    if (invalid_at_.has_value()) return;
-    invalid_at_ = at;
-    watch_ = 0;  // the tracker forgot it
-    listeners.swap(listeners_);
-  }
-  for (auto& listener : listeners) listener();
+  absl::MutexLock lock(&mu_);
+  if (invalid_at_.has_value()) return listeners;
+  invalid_at_ = at;
+  watch_ = 0;  // the tracker forgot it
+  listeners.swap(listeners_);
+  return listeners;
 }
 
 std::shared_ptr<QueryResult> QueryCache::Find(const Key& key, storage::Timestamp at) {
@@ -78,12 +80,14 @@ std::shared_ptr<QueryResult> QueryCache::Find(const Key& key, storage::Timestamp
   return result;
 }
 
-void QueryCache::Store(const Key& key, std::shared_ptr<QueryResult> result) {
+void QueryCache::Store(const Key& key, std::shared_ptr<QueryResult> result,
+                       std::vector<std::shared_ptr<QueryResult>>* dropped) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     // A newer evaluation replaces the older one.
     bytes_ -= it->second.result->bytes();
     lru_.erase(it->second.lru);
+    dropped->push_back(std::move(it->second.result));
     entries_.erase(it);
   }
   lru_.push_front(key);
@@ -92,6 +96,7 @@ void QueryCache::Store(const Key& key, std::shared_ptr<QueryResult> result) {
   while (bytes_ > options_.max_bytes && !lru_.empty()) {
     auto victim = entries_.find(lru_.back());
     bytes_ -= victim->second.result->bytes();
+    dropped->push_back(std::move(victim->second.result));
     entries_.erase(victim);
     lru_.pop_back();
     ++stats_.evictions;
@@ -145,6 +150,7 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
     auto result = std::make_shared<QueryResult>(deployment, std::move(outcome), tracker_);
     result->StartWatching(result);
     std::vector<Done> waiting;
+    std::vector<std::shared_ptr<QueryResult>> dropped;  // released outside the lock (they unwatch)
     {
       absl::MutexLock lock(&mu_);
       auto flight = in_flight_.find(std::make_pair(personal, at));
@@ -152,7 +158,7 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
         waiting = std::move(flight->second.waiting);
         in_flight_.erase(flight);
       }
-      if (cacheable && !result->invalidated()) Store(stored, result);
+      if (cacheable && !result->invalidated()) Store(stored, result, &dropped);
     }
     if (cacheable) {
       const QueryResult* raw = result.get();

@@ -56,7 +56,8 @@ class QueryResult {
   void StartWatching(const std::shared_ptr<QueryResult>& self) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Invalidate(storage::Timestamp at) ABSL_LOCKS_EXCLUDED(mu_);
+  // Marks the result invalid; the listeners to call (outside every lock).
+  std::vector<std::function<void()>> MarkInvalid(storage::Timestamp at) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string deployment_;
   const FunctionOutcome outcome_;
@@ -105,7 +106,9 @@ class QueryCache {
   };
 
   std::shared_ptr<QueryResult> Find(const Key& key, storage::Timestamp at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Store(const Key& key, std::shared_ptr<QueryResult> result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Results it replaces or evicts go to `dropped`, to be released after the lock.
+  void Store(const Key& key, std::shared_ptr<QueryResult> result, std::vector<std::shared_ptr<QueryResult>>* dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Erase(const Key& key, const QueryResult* result) ABSL_LOCKS_EXCLUDED(mu_);
 
   ReadTracker& tracker_;

@@ -4,6 +4,7 @@ namespace isobar::supervisor {
 ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shared_ptr<const storage::ReadSet> reads,
                                         storage::Timestamp ts, OnInvalid on_invalid) {
   std::optional<storage::Timestamp> invalid_at;
+  std::function<void()> after;
   WatchId id = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -21,7 +22,9 @@ ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shar
         }
       }
     }
-    if (!invalid_at.has_value()) {
+    if (invalid_at.has_value()) {
+      after = on_invalid(*invalid_at);
+    } else {
       id = next_id_++;
       for (const auto& [index, ranges] : reads->by_index()) {
         auto& by_start = d.intervals[index];
@@ -31,7 +34,7 @@ ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shar
       return id;
     }
   }
-  on_invalid(*invalid_at);
+  if (after) after();
   return 0;
 }
 
@@ -65,7 +68,7 @@ void ReadTracker::Unwatch(const std::string& deployment, WatchId id) {
 }
 
 void ReadTracker::Observe(const std::string& deployment, const storage::PublishedCommit& commit) {
-  std::vector<OnInvalid> invalidated;
+  std::vector<std::function<void()>> after;
   {
     absl::MutexLock lock(&mu_);
     Deployment& d = deployments_[deployment];
@@ -83,7 +86,10 @@ void ReadTracker::Observe(const std::string& deployment, const storage::Publishe
       }
     }
     for (WatchId id : hit) {
-      if (OnInvalid callback = Drop(d, id); callback != nullptr) invalidated.push_back(std::move(callback));
+      // Marked before processed() moves on.
+      if (OnInvalid callback = Drop(d, id); callback != nullptr) {
+        if (std::function<void()> then = callback(commit.ts); then) after.push_back(std::move(then));
+      }
     }
     d.processed = commit.ts;
     d.log.emplace_back(commit.ts, std::move(keys));
@@ -92,7 +98,7 @@ void ReadTracker::Observe(const std::string& deployment, const storage::Publishe
       d.log.pop_front();
     }
   }
-  for (OnInvalid& callback : invalidated) callback(commit.ts);
+  for (std::function<void()>& then : after) then();
 }
 
 storage::Timestamp ReadTracker::Now(const std::string& deployment, storage::Database& db) {

@@ -12,7 +12,7 @@
 // against the commits it already saw after `ts` (a recent log), and calls back at once if one
 // overlaps (or if the log no longer reaches back to `ts`). processed() is the newest commit seen:
 // a result not invalidated by then is valid at that timestamp. Callbacks run on the caller's thread
-// (Observe's or Watch's), outside the tracker's lock; keep them short. Thread-safe.
+// (Observe's or Watch's). Thread-safe.
 #ifndef ISOBAR_SUPERVISOR_READ_TRACKER_H_
 #define ISOBAR_SUPERVISOR_READ_TRACKER_H_
 
@@ -38,7 +38,10 @@ namespace isobar::supervisor {
 class ReadTracker {
  public:
   using WatchId = uint64_t;
-  using OnInvalid = std::function<void(storage::Timestamp invalid_at)>;
+  // Called under the tracker's lock, before processed() moves past the commit, so that nobody can
+  // see the result as valid at that timestamp: it must only mark the result (no other locks held
+  // for long, no calls back into the tracker). What it returns (may be null) runs after the lock.
+  using OnInvalid = std::function<std::function<void()>(storage::Timestamp invalid_at)>;
 
   // `log_commits`: how many recent commits per deployment are kept to check late watches against.
   explicit ReadTracker(size_t log_commits = 4096) : log_commits_(log_commits) {}

@@ -30,7 +30,12 @@ storage::PublishedCommit Commit(int64_t ts, const std::string& key) {
 TEST(ReadTrackerTest, ACommitInvalidatesTheResultsWhoseIntervalsHoldAKeyItWrote) {
   ReadTracker tracker;
   std::vector<std::string> invalid;
-  auto record = [&](std::string name) { return [&invalid, name](Timestamp) { invalid.push_back(name); }; };
+  auto record = [&](std::string name) {
+    return [&invalid, name](Timestamp) -> std::function<void()> {
+      invalid.push_back(name);
+      return nullptr;
+    };
+  };
   tracker.Watch("d", Reads("b", "d"), Timestamp(1), record("b..d"));
   tracker.Watch("d", Reads("a", std::nullopt), Timestamp(1), record("a.."));
   tracker.Watch("d", Reads("x", "y"), Timestamp(1), record("x..y"));
@@ -50,13 +55,22 @@ TEST(ReadTrackerTest, AResultWatchedLateIsCheckedAgainstTheCommitsSinceItsTimest
   tracker.Observe("d", Commit(10, "k"));
   tracker.Observe("d", Commit(20, "m"));
   std::optional<Timestamp> at;
-  EXPECT_NE(tracker.Watch("d", Reads("k", "l"), Timestamp(15), [&](Timestamp t) { at = t; }), 0u) << "10 is before 15";
+  EXPECT_NE(tracker.Watch("d", Reads("k", "l"), Timestamp(15), [&](Timestamp t) -> std::function<void()> {
+    at = t;
+    return nullptr;
+  }), 0u) << "10 is before 15";
   EXPECT_FALSE(at.has_value());
-  EXPECT_EQ(tracker.Watch("d", Reads("m", "n"), Timestamp(15), [&](Timestamp t) { at = t; }), 0u);
+  EXPECT_EQ(tracker.Watch("d", Reads("m", "n"), Timestamp(15), [&](Timestamp t) -> std::function<void()> {
+    at = t;
+    return nullptr;
+  }), 0u);
   EXPECT_EQ(at, Timestamp(20));
   tracker.Observe("d", Commit(30, "z"));  // the log keeps two commits: 10 falls out
   at.reset();
-  EXPECT_EQ(tracker.Watch("d", Reads("q", "r"), Timestamp(5), [&](Timestamp t) { at = t; }), 0u);
+  EXPECT_EQ(tracker.Watch("d", Reads("q", "r"), Timestamp(5), [&](Timestamp t) -> std::function<void()> {
+    at = t;
+    return nullptr;
+  }), 0u);
   EXPECT_EQ(at, Timestamp(30)) << "the log no longer reaches back to 5: stale";
 }
 
