@@ -282,6 +282,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     return;
   }
   PublishLogs(*attempt, *done, worker);
+  outcome.observed_time = done->observed_time();
   for (const auto& line : done->log_lines()) {
     isobar::v1::LogLine& out = outcome.logs.emplace_back();
     out.set_level(line.level());

@@ -69,6 +69,7 @@ struct FunctionOutcome {
   storage::Timestamp snapshot_ts{0};
   int64_t code_version = 0;
   bool identity_read = false;
+  bool observed_time = false;  // it read the clock: a cached result expires
 };
 
 using FunctionCallback = absl::AnyInvocable<void(FunctionOutcome) &&>;

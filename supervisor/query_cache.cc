@@ -75,7 +75,8 @@ std::shared_ptr<QueryResult> QueryCache::Find(const Key& key, storage::Timestamp
   auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
   const std::shared_ptr<QueryResult>& result = it->second.result;
-  if (!result->ValidAt(at) || absl::Now() - result->computed_at() > options_.max_age) return nullptr;
+  if (!result->ValidAt(at)) return nullptr;
+  if (result->outcome().observed_time && absl::Now() - result->computed_at() > options_.max_age) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second.lru);
   return result;
 }

@@ -6,8 +6,8 @@
 //
 // Key: deployment, code version, path, canonical arguments, and the caller's identity only when the
 // query read it (ctx.auth), so results are shared across callers otherwise. A result computed at ts0
-// serves a request at `at` when ts0 <= at and no commit up to `at` overlapped it; it also expires
-// after `max_age` of wall time (a query may have depended on Date.now()). Identical concurrent
+// serves a request at `at` when ts0 <= at and no commit up to `at` overlapped it; one whose query read
+// the clock (Date.now(), new Date()) also expires after `max_age` of wall time. Identical concurrent
 // requests at one timestamp share one execution. Failed results are never kept (subscriptions may
 // still watch them). Least recently used results go beyond `max_bytes`. Thread-safe.
 #ifndef ISOBAR_SUPERVISOR_QUERY_CACHE_H_

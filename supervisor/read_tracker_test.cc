@@ -126,5 +126,35 @@ TEST(QueryCacheTest, SharesExecutionsServesValidResultsAndNeverKeepsErrors) {
   EXPECT_EQ(runs, 3);
 }
 
+TEST(QueryCacheTest, OnlyResultsThatReadTheClockExpire) {
+  ReadTracker tracker;
+  QueryCache cache(tracker, {.max_age = absl::ZeroDuration()});
+  int runs = 0;
+  bool reads_clock = false;
+  auto run = [&](FunctionCallRequest, FunctionCallback done) {
+    ++runs;
+    FunctionOutcome o;
+    o.ok = true;
+    o.result_json = "1";
+    o.reads = Reads("a", "b");
+    o.snapshot_ts = Timestamp(5);
+    o.code_version = 1;
+    o.observed_time = reads_clock;
+    std::move(done)(std::move(o));
+  };
+  FunctionCallRequest request;
+  request.deployment = "d";
+  request.path = "m:timeless";
+  auto ignore = [](std::shared_ptr<QueryResult>) {};
+  cache.Evaluate(request, 1, Timestamp(5), run, ignore);
+  cache.Evaluate(request, 1, Timestamp(5), run, ignore);
+  EXPECT_EQ(runs, 1) << "a result that did not read the clock does not age";
+  request.path = "m:clock";
+  reads_clock = true;
+  cache.Evaluate(request, 1, Timestamp(5), run, ignore);
+  cache.Evaluate(request, 1, Timestamp(5), run, ignore);
+  EXPECT_EQ(runs, 3) << "one that read Date.now() expires (max_age 0 here)";
+}
+
 }  // namespace
 }  // namespace isobar::supervisor

@@ -55,6 +55,14 @@ bool SyscallArguments(const v8::FunctionCallbackInfo<v8::Value>& info, Invocatio
   return true;
 }
 
+// The frozen Date was read: results depend on time (a cached query's result expires).
+void ObservedTime(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Invocation* invocation = Invocation::Of(info.GetIsolate()->GetCurrentContext());
+  if (invocation == nullptr) return;
+  invocation->observed_time = true;
+  if (invocation->importing && invocation->context != nullptr) invocation->context->time_observed_at_import = true;
+}
+
 void Syscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
   Invocation* invocation = CurrentInvocation(info);
   std::string op, args;
@@ -204,6 +212,7 @@ v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::
   SetFunction(context, native, "log", Log);
   SetFunction(context, native, "randomBytes", RandomBytes);
   SetFunction(context, native, "digest", Digest);
+  SetFunction(context, native, "observedTime", ObservedTime);
   v8::Local<v8::Value> installer;
   v8::Local<v8::Value> enter;
   v8::Local<v8::Value> argv[] = {native};
@@ -251,7 +260,8 @@ void OnPromiseReject(v8::PromiseRejectMessage message) {
 const intptr_t* BindingReferences() {
   static const intptr_t kReferences[] = {
       reinterpret_cast<intptr_t>(Syscall), reinterpret_cast<intptr_t>(AsyncSyscall), reinterpret_cast<intptr_t>(Log),
-      reinterpret_cast<intptr_t>(RandomBytes), reinterpret_cast<intptr_t>(Digest), 0};
+      reinterpret_cast<intptr_t>(RandomBytes), reinterpret_cast<intptr_t>(Digest),
+      reinterpret_cast<intptr_t>(ObservedTime), 0};
   return kReferences;
 }
 

@@ -6,6 +6,7 @@
 //   native.log(level, text)                          a captured log line (bounded)
 //   native.randomBytes(n) -> ArrayBuffer             kernel randomness (actions)
 //   native.digest(name, Uint8Array) -> ArrayBuffer   SHA-1/256/384/512
+//   native.observedTime()                            the frozen clock was read (cached results expire)
 #ifndef ISOBAR_WORKER_BINDINGS_H_
 #define ISOBAR_WORKER_BINDINGS_H_
 

@@ -242,6 +242,7 @@ Evaluator::Step Evaluator::Start(Invoke invoke) {
     return Finish(std::move(running_[id]), std::move(failed), /*retire_isolate=*/true);
   }
   inv.logs = std::move(inv.context->preload_logs);  // its modules' top-level output, when preloaded
+  inv.observed_time = inv.context->time_observed_at_import;
   return Advance(inv, [](Invocation& inv, v8::Local<v8::Context> context) {
     return EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), inv.deterministic, inv.invoke.seed(),
                            inv.invoke.unix_time_ms());
@@ -398,6 +399,7 @@ Evaluator::Step Evaluator::Finish(std::unique_ptr<Invocation> invocation, Invoca
   running_.erase(invocation->id);
   result.cpu_time = invocation->cpu_used;
   result.logs = std::move(invocation->logs);
+  result.observed_time = invocation->observed_time;
   DeploymentIsolate* isolate = invocation->isolate;
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok()) UpdatePreloadPlan(*invocation);
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok() &&

@@ -209,6 +209,23 @@ TEST_F(EvaluatorPoolTest, IdleWorkersEvaluateTheLastCallsModulesAhead) {
   EXPECT_THAT(run(7, throws, 7000).result_json.status().message(), HasSubstr("late"));
 }
 
+TEST_F(EvaluatorPoolTest, InvocationsSayWhetherTheyReadTheClock) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  EXPECT_FALSE(evaluator.Run(Query(1, "A", QueryModule("async () => Math.random()"))).observed_time);
+  EXPECT_TRUE(evaluator.Run(Query(2, "A", QueryModule("async () => Date.now()"))).observed_time);
+  EXPECT_TRUE(evaluator.Run(Query(3, "A", QueryModule("async () => new Date().getTime()"))).observed_time);
+  EXPECT_FALSE(evaluator.Run(Query(4, "A", QueryModule("async () => new Date(0).getTime()"))).observed_time);
+  // Read at import time: every invocation of that module depends on it, preloaded or not.
+  const std::string at_import = "const t = Date.now(); export const fn = { isQuery: true, invokeQuery: async () => String(t) };";
+  EXPECT_TRUE(evaluator.Run(Query(5, "A", at_import)).observed_time);
+  evaluator.Prepare();
+  EXPECT_TRUE(evaluator.Run(Query(6, "A", at_import)).observed_time);
+  Invoke warm = Query(7, "A", at_import, "[{}]", Invoke::WARM);
+  EXPECT_TRUE(evaluator.Run(warm).observed_time);
+  warm.set_invocation_id(8);
+  EXPECT_TRUE(evaluator.Run(warm).observed_time) << "the warm context's module read it once, for all";
+}
+
 TEST_F(EvaluatorPoolTest, LeastRecentlyUsedIsolatesAreEvicted) {
   limits_.max_isolates = 2;
   Evaluator evaluator(host_, watchdog_, {}, limits_);

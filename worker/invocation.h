@@ -62,6 +62,7 @@ struct Invocation {
 
   std::vector<LogLine> logs;
   bool logs_truncated = false;
+  bool observed_time = false;  // Date.now() or new Date() was called
   std::deque<PendingAsync> queue;       // asyncSyscalls not yet sent
   std::vector<PendingAsync> in_flight;  // the batch the host is answering
   // Rejected promises nobody handled (yet): promise, reason.

@@ -29,6 +29,8 @@ struct InvocationResult {
   std::string stack;
   std::vector<LogLine> logs;
   absl::Duration cpu_time;
+  // The function (or module top-level code it depends on) read the clock.
+  bool observed_time = false;
 };
 
 struct EvaluatorLimits {

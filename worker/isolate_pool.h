@@ -53,6 +53,8 @@ struct JsContext {
   bool deterministic = true;
   // Console output of module top-level code evaluated ahead (preload.h), for the invocation.
   std::vector<LogLine> preload_logs;
+  // Module top-level code read the clock: every invocation in this context depends on time.
+  bool time_observed_at_import = false;
 };
 
 class DeploymentIsolate {

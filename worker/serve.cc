@@ -31,6 +31,7 @@ void SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   pool->set_code_cache_misses(evaluator.code_cache().misses());
   done->set_invocation_id(id.value());
   done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
+  done->set_observed_time(result.observed_time);
   if (result.result_json.ok()) {
     done->set_result_json(std::move(*result.result_json));
   } else {

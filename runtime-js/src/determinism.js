@@ -77,12 +77,14 @@ function enterInvocation(params) {
   // Date.now() and new Date() read the invocation's fixed time; other forms are untouched.
   const now = params.now;
   function FixedDate(...args) {
+    if (new.target === undefined || args.length === 0) native.observedTime();
     if (new.target === undefined) return new RealDate(now).toString();
     return Reflect.construct(RealDate, args.length === 0 ? [now] : args, new.target);
   }
   Object.setPrototypeOf(FixedDate, RealDate);
   FixedDate.prototype = RealDate.prototype;
   define(FixedDate, "now", function now_() {
+    native.observedTime();
     return now;
   });
   define(RealDate.prototype, "constructor", FixedDate);
