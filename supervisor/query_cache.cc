@@ -3,12 +3,40 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "absl/strings/str_cat.h"
 #include "storage/convex_json.h"
+#include "storage/hashing.h"
 
 namespace isobar::supervisor {
 
-QueryResult::QueryResult(std::string deployment, FunctionOutcome outcome, ReadTracker& tracker)
-    : deployment_(std::move(deployment)), outcome_(std::move(outcome)), tracker_(tracker), computed_at_(absl::Now()) {}
+namespace {
+
+constexpr size_t kFanOutBatch = 128;
+
+// Calls every function of `all`: on this thread when they are few, else in batches on `executor`.
+void CallAll(std::vector<std::function<void()>> all, Executor* executor) {
+  if (executor == nullptr || all.size() <= kFanOutBatch) {
+    for (const auto& f : all) f();
+    return;
+  }
+  for (size_t begin = 0; begin < all.size(); begin += kFanOutBatch) {
+    const size_t end = std::min(all.size(), begin + kFanOutBatch);
+    std::vector<std::function<void()>> batch(std::make_move_iterator(all.begin() + begin),
+                                             std::make_move_iterator(all.begin() + end));
+    executor->Run([batch = std::move(batch)] {
+      for (const auto& f : batch) f();
+    });
+  }
+}
+
+}  // namespace
+
+QueryResult::QueryResult(std::string deployment, FunctionOutcome outcome, ReadTracker& tracker, Executor* fan_out)
+    : deployment_(std::move(deployment)),
+      outcome_(std::move(outcome)),
+      tracker_(tracker),
+      fan_out_(fan_out),
+      computed_at_(absl::Now()) {}
 
 QueryResult::~QueryResult() {
   ReadTracker::WatchId watch;
@@ -17,6 +45,16 @@ QueryResult::~QueryResult() {
     watch = watch_;
   }
   tracker_.Unwatch(deployment_, watch);
+}
+
+const std::string& QueryResult::fingerprint() const {
+  absl::call_once(fingerprint_once_, [this] {
+    std::string text = outcome_.ok ? absl::StrCat("v", outcome_.result_json.size(), ":", outcome_.result_json)
+                                   : absl::StrCat("e", outcome_.error.detail.SerializeAsString());
+    for (const auto& line : outcome_.logs) absl::StrAppend(&text, "\n", line.level(), ":", line.message());
+    fingerprint_ = storage::Sha256(text);
+  });
+  return fingerprint_;
 }
 
 size_t QueryResult::bytes() const {
@@ -53,8 +91,8 @@ void QueryResult::StartWatching(const std::shared_ptr<QueryResult>& self) {
       deployment_, outcome_.reads, ts(), [weak](storage::Timestamp at) -> std::function<void()> {
         std::shared_ptr<QueryResult> result = weak.lock();
         if (result == nullptr) return nullptr;
-        return [listeners = result->MarkInvalid(at)]() {
-          for (const auto& listener : listeners) listener();
+        return [listeners = result->MarkInvalid(at), executor = result->fan_out_]() mutable {
+          CallAll(std::move(listeners), executor);  // not on the committer's thread when they are many
         };
       });
   absl::MutexLock lock(&mu_);
@@ -148,7 +186,7 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
     const bool cacheable = outcome.ok && outcome.reads != nullptr;
     const Key key = outcome.identity_read ? personal : shared;
     const Key stored{std::get<0>(key), outcome.code_version, std::get<2>(key), std::get<3>(key), std::get<4>(key)};
-    auto result = std::make_shared<QueryResult>(deployment, std::move(outcome), tracker_);
+    auto result = std::make_shared<QueryResult>(deployment, std::move(outcome), tracker_, options_.fan_out);
     result->StartWatching(result);
     std::vector<Done> waiting;
     std::vector<std::shared_ptr<QueryResult>> dropped;  // released outside the lock (they unwatch)
@@ -165,7 +203,17 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
       const QueryResult* raw = result.get();
       if (!result->Listen([this, stored, raw] { Erase(stored, raw); })) Erase(stored, raw);
     }
-    for (Done& d : waiting) d(result);
+    if (options_.fan_out == nullptr || waiting.size() <= options_.fan_out_batch) {
+      for (Done& d : waiting) d(result);
+      return;
+    }
+    for (size_t begin = 0; begin < waiting.size(); begin += options_.fan_out_batch) {
+      const size_t end = std::min(waiting.size(), begin + options_.fan_out_batch);
+      std::vector<Done> batch(std::make_move_iterator(waiting.begin() + begin), std::make_move_iterator(waiting.begin() + end));
+      options_.fan_out->Run([batch = std::move(batch), result]() {
+        for (const Done& d : batch) d(result);
+      });
+    }
   });
 }
 

@@ -22,9 +22,11 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/executor.h"
 #include "supervisor/function_runner.h"
 #include "supervisor/read_tracker.h"
 
@@ -34,13 +36,16 @@ namespace isobar::supervisor {
 // listeners (subscriptions) are told once.
 class QueryResult {
  public:
-  QueryResult(std::string deployment, FunctionOutcome outcome, ReadTracker& tracker);
+  // `fan_out` (may be null): where many listeners are called, in batches, when it is invalidated.
+  QueryResult(std::string deployment, FunctionOutcome outcome, ReadTracker& tracker, Executor* fan_out = nullptr);
   ~QueryResult();  // stops watching
   QueryResult(const QueryResult&) = delete;
   QueryResult& operator=(const QueryResult&) = delete;
 
   const std::string& deployment() const { return deployment_; }
   const FunctionOutcome& outcome() const { return outcome_; }
+  // A digest of what a client sees of it (value or error, and log lines), computed once.
+  const std::string& fingerprint() const;
   storage::Timestamp ts() const { return outcome_.snapshot_ts; }
   absl::Time computed_at() const { return computed_at_; }
   size_t bytes() const;
@@ -62,7 +67,10 @@ class QueryResult {
   const std::string deployment_;
   const FunctionOutcome outcome_;
   ReadTracker& tracker_;
+  Executor* const fan_out_;
   const absl::Time computed_at_;
+  mutable absl::once_flag fingerprint_once_;
+  mutable std::string fingerprint_;
   mutable absl::Mutex mu_;
   ReadTracker::WatchId watch_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<storage::Timestamp> invalid_at_ ABSL_GUARDED_BY(mu_);
@@ -72,6 +80,10 @@ class QueryResult {
 struct QueryCacheOptions {
   size_t max_bytes = 100u << 20;
   absl::Duration max_age = absl::Seconds(17);  // Convex's: the user and system timeouts, plus a second
+  // When many requests shared one execution, their callbacks run in batches on this executor (all
+  // cores) instead of one after another on the thread that finished it. Null: on that thread.
+  Executor* fan_out = nullptr;
+  size_t fan_out_batch = 128;
 };
 
 class QueryCache {

@@ -21,14 +21,6 @@ using isobar::v1::StateVersion;
 using isobar::v1::SubscribeRequest;
 using isobar::v1::Transition;
 
-// What a client saw of a result: its value or error, and its log lines.
-std::string Fingerprint(const FunctionOutcome& outcome) {
-  std::string text = outcome.ok ? absl::StrCat("v", outcome.result_json.size(), ":", outcome.result_json)
-                                : absl::StrCat("e", outcome.error.detail.SerializeAsString());
-  for (const auto& line : outcome.logs) absl::StrAppend(&text, "\n", line.level(), ":", line.message());
-  return storage::Sha256(text);
-}
-
 class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Transition>,
                            public std::enable_shared_from_this<Subscription> {
  public:
@@ -152,15 +144,21 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
     StartRead(&incoming_);
   }
 
-  void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (closed_ || finishing_ || live_ == nullptr) return;
+  // Whether an update should start now (the caller then runs it); if one is under way, or two
+  // transitions wait unsent, the change is coalesced into the next one.
+  bool ClaimUpdateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (closed_ || finishing_ || live_ == nullptr) return false;
     if (updating_ || outbox_.size() >= 2) {
-      dirty_ = true;  // coalesced into the next update
-      return;
+      dirty_ = true;
+      return false;
     }
     updating_ = true;
     dirty_ = false;
-    env_.executor->Run([self = shared_from_this()] { self->Update(); });
+    return true;
+  }
+
+  void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (ClaimUpdateLocked()) env_.executor->Run([self = shared_from_this()] { self->Update(); });
   }
 
   // Evaluates what needs it at one timestamp; the transition follows in Complete.
@@ -259,7 +257,7 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       if (it == queries_.end() || it->second.generation != e.generation) continue;  // removed meanwhile
       Query& q = it->second;
       const FunctionOutcome& outcome = e.result->outcome();
-      const std::string fingerprint = Fingerprint(outcome);
+      const std::string& fingerprint = e.result->fingerprint();
       q.result = e.result;
       q.identity_version = update_identity_;
       q.code_version = update_version_;
@@ -294,9 +292,15 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
     if (dirty_) ScheduleLocked();
   }
 
+  // A result in use was invalidated. Called on an executor thread (or the committer's, for a few
+  // listeners); an update never blocks, so it runs right here.
   void Invalidated() {
-    absl::MutexLock lock(&mu_);
-    ScheduleLocked();
+    bool claimed;
+    {
+      absl::MutexLock lock(&mu_);
+      claimed = ClaimUpdateLocked();
+    }
+    if (claimed) Update();
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -173,7 +173,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
       live, [&runner](FunctionCallRequest request, FunctionCallback done) { runner.Run(std::move(request), std::move(done)); },
       clock);
   ReadTracker tracker;
-  QueryCache query_cache(tracker);
+  QueryCache query_cache(tracker, {.fan_out = &executor});
   live.SetCommitObserver([&scheduler, &tracker](const std::string& deployment, const storage::PublishedCommit& commit) {
     tracker.Observe(deployment, commit);  // first: results it invalidates are never served again
     scheduler.Observe(deployment, commit);
