@@ -1,6 +1,7 @@
 // bench/e2e: Convex functions end to end through the public API (gRPC -> supervisor -> sandboxed
 // worker -> PostgreSQL), each against its floor measured in the same run (PERFORMANCE.md):
 //   P1  query doing one db.get, 1 in flight, p50        vs Admin.Ping p50 on the same supervisor
+//       (each call reads another of 24,000 documents: none is answered by the query cache)
 //   P3  that query's throughput, 16 in flight           vs Admin.Ping throughput, 16 in flight
 //   P4  one-insert mutation throughput, 16 clients      vs pgbench one-row JSONB insert, 16 clients
 //   P5  one-insert mutation p50, 1 client               vs pgbench one-row insert p50, 1 client
@@ -16,6 +17,7 @@
 #include "bench/pgbench.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
+#include "storage/convex_json.h"
 #include "storage/pg_conn.h"
 #include "tests/supervisor_fixture.h"
 
@@ -58,9 +60,18 @@ int Main(int argc, char** argv) {
     return true;
   };
   const std::string insert_args = R"({"channel":"bench","author":"ann","body":"hello"})";
-  std::string id_json;
-  if (!call(true, "messages:send", insert_args, &id_json)) return 1;
-  const std::string get_args = absl::StrCat(R"({"id":)", id_json, "}");
+  // Distinct documents to read, so that every measured query runs on a worker: a repeated query
+  // would be answered by the query cache (bench/subscriptions measures that, P2).
+  std::vector<std::string> ids;
+  for (int batch = 0; batch < 8; ++batch) {
+    std::string ids_json;
+    if (!call(true, "messages:sendMany", R"({"channel":"bench","n":3000})", &ids_json)) return 1;
+    absl::StatusOr<storage::Value> parsed = storage::ParseConvexJson(ids_json);
+    if (!parsed.ok() || parsed->type() != storage::Value::Type::kArray) return Fail("sendMany returned no ids");
+    for (const storage::Value& id : parsed->array()) ids.push_back(absl::StrCat(R"({"id":")", id.string(), R"("})"));
+  }
+  std::atomic<size_t> next_id{0};
+  auto next_get_args = [&]() -> const std::string& { return ids[next_id.fetch_add(1) % ids.size()]; };
 
   auto ping = [&] {
     grpc::ClientContext context;
@@ -68,7 +79,7 @@ int Main(int argc, char** argv) {
     isobar::v1::PingResponse response;
     return admin->Ping(&context, {}, &response).ok();
   };
-  auto get = [&] { return call(false, "messages:get", get_args, nullptr); };
+  auto get = [&] { return call(false, "messages:get", next_get_args(), nullptr); };
   auto send = [&] { return call(true, "messages:send", insert_args, nullptr); };
 
   // P1: alternating rounds, medians of their p50s.

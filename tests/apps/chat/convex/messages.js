@@ -194,3 +194,13 @@ export const abandonNested = mutation({
     return "returned early";
   },
 });
+
+// For benchmarks: `n` messages in one mutation; their ids, in order.
+export const sendMany = mutation({
+  args: { channel: v.string(), n: v.number() },
+  handler: async (ctx, { channel, n }) => {
+    const ids = [];
+    for (let i = 0; i < n; i++) ids.push(await ctx.db.insert("messages", { channel, author: "bench", body: `m${i}` }));
+    return ids;
+  },
+});
