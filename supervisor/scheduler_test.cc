@@ -286,6 +286,43 @@ TEST_F(SchedulerTest, ActionsRunAtMostOnceAndOnesCutShortByACrashFail) {
   held_.clear();
 }
 
+TEST_F(SchedulerTest, ARunningActionCanceledKeepsRunningButWhatItSchedulesIsCanceled) {
+  StartScheduler();
+  hold_actions_ = true;
+  const std::string running = Schedule("jobs:act", R"({"marker":"long"})", start_);
+  ASSERT_EQ(StateOf(running), "inProgress");
+  {
+    std::unique_ptr<storage::Transaction> txn = deployment_->db().Begin();
+    ASSERT_TRUE(CancelJob(*txn, running).ok());
+    ASSERT_TRUE(deployment_->db().Commit(*txn).ok());
+  }
+  EXPECT_EQ(StateOf(running), "canceled");
+  // The action schedules something (ctx.scheduler from the run of a canceled job): created canceled.
+  std::string child;
+  {
+    std::unique_ptr<storage::Transaction> txn = deployment_->db().Begin();
+    absl::StatusOr<Value> envelope = storage::ParseConvexJson(absl::StrFormat(
+        R"({"name":"jobs:record","ts":%.3f,"args":{"marker":"child"}})", absl::ToDoubleSeconds(start_ - absl::UnixEpoch())));
+    ASSERT_TRUE(envelope.ok());
+    absl::StatusOr<std::string> id =
+        ScheduleJob(*txn, *deployment_->code(), *envelope, clock_.Now(), storage::DecodeDocumentId(running).value());
+    ASSERT_TRUE(id.ok()) << id.status();
+    ASSERT_TRUE(deployment_->db().Commit(*txn).ok());
+    child = *id;
+  }
+  Settle();
+  EXPECT_EQ(StateOf(child), "canceled");
+  // The action ends: its job stays canceled.
+  ASSERT_EQ(held_.size(), 1u);
+  FunctionOutcome finished;
+  finished.ok = true;
+  std::move(held_[0])(std::move(finished));
+  held_.clear();
+  Settle();
+  EXPECT_EQ(StateOf(running), "canceled");
+  EXPECT_TRUE(Runs().empty());
+}
+
 TEST_F(SchedulerTest, CronsPersistTheirNextRunAndSkipRunsMissedWhileDown) {
   ASSERT_TRUE(RegisterCrons(*deployment_, {CronSpec{"tick", "jobs:record", Value::MakeSortedObject({{"marker", Value::String("tick")}}),
                                                     Value::MakeSortedObject({{"minutes", Value::Float64(10)},
