@@ -156,5 +156,40 @@ TEST(QueryCacheTest, OnlyResultsThatReadTheClockExpire) {
   EXPECT_EQ(runs, 3) << "one that read Date.now() expires (max_age 0 here)";
 }
 
+TEST(QueryCacheTest, LeastRecentlyUsedResultsGoBeyondTheBudget) {
+  ReadTracker tracker;
+  FunctionOutcome probe;
+  probe.ok = true;
+  probe.result_json = std::string(1000, 'x');
+  probe.reads = Reads("a", "b");
+  const size_t one = QueryResult("d", probe, tracker).bytes();
+  QueryCache cache(tracker, {.max_bytes = 2 * one + one / 2});  // room for two
+  int runs = 0;
+  auto run = [&](FunctionCallRequest request, FunctionCallback done) {
+    ++runs;
+    FunctionOutcome o = probe;
+    o.snapshot_ts = *request.snapshot_ts;
+    o.code_version = 1;
+    std::move(done)(std::move(o));
+  };
+  auto ask = [&](const std::string& path) {
+    FunctionCallRequest request;
+    request.deployment = "d";
+    request.path = path;
+    cache.Evaluate(request, 1, Timestamp(5), run, [](std::shared_ptr<QueryResult>) {});
+  };
+  ask("m:a");
+  ask("m:b");
+  ask("m:a");  // a is now the most recently used
+  EXPECT_EQ(runs, 2);
+  ask("m:c");  // evicts b
+  EXPECT_EQ(cache.stats().evictions, 1u);
+  EXPECT_EQ(cache.stats().entries, 2u);
+  ask("m:a");
+  EXPECT_EQ(runs, 3);
+  ask("m:b");
+  EXPECT_EQ(runs, 4);
+}
+
 }  // namespace
 }  // namespace isobar::supervisor

@@ -241,6 +241,25 @@ TEST_F(SubscriptionsTest, AThousandSubscribersOfOneQueryAllSeeTheCommit) {
   }
 }
 
+TEST_F(SubscriptionsTest, ASubscriberThatDoesNotReadGetsCoalescedTransitions) {
+  ASSERT_TRUE(Mutate("ledger:open", R"({"total":1000})").ok());
+  Subscriber s(*channel_, *key_);
+  s.Add(1, "ledger:bigLeft", R"({"kilobytes":1024})");
+  ASSERT_TRUE(s.Next());
+  // 60 commits while the client reads nothing: 1 MiB transitions fill the stream's flow-control
+  // window at once, at most two more wait in the server, and the rest are coalesced.
+  constexpr int kCommits = 60;
+  for (int i = 0; i < kCommits; ++i) ASSERT_TRUE(Mutate("ledger:transfer", R"({"n":1})").ok());
+  int transitions = 0;
+  for (;;) {
+    ASSERT_TRUE(s.Next());
+    ++transitions;
+    if (s.values().at(1).find(absl::StrCat(R"("total":)", 1000 - kCommits)) != std::string::npos) break;
+  }
+  EXPECT_LT(transitions, 20) << "one transition per commit would be " << kCommits;
+  std::printf("%d commits reached a slow subscriber in %d transitions\n", kCommits, transitions);
+}
+
 TEST_F(SubscriptionsTest, BadQuerySetsEndTheStream) {
   Subscriber s(*channel_, *key_);
   s.Add(1, "ledger:leftTotal");

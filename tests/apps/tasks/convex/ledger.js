@@ -49,3 +49,13 @@ export const fails = query({
     throw new Error(`left has ${rows.length} rows`);
   },
 });
+
+// The left total padded to `kilobytes` KiB: transitions large enough to fill a stream's flow-control
+// window, for backpressure.
+export const bigLeft = query({
+  args: { kilobytes: v.number() },
+  handler: async (ctx, { kilobytes }) => {
+    const total = (await ctx.db.query("left").collect()).reduce((sum, row) => sum + row.amount, 0);
+    return { total, padding: "x".repeat(kilobytes * 1024) };
+  },
+});
