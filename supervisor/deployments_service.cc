@@ -37,6 +37,36 @@ constexpr size_t kMaxPushBytes = 32u << 20;
 constexpr absl::Duration kAnalysisBudget = absl::Seconds(10);  // CPU, in the worker
 constexpr absl::Duration kAnalysisDeadline = absl::Seconds(60);
 
+// The analysis with `schema_json` / `crons_json` (when not empty) in place of what the modules export.
+absl::StatusOr<std::string> WithPushedSchemaAndCrons(const std::string& analysis_json, const std::string& schema_json,
+                                                     const std::string& crons_json) {
+  if (schema_json.empty() && crons_json.empty()) return analysis_json;
+  ASSIGN_OR_RETURN(storage::Value analysis, CodeVersion::ParseAnalysis(analysis_json));
+  storage::Value::Object fields = analysis.object();
+  auto replace = [&](const char* name, const std::string& json, bool object_or_null) -> absl::Status {
+    if (json.empty()) return absl::OkStatus();
+    absl::StatusOr<storage::Value> value = CodeVersion::ParseAnalysis(json);
+    if (!value.ok() || !(value->type() == storage::Value::Type::kObject ||
+                         (object_or_null && value->type() == storage::Value::Type::kNull))) {
+      return absl::InvalidArgumentError(absl::StrCat(name, "_json must be a JSON object",
+                                                     object_or_null ? " or null" : "",
+                                                     value.ok() ? "" : absl::StrCat(": ", value.status().message())));
+    }
+    for (auto& field : fields) {
+      if (field.first == name) {
+        field.second = *std::move(value);
+        return absl::OkStatus();
+      }
+    }
+    fields.emplace_back(name, *std::move(value));
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(replace("schema", schema_json, /*object_or_null=*/true));
+  RETURN_IF_ERROR(replace("crons", crons_json, /*object_or_null=*/false));
+  ASSIGN_OR_RETURN(storage::Value merged, storage::Value::MakeObject(std::move(fields)));
+  return storage::ToConvexJson(merged);
+}
+
 // The functions of an analysis (worker/analyze.h), as the API reports them.
 void AddFunctions(const storage::Value& analysis, google::protobuf::RepeatedPtrField<isobar::v1::FunctionInfo>* out) {
   const storage::Value& functions = analysis.Get("functions");
@@ -165,13 +195,16 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     detail.set_convex_error_data_json(done->error().convex_error_data());
     return Detailed(*context, grpc::StatusCode::INVALID_ARGUMENT, detail);
   }
+  absl::StatusOr<std::string> analysis_json =
+      WithPushedSchemaAndCrons(done->result_json(), request->schema_json(), request->crons_json());
+  if (!analysis_json.ok()) return ToGrpc(*context, analysis_json.status());
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
   if (!live.ok()) return ToGrpc(*context, live.status());
   // One push of a deployment at a time: the version switch below happens in publish order.
   absl::MutexLock pushing(&(*live)->push_mutex());
   // The schema and the crons first: a push whose schema or crons cannot apply changes nothing.
   absl::StatusOr<std::shared_ptr<CodeVersion>> pushed =
-      CodeVersion::Build(storage::VersionInfo{0, modules, done->result_json()});
+      CodeVersion::Build(storage::VersionInfo{0, modules, *analysis_json});
   if (!pushed.ok()) return ToGrpc(*context, pushed.status());
   absl::StatusOr<std::vector<CronSpec>> crons = ParseCrons((*pushed)->analysis(), **pushed, (*live)->TableOfId());
   if (!crons.ok()) return ToGrpc(*context, crons.status());
@@ -190,7 +223,7 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     info->set_function(cron.function);
     info->set_schedule_json(storage::ToConvexJson(cron.schedule));
   }
-  absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, done->result_json());
+  absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, *analysis_json);
   if (!version.ok()) return ToGrpc(*context, version.status());
   // Invocations that already hold the previous version finish on it; new ones get this one.
   (*pushed)->set_version(*version);

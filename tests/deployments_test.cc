@@ -307,6 +307,22 @@ TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
       "ORDER BY d.id, d.ts DESC) newest WHERE NOT deleted");
   ASSERT_TRUE(live_crons.ok()) << live_crons.status();
   EXPECT_EQ(live_crons->Get(0, 0), "0");
+
+  // Crons and schema may also come as JSON beside the modules (replacing what the modules export).
+  isobar::v1::PushRequest with_json = push;
+  with_json.set_crons_json(R"({"tick":{"name":"messages:countThem","args":[{}],"schedule":{"type":"hourly","minuteUTC":5}}})");
+  ASSERT_TRUE(do_push(with_json, &pushed).ok());
+  ASSERT_EQ(pushed.crons_size(), 1);
+  EXPECT_EQ(pushed.crons(0).name(), "tick");
+  EXPECT_EQ(pushed.crons(0).schedule_json(), R"({"minuteUTC":5,"type":"hourly"})");
+  with_json.set_schema_json(R"({"schemaValidation":true,"tables":[{"tableName":"messages","indexes":[{"indexDescriptor":"by_id","fields":["body"]}],"searchIndexes":[],"vectorIndexes":[]}]})");
+  status = do_push(with_json, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "the schema given as JSON applies";
+  EXPECT_THAT(status.error_message(), HasSubstr(R"(index "by_id" of table "messages": the name is reserved)"));
+  with_json.set_schema_json("[1,2]");
+  status = do_push(with_json, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("schema_json must be a JSON object or null"));
 }
 
 TEST_F(DeploymentsTest, ADeploymentsAdminKeyAdministersThatDeploymentOnly) {
