@@ -36,6 +36,7 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
   if (found != nullptr) return found;
   ASSIGN_OR_RETURN(storage::DeploymentInfo info, catalog_.GetDeployment(name));
   auto deployment = std::make_shared<LiveDeployment>(pool_, info);
+  if (code_observer_) deployment->SetCodeObserver(code_observer_);
   if (observer_) {
     deployment->db().committer().SetPublishHook(
         [observer = observer_, name = info.name](const storage::PublishedCommit& commit) { observer(name, commit); });

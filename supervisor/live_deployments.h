@@ -28,6 +28,11 @@
 
 namespace isobar::supervisor {
 
+// Sees every commit a deployment publishes, on its committer's thread (keep it short).
+using CommitObserver = std::function<void(const std::string& deployment, const storage::PublishedCommit& commit)>;
+// Told when a deployment's active code version changes (a push).
+using CodeObserver = std::function<void(const std::string& deployment)>;
+
 class LiveDeployment {
  public:
   LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info) : info_(std::move(info)), db_(pool, info_.id) {}
@@ -40,9 +45,14 @@ class LiveDeployment {
     return code_;
   }
   void SetCode(std::shared_ptr<const CodeVersion> code) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    code_ = std::move(code);
+    {
+      absl::MutexLock lock(&mu_);
+      code_ = std::move(code);
+    }
+    if (code_observer_) code_observer_(info_.name);
   }
+  // Before the deployment is shared.
+  void SetCodeObserver(CodeObserver observer) { code_observer_ = std::move(observer); }
 
   // For id validators: the name of an id's table, if the table exists.
   storage::TableOfId TableOfId();
@@ -55,11 +65,9 @@ class LiveDeployment {
   storage::Database db_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const CodeVersion> code_ ABSL_GUARDED_BY(mu_);
+  CodeObserver code_observer_;
   absl::Mutex push_mu_;
 };
-
-// Sees every commit a deployment publishes, on its committer's thread (keep it short).
-using CommitObserver = std::function<void(const std::string& deployment, const storage::PublishedCommit& commit)>;
 
 class LiveDeployments {
  public:
@@ -68,6 +76,7 @@ class LiveDeployments {
 
   // Before the first Get.
   void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+  void SetCodeObserver(CodeObserver observer) { code_observer_ = std::move(observer); }
   storage::Catalog& catalog() { return catalog_; }
 
   // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
@@ -80,6 +89,7 @@ class LiveDeployments {
   storage::PgPool& pool_;
   storage::Catalog catalog_;
   CommitObserver observer_;
+  CodeObserver code_observer_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<LiveDeployment>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

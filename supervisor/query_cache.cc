@@ -82,13 +82,17 @@ bool QueryResult::Listen(std::function<void()> listener) {
 }
 
 void QueryResult::StartWatching(const std::shared_ptr<QueryResult>& self) {
-  if (outcome_.reads == nullptr) {
+  if (outcome_.reads == nullptr && outcome_.error.detail.retryable()) {
+    // It never ran (refused, a worker died): it holds for no timestamp; a retry may do better.
     for (auto& listener : MarkInvalid(ts())) listener();
     return;
   }
+  // Failed before reading anything (no such function, bad arguments): holds until the code changes.
+  static const auto* const kNothingRead = new std::shared_ptr<const storage::ReadSet>(std::make_shared<storage::ReadSet>());
   std::weak_ptr<QueryResult> weak = self;
   const ReadTracker::WatchId id = tracker_.Watch(
-      deployment_, outcome_.reads, ts(), [weak](storage::Timestamp at) -> std::function<void()> {
+      deployment_, outcome_.reads != nullptr ? outcome_.reads : *kNothingRead, ts(),
+      [weak](storage::Timestamp at) -> std::function<void()> {
         std::shared_ptr<QueryResult> result = weak.lock();
         if (result == nullptr) return nullptr;
         return [listeners = result->MarkInvalid(at), executor = result->fan_out_]() mutable {

@@ -67,6 +67,24 @@ void ReadTracker::Unwatch(const std::string& deployment, WatchId id) {
   if (d != deployments_.end()) Drop(d->second, id);
 }
 
+void ReadTracker::InvalidateAll(const std::string& deployment) {
+  std::vector<std::function<void()>> after;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = deployments_.find(deployment);
+    if (it == deployments_.end()) return;
+    Deployment& d = it->second;
+    std::vector<WatchId> all;
+    for (const auto& [id, watched] : d.watches) all.push_back(id);
+    for (WatchId id : all) {
+      if (OnInvalid callback = Drop(d, id); callback != nullptr) {
+        if (std::function<void()> then = callback(d.processed); then) after.push_back(std::move(then));
+      }
+    }
+  }
+  for (std::function<void()>& then : after) then();
+}
+
 void ReadTracker::Observe(const std::string& deployment, const storage::PublishedCommit& commit) {
   std::vector<std::function<void()>> after;
   {

@@ -51,6 +51,8 @@ class ReadTracker {
   WatchId Watch(const std::string& deployment, std::shared_ptr<const storage::ReadSet> reads, storage::Timestamp ts,
                 OnInvalid on_invalid) ABSL_LOCKS_EXCLUDED(mu_);
   void Unwatch(const std::string& deployment, WatchId id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Every result of `deployment` becomes invalid (its code changed: a push).
+  void InvalidateAll(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A published commit of `deployment`, in timestamp order (LiveDeployments' commit observer).
   void Observe(const std::string& deployment, const storage::PublishedCommit& commit) ABSL_LOCKS_EXCLUDED(mu_);

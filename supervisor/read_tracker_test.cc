@@ -50,6 +50,21 @@ TEST(ReadTrackerTest, ACommitInvalidatesTheResultsWhoseIntervalsHoldAKeyItWrote)
   EXPECT_EQ(tracker.watched(), 2u);
 }
 
+TEST(ReadTrackerTest, ANewCodeVersionInvalidatesEveryResultOfItsDeployment) {
+  ReadTracker tracker;
+  int invalid = 0;
+  auto count = [&](Timestamp) -> std::function<void()> {
+    ++invalid;
+    return nullptr;
+  };
+  tracker.Watch("d", Reads("a", "b"), Timestamp(1), count);
+  tracker.Watch("d", std::make_shared<storage::ReadSet>(), Timestamp(1), count);  // read nothing
+  tracker.Watch("e", Reads("a", "b"), Timestamp(1), count);
+  tracker.InvalidateAll("d");
+  EXPECT_EQ(invalid, 2);
+  EXPECT_EQ(tracker.watched(), 1u);
+}
+
 TEST(ReadTrackerTest, AResultWatchedLateIsCheckedAgainstTheCommitsSinceItsTimestamp) {
   ReadTracker tracker(/*log_commits=*/2);
   tracker.Observe("d", Commit(10, "k"));

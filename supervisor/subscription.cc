@@ -21,6 +21,9 @@ using isobar::v1::StateVersion;
 using isobar::v1::SubscribeRequest;
 using isobar::v1::Transition;
 
+// A query that could not run (admission refused it, its worker died) is tried again after this.
+constexpr absl::Duration kRetryAfter = absl::Seconds(1);
+
 class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Transition>,
                            public std::enable_shared_from_this<Subscription> {
  public:
@@ -282,12 +285,25 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
     updating_ = false;
     // A commit that overlaps any of these results brings the next update.
     std::weak_ptr<Subscription> weak = shared_from_this();
+    bool retry_later = false;
     for (const std::shared_ptr<QueryResult>& result : listen) {
-      if (!result->Listen([weak] {
+      if (result->Listen([weak] {
             if (std::shared_ptr<Subscription> self = weak.lock(); self != nullptr) self->Invalidated();
           })) {
+        continue;
+      }
+      // Invalid already: overtaken by a commit (update now), or it never ran (try again later, not
+      // in a loop against a full queue).
+      if (result->outcome().reads == nullptr && result->outcome().error.detail.retryable()) {
+        retry_later = true;
+      } else {
         dirty_ = true;
       }
+    }
+    if (retry_later) {
+      env_.executor->RunAt(absl::Now() + kRetryAfter, [weak] {
+        if (std::shared_ptr<Subscription> self = weak.lock(); self != nullptr) self->Invalidated();
+      });
     }
     if (dirty_) ScheduleLocked();
   }

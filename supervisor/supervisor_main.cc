@@ -178,6 +178,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     tracker.Observe(deployment, commit);  // first: results it invalidates are never served again
     scheduler.Observe(deployment, commit);
   });
+  live.SetCodeObserver([&tracker](const std::string& deployment) { tracker.InvalidateAll(deployment); });
   HostCallRouter router(pg_pool, executor, runner);
   WorkerService worker_service(pool, router);
   grpc::ServerBuilder internal_builder;

@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
+#include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -258,6 +259,41 @@ TEST_F(SubscriptionsTest, ASubscriberThatDoesNotReadGetsCoalescedTransitions) {
   }
   EXPECT_LT(transitions, 20) << "one transition per commit would be " << kCommits;
   std::printf("%d commits reached a slow subscriber in %d transitions\n", kCommits, transitions);
+}
+
+TEST_F(SubscriptionsTest, AMissingFunctionFailsWithoutRetryingUntilAPushBringsIt) {
+  Subscriber s(*channel_, *key_);
+  s.Add(1, "later:added");
+  ASSERT_TRUE(s.Next());
+  EXPECT_THAT(s.values().at(1), HasSubstr("Could not find public function for 'later:added'"));
+  // Its result holds until the code changes: it is not run again meanwhile.
+  absl::StatusOr<isobar::v1::StatsResponse> before = supervisor_->Stats();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(Mutate("ledger:open", R"({"total":7})").ok());
+  absl::StatusOr<isobar::v1::StatsResponse> after = supervisor_->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_LE(after->functions().invocations() - before->functions().invocations(), 2u);
+  // A push that adds it: every query of the deployment runs again.
+  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile("tests/apps/tasks.modules"));
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  isobar::v1::PushRequest push;
+  push.set_deployment("tasks");
+  for (const auto& module : *bundle) {
+    isobar::v1::PushModule* out = push.add_modules();
+    out->set_path(module.path());
+    out->set_source(module.source());
+  }
+  isobar::v1::PushModule* later = push.add_modules();
+  later->set_path("later.js");
+  later->set_source(R"(export const added = { isQuery: true, isPublic: true, invokeQuery: async () => JSON.stringify("here") };)");
+  auto deployments = isobar::v1::Deployments::NewStub(*channel_);
+  grpc::ClientContext context;
+  supervisor_->Authorize(context);
+  isobar::v1::PushResponse pushed;
+  grpc::Status status = deployments->Push(&context, push, &pushed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(s.Next());
+  EXPECT_EQ(s.values().at(1), R"("here")");
 }
 
 TEST_F(SubscriptionsTest, BadQuerySetsEndTheStream) {
