@@ -95,7 +95,9 @@ void QueryResult::StartWatching(const std::shared_ptr<QueryResult>& self) {
       [weak](storage::Timestamp at) -> std::function<void()> {
         std::shared_ptr<QueryResult> result = weak.lock();
         if (result == nullptr) return nullptr;
-        return [listeners = result->MarkInvalid(at), executor = result->fan_out_]() mutable {
+        // `result` travels with the closure: if it is the last reference, the result (which
+        // unwatches itself) goes after the tracker's lock is released, not under it.
+        return [listeners = result->MarkInvalid(at), executor = result->fan_out_, result]() mutable {
           CallAll(std::move(listeners), executor);  // not on the committer's thread when they are many
         };
       });
