@@ -15,6 +15,14 @@ storage::TableOfId LiveDeployment::TableOfId() {
   };
 }
 
+std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<LiveDeployment>> open;
+  if (closed_) return open;
+  for (const auto& [name, deployment] : open_) open.push_back(deployment);
+  return open;
+}
+
 void LiveDeployments::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;

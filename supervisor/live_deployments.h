@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -81,6 +82,9 @@ class LiveDeployments {
 
   // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The deployments open now.
+  std::vector<std::shared_ptr<LiveDeployment>> Open() ABSL_LOCKS_EXCLUDED(mu_);
 
   // NOT_FOUND for a deployment that does not exist; UNAVAILABLE when its database cannot be opened.
   absl::StatusOr<std::shared_ptr<LiveDeployment>> Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);

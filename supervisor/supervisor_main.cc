@@ -41,6 +41,7 @@
 #include "supervisor/functions_service.h"
 #include "supervisor/live_deployments.h"
 #include "base/executor.h"
+#include "supervisor/housekeeping.h"
 #include "supervisor/query_cache.h"
 #include "supervisor/read_tracker.h"
 #include "supervisor/scheduler.h"
@@ -68,6 +69,8 @@ struct Config {
   std::string contexts = "fresh";
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
+  int history_hours = 24;
+  int idempotency_hours = 24;
 };
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -189,6 +192,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   if (internal_server == nullptr) return absl::InternalError("cannot start the internal gRPC server");
   RETURN_IF_ERROR(pool.Start(internal_server.get()));
   RETURN_IF_ERROR(scheduler.Start());
+  HousekeepingOptions housekeeping_options;
+  housekeeping_options.history_window = absl::Hours(std::max(0, config.history_hours));
+  housekeeping_options.idempotency_window = absl::Hours(std::max(1, config.idempotency_hours));
+  Housekeeping housekeeping(live, pg_pool, clock, executor, housekeeping_options);
+  housekeeping.Start();
 
   // Public server.
   AdminOptions admin_options;
@@ -251,6 +259,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << ")";
   // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
   // Server::Shutdown instead would also wait out the deadline for idle client connections.
+  housekeeping.Stop();
   scheduler.Stop(absl::Now() + absl::Seconds(20));  // no new scheduled runs; running ones end first
   if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {
     ISOBAR_LOG(kWarning, kComponent) << unanswered << " invocations did not finish in time and are cancelled";
@@ -286,6 +295,10 @@ int main(int argc, char** argv) {
             "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
   flags.Int("worker-source-mb", &config.worker_source_mb,
             "module sources each worker keeps, so Invokes need not carry them (default 256)");
+  flags.Int("history-hours", &config.history_hours,
+            "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
+  flags.Int("idempotency-hours", &config.idempotency_hours,
+            "how long a mutation's idempotency key is remembered, in hours (default 24)");
   flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
   flags.Int("max-mutations", &config.max_mutations, "running mutations per deployment (default 16)");
   flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");
