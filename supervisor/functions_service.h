@@ -86,6 +86,13 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
  private:
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                  isobar::v1::FunctionResponse* response, FunctionKind kind);
+  // An authorized call: identity and idempotency checks, then the query cache or admission.
+  void Serve(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+             isobar::v1::FunctionResponse* response, FunctionKind kind, grpc::ServerUnaryReactor* reactor, bool admin);
+  // The key's verdict when it is known without the catalog (the admin key, a key verified lately,
+  // no key); nullopt otherwise.
+  std::optional<absl::StatusOr<bool>> KnownAuthorization(const grpc::ServerContextBase& context,
+                                                         const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `call` once admitted (the query cache calls this on a miss).
   void AdmitAndRun(FunctionCallRequest call, FunctionCallback done);
   // Whether the call may run public (and, with the admin key, internal) functions of `deployment`.

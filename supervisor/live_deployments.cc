@@ -15,6 +15,13 @@ storage::TableOfId LiveDeployment::TableOfId() {
   };
 }
 
+std::shared_ptr<LiveDeployment> LiveDeployments::FindOpen(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return nullptr;
+  auto it = open_.find(name);
+  return it == open_.end() ? nullptr : it->second;
+}
+
 std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<LiveDeployment>> open;

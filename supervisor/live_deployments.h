@@ -83,6 +83,8 @@ class LiveDeployments {
   // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The deployment if it is open now (never opens one: no PostgreSQL round trip).
+  std::shared_ptr<LiveDeployment> FindOpen(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   // The deployments open now.
   std::vector<std::shared_ptr<LiveDeployment>> Open() ABSL_LOCKS_EXCLUDED(mu_);
 
