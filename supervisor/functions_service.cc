@@ -77,9 +77,10 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
                                                  const isobar::v1::FunctionRequest* request,
                                                  isobar::v1::FunctionResponse* response, FunctionKind kind) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (kind == FunctionKind::kQuery) {
-    // A known key and an open deployment: nothing on a query's way to its worker (or to the query
-    // cache) waits on PostgreSQL, so it starts right here, one thread hand-off fewer.
+  if (kind != FunctionKind::kMutation || request->idempotency_key().empty()) {
+    // A known key and an open deployment: nothing on the call's way to its worker (or to the query
+    // cache) waits on PostgreSQL (a keyed mutation first reads its stored result; commits happen on
+    // the executor), so it starts right here, one thread hand-off fewer.
     std::optional<absl::StatusOr<bool>> known = KnownAuthorization(*context, request->deployment());
     if (known.has_value() && known->ok() && deployments_.FindOpen(request->deployment()) != nullptr) {
       Serve(context, request, response, kind, reactor, **known);
