@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/backoff.h"
 #include "base/log.h"
 #include "storage/convex_json.h"
 #include "supervisor/function_path.h"
@@ -249,13 +250,7 @@ void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, Worke
 }
 
 absl::Duration FunctionRunner::Backoff(int retry) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  absl::Duration ceiling = options_.occ_backoff_min;
-  for (int i = 0; i < retry && ceiling < options_.occ_backoff_max; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, options_.occ_backoff_max);
-  // Full jitter over the upper half: conflicting retries spread out instead of colliding again.
-  std::uniform_real_distribution<double> fraction(0.5, 1.0);
-  return ceiling * fraction(rng);
+  return JitteredBackoff(options_.occ_backoff_min, options_.occ_backoff_max, retry);
 }
 
 void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,

@@ -1,11 +1,11 @@
 #include "supervisor/scheduler.h"
 
 #include <atomic>
-#include <random>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
@@ -209,12 +209,7 @@ void Scheduler::Arm(const std::string& name, DeploymentState& state, absl::Time 
 }
 
 absl::Duration Scheduler::Backoff(int attempts) const {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  absl::Duration ceiling = options_.retry_backoff_min;
-  for (int i = 1; i < attempts && ceiling < options_.retry_backoff_max; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, options_.retry_backoff_max);
-  std::uniform_real_distribution<double> fraction(0.5, 1.0);
-  return ceiling * fraction(rng);
+  return JitteredBackoff(options_.retry_backoff_min, options_.retry_backoff_max, attempts - 1);
 }
 
 void Scheduler::RecoverActions(LiveDeployment& deployment) {
