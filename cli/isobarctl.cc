@@ -13,6 +13,8 @@
 //   isobarctl run PATH [ARGS_JSON]      run a function of --deployment ("messages:list", '{"channel":"a"}';
 //                                       internal ones too: it uses the admin key); the result as Convex
 //                                       JSON on stdout, its log lines on stderr
+//   isobarctl watch PATH [ARGS_JSON]    subscribe to a query of --deployment: its value (Convex JSON) on
+//                                       stdout each time it changes, until interrupted or --transitions
 //
 // Where: --url / ISOBAR_URL, else the local development server's <data-dir>/url, where <data-dir> is
 // --data-dir / ISOBAR_DATA_DIR / ./isobar-data. The admin key: ISOBAR_ADMIN_KEY, else <data-dir>/admin_key.
@@ -73,6 +75,7 @@ int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
 int Main(int argc, char** argv) {
   std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path;
   int timeout_ms = 0;
+  int transitions = 0;
   FlagSet flags(
       "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
@@ -80,6 +83,7 @@ int Main(int argc, char** argv) {
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
   flags.String("deployment", &deployment_name, "the deployment deploy, env and logs act on (default: $ISOBAR_DEPLOYMENT)");
   flags.String("esbuild", &esbuild, "deploy: the esbuild binary (default: $ISOBAR_ESBUILD, else deploy/bootstrap's)");
+  flags.Int("transitions", &transitions, "watch: stop after this many changes (0: never)");
   flags.String("node-path", &node_path, "deploy: where the convex package is (default: $NODE_PATH, else DIR/../node_modules, else deploy/bootstrap's)");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
@@ -267,6 +271,42 @@ int Main(int argc, char** argv) {
     if (!status.ok()) return Fail(status, call);
     std::printf("%s\n", response.result_json().c_str());
     return 0;
+  }
+  if (command == "watch") {
+    if (deployment_name.empty()) deployment_name = EnvOr("ISOBAR_DEPLOYMENT", "");
+    if (args->size() < 2 || args->size() > 3 || deployment_name.empty()) {
+      std::fprintf(stderr, "usage: isobarctl --deployment=NAME watch PATH [ARGS_JSON]\n");
+      return 2;
+    }
+    grpc::ClientContext watch_context;  // no deadline: until interrupted
+    if (!key.empty()) watch_context.AddMetadata("authorization", "Bearer " + key);
+    auto stream = isobar::v1::Functions::NewStub(channel)->Subscribe(&watch_context);
+    isobar::v1::SubscribeRequest request;
+    request.set_deployment(deployment_name);
+    isobar::v1::AddQuery* add = request.add_changes()->mutable_add();
+    add->set_query_id(1);
+    add->set_path((*args)[1]);
+    add->set_args_json(args->size() == 3 ? (*args)[2] : "{}");
+    if (!stream->Write(request)) return Fail(stream->Finish(), watch_context);
+    isobar::v1::Transition transition;
+    int seen = 0;
+    while (stream->Read(&transition)) {
+      for (const auto& change : transition.modifications()) {
+        const auto& lines = change.has_updated() ? change.updated().log_lines() : change.failed().log_lines();
+        for (const auto& line : lines) std::fprintf(stderr, "[%s] %s\n", line.level().c_str(), line.message().c_str());
+        if (change.has_updated()) std::printf("%s\n", change.updated().value_json().c_str());
+        if (change.has_failed()) {
+          std::printf("error: %s\n", change.failed().error().message().c_str());
+        }
+        std::fflush(stdout);
+        if (++seen == transitions) {
+          watch_context.TryCancel();
+          stream->Finish();
+          return 0;
+        }
+      }
+    }
+    return Fail(stream->Finish(), watch_context);
   }
   if (command == "logs") {
     grpc::ClientContext tail_context;  // no deadline: until interrupted

@@ -681,5 +681,20 @@ TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {
   EXPECT_THAT(missing.out, HasSubstr("has no function messages:nope"));
 }
 
+TEST_F(FunctionsTest, IsobarctlWatchPrintsAQuerysValueAsItChanges) {
+  const std::string command = absl::StrCat(Isobarctl("chat"), R"( watch counters:get '{"name":"watched"}' --transitions=2)");
+  FILE* watch = popen(command.c_str(), "r");
+  ASSERT_NE(watch, nullptr);
+  char line[256];
+  ASSERT_NE(fgets(line, sizeof(line), watch), nullptr);
+  EXPECT_STREQ(line, "{\"$integer\":\"AAAAAAAAAAA=\"}\n");  // 0n, as Convex JSON
+  // Its first value is printed, so it is subscribed: a commit into what it read brings the next one.
+  ShellResult incremented = RunShell(absl::StrCat(Isobarctl("chat"), R"( run counters:increment '{"name":"watched"}')"));
+  EXPECT_EQ(incremented.status, 0);
+  ASSERT_NE(fgets(line, sizeof(line), watch), nullptr);
+  EXPECT_STREQ(line, "{\"$integer\":\"AQAAAAAAAAA=\"}\n");  // 1n
+  EXPECT_EQ(pclose(watch), 0);
+}
+
 }  // namespace
 }  // namespace isobar::testing
