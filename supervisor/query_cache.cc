@@ -209,17 +209,10 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
       const QueryResult* raw = result.get();
       if (!result->Listen([this, stored, raw] { Erase(stored, raw); })) Erase(stored, raw);
     }
-    if (options_.fan_out == nullptr || waiting.size() <= options_.fan_out_batch) {
-      for (Done& d : waiting) d(result);
-      return;
-    }
-    for (size_t begin = 0; begin < waiting.size(); begin += options_.fan_out_batch) {
-      const size_t end = std::min(waiting.size(), begin + options_.fan_out_batch);
-      std::vector<Done> batch(std::make_move_iterator(waiting.begin() + begin), std::make_move_iterator(waiting.begin() + end));
-      options_.fan_out->Run([batch = std::move(batch), result]() {
-        for (const Done& d : batch) d(result);
-      });
-    }
+    std::vector<std::function<void()>> calls;
+    calls.reserve(waiting.size());
+    for (Done& d : waiting) calls.push_back([d = std::move(d), result] { d(result); });
+    CallAll(std::move(calls), options_.fan_out);
   });
 }
 

@@ -80,10 +80,10 @@ class QueryResult {
 struct QueryCacheOptions {
   size_t max_bytes = 100u << 20;
   absl::Duration max_age = absl::Seconds(17);  // Convex's: the user and system timeouts, plus a second
-  // When many requests shared one execution, their callbacks run in batches on this executor (all
-  // cores) instead of one after another on the thread that finished it. Null: on that thread.
+  // When many requests shared one execution (or watch one result), their callbacks run in batches on
+  // this executor (all cores) instead of one after another on the thread that finished it (or on the
+  // committer's). Null: on that thread.
   Executor* fan_out = nullptr;
-  size_t fan_out_batch = 128;
 };
 
 class QueryCache {

@@ -60,6 +60,15 @@ ReadTracker::OnInvalid ReadTracker::Drop(Deployment& d, WatchId id) {
   return callback;
 }
 
+void ReadTracker::InvalidateLocked(Deployment& d, const std::vector<WatchId>& ids, storage::Timestamp at,
+                                   std::vector<std::function<void()>>* after) {
+  for (WatchId id : ids) {
+    if (OnInvalid callback = Drop(d, id); callback != nullptr) {
+      if (std::function<void()> then = callback(at); then) after->push_back(std::move(then));
+    }
+  }
+}
+
 void ReadTracker::Unwatch(const std::string& deployment, WatchId id) {
   if (id == 0) return;
   absl::MutexLock lock(&mu_);
@@ -76,11 +85,7 @@ void ReadTracker::InvalidateAll(const std::string& deployment) {
     Deployment& d = it->second;
     std::vector<WatchId> all;
     for (const auto& [id, watched] : d.watches) all.push_back(id);
-    for (WatchId id : all) {
-      if (OnInvalid callback = Drop(d, id); callback != nullptr) {
-        if (std::function<void()> then = callback(d.processed); then) after.push_back(std::move(then));
-      }
-    }
+    InvalidateLocked(d, all, d.processed, &after);
   }
   for (std::function<void()>& then : after) then();
 }
@@ -103,12 +108,7 @@ void ReadTracker::Observe(const std::string& deployment, const storage::Publishe
         }
       }
     }
-    for (WatchId id : hit) {
-      // Marked before processed() moves on.
-      if (OnInvalid callback = Drop(d, id); callback != nullptr) {
-        if (std::function<void()> then = callback(commit.ts); then) after.push_back(std::move(then));
-      }
-    }
+    InvalidateLocked(d, hit, commit.ts, &after);  // marked before processed() moves on
     d.processed = commit.ts;
     d.log.emplace_back(commit.ts, std::move(keys));
     while (d.log.size() > log_commits_) {

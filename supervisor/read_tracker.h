@@ -87,6 +87,10 @@ class ReadTracker {
 
   // Removes `id`'s intervals; its callback, or null if it was not watched.
   OnInvalid Drop(Deployment& d, WatchId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops `ids` (a watch listed twice is told once) and marks each invalid at `at`; what their
+  // callbacks return goes to `after`, to run once the lock is released.
+  void InvalidateLocked(Deployment& d, const std::vector<WatchId>& ids, storage::Timestamp at,
+                        std::vector<std::function<void()>>* after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t log_commits_;
   mutable absl::Mutex mu_;

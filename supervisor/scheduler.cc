@@ -67,6 +67,32 @@ absl::StatusOr<storage::DocumentId> IdOf(const Value& document) {
   return storage::DecodeDocumentId(id.string());
 }
 
+// In `txn`: job `id`, if it is in state `from`, moves to `to`; terminal states get a completedTime.
+// Whether it moved (it may have been canceled, or have run, meanwhile).
+absl::StatusOr<bool> MoveJob(storage::Transaction& txn, const storage::DocumentId& id, absl::string_view from,
+                             Value to, std::optional<absl::Time> completed) {
+  ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(id));
+  if (!current.has_value() || current->GetPath("state.kind") != Value::String(std::string(from))) return false;
+  Value::Object patch = {{"state", std::move(to)}};
+  if (completed.has_value()) patch.emplace_back("completedTime", Value::Float64(Millis(*completed)));
+  ASSIGN_OR_RETURN(Value fields, Value::MakeObject(std::move(patch)));
+  RETURN_IF_ERROR(txn.Patch(id, fields, storage::Access::kSystem).status());
+  return true;
+}
+
+// A run's bookkeeping found its job or cron moved on by someone else: nothing of the run committed.
+constexpr char kNoLongerPending[] = "the scheduled function is no longer pending";
+bool Superseded(const isobar::v1::ErrorDetail& error) {
+  return error.kind() == isobar::v1::ErrorDetail::PRECONDITION && error.message() == kNoLongerPending;
+}
+
+// The function `path` (a string Value) names in `code`; null if there is none.
+const FunctionDef* FindFunction(const CodeVersion* code, const Value& path) {
+  if (code == nullptr || path.type() != Value::Type::kString) return nullptr;
+  absl::StatusOr<FunctionPath> parsed = ParseFunctionPath(path.string());
+  return parsed.ok() ? code->Find(*parsed) : nullptr;
+}
+
 // A failed call's message as the job's `failed` state shows it.
 std::string FailureMessage(const FunctionOutcome& outcome) {
   std::string message = outcome.error.detail.message();
@@ -208,19 +234,30 @@ void Scheduler::Arm(const std::string& name, DeploymentState& state, absl::Time 
   });
 }
 
-absl::Duration Scheduler::Backoff(int attempts) const {
-  return JitteredBackoff(options_.retry_backoff_min, options_.retry_backoff_max, attempts - 1);
+Scheduler::DeploymentState& Scheduler::RunEnded(const std::string& name, const std::string& id) {
+  --running_;
+  DeploymentState& state = states_[name];
+  state.running.erase(id);
+  Wake(name);  // a slot is free
+  return state;
+}
+
+int Scheduler::RetryLater(DeploymentState& state, const std::string& id) {
+  Retry& retry = state.retries[id];
+  ++retry.attempts;
+  retry.not_before = clock_.Now() + JitteredBackoff(options_.retry_backoff_min, options_.retry_backoff_max,
+                                                    retry.attempts - 1);
+  Count([](Stats& s) { ++s.retried; });
+  return retry.attempts;
 }
 
 void Scheduler::RecoverActions(LiveDeployment& deployment) {
   absl::Status recovered = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<Value> jobs, JobsInState(txn, "inProgress", 10000));
-    const double now = Millis(clock_.Now());
+    const absl::Time now = clock_.Now();
     for (const Value& job : jobs) {
       ASSIGN_OR_RETURN(storage::DocumentId id, IdOf(job));
-      ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("failed", kTransientActionError)},
-                                                       {"completedTime", Value::Float64(now)}}));
-      RETURN_IF_ERROR(txn.Patch(id, patch, storage::Access::kSystem).status());
+      RETURN_IF_ERROR(MoveJob(txn, id, "inProgress", State("failed", kTransientActionError), now).status());
       ISOBAR_LOG(kWarning, kComponent) << deployment.info().name << ": the action " << job.Get("name").string()
                                        << " (job " << job.Get("_id").string()
                                        << ") was running when the supervisor stopped; it is marked failed";
@@ -275,11 +312,7 @@ void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, Deployment
   absl::StatusOr<storage::DocumentId> id = IdOf(job);
   std::shared_ptr<const CodeVersion> code = deployment.code();
   const Value& path_value = job.Get("name");
-  const FunctionDef* function = nullptr;
-  if (code != nullptr && path_value.type() == Value::Type::kString) {
-    absl::StatusOr<FunctionPath> path = ParseFunctionPath(path_value.string());
-    if (path.ok()) function = code->Find(*path);
-  }
+  const FunctionDef* function = FindFunction(code.get(), path_value);
   const Value& args = job.Get("args");
   if (!id.ok() || function == nullptr || function->kind == FunctionKind::kQuery || args.type() != Value::Type::kArray ||
       args.array().size() != 1) {
@@ -287,12 +320,8 @@ void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, Deployment
     const std::string why = function == nullptr ? absl::StrCat("Could not find function for '", path_value.type() == Value::Type::kString ? path_value.string() : "?", "'")
                                                 : "the scheduled call is malformed";
     if (id.ok()) {
-      absl::Status marked = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(*id));
-        if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) return absl::OkStatus();
-        ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("failed", why)},
-                                                         {"completedTime", Value::Float64(Millis(clock_.Now()))}}));
-        return txn.Patch(*id, patch, storage::Access::kSystem).status();
+      absl::Status marked = CommitWithRetries(deployment, [&](storage::Transaction& txn) {
+        return MoveJob(txn, *id, "pending", State("failed", why), clock_.Now()).status();
       });
       if (!marked.ok()) ISOBAR_LOG(kWarning, kComponent) << name << ": job " << id_text << ": " << marked;
     }
@@ -311,11 +340,8 @@ void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, Deployment
     // At most once: inProgress is durable before the action starts.
     bool claimed = false;
     absl::Status marked = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
-      claimed = false;
-      ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(*id));
-      if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) return absl::OkStatus();
-      claimed = true;
-      return txn.Patch(*id, Value::MakeSortedObject({{"state", State("inProgress")}}), storage::Access::kSystem).status();
+      ASSIGN_OR_RETURN(claimed, MoveJob(txn, *id, "pending", State("inProgress"), std::nullopt));
+      return absl::OkStatus();
     });
     if (!marked.ok() || !claimed) {
       if (!marked.ok()) {
@@ -329,38 +355,26 @@ void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, Deployment
     request.deadline = absl::Now() + options_.mutation_deadline;
     Clock* clock = &clock_;
     request.before_commit = [job_id = *id, clock](storage::Transaction& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
-      if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) {
-        return absl::FailedPreconditionError("the scheduled function is no longer pending");
-      }
-      ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("success")},
-                                                       {"completedTime", Value::Float64(Millis(clock->Now()))}}));
-      return txn.Patch(job_id, patch, storage::Access::kSystem).status();
+      ASSIGN_OR_RETURN(bool moved, MoveJob(txn, job_id, "pending", State("success"), clock->Now()));
+      return moved ? absl::OkStatus() : absl::FailedPreconditionError(kNoLongerPending);
     };
   }
   state.running.insert(id_text);
   ++running_;
   Count([](Stats& s) { ++s.started; });
   const bool action = function->kind == FunctionKind::kAction;
-  std::shared_ptr<LiveDeployment> keep = live;
-  run_(std::move(request), [this, inbox = std::weak_ptr<Inbox>(inbox_), keep, name, id_text, job_id = *id,
+  run_(std::move(request), [this, inbox = std::weak_ptr<Inbox>(inbox_), keep = live, name, id_text, job_id = *id,
                             action](FunctionOutcome outcome) mutable {
     std::shared_ptr<Inbox> alive = inbox.lock();
     if (alive == nullptr) return;
     alive->Post([this, keep, name, id_text, job_id, action, outcome = std::make_shared<FunctionOutcome>(std::move(outcome))] {
-      --running_;
-      DeploymentState& state = states_[name];
-      state.running.erase(id_text);
-      Wake(name);  // a slot is free
+      DeploymentState& state = RunEnded(name, id_text);
       if (action) {
         // The action ran (or failed trying): record how it ended, unless it was canceled meanwhile.
-        absl::Status recorded = CommitWithRetries(*keep, [&](storage::Transaction& txn) -> absl::Status {
-          ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
-          if (!current.has_value() || current->GetPath("state.kind") != Value::String("inProgress")) return absl::OkStatus();
-          ASSIGN_OR_RETURN(Value patch,
-                           Value::MakeObject({{"state", outcome->ok ? State("success") : State("failed", FailureMessage(*outcome))},
-                                              {"completedTime", Value::Float64(Millis(clock_.Now()))}}));
-          return txn.Patch(job_id, patch, storage::Access::kSystem).status();
+        absl::Status recorded = CommitWithRetries(*keep, [&](storage::Transaction& txn) {
+          return MoveJob(txn, job_id, "inProgress", outcome->ok ? State("success") : State("failed", FailureMessage(*outcome)),
+                         clock_.Now())
+              .status();
         });
         if (!recorded.ok()) {
           ISOBAR_LOG(kError, kComponent) << name << ": job " << id_text << " ended but its state was not saved: " << recorded;
@@ -373,28 +387,20 @@ void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, Deployment
         Count([](Stats& s) { ++s.succeeded; });
         return;
       }
-      if (outcome->error.detail.kind() == isobar::v1::ErrorDetail::PRECONDITION &&
-          outcome->error.detail.message() == "the scheduled function is no longer pending") {
+      if (Superseded(outcome->error.detail)) {
         state.retries.erase(id_text);
         Count([](Stats& s) { ++s.superseded; });
         return;
       }
       if (outcome->error.detail.retryable()) {
-        Retry& retry = state.retries[id_text];
-        ++retry.attempts;
-        retry.not_before = clock_.Now() + Backoff(retry.attempts);
+        const int attempts = RetryLater(state, id_text);
         ISOBAR_LOG(kWarning, kComponent) << name << ": job " << id_text << " will run again (attempt "
-                                         << retry.attempts + 1 << "): " << outcome->error.detail.message();
-        Count([](Stats& s) { ++s.retried; });
+                                         << attempts + 1 << "): " << outcome->error.detail.message();
         return;
       }
       state.retries.erase(id_text);
-      absl::Status marked = CommitWithRetries(*keep, [&](storage::Transaction& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
-        if (!current.has_value() || current->GetPath("state.kind") != Value::String("pending")) return absl::OkStatus();
-        ASSIGN_OR_RETURN(Value patch, Value::MakeObject({{"state", State("failed", FailureMessage(*outcome))},
-                                                         {"completedTime", Value::Float64(Millis(clock_.Now()))}}));
-        return txn.Patch(job_id, patch, storage::Access::kSystem).status();
+      absl::Status marked = CommitWithRetries(*keep, [&](storage::Transaction& txn) {
+        return MoveJob(txn, job_id, "pending", State("failed", FailureMessage(*outcome)), clock_.Now()).status();
       });
       if (!marked.ok()) ISOBAR_LOG(kError, kComponent) << name << ": job " << id_text << " failed, unrecorded: " << marked;
       Count([](Stats& s) { ++s.failed; });
@@ -433,11 +439,7 @@ absl::Time Scheduler::ScanCrons(const std::shared_ptr<LiveDeployment>& live, Dep
     }
     absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(cron.Get("schedule"));
     absl::StatusOr<storage::DocumentId> id = IdOf(cron);
-    const FunctionDef* function = nullptr;
-    if (code != nullptr && cron.Get("function").type() == Value::Type::kString) {
-      absl::StatusOr<FunctionPath> path = ParseFunctionPath(cron.Get("function").string());
-      if (path.ok()) function = code->Find(*path);
-    }
+    const FunctionDef* function = FindFunction(code.get(), cron.Get("function"));
     if (!schedule.ok() || !id.ok() || function == nullptr || function->kind == FunctionKind::kQuery) {
       if (state.bad_crons.insert(id_text).second) {
         ISOBAR_LOG(kError, kComponent) << name << ": cron \"" << cron_name << "\" cannot run: "
@@ -485,7 +487,7 @@ absl::Time Scheduler::ScanCrons(const std::shared_ptr<LiveDeployment>& live, Dep
                                                                    latest](storage::Transaction& txn) -> absl::Status {
       ASSIGN_OR_RETURN(std::optional<Value> current, txn.Get(job_id));
       if (!current.has_value() || current->Get("nextRun") != Value::Float64(expected_next)) {
-        return absl::FailedPreconditionError("the scheduled function is no longer pending");
+        return absl::FailedPreconditionError(kNoLongerPending);
       }
       const double next_ms = following == absl::InfiniteFuture() ? 8.64e15 : Millis(following);
       return txn
@@ -527,26 +529,17 @@ absl::Time Scheduler::ScanCrons(const std::shared_ptr<LiveDeployment>& live, Dep
       std::shared_ptr<Inbox> alive = inbox.lock();
       if (alive == nullptr) return;
       alive->Post([this, live, name, id_text, cron_name, action, advance, ok = outcome.ok, error = outcome.error.detail] {
-        --running_;
-        DeploymentState& state = states_[name];
-        state.running.erase(id_text);
-        Wake(name);
+        DeploymentState& state = RunEnded(name, id_text);
         if (ok) {
           state.retries.erase(id_text);
           Count([](Stats& s) { ++s.succeeded; });
           return;
         }
-        if (error.kind() == isobar::v1::ErrorDetail::PRECONDITION &&
-            error.message() == "the scheduled function is no longer pending") {
-          return;  // another run (or a push) moved it on
-        }
+        if (Superseded(error)) return;  // another run (or a push) moved it on
         ISOBAR_LOG(kWarning, kComponent) << name << ": cron \"" << cron_name << "\" failed: " << error.message();
         if (!action && error.retryable()) {
           // Nothing of the mutation committed: the run is still due, after a backoff.
-          Retry& retry = state.retries[id_text];
-          ++retry.attempts;
-          retry.not_before = clock_.Now() + Backoff(retry.attempts);
-          Count([](Stats& s) { ++s.retried; });
+          RetryLater(state, id_text);
           return;
         }
         state.retries.erase(id_text);

@@ -136,7 +136,10 @@ class Scheduler {
                 absl::Time now);
   void RecoverActions(LiveDeployment& deployment);
   void Arm(const std::string& name, DeploymentState& state, absl::Time when, absl::Time now);
-  absl::Duration Backoff(int attempts) const;
+  // A run of job or cron `id` of deployment `name` ended: its slot is free. Its deployment's state.
+  DeploymentState& RunEnded(const std::string& name, const std::string& id);
+  // `id` runs again after a backoff that grows with its attempts; how many attempts it has had.
+  int RetryLater(DeploymentState& state, const std::string& id);
   template <typename F>
   void Count(F f) {
     absl::MutexLock lock(&inbox_->mu);

@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "storage/hashing.h"
 #include "supervisor/error_detail.h"
 
 namespace isobar::supervisor {
