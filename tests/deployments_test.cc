@@ -18,7 +18,6 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/pg_conn.h"
-#include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -195,15 +194,9 @@ TEST_F(DeploymentsTest, TailLogsStreamsConsoleOutput) {
 TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
   isobar::v1::CreateDeploymentResponse created;
   ASSERT_TRUE(Create("pushed", &created).ok());
-  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile("tests/apps/abi.modules"));
-  ASSERT_TRUE(bundle.ok()) << bundle.status();
-  isobar::v1::PushRequest push;
-  push.set_deployment("pushed");
-  for (const auto& module : *bundle) {
-    isobar::v1::PushModule* out = push.add_modules();
-    out->set_path(module.path());
-    out->set_source(module.source());
-  }
+  absl::StatusOr<isobar::v1::PushRequest> bundle_push = SupervisorProcess::BundlePush("pushed", "tests/apps/abi.modules");
+  ASSERT_TRUE(bundle_push.ok()) << bundle_push.status();
+  isobar::v1::PushRequest push = *bundle_push;
   auto do_push = [&](const isobar::v1::PushRequest& request, isobar::v1::PushResponse* response,
                      isobar::v1::ErrorDetail* detail = nullptr) {
     grpc::ClientContext context;

@@ -13,7 +13,6 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
-#include "tests/module_bundle.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -274,23 +273,16 @@ TEST_F(SubscriptionsTest, AMissingFunctionFailsWithoutRetryingUntilAPushBringsIt
   ASSERT_TRUE(after.ok());
   EXPECT_LE(after->functions().invocations() - before->functions().invocations(), 2u);
   // A push that adds it: every query of the deployment runs again.
-  absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile("tests/apps/tasks.modules"));
-  ASSERT_TRUE(bundle.ok()) << bundle.status();
-  isobar::v1::PushRequest push;
-  push.set_deployment("tasks");
-  for (const auto& module : *bundle) {
-    isobar::v1::PushModule* out = push.add_modules();
-    out->set_path(module.path());
-    out->set_source(module.source());
-  }
-  isobar::v1::PushModule* later = push.add_modules();
+  absl::StatusOr<isobar::v1::PushRequest> push = SupervisorProcess::BundlePush("tasks", "tests/apps/tasks.modules");
+  ASSERT_TRUE(push.ok()) << push.status();
+  isobar::v1::PushModule* later = push->add_modules();
   later->set_path("later.js");
   later->set_source(R"(export const added = { isQuery: true, isPublic: true, invokeQuery: async () => JSON.stringify("here") };)");
   auto deployments = isobar::v1::Deployments::NewStub(*channel_);
   grpc::ClientContext context;
   supervisor_->Authorize(context);
   isobar::v1::PushResponse pushed;
-  grpc::Status status = deployments->Push(&context, push, &pushed);
+  grpc::Status status = deployments->Push(&context, *push, &pushed);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_TRUE(s.Next());
   EXPECT_EQ(s.values().at(1), R"("here")");

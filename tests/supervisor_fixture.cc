@@ -155,10 +155,24 @@ isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context) {
   return detail;
 }
 
-absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, const std::string& bundle_runfile,
-                                                     std::string* deployment_admin_key) {
+absl::StatusOr<isobar::v1::PushRequest> SupervisorProcess::BundlePush(const std::string& name,
+                                                                       const std::string& bundle_runfile) {
   absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile(bundle_runfile));
   if (!bundle.ok()) return bundle.status();
+  isobar::v1::PushRequest push;
+  push.set_deployment(name);
+  for (const auto& module : *bundle) {
+    isobar::v1::PushModule* out = push.add_modules();
+    out->set_path(module.path());
+    out->set_source(module.source());
+  }
+  return push;
+}
+
+absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, const std::string& bundle_runfile,
+                                                     std::string* deployment_admin_key) {
+  absl::StatusOr<isobar::v1::PushRequest> push = BundlePush(name, bundle_runfile);
+  if (!push.ok()) return push.status();
   auto deployments = isobar::v1::Deployments::NewStub(channel_);
   isobar::v1::CreateDeploymentResponse created;
   {
@@ -169,18 +183,11 @@ absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, c
     grpc::Status status = deployments->CreateDeployment(&context, request, &created);
     if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
-  isobar::v1::PushRequest push;
-  push.set_deployment(name);
-  for (const auto& module : *bundle) {
-    isobar::v1::PushModule* out = push.add_modules();
-    out->set_path(module.path());
-    out->set_source(module.source());
-  }
   grpc::ClientContext context;
   Authorize(context);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
   isobar::v1::PushResponse pushed;
-  grpc::Status status = deployments->Push(&context, push, &pushed);
+  grpc::Status status = deployments->Push(&context, *push, &pushed);
   if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   if (deployment_admin_key != nullptr) *deployment_admin_key = created.admin_key();
   return created.api_key();

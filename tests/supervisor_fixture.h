@@ -61,6 +61,9 @@ class SupervisorProcess {
   grpc::Status Eval(const std::string& source, isobar::v1::EvalResponse* response, uint32_t timeout_ms = 0,
                     isobar::v1::ErrorDetail* detail = nullptr);
   absl::StatusOr<isobar::v1::StatsResponse> Stats();
+  // A Push of the modules of a convex_bundle (tests/apps/defs.bzl), given by its runfile path, to
+  // deployment `name` (tests may change it before sending it).
+  static absl::StatusOr<isobar::v1::PushRequest> BundlePush(const std::string& name, const std::string& bundle_runfile);
   // Creates deployment `name` and pushes the modules of a convex_bundle (tests/apps/defs.bzl) given by
   // its runfile path ("tests/apps/chat.modules"); returns the deployment's API key (and, if asked,
   // its admin key).
