@@ -1,17 +1,34 @@
 #include "storage/pg_pool.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace isobar::storage {
 
-PgPool::PgPool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), available_(size) {}
+PgPool::PgPool(std::string conninfo, int size, PgPoolOptions options)
+    : conninfo_(std::move(conninfo)), size_(size), options_(options), available_(size) {}
+
+absl::StatusOr<std::unique_ptr<PgConn>> PgPool::Open() const {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo_));
+  if (options_.statement_timeout > absl::ZeroDuration()) {
+    const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.statement_timeout));
+    RETURN_IF_ERROR(conn->Exec("SELECT set_config('statement_timeout', $1, false)", {absl::StrCat(ms)}).status());
+  }
+  return conn;
+}
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   std::unique_ptr<PgConn> conn;
   {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* available) { return *available > 0; }, &available_));
+    if (!mu_.AwaitWithTimeout(absl::Condition(+[](int* available) { return *available > 0; }, &available_),
+                              options_.acquire_timeout)) {
+      return absl::UnavailableError(absl::StrCat("PostgreSQL is too slow: all ", size_, " pooled connections stayed busy for ",
+                                                 absl::FormatDuration(options_.acquire_timeout)));
+    }
     --available_;
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -19,7 +36,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
     }
   }
   if (conn == nullptr) {
-    absl::StatusOr<std::unique_ptr<PgConn>> opened = PgConn::Connect(conninfo_);
+    absl::StatusOr<std::unique_ptr<PgConn>> opened = Open();
     if (!opened.ok()) {
       absl::MutexLock lock(&mu_);
       ++available_;

@@ -7,6 +7,11 @@
 //
 // Connections are opened lazily, and one returned broken or inside a transaction is dropped, so a restarted PostgreSQL is
 // reconnected to on the next Acquire. Acquire waits for a free connection; thread-safe.
+//
+// A stalled database (lock contention, a slow disk) must not hold our threads indefinitely: with
+// PgPoolOptions every statement on a pooled connection ends after `statement_timeout` (PostgreSQL cancels
+// it: DEADLINE_EXCEEDED, nothing of it applied), and Acquire gives up after `acquire_timeout`
+// (UNAVAILABLE). Both are off by default.
 #ifndef ISOBAR_STORAGE_PG_POOL_H_
 #define ISOBAR_STORAGE_PG_POOL_H_
 
@@ -17,9 +22,15 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "storage/pg_conn.h"
 
 namespace isobar::storage {
+
+struct PgPoolOptions {
+  absl::Duration statement_timeout = absl::ZeroDuration();   // zero: none
+  absl::Duration acquire_timeout = absl::InfiniteDuration();
+};
 
 class PgPool {
  public:
@@ -40,15 +51,20 @@ class PgPool {
     std::unique_ptr<PgConn> conn_;
   };
 
-  PgPool(std::string conninfo, int size);
+  PgPool(std::string conninfo, int size, PgPoolOptions options = {});
 
-  // A connection, opening one if needed. UNAVAILABLE if PostgreSQL cannot be reached.
+  // A connection, opening one if needed. UNAVAILABLE if PostgreSQL cannot be reached, or if every
+  // connection stays leased for `acquire_timeout`.
   absl::StatusOr<Lease> Acquire() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Return(std::unique_ptr<PgConn> conn) ABSL_LOCKS_EXCLUDED(mu_);
 
+  absl::StatusOr<std::unique_ptr<PgConn>> Open() const;
+
   const std::string conninfo_;
+  const int size_;
+  const PgPoolOptions options_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<PgConn>> idle_ ABSL_GUARDED_BY(mu_);
   int available_ ABSL_GUARDED_BY(mu_);  // connections that may be leased (idle or not yet opened)

@@ -284,9 +284,14 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     out.set_message(line.message());
   }
   if (done->outcome_case() != Done::kResultJson) {
-    outcome.error = done->outcome_case() == Done::kError
-                        ? DescribeWorkerError(done->error())
-                        : Describe(absl::InternalError("the worker finished without a result"));
+    absl::Status host_failure;
+    {
+      absl::MutexLock lock(&session->mu);
+      host_failure = session->host_failure;
+    }
+    outcome.error = !host_failure.ok()                 ? Describe(host_failure)
+                    : done->outcome_case() == Done::kError ? DescribeWorkerError(done->error())
+                                                           : Describe(absl::InternalError("the worker finished without a result"));
     finish(std::move(outcome));
     return;
   }
@@ -321,6 +326,10 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
                                                              : absl::OkStatus();
         if (stored.ok() && !attempt->request.idempotency_key.empty()) {
           stored = StoreResult(*session, attempt->request.idempotency_key, storage::ToConvexJson(*result));
+        }
+        if (stored.ok() && absl::Now() >= attempt->request.deadline) {
+          // Its caller has given up on it by now: writes it could no longer report must not land.
+          stored = absl::DeadlineExceededError("the call's deadline passed before its writes could commit; none were");
         }
         committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
                                 : absl::StatusOr<storage::Timestamp>(stored);

@@ -49,7 +49,7 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
         }
       };
       run(
-                            [this, worker, call = std::move(call), reply = std::move(reply)](FunctionOutcome outcome) mutable {
+                            [this, worker, session, call = std::move(call), reply = std::move(reply)](FunctionOutcome outcome) mutable {
                               isobar::worker::v1::HostResult result;
                               result.set_invocation_id(call.invocation_id());
                               result.set_call_id(call.call_id());
@@ -65,7 +65,7 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                                   error->set_message(detail.message());
                                   error->set_convex_error_data(detail.convex_error_data_json());
                                 } else {
-                                  result = Result(worker, call,
+                                  result = Result(worker, session.get(), call,
                                                   absl::Status(static_cast<absl::StatusCode>(outcome.error.code),
                                                                detail.message()));
                                 }
@@ -82,11 +82,12 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
     } else if (op == "isobar/echo") {
       outcome = Echo(worker, call.args_json());
     }
-    std::move(reply)(Result(worker, call, std::move(outcome)));
+    std::move(reply)(Result(worker, session.get(), call, std::move(outcome)));
   });
 }
 
-isobar::worker::v1::HostResult HostCallRouter::Result(WorkerId worker, const isobar::worker::v1::HostCall& call,
+isobar::worker::v1::HostResult HostCallRouter::Result(WorkerId worker, InvocationSession* session,
+                                                      const isobar::worker::v1::HostCall& call,
                                                       absl::StatusOr<std::string> outcome) {
   isobar::worker::v1::HostResult result;
   result.set_invocation_id(call.invocation_id());
@@ -105,6 +106,10 @@ isobar::worker::v1::HostResult HostCallRouter::Result(WorkerId worker, const iso
     ISOBAR_LOG(kError, "host-call") << "reference " << reference << ": worker " << worker << ", invocation "
                                     << call.invocation_id() << ", op " << call.op().substr(0, 100) << ": " << status;
     error->set_message(absl::StrCat("internal error; reference = ", reference));
+    if (session != nullptr) {
+      absl::MutexLock lock(&session->mu);
+      if (session->host_failure.ok()) session->host_failure = status;
+    }
   }
   return result;
 }

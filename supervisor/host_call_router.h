@@ -45,8 +45,10 @@ class HostCallRouter {
 
  private:
   absl::StatusOr<std::string> Echo(WorkerId worker, absl::string_view args_json);
-  isobar::worker::v1::HostResult Result(WorkerId worker, const isobar::worker::v1::HostCall& call,
-                                        absl::StatusOr<std::string> outcome);
+  // The result for the worker. A failure of ours (not meant for user code) reaches it as a reference to
+  // our log, and is noted in `session` (if any) as the invocation's host failure.
+  isobar::worker::v1::HostResult Result(WorkerId worker, InvocationSession* session,
+                                        const isobar::worker::v1::HostCall& call, absl::StatusOr<std::string> outcome);
 
   storage::PgPool& pg_;
   Executor& executor_;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/query.h"
 #include "storage/transaction.h"
@@ -41,6 +42,10 @@ struct InvocationSession {
   bool paginated ABSL_GUARDED_BY(mu) = false;
   uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
   size_t functions_scheduled ABSL_GUARDED_BY(mu) = 0;
+  // The first host call that failed for a reason of ours (PostgreSQL stalled or away, say), not of the
+  // code's. User code saw only a reference to our log; if the function then fails, this is its outcome
+  // (retryable where the code says so) rather than the JavaScript error it led to.
+  absl::Status host_failure ABSL_GUARDED_BY(mu);
 };
 
 inline constexpr int kMaxCallDepth = 8;

@@ -64,6 +64,9 @@ struct Config {
   bool sandbox_debug = false;  // --sandbox-debug: the same as --sandbox=report
   std::string worker_binary;
   int pg_connections = 8;
+  // Every statement ends within this, and a call waits at most this long for a pooled connection: a
+  // stalled PostgreSQL fails calls (retryably) instead of holding the supervisor's threads (0: never).
+  int pg_timeout_ms = 5000;
   // Admission control (0: the defaults, scaled to the machine).
   int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
   std::string contexts = "fresh";
@@ -139,7 +142,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     ISOBAR_LOG(kInfo, kComponent) << "schema at version " << storage::LatestSchemaVersion() << " (" << applied
                                   << " migrations applied now)";
   }
-  storage::PgPool pg_pool(conninfo, config.pg_connections);
+  storage::PgPoolOptions pg_options;
+  if (config.pg_timeout_ms > 0) {
+    pg_options.statement_timeout = pg_options.acquire_timeout = absl::Milliseconds(config.pg_timeout_ms);
+  }
+  storage::PgPool pg_pool(conninfo, config.pg_connections, pg_options);
   LiveDeployments live(pg_pool);
   // Host calls, commits and API steps that wait on PostgreSQL or on other functions.
   Executor executor("isobar-host", std::max(16, 4 * workers));
@@ -312,6 +319,9 @@ int main(int argc, char** argv) {
              "report the offending system call by name instead of dying silently (--sandbox=report)");
   flags.String("worker-binary", &config.worker_binary, "the worker executable (default: found beside this one)");
   flags.Int("pg-connections", &config.pg_connections, "PostgreSQL connections in the pool");
+  flags.Int("pg-timeout-ms", &config.pg_timeout_ms,
+            "longest a PostgreSQL statement may run, and a call may wait for a pooled connection, before the "
+            "call fails with a retryable error (default 5000; 0: no limit)");
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);
   if (!positional.ok()) {
     std::fprintf(stderr, "%s\n", std::string(positional.status().message()).c_str());

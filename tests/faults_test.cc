@@ -1,23 +1,28 @@
-// Faults (SECURITY.md §5, cases 37-39) on a real supervisor with real workers and PostgreSQL:
+// Faults (SECURITY.md §5, cases 37-40) on a real supervisor with real workers and PostgreSQL:
 //   37: a worker SIGKILLed in the middle of a mutation leaves none of its writes, and a retry with the
 //       same idempotency key applies it exactly once;
 //   38: the supervisor SIGKILLed under load and restarted: every acknowledged mutation is there, retries
 //       of the unacknowledged ones by key apply each exactly once, and no worker outlives it;
 //   39: PostgreSQL restarted under load: clients get success or a retryable error, never a silent
-//       drop, and nothing acknowledged is lost.
+//       drop, and nothing acknowledged is lost;
+//   40: PostgreSQL stalled by a lock: calls fail soon and retryably, memory stays put, and it serves again.
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/testing/temp_dir.h"
@@ -26,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/embedded_postgres.h"
+#include "storage/pg_conn.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -254,6 +260,98 @@ TEST(FaultsTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
   EXPECT_EQ(CountNamed(supervisor, *key, "pg"), static_cast<int>(load.acknowledged())) << supervisor.log();
   std::printf("postgres restart: %zu acknowledged, %zu failed with a retryable error and were retried\n",
               load.acknowledged(), failures);
+}
+
+// Resident memory of process `pid`, in KiB (0 if unknown).
+int64_t RssKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) return std::strtoll(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+// 40: PostgreSQL stalls: another session holds a lock every call needs. The supervisor's statements
+// end at --pg-timeout-ms and its waits for a pooled connection too, so calls fail soon, retryably,
+// long before their own deadline; it keeps answering what needs no database, its memory stays put, and
+// once the lock goes it serves again: every mutation retried with its key applies exactly once.
+TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
+  SupervisorProcess supervisor({.workers = 2, .extra_args = {"--pg-timeout-ms=1000"}});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  Outcome before = Call(supervisor, *key, true, "counters:mark", Mark("stall", false), "stall-first");
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  const int64_t rss_before = RssKib(supervisor.pid());
+  ASSERT_GT(rss_before, 0);
+
+  absl::StatusOr<std::unique_ptr<storage::PgConn>> locker = storage::PgConn::Connect(supervisor.pg_conninfo());
+  ASSERT_TRUE(locker.ok()) << locker.status();
+  ASSERT_TRUE((*locker)->Exec("BEGIN").ok());
+  ASSERT_TRUE((*locker)->Exec("LOCK TABLE isobar.documents IN ACCESS EXCLUSIVE MODE").ok());
+
+  // Three times the running-call limit, half mutations (each with its key), half queries; deadlines of
+  // a minute that the database's stall must not get near.
+  constexpr int kClients = 48;
+  constexpr absl::Duration kDeadline = absl::Seconds(60);
+  struct Attempt {
+    std::string idempotency;  // empty for queries
+    Outcome outcome;
+    absl::Duration took;
+  };
+  std::vector<Attempt> attempts(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      Attempt& attempt = attempts[c];
+      const absl::Time begun = absl::Now();
+      if (c % 2 == 0) {
+        attempt.idempotency = absl::StrCat("stall-", c);
+        attempt.outcome = Call(supervisor, *key, true, "counters:mark", Mark("stall", false), attempt.idempotency, kDeadline);
+      } else {
+        attempt.outcome = Call(supervisor, *key, false, "counters:countNamed", R"({"name":"stall"})", "", kDeadline);
+      }
+      attempt.took = absl::Now() - begun;
+    });
+  }
+  // Meanwhile what needs no database is answered.
+  grpc::ClientContext ping_context;
+  supervisor.Authorize(ping_context);
+  isobar::v1::PingResponse pong;
+  EXPECT_TRUE(supervisor.admin().Ping(&ping_context, {}, &pong).ok());
+  for (std::thread& t : clients) t.join();
+  std::map<grpc::StatusCode, int> codes;
+  absl::Duration longest;
+  for (const Attempt& attempt : attempts) {
+    const grpc::Status& status = attempt.outcome.status;
+    ++codes[status.error_code()];
+    longest = std::max(longest, attempt.took);
+    EXPECT_TRUE(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                status.error_code() == grpc::StatusCode::UNAVAILABLE)
+        << status.error_code() << ": " << status.error_message();
+    EXPECT_TRUE(attempt.outcome.detail.retryable()) << status.error_message();
+    EXPECT_LT(attempt.took, kDeadline / 4) << status.error_message();
+  }
+  const int64_t rss_during = RssKib(supervisor.pid());
+  EXPECT_LT(rss_during - rss_before, 64 * 1024) << "supervisor RSS grew from " << rss_before << " to " << rss_during
+                                                << " KiB during the stall";
+  ASSERT_TRUE((*locker)->Exec("ROLLBACK").ok());
+
+  // Served again; every mutation retried with its key lands exactly once.
+  int mutations = 1;
+  for (const Attempt& attempt : attempts) {
+    if (attempt.idempotency.empty()) continue;
+    ++mutations;
+    Outcome retried = Call(supervisor, *key, true, "counters:mark", Mark("stall", false), attempt.idempotency);
+    EXPECT_TRUE(retried.status.ok()) << retried.status.error_message();
+  }
+  EXPECT_EQ(CountNamed(supervisor, *key, "stall"), mutations);
+  std::printf("stalled postgres: %d DEADLINE_EXCEEDED, %d UNAVAILABLE, slowest failure %s; RSS %lld -> %lld KiB\n",
+              codes[grpc::StatusCode::DEADLINE_EXCEEDED], codes[grpc::StatusCode::UNAVAILABLE],
+              absl::FormatDuration(longest).c_str(), static_cast<long long>(rss_before),
+              static_cast<long long>(rss_during));
 }
 
 }  // namespace

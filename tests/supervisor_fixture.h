@@ -46,6 +46,7 @@ class SupervisorProcess {
   absl::StatusOr<ExitStatus> Kill();
 
   const std::string& address() const { return address_; }
+  pid_t pid() const { return process_.pid(); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& admin_key() const { return admin_key_; }
   // The embedded PostgreSQL's connection string.

@@ -1,0 +1,65 @@
+// PgPool against a real PostgreSQL: a stalled database gives bounded waits, never a stuck thread.
+#include "storage/pg_pool.h"
+
+#include "gtest/gtest.h"
+#include "storage/pg_testing.h"
+
+namespace isobar::storage {
+namespace {
+
+using testing::SharedPostgres;
+
+TEST(PgPoolTest, LeasedConnectionsComeBackAndAreReused) {
+  PgPool pool(SharedPostgres().conninfo(), 1);
+  std::string backend;
+  {
+    absl::StatusOr<PgPool::Lease> lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    absl::StatusOr<PgResult> pid = (*lease)->Exec("SELECT pg_backend_pid()");
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    backend = std::string(pid->Get(0, 0));
+  }
+  absl::StatusOr<PgPool::Lease> again = pool.Acquire();
+  ASSERT_TRUE(again.ok()) << again.status();
+  absl::StatusOr<PgResult> pid = (*again)->Exec("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  EXPECT_EQ(pid->Get(0, 0), backend);
+}
+
+TEST(PgPoolTest, AStatementBlockedBeyondTheTimeoutIsCancelled) {
+  PgPool pool(SharedPostgres().conninfo(), 2, PgPoolOptions{.statement_timeout = absl::Milliseconds(300)});
+  // Another session holds a lock the statement needs: PostgreSQL cancels it, nothing of it applies.
+  absl::StatusOr<std::unique_ptr<PgConn>> holder = PgConn::Connect(SharedPostgres().conninfo());
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  ASSERT_TRUE((*holder)->Exec("CREATE TABLE IF NOT EXISTS pool_test_stall (v int)").ok());
+  ASSERT_TRUE((*holder)->Exec("BEGIN").ok());
+  ASSERT_TRUE((*holder)->Exec("LOCK TABLE pool_test_stall IN ACCESS EXCLUSIVE MODE").ok());
+  {
+    absl::StatusOr<PgPool::Lease> lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    absl::StatusOr<PgResult> blocked = (*lease)->Exec("INSERT INTO pool_test_stall VALUES (1)");
+    EXPECT_EQ(blocked.status().code(), absl::StatusCode::kDeadlineExceeded) << blocked.status();
+  }
+  ASSERT_TRUE((*holder)->Exec("COMMIT").ok());
+  absl::StatusOr<PgResult> rows = (*holder)->Exec("SELECT count(*) FROM pool_test_stall");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->GetInt(0, 0), 0);
+  // The connection is healthy afterwards, with the timeout still in force.
+  absl::StatusOr<PgPool::Lease> lease = pool.Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  absl::StatusOr<PgResult> timeout = (*lease)->Exec("SHOW statement_timeout");
+  ASSERT_TRUE(timeout.ok()) << timeout.status();
+  EXPECT_EQ(timeout->Get(0, 0), "300ms");
+}
+
+TEST(PgPoolTest, AcquireGivesUpWhenEveryConnectionStaysLeased) {
+  PgPool pool(SharedPostgres().conninfo(), 1, PgPoolOptions{.acquire_timeout = absl::Milliseconds(100)});
+  absl::StatusOr<PgPool::Lease> held = pool.Acquire();
+  ASSERT_TRUE(held.ok()) << held.status();
+  absl::StatusOr<PgPool::Lease> refused = pool.Acquire();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  EXPECT_EQ(refused.status().message(), "PostgreSQL is too slow: all 1 pooled connections stayed busy for 100ms");
+}
+
+}  // namespace
+}  // namespace isobar::storage
