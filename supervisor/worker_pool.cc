@@ -176,7 +176,8 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
     const uint64_t id = queue_.front();
     Pending& pending = pending_.at(id);
     // The least loaded worker with room (one JS thread per worker: load decides latency); among equals,
-    // one that ran this deployment lately (its isolate is warm there), then the one that ran fewest.
+    // one not busy preparing its next context (a call there would wait a few milliseconds for it),
+    // then one that ran this deployment lately (its isolate is warm there), then the one that ran fewest.
     Slot* chosen = nullptr;
     bool chosen_warm = false;
     for (Slot& slot : slots_) {
@@ -185,8 +186,9 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
         continue;
       }
       const bool warm = std::find(slot.recent.begin(), slot.recent.end(), pending.deployment) != slot.recent.end();
-      if (chosen == nullptr || std::make_tuple(slot.running.size(), !warm, slot.invocations) <
-                                   std::make_tuple(chosen->running.size(), !chosen_warm, chosen->invocations)) {
+      if (chosen == nullptr ||
+          std::make_tuple(slot.running.size(), slot.preparing, !warm, slot.invocations) <
+              std::make_tuple(chosen->running.size(), chosen->preparing, !chosen_warm, chosen->invocations)) {
         chosen = &slot;
         chosen_warm = warm;
       }
@@ -295,6 +297,7 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.running.clear();
   slot.recent.clear();
   slot.sent_sources.clear();
+  slot.preparing = false;
   slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
   if (cgroups_.has_value()) {
     absl::Status placed = cgroups_->Place(slot.id.value(), slot.pid, options_.worker_limits);
@@ -430,6 +433,12 @@ void WorkerPool::OnHeartbeat(const Connection& connection, const isobar::worker:
   Slot* slot = SlotOf(connection);
   if (slot == nullptr || heartbeat.sequence() == 0 || heartbeat.sequence() > slot->heartbeat_sequence) return;
   slot->answered_at = absl::Now();
+}
+
+void WorkerPool::OnPrepared(const Connection& connection) {
+  absl::MutexLock lock(&mu_);
+  Slot* slot = SlotOf(connection);
+  if (slot != nullptr) slot->preparing = false;
 }
 
 absl::Time WorkerPool::NextWakeLocked() const {
@@ -607,6 +616,7 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
     } else {
       slot->running.erase(done.invocation_id());
       ++slot->invocations;
+      slot->preparing = done.preparing();
       slot->isolate_pool = done.isolate_pool();
       if (it != pending_.end()) {
         if (!it->second.expired) {

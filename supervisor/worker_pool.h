@@ -138,6 +138,8 @@ class WorkerPool {
   void OnDone(const Connection& connection, isobar::worker::v1::Done done) ABSL_LOCKS_EXCLUDED(mu_);
   void OnHeartbeat(const Connection& connection, const isobar::worker::v1::Heartbeat& heartbeat)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The idle work a Done announced (Done.preparing) is over.
+  void OnPrepared(const Connection& connection) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether this connection's worker is running `invocation` (host calls for anything else are refused:
   // a worker can only act for its own invocations), and the invocation's session if it has one.
   struct Running {
@@ -172,6 +174,7 @@ class WorkerPool {
     absl::flat_hash_set<uint64_t> running;  // invocation ids
     absl::flat_hash_set<std::string> sent_sources;  // SHA-256s whose source this process was sent
     std::deque<std::string> recent;          // deployments it ran lately, newest last (affinity)
+    bool preparing = false;                  // its JS thread does idle work (Done.preparing) until Prepared
     absl::Time restart_at;
     absl::Time started_at;
     int consecutive_failures = 0;

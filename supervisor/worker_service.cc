@@ -67,6 +67,9 @@ grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::
       case WorkerMessage::kHeartbeat:
         pool_.OnHeartbeat(*connection, message.heartbeat());
         break;
+      case WorkerMessage::kPrepared:
+        pool_.OnPrepared(*connection);
+        break;
       case WorkerMessage::KIND_NOT_SET:
         violation = "an empty message";
         break;

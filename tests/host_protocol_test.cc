@@ -29,7 +29,8 @@ using isobar::worker::v1::HostMessage;
 using isobar::worker::v1::WorkerMessage;
 using Stream = grpc::ServerReaderWriter<HostMessage, WorkerMessage>;
 
-HostMessage InvokeQuery(uint64_t id, const std::string& body) {
+HostMessage InvokeQuery(uint64_t id, const std::string& body,
+                        v1::Invoke::ContextPolicy policy = v1::Invoke::FRESH) {
   const std::string source = absl::StrCat("export const fn = { isQuery: true, invokeQuery: async () => JSON.stringify(await (",
                                           body, ")()) };");
   HostMessage message;
@@ -37,6 +38,7 @@ HostMessage InvokeQuery(uint64_t id, const std::string& body) {
   invoke->set_invocation_id(id);
   invoke->set_deployment("d");
   invoke->set_cpu_budget_ms(1000);
+  invoke->set_context_policy(policy);
   v1::FunctionCall* call = invoke->mutable_function();
   call->set_kind(v1::FunctionCall::QUERY);
   call->set_module_path("m.js");
@@ -61,7 +63,9 @@ class FakeHost final : public v1::WorkerHost::Service {
   grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
     auto next = [&]() {
       WorkerMessage message;
-      if (!stream->Read(&message)) return message;
+      // Prepared (the end of idle work) comes whenever the worker finds itself idle: not scripted here.
+      while (stream->Read(&message) && message.has_prepared()) {
+      }
       if (message.has_host_call()) {
         const auto& call = message.host_call();
         received.push_back(absl::StrCat("call ", call.invocation_id(), " ", call.op(), " ", call.args_json()));
@@ -129,6 +133,60 @@ TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
               ::testing::ElementsAre("call 1 slow {}", R"(call 2 1.0/get {"id":"a"})", R"(call 2 1.0/get {"id":"b"})",
                                      R"(done 2 ["A","B"])", R"(done 1 "slow result")", "call 3 sync 7", "done 3 8",
                                      "call 4 never {}", R"(done 5 "after cancel")"));
+}
+
+// A Done after which the worker has nothing running and idle work to do says so (Done.preparing), and
+// Prepared follows once that work is over; the supervisor places calls elsewhere meanwhile.
+class IdleWorkHost final : public v1::WorkerHost::Service {
+ public:
+  grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
+    auto read = [&]() {
+      WorkerMessage message;
+      if (!stream->Read(&message)) return std::string("end");
+      if (message.has_prepared()) return std::string("prepared");
+      if (message.has_host_call()) {
+        stream->Write(Answer(message.host_call(), "1"));
+        return std::string("call");
+      }
+      if (message.has_done()) return absl::StrCat("done ", message.done().invocation_id(), " preparing=", message.done().preparing());
+      return std::string("other");
+    };
+    const std::string body = "async () => JSON.parse(await Convex.asyncSyscall('1.0/get', '{}'))";
+    // The first call: a spare isolate and the next context are still to be made.
+    stream->Write(InvokeQuery(1, body, v1::Invoke::WARM));
+    for (int i = 0; i < 3; ++i) received.push_back(read());
+    // Warm again: its context is reused, the prepared one stays, nothing to do.
+    stream->Write(InvokeQuery(2, body, v1::Invoke::WARM));
+    for (int i = 0; i < 2; ++i) received.push_back(read());
+    // Fresh: it takes the prepared context, and the next one is made (its module evaluated ahead).
+    stream->Write(InvokeQuery(3, body));
+    for (int i = 0; i < 3; ++i) received.push_back(read());
+    return grpc::Status::OK;
+  }
+  std::vector<std::string> received;
+};
+
+TEST(HostProtocolTest, IdleWorkIsAnnouncedInDoneAndItsEndReported) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ASSERT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
+  IdleWorkHost host;
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&host);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
+  std::thread worker([fd = fds[1]] {
+    absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(fd);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    Watchdog watchdog;
+    Evaluator evaluator(**channel, watchdog, {});
+    Serve(**channel, evaluator);
+  });
+  worker.join();
+  server->Shutdown();
+  EXPECT_THAT(host.received, ::testing::ElementsAre("call", "done 1 preparing=1", "prepared",  //
+                                                    "call", "done 2 preparing=0",                //
+                                                    "call", "done 3 preparing=1", "prepared"));
 }
 
 }  // namespace

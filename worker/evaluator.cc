@@ -480,6 +480,13 @@ void Evaluator::Prepare() {
   isolate->SetPrepared(std::move(context));
 }
 
+bool Evaluator::HasIdleWork() const {
+  if (pool_->HasIdleWork()) return true;
+  const DeploymentIsolate* isolate = pool_->most_recent();
+  return isolate != nullptr && isolate->preload_plan != nullptr && !isolate->preload_plan->failed &&
+         isolate->prepared_unloaded();
+}
+
 IsolateStats Evaluator::isolate_stats() const { return pool_->stats(); }
 
 }  // namespace isobar::worker

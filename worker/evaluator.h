@@ -102,6 +102,8 @@ class Evaluator {
   // a millisecond on this V8), and evaluates in it the module of that isolate's last function call
   // (preload.h), so that both are off the request path. Call when idle.
   void Prepare();
+  // Whether Prepare has anything to do (it would spend time).
+  bool HasIdleWork() const;
 
   IsolateStats isolate_stats() const;
   const CodeCache& code_cache() const { return *code_cache_; }

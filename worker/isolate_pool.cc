@@ -235,6 +235,10 @@ void IsolatePool::Prepare() {
   if (most_recent_ != nullptr) most_recent_->Prepare();
 }
 
+bool IsolatePool::HasIdleWork() const {
+  return !unused_.empty() || spare_ == nullptr || (most_recent_ != nullptr && !most_recent_->prepared());
+}
+
 IsolateStats IsolatePool::stats() const {
   IsolateStats stats = stats_;
   stats.isolates = live_.size() + retired_.size() + (spare_ != nullptr ? 1 : 0);

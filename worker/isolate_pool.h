@@ -80,6 +80,8 @@ class DeploymentIsolate {
   // Creates the next fresh context now, if none is ready.
   void Prepare();
   bool prepared() const { return prepared_ != nullptr; }
+  // A prepared context that has evaluated no module yet.
+  bool prepared_unloaded() const { return prepared_ != nullptr && prepared_->modules.empty(); }
   // The prepared context, if it has evaluated no module yet (null otherwise); and back.
   std::unique_ptr<JsContext> TakeUnloadedPrepared();
   void SetPrepared(std::unique_ptr<JsContext> context) { prepared_ = std::move(context); }
@@ -142,6 +144,8 @@ class IsolatePool {
   // for the next deployment that has none, and prepares the next context of the most recently used
   // isolate.
   void Prepare();
+  // Whether Prepare has anything to do.
+  bool HasIdleWork() const;
   // The isolate of the latest Acquire, while it is live (null after its eviction or retirement).
   DeploymentIsolate* most_recent() const { return most_recent_; }
 

@@ -15,9 +15,11 @@ namespace {
 
 using isobar::worker::v1::WorkerMessage;
 
-void SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id, InvocationResult result) {
+// Sends the invocation's Done; true if it announced idle work (Done.preparing).
+bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id, InvocationResult result) {
   WorkerMessage message;
   auto* done = message.mutable_done();
+  done->set_preparing(evaluator.running() == 0 && evaluator.HasIdleWork());
   const IsolateStats isolates = evaluator.isolate_stats();
   auto* pool = done->mutable_isolate_pool();
   pool->set_hits(isolates.hits);
@@ -49,6 +51,7 @@ void SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   }
   absl::Status sent = channel.Send(message);
   if (!sent.ok()) ISOBAR_LOG(kWarning, "worker") << "Done not sent: " << sent;
+  return done->preparing();
 }
 
 // The invocations waiting for host results, and which result goes where.
@@ -107,6 +110,7 @@ class Waiting {
 void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_bytes) {
   Waiting waiting;
   ModuleSources sources(module_source_bytes);
+  bool announced = false;  // a Done said the worker would prepare: Prepared follows the idle work
   // Sends the step's host calls, or its result; loops while calls fail at once.
   auto handle = [&](InvocationId id, Evaluator::Step step) {
     while (!step.done.has_value()) {
@@ -115,10 +119,21 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
       if (immediate.empty()) return;
       step = evaluator.Resume(id, std::move(immediate));
     }
-    SendDone(channel, evaluator, id, std::move(*step.done));
+    announced = SendDone(channel, evaluator, id, std::move(*step.done)) || announced;
   };
   for (;;) {
-    if (!channel.HasEvent()) evaluator.Prepare();  // idle: the next context, off the request path
+    // Idle work only when nothing runs: an invocation waiting for its host results (a fraction of a
+    // millisecond away) must not wait for a context to be prepared (a few milliseconds).
+    if (evaluator.running() == 0 && !channel.HasEvent()) {
+      evaluator.Prepare();  // idle: the next context, off the request path
+      if (announced) {
+        WorkerMessage prepared;
+        prepared.mutable_prepared();
+        absl::Status sent = channel.Send(prepared);
+        (void)sent;  // a broken stream ends the worker
+        announced = false;
+      }
+    }
     std::optional<HostEvent> event = channel.NextEvent();
     if (!event.has_value()) return;
     switch (event->kind) {
