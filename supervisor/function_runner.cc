@@ -232,7 +232,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
         executor_.Run([this, attempt = std::move(attempt), session = std::move(session), done = std::move(done),
                        worker]() mutable { Finish(std::move(attempt), std::move(session), std::move(done), worker); });
       },
-      session);
+      session, /*nested=*/request.depth > 0);
 }
 
 void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {

@@ -263,9 +263,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << ")";
   // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
   // Server::Shutdown instead would also wait out the deadline for idle client connections.
+  pool.StopAccepting();
+  ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << "): new calls are refused, running ones finish";
   housekeeping.Stop();
   scheduler.Stop(absl::Now() + absl::Seconds(20));  // no new scheduled runs; running ones end first
   if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {

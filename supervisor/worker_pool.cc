@@ -93,6 +93,11 @@ absl::Status WorkerPool::Start(grpc::Server* server) {
   return absl::OkStatus();
 }
 
+void WorkerPool::StopAccepting() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+}
+
 size_t WorkerPool::Drain(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   draining_ = true;
@@ -135,13 +140,13 @@ void WorkerPool::Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, HostM
 }
 
 void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done,
-                          std::shared_ptr<InvocationSession> session) {
+                          std::shared_ptr<InvocationSession> session, bool nested) {
   std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
     auto offender = offenders_.find(invoke.deployment());
-    if (!started_ || stopping_ || draining_) {
+    if (!started_ || stopping_ || (draining_ && !nested)) {
       refused = absl::UnavailableError("the supervisor is shutting down");
     } else if (offender != offenders_.end() && offender->second.quarantined_until > absl::Now()) {
       refused = absl::FailedPreconditionError(absl::StrCat(

@@ -110,16 +110,20 @@ class WorkerPool {
   // `server` is the started internal gRPC server (no listening ports) that serves WorkerHost; not
   // owned, and must outlive the pool's Shutdown.
   absl::Status Start(grpc::Server* server) ABSL_LOCKS_EXCLUDED(mu_);
-  // Stops accepting invocations (Dispatch answers UNAVAILABLE) and waits until every accepted one has
-  // been answered, or `deadline`. Returns how many were still unanswered.
+  // Stops accepting invocations: Dispatch answers UNAVAILABLE, except for nested calls of running ones.
+  void StopAccepting() ABSL_LOCKS_EXCLUDED(mu_);
+  // StopAccepting, then waits until every accepted invocation has been answered, or `deadline`.
+  // Returns how many were still unanswered.
   size_t Drain(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // Fails queued and running invocations, kills the workers, stops the monitor. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sets invoke.invocation_id. `done` is called exactly once. `session` (may be null: Admin.Eval,
-  // analysis) is what the invocation's host calls are served against while it runs.
+  // analysis) is what the invocation's host calls are served against while it runs. A `nested` call
+  // (made by a running invocation: an action's runQuery, say) is part of accepted work and is still
+  // taken while draining.
   void Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done,
-                std::shared_ptr<InvocationSession> session = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
+                std::shared_ptr<InvocationSession> session = nullptr, bool nested = false) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // Deployments quarantined now ("" is the development deployment of Admin.Eval).

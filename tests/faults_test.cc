@@ -6,6 +6,7 @@
 //   39: PostgreSQL restarted under load: clients get success or a retryable error, never a silent
 //       drop, and nothing acknowledged is lost;
 //   40: PostgreSQL stalled by a lock: calls fail soon and retryably, memory stays put, and it serves again.
+// And the SIGTERM drain: running calls finish, new ones are refused, everything stops cleanly.
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,7 +46,9 @@ struct Outcome {
   isobar::v1::ErrorDetail detail;
 };
 
-Outcome Call(SupervisorProcess& supervisor, const std::string& key, bool mutation, const std::string& path,
+enum class Kind { kQuery, kMutation, kAction };
+
+Outcome Call(SupervisorProcess& supervisor, const std::string& key, Kind kind, const std::string& path,
              const std::string& args_json, const std::string& idempotency_key = "",
              absl::Duration timeout = absl::Seconds(30)) {
   auto stub = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()));
@@ -59,14 +62,16 @@ Outcome Call(SupervisorProcess& supervisor, const std::string& key, bool mutatio
   request.set_idempotency_key(idempotency_key);
   isobar::v1::FunctionResponse response;
   Outcome out;
-  out.status = mutation ? stub->Mutation(&context, request, &response) : stub->Query(&context, request, &response);
+  out.status = kind == Kind::kMutation ? stub->Mutation(&context, request, &response)
+               : kind == Kind::kAction ? stub->Action(&context, request, &response)
+                                       : stub->Query(&context, request, &response);
   out.result_json = response.result_json();
   out.detail = ErrorDetailOf(context);
   return out;
 }
 
 int CountNamed(SupervisorProcess& supervisor, const std::string& key, const std::string& name) {
-  Outcome counted = Call(supervisor, key, false, "counters:countNamed", absl::StrCat(R"({"name":")", name, "\"}"));
+  Outcome counted = Call(supervisor, key, Kind::kQuery, "counters:countNamed", absl::StrCat(R"({"name":")", name, "\"}"));
   EXPECT_TRUE(counted.status.ok()) << counted.status.error_message();
   return counted.status.ok() ? static_cast<int>(std::stod(counted.result_json)) : -1;
 }
@@ -94,7 +99,7 @@ TEST(FaultsTest, AWorkerKilledMidMutationLeavesNoWritesAndTheKeyedRetryAppliesOn
 
   // The mutation inserts its marker, then burns CPU; the worker is killed while it runs.
   Outcome killed;
-  std::thread client([&] { killed = Call(supervisor, *key, true, "counters:mark", Mark("victim", true), "retry-me"); });
+  std::thread client([&] { killed = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("victim", true), "retry-me"); });
   absl::StatusOr<isobar::v1::StatsResponse> running = supervisor.AwaitStats(
       [](const isobar::v1::StatsResponse& s) { return s.workers_size() == 1 && s.workers(0).in_flight() == 1; },
       absl::Seconds(30));
@@ -106,9 +111,9 @@ TEST(FaultsTest, AWorkerKilledMidMutationLeavesNoWritesAndTheKeyedRetryAppliesOn
   EXPECT_EQ(CountNamed(supervisor, *key, "victim"), 0) << "a killed mutation's write is visible";
 
   // The client retries with the same key: it runs (nothing was committed), once.
-  Outcome retried = Call(supervisor, *key, true, "counters:mark", Mark("victim", false), "retry-me");
+  Outcome retried = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("victim", false), "retry-me");
   ASSERT_TRUE(retried.status.ok()) << retried.status.error_message();
-  Outcome repeated = Call(supervisor, *key, true, "counters:mark", Mark("victim", false), "retry-me");
+  Outcome repeated = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("victim", false), "retry-me");
   ASSERT_TRUE(repeated.status.ok()) << repeated.status.error_message();
   EXPECT_EQ(repeated.result_json, retried.result_json);
   EXPECT_EQ(CountNamed(supervisor, *key, "victim"), 1);
@@ -123,7 +128,7 @@ class Load {
       threads_.emplace_back([this, c] {
         for (int i = 0; !stop_.load(); ++i) {
           const std::string idempotency = absl::StrCat(name_, "-", c, "-", i);
-          Outcome out = Call(supervisor_, key_, true, "counters:mark", Mark(name_, false), idempotency,
+          Outcome out = Call(supervisor_, key_, Kind::kMutation, "counters:mark", Mark(name_, false), idempotency,
                              absl::Seconds(10));
           absl::MutexLock lock(&mu_);
           if (out.status.ok()) {
@@ -159,7 +164,7 @@ class Load {
       failed.swap(failed_);
     }
     for (const auto& [idempotency, code] : failed) {
-      Outcome out = Call(supervisor_, key_, true, "counters:mark", Mark(name_, false), idempotency);
+      Outcome out = Call(supervisor_, key_, Kind::kMutation, "counters:mark", Mark(name_, false), idempotency);
       EXPECT_TRUE(out.status.ok()) << idempotency << ": " << out.status.error_message();
       absl::MutexLock lock(&mu_);
       if (out.status.ok()) acknowledged_.insert(idempotency);
@@ -194,7 +199,7 @@ TEST(FaultsTest, AWorkerWithoutItsModuleSourcesIsSentThemAgain) {
   absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
   for (int i = 0; i < 3; ++i) {
-    Outcome marked = Call(supervisor, *key, true, "counters:mark", Mark("sources", false));
+    Outcome marked = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("sources", false));
     ASSERT_TRUE(marked.status.ok()) << marked.status.error_message();
   }
   EXPECT_EQ(CountNamed(supervisor, *key, "sources"), 3);
@@ -282,7 +287,7 @@ TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
   ASSERT_TRUE(started.ok()) << started;
   absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
-  Outcome before = Call(supervisor, *key, true, "counters:mark", Mark("stall", false), "stall-first");
+  Outcome before = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("stall", false), "stall-first");
   ASSERT_TRUE(before.status.ok()) << before.status.error_message();
   const int64_t rss_before = RssKib(supervisor.pid());
   ASSERT_GT(rss_before, 0);
@@ -309,9 +314,9 @@ TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
       const absl::Time begun = absl::Now();
       if (c % 2 == 0) {
         attempt.idempotency = absl::StrCat("stall-", c);
-        attempt.outcome = Call(supervisor, *key, true, "counters:mark", Mark("stall", false), attempt.idempotency, kDeadline);
+        attempt.outcome = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("stall", false), attempt.idempotency, kDeadline);
       } else {
-        attempt.outcome = Call(supervisor, *key, false, "counters:countNamed", R"({"name":"stall"})", "", kDeadline);
+        attempt.outcome = Call(supervisor, *key, Kind::kQuery, "counters:countNamed", R"({"name":"stall"})", "", kDeadline);
       }
       attempt.took = absl::Now() - begun;
     });
@@ -344,7 +349,7 @@ TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
   for (const Attempt& attempt : attempts) {
     if (attempt.idempotency.empty()) continue;
     ++mutations;
-    Outcome retried = Call(supervisor, *key, true, "counters:mark", Mark("stall", false), attempt.idempotency);
+    Outcome retried = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("stall", false), attempt.idempotency);
     EXPECT_TRUE(retried.status.ok()) << retried.status.error_message();
   }
   EXPECT_EQ(CountNamed(supervisor, *key, "stall"), mutations);
@@ -352,6 +357,51 @@ TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
               codes[grpc::StatusCode::DEADLINE_EXCEEDED], codes[grpc::StatusCode::UNAVAILABLE],
               absl::FormatDuration(longest).c_str(), static_cast<long long>(rss_before),
               static_cast<long long>(rss_during));
+}
+
+// SIGTERM drains: calls already running finish (nested calls included), new ones are refused with
+// UNAVAILABLE, then the workers and the embedded PostgreSQL stop and the supervisor exits cleanly.
+TEST(FaultsTest, SigtermLetsRunningCallsFinishAndRefusesNewOnes) {
+  SupervisorProcess supervisor({.workers = 2});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  ASSERT_TRUE(Call(supervisor, *key, Kind::kMutation, "counters:increment", R"({"name":"drain"})").status.ok());
+  const Outcome counter = Call(supervisor, *key, Kind::kQuery, "counters:get", R"({"name":"drain"})");
+  ASSERT_TRUE(counter.status.ok()) << counter.status.error_message();
+  absl::StatusOr<isobar::v1::StatsResponse> before = supervisor.Stats();
+  ASSERT_TRUE(before.ok());
+
+  // An action that keeps making nested calls for a while, in flight when the signal comes.
+  Outcome in_flight;
+  std::thread action([&] {
+    in_flight = Call(supervisor, *key, Kind::kAction, "counters:readRepeatedly", R"({"name":"drain","times":1500})");
+  });
+  ASSERT_TRUE(supervisor
+                  .AwaitStats([](const isobar::v1::StatsResponse& s) { return s.functions().running() >= 1; },
+                              absl::Seconds(30))
+                  .ok());
+  ASSERT_EQ(kill(supervisor.pid(), SIGTERM), 0);
+  // Once it says it is stopping, a new call is refused (or finds the API closed), retryably.
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(30);
+       !absl::StrContains(supervisor.log(), "stopping (signal") && absl::Now() < give_up;) {
+    absl::SleepFor(absl::Milliseconds(5));  // polling the log for the event, not waiting for time
+  }
+  Outcome refused = Call(supervisor, *key, Kind::kMutation, "counters:increment", R"({"name":"drain"})");
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.status.error_message();
+  action.join();
+  ASSERT_TRUE(in_flight.status.ok()) << in_flight.status.error_message() << supervisor.log();
+  EXPECT_EQ(in_flight.result_json, counter.result_json);  // the refused increment never ran
+
+  absl::StatusOr<ExitStatus> stopped = supervisor.Stop();
+  ASSERT_TRUE(stopped.ok() && stopped->Success()) << supervisor.log();
+  for (const auto& worker : before->workers()) {
+    EXPECT_TRUE(AwaitExit(static_cast<pid_t>(worker.pid()), absl::Seconds(10))) << "worker pid " << worker.pid();
+  }
+  EXPECT_THAT(supervisor.log(), HasSubstr("supervisor: stopped"));
+  // The embedded PostgreSQL was shut down (its pid file goes with it).
+  EXPECT_NE(access((supervisor.data_dir() + "/pgdata/postmaster.pid").c_str(), F_OK), 0);
 }
 
 }  // namespace

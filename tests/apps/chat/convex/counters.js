@@ -90,3 +90,14 @@ export const waitForGate = action({
     throw new Error("the gate never opened");
   },
 });
+
+// Reads a counter `times` times through ctx.runQuery: an action that stays in flight for a while,
+// each step a nested call (the supervisor's drain must let those through).
+export const readRepeatedly = action({
+  args: { name: v.string(), times: v.number() },
+  handler: async (ctx, { name, times }) => {
+    let value = 0n;
+    for (let i = 0; i < times; i++) value = await ctx.runQuery(api.counters.get, { name });
+    return value;
+  },
+});
