@@ -314,6 +314,9 @@ int Main(int argc, char** argv) {
     isobar::v1::TailLogsRequest request;
     request.set_deployment(deployment_name.empty() ? EnvOr("ISOBAR_DEPLOYMENT", "") : deployment_name);
     std::unique_ptr<grpc::ClientReader<isobar::v1::LogEntry>> reader = admin->TailLogs(&tail_context, request);
+    reader->WaitForInitialMetadata();  // the server sends it once the tail is subscribed (or refused)
+    std::fprintf(stderr, "following the logs of %s (Ctrl-C ends)\n",
+                 request.deployment().empty() ? "every deployment" : ("deployment " + request.deployment()).c_str());
     isobar::v1::LogEntry entry;
     while (reader->Read(&entry)) {
       std::printf("%s %s [%s] %s\n",

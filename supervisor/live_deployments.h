@@ -31,7 +31,8 @@ namespace isobar::supervisor {
 
 // Sees every commit a deployment publishes, on its committer's thread (keep it short).
 using CommitObserver = std::function<void(const std::string& deployment, const storage::PublishedCommit& commit)>;
-// Told when a deployment's active code version changes (a push).
+// Told when what a deployment's functions run with changes beyond its documents: its active code
+// version (a push) or its environment variables. Every cached result of it is stale then.
 using CodeObserver = std::function<void(const std::string& deployment)>;
 
 class LiveDeployment {
@@ -50,6 +51,10 @@ class LiveDeployment {
       absl::MutexLock lock(&mu_);
       code_ = std::move(code);
     }
+    if (code_observer_) code_observer_(info_.name);
+  }
+  // Its environment variables changed (already stored).
+  void EnvironmentChanged() {
     if (code_observer_) code_observer_(info_.name);
   }
   // Before the deployment is shared.

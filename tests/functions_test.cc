@@ -3,6 +3,8 @@
 // driven through gRPC: results, pagination across pages, validation errors, ConvexError data, keys
 // and visibility, identity, environment variables, an action calling a query and a mutation, and OCC
 // under concurrent increments.
+#include <signal.h>
+
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -679,6 +681,41 @@ TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {
   ShellResult missing = RunShell(absl::StrCat(Isobarctl("chat"), " run messages:nope 2>&1 >/dev/null"));
   EXPECT_NE(missing.status, 0);
   EXPECT_THAT(missing.out, HasSubstr("has no function messages:nope"));
+}
+
+// The address and key from the environment (no data directory), env set/list, and logs following a
+// deployment's console output.
+TEST_F(FunctionsTest, IsobarctlEnvAndLogsWithTheServerFromTheEnvironment) {
+  const std::string where = absl::StrCat("ISOBAR_URL=", supervisor_->address(), " ISOBAR_DEPLOYMENT=chat ");
+  const std::string binary = absl::StrCat(Runfile("cli/isobarctl"), " --data-dir=/nonexistent");
+  const std::string ctl = absl::StrCat(where, "ISOBAR_ADMIN_KEY=", supervisor_->admin_key(), " ", binary);
+  // A query that read the variable is cached; setting it makes that result stale.
+  EXPECT_EQ(RunShell(absl::StrCat(ctl, R"( run counters:setting '{"name":"GREETING"}')")).status, 0);
+  EXPECT_EQ(RunShell(absl::StrCat(ctl, " env set GREETING 'hello there'")).status, 0);
+  ShellResult listed = RunShell(absl::StrCat(ctl, " env list"));
+  EXPECT_EQ(listed.status, 0);
+  EXPECT_THAT(listed.out, HasSubstr("GREETING=hello there\n"));
+  ShellResult read = RunShell(absl::StrCat(ctl, R"( run counters:setting '{"name":"GREETING"}')"));
+  EXPECT_EQ(read.status, 0);
+  EXPECT_EQ(read.out, "\"hello there\"\n");
+  ShellResult wrong_key = RunShell(absl::StrCat(where, "ISOBAR_ADMIN_KEY=nope ", binary, " env list 2>&1"));
+  EXPECT_NE(wrong_key.status, 0);
+  EXPECT_THAT(wrong_key.out, HasSubstr("UNAUTHENTICATED"));
+
+  // `logs` runs until interrupted: the shell's pid (exec keeps it) comes first, to stop it with.
+  FILE* logs = popen(absl::StrCat("echo $$; exec env ", ctl, " logs 2>&1").c_str(), "r");
+  ASSERT_NE(logs, nullptr);
+  char line[512];
+  ASSERT_NE(fgets(line, sizeof(line), logs), nullptr);
+  const pid_t pid = static_cast<pid_t>(std::stol(line));
+  ASSERT_NE(fgets(line, sizeof(line), logs), nullptr);
+  EXPECT_STREQ(line, "following the logs of deployment chat (Ctrl-C ends)\n");  // subscribed
+  ShellResult sent = RunShell(absl::StrCat(ctl, R"( run messages:send '{"channel":"logs","author":"bo","body":"hi"}')"));
+  EXPECT_EQ(sent.status, 0);
+  ASSERT_NE(fgets(line, sizeof(line), logs), nullptr);
+  EXPECT_THAT(line, ::testing::MatchesRegex("[0-9:.]+ chat/messages:send \\[log\\] send to logs by bo\n"));
+  kill(pid, SIGINT);
+  pclose(logs);
 }
 
 TEST_F(FunctionsTest, IsobarctlWatchPrintsAQuerysValueAsItChanges) {
