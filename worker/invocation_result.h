@@ -46,8 +46,10 @@ struct EvaluatorLimits {
   // The isolate pool: at most this many deployments' isolates, and this much V8 heap in use in all.
   size_t max_isolates = 16;
   size_t isolate_memory_budget_bytes = 512u << 20;
-  // Idle warm contexts kept per isolate.
-  size_t max_warm_contexts = 4;
+  // Idle warm contexts kept per isolate: as many as invocations a worker interleaves (the supervisor
+  // sends at most 16 at once), so that a busy deployment's calls never build contexts in warm mode
+  // (with 4, at 8 calls in flight half of them made a context and evaluated their modules: ~2 ms each).
+  size_t max_warm_contexts = 16;
   // An isolate whose heap is this full after an invocation is recycled.
   double recycle_heap_fraction = 0.8;
   // The worker-wide V8 code cache, keyed by module SHA-256.
