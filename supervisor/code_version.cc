@@ -91,12 +91,14 @@ absl::StatusOr<Value> CodeVersion::ParseAnalysis(absl::string_view analysis_json
 absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::VersionInfo& info) {
   auto code = std::make_shared<CodeVersion>();
   code->version_ = info.version;
+  auto modules = std::make_shared<std::vector<isobar::worker::v1::Module>>();
   for (const storage::ModuleInfo& module : info.modules) {
-    isobar::worker::v1::Module& m = code->modules_.emplace_back();
+    isobar::worker::v1::Module& m = modules->emplace_back();
     m.set_path(module.path);
     m.set_sha256(module.sha256);
     m.set_source(module.source);
   }
+  code->modules_ = std::move(modules);
   ASSIGN_OR_RETURN(code->analysis_, ParseAnalysis(info.analysis_json));
   const Value& analysis = code->analysis_;
   const Value& functions = analysis.Get("functions");
@@ -131,10 +133,6 @@ absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::V
 const FunctionDef* CodeVersion::Find(const FunctionPath& path) const {
   auto it = functions_.find(std::make_pair(path.module, path.name));
   return it == functions_.end() ? nullptr : &it->second;
-}
-
-void CodeVersion::AddModules(isobar::worker::v1::FunctionCall* call) const {
-  for (const auto& module : modules_) *call->add_modules() = module;
 }
 
 }  // namespace isobar::supervisor

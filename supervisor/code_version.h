@@ -61,8 +61,8 @@ class CodeVersion {
   // The worker's analysis it was built from (functions, schema, crons, routes).
   const storage::Value& analysis() const { return analysis_; }
   const FunctionDef* Find(const FunctionPath& path) const;
-  // Copies every module into `call` (the worker checks each against its hash).
-  void AddModules(isobar::worker::v1::FunctionCall* call) const;
+  // Every module, with its source (the worker checks each against its hash), shared by every call.
+  const std::shared_ptr<const std::vector<isobar::worker::v1::Module>>& modules() const { return modules_; }
   const std::optional<Schema>& schema() const { return schema_; }
 
  private:
@@ -70,7 +70,7 @@ class CodeVersion {
 
   int64_t version_ = 0;
   storage::Value analysis_;
-  std::vector<isobar::worker::v1::Module> modules_;
+  std::shared_ptr<const std::vector<isobar::worker::v1::Module>> modules_;
   std::map<std::pair<std::string, std::string>, FunctionDef> functions_;  // by (module, export)
   std::optional<Schema> schema_;
 };

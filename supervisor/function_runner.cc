@@ -211,7 +211,8 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   call->set_module_path(attempt->path.module);
   call->set_export_name(attempt->path.name);
   call->set_args_json(absl::StrCat("[", attempt->args_json, "]"));
-  attempt->code->AddModules(call);
+  // The modules go by reference to the code version: the pool sends each worker process their
+  // sources once, and no call copies them.
   invoke.set_deployment(attempt->deployment->info().name);
   invoke.set_context_policy(options_.warm_contexts ? isobar::worker::v1::Invoke::WARM
                                                    : isobar::worker::v1::Invoke::FRESH);
@@ -232,7 +233,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
         executor_.Run([this, attempt = std::move(attempt), session = std::move(session), done = std::move(done),
                        worker]() mutable { Finish(std::move(attempt), std::move(session), std::move(done), worker); });
       },
-      session, /*nested=*/request.depth > 0);
+      DispatchOptions{.session = session, .nested = request.depth > 0, .modules = attempt->code->modules()});
 }
 
 void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {

@@ -140,13 +140,13 @@ void WorkerPool::Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, HostM
 }
 
 void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done,
-                          std::shared_ptr<InvocationSession> session, bool nested) {
+                          DispatchOptions options) {
   std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> sends;
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
     auto offender = offenders_.find(invoke.deployment());
-    if (!started_ || stopping_ || (draining_ && !nested)) {
+    if (!started_ || stopping_ || (draining_ && !options.nested)) {
       refused = absl::UnavailableError("the supervisor is shutting down");
     } else if (offender != offenders_.end() && offender->second.quarantined_until > absl::Now()) {
       refused = absl::FailedPreconditionError(absl::StrCat(
@@ -161,7 +161,7 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
       invoke.set_invocation_id(id);
       std::string deployment = invoke.deployment();
       pending_.emplace(id, Pending{std::move(invoke), std::move(deployment), deadline, std::move(done),
-                                   std::move(session), std::nullopt, false});
+                                   std::move(options.session), std::move(options.modules), std::nullopt, false});
       queue_.push_back(id);
       sends = AssignLocked();
     }
@@ -206,20 +206,20 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
     if (recent != chosen->recent.end()) chosen->recent.erase(recent);
     chosen->recent.push_back(pending.deployment);
     if (chosen->recent.size() > kRecentDeployments) chosen->recent.pop_front();
-    sends.emplace_back(chosen->stream, ForSlot(*chosen, pending.invoke));
+    sends.emplace_back(chosen->stream, ForSlot(*chosen, pending));
   }
   return sends;
 }
 
-HostMessage WorkerPool::ForSlot(Slot& slot, const isobar::worker::v1::Invoke& invoke) {
+HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
+  const isobar::worker::v1::Invoke& invoke = pending.invoke;
   using isobar::worker::v1::Invoke;
   using isobar::worker::v1::Module;
   HostMessage message;
   Invoke* out = message.mutable_invoke();
   // Everything but the modules is copied; the modules are added one by one, each with its source only
   // if this process has not been sent it (copying the sources is what this avoids).
-  auto strip = [&slot](const google::protobuf::RepeatedPtrField<Module>& in,
-                       google::protobuf::RepeatedPtrField<Module>* modules) {
+  auto strip = [&slot](const auto& in, google::protobuf::RepeatedPtrField<Module>* modules) {
     for (const Module& module : in) {
       Module* copy = modules->Add();
       copy->set_path(module.path());
@@ -236,7 +236,11 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const isobar::worker::v1::Invoke& in
       copy->set_export_name(call.export_name());
       copy->set_args_json(call.args_json());
       copy->set_request_id(call.request_id());
-      strip(call.modules(), copy->mutable_modules());
+      if (call.modules().empty() && pending.modules != nullptr) {
+        strip(*pending.modules, copy->mutable_modules());
+      } else {
+        strip(call.modules(), copy->mutable_modules());
+      }
       break;
     }
     case Invoke::kAnalyze:
@@ -615,7 +619,7 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
       // every source, once. It stays running on this worker.
       it->second.resent_sources = true;
       slot->sent_sources.clear();
-      sends.emplace_back(slot->stream, ForSlot(*slot, it->second.invoke));
+      sends.emplace_back(slot->stream, ForSlot(*slot, it->second));
       ISOBAR_LOG(kInfo, kComponent) << "worker " << slot->id << " lacked module sources; invocation "
                                     << done.invocation_id() << " sent again with them";
     } else {

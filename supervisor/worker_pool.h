@@ -53,6 +53,21 @@ namespace isobar::supervisor {
 
 struct InvocationSession;  // invocation_session.h: what host calls of one invocation are served against
 
+// A code version's modules, shared by every call of it (never copied per call).
+using ModuleList = std::vector<isobar::worker::v1::Module>;
+
+// What travels with an Invoke through the pool.
+struct DispatchOptions {
+  // What the invocation's host calls are served against (null: Admin.Eval, analysis).
+  std::shared_ptr<InvocationSession> session;
+  // Made by a running invocation (an action's runQuery, say): part of accepted work, still taken while
+  // draining.
+  bool nested = false;
+  // For a function call whose Invoke lists no modules: its code version's. Each goes to a worker
+  // process with its source once, then by path and hash only.
+  std::shared_ptr<const ModuleList> modules;
+};
+
 struct WorkerPoolOptions {
   int workers = 1;
   std::string worker_binary;
@@ -118,12 +133,9 @@ class WorkerPool {
   // Fails queued and running invocations, kills the workers, stops the monitor. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Sets invoke.invocation_id. `done` is called exactly once. `session` (may be null: Admin.Eval,
-  // analysis) is what the invocation's host calls are served against while it runs. A `nested` call
-  // (made by a running invocation: an action's runQuery, say) is part of accepted work and is still
-  // taken while draining.
+  // Sets invoke.invocation_id. `done` is called exactly once.
   void Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline, DoneCallback done,
-                std::shared_ptr<InvocationSession> session = nullptr, bool nested = false) ABSL_LOCKS_EXCLUDED(mu_);
+                DispatchOptions options = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // Deployments quarantined now ("" is the development deployment of Admin.Eval).
@@ -162,6 +174,7 @@ class WorkerPool {
     absl::Time deadline;
     DoneCallback done;
     std::shared_ptr<InvocationSession> session;
+    std::shared_ptr<const ModuleList> modules;  // DispatchOptions::modules
     std::optional<WorkerId> worker;  // set once sent
     bool expired = false;            // the caller has been answered; the worker's Done is dropped
     bool resent_sources = false;     // sent again with every module source (the worker lacked one)
@@ -223,8 +236,9 @@ class WorkerPool {
   absl::Time NextWakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Slot* SlotOf(const Connection& connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Slot* SlotOf(const Connection& connection) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The Invoke as `slot` gets it: modules whose source this process already has go without it.
-  static HostMessage ForSlot(Slot& slot, const isobar::worker::v1::Invoke& invoke);
+  // The pending invocation's Invoke as `slot` gets it: modules (its own, or DispatchOptions::modules)
+  // whose source this process already has go without it.
+  static HostMessage ForSlot(Slot& slot, const Pending& pending);
   static void Run(std::vector<Completion> completions);
   static void Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> sends);
 
