@@ -73,7 +73,7 @@ int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path;
+  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path, contexts;
   int timeout_ms = 0;
   int transitions = 0;
   FlagSet flags(
@@ -84,6 +84,9 @@ int Main(int argc, char** argv) {
   flags.String("deployment", &deployment_name, "the deployment deploy, env and logs act on (default: $ISOBAR_DEPLOYMENT)");
   flags.String("esbuild", &esbuild, "deploy: the esbuild binary (default: $ISOBAR_ESBUILD, else deploy/bootstrap's)");
   flags.Int("transitions", &transitions, "watch: stop after this many changes (0: never)");
+  flags.String("contexts", &contexts,
+               "deploy: fresh (a new V8 context per call, the default) or warm (contexts and module state "
+               "reused between calls; faster); empty: the server's --contexts");
   flags.String("node-path", &node_path, "deploy: where the convex package is (default: $NODE_PATH, else DIR/../node_modules, else deploy/bootstrap's)");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
@@ -197,6 +200,10 @@ int Main(int argc, char** argv) {
       return 2;
     }
     const std::string dir = args->size() == 2 ? (*args)[1] : "convex";
+    if (!contexts.empty() && contexts != "fresh" && contexts != "warm") {
+      std::fprintf(stderr, "error: --contexts is fresh or warm\n");
+      return 2;
+    }
     if (esbuild.empty()) esbuild = EnvOr("ISOBAR_ESBUILD", ".deps/npm/node_modules/@esbuild/linux-x64/bin/esbuild");
     if (node_path.empty()) node_path = EnvOr("NODE_PATH", "");
     if (node_path.empty()) {
@@ -210,6 +217,11 @@ int Main(int argc, char** argv) {
     }
     isobar::v1::PushRequest request;
     request.set_deployment(deployment_name);
+    if (contexts == "fresh") {
+      request.set_context_policy(isobar::v1::CONTEXT_POLICY_FRESH);
+    } else if (contexts == "warm") {
+      request.set_context_policy(isobar::v1::CONTEXT_POLICY_WARM);
+    }
     for (const BundledModule& module : *modules) {
       isobar::v1::PushModule* out = request.add_modules();
       out->set_path(module.path);

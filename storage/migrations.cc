@@ -154,6 +154,10 @@ const std::vector<Migration>& Migrations() {
       {6,
        "key scopes: a deployment's own admin keys beside its Functions keys",
        {"ALTER TABLE isobar.api_keys ADD COLUMN scope text NOT NULL DEFAULT 'functions'"}},
+      {7,
+       "a version's context policy ('' for the server's default, 'fresh' or 'warm')",
+       {"ALTER TABLE isobar.versions ADD COLUMN context_policy text NOT NULL DEFAULT '' "
+        "CHECK (context_policy IN ('', 'fresh', 'warm'))"}},
   };
   return *migrations;
 }

@@ -22,8 +22,11 @@ std::string Id(DeploymentId deployment) { return absl::StrCat(deployment.value()
 }  // namespace
 
 absl::StatusOr<int64_t> Versions::Publish(DeploymentId deployment, const std::vector<ModuleInfo>& modules,
-                                          absl::string_view analysis_json) {
+                                          absl::string_view analysis_json, absl::string_view context_policy) {
   if (modules.empty()) return absl::InvalidArgumentError("a version needs at least one module");
+  if (context_policy != "" && context_policy != "fresh" && context_policy != "warm") {
+    return absl::InvalidArgumentError("a version's context policy is fresh or warm");
+  }
   // The analysis comes from a worker: check it is a JSON object before the database sees it.
   ConvexJsonOptions plain;
   plain.plain = true;
@@ -67,8 +70,9 @@ absl::StatusOr<int64_t> Versions::Publish(DeploymentId deployment, const std::ve
       ON CONFLICT (deployment_id, sha256) DO NOTHING)sql",
                     {Id(deployment), shas.Build(), sources.Build(), source_maps.Build()});
   if (!step.ok()) return Rollback(*conn, step.status());
-  step = conn->Exec("INSERT INTO isobar.versions (deployment_id, version, analysis) VALUES ($1, $2, $3::jsonb)",
-                    {Id(deployment), absl::StrCat(version), std::string(analysis_json)});
+  step = conn->Exec(
+      "INSERT INTO isobar.versions (deployment_id, version, analysis, context_policy) VALUES ($1, $2, $3::jsonb, $4)",
+      {Id(deployment), absl::StrCat(version), std::string(analysis_json), std::string(context_policy)});
   if (!step.ok()) return Rollback(*conn, step.status());
   step = conn->Exec(R"sql(
       INSERT INTO isobar.version_modules (deployment_id, version, path, sha256)
@@ -85,7 +89,8 @@ absl::StatusOr<std::optional<VersionInfo>> Versions::Active(DeploymentId deploym
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   // One statement: a concurrent publish cannot split what this reads.
   ASSIGN_OR_RETURN(PgResult r, conn->Exec(R"sql(
-      SELECT v.version, v.analysis::text, m.path, m.sha256, CASE WHEN $2 THEN s.source END, s.source_map
+      SELECT v.version, v.analysis::text, m.path, m.sha256, CASE WHEN $2 THEN s.source END, s.source_map,
+             v.context_policy
       FROM isobar.deployments d
       JOIN isobar.versions v ON v.deployment_id = d.id AND v.version = d.active_version
       JOIN isobar.version_modules m ON m.deployment_id = v.deployment_id AND m.version = v.version
@@ -97,6 +102,7 @@ absl::StatusOr<std::optional<VersionInfo>> Versions::Active(DeploymentId deploym
   VersionInfo info;
   info.version = r.GetInt(0, 0);
   info.analysis_json = std::string(r.Get(0, 1));
+  info.context_policy = std::string(r.Get(0, 6));
   for (int i = 0; i < r.rows(); ++i) {
     info.modules.push_back(ModuleInfo{std::string(r.Get(i, 2)), r.GetBytes(i, 3), std::string(r.Get(i, 4)),
                                       with_sources ? std::string(r.Get(i, 5)) : std::string()});

@@ -25,6 +25,7 @@ struct VersionInfo {
   int64_t version = 0;
   std::vector<ModuleInfo> modules;  // by path; sources only when asked for
   std::string analysis_json;
+  std::string context_policy;  // "" (the server's default), "fresh" or "warm"
 };
 
 class Versions {
@@ -32,9 +33,10 @@ class Versions {
   explicit Versions(PgPool& pool) : pool_(pool) {}  // `pool` must outlive this
 
   // Checks every module (path rules, SHA-256 of its source, no path twice), stores the sources and
-  // publishes them with `analysis_json` (a JSON object) as the deployment's next version, now active.
+  // publishes them with `analysis_json` (a JSON object) and `context_policy` ("", "fresh" or "warm")
+  // as the deployment's next version, now active.
   absl::StatusOr<int64_t> Publish(DeploymentId deployment, const std::vector<ModuleInfo>& modules,
-                                  absl::string_view analysis_json);
+                                  absl::string_view analysis_json, absl::string_view context_policy = "");
   // The active version; nullopt before the first push.
   absl::StatusOr<std::optional<VersionInfo>> Active(DeploymentId deployment, bool with_sources);
 

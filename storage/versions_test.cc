@@ -32,12 +32,14 @@ TEST(VersionsTest, PublishStoresByContentAndSwitchesTheActiveVersion) {
   EXPECT_EQ(active->modules[0].source_map, "{\"version\":3}");
   EXPECT_EQ(active->modules[1].source, "export const f = 1;");
   EXPECT_EQ(active->modules[1].sha256, Sha256("export const f = 1;"));
+  EXPECT_EQ(active->context_policy, "");  // none chosen: the server's default
 
   // The next push shares the unchanged chunk's stored source and becomes version 2.
   const std::vector<ModuleInfo> v2 = {Module("messages.js", "export const f = 2;"), v1[1]};
-  ASSERT_EQ(*versions.Publish(d, v2, "{}"), 2);
+  ASSERT_EQ(*versions.Publish(d, v2, "{}", "warm"), 2);
   active = *versions.Active(d, /*with_sources=*/false);
   EXPECT_EQ(active->version, 2);
+  EXPECT_EQ(active->context_policy, "warm");
   EXPECT_EQ(active->modules[1].sha256, Sha256("export const f = 2;"));
   EXPECT_TRUE(active->modules[1].source.empty());
   PgPool::Lease conn = *pool.Acquire();
@@ -63,6 +65,8 @@ TEST(VersionsTest, BadModulesAreRefusedAndNothingChanges) {
     EXPECT_EQ(versions.Publish(d, {Module(bad, "1")}, "{}").status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(versions.Publish(d, {Module("b.js", "1")}, "not json").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(versions.Publish(d, {Module("b.js", "1")}, "{}", "lukewarm").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*versions.Active(d, false))->version, 1);  // still the first
 }
 

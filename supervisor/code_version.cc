@@ -99,6 +99,7 @@ absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::V
     m.set_source(module.source);
   }
   code->modules_ = std::move(modules);
+  if (!info.context_policy.empty()) code->warm_contexts_ = info.context_policy == "warm";
   ASSIGN_OR_RETURN(code->analysis_, ParseAnalysis(info.analysis_json));
   const Value& analysis = code->analysis_;
   const Value& functions = analysis.Get("functions");

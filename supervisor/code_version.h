@@ -64,6 +64,8 @@ class CodeVersion {
   // Every module, with its source (the worker checks each against its hash), shared by every call.
   const std::shared_ptr<const std::vector<isobar::worker::v1::Module>>& modules() const { return modules_; }
   const std::optional<Schema>& schema() const { return schema_; }
+  // Whether its calls reuse warm contexts, if the push said (else the server's --contexts decides).
+  std::optional<bool> warm_contexts() const { return warm_contexts_; }
 
  private:
   static absl::StatusOr<std::optional<Schema>> ParseSchema(const storage::Value& analysis);
@@ -73,6 +75,7 @@ class CodeVersion {
   std::shared_ptr<const std::vector<isobar::worker::v1::Module>> modules_;
   std::map<std::pair<std::string, std::string>, FunctionDef> functions_;  // by (module, export)
   std::optional<Schema> schema_;
+  std::optional<bool> warm_contexts_;
 };
 
 }  // namespace isobar::supervisor

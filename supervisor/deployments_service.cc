@@ -203,8 +203,19 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   // One push of a deployment at a time: the version switch below happens in publish order.
   absl::MutexLock pushing(&(*live)->push_mutex());
   // The schema and the crons first: a push whose schema or crons cannot apply changes nothing.
+  std::string context_policy;
+  switch (request->context_policy()) {
+    case isobar::v1::CONTEXT_POLICY_FRESH:
+      context_policy = "fresh";
+      break;
+    case isobar::v1::CONTEXT_POLICY_WARM:
+      context_policy = "warm";
+      break;
+    default:
+      break;  // the server's default
+  }
   absl::StatusOr<std::shared_ptr<CodeVersion>> pushed =
-      CodeVersion::Build(storage::VersionInfo{0, modules, *analysis_json});
+      CodeVersion::Build(storage::VersionInfo{0, modules, *analysis_json, context_policy});
   if (!pushed.ok()) return ToGrpc(*context, pushed.status());
   absl::StatusOr<std::vector<CronSpec>> crons = ParseCrons((*pushed)->analysis(), **pushed, (*live)->TableOfId());
   if (!crons.ok()) return ToGrpc(*context, crons.status());
@@ -223,7 +234,7 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     info->set_function(cron.function);
     info->set_schedule_json(storage::ToConvexJson(cron.schedule));
   }
-  absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, *analysis_json);
+  absl::StatusOr<int64_t> version = versions_.Publish(info.id, modules, *analysis_json, context_policy);
   if (!version.ok()) return ToGrpc(*context, version.status());
   // Invocations that already hold the previous version finish on it; new ones get this one.
   (*pushed)->set_version(*version);

@@ -214,8 +214,9 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   // The modules go by reference to the code version: the pool sends each worker process their
   // sources once, and no call copies them.
   invoke.set_deployment(attempt->deployment->info().name);
-  invoke.set_context_policy(options_.warm_contexts ? isobar::worker::v1::Invoke::WARM
-                                                   : isobar::worker::v1::Invoke::FRESH);
+  invoke.set_context_policy(attempt->code->warm_contexts().value_or(options_.warm_contexts)
+                                ? isobar::worker::v1::Invoke::WARM
+                                : isobar::worker::v1::Invoke::FRESH);
   invoke.set_seed(RandomSeed());
   invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
   workers_.Dispatch(

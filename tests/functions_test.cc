@@ -5,6 +5,7 @@
 // under concurrent increments.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -65,15 +66,15 @@ class FunctionsTest : public ::testing::Test {
                         supervisor_->data_dir(), " --deployment=", deployment);
   }
 
-  // Creates `name` and deploys the chat app's convex/ folder to it with `isobarctl deploy`, as a
-  // developer would; returns its API key.
-  static std::string Deploy(const std::string& name) {
+  // Creates `name` and deploys the chat app's convex/ folder to it with `isobarctl deploy` (and
+  // `deploy_flags`), as a developer would; returns its API key.
+  static std::string Deploy(const std::string& name, const std::string& deploy_flags = "") {
     ShellResult created = RunShell(absl::StrCat(Isobarctl(name), " deployments create ", name));
     EXPECT_EQ(created.status, 0);
     const std::string runfiles = std::filesystem::current_path().parent_path().string();
     ShellResult deployed = RunShell(absl::StrCat(Isobarctl(name), " --esbuild=", runfiles,
                                       "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild --node-path=", runfiles,
-                                      "/npm_deps/node_modules deploy tests/apps/chat/convex/"));
+                                      "/npm_deps/node_modules ", deploy_flags, " deploy tests/apps/chat/convex/"));
     EXPECT_EQ(deployed.status, 0);
     EXPECT_THAT(deployed.out, ::testing::ContainsRegex("action +public +messages:summarize"));
     return std::string(absl::StripAsciiWhitespace(created.out));
@@ -681,6 +682,27 @@ TEST_F(FunctionsTest, IsobarctlRunPrintsTheResultOrTheError) {
   ShellResult missing = RunShell(absl::StrCat(Isobarctl("chat"), " run messages:nope 2>&1 >/dev/null"));
   EXPECT_NE(missing.status, 0);
   EXPECT_THAT(missing.out, HasSubstr("has no function messages:nope"));
+}
+
+// A push chooses how its calls get contexts: by default (fresh) module state starts over in every call;
+// a version pushed with `isobarctl deploy --contexts=warm` keeps it between the calls a context serves.
+TEST_F(FunctionsTest, APushChoosesFreshOrWarmContexts) {
+  const std::string warm_key = Deploy("warmapp", "--contexts=warm");
+  std::vector<double> fresh, warm;
+  for (int i = 0; i < 12; ++i) {
+    Result in_fresh = Call(Kind::kMutation, "counters:contextCalls", "{}");
+    ASSERT_TRUE(in_fresh.status.ok()) << in_fresh.status.error_message();
+    fresh.push_back(std::stod(in_fresh.response.result_json()));
+    Result in_warm = Call(Kind::kMutation, "counters:contextCalls", "{}", "warmapp", &warm_key);
+    ASSERT_TRUE(in_warm.status.ok()) << in_warm.status.error_message();
+    warm.push_back(std::stod(in_warm.response.result_json()));
+  }
+  EXPECT_THAT(fresh, ::testing::Each(1.0));
+  // Twelve calls over two workers: some context served more than one of them.
+  EXPECT_GT(*std::max_element(warm.begin(), warm.end()), 1.0);
+  ShellResult refused = RunShell(absl::StrCat(Isobarctl("warmapp"), " --contexts=tepid deploy tests/apps/chat/convex/ 2>&1"));
+  EXPECT_NE(refused.status, 0);
+  EXPECT_THAT(refused.out, HasSubstr("--contexts is fresh or warm"));
 }
 
 // The address and key from the environment (no data directory), env set/list, and logs following a

@@ -101,3 +101,8 @@ export const readRepeatedly = action({
     return value;
   },
 });
+
+// Module state. With fresh contexts (the default) every call starts it over; a version pushed with
+// warm contexts keeps it between the calls one context serves.
+let callsInThisContext = 0;
+export const contextCalls = mutation({ args: {}, handler: async () => ++callsInThisContext });
