@@ -108,17 +108,17 @@ class FakeHost final : public v1::WorkerHost::Service {
   std::vector<std::string> received;
 };
 
-TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
+// Runs the worker's serve loop (in a thread, on real V8) against `host` over a socketpair with real
+// gRPC, until the host ends the stream.
+void ServeAgainst(v1::WorkerHost::Service& host) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   // gRPC's fd server needs a non-blocking socket (sandbox/spawn.cc does the same for workers).
   ASSERT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
-  FakeHost host;
   grpc::ServerBuilder builder;
   builder.RegisterService(&host);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
-
   std::thread worker([fd = fds[1]] {
     absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(fd);
     ASSERT_TRUE(channel.ok()) << channel.status();
@@ -128,7 +128,11 @@ TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
   });
   worker.join();
   server->Shutdown();
+}
 
+TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
+  FakeHost host;
+  ServeAgainst(host);
   EXPECT_THAT(host.received,
               ::testing::ElementsAre("call 1 slow {}", R"(call 2 1.0/get {"id":"a"})", R"(call 2 1.0/get {"id":"b"})",
                                      R"(done 2 ["A","B"])", R"(done 1 "slow result")", "call 3 sync 7", "done 3 8",
@@ -167,23 +171,8 @@ class IdleWorkHost final : public v1::WorkerHost::Service {
 };
 
 TEST(HostProtocolTest, IdleWorkIsAnnouncedInDoneAndItsEndReported) {
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  ASSERT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
   IdleWorkHost host;
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&host);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
-  std::thread worker([fd = fds[1]] {
-    absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(fd);
-    ASSERT_TRUE(channel.ok()) << channel.status();
-    Watchdog watchdog;
-    Evaluator evaluator(**channel, watchdog, {});
-    Serve(**channel, evaluator);
-  });
-  worker.join();
-  server->Shutdown();
+  ServeAgainst(host);
   EXPECT_THAT(host.received, ::testing::ElementsAre("call", "done 1 preparing=1", "prepared",  //
                                                     "call", "done 2 preparing=0",                //
                                                     "call", "done 3 preparing=1", "prepared"));
