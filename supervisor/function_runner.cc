@@ -234,7 +234,9 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
         executor_.Run([this, attempt = std::move(attempt), session = std::move(session), done = std::move(done),
                        worker]() mutable { Finish(std::move(attempt), std::move(session), std::move(done), worker); });
       },
-      DispatchOptions{.session = session, .nested = request.depth > 0, .modules = attempt->code->modules()});
+      DispatchOptions{.session = session,
+                      .accepted_work = request.depth > 0 || attempt->retries > 0,
+                      .modules = attempt->code->modules()});
 }
 
 void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {

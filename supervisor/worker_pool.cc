@@ -146,7 +146,7 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
   {
     absl::MutexLock lock(&mu_);
     auto offender = offenders_.find(invoke.deployment());
-    if (!started_ || stopping_ || (draining_ && !options.nested)) {
+    if (!started_ || stopping_ || (draining_ && !options.accepted_work)) {
       refused = absl::UnavailableError("the supervisor is shutting down");
     } else if (offender != offenders_.end() && offender->second.quarantined_until > absl::Now()) {
       refused = absl::FailedPreconditionError(absl::StrCat(

@@ -60,9 +60,9 @@ using ModuleList = std::vector<isobar::worker::v1::Module>;
 struct DispatchOptions {
   // What the invocation's host calls are served against (null: Admin.Eval, analysis).
   std::shared_ptr<InvocationSession> session;
-  // Made by a running invocation (an action's runQuery, say): part of accepted work, still taken while
-  // draining.
-  bool nested = false;
+  // Part of a call already accepted: a nested call of a running invocation (an action's runQuery,
+  // say) or a mutation's rerun after an OCC conflict. Still taken while draining.
+  bool accepted_work = false;
   // For a function call whose Invoke lists no modules: its code version's. Each goes to a worker
   // process with its source once, then by path and hash only.
   std::shared_ptr<const ModuleList> modules;
@@ -125,7 +125,7 @@ class WorkerPool {
   // `server` is the started internal gRPC server (no listening ports) that serves WorkerHost; not
   // owned, and must outlive the pool's Shutdown.
   absl::Status Start(grpc::Server* server) ABSL_LOCKS_EXCLUDED(mu_);
-  // Stops accepting invocations: Dispatch answers UNAVAILABLE, except for nested calls of running ones.
+  // Stops accepting invocations: Dispatch answers UNAVAILABLE, except for DispatchOptions::accepted_work.
   void StopAccepting() ABSL_LOCKS_EXCLUDED(mu_);
   // StopAccepting, then waits until every accepted invocation has been answered, or `deadline`.
   // Returns how many were still unanswered.
