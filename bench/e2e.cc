@@ -40,23 +40,16 @@ int Main(int argc, char** argv) {
   auto admin = isobar::v1::Admin::NewStub(channel);
   auto functions = isobar::v1::Functions::NewStub(channel);
   const std::string admin_bearer = "Bearer " + supervisor.admin_key();
-  const std::string bearer = "Bearer " + *key;
 
   auto call = [&](bool mutation, const std::string& path, const std::string& args, std::string* result) {
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", bearer);
-    isobar::v1::FunctionRequest request;
-    request.set_deployment("bench");
-    request.set_path(path);
-    request.set_args_json(args);
-    isobar::v1::FunctionResponse response;
-    grpc::Status status = mutation ? functions->Mutation(&context, request, &response)
-                                   : functions->Query(&context, request, &response);
-    if (!status.ok()) {
-      std::fprintf(stderr, "e2e: %s: %s\n", path.c_str(), status.error_message().c_str());
+    testing::FunctionResult called =
+        testing::CallFunction(*functions, mutation ? testing::CallKind::kMutation : testing::CallKind::kQuery,
+                              {.deployment = "bench", .key = *key, .path = path, .args_json = args});
+    if (!called.status.ok()) {
+      std::fprintf(stderr, "e2e: %s: %s\n", path.c_str(), called.status.error_message().c_str());
       return false;
     }
-    if (result != nullptr) *result = response.result_json();
+    if (result != nullptr) *result = called.response.result_json();
     return true;
   };
   const std::string insert_args = R"({"channel":"bench","author":"ann","body":"hello"})";

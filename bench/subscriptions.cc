@@ -163,15 +163,10 @@ int Main() {
   auto admin = isobar::v1::Admin::NewStub(channel);
   auto functions = isobar::v1::Functions::NewStub(channel);
   auto call = [&](bool mutation, const std::string& path, const std::string& args) {
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", "Bearer " + *key);
-    isobar::v1::FunctionRequest request;
-    request.set_deployment("tasks");
-    request.set_path(path);
-    request.set_args_json(args);
-    isobar::v1::FunctionResponse response;
-    grpc::Status status = mutation ? functions->Mutation(&context, request, &response)
-                                   : functions->Query(&context, request, &response);
+    const grpc::Status status =
+        testing::CallFunction(*functions, mutation ? testing::CallKind::kMutation : testing::CallKind::kQuery,
+                              {.deployment = "tasks", .key = *key, .path = path, .args_json = args})
+            .status;
     if (!status.ok()) std::fprintf(stderr, "subscriptions: %s: %s\n", path.c_str(), status.error_message().c_str());
     return status.ok();
   };

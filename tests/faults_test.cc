@@ -40,40 +40,27 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Outcome {
-  grpc::Status status;
-  std::string result_json;
-  isobar::v1::ErrorDetail detail;
-};
+using Outcome = FunctionResult;
+using Kind = CallKind;
 
-enum class Kind { kQuery, kMutation, kAction };
-
+// A call to the "faults" deployment, on a channel of its own (the supervisor may have restarted).
 Outcome Call(SupervisorProcess& supervisor, const std::string& key, Kind kind, const std::string& path,
              const std::string& args_json, const std::string& idempotency_key = "",
              absl::Duration timeout = absl::Seconds(30)) {
   auto stub = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.AddMetadata("authorization", absl::StrCat("Bearer ", key));
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  isobar::v1::FunctionRequest request;
-  request.set_deployment("faults");
-  request.set_path(path);
-  request.set_args_json(args_json);
-  request.set_idempotency_key(idempotency_key);
-  isobar::v1::FunctionResponse response;
-  Outcome out;
-  out.status = kind == Kind::kMutation ? stub->Mutation(&context, request, &response)
-               : kind == Kind::kAction ? stub->Action(&context, request, &response)
-                                       : stub->Query(&context, request, &response);
-  out.result_json = response.result_json();
-  out.detail = ErrorDetailOf(context);
-  return out;
+  return CallFunction(*stub, kind,
+                      {.deployment = "faults",
+                       .key = key,
+                       .path = path,
+                       .args_json = args_json,
+                       .idempotency_key = idempotency_key,
+                       .timeout = timeout});
 }
 
 int CountNamed(SupervisorProcess& supervisor, const std::string& key, const std::string& name) {
   Outcome counted = Call(supervisor, key, Kind::kQuery, "counters:countNamed", absl::StrCat(R"({"name":")", name, "\"}"));
   EXPECT_TRUE(counted.status.ok()) << counted.status.error_message();
-  return counted.status.ok() ? static_cast<int>(std::stod(counted.result_json)) : -1;
+  return counted.status.ok() ? static_cast<int>(std::stod(counted.response.result_json())) : -1;
 }
 
 std::string Mark(const std::string& name, bool spin) {
@@ -115,7 +102,7 @@ TEST(FaultsTest, AWorkerKilledMidMutationLeavesNoWritesAndTheKeyedRetryAppliesOn
   ASSERT_TRUE(retried.status.ok()) << retried.status.error_message();
   Outcome repeated = Call(supervisor, *key, Kind::kMutation, "counters:mark", Mark("victim", false), "retry-me");
   ASSERT_TRUE(repeated.status.ok()) << repeated.status.error_message();
-  EXPECT_EQ(repeated.result_json, retried.result_json);
+  EXPECT_EQ(repeated.response.result_json(), retried.response.result_json());
   EXPECT_EQ(CountNamed(supervisor, *key, "victim"), 1);
 }
 
@@ -392,7 +379,7 @@ TEST(FaultsTest, SigtermLetsRunningCallsFinishAndRefusesNewOnes) {
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.status.error_message();
   action.join();
   ASSERT_TRUE(in_flight.status.ok()) << in_flight.status.error_message() << supervisor.log();
-  EXPECT_EQ(in_flight.result_json, counter.result_json);  // the refused increment never ran
+  EXPECT_EQ(in_flight.response.result_json(), counter.response.result_json());  // the refused increment never ran
 
   absl::StatusOr<ExitStatus> stopped = supervisor.Stop();
   ASSERT_TRUE(stopped.ok() && stopped->Success()) << supervisor.log();

@@ -29,7 +29,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-enum class Kind { kQuery, kMutation, kAction };
+using Kind = CallKind;
 
 struct Result {
   grpc::Status status;
@@ -84,22 +84,15 @@ class FunctionsTest : public ::testing::Test {
                      const std::string& deployment = "chat", const std::string* key = nullptr,
                      const std::string& identity_json = "", const std::string& idempotency_key = "") {
     auto stub = isobar::v1::Functions::NewStub(*channel_);
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", absl::StrCat("Bearer ", key != nullptr ? *key : *api_key_));
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    isobar::v1::FunctionRequest request;
-    request.set_deployment(deployment);
-    request.set_path(path);
-    request.set_args_json(args_json);
-    request.set_identity_json(identity_json);
-    request.set_idempotency_key(idempotency_key);
-    Result result;
-    switch (kind) {
-      case Kind::kQuery: result.status = stub->Query(&context, request, &result.response); break;
-      case Kind::kMutation: result.status = stub->Mutation(&context, request, &result.response); break;
-      case Kind::kAction: result.status = stub->Action(&context, request, &result.response); break;
-    }
-    result.detail = ErrorDetailOf(context);
+    FunctionResult called = CallFunction(*stub, kind,
+                                         {.deployment = deployment,
+                                          .key = key != nullptr ? *key : *api_key_,
+                                          .path = path,
+                                          .args_json = args_json,
+                                          .identity_json = identity_json,
+                                          .idempotency_key = idempotency_key,
+                                          .timeout = absl::Seconds(60)});
+    Result result{std::move(called.status), std::move(called.response), std::move(called.detail), {}};
     if (result.status.ok()) {
       absl::StatusOr<storage::Value> value = storage::ParseConvexJson(result.response.result_json());
       EXPECT_TRUE(value.ok()) << result.response.result_json();

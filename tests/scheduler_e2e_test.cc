@@ -22,7 +22,7 @@ namespace {
 using storage::Value;
 using ::testing::HasSubstr;
 
-enum class Kind { kQuery, kMutation };
+using Kind = CallKind;
 
 class SchedulerE2eTest : public ::testing::Test {
  protected:
@@ -42,20 +42,13 @@ class SchedulerE2eTest : public ::testing::Test {
   static Value Call(Kind kind, const std::string& path, const std::string& args_json) {
     auto stub = isobar::v1::Functions::NewStub(
         grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", absl::StrCat("Bearer ", *key_));
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    isobar::v1::FunctionRequest request;
-    request.set_deployment("tasks");
-    request.set_path(path);
-    request.set_args_json(args_json);
-    isobar::v1::FunctionResponse response;
-    grpc::Status status = kind == Kind::kQuery ? stub->Query(&context, request, &response)
-                                               : stub->Mutation(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << path << ": " << status.error_message();
-    if (!status.ok()) return Value::Null();
-    absl::StatusOr<Value> value = storage::ParseConvexJson(response.result_json());
-    EXPECT_TRUE(value.ok()) << response.result_json();
+    FunctionResult called = CallFunction(
+        *stub, kind,
+        {.deployment = "tasks", .key = *key_, .path = path, .args_json = args_json, .timeout = absl::Seconds(30)});
+    EXPECT_TRUE(called.status.ok()) << path << ": " << called.status.error_message();
+    if (!called.status.ok()) return Value::Null();
+    absl::StatusOr<Value> value = storage::ParseConvexJson(called.response.result_json());
+    EXPECT_TRUE(value.ok()) << called.response.result_json();
     return value.ok() ? *value : Value::Null();
   }
 

@@ -102,14 +102,8 @@ class SubscriptionsTest : public ::testing::Test {
 
   static grpc::Status Mutate(const std::string& path, const std::string& args) {
     auto stub = isobar::v1::Functions::NewStub(*channel_);
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", absl::StrCat("Bearer ", *key_));
-    isobar::v1::FunctionRequest request;
-    request.set_deployment("tasks");
-    request.set_path(path);
-    request.set_args_json(args);
-    isobar::v1::FunctionResponse response;
-    return stub->Mutation(&context, request, &response);
+    return CallFunction(*stub, CallKind::kMutation, {.deployment = "tasks", .key = *key_, .path = path, .args_json = args})
+        .status;
   }
 
   static SupervisorProcess* supervisor_;

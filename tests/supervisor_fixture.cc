@@ -147,6 +147,32 @@ ShellResult RunShell(const std::string& command) {
   return shell;
 }
 
+FunctionResult CallFunction(isobar::v1::Functions::Stub& stub, CallKind kind, const FunctionCall& call) {
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", call.key));
+  if (call.timeout != absl::InfiniteDuration()) context.set_deadline(absl::ToChronoTime(absl::Now() + call.timeout));
+  isobar::v1::FunctionRequest request;
+  request.set_deployment(call.deployment);
+  request.set_path(call.path);
+  request.set_args_json(call.args_json);
+  request.set_identity_json(call.identity_json);
+  request.set_idempotency_key(call.idempotency_key);
+  FunctionResult result;
+  switch (kind) {
+    case CallKind::kQuery:
+      result.status = stub.Query(&context, request, &result.response);
+      break;
+    case CallKind::kMutation:
+      result.status = stub.Mutation(&context, request, &result.response);
+      break;
+    case CallKind::kAction:
+      result.status = stub.Action(&context, request, &result.response);
+      break;
+  }
+  if (!result.status.ok()) result.detail = ErrorDetailOf(context);
+  return result;
+}
+
 isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context) {
   isobar::v1::ErrorDetail detail;
   const auto& trailers = context.GetServerTrailingMetadata();

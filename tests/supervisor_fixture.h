@@ -96,6 +96,24 @@ ShellResult RunShell(const std::string& command);
 // The ErrorDetail a failed call carried in its "isobar-error-bin" trailer (empty if none).
 isobar::v1::ErrorDetail ErrorDetailOf(const grpc::ClientContext& context);
 
+// One call of isobar.v1.Functions, as any client makes it.
+enum class CallKind { kQuery, kMutation, kAction };
+struct FunctionCall {
+  std::string deployment;
+  std::string key;  // sent as "authorization: Bearer <key>"
+  std::string path;
+  std::string args_json = "{}";
+  std::string identity_json;
+  std::string idempotency_key;
+  absl::Duration timeout = absl::InfiniteDuration();  // the call's deadline, from now
+};
+struct FunctionResult {
+  grpc::Status status;
+  isobar::v1::FunctionResponse response;
+  isobar::v1::ErrorDetail detail;  // of a failure (empty on success)
+};
+FunctionResult CallFunction(isobar::v1::Functions::Stub& stub, CallKind kind, const FunctionCall& call);
+
 // The absolute path of a file in this binary's Bazel runfiles ("supervisor/supervisor").
 std::string Runfile(const std::string& path);
 
