@@ -459,10 +459,16 @@ void Evaluator::UpdatePreloadPlan(Invocation& invocation) {
   plan = std::move(next);
 }
 
+DeploymentIsolate* Evaluator::PreloadCandidate() const {
+  DeploymentIsolate* isolate = pool_->most_recent();
+  if (isolate == nullptr || isolate->preload_plan == nullptr || isolate->preload_plan->failed) return nullptr;
+  return isolate;
+}
+
 void Evaluator::Prepare() {
   pool_->Prepare();
-  DeploymentIsolate* isolate = pool_->most_recent();
-  if (isolate == nullptr || isolate->preload_plan == nullptr || isolate->preload_plan->failed) return;
+  DeploymentIsolate* isolate = PreloadCandidate();
+  if (isolate == nullptr) return;
   std::unique_ptr<JsContext> context = isolate->TakeUnloadedPrepared();
   if (context == nullptr) return;  // preloaded already
   std::shared_ptr<PreloadPlan> plan = isolate->preload_plan;
@@ -482,9 +488,8 @@ void Evaluator::Prepare() {
 
 bool Evaluator::HasIdleWork() const {
   if (pool_->HasIdleWork()) return true;
-  const DeploymentIsolate* isolate = pool_->most_recent();
-  return isolate != nullptr && isolate->preload_plan != nullptr && !isolate->preload_plan->failed &&
-         isolate->prepared_unloaded();
+  const DeploymentIsolate* isolate = PreloadCandidate();
+  return isolate != nullptr && isolate->prepared_unloaded();
 }
 
 IsolateStats Evaluator::isolate_stats() const { return pool_->stats(); }

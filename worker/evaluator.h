@@ -113,6 +113,9 @@ class Evaluator {
   Step Finish(std::unique_ptr<Invocation> invocation, InvocationResult result, bool retire_isolate);
   // After a successful function call: what the isolate's next fresh context should evaluate ahead.
   void UpdatePreloadPlan(Invocation& invocation);
+  // The isolate whose next fresh context Prepare would evaluate modules in: the most recently used
+  // one, if it has a preload plan that has not failed (null otherwise).
+  DeploymentIsolate* PreloadCandidate() const;
 
   HostCalls& host_;
   Watchdog& watchdog_;
