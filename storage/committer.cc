@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -130,12 +131,18 @@ bool Committer::Stage(Request& request, const std::vector<PublishedCommit>& stag
   commit.ts = NextTimestamp();
   PublishedCommit log_entry;
   log_entry.ts = commit.ts;
+  std::set<TableNumber> inserted_into;
   for (const auto& [id, write] : txn.writes()) {
     const TableSchema& table = *write.table;
     DocumentWrite doc{id.table, id.internal, write.old_ts, std::nullopt};
     if (write.new_document.has_value()) doc.value_json = ToConvexJson(*write.new_document);
     commit.documents.push_back(std::move(doc));
     PublishedCommit::Change change{id, table.table.name, {}};
+    if (!write.old_document.has_value() && inserted_into.insert(table.table.number).second) {
+      // A table's first document comes with an insert: whoever saw the table missing must hear of it.
+      change.keys.emplace_back(kTableCatalogIndex, TableNameKey(table.table.name));
+      change.keys.emplace_back(kTableCatalogIndex, TableNumberKey(table.table.number));
+    }
     for (const IndexInfo& index : table.indexes) {
       std::optional<std::string> old_key, new_key;
       if (write.old_document.has_value()) old_key = IndexKeyOf(*write.old_document, index.fields);

@@ -98,6 +98,38 @@ TEST_F(CommitterTest, APhantomInAScannedRangeIsAConflict) {
   EXPECT_TRUE(db_.Commit(*first_only).ok());
 }
 
+// "Insert if the table is empty" on a table nobody has written yet: the read of the missing table is
+// part of the read set, so of two such transactions only one commits.
+TEST_F(CommitterTest, ReadingAMissingTableConflictsWithItsFirstInsert) {
+  std::unique_ptr<Transaction> a = db_.Begin();
+  std::unique_ptr<Transaction> b = db_.Begin();
+  for (Transaction* txn : {a.get(), b.get()}) {
+    absl::StatusOr<std::shared_ptr<const TableSchema>> schema = txn->Table("singleton");
+    ASSERT_TRUE(schema.ok() && *schema == nullptr) << "the table should not exist yet";
+  }
+  ASSERT_TRUE(a->Insert("singleton", Json("{}")).ok());
+  ASSERT_TRUE(b->Insert("singleton", Json("{}")).ok());
+  ASSERT_TRUE(db_.Commit(*a).ok());
+  absl::Status second = db_.Commit(*b).status();
+  EXPECT_EQ(second.code(), absl::StatusCode::kAborted) << second;
+  EXPECT_THAT(second.message(), HasSubstr("\"singleton\""));
+
+  // db.get of an id whose table does not exist yet reads that table's absence too.
+  DocumentId future{TableNumber(kFirstUserTableNumber + 1), {}};
+  std::unique_ptr<Transaction> getter = db_.Begin();
+  ASSERT_FALSE(getter->Get(future)->has_value());
+  ASSERT_TRUE(getter->Insert("singleton", Json("{}")).ok());
+  Insert("elsewhere", "{}");  // the table numbered after "singleton"
+  EXPECT_EQ(db_.Commit(*getter).status().code(), absl::StatusCode::kAborted);
+
+  // Writes to tables that exist leave such readers alone.
+  std::unique_ptr<Transaction> reader = db_.Begin();
+  ASSERT_EQ(*reader->Table("still_missing"), nullptr);
+  ASSERT_TRUE(reader->Insert("elsewhere", Json("{}")).ok());
+  Insert("singleton", "{}");
+  EXPECT_TRUE(db_.Commit(*reader).ok());
+}
+
 TEST_F(CommitterTest, ConcurrentIncrementsAndTransfersAreSerializable) {
   constexpr int kThreads = 8, kIncrements = 25;
   std::vector<DocumentId> counters = {Insert("c", R"({"n":0})"), Insert("c", R"({"n":0})")};

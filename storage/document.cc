@@ -80,6 +80,52 @@ std::string IndexKeyOf(const Value& document, const std::vector<std::string>& fi
 
 std::string ByIdKey(const DocumentId& id) { return EncodeIndexKey({Value::String(EncodeDocumentId(id))}); }
 
+namespace {
+
+using Uint128 = unsigned __int128;
+
+InternalId ToInternal(Uint128 n) {
+  InternalId id{};
+  for (int i = 15; i >= 0; --i, n >>= 8) id[static_cast<size_t>(i)] = static_cast<uint8_t>(n & 0xFF);
+  return id;
+}
+
+// The smallest internal id of `table` whose by_id key is >= `bound`, or nullopt if every key is
+// below it. ByIdKey is strictly increasing in the internal id, so this is a binary search.
+std::optional<InternalId> FirstIdAtOrAfter(TableNumber table, const std::string& bound) {
+  const Uint128 max = ~Uint128(0);
+  if (ByIdKey(DocumentId{table, ToInternal(max)}) < bound) return std::nullopt;
+  Uint128 low = 0, high = max;  // the answer is in [low, high]
+  while (low < high) {
+    const Uint128 mid = low + (high - low) / 2;
+    if (ByIdKey(DocumentId{table, ToInternal(mid)}) >= bound) {
+      high = mid;
+    } else {
+      low = mid + 1;
+    }
+  }
+  return ToInternal(low);
+}
+
+}  // namespace
+
+std::optional<InternalIdRange> ByIdRange(TableNumber table, const KeyRange& range) {
+  std::optional<InternalId> first = FirstIdAtOrAfter(table, range.start);
+  if (!first.has_value()) return std::nullopt;
+  InternalIdRange out{*first, std::nullopt};
+  if (range.end.has_value()) {
+    out.end = FirstIdAtOrAfter(table, *range.end);
+    if (out.end.has_value() && *out.end <= out.first) return std::nullopt;
+  }
+  return out;
+}
+
+std::string TableNameKey(absl::string_view name) { return EncodeIndexKey({Value::String(std::string(name))}); }
+
+std::string TableNumberKey(TableNumber number) {
+  return EncodeIndexKey({Value::Int64(static_cast<int64_t>(number.value()))});
+}
+
 InternalId IdGenerator::Next(Timestamp now) {
   InternalId id{};
   for (size_t i = 0; i < 14; i += 7) {

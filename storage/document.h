@@ -3,6 +3,7 @@
 #ifndef ISOBAR_STORAGE_DOCUMENT_H_
 #define ISOBAR_STORAGE_DOCUMENT_H_
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,8 +35,27 @@ absl::StatusOr<Value> WithSystemFields(const Value& fields, const DocumentId& id
 // undefined). `_id` and `_creationTime` are read from the document like any other field.
 std::string IndexKeyOf(const Value& document, const std::vector<std::string>& fields);
 
-// The by_id key of a document id (the point interval that db.get reads).
+// The by_id key of a document id (the point interval that db.get reads). Within one table, by_id
+// keys are in the order of the internal ids (the id text is big-endian base32 behind a fixed prefix).
 std::string ByIdKey(const DocumentId& id);
+
+// The internal ids of `table` whose by_id keys lie in `range`: [first, end) (no end: unbounded).
+// nullopt when there are none. by_id is logical (served from the document log), so a by_id scan is
+// a scan of the table's ids between these bounds.
+struct InternalIdRange {
+  InternalId first{};
+  std::optional<InternalId> end;
+};
+std::optional<InternalIdRange> ByIdRange(TableNumber table, const KeyRange& range);
+
+// The table catalog as a pseudo-index, for reads of what does not exist yet. A lookup that finds no
+// table records a point read of the table's name (or number) here; every commit that inserts into a
+// table writes both of its keys here. So the first document of a table invalidates every cached
+// result and conflicts with every transaction that saw the table missing (Convex records such reads
+// on its `_tables` table). Index ids of real indexes start at 1.
+inline constexpr IndexId kTableCatalogIndex{0};
+std::string TableNameKey(absl::string_view name);
+std::string TableNumberKey(TableNumber number);
 
 // New internal ids: 14 random bytes, then the UNIX day number (big-endian), as Convex does.
 class IdGenerator {

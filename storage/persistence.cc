@@ -46,6 +46,23 @@ const std::string& ScanSql(Order order, bool bounded_end) {
   return kSql[(order == Order::kDesc ? 2 : 0) + (bounded_end ? 1 : 0)];
 }
 
+// The by_id scan statements, the same shape over the document log: {order} x {bounded end, unbounded}.
+constexpr char kIdScanSelect[] = R"sql(
+    SELECT id, deleted, ts, prev_ts, value
+    FROM (SELECT DISTINCT ON (id) id, deleted, ts, prev_ts, value
+          FROM isobar.documents
+          WHERE deployment_id = $1 AND table_number = $2 AND ts <= $3 AND id >= $4 )sql";
+constexpr char kIdScanEndBound[] = " AND id < $6 ";
+constexpr char kIdScanAsc[] = " ORDER BY id ASC, ts DESC LIMIT $5) d ORDER BY id ASC";
+constexpr char kIdScanDesc[] = " ORDER BY id DESC, ts DESC LIMIT $5) d ORDER BY id DESC";
+
+const std::string& IdScanSql(Order order, bool bounded_end) {
+  static const std::string* kSql = new std::string[4]{
+      absl::StrCat(kIdScanSelect, kIdScanAsc), absl::StrCat(kIdScanSelect, kIdScanEndBound, kIdScanAsc),
+      absl::StrCat(kIdScanSelect, kIdScanDesc), absl::StrCat(kIdScanSelect, kIdScanEndBound, kIdScanDesc)};
+  return kSql[(order == Order::kDesc ? 2 : 0) + (bounded_end ? 1 : 0)];
+}
+
 }  // namespace
 
 bool IsAmbiguousCommit(const absl::Status& status) {
@@ -212,6 +229,43 @@ absl::StatusOr<std::vector<IndexRow>> Persistence::Scan(IndexId index, const Key
       out_row.document.ts = Timestamp(r.GetInt(row, 4));
       if (!r.IsNull(row, 5)) out_row.document.prev_ts = Timestamp(r.GetInt(row, 5));
       out_row.document.value_json = std::string(r.Get(row, 6));
+      out.push_back(std::move(out_row));
+      if (out.size() == limit) return out;
+    }
+    if (static_cast<size_t>(r.rows()) < page) return out;
+  }
+}
+
+absl::StatusOr<std::vector<IndexRow>> Persistence::ScanIds(TableNumber table, const InternalId& first,
+                                                           const std::optional<InternalId>& end, Order order,
+                                                           Timestamp at, size_t limit) {
+  std::vector<IndexRow> out;
+  if (limit == 0) return out;
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  std::string low = IdBytes(first);
+  std::optional<std::string> high;
+  if (end.has_value()) high = IdBytes(*end);
+  // Page until `limit` live rows or the range is exhausted; deleted documents take room in a page.
+  const size_t page = std::clamp<size_t>(limit, 16, 1024);
+  for (;;) {
+    std::vector<PgParam> params = {absl::StrCat(deployment_.value()), absl::StrCat(table.value()),
+                                   absl::StrCat(at.value()), PgParam::Binary(low), absl::StrCat(page)};
+    if (high.has_value()) params.push_back(PgParam::Binary(*high));
+    ASSIGN_OR_RETURN(PgResult r, conn->Exec(IdScanSql(order, high.has_value()), params));
+    for (int row = 0; row < r.rows(); ++row) {
+      std::string id = r.GetBytes(row, 0);
+      if (order == Order::kAsc) {
+        low = id + std::string(1, '\0');  // the next id after this one
+      } else {
+        high = id;
+      }
+      if (r.Get(row, 1) == "t") continue;
+      IndexRow out_row;
+      out_row.table = table;
+      out_row.doc = ToInternalId(id);
+      out_row.document.ts = Timestamp(r.GetInt(row, 2));
+      if (!r.IsNull(row, 3)) out_row.document.prev_ts = Timestamp(r.GetInt(row, 3));
+      out_row.document.value_json = std::string(r.Get(row, 4));
       out.push_back(std::move(out_row));
       if (out.size() == limit) return out;
     }

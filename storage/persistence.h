@@ -112,6 +112,13 @@ class Persistence {
   absl::StatusOr<std::vector<IndexRow>> Scan(IndexId index, const KeyRange& range, Order order, Timestamp at,
                                              size_t limit);
 
+  // by_id, which has no entries of its own: up to `limit` live documents of `table` as of `at` whose
+  // internal ids are in [first, end) (no end: unbounded), in id order, from the document log. Rows
+  // carry no key (the caller knows it from the id).
+  absl::StatusOr<std::vector<IndexRow>> ScanIds(TableNumber table, const InternalId& first,
+                                                const std::optional<InternalId>& end, Order order, Timestamp at,
+                                                size_t limit);
+
   // The newest commit timestamp, or 0 for an empty deployment.
   absl::StatusOr<Timestamp> MaxTimestamp();
   // Whether a commit with this timestamp is durable.

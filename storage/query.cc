@@ -317,10 +317,14 @@ absl::StatusOr<std::unique_ptr<QueryStream>> QueryStream::Open(Transaction& txn,
   stream->passed_.assign(query.operators.size(), 0);
   for (const QueryOperator& op : query.operators) stream->has_filter_ |= op.filter != nullptr;
   // Table lookups go through the schema cache of the transaction's deployment.
-  ASSIGN_OR_RETURN(stream->table_, txn.schemas().ByName(query.table, /*create=*/false));
+  ASSIGN_OR_RETURN(stream->table_, txn.Table(query.table));  // a missing table's absence is a read
   std::string compiled;
   if (stream->table_ == nullptr) {
-    stream->scan_exhausted_ = true;  // a missing table is an empty result
+    // A full scan of a missing table is empty; naming one of its indexes is an error, as on Convex.
+    if (!query.full_table_scan) {
+      return absl::NotFoundError(absl::StrCat("IndexNotFoundError: Index ", query.table, ".", query.index, " not found."));
+    }
+    stream->scan_exhausted_ = true;
   } else {
     stream->index_ = stream->table_->Find(query.index);
     const std::string display = absl::StrCat(query.table, ".", query.index);

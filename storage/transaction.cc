@@ -61,7 +61,7 @@ absl::StatusOr<DocumentId> Transaction::ResolveId(absl::string_view operation, a
   }
   if (!table.has_value()) return id;
   RETURN_IF_ERROR(ValidateIdentifier("table", *table));
-  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> expected, schemas_.ByName(*table, /*create=*/false));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> expected, Table(*table));
   if (expected == nullptr || expected->table.number != id->table) {
     ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> actual, schemas_.ByNumber(id->table));
     return absl::InvalidArgumentError(absl::StrCat(
@@ -71,10 +71,24 @@ absl::StatusOr<DocumentId> Transaction::ResolveId(absl::string_view operation, a
   return id;
 }
 
+absl::StatusOr<std::shared_ptr<const TableSchema>> Transaction::Table(absl::string_view name) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByName(name, /*create=*/false));
+  if (table == nullptr) {
+    const std::string key = TableNameKey(name);
+    RETURN_IF_ERROR(reads_.Add(kTableCatalogIndex, KeyRange{key, key + std::string(1, '\0')}));
+  }
+  return table;
+}
+
 absl::StatusOr<Transaction::Lookup> Transaction::Find(const DocumentId& id) {
   Lookup out;
   ASSIGN_OR_RETURN(out.table, schemas_.ByNumber(id.table));
-  if (out.table == nullptr) return out;
+  if (out.table == nullptr) {
+    // No such table yet: what it will hold once created is what this read depends on.
+    const std::string key = TableNumberKey(id.table);
+    RETURN_IF_ERROR(reads_.Add(kTableCatalogIndex, KeyRange{key, key + std::string(1, '\0')}));
+    return out;
+  }
   const std::string key = ByIdKey(id);
   RETURN_IF_ERROR(reads_.Add(out.table->by_id().id, KeyRange{key, key + std::string(1, '\0')}));
   if (auto it = writes_.find(id); it != writes_.end()) {
@@ -204,6 +218,17 @@ absl::StatusOr<Value> Transaction::Delete(const DocumentId& id, Access access) {
   return deleted;
 }
 
+absl::StatusOr<std::vector<IndexRow>> Transaction::ScanCommitted(const TableSchema& table, const IndexInfo& index,
+                                                                  const KeyRange& range, Order order, size_t limit) {
+  if (index.name != kByIdIndex) return persistence_.Scan(index.id, range, order, begin_ts_, limit);
+  std::vector<IndexRow> rows;
+  std::optional<InternalIdRange> ids = ByIdRange(table.table.number, range);
+  if (!ids.has_value()) return rows;
+  ASSIGN_OR_RETURN(rows, persistence_.ScanIds(table.table.number, ids->first, ids->end, order, begin_ts_, limit));
+  for (IndexRow& row : rows) row.key = ByIdKey(DocumentId{row.table, row.doc});
+  return rows;
+}
+
 absl::StatusOr<ScanResult> Transaction::Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
                                              const KeyRange& range, Order order, size_t limit) {
   ScanResult result;
@@ -226,7 +251,7 @@ absl::StatusOr<ScanResult> Transaction::Scan(std::shared_ptr<const TableSchema> 
   while (result.documents.size() < limit) {
     // Refill the committed page when it runs out.
     if (next_row == page.size() && !committed_exhausted) {
-      ASSIGN_OR_RETURN(page, persistence_.Scan(index.id, remaining, order, begin_ts_, page_size));
+      ASSIGN_OR_RETURN(page, ScanCommitted(*table, index, remaining, order, page_size));
       next_row = 0;
       committed_exhausted = page.size() < page_size;
       if (!page.empty()) {

@@ -77,6 +77,10 @@ class Transaction {
   bool schema_changed() const { return schemas_.generation() != schema_generation_; }
   SchemaCache& schemas() { return schemas_; }
 
+  // The table named `name`, or null when it does not exist yet; then the read of its absence is
+  // recorded (kTableCatalogIndex), so the commit that creates it conflicts with this transaction.
+  absl::StatusOr<std::shared_ptr<const TableSchema>> Table(absl::string_view name);
+
   // Decodes an id from user code for `operation` ("db.get", ...), checking it against `table` when one
   // is named: INVALID_ARGUMENT "Invalid argument `id` for `db.get`: Unable to decode ID..." or
   // "... expected to be an Id<"a">, got Id<"b"> instead.", as Convex words them.
@@ -90,7 +94,8 @@ class Transaction {
   absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch, Access access = Access::kUser);
   absl::StatusOr<Value> Replace(const DocumentId& id, const Value& fields, Access access = Access::kUser);
   absl::StatusOr<Value> Delete(const DocumentId& id, Access access = Access::kUser);
-  // Up to `limit` documents of `index` in `range` in `order`, recording the interval consumed.
+  // Up to `limit` documents of `index` in `range` in `order`, recording the interval consumed. by_id
+  // ranges are served from the document log.
   absl::StatusOr<ScanResult> Scan(std::shared_ptr<const TableSchema> table, const IndexInfo& index,
                                   const KeyRange& range, Order order, size_t limit);
 
@@ -123,6 +128,9 @@ class Transaction {
   };
 
   absl::Status CountRead(const Value& document);
+  // A page of committed rows of `index` in `range` (by_id from the document log, with keys).
+  absl::StatusOr<std::vector<IndexRow>> ScanCommitted(const TableSchema& table, const IndexInfo& index,
+                                                      const KeyRange& range, Order order, size_t limit);
   // Reads a document for this transaction, recording the read.
   absl::StatusOr<Lookup> Find(const DocumentId& id);
   // `committed`: the version the write supersedes, as Find loaded it; nullopt for a new id. Only the

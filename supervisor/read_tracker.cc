@@ -1,36 +1,48 @@
 #include "supervisor/read_tracker.h"
 
 namespace isobar::supervisor {
+
+std::shared_ptr<ReadTracker::Deployment> ReadTracker::FindOrCreate(absl::string_view deployment) {
+  absl::MutexLock lock(&mu_);
+  auto it = deployments_.find(deployment);
+  if (it == deployments_.end()) it = deployments_.emplace(std::string(deployment), std::make_shared<Deployment>()).first;
+  return it->second;
+}
+
+std::shared_ptr<ReadTracker::Deployment> ReadTracker::Find(absl::string_view deployment) const {
+  absl::MutexLock lock(&mu_);
+  auto it = deployments_.find(deployment);
+  return it == deployments_.end() ? nullptr : it->second;
+}
+
+std::optional<storage::Timestamp> ReadTracker::StaleSince(const Deployment& d, const storage::ReadSet& reads,
+                                                          storage::Timestamp ts) const {
+  if (ts >= d.processed) return std::nullopt;
+  if (ts < d.log_floor) return d.processed;  // the log no longer holds every commit since
+  for (auto it = d.log.rbegin(); it != d.log.rend() && it->first > ts; ++it) {
+    for (const auto& [index, key] : it->second) {
+      if (reads.Contains(index, key)) return it->first;
+    }
+  }
+  return std::nullopt;
+}
+
 ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shared_ptr<const storage::ReadSet> reads,
                                         storage::Timestamp ts, OnInvalid on_invalid) {
-  std::optional<storage::Timestamp> invalid_at;
+  std::shared_ptr<Deployment> d = FindOrCreate(deployment);
   std::function<void()> after;
-  WatchId id = 0;
   {
-    absl::MutexLock lock(&mu_);
-    Deployment& d = deployments_[deployment];
-    if (ts < d.processed) {
-      // Commits seen since the result was computed: does one of them overlap it? If the log no longer
-      // holds all of them, the result counts as stale.
-      if (ts < d.log_floor) invalid_at = d.processed;
-      for (auto it = d.log.rbegin(); !invalid_at.has_value() && it != d.log.rend() && it->first > ts; ++it) {
-        for (const auto& [index, key] : it->second) {
-          if (reads->Contains(index, key)) {
-            invalid_at = it->first;
-            break;
-          }
-        }
-      }
-    }
-    if (invalid_at.has_value()) {
-      after = on_invalid(*invalid_at);
+    absl::MutexLock lock(&d->mu);
+    if (std::optional<storage::Timestamp> stale = StaleSince(*d, *reads, ts); stale.has_value()) {
+      after = on_invalid(*stale);
     } else {
-      id = next_id_++;
-      for (const auto& [index, ranges] : reads->by_index()) {
-        auto& by_start = d.intervals[index];
-        for (const storage::KeyRange& range : ranges) by_start.emplace(range.start, Interval{range.end, id});
+      const WatchId id = next_id_.fetch_add(1);
+      Watched watched{std::move(reads), std::move(on_invalid), {}};
+      for (const auto& [index, ranges] : watched.reads->by_index()) {
+        IntervalIndex& by_start = d->intervals[index];
+        for (const storage::KeyRange& range : ranges) watched.entries.emplace_back(index, by_start.Insert(&range, id));
       }
-      d.watches.emplace(id, Watched{std::move(reads), std::move(on_invalid)});
+      d->watches.emplace(id, std::move(watched));
       return id;
     }
   }
@@ -41,18 +53,9 @@ ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shar
 ReadTracker::OnInvalid ReadTracker::Drop(Deployment& d, WatchId id) {
   auto it = d.watches.find(id);
   if (it == d.watches.end()) return nullptr;
-  for (const auto& [index, ranges] : it->second.reads->by_index()) {
+  for (const auto& [index, handle] : it->second.entries) {
     auto by_index = d.intervals.find(index);
-    if (by_index == d.intervals.end()) continue;
-    for (const storage::KeyRange& range : ranges) {
-      auto [first, last] = by_index->second.equal_range(range.start);
-      for (auto i = first; i != last; ++i) {
-        if (i->second.id == id) {
-          by_index->second.erase(i);
-          break;
-        }
-      }
-    }
+    by_index->second.Erase(handle);
     if (by_index->second.empty()) d.intervals.erase(by_index);
   }
   OnInvalid callback = std::move(it->second.on_invalid);
@@ -71,75 +74,84 @@ void ReadTracker::InvalidateLocked(Deployment& d, const std::vector<WatchId>& id
 
 void ReadTracker::Unwatch(const std::string& deployment, WatchId id) {
   if (id == 0) return;
-  absl::MutexLock lock(&mu_);
-  auto d = deployments_.find(deployment);
-  if (d != deployments_.end()) Drop(d->second, id);
+  std::shared_ptr<Deployment> d = Find(deployment);
+  if (d == nullptr) return;
+  OnInvalid dropped;  // destroyed outside the lock: it may own the last reference to a result
+  absl::MutexLock lock(&d->mu);
+  dropped = Drop(*d, id);
 }
 
 void ReadTracker::InvalidateAll(const std::string& deployment) {
+  std::shared_ptr<Deployment> d = Find(deployment);
+  if (d == nullptr) return;
   std::vector<std::function<void()>> after;
   {
-    absl::MutexLock lock(&mu_);
-    auto it = deployments_.find(deployment);
-    if (it == deployments_.end()) return;
-    Deployment& d = it->second;
+    absl::MutexLock lock(&d->mu);
     std::vector<WatchId> all;
-    for (const auto& [id, watched] : d.watches) all.push_back(id);
-    InvalidateLocked(d, all, d.processed, &after);
+    all.reserve(d->watches.size());
+    for (const auto& [id, watched] : d->watches) all.push_back(id);
+    InvalidateLocked(*d, all, d->processed, &after);
   }
   for (std::function<void()>& then : after) then();
 }
 
 void ReadTracker::Observe(const std::string& deployment, const storage::PublishedCommit& commit) {
+  std::shared_ptr<Deployment> d = FindOrCreate(deployment);
   std::vector<std::function<void()>> after;
   {
-    absl::MutexLock lock(&mu_);
-    Deployment& d = deployments_[deployment];
+    absl::MutexLock lock(&d->mu);
     std::vector<std::pair<storage::IndexId, std::string>> keys;
     std::vector<WatchId> hit;
     for (const storage::PublishedCommit::Change& change : commit.changes) {
       for (const auto& [index, key] : change.keys) {
         keys.emplace_back(index, key);
-        auto by_index = d.intervals.find(index);
-        if (by_index == d.intervals.end()) continue;
-        // Intervals starting at or before the key; those whose end is past it contain it.
-        for (auto i = by_index->second.begin(), stop = by_index->second.upper_bound(key); i != stop; ++i) {
-          if (!i->second.end.has_value() || key < *i->second.end) hit.push_back(i->second.id);
-        }
+        auto by_index = d->intervals.find(index);
+        if (by_index == d->intervals.end()) continue;
+        by_index->second.Stab(key, [&hit](uint64_t id) { hit.push_back(id); });
       }
     }
-    InvalidateLocked(d, hit, commit.ts, &after);  // marked before processed() moves on
-    d.processed = commit.ts;
-    d.log.emplace_back(commit.ts, std::move(keys));
-    while (d.log.size() > log_commits_) {
-      d.log_floor = d.log.front().first;
-      d.log.pop_front();
+    InvalidateLocked(*d, hit, commit.ts, &after);  // marked before processed() moves on
+    d->processed = commit.ts;
+    d->log_keys += keys.size();
+    d->log.emplace_back(commit.ts, std::move(keys));
+    while (d->log.size() > log_commits_ || (d->log_keys > log_keys_ && !d->log.empty())) {
+      d->log_floor = d->log.front().first;
+      d->log_keys -= d->log.front().second.size();
+      d->log.pop_front();
     }
   }
   for (std::function<void()>& then : after) then();
 }
 
 storage::Timestamp ReadTracker::Now(const std::string& deployment, storage::Database& db) {
-  absl::MutexLock lock(&mu_);
-  Deployment& d = deployments_[deployment];
-  if (d.processed.value() == 0) {
+  std::shared_ptr<Deployment> d = FindOrCreate(deployment);
+  absl::MutexLock lock(&d->mu);
+  if (d->processed.value() == 0) {
     // Nothing published since this supervisor started: everything up to the newest commit is seen.
-    d.processed = db.committer().Latest();
-    d.log_floor = d.processed;
+    d->processed = db.committer().Latest();
+    d->log_floor = d->processed;
   }
-  return d.processed;
+  return d->processed;
 }
 
 storage::Timestamp ReadTracker::processed(const std::string& deployment) const {
-  absl::MutexLock lock(&mu_);
-  auto d = deployments_.find(deployment);
-  return d == deployments_.end() ? storage::Timestamp(0) : d->second.processed;
+  std::shared_ptr<Deployment> d = Find(deployment);
+  if (d == nullptr) return storage::Timestamp(0);
+  absl::MutexLock lock(&d->mu);
+  return d->processed;
 }
 
 size_t ReadTracker::watched() const {
-  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Deployment>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, d] : deployments_) all.push_back(d);
+  }
   size_t n = 0;
-  for (const auto& [name, d] : deployments_) n += d.watches.size();
+  for (const std::shared_ptr<Deployment>& d : all) {
+    absl::MutexLock lock(&d->mu);
+    n += d->watches.size();
+  }
   return n;
 }
 

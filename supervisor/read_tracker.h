@@ -1,7 +1,9 @@
 // Which query results a commit invalidates (CONVEX_SEMANTICS.md §3): the read sets of the live
-// results (cached queries, subscriptions) indexed per deployment, per index, by interval. Every
-// published commit is looked up key by key; each result it overlaps is told once, with the commit's
-// timestamp, and forgotten.
+// results (cached queries, subscriptions) indexed per deployment, per index, by interval
+// (interval_index.h). Every published commit is looked up key by key, in O(log n + hits) per key
+// whatever the number of live results; each result it overlaps is told once, with the commit's
+// timestamp, and forgotten. Each deployment has its own lock: one deployment's commits never wait
+// on another's watchers.
 //
 //   ReadTracker tracker;
 //   live.SetCommitObserver(... tracker.Observe(deployment, commit) ...);   // on the committer thread
@@ -16,6 +18,7 @@
 #ifndef ISOBAR_SUPERVISOR_READ_TRACKER_H_
 #define ISOBAR_SUPERVISOR_READ_TRACKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -32,19 +35,22 @@
 #include "storage/committer.h"
 #include "storage/database.h"
 #include "storage/read_set.h"
+#include "supervisor/interval_index.h"
 
 namespace isobar::supervisor {
 
 class ReadTracker {
  public:
   using WatchId = uint64_t;
-  // Called under the tracker's lock, before processed() moves past the commit, so that nobody can
+  // Called under the deployment's lock, before processed() moves past the commit, so that nobody can
   // see the result as valid at that timestamp: it must only mark the result (no other locks held
   // for long, no calls back into the tracker). What it returns (may be null) runs after the lock.
   using OnInvalid = std::function<std::function<void()>(storage::Timestamp invalid_at)>;
 
-  // `log_commits`: how many recent commits per deployment are kept to check late watches against.
-  explicit ReadTracker(size_t log_commits = 4096) : log_commits_(log_commits) {}
+  // `log_commits` and `log_keys`: how many recent commits per deployment, and index keys written by
+  // them, are kept to check late watches against (a watch older than the log counts as stale).
+  explicit ReadTracker(size_t log_commits = 4096, size_t log_keys = 16384)
+      : log_commits_(log_commits), log_keys_(log_keys) {}
 
   // Watches `reads`, a result computed at `ts`. Returns 0 when it is invalid already (`on_invalid`
   // has then been called).
@@ -67,35 +73,41 @@ class ReadTracker {
   size_t watched() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Interval {
-    std::optional<std::string> end;  // exclusive; none: unbounded above
-    WatchId id;
-  };
   struct Watched {
-    std::shared_ptr<const storage::ReadSet> reads;
+    std::shared_ptr<const storage::ReadSet> reads;  // owns the ranges the interval indexes borrow
     OnInvalid on_invalid;
+    std::vector<std::pair<storage::IndexId, IntervalIndex::Handle>> entries;
   };
+  using LoggedCommit = std::pair<storage::Timestamp, std::vector<std::pair<storage::IndexId, std::string>>>;
   struct Deployment {
-    storage::Timestamp processed{0};
-    // Per index: intervals by their start key.
-    std::map<storage::IndexId, std::multimap<std::string, Interval>> intervals;
-    absl::flat_hash_map<WatchId, Watched> watches;
+    mutable absl::Mutex mu;
+    storage::Timestamp processed ABSL_GUARDED_BY(mu){0};
+    std::map<storage::IndexId, IntervalIndex> intervals ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<WatchId, Watched> watches ABSL_GUARDED_BY(mu);
     // Recent commits' written keys, oldest first, to check results computed before them.
-    std::deque<std::pair<storage::Timestamp, std::vector<std::pair<storage::IndexId, std::string>>>> log;
-    storage::Timestamp log_floor{0};  // the log holds every commit seen after this
+    std::deque<LoggedCommit> log ABSL_GUARDED_BY(mu);
+    size_t log_keys ABSL_GUARDED_BY(mu) = 0;
+    storage::Timestamp log_floor ABSL_GUARDED_BY(mu){0};  // the log holds every commit seen after this
   };
 
+  std::shared_ptr<Deployment> FindOrCreate(absl::string_view deployment) ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<Deployment> Find(absl::string_view deployment) const ABSL_LOCKS_EXCLUDED(mu_);  // or null
+  // Whether a commit in the log after `ts` overlaps `reads`: the first such commit's timestamp, or
+  // processed when the log does not reach back to `ts`.
+  std::optional<storage::Timestamp> StaleSince(const Deployment& d, const storage::ReadSet& reads,
+                                               storage::Timestamp ts) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
   // Removes `id`'s intervals; its callback, or null if it was not watched.
-  OnInvalid Drop(Deployment& d, WatchId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  OnInvalid Drop(Deployment& d, WatchId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
   // Drops `ids` (a watch listed twice is told once) and marks each invalid at `at`; what their
   // callbacks return goes to `after`, to run once the lock is released.
   void InvalidateLocked(Deployment& d, const std::vector<WatchId>& ids, storage::Timestamp at,
-                        std::vector<std::function<void()>>* after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                        std::vector<std::function<void()>>* after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu);
 
   const size_t log_commits_;
-  mutable absl::Mutex mu_;
-  WatchId next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, Deployment, std::less<>> deployments_ ABSL_GUARDED_BY(mu_);
+  const size_t log_keys_;
+  std::atomic<WatchId> next_id_{1};
+  mutable absl::Mutex mu_;  // the map only; each deployment's state has its own lock
+  std::map<std::string, std::shared_ptr<Deployment>, std::less<>> deployments_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace isobar::supervisor
