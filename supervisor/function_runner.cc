@@ -7,7 +7,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/backoff.h"
-#include "base/log.h"
 #include "storage/convex_json.h"
 #include "supervisor/function_path.h"
 #include "supervisor/scheduling.h"
@@ -18,8 +17,6 @@
 
 namespace isobar::supervisor {
 namespace {
-
-constexpr char kComponent[] = "runner";
 
 using isobar::worker::v1::Done;
 using storage::Value;
@@ -301,8 +298,15 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   }
   absl::StatusOr<Value> result = storage::ParseConvexJson(done->result_json());
   if (!result.ok()) {
-    ISOBAR_LOG(kError, kComponent) << attempt->function.path << " returned a value we cannot read: " << result.status();
-    finish(Failed(absl::InternalError("the function's return value could not be read")));
+    // User code returned something that is not a Convex value (a lone surrogate in a string, say): a
+    // user error, worded as Convex words it.
+    FunctionOutcome failed = UserFailure(
+        grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat("Function \"", attempt->function.path,
+                                                         "\" failed. Could not parse return value as json: ",
+                                                         result.status().message()));
+    failed.error.detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
+    failed.logs = std::move(outcome.logs);
+    finish(std::move(failed));
     return;
   }
   if (attempt->function.returns.has_value()) {

@@ -11,9 +11,9 @@ absl::StatusOr<Value> ParseSyscallArgs(absl::string_view args_json) {
   storage::ConvexJsonOptions plain;
   plain.plain = true;
   absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
-  if (!args.ok() || args->type() != Value::Type::kObject) {
-    return absl::InvalidArgumentError("syscall arguments must be a JSON object");
-  }
+  // Convex's words for what user code can cause (a lone surrogate in a string, say).
+  if (!args.ok()) return absl::InvalidArgumentError(absl::StrCat("Received invalid json: ", args.status().message()));
+  if (args->type() != Value::Type::kObject) return absl::InvalidArgumentError("syscall arguments must be a JSON object");
   return args;
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "base/log.h"
+#include "supervisor/worker_message.h"
 
 namespace isobar::supervisor {
 
@@ -21,7 +22,12 @@ grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::
   bool said_hello = false;
   std::string violation;
   WorkerMessage message;
+  bool told_repair = false;
   while (violation.empty() && stream->Read(&message)) {
+    if (MakeWorkerTextValid(&message) > 0 && !told_repair) {
+      told_repair = true;  // once per stream: a worker cannot flood the log this way
+      ISOBAR_LOG(kWarning, "workers") << "worker " << worker << " sent text that is not UTF-8; it was repaired";
+    }
     switch (message.kind_case()) {
       case WorkerMessage::kHello:
         if (said_hello) {

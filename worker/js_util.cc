@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "v8-exception.h"
 #include "v8-function.h"
 #include "v8-isolate.h"
 #include "v8-template.h"
@@ -9,8 +10,16 @@
 namespace isobar::worker {
 
 std::string ToUtf8(v8::Isolate* isolate, v8::Local<v8::Value> value) {
-  v8::String::Utf8Value utf8(isolate, value);
-  return *utf8 != nullptr ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string();
+  if (value.IsEmpty()) return std::string();
+  v8::TryCatch try_catch(isolate);
+  v8::Local<v8::String> string;
+  if (!value->ToString(isolate->GetCurrentContext()).ToLocal(&string)) return std::string();
+  // A lone surrogate takes three bytes either way (as V8 writes it, or as U+FFFD).
+  std::string out(static_cast<size_t>(string->Utf8Length(isolate)), '\0');
+  const int written = string->WriteUtf8(isolate, out.data(), static_cast<int>(out.size()), nullptr,
+                                        v8::String::REPLACE_INVALID_UTF8 | v8::String::NO_NULL_TERMINATION);
+  out.resize(static_cast<size_t>(std::max(written, 0)));
+  return out;
 }
 
 v8::Local<v8::String> NewString(v8::Isolate* isolate, absl::string_view s) {

@@ -13,6 +13,9 @@
 
 namespace isobar::worker {
 
+// The value as a string (ToString, as String::Utf8Value does), in well-formed UTF-8: a lone UTF-16
+// surrogate becomes U+FFFD, as Convex's runtime makes it in log lines and error messages. Empty when
+// ToString throws.
 std::string ToUtf8(v8::Isolate* isolate, v8::Local<v8::Value> value);
 v8::Local<v8::String> NewString(v8::Isolate* isolate, absl::string_view s);
 
