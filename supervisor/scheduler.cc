@@ -23,6 +23,8 @@ using storage::Value;
 constexpr char kComponent[] = "scheduler";
 constexpr char kTransientActionError[] = "Transient error while executing action";
 constexpr size_t kMaxCrons = 1000;
+// How long a cron may name a function the active version lacks before that is logged as an error.
+constexpr absl::Duration kCronFunctionGrace = absl::Seconds(30);
 constexpr int kMaxCommitAttempts = 8;
 constexpr int kMaxSkippedRunsCounted = 100000;
 
@@ -440,13 +442,26 @@ absl::Time Scheduler::ScanCrons(const std::shared_ptr<LiveDeployment>& live, Dep
     absl::StatusOr<CronSchedule> schedule = CronSchedule::Parse(cron.Get("schedule"));
     absl::StatusOr<storage::DocumentId> id = IdOf(cron);
     const FunctionDef* function = FindFunction(code.get(), cron.Get("function"));
+    if (schedule.ok() && id.ok() && function == nullptr) {
+      // Registered by a push whose version is not active yet (its activation wakes us), or by one
+      // that never became active.
+      const absl::Time since = state.missing_function_since.try_emplace(id_text, now).first->second;
+      if (now < since + kCronFunctionGrace) {
+        next = std::min(next, since + kCronFunctionGrace);
+        continue;
+      }
+    } else {
+      state.missing_function_since.erase(id_text);
+    }
     if (!schedule.ok() || !id.ok() || function == nullptr || function->kind == FunctionKind::kQuery) {
       if (state.bad_crons.insert(id_text).second) {
         ISOBAR_LOG(kError, kComponent) << name << ": cron \"" << cron_name << "\" cannot run: "
-                                       << (!schedule.ok() ? schedule.status().ToString() : "its function is missing");
+                                       << (!schedule.ok() ? schedule.status().ToString()
+                                                          : "its function is not in the active version");
       }
       continue;
     }
+    state.bad_crons.erase(id_text);
     const Value& stored_next = cron.Get("nextRun");
     if (stored_next.type() != Value::Type::kFloat64) {
       // Newly registered (or changed by a push): its first run.

@@ -87,7 +87,8 @@ class Scheduler {
   // A deployment published `commit` (LiveDeployments' commit observer): looks again if it touched
   // jobs or crons. Cheap; any thread.
   void Observe(const std::string& deployment, const storage::PublishedCommit& commit);
-  // Looks at `deployment` again soon. Any thread.
+  // Looks at `deployment` again soon: after a commit, or when its code version changed (a push's
+  // crons may name functions only the new version has). Any thread.
   void Wake(const std::string& deployment);
 
   Stats stats() const ABSL_LOCKS_EXCLUDED(inbox_->mu);
@@ -123,6 +124,10 @@ class Scheduler {
     std::map<std::string, Retry> retries;
     absl::Time armed = absl::InfiniteFuture();  // the earliest wake asked of the clock
     std::set<std::string> bad_crons;            // logged once
+    // Crons whose function the active version lacks, since when. A push registers its crons just
+    // before its version becomes active, so that is normal for a moment; only when it lasts past
+    // kCronFunctionGrace (the version never became active) is it an error to log.
+    std::map<std::string, absl::Time> missing_function_since;
   };
 
   void Loop();

@@ -188,7 +188,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     tracker.Observe(deployment, commit);  // first: results it invalidates are never served again
     scheduler.Observe(deployment, commit);
   });
-  live.SetCodeObserver([&tracker](const std::string& deployment) { tracker.InvalidateAll(deployment); });
+  live.SetCodeObserver([&tracker, &scheduler](const std::string& deployment) {
+    tracker.InvalidateAll(deployment);
+    scheduler.Wake(deployment);  // a push's crons run from the moment its version is active
+  });
   HostCallRouter router(pg_pool, executor, runner);
   WorkerService worker_service(pool, router);
   grpc::ServerBuilder internal_builder;
