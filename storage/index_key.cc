@@ -83,6 +83,8 @@ class Decoder {
           if (static_cast<uint8_t>(in_[pos_++]) != kString) return Corrupt("field name without its tag");
           std::string name;
           if (!Escaped(&name)) return Corrupt("unterminated field name");
+          // The encoder writes fields sorted by name: any other order is no key's encoding.
+          if (!fields.empty() && name <= fields.back().first) return Corrupt("fields out of order");
           absl::StatusOr<Value> field = Next(depth + 1);
           if (!field.ok()) return field;
           fields.emplace_back(std::move(name), std::move(*field));

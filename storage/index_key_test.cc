@@ -65,7 +65,10 @@ TEST(IndexKeyTest, TuplePrefixIsABytePrefix) {
 
 TEST(IndexKeyTest, GarbageIsRejected) {
   for (std::string bad : {std::string("\x30\x01", 2), std::string("\x60" "abc", 4), std::string("\x07", 1),
-                          std::string("\x80\x20", 2)}) {
+                          std::string("\x80\x20", 2),
+                          // fields out of order (found by tests/fuzz:ids_and_keys_fuzz), and twice
+                          std::string("\x90\x60" "b\0\x20\x60" "a\0\x20\0", 11),
+                          std::string("\x90\x60" "a\0\x20\x60" "a\0\x20\0", 11)}) {
     EXPECT_EQ(DecodeIndexKey(bad).status().code(), absl::StatusCode::kInvalidArgument);
   }
 }
