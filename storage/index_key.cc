@@ -33,6 +33,51 @@ void AppendEscaped(absl::string_view bytes, std::string* out) {
   out->push_back('\0');
 }
 
+bool SkipEscaped(absl::string_view in, size_t* pos) {
+  while (*pos < in.size()) {
+    if (in[(*pos)++] != '\0') continue;
+    if (*pos < in.size() && in[*pos] == '\xFF') {
+      ++*pos;
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+// Moves `*pos` past one value's encoding; false if none starts there.
+bool SkipValue(absl::string_view in, size_t* pos, int depth) {
+  if (depth > 128 || *pos >= in.size()) return false;
+  switch (static_cast<uint8_t>(in[(*pos)++])) {
+    case kUndefined:
+    case kNull:
+    case kFalse:
+    case kTrue:
+      return true;
+    case kInt64:
+    case kFloat64:
+      if (*pos + 8 > in.size()) return false;
+      *pos += 8;
+      return true;
+    case kString:
+    case kBytes:
+      return SkipEscaped(in, pos);
+    case kArray:
+    case kObject: {
+      const bool object = static_cast<uint8_t>(in[*pos - 1]) == kObject;
+      while (*pos < in.size() && in[*pos] != kEnd) {
+        if (object && (static_cast<uint8_t>(in[(*pos)++]) != kString || !SkipEscaped(in, pos))) return false;
+        if (!SkipValue(in, pos, depth + 1)) return false;
+      }
+      if (*pos >= in.size()) return false;
+      ++*pos;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 class Decoder {
  public:
   explicit Decoder(absl::string_view in) : in_(in) {}
@@ -193,6 +238,13 @@ absl::StatusOr<std::vector<Value>> DecodeIndexKey(absl::string_view encoded) {
     values.push_back(std::move(*v));
   }
   return values;
+}
+
+absl::InlinedVector<size_t, 8> IndexKeyValueEnds(absl::string_view encoded) {
+  absl::InlinedVector<size_t, 8> ends;
+  size_t pos = 0;
+  while (pos < encoded.size() && SkipValue(encoded, &pos, 0)) ends.push_back(pos);
+  return ends;
 }
 
 std::string PrefixSuccessor(absl::string_view prefix) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -34,6 +35,10 @@ void AppendIndexKeyValue(const Value& value, std::string* out);
 // The inverse; INVALID_ARGUMENT for bytes that no key encodes to (keys come from our own database, so
 // this is a corruption check).
 absl::StatusOr<std::vector<Value>> DecodeIndexKey(absl::string_view encoded);
+
+// Where each whole value of `encoded` ends, in order, as far as it holds whole values: the prefixes
+// of a key that are keys of its leading values (what an Eq range reads).
+absl::InlinedVector<size_t, 8> IndexKeyValueEnds(absl::string_view encoded);
 
 // The smallest byte string greater than every key that starts with `prefix` (for prefix scans as
 // half-open ranges); empty when there is none (the prefix is all 0xFF).

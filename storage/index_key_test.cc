@@ -73,6 +73,16 @@ TEST(IndexKeyTest, GarbageIsRejected) {
   }
 }
 
+TEST(IndexKeyTest, ValueEndsMarkEveryWholeLeadingValue) {
+  const std::string a = EncodeIndexKey({Value::String(std::string("x\0y", 3))});
+  const std::string ab = EncodeIndexKey({Value::String(std::string("x\0y", 3)), Value::MakeArray({Value::Int64(1), Value::Null()})});
+  const std::string abc = ab + EncodeIndexKey({Value::Float64(2.5)});
+  EXPECT_EQ(IndexKeyValueEnds(abc), (absl::InlinedVector<size_t, 8>{a.size(), ab.size(), abc.size()}));
+  EXPECT_EQ(IndexKeyValueEnds(abc.substr(0, abc.size() - 1)), (absl::InlinedVector<size_t, 8>{a.size(), ab.size()}));
+  EXPECT_TRUE(IndexKeyValueEnds("").empty());
+  EXPECT_TRUE(IndexKeyValueEnds("\x07").empty());
+}
+
 TEST(IndexKeyTest, PrefixSuccessor) {
   EXPECT_EQ(PrefixSuccessor("ab"), "ac");
   EXPECT_EQ(PrefixSuccessor(std::string("a\xff\xff", 3)), "b");

@@ -1,5 +1,9 @@
 #include "supervisor/read_tracker.h"
 
+#include <algorithm>
+
+#include "storage/index_key.h"
+
 namespace isobar::supervisor {
 
 std::shared_ptr<ReadTracker::Deployment> ReadTracker::FindOrCreate(absl::string_view deployment) {
@@ -27,6 +31,34 @@ std::optional<storage::Timestamp> ReadTracker::StaleSince(const Deployment& d, c
   return std::nullopt;
 }
 
+namespace {
+
+// The bucket of `range`: the longest prefix P made of whole values (of its start) that holds every
+// key of the range, and whether it reads all of P ([P, PrefixSuccessor(P)), or [P, P + "\0") for a
+// whole key P). "" (the root) when no such prefix holds it.
+absl::string_view BucketOf(const storage::KeyRange& range, bool* whole) {
+  *whole = false;
+  if (!range.end.has_value()) return {};
+  const std::string& start = range.start;
+  const std::string& end = *range.end;
+  absl::InlinedVector<size_t, 8> ends = storage::IndexKeyValueEnds(start);
+  if (!ends.empty() && ends.back() == start.size()) {
+    const bool point = end.size() == start.size() + 1 && end.back() == '\0' && end.compare(0, start.size(), start) == 0;
+    if (point || end == storage::PrefixSuccessor(start)) {
+      *whole = true;
+      return start;
+    }
+  }
+  for (auto it = ends.rbegin(); it != ends.rend(); ++it) {
+    const absl::string_view prefix = absl::string_view(start).substr(0, *it);
+    const std::string successor = storage::PrefixSuccessor(prefix);
+    if (successor.empty() || end <= successor) return prefix;
+  }
+  return {};
+}
+
+}  // namespace
+
 ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shared_ptr<const storage::ReadSet> reads,
                                         storage::Timestamp ts, OnInvalid on_invalid) {
   std::shared_ptr<Deployment> d = FindOrCreate(deployment);
@@ -39,8 +71,18 @@ ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shar
       const WatchId id = next_id_.fetch_add(1);
       Watched watched{std::move(reads), std::move(on_invalid), {}};
       for (const auto& [index, ranges] : watched.reads->by_index()) {
-        IntervalIndex& by_start = d->intervals[index];
-        for (const storage::KeyRange& range : ranges) watched.entries.emplace_back(index, by_start.Insert(&range, id));
+        IndexWatches& watches = d->indexes[index];
+        for (const storage::KeyRange& range : ranges) {
+          Entry entry{index};
+          entry.bucket = BucketOf(range, &entry.whole);
+          Bucket& bucket = watches[std::string(entry.bucket)];
+          if (entry.whole) {
+            bucket.whole.push_back(id);
+          } else {
+            entry.range = bucket.ranges.Insert(&range, id);
+          }
+          watched.entries.push_back(entry);
+        }
       }
       d->watches.emplace(id, std::move(watched));
       return id;
@@ -53,10 +95,21 @@ ReadTracker::WatchId ReadTracker::Watch(const std::string& deployment, std::shar
 ReadTracker::OnInvalid ReadTracker::Drop(Deployment& d, WatchId id) {
   auto it = d.watches.find(id);
   if (it == d.watches.end()) return nullptr;
-  for (const auto& [index, handle] : it->second.entries) {
-    auto by_index = d.intervals.find(index);
-    by_index->second.Erase(handle);
-    if (by_index->second.empty()) d.intervals.erase(by_index);
+  for (const Entry& entry : it->second.entries) {
+    // Gone when a commit took every whole reader of the bucket at once, this one too.
+    auto by_index = d.indexes.find(entry.index);
+    if (by_index == d.indexes.end()) continue;
+    IndexWatches& watches = by_index->second;
+    auto bucket = watches.find(entry.bucket);
+    if (bucket == watches.end()) continue;
+    if (entry.whole) {
+      auto& ids = bucket->second.whole;
+      if (auto found = std::find(ids.begin(), ids.end(), id); found != ids.end()) ids.erase(found);
+    } else {
+      bucket->second.ranges.Erase(entry.range);
+    }
+    if (bucket->second.empty()) watches.erase(bucket);
+    if (watches.empty()) d.indexes.erase(by_index);
   }
   OnInvalid callback = std::move(it->second.on_invalid);
   d.watches.erase(it);
@@ -105,9 +158,19 @@ void ReadTracker::Observe(const std::string& deployment, const storage::Publishe
     for (const storage::PublishedCommit::Change& change : commit.changes) {
       for (const auto& [index, key] : change.keys) {
         keys.emplace_back(index, key);
-        auto by_index = d->intervals.find(index);
-        if (by_index == d->intervals.end()) continue;
-        by_index->second.Stab(key, [&hit](uint64_t id) { hit.push_back(id); });
+        auto by_index = d->indexes.find(index);
+        if (by_index == d->indexes.end()) continue;
+        IndexWatches& watches = by_index->second;
+        auto visit = [&](absl::string_view prefix) {
+          auto bucket = watches.find(prefix);
+          if (bucket == watches.end()) return;
+          // Every whole reader of a prefix of this key is hit: take them all at once.
+          hit.insert(hit.end(), bucket->second.whole.begin(), bucket->second.whole.end());
+          bucket->second.whole.clear();
+          bucket->second.ranges.Stab(key, [&hit](uint64_t id) { hit.push_back(id); });
+        };
+        visit(absl::string_view());
+        for (size_t end : storage::IndexKeyValueEnds(key)) visit(absl::string_view(key).substr(0, end));
       }
     }
     InvalidateLocked(*d, hit, commit.ts, &after);  // marked before processed() moves on

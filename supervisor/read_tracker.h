@@ -1,9 +1,13 @@
 // Which query results a commit invalidates (CONVEX_SEMANTICS.md §3): the read sets of the live
 // results (cached queries, subscriptions) indexed per deployment, per index, by interval
-// (interval_index.h). Every published commit is looked up key by key, in O(log n + hits) per key
-// whatever the number of live results; each result it overlaps is told once, with the commit's
-// timestamp, and forgotten. Each deployment has its own lock: one deployment's commits never wait
-// on another's watchers.
+// Every published commit is looked up key by key; each result it overlaps is told once, with the
+// commit's timestamp, and forgotten. Reads are kept by the longest prefix of whole values that holds
+// them (a bucket): an Eq range (withIndex(..., q => q.eq("channel", c))) and a db.get's point read
+// all of their bucket; a range under Eq fields (q.eq("channel", c).gt("_creationTime", t), the part
+// a take consumed) lies in its Eq prefix's bucket, in an IntervalIndex (interval_index.h); ranges
+// with no Eq prefix are in the index's root bucket. A written key visits the buckets of its own
+// leading values (IndexKeyValueEnds) and the root: O(fields + log(ranges in those buckets) + hits),
+// whatever the number of live results.
 //
 //   ReadTracker tracker;
 //   live.SetCommitObserver(... tracker.Observe(deployment, commit) ...);   // on the committer thread
@@ -31,6 +35,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/committer.h"
 #include "storage/database.h"
@@ -73,16 +79,30 @@ class ReadTracker {
   size_t watched() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // The live reads of one index under one prefix of whole values ("" for the root).
+  struct Bucket {
+    absl::InlinedVector<WatchId, 1> whole;  // read every key with this prefix
+    IntervalIndex ranges;                   // read a range of them
+    bool empty() const { return whole.empty() && ranges.empty(); }
+  };
+  using IndexWatches = absl::flat_hash_map<std::string, Bucket>;  // by prefix: owned, as its first
+                                                                   // watcher may leave before the rest
+  struct Entry {
+    storage::IndexId index;
+    absl::string_view bucket;  // a view into the watch's own read set
+    bool whole = false;
+    IntervalIndex::Handle range = 0;  // a range's place in its bucket
+  };
   struct Watched {
-    std::shared_ptr<const storage::ReadSet> reads;  // owns the ranges the interval indexes borrow
+    std::shared_ptr<const storage::ReadSet> reads;  // owns the keys the indexes borrow
     OnInvalid on_invalid;
-    std::vector<std::pair<storage::IndexId, IntervalIndex::Handle>> entries;
+    std::vector<Entry> entries;
   };
   using LoggedCommit = std::pair<storage::Timestamp, std::vector<std::pair<storage::IndexId, std::string>>>;
   struct Deployment {
     mutable absl::Mutex mu;
     storage::Timestamp processed ABSL_GUARDED_BY(mu){0};
-    std::map<storage::IndexId, IntervalIndex> intervals ABSL_GUARDED_BY(mu);
+    std::map<storage::IndexId, IndexWatches> indexes ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<WatchId, Watched> watches ABSL_GUARDED_BY(mu);
     // Recent commits' written keys, oldest first, to check results computed before them.
     std::deque<LoggedCommit> log ABSL_GUARDED_BY(mu);
