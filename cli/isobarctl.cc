@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "base/flags.h"
 #include "cli/bundle.h"
+#include "cli/function_path.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
 
@@ -253,9 +254,7 @@ int Main(int argc, char** argv) {
     isobar::v1::ListFunctionsResponse functions;
     grpc::Status listed = isobar::v1::Deployments::NewStub(channel)->ListFunctions(&context, list, &functions);
     if (!listed.ok()) return Fail(listed, context);
-    std::string path = (*args)[1];
-    if (path.find(':') == std::string::npos) path += ":default";
-    if (path.size() > 3 && path.compare(path.find(':') - 3, 3, ".js") == 0) path.erase(path.find(':') - 3, 3);
+    const std::string path = NormalizeFunctionPath((*args)[1]);
     std::string kind;
     for (const auto& function : functions.functions()) {
       if (function.path() == path) kind = function.kind();
