@@ -85,6 +85,8 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
   response->set_security_events(security_events);
   for (const std::string& deployment : pool_.Quarantined()) response->add_quarantined_deployments(deployment);
   if (options_.function_stats) *response->mutable_functions() = options_.function_stats();
+  if (options_.open_deployments) response->set_open_deployments(options_.open_deployments());
+  if (options_.deployments_closed) response->set_deployments_closed(options_.deployments_closed());
   return Finished(context, grpc::Status::OK);
 }
 

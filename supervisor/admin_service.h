@@ -23,6 +23,9 @@ struct AdminOptions {
   absl::Duration eval_wall_slack = absl::Seconds(30);
   // The function runner's counters, for Stats (unset: reported as zeros).
   std::function<isobar::v1::FunctionStats()> function_stats;
+  // How many deployments have their state loaded now, and how many were closed for being idle.
+  std::function<uint32_t()> open_deployments;
+  std::function<uint64_t()> deployments_closed;
 };
 
 using AdminBase = isobar::v1::Admin::WithCallbackMethod_Ping<

@@ -1,5 +1,8 @@
 #include "supervisor/housekeeping.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -27,7 +30,10 @@ void Housekeeping::Start() {
     absl::MutexLock lock(&alive_->mu);
     alive_->self = this;
   }
-  Arm();
+  Arm(options_.interval, &Housekeeping::RunOnce);
+  if (options_.deployment_idle != absl::InfiniteDuration()) {
+    Arm(std::max(options_.deployment_idle / 2, absl::Seconds(1)), &Housekeeping::CloseIdle);
+  }
 }
 
 void Housekeeping::Stop() {
@@ -36,19 +42,31 @@ void Housekeeping::Stop() {
   alive_->self = nullptr;
 }
 
-void Housekeeping::Arm() {
+void Housekeeping::Arm(absl::Duration delay, void (Housekeeping::*task)()) {
   std::weak_ptr<Alive> weak = alive_;
   Executor* executor = &executor_;
-  clock_.WakeAt(clock_.Now() + options_.interval, [weak, executor] {
-    executor->Run([weak] {
+  clock_.WakeAt(clock_.Now() + delay, [weak, executor, delay, task] {
+    executor->Run([weak, delay, task] {
       std::shared_ptr<Alive> alive = weak.lock();
       if (alive == nullptr) return;
       absl::MutexLock lock(&alive->mu);
       if (alive->self == nullptr) return;  // stopped
-      alive->self->RunOnce();
-      alive->self->Arm();
+      (alive->self->*task)();
+      alive->self->Arm(delay, task);
     });
   });
+}
+
+void Housekeeping::CloseIdle() {
+  const size_t closed = deployments_.CloseIdle(options_.deployment_idle);
+  if (closed == 0) return;
+  malloc_trim(0);  // what they held, back to the system
+  const struct mallinfo2 heap = mallinfo2();
+  ISOBAR_LOG(kInfo, kComponent) << "closed " << closed << " idle deployment(s); heap "
+                                << (heap.uordblks + heap.hblkhd) / (1 << 20) << " MB in use, "
+                                << heap.fordblks / (1 << 20) << " MB free";
+  absl::MutexLock lock(&mu_);
+  stats_.deployments_closed += closed;
 }
 
 void Housekeeping::RunOnce() {

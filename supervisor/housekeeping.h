@@ -4,7 +4,9 @@
 //    operator setting, ARCHITECTURE.md §4) are collected up to Database::RetentionHorizon, which
 //    never passes an open snapshot (storage/retention.h);
 //  - idempotency records (`_idempotency_keys`) older than `idempotency_window` are deleted: a client
-//    retrying a mutation later than that runs it again.
+//    retrying a mutation later than that runs it again;
+//  - deployments nobody asked for in `deployment_idle` are closed (LiveDeployments::CloseIdle), and the
+//    freed heap goes back to the system (malloc_trim), checked every `deployment_idle` / 2.
 //
 //   Housekeeping housekeeping(live, pg_pool, clock, executor, {});
 //   housekeeping.Start();   // a pass every `interval`
@@ -31,6 +33,7 @@ struct HousekeepingOptions {
   absl::Duration history_window = absl::Hours(24);
   absl::Duration idempotency_window = absl::Hours(24);
   size_t idempotency_batch = 500;  // records deleted per deployment and transaction
+  absl::Duration deployment_idle = absl::Minutes(5);  // InfiniteDuration: never closed
 };
 
 class Housekeeping {
@@ -40,6 +43,7 @@ class Housekeeping {
     int64_t documents_collected = 0;
     int64_t index_entries_collected = 0;
     uint64_t idempotency_records_deleted = 0;
+    uint64_t deployments_closed = 0;
   };
 
   // Not owned; all must outlive this.
@@ -52,11 +56,14 @@ class Housekeeping {
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
   // One pass over every open deployment, now, on the calling thread.
   void RunOnce();
+  // Closes the idle deployments now, on the calling thread.
+  void CloseIdle();
 
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Arm() ABSL_LOCKS_EXCLUDED(mu_);
+  // `task` on the executor after `delay`, then armed again, until Stop.
+  void Arm(absl::Duration delay, void (Housekeeping::*task)()) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<uint64_t> PurgeIdempotencyRecords(LiveDeployment& deployment, absl::Time cutoff);
 
   LiveDeployments& deployments_;

@@ -19,7 +19,9 @@ std::shared_ptr<LiveDeployment> LiveDeployments::FindOpen(absl::string_view name
   absl::MutexLock lock(&mu_);
   if (closed_) return nullptr;
   auto it = open_.find(name);
-  return it == open_.end() ? nullptr : it->second;
+  if (it == open_.end()) return nullptr;
+  it->second->Touch();
+  return it->second;
 }
 
 std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
@@ -41,8 +43,9 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("the supervisor is shutting down");
     auto it = open_.find(name);
-    if (it != open_.end()) return it->second;
-    return std::shared_ptr<LiveDeployment>();
+    if (it == open_.end()) return std::shared_ptr<LiveDeployment>();
+    it->second->Touch();
+    return it->second;
   };
   ASSIGN_OR_RETURN(std::shared_ptr<LiveDeployment> found, find());
   if (found != nullptr) return found;
@@ -73,6 +76,34 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
   }
   open_.emplace(info.name, deployment);
   return deployment;
+}
+
+size_t LiveDeployments::CloseIdle(absl::Duration idle) {
+  std::vector<std::shared_ptr<LiveDeployment>> idle_ones;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return 0;
+    const absl::Time cutoff = absl::Now() - idle;
+    for (auto it = open_.begin(); it != open_.end();) {
+      // Held only by this map: nothing runs on it, and only Get (under mu_) could hand it out again.
+      if (it->second.use_count() == 1 && it->second->last_used() < cutoff) {
+        idle_ones.push_back(std::move(it->second));
+        it = open_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const std::shared_ptr<LiveDeployment>& deployment : idle_ones) {
+    deployment->db().Close();
+    if (close_observer_) close_observer_(deployment->info().name);
+  }
+  return idle_ones.size();
+}
+
+size_t LiveDeployments::open_count() const {
+  absl::MutexLock lock(&mu_);
+  return open_.size();
 }
 
 }  // namespace isobar::supervisor

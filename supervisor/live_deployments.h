@@ -11,6 +11,7 @@
 #ifndef ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 #define ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +22,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "storage/catalog.h"
 #include "storage/database.h"
 #include "storage/pg_pool.h"
@@ -37,7 +40,9 @@ using CodeObserver = std::function<void(const std::string& deployment)>;
 
 class LiveDeployment {
  public:
-  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info) : info_(std::move(info)), db_(pool, info_.id) {}
+  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info) : info_(std::move(info)), db_(pool, info_.id) {
+    Touch();
+  }
 
   const storage::DeploymentInfo& info() const { return info_; }
   storage::Database& db() { return db_; }
@@ -66,6 +71,10 @@ class LiveDeployment {
   // Serialises pushes of this deployment (schema changes and the version switch).
   absl::Mutex& push_mutex() { return push_mu_; }
 
+  // When it was last asked for (Get, FindOpen): an open deployment idle for long is closed.
+  void Touch() { last_used_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed); }
+  absl::Time last_used() const { return absl::FromUnixNanos(last_used_ns_.load(std::memory_order_relaxed)); }
+
  private:
   const storage::DeploymentInfo info_;
   storage::Database db_;
@@ -73,6 +82,7 @@ class LiveDeployment {
   std::shared_ptr<const CodeVersion> code_ ABSL_GUARDED_BY(mu_);
   CodeObserver code_observer_;
   absl::Mutex push_mu_;
+  std::atomic<int64_t> last_used_ns_{0};
 };
 
 class LiveDeployments {
@@ -83,6 +93,10 @@ class LiveDeployments {
   // Before the first Get.
   void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
   void SetCodeObserver(CodeObserver observer) { code_observer_ = std::move(observer); }
+  // Told after CloseIdle closed a deployment (what is kept about it elsewhere may go too).
+  void SetCloseObserver(std::function<void(const std::string& deployment)> observer) {
+    close_observer_ = std::move(observer);
+  }
   storage::Catalog& catalog() { return catalog_; }
 
   // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
@@ -96,12 +110,19 @@ class LiveDeployments {
   // NOT_FOUND for a deployment that does not exist; UNAVAILABLE when its database cannot be opened.
   absl::StatusOr<std::shared_ptr<LiveDeployment>> Get(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Closes the deployments nobody has asked for in `idle` and nobody holds now (no call, stream or
+  // push under way): their committers stop and their state goes; the next Get opens them again.
+  // How many it closed.
+  size_t CloseIdle(absl::Duration idle) ABSL_LOCKS_EXCLUDED(mu_);
+  size_t open_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   storage::PgPool& pool_;
   storage::Catalog catalog_;
   CommitObserver observer_;
   CodeObserver code_observer_;
-  absl::Mutex mu_;
+  std::function<void(const std::string&)> close_observer_;
+  mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<LiveDeployment>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(mu_);  // one opening at a time (catalog and lease round trips)

@@ -148,6 +148,18 @@ void ReadTracker::InvalidateAll(const std::string& deployment) {
   for (std::function<void()>& then : after) then();
 }
 
+void ReadTracker::Forget(const std::string& deployment) {
+  InvalidateAll(deployment);
+  std::shared_ptr<Deployment> forgotten;  // destroyed last, after its lock is released
+  absl::MutexLock lock(&mu_);
+  auto it = deployments_.find(deployment);
+  if (it == deployments_.end()) return;
+  forgotten = it->second;
+  absl::MutexLock deployment_lock(&forgotten->mu);
+  // Nothing can be watched before it opens again; Now() starts it over from the database then.
+  if (forgotten->watches.empty()) deployments_.erase(it);
+}
+
 void ReadTracker::Observe(const std::string& deployment, const storage::PublishedCommit& commit) {
   std::shared_ptr<Deployment> d = FindOrCreate(deployment);
   std::vector<std::function<void()>> after;
@@ -156,9 +168,10 @@ void ReadTracker::Observe(const std::string& deployment, const storage::Publishe
     std::vector<std::pair<storage::IndexId, std::string>> keys;
     std::vector<WatchId> hit;
     for (const storage::PublishedCommit::Change& change : commit.changes) {
-      for (const auto& [index, key] : change.keys) {
-        keys.emplace_back(index, key);
-        auto by_index = d->indexes.find(index);
+      for (const auto& written : change.keys) {
+        const std::string& key = written.second;
+        keys.push_back(written);
+        auto by_index = d->indexes.find(written.first);
         if (by_index == d->indexes.end()) continue;
         IndexWatches& watches = by_index->second;
         auto visit = [&](absl::string_view prefix) {

@@ -65,6 +65,8 @@ class ReadTracker {
   void Unwatch(const std::string& deployment, WatchId id) ABSL_LOCKS_EXCLUDED(mu_);
   // Every result of `deployment` becomes invalid (its code changed: a push).
   void InvalidateAll(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
+  // `deployment` was closed: its results go (as InvalidateAll), and so does what is kept about it.
+  void Forget(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A published commit of `deployment`, in timestamp order (LiveDeployments' commit observer).
   void Observe(const std::string& deployment, const storage::PublishedCommit& commit) ABSL_LOCKS_EXCLUDED(mu_);

@@ -117,15 +117,10 @@ absl::Status Scheduler::Start() {
                      deployments_.catalog().DeploymentsWithTable(storage::TableNumber(table->number)));
     names.insert(found.begin(), found.end());
   }
-  for (const std::string& name : names) {
-    absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(name);
-    if (!deployment.ok()) {
-      ISOBAR_LOG(kError, kComponent) << "the jobs of \"" << name << "\" wait: " << deployment.status();
-      continue;
-    }
-    RecoverActions(**deployment);
-    Wake(name);
-  }
+  // Each is opened and looked at on the scheduler's thread, one after another, while the API already
+  // serves: start-up does not wait for every deployment with jobs to load.
+  recover_ = names;
+  for (const std::string& name : names) Wake(name);
   thread_ = std::thread([this] { Loop(); });
   ISOBAR_LOG(kInfo, kComponent) << "serving the jobs and crons of " << names.size() << " deployment(s)";
   return absl::OkStatus();
@@ -208,6 +203,10 @@ void Scheduler::Scan(const std::string& name) {
   absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(name);
   if (!deployment.ok()) {
     ISOBAR_LOG(kWarning, kComponent) << "cannot look at the jobs of \"" << name << "\": " << deployment.status();
+    if (!absl::IsNotFound(deployment.status())) {
+      const absl::Time now = clock_.Now();
+      Arm(name, states_[name], now + options_.retry_backoff_min, now);  // the database may be back soon
+    }
     return;
   }
   bool stopping;
@@ -215,6 +214,7 @@ void Scheduler::Scan(const std::string& name) {
     absl::MutexLock lock(&inbox_->mu);
     stopping = inbox_->stopping;
   }
+  if (recover_.erase(name) > 0) RecoverActions(**deployment);  // the first look since start-up
   DeploymentState& state = states_[name];
   const absl::Time now = clock_.Now();
   const absl::Time jobs_next = ScanJobs(*deployment, state, now, stopping);

@@ -77,8 +77,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Opens every deployment that has jobs or crons, fails the actions a previous run left in
-  // progress, and starts serving.
+  // Finds every deployment that has jobs or crons and starts serving; the scheduler's thread opens
+  // each (failing the actions a previous run left in progress) without holding up the caller.
   absl::Status Start();
   // Starts nothing more; waits until the running jobs end or `deadline`, then stops the thread. Jobs
   // still running then are left to the next start (a mutation reruns, an action becomes failed).
@@ -157,6 +157,7 @@ class Scheduler {
   const SchedulerOptions options_;
   const std::shared_ptr<Inbox> inbox_;
   std::map<std::string, DeploymentState> states_;  // the scheduler's thread only
+  std::set<std::string> recover_;                   // ditto (set before it starts): not looked at yet
   int running_ = 0;                                // ditto: runs under way, all deployments
   std::thread thread_;
 };

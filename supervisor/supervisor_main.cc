@@ -73,6 +73,7 @@ struct Config {
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
   int history_hours = 24;
+  int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
 };
 
@@ -188,6 +189,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     tracker.Observe(deployment, commit);  // first: results it invalidates are never served again
     scheduler.Observe(deployment, commit);
   });
+  live.SetCloseObserver([&tracker](const std::string& deployment) { tracker.Forget(deployment); });
   live.SetCodeObserver([&tracker, &scheduler](const std::string& deployment) {
     tracker.InvalidateAll(deployment);
     scheduler.Wake(deployment);  // a push's crons run from the moment its version is active
@@ -205,6 +207,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   HousekeepingOptions housekeeping_options;
   housekeeping_options.history_window = absl::Hours(std::max(0, config.history_hours));
   housekeeping_options.idempotency_window = absl::Hours(std::max(1, config.idempotency_hours));
+  housekeeping_options.deployment_idle = config.deployment_idle_seconds > 0 ? absl::Seconds(config.deployment_idle_seconds)
+                                                                            : absl::InfiniteDuration();
   Housekeeping housekeeping(live, pg_pool, clock, executor, housekeeping_options);
   housekeeping.Start();
 
@@ -235,6 +239,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     s->set_cron_runs_skipped(scheduled.cron_runs_skipped);
     return out;
   };
+  admin_options.open_deployments = [&live] { return static_cast<uint32_t>(live.open_count()); };
+  admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   FunctionsOptions functions_options;
@@ -308,6 +314,9 @@ int main(int argc, char** argv) {
             "module sources each worker keeps, so Invokes need not carry them (default 256)");
   flags.Int("history-hours", &config.history_hours,
             "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
+  flags.Int("deployment-idle-seconds", &config.deployment_idle_seconds,
+            "a deployment nobody called for this long is closed and its state dropped; the next call loads it "
+            "again (default 300; 0: never)");
   flags.Int("idempotency-hours", &config.idempotency_hours,
             "how long a mutation's idempotency key is remembered, in hours (default 24)");
   flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
