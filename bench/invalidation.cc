@@ -61,7 +61,7 @@ std::shared_ptr<const storage::ReadSet> ReadsOf(const Tables& tables, uint64_t n
     case 1: {  // the messages of one channel
       const std::string prefix =
           storage::EncodeIndexKey({Value::String(ChannelName(static_cast<int>(rng() % kChannels)))});
-      (void)reads->Add(tables.by_channel->id, {prefix, storage::PrefixSuccessor(prefix)});
+      (void)reads->Add(tables.by_channel->id, {prefix, storage::WholeValuesEnd(prefix)});
       break;
     }
     case 2: {  // the first ten messages: a range at the table's start
@@ -73,7 +73,7 @@ std::shared_ptr<const storage::ReadSet> ReadsOf(const Tables& tables, uint64_t n
       const std::string prefix =
           storage::EncodeIndexKey({Value::String(ChannelName(static_cast<int>(rng() % kChannels)))});
       const std::string since = prefix + storage::EncodeIndexKey({Value::Float64(1e12)});
-      (void)reads->Add(tables.by_channel->id, {since, storage::PrefixSuccessor(prefix)});
+      (void)reads->Add(tables.by_channel->id, {since, storage::WholeValuesEnd(prefix)});
     }
   }
   return reads;

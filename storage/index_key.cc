@@ -247,6 +247,8 @@ absl::InlinedVector<size_t, 8> IndexKeyValueEnds(absl::string_view encoded) {
   return ends;
 }
 
+std::string WholeValuesEnd(absl::string_view prefix) { return absl::StrCat(prefix, "\xFF"); }
+
 std::string PrefixSuccessor(absl::string_view prefix) {
   std::string out(prefix);
   while (!out.empty() && static_cast<uint8_t>(out.back()) == 0xFF) out.pop_back();

@@ -1,5 +1,5 @@
-// An order-preserving, prefix-free byte encoding of index keys (tuples of Values), so that range scans
-// over encoded bytes (in PostgreSQL, memcmp order of BYTEA) agree with the Convex total order.
+// An order-preserving byte encoding of index keys (tuples of Values), so that range scans over encoded
+// bytes (in PostgreSQL, memcmp order of BYTEA) agree with the Convex total order.
 //
 //   std::string a = EncodeIndexKey({Value::String("ann"), Value::Float64(1.5)});
 //   std::string b = EncodeIndexKey({Value::String("bob")});
@@ -13,8 +13,11 @@
 //   array    the elements, then 0x00;
 //   object   for each field: its name as a string (tag, escaped, 0x00) and its value; then 0x00.
 // Every tag is above 0x00, so a terminator sorts before any further element, and the encoding of a
-// tuple prefix is a byte prefix of the encoding of the whole tuple (Eq-prefix scans are byte-prefix
-// scans).
+// tuple prefix is a byte prefix of the encoding of the whole tuple. The converse does not hold: "a" is
+// 60 61 00 and "a\0" is 60 61 00 FF 00, so the keys whose leading values are exactly a prefix's are
+// not all the keys that start with its bytes. They are [prefix, WholeValuesEnd(prefix)): every key
+// that goes on after whole values goes on with a tag (below 0xFF), and one whose last string goes on
+// (an escaped NUL) goes on with 0xFF. Ranges over values use WholeValuesEnd, never PrefixSuccessor.
 #ifndef ISOBAR_STORAGE_INDEX_KEY_H_
 #define ISOBAR_STORAGE_INDEX_KEY_H_
 
@@ -40,8 +43,13 @@ absl::StatusOr<std::vector<Value>> DecodeIndexKey(absl::string_view encoded);
 // of a key that are keys of its leading values (what an Eq range reads).
 absl::InlinedVector<size_t, 8> IndexKeyValueEnds(absl::string_view encoded);
 
-// The smallest byte string greater than every key that starts with `prefix` (for prefix scans as
-// half-open ranges); empty when there is none (the prefix is all 0xFF).
+// The end of the keys whose leading values are exactly those that `prefix` (whole values) encodes:
+// prefix + 0xFF (see above). [prefix, WholeValuesEnd(prefix)) is what q.eq(...) reads; a bound "gt v"
+// starts, and "lte v" ends, at WholeValuesEnd(prefix + v).
+std::string WholeValuesEnd(absl::string_view prefix);
+
+// The smallest byte string greater than every byte string that starts with `prefix`; empty when there
+// is none (the prefix is all 0xFF). Not for ranges of values (WholeValuesEnd is).
 std::string PrefixSuccessor(absl::string_view prefix);
 
 }  // namespace isobar::storage

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "storage/value_testing.h"
 
@@ -81,6 +82,33 @@ TEST(IndexKeyTest, ValueEndsMarkEveryWholeLeadingValue) {
   EXPECT_EQ(IndexKeyValueEnds(abc.substr(0, abc.size() - 1)), (absl::InlinedVector<size_t, 8>{a.size(), ab.size()}));
   EXPECT_TRUE(IndexKeyValueEnds("").empty());
   EXPECT_TRUE(IndexKeyValueEnds("\x07").empty());
+}
+
+// [P, WholeValuesEnd(P)) holds exactly the keys whose leading values are P's, strings that go on
+// with a NUL included ("a" is a byte prefix of "a\0", and PrefixSuccessor would take both).
+TEST(IndexKeyTest, WholeValuesEndBoundsExactlyTheKeysOfAPrefix) {
+  const std::vector<Value> firsts = {Value::String(""), Value::String("a"), Value::String(std::string("a\0", 2)),
+                                     Value::String(std::string("a\0b", 3)), Value::String(std::string("\0", 1)),
+                                     Value::Bytes(std::string("a\0", 2)), Value::Bytes("a"), Value::Null(),
+                                     Value::MakeArray({Value::String("a")}),
+                                     Value::MakeArray({Value::String(std::string("a\0", 2))})};
+  const std::vector<Value> seconds = {Value::Float64(1), Value::String(std::string("\0", 1)), Value::String("z")};
+  std::vector<std::vector<Value>> keys;
+  for (const Value& a : firsts) {
+    for (const Value& b : seconds) keys.push_back({a, b});
+  }
+  for (const auto& of : keys) {
+    for (size_t n = 1; n <= 2; ++n) {
+      const std::vector<Value> lead(of.begin(), of.begin() + static_cast<long>(n));
+      const std::string prefix = EncodeIndexKey(lead);
+      for (const auto& key : keys) {
+        const std::string encoded = EncodeIndexKey(key);
+        const bool same_lead = CompareTuples(std::vector<Value>(key.begin(), key.begin() + static_cast<long>(n)), lead) == 0;
+        EXPECT_EQ(prefix <= encoded && encoded < WholeValuesEnd(prefix), same_lead)
+            << "lead of " << n << " values, key " << absl::BytesToHexString(encoded);
+      }
+    }
+  }
 }
 
 TEST(IndexKeyTest, PrefixSuccessor) {

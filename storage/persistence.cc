@@ -46,20 +46,28 @@ const std::string& ScanSql(Order order, bool bounded_end) {
   return kSql[(order == Order::kDesc ? 2 : 0) + (bounded_end ? 1 : 0)];
 }
 
-// The by_id scan statements, the same shape over the document log: {order} x {bounded end, unbounded}.
+// The by_id scan statements over the document log: {order} x {bounded end, unbounded}. The newest
+// revision <= ts of each id, as the revision with no newer one <= ts: the primary key streams it in
+// either order (DISTINCT ON would sort the rest of the table for an ascending page: 160 ms against
+// 2.6 ms for 200k documents).
 constexpr char kIdScanSelect[] = R"sql(
-    SELECT id, deleted, ts, prev_ts, value
-    FROM (SELECT DISTINCT ON (id) id, deleted, ts, prev_ts, value
-          FROM isobar.documents
-          WHERE deployment_id = $1 AND table_number = $2 AND ts <= $3 AND id >= $4 )sql";
-constexpr char kIdScanEndBound[] = " AND id < $6 ";
-constexpr char kIdScanAsc[] = " ORDER BY id ASC, ts DESC LIMIT $5) d ORDER BY id ASC";
-constexpr char kIdScanDesc[] = " ORDER BY id DESC, ts DESC LIMIT $5) d ORDER BY id DESC";
+    SELECT d.id, d.deleted, d.ts, d.prev_ts, d.value
+    FROM isobar.documents d
+    WHERE d.deployment_id = $1 AND d.table_number = $2 AND d.ts <= $3 AND d.id >= $4 )sql";
+constexpr char kIdScanEndBound[] = " AND d.id < $6 ";
+constexpr char kIdScanNewest[] = R"sql(
+      AND NOT EXISTS (SELECT 1 FROM isobar.documents n
+                      WHERE n.deployment_id = $1 AND n.table_number = $2 AND n.id = d.id AND n.ts > d.ts AND n.ts <= $3)
+    )sql";
+constexpr char kIdScanAsc[] = " ORDER BY d.id ASC LIMIT $5";
+constexpr char kIdScanDesc[] = " ORDER BY d.id DESC LIMIT $5";
 
 const std::string& IdScanSql(Order order, bool bounded_end) {
   static const std::string* kSql = new std::string[4]{
-      absl::StrCat(kIdScanSelect, kIdScanAsc), absl::StrCat(kIdScanSelect, kIdScanEndBound, kIdScanAsc),
-      absl::StrCat(kIdScanSelect, kIdScanDesc), absl::StrCat(kIdScanSelect, kIdScanEndBound, kIdScanDesc)};
+      absl::StrCat(kIdScanSelect, kIdScanNewest, kIdScanAsc),
+      absl::StrCat(kIdScanSelect, kIdScanEndBound, kIdScanNewest, kIdScanAsc),
+      absl::StrCat(kIdScanSelect, kIdScanNewest, kIdScanDesc),
+      absl::StrCat(kIdScanSelect, kIdScanEndBound, kIdScanNewest, kIdScanDesc)};
   return kSql[(order == Order::kDesc ? 2 : 0) + (bounded_end ? 1 : 0)];
 }
 

@@ -235,16 +235,16 @@ absl::StatusOr<KeyRange> CompileRange(const IndexInfo& index, const std::string&
   if (lower != nullptr) {
     std::string bound = prefix;
     AppendIndexKeyValue(lower->value, &bound);
-    out.start = lower->kind == RangeExpr::Kind::kGte ? bound : PrefixSuccessor(bound);
+    out.start = lower->kind == RangeExpr::Kind::kGte ? bound : WholeValuesEnd(bound);
   } else {
     out.start = prefix;
   }
   if (upper != nullptr) {
     std::string bound = prefix;
     AppendIndexKeyValue(upper->value, &bound);
-    out.end = upper->kind == RangeExpr::Kind::kLt ? bound : PrefixSuccessor(bound);
+    out.end = upper->kind == RangeExpr::Kind::kLt ? bound : WholeValuesEnd(bound);
   } else if (!prefix.empty()) {
-    out.end = PrefixSuccessor(prefix);
+    out.end = WholeValuesEnd(prefix);
   }
   return out;
 }
@@ -320,10 +320,10 @@ absl::StatusOr<std::unique_ptr<QueryStream>> QueryStream::Open(Transaction& txn,
   ASSIGN_OR_RETURN(stream->table_, txn.Table(query.table));  // a missing table's absence is a read
   std::string compiled;
   if (stream->table_ == nullptr) {
-    // A full scan of a missing table is empty; naming one of its indexes is an error, as on Convex.
-    if (!query.full_table_scan) {
-      return absl::NotFoundError(absl::StrCat("IndexNotFoundError: Index ", query.table, ".", query.index, " not found."));
-    }
+    // A missing table reads as an empty one, whichever index is named. (Convex refuses withIndex on a
+    // table that was never created; here a table is created outside transactions, by the first
+    // insert even if it then fails, so "missing" and "empty" must not differ: an error would be a
+    // result that no commit invalidates when the table appears.)
     stream->scan_exhausted_ = true;
   } else {
     stream->index_ = stream->table_->Find(query.index);

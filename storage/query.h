@@ -10,9 +10,9 @@
 //
 // Sources: FullTableScan (by_creation_time) and IndexRange ("table.index": Eq on a prefix of the
 // index fields, then at most one lower and one upper bound on the next field). Operators apply in
-// order: filters drop documents, limits end the stream. A full scan of a missing table is an empty
-// result; a missing index (of any table, existing or not) is NOT_FOUND "Index t.x not found.". The
-// read set records what was examined, and a table's absence (transaction.h: Transaction::Table).
+// order: filters drop documents, limits end the stream. A missing table is an empty result, with any
+// index; a missing index of a table is NOT_FOUND "Index t.x not found.". The read set records what
+// was examined, and a table's absence (transaction.h: Transaction::Table).
 #ifndef ISOBAR_STORAGE_QUERY_H_
 #define ISOBAR_STORAGE_QUERY_H_
 

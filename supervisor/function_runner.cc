@@ -464,7 +464,7 @@ absl::StatusOr<std::optional<std::string>> FunctionRunner::StoredResult(Invocati
   // Every entry whose key field is `key`: [key] .. [key, +inf).
   storage::KeyRange range;
   range.start = storage::EncodeIndexKey({Value::String(key)});
-  range.end = storage::PrefixSuccessor(range.start);
+  range.end = storage::WholeValuesEnd(range.start);
   ASSIGN_OR_RETURN(storage::ScanResult found, txn.Scan(table, *by_key, range, storage::Order::kAsc, 1));
   if (found.documents.empty()) return std::optional<std::string>();
   const Value& result = found.documents[0].Get("result");

@@ -1,8 +1,18 @@
 #include "supervisor/interval_index.h"
 
+#include <atomic>
+
 namespace isobar::supervisor {
 
 // Nodes are only added in Insert, before any recursion: references into nodes_ stay valid below.
+
+uint32_t IntervalIndex::NextSeed() {
+  static std::atomic<uint64_t> next{(static_cast<uint64_t>(std::random_device()()) << 32) | std::random_device()()};
+  uint64_t z = next.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return static_cast<uint32_t>(z ^ (z >> 31)) | 1u;  // minstd needs a non-zero seed
+}
 
 bool IntervalIndex::Before(int32_t a, int32_t b) const {
   const int order = nodes_[static_cast<size_t>(a)].range->start.compare(nodes_[static_cast<size_t>(b)].range->start);

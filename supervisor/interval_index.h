@@ -44,6 +44,7 @@ class IntervalIndex {
 
  private:
   static constexpr int32_t kNone = -1;
+  static uint32_t NextSeed();
   struct Node {
     const storage::KeyRange* range = nullptr;
     uint64_t tag = 0;
@@ -81,7 +82,8 @@ class IntervalIndex {
   std::vector<int32_t> free_;
   int32_t root_ = kNone;
   size_t size_ = 0;
-  std::minstd_rand priorities_{0x15ba7};
+  // Unpredictable, so that no order of inserts can shape the tree (seeded from one random_device).
+  std::minstd_rand priorities_{NextSeed()};
 };
 
 }  // namespace isobar::supervisor

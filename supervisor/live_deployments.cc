@@ -79,6 +79,9 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
 }
 
 size_t LiveDeployments::CloseIdle(absl::Duration idle) {
+  // No deployment opens while idle ones close: one reopened before the close observer ran would share
+  // what is kept about it by name (the read tracker's state) with the one closing.
+  absl::MutexLock opening(&open_mu_);
   std::vector<std::shared_ptr<LiveDeployment>> idle_ones;
   {
     absl::MutexLock lock(&mu_);

@@ -21,7 +21,8 @@ std::shared_ptr<ReadTracker::Deployment> ReadTracker::Find(absl::string_view dep
 
 std::optional<storage::Timestamp> ReadTracker::StaleSince(const Deployment& d, const storage::ReadSet& reads,
                                                           storage::Timestamp ts) const {
-  if (ts >= d.processed) return std::nullopt;
+  if (d.forgotten) return ts;  // (closed while this result was made: it holds for no timestamp)
+  if (ts >= d.processed || reads.intervals() == 0) return std::nullopt;  // no commit can touch what it read
   if (ts < d.log_floor) return d.processed;  // the log no longer holds every commit since
   for (auto it = d.log.rbegin(); it != d.log.rend() && it->first > ts; ++it) {
     for (const auto& [index, key] : it->second) {
@@ -34,8 +35,9 @@ std::optional<storage::Timestamp> ReadTracker::StaleSince(const Deployment& d, c
 namespace {
 
 // The bucket of `range`: the longest prefix P made of whole values (of its start) that holds every
-// key of the range, and whether it reads all of P ([P, PrefixSuccessor(P)), or [P, P + "\0") for a
-// whole key P). "" (the root) when no such prefix holds it.
+// key of the range ([P, WholeValuesEnd(P)) holds exactly the keys whose leading values are P's), and
+// whether it reads all of them ([P, WholeValuesEnd(P)), or [P, P + "\0") for a whole key P). ""
+// (the root) when no such prefix holds it.
 absl::string_view BucketOf(const storage::KeyRange& range, bool* whole) {
   *whole = false;
   if (!range.end.has_value()) return {};
@@ -44,15 +46,14 @@ absl::string_view BucketOf(const storage::KeyRange& range, bool* whole) {
   absl::InlinedVector<size_t, 8> ends = storage::IndexKeyValueEnds(start);
   if (!ends.empty() && ends.back() == start.size()) {
     const bool point = end.size() == start.size() + 1 && end.back() == '\0' && end.compare(0, start.size(), start) == 0;
-    if (point || end == storage::PrefixSuccessor(start)) {
+    if (point || end == storage::WholeValuesEnd(start)) {
       *whole = true;
       return start;
     }
   }
   for (auto it = ends.rbegin(); it != ends.rend(); ++it) {
     const absl::string_view prefix = absl::string_view(start).substr(0, *it);
-    const std::string successor = storage::PrefixSuccessor(prefix);
-    if (successor.empty() || end <= successor) return prefix;
+    if (end <= storage::WholeValuesEnd(prefix)) return prefix;
   }
   return {};
 }
@@ -157,7 +158,10 @@ void ReadTracker::Forget(const std::string& deployment) {
   forgotten = it->second;
   absl::MutexLock deployment_lock(&forgotten->mu);
   // Nothing can be watched before it opens again; Now() starts it over from the database then.
-  if (forgotten->watches.empty()) deployments_.erase(it);
+  if (forgotten->watches.empty()) {
+    forgotten->forgotten = true;
+    deployments_.erase(it);
+  }
 }
 
 void ReadTracker::Observe(const std::string& deployment, const storage::PublishedCommit& commit) {
@@ -187,6 +191,8 @@ void ReadTracker::Observe(const std::string& deployment, const storage::Publishe
       }
     }
     InvalidateLocked(*d, hit, commit.ts, &after);  // marked before processed() moves on
+    // The first commit this state sees, if Now() never set it up: it knows nothing from before.
+    if (d->processed.value() == 0 && d->log.empty()) d->log_floor = storage::Timestamp(commit.ts.value() - 1);
     d->processed = commit.ts;
     d->log_keys += keys.size();
     d->log.emplace_back(commit.ts, std::move(keys));

@@ -110,6 +110,7 @@ class ReadTracker {
     std::deque<LoggedCommit> log ABSL_GUARDED_BY(mu);
     size_t log_keys ABSL_GUARDED_BY(mu) = 0;
     storage::Timestamp log_floor ABSL_GUARDED_BY(mu){0};  // the log holds every commit seen after this
+    bool forgotten ABSL_GUARDED_BY(mu) = false;  // Forget dropped it: a watch that still finds it is stale
   };
 
   std::shared_ptr<Deployment> FindOrCreate(absl::string_view deployment) ABSL_LOCKS_EXCLUDED(mu_);

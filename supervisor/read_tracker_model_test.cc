@@ -25,7 +25,12 @@ constexpr IndexId kIndexes[] = {IndexId(3), IndexId(4)};
 // A value of field `f` of a three-field index key (a small domain, so that keys collide).
 Value FieldValue(std::mt19937_64& rng, int f) {
   switch (f) {
-    case 0: return Value::String(std::string(1, "abc"[rng() % 3]));
+    case 0: {
+      // Strings that are byte prefixes of each other's encodings ("a" and "a\0").
+      static const char* const kStrings[] = {"a", "a\0", "a\0b", "b"};
+      const int which = static_cast<int>(rng() % 4);
+      return Value::String(std::string(kStrings[which], which == 0 || which == 3 ? 1 : which + 1));
+    }
     case 1: return Value::Float64(static_cast<double>(rng() % 3));
     default: return Value::String(std::string(1, "xy"[rng() % 2]));
   }
@@ -46,13 +51,13 @@ storage::KeyRange RandomRange(std::mt19937_64& rng) {
       return {key, key + std::string(1, '\0')};
     }
     case 1:  // an Eq prefix
-      return {prefix, storage::PrefixSuccessor(prefix)};
+      return {prefix, storage::WholeValuesEnd(prefix)};
     case 2: {  // bounds on the field after the Eq prefix, as CompileRange makes them
       std::string lower = prefix + storage::EncodeIndexKey({FieldValue(rng, eq)});
       std::string upper = prefix + storage::EncodeIndexKey({FieldValue(rng, eq)});
-      if (rng() % 2) lower = storage::PrefixSuccessor(lower);
-      if (rng() % 2) upper = storage::PrefixSuccessor(upper);
-      return {rng() % 3 == 0 ? prefix : lower, rng() % 3 == 0 ? storage::PrefixSuccessor(prefix) : upper};
+      if (rng() % 2) lower = storage::WholeValuesEnd(lower);  // gt
+      if (rng() % 2) upper = storage::WholeValuesEnd(upper);  // lte
+      return {rng() % 3 == 0 ? prefix : lower, rng() % 3 == 0 ? storage::WholeValuesEnd(prefix) : upper};
     }
     case 3: {  // the consumed part of a take: from the prefix up to just past a key in it
       std::string last = prefix + Key(rng, 3 - eq);

@@ -58,7 +58,7 @@ absl::StatusOr<std::vector<Value>> JobsInState(storage::Transaction& txn, absl::
   if (by_state == nullptr) return absl::DataLossError("_scheduled_functions has no by_state index");
   storage::KeyRange range;
   range.start = storage::EncodeIndexKey({Value::String(std::string(kind))});
-  range.end = storage::PrefixSuccessor(range.start);
+  range.end = storage::WholeValuesEnd(range.start);
   ASSIGN_OR_RETURN(storage::ScanResult found, txn.Scan(table, *by_state, range, storage::Order::kAsc, limit));
   return std::move(found.documents);
 }
@@ -214,9 +214,16 @@ void Scheduler::Scan(const std::string& name) {
     absl::MutexLock lock(&inbox_->mu);
     stopping = inbox_->stopping;
   }
-  if (recover_.erase(name) > 0) RecoverActions(**deployment);  // the first look since start-up
   DeploymentState& state = states_[name];
   const absl::Time now = clock_.Now();
+  // The first look since start-up; again after a backoff until it succeeds.
+  if (recover_.count(name) > 0) {
+    if (RecoverActions(**deployment)) {
+      recover_.erase(name);
+    } else {
+      Arm(name, state, now + options_.retry_backoff_min, now);
+    }
+  }
   const absl::Time jobs_next = ScanJobs(*deployment, state, now, stopping);
   const absl::Time crons_next = ScanCrons(*deployment, state, now, stopping);
   Arm(name, state, std::min(jobs_next, crons_next), now);
@@ -253,7 +260,7 @@ int Scheduler::RetryLater(DeploymentState& state, const std::string& id) {
   return retry.attempts;
 }
 
-void Scheduler::RecoverActions(LiveDeployment& deployment) {
+bool Scheduler::RecoverActions(LiveDeployment& deployment) {
   absl::Status recovered = CommitWithRetries(deployment, [&](storage::Transaction& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<Value> jobs, JobsInState(txn, "inProgress", 10000));
     const absl::Time now = clock_.Now();
@@ -268,8 +275,10 @@ void Scheduler::RecoverActions(LiveDeployment& deployment) {
     return absl::OkStatus();
   });
   if (!recovered.ok()) {
-    ISOBAR_LOG(kError, kComponent) << deployment.info().name << ": cannot fail the interrupted actions: " << recovered;
+    ISOBAR_LOG(kError, kComponent) << deployment.info().name << ": cannot fail the interrupted actions (tried "
+                                   << "again at its next look): " << recovered;
   }
+  return recovered.ok();
 }
 
 absl::Time Scheduler::ScanJobs(const std::shared_ptr<LiveDeployment>& live, DeploymentState& state, absl::Time now,
@@ -430,6 +439,15 @@ absl::Time Scheduler::ScanCrons(const std::shared_ptr<LiveDeployment>& live, Dep
   }
   std::shared_ptr<const CodeVersion> code = deployment.code();
   absl::Time next = absl::InfiniteFuture();
+  // What is kept about crons that are gone (a push removed them) goes too.
+  std::set<std::string> present;
+  for (const Value& cron : crons) present.insert(cron.Get("_id").string());
+  for (auto it = state.bad_crons.begin(); it != state.bad_crons.end();) {
+    it = present.count(*it) > 0 ? std::next(it) : state.bad_crons.erase(it);
+  }
+  for (auto it = state.missing_function_since.begin(); it != state.missing_function_since.end();) {
+    it = present.count(it->first) > 0 ? std::next(it) : state.missing_function_since.erase(it);
+  }
   for (const Value& cron : crons) {
     const std::string id_text = cron.Get("_id").string();
     const std::string cron_name = cron.Get("name").type() == Value::Type::kString ? cron.Get("name").string() : id_text;

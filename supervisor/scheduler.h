@@ -139,7 +139,8 @@ class Scheduler {
                        bool stopping);
   void StartJob(const std::shared_ptr<LiveDeployment>& deployment, DeploymentState& state, const storage::Value& job,
                 absl::Time now);
-  void RecoverActions(LiveDeployment& deployment);
+  // Whether the interrupted actions are now marked failed.
+  bool RecoverActions(LiveDeployment& deployment);
   void Arm(const std::string& name, DeploymentState& state, absl::Time when, absl::Time now);
   // A run of job or cron `id` of deployment `name` ended: its slot is free. Its deployment's state.
   DeploymentState& RunEnded(const std::string& name, const std::string& id);

@@ -108,7 +108,7 @@ std::optional<std::vector<Value>> Model::Source(const Value& spec, const std::ve
   const std::string table = Text(spec, "table");
   const bool has_index = spec.Get("index").type() == Value::Type::kString;
   const std::string index = has_index ? Text(spec, "index") : "by_creation_time";
-  if (has_index && !Exists(table)) return std::nullopt;  // every index of a missing table is missing
+  if (!Exists(table)) return std::vector<Value>();  // a missing table reads as empty, through any index
   if (!KeyFields(table, index).has_value()) return std::nullopt;
   std::vector<std::pair<std::vector<Value>, Value>> keyed;
   for (const auto& [id, document] : Documents(table)) {

@@ -34,7 +34,8 @@ class Model {
   // The pushed schema's user indexes, by table. Tables it gives indexes come to exist.
   void SetSchema(const std::map<std::string, UserIndexes>& indexes);
   // A table exists once something tried to insert into it (even if that mutation then failed) or a
-  // schema gave it an index; it never stops existing.
+  // schema gave it an index; it never stops existing. A missing table reads as empty through any
+  // index; an existing one refuses an index it does not have.
   void MarkExists(const std::string& table) { exists_.insert(table); }
   bool Exists(const std::string& table) const { return exists_.count(table) > 0; }
 
