@@ -362,9 +362,18 @@ Value Driver::RandomFieldValue(const std::string& field) {
     const double t = found.has_value() ? found->second.Get("_creationTime").float64() : 1.7e12 + Roll(1000);
     return Value::Float64(Roll(3) == 0 ? t + (Roll(2) ? 0.5 : -0.5) : t);
   }
-  switch (Roll(8)) {
+  if (Roll(2) == 0) {
+    // Half the time a value some document has: bounds that land on data, documents that collide.
+    const std::string id = RandomId(true);
+    if (!id.empty()) {
+      const Value value = model_.Find(id)->second.GetPath(field);
+      if (!value.is_undefined()) return value;
+    }
+  }
+  switch (Roll(9)) {
     case 0: return Value::String("x");
     case 1: return Value::String("y");
+    case 8: return Value::String(std::string("x\0", 2));  // "x" is a byte prefix of its encoding
     case 2: return Value::Boolean(true);
     case 3: return Value::Null();
     default: return Value::Float64(Roll(4));
