@@ -9,7 +9,9 @@
 // take(10) over a table (a range at its start, which every later key lies past), and a bounded range
 // (a channel's messages since a time: q.eq("channel", c).gt("_creationTime", t)). Every commit writes
 // a by_id, a by_creation_time and a by_channel key, so it also invalidates the results of its
-// channel: the work that must remain. Each level is measured in 3 windows; medians are reported.
+// channel: the work that must remain. A second deployment in the same process, with no live results,
+// is measured in windows alternating with the first (4 each, 2 s, medians): the ratio at each level
+// is this machine's drift taken out.
 // Last line: {"bench":"invalidation", ...}. Run: bazel run -c opt //bench:invalidation
 #include <algorithm>
 #include <atomic>
@@ -36,7 +38,6 @@ namespace {
 
 using storage::Value;
 
-constexpr char kDeployment[] = "bench";
 constexpr int kChannels = 1000000;
 constexpr int kThreads = 16;
 
@@ -82,21 +83,22 @@ std::shared_ptr<const storage::ReadSet> ReadsOf(const Tables& tables, uint64_t n
 // Live results: cached ones (held by the cache) and subscriptions (held here).
 class LiveResults {
  public:
-  LiveResults(supervisor::ReadTracker& tracker, supervisor::QueryCache& cache, storage::Database& db, Tables tables)
-      : tracker_(tracker), cache_(cache), db_(db), tables_(std::move(tables)) {}
+  LiveResults(supervisor::ReadTracker& tracker, supervisor::QueryCache& cache, storage::Database& db, Tables tables,
+              std::string deployment)
+      : tracker_(tracker), cache_(cache), db_(db), tables_(std::move(tables)), deployment_(std::move(deployment)) {}
   ~LiveResults() {
-    for (supervisor::ReadTracker::WatchId id : watches_) tracker_.Unwatch(kDeployment, id);
+    for (supervisor::ReadTracker::WatchId id : watches_) tracker_.Unwatch(deployment_, id);
   }
 
   size_t live() const { return cached_ + watches_.size(); }
 
   void GrowTo(size_t target) {
-    const storage::Timestamp at = tracker_.Now(kDeployment, db_);
+    const storage::Timestamp at = tracker_.Now(deployment_, db_);
     while (live() < target) {
       std::shared_ptr<const storage::ReadSet> reads = ReadsOf(tables_, next_, rng_);
       if (next_ % 2 == 0) {
         supervisor::FunctionCallRequest request;
-        request.deployment = kDeployment;
+        request.deployment = deployment_;
         request.path = "messages:list";
         request.args_json = absl::StrCat(R"({"n":)", next_, "}");
         cache_.Evaluate(
@@ -114,7 +116,7 @@ class LiveResults {
         ++cached_;
       } else {
         supervisor::ReadTracker::WatchId id =
-            tracker_.Watch(kDeployment, reads, at, [](storage::Timestamp) -> std::function<void()> { return nullptr; });
+            tracker_.Watch(deployment_, reads, at, [](storage::Timestamp) -> std::function<void()> { return nullptr; });
         if (id != 0) watches_.push_back(id);
       }
       ++next_;
@@ -126,6 +128,7 @@ class LiveResults {
   supervisor::QueryCache& cache_;
   storage::Database& db_;
   const Tables tables_;
+  const std::string deployment_;
   std::mt19937_64 rng_{14};
   uint64_t next_ = 0;
   size_t cached_ = 0;
@@ -159,71 +162,110 @@ double CommitRate(storage::Database& db, absl::Duration window) {
   return static_cast<double>(commits.load()) / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-double MedianRate(storage::Database& db, int windows, absl::Duration window) {
-  std::vector<double> rates;
-  for (int i = 0; i < windows; ++i) rates.push_back(CommitRate(db, window));
-  return Median(std::move(rates));
+// One deployment of the benchmark: its database, publishing to the shared tracker, and its table.
+struct Bench {
+  std::string name;
+  std::unique_ptr<storage::Database> db;
+  Tables tables;
+  std::atomic<int64_t> observe_ns{0}, observed{0};  // time in ReadTracker::Observe, committer thread
+};
+
+absl::Status Open(storage::PgPool& pool, supervisor::ReadTracker& tracker, Bench& bench) {
+  const storage::DeploymentId id = storage::testing::NewDeployment(pool);
+  bench.db = std::make_unique<storage::Database>(pool, id);
+  bench.db->committer().SetPublishHook([&tracker, &bench](const storage::PublishedCommit& commit) {
+    const absl::Time begin = absl::Now();
+    tracker.Observe(bench.name, commit);
+    bench.observe_ns.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - begin), std::memory_order_relaxed);
+    bench.observed.fetch_add(1, std::memory_order_relaxed);
+  });
+  if (absl::Status opened = bench.db->Open(); !opened.ok()) return opened;
+  storage::Catalog& catalog = bench.db->catalog();
+  absl::StatusOr<storage::TableInfo> table = catalog.GetOrCreateTable(id, "messages");
+  if (!table.ok()) return table.status();
+  if (absl::Status made = catalog.CreateIndex(id, table->number, "by_channel", {"channel"}, true).status(); !made.ok()) {
+    return made;
+  }
+  bench.db->schemas().Invalidate(table->number);
+  bench.tables.messages = *bench.db->schemas().ByName("messages", /*create=*/false);
+  bench.tables.by_channel = bench.tables.messages->Find("by_channel");
+  CommitRate(*bench.db, absl::Seconds(1));  // warm-up: connections, the table's first pages
+  return absl::OkStatus();
 }
 
 int Main() {
   storage::testing::TestPostgres& postgres = storage::testing::SharedPostgres();
   storage::PgPool pool(postgres.conninfo(), 8);
-  const storage::DeploymentId deployment = storage::testing::NewDeployment(pool);
-  storage::Database db(pool, deployment);
   supervisor::ReadTracker tracker;
-  // Time spent publishing to the tracker, on the committer's thread (the commit path's share).
-  std::atomic<int64_t> observe_ns{0}, observed{0};
-  db.committer().SetPublishHook([&](const storage::PublishedCommit& commit) {
-    const absl::Time begin = absl::Now();
-    tracker.Observe(kDeployment, commit);
-    observe_ns.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - begin), std::memory_order_relaxed);
-    observed.fetch_add(1, std::memory_order_relaxed);
-  });
-  if (!db.Open().ok()) return 1;
-  storage::Catalog& catalog = db.catalog();
-  absl::StatusOr<storage::TableInfo> table = catalog.GetOrCreateTable(deployment, "messages");
-  if (!table.ok() || !catalog.CreateIndex(deployment, table->number, "by_channel", {"channel"}, true).ok()) return 1;
-  db.schemas().Invalidate(table->number);
-  Tables tables;
-  tables.messages = *db.schemas().ByName("messages", /*create=*/false);
-  tables.by_channel = tables.messages->Find("by_channel");
+  // Two deployments in one process: "hot" gets the live results, "cold" none. Their commit rates,
+  // measured in alternating windows, give the ratio at each level without this machine's drift.
+  Bench hot, cold;
+  hot.name = "hot";
+  cold.name = "cold";
+  for (Bench* bench : {&hot, &cold}) {
+    if (absl::Status opened = Open(pool, tracker, *bench); !opened.ok()) {
+      std::fprintf(stderr, "%s\n", opened.ToString().c_str());
+      return 1;
+    }
+  }
   supervisor::QueryCacheOptions cache_options;
   cache_options.max_bytes = size_t{8} << 30;  // hold every result: this measures invalidation, not eviction
   supervisor::QueryCache cache(tracker, cache_options);
-  CommitRate(db, absl::Seconds(1));  // warm-up: connections, the table's first pages
 
-  const absl::Duration window = absl::Seconds(3);
-  std::vector<std::pair<size_t, double>> rates;
-  std::vector<double> observe_us;
+  const absl::Duration window = absl::Seconds(2);
+  constexpr int kRounds = 4;
+  struct Level {
+    size_t live;
+    double hot, cold, observe_us;
+  };
+  std::vector<Level> levels;
   {
-    LiveResults live(tracker, cache, db, tables);
+    LiveResults live(tracker, cache, *hot.db, hot.tables, hot.name);
     for (size_t level : {size_t{0}, size_t{10000}, size_t{100000}, size_t{1000000}}) {
       const absl::Time grown = absl::Now();
       live.GrowTo(level);
       std::printf("%zu live results (%zu in the tracker; made in %.1f s): ", level, tracker.watched(),
                   absl::ToDoubleSeconds(absl::Now() - grown));
       std::fflush(stdout);
-      observe_ns = 0;
-      observed = 0;
-      rates.emplace_back(level, MedianRate(db, 3, window));
-      observe_us.push_back(static_cast<double>(observe_ns.load()) / 1e3 / static_cast<double>(std::max<int64_t>(1, observed.load())));
-      std::printf("%.0f commits/s, %.1f us in ReadTracker::Observe per commit\n", rates.back().second, observe_us.back());
+      hot.observe_ns = 0;
+      hot.observed = 0;
+      std::vector<double> hot_rates, cold_rates;
+      for (int round = 0; round < kRounds; ++round) {
+        // Alternating which goes first, so neither always follows the other.
+        for (Bench* bench : round % 2 == 0 ? std::vector<Bench*>{&hot, &cold} : std::vector<Bench*>{&cold, &hot}) {
+          (bench == &hot ? hot_rates : cold_rates).push_back(CommitRate(*bench->db, window));
+        }
+      }
+      Level measured{level, Median(hot_rates), Median(cold_rates),
+                     static_cast<double>(hot.observe_ns.load()) / 1e3 /
+                         static_cast<double>(std::max<int64_t>(1, hot.observed.load()))};
+      levels.push_back(measured);
+      std::printf("%.0f commits/s (with none: %.0f, ratio %.2f), %.1f us in ReadTracker::Observe per commit\n",
+                  measured.hot, measured.cold, measured.hot / measured.cold, measured.observe_us);
     }
   }
-  const double base = rates.front().second;
-  std::string by_level, observe_by_level;
-  for (size_t i = 0; i < rates.size(); ++i) {
-    absl::StrAppend(&by_level, i == 0 ? "" : ",", "\"", rates[i].first, "\":", Num(rates[i].second));
-    absl::StrAppend(&observe_by_level, i == 0 ? "" : ",", "\"", rates[i].first, "\":", Num(observe_us[i]));
+  {
+    // The results released: does the machine give back the rate it had with none (drift, or the
+    // process's heap)?
+    std::vector<double> after;
+    for (int round = 0; round < kRounds; ++round) after.push_back(CommitRate(*cold.db, window));
+    std::printf("after releasing them: %.0f commits/s\n", Median(after));
   }
-  const double worst = std::min_element(rates.begin(), rates.end(), [](const auto& a, const auto& b) {
-                         return a.second < b.second;
-                       })->second;
+  std::string by_level, ratios, observe_by_level;
+  double worst = 1e9;
+  for (size_t i = 0; i < levels.size(); ++i) {
+    const Level& l = levels[i];
+    const char* comma = i == 0 ? "" : ",";
+    absl::StrAppend(&by_level, comma, "\"", l.live, "\":{\"with\":", Num(l.hot), ",\"without\":", Num(l.cold), "}");
+    absl::StrAppend(&ratios, comma, "\"", l.live, "\":", Num(l.hot / l.cold));
+    absl::StrAppend(&observe_by_level, comma, "\"", l.live, "\":", Num(l.observe_us));
+    worst = std::min(worst, l.hot / l.cold);
+  }
   std::printf(
-      "{\"bench\":\"invalidation\",\"committers\":%d,\"commits_per_s\":{%s},\"observe_us_per_commit\":{%s},"
-      "\"floor\":{\"commits_per_s_with_0_live\":%s},\"ratio_1m_vs_0\":%s,\"ratio\":%s}\n",
-      kThreads, by_level.c_str(), observe_by_level.c_str(), Num(base).c_str(), Num(rates.back().second / base).c_str(),
-      Num(worst / base).c_str());
+      "{\"bench\":\"invalidation\",\"committers\":%d,\"commits_per_s\":{%s},\"ratio_by_level\":{%s},"
+      "\"observe_us_per_commit\":{%s},\"floor\":{\"commits_per_s_without_live_results\":%s},\"ratio\":%s}\n",
+      kThreads, by_level.c_str(), ratios.c_str(), observe_by_level.c_str(), Num(levels.back().cold).c_str(),
+      Num(worst).c_str());
   return 0;
 }
 
