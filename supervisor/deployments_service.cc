@@ -1,7 +1,10 @@
 #include "supervisor/deployments_service.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -10,6 +13,7 @@
 #include "supervisor/admin_key.h"
 #include "supervisor/crons.h"
 #include "supervisor/error_detail.h"
+#include "supervisor/invocation_session.h"
 #include "supervisor/schema_apply.h"
 
 namespace isobar::supervisor {
@@ -65,6 +69,24 @@ absl::StatusOr<std::string> WithPushedSchemaAndCrons(const std::string& analysis
   RETURN_IF_ERROR(replace("crons", crons_json, /*object_or_null=*/false));
   ASSIGN_OR_RETURN(storage::Value merged, storage::Value::MakeObject(std::move(fields)));
   return storage::ToConvexJson(merged);
+}
+
+// Whether a module starts with the "use node" directive (after comments and blank space): Convex runs
+// such files in Node.js, which Isobar does not offer.
+bool UsesNode(absl::string_view source) {
+  for (;;) {
+    source = absl::StripLeadingAsciiWhitespace(source);
+    if (absl::ConsumePrefix(&source, "//")) {
+      const size_t end = source.find('\n');
+      source.remove_prefix(end == absl::string_view::npos ? source.size() : end);
+    } else if (absl::ConsumePrefix(&source, "/*")) {
+      const size_t end = source.find("*/");
+      source.remove_prefix(end == absl::string_view::npos ? source.size() : end + 2);
+    } else {
+      break;
+    }
+  }
+  return absl::StartsWith(source, "\"use node\"") || absl::StartsWith(source, "'use node'");
 }
 
 // The functions of an analysis (worker/analyze.h), as the API reports them.
@@ -162,6 +184,12 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     if (bytes > kMaxPushBytes) {
       return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("a push is at most ", kMaxPushBytes >> 20, " MiB")));
     }
+    if (UsesNode(pushed.source())) {
+      return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat(
+                                      pushed.path(), " starts with \"use node\": Node.js actions are not supported "
+                                      "by Isobar; its functions must run in the default Convex runtime (remove the "
+                                      "directive, and any Node-only imports)")));
+    }
     const std::string sha = storage::Sha256(pushed.source());
     if (!pushed.sha256_hex().empty() && pushed.sha256_hex() != absl::BytesToHexString(sha)) {
       return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("module ", pushed.path(),
@@ -177,13 +205,20 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   invoke.set_deployment(info.name);
   invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(kAnalysisBudget)));
   invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
+  if (!live.ok()) return ToGrpc(*context, live.status());
+  auto session = std::make_shared<InvocationSession>();
+  session->deployment = *live;
+  session->analysis = true;
   absl::Notification analysed;
   absl::StatusOr<isobar::worker::v1::Done> done = absl::UnknownError("not analysed");
-  workers_.Dispatch(std::move(invoke), absl::Now() + kAnalysisDeadline,
-                    [&](absl::StatusOr<isobar::worker::v1::Done> result, WorkerId) {
-                      done = std::move(result);
-                      analysed.Notify();
-                    });
+  workers_.Dispatch(
+      std::move(invoke), absl::Now() + kAnalysisDeadline,
+      [&](absl::StatusOr<isobar::worker::v1::Done> result, WorkerId) {
+        done = std::move(result);
+        analysed.Notify();
+      },
+      DispatchOptions{.session = session});
   analysed.WaitForNotification();
   if (!done.ok()) return WithDetail(*context, done.status());
   if (done->outcome_case() == isobar::worker::v1::Done::kError) {
@@ -198,8 +233,6 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   absl::StatusOr<std::string> analysis_json =
       WithPushedSchemaAndCrons(done->result_json(), request->schema_json(), request->crons_json());
   if (!analysis_json.ok()) return ToGrpc(*context, analysis_json.status());
-  absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
-  if (!live.ok()) return ToGrpc(*context, live.status());
   // One push of a deployment at a time: the version switch below happens in publish order.
   absl::MutexLock pushing(&(*live)->push_mutex());
   // The schema and the crons first: a push whose schema or crons cannot apply changes nothing.

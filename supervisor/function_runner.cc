@@ -237,6 +237,9 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
 }
 
 void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {
+  // The lines of a query's or mutation's ctx.runQuery/runMutation reach its caller's log and are
+  // published with it; an action's nested calls log as calls of their own (as on Convex).
+  if (attempt.request.parent != nullptr) return;
   const int64_t now = absl::ToUnixMillis(absl::Now());
   for (const auto& line : done.log_lines()) {
     isobar::v1::LogEntry entry;

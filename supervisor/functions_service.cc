@@ -129,7 +129,9 @@ void FunctionsService::Serve(grpc::CallbackServerContext* context, const isobar:
     for (const isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = line;
     response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
     if (!outcome.ok) {
-      reactor->Finish(Detailed(*context, outcome.error.code, outcome.error.detail));
+      isobar::v1::ErrorDetail detail = outcome.error.detail;
+      for (const isobar::v1::LogLine& line : outcome.logs) *detail.add_log_lines() = line;
+      reactor->Finish(Detailed(*context, outcome.error.code, detail));
       return;
     }
     response->set_result_json(outcome.result_json);

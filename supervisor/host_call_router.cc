@@ -48,8 +48,9 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
           runner_.RunFromAction(*session, op, args_json, std::move(callback));
         }
       };
+      const bool is_udf = op == "1.0/runUdf";
       run(
-                            [this, worker, session, call = std::move(call), reply = std::move(reply)](FunctionOutcome outcome) mutable {
+                            [this, worker, session, is_udf, call = std::move(call), reply = std::move(reply)](FunctionOutcome outcome) mutable {
                               isobar::worker::v1::HostResult result;
                               result.set_invocation_id(call.invocation_id());
                               result.set_call_id(call.call_id());
@@ -70,12 +71,23 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                                                                detail.message()));
                                 }
                               }
+                              // A query's or mutation's nested call logs into its caller's log; an
+                              // action's nested calls do not (Convex returns the action's own lines).
+                              for (const isobar::v1::LogLine& line : outcome.logs) {
+                                if (!is_udf) break;
+                                auto* out = result.add_log_lines();
+                                out->set_level(line.level());
+                                out->set_message(line.message());
+                              }
                               std::move(reply)(std::move(result));
                             });
       return;
     }
     absl::StatusOr<std::string> outcome = absl::InvalidArgumentError(absl::StrCat("Unknown operation ", op.substr(0, 100)));
-    if (session != nullptr && IsSessionSyscall(op)) {
+    if (session != nullptr && session->analysis) {
+      // Importing a pushed module: process.env reads the deployment's variables, as on Convex.
+      if (op == "isobar/env") outcome = ServeSyscall(*session, op, call.args_json());
+    } else if (session != nullptr && IsSessionSyscall(op)) {
       outcome = ServeSyscall(*session, op, call.args_json());
     } else if (session != nullptr && FunctionRunner::IsActionSchedulerCall(op)) {
       outcome = runner_.SchedulerFromAction(*session, op, call.args_json());

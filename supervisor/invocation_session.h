@@ -30,6 +30,8 @@ struct InvocationSession {
   int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
   std::string request_id;        // actions: what invokeAction was given
   std::optional<storage::DocumentId> scheduled_job;  // run by the scheduler: its job
+  // A push's analysis: modules are only imported, and may read nothing but process.env.
+  bool analysis = false;
   // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
   // identity: a cached query result is then the caller's alone. Shared down nested calls.
   std::shared_ptr<std::atomic<bool>> identity_read = std::make_shared<std::atomic<bool>>(false);

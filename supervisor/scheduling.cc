@@ -45,7 +45,7 @@ absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVer
         absl::StrCat("Scheduled function arguments are too large (limit: ", kMaxScheduledArgsBytes, " bytes)"));
   }
   ASSIGN_OR_RETURN(Value job, Value::MakeObject({
-                                  {"name", Value::String(function->path)},
+                                  {"name", Value::String(absl::StrCat(path.module, ":", path.name))},  // "basic.js:insertObject", as Convex writes it
                                   {"args", Value::MakeArray({call_args})},
                                   {"scheduledTime", Value::Float64(std::max(scheduled_ms, 0.0))},
                                   {"state", Value::MakeSortedObject({{"kind", Value::String(state)}})},

@@ -178,7 +178,7 @@ TEST_F(DeploymentsTest, TailLogsStreamsConsoleOutput) {
   ASSERT_TRUE(tail->Read(&entry));
   EXPECT_EQ(entry.function(), "eval");
   EXPECT_EQ(entry.level(), "warn");
-  EXPECT_EQ(entry.message(), "tailed { n: 1 }");
+  EXPECT_EQ(entry.message(), "'tailed' {\n  n: 1\n}");
   EXPECT_GT(entry.unix_time_ms(), 0);
   context.TryCancel();
   EXPECT_EQ(tail->Finish().error_code(), grpc::StatusCode::CANCELLED);

@@ -152,7 +152,7 @@ TEST_F(FunctionsTest, MutationsWriteAndQueriesReadThroughIndexes) {
   Result logged = Call(Kind::kMutation, "messages:send", R"({"channel":"logs","author":"cy","body":"x"})");
   ASSERT_TRUE(logged.status.ok());
   ASSERT_EQ(logged.response.log_lines_size(), 1);
-  EXPECT_EQ(logged.response.log_lines(0).message(), "send to logs by cy");
+  EXPECT_EQ(logged.response.log_lines(0).message(), "'send to logs by cy'");  // quoted, as Convex prints strings
 }
 
 TEST_F(FunctionsTest, PaginationWalksEveryPageNewestFirst) {
@@ -460,7 +460,7 @@ TEST_F(FunctionsTest, ScheduledCallsArePersistedAsPendingJobs) {
   const std::string job = scheduled.value.string();
   Result read = Call(Kind::kQuery, "messages:job", absl::StrCat(R"({"id":")", job, "\"}"));
   ASSERT_TRUE(read.status.ok()) << read.status.error_message();
-  EXPECT_EQ(read.value.Get("name").string(), "messages:remove");
+  EXPECT_EQ(read.value.Get("name").string(), "messages.js:remove");
   EXPECT_EQ(read.value.GetPath("state.kind").string(), "pending");
   EXPECT_EQ(read.value.Get("args").array()[0].Get("id").string(), id);
   const double expected = static_cast<double>(absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
@@ -642,7 +642,7 @@ TEST_F(FunctionsTest, TheAbiAppRuns) {
   Result jobs = Call(Kind::kQuery, "messages:scheduled", "{}", "abi", &key);
   ASSERT_TRUE(jobs.status.ok()) << jobs.status.error_message();
   ASSERT_EQ(jobs.value.array().size(), 1u);
-  EXPECT_EQ(jobs.value.array()[0].Get("name").string(), "messages:cleanup");
+  EXPECT_EQ(jobs.value.array()[0].Get("name").string(), "messages.js:cleanup");
   EXPECT_EQ(jobs.value.array()[0].GetPath("state.kind").string(), "pending");
   Result empty = Call(Kind::kMutation, "messages:send", R"({"body":"","author":"ann"})", "abi", &key);
   EXPECT_EQ(empty.detail.kind(), isobar::v1::ErrorDetail::CONVEX_ERROR);
@@ -728,7 +728,7 @@ TEST_F(FunctionsTest, IsobarctlEnvAndLogsWithTheServerFromTheEnvironment) {
   ShellResult sent = RunShell(absl::StrCat(ctl, R"( run messages:send '{"channel":"logs","author":"bo","body":"hi"}')"));
   EXPECT_EQ(sent.status, 0);
   ASSERT_NE(fgets(line, sizeof(line), logs), nullptr);
-  EXPECT_THAT(line, ::testing::MatchesRegex("[0-9:.]+ chat/messages:send \\[log\\] send to logs by bo\n"));
+  EXPECT_THAT(line, ::testing::MatchesRegex("[0-9:.]+ chat/messages:send \\[log\\] 'send to logs by bo'\n"));
   kill(pid, SIGINT);
   pclose(logs);
 }

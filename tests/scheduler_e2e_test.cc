@@ -91,7 +91,7 @@ TEST_F(SchedulerE2eTest, ScheduledMutationsAndActionsRunAndFailuresAreRecorded) 
   EXPECT_EQ(AwaitAnswer("jobs:states", Ids(Value::MakeArray({action})), R"({"success":1})"), R"({"success":1})");
   EXPECT_EQ(storage::ToConvexJson(Call(Kind::kQuery, "jobs:steps", R"({"label":"act"})")), "[0]");
   const Value done = Call(Kind::kQuery, "jobs:job", action_job);
-  EXPECT_EQ(done.Get("name").string(), "jobs:viaAction");
+  EXPECT_EQ(done.Get("name").string(), "jobs.js:viaAction");  // as Convex names it
   EXPECT_GE(done.Get("completedTime").float64(), done.Get("scheduledTime").float64());
 
   // A function that throws: failed, with its message.

@@ -68,7 +68,7 @@ TEST_F(WalkingSkeletonTest, EvalReturnsTheValue) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.result_json(), R"([1,"two"])");
   ASSERT_EQ(response.log_lines_size(), 1);
-  EXPECT_EQ(response.log_lines(0).message(), "hi { a: 1 }");
+  EXPECT_EQ(response.log_lines(0).message(), "'hi' {\n  a: 1\n}");
 }
 
 // The Web APIs that reach native code (kernel randomness, OpenSSL digests) and the rest of the

@@ -96,26 +96,32 @@ void AsyncSyscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void Log(const v8::FunctionCallbackInfo<v8::Value>& info) {
   Invocation* invocation = Invocation::Of(info.GetIsolate()->GetCurrentContext());
   if (invocation == nullptr || info.Length() < 2 || !info[0]->IsString() || !info[1]->IsString()) return;
-  const EvaluatorLimits& limits = *invocation->limits;
-  if (invocation->logs.size() >= limits.max_log_lines) {
-    if (!invocation->logs_truncated) {
-      invocation->logs_truncated = true;
-      invocation->logs.push_back(
-          {"warn", absl::StrCat("Log overflow (maximum ", limits.max_log_lines, " lines); later lines were dropped")});
-    }
+  AppendLog(*invocation, ToUtf8(info.GetIsolate(), info[0]), ToUtf8(info.GetIsolate(), info[1]));
+}
+
+}  // namespace
+
+void AppendLog(Invocation& invocation, std::string level, std::string line) {
+  const EvaluatorLimits& limits = *invocation.limits;
+  // As Convex: the last line is kept for the overflow notice, and lines after it are dropped.
+  if (invocation.logs.size() >= limits.max_log_lines) return;
+  if (invocation.logs.size() + 1 == limits.max_log_lines) {
+    invocation.logs_truncated = true;
+    invocation.logs.push_back(
+        {"error", absl::StrCat("Log overflow (maximum ", limits.max_log_lines, "). Remaining log lines omitted.")});
     return;
   }
-  std::string level = ToUtf8(info.GetIsolate(), info[0]);
   if (level != "log" && level != "info" && level != "warn" && level != "error" && level != "debug") level = "log";
-  std::string line = ToUtf8(info.GetIsolate(), info[1]);
   if (line.size() > limits.max_log_line_bytes) {
     size_t cut = limits.max_log_line_bytes;
     while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
     line.resize(cut);
-    line += " (truncated)";
+    line += " (truncated due to length)";
   }
-  invocation->logs.push_back({std::move(level), std::move(line)});
+  invocation.logs.push_back({std::move(level), std::move(line)});
 }
+
+namespace {
 
 v8::Local<v8::ArrayBuffer> NewArrayBuffer(v8::Isolate* isolate, const void* data, size_t size) {
   v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, size);

@@ -11,6 +11,7 @@
 #define ISOBAR_WORKER_BINDINGS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "v8-context.h"
 #include "v8-function.h"
@@ -21,6 +22,7 @@
 namespace isobar::worker {
 
 class CodeCache;
+struct Invocation;
 
 // Compiles runtime-js's prelude for `isolate` (once; each context binds it), from `cache` when an
 // earlier isolate left its code there.
@@ -37,6 +39,10 @@ bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> ent
                      uint64_t seed, double unix_time_ms);
 
 // The isolate's promise-reject callback: records unhandled rejections on the invocation.
+// Adds a log line to `invocation`, within its limits on lines and line length. (native.log, and the
+// lines of nested function calls as they return.)
+void AppendLog(Invocation& invocation, std::string level, std::string line);
+
 void OnPromiseReject(v8::PromiseRejectMessage message);
 
 // The native callbacks above as V8 external references (null-terminated), for startup snapshots.

@@ -277,6 +277,12 @@ Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<st
   });
 }
 
+void Evaluator::AddLogs(InvocationId id, std::vector<LogLine> lines) {
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  for (LogLine& line : lines) AppendLog(*it->second, std::move(line.level), std::move(line.message));
+}
+
 void Evaluator::Cancel(InvocationId id) {
   auto it = running_.find(id);
   if (it == running_.end()) return;

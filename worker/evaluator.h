@@ -86,6 +86,8 @@ class Evaluator {
   Step Start(isobar::worker::v1::Invoke invoke);
   // Continues `id` with the results of its last Step's host calls, in the same order.
   Step Resume(InvocationId id, std::vector<absl::StatusOr<std::string>> results);
+  // Adds a nested function call's log lines to `id`'s log (within its limits).
+  void AddLogs(InvocationId id, std::vector<LogLine> lines);
   // Drops a waiting invocation; its result is no longer wanted.
   void Cancel(InvocationId id);
   // Invocations started and not finished.

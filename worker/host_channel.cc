@@ -156,6 +156,7 @@ void HostChannel::Dispatch(isobar::worker::v1::HostMessage& message) {
         event.invocation = async->second;
         event.call_id = result.call_id();
         event.result = std::move(outcome);
+        event.logs.assign(result.log_lines().begin(), result.log_lines().end());
         events_.push_back(std::move(event));
         async_.erase(async);
       } else {

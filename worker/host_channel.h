@@ -38,6 +38,7 @@ struct HostEvent {
   InvocationId invocation;            // kResult, kCancel
   uint64_t call_id = 0;               // kResult
   absl::StatusOr<std::string> result;  // kResult
+  std::vector<isobar::worker::v1::LogLine> logs;  // kResult: a nested function call's log lines
 };
 
 class HostChannel final : public HostCalls {

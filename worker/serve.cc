@@ -158,6 +158,11 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
         break;
       }
       case HostEvent::Kind::kResult: {
+        if (!event->logs.empty()) {
+          std::vector<LogLine> lines;
+          for (const auto& line : event->logs) lines.push_back({line.level(), line.message()});
+          evaluator.AddLogs(event->invocation, std::move(lines));
+        }
         std::optional<std::vector<absl::StatusOr<std::string>>> results =
             waiting.Arrived(event->call_id, std::move(event->result));
         if (results.has_value()) handle(event->invocation, evaluator.Resume(event->invocation, std::move(*results)));

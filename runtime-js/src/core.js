@@ -39,6 +39,7 @@ const env = new Proxy(Object.freeze({}), {
   get(_target, name) {
     if (typeof name !== "string") return undefined;
     const value = JSON.parse(syscall("isobar/env", JSON.stringify({ name })));
+    if (value === null && name === "inspect") return () => "[process.env]";  // how console shows it on Convex
     return value === null ? undefined : value;
   },
   has(_target, name) {
@@ -51,49 +52,45 @@ const env = new Proxy(Object.freeze({}), {
 define(globalThis, "process", Object.freeze({ env }));
 define(globalThis, "self", globalThis);
 
-// console: every level, formatted like Node's (format specifiers, util.inspect-style objects). The
-// worker caps the number and length of lines (and marks a cut line); formatting stops just past the cap.
-const kMaxLineChars = 32 * 1024;
-const counts = new Map();
+// console: as Convex's runtime has it, with the same methods (no table, assert, count, group, ...).
+// Each argument is formatted by object-inspect with Convex's options (strings quoted, objects over
+// several lines), the parts joined by a space; the worker caps the number of lines and their length,
+// as Convex does. Timers last one request (enterInvocation clears them).
+const inspectOptions = { maxStringLength: 32768, indent: 2, customInspect: true };
+const format = (args) => args.map((arg) => objectInspect(arg, inspectOptions)).join(" ");
+const label = (value) => (value === undefined ? "default" : value === null ? "null" : String(value));
 const timers = new Map();
-const emit = (level, args) => native.log(level, formatLogArgs(args, kMaxLineChars + 1));
-const consoleObject = {};
-for (const level of ["log", "info", "warn", "error", "debug"]) {
-  define(consoleObject, level, function (...args) {
-    emit(level, args);
-  });
-}
-define(consoleObject, "trace", function trace(...args) {
-  const stack = String(new Error().stack).split("\n").slice(2).join("\n");
-  emit("error", ["Trace:", ...args, "\n" + stack]);
+const elapsed = (key) => `${key}: ${Date.now() - timers.get(key)}ms`;
+const consoleObject = Object.assign(Object.create({}), {
+  debug: (...args) => native.log("debug", format(args)),
+  error: (...args) => native.log("error", format(args)),
+  info: (...args) => native.log("info", format(args)),
+  log: (...args) => native.log("log", format(args)),
+  warn: (...args) => native.log("warn", format(args)),
+  trace(...args) {
+    // The arguments, then the caller's frames (Convex: the messages, then the stack as an error has it).
+    const frames = String(new Error().stack).split("\n").slice(2).join("\n");
+    native.log("log", [format(args), "\n" + frames].join(" "));
+  },
+  time(name) {
+    const key = label(name);
+    if (timers.has(key)) native.log("warn", `Timer '${key}' already exists`);
+    else timers.set(key, Date.now());
+  },
+  timeLog(name, ...args) {
+    const key = label(name);
+    if (!timers.has(key)) native.log("warn", `Timer '${key}' does not exist`);
+    else native.log("info", args.length === 0 ? elapsed(key) : `${elapsed(key)} ${format(args)}`);
+  },
+  timeEnd(name) {
+    const key = label(name);
+    if (!timers.has(key)) {
+      native.log("warn", `Timer '${key}' does not exist`);
+      return;
+    }
+    native.log("info", elapsed(key));
+    timers.delete(key);
+  },
 });
-define(consoleObject, "dir", function dir(value) {
-  emit("log", [value]);
-});
-define(consoleObject, "table", function table(...args) {
-  emit("log", args);
-});
-define(consoleObject, "assert", function assert(condition, ...args) {
-  if (!condition) emit("error", ["Assertion failed" + (args.length > 0 ? ":" : ""), ...args]);
-});
-define(consoleObject, "count", function count(label = "default") {
-  const n = (counts.get(String(label)) ?? 0) + 1;
-  counts.set(String(label), n);
-  emit("info", [`${label}: ${n}`]);
-});
-define(consoleObject, "countReset", function countReset(label = "default") {
-  counts.delete(String(label));
-});
-define(consoleObject, "time", function time(label = "default") {
-  timers.set(String(label), Date.now());
-});
-const elapsed = (label) => `${label}: ${Date.now() - timers.get(String(label))}ms`;
-define(consoleObject, "timeLog", function timeLog(label = "default", ...args) {
-  if (timers.has(String(label))) emit("info", [elapsed(label), ...args]);
-});
-define(consoleObject, "timeEnd", function timeEnd(label = "default") {
-  if (!timers.has(String(label))) return;
-  emit("info", [elapsed(label)]);
-  timers.delete(String(label));
-});
+Object.defineProperty(consoleObject, Symbol.toStringTag, { value: "console", configurable: true });
 define(globalThis, "console", consoleObject);

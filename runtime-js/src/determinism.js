@@ -36,6 +36,7 @@ const actionOnly = (what) => () => {
 };
 
 function enterInvocation(params) {
+  timers.clear();  // console.time's timers last one request
   if (!params.deterministic) {
     define(Math, "random", realRandom);
     fillRandom = realFillRandom;
