@@ -5,22 +5,35 @@
 #include <cstring>
 
 #include "absl/strings/escaping.h"
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace isobar::storage {
 namespace {
 
-absl::Status ValidateFieldName(const std::string& name, const std::string& path, size_t max_length) {
-  auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("field name \"", absl::CHexEscape(name.substr(0, 64)), "\"",
-                                                   path.empty() ? "" : absl::StrCat(" at ", path), " ", why));
-  };
+// The first UTF-8 character of `text` (one byte if it is not valid UTF-8).
+absl::string_view FirstCharacter(absl::string_view text) {
+  const unsigned char lead = static_cast<unsigned char>(text[0]);
+  size_t length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return text.substr(0, std::min(length, text.size()));
+}
+
+// Convex's rules and messages for field names (its value crate, field_name.rs).
+absl::Status ValidateFieldName(const std::string& name, const std::string& /*path*/, size_t max_length) {
   if (name.size() > max_length) {
-    return bad(absl::StrCat("is longer than ", max_length, " characters"));
+    return absl::InvalidArgumentError(absl::StrCat("Field name is too long (", name.size(), " > maximum ", max_length, ")"));
   }
-  if (!name.empty() && name[0] == '$') return bad("starts with '$'");
-  for (char c : name) {
-    if (c < 32 || c > 126) return bad("has a character outside printable ASCII");
+  if (!name.empty() && name[0] == '$') {
+    return absl::InvalidArgumentError(absl::StrCat("Field name ", name, " starts with '$', which is reserved."));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c < 32 || c > 126) {
+      const absl::string_view character = FirstCharacter(absl::string_view(name).substr(i));
+      return absl::InvalidArgumentError(absl::StrCat("Field name ", name, " has invalid character '", character,
+                                                     "': Field names can only contain non-control ASCII characters"));
+    }
   }
   return absl::OkStatus();
 }
@@ -58,8 +71,7 @@ absl::StatusOr<Value> DecodeSpecial(const std::string& name, const Value& value,
     return Value::Bytes(std::move(*bytes));
   }
   if (name == "$undefined" && allow_undefined && value.type() == Value::Type::kNull) return Value::Undefined();
-  return absl::InvalidArgumentError(absl::StrCat("field name \"", name, "\"", path.empty() ? "" : " at ", path,
-                                                 " starts with '$'"));
+  return absl::InvalidArgumentError(absl::StrCat("Field name ", name, " starts with '$', which is reserved."));
 }
 
 class Parser {
@@ -130,8 +142,8 @@ class Parser {
 
   absl::Status CheckDepth(int depth, const std::string& path) const {
     if (depth + 1 > options_.limits.max_depth) {
-      return absl::ResourceExhaustedError(absl::StrCat("value is nested more than ", options_.limits.max_depth,
-                                                       " levels deep", path.empty() ? "" : " at ", path));
+      return absl::ResourceExhaustedError(absl::StrCat("Value is too nested (nested ", depth + 1,
+                                                       " levels deep > maximum nesting ", options_.limits.max_depth, ")"));
     }
     return absl::OkStatus();
   }
@@ -147,8 +159,8 @@ class Parser {
     }
     for (;;) {
       if (items.size() >= options_.limits.max_array_items) {
-        return absl::ResourceExhaustedError(absl::StrCat("array has more than ", options_.limits.max_array_items,
-                                                         " elements", path.empty() ? "" : " at ", path));
+        return absl::ResourceExhaustedError(absl::StrCat("Array length is too long (", items.size() + 1,
+                                                         " > maximum length ", options_.limits.max_array_items, ")"));
       }
       absl::StatusOr<Value> item = ParseValue(depth + 1, absl::StrCat(path, "[", items.size(), "]"));
       if (!item.ok()) return item;
@@ -186,8 +198,8 @@ class Parser {
       SkipSpace();
       if (!Consume(":")) return Error("expected ':'");
       if (fields.size() >= options_.limits.max_object_fields) {
-        return absl::ResourceExhaustedError(absl::StrCat("object has more than ", options_.limits.max_object_fields,
-                                                         " fields", path.empty() ? "" : " at ", path));
+        return absl::ResourceExhaustedError(absl::StrCat("Object has too many fields (", fields.size() + 1,
+                                                         " > maximum number ", options_.limits.max_object_fields, ")"));
       }
       std::string field_path = path.empty() ? name : absl::StrCat(path, ".", name);
       absl::StatusOr<Value> value = ParseValue(depth + 1, field_path);
@@ -476,12 +488,19 @@ void Append(const Value& value, std::string* out) {
 
 }  // namespace
 
-absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined) {
+namespace {
+
+absl::StatusOr<Value> ConvertPlain(const Value& plain, bool allow_undefined) {
+  const ConvexJsonLimits limits;
   switch (plain.type()) {
     case Value::Type::kArray: {
+      if (plain.array().size() > limits.max_array_items) {
+        return absl::InvalidArgumentError(absl::StrCat("Array length is too long (", plain.array().size(),
+                                                       " > maximum length ", limits.max_array_items, ")"));
+      }
       Value::Array items;
       for (const Value& item : plain.array()) {
-        absl::StatusOr<Value> converted = FromPlainJson(item, false);
+        absl::StatusOr<Value> converted = ConvertPlain(item, false);
         if (!converted.ok()) return converted;
         items.push_back(std::move(*converted));
       }
@@ -492,10 +511,14 @@ absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined) {
       if (fields.size() == 1 && !fields[0].first.empty() && fields[0].first[0] == '$') {
         return DecodeSpecial(fields[0].first, fields[0].second, "", allow_undefined);
       }
+      if (fields.size() > limits.max_object_fields) {
+        return absl::InvalidArgumentError(absl::StrCat("Object has too many fields (", fields.size(),
+                                                       " > maximum number ", limits.max_object_fields, ")"));
+      }
       Value::Object out;
       for (const auto& [name, value] : fields) {
-        if (absl::Status st = ValidateFieldName(name, "", ConvexJsonLimits().max_field_name_length); !st.ok()) return st;
-        absl::StatusOr<Value> converted = FromPlainJson(value, allow_undefined);
+        if (absl::Status st = ValidateFieldName(name, "", limits.max_field_name_length); !st.ok()) return st;
+        absl::StatusOr<Value> converted = ConvertPlain(value, allow_undefined);
         if (!converted.ok()) return converted;
         out.emplace_back(name, std::move(*converted));
       }
@@ -504,6 +527,17 @@ absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined) {
     default:
       return plain;
   }
+}
+
+}  // namespace
+
+absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined) {
+  const ConvexJsonLimits limits;
+  if (const int depth = NestingDepth(plain); depth > limits.max_depth) {
+    return absl::InvalidArgumentError(absl::StrCat("Value is too nested (nested ", depth, " levels deep > maximum nesting ",
+                                                   limits.max_depth, ")"));
+  }
+  return ConvertPlain(plain, allow_undefined);
 }
 
 absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOptions& options) {

@@ -26,7 +26,9 @@ struct ConvexJsonLimits {
   size_t max_array_items = 8192;
   size_t max_object_fields = 1024;
   size_t max_field_name_length = 1024;
-  size_t max_bytes = 16u << 20;  // of JSON text
+  // Of JSON text: a 16 MiB value (Convex's limit on arguments and results, by value size) may take
+  // more as text (base64 bytes, escapes).
+  size_t max_bytes = 48u << 20;
 };
 
 struct ConvexJsonOptions {
@@ -40,7 +42,8 @@ struct ConvexJsonOptions {
 
 absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOptions& options = {});
 
-// Applies the Convex rules to a value parsed as plain JSON: decodes special objects, checks names.
+// Applies the Convex rules to a value parsed as plain JSON: decodes special objects, checks names,
+// nesting, array lengths and field counts (with Convex's messages).
 absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined);
 
 // Canonical Convex JSON: names sorted, no white space, special values encoded, undefined as

@@ -1,6 +1,7 @@
 #include "storage/document.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/rust_format.h"
 #include "storage/convex_json.h"
 #include "storage/index_key.h"
 
@@ -59,15 +60,20 @@ absl::StatusOr<Value> WithSystemFields(const Value& fields, const DocumentId& id
   }
   out.emplace_back("_creationTime", Value::Float64(creation_time));
   out.emplace_back("_id", Value::String(EncodeDocumentId(id)));
+  // Convex's checks and messages (its value crate): the system fields count towards the field limit.
+  if (out.size() > kMaxObjectFields) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Object has too many fields (", out.size(), " > maximum number ", kMaxObjectFields, ")"));
+  }
   absl::StatusOr<Value> document = Value::MakeObject(std::move(out));
   if (!document.ok()) return document.status();
   if (size_t size = ConvexSize(*document); size > limits.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("Document is too large (", size, " bytes; the limit is ",
-                                                   limits.max_bytes, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("Value is too large (", FormatBinarySize(size), " > maximum size ",
+                                                   FormatBinarySize(limits.max_bytes), ")"));
   }
   if (int depth = NestingDepth(*document); depth > limits.max_depth) {
-    return absl::InvalidArgumentError(absl::StrCat("Document is nested too deeply (", depth, " levels; the limit is ",
-                                                   limits.max_depth, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("Document is too nested (nested ", depth,
+                                                   " levels deep > maximum nesting ", limits.max_depth, ")"));
   }
   return document;
 }

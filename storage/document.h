@@ -16,6 +16,9 @@
 
 namespace isobar::storage {
 
+// Fields in one object, system fields included (Convex's MAX_OBJECT_FIELDS).
+inline constexpr size_t kMaxObjectFields = 1024;
+
 struct DocumentLimits {
   size_t max_bytes = 1u << 20;  // ConvexSize of the whole document
   int max_depth = 16;           // NestingDepth of the document object

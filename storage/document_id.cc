@@ -52,7 +52,7 @@ absl::StatusOr<std::string> Base32Decode(absl::string_view text) {
   int bits = 0;
   for (char c : text) {
     int v = DigitValue(c);
-    if (v < 0) return Undecodable("a character outside the alphabet");
+    if (v < 0) return Undecodable("ID wasn't valid base32");
     buffer = (buffer << 5) | static_cast<uint32_t>(v);
     bits += 5;
     if (bits >= 8) {
@@ -82,28 +82,29 @@ std::string EncodeDocumentId(const DocumentId& id) {
 }
 
 absl::StatusOr<DocumentId> DecodeDocumentId(absl::string_view text) {
-  if (text.size() < 31 || text.size() > 37) return Undecodable("wrong length");
+  // Convex's messages (its id_v6.rs).
+  if (text.size() < 31 || text.size() > 37) return Undecodable(absl::StrCat("Invalid ID length ", text.size()));
   absl::StatusOr<std::string> decoded = Base32Decode(text);
   if (!decoded.ok()) return decoded.status();
   const std::string& bytes = *decoded;
   uint32_t table = 0;
   size_t pos = 0;
   for (int shift = 0;; shift += 7) {
-    if (pos >= bytes.size() || shift > 28) return Undecodable("bad table number");
+    if (pos >= bytes.size() || shift > 28) return Undecodable("Invalid table number");
     uint8_t byte = static_cast<uint8_t>(bytes[pos++]);
-    if (shift == 28 && (byte & 0x70) != 0) return Undecodable("table number out of range");
+    if (shift == 28 && (byte & 0x70) != 0) return Undecodable("Invalid table number");
     table |= static_cast<uint32_t>(byte & 0x7F) << shift;
     if ((byte & 0x80) == 0) {
-      if (byte == 0 && pos > 1) return Undecodable("non-canonical table number");
+      if (byte == 0 && pos > 1) return Undecodable("Invalid table number");
       break;
     }
   }
-  if (table == 0) return Undecodable("table number 0");
-  if (bytes.size() != pos + 16 + 2) return Undecodable("wrong length");
+  if (table == 0) return Undecodable("Invalid table number");
+  if (bytes.size() != pos + 16 + 2) return Undecodable(absl::StrCat("Invalid ID length ", text.size()));
   uint16_t footer = static_cast<uint16_t>(static_cast<uint8_t>(bytes[pos + 16]) |
                                           (static_cast<uint8_t>(bytes[pos + 17]) << 8));
-  if ((Fletcher16(absl::string_view(bytes).substr(0, pos + 16)) ^ kIdVersion) != footer) {
-    return Undecodable("bad checksum");
+  if (const uint16_t version = Fletcher16(absl::string_view(bytes).substr(0, pos + 16)) ^ footer; version != kIdVersion) {
+    return Undecodable(absl::StrCat("Invalid ID version ", version, " (expected ", kIdVersion, ")"));
   }
   DocumentId id;
   id.table = TableNumber(table);

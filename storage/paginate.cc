@@ -8,10 +8,10 @@ namespace isobar::storage {
 
 absl::StatusOr<PageResult> QueryPage(Transaction& txn, const PageRequest& request, absl::string_view cursor_key) {
   if (request.page_size == 0 && !request.end_cursor.has_value()) {
-    return absl::InvalidArgumentError("NoDocumentsForPagination: numItems must be at least 1");
+    return absl::InvalidArgumentError("Must request at least 1 document while paginating");
   }
   if (request.page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("PageSizeTooLarge: numItems may be at most ", kMaxPageSize));
+    return absl::InvalidArgumentError(absl::StrCat("Requested too many items: ", request.page_size));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<QueryStream> stream, QueryStream::Open(txn, request.query));
   const std::string& fingerprint = stream->fingerprint();
@@ -34,9 +34,11 @@ absl::StatusOr<PageResult> QueryPage(Transaction& txn, const PageRequest& reques
                  stop.has_value() && !stop->end ? std::optional<std::string>(stop->after_key) : std::nullopt);
 
   bool finished = false;
+  size_t bytes_read = 0;
   for (;;) {
     if (!stop.has_value() && result.page.size() >= request.page_size) break;
-    if (request.maximum_rows_read.has_value() && stream->examined() >= *request.maximum_rows_read) {
+    if ((request.maximum_rows_read.has_value() && stream->examined() >= *request.maximum_rows_read) ||
+        (request.maximum_bytes_read.has_value() && bytes_read >= *request.maximum_bytes_read)) {
       result.page_status = "SplitRequired";
       break;
     }
@@ -45,6 +47,7 @@ absl::StatusOr<PageResult> QueryPage(Transaction& txn, const PageRequest& reques
       finished = true;
       break;
     }
+    bytes_read += ConvexSize(*document);
     result.page.push_back(std::move(*document));
   }
   if (stop.has_value()) {

@@ -28,6 +28,7 @@ struct PageRequest {
   std::optional<std::string> end_cursor;
   size_t page_size = 0;
   std::optional<size_t> maximum_rows_read;
+  std::optional<size_t> maximum_bytes_read;  // of the documents the page holds (Convex's value size)
 };
 
 struct PageResult {

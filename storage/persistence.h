@@ -77,6 +77,7 @@ struct StoredDocument {
 struct KeyRange {
   std::string start;
   std::optional<std::string> end;
+  bool operator==(const KeyRange& o) const { return start == o.start && end == o.end; }
 };
 
 enum class Order { kAsc, kDesc };

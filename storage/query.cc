@@ -1,6 +1,9 @@
 #include "storage/query.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -120,7 +123,11 @@ absl::StatusOr<Value> Arithmetic(Expr::Op op, const Value& a, const Value& b) {
       case Expr::Op::kMul: overflow = __builtin_mul_overflow(x, y, &r); break;
       case Expr::Op::kDiv:
       case Expr::Op::kMod:
-        if (y == 0) return EvalError("division by zero");
+        // Convex's words ("Cannot divide 5 by zero", "Cannot mod 5 by zero").
+        if (y == 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("Cannot ", op == Expr::Op::kDiv ? "divide" : "mod", " ", x, " by zero"));
+        }
         if (x == INT64_MIN && y == -1) return EvalError("integer overflow");
         r = op == Expr::Op::kDiv ? x / y : x % y;
         break;
@@ -202,35 +209,95 @@ absl::StatusOr<Query> ParseQuery(const Value& query) {
   return out;
 }
 
+namespace {
+
+// Field paths as Convex prints them in index range errors: quoted, in a list.
+std::string QuotedFields(const std::vector<std::string>& fields) {
+  std::vector<std::string> quoted;
+  for (const std::string& field : fields) quoted.push_back(absl::StrCat("\"", field, "\""));
+  return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
+}
+
+}  // namespace
+
+// As Convex compiles an index range (crates/common/src/query.rs): equalities in any order, at most one
+// field with bounds; together they must be a prefix of the index's fields. Convex's messages.
 absl::StatusOr<KeyRange> CompileRange(const IndexInfo& index, const std::string& display_name,
                                       const std::vector<RangeExpr>& range) {
-  std::string prefix;
-  size_t field = 0;
-  size_t i = 0;
-  for (; i < range.size() && range[i].kind == RangeExpr::Kind::kEq; ++i, ++field) {
-    if (field >= index.fields.size() || range[i].field != index.fields[field]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Uh oh! Index range for ", display_name, " on field \"", range[i].field,
-          "\" is invalid: the index doesn't index this field here. Eq expressions must be on a prefix of the "
-          "index fields [", absl::StrJoin(index.fields, ", "), "], in order"));
-    }
-    AppendIndexKeyValue(range[i].value, &prefix);
-  }
+  // Convex lists a user index's fields with _creationTime and without the trailing _id.
+  std::vector<std::string> shown_fields = index.fields;
+  if (!shown_fields.empty() && shown_fields.back() == "_id" && shown_fields.size() > 1) shown_fields.pop_back();
+  std::map<std::string, const RangeExpr*> equalities;
+  std::optional<std::string> bounded_field;
   const RangeExpr* lower = nullptr;
   const RangeExpr* upper = nullptr;
-  for (; i < range.size(); ++i) {
-    const RangeExpr& r = range[i];
-    const bool is_lower = r.kind == RangeExpr::Kind::kGt || r.kind == RangeExpr::Kind::kGte;
-    const bool is_upper = r.kind == RangeExpr::Kind::kLt || r.kind == RangeExpr::Kind::kLte;
-    if (!(is_lower || is_upper) || (is_lower ? lower : upper) != nullptr || field >= index.fields.size() ||
-        r.field != index.fields[field]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Uh oh! Index range for ", display_name,
-          " is invalid: upper and lower bounds in `range` can only be applied to a single index field, the one "
-          "after the Eq prefix, at most once each"));
+  for (const RangeExpr& r : range) {
+    if (r.kind == RangeExpr::Kind::kEq) {
+      if (!equalities.emplace(r.field, &r).second) {
+        return absl::InvalidArgumentError(absl::StrCat("Already defined equality bound in index range. Can't add \"",
+                                                       r.field, "\" == ", ToConvexJson(r.value), "."));
+      }
+      continue;
     }
-    (is_lower ? lower : upper) = &r;
+    const bool is_lower = r.kind == RangeExpr::Kind::kGt || r.kind == RangeExpr::Kind::kGte;
+    const RangeExpr*& bound = is_lower ? lower : upper;
+    if (bound != nullptr) {
+      const char* op = r.kind == RangeExpr::Kind::kGt    ? ">"
+                       : r.kind == RangeExpr::Kind::kGte ? ">="
+                       : r.kind == RangeExpr::Kind::kLt  ? "<"
+                                                         : "<=";
+      return absl::InvalidArgumentError(absl::StrCat("Already defined ", is_lower ? "lower" : "upper",
+                                                     " bound in index range. Can't add \"", r.field, "\" ", op, " ",
+                                                     ToConvexJson(r.value), "."));
+    }
+    if (bounded_field.has_value() && *bounded_field != r.field) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Upper and lower bounds in `range` can only be applied to a single index field. This query against index ",
+          display_name, " attempted to set a range bound on both \"", *bounded_field, "\" and \"", r.field,
+          "\". Consider using `filter` instead. See https://docs.convex.dev/using/indexes for more info."));
+    }
+    bounded_field = r.field;
+    bound = &r;
   }
+  if (bounded_field.has_value()) {
+    if (auto it = equalities.find(*bounded_field); it != equalities.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("Already defined inequality bound in index range. Can't add \"",
+                                                     *bounded_field, "\" == ", ToConvexJson(it->second->value), "."));
+    }
+  }
+  auto rank = [&](const std::string& field) -> std::optional<size_t> {
+    for (size_t i = 0; i < index.fields.size(); ++i) {
+      if (index.fields[i] == field) return i;
+    }
+    return std::nullopt;
+  };
+  auto not_in_index = [&](const std::string& field) {
+    return absl::InvalidArgumentError(absl::StrCat("The index range included a comparison with \"", field, "\", but ",
+                                                   display_name, " with fields ", QuotedFields(shown_fields),
+                                                   " doesn't index this field. For more information see "
+                                                   "https://docs.convex.dev/using/indexes."));
+  };
+  std::vector<std::pair<size_t, const RangeExpr*>> ordered;
+  for (const auto& [field, expr] : equalities) {
+    std::optional<size_t> r = rank(field);
+    if (!r.has_value()) return not_in_index(field);
+    ordered.emplace_back(*r, expr);
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (bounded_field.has_value() && !rank(*bounded_field).has_value()) return not_in_index(*bounded_field);
+  std::vector<std::string> used;
+  for (const auto& [r, expr] : ordered) used.push_back(expr->field);
+  if (bounded_field.has_value()) used.push_back(*bounded_field);
+  for (size_t i = 0; i < used.size(); ++i) {
+    if (i >= index.fields.size() || used[i] != index.fields[i]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Tried to query index ", display_name, " but the query didn't use the index fields in order.\nIndex fields: ",
+          QuotedFields(shown_fields), "\nQuery fields: ", QuotedFields(used), "\nFirst incorrect field: \"", used[i],
+          "\"\nFor more information see https://docs.convex.dev/using/indexes."));
+    }
+  }
+  std::string prefix;
+  for (const auto& [r, expr] : ordered) AppendIndexKeyValue(expr->value, &prefix);
   KeyRange out;
   if (lower != nullptr) {
     std::string bound = prefix;
@@ -320,16 +387,18 @@ absl::StatusOr<std::unique_ptr<QueryStream>> QueryStream::Open(Transaction& txn,
   ASSIGN_OR_RETURN(stream->table_, txn.Table(query.table));  // a missing table's absence is a read
   std::string compiled;
   if (stream->table_ == nullptr) {
-    // A missing table reads as an empty one, whichever index is named. (Convex refuses withIndex on a
-    // table that was never created; here a table is created outside transactions, by the first
-    // insert even if it then fails, so "missing" and "empty" must not differ: an error would be a
-    // result that no commit invalidates when the table appears.)
+    // A missing table reads as empty through its system indexes; a user index on it does not exist,
+    // as on Convex. (Its absence is in the read set: the error is never cached past the table's
+    // creation, and a mutation that saw it conflicts with the one that creates the table.)
+    if (query.index != kByIdIndex && query.index != kByCreationTimeIndex) {
+      return absl::NotFoundError(absl::StrCat("Index ", query.table, ".", query.index, " not found."));
+    }
     stream->scan_exhausted_ = true;
   } else {
     stream->index_ = stream->table_->Find(query.index);
     const std::string display = absl::StrCat(query.table, ".", query.index);
     if (stream->index_ == nullptr || !stream->index_->ready) {
-      return absl::NotFoundError(absl::StrCat("IndexNotFoundError: Index ", display, " not found."));
+      return absl::NotFoundError(absl::StrCat("Index ", display, " not found."));
     }
     ASSIGN_OR_RETURN(stream->remaining_, CompileRange(*stream->index_, display, query.range));
     compiled = absl::StrCat(stream->index_->id.value(), "|", stream->remaining_.start, "|",

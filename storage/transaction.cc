@@ -31,16 +31,23 @@ Transaction::Transaction(Persistence& persistence, SchemaCache& schemas, Timesta
       next_creation_time_(static_cast<double>(creation_base.value_or(begin_ts).value()) / 1e6),
       reads_(limits.max_read_intervals) {}
 
+DocumentLimits Transaction::DocumentLimitsFor(Access access) const {
+  // System documents hold what users may send whole: a scheduled job carries up to 16 MiB of
+  // arguments nested up to 64 deep (Convex keeps them in a table of their own).
+  if (access == Access::kSystem) return DocumentLimits{.max_bytes = 32u << 20, .max_depth = 80};
+  return limits_.document;
+}
+
 absl::Status Transaction::CountRead(const Value& document) {
   ++documents_read_;
   bytes_read_ += ConvexSize(document);
   if (documents_read_ > limits_.max_documents_read) {
     return absl::ResourceExhaustedError(absl::StrCat("Too many documents read in a single function execution (limit: ",
-                                                     limits_.max_documents_read, ")"));
+                                                     limits_.max_documents_read, "). ", kReadLimitHelp));
   }
   if (bytes_read_ > limits_.max_bytes_read) {
     return absl::ResourceExhaustedError(absl::StrCat("Too many bytes read in a single function execution (limit: ",
-                                                     limits_.max_bytes_read, " bytes)"));
+                                                     limits_.max_bytes_read, " bytes). ", kReadLimitHelp));
   }
   return absl::OkStatus();
 }
@@ -92,7 +99,9 @@ absl::StatusOr<Transaction::Lookup> Transaction::Find(const DocumentId& id) {
   const std::string key = ByIdKey(id);
   RETURN_IF_ERROR(reads_.Add(out.table->by_id().id, KeyRange{key, key + std::string(1, '\0')}));
   if (auto it = writes_.find(id); it != writes_.end()) {
+    // A document this transaction wrote is read from its writes, and counts as read, as on Convex.
     out.current = it->second.new_document;
+    if (out.current.has_value()) RETURN_IF_ERROR(CountRead(*out.current));
     return out;
   }
   ASSIGN_OR_RETURN(out.committed, LoadCommitted(*out.table, id));
@@ -121,6 +130,26 @@ absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<cons
     }
   }
   auto it = writes_.find(id);
+  // A write that leaves the document as it was is no write, as Convex counts them.
+  const std::optional<Value>& before =
+      it != writes_.end() ? it->second.new_document
+                          : (committed.has_value() ? std::optional<Value>(committed->first) : std::nullopt);
+  if (before.has_value() == new_document.has_value() && (!before.has_value() || *before == *new_document)) {
+    return absl::OkStatus();
+  }
+  // Only writes to user tables count (Convex's num_user_writes); a scheduled job's document does not.
+  const bool counted = table->table.name.empty() || table->table.name[0] != '_';
+  if (counted && write_count_ + 1 > limits_.max_documents_written) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many writes in a single function execution (limit: ",
+                                                     limits_.max_documents_written, ")"));
+  }
+  const size_t size = counted && new_document.has_value() ? ConvexSize(*new_document) : 0;
+  if (counted && bytes_written_ + size > limits_.max_bytes_written) {
+    return absl::ResourceExhaustedError(absl::StrCat("Too many bytes written in a single function execution (limit: ",
+                                                     limits_.max_bytes_written >> 20, " MiB)"));
+  }
+  if (counted) ++write_count_;
+  bytes_written_ += size;
   if (it == writes_.end()) {
     PendingWrite pending;
     pending.table = table;
@@ -129,16 +158,6 @@ absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<cons
       pending.old_ts = committed->second;
     }
     it = writes_.emplace(id, std::move(pending)).first;
-    if (writes_.size() > limits_.max_documents_written) {
-      writes_.erase(it);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "Too many documents written in a single function execution (limit: ", limits_.max_documents_written, ")"));
-    }
-  }
-  if (new_document.has_value()) bytes_written_ += ConvexSize(*new_document);
-  if (bytes_written_ > limits_.max_bytes_written) {
-    return absl::ResourceExhaustedError(absl::StrCat("Too many bytes written in a single function execution (limit: ",
-                                                     limits_.max_bytes_written, " bytes)"));
   }
   it->second.new_document = std::move(new_document);
   return absl::OkStatus();
@@ -154,7 +173,7 @@ absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, con
   DocumentId id{table->table.number, ids_.Next(Timestamp(static_cast<int64_t>(next_creation_time_ * 1e6)))};
   const double creation_time = next_creation_time_;
   next_creation_time_ = std::nextafter(next_creation_time_, INFINITY);
-  ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, limits_.document));
+  ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, DocumentLimitsFor(access)));
   // A freshly generated id (112 random bits) has no committed version.
   RETURN_IF_ERROR(RecordWrite(id, table, std::move(document), /*committed=*/std::nullopt));
   return id;
@@ -197,7 +216,8 @@ absl::StatusOr<Value> Transaction::Patch(const DocumentId& id, const Value& patc
   Value user_fields = Value::MakeSortedObject(std::move(merged));
   RETURN_IF_ERROR(ValidateUserFields(user_fields, &id, &existing.Get("_creationTime")));
   ASSIGN_OR_RETURN(Value document,
-                   WithSystemFields(user_fields, id, existing.Get("_creationTime").float64(), limits_.document));
+                   WithSystemFields(user_fields, id, existing.Get("_creationTime").float64(),
+                                                    DocumentLimitsFor(access)));
   RETURN_IF_ERROR(RecordWrite(id, found.table, document, std::move(found.committed)));
   return document;
 }
@@ -206,7 +226,8 @@ absl::StatusOr<Value> Transaction::Replace(const DocumentId& id, const Value& fi
   ASSIGN_OR_RETURN(Lookup found, FindForWrite(id, "Replace", access));
   const Value& creation_time = found.current->Get("_creationTime");
   RETURN_IF_ERROR(ValidateUserFields(fields, &id, &creation_time));
-  ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time.float64(), limits_.document));
+  ASSIGN_OR_RETURN(Value document,
+                   WithSystemFields(fields, id, creation_time.float64(), DocumentLimitsFor(access)));
   RETURN_IF_ERROR(RecordWrite(id, found.table, document, std::move(found.committed)));
   return document;
 }

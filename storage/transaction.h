@@ -104,11 +104,13 @@ class Transaction {
   struct Savepoint {
     std::map<DocumentId, PendingWrite> writes;
     size_t bytes_written = 0;
+    size_t write_count = 0;
   };
-  Savepoint Save() const { return Savepoint{writes_, bytes_written_}; }
+  Savepoint Save() const { return Savepoint{writes_, bytes_written_, write_count_}; }
   void Restore(Savepoint savepoint) {
     writes_ = std::move(savepoint.writes);
     bytes_written_ = savepoint.bytes_written;
+    write_count_ = savepoint.write_count;
   }
 
   const ReadSet& reads() const { return reads_; }
@@ -116,6 +118,10 @@ class Transaction {
   bool read_only() const { return writes_.empty(); }
   size_t documents_read() const { return documents_read_; }
   size_t bytes_read() const { return bytes_read_; }
+  // As Convex counts writes: every insert, patch, replace and delete that changes a document (the same
+  // document written twice counts twice), and the sizes of the documents they leave.
+  size_t write_count() const { return write_count_; }
+  size_t bytes_written() const { return bytes_written_; }
 
  private:
   using Committed = std::optional<std::pair<Value, Timestamp>>;  // a committed version and its ts
@@ -128,6 +134,7 @@ class Transaction {
   };
 
   absl::Status CountRead(const Value& document);
+  DocumentLimits DocumentLimitsFor(Access access) const;
   // A page of committed rows of `index` in `range` (by_id from the document log, with keys).
   absl::StatusOr<std::vector<IndexRow>> ScanCommitted(const TableSchema& table, const IndexInfo& index,
                                                       const KeyRange& range, Order order, size_t limit);
@@ -152,7 +159,7 @@ class Transaction {
   double next_creation_time_;
   ReadSet reads_;
   std::map<DocumentId, PendingWrite> writes_;
-  size_t documents_read_ = 0, bytes_read_ = 0, bytes_written_ = 0;
+  size_t documents_read_ = 0, bytes_read_ = 0, bytes_written_ = 0, write_count_ = 0;
 };
 
 }  // namespace isobar::storage

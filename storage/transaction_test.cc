@@ -219,6 +219,31 @@ TEST_F(TransactionTest, ReadSetCoversOnlyWhatWasConsumed) {
   EXPECT_TRUE(all->reads().Contains(index, both.keys[1] + "later"));  // a full scan covers the rest
 }
 
+// As Convex counts writes: every write that changes a document, the same document again included.
+TEST_F(TransactionTest, WritesCountAsConvexCountsThem) {
+  TransactionLimits limits;
+  limits.max_documents_written = 3;
+  Database small(pool_, testing::NewDeployment(pool_), {}, limits);
+  ASSERT_TRUE(small.Open().ok());
+  std::unique_ptr<Transaction> txn = small.Begin();
+  DocumentId id = *txn->Insert("t", Json("{}"));
+  ASSERT_TRUE(small.Commit(*txn).ok());
+  std::unique_ptr<Transaction> patches = small.Begin();
+  EXPECT_TRUE(patches->Patch(id, Json("{}")).ok());  // changes nothing: not a write
+  EXPECT_EQ(patches->write_count(), 0u);
+  EXPECT_TRUE(patches->Patch(id, Json(R"({"n":1})")).ok());
+  EXPECT_TRUE(patches->Patch(id, Json(R"({"n":2})")).ok());
+  EXPECT_TRUE(patches->Patch(id, Json(R"({"n":3})")).ok());
+  EXPECT_EQ(patches->write_count(), 3u);
+  absl::Status fourth = patches->Patch(id, Json(R"({"n":4})")).status();
+  EXPECT_EQ(fourth.message(), "Too many writes in a single function execution (limit: 3)");
+  EXPECT_EQ(patches->writes().size(), 1u);
+  // Reading a document this transaction wrote counts as a read.
+  const size_t read = patches->documents_read();
+  EXPECT_TRUE(patches->Get(id).ok());
+  EXPECT_EQ(patches->documents_read(), read + 1);
+}
+
 TEST_F(TransactionTest, LimitsAtTheBoundary) {
   TransactionLimits limits;
   limits.max_documents_written = 3;
@@ -231,8 +256,10 @@ TEST_F(TransactionTest, LimitsAtTheBoundary) {
   for (int i = 0; i < 3; ++i) ids.push_back(*txn->Insert("t", Json("{}")));
   absl::Status fourth = txn->Insert("t", Json("{}")).status();
   EXPECT_EQ(fourth.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(fourth.message(), HasSubstr("Too many documents written"));
+  EXPECT_EQ(fourth.message(), "Too many writes in a single function execution (limit: 3)");
   ASSERT_TRUE(small.Commit(*txn).ok());
+
+
 
   std::unique_ptr<Transaction> reader = small.Begin();
   EXPECT_TRUE(reader->Get(ids[0]).ok());

@@ -1,9 +1,13 @@
 #include "storage/validator.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
@@ -15,9 +19,79 @@ constexpr int kMaxDepth = 64;
 constexpr size_t kMaxShownValue = 256;
 
 // A value as messages show it: Convex JSON, cut short.
+// A float as Rust's Debug prints an f64: "5.0", "1.5", "1e21", "NaN", "inf".
+std::string RustFloat(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  const double magnitude = std::fabs(x);
+  if (x == std::floor(x) && magnitude < 1e16) return absl::StrFormat("%.1f", x);
+  char text[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof(text), "%.*g", precision, x);
+    if (std::strtod(text, nullptr) == x) break;
+  }
+  std::string out = text;
+  const size_t e = out.find('e');
+  if (e == std::string::npos) return out;
+  // "1.5e-07" -> "1.5e-7", "1e+21" -> "1e21"
+  std::string exponent = out.substr(e + 1);
+  const bool negative = exponent[0] == '-';
+  exponent.erase(0, exponent[0] == '-' || exponent[0] == '+' ? 1 : 0);
+  exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
+  return absl::StrCat(out.substr(0, e), "e", negative ? "-" : "", exponent);
+}
+
+// As Convex displays a value in its messages (its value crate's Display): numbers as Rust prints
+// them, strings quoted, object keys bare ({a: 1.0, b: "x"}), bytes as b"<base64>".
+void AppendShown(const Value& value, std::string* out) {
+  switch (value.type()) {
+    case Value::Type::kUndefined:
+      absl::StrAppend(out, "undefined");
+      return;
+    case Value::Type::kNull:
+      absl::StrAppend(out, "null");
+      return;
+    case Value::Type::kInt64:
+      absl::StrAppend(out, value.int64());
+      return;
+    case Value::Type::kFloat64:
+      absl::StrAppend(out, RustFloat(value.float64()));
+      return;
+    case Value::Type::kBoolean:
+      absl::StrAppend(out, value.boolean() ? "true" : "false");
+      return;
+    case Value::Type::kString:
+      absl::StrAppend(out, "\"", absl::CEscape(value.string()), "\"");
+      return;
+    case Value::Type::kBytes:
+      absl::StrAppend(out, "b\"", absl::Base64Escape(value.bytes()), "\"");
+      return;
+    case Value::Type::kArray: {
+      absl::StrAppend(out, "[");
+      for (size_t i = 0; i < value.array().size(); ++i) {
+        if (i > 0) absl::StrAppend(out, ", ");
+        AppendShown(value.array()[i], out);
+      }
+      absl::StrAppend(out, "]");
+      return;
+    }
+    case Value::Type::kObject: {
+      absl::StrAppend(out, "{");
+      bool first = true;
+      for (const auto& [name, field] : value.object()) {
+        absl::StrAppend(out, first ? "" : ", ", name, ": ");
+        first = false;
+        AppendShown(field, out);
+      }
+      absl::StrAppend(out, "}");
+      return;
+    }
+  }
+}
+
 std::string Show(const Value& value) {
-  if (value.is_undefined()) return "undefined";
-  std::string text = ToConvexJson(value);
+  std::string text;
+  AppendShown(value, &text);
   if (text.size() > kMaxShownValue) text = absl::StrCat(text.substr(0, kMaxShownValue), "...");
   return text;
 }
@@ -124,7 +198,7 @@ std::string Validator::ToString() const {
     case Kind::kBytes: return "v.bytes()";
     case Kind::kCommitTs: return "v.commitTs()";
     case Kind::kId: return absl::StrCat("v.id(\"", table_, "\")");
-    case Kind::kLiteral: return absl::StrCat("v.literal(", Show(literal_), ")");
+    case Kind::kLiteral: return absl::StrCat("v.literal(", ToConvexJson(literal_), ")");
     case Kind::kArray: return absl::StrCat("v.array(", items_[0]->ToString(), ")");
     case Kind::kRecord: return absl::StrCat("v.record(", items_[0]->ToString(), ", ", items_[1]->ToString(), ")");
     case Kind::kUnion:
@@ -150,7 +224,7 @@ absl::Status Validator::Check(const Value& value, const TableOfId& ids) const {
 std::optional<std::string> Validator::Mismatch(const Value& value, const TableOfId& ids,
                                                const std::string& path) const {
   auto no_match = [&]() -> std::optional<std::string> {
-    return absl::StrCat("Value does not match validator.\nPath: ", path.empty() ? "." : path, "\nValue: ", Show(value),
+    return absl::StrCat("Value does not match validator.\n", path.empty() ? "" : absl::StrCat("Path: ", path), "\nValue: ", Show(value),
                         "\nValidator: ", ToString());
   };
   switch (kind_) {
@@ -190,7 +264,7 @@ std::optional<std::string> Validator::Mismatch(const Value& value, const TableOf
       if (value.type() != Value::Type::kObject) return no_match();
       for (const auto& [name, field] : value.object()) {
         if (!items_[0]->Matches(Value::String(name), ids)) {
-          return absl::StrCat("Record key does not match validator.\nPath: ", path.empty() ? "." : path,
+          return absl::StrCat("Record key does not match validator.\n", path.empty() ? "" : absl::StrCat("Path: ", path),
                               "\nKey: \"", name, "\"\nValidator: ", items_[0]->ToString());
         }
         if (auto m = items_[1]->Mismatch(field, ids, absl::StrCat(path, ".", name))) return m;

@@ -46,8 +46,10 @@ TEST(ValidatorTest, ObjectsMatchTheirFieldsExactly) {
 
   EXPECT_THAT(Check(v, R"({"body":"hi","x":1})").message(),
               HasSubstr("Object contains extra field `x` that is not in the validator."));
+  // Values shown as Convex shows them: Rust's numbers, bare keys.
+  EXPECT_THAT(Check(v, R"({"body":"hi","x":1})").message(), HasSubstr("\n\nObject: {body: \"hi\", x: 1.0}\n"));
   EXPECT_EQ(std::string(Check(v, R"({"body":1})").message()),
-            "Value does not match validator.\nPath: .body\nValue: 1\nValidator: v.string()");
+            "Value does not match validator.\nPath: .body\nValue: 1.0\nValidator: v.string()");
   EXPECT_THAT(Check(v, R"({"body":"x","tags":["b"]})").message(), HasSubstr("Path: .tags[0]\nValue: \"b\""));
   // A float is not an int64 and the other way round.
   EXPECT_THAT(Check(v, R"({"body":"x","n":1})").message(), HasSubstr("Validator: v.int64()"));

@@ -47,7 +47,7 @@ absl::StatusOr<std::optional<Schema>> CodeVersion::ParseSchema(const Value& anal
     table.name = Text(t, "tableName");
     RETURN_IF_ERROR(storage::ValidateIdentifier("table", table.name));
     if (table.name[0] == '_') {
-      return absl::InvalidArgumentError(absl::StrCat("schema: table names cannot start with \"_\": ", table.name));
+      return absl::InvalidArgumentError(absl::StrCat(table.name, " is a reserved table name."));
     }
     if (out.Find(table.name) != nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("schema: table \"", table.name, "\" is defined twice"));

@@ -9,8 +9,10 @@
 #include "base/backoff.h"
 #include "storage/convex_json.h"
 #include "supervisor/function_path.h"
+#include "supervisor/limit_warnings.h"
 #include "supervisor/scheduling.h"
 #include "supervisor/syscall_args.h"
+#include "supervisor/value_limits.h"
 #include "base/status_macros.h"
 #include "storage/index_key.h"
 #include "storage/system_tables.h"
@@ -59,6 +61,8 @@ struct FunctionRunner::Attempt {
   FunctionDef function;
   FunctionPath path;
   std::string args_json;  // canonical Convex JSON of the validated arguments
+  size_t args_bytes = 0;  // Convex's size of [args]
+  std::optional<size_t> result_bytes;
   int retries = 0;
   // A nested call's borrowed transaction: where it stood before the call.
   std::optional<storage::Transaction::Savepoint> savepoint;
@@ -74,7 +78,7 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   ++invocations_;
   if (request.depth > kMaxCallDepth) {
     std::move(done)(Failed(absl::InvalidArgumentError(
-        absl::StrCat("Cross-function calls are nested more than ", kMaxCallDepth, " deep"))));
+        "Cross component call depth limit exceeded. Do you have an infinite loop in your app?")));
     return;
   }
   absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(request.deployment);
@@ -99,12 +103,11 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   const FunctionDef* function = attempt->code->Find(*path);
   if (function == nullptr || (function->internal && !request.allow_internal)) {
     std::move(done)(Failed(absl::NotFoundError(absl::StrCat(
-        "Could not find public function for '", path->canonical,
-        "'. Did you forget to deploy it (isobarctl deploy)?"))));
+        "Could not find public function for '", path->canonical, "'."))));
     return;
   }
   if (function->kind != request.kind) {
-    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat("Trying to execute ", function->path, " as ",
+    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat("Trying to execute ", path->module, ":", path->name, " as ",
                                                                    TitleKind(request.kind), ", but it is defined as ",
                                                                    TitleKind(function->kind), "."))));
     return;
@@ -119,6 +122,20 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
     std::move(done)(Failed(absl::InvalidArgumentError("The arguments must be an object")));
     return;
   }
+  // Convex checks the array of arguments, [args]: one level more than the object.
+  if (const int depth = storage::NestingDepth(*args) + 1; depth > storage::ConvexJsonLimits().max_depth) {
+    const std::string message = absl::StrCat("Value is too nested (nested ", depth, " levels deep > maximum nesting ",
+                                             storage::ConvexJsonLimits().max_depth, ")");
+    std::move(done)(UserFailure(grpc::StatusCode::INVALID_ARGUMENT,
+                                request.depth == 0 ? message
+                                                   : absl::StrCat("Invalid arguments for ", path->module, ":",
+                                                                  path->name, ": ", message)));
+    return;
+  }
+  if (absl::Status size = CheckArgsSize(absl::StrCat(path->module, ":", path->name), *args); !size.ok()) {
+    std::move(done)(UserFailure(grpc::StatusCode::INVALID_ARGUMENT, std::string(size.message())));
+    return;
+  }
   if (absl::Status valid = function->args.Check(*args, attempt->deployment->TableOfId()); !valid.ok()) {
     std::move(done)(UserFailure(grpc::StatusCode::INVALID_ARGUMENT,
                                 absl::StrCat("ArgumentValidationError: ", valid.message())));
@@ -127,6 +144,7 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   attempt->function = *function;
   attempt->path = *std::move(path);
   attempt->args_json = storage::ToConvexJson(*args);
+  attempt->args_bytes = 2 + storage::ConvexSize(*args);
   attempt->request = std::move(request);
   attempt->done = std::move(done);
   Dispatch(std::move(attempt));
@@ -141,6 +159,8 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
   session->depth = request.depth;
   session->scheduled_job = request.scheduled_job;
+  session->cloud_url = absl::StrCat(options_.public_url, "/d/", attempt->deployment->info().name);
+  session->site_url = absl::StrCat(options_.site_url, "/d/", attempt->deployment->info().name);
   if (request.parent != nullptr) session->identity_read = request.parent->identity_read;
   if (attempt->function.kind != FunctionKind::kAction && request.parent != nullptr) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
@@ -236,6 +256,24 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
                       .modules = attempt->code->modules()});
 }
 
+ExecutionSize FunctionRunner::Measure(const Attempt& attempt, InvocationSession& session) {
+  ExecutionSize size{.args_bytes = attempt.args_bytes, .result_bytes = attempt.result_bytes};
+  absl::MutexLock lock(&session.mu);
+  std::optional<TransactionCounts> counts = session.committed_counts;
+  if (session.txn != nullptr) counts = TransactionCounts::Of(*session.txn);
+  if (counts.has_value()) {
+    size.documents_read = counts->documents_read;
+    size.read_intervals = counts->read_intervals;
+    size.bytes_read = counts->bytes_read;
+    size.writes = counts->writes;
+    size.bytes_written = counts->bytes_written;
+  }
+  size.scheduled = session.functions_scheduled;
+  size.scheduled_args_bytes = session.scheduled_args_bytes;
+  size.max_scheduled_args_bytes = session.max_scheduled_args_bytes;
+  return size;
+}
+
 void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {
   // The lines of a query's or mutation's ctx.runQuery/runMutation reach its caller's log and are
   // published with it; an action's nested calls log as calls of their own (as on Convex).
@@ -274,6 +312,10 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
       result.identity_read = session->identity_read->load();
     }
     if (attempt->request.parent != nullptr) ReturnBorrowed(*attempt, *session, result.ok);
+    if (attempt->request.parent == nullptr) {
+      // Convex's warnings near a limit end the log, whether the function succeeded or not.
+      for (isobar::v1::LogLine& line : LimitWarnings(Measure(*attempt, *session))) result.logs.push_back(std::move(line));
+    }
     std::move(attempt->done)(std::move(result));
   };
   if (!done.ok()) {
@@ -303,11 +345,23 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   if (!result.ok()) {
     // User code returned something that is not a Convex value (a lone surrogate in a string, say): a
     // user error, worded as Convex words it.
+    // Text that is not JSON, or JSON that is not a Convex value: Convex words them differently.
+    const bool not_json = absl::StartsWith(result.status().message(), "invalid JSON");
     FunctionOutcome failed = UserFailure(
-        grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat("Function \"", attempt->function.path,
-                                                         "\" failed. Could not parse return value as json: ",
-                                                         result.status().message()));
+        grpc::StatusCode::INVALID_ARGUMENT,
+        not_json ? absl::StrCat("Function \"", attempt->function.path,
+                                "\" failed. Could not parse return value as json: ", result.status().message())
+                 : absl::StrCat("Function ", attempt->path.module, ":", attempt->path.name,
+                                " return value invalid: ", result.status().message()));
     failed.error.detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
+    failed.logs = std::move(outcome.logs);
+    finish(std::move(failed));
+    return;
+  }
+  attempt->result_bytes = storage::ConvexSize(*result);
+  if (absl::Status size = CheckResultSize(absl::StrCat(attempt->path.module, ":", attempt->path.name), *result);
+      !size.ok()) {
+    FunctionOutcome failed = UserFailure(grpc::StatusCode::INVALID_ARGUMENT, std::string(size.message()));
     failed.logs = std::move(outcome.logs);
     finish(std::move(failed));
     return;
@@ -342,6 +396,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
           // Its caller has given up on it by now: writes it could no longer report must not land.
           stored = absl::DeadlineExceededError("the call's deadline passed before its writes could commit; none were");
         }
+        session->committed_counts = TransactionCounts::Of(*session->txn);
         committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
                                 : absl::StatusOr<storage::Timestamp>(stored);
         session->txn.reset();
@@ -422,10 +477,15 @@ absl::StatusOr<FunctionCallRequest> FunctionRunner::NestedRequest(const Invocati
                                                                   FunctionKind kind) {
   FunctionCallRequest request;
   ASSIGN_OR_RETURN(request.path, ReferencedFunction(args, "called"));
-  ASSIGN_OR_RETURN(Value call_args, CallArguments(args));
+  absl::StatusOr<Value> call_args = CallArguments(args);
+  if (!call_args.ok() && caller.function.kind != FunctionKind::kAction) {
+    // ctx.runQuery/runMutation inside a query or mutation, in Convex's words.
+    return absl::InvalidArgumentError(absl::StrCat("Invalid argument `args` for `runUdf`: ", call_args.status().message()));
+  }
+  if (!call_args.ok()) return call_args.status();
   request.deployment = caller.deployment->info().name;
   request.kind = kind;
-  request.args_json = storage::ToConvexJson(call_args);
+  request.args_json = storage::ToConvexJson(*call_args);
   request.identity_json = caller.identity_json;
   request.allow_internal = true;
   request.depth = caller.depth + 1;

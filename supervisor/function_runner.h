@@ -26,6 +26,7 @@
 #include "supervisor/code_version.h"
 #include "supervisor/error_detail.h"
 #include "supervisor/invocation_session.h"
+#include "supervisor/limit_warnings.h"
 #include "supervisor/live_deployments.h"
 #include "supervisor/log_hub.h"
 #include "supervisor/worker_pool.h"
@@ -84,6 +85,9 @@ struct FunctionRunnerOptions {
   int max_occ_retries = 4;
   absl::Duration occ_backoff_min = absl::Milliseconds(100);
   absl::Duration occ_backoff_max = absl::Seconds(2);
+  // Bases of CONVEX_CLOUD_URL and CONVEX_SITE_URL ("<base>/d/<deployment>").
+  std::string public_url = "http://127.0.0.1:7701";
+  std::string site_url = "http://127.0.0.1:7702";
 };
 
 class FunctionRunner {
@@ -138,6 +142,8 @@ class FunctionRunner {
   // Gives a nested call's transaction back to its caller, rolled back if the call failed.
   void ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded);
   void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);
+  // What the attempt read, wrote and scheduled, for Convex's warnings near a limit.
+  static ExecutionSize Measure(const Attempt& attempt, InvocationSession& session);
   absl::Duration Backoff(int retry);
 
   LiveDeployments& deployments_;

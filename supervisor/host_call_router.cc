@@ -1,5 +1,6 @@
 #include "supervisor/host_call_router.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "storage/echo_log.h"
+#include "supervisor/syscall_args.h"
 #include "supervisor/syscalls.h"
 
 namespace isobar::supervisor {
@@ -81,6 +83,18 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                               }
                               std::move(reply)(std::move(result));
                             });
+      return;
+    }
+    if (session != nullptr && op == "isobar/sleep" && session->function.kind == FunctionKind::kAction) {
+      // An action's setTimeout: answered once the time has passed (never past a minute at a time;
+      // the runtime sleeps again for longer delays).
+      absl::StatusOr<storage::Value> args = ParseSyscallArgs(call.args_json());
+      const storage::Value ms = args.ok() ? args->Get("ms") : storage::Value::Null();
+      const double wait_ms = ms.type() == storage::Value::Type::kFloat64 ? std::clamp(ms.float64(), 0.0, 60000.0) : 0.0;
+      executor_.RunAt(absl::Now() + absl::Milliseconds(wait_ms),
+                      [this, worker, session, call = std::move(call), reply = std::move(reply)]() mutable {
+                        std::move(reply)(Result(worker, session.get(), call, std::string("null")));
+                      });
       return;
     }
     absl::StatusOr<std::string> outcome = absl::InvalidArgumentError(absl::StrCat("Unknown operation ", op.substr(0, 100)));

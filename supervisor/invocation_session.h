@@ -22,6 +22,19 @@
 
 namespace isobar::supervisor {
 
+// What a transaction read and wrote, as Convex counts it (kept when the transaction is gone).
+struct TransactionCounts {
+  size_t documents_read = 0;
+  size_t read_intervals = 0;
+  size_t bytes_read = 0;
+  size_t writes = 0;
+  size_t bytes_written = 0;
+
+  static TransactionCounts Of(const storage::Transaction& txn) {
+    return {txn.documents_read(), txn.reads().intervals(), txn.bytes_read(), txn.write_count(), txn.bytes_written()};
+  }
+};
+
 struct InvocationSession {
   std::shared_ptr<LiveDeployment> deployment;
   std::shared_ptr<const CodeVersion> code;
@@ -30,6 +43,9 @@ struct InvocationSession {
   int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
   std::string request_id;        // actions: what invokeAction was given
   std::optional<storage::DocumentId> scheduled_job;  // run by the scheduler: its job
+  // What process.env.CONVEX_CLOUD_URL and CONVEX_SITE_URL read unless the deployment sets them.
+  std::string cloud_url;
+  std::string site_url;
   // A push's analysis: modules are only imported, and may read nothing but process.env.
   bool analysis = false;
   // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
@@ -43,7 +59,11 @@ struct InvocationSession {
   uint32_t next_query_id ABSL_GUARDED_BY(mu) = 0;
   bool paginated ABSL_GUARDED_BY(mu) = false;
   uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
+  // The transaction's counts when it committed (the transaction is gone by then).
+  std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);
   size_t functions_scheduled ABSL_GUARDED_BY(mu) = 0;
+  size_t scheduled_args_bytes ABSL_GUARDED_BY(mu) = 0;      // in all (Convex counts [args] per job)
+  size_t max_scheduled_args_bytes ABSL_GUARDED_BY(mu) = 0;  // of one job
   // The first host call that failed for a reason of ours (PostgreSQL stalled or away, say), not of the
   // code's. User code saw only a reference to our log; if the function then fails, this is its outcome
   // (retryable where the code says so) rather than the JavaScript error it led to.

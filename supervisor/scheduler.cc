@@ -328,8 +328,14 @@ void Scheduler::StartJob(const std::shared_ptr<LiveDeployment>& live, Deployment
   if (!id.ok() || function == nullptr || function->kind == FunctionKind::kQuery || args.type() != Value::Type::kArray ||
       args.array().size() != 1) {
     // Its function is gone (a later push removed it) or the job is malformed: it cannot run.
-    const std::string why = function == nullptr ? absl::StrCat("Could not find function for '", path_value.type() == Value::Type::kString ? path_value.string() : "?", "'")
-                                                : "the scheduled call is malformed";
+    std::string why = function == nullptr ? absl::StrCat("Could not find function for '", path_value.type() == Value::Type::kString ? path_value.string() : "?", "'")
+                                          : "the scheduled call is malformed";
+    if (function != nullptr && function->kind == FunctionKind::kQuery) {
+      // Convex lets a query be scheduled, and fails it when it is due, in these words.
+      const size_t colon = function->path.rfind(':');
+      why = absl::StrCat("Unsupported function type. \"", function->path.substr(colon + 1), "\" in module \"",
+                         function->path.substr(0, colon), ".js\" is defined as a query. Only mutation and action can be scheduled.");
+    }
     if (id.ok()) {
       absl::Status marked = CommitWithRetries(deployment, [&](storage::Transaction& txn) {
         return MoveJob(txn, *id, "pending", State("failed", why), clock_.Now()).status();

@@ -18,8 +18,15 @@
 
 namespace isobar::supervisor {
 
-inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 365 * 5);
-inline constexpr size_t kMaxScheduledArgsBytes = 8u << 20;
+// Convex's bounds: five years of 366 days either way; per mutation, 1000 jobs and 16 MiB of their
+// arguments in all (each job's size is that of its argument array, [args]); 4 MiB per job only warns.
+inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 366 * 5);
+inline constexpr size_t kMaxScheduledPerMutation = 1000;
+inline constexpr size_t kMaxScheduledTotalArgsBytes = 16u << 20;
+inline constexpr size_t kScheduledArgsWarnBytes = 4u << 20;
+
+// The size Convex counts for one scheduled call of the syscall envelope `args` ({name, ts, args}).
+absl::StatusOr<size_t> ScheduledArgsSize(const storage::Value& args);
 
 // `args` is the syscall's envelope: {name, ts (seconds), args (Convex JSON object)}. The function must
 // exist in `code` (internal ones too); `ts` must be finite and within five years of `now` (a time in

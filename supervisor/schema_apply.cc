@@ -1,5 +1,6 @@
 #include "supervisor/schema_apply.h"
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,34 +19,56 @@ namespace {
 constexpr size_t kViolationsShown = 3;
 
 absl::Status CheckIndexes(const SchemaTable& table) {
-  auto refuse = [&](absl::string_view index, const std::string& why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("schema: index \"", index, "\" of table \"", table.name, "\": ", why));
-  };
   if (table.indexes.size() > kMaxIndexesPerTable) {
     return absl::InvalidArgumentError(absl::StrCat("schema: table \"", table.name, "\" has more than ",
                                                    kMaxIndexesPerTable, " indexes"));
   }
+  // Convex's checks, in its words (its index_validation_error.rs).
   std::set<std::string> names;
-  std::set<std::vector<std::string>> field_lists;
+  std::map<std::vector<std::string>, std::string> field_lists;
   for (const auto& [name, fields] : table.indexes) {
     RETURN_IF_ERROR(storage::ValidateIdentifier("index", name));
     if (name == storage::kByIdIndex || name == storage::kByCreationTimeIndex || name[0] == '_') {
-      return refuse(name, "the name is reserved");
+      return absl::InvalidArgumentError(absl::StrCat(
+          "In table \"", table.name, "\" cannot name an index \"", name,
+          "\" because the name is reserved. Indexes may not start with an underscore or be named \"by_id\" or "
+          "\"by_creation_time\"."));
     }
-    if (!names.insert(name).second) return refuse(name, "the name is used twice");
-    if (fields.empty()) return refuse(name, "an index needs at least one field");
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Table \"", table.name, "\" has two or more definitions of index \"", name, "\"."));
+    }
+    if (fields.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("In table \"", table.name, "\" index \"", name, "\" must have at least one field."));
+    }
     std::set<std::string> seen;
     for (const std::string& field : fields) {
-      if (!seen.insert(field).second) return refuse(name, absl::StrCat("field \"", field, "\" is listed twice"));
+      if (!seen.insert(field).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Duplicate field ", field, ". Index fields must be unique within an index."));
+      }
+      if (field == "_id") {
+        return absl::InvalidArgumentError(
+            "`_id` is not a valid index field. To load documents by ID, use `db.get(id)`.");
+      }
+      if (field == "_creationTime") {
+        return absl::InvalidArgumentError(
+            "`_creationTime` is automatically added to the end of each index. It should not be added explicitly in "
+            "the index definition. See https://docs.convex.dev/using/indexes for more details.");
+      }
       for (absl::string_view part : absl::StrSplit(field, '.')) {
         if (part.empty() || part[0] == '_') {
-          return refuse(name, absl::StrCat("field \"", field, "\" is not allowed (system fields are appended "
-                                                              "automatically)"));
+          return absl::InvalidArgumentError("Reserved fields (starting with `_`) are not allowed in indexes.");
         }
       }
     }
-    if (!field_lists.insert(fields).second) return refuse(name, "another index has the same fields");
+    auto [existing, inserted] = field_lists.emplace(fields, name);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat("In table \"", table.name, "\" index \"", existing->second,
+                                                     "\" and index \"", name,
+                                                     "\" have the same fields. Indexes must be unique within a table."));
+    }
   }
   return absl::OkStatus();
 }

@@ -70,6 +70,9 @@ struct Config {
   // Admission control (0: the defaults, scaled to the machine).
   int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
   std::string contexts = "fresh";
+  // What functions read as CONVEX_CLOUD_URL and CONVEX_SITE_URL: "<url>/d/<deployment>".
+  std::string public_url = "http://127.0.0.1:7701";
+  std::string site_url = "http://127.0.0.1:7702";
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
   int history_hours = 24;
@@ -178,6 +181,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   LogHub logs;
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
+  runner_options.public_url = config.public_url;
+  runner_options.site_url = config.site_url;
   FunctionRunner runner(live, pool, executor, logs, runner_options);
   RealClock clock(executor);
   Scheduler scheduler(
@@ -256,7 +261,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   public_builder.RegisterService(&admin_service);
   public_builder.RegisterService(&deployments_service);
   public_builder.RegisterService(&functions_service);
-  public_builder.SetMaxReceiveMessageSize(16 << 20);
+  // Convex allows 16 MiB of arguments, by value size: their JSON text may be larger.
+  public_builder.SetMaxReceiveMessageSize(64 << 20);
   std::unique_ptr<grpc::Server> public_server = public_builder.BuildAndStart();
   if (public_server == nullptr || port == 0) {
     pool.Shutdown();
@@ -308,6 +314,10 @@ int main(int argc, char** argv) {
   flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
   flags.String("contexts", &config.contexts,
                "fresh (a new V8 context per function call) or warm (contexts reused per code version)");
+  flags.String("public-url", &config.public_url,
+               "base URL of the client API, as functions see it: CONVEX_CLOUD_URL is <url>/d/<deployment>");
+  flags.String("site-url", &config.site_url,
+               "base URL of HTTP actions, as functions see it: CONVEX_SITE_URL is <url>/d/<deployment>");
   flags.Int("heartbeat-ms", &config.heartbeat_ms,
             "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
   flags.Int("worker-source-mb", &config.worker_source_mb,

@@ -10,6 +10,11 @@ using storage::Value;
 absl::StatusOr<Value> ParseSyscallArgs(absl::string_view args_json) {
   storage::ConvexJsonOptions plain;
   plain.plain = true;
+  // The envelope holds user values a few levels down; their own limits are checked, with the
+  // operation's words, when they are converted (storage::FromPlainJson).
+  plain.limits.max_depth = 80;
+  plain.limits.max_array_items = 1u << 20;
+  plain.limits.max_object_fields = 1u << 16;
   absl::StatusOr<Value> args = storage::ParseConvexJson(args_json, plain);
   // Convex's words for what user code can cause (a lone surrogate in a string, say).
   if (!args.ok()) return absl::InvalidArgumentError(absl::StrCat("Received invalid json: ", args.status().message()));

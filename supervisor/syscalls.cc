@@ -1,9 +1,11 @@
 #include "supervisor/syscalls.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/catalog.h"
@@ -94,8 +96,8 @@ absl::StatusOr<std::string> Get(InvocationSession& session, const Value& args) A
   const bool system = args.Get("isSystem").type() == Value::Type::kBoolean && args.Get("isSystem").boolean();
   ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table, txn->schemas().ByNumber(id.table));
   if (table != nullptr && (table->table.name[0] == '_') != system) {
-    return absl::InvalidArgumentError(system ? "db.system.get only reads system tables; use db.get"
-                                             : "System tables can only be read with db.system.get");
+    return absl::InvalidArgumentError(system ? "User tables cannot be accessed with db.system."
+                                             : "System tables can only be accessed with db.system.");
   }
   if (table != nullptr) RETURN_IF_ERROR(CheckReadable(table->table.name));
   ASSIGN_OR_RETURN(std::optional<Value> document, txn->Get(id));
@@ -105,7 +107,11 @@ absl::StatusOr<std::string> Get(InvocationSession& session, const Value& args) A
 absl::StatusOr<std::string> Insert(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
   ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
-  ASSIGN_OR_RETURN(Value value, storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/false));
+  absl::StatusOr<Value> converted = storage::FromPlainJson(args.Get("value"), /*allow_undefined=*/false);
+  if (!converted.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid argument `value` for `db.insert`: ", converted.status().message()));
+  }
+  Value value = *std::move(converted);
   if (value.type() != Value::Type::kObject) return absl::InvalidArgumentError("insert takes an object");
   // Checked before the insert, on the user's fields (CheckSchema ignores the system fields): reading
   // the new document back would put it in the read set, and writes do not count as reads.
@@ -158,7 +164,22 @@ absl::StatusOr<std::string> NormalizeId(InvocationSession& session, const Value&
   ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
   ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "idString"));
   absl::StatusOr<storage::DocumentId> id = txn->ResolveId("db.normalizeId", id_text, table);
-  if (!id.ok()) return std::string(R"({"id":null})");
+  if (!id.ok()) {
+    // A legacy id (Convex's older format: the internal id alone, url-safe base64) names a document of
+    // whichever table it is normalized for.
+    std::string internal;
+    if (id_text.size() != 22 || !absl::WebSafeBase64Unescape(id_text, &internal) || internal.size() != 16 ||
+        !storage::ValidateIdentifier("table", table).ok()) {
+      return std::string(R"({"id":null})");
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> found, txn->Table(table));
+    if (found == nullptr || !CheckReadable(table).ok()) {
+      return std::string(R"({"id":null})");
+    }
+    storage::DocumentId legacy{found->table.number, {}};
+    std::copy(internal.begin(), internal.end(), legacy.internal.begin());
+    return absl::StrCat("{\"id\":", Quote(storage::EncodeDocumentId(legacy)), "}");
+  }
   return absl::StrCat("{\"id\":", Quote(storage::EncodeDocumentId(*id)), "}");
 }
 
@@ -221,17 +242,30 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
   ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
   if (session.paginated) {
     return absl::InvalidArgumentError(
-        "MultiplePaginatedDatabaseQueries: this function already paginated a query; a function may paginate once");
+        "This query or mutation function ran multiple paginated queries. Convex only supports a single paginated "
+        "query in each function.");
   }
-  session.paginated = true;
   storage::PageRequest request;
   ASSIGN_OR_RETURN(request.query, storage::ParseQuery(args.Get("query")));
   RETURN_IF_ERROR(CheckReadable(request.query.table));
   request.cursor = OptionalString(args, "cursor");
   request.end_cursor = OptionalString(args, "endCursor");
   ASSIGN_OR_RETURN(request.page_size, OptionalCount(args, "pageSize", 0));
-  ASSIGN_OR_RETURN(size_t max_rows, OptionalCount(args, "maximumRowsRead", 0));
-  if (max_rows > 0) request.maximum_rows_read = max_rows;
+  const size_t kUnset = SIZE_MAX;
+  ASSIGN_OR_RETURN(size_t max_rows, OptionalCount(args, "maximumRowsRead", kUnset));
+  ASSIGN_OR_RETURN(size_t max_bytes, OptionalCount(args, "maximumBytesRead", kUnset));
+  if (max_rows == 0 || max_bytes == 0) {
+    return absl::InvalidArgumentError("maximumRowsRead and maximumBytesRead must be greater than 0");
+  }
+  if (max_rows != kUnset) request.maximum_rows_read = max_rows;
+  if (max_bytes != kUnset) request.maximum_bytes_read = max_bytes;
+  if (request.page_size == 0 && !request.end_cursor.has_value()) {
+    return absl::InvalidArgumentError("Must request at least 1 document while paginating");
+  }
+  if (request.page_size > storage::kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("Requested too many items: ", request.page_size));
+  }
+  session.paginated = true;  // only a page that could be asked for counts
   ASSIGN_OR_RETURN(storage::PageResult page,
                    storage::QueryPage(*txn, request, session.deployment->info().cursor_key));
   std::string out = "{\"page\":[";
@@ -263,7 +297,7 @@ absl::StatusOr<std::string> Count(InvocationSession& session, const Value& args)
   return storage::ToConvexJson(Value::Float64(count));
 }
 
-constexpr size_t kMaxScheduledPerFunction = 1000;
+constexpr size_t kMaxScheduledPerFunction = kMaxScheduledPerMutation;
 
 absl::StatusOr<std::string> Schedule(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
@@ -271,8 +305,16 @@ absl::StatusOr<std::string> Schedule(InvocationSession& session, const Value& ar
     return absl::ResourceExhaustedError(absl::StrCat("Too many functions scheduled by this mutation (limit: ",
                                                      kMaxScheduledPerFunction, ")"));
   }
+  ASSIGN_OR_RETURN(size_t size, ScheduledArgsSize(args));
+  if (session.scheduled_args_bytes + size > kMaxScheduledTotalArgsBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Too large total size of the arguments of scheduled functions from this mutation (limit: ",
+        kMaxScheduledTotalArgsBytes, " bytes)"));
+  }
   ASSIGN_OR_RETURN(std::string id, ScheduleJob(*txn, *session.code, args, absl::Now(), session.scheduled_job));
   ++session.functions_scheduled;
+  session.scheduled_args_bytes += size;
+  session.max_scheduled_args_bytes = std::max(session.max_scheduled_args_bytes, size);
   return Quote(id);
 }
 
@@ -307,10 +349,7 @@ absl::StatusOr<std::string> TransactionMetrics(InvocationSession& session, const
   if (session.txn == nullptr) return absl::InvalidArgumentError("Unknown async operation 1.0/getTransactionMetrics");
   const storage::TransactionLimits limits;
   const storage::Transaction& txn = *session.txn;
-  size_t bytes_written = 0;
-  for (const auto& [id, write] : txn.writes()) {
-    if (write.new_document.has_value()) bytes_written += storage::ConvexSize(*write.new_document);
-  }
+  const size_t bytes_written = txn.bytes_written();
   auto metric = [](size_t used, size_t limit) {
     return absl::StrCat("{\"used\":", used, ",\"remaining\":", used >= limit ? 0 : limit - used, "}");
   };
@@ -318,9 +357,9 @@ absl::StatusOr<std::string> TransactionMetrics(InvocationSession& session, const
                       ",\"bytesWritten\":", metric(bytes_written, limits.max_bytes_written),
                       ",\"databaseQueries\":", metric(session.database_queries, 4096),
                       ",\"documentsRead\":", metric(txn.documents_read(), limits.max_documents_read),
-                      ",\"documentsWritten\":", metric(txn.writes().size(), limits.max_documents_written),
+                      ",\"documentsWritten\":", metric(txn.write_count(), limits.max_documents_written),
                       ",\"functionsScheduled\":", metric(session.functions_scheduled, kMaxScheduledPerFunction),
-                      ",\"scheduledFunctionArgsBytes\":", metric(0, 16u << 20), "}");
+                      ",\"scheduledFunctionArgsBytes\":", metric(session.scheduled_args_bytes, kMaxScheduledTotalArgsBytes), "}");
 }
 
 absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) {
@@ -329,6 +368,8 @@ absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) {
       session.deployment->db().catalog().GetEnv(session.deployment->info().id, name);
   if (absl::IsInvalidArgument(value.status())) return std::string("null");  // not a valid name: never set
   if (!value.ok()) return value.status();
+  if (!value->has_value() && name == "CONVEX_CLOUD_URL" && !session.cloud_url.empty()) return Quote(session.cloud_url);
+  if (!value->has_value() && name == "CONVEX_SITE_URL" && !session.site_url.empty()) return Quote(session.site_url);
   return value->has_value() ? Quote(**value) : std::string("null");
 }
 

@@ -242,7 +242,7 @@ TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
   isobar::v1::ErrorDetail detail;
   status = do_push(broken, &refused, &detail);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("the pushed modules failed to evaluate: Error: no config"));
+  EXPECT_THAT(status.error_message(), HasSubstr("the pushed modules failed to evaluate: Uncaught Error: no config"));
   EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::USER_ERROR);
   EXPECT_THAT(detail.stack(), HasSubstr("at explode (convex:/broken.js:1:"));
   // Checked before any worker runs: a lying hash, a bad path, an unknown deployment.
@@ -311,7 +311,7 @@ TEST_F(DeploymentsTest, PushAnalysesPublishesAndListsFunctions) {
   with_json.set_schema_json(R"({"schemaValidation":true,"tables":[{"tableName":"messages","indexes":[{"indexDescriptor":"by_id","fields":["body"]}],"searchIndexes":[],"vectorIndexes":[]}]})");
   status = do_push(with_json, &refused);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "the schema given as JSON applies";
-  EXPECT_THAT(status.error_message(), HasSubstr(R"(index "by_id" of table "messages": the name is reserved)"));
+  EXPECT_THAT(status.error_message(), HasSubstr(R"(In table "messages" cannot name an index "by_id" because the name is reserved.)"));
   with_json.set_schema_json("[1,2]");
   status = do_push(with_json, &refused);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -108,8 +108,11 @@ std::optional<std::vector<Value>> Model::Source(const Value& spec, const std::ve
   const std::string table = Text(spec, "table");
   const bool has_index = spec.Get("index").type() == Value::Type::kString;
   const std::string index = has_index ? Text(spec, "index") : "by_creation_time";
-  if (!Exists(table)) return std::vector<Value>();  // a missing table reads as empty, through any index
+  // A missing table reads as empty through its system indexes and through indexes the schema
+  // declares; any other index of it does not exist (Convex: "Index t.i not found.").
+  if (!Exists(table) && (index == "by_creation_time" || index == "by_id")) return std::vector<Value>();
   if (!KeyFields(table, index).has_value()) return std::nullopt;
+  if (!Exists(table)) return std::vector<Value>();
   std::vector<std::pair<std::vector<Value>, Value>> keyed;
   for (const auto& [id, document] : Documents(table)) {
     bool in_range = true;

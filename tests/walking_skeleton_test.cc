@@ -111,14 +111,14 @@ TEST_F(WalkingSkeletonTest, ErrorsCarryStructuredDetail) {
                                           0, &detail);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::USER_ERROR);
-  EXPECT_EQ(detail.message(), "TypeError: bad thing");
+  EXPECT_EQ(detail.message(), "Uncaught TypeError: bad thing");
   EXPECT_THAT(detail.stack(), HasSubstr("at thrower (eval.js:1:"));
   EXPECT_FALSE(detail.retryable());
 
   status = supervisor_->Eval("while (true) {}", &response, /*timeout_ms=*/50, &detail);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::LIMIT);
-  EXPECT_THAT(detail.message(), HasSubstr("CPU time limit exceeded"));
+  EXPECT_THAT(detail.message(), HasSubstr("Function execution timed out"));
   EXPECT_TRUE(detail.stack().empty());
 
   grpc::ClientContext context;  // no key
@@ -166,7 +166,7 @@ TEST_F(WalkingSkeletonTest, UserErrorsAreUnknownWithTheirMessage) {
   isobar::v1::EvalResponse response;
   grpc::Status status = supervisor_->Eval("throw new TypeError('nope')", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
-  EXPECT_EQ(status.error_message(), "TypeError: nope");
+  EXPECT_EQ(status.error_message(), "Uncaught TypeError: nope");
   status = supervisor_->Eval("eval('1')", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_THAT(status.error_message(), HasSubstr("EvalError"));
@@ -220,7 +220,7 @@ TEST_F(WalkingSkeletonTest, CpuBurnIsCutOffWhileTheOtherWorkerServes) {
   burner.join();
   EXPECT_EQ(served, 20);
   EXPECT_EQ(burn_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_THAT(burn_status.error_message(), HasSubstr("CPU time limit exceeded"));
+  EXPECT_THAT(burn_status.error_message(), HasSubstr("Function execution timed out"));
 }
 
 TEST_F(WalkingSkeletonTest, KilledWorkerIsRestartedAndTheNextCallSucceeds) {

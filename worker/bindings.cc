@@ -15,6 +15,7 @@
 #include "v8-exception.h"
 #include "v8-primitive.h"
 #include "v8-typed-array.h"
+#include "worker/crypto_bindings.h"
 #include "worker/invocation.h"
 #include "worker/js_util.h"
 #include "worker/module_hash.h"
@@ -148,14 +149,6 @@ void RandomBytes(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(NewArrayBuffer(isolate, bytes.data(), bytes.size()));
 }
 
-const EVP_MD* DigestByName(absl::string_view name) {
-  if (name == "SHA-1") return EVP_sha1();
-  if (name == "SHA-256") return EVP_sha256();
-  if (name == "SHA-384") return EVP_sha384();
-  if (name == "SHA-512") return EVP_sha512();
-  return nullptr;
-}
-
 void Digest(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   const EVP_MD* md = info.Length() >= 2 && info[0]->IsString() ? DigestByName(ToUtf8(isolate, info[0])) : nullptr;
@@ -219,6 +212,7 @@ v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::
   SetFunction(context, native, "randomBytes", RandomBytes);
   SetFunction(context, native, "digest", Digest);
   SetFunction(context, native, "observedTime", ObservedTime);
+  InstallCryptoBindings(context, native);
   v8::Local<v8::Value> installer;
   v8::Local<v8::Value> enter;
   v8::Local<v8::Value> argv[] = {native};
@@ -267,7 +261,8 @@ const intptr_t* BindingReferences() {
   static const intptr_t kReferences[] = {
       reinterpret_cast<intptr_t>(Syscall), reinterpret_cast<intptr_t>(AsyncSyscall), reinterpret_cast<intptr_t>(Log),
       reinterpret_cast<intptr_t>(RandomBytes), reinterpret_cast<intptr_t>(Digest),
-      reinterpret_cast<intptr_t>(ObservedTime), 0};
+      reinterpret_cast<intptr_t>(ObservedTime), reinterpret_cast<intptr_t>(Hmac), reinterpret_cast<intptr_t>(Pbkdf2),
+      reinterpret_cast<intptr_t>(Hkdf), reinterpret_cast<intptr_t>(Aes), 0};
   return kReferences;
 }
 
@@ -277,6 +272,7 @@ void WarmUpBindings() {
     unsigned int length = 0;
     EVP_Digest("", 0, digest, &length, DigestByName(name), nullptr);
   }
+  WarmUpCryptoBindings();
   unsigned char byte;
   if (getrandom(&byte, 1, 0) != 1) {
     // Nothing to do: RandomBytes reports the failure if it persists.

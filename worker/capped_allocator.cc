@@ -5,6 +5,7 @@
 namespace isobar::worker {
 
 bool CappedArrayBufferAllocator::Reserve(size_t length) {
+  if (length > max_one_) return false;
   size_t used = used_.load(std::memory_order_relaxed);
   do {
     if (length > budget_ || used > budget_ - length) return false;

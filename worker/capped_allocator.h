@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "v8-array-buffer.h"
 
@@ -14,7 +15,9 @@ namespace isobar::worker {
 
 class CappedArrayBufferAllocator final : public v8::ArrayBuffer::Allocator {
  public:
-  explicit CappedArrayBufferAllocator(size_t budget_bytes) : budget_(budget_bytes) {}
+  // At most `budget_bytes` in all, and `max_one_bytes` in one buffer.
+  explicit CappedArrayBufferAllocator(size_t budget_bytes, size_t max_one_bytes = SIZE_MAX)
+      : budget_(budget_bytes), max_one_(max_one_bytes) {}
 
   void* Allocate(size_t length) override;
   void* AllocateUninitialized(size_t length) override;
@@ -25,6 +28,7 @@ class CappedArrayBufferAllocator final : public v8::ArrayBuffer::Allocator {
  private:
   bool Reserve(size_t length);
   const size_t budget_;
+  const size_t max_one_;
   std::atomic<size_t> used_{0};
 };
 

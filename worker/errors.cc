@@ -9,6 +9,7 @@
 #include "v8-debug.h"
 #include "v8-exception.h"
 #include "v8-json.h"
+#include "v8-message.h"
 #include "v8-primitive.h"
 #include "worker/host_calls.h"
 #include "worker/js_util.h"
@@ -34,6 +35,22 @@ std::string UserStack(v8::Isolate* isolate, v8::Local<v8::Value> thrown) {
   return stack;
 }
 
+
+// As Convex words an exception nobody caught: V8's message for it ("Uncaught Error: boom",
+// "Uncaught ConvexError: {...}", "Uncaught #<Object>", "Uncaught 42").
+std::string UncaughtMessage(v8::Local<v8::Context> context, v8::Local<v8::Value> thrown, const std::string& name,
+                            const std::string& message) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::TryCatch ignore(isolate);  // a getter that throws while V8 describes the value
+  v8::Local<v8::Message> described = v8::Exception::CreateMessage(isolate, thrown);
+  if (!described.IsEmpty()) {
+    std::string text = ToUtf8(isolate, described->Get());
+    if (!text.empty() && !ignore.HasCaught()) return text;
+  }
+  if (name.empty()) return "Uncaught exception";
+  return absl::StrCat("Uncaught ", message.empty() ? name : absl::StrCat(name, ": ", message));
+}
+
 }  // namespace
 
 void DescribeThrown(v8::Local<v8::Context> context, v8::Local<v8::Value> thrown, InvocationResult* out) {
@@ -56,15 +73,11 @@ void DescribeThrown(v8::Local<v8::Context> context, v8::Local<v8::Value> thrown,
         out->convex_error_data = ToUtf8(isolate, serialized);  // a nested call's error, passed through
       }
     }
-    out->result_json = absl::UnknownError(message_text.empty() ? name_text : absl::StrCat(name_text, ": ", message_text));
+    out->result_json = absl::UnknownError(UncaughtMessage(context, thrown, name_text, message_text));
     out->stack = UserStack(isolate, thrown);
     return;
   }
-  std::string text = "a value that is not an Error";
-  if (thrown->IsString() || thrown->IsNumber() || thrown->IsBoolean() || thrown->IsNullOrUndefined()) {
-    text = ToUtf8(isolate, thrown);
-  }
-  out->result_json = absl::UnknownError(absl::StrCat("Uncaught ", text));
+  out->result_json = absl::UnknownError(UncaughtMessage(context, thrown, "", ""));
 }
 
 v8::Local<v8::Value> HostCallError(v8::Local<v8::Context> context, const absl::Status& status) {

@@ -2,11 +2,14 @@
 
 #include <pthread.h>
 
+#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/log.h"
+#include "base/rust_format.h"
 #include "v8-exception.h"
 #include "v8-json.h"
 #include "v8-local-handle.h"
@@ -37,6 +40,9 @@ clockid_t CurrentThreadCpuClock() {
   pthread_getcpuclockid(pthread_self(), &clock);
   return clock;
 }
+
+// Convex's messages for its time and memory limits.
+constexpr char kOutOfMemory[] = "JavaScript execution ran out of memory (maximum memory usage: 64 MB)";
 
 bool IsBatchable(const std::string& op) { return op == "1.0/get" || op == "1.0/queryStreamNext"; }
 
@@ -268,6 +274,14 @@ Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<st
       v8::Local<v8::Promise::Resolver> resolver = inv.in_flight[i].resolver.Get(isolate);
       if (results[i].ok()) {
         resolver->Resolve(context, NewString(isolate, *results[i])).Check();
+      } else if (absl::StartsWith(results[i].status().message(), "Unknown operation ")) {
+        // The host does not know whether a call was made with syscall or asyncSyscall; Convex words
+        // the two apart.
+        const absl::Status& status = results[i].status();
+        resolver->Reject(context, HostCallError(context, absl::Status(status.code(), absl::StrCat(
+                                                                              "Unknown async operation ",
+                                                                              status.message().substr(18)))))
+            .Check();
       } else {
         resolver->Reject(context, HostCallError(context, results[i].status())).Check();
       }
@@ -291,6 +305,24 @@ void Evaluator::Cancel(InvocationId id) {
   Finish(std::move(it->second), std::move(cancelled), /*retire_isolate=*/false);
 }
 
+void Evaluator::WarnUnawaited(Invocation& inv) {
+  std::map<std::string, size_t> counts;  // by name, sorted as Convex lists them
+  for (const Invocation::PendingAsync& call : inv.queue) {
+    const size_t slash = call.op.rfind('/');
+    ++counts[slash == std::string::npos ? call.op : call.op.substr(slash + 1)];
+  }
+  size_t total = 0;
+  std::vector<std::string> names;
+  for (const auto& [name, count] : counts) {
+    total += count;
+    names.push_back(name);
+  }
+  AppendLog(inv, "warn",
+            absl::StrCat(total, " unawaited operation", total == 1 ? "" : "s", ": [", absl::StrJoin(names, ", "),
+                         "]. Async operations should be awaited or they might not run. See "
+                         "https://docs.convex.dev/functions/actions#dangling-promises for more information."));
+}
+
 Evaluator::Step Evaluator::Advance(Invocation& inv,
                                    const std::function<bool(Invocation&, v8::Local<v8::Context>)>& before) {
   DeploymentIsolate& deployment_isolate = *inv.isolate;
@@ -298,7 +330,7 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
   if (deployment_isolate.heap_exhausted()) {
     // Another invocation exhausted this isolate's heap: nothing more runs in it.
     InvocationResult exhausted;
-    exhausted.result_json = absl::ResourceExhaustedError("JavaScript heap out of memory");
+    exhausted.result_json = absl::ResourceExhaustedError(kOutOfMemory);
     return Finish(std::move(running_[inv.id]), std::move(exhausted), /*retire_isolate=*/true);
   }
   InvocationResult out;
@@ -320,6 +352,16 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
       inv.failure = absl::InternalError("the runtime prelude failed to start");
       inv.failure_is_user = false;
     }
+    // The next batch of queued async calls: consecutive gets and stream reads (up to 16), or one call
+    // of anything else.
+    auto send_batch = [&] {
+      do {
+        inv.in_flight.push_back(std::move(inv.queue.front()));
+        inv.queue.pop_front();
+      } while (IsBatchable(inv.in_flight.front().op) && inv.in_flight.size() < kMaxBatch && !inv.queue.empty() &&
+               IsBatchable(inv.queue.front().op));
+      for (const Invocation::PendingAsync& call : inv.in_flight) batch.push_back({call.op, call.args});
+    };
     while (ok) {
       if (!inv.awaiting.IsEmpty()) {
         isolate->PerformMicrotaskCheckpoint();
@@ -339,19 +381,32 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
             ok = false;
             break;
           }
-          // The next batch: consecutive gets and stream reads (up to 16), or one call of anything else.
-          do {
-            inv.in_flight.push_back(std::move(inv.queue.front()));
-            inv.queue.pop_front();
-          } while (IsBatchable(inv.in_flight.front().op) && inv.in_flight.size() < kMaxBatch && !inv.queue.empty() &&
-                   IsBatchable(inv.queue.front().op));
-          for (const Invocation::PendingAsync& call : inv.in_flight) batch.push_back({call.op, call.args});
+          send_batch();
           break;
         }
         value = promise->Result();
         inv.awaiting.Reset();
       }
       if (inv.next_step == inv.steps.size()) {
+        // Calls the function started and did not await still run, as on Convex: a dangling
+        // ctx.db.insert commits with the mutation. The result waits for them.
+        // An action's are not waited for: Convex warns that they might not run.
+        const bool udf = inv.invoke.has_function() && inv.invoke.function().kind() != FunctionCall::ACTION;
+        if (!inv.dangling_result.IsEmpty()) value = inv.dangling_result.Get(isolate);
+        if (udf) {
+          isolate->PerformMicrotaskCheckpoint();
+          if (isolate->IsExecutionTerminating()) {
+            ok = false;
+            break;
+          }
+          if (!inv.queue.empty()) {
+            if (inv.dangling_result.IsEmpty()) inv.dangling_result.Reset(isolate, value);
+            send_batch();
+            break;
+          }
+        } else if (inv.invoke.has_function() && !inv.queue.empty()) {
+          WarnUnawaited(inv);
+        }
         finished = true;
         break;
       }
@@ -373,9 +428,10 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
     if (terminated) {
       isolate->CancelTerminateExecution();
       out.result_json = deployment_isolate.heap_exhausted()
-                            ? absl::ResourceExhaustedError("JavaScript heap out of memory")
-                            : absl::DeadlineExceededError(
-                                  absl::StrCat("CPU time limit exceeded (", absl::FormatDuration(inv.cpu_budget), ")"));
+                            ? absl::ResourceExhaustedError(kOutOfMemory)
+                            : absl::DeadlineExceededError(absl::StrCat(
+                                  "Function execution timed out (maximum duration: ",
+                                  FormatRustDuration(absl::ToDoubleSeconds(inv.cpu_budget)), ")"));
     } else if (!inv.failure.ok()) {
       out.result_json = inv.failure;
       out.user_error = inv.failure_is_user;

@@ -111,6 +111,8 @@ class Evaluator {
   const CodeCache& code_cache() const { return *code_cache_; }
 
  private:
+  // Convex's warning for calls an action started and did not await (they are dropped).
+  static void WarnUnawaited(Invocation& inv);
   Step Advance(Invocation& invocation, const std::function<bool(Invocation&, v8::Local<v8::Context>)>& before);
   Step Finish(std::unique_ptr<Invocation> invocation, InvocationResult result, bool retire_isolate);
   // After a successful function call: what the isolate's next fresh context should evaluate ahead.

@@ -187,7 +187,7 @@ TEST_F(EvaluatorPoolTest, IdleWorkersEvaluateTheLastCallsModulesAhead) {
   EXPECT_THAT(*second.result_json, ::testing::EndsWith(",1]")) << "a context that ran no function";
   // The top-level output reaches the invocation that took the context, once.
   ASSERT_EQ(second.logs.size(), 1u);
-  EXPECT_EQ(second.logs[0].message, "top level");
+  EXPECT_EQ(second.logs[0].message, "'top level'");  // quoted, as Convex logs strings
   // Other code cannot use a context preloaded with m.js: its modules evaluate on the request path.
   evaluator.Prepare();
   EXPECT_EQ(*run(3, module + " // v2", 3000).result_json, "[3000,1]");
@@ -276,6 +276,7 @@ TEST_F(EvaluatorPoolTest, CompiledCodeIsCachedByModuleHash) {
 
 TEST_F(EvaluatorPoolTest, ArgumentsAndResultsAreBounded) {
   limits_.max_value_bytes = 1000;
+  limits_.max_value_nesting = 64;
   Evaluator evaluator(host_, watchdog_, {}, limits_);
   const std::string echo = QueryModule("async (args) => JSON.parse(args)");
   EXPECT_EQ(*evaluator.Run(Query(1, "A", echo, R"([{"a":1}])")).result_json, R"([{"a":1}])");

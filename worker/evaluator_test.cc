@@ -79,10 +79,10 @@ TEST_F(EvaluatorTest, HostErrorsAreCatchableExceptions) {
 TEST_F(EvaluatorTest, ThrownErrorsAreUserErrors) {
   InvocationResult r = Run("throw new Error('boom')");
   EXPECT_EQ(r.result_json.status().code(), absl::StatusCode::kUnknown);
-  EXPECT_EQ(r.result_json.status().message(), "Error: boom");
+  EXPECT_EQ(r.result_json.status().message(), "Uncaught Error: boom");  // as Convex words it
   EXPECT_TRUE(r.user_error);
   r = Run("Promise.reject(new RangeError('later'))");
-  EXPECT_EQ(r.result_json.status().message(), "RangeError: later");
+  EXPECT_EQ(r.result_json.status().message(), "Uncaught RangeError: later");
   r = Run("new Promise(() => {})");
   EXPECT_EQ(r.result_json.status().message(), "Returned promise will never resolve");
 }

@@ -75,6 +75,8 @@ struct Invocation {
   std::vector<Step> steps;
   size_t next_step = 0;
   v8::Global<v8::Promise> awaiting;  // the promise the next step waits for
+  // The function's result while calls it did not await still run (they finish before it returns).
+  v8::Global<v8::Value> dangling_result;
 
   absl::Duration cpu_budget;
   absl::Duration cpu_used;

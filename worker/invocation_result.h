@@ -34,15 +34,26 @@ struct InvocationResult {
 };
 
 struct EvaluatorLimits {
-  size_t max_heap_bytes = 64u << 20;
+  // Convex's user heap is 64 MiB, with 32 MiB more as V8's hard limit, where it terminates (its
+  // message says 64 MB). Ours is shared by the invocations of one deployment that a worker interleaves
+  // (an action and the query it calls, say), and a 16 MiB value takes several copies on its way out
+  // (base64, JSON): with 96 MiB, an action passing 16 MiB of arguments ran out after a first one.
+  size_t max_heap_bytes = 128u << 20;
   size_t max_array_buffer_bytes = 128u << 20;  // per isolate, outside the V8 heap
+  // One ArrayBuffer: Convex's cap (ISOLATE_MAX_ARRAY_BUFFER_TOTAL_SIZE, 64 MiB per isolate, where an
+  // isolate runs one request at a time; ours interleave up to 16, so their total is the budget above).
+  size_t max_array_buffer_one_bytes = 64u << 20;
   size_t max_log_lines = 256;
   size_t max_log_line_bytes = 32u << 10;
-  size_t max_host_call_bytes = 16u << 20;
+  size_t max_host_call_bytes = 48u << 20;  // a host call's JSON text (nested calls carry up to 16 MiB of arguments)
   size_t max_pending_async_syscalls = 10000;
-  // Arguments and results crossing the process boundary.
-  size_t max_value_bytes = 16u << 20;
-  int max_value_nesting = 64;
+  // Arguments and results crossing the process boundary, as JSON text. The supervisor holds them to
+  // Convex's 16 MiB by value size (supervisor/value_limits.h); their text may be larger (base64 bytes,
+  // escapes), within the internal gRPC messages' 64 MiB.
+  size_t max_value_bytes = 48u << 20;
+  // Beyond what any Convex value nests (64): the supervisor checks values with Convex's messages; this
+  // only keeps absurd depths from leaving the worker.
+  int max_value_nesting = 256;
   // The isolate pool: at most this many deployments' isolates, and this much V8 heap in use in all.
   size_t max_isolates = 16;
   size_t isolate_memory_budget_bytes = 512u << 20;

@@ -30,7 +30,8 @@ DeploymentIsolate::DeploymentIsolate(std::string deployment, bool wasm, const Ev
       limits_(limits),
       extensions_(extensions),
       code_cache_(code_cache),
-      allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes)) {
+      allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes,
+                                                                limits.max_array_buffer_one_bytes)) {
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator_.get();
   params.constraints.ConfigureDefaultsFromHeapSize(0, limits.max_heap_bytes);
@@ -60,7 +61,10 @@ size_t DeploymentIsolate::NearHeapLimit(void* data, size_t current_limit, size_t
   auto* self = static_cast<DeploymentIsolate*>(data);
   self->heap_exhausted_ = true;
   self->isolate_->TerminateExecution();
-  return current_limit + (16u << 20);  // room to unwind; the isolate is retired afterwards
+  // Room to unwind, generous (as Convex, which multiplies it): one allocation that found the heap full
+  // may be large (a 22 MB string), and V8 aborts the process if it still does not fit. The isolate is
+  // retired afterwards.
+  return current_limit * 2;
 }
 
 void DeploymentIsolate::MeasureHeap() {

@@ -46,7 +46,7 @@ class Blob {
     return this.#bytes.slice();
   }
   stream() {
-    throw domException("Blob.stream() is not supported yet; use arrayBuffer() or text()", "NotSupportedError");
+    return byteStream(this.#bytes.slice());
   }
   get [Symbol.toStringTag]() { return "Blob"; }
   static {

@@ -25,18 +25,62 @@ class NoFinalizationRegistry {
     return false;
   }
 }
-const refused = (what) => () => {
-  throw new Error(`Can't use ${what} in queries and mutations. Please consider using an action.`);
+const refusal = (what) =>
+  new Error(`Can't use ${what} in queries and mutations. Please consider using an action. ` +
+    "See https://docs.convex.dev/functions/actions for more details.");
+// As on Convex, a timer in a query or mutation fails the function even where the call is caught: the
+// refusal is a rejection nobody can handle.
+const refusedTimer = (what) => () => {
+  Promise.reject(refusal(what));
+  return 0;
 };
 function refusedFetch() {
-  return Promise.reject(new Error("Can't use fetch() in queries and mutations. Please consider using an action."));
+  return Promise.reject(refusal("fetch()"));
 }
+
+// Timers in actions: each is a host call that answers once its time has passed (at most a minute per
+// call). Cleared timers never call back. Timers still pending when the action returns are dropped,
+// with Convex's warning about unawaited operations.
+let nextTimerId = 1;
+const liveTimers = new Set();
+const sleep = (ms) =>
+  asyncSyscall("isobar/sleep", JSON.stringify({ ms: Math.min(ms, 60000) })).then(() =>
+    ms > 60000 ? sleep(ms - 60000) : undefined);
+const delayOf = (delay) => Math.max(0, Number(delay) || 0);
+function actionSetTimeout(callback, delay, ...args) {
+  const id = nextTimerId++;
+  liveTimers.add(id);
+  sleep(delayOf(delay)).then(() => {
+    if (!liveTimers.delete(id)) return;
+    if (typeof callback === "function") callback(...args);
+  });
+  return id;
+}
+function actionSetInterval(callback, delay, ...args) {
+  const id = nextTimerId++;
+  liveTimers.add(id);
+  const tick = () =>
+    sleep(delayOf(delay)).then(() => {
+      if (!liveTimers.has(id)) return;
+      if (typeof callback === "function") callback(...args);
+      return tick();
+    });
+  tick();
+  return id;
+}
+function clearTimer(id) {
+  liveTimers.delete(id);
+}
+define(globalThis, "clearTimeout", clearTimer);
+define(globalThis, "clearInterval", clearTimer);
 const actionOnly = (what) => () => {
   throw new Error(`${what} is not supported yet in Isobar actions`);
 };
 
 function enterInvocation(params) {
   timers.clear();  // console.time's timers last one request
+  liveTimers.clear();
+  deterministicCrypto = Boolean(params.deterministic);
   if (!params.deterministic) {
     define(Math, "random", realRandom);
     fillRandom = realFillRandom;
@@ -45,8 +89,8 @@ function enterInvocation(params) {
     define(globalThis, "WeakRef", RealWeakRef);
     define(globalThis, "FinalizationRegistry", RealFinalizationRegistry);
     define(globalThis, "fetch", actionOnly("fetch()"));
-    define(globalThis, "setTimeout", actionOnly("setTimeout"));
-    define(globalThis, "setInterval", actionOnly("setInterval"));
+    define(globalThis, "setTimeout", actionSetTimeout);
+    define(globalThis, "setInterval", actionSetInterval);
     invocationStart = RealDate.now();
     return;
   }
@@ -97,6 +141,6 @@ function enterInvocation(params) {
   define(globalThis, "FinalizationRegistry", NoFinalizationRegistry);
 
   define(globalThis, "fetch", refusedFetch);
-  define(globalThis, "setTimeout", refused("setTimeout"));
-  define(globalThis, "setInterval", refused("setInterval"));
+  define(globalThis, "setTimeout", refusedTimer("setTimeout"));
+  define(globalThis, "setInterval", refusedTimer("setInterval"));
 }

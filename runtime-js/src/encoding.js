@@ -104,6 +104,7 @@ function bytesOf(source, what = "argument") {
 const webEncoding = once(() => {
 class TextEncoder {
   get encoding() { return "utf-8"; }
+  get [Symbol.toStringTag]() { return "TextEncoder"; }
   encode(input = "") {
     return utf8Encode(input);
   }
@@ -123,6 +124,7 @@ class TextEncoder {
 }
 
 class TextDecoder {
+  get [Symbol.toStringTag]() { return "TextDecoder"; }
   #fatal;
   #ignoreBOM;
   #pending = new Uint8Array(0);  // an incomplete sequence kept between streaming calls

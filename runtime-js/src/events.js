@@ -21,6 +21,7 @@ class DOMException extends Error {
   get code() {
     return kDomExceptionCodes[this.name] ?? 0;
   }
+  get [Symbol.toStringTag]() { return "DOMException"; }
 }
 
 let beginDispatch;  // (event, target) -> isStopped(); set by Event's static block
@@ -46,6 +47,11 @@ class Event {
   get currentTarget() { return this.#target; }
   get timeStamp() { return this.#timeStamp; }
   get isTrusted() { return false; }
+  get composed() { return false; }
+  // The targets the event passes through: just its target (there is no tree here), while dispatching.
+  composedPath() {
+    return this.#target === null ? [] : [this.#target];
+  }
   preventDefault() {
     if (this.#cancelable) this.#defaultPrevented = true;
   }
@@ -109,6 +115,7 @@ class AbortSignal extends EventTarget {
   }
   get aborted() { return this.#aborted; }
   get reason() { return this.#reason; }
+  get [Symbol.toStringTag]() { return "AbortSignal"; }
   throwIfAborted() {
     if (this.#aborted) throw this.#reason;
   }
@@ -144,6 +151,7 @@ class AbortSignal extends EventTarget {
 class AbortController {
   #signal = new AbortSignal(kAbortSecret);
   get signal() { return this.#signal; }
+  get [Symbol.toStringTag]() { return "AbortController"; }
   abort(reason) {
     abortSignal(this.#signal, reason);
   }

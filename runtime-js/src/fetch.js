@@ -36,7 +36,7 @@ class Headers {
     } else if (typeof init === "object" && typeof init[Symbol.iterator] === "function") {
       for (const pair of init) {
         const entry = [...pair];
-        if (entry.length !== 2) throw new TypeError("Each header must be [name, value]");
+        if (entry.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value");
         this.append(entry[0], entry[1]);
       }
     } else if (typeof init === "object") {
@@ -107,22 +107,37 @@ class Body {
   #bytes = null;
   #used = false;
   get bodyUsed() { return this.#used; }
-  get body() { return null; }  // streams are not supported yet; read with text(), json(), ...
-  #consume() {
-    if (this.#used) return Promise.reject(new TypeError("Body has already been consumed"));
+  #stream = null;
+  // The bytes as a stream (the same stream on every access; null without a body).
+  get body() {
+    if (this.#bytes === null) return null;
+    if (this.#stream === null) this.#stream = byteStream(this.#bytes.slice());
+    return this.#stream;
+  }
+  #consume(method) {
+    if (this.#used) {
+      // Convex's words: "Failed to execute 'text' on 'Request': body stream already read".
+      return Promise.reject(new TypeError(`Failed to execute '${method}' on '${this[Symbol.toStringTag]}': body stream already read`));
+    }
     this.#used = true;
     return Promise.resolve(this.#bytes ?? new Uint8Array(0));
   }
-  async text() { return utf8Decode(await this.#consume(), false); }
-  async json() { return JSON.parse(await this.text()); }
-  async arrayBuffer() { return (await this.#consume()).slice().buffer; }
-  async bytes() { return (await this.#consume()).slice(); }
+  async text() { return utf8Decode(await this.#consume("text"), false); }
+  async json() { return JSON.parse(utf8Decode(await this.#consume("json"), false)); }
+  async arrayBuffer() { return (await this.#consume("arrayBuffer")).slice().buffer; }
+  async bytes() { return (await this.#consume("bytes")).slice(); }
   async blob() {
-    const bytes = await this.#consume();
+    const bytes = await this.#consume("blob");
     return new (webBlob().Blob)([bytes], { type: this.headers.get("content-type") ?? "" });
   }
   async formData() {
-    throw domException("formData() is not supported yet", "NotSupportedError");
+    const type = this.headers.get("content-type") ?? "";
+    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+      throw domException("formData() reads only application/x-www-form-urlencoded bodies here", "NotSupportedError");
+    }
+    const form = new (webFormData().FormData)();
+    for (const [name, value] of new URLSearchParams(await this.text())) form.append(name, value);
+    return form;
   }
   static {
     bodyBytesOf = (body) => {
@@ -198,10 +213,15 @@ class Response extends Body {
     setBodyBytes(this, extracted.bytes);
   }
   static json(data, init = {}) {
-    const text = JSON.stringify(data);
-    if (text === undefined) throw new TypeError("The data is not JSON-serializable");
+    let text;
+    try {
+      text = JSON.stringify(data);
+    } catch {
+      text = undefined;
+    }
+    if (text === undefined) throw new TypeError("Failed to execute 'json' on 'Response': The data is not JSON serializable");
     const headers = new Headers(init.headers);
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    headers.set("content-type", "application/json");  // as Convex: always
     return new Response(text, { ...init, headers });
   }
   static error() {

@@ -226,8 +226,17 @@ class URL {
   #record;
   #searchParams;
   constructor(url, base) {
-    const baseRecord = base === undefined ? undefined : base instanceof URL ? base.#record : parseURL(String(base));
-    this.#record = parseURL(url instanceof URL ? url.href : String(url), baseRecord);
+    // Convex's message names what did not parse, quoted: the base, or the URL.
+    const parsing = (text, base) => {
+      try {
+        return parseURL(text, base);
+      } catch (e) {
+        if (e instanceof TypeError) throw new TypeError(`Invalid URL: '${text.slice(0, 2000)}'`);
+        throw e;
+      }
+    };
+    const baseRecord = base === undefined ? undefined : base instanceof URL ? base.#record : parsing(String(base));
+    this.#record = parsing(url instanceof URL ? url.href : String(url), baseRecord);
     this.#searchParams = new URLSearchParams(this.#record.query ?? "");
     attachSearchParams(this.#searchParams, this);
   }
@@ -351,7 +360,10 @@ class URLSearchParams {
       } else if (typeof init[Symbol.iterator] === "function") {
         for (const pair of init) {
           const entry = [...pair];
-          if (entry.length !== 2) throw new TypeError("Each query pair must be [name, value]");
+          if (entry.length !== 2) {
+            throw new TypeError("Failed to construct 'URLSearchParams': Failed to construct 'URLSearchParams': " +
+              "Sequence initializer must only contain pair elements");
+          }
           this.#list.push([String(entry[0]), String(entry[1])]);
         }
       } else {

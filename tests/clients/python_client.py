@@ -31,7 +31,7 @@ def main(address, deployment, api_key):
     sent = call("Mutation", "messages:send", {"channel": "py", "author": "guido", "body": "from python"})
     message_id = json.loads(sent.result_json)
     assert isinstance(message_id, str) and message_id, sent.result_json
-    assert [line.message for line in sent.log_lines] == ["send to py by guido"], sent.log_lines
+    assert [line.message for line in sent.log_lines] == ["'send to py by guido'"], sent.log_lines
 
     for i in range(3):
         call("Mutation", "messages:send", {"channel": "py", "author": "guido", "body": "m%d" % i})

@@ -178,7 +178,11 @@ class Conformance : public ::testing::Environment {
   void SetUp() override {
     supervisor_ = new SupervisorProcess({.workers = 2, .enable_eval = false});
     ASSERT_TRUE(supervisor_->Start().ok());
-    channel_ = grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials());
+    // Convex allows 16 MiB arguments and results: larger than gRPC's default 4 MiB messages.
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(-1);
+    arguments.SetMaxSendMessageSize(-1);
+    channel_ = grpc::CreateCustomChannel(supervisor_->address(), grpc::InsecureChannelCredentials(), arguments);
     functions_ = isobar::v1::Functions::NewStub(channel_);
     deployments_ = isobar::v1::Deployments::NewStub(channel_);
     absl::StatusOr<std::string> key = supervisor_->Deploy(kDeployment, "tests/conformance/app.modules");
@@ -198,6 +202,16 @@ class Conformance : public ::testing::Environment {
     absl::StrAppend(&table, absl::StrFormat("%-12s %6d %6d %9d %6d\n", "total", total.cases, total.match, total.divergent,
                                             total.failed));
     std::printf("%s", table.c_str());
+    if (total.failed > 0) {
+      // What the supervisor and its workers said about crashes, for the cases that failed.
+      std::istringstream log(supervisor_->log());
+      for (std::string line; std::getline(log, line);) {
+        if (line.find("died") != std::string::npos || line.find("atal") != std::string::npos ||
+            line.find("signal") != std::string::npos) {
+          std::printf("supervisor: %s\n", line.c_str());
+        }
+      }
+    }
     functions_.reset();
     deployments_.reset();
     delete supervisor_;
@@ -293,7 +307,12 @@ TEST_P(PushCaseTest, AsConvex) {
   const LoadedPush& loaded = GetParam();
   const PushCase& p = loaded.p;
   SCOPED_TRACE(absl::StrCat(loaded.area, "/", p.name(), " (Convex: ", p.convex(), ")"));
-  const std::string deployment = absl::StrCat("push-", p.name());
+  // Deployment names are a-z, 0-9 and '-'.
+  std::string deployment = absl::StrCat("push-", absl::AsciiStrToLower(p.name()));
+  for (char& c : deployment) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) c = '-';
+  }
+  deployment = deployment.substr(0, 64);
   absl::StatusOr<isobar::v1::PushRequest> push =
       SupervisorProcess::BundlePush(deployment, absl::StrCat("tests/conformance/pushes/", p.bundle(), ".modules"));
   ASSERT_TRUE(push.ok()) << push.status();
