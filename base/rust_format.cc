@@ -1,5 +1,6 @@
 #include "base/rust_format.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -42,6 +43,7 @@ std::string FormatRustDuration(uint64_t seconds, uint32_t nanos) {
 
 std::string FormatRustDuration(double seconds) {
   if (!(seconds > 0)) return "0ns";
+  seconds = std::min(seconds, 1.8e19);  // within uint64_t seconds
   const double whole = std::floor(seconds);
   uint64_t s = static_cast<uint64_t>(whole);
   uint64_t nanos = static_cast<uint64_t>(std::llround((seconds - whole) * 1e9));

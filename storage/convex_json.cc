@@ -113,6 +113,10 @@ class Parser {
 
   // `depth`: containers enclosing this value. `path`: for messages.
   absl::StatusOr<Value> ParseValue(int depth, const std::string& path) {
+    if (++values_ > options_.limits.max_values) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("Value has too many parts (more than ", options_.limits.max_values, " values in all)"));
+    }
     SkipSpace();
     if (pos_ >= text_.size()) return Error("unexpected end of input");
     switch (text_[pos_]) {
@@ -396,6 +400,7 @@ class Parser {
   absl::string_view text_;
   const ConvexJsonOptions& options_;
   size_t pos_ = 0;
+  size_t values_ = 0;  // parsed so far: each costs a Value (tens of bytes) for one byte of text
 };
 
 void AppendQuoted(const std::string& s, std::string* out) {

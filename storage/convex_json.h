@@ -29,6 +29,8 @@ struct ConvexJsonLimits {
   // Of JSON text: a 16 MiB value (Convex's limit on arguments and results, by value size) may take
   // more as text (base64 bytes, escapes).
   size_t max_bytes = 48u << 20;
+  // Values in all (nested ones included): memory, which text of 48 MiB of "[0,0,...]" would multiply.
+  size_t max_values = 1u << 20;
 };
 
 struct ConvexJsonOptions {

@@ -150,6 +150,18 @@ absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<cons
   }
   if (counted) ++write_count_;
   bytes_written_ += size;
+  if (!counted) {
+    // Not Convex's limits, but bounds of ours: scheduled jobs and other system documents of one
+    // transaction (nested mutations included) stay within twice the user limits.
+    const size_t system_size = new_document.has_value() ? ConvexSize(*new_document) : 0;
+    if (system_write_count_ + 1 > 2 * limits_.max_documents_written ||
+        system_bytes_written_ + system_size > 4 * limits_.max_bytes_written) {
+      return absl::ResourceExhaustedError(
+          "Too many system writes (scheduled functions) in a single function execution");
+    }
+    ++system_write_count_;
+    system_bytes_written_ += system_size;
+  }
   if (it == writes_.end()) {
     PendingWrite pending;
     pending.table = table;

@@ -105,12 +105,18 @@ class Transaction {
     std::map<DocumentId, PendingWrite> writes;
     size_t bytes_written = 0;
     size_t write_count = 0;
+    size_t system_write_count = 0;
+    size_t system_bytes_written = 0;
   };
-  Savepoint Save() const { return Savepoint{writes_, bytes_written_, write_count_}; }
+  Savepoint Save() const {
+    return Savepoint{writes_, bytes_written_, write_count_, system_write_count_, system_bytes_written_};
+  }
   void Restore(Savepoint savepoint) {
     writes_ = std::move(savepoint.writes);
     bytes_written_ = savepoint.bytes_written;
     write_count_ = savepoint.write_count;
+    system_write_count_ = savepoint.system_write_count;
+    system_bytes_written_ = savepoint.system_bytes_written;
   }
 
   const ReadSet& reads() const { return reads_; }
@@ -160,6 +166,7 @@ class Transaction {
   ReadSet reads_;
   std::map<DocumentId, PendingWrite> writes_;
   size_t documents_read_ = 0, bytes_read_ = 0, bytes_written_ = 0, write_count_ = 0;
+  size_t system_write_count_ = 0, system_bytes_written_ = 0;
 };
 
 }  // namespace isobar::storage

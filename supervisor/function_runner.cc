@@ -166,9 +166,14 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
     // can touch it from two invocations at once).
     std::unique_ptr<storage::Transaction> borrowed;
+    size_t scheduled = 0, scheduled_bytes = 0, largest_scheduled = 0;
     {
       absl::MutexLock lock(&request.parent->mu);
       borrowed = std::move(request.parent->txn);
+      // The transaction's scheduling limits count its nested calls too.
+      scheduled = request.parent->functions_scheduled;
+      scheduled_bytes = request.parent->scheduled_args_bytes;
+      largest_scheduled = request.parent->max_scheduled_args_bytes;
     }
     if (borrowed == nullptr) {
       std::move(attempt->done)(Failed(absl::FailedPreconditionError("the calling function has no transaction to share")));
@@ -177,6 +182,9 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
     attempt->savepoint = borrowed->Save();
     absl::MutexLock lock(&session->mu);
     session->txn = std::move(borrowed);
+    session->functions_scheduled = scheduled;
+    session->scheduled_args_bytes = scheduled_bytes;
+    session->max_scheduled_args_bytes = largest_scheduled;
   } else if (attempt->function.kind != FunctionKind::kAction) {
     absl::MutexLock lock(&session->mu);
     if (attempt->function.kind == FunctionKind::kQuery && request.snapshot_ts.has_value()) {
@@ -426,16 +434,25 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
 
 void FunctionRunner::ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded) {
   std::unique_ptr<storage::Transaction> txn;
+  size_t scheduled = 0, scheduled_bytes = 0, largest_scheduled = 0;
   {
     absl::MutexLock lock(&session.mu);
     session.streams.clear();
     txn = std::move(session.txn);
+    scheduled = session.functions_scheduled;
+    scheduled_bytes = session.scheduled_args_bytes;
+    largest_scheduled = session.max_scheduled_args_bytes;
   }
   if (txn == nullptr) return;
   // A failed nested mutation leaves nothing behind.
   if (!succeeded && attempt.savepoint.has_value()) txn->Restore(*std::move(attempt.savepoint));
   absl::MutexLock lock(&attempt.request.parent->mu);
   attempt.request.parent->txn = std::move(txn);
+  if (succeeded) {
+    attempt.request.parent->functions_scheduled = scheduled;
+    attempt.request.parent->scheduled_args_bytes = scheduled_bytes;
+    attempt.request.parent->max_scheduled_args_bytes = largest_scheduled;
+  }
 }
 
 void FunctionRunner::RunUdf(std::shared_ptr<InvocationSession> caller, absl::string_view args_json,

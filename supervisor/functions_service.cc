@@ -17,6 +17,7 @@ constexpr absl::Duration kRememberKeys = absl::Minutes(1);
 constexpr size_t kMaxRememberedKeys = 4096;
 constexpr size_t kMaxIdentityBytes = 64 << 10;
 constexpr size_t kMaxIdempotencyKeyBytes = 256;
+constexpr size_t kMaxTrailerLogBytes = 4096;
 
 }  // namespace
 
@@ -129,8 +130,22 @@ void FunctionsService::Serve(grpc::CallbackServerContext* context, const isobar:
     for (const isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = line;
     response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
     if (!outcome.ok) {
+      // The detail travels in a trailer, which gRPC keeps small (8 KiB by default): the first lines up
+      // to 4 KiB, then a note. (TailLogs and isobarctl logs show them all.)
       isobar::v1::ErrorDetail detail = outcome.error.detail;
-      for (const isobar::v1::LogLine& line : outcome.logs) *detail.add_log_lines() = line;
+      size_t bytes = 0, shown = 0;
+      for (const isobar::v1::LogLine& line : outcome.logs) {
+        bytes += line.level().size() + line.message().size();
+        if (bytes > kMaxTrailerLogBytes) break;
+        *detail.add_log_lines() = line;
+        ++shown;
+      }
+      if (shown < outcome.logs.size()) {
+        isobar::v1::LogLine* note = detail.add_log_lines();
+        note->set_level("warn");
+        note->set_message(absl::StrCat(outcome.logs.size() - shown,
+                                       " more log lines are not carried with the error (see isobarctl logs)"));
+      }
       reactor->Finish(Detailed(*context, outcome.error.code, detail));
       return;
     }

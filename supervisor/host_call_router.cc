@@ -39,7 +39,7 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                             isobar::worker::v1::HostCall call, Reply reply) {
   executor_.Run([this, worker, session = std::move(session), call = std::move(call), reply = std::move(reply)]() mutable {
     const std::string op = call.op();
-    if (session != nullptr && (FunctionRunner::IsActionCall(op) || op == "1.0/runUdf")) {
+    if (session != nullptr && !session->analysis && (FunctionRunner::IsActionCall(op) || op == "1.0/runUdf")) {
       // Answered when the nested function finishes; a user error keeps its message and data. (The
       // arguments are copied out before `call` moves into the callback.)
       const std::string args_json = call.args_json();
@@ -85,7 +85,8 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                             });
       return;
     }
-    if (session != nullptr && op == "isobar/sleep" && session->function.kind == FunctionKind::kAction) {
+    if (session != nullptr && !session->analysis && op == "isobar/sleep" &&
+        session->function.kind == FunctionKind::kAction) {
       // An action's setTimeout: answered once the time has passed (never past a minute at a time;
       // the runtime sleeps again for longer delays).
       absl::StatusOr<storage::Value> args = ParseSyscallArgs(call.args_json());

@@ -37,11 +37,18 @@ std::optional<std::string> OptionalString(const Value& args, absl::string_view n
 
 std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
 
+constexpr uint64_t kMaxDatabaseOperations = 64000;
+
 absl::StatusOr<storage::Transaction*> Reader(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   if (session.txn == nullptr) {
     return absl::InvalidArgumentError("The database is not available in actions: use ctx.runQuery or ctx.runMutation");
   }
-  ++session.database_queries;
+  // Repeating a read that finds nothing adds neither a document nor a new range, and each is a round
+  // trip to PostgreSQL: a bound of our own, well past what Convex's read limits allow otherwise.
+  if (++session.database_queries > kMaxDatabaseOperations) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Too many database operations in a single function execution (limit: ", kMaxDatabaseOperations, ")"));
+  }
   return session.txn.get();
 }
 

@@ -78,6 +78,15 @@ INSTANTIATE_TEST_SUITE_P(
                     /*budget_ms=*/5000},
         HostileCase{"3_array_buffers", "const b = []; for (let i = 0; i < 10; i++) b.push(new ArrayBuffer(2 ** 28)); 1",
                     kUser, "RangeError: Array buffer allocation failed", ""},
+        HostileCase{"3_array_buffer_budget",
+                    "const a = []; for (let i = 0; i < 3; i++) a.push(new ArrayBuffer(48 * 2 ** 20)); a.length", kUser,
+                    "RangeError: Array buffer allocation failed", ""},
+        // One native call the watchdog could not stop: PBKDF2's work is capped.
+        HostileCase{"1_pbkdf2_work",
+                    "crypto.subtle.importKey('raw', new Uint8Array(8), 'PBKDF2', false, ['deriveBits']).then((k) => "
+                    "crypto.subtle.deriveBits({name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(8), "
+                    "iterations: 2147483647}, k, 256))",
+                    kUser, "PBKDF2 work is too large", ""},
         HostileCase{"4_recursion", "(function f() { f(); })()", kUser, "RangeError: Maximum call stack size exceeded", ""},
         HostileCase{"5_huge_string", "'x'.repeat(2 ** 29).length", kUser, "RangeError: Invalid string length", ""},
         HostileCase{"5_huge_host_call", "Convex.syscall('op', 'x'.repeat(49 * 2 ** 20))", kUser,

@@ -1,5 +1,7 @@
 #include "worker/crypto_bindings.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -43,6 +45,10 @@ void Invalid(v8::Isolate* isolate, const char* what) { ThrowError(isolate, v8::E
 
 // At most 64 KiB of derived key material per call.
 constexpr uint32_t kMaxDerivedBytes = 65536;
+// PBKDF2 runs in one native call, where the watchdog cannot stop it: at most this many hash rounds
+// (iterations x output blocks; about a second of CPU). 600,000 iterations of one block, as OWASP
+// recommends for SHA-256, fit.
+constexpr uint64_t kMaxPbkdf2Rounds = 2'000'000;
 
 const EVP_CIPHER* AesCipher(absl::string_view mode, size_t key_bytes) {
   if (mode == "gcm") {
@@ -140,6 +146,12 @@ void Pbkdf2(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (md == nullptr || info.Length() < 5 || !BytesOf(info[1], &password) || !BytesOf(info[2], &salt) ||
       !info[3]->IsUint32() || !info[4]->IsUint32() || info[4].As<v8::Uint32>()->Value() > kMaxDerivedBytes) {
     return Invalid(isolate, "pbkdf2 takes (hash, password, salt, iterations, bytes)");
+  }
+  const uint64_t iterations = info[3].As<v8::Uint32>()->Value();
+  const uint64_t blocks = (info[4].As<v8::Uint32>()->Value() + EVP_MD_size(md) - 1) / EVP_MD_size(md);
+  if (iterations * std::max<uint64_t>(blocks, 1) > kMaxPbkdf2Rounds) {
+    return ThrowError(isolate, v8::Exception::RangeError,
+                      "PBKDF2 work is too large: iterations x output blocks must be at most 2000000");
   }
   std::string out(info[4].As<v8::Uint32>()->Value(), '\0');
   if (PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password.data), static_cast<int>(password.size), salt.data,

@@ -2,10 +2,12 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
@@ -43,6 +45,19 @@ clockid_t CurrentThreadCpuClock() {
 
 // Convex's messages for its time and memory limits.
 constexpr char kOutOfMemory[] = "JavaScript execution ran out of memory (maximum memory usage: 64 MB)";
+
+constexpr char kSleepOp[] = "isobar/sleep";
+
+// The delay of an isobar/sleep call ({"ms":N}); 0 if it cannot be read.
+double SleepMs(const std::string& args) {
+  const size_t at = args.find("\"ms\":");
+  double ms = 0;
+  if (at == std::string::npos) return 0;
+  const size_t start = at + 5;
+  const size_t end = args.find_first_of(",}", start);
+  if (!absl::SimpleAtod(args.substr(start, end == std::string::npos ? std::string::npos : end - start), &ms)) return 0;
+  return ms;
+}
 
 bool IsBatchable(const std::string& op) { return op == "1.0/get" || op == "1.0/queryStreamNext"; }
 
@@ -355,6 +370,23 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
     // The next batch of queued async calls: consecutive gets and stream reads (up to 16), or one call
     // of anything else.
     auto send_batch = [&] {
+      // A timer (an action's isobar/sleep) waits for its time on the host and holds the invocation's
+      // one call in flight meanwhile: other calls go first, and of timers, the shortest.
+      if (inv.queue.front().op == kSleepOp) {
+        auto next = std::find_if(inv.queue.begin(), inv.queue.end(), [](const Invocation::PendingAsync& call) {
+          return call.op != kSleepOp;
+        });
+        if (next == inv.queue.end()) {
+          next = std::min_element(inv.queue.begin(), inv.queue.end(), [](const auto& a, const auto& b) {
+            return SleepMs(a.args) < SleepMs(b.args);
+          });
+        }
+        if (next != inv.queue.begin()) {
+          Invocation::PendingAsync chosen = std::move(*next);
+          inv.queue.erase(next);
+          inv.queue.push_front(std::move(chosen));
+        }
+      }
       do {
         inv.in_flight.push_back(std::move(inv.queue.front()));
         inv.queue.pop_front();

@@ -39,9 +39,9 @@ struct EvaluatorLimits {
   // (an action and the query it calls, say), and a 16 MiB value takes several copies on its way out
   // (base64, JSON): with 96 MiB, an action passing 16 MiB of arguments ran out after a first one.
   size_t max_heap_bytes = 128u << 20;
-  size_t max_array_buffer_bytes = 128u << 20;  // per isolate, outside the V8 heap
+  size_t max_array_buffer_bytes = 64u << 20;  // per isolate, outside the V8 heap (Convex's 64 MiB)
   // One ArrayBuffer: Convex's cap (ISOLATE_MAX_ARRAY_BUFFER_TOTAL_SIZE, 64 MiB per isolate, where an
-  // isolate runs one request at a time; ours interleave up to 16, so their total is the budget above).
+  // isolate runs one request at a time; ours interleave calls, which share the budget above).
   size_t max_array_buffer_one_bytes = 64u << 20;
   size_t max_log_lines = 256;
   size_t max_log_line_bytes = 32u << 10;

@@ -61,10 +61,12 @@ size_t DeploymentIsolate::NearHeapLimit(void* data, size_t current_limit, size_t
   auto* self = static_cast<DeploymentIsolate*>(data);
   self->heap_exhausted_ = true;
   self->isolate_->TerminateExecution();
-  // Room to unwind, generous (as Convex, which multiplies it): one allocation that found the heap full
-  // may be large (a 22 MB string), and V8 aborts the process if it still does not fit. The isolate is
-  // retired afterwards.
-  return current_limit * 2;
+  // Room to unwind: one allocation that found the heap full may be large (a 22 MB string), and V8
+  // aborts the process if it still does not fit. Once 64 MiB, then 16 MiB at a time: bounded, so that
+  // isolates stay within the worker's cgroup. The isolate is retired afterwards.
+  const size_t room = self->raised_limit_ ? (16u << 20) : (64u << 20);
+  self->raised_limit_ = true;
+  return current_limit + room;
 }
 
 void DeploymentIsolate::MeasureHeap() {

@@ -111,6 +111,7 @@ class DeploymentIsolate {
   v8::Isolate* isolate_ = nullptr;
   v8::Global<v8::UnboundScript> prelude_;  // compiled once per isolate
   bool heap_exhausted_ = false;
+  bool raised_limit_ = false;  // NearHeapLimit gave room once already
   size_t heap_in_use_ = 0;
   std::unique_ptr<JsContext> prepared_;
   std::list<std::unique_ptr<JsContext>> warm_;  // idle, most recently used first

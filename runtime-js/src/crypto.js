@@ -111,7 +111,11 @@ const webCrypto = once(() => {
     const hash = hashName(algorithm.hash);
     if (name === "PBKDF2") {
       if (Number(algorithm.iterations) === 0) throw domException("iterations cannot be zero", "OperationError");
-      return native.pbkdf2(hash, keyBytes(key), copy(algorithm.salt, "salt"), Number(algorithm.iterations) >>> 0, length / 8);
+      try {
+        return native.pbkdf2(hash, keyBytes(key), copy(algorithm.salt, "salt"), Number(algorithm.iterations) >>> 0, length / 8);
+      } catch (e) {
+        throw domException(e.message, "OperationError");
+      }
     }
     if (name === "HKDF") {
       return native.hkdf(hash, keyBytes(key), copy(algorithm.salt, "salt"), copy(algorithm.info, "info"), length / 8);
