@@ -1,6 +1,6 @@
 // Push case semantics/env_at_import: a module that reads a deployment environment variable at
 // import time (module top level) and a query that returns what it read.
-import { query } from "./_generated/server";
+import { queryGeneric as query } from "convex/server";
 
 const AT_IMPORT = process.env.SEMANTICS_PUSH_VAR;
 

@@ -1,5 +1,5 @@
 // Push case semantics/import_throws: this module throws while it is imported, so the push fails.
-import { query } from "./_generated/server";
+import { queryGeneric as query } from "convex/server";
 
 export const neverServed = query({ args: {}, handler: async () => "unreachable" });
 

@@ -1,4 +1,4 @@
 // A well-formed module next to the broken one.
-import { query } from "./_generated/server";
+import { queryGeneric as query } from "convex/server";
 
 export const ping = query({ args: {}, handler: async () => "pong" });

@@ -1,8 +1,8 @@
 // Push case semantics/import_time_values: Date.now() and Math.random() at import time. Convex pins
 // both to values fixed for the push (import_phase_unix_timestamp / import_phase_rng_seed), so two
 // executions see the same import-time values.
-import { query, action } from "./_generated/server";
-import { api } from "./_generated/api";
+import { actionGeneric as action, queryGeneric as query } from "convex/server";
+import { anyApi as api } from "convex/server";
 import { v } from "convex/values";
 
 const IMPORT_NOW = Date.now();

@@ -1,4 +1,4 @@
 // A module so the push has a function besides the schema.
-import { query } from "./_generated/server";
+import { queryGeneric as query } from "convex/server";
 
 export const ping = query({ args: {}, handler: async () => "pong" });
