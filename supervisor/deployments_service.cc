@@ -210,6 +210,8 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   auto session = std::make_shared<InvocationSession>();
   session->deployment = *live;
   session->analysis = true;
+  if (!public_url_.empty()) session->cloud_url = absl::StrCat(public_url_, "/d/", info.name);
+  if (!site_url_.empty()) session->site_url = absl::StrCat(site_url_, "/d/", info.name);
   absl::Notification analysed;
   absl::StatusOr<isobar::worker::v1::Done> done = absl::UnknownError("not analysed");
   workers_.Dispatch(

@@ -27,6 +27,12 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
         admin_key_(std::move(admin_key)),
         live_(live) {}
 
+  // Bases of CONVEX_CLOUD_URL and CONVEX_SITE_URL while a push imports its modules (before serving).
+  void SetPublicUrls(std::string public_url, std::string site_url) {
+    public_url_ = std::move(public_url);
+    site_url_ = std::move(site_url);
+  }
+
   grpc::Status CreateDeployment(grpc::ServerContext* context, const isobar::v1::CreateDeploymentRequest* request,
                                 isobar::v1::CreateDeploymentResponse* response) override;
   grpc::Status GetDeployment(grpc::ServerContext* context, const isobar::v1::GetDeploymentRequest* request,
@@ -50,6 +56,8 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
   storage::Versions versions_;
   WorkerPool& workers_;
   const std::string admin_key_;
+  std::string public_url_;
+  std::string site_url_;
   LiveDeployments& live_;
 };
 

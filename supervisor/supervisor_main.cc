@@ -248,6 +248,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
+  deployments_service.SetPublicUrls(config.public_url, config.site_url);
   FunctionsOptions functions_options;
   functions_options.admin_key = admin_key;
   FunctionsService functions_service(functions_options, runner, admission, live, pg_pool, executor, tracker,
