@@ -210,14 +210,28 @@ define(globalThis, "btoa", function btoa(data) {
   const bytes = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0xff) throw domException("Invalid character", "InvalidCharacterError");
+    if (c > 0xff) {
+      throw domException("Failed to execute 'btoa': The string to be encoded contains characters outside of the " +
+        "Latin1 range.", "InvalidCharacterError");
+    }
     bytes[i] = c;
   }
   return base64Encode(bytes);
 });
 define(globalThis, "atob", function atob(data) {
   if (arguments.length === 0) throw new TypeError("atob requires 1 argument");
-  const bytes = base64Decode(data);
+  // Forgiving, and in Convex's words: white space is skipped, padding is optional.
+  const s = String(data).replace(/[\t\n\f\r ]/g, "").replace(/={1,2}$/, "");
+  for (let i = 0; i < s.length; i++) {
+    if (kBase64.indexOf(s[i]) < 0) {
+      throw domException(`Failed to execute 'atob': Invalid byte ${s.charCodeAt(i)}, offset ${i}.`,
+        "InvalidCharacterError");
+    }
+  }
+  if (s.length % 4 === 1) {
+    throw domException("Failed to execute 'atob': Encoded text cannot have a 6-bit remainder.", "InvalidCharacterError");
+  }
+  const bytes = base64Decode(s);
   let out = "";
   for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
   return out;
