@@ -18,6 +18,9 @@ struct FunctionPath {
   std::string module;     // "dir/mod.js"
   std::string name;       // "fn" or "default"
   std::string canonical;  // "dir/mod:fn" (":default" kept), as analysis and logs name it
+
+  // "dir/mod.js:fn", as Convex names a function in its messages and in scheduled jobs.
+  std::string ConvexName() const { return module + ":" + name; }
 };
 
 // INVALID_ARGUMENT naming what is wrong. Module paths follow storage::ValidateModulePath; `_deps/` is

@@ -107,7 +107,7 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
     return;
   }
   if (function->kind != request.kind) {
-    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat("Trying to execute ", path->module, ":", path->name, " as ",
+    std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat("Trying to execute ", path->ConvexName(), " as ",
                                                                    TitleKind(request.kind), ", but it is defined as ",
                                                                    TitleKind(function->kind), "."))));
     return;
@@ -128,11 +128,11 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
                                              storage::ConvexJsonLimits().max_depth, ")");
     std::move(done)(UserFailure(grpc::StatusCode::INVALID_ARGUMENT,
                                 request.depth == 0 ? message
-                                                   : absl::StrCat("Invalid arguments for ", path->module, ":",
-                                                                  path->name, ": ", message)));
+                                                   : absl::StrCat("Invalid arguments for ", path->ConvexName(),
+                                                                  ": ", message)));
     return;
   }
-  if (absl::Status size = CheckArgsSize(absl::StrCat(path->module, ":", path->name), *args); !size.ok()) {
+  if (absl::Status size = CheckArgsSize(path->ConvexName(), *args); !size.ok()) {
     std::move(done)(UserFailure(grpc::StatusCode::INVALID_ARGUMENT, std::string(size.message())));
     return;
   }
@@ -166,14 +166,11 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
     // can touch it from two invocations at once).
     std::unique_ptr<storage::Transaction> borrowed;
-    size_t scheduled = 0, scheduled_bytes = 0, largest_scheduled = 0;
+    ScheduledCounts scheduled;
     {
       absl::MutexLock lock(&request.parent->mu);
       borrowed = std::move(request.parent->txn);
-      // The transaction's scheduling limits count its nested calls too.
-      scheduled = request.parent->functions_scheduled;
-      scheduled_bytes = request.parent->scheduled_args_bytes;
-      largest_scheduled = request.parent->max_scheduled_args_bytes;
+      scheduled = request.parent->scheduled;  // the transaction's scheduling limits count nested calls too
     }
     if (borrowed == nullptr) {
       std::move(attempt->done)(Failed(absl::FailedPreconditionError("the calling function has no transaction to share")));
@@ -182,9 +179,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
     attempt->savepoint = borrowed->Save();
     absl::MutexLock lock(&session->mu);
     session->txn = std::move(borrowed);
-    session->functions_scheduled = scheduled;
-    session->scheduled_args_bytes = scheduled_bytes;
-    session->max_scheduled_args_bytes = largest_scheduled;
+    session->scheduled = scheduled;
   } else if (attempt->function.kind != FunctionKind::kAction) {
     absl::MutexLock lock(&session->mu);
     if (attempt->function.kind == FunctionKind::kQuery && request.snapshot_ts.has_value()) {
@@ -276,9 +271,9 @@ ExecutionSize FunctionRunner::Measure(const Attempt& attempt, InvocationSession&
     size.writes = counts->writes;
     size.bytes_written = counts->bytes_written;
   }
-  size.scheduled = session.functions_scheduled;
-  size.scheduled_args_bytes = session.scheduled_args_bytes;
-  size.max_scheduled_args_bytes = session.max_scheduled_args_bytes;
+  size.scheduled = session.scheduled.jobs;
+  size.scheduled_args_bytes = session.scheduled.args_bytes;
+  size.max_scheduled_args_bytes = session.scheduled.largest_args_bytes;
   return size;
 }
 
@@ -359,15 +354,15 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
         grpc::StatusCode::INVALID_ARGUMENT,
         not_json ? absl::StrCat("Function \"", attempt->function.path,
                                 "\" failed. Could not parse return value as json: ", result.status().message())
-                 : absl::StrCat("Function ", attempt->path.module, ":", attempt->path.name,
-                                " return value invalid: ", result.status().message()));
+                 : absl::StrCat("Function ", attempt->path.ConvexName(), " return value invalid: ",
+                                result.status().message()));
     failed.error.detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
     failed.logs = std::move(outcome.logs);
     finish(std::move(failed));
     return;
   }
   attempt->result_bytes = storage::ConvexSize(*result);
-  if (absl::Status size = CheckResultSize(absl::StrCat(attempt->path.module, ":", attempt->path.name), *result);
+  if (absl::Status size = CheckResultSize(attempt->path.ConvexName(), *result);
       !size.ok()) {
     FunctionOutcome failed = UserFailure(grpc::StatusCode::INVALID_ARGUMENT, std::string(size.message()));
     failed.logs = std::move(outcome.logs);
@@ -434,25 +429,19 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
 
 void FunctionRunner::ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded) {
   std::unique_ptr<storage::Transaction> txn;
-  size_t scheduled = 0, scheduled_bytes = 0, largest_scheduled = 0;
+  ScheduledCounts scheduled;
   {
     absl::MutexLock lock(&session.mu);
     session.streams.clear();
     txn = std::move(session.txn);
-    scheduled = session.functions_scheduled;
-    scheduled_bytes = session.scheduled_args_bytes;
-    largest_scheduled = session.max_scheduled_args_bytes;
+    scheduled = session.scheduled;
   }
   if (txn == nullptr) return;
   // A failed nested mutation leaves nothing behind.
   if (!succeeded && attempt.savepoint.has_value()) txn->Restore(*std::move(attempt.savepoint));
   absl::MutexLock lock(&attempt.request.parent->mu);
   attempt.request.parent->txn = std::move(txn);
-  if (succeeded) {
-    attempt.request.parent->functions_scheduled = scheduled;
-    attempt.request.parent->scheduled_args_bytes = scheduled_bytes;
-    attempt.request.parent->max_scheduled_args_bytes = largest_scheduled;
-  }
+  if (succeeded) attempt.request.parent->scheduled = scheduled;
 }
 
 void FunctionRunner::RunUdf(std::shared_ptr<InvocationSession> caller, absl::string_view args_json,

@@ -75,11 +75,12 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                               }
                               // A query's or mutation's nested call logs into its caller's log; an
                               // action's nested calls do not (Convex returns the action's own lines).
-                              for (const isobar::v1::LogLine& line : outcome.logs) {
-                                if (!is_udf) break;
-                                auto* out = result.add_log_lines();
-                                out->set_level(line.level());
-                                out->set_message(line.message());
+                              if (is_udf) {
+                                for (const isobar::v1::LogLine& line : outcome.logs) {
+                                  auto* out = result.add_log_lines();
+                                  out->set_level(line.level());
+                                  out->set_message(line.message());
+                                }
                               }
                               std::move(reply)(std::move(result));
                             });

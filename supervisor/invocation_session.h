@@ -35,6 +35,13 @@ struct TransactionCounts {
   }
 };
 
+// What a transaction scheduled, as Convex's limits count it (nested mutations included).
+struct ScheduledCounts {
+  size_t jobs = 0;
+  size_t args_bytes = 0;          // in all (Convex counts [args] per job)
+  size_t largest_args_bytes = 0;  // of one job
+};
+
 struct InvocationSession {
   std::shared_ptr<LiveDeployment> deployment;
   std::shared_ptr<const CodeVersion> code;
@@ -61,9 +68,7 @@ struct InvocationSession {
   uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
   // The transaction's counts when it committed (the transaction is gone by then).
   std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);
-  size_t functions_scheduled ABSL_GUARDED_BY(mu) = 0;
-  size_t scheduled_args_bytes ABSL_GUARDED_BY(mu) = 0;      // in all (Convex counts [args] per job)
-  size_t max_scheduled_args_bytes ABSL_GUARDED_BY(mu) = 0;  // of one job
+  ScheduledCounts scheduled ABSL_GUARDED_BY(mu);  // shared with nested calls through their transaction
   // The first host call that failed for a reason of ours (PostgreSQL stalled or away, say), not of the
   // code's. User code saw only a reference to our log; if the function then fails, this is its outcome
   // (retryable where the code says so) rather than the JavaScript error it led to.

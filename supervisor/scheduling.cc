@@ -16,7 +16,8 @@ namespace isobar::supervisor {
 using storage::Value;
 
 absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code, const Value& args,
-                                        absl::Time now, std::optional<storage::DocumentId> parent_job) {
+                                        absl::Time now, std::optional<storage::DocumentId> parent_job,
+                                        size_t args_budget, size_t* args_bytes) {
   ASSIGN_OR_RETURN(std::string name, ReferencedFunction(args, "scheduled"));
   ASSIGN_OR_RETURN(FunctionPath path, ParseFunctionPath(name));
   const FunctionDef* function = code.Find(path);
@@ -51,25 +52,22 @@ absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVer
   }
   ASSIGN_OR_RETURN(Value call_args, CallArguments(args));
   if (call_args.type() != Value::Type::kObject) return absl::InvalidArgumentError("Scheduled arguments must be an object");
-  if (2 + storage::ConvexSize(call_args) > kMaxScheduledTotalArgsBytes) {
+  const size_t size = 2 + storage::ConvexSize(call_args);
+  if (size > args_budget) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "Too large total size of the arguments of scheduled functions from this mutation (limit: ",
         kMaxScheduledTotalArgsBytes, " bytes)"));
   }
   ASSIGN_OR_RETURN(Value job, Value::MakeObject({
-                                  {"name", Value::String(absl::StrCat(path.module, ":", path.name))},  // "basic.js:insertObject", as Convex writes it
+                                  {"name", Value::String(path.ConvexName())},  // "basic.js:insertObject", as Convex writes it
                                   {"args", Value::MakeArray({call_args})},
                                   {"scheduledTime", Value::Float64(std::max(scheduled_ms, 0.0))},
                                   {"state", Value::MakeSortedObject({{"kind", Value::String(state)}})},
                               }));
   ASSIGN_OR_RETURN(storage::DocumentId id,
                    txn.Insert(storage::kScheduledFunctionsTable, job, storage::Access::kSystem));
+  if (args_bytes != nullptr) *args_bytes = size;
   return storage::EncodeDocumentId(id);
-}
-
-absl::StatusOr<size_t> ScheduledArgsSize(const Value& args) {
-  ASSIGN_OR_RETURN(Value call_args, CallArguments(args));
-  return 2 + storage::ConvexSize(call_args);
 }
 
 absl::Status CancelJob(storage::Transaction& txn, const std::string& id_text) {

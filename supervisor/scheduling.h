@@ -25,16 +25,19 @@ inline constexpr size_t kMaxScheduledPerMutation = 1000;
 inline constexpr size_t kMaxScheduledTotalArgsBytes = 16u << 20;
 inline constexpr size_t kScheduledArgsWarnBytes = 4u << 20;
 
-// The size Convex counts for one scheduled call of the syscall envelope `args` ({name, ts, args}).
-absl::StatusOr<size_t> ScheduledArgsSize(const storage::Value& args);
+
 
 // `args` is the syscall's envelope: {name, ts (seconds), args (Convex JSON object)}. The function must
 // exist in `code` (internal ones too); `ts` must be finite and within five years of `now` (a time in
 // the past runs as soon as possible). A job scheduled by a run of a job that has since been canceled
-// (`parent_job`) is created canceled. Returns the job's id.
+// (`parent_job`) is created canceled. The job's arguments (Convex's size of [args]) must fit in
+// `args_budget` bytes, what its mutation has left of kMaxScheduledTotalArgsBytes; `args_bytes`, if
+// given, receives their size. Returns the job's id.
 absl::StatusOr<std::string> ScheduleJob(storage::Transaction& txn, const CodeVersion& code,
                                         const storage::Value& args, absl::Time now,
-                                        std::optional<storage::DocumentId> parent_job = std::nullopt);
+                                        std::optional<storage::DocumentId> parent_job = std::nullopt,
+                                        size_t args_budget = kMaxScheduledTotalArgsBytes,
+                                        size_t* args_bytes = nullptr);
 
 // A pending job becomes canceled, and so does a running action's (it keeps running, but what it
 // schedules from then on is created canceled); a job that already ran, failed or was canceled stays

@@ -304,24 +304,19 @@ absl::StatusOr<std::string> Count(InvocationSession& session, const Value& args)
   return storage::ToConvexJson(Value::Float64(count));
 }
 
-constexpr size_t kMaxScheduledPerFunction = kMaxScheduledPerMutation;
 
 absl::StatusOr<std::string> Schedule(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Writer(session));
-  if (session.functions_scheduled >= kMaxScheduledPerFunction) {
+  if (session.scheduled.jobs >= kMaxScheduledPerMutation) {
     return absl::ResourceExhaustedError(absl::StrCat("Too many functions scheduled by this mutation (limit: ",
-                                                     kMaxScheduledPerFunction, ")"));
+                                                     kMaxScheduledPerMutation, ")"));
   }
-  ASSIGN_OR_RETURN(size_t size, ScheduledArgsSize(args));
-  if (session.scheduled_args_bytes + size > kMaxScheduledTotalArgsBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "Too large total size of the arguments of scheduled functions from this mutation (limit: ",
-        kMaxScheduledTotalArgsBytes, " bytes)"));
-  }
-  ASSIGN_OR_RETURN(std::string id, ScheduleJob(*txn, *session.code, args, absl::Now(), session.scheduled_job));
-  ++session.functions_scheduled;
-  session.scheduled_args_bytes += size;
-  session.max_scheduled_args_bytes = std::max(session.max_scheduled_args_bytes, size);
+  size_t size = 0;
+  ASSIGN_OR_RETURN(std::string id, ScheduleJob(*txn, *session.code, args, absl::Now(), session.scheduled_job,
+                                               kMaxScheduledTotalArgsBytes - session.scheduled.args_bytes, &size));
+  ++session.scheduled.jobs;
+  session.scheduled.args_bytes += size;
+  session.scheduled.largest_args_bytes = std::max(session.scheduled.largest_args_bytes, size);
   return Quote(id);
 }
 
@@ -365,8 +360,8 @@ absl::StatusOr<std::string> TransactionMetrics(InvocationSession& session, const
                       ",\"databaseQueries\":", metric(session.database_queries, 4096),
                       ",\"documentsRead\":", metric(txn.documents_read(), limits.max_documents_read),
                       ",\"documentsWritten\":", metric(txn.write_count(), limits.max_documents_written),
-                      ",\"functionsScheduled\":", metric(session.functions_scheduled, kMaxScheduledPerFunction),
-                      ",\"scheduledFunctionArgsBytes\":", metric(session.scheduled_args_bytes, kMaxScheduledTotalArgsBytes), "}");
+                      ",\"functionsScheduled\":", metric(session.scheduled.jobs, kMaxScheduledPerMutation),
+                      ",\"scheduledFunctionArgsBytes\":", metric(session.scheduled.args_bytes, kMaxScheduledTotalArgsBytes), "}");
 }
 
 absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) {
