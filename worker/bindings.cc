@@ -16,6 +16,7 @@
 #include "v8-primitive.h"
 #include "v8-typed-array.h"
 #include "worker/crypto_bindings.h"
+#include "worker/pkey_bindings.h"
 #include "worker/invocation.h"
 #include "worker/js_util.h"
 #include "worker/module_hash.h"
@@ -213,6 +214,7 @@ v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::
   SetFunction(context, native, "digest", Digest);
   SetFunction(context, native, "observedTime", ObservedTime);
   InstallCryptoBindings(context, native);
+  InstallPkeyBindings(context, native);
   v8::Local<v8::Value> installer;
   v8::Local<v8::Value> enter;
   v8::Local<v8::Value> argv[] = {native};
@@ -273,6 +275,7 @@ void WarmUpBindings() {
     EVP_Digest("", 0, digest, &length, DigestByName(name), nullptr);
   }
   WarmUpCryptoBindings();
+  WarmUpPkeyBindings();
   unsigned char byte;
   if (getrandom(&byte, 1, 0) != 1) {
     // Nothing to do: RandomBytes reports the failure if it persists.

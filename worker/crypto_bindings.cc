@@ -13,29 +13,11 @@
 #include "v8-exception.h"
 #include "v8-primitive.h"
 #include "v8-typed-array.h"
+#include "worker/crypto_bytes.h"
 #include "worker/js_util.h"
 
 namespace isobar::worker {
 namespace {
-
-struct Bytes {
-  const unsigned char* data = nullptr;
-  size_t size = 0;
-};
-
-bool BytesOf(v8::Local<v8::Value> value, Bytes* out) {
-  if (!value->IsUint8Array()) return false;
-  v8::Local<v8::Uint8Array> array = value.As<v8::Uint8Array>();
-  out->data = static_cast<const unsigned char*>(array->Buffer()->GetBackingStore()->Data()) + array->ByteOffset();
-  out->size = array->ByteLength();
-  return true;
-}
-
-v8::Local<v8::ArrayBuffer> Buffer(v8::Isolate* isolate, const unsigned char* data, size_t size) {
-  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, size);
-  if (size > 0) std::memcpy(buffer->GetBackingStore()->Data(), data, size);
-  return buffer;
-}
 
 const EVP_MD* HashArgument(const v8::FunctionCallbackInfo<v8::Value>& info) {
   return info.Length() > 0 && info[0]->IsString() ? DigestByName(ToUtf8(info.GetIsolate(), info[0])) : nullptr;
@@ -136,7 +118,7 @@ void Hmac(const v8::FunctionCallbackInfo<v8::Value>& info) {
       nullptr) {
     return ThrowError(isolate, v8::Exception::Error, "HMAC failed");
   }
-  info.GetReturnValue().Set(Buffer(isolate, mac, length));
+  info.GetReturnValue().Set(NewArrayBuffer(isolate, mac, length));
 }
 
 void Pbkdf2(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -159,7 +141,7 @@ void Pbkdf2(const v8::FunctionCallbackInfo<v8::Value>& info) {
                         static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data())) != 1) {
     return ThrowError(isolate, v8::Exception::Error, "PBKDF2 failed");
   }
-  info.GetReturnValue().Set(Buffer(isolate, reinterpret_cast<const unsigned char*>(out.data()), out.size()));
+  info.GetReturnValue().Set(NewArrayBuffer(isolate, reinterpret_cast<const unsigned char*>(out.data()), out.size()));
 }
 
 void Hkdf(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -183,7 +165,7 @@ void Hkdf(const v8::FunctionCallbackInfo<v8::Value>& info) {
       (length > 0 && EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length) != 1)) {
     return ThrowError(isolate, v8::Exception::Error, "HKDF failed");
   }
-  info.GetReturnValue().Set(Buffer(isolate, reinterpret_cast<const unsigned char*>(out.data()), length));
+  info.GetReturnValue().Set(NewArrayBuffer(isolate, reinterpret_cast<const unsigned char*>(out.data()), length));
 }
 
 void Aes(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -197,7 +179,7 @@ void Aes(const v8::FunctionCallbackInfo<v8::Value>& info) {
   std::optional<std::string> out = RunAes(ToUtf8(isolate, info[0]), info[1]->IsTrue(), key, iv, data, aad,
                                           info[6].As<v8::Uint32>()->Value());
   if (!out.has_value()) return ThrowError(isolate, v8::Exception::Error, "decrypt");
-  info.GetReturnValue().Set(Buffer(isolate, reinterpret_cast<const unsigned char*>(out->data()), out->size()));
+  info.GetReturnValue().Set(NewArrayBuffer(isolate, reinterpret_cast<const unsigned char*>(out->data()), out->size()));
 }
 
 void InstallCryptoBindings(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {

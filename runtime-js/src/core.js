@@ -27,6 +27,14 @@ const defineLazy = (name, get) =>
     },
   });
 
+// Throws an error user code cannot catch, as Convex's throwUncatchableDeveloperError: it is also left
+// as an unhandled rejection, which fails the invocation even when the code catches the throw.
+const uncatchable = (message) => {
+  const error = new Error(message);
+  Promise.reject(error);
+  throw error;
+};
+
 const Convex = Object.freeze({
   syscall: (op, args) => syscall(op, args),
   asyncSyscall: (op, args) => asyncSyscall(op, args),

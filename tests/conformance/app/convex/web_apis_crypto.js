@@ -5,6 +5,7 @@
 // ECDSA/ECDH/RSA keys and answers below, PBKDF2-SHA256); each scenario says which.
 import { action, mutation, query } from "./_generated/server";
 import { catchAsync, catchSync, fromHex, hex, scenarios, tag, utf8 } from "./web_apis_util";
+import { ECDSA_PUBLIC_JWK, RSA_PKCS8_B64, RSA_SPKI_B64 } from "./web_apis_crypto_fixtures";
 
 const subtle = () => crypto.subtle;
 
@@ -23,14 +24,7 @@ async function hmacKey(keyBytes, hash, usages = ["sign", "verify"]) {
   return await subtle().importKey("raw", keyBytes, { name: "HMAC", hash }, true, usages);
 }
 
-// Node-generated P-256 key pair (public half as JWK) and an IEEE-P1363 ECDSA/SHA-256 signature
-// of "hello ecdsa" made with its private half.
-const ECDSA_PUBLIC_JWK = {
-  kty: "EC",
-  crv: "P-256",
-  x: "Fi7qhpuZ6U-zO1KlnSviXkgO9cnx923xwYCbIEbNKtI",
-  y: "MmZ2aLJ7hZg5O_MBZKrxHfWiWJZD5SpapSGwBgy5QFc",
-};
+// An IEEE-P1363 ECDSA/SHA-256 signature of "hello ecdsa" made with ECDSA_PUBLIC_JWK's private half.
 const ECDSA_SIGNATURE_HEX =
   "5f83235b8badbf5c1b442832db43df653eb7948ad41e73e2771cf1d5872f8857" +
   "5197c4b45736385f0134e37e2a7585454e61e7096542fd645295f910a9a925d6";
@@ -60,36 +54,6 @@ function base64url(bytes) {
     .replaceAll("/", "_")
     .replaceAll("=", "");
 }
-
-// Node-generated RSA-2048 key pair (PKCS#8 private, SPKI public, base64 DER).
-const RSA_PKCS8_B64 =
-  "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCkdUSAwcQKR+8cGQF1xpiDCKMTQicmgNajXMBH" +
-  "FZ5yA8WY84Mt5tNuKRroOX3DgtBZ1JYjcye5tvZDboBW2ASjpgfvJE/VvVE8rH4u8SHZWokHWJfTIAAj3dSfOgM3" +
-  "3ricLC0ovc8Ca840uTv3g8pNcTZLSF3e2dY/qz3URBtv4x8NFiIVMTQiLwCtAC9omKvpty+c3TS3UYUm2s49gLC6" +
-  "NjAdGQZ8g6WRjd8+a5PsQSse+/PcWnJBrk8WmAtep5yIeSeOJEXylLs1Pp8E+IsQp5SKkL9K1+heghrZz2JvAP6E" +
-  "1GC7rxn6YVaEfjDm+7odyEAJ0oGHTKIwywpBf3ABAgMBAAECggEABP/G5iO9uf2cyvMG+dW1yMnoQctxgDiguFTh" +
-  "8ryOqp2VvJlZDqSlHwSjMOr1I+POlznLRJGZZApSlb3UAI/OzaCxk2HnBrLGDOebawGLy10hVuFTtX2+s1howFxV" +
-  "lmBappirLhay+7pbiXvAqGdPrNH5BLR9nKrCL1ZHv15AopfYJd503FHmOoLaWT8tWsRf6UV0Ixihj3b5fUM6Q3iz" +
-  "a6SwI/ldDPVkgfy5Qf3qoE8zbSqvyPJzb5RP5KSi6k+9zj0sEKb2qANXlrVTji3K03CTWTg6g6xuFOnsaw4tiFvX" +
-  "BDY6ElWylLyyclNoxdAdouNmsQRZKweT5EH+G1ToCQKBgQDhB35WOKUGibkj4kxrsnZyUGkGLAKJAvgIdK8wfAIB" +
-  "A5wEp06jlgLZdtK5Ff1cfewd9pquBNYbAuaUpofCpGH2U+e6wR/gQJVK9MgbcL6bJi9gG59SQnLidCDpmeCT2aLH" +
-  "RiEVRvKHGtv8Q40iqjSuDDxT4Ph/qenuVgMYRt23hQKBgQC7F6fZ5ajJCCQGHT2oLROuY7yfSxqfstMOn7PIlgs9" +
-  "c3d68KOjsF4gi+moPWWibH28N7i5vBKWbBExX5GNCKkNi8KqvZfWKP34EsT+4JOsuMBdfr0zu5789jkDjFDSf4R2" +
-  "KXzLWgmfTbK7w2mUPOClsZe2kBPU1w6r6JaufppZTQKBgGGvwRZo7KrT6r07JfWyuVySr6TwQgF8enQhQ1QG4U/T" +
-  "Y01Z2/eDzaTdwkh61Uvrli7DuQ5GJzP+pF5vlIvYlHY8omIeKFpPbv/lF2FiJjxv7S0JkLZDBmBsDUWbeTR1zAY5" +
-  "2W7FJ8+ix1DRellMDiZoRWAcT4QMHPNL/3fwe5uJAoGAA5UtYq/SLp9YSUGwF5NdaB6C0y4WAW7kOch3IeU1q+SV" +
-  "KiaHi6/p7YegXtdmJdkcA0mx4OSoGndRUPe6is/apObDQI/G45P/YQvC9/qG+WzESkYOC3qRTdjNOLMsLQvCFp0u" +
-  "xZogywsq3Aue7vbHeoTPGfDiYFYJ8uLOV+MWw5UCgYA1QvZkTctRyImVe/JGSWPsI2dAFbcF4jE+TFSJiyJIBJU6" +
-  "E9KMj+VfGRv4WBLAl+YR2hjyESFICSazkvdsVeVuLtpSK2GPSxjP0+A3CGzWuvKeywGNNdM9cD0aJV55/2hFnjhY" +
-  "dfdtauEzK6RjcNBX64z21ildNUjfbyS51MG+Zw==";
-const RSA_SPKI_B64 =
-  "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApHVEgMHECkfvHBkBdcaYgwijE0InJoDWo1zARxWecgPF" +
-  "mPODLebTbika6Dl9w4LQWdSWI3Mnubb2Q26AVtgEo6YH7yRP1b1RPKx+LvEh2VqJB1iX0yAAI93UnzoDN964nCwt" +
-  "KL3PAmvONLk794PKTXE2S0hd3tnWP6s91EQbb+MfDRYiFTE0Ii8ArQAvaJir6bcvnN00t1GFJtrOPYCwujYwHRkG" +
-  "fIOlkY3fPmuT7EErHvvz3FpyQa5PFpgLXqeciHknjiRF8pS7NT6fBPiLEKeUipC/StfoXoIa2c9ibwD+hNRgu68Z" +
-  "+mFWhH4w5vu6HchACdKBh0yiMMsKQX9wAQIDAQAB";
-// SHA-256 of the RSASSA-PKCS1-v1_5/SHA-256 signature of "hello rsa" (computed with Node).
-const RSA_SIGNATURE_SHA256_HEX = "e37b98fe5f4f290fee49c2fdf443ff0a3de8441385b1540dc8f37632779268db";
 
 async function digestHex(alg, data) {
   return hex(await subtle().digest(alg, data));
