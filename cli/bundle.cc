@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/process.h"
+#include "cli/source_map_sources.h"
 
 namespace isobar::cli {
 namespace {
@@ -78,7 +79,8 @@ absl::StatusOr<std::vector<BundledModule>> BundleConvexDir(const std::string& co
   for (const std::string& entry : *entries) options.argv.push_back(absl::StrCat(convex_dir, "/", entry));
   for (const char* flag : {"--bundle", "--format=esm", "--platform=browser", "--target=esnext",
                            "--conditions=convex,module", "--splitting", "--chunk-names=_deps/[hash]",
-                           "--minify-syntax", "--minify-identifiers", "--keep-names",
+                           "--minify-syntax", "--minify-identifiers", "--keep-names", "--sourcemap",
+                           "--sources-content=false",
                            "--define:process.env.NODE_ENV=\"production\"", "--log-level=warning"}) {
     options.argv.push_back(flag);
   }
@@ -116,9 +118,22 @@ absl::StatusOr<std::vector<BundledModule>> BundleConvexDir(const std::string& co
   }
   std::vector<BundledModule> modules;
   std::error_code error;
+  const fs::path project = fs::absolute(convex_dir, error).lexically_normal().parent_path();
   for (fs::recursive_directory_iterator it(out, error), end; it != end && !error; it.increment(error)) {
     if (!it->is_regular_file() || it->path().extension() != ".js") continue;
-    modules.push_back(BundledModule{it->path().lexically_relative(out).string(), ReadAll(it->path())});
+    const fs::path relative = it->path().lexically_relative(out);
+    BundledModule module{relative.string(), ReadAll(it->path()), ""};
+    // Its source map, with sources as Convex's CLI shows them (from out/ beside convex/). A map that
+    // cannot be read is left out: stack frames of that module then stay as the bundle has them.
+    const std::string map = ReadAll(it->path().string() + ".map");
+    if (!map.empty()) {
+      const std::string display_dir = (project / "out" / relative.parent_path()).lexically_normal().string();
+      const std::string map_dir = it->path().parent_path().string();
+      absl::StatusOr<std::string> rewritten = RewriteSources(
+          map, [&](const std::string& source) { return DisplayPath(source, map_dir, display_dir); });
+      if (rewritten.ok()) module.source_map = *std::move(rewritten);
+    }
+    modules.push_back(std::move(module));
   }
   cleanup();
   std::sort(modules.begin(), modules.end(), [](const BundledModule& a, const BundledModule& b) { return a.path < b.path; });

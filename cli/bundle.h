@@ -20,6 +20,9 @@ namespace isobar::cli {
 struct BundledModule {
   std::string path;  // relative to the output: "messages.js", "_deps/ABCD1234.js"
   std::string source;
+  // Its source map (JSON), sources relative to out/<folder of path>/ beside convex/, as Convex's CLI
+  // writes them ("../convex/messages.ts"); empty when esbuild wrote none.
+  std::string source_map;
 };
 
 // The entry points of `convex_dir`, relative to it, sorted.

@@ -1,5 +1,6 @@
 // Bundling as the Convex CLI does, with the real pinned esbuild and the convex npm package.
 #include "cli/bundle.h"
+#include "cli/source_map_sources.h"
 
 #include <unistd.h>
 
@@ -32,19 +33,53 @@ TEST(BundleTest, EntryPointsFollowTheConvexCli) {
 }
 
 TEST(BundleTest, BundlesARealAppIntoModulesAndSharedChunks) {
+  // A copy with real files, as an app is (esbuild names the targets of Bazel's runfile symlinks).
+  const fs::path app = fs::temp_directory_path() / ("isobar-app-" + std::to_string(getpid()));
+  fs::create_directories(app);
+  fs::copy("tests/apps/abi/convex", app / "convex", fs::copy_options::recursive);
   absl::StatusOr<std::vector<BundledModule>> modules =
-      BundleConvexDir("tests/apps/abi/convex", Runfiles() + "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild",
+      BundleConvexDir((app / "convex").string(), Runfiles() + "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild",
                       Runfiles() + "/npm_deps/node_modules");
+  fs::remove_all(app);
   ASSERT_TRUE(modules.ok()) << modules.status();
   std::vector<std::string> paths;
   bool chunk_imported = false;
   for (const BundledModule& m : *modules) {
     paths.push_back(m.path);
-    if (m.path == "messages.js") chunk_imported = absl::StrContains(m.source, "from \"./_deps/");
+    if (m.path == "messages.js") {
+      chunk_imported = absl::StrContains(m.source, "from \"./_deps/");
+      // Sources as Convex's CLI shows them: from out/ beside convex/.
+      EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"sources\": [\"../convex/messages.js\"]")) << m.source_map;
+      EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"mappings\": \""));
+    }
+    if (absl::StartsWith(m.path, "_deps/")) {
+      EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"../../")) << m.source_map.substr(0, 300);
+    }
   }
   EXPECT_THAT(paths, ::testing::IsSupersetOf({"crons.js", "http.js", "messages.js", "schema.js"}));
   EXPECT_TRUE(absl::StartsWith(paths[0], "_deps/")) << paths[0];
   EXPECT_TRUE(chunk_imported);
+}
+
+TEST(SourceMapSourcesTest, RewritesOnlyTheSources) {
+  const std::string map =
+      R"({"version": 3,"file":"m.js", "sources" : ["../../tmp/x/convex/a.ts", "b\u00e9\"c.ts"], "names": ["sources"],)"
+      R"( "mappings": "AAAA"})";
+  absl::StatusOr<std::string> out = RewriteSources(map, [](const std::string& s) { return "<" + s + ">"; });
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, R"({"version": 3,"file":"m.js", "sources" : ["<../../tmp/x/convex/a.ts>", "<bé\"c.ts>"], )"
+                  R"("names": ["sources"], "mappings": "AAAA"})");
+  for (const char* bad : {"", "[]", R"({"version": 3})", R"({"sources": "x"})", R"({"sources": [1]})",
+                          R"({"sources": ["a")", R"({"names": [], "sources": []})"}) {
+    EXPECT_FALSE(RewriteSources(bad, [](const std::string& s) { return s; }).ok()) << bad;
+  }
+}
+
+TEST(SourceMapSourcesTest, DisplayPathIsRelativeToOutBesideConvex) {
+  EXPECT_EQ(DisplayPath("../../home/u/app/convex/messages.ts", "/tmp/bundle-1", "/home/u/app/out"),
+            "../convex/messages.ts");
+  EXPECT_EQ(DisplayPath("../../../home/u/app/node_modules/convex/dist/x.js", "/tmp/bundle-1/_deps", "/home/u/app/out/_deps"),
+            "../../node_modules/convex/dist/x.js");
 }
 
 TEST(BundleTest, BuildErrorsAreReported) {

@@ -227,6 +227,7 @@ int Main(int argc, char** argv) {
       isobar::v1::PushModule* out = request.add_modules();
       out->set_path(module.path);
       out->set_source(module.source);
+      out->set_source_map(module.source_map);
     }
     isobar::v1::PushResponse response;
     grpc::Status status = isobar::v1::Deployments::NewStub(channel)->Push(&context, request, &response);

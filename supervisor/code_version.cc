@@ -92,13 +92,16 @@ absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::V
   auto code = std::make_shared<CodeVersion>();
   code->version_ = info.version;
   auto modules = std::make_shared<std::vector<isobar::worker::v1::Module>>();
+  std::map<std::string, std::string> source_maps;
   for (const storage::ModuleInfo& module : info.modules) {
     isobar::worker::v1::Module& m = modules->emplace_back();
     m.set_path(module.path);
     m.set_sha256(module.sha256);
     m.set_source(module.source);
+    if (!module.source_map.empty()) source_maps[module.path] = module.source_map;
   }
   code->modules_ = std::move(modules);
+  code->source_maps_ = std::make_shared<const SourceMaps>(std::move(source_maps));
   if (!info.context_policy.empty()) code->warm_contexts_ = info.context_policy == "warm";
   ASSIGN_OR_RETURN(code->analysis_, ParseAnalysis(info.analysis_json));
   const Value& analysis = code->analysis_;

@@ -20,6 +20,7 @@
 #include "storage/value.h"
 #include "storage/versions.h"
 #include "supervisor/function_path.h"
+#include "supervisor/source_map.h"
 
 namespace isobar::supervisor {
 
@@ -64,6 +65,8 @@ class CodeVersion {
   // Every module, with its source (the worker checks each against its hash), shared by every call.
   const std::shared_ptr<const std::vector<isobar::worker::v1::Module>>& modules() const { return modules_; }
   const std::optional<Schema>& schema() const { return schema_; }
+  // The modules' source maps, for mapping stack frames back to the user's files.
+  const SourceMaps& source_maps() const { return *source_maps_; }
   // Whether its calls reuse warm contexts, if the push said (else the server's --contexts decides).
   std::optional<bool> warm_contexts() const { return warm_contexts_; }
 
@@ -73,6 +76,7 @@ class CodeVersion {
   int64_t version_ = 0;
   storage::Value analysis_;
   std::shared_ptr<const std::vector<isobar::worker::v1::Module>> modules_;
+  std::shared_ptr<const SourceMaps> source_maps_ = std::make_shared<const SourceMaps>();
   std::map<std::pair<std::string, std::string>, FunctionDef> functions_;  // by (module, export)
   std::optional<Schema> schema_;
   std::optional<bool> warm_contexts_;

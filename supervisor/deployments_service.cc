@@ -15,6 +15,7 @@
 #include "supervisor/error_detail.h"
 #include "supervisor/invocation_session.h"
 #include "supervisor/schema_apply.h"
+#include "supervisor/source_map.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -228,7 +229,11 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
     isobar::v1::ErrorDetail detail;
     detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
     detail.set_message(absl::StrCat("the pushed modules failed to evaluate: ", done->error().message()));
-    detail.set_stack(done->error().stack());
+    std::map<std::string, std::string> maps;
+    for (const isobar::v1::PushModule& pushed : request->modules()) {
+      if (!pushed.source_map().empty()) maps[pushed.path()] = pushed.source_map();
+    }
+    detail.set_stack(SourceMaps(std::move(maps)).MapFrames(done->error().stack()));
     detail.set_convex_error_data_json(done->error().convex_error_data());
     return Detailed(*context, grpc::StatusCode::INVALID_ARGUMENT, detail);
   }

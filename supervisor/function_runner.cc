@@ -277,6 +277,18 @@ ExecutionSize FunctionRunner::Measure(const Attempt& attempt, InvocationSession&
   return size;
 }
 
+// Stack frames in the error and the log lines (console.trace, a logged error.stack) point at the
+// user's files, through the pushed source maps.
+void FunctionRunner::MapStackFrames(const SourceMaps& maps, isobar::worker::v1::Done* done) {
+  if (maps.empty()) return;
+  for (auto& line : *done->mutable_log_lines()) {
+    if (absl::StrContains(line.message(), "convex:/")) line.set_message(maps.MapFrames(line.message()));
+  }
+  if (done->has_error() && !done->error().stack().empty()) {
+    done->mutable_error()->set_stack(maps.MapFrames(done->error().stack()));
+  }
+}
+
 void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, WorkerId worker) {
   // The lines of a query's or mutation's ctx.runQuery/runMutation reach its caller's log and are
   // published with it; an action's nested calls log as calls of their own (as on Convex).
@@ -325,6 +337,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     finish(Failed(done.status()));
     return;
   }
+  MapStackFrames(attempt->code->source_maps(), &*done);
   PublishLogs(*attempt, *done, worker);
   outcome.observed_time = done->observed_time();
   for (const auto& line : done->log_lines()) {

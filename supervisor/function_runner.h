@@ -141,6 +141,7 @@ class FunctionRunner {
                                                            FunctionKind kind);
   // Gives a nested call's transaction back to its caller, rolled back if the call failed.
   void ReturnBorrowed(Attempt& attempt, InvocationSession& session, bool succeeded);
+  static void MapStackFrames(const SourceMaps& maps, isobar::worker::v1::Done* done);
   void PublishLogs(const Attempt& attempt, const isobar::worker::v1::Done& done, WorkerId worker);
   // What the attempt read, wrote and scheduled, for Convex's warnings near a limit.
   static ExecutionSize Measure(const Attempt& attempt, InvocationSession& session);

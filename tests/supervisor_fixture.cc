@@ -185,12 +185,15 @@ absl::StatusOr<isobar::v1::PushRequest> SupervisorProcess::BundlePush(const std:
                                                                        const std::string& bundle_runfile) {
   absl::StatusOr<std::vector<isobar::worker::v1::Module>> bundle = ReadModuleBundle(Runfile(bundle_runfile));
   if (!bundle.ok()) return bundle.status();
+  absl::StatusOr<std::map<std::string, std::string>> maps = ReadModuleBundleSourceMaps(Runfile(bundle_runfile));
+  if (!maps.ok()) return maps.status();
   isobar::v1::PushRequest push;
   push.set_deployment(name);
   for (const auto& module : *bundle) {
     isobar::v1::PushModule* out = push.add_modules();
     out->set_path(module.path());
     out->set_source(module.source());
+    if (auto map = maps->find(module.path()); map != maps->end()) out->set_source_map(map->second);
   }
   return push;
 }

@@ -76,9 +76,10 @@ const consoleObject = Object.assign(Object.create({}), {
   log: (...args) => native.log("log", format(args)),
   warn: (...args) => native.log("warn", format(args)),
   trace(...args) {
-    // The arguments, then the caller's frames (Convex: the messages, then the stack as an error has it).
-    const frames = String(new Error().stack).split("\n").slice(2).join("\n");
-    native.log("log", [format(args), "\n" + frames].join(" "));
+    // The arguments, then the caller's frames, each ending a line (Convex: the message, then its
+    // JsError of the frames); the prelude's own frames are left out. The supervisor maps the frames.
+    const frames = String(new Error().stack).split("\n").slice(2).filter((frame) => !/\(isobar:|at isobar:/.test(frame));
+    native.log("log", `${format(args)} \n${frames.map((frame) => `${frame}\n`).join("")}`);
   },
   time(name) {
     const key = label(name);

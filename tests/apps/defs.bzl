@@ -3,8 +3,8 @@
 The options follow the convex CLI (CONVEX_ABI.md §9.1): bundle, ESM, browser platform, esnext,
 conditions convex+module, code splitting with shared chunks under _deps/, minified syntax and
 identifiers, kept names. Chunk names are content hashes, so instead of declaring them the rule packs
-every output module into `<name>.modules`: for each module a line "<path> <byte length>", then exactly
-that many bytes (worker/module_bundle.h reads it).
+every output module and its source map into `<name>.modules`: for each a line "<path> <byte length>",
+then exactly that many bytes (tests/module_bundle.h reads it).
 """
 
 def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibility = None):
@@ -19,6 +19,7 @@ def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibil
       visibility: as usual.
     """
     app = native.package_name() + "/" + convex_dir
+    folder = convex_dir.split("/")[-1]
     native.genrule(
         name = name,
         srcs = srcs + ["@npm_deps//:convex"],
@@ -27,7 +28,10 @@ def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibil
         testonly = testonly,
         visibility = visibility,
         cmd = " ".join([
-            "root=$$(pwd); app=$$root/%s; out=$$(mktemp -d);" % app,
+            # The app is copied (symlinks resolved) to project/<folder> and bundled into project/out, as
+            # the convex CLI lays it out, so source maps name "../convex/messages.ts" as Convex shows it.
+            "root=$$(pwd); work=$$(mktemp -d); app=$$work/project/%s; out=$$work/project/out;" % folder,
+            "mkdir -p $$work/project && cp -RL $$root/%s $$app &&" % app,
             # esbuild finds `convex/server` through NODE_PATH: the node_modules holding the package.
             "modules=$$(for f in $(locations @npm_deps//:convex); do case $$f in */node_modules/convex/package.json)",
             "echo $$root/$${f%/convex/package.json};; esac; done);",
@@ -35,10 +39,11 @@ def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibil
             " ".join(["$$app/" + e for e in entry_points]),
             "--bundle --format=esm --platform=browser --target=esnext --conditions=convex,module",
             "--splitting '--chunk-names=_deps/[hash]' --minify-syntax --minify-identifiers --keep-names",
+            "--sourcemap --sources-content=false",
             "'--define:process.env.NODE_ENV=\"production\"'",
             "--outdir=$$out --outbase=$$app --log-level=warning &&",
-            "(cd $$out && find . -type f -name '*.js' | sort | sed 's|^\\./||' | while read f; do",
+            "(cd $$out && find . -type f \\( -name '*.js' -o -name '*.js.map' \\) | sort | sed 's|^\\./||' | while read f; do",
             "printf '%s %s\\n' \"$$f\" \"$$(wc -c < \"$$f\")\"; cat \"$$f\"; done) > $@ &&",
-            "rm -rf $$out",
+            "rm -rf $$work",
         ]),
     )

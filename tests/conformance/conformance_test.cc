@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -141,6 +142,11 @@ std::string Mismatch(const Case& c, const FunctionResult& result) {
       } else if (exact ? message != want : message.find(want) == std::string::npos) {
         diffs.push_back(absl::StrCat("expected error ", exact ? "" : "containing ", "\"", want, "\", got \"", message, "\""));
       }
+      for (const std::string& part : c.stack_contains()) {
+        if (failed && result.detail.stack().find(part) == std::string::npos) {
+          diffs.push_back(absl::StrCat("expected a stack containing \"", part, "\", got \"", result.detail.stack(), "\""));
+        }
+      }
       if (failed && !c.error_data().empty() && !SameValue(c.error_data(), result.detail.convex_error_data_json())) {
         diffs.push_back(absl::StrCat("expected error data ", c.error_data(), ", got ", result.detail.convex_error_data_json()));
       }
@@ -155,7 +161,13 @@ std::string Mismatch(const Case& c, const FunctionResult& result) {
     std::vector<std::string> want, got;
     for (const ExpectedLog& line : c.logs()) want.push_back(absl::StrCat(line.level(), " ", line.message()));
     for (const isobar::v1::LogLine& line : lines) got.push_back(absl::StrCat(line.level(), " ", line.message()));
-    if (want != got) {
+    bool same = want.size() == got.size();
+    for (size_t i = 0; same && i < want.size(); ++i) {
+      same = c.logs(i).contains() ? absl::StartsWith(got[i], absl::StrCat(c.logs(i).level(), " ")) &&
+                                        got[i].find(c.logs(i).message()) != std::string::npos
+                                  : want[i] == got[i];
+    }
+    if (!same) {
       diffs.push_back(absl::StrCat("expected logs [", absl::StrJoin(want, " | "), "], got [", absl::StrJoin(got, " | "), "]"));
     }
   }
@@ -344,7 +356,15 @@ TEST_P(PushCaseTest, AsConvex) {
       mismatch = absl::StrCat("expected a push error containing \"", p.error_contains(), "\", got \"",
                               status.error_message(), "\"");
     }
-  } else if (!status.ok()) {
+  }
+  if (mismatch.empty() && p.expect_case() == PushCase::kErrorContains) {
+    const std::string stack = ErrorDetailOf(context).stack();
+    for (const std::string& part : p.stack_contains()) {
+      if (stack.find(part) == std::string::npos) {
+        mismatch = absl::StrCat("expected a push error stack containing \"", part, "\", got \"", stack, "\"");
+      }
+    }
+  } else if (p.expect_case() != PushCase::kErrorContains && !status.ok()) {
     mismatch = absl::StrCat("expected the push to succeed, got \"", status.error_message(), "\"");
   } else if (p.has_after()) {
     mismatch = Conformance::RunCase(deployment, created.api_key(), p.after());
