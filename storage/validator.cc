@@ -1,11 +1,14 @@
 #include "storage/validator.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -215,6 +218,23 @@ std::string Validator::ToString() const {
   return "v.any()";
 }
 
+bool Validator::CanContainField(absl::Span<const std::string> path) const {
+  if (path.empty()) return true;
+  switch (kind_) {
+    case Kind::kAny:
+      return true;
+    case Kind::kUnion:
+      return std::any_of(items_.begin(), items_.end(), [&](const auto& member) { return member->CanContainField(path); });
+    case Kind::kObject:
+      for (const Field& f : fields_) {
+        if (f.name == path[0]) return f.type->CanContainField(path.subspan(1));
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 absl::Status Validator::Check(const Value& value, const TableOfId& ids) const {
   std::optional<std::string> mismatch = Mismatch(value, ids, "");
   if (!mismatch.has_value()) return absl::OkStatus();
@@ -249,7 +269,16 @@ std::optional<std::string> Validator::Mismatch(const Value& value, const TableOf
       absl::StatusOr<DocumentId> id = DecodeDocumentId(value.string());
       if (!id.ok()) return no_match();
       std::optional<std::string> table = ids ? ids(*id) : std::nullopt;
-      return table.has_value() && *table == table_ ? std::nullopt : no_match();
+      if (!table.has_value()) return no_match();
+      if (*table == table_) return std::nullopt;
+      // Convex's words, with the path right after the sentence.
+      const std::string where = path.empty() ? "" : absl::StrCat("Path: ", path);
+      if (absl::StartsWith(*table, "_")) {
+        return absl::StrCat("Found ID \"", value.string(), "\" from a system table, which does not match the table name in ",
+                            "validator `v.id(\"", table_, "\")`.", where);
+      }
+      return absl::StrCat("Found ID \"", value.string(), "\" from table `", *table,
+                          "`, which does not match the table name in validator `v.id(\"", table_, "\")`.", where);
     }
     case Kind::kLiteral:
       return value.type() == literal_.type() && Compare(value, literal_) == 0 ? std::nullopt : no_match();

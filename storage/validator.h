@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "storage/document_id.h"
 #include "storage/value.h"
 
@@ -51,6 +52,10 @@ class Validator {
   Kind kind() const { return kind_; }
   // For an object validator: its fields, in declaration order.
   const std::vector<Field>& fields() const { return fields_; }
+
+  // Whether a value this validator accepts can have a field at `path` (["a", "b"] for "a.b"), as
+  // Convex decides for index fields: through objects and any member of a union; v.any() can.
+  bool CanContainField(absl::Span<const std::string> path) const;
 
  private:
   explicit Validator(Kind kind) : kind_(kind) {}

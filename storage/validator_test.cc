@@ -65,10 +65,30 @@ TEST(ValidatorTest, EmptyArgsMeanNoFieldsAndAnyMeansAnything) {
 TEST(ValidatorTest, IdsMustBelongToTheirTable) {
   Validator v = Parse(R"({"type":"id","tableName":"messages"})");
   EXPECT_TRUE(v.Check(Value::String(EncodeDocumentId(kMessage)), Tables).ok());
-  EXPECT_THAT(v.Check(Value::String(EncodeDocumentId(kUser)), Tables).message(),
-              HasSubstr("Validator: v.id(\"messages\")"));
+  // Convex's words for an id of another table (the path follows the sentence directly).
+  EXPECT_EQ(v.Check(Value::String(EncodeDocumentId(kUser)), Tables).message(),
+            absl::StrCat("Found ID \"", EncodeDocumentId(kUser), "\" from table `users`, which does not match the table ",
+                         "name in validator `v.id(\"messages\")`."));
+  EXPECT_THAT(Parse(R"({"type":"object","value":{"m":{"fieldType":{"type":"id","tableName":"messages"},"optional":false}}})")
+                  .Check(Value::MakeSortedObject({{"m", Value::String(EncodeDocumentId(kUser))}}), Tables)
+                  .message(),
+              HasSubstr("`v.id(\"messages\")`.Path: .m"));
   EXPECT_FALSE(v.Check(Value::String(EncodeDocumentId(DocumentId{TableNumber(10009), {}})), Tables).ok());
   EXPECT_FALSE(v.Check(Value::String("not an id"), Tables).ok());
+}
+
+TEST(ValidatorTest, IndexFieldsTheDocumentsCanHave) {
+  Validator doc = Parse(R"({"type":"union","value":[)"
+                        R"({"type":"object","value":{"a":{"fieldType":{"type":"object","value":{"b":{"fieldType":{"type":"string"},"optional":true}}},"optional":false}}},)"
+                        R"({"type":"object","value":{"c":{"fieldType":{"type":"any"},"optional":false}}}]})");
+  auto can = [&](std::vector<std::string> path) { return doc.CanContainField(path); };
+  EXPECT_TRUE(can({"a"}));
+  EXPECT_TRUE(can({"a", "b"}));
+  EXPECT_FALSE(can({"a", "x"}));
+  EXPECT_FALSE(can({"a", "b", "deeper"}));  // a string has no fields
+  EXPECT_TRUE(can({"c", "anything", "below"}));
+  EXPECT_FALSE(can({"nope"}));
+  EXPECT_TRUE(Validator::Any().CanContainField(std::vector<std::string>{"x"}));
 }
 
 TEST(ValidatorTest, LiteralsRecordsAndNumbers) {

@@ -73,6 +73,21 @@ absl::Status CheckIndexes(const SchemaTable& table) {
   return absl::OkStatus();
 }
 
+// Every index field must be one the table's documents can have (Convex's check_index_references).
+absl::Status CheckIndexFields(const SchemaTable& table, const storage::Validator& document) {
+  for (const auto& [name, fields] : table.indexes) {
+    for (const std::string& field : fields) {
+      const std::vector<std::string> path = absl::StrSplit(field, '.');
+      if (!document.CanContainField(path)) {
+        return absl::InvalidArgumentError(absl::StrCat("In table \"", table.name, "\" the index \"", name,
+                                                       "\" is invalid because it references the field \"", field,
+                                                       "\" that does not exist."));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The fields a user index was declared with (its key without the appended _creationTime and _id).
 std::vector<std::string> Declared(const storage::IndexInfo& index) {
   std::vector<std::string> fields = index.fields;
@@ -85,7 +100,10 @@ std::vector<std::string> Declared(const storage::IndexInfo& index) {
 absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema) {
   storage::Database& db = deployment.db();
   const storage::DeploymentId id = deployment.info().id;
-  for (const SchemaTable& table : schema.tables) RETURN_IF_ERROR(CheckIndexes(table));
+  for (const SchemaTable& table : schema.tables) {
+    RETURN_IF_ERROR(CheckIndexes(table));
+    if (schema.validation && table.document.has_value()) RETURN_IF_ERROR(CheckIndexFields(table, *table.document));
+  }
 
   if (schema.validation) {
     std::vector<std::string> problems;

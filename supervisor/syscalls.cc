@@ -89,6 +89,10 @@ absl::Status CheckReadable(absl::string_view table) {
   return absl::InvalidArgumentError(absl::StrCat("Table \"", table.substr(0, 80), "\" is not readable"));
 }
 
+// A system table Convex keeps private ("_index", "_tables", ...): user code reads it as a table that
+// does not exist, with no rows, as on Convex.
+bool IsPrivateSystemTable(absl::string_view table) { return !table.empty() && table[0] == '_' && !CheckReadable(table).ok(); }
+
 absl::StatusOr<std::string> TableOf(InvocationSession& session, const storage::DocumentId& id) {
   ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table,
                    session.deployment->db().schemas().ByNumber(id.table));
@@ -106,7 +110,7 @@ absl::StatusOr<std::string> Get(InvocationSession& session, const Value& args) A
     return absl::InvalidArgumentError(system ? "User tables cannot be accessed with db.system."
                                              : "System tables can only be accessed with db.system.");
   }
-  if (table != nullptr) RETURN_IF_ERROR(CheckReadable(table->table.name));
+  if (table != nullptr && IsPrivateSystemTable(table->table.name)) return std::string("null");
   ASSIGN_OR_RETURN(std::optional<Value> document, txn->Get(id));
   return document.has_value() ? storage::ToConvexJson(*document) : std::string("null");
 }
@@ -196,11 +200,13 @@ absl::StatusOr<std::string> QueryStream(InvocationSession& session, const Value&
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
   ASSIGN_OR_RETURN(storage::Query query, storage::ParseQuery(args.Get("query")));
-  RETURN_IF_ERROR(CheckReadable(query.table));
   if (session.streams.size() >= kMaxOpenQueries) {
     return absl::ResourceExhaustedError(absl::StrCat("Too many open queries (at most ", kMaxOpenQueries, ")"));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<storage::QueryStream> stream, storage::QueryStream::Open(*txn, query));
+  std::unique_ptr<storage::QueryStream> stream;  // none: a private system table, which has no rows
+  if (!IsPrivateSystemTable(query.table)) {
+    ASSIGN_OR_RETURN(stream, storage::QueryStream::Open(*txn, query));
+  }
   const uint32_t id = session.next_query_id++;
   session.streams.emplace(id, std::move(stream));
   return absl::StrCat("{\"queryId\":", id, "}");
@@ -221,7 +227,10 @@ absl::StatusOr<std::string> QueryStreamNext(InvocationSession& session, const Va
   ASSIGN_OR_RETURN(uint32_t id, QueryId(args));
   auto it = session.streams.find(id);
   if (it == session.streams.end()) return absl::InvalidArgumentError(absl::StrCat("Query ", id, " is not open"));
-  ASSIGN_OR_RETURN(std::optional<Value> document, it->second->Next(*txn));
+  std::optional<Value> document;
+  if (it->second != nullptr) {
+    ASSIGN_OR_RETURN(document, it->second->Next(*txn));
+  }
   if (!document.has_value()) {
     session.streams.erase(it);  // the backend drops a query once it reports done
     return std::string(R"({"value":null,"done":true})");
@@ -289,7 +298,7 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
 absl::StatusOr<std::string> Count(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
   ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
-  RETURN_IF_ERROR(CheckReadable(table));
+  if (IsPrivateSystemTable(table)) return std::string("0");
   storage::Query query;
   query.table = table;
   query.index = storage::kByCreationTimeIndex;
