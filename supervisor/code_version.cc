@@ -1,5 +1,8 @@
 #include "supervisor/code_version.h"
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/catalog.h"
@@ -88,6 +91,21 @@ absl::StatusOr<Value> CodeVersion::ParseAnalysis(absl::string_view analysis_json
   return storage::ParseConvexJson(analysis_json, plain);
 }
 
+absl::StatusOr<std::string> CodeVersion::WithImportPhase(const std::string& analysis_json, const ImportPhase& phase) {
+  ASSIGN_OR_RETURN(Value analysis, ParseAnalysis(analysis_json));
+  if (analysis.type() != Value::Type::kObject) return absl::InvalidArgumentError("the analysis is not an object");
+  Value::Object fields;
+  for (const auto& field : analysis.object()) {
+    if (field.first != "importPhase") fields.push_back(field);
+  }
+  // Decimal strings of integers: a 64-bit seed does not survive a JSON number (and the time is whole
+  // milliseconds).
+  fields.emplace_back("importPhase", Value::MakeSortedObject({{"seed", Value::String(absl::StrCat(phase.seed))},
+                                                              {"unixTimeMs", Value::String(absl::StrCat(static_cast<int64_t>(phase.unix_time_ms)))}}));
+  ASSIGN_OR_RETURN(Value merged, Value::MakeObject(std::move(fields)));
+  return storage::ToConvexJson(merged);
+}
+
 absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::VersionInfo& info) {
   auto code = std::make_shared<CodeVersion>();
   code->version_ = info.version;
@@ -105,6 +123,15 @@ absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::V
   if (!info.context_policy.empty()) code->warm_contexts_ = info.context_policy == "warm";
   ASSIGN_OR_RETURN(code->analysis_, ParseAnalysis(info.analysis_json));
   const Value& analysis = code->analysis_;
+  const Value& seed = analysis.GetPath("importPhase.seed");
+  const Value& time = analysis.GetPath("importPhase.unixTimeMs");
+  if (seed.type() == Value::Type::kString && time.type() == Value::Type::kString &&
+      absl::SimpleAtoi(seed.string(), &code->import_phase_.seed) &&
+      absl::SimpleAtod(time.string(), &code->import_phase_.unix_time_ms)) {
+    code->import_phase_.unix_time_ms = std::max(code->import_phase_.unix_time_ms, 0.0);
+  } else {
+    code->import_phase_ = ImportPhase{};
+  }
   const Value& functions = analysis.Get("functions");
   if (functions.type() == Value::Type::kArray) {
     for (const Value& f : functions.array()) {

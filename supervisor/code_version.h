@@ -49,6 +49,13 @@ struct Schema {
   const SchemaTable* Find(absl::string_view table) const;
 };
 
+// Math.random's seed and Date's time while a version's modules are imported: fixed at its push, as
+// Convex pins its import phase. unix_time_ms 0: not pinned (versions pushed before this existed).
+struct ImportPhase {
+  uint64_t seed = 0;
+  double unix_time_ms = 0;
+};
+
 class CodeVersion {
  public:
   // `info` with its sources. INVALID_ARGUMENT when the analysis or schema is malformed. A push builds
@@ -65,6 +72,9 @@ class CodeVersion {
   // Every module, with its source (the worker checks each against its hash), shared by every call.
   const std::shared_ptr<const std::vector<isobar::worker::v1::Module>>& modules() const { return modules_; }
   const std::optional<Schema>& schema() const { return schema_; }
+  const ImportPhase& import_phase() const { return import_phase_; }
+  // The analysis JSON with the import phase recorded in it (read back by Build).
+  static absl::StatusOr<std::string> WithImportPhase(const std::string& analysis_json, const ImportPhase& phase);
   // The modules' source maps, for mapping stack frames back to the user's files.
   const SourceMaps& source_maps() const { return *source_maps_; }
   // Whether its calls reuse warm contexts, if the push said (else the server's --contexts decides).
@@ -80,6 +90,7 @@ class CodeVersion {
   std::map<std::pair<std::string, std::string>, FunctionDef> functions_;  // by (module, export)
   std::optional<Schema> schema_;
   std::optional<bool> warm_contexts_;
+  ImportPhase import_phase_;
 };
 
 }  // namespace isobar::supervisor

@@ -1,5 +1,7 @@
 #include "supervisor/deployments_service.h"
 
+#include <random>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -205,7 +207,13 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   // Analyse in a worker: every module must evaluate; its exports become the version's functions.
   invoke.set_deployment(info.name);
   invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(kAnalysisBudget)));
-  invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
+  // The version's import phase: the analysis imports every module with it, and so does every call.
+  ImportPhase import_phase;
+  std::random_device random;
+  import_phase.seed = (uint64_t{random()} << 32) | random();
+  import_phase.unix_time_ms = static_cast<double>(absl::ToUnixMillis(absl::Now()));
+  invoke.set_seed(import_phase.seed);
+  invoke.set_unix_time_ms(import_phase.unix_time_ms);
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
   if (!live.ok()) return ToGrpc(*context, live.status());
   auto session = std::make_shared<InvocationSession>();
@@ -239,6 +247,7 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   }
   absl::StatusOr<std::string> analysis_json =
       WithPushedSchemaAndCrons(done->result_json(), request->schema_json(), request->crons_json());
+  if (analysis_json.ok()) analysis_json = CodeVersion::WithImportPhase(*analysis_json, import_phase);
   if (!analysis_json.ok()) return ToGrpc(*context, analysis_json.status());
   // One push of a deployment at a time: the version switch below happens in publish order.
   absl::MutexLock pushing(&(*live)->push_mutex());

@@ -239,6 +239,8 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
                                 : isobar::worker::v1::Invoke::FRESH);
   invoke.set_seed(RandomSeed());
   invoke.set_unix_time_ms(static_cast<double>(absl::ToUnixMillis(absl::Now())));
+  invoke.set_import_seed(attempt->code->import_phase().seed);
+  invoke.set_import_unix_time_ms(attempt->code->import_phase().unix_time_ms);
   workers_.Dispatch(
       std::move(invoke), request.deadline,
       [this, attempt, session](absl::StatusOr<Done> done, WorkerId worker) mutable {

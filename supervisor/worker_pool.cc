@@ -256,6 +256,8 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
   out->set_cpu_budget_ms(invoke.cpu_budget_ms());
   out->set_seed(invoke.seed());
   out->set_unix_time_ms(invoke.unix_time_ms());
+  out->set_import_seed(invoke.import_seed());
+  out->set_import_unix_time_ms(invoke.import_unix_time_ms());
   out->set_deployment(invoke.deployment());
   out->set_context_policy(invoke.context_policy());
   out->set_allow_wasm(invoke.allow_wasm());

@@ -138,6 +138,8 @@ void EvalSteps(Invocation& invocation) {
   });
 }
 
+bool PinnedImportPhase(const Invoke& invoke) { return invoke.import_unix_time_ms() > 0; }
+
 // Steps of a Convex function call (CONVEX_ABI.md §3.2): import the module, call its export's invoke
 // method with the arguments, and check that the result is a JSON string.
 void FunctionSteps(Invocation& invocation) {
@@ -148,12 +150,21 @@ void FunctionSteps(Invocation& invocation) {
       return v8::MaybeLocal<v8::Value>();
     }
     inv.importing = true;
+    if (PinnedImportPhase(inv.invoke) &&
+        !EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), /*deterministic=*/true,
+                         inv.invoke.import_seed(), inv.invoke.import_unix_time_ms())) {
+      return v8::MaybeLocal<v8::Value>();
+    }
     v8::Local<v8::Module> module;
     return EvaluateModule(context, inv, call.module_path(), &module);
   });
   invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
     v8::Isolate* isolate = context->GetIsolate();
     inv.importing = false;
+    if (PinnedImportPhase(inv.invoke) && !EnterInvocation(context, inv.context->enter.Get(isolate), inv.deterministic,
+                                                          inv.invoke.seed(), inv.invoke.unix_time_ms())) {
+      return v8::MaybeLocal<v8::Value>();
+    }
     const FunctionCall& call = inv.invoke.function();
     v8::Local<v8::Module> module;
     if (!LoadModule(context, inv, call.module_path()).ToLocal(&module)) return v8::MaybeLocal<v8::Value>();
@@ -190,6 +201,8 @@ std::string CodeVersion(const Invoke& invoke) {
   };
   if (invoke.has_function()) add(invoke.function().modules());
   if (invoke.has_analyze()) add(invoke.analyze().modules());
+  // Module state made while importing depends on the import phase's values too.
+  absl::StrAppend(&all, invoke.import_seed(), "\n", invoke.import_unix_time_ms(), "\n");
   return Sha256(all);
 }
 
@@ -549,6 +562,8 @@ void Evaluator::UpdatePreloadPlan(Invocation& invocation) {
   next->code_version = invocation.context->code_version;
   next->entry = entry;
   next->deterministic = invocation.deterministic;
+  next->import_seed = invocation.invoke.import_seed();
+  next->import_unix_time_ms = invocation.invoke.import_unix_time_ms();
   next->modules.Swap(invocation.invoke.mutable_function()->mutable_modules());  // the invocation is over
   plan = std::move(next);
 }

@@ -14,6 +14,8 @@
 
 #include <time.h>
 
+#include <cstdint>
+
 #include <memory>
 #include <string>
 
@@ -30,6 +32,9 @@ struct PreloadPlan {
   std::string code_version;  // the digest of every module's (path, SHA-256)
   std::string entry;         // the module to evaluate
   bool deterministic = true;
+  // The version's pinned import phase (Invoke.import_seed / import_unix_time_ms); time 0: none.
+  uint64_t import_seed = 0;
+  double import_unix_time_ms = 0;
   google::protobuf::RepeatedPtrField<isobar::worker::v1::Module> modules;
   bool failed = false;  // a preload of this plan was abandoned: not tried again
 };
