@@ -447,10 +447,10 @@ TEST_F(FunctionsTest, IdempotencyKeysApplyAMutationOnce) {
   // Keys are for mutations only.
   Result on_query = Call(Kind::kQuery, "counters:get", R"({"name":"x"})", "chat", nullptr, "", "key-4");
   EXPECT_EQ(on_query.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  // Nobody reads the records.
+  // Nobody reads the records: a private system table reads as one with no rows (as on Convex).
   Result peek = Call(Kind::kQuery, "messages:peekInternals", "{}");
-  EXPECT_FALSE(peek.status.ok());
-  EXPECT_THAT(peek.status.error_message(), HasSubstr("is not readable"));
+  ASSERT_TRUE(peek.status.ok()) << peek.status.error_message();
+  EXPECT_TRUE(peek.value.array().empty());
 }
 
 TEST_F(FunctionsTest, ScheduledCallsArePersistedAsPendingJobs) {

@@ -71,7 +71,8 @@ TEST_F(WebApiTest, Url) {
 TEST_F(WebApiTest, UrlSearchParams) {
   EXPECT_EQ(Eval(R"(const p = new URLSearchParams("?a=1&a=2&b=%20x+y&c"); p.sort(); p.set("a", "3");
                     [p.getAll("a"), p.get("b"), p.get("c"), p.has("z"), p.size, p.toString(), [...p.keys()]])"),
-            R"([["3"]," x y","",false,3,"a=3&b=+x+y&c=",["a","b","c"]])");
+            // As Convex's polyfill: no size; set removes the pairs of the name and appends one at the end.
+            R"([["3"]," x y","",false,null,"b=+x+y&c=&a=3",["b","c","a"]])");
   EXPECT_EQ(Eval(R"(new URLSearchParams({q: "ü", n: 1}).toString())"), R"("q=%C3%BC&n=1")");
 }
 
@@ -101,7 +102,8 @@ TEST_F(WebApiTest, StructuredClone) {
 TEST_F(WebApiTest, HeadersRequestResponseBlob) {
   EXPECT_EQ(Eval(R"(const h = new Headers({"Content-Type": "a", "X-B": "1"}); h.append("x-b", "2"); h.append("Set-Cookie", "c=1"); h.append("set-cookie", "d=2");
                     [[...h], h.get("X-B"), h.has("content-type"), h.getSetCookie()])"),
-            R"([[["content-type","a"],["set-cookie","c=1"],["set-cookie","d=2"],["x-b","1, 2"]],"1, 2",true,["c=1","d=2"]])");
+            // As Convex's polyfill: pairs in insertion order, not combined when iterated.
+            R"([[["content-type","a"],["x-b","1"],["x-b","2"],["set-cookie","c=1"],["set-cookie","d=2"]],"1, 2",true,["c=1","d=2"]])");
   EXPECT_THAT(Eval(R"(new Headers({"bad name": "x"}))"), HasSubstr("TypeError"));
   EXPECT_EQ(Eval(R"((async () => {
                       const r = new Response(JSON.stringify({a: 1}), {status: 201, headers: {"content-type": "application/json"}});

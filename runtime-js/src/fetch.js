@@ -3,12 +3,6 @@
 
 const kToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function normalizeHeaderValue(value) {
-  const v = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-  if (/[\0\n\r]/.test(v)) throw new TypeError("Invalid header value");
-  return v;
-}
-
 // A body init as {bytes, type}: the bytes and the content type it implies (or null).
 function extractBody(init) {
   if (init === null || init === undefined) return { bytes: null, type: null };
@@ -45,21 +39,29 @@ class Headers {
       throw new TypeError("Headers init must be an object or a sequence of pairs");
     }
   }
-  #check(name) {
-    if (this.#immutable) throw new TypeError("Headers are immutable");
+  // As Convex's polyfill (udf-runtime 20_headers.ts) has them: names validated and lower-cased by
+  // every method, values kept as given (String(value)), pairs in insertion order, never combined
+  // when iterated; set removes every pair of the name and appends one.
+  #name(name, method) {
     const n = String(name);
-    if (!kToken.test(n)) throw new TypeError(`Invalid header name: ${n.slice(0, 100)}`);
+    if (!kToken.test(n)) throw new TypeError(`Failed to execute '${method}' on 'Headers: Invalid name`);
     return n.toLowerCase();
   }
+  #mutable() {
+    if (this.#immutable) throw new TypeError("Headers are immutable");
+  }
   append(name, value) {
-    this.#list.push([this.#check(name), normalizeHeaderValue(value)]);
+    const n = this.#name(name, "append");
+    this.#mutable();
+    this.#list.push([n, String(value)]);
   }
   delete(name) {
-    const n = this.#check(name);
+    const n = this.#name(name, "delete");
+    this.#mutable();
     this.#list = this.#list.filter(([k]) => k !== n);
   }
   get(name) {
-    const n = String(name).toLowerCase();
+    const n = this.#name(name, "get");
     const values = this.#list.filter(([k]) => k === n).map(([, v]) => v);
     return values.length === 0 ? null : values.join(", ");
   }
@@ -67,28 +69,19 @@ class Headers {
     return this.#list.filter(([k]) => k === "set-cookie").map(([, v]) => v);
   }
   has(name) {
-    const n = String(name).toLowerCase();
+    const n = this.#name(name, "has");
     return this.#list.some(([k]) => k === n);
   }
   set(name, value) {
-    const n = this.#check(name);
-    const v = normalizeHeaderValue(value);
-    const first = this.#list.findIndex(([k]) => k === n);
-    if (first < 0) this.#list.push([n, v]);
-    else this.#list = this.#list.filter(([k], i) => k !== n || i === first).map((e) => (e[0] === n ? [n, v] : e));
+    const n = this.#name(name, "set");
+    this.delete(n);
+    this.append(n, value);
   }
-  // Sorted by name; values of the same name combined, except set-cookie.
-  *entries() {
-    const names = [...new Set(this.#list.map(([k]) => k))].sort();
-    for (const name of names) {
-      if (name === "set-cookie") for (const v of this.getSetCookie()) yield [name, v];
-      else yield [name, this.get(name)];
-    }
-  }
-  *keys() { for (const [k] of this.entries()) yield k; }
-  *values() { for (const [, v] of this.entries()) yield v; }
+  entries() { return this.#list.map(([k, v]) => [k, v])[Symbol.iterator](); }
+  keys() { return this.#list.map(([k]) => k)[Symbol.iterator](); }
+  values() { return this.#list.map(([, v]) => v)[Symbol.iterator](); }
   forEach(callback, thisArg) {
-    for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this);
+    for (const [k, v] of this.#list) callback.call(thisArg, v, k, this);
   }
   [Symbol.iterator]() { return this.entries(); }
   get [Symbol.toStringTag]() { return "Headers"; }

@@ -382,13 +382,14 @@ class URLSearchParams {
     const s = this.toString();
     urlRecord(this.#url).query = s === "" ? null : s;
   }
-  get size() { return this.#list.length; }
+  // As Convex's polyfill (udf-runtime 00_url.ts) has them: no size; delete and has take a name only;
+  // set removes every pair of the name and appends one; sort compares names with localeCompare.
   append(name, value) {
     this.#list.push([String(name), String(value)]);
     this.#update();
   }
-  delete(name, value) {
-    this.#list = this.#list.filter(([k, v]) => k !== String(name) || (value !== undefined && v !== String(value)));
+  delete(name) {
+    this.#list = this.#list.filter(([k]) => k !== String(name));
     this.#update();
   }
   get(name) {
@@ -398,23 +399,15 @@ class URLSearchParams {
   getAll(name) {
     return this.#list.filter(([k]) => k === String(name)).map(([, v]) => v);
   }
-  has(name, value) {
-    return this.#list.some(([k, v]) => k === String(name) && (value === undefined || v === String(value)));
+  has(name) {
+    return this.#list.some(([k]) => k === String(name));
   }
   set(name, value) {
-    const key = String(name);
-    const first = this.#list.findIndex(([k]) => k === key);
-    if (first < 0) {
-      this.#list.push([key, String(value)]);
-    } else {
-      this.#list[first][1] = String(value);
-      this.#list = this.#list.filter(([k], i) => k !== key || i === first);
-    }
-    this.#update();
+    this.delete(name);
+    this.append(name, value);
   }
   sort() {
-    // Stable, by UTF-16 code units.
-    this.#list = this.#list.map((e, i) => [e, i]).sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1])).map(([e]) => e);
+    this.#list.sort((a, b) => a[0].localeCompare(b[0]));
     this.#update();
   }
   forEach(callback, thisArg) {
