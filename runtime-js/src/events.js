@@ -1,4 +1,8 @@
-// Prelude fragment: DOMException, Event, EventTarget, AbortController and AbortSignal.
+// Prelude fragment: DOMException, Event, EventTarget (dispatch on one target, as Convex's Deno-derived
+// runtime does it), globalThis as an EventTarget tagged Window, and
+// AbortController/AbortSignal from abortcontroller-polyfill (abort_controller.js, the package Convex's
+// runtime installs: its signals are not EventTargets, and its default reason is an Error named
+// AbortError).
 
 const kDomExceptionCodes = {
   IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4, InvalidCharacterError: 5,
@@ -7,6 +11,29 @@ const kDomExceptionCodes = {
   TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20, URLMismatchError: 21,
   QuotaExceededError: 22, TimeoutError: 23, InvalidNodeTypeError: 24, DataCloneError: 25,
 };
+// The legacy code constants, on DOMException.prototype only (as Convex defines them).
+const kDomExceptionConstants = [
+  "INDEX_SIZE_ERR", "DOMSTRING_SIZE_ERR", "HIERARCHY_REQUEST_ERR", "WRONG_DOCUMENT_ERR", "INVALID_CHARACTER_ERR",
+  "NO_DATA_ALLOWED_ERR", "NO_MODIFICATION_ALLOWED_ERR", "NOT_FOUND_ERR", "NOT_SUPPORTED_ERR", "INUSE_ATTRIBUTE_ERR",
+  "INVALID_STATE_ERR", "SYNTAX_ERR", "INVALID_MODIFICATION_ERR", "NAMESPACE_ERR", "INVALID_ACCESS_ERR",
+  "VALIDATION_ERR", "TYPE_MISMATCH_ERR", "SECURITY_ERR", "NETWORK_ERR", "ABORT_ERR", "URL_MISMATCH_ERR",
+  "QUOTA_EXCEEDED_ERR", "TIMEOUT_ERR", "INVALID_NODE_TYPE_ERR", "DATA_CLONE_ERR",
+];
+
+function requireArgumentCount(count, required, method, on) {
+  if (count < required) {
+    throw new TypeError(`Failed to execute '${method}' on '${on}': ${required} argument${required === 1 ? "" : "s"} ` +
+      `required, but only ${count} present.`);
+  }
+}
+
+// EventTarget's prototype exists from the start, so that globalThis can inherit from it; the class
+// and its methods are made on first use (webEvents()).
+const eventTargetPrototype = Object.create(Object.prototype);
+const windowPrototype = Object.create(eventTargetPrototype, {
+  [Symbol.toStringTag]: { value: "Window", configurable: true },
+});
+Object.setPrototypeOf(globalThis, windowPrototype);
 
 const webEvents = once(() => {
 class DOMException extends Error {
@@ -23,140 +50,155 @@ class DOMException extends Error {
   }
   get [Symbol.toStringTag]() { return "DOMException"; }
 }
+kDomExceptionConstants.forEach((name, i) => Object.defineProperty(DOMException.prototype, name, { value: i + 1 }));
 
-let beginDispatch;  // (event, target) -> isStopped(); set by Event's static block
+// An event's dispatch state, kept by the runtime (not reachable from user code).
+const state = new WeakMap();
+const stateOf = (event) => state.get(event);
+// isTrusted: an own, enumerable getter shared by every event (as the spec's [LegacyUnforgeable]).
+const isTrusted = Object.getOwnPropertyDescriptor({ get isTrusted() { return false; } }, "isTrusted").get;
+
 class Event {
-  #type;
-  #cancelable;
-  #bubbles;
-  #defaultPrevented = false;
-  #stopped = false;
-  #target = null;
-  #timeStamp = Date.now();
-  constructor(type, init = {}) {
-    if (arguments.length === 0) throw new TypeError("Event requires a type");
-    this.#type = String(type);
-    this.#cancelable = Boolean(init?.cancelable);
-    this.#bubbles = Boolean(init?.bubbles);
+  constructor(type, init = undefined) {
+    requireArgumentCount(arguments.length, 1, "constructor", "Event");
+    state.set(this, {
+      type: String(type),
+      bubbles: Boolean(init?.bubbles),
+      cancelable: Boolean(init?.cancelable),
+      composed: Boolean(init?.composed),
+      target: null,
+      currentTarget: null,
+      phase: 0,
+      canceled: false,
+      stop: false,
+      stopImmediate: false,
+      passive: false,
+      dispatching: false,
+      timeStamp: Date.now(),
+    });
+    Object.defineProperty(this, "isTrusted", { get: isTrusted, enumerable: true });
   }
-  get type() { return this.#type; }
-  get cancelable() { return this.#cancelable; }
-  get bubbles() { return this.#bubbles; }
-  get defaultPrevented() { return this.#defaultPrevented; }
-  get target() { return this.#target; }
-  get currentTarget() { return this.#target; }
-  get timeStamp() { return this.#timeStamp; }
-  get isTrusted() { return false; }
-  get composed() { return false; }
-  // The targets the event passes through: just its target (there is no tree here), while dispatching.
+  get type() { return stateOf(this).type; }
+  get bubbles() { return stateOf(this).bubbles; }
+  get cancelable() { return stateOf(this).cancelable; }
+  get composed() { return stateOf(this).composed; }
+  get target() { return stateOf(this).target; }
+  get srcElement() { return null; }
+  get currentTarget() { return stateOf(this).currentTarget; }
+  get eventPhase() { return stateOf(this).phase; }
+  get timeStamp() { return stateOf(this).timeStamp; }
+  get defaultPrevented() { return stateOf(this).canceled; }
+  get returnValue() { return !stateOf(this).canceled; }
+  set returnValue(value) {
+    if (!value) this.preventDefault();
+  }
+  get cancelBubble() { return stateOf(this).stop; }
+  set cancelBubble(value) {
+    if (value) stateOf(this).stop = true;
+  }
+  // The targets the event passes through while dispatched: its one target (there is no tree here).
   composedPath() {
-    return this.#target === null ? [] : [this.#target];
+    const s = stateOf(this);
+    return s.currentTarget === null ? [] : [s.currentTarget];
   }
   preventDefault() {
-    if (this.#cancelable) this.#defaultPrevented = true;
+    const s = stateOf(this);
+    if (s.cancelable && !s.passive) s.canceled = true;
   }
-  stopPropagation() {}
+  stopPropagation() {
+    stateOf(this).stop = true;
+  }
   stopImmediatePropagation() {
-    this.#stopped = true;
+    const s = stateOf(this);
+    s.stop = true;
+    s.stopImmediate = true;
   }
-  static {
-    beginDispatch = (event, target) => {
-      event.#target = target;
-      return () => event.#stopped;
-    };
-  }
+  get [Symbol.toStringTag]() { return "Event"; }
 }
+["NONE", "CAPTURING_PHASE", "AT_TARGET", "BUBBLING_PHASE"].forEach((name, value) =>
+  Object.defineProperty(Event, name, { get: () => value, enumerable: true }));
 
-class EventTarget {
-  #listeners = new Map();  // type -> [{callback, once}]
-  addEventListener(type, callback, options) {
+// Listeners by target (any object: methods called without a target act on globalThis).
+const listenersOf = new WeakMap();  // target -> Map(type -> [{callback, capture, once, passive, removed}])
+const flagsOf = (options) =>
+  typeof options === "object" && options !== null
+    ? { capture: Boolean(options.capture), once: Boolean(options.once), passive: Boolean(options.passive),
+        signal: options.signal }
+    : { capture: Boolean(options), once: false, passive: false, signal: undefined };
+
+function EventTarget() {
+  if (new.target === undefined) throw new TypeError("Class constructor EventTarget cannot be invoked without 'new'");
+}
+EventTarget.prototype = eventTargetPrototype;
+Object.defineProperty(eventTargetPrototype, "constructor", { value: EventTarget, writable: true, configurable: true });
+const eventTargetMethods = {
+  addEventListener(type, callback, options = undefined) {
+    requireArgumentCount(arguments.length, 2, "addEventListener", "EventTarget");
+    const self = this ?? globalThis;
     if (callback === null || callback === undefined) return;
-    const once = typeof options === "object" && options !== null && Boolean(options.once);
-    const signal = typeof options === "object" && options !== null ? options.signal : undefined;
-    if (signal?.aborted) return;
-    const list = this.#listeners.get(String(type)) ?? [];
-    if (list.some((l) => l.callback === callback)) return;
-    list.push({ callback, once });
-    this.#listeners.set(String(type), list);
-    signal?.addEventListener("abort", () => this.removeEventListener(type, callback));
-  }
-  removeEventListener(type, callback) {
-    const list = this.#listeners.get(String(type));
+    const flags = flagsOf(options);
+    if (flags.signal?.aborted) return;
+    let byType = listenersOf.get(self);
+    if (byType === undefined) listenersOf.set(self, (byType = new Map()));
+    const key = String(type);
+    const list = byType.get(key) ?? [];
+    if (list.some((l) => l.callback === callback && l.capture === flags.capture)) return;
+    list.push({ callback, capture: flags.capture, once: flags.once, passive: flags.passive, removed: false });
+    byType.set(key, list);
+    flags.signal?.addEventListener("abort", () => self.removeEventListener(type, callback, options));
+  },
+  removeEventListener(type, callback, options = undefined) {
+    requireArgumentCount(arguments.length, 2, "removeEventListener", "EventTarget");
+    const self = this ?? globalThis;
+    const list = listenersOf.get(self)?.get(String(type));
     if (list === undefined) return;
-    const index = list.findIndex((l) => l.callback === callback);
-    if (index >= 0) list.splice(index, 1);
-  }
+    // Every listener of the callback goes, whatever its capture flag (as in Convex's runtime).
+    for (const l of list) if (l.callback === callback) l.removed = true;
+    listenersOf.get(self).set(String(type), list.filter((l) => !l.removed));
+  },
   dispatchEvent(event) {
-    if (!(event instanceof Event)) throw new TypeError("dispatchEvent expects an Event");
-    const stopped = beginDispatch(event, this);
-    const handler = this[`on${event.type}`];
-    const list = [...(this.#listeners.get(event.type) ?? [])];
-    if (typeof handler === "function") list.unshift({ callback: handler, once: false });
-    for (const listener of list) {
-      if (listener.once) this.removeEventListener(event.type, listener.callback);
-      const callback = listener.callback;
-      if (typeof callback === "function") callback.call(this, event);
-      else if (typeof callback?.handleEvent === "function") callback.handleEvent(event);
-      if (stopped()) break;
-    }
-    return !event.defaultPrevented;
-  }
-}
-
-const kAbortSecret = Symbol("abort");
-let abortSignal;  // (signal, reason): aborts once; set by AbortSignal's static block
-class AbortSignal extends EventTarget {
-  #aborted = false;
-  #reason = undefined;
-  onabort = null;
-  constructor(secret) {
-    super();
-    if (secret !== kAbortSecret) throw new TypeError("Illegal constructor");
-  }
-  get aborted() { return this.#aborted; }
-  get reason() { return this.#reason; }
-  get [Symbol.toStringTag]() { return "AbortSignal"; }
-  throwIfAborted() {
-    if (this.#aborted) throw this.#reason;
-  }
-  static abort(reason) {
-    const signal = new AbortSignal(kAbortSecret);
-    abortSignal(signal, reason);
-    return signal;
-  }
-  static timeout() {
-    throw new DOMException("AbortSignal.timeout() is not supported in Convex functions", "NotSupportedError");
-  }
-  static any(signals) {
-    const signal = new AbortSignal(kAbortSecret);
-    for (const s of signals) {
-      if (s.aborted) {
-        abortSignal(signal, s.reason);
-        return signal;
+    requireArgumentCount(arguments.length, 1, "dispatchEvent", "EventTarget");
+    const self = this ?? globalThis;
+    const s = stateOf(event);
+    if (s === undefined) throw new TypeError("Failed to execute 'dispatchEvent' on 'EventTarget': parameter 1 is not of type 'Event'.");
+    if (s.dispatching) throw new DOMException("Invalid event state.", "InvalidStateError");
+    s.dispatching = true;
+    s.target = self;
+    s.currentTarget = self;
+    s.phase = Event.AT_TARGET;
+    const listeners = [...(listenersOf.get(self)?.get(s.type) ?? [])];
+    try {
+      // At the target every listener runs in the order it was added, capturing or not (as in
+      // Convex's runtime).
+      {
+        for (const listener of listeners) {
+          if (s.stopImmediate || listener.removed) continue;
+          if (listener.once) self.removeEventListener(s.type, listener.callback, { capture: listener.capture });
+          s.passive = listener.passive;
+          try {  // a listener's exception propagates, as in Convex's runtime
+            const callback = listener.callback;
+            if (typeof callback === "function") callback.call(self, event);
+            else if (typeof callback?.handleEvent === "function") callback.handleEvent(event);
+          } finally {
+            s.passive = false;
+          }
+        }
       }
+    } finally {
+      s.dispatching = false;
+      s.phase = Event.NONE;
+      s.currentTarget = null;
+      s.stop = false;
+      s.stopImmediate = false;
     }
-    for (const s of signals) s.addEventListener("abort", () => abortSignal(signal, s.reason));
-    return signal;
-  }
-  static {
-    abortSignal = (signal, reason) => {
-      if (signal.#aborted) return;
-      signal.#aborted = true;
-      signal.#reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
-      signal.dispatchEvent(new Event("abort"));
-    };
-  }
-}
+    return !s.canceled;
+  },
+};
+for (const [name, method] of Object.entries(eventTargetMethods)) define(eventTargetPrototype, name, method);
 
-class AbortController {
-  #signal = new AbortSignal(kAbortSecret);
-  get signal() { return this.#signal; }
-  get [Symbol.toStringTag]() { return "AbortController"; }
-  abort(reason) {
-    abortSignal(this.#signal, reason);
-  }
-}
-return { DOMException, Event, EventTarget, AbortSignal, AbortController, abortSignal };
+// AbortController and AbortSignal: Convex's polyfill, over these Event and DOMException classes.
+const { AbortController, AbortSignal } = loadAbortController();
+return { DOMException, Event, EventTarget, AbortSignal, AbortController };
 });
 for (const name of ["DOMException", "Event", "EventTarget", "AbortSignal", "AbortController"]) {
   defineLazy(name, () => webEvents()[name]);
