@@ -13,9 +13,14 @@ class Blob {
     const chunks = [];
     let size = 0;
     for (const part of parts) {
+      // Convex takes strings, Blobs and bytes only, and refuses anything else uncatchably.
+      if (!(typeof part === "string" || part instanceof Blob || part instanceof ArrayBuffer || ArrayBuffer.isView(part))) {
+        uncatchable("Not implemented: constructor with unsupported Blob part for Blob: Only ArrayBuffer, Blob and " +
+          "string supported. Consider calling an action defined in Node.js instead " +
+          "(https://docs.convex.dev/functions/actions).");
+      }
       const bytes = part instanceof Blob ? part.#bytes
-        : part instanceof ArrayBuffer || ArrayBuffer.isView(part) ? bytesOf(part).slice()
-        : utf8Encode(String(part));
+        : typeof part === "string" ? utf8Encode(part) : bytesOf(part).slice();
       chunks.push(bytes);
       size += bytes.length;
     }

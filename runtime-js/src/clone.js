@@ -1,10 +1,11 @@
 // Prelude fragment: structuredClone (the HTML structured clone algorithm for the types that exist here).
+// As on Convex, a value that cannot be cloned fails with a plain Error "could not deserialize value"
+// (Convex serializes and deserializes through V8), and any options are refused uncatchably.
+
+const notCloneable = () => new Error("could not deserialize value");
 
 function structuredCloneImpl(value, memo) {
-  if (typeof value === "symbol") throw domException(`${String(value)} could not be cloned.`, "DataCloneError");
-  if (typeof value === "function") {
-    throw domException(`${Function.prototype.toString.call(value).slice(0, 100)} could not be cloned.`, "DataCloneError");
-  }
+  if (typeof value === "symbol" || typeof value === "function") throw notCloneable();
   if (typeof value !== "object" || value === null) return value;
   if (memo.has(value)) return memo.get(value);
   const remember = (copy) => {
@@ -54,7 +55,7 @@ function structuredCloneImpl(value, memo) {
   if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet || value instanceof webUrl().URL ||
       value instanceof Headers || value instanceof Request || value instanceof Response ||
       value instanceof webEvents().EventTarget) {
-    throw domException(`${constructorName(value)} object could not be cloned.`, "DataCloneError");
+    throw notCloneable();
   }
   const copy = remember({});
   for (const key of Object.keys(value)) copy[key] = structuredCloneImpl(value[key], memo);
@@ -63,8 +64,6 @@ function structuredCloneImpl(value, memo) {
 
 define(globalThis, "structuredClone", function structuredClone(value, options) {
   if (arguments.length === 0) throw new TypeError("structuredClone requires 1 argument");
-  if (options?.transfer !== undefined && [...options.transfer].length > 0) {
-    throw domException("Transferring objects is not supported", "DataCloneError");
-  }
+  if (options !== undefined) uncatchable("structuredClone with transfer not supported");
   return structuredCloneImpl(value, new Map());
 });

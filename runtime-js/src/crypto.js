@@ -45,14 +45,3 @@ define(globalThis, "Crypto", Crypto);
 define(globalThis, "crypto", cryptoObject);
 defineLazy("CryptoKey", () => webCrypto().CryptoKey);
 defineLazy("SubtleCrypto", () => webCrypto().SubtleCrypto);
-
-// performance.now(): milliseconds since the invocation began (frozen in queries and mutations, where
-// Date is frozen too).
-const performanceObject = Object.freeze({
-  now: () => Date.now() - invocationStart,
-  get timeOrigin() {
-    return invocationStart;
-  },
-});
-let invocationStart = Date.now();
-define(globalThis, "performance", performanceObject);

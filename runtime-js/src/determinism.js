@@ -47,7 +47,15 @@ const sleep = (ms) =>
   asyncSyscall("isobar/sleep", JSON.stringify({ ms: Math.min(ms, 60000) })).then(() =>
     ms > 60000 ? sleep(ms - 60000) : undefined);
 const delayOf = (delay) => Math.max(0, Number(delay) || 0);
+// A code string as the handler is refused, uncatchably, as Convex refuses it.
+const refuseCodeString = (callback, name) => {
+  if (typeof callback === "string") {
+    uncatchable(`Not implemented: code string argument for ${name}. Consider calling an action defined in Node.js ` +
+      "instead (https://docs.convex.dev/functions/actions).");
+  }
+};
 function actionSetTimeout(callback, delay, ...args) {
+  refuseCodeString(callback, "setTimeout");
   const id = nextTimerId++;
   liveTimers.add(id);
   sleep(delayOf(delay)).then(() => {
@@ -57,6 +65,7 @@ function actionSetTimeout(callback, delay, ...args) {
   return id;
 }
 function actionSetInterval(callback, delay, ...args) {
+  refuseCodeString(callback, "setInterval");
   const id = nextTimerId++;
   liveTimers.add(id);
   const tick = () =>
@@ -81,6 +90,7 @@ function enterInvocation(params) {
   timers.clear();  // console.time's timers last one request
   liveTimers.clear();
   deterministicCrypto = Boolean(params.deterministic);
+  performanceEntries = [];  // marks and measures last one request
   if (!params.deterministic) {
     define(Math, "random", realRandom);
     fillRandom = realFillRandom;

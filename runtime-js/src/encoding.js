@@ -123,20 +123,78 @@ class TextEncoder {
   }
 }
 
+// WHATWG encoding labels of the encodings decoded here (Convex's encoding_rs knows more; their other
+// labels are refused as not implemented).
+const kEncodingLabels = {
+  "utf-8": ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"],
+  "windows-1252": ["ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100",
+    "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"],
+  "utf-16le": ["csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"],
+  "utf-16be": ["unicodefffe", "utf-16be"],
+};
+const kOtherEncodingLabels = /^(big5|euc-jp|euc-kr|gb18030|gbk|ibm866|iso-2022-jp|iso-8859-\d+|koi8-[ru]|macintosh|shift_jis|windows-\d+|x-mac-cyrillic|x-user-defined|cp\d+|csshiftjis|sjis|ms_kanji|x-sjis|x-gbk|chinese|csgb2312|gb2312|gb_2312(-80)?|iso-ir-58|x-euc-jp|cseucpkdfmtjapanese|ks_c_5601-(1987|1989)|korean|csksc56011987|cseuckr|windows-949|csiso2022jp|koi8|koi|cskoi8r|koi8_r|dos-874|tis-620|iso-ir-\d+|latin\d|l\d|csisolatin\d|csbig5|big5-hkscs|cn-big5|x-x-big5)$/;
+// windows-1252's bytes 0x80-0x9f (the rest are their own code points).
+const kWindows1252High = [0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039,
+  0x152, 0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161,
+  0x203a, 0x153, 0x9d, 0x17e, 0x178];
+const kInvalidData = Symbol("invalid data");
+
+function encodingOf(label) {
+  const name = String(label).replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "").toLowerCase();
+  for (const [encoding, labels] of Object.entries(kEncodingLabels)) if (labels.includes(name)) return encoding;
+  if (kOtherEncodingLabels.test(name)) {
+    uncatchable(`Not implemented: TextDecoder for ${name}. Consider calling an action defined in Node.js instead ` +
+      "(https://docs.convex.dev/functions/actions).");
+  }
+  // Convex's words, in a DOMException named RangeError (not a RangeError).
+  throw domException(`The encoding label provided ('${String(label)}') is invalid.`, "RangeError");
+}
+
+function singleByteDecode(bytes) {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 0x2000) {
+    out += String.fromCharCode(...Array.from(bytes.subarray(i, i + 0x2000),
+      (b) => (b >= 0x80 && b < 0xa0 ? kWindows1252High[b - 0x80] : b)));
+  }
+  return out;
+}
+
+// UTF-16: code units in pairs of bytes; a lone surrogate or an odd last byte is invalid.
+function utf16Decode(bytes, littleEndian, fatal) {
+  const units = [];
+  let invalid = false;
+  for (let i = 0; i + 1 < bytes.length; i += 2) {
+    units.push(littleEndian ? bytes[i] | (bytes[i + 1] << 8) : (bytes[i] << 8) | bytes[i + 1]);
+  }
+  if (bytes.length % 2 === 1) invalid = true;
+  let out = "";
+  for (let i = 0; i < units.length; i++) {
+    const u = units[i];
+    if (u >= 0xd800 && u <= 0xdbff && i + 1 < units.length && units[i + 1] >= 0xdc00 && units[i + 1] <= 0xdfff) {
+      out += String.fromCharCode(u, units[++i]);
+    } else if (u >= 0xd800 && u <= 0xdfff) {
+      invalid = true;
+      out += "\ufffd";
+    } else {
+      out += String.fromCharCode(u);
+    }
+  }
+  if (invalid && fatal) return kInvalidData;
+  return bytes.length % 2 === 1 ? out + "\ufffd" : out;
+}
+
 class TextDecoder {
   get [Symbol.toStringTag]() { return "TextDecoder"; }
+  #encoding;
   #fatal;
   #ignoreBOM;
   #pending = new Uint8Array(0);  // an incomplete sequence kept between streaming calls
   constructor(label = "utf-8", options = {}) {
-    const name = String(label).trim().toLowerCase();
-    if (name !== "utf-8" && name !== "utf8" && name !== "unicode-1-1-utf-8") {
-      throw new RangeError(`The encoding "${label}" is not supported (only utf-8)`);
-    }
+    this.#encoding = encodingOf(label);
     this.#fatal = Boolean(options?.fatal);
     this.#ignoreBOM = Boolean(options?.ignoreBOM);
   }
-  get encoding() { return "utf-8"; }
+  get encoding() { return this.#encoding; }
   get fatal() { return this.#fatal; }
   get ignoreBOM() { return this.#ignoreBOM; }
   decode(input, options = {}) {
@@ -151,17 +209,37 @@ class TextDecoder {
     if (options?.stream) {
       // Keep a trailing incomplete sequence for the next call.
       let start = bytes.length;
-      for (let back = 1; back <= 3 && bytes.length - back >= 0; back++) {
-        const b = bytes[bytes.length - back];
-        if ((b & 0xc0) === 0x80) continue;
-        const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-        if (need > back) start = bytes.length - back;
-        break;
+      if (this.#encoding === "utf-8") {
+        for (let back = 1; back <= 3 && bytes.length - back >= 0; back++) {
+          const b = bytes[bytes.length - back];
+          if ((b & 0xc0) === 0x80) continue;
+          const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+          if (need > back) start = bytes.length - back;
+          break;
+        }
+      } else if (this.#encoding.startsWith("utf-16")) {
+        start = bytes.length - (bytes.length % 2);
+        const last = start >= 2 ? (this.#encoding === "utf-16le" ? bytes[start - 1] : bytes[start - 2]) : 0;
+        if (last >= 0xd8 && last <= 0xdb) start -= 2;  // a high surrogate waits for its pair
       }
       this.#pending = bytes.slice(start);
       bytes = bytes.subarray(0, start);
     }
-    let text = utf8Decode(bytes, this.#fatal);
+    let text;
+    if (this.#encoding === "utf-8") {
+      try {
+        text = utf8Decode(bytes, this.#fatal);
+      } catch {
+        text = kInvalidData;
+      }
+    } else if (this.#encoding === "windows-1252") {
+      text = singleByteDecode(bytes);
+    } else {
+      text = utf16Decode(bytes, this.#encoding === "utf-16le", this.#fatal);
+    }
+    // Convex's decode returns only the text of its op's answer, which has none for invalid data in
+    // fatal mode: the call returns undefined rather than throwing.
+    if (text === kInvalidData) return undefined;
     if (!this.#ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     return text;
   }

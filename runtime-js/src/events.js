@@ -195,6 +195,7 @@ const eventTargetMethods = {
   },
 };
 for (const [name, method] of Object.entries(eventTargetMethods)) define(eventTargetPrototype, name, method);
+Object.defineProperty(eventTargetPrototype, Symbol.toStringTag, { value: "EventTarget", configurable: true });
 
 // AbortController and AbortSignal: Convex's polyfill, over these Event and DOMException classes.
 const { AbortController, AbortSignal } = loadAbortController();

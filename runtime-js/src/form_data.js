@@ -36,7 +36,10 @@ const webFormData = once(() => {
     }
     set(name, value, filename) {
       const key = String(name);
-      const entry = [key, entryValue(value, filename)];
+      // As Convex's set: a Blob becomes a File named by `filename` (else ""), without its type.
+      const { Blob, File } = webBlob();
+      const entry = [key, value instanceof Blob ? new File([value], filename !== undefined ? String(filename) : "")
+        : String(value)];
       const first = this.#entries.findIndex(([k]) => k === key);
       if (first < 0) {
         this.#entries.push(entry);
