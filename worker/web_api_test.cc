@@ -68,6 +68,15 @@ TEST_F(WebApiTest, Url) {
             R"("https://h/p?b=x+y%26")");
 }
 
+// Hosts as the WHATWG parser writes them: IPv6 compressed, internationalized labels in Punycode.
+TEST_F(WebApiTest, UrlHosts) {
+  EXPECT_EQ(Eval(R"(["http://[::1]/", "http://[1::]/", "http://[::ffff:1.2.3.4]/", "http://[1:0:0:2:0:0:0:3]/",
+                     "http://bücher.de/", "http://例え.テスト/", "http://ÉCOLE.fr/"].map((u) => new URL(u).host))"),
+            R"(["[::1]","[1::]","[::ffff:102:304]","[1:0:0:2::3]","xn--bcher-kva.de","xn--r8jz45g.xn--zckzah","xn--cole-9oa.fr"])");
+  EXPECT_THAT(Eval(R"(new URL("http://[1::2::3]/"))"), HasSubstr("Invalid URL"));
+  EXPECT_THAT(Eval(R"(new URL("file://h:8000/x"))"), HasSubstr("Invalid URL"));
+}
+
 TEST_F(WebApiTest, UrlSearchParams) {
   EXPECT_EQ(Eval(R"(const p = new URLSearchParams("?a=1&a=2&b=%20x+y&c"); p.sort(); p.set("a", "3");
                     [p.getAll("a"), p.get("b"), p.get("c"), p.has("z"), p.size, p.toString(), [...p.keys()]])"),

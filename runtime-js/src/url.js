@@ -1,4 +1,5 @@
-// Prelude fragment: URL and URLSearchParams (WHATWG URL, without IDNA: a non-ASCII host is refused).
+// Prelude fragment: URL and URLSearchParams (WHATWG URL; internationalized hosts by lower case, NFC
+// and Punycode, not the full UTS 46 mapping table).
 
 const kSpecialPorts = { "http:": "80", "https:": "443", "ws:": "80", "wss:": "443", "ftp:": "21", "file:": "" };
 const isSpecial = (protocol) => Object.prototype.hasOwnProperty.call(kSpecialPorts, protocol);
@@ -46,16 +47,105 @@ function parseIPv4Number(part) {
   return NaN;
 }
 
+// RFC 3492 Punycode of one label's code points.
+function punycodeEncode(label) {
+  const base = 36, tMin = 1, tMax = 26, skew = 38, damp = 700;
+  const codePoints = Array.from(label, (c) => c.codePointAt(0));
+  let n = 128, delta = 0, bias = 72;
+  let output = codePoints.filter((c) => c < 0x80).map((c) => String.fromCharCode(c)).join("");
+  const basicLength = output.length;
+  let handled = basicLength;
+  if (basicLength > 0) output += "-";
+  const adapt = (d, points, first) => {
+    d = first ? Math.floor(d / damp) : d >> 1;
+    d += Math.floor(d / points);
+    let k = 0;
+    for (; d > ((base - tMin) * tMax) >> 1; k += base) d = Math.floor(d / (base - tMin));
+    return k + Math.floor(((base - tMin + 1) * d) / (d + skew));
+  };
+  const digit = (d) => String.fromCharCode(d + 22 + (d < 26 ? 75 : 0));
+  while (handled < codePoints.length) {
+    const m = Math.min(...codePoints.filter((c) => c >= n));
+    delta += (m - n) * (handled + 1);
+    n = m;
+    for (const c of codePoints) {
+      if (c < n) delta++;
+      if (c !== n) continue;
+      let q = delta;
+      for (let k = base; ; k += base) {
+        const t = k <= bias ? tMin : k >= bias + tMax ? tMax : k - bias;
+        if (q < t) break;
+        output += digit(t + ((q - t) % (base - t)));
+        q = Math.floor((q - t) / (base - t));
+      }
+      output += digit(q);
+      bias = adapt(delta, handled + 1, handled === basicLength);
+      delta = 0;
+      handled++;
+    }
+    delta++;
+    n++;
+  }
+  return output;
+}
+
+// A host's ASCII form: ideographic full stops are dots; labels outside ASCII become "xn--" Punycode.
+function domainToAscii(host) {
+  return host.normalize("NFC").replace(/[\u3002\uff0e\uff61]/g, ".").split(".")
+    .map((label) => (/[^\x00-\x7f]/.test(label) ? `xn--${punycodeEncode(label)}` : label)).join(".");
+}
+
+// An IPv6 address's eight pieces ("::" and a trailing dotted IPv4 part allowed).
+function parseIpv6(text) {
+  const invalid = () => new TypeError("Invalid IPv6 host");
+  const halves = text.split("::");
+  if (halves.length > 2) throw invalid();
+  const piecesOf = (part) => {
+    if (part === "") return [];
+    const out = [];
+    const groups = part.split(":");
+    groups.forEach((group, i) => {
+      if (i === groups.length - 1 && group.includes(".")) {
+        const octets = group.split(".");
+        if (octets.length !== 4 || octets.some((o) => !/^(0|[1-9][0-9]{0,2})$/.test(o) || Number(o) > 255)) throw invalid();
+        out.push((Number(octets[0]) << 8) | Number(octets[1]), (Number(octets[2]) << 8) | Number(octets[3]));
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(group)) throw invalid();
+        out.push(parseInt(group, 16));
+      }
+    });
+    return out;
+  };
+  const head = piecesOf(halves[0]);
+  const tail = halves.length === 2 ? piecesOf(halves[1]) : [];
+  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) throw invalid();
+  return [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+// Lower-case hex without leading zeros; the first longest run of two or more zero pieces is "::".
+function serializeIpv6(pieces) {
+  let best = -1, bestLength = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && pieces[j] === 0) j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return pieces.map((p) => p.toString(16)).join(":");
+  const hex = (list) => list.map((p) => p.toString(16)).join(":");
+  return `${hex(pieces.slice(0, best))}::${hex(pieces.slice(best + bestLength))}`;
+}
+
 function parseHost(input, special) {
   if (input.startsWith("[")) {
     if (!input.endsWith("]") || !/^\[[0-9a-fA-F:.]+\]$/.test(input)) throw new TypeError("Invalid IPv6 host");
-    return input.toLowerCase();
+    return `[${serializeIpv6(parseIpv6(input.slice(1, -1)))}]`;
   }
   if (!special) {
     if (/[\0\t\n\r #/<>?@[\\\]^|]/.test(input)) throw new TypeError("Invalid host");
     return percentEncode(input, "");
   }
-  const host = utf8Decode(percentDecodeBytes(input), false).toLowerCase();
+  const host = domainToAscii(utf8Decode(percentDecodeBytes(input), false).toLowerCase());
   if (host === "" || /[^\x21-\x7e]/.test(host) || /[\0\t\n\r #%/:<>?@[\\\]^|]/.test(host)) {
     throw new TypeError("Invalid host");
   }
@@ -152,6 +242,7 @@ function parseAuthority(authority, record, special) {
     const port = portMatch[1];
     if (port !== "") {
       if (!/^[0-9]+$/.test(port) || Number(port) > 65535) throw new TypeError("Invalid URL port");
+      if (record.protocol === "file:") throw new TypeError("A file URL has no port");
       record.port = String(Number(port)) === kSpecialPorts[record.protocol] ? "" : String(Number(port));
     }
   }
@@ -262,7 +353,15 @@ class URL {
     attachSearchParams(this.#searchParams, this);
   }
   get href() { return serializeURL(this.#record); }
-  set href(value) { this.#reparse(String(value)); }
+  set href(value) {
+    const before = this.href;
+    try {
+      this.#reparse(String(value));
+    } catch (e) {
+      if (e instanceof TypeError) throw new TypeError(`Could not parse URL: ${before}`);  // Convex's words
+      throw e;
+    }
+  }
   get origin() {
     const r = this.#record;
     if (!isSpecial(r.protocol) || r.protocol === "file:") return "null";
@@ -287,13 +386,8 @@ class URL {
     return r.hostname === null ? "" : r.hostname + (r.port !== "" ? ":" + r.port : "");
   }
   set host(value) {
-    const r = this.#record;
-    if (typeof r.path === "string") return;
-    try {
-      const copy = { ...r };
-      parseAuthority(String(value).split(/[/?#]/)[0], copy, isSpecial(r.protocol));
-      Object.assign(r, { hostname: copy.hostname, port: copy.port });
-    } catch {}
+    uncatchable("Not implemented: set host for URL. Consider calling an action defined in Node.js instead " +
+      "(https://docs.convex.dev/functions/actions).");
   }
   get hostname() { return this.#record.hostname ?? ""; }
   set hostname(value) {
