@@ -3,6 +3,7 @@
 
 const webBlob = once(() => {
 let blobBytes;  // (blob) -> Uint8Array, for other fragments; set by Blob's static block
+let markReadOnce;  // (blob) -> blob, readable once from now on
 class Blob {
   #bytes;
   #type;
@@ -41,21 +42,35 @@ class Blob {
     blob.#bytes = this.#bytes.slice(clamp(Math.trunc(start) || 0), clamp(Math.trunc(end) || 0));
     return blob;
   }
+  // A Blob a Response's blob() made reads once, as Convex's streaming Blob does.
+  #readOnce = false;
+  #wasRead = false;
+  #read() {
+    if (this.#readOnce) {
+      if (this.#wasRead) throw new TypeError("Can't re-read streaming Blob");
+      this.#wasRead = true;
+    }
+    return this.#bytes;
+  }
   async text() {
-    return utf8Decode(this.#bytes, false);
+    return utf8Decode(this.#read(), false);
   }
   async arrayBuffer() {
-    return this.#bytes.slice().buffer;
+    return this.#read().slice().buffer;
   }
   async bytes() {
-    return this.#bytes.slice();
+    return this.#read().slice();
   }
   stream() {
-    return byteStream(this.#bytes.slice());
+    return byteStream(this.#read().slice());
   }
   get [Symbol.toStringTag]() { return "Blob"; }
   static {
     blobBytes = (blob) => blob.#bytes;
+    markReadOnce = (blob) => {
+      blob.#readOnce = true;
+      return blob;
+    };
   }
 }
 
@@ -72,7 +87,7 @@ class File extends Blob {
   get lastModified() { return this.#lastModified; }
   get [Symbol.toStringTag]() { return "File"; }
 }
-return { Blob, File, blobBytes };
+return { Blob, File, blobBytes, markReadOnce };
 });
 defineLazy("Blob", () => webBlob().Blob);
 defineLazy("File", () => webBlob().File);

@@ -19,10 +19,8 @@ function extractBody(init) {
 }
 
 const webFetch = once(() => {
-let freezeHeaders;  // (headers) -> headers, now immutable; set by Headers' static block
 class Headers {
   #list = [];  // [lowercased name, value], in insertion order
-  #immutable = false;
   constructor(init) {
     if (init === undefined || init === null) return;
     if (init instanceof Headers) {
@@ -47,17 +45,12 @@ class Headers {
     if (!kToken.test(n)) throw new TypeError(`Failed to execute '${method}' on 'Headers: Invalid name`);
     return n.toLowerCase();
   }
-  #mutable() {
-    if (this.#immutable) throw new TypeError("Headers are immutable");
-  }
   append(name, value) {
     const n = this.#name(name, "append");
-    this.#mutable();
     this.#list.push([n, String(value)]);
   }
   delete(name) {
     const n = this.#name(name, "delete");
-    this.#mutable();
     this.#list = this.#list.filter(([k]) => k !== n);
   }
   get(name) {
@@ -85,15 +78,10 @@ class Headers {
   }
   [Symbol.iterator]() { return this.entries(); }
   get [Symbol.toStringTag]() { return "Headers"; }
-  static {
-    freezeHeaders = (headers) => {
-      headers.#immutable = true;
-      return headers;
-    };
-  }
 }
 
 let bodyBytesOf;  // (request or response) -> Uint8Array or null, without consuming it
+let takeBody;  // (request or response, method) -> Uint8Array or null, consuming it
 let setBodyBytes;  // (request or response, Uint8Array or null)
 // The body mixin shared by Request and Response.
 class Body {
@@ -121,7 +109,9 @@ class Body {
   async bytes() { return (await this.#consume("bytes")).slice(); }
   async blob() {
     const bytes = await this.#consume("blob");
-    return new (webBlob().Blob)([bytes], { type: this.headers.get("content-type") ?? "" });
+    const blob = new (webBlob().Blob)([bytes], { type: this.headers.get("content-type") ?? "" });
+    // A Response's blob streams from its body on Convex: it can be read once.
+    return this instanceof Response && bytes.length > 0 ? webBlob().markReadOnce(blob) : blob;
   }
   async formData() {
     const type = this.headers.get("content-type") ?? "";
@@ -137,6 +127,14 @@ class Body {
       if (body.#used) throw new TypeError("Body has already been consumed");
       return body.#bytes;
     };
+    // A body handed to another object: used from now on, if there is one (Convex's words when it was).
+    takeBody = (body, method) => {
+      if (body.#used) {
+        throw new TypeError(`Failed to execute '${method}' on '${body[Symbol.toStringTag]}': body stream already read`);
+      }
+      if (body.#bytes !== null) body.#used = true;
+      return body.#bytes;
+    };
     setBodyBytes = (body, bytes) => {
       body.#bytes = bytes;
     };
@@ -150,11 +148,16 @@ class Request extends Body {
   #method;
   #headers;
   #signal;
-  #redirect;
   constructor(input, init = {}) {
     super();
     const source = input instanceof Request ? input : null;
-    this.#url = source !== null ? source.url : new (webUrl().URL)(String(input)).href;
+    if (input === undefined) throw new TypeError("Request URL is undefined");
+    // Convex's Request takes http and https URLs only.
+    const url = new (webUrl().URL)(source !== null ? source.url : input instanceof webUrl().URL ? input.href : String(input));
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new TypeError(`Unsupported URL scheme -- http and https are supported (scheme was ${url.protocol.slice(0, -1)})`);
+    }
+    this.#url = url.href;
     let method = init.method !== undefined ? String(init.method) : source !== null ? source.method : "GET";
     if (!kToken.test(method)) throw new TypeError(`Invalid method: ${method.slice(0, 50)}`);
     if (kMethods.includes(method.toUpperCase())) method = method.toUpperCase();
@@ -162,10 +165,11 @@ class Request extends Body {
     this.#method = method;
     this.#headers = new Headers(init.headers !== undefined ? init.headers : source?.headers);
     this.#signal = init.signal ?? source?.signal ?? new (webEvents().AbortController)().signal;
-    this.#redirect = init.redirect ?? source?.redirect ?? "follow";
-    let bytes = source !== null && init.body === undefined ? bodyBytesOf(source) : null;
+    let bytes = source !== null && (init.body === undefined || init.body === null) ? takeBody(source, "new Request()") : null;
     if (init.body !== undefined && init.body !== null) {
-      if (method === "GET" || method === "HEAD") throw new TypeError("Request with GET/HEAD method cannot have body");
+      if (method === "GET" || method === "HEAD") {
+        throw new TypeError("Failed to construct 'Request': Request with GET/HEAD method cannot have body.");
+      }
       const body = extractBody(init.body);
       bytes = body.bytes;
       if (body.type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", body.type);
@@ -176,11 +180,24 @@ class Request extends Body {
   get method() { return this.#method; }
   get headers() { return this.#headers; }
   get signal() { return this.#signal; }
-  get redirect() { return this.#redirect; }
   clone() {
-    return new Request(this);
+    const bytes = bodyBytesOf(this);
+    return new Request(this.#url, { method: this.#method, headers: this.#headers, signal: this.#signal,
+      body: bytes === null ? null : bytes.slice() });
   }
   get [Symbol.toStringTag]() { return "Request"; }
+  static {
+    for (const name of ["destination", "referrer", "referrerPolicy", "mode", "credentials", "cache", "redirect",
+      "integrity", "keepalive", "isReloadNavigation", "isHistoryNavigation", "duplex"]) {
+      Object.defineProperty(Request.prototype, name, {
+        get() {
+          return uncatchable(`Not implemented: get ${name} for Request. Consider calling an action defined in Node.js ` +
+            "instead (https://docs.convex.dev/functions/actions).");
+        },
+        configurable: true,
+      });
+    }
+  }
 }
 
 class Response extends Body {
@@ -191,9 +208,9 @@ class Response extends Body {
   #url = "";
   constructor(body = null, init = {}) {
     super();
-    const status = init.status === undefined ? 200 : Number(init.status);
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
-      throw new RangeError(`The status provided (${init.status}) is outside the range [200, 599]`);
+    const status = init.status === undefined ? 200 : typeof init.status === "string" ? +init.status : init.status;
+    if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError("Failed to construct 'Response': The status provided is outside the range [200, 599].");
     }
     this.#status = status;
     this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
@@ -217,16 +234,14 @@ class Response extends Body {
     headers.set("content-type", "application/json");  // as Convex: always
     return new Response(text, { ...init, headers });
   }
+  // As Convex's: an error response is a plain 500, and a redirect takes any status and the location
+  // as given.
   static error() {
-    const response = new Response(null, { status: 200 });
-    response.#status = 0;
-    response.#type = "error";
-    freezeHeaders(response.#headers);
-    return response;
+    return new Response(null, { status: 500 });
   }
-  static redirect(url, status = 302) {
-    if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError(`Invalid redirect status ${status}`);
-    return new Response(null, { status, headers: { location: new (webUrl().URL)(String(url)).href } });
+  static redirect(url, status = undefined) {
+    const location = typeof url === "string" ? url : url.href;
+    return new Response(null, { status: status ?? 302, headers: { location } });
   }
   get status() { return this.#status; }
   get statusText() { return this.#statusText; }
