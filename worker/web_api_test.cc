@@ -153,6 +153,46 @@ TEST_F(WebApiTest, AbortControllerAndEvents) {
             R"([false,[2,true],0,null,true,"[object Window]"])");
 }
 
+// multipart/form-data: seeded random forms survive writing and reading; random bodies under a
+// multipart Content-Type are read or refused with a TypeError, never anything else.
+TEST_F(WebApiTest, MultipartFormDataRoundTripsAndRefusesGarbage) {
+  EXPECT_EQ(Eval(R"((async () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 8;
+    const chars = ["a", "b", "=", "&", ";", "é", "😀", " ", "\t", "-"];
+    const text = (n) => Array.from({length: n}, () => chars[next() % chars.length]).join("");
+    for (let round = 0; round < 60; round++) {
+      const form = new FormData();
+      const expected = [];
+      for (let i = next() % 5; i >= 0; i--) {
+        const name = text(1 + next() % 8);
+        if (next() % 2) {
+          const value = text(next() % 20);
+          form.append(name, value);
+          expected.push([name, value]);
+        } else {
+          const bytes = Uint8Array.from({length: next() % 40}, () => next() & 255);
+          form.append(name, new Blob([bytes], {type: next() % 2 ? "image/png" : ""}), text(1 + next() % 6));
+          expected.push([name, Array.from(bytes).join(",")]);
+        }
+      }
+      const parsed = await new Response(form).formData();
+      const got = [];
+      for (const [name, value] of parsed) {
+        got.push([name, typeof value === "string" ? value : Array.from(new Uint8Array(await value.arrayBuffer())).join(",")]);
+      }
+      if (JSON.stringify(got) !== JSON.stringify(expected)) return `round ${round}: ${JSON.stringify(got)}`;
+    }
+    let refused = 0;
+    for (let round = 0; round < 200; round++) {
+      const body = Uint8Array.from({length: next() % 120}, () => "--b\r\n:\"name=x;".charCodeAt(next() % 14) || 10);
+      const r = new Response(body, {headers: {"content-type": "multipart/form-data; boundary=b"}});
+      try { await r.formData(); } catch (e) { if (!(e instanceof TypeError)) return `threw ${e}`; refused++; }
+    }
+    return refused > 0 ? "ok" : "nothing refused";
+  })())"), R"("ok")");
+}
+
 TEST_F(WebApiTest, CryptoInActionsAndEvals) {
   EXPECT_THAT(Eval("crypto.randomUUID()"), MatchesRegex(R"("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")"));
   EXPECT_NE(Eval("crypto.randomUUID()"), Eval("crypto.randomUUID()"));

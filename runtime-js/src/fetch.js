@@ -11,6 +11,7 @@ function extractBody(init) {
     return { bytes: utf8Encode(init.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
   }
   if (isBlob(init)) return { bytes: blobBytes(init).slice(), type: init.type === "" ? null : init.type };
+  if (init instanceof webFormData().FormData) return formDataBody(init);
   if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) return { bytes: bytesOf(init).slice(), type: null };
   if (typeof init?.getReader === "function") {
     throw new TypeError("Streaming bodies are not supported yet; pass a string, bytes or a Blob");
@@ -114,13 +115,8 @@ class Body {
     return this instanceof Response && bytes.length > 0 ? webBlob().markReadOnce(blob) : blob;
   }
   async formData() {
-    const type = this.headers.get("content-type") ?? "";
-    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
-      throw domException("formData() reads only application/x-www-form-urlencoded bodies here", "NotSupportedError");
-    }
-    const form = new (webFormData().FormData)();
-    for (const [name, value] of new URLSearchParams(await this.text())) form.append(name, value);
-    return form;
+    const bytes = await this.#consume("formData");
+    return parseFormData(bytes, this.headers.get("content-type"));
   }
   static {
     bodyBytesOf = (body) => {
