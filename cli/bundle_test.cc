@@ -69,7 +69,11 @@ TEST(SourceMapSourcesTest, RewritesOnlyTheSources) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, R"({"version": 3,"file":"m.js", "sources" : ["<../../tmp/x/convex/a.ts>", "<bé\"c.ts>"], )"
                   R"("names": ["sources"], "mappings": "AAAA"})");
-  for (const char* bad : {"", "[]", R"({"version": 3})", R"({"sources": "x"})", R"({"sources": [1]})",
+  absl::StatusOr<std::string> astral =
+      RewriteSources(R"({"sources": ["\ud83d\ude00.ts", "\u00e9"]})", [](const std::string& s) { return s; });
+  ASSERT_TRUE(astral.ok());
+  EXPECT_EQ(*astral, R"({"sources": ["😀.ts", "é"]})");
+  for (const char* bad : {"", "[]", R"({"version": 3})", R"({"sources": ["\u00Z0"]})", R"({"sources": ["\ud83d"]})", R"({"sources": "x"})", R"({"sources": [1]})",
                           R"({"sources": ["a")", R"({"names": [], "sources": []})"}) {
     EXPECT_FALSE(RewriteSources(bad, [](const std::string& s) { return s; }).ok()) << bad;
   }

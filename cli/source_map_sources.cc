@@ -39,24 +39,46 @@ std::optional<std::string> ReadString(absl::string_view text, size_t* at) {
       case 'r': out.push_back('\r'); break;
       case 't': out.push_back('\t'); break;
       case 'u': {
-        if (i + 4 >= text.size()) return std::nullopt;
-        unsigned code = 0;
-        for (int k = 1; k <= 4; ++k) {
-          const char h = text[i + k];
-          code = code * 16 + (h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                                             : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 99);
-          if (code > 0xFFFF) return std::nullopt;
-        }
+        // Four hex digits; a surrogate pair is one code point.
+        auto hex4 = [&](size_t from) -> std::optional<unsigned> {
+          if (from + 4 > text.size()) return std::nullopt;
+          unsigned code = 0;
+          for (size_t k = from; k < from + 4; ++k) {
+            const char h = text[k];
+            const int digit = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                              : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            if (digit < 0) return std::nullopt;
+            code = code * 16 + static_cast<unsigned>(digit);
+          }
+          return code;
+        };
+        std::optional<unsigned> code = hex4(i + 1);
+        if (!code.has_value()) return std::nullopt;
         i += 4;
-        if (code < 0x80) {
-          out.push_back(static_cast<char>(code));
-        } else if (code < 0x800) {
-          out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-          out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-        } else {  // surrogates stay as they are: a path with one is not worth more care
-          out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-          out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-          out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+        if (*code >= 0xD800 && *code <= 0xDBFF) {
+          std::optional<unsigned> low = i + 2 < text.size() && text[i + 1] == '\\' && text[i + 2] == 'u'
+                                            ? hex4(i + 3) : std::nullopt;
+          if (!low.has_value() || *low < 0xDC00 || *low > 0xDFFF) return std::nullopt;
+          i += 6;
+          *code = 0x10000 + ((*code - 0xD800) << 10) + (*low - 0xDC00);
+        } else if (*code >= 0xDC00 && *code <= 0xDFFF) {
+          return std::nullopt;
+        }
+        const unsigned c = *code;
+        if (c < 0x80) {
+          out.push_back(static_cast<char>(c));
+        } else if (c < 0x800) {
+          out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        } else if (c < 0x10000) {
+          out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+          out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+        } else {
+          out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+          out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
         }
         break;
       }

@@ -1,6 +1,7 @@
 #include "supervisor/source_map.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -93,16 +94,18 @@ absl::StatusOr<SourceMap> SourceMap::Parse(absl::string_view json) {
   SourceMap map;
   const std::string root =
       parsed->Get("sourceRoot").type() == Value::Type::kString ? parsed->Get("sourceRoot").string() : "";
+  // The root joins every source: bounded by the size a map may have.
+  if (root.size() * sources.array().size() > kMaxBytes) return absl::InvalidArgumentError("sourceRoot is too long");
   for (const Value& source : sources.array()) {
     map.sources_.push_back(source.type() == Value::Type::kString ? root + source.string() : "");
   }
   // Fields are deltas: the generated column within a line, the rest across the whole map.
   const absl::string_view text = mappings.string();
-  int32_t source = 0, line = 0, column = 0;  // a fifth field, the name, is not used
+  int64_t source = 0, line = 0, column = 0;  // a fifth field, the name, is not used
   map.line_start_.push_back(0);
   size_t at = 0;
   while (at < text.size()) {
-    int32_t generated_column = 0;
+    int64_t generated_column = 0;
     size_t line_begin = map.segments_.size();
     while (at < text.size() && text[at] != ';') {
       if (text[at] == ',') {
@@ -120,22 +123,32 @@ absl::StatusOr<SourceMap> SourceMap::Parse(absl::string_view json) {
       if (count != 1 && count != 4 && count != 5) {
         return absl::InvalidArgumentError(absl::StrCat("a mapping with ", count, " fields"));
       }
+      // Sums in 64 bits, each kept to what a position can be.
+      constexpr int64_t kMaxPosition = INT32_MAX - 1;
       generated_column += fields[0];
-      Segment segment{generated_column, -1, 0, 0};
+      if (generated_column < 0 || generated_column > kMaxPosition) {
+        return absl::InvalidArgumentError("a generated column out of range");
+      }
+      Segment segment{static_cast<int32_t>(generated_column), -1, 0, 0};
       if (count >= 4) {
         source += fields[1];
         line += fields[2];
         column += fields[3];
+        if (std::abs(source) > kMaxPosition || std::abs(line) > kMaxPosition || std::abs(column) > kMaxPosition) {
+          return absl::InvalidArgumentError("a mapping out of range");
+        }
         if (source >= 0 && static_cast<size_t>(source) < map.sources_.size() && line >= 0 && column >= 0) {
-          segment = Segment{generated_column, source, line, column};
+          segment = Segment{segment.generated_column, static_cast<int32_t>(source), static_cast<int32_t>(line),
+                            static_cast<int32_t>(column)};
         }
       }
-      if (generated_column < 0) return absl::InvalidArgumentError("a negative generated column");
+      if (map.segments_.size() >= kMaxSegments) return absl::InvalidArgumentError("too many mappings");
       map.segments_.push_back(segment);
     }
     // esbuild writes each line's segments in column order; sort anyway, stably, for lookups.
     std::stable_sort(map.segments_.begin() + static_cast<std::ptrdiff_t>(line_begin), map.segments_.end(),
                      [](const Segment& a, const Segment& b) { return a.generated_column < b.generated_column; });
+    if (map.line_start_.size() > kMaxLines) return absl::InvalidArgumentError("too many generated lines");
     map.line_start_.push_back(static_cast<uint32_t>(map.segments_.size()));
     if (at < text.size()) ++at;  // the ';'
   }
@@ -172,19 +185,28 @@ const SourceMap* SourceMaps::Decoded(const std::string& module) const {
 std::string SourceMaps::MapLocations(absl::string_view line) const {
   std::string out;
   size_t done = 0;
-  for (size_t begin = line.find("convex:/"); begin != absl::string_view::npos; begin = line.find("convex:/", begin + 1)) {
+  int mapped = 0;
+  for (size_t begin = line.find("convex:/"); begin != absl::string_view::npos && mapped < kMaxLocationsPerLine;
+       begin = line.find("convex:/", begin + 1)) {
     // The location ends where a frame's text does: ")", a quote, white space, or an escape in a
     // logged string ("...:3:9)\n    at ...").
     size_t end = line.find_first_of(")'\" \t\\", begin);
     if (end == absl::string_view::npos) end = line.size();
+    ++mapped;
+    // The next location starts after this one ends: each character is looked at once.
+    const size_t next = end;
     std::string module;
     int line_number = 0, column = 0;
-    if (!ParseLocation(line.substr(begin, end - begin), &module, &line_number, &column)) continue;
-    const SourceMap* map = Decoded(module);
-    std::optional<SourcePosition> position = map == nullptr ? std::nullopt : map->Find(line_number, column);
-    if (!position.has_value()) continue;
-    absl::StrAppend(&out, line.substr(done, begin - done), position->source, ":", position->line, ":", position->column);
-    done = end;
+    std::optional<SourcePosition> position;
+    if (ParseLocation(line.substr(begin, end - begin), &module, &line_number, &column)) {
+      const SourceMap* map = Decoded(module);
+      if (map != nullptr) position = map->Find(line_number, column);
+    }
+    if (position.has_value()) {
+      absl::StrAppend(&out, line.substr(done, begin - done), position->source, ":", position->line, ":", position->column);
+      done = end;
+    }
+    begin = next - 1;  // the loop's find starts at next
   }
   absl::StrAppend(&out, line.substr(done));
   return out;

@@ -32,8 +32,11 @@ struct SourcePosition {
 
 class SourceMap {
  public:
-  // At most this much JSON is decoded; larger maps are treated as missing.
+  // At most this much JSON is decoded, into at most this many mappings and generated lines; larger
+  // maps are treated as missing.
   static constexpr size_t kMaxBytes = 64u << 20;
+  static constexpr size_t kMaxSegments = 4u << 20;
+  static constexpr size_t kMaxLines = 4u << 20;
 
   // INVALID_ARGUMENT for anything but a version 3 map with "sources" and "mappings" (index maps with
   // "sections" are not supported).
@@ -74,6 +77,8 @@ class SourceMaps {
  private:
   const SourceMap* Decoded(const std::string& module) const;
   std::string MapLocations(absl::string_view line) const;
+  // Locations mapped in one line of text at most (the rest are left as they are).
+  static constexpr int kMaxLocationsPerLine = 1000;
 
   std::map<std::string, std::string> raw_;
   mutable absl::Mutex mu_;

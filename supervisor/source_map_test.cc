@@ -99,6 +99,18 @@ TEST(SourceMapTest, RefusesWhatIsNotAVersion3Map) {
   }
 }
 
+TEST(SourceMapTest, RefusesSumsOutOfRangeAndRootBombs) {
+  // Two generated-column deltas of 2^31 - 1 on one line overflow 32 bits.
+  EXPECT_FALSE(SourceMap::Parse(MapJson({"a"}, absl::StrCat(Vlq(INT32_MAX), "AAA,", Vlq(INT32_MAX), "AAA"))).ok());
+  EXPECT_FALSE(SourceMap::Parse(MapJson({"a"}, absl::StrCat("AA", Vlq(INT32_MAX), "A;AA", Vlq(INT32_MAX), "A"))).ok());
+  // A long sourceRoot joined to many sources would take more memory than the map's size allows.
+  std::string sources;
+  for (int i = 0; i < 100000; ++i) absl::StrAppend(&sources, i == 0 ? "" : ",", "\"\"");
+  const std::string bomb = absl::StrCat(R"({"version":3,"sourceRoot":")", std::string(1000, 'r'), R"(","sources":[)",
+                                        sources, R"(],"mappings":""})");
+  EXPECT_FALSE(SourceMap::Parse(bomb).ok());
+}
+
 // Property: random mappings, encoded by the model above, decode to exactly themselves (seeded,
 // replayable: the seed is in the failure message).
 TEST(SourceMapTest, DecodesWhatTheModelEncodes) {

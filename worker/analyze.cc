@@ -92,7 +92,7 @@ Maybe DescribeRoutes(v8::Local<v8::Context> context, Invocation& invocation, v8:
     v8::Local<v8::Object> entry = v8::Object::New(isolate);
     Set(context, entry, "path", path);
     Set(context, entry, "method", method);
-    out->Set(context, i, entry).Check();
+    if (!out->CreateDataProperty(context, i, entry).FromMaybe(false)) return {};
   }
   return out;
 }
@@ -125,7 +125,7 @@ Maybe DescribeModules(Invocation& invocation, v8::Local<v8::Context> context) {
       Set(context, entry, "module", NewString(isolate, path));
       Set(context, entry, "name", NewString(isolate, name));
       if (kinds == 0 && flag("isHttp")) {
-        http_actions->Set(context, http_actions->Length(), entry).Check();
+        if (!http_actions->CreateDataProperty(context, http_actions->Length(), entry).FromMaybe(false)) return {};
         continue;
       }
       if (kinds != 1) continue;
@@ -141,7 +141,7 @@ Maybe DescribeModules(Invocation& invocation, v8::Local<v8::Context> context) {
       }
       Set(context, entry, "args", args);
       Set(context, entry, "returns", returns);
-      functions->Set(context, functions->Length(), entry).Check();
+      if (!functions->CreateDataProperty(context, functions->Length(), entry).FromMaybe(false)) return {};
     }
     if (path == "schema.js") {
       v8::Local<v8::Object> definition = FlaggedDefault(context, ns, nullptr);

@@ -230,13 +230,16 @@ bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> ent
                      double unix_time_ms) {
   v8::Isolate* isolate = context->GetIsolate();
   v8::Local<v8::Object> params = v8::Object::New(isolate);
+  // Data properties: user code may have put setters on Object.prototype.
+  bool ok = true;
   auto set = [&](const char* name, v8::Local<v8::Value> value) {
-    params->Set(context, NewString(isolate, name), value).Check();
+    ok = ok && params->CreateDataProperty(context, NewString(isolate, name), value).FromMaybe(false);
   };
   set("seedHigh", v8::Number::New(isolate, static_cast<double>(seed >> 32)));
   set("seedLow", v8::Number::New(isolate, static_cast<double>(seed & 0xFFFFFFFF)));
   set("now", v8::Number::New(isolate, unix_time_ms));
   set("deterministic", v8::Boolean::New(isolate, deterministic));
+  if (!ok) return false;
   v8::Local<v8::Value> argv[] = {params};
   return !enter->Call(context, v8::Undefined(isolate), 1, argv).IsEmpty();
 }

@@ -138,7 +138,9 @@ void EvalSteps(Invocation& invocation) {
   });
 }
 
-bool PinnedImportPhase(const Invoke& invoke) { return invoke.import_unix_time_ms() > 0; }
+// Queries and mutations import their modules with the version's pinned import phase; actions keep
+// real time and randomness (their module scope may make secrets).
+bool PinnedImportPhase(const Invocation& inv) { return inv.deterministic && inv.invoke.import_unix_time_ms() > 0; }
 
 // Steps of a Convex function call (CONVEX_ABI.md §3.2): import the module, call its export's invoke
 // method with the arguments, and check that the result is a JSON string.
@@ -150,7 +152,7 @@ void FunctionSteps(Invocation& invocation) {
       return v8::MaybeLocal<v8::Value>();
     }
     inv.importing = true;
-    if (PinnedImportPhase(inv.invoke) &&
+    if (PinnedImportPhase(inv) &&
         !EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), /*deterministic=*/true,
                          inv.invoke.import_seed(), inv.invoke.import_unix_time_ms())) {
       return v8::MaybeLocal<v8::Value>();
@@ -161,7 +163,7 @@ void FunctionSteps(Invocation& invocation) {
   invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
     v8::Isolate* isolate = context->GetIsolate();
     inv.importing = false;
-    if (PinnedImportPhase(inv.invoke) && !EnterInvocation(context, inv.context->enter.Get(isolate), inv.deterministic,
+    if (PinnedImportPhase(inv) && !EnterInvocation(context, inv.context->enter.Get(isolate), inv.deterministic,
                                                           inv.invoke.seed(), inv.invoke.unix_time_ms())) {
       return v8::MaybeLocal<v8::Value>();
     }
@@ -301,17 +303,16 @@ Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<st
     for (size_t i = 0; i < results.size(); ++i) {
       v8::Local<v8::Promise::Resolver> resolver = inv.in_flight[i].resolver.Get(isolate);
       if (results[i].ok()) {
-        resolver->Resolve(context, NewString(isolate, *results[i])).Check();
+        (void)resolver->Resolve(context, NewString(isolate, *results[i])).FromMaybe(false);
       } else if (absl::StartsWith(results[i].status().message(), "Unknown operation ")) {
         // The host does not know whether a call was made with syscall or asyncSyscall; Convex words
         // the two apart.
         const absl::Status& status = results[i].status();
-        resolver->Reject(context, HostCallError(context, absl::Status(status.code(), absl::StrCat(
+        (void)resolver->Reject(context, HostCallError(context, absl::Status(status.code(), absl::StrCat(
                                                                               "Unknown async operation ",
-                                                                              status.message().substr(18)))))
-            .Check();
+                                                                              status.message().substr(18))))).FromMaybe(false);
       } else {
-        resolver->Reject(context, HostCallError(context, results[i].status())).Check();
+        (void)resolver->Reject(context, HostCallError(context, results[i].status())).FromMaybe(false);
       }
     }
     inv.in_flight.clear();

@@ -159,7 +159,7 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
   Invocation* invocation = Invocation::Of(context);
   const std::string wanted = ToUtf8(isolate, specifier);
   auto refuse = [&](absl::string_view message) -> v8::MaybeLocal<v8::Promise> {
-    resolver->Reject(context, v8::Exception::Error(NewString(isolate, message))).Check();
+    (void)resolver->Reject(context, v8::Exception::Error(NewString(isolate, message))).FromMaybe(false);
     return resolver->GetPromise();
   };
   if (invocation == nullptr || !invocation->importing) {
@@ -178,7 +178,7 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
       return {};
     }
     if (try_catch.HasCaught()) {
-      resolver->Reject(context, try_catch.Exception()).Check();
+      (void)resolver->Reject(context, try_catch.Exception()).FromMaybe(false);
       return resolver->GetPromise();
     }
     return refuse("import() failed");
@@ -186,7 +186,7 @@ v8::MaybeLocal<v8::Promise> DynamicImport(v8::Local<v8::Context> context, v8::Lo
   if (!evaluated->IsPromise() || evaluated.As<v8::Promise>()->State() != v8::Promise::kFulfilled) {
     return refuse(absl::StrCat("import(\"", wanted.substr(0, 100), "\"): modules with top-level await cannot be imported dynamically"));
   }
-  resolver->Resolve(context, module->GetModuleNamespace()).Check();
+  (void)resolver->Resolve(context, module->GetModuleNamespace()).FromMaybe(false);
   return resolver->GetPromise();
 }
 

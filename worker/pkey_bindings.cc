@@ -27,6 +27,9 @@
 namespace isobar::worker {
 namespace {
 
+// Keys are at most this much DER (an 8192-bit RSA private key is about 4.8 KB).
+constexpr size_t kMaxKeyDerBytes = 64 * 1024;
+
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
@@ -112,18 +115,50 @@ std::optional<std::string> PrivateDer(const EVP_PKEY* key) {
 
 // The whole of `der` must be the one structure.
 Pkey ParsePublic(Bytes der) {
+  if (der.size > kMaxKeyDerBytes) return nullptr;
   const unsigned char* cursor = der.data;
   Pkey key(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(der.size)));
   if (key != nullptr && cursor != der.data + der.size) key.reset();
   return key;
 }
 
-Pkey ParsePrivate(Bytes der) {
+// The algorithms keys may be of. Others are not decoded at all: decoding some (a DSA private key
+// computes g^x mod p) costs what an untrusted size makes it cost.
+bool AllowedAlgorithm(int nid) {
+  return nid == NID_rsaEncryption || nid == NID_X9_62_id_ecPublicKey || nid == NID_ED25519 || nid == NID_X25519;
+}
+
+// *other_algorithm is set when `der` is a PKCS#8 structure of an algorithm not allowed here.
+Pkey ParsePrivate(Bytes der, bool* other_algorithm = nullptr) {
+  if (der.size > kMaxKeyDerBytes) return nullptr;
   const unsigned char* cursor = der.data;
   std::unique_ptr<PKCS8_PRIV_KEY_INFO, PkeyFree> info(
       d2i_PKCS8_PRIV_KEY_INFO(nullptr, &cursor, static_cast<long>(der.size)));
   if (info == nullptr || cursor != der.data + der.size) return nullptr;
+  const ASN1_OBJECT* algorithm = nullptr;
+  if (PKCS8_pkey_get0(&algorithm, nullptr, nullptr, nullptr, info.get()) != 1 ||
+      !AllowedAlgorithm(OBJ_obj2nid(algorithm))) {
+    if (other_algorithm != nullptr) *other_algorithm = true;
+    return nullptr;
+  }
   return Pkey(EVP_PKCS82PKEY(info.get()));
+}
+
+// Sizes that keep every operation on a key short: RSA moduli up to 8192 bits (Convex's largest),
+// public exponents up to 64 bits.
+constexpr int kMaxRsaBits = 8192;
+constexpr int kMaxRsaExponentBits = 64;
+
+bool SizeAllowed(const EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return true;
+  BIGNUM* e = nullptr;
+  if (EVP_PKEY_get_bits(key) > kMaxRsaBits || EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+    BN_free(e);
+    return false;
+  }
+  const bool small = BN_num_bits(e) <= kMaxRsaExponentBits;
+  BN_free(e);
+  return small;
 }
 
 v8::Local<v8::Value> Buffer(v8::Isolate* isolate, const std::optional<std::string>& bytes) {
@@ -131,10 +166,9 @@ v8::Local<v8::Value> Buffer(v8::Isolate* isolate, const std::optional<std::strin
   return NewArrayBuffer(isolate, *bytes);
 }
 
-v8::Local<v8::Array> NewArray(v8::Local<v8::Context> context, const std::vector<v8::Local<v8::Value>>& items) {
-  v8::Local<v8::Array> array = v8::Array::New(context->GetIsolate(), static_cast<int>(items.size()));
-  for (size_t i = 0; i < items.size(); ++i) array->Set(context, static_cast<uint32_t>(i), items[i]).Check();
-  return array;
+// Made in one step: assigning elements would run setters user code put on Array.prototype.
+v8::Local<v8::Array> NewArray(v8::Local<v8::Context> context, std::vector<v8::Local<v8::Value>> items) {
+  return v8::Array::New(context->GetIsolate(), items.data(), items.size());
 }
 
 void Refuse(v8::Isolate* isolate, absl::string_view why) { ThrowError(isolate, v8::Exception::Error, why); }
@@ -169,7 +203,7 @@ Pkey Generate(v8::Isolate* isolate, const v8::FunctionCallbackInfo<v8::Value>& i
   if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1) return nullptr;
   if (kind == "rsa") {
     Bytes exponent;
-    if (!info[1]->IsUint32() || !BytesOf(info[2], &exponent)) return nullptr;
+    if (!info[1]->IsUint32() || !BytesOf(info[2], &exponent) || exponent.size > kMaxRsaExponentBits / 8) return nullptr;
     uint32_t bits = info[1].As<v8::Uint32>()->Value();
     Bignum e(BN_bin2bn(exponent.data, static_cast<int>(exponent.size), nullptr));
     if (bits > kMaxGeneratedRsaBits || e == nullptr ||
@@ -201,13 +235,21 @@ void PkeyDescribe(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   Bytes der;
   if (!BytesOf(info[1], &der)) return Refuse(isolate, "parse");
-  const bool private_key = ToUtf8(isolate, info[0]) == "pkcs8";
-  Pkey key = private_key ? ParsePrivate(der) : ParsePublic(der);
+  const bool private_key = info[0]->IsString() && ToUtf8(isolate, info[0]) == "pkcs8";
+  bool other_algorithm = false;
+  Pkey key = private_key ? ParsePrivate(der, &other_algorithm) : ParsePublic(der);
+  if (other_algorithm) {
+    v8::Local<v8::Value> undefined = v8::Undefined(isolate);
+    return info.GetReturnValue().Set(NewArray(context, {NewString(isolate, ""), undefined, undefined, undefined, undefined}));
+  }
   if (key == nullptr) return Refuse(isolate, "parse");
   const Kind kind = KindOf(key.get());
-  if (kind == Kind::kEc && private_key) {
+  if (!SizeAllowed(key.get())) return Refuse(isolate, "size");
+  if (kind == Kind::kEc) {
     PkeyCtx check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-    if (check == nullptr || EVP_PKEY_check(check.get()) != 1) return Refuse(isolate, "check");
+    if (check == nullptr || (private_key ? EVP_PKEY_check(check.get()) : EVP_PKEY_public_check(check.get())) != 1) {
+      return Refuse(isolate, "check");
+    }
   }
   v8::Local<v8::Value> detail = v8::Undefined(isolate);
   v8::Local<v8::Value> exponent = v8::Undefined(isolate);
@@ -217,6 +259,10 @@ void PkeyDescribe(const v8::FunctionCallbackInfo<v8::Value>& info) {
   } else if (kind == Kind::kRsa) {
     detail = v8::Integer::New(isolate, EVP_PKEY_get_bits(key.get()));
     exponent = Buffer(isolate, BignumParam(key.get(), OSSL_PKEY_PARAM_RSA_E));
+  }
+  if (kind == Kind::kOther) {
+    v8::Local<v8::Value> undefined = v8::Undefined(isolate);
+    return info.GetReturnValue().Set(NewArray(context, {NewString(isolate, ""), undefined, undefined, undefined, undefined}));
   }
   std::optional<std::string> normal = private_key ? PrivateDer(key.get()) : PublicDer(key.get());
   std::optional<std::string> public_der = PublicDer(key.get());
@@ -248,6 +294,10 @@ void PkeyFromRaw(const v8::FunctionCallbackInfo<v8::Value>& info) {
         EVP_PKEY_fromdata(ctx.get(), &made, EVP_PKEY_PUBLIC_KEY, params.get()) == 1) {
       key.reset(made);
     }
+  }
+  if (key != nullptr && kind == "ec") {  // on the curve, not the point at infinity
+    PkeyCtx check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    if (check == nullptr || EVP_PKEY_public_check(check.get()) != 1) key.reset();
   }
   std::optional<std::string> der = key ? PublicDer(key.get()) : std::nullopt;
   if (!der) return Refuse(isolate, "raw");
@@ -298,11 +348,15 @@ Pkey FromComponents(v8::Isolate* isolate, absl::string_view kind, v8::Local<v8::
         OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
     std::array<std::optional<std::string>, 8> values;
     for (uint32_t i = 0; i < kNames.size(); ++i) values[i] = Part(context, parts, i);
-    if (!values[0] || !values[1]) return nullptr;
+    if (!values[0] || !values[1] || values[0]->size() > kMaxRsaBits / 8 || values[1]->size() > kMaxRsaExponentBits / 8) {
+      return nullptr;
+    }
     *private_key = values[2].has_value();
-    // Factors and CRT values only with d, and only all of a group: as Convex builds the key.
+    // A private key needs its factors and CRT values here: PKCS#8, in which keys are kept, cannot
+    // hold one without them (Convex keeps such keys in memory; here they are refused).
     const bool factors = *private_key && values[3] && values[4];
     const bool crt = factors && values[5] && values[6] && values[7];
+    if (*private_key && !crt) return nullptr;
     for (uint32_t i = 0; i < kNames.size(); ++i) {
       if ((i == 3 || i == 4) && !factors) continue;
       if (i >= 5 && !crt) continue;
@@ -333,9 +387,11 @@ Pkey FromComponents(v8::Isolate* isolate, absl::string_view kind, v8::Local<v8::
     return nullptr;
   }
   Pkey made(key);
-  if (kind == "ec") {  // the point must lie on the curve (fromdata decodes it without that check)
+  if (kind == "ec") {  // the point on the curve and, with d, the pair consistent (fromdata checks neither)
     PkeyCtx check(EVP_PKEY_CTX_new_from_pkey(nullptr, made.get(), nullptr));
-    if (check == nullptr || EVP_PKEY_public_check(check.get()) != 1) return nullptr;
+    if (check == nullptr || (*private_key ? EVP_PKEY_check(check.get()) : EVP_PKEY_public_check(check.get())) != 1) {
+      return nullptr;
+    }
   }
   return made;
 }
@@ -419,7 +475,10 @@ void PkeySign(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   const std::string scheme = ToUtf8(isolate, info[0]);
   Bytes der, data;
-  if (!BytesOf(info[1], &der) || !BytesOf(info[3], &data) || !info[4]->IsUint32()) return Refuse(isolate, "sign");
+  if (!info[0]->IsString() || !info[2]->IsString() || !BytesOf(info[1], &der) || !BytesOf(info[3], &data) ||
+      !info[4]->IsUint32() || info[4].As<v8::Uint32>()->Value() > INT32_MAX) {
+    return Refuse(isolate, "sign");
+  }
   Pkey key = ParsePrivate(der);
   MdCtx ctx(EVP_MD_CTX_new());
   size_t length = 0;
@@ -453,7 +512,8 @@ void PkeyVerify(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   const std::string scheme = ToUtf8(isolate, info[0]);
   Bytes der, signature, data;
-  if (!BytesOf(info[1], &der) || !BytesOf(info[3], &signature) || !BytesOf(info[4], &data) || !info[5]->IsUint32()) {
+  if (!info[0]->IsString() || !info[2]->IsString() || !BytesOf(info[1], &der) || !BytesOf(info[3], &signature) ||
+      !BytesOf(info[4], &data) || !info[5]->IsUint32() || info[5].As<v8::Uint32>()->Value() > INT32_MAX) {
     return Refuse(isolate, "verify");
   }
   Pkey key = ParsePublic(der);
@@ -489,7 +549,7 @@ void PkeyVerify(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void RsaOaep(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   const bool encrypt = info[0]->IsTrue();
-  const EVP_MD* md = DigestByName(ToUtf8(isolate, info[2]));
+  const EVP_MD* md = info[2]->IsString() ? DigestByName(ToUtf8(isolate, info[2])) : nullptr;
   Bytes der, label, data;
   const bool has_label = BytesOf(info[3], &label);
   if (md == nullptr || !BytesOf(info[1], &der) || !BytesOf(info[4], &data)) return Refuse(isolate, "oaep");

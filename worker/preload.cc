@@ -64,8 +64,8 @@ std::unique_ptr<JsContext> PreloadContext(DeploymentIsolate& deployment_isolate,
     v8::TryCatch try_catch(isolate);
     v8::Local<v8::Module> module;
     v8::Local<v8::Value> evaluated;
-    const bool pinned = plan.import_unix_time_ms > 0;
-    const bool entered = EnterInvocation(js_context, inv.context->enter.Get(isolate), pinned || plan.deterministic,
+    const bool pinned = plan.deterministic && plan.import_unix_time_ms > 0;  // as the evaluator pins it
+    const bool entered = EnterInvocation(js_context, inv.context->enter.Get(isolate), plan.deterministic,
                                          pinned ? plan.import_seed : RandomSeed(),
                                          pinned ? plan.import_unix_time_ms : static_cast<double>(absl::ToUnixMillis(absl::Now())));
     if (entered && EvaluateModule(js_context, inv, plan.entry, &module).ToLocal(&evaluated)) {

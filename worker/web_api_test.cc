@@ -145,6 +145,8 @@ TEST_F(WebApiTest, AbortControllerAndEvents) {
             // Convex's polyfill (abortcontroller-polyfill): an Error named AbortError, no AbortSignal.abort,
             R"([["on","abort","on"],true,"AbortError",false,"undefined"])");  // a second abort dispatches again
   EXPECT_EQ(Eval("[new AbortSignal().aborted, new AbortSignal() instanceof EventTarget]"), "[false,false]");
+  // globalThis's listener methods work before anything made the event classes.
+  EXPECT_EQ(Eval(R"(let n = 0; addEventListener("x", () => n++); dispatchEvent(new Event("x")); n)"), "1");
   // Events dispatched on an EventTarget, and globalThis is one.
   EXPECT_EQ(Eval(R"(const t = new EventTarget(); const e = new Event("x", {cancelable: true}); const log = [];
                     t.addEventListener("x", (ev) => { log.push(ev.eventPhase, ev.currentTarget === t); ev.preventDefault(); });
@@ -232,6 +234,23 @@ TEST_F(WebApiTest, AsymmetricKeysRoundTrip) {
     }
     return out.every((ok) => ok) && out.length === 20;
   })())"), "true");
+}
+
+// Keys of other algorithms are refused before they are decoded (decoding a DSA private key computes
+// g^x mod p, as costly as its sizes make it), in Convex's words; RSA keys are bounded in size.
+TEST_F(WebApiTest, KeysOfOtherAlgorithmsAndOversizedKeysAreRefused) {
+  const std::string dsa_pkcs8 =
+      "MIIBWwIBADCCATQGByqGSM44BAEwggEnAoGBAJXV3Ob1Ld3Myi4hC+1bu/LFltxY4ukqbtUOnvlgsBJ08kOtY5ap2p/LR11B "
+      "8E0KLkoSp/e9X5H8Fcmk+3rNVTj0iYK1oH2Mth/glqP2BgmASBmde1CNS50sKnXa1llWr9vpuBhz5gpsBhI7PHvBtR+oyoGB "
+      "c3yYcAv/iilqFd1rAh0A2iPq4yqnbC3tRwNtILhIOCDzj487Tuye4DLDIwKBgQCKejIAVtjZZ0YxBA49PkC3mGPIextMuFir "
+      "zGLipv3odVmhYrJ9xXsgzVazp5GVTb1wrIrfgZsl5H7Xex3K3wCrt3tf23ySvGC9JVkxOL0RjOsUgw4OgNg8igO+1i9FCqyS "
+      "M+zKMFMGSpp7Zf27ZiTtGzJ96uYvV7yatyxAdOHzdgQeAhx3TNU8baMR6gjqcN9kEvj2lFjCrJqca+C9kCIj";
+  EXPECT_THAT(Eval(absl::StrCat(R"(crypto.subtle.importKey("pkcs8", Uint8Array.from(atob(")", dsa_pkcs8,
+                                R"("), (c) => c.charCodeAt(0)), {name: "RSA-PSS", hash: "SHA-256"}, false, ["sign"]))")),
+              HasSubstr("DataError: PrivateKeyInfo algorithm is not rsaEncryption"));
+  EXPECT_THAT(Eval(R"(crypto.subtle.generateKey({name: "RSA-PSS", modulusLength: 1024, hash: "SHA-256",
+                                                 publicExponent: new Uint8Array(9).fill(255)}, false, ["sign"]))"),
+              HasSubstr("OperationError"));
 }
 
 // Arbitrary bytes and JWKs never crash the importers: each is refused with an error or makes a key.

@@ -34,6 +34,14 @@ const windowPrototype = Object.create(eventTargetPrototype, {
   [Symbol.toStringTag]: { value: "Window", configurable: true },
 });
 Object.setPrototypeOf(globalThis, windowPrototype);
+// Until the event classes are made, the methods globalThis inherits make them first (then the real
+// methods replace these).
+for (const name of ["addEventListener", "removeEventListener", "dispatchEvent"]) {
+  define(eventTargetPrototype, name, function (...args) {
+    webEvents();
+    return eventTargetPrototype[name].apply(this, args);
+  });
+}
 
 const webEvents = once(() => {
 class DOMException extends Error {

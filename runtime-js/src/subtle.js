@@ -86,7 +86,7 @@ const derivedKeyAlgorithmOf = (algorithm) => {
 const lengthOf = (length) => (length === undefined || length === null ? undefined : unsigned(length, 53));
 
 function checkUsage(key, usage) {
-  if (!key.usages.includes(usage)) throw domException(`CryptoKey does not have "${usage}" usage`, "InvalidAccessError");
+  if (!keyMaterial(key).usages.includes(usage)) throw domException(`CryptoKey does not have "${usage}" usage`, "InvalidAccessError");
 }
 
 function deriveSecret(operation, params, key, material, length) {
@@ -113,16 +113,16 @@ function deriveSecret(operation, params, key, material, length) {
 }
 
 function deriveEcdh(params, key, material, length) {
-  const peer = params.public;
-  if (material.family !== "ec" || key.type !== "private") {
+  const peer = params.publicMaterial;
+  if (material.family !== "ec" || material.type !== "private") {
     throw domException("Base key must be an EC private key", "InvalidAccessError");
   }
-  if (key.algorithm.name !== "ECDH") throw domException("Base key algorithm must be ECDH", "InvalidAccessError");
+  if (material.algorithm.name !== "ECDH") throw domException("Base key algorithm must be ECDH", "InvalidAccessError");
   if (params.publicMaterial.family !== "ec" || peer.type !== "public") {
     throw domException("Public key must be an EC public key", "InvalidAccessError");
   }
   if (peer.algorithm.name !== "ECDH") throw domException("Public key algorithm must be ECDH", "InvalidAccessError");
-  if (peer.algorithm.namedCurve !== key.algorithm.namedCurve) {
+  if (peer.algorithm.namedCurve !== material.algorithm.namedCurve) {
     throw domException("Private and public keys must use the same curve", "InvalidAccessError");
   }
   const secret = u8(nativeOr(() => domException("ECDH key derivation failed", "OperationError"), () =>
@@ -160,7 +160,7 @@ function aesCtr(material, params, data) {
 }
 
 function aesCipher(encrypt, material, key, params, data) {
-  if (material.family !== "aes" || key.algorithm.name !== params.name) throw wrongAlgorithm();
+  if (material.family !== "aes" || material.algorithm.name !== params.name) throw wrongAlgorithm();
   if (params.name === "AES-CTR") return aesCtr(material, params, data);
   if (params.name === "AES-CBC") {
     if (params.iv.length !== 16) throw domException("iv must be 16 bytes", "OperationError");
@@ -177,11 +177,11 @@ function aesCipher(encrypt, material, key, params, data) {
 }
 
 function rsaOaep(encrypt, material, key, params, data) {
-  if (material.family !== "rsa" || key.type !== (encrypt ? "public" : "private")) throw wrongAlgorithm();
+  if (material.family !== "rsa" || material.type !== (encrypt ? "public" : "private")) throw wrongAlgorithm();
   if (encrypt) requireRandomness();
-  if (key.algorithm.name !== "RSA-OAEP") throw wrongAlgorithm();
+  if (material.algorithm.name !== "RSA-OAEP") throw wrongAlgorithm();
   return nativeOr(() => domException(`OAEP ${encrypt ? "encryption" : "decryption"} failed`, "OperationError"), () =>
-    native.rsaOaep(encrypt, material.bytes, key.algorithm.hash.name, params.label, data));
+    native.rsaOaep(encrypt, material.bytes, material.algorithm.hash.name, params.label, data));
 }
 
 // Which key family and type a signature scheme needs; the key's algorithm name for RSA.
@@ -192,18 +192,19 @@ const kSchemeKeys = {
 function signature(sign, params, key, material, data, signatureBytes) {
   if (params.scheme === "hmac") {
     if (material.family !== "hmac") throw wrongAlgorithm();
-    const mac = u8(native.hmac(key.algorithm.hash.name, material.bytes, data));
+    const mac = u8(native.hmac(material.algorithm.hash.name, material.bytes, data));
     if (sign) return mac.buffer;
     let difference = mac.length ^ signatureBytes.length;
     for (let i = 0; i < mac.length && i < signatureBytes.length; i++) difference |= mac[i] ^ signatureBytes[i];
     return difference === 0;
   }
   const [family, algorithmName] = kSchemeKeys[params.scheme];
-  if (material.family !== family || key.type !== (sign ? "private" : "public")) throw wrongAlgorithm();
+  if (material.family !== family || material.type !== (sign ? "private" : "public")) throw wrongAlgorithm();
   if (sign && params.scheme === "ecdsa") requireRandomness();
-  if (algorithmName !== undefined && key.algorithm.name !== algorithmName) throw wrongAlgorithm();
+  if (algorithmName !== undefined && material.algorithm.name !== algorithmName) throw wrongAlgorithm();
   if (sign && params.scheme === "pss") requireRandomness();
-  const hash = params.scheme === "ecdsa" ? params.hash : key.algorithm.hash?.name ?? "SHA-256";
+  if (params.saltLength > 0x7fffffff) throw domException("invalid saltLength", "OperationError");
+  const hash = params.scheme === "ecdsa" ? params.hash : material.algorithm.hash?.name ?? "SHA-256";
   const what = params.scheme === "ecdsa" ? "ECDSA" : "RSA";
   if (sign) {
     return nativeOr(() => domException(`${what} signing failed`, "OperationError"), () =>
@@ -247,15 +248,15 @@ const subtleMethods = {
     requireArguments(arguments.length, 2, "exportKey");
     variantOf(format, kKeyFormats);
     const material = keyMaterial(key);
-    if (!key.extractable) throw domException("key is not extractable", "InvalidAccessError");
+    if (!material.extractable) throw domException("key is not extractable", "InvalidAccessError");
     switch (material.family) {
       case "pbkdf2":
       case "hkdf":
         throw domException(`${material.family.toUpperCase()} keys are not exportable`, "NotSupportedError");
       case "hmac":
-        return exportSecret(format, key, material, `HS${key.algorithm.hash.name.slice(4)}`);
+        return exportSecret(format, key, material, `HS${material.algorithm.hash.name.slice(4)}`);
       case "aes":
-        return exportSecret(format, key, material, `A${key.algorithm.length}${key.algorithm.name.slice(4)}`);
+        return exportSecret(format, key, material, `A${material.algorithm.length}${material.algorithm.name.slice(4)}`);
       default:
         return exportAsymmetric(format, key, material);
     }

@@ -50,8 +50,11 @@ const keyParams = {
   },
 };
 
+// The key's material keeps its own copy of what operations depend on: user code can change the
+// objects the key shows (algorithm, usages), not what the key is.
 function newKey(type, extractable, algorithm, usages, family, bytes) {
-  return new (webCrypto().CryptoKey)(kCryptoSecret, type, extractable, algorithm, usages, { family, bytes });
+  const material = { family, bytes, type, extractable, algorithm: structuredClone(algorithm), usages: [...usages] };
+  return new (webCrypto().CryptoKey)(kCryptoSecret, type, extractable, algorithm, usages, material);
 }
 const secretKey = (algorithm, extractable, usages, family, bytes) =>
   newKey("secret", extractable, algorithm, usages, family, bytes);
@@ -133,6 +136,10 @@ function describeDer(format, bytes) {
     const [kind, detail, der, publicDer, exponent] = native.pkeyDescribe(format, bytes);
     return { kind, detail, der: u8(der), publicDer: u8(publicDer), exponent: exponent && u8(exponent) };
   } catch (e) {
+    if (e.message === "size") {
+      throw domException("RSA keys of more than 8192 bits, or with a public exponent of more than 64 bits, are not " +
+        "supported", "DataError");
+    }
     return e.message === "check" ? { kind: "ec", invalid: true } : undefined;
   }
 }
@@ -172,6 +179,7 @@ function importRsa(format, data, params, extractable, usages) {
     throw domException("unsupported import format", "NotSupportedError");
   }
   const described = describeDer(isPrivate ? "pkcs8" : "spki", der);
+  if (described === undefined || described.kind !== "rsa") throw domException("invalid RSA parameters", "DataError");
   const algorithm = { name: params.name, modulusLength: described.detail, publicExponent: described.exponent,
     hash: { name: params.hash } };
   return newKey(isPrivate ? "private" : "public", extractable, algorithm, usages, "rsa", der);
@@ -187,6 +195,7 @@ function importEc(format, data, params, extractable, usages) {
     const described = describeDer("spki", data);
     if (described === undefined) throw domException("invalid SubjectPublicKeyInfo document", "DataError");
     if (described.kind !== "ec") throw domException("algorithm oid is not id-ecPublicKey", "DataError");
+    if (described.invalid) throw domException("invalid SubjectPublicKey", "DataError");
     if (described.detail === "") throw domException("unknown ECParameters", "DataError");
     if (described.detail !== curve) throw domException("EC curve mismatch", "DataError");
     return make(false, described.der);
@@ -267,9 +276,9 @@ function importOkp(format, data, name, extractable, usages) {
 
 // The JWK members of an asymmetric key (numbers and points base64url-encoded).
 function asymmetricJwk(key, material) {
-  const isPrivate = key.type === "private";
+  const isPrivate = material.type === "private";
   const parts = native.pkeyComponents(material.bytes, isPrivate).map((part) => part && toBase64Url(u8(part)));
-  const algorithm = key.algorithm;
+  const algorithm = material.algorithm;
   if (material.family === "rsa") {
     const [n, e, d, p, q, dp, dq, qi] = parts;
     return { kty: "RSA", alg: rsaJwkAlg(algorithm.name, algorithm.hash.name), n, e, d, p, q, dp, dq, qi };
@@ -284,7 +293,7 @@ function asymmetricJwk(key, material) {
 }
 
 function exportAsymmetric(format, key, material) {
-  const isPrivate = key.type === "private";
+  const isPrivate = material.type === "private";
   const family = material.family;
   const label = { rsa: "RSA", ec: "EC", ed25519: "Ed25519", x25519: "X25519" }[family];
   if (format === "jwk") return exportedJwk(asymmetricJwk(key, material), key);

@@ -172,7 +172,8 @@ const jwkChecks = {
 // An exported JWK, members in Convex's order, with key_ops and ext added.
 const kJwkOrder = ["kty", "use", "key_ops", "alg", "ext", "crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi", "oth", "k"];
 function exportedJwk(members, key) {
-  const all = { ...members, key_ops: [...key.usages], ext: key.extractable };
+  const material = keyMaterial(key);
+  const all = { ...members, key_ops: [...material.usages], ext: material.extractable };
   const out = {};
   for (const name of kJwkOrder) if (all[name] !== undefined) out[name] = all[name];
   return out;
