@@ -107,7 +107,9 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
       outcome = ServeSyscall(*session, op, call.args_json());
     } else if (session != nullptr && FunctionRunner::IsActionSchedulerCall(op)) {
       outcome = runner_.SchedulerFromAction(*session, op, call.args_json());
-    } else if (op == "isobar/echo") {
+    } else if (session == nullptr && op == "isobar/echo") {
+      // The walking skeleton's test call: only for Admin.Eval (the one caller without a session, and
+      // off unless --enable-eval), never for a deployed function.
       outcome = Echo(worker, call.args_json());
     }
     std::move(reply)(Result(worker, session.get(), call, std::move(outcome)));

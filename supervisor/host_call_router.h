@@ -10,7 +10,8 @@
 //   the Convex syscalls of a function invocation (syscalls.h), against its session;
 //   1.0/actions/query|mutation|action: an action's nested calls (FunctionRunner::RunFromAction);
 //   isobar/echo  args: any JSON value. Appends it to isobar.echo_log and returns
-//                {"echo": <args>, "row": <id>}. The walking skeleton's proof of a full round trip.
+//                {"echo": <args>, "row": <id>}. The walking skeleton's proof of a full round trip;
+//                served to Admin.Eval only (calls without a session), never to a deployed function.
 #ifndef ISOBAR_SUPERVISOR_HOST_CALL_ROUTER_H_
 #define ISOBAR_SUPERVISOR_HOST_CALL_ROUTER_H_
 

@@ -151,6 +151,14 @@ TEST_F(BoardTest, CronsOfTheFirstPushRun) {
 // log lines and error messages get U+FFFD; a return value, a document or an argument that cannot be
 // JSON is refused with a clear error. The worker survives all of it, and another deployment on the
 // same workers is served throughout.
+// A tenant cannot reach a host call that exists for tests: isobar/echo answers only Admin.Eval
+// (itself off unless --enable-eval), never a deployed function.
+TEST_F(BoardTest, TestOnlyHostCallsAreNotReachableFromFunctions) {
+  const std::string key = NewBoard("test-doors");
+  EXPECT_EQ(Value(Call(CallKind::kMutation, "test-doors", key, "hostile:testDoors")),
+            R"([["refused","Unknown operation isobar/echo"],["refused","Unknown async operation isobar/echo"]])");
+}
+
 TEST_F(BoardTest, LoneSurrogatesNeverKillAWorker) {
   const std::string key = NewBoard("hostile");
   const std::string other_key = NewBoard("bystander");

@@ -49,6 +49,23 @@ export const echo = query({
   handler: async (_, { value }) => value,
 });
 
+// Host calls that exist for tests (isobar/echo writes a global table) must not be reachable from a
+// deployed function, however it asks.
+export const testDoors = mutation({
+  args: {},
+  handler: async () => {
+    const outcomes = [];
+    for (const call of [() => Convex.syscall("isobar/echo", "{}"), () => Convex.asyncSyscall("isobar/echo", "{}")]) {
+      try {
+        outcomes.push(["served", await call()]);
+      } catch (e) {
+        outcomes.push(["refused", e.message]);
+      }
+    }
+    return outcomes;
+  },
+});
+
 export const insertLone = mutation({
   args: { which: v.number() },
   handler: async (ctx, { which }) => await ctx.db.insert("hostile", { s: LONE[which] }),
