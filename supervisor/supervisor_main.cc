@@ -257,6 +257,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder public_builder;
+  // No SO_REUSEPORT: a port another process listens on makes start-up fail, rather than splitting
+  // the connections between two supervisors.
+  public_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
   public_builder.RegisterService(&admin_service);
@@ -267,7 +270,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   std::unique_ptr<grpc::Server> public_server = public_builder.BuildAndStart();
   if (public_server == nullptr || port == 0) {
     pool.Shutdown();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen,
+                                               " (is another supervisor, or another program, using it?)"));
   }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);

@@ -348,6 +348,17 @@ TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
 
 // SIGTERM drains: calls already running finish (nested calls included), new ones are refused with
 // UNAVAILABLE, then the workers and the embedded PostgreSQL stop and the supervisor exits cleanly.
+// A second supervisor told to listen on a port the first serves fails to start, with a message that
+// says so, instead of sharing the port (no SO_REUSEPORT) and splitting connections.
+TEST(FaultsTest, ASecondSupervisorCannotTakeABusyPort) {
+  SupervisorProcess first({.workers = 1});
+  ASSERT_TRUE(first.Start().ok());
+  SupervisorProcess second({.workers = 1, .extra_args = {"--listen=" + first.address()}});
+  absl::Status started = second.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(std::string(started.message()), HasSubstr("cannot listen on " + first.address()));
+}
+
 TEST(FaultsTest, SigtermLetsRunningCallsFinishAndRefusesNewOnes) {
   SupervisorProcess supervisor({.workers = 2});
   absl::Status started = supervisor.Start();
