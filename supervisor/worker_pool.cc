@@ -404,7 +404,10 @@ void WorkerPool::ExpireLocked(absl::Time now, std::vector<Completion>* completio
       cancel.mutable_cancel()->set_invocation_id(id);
       sends->emplace_back(slot.stream, std::move(cancel));
     }
-    if (pending.expired && now >= pending.deadline + options_.hung_grace && slot.process.running()) {
+    if (pending.expired && !pending.kill_sent && now >= pending.deadline + options_.hung_grace &&
+        slot.process.running()) {
+      // Once per invocation: until the worker is reaped, every expiry pass would see it again.
+      pending.kill_sent = true;
       ISOBAR_LOG(kError, kComponent) << "worker " << slot.id << " has not finished invocation " << id << " "
                                      << absl::FormatDuration(now - pending.deadline)
                                      << " after its deadline; killing it";

@@ -177,6 +177,7 @@ class WorkerPool {
     std::shared_ptr<const ModuleList> modules;  // DispatchOptions::modules
     std::optional<WorkerId> worker;  // set once sent
     bool expired = false;            // the caller has been answered; the worker's Done is dropped
+    bool kill_sent = false;  // its worker was sent SIGKILL for it (logged once)
     bool resent_sources = false;     // sent again with every module source (the worker lacked one)
   };
 

@@ -3,6 +3,8 @@
 // //tests may depend on it (STYLE.md convention 2).
 //
 //   __isobarTest.execve()   calls execve("/bin/sh") from native code (the filter must kill us)
+//   __isobarTest.spin(s)    busy native work for s seconds, which the watchdog cannot stop
+#include <time.h>
 #include <unistd.h>
 
 #include "v8-context.h"
@@ -22,10 +24,25 @@ void Execve(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(v8::String::NewFromUtf8Literal(info.GetIsolate(), "execve returned"));
 }
 
+void Spin(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  const double seconds = info.Length() > 0 && info[0]->IsNumber() ? info[0].As<v8::Number>()->Value() : 0;
+  auto now = [] {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  };
+  const double end = now() + seconds;
+  while (now() < end) {
+  }
+}
+
 void InstallTestOps(v8::Isolate* isolate, v8::Local<v8::Context> context) {
   v8::Local<v8::Object> ops = v8::Object::New(isolate);
   ops->Set(context, v8::String::NewFromUtf8Literal(isolate, "execve"),
            v8::FunctionTemplate::New(isolate, Execve)->GetFunction(context).ToLocalChecked())
+      .Check();
+  ops->Set(context, v8::String::NewFromUtf8Literal(isolate, "spin"),
+           v8::FunctionTemplate::New(isolate, Spin)->GetFunction(context).ToLocalChecked())
       .Check();
   context->Global()->Set(context, v8::String::NewFromUtf8Literal(isolate, "__isobarTest"), ops).Check();
 }

@@ -352,6 +352,30 @@ TEST(WalkingSkeletonQuarantineTest, RepeatedEscapeAttemptsQuarantineTheDeploymen
   EXPECT_THAT(supervisor.log(), HasSubstr("offending system call: unknown (kill mode)"));
 }
 
+// A worker stuck in native code past a call's deadline is killed, and that is logged once (it used to
+// be logged on every expiry pass until the worker was reaped: thousands of lines).
+TEST(WalkingSkeletonHungWorkerTest, AHungWorkerIsKilledAndLoggedOnce) {
+  SupervisorProcess supervisor({.workers = 1, .test_worker = true});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  isobar::v1::EvalResponse response;
+  grpc::Status status = supervisor.Eval("__isobarTest.spin(60)", &response, /*timeout_ms=*/500);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  // The pool kills the worker after its grace (10 s) and starts another: a call then succeeds.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  do {
+    status = supervisor.Eval("'after'", &response, 2000);
+  } while (!status.ok() && absl::Now() < deadline);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string log = supervisor.log();
+  size_t lines = 0;
+  for (size_t at = log.find("has not finished invocation"); at != std::string::npos;
+       at = log.find("has not finished invocation", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
+}
+
 // In report mode (--sandbox=report, for debugging a policy) the security event names the system call.
 TEST(WalkingSkeletonReportModeTest, TheSecurityEventNamesTheSystemCall) {
   SupervisorProcess supervisor({.workers = 1, .test_worker = true, .sandbox = "report"});
