@@ -1,6 +1,7 @@
 #include "supervisor/scheduler.h"
 
 #include <atomic>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -202,7 +203,10 @@ void Scheduler::Loop() {
 void Scheduler::Scan(const std::string& name) {
   absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(name);
   if (!deployment.ok()) {
-    ISOBAR_LOG(kWarning, kComponent) << "cannot look at the jobs of \"" << name << "\": " << deployment.status();
+    const std::string problem = absl::StrCat("cannot look at the jobs of \"", name, "\": ", deployment.status().ToString());
+    if (std::optional<std::string> note = log_limiter_.Admit(problem, absl::Now())) {
+      ISOBAR_LOG(kWarning, kComponent) << problem << *note;
+    }
     if (!absl::IsNotFound(deployment.status())) {
       const absl::Time now = clock_.Now();
       Arm(name, states_[name], now + options_.retry_backoff_min, now);  // the database may be back soon
@@ -289,7 +293,11 @@ absl::Time Scheduler::ScanJobs(const std::shared_ptr<LiveDeployment>& live, Depl
   const size_t limit = state.running.size() + state.retries.size() + static_cast<size_t>(options_.parallelism) + 1;
   absl::StatusOr<std::vector<Value>> pending = JobsInState(*txn, "pending", limit);
   if (!pending.ok()) {
-    ISOBAR_LOG(kWarning, kComponent) << deployment.info().name << ": cannot read the pending jobs: " << pending.status();
+    const std::string problem = absl::StrCat(deployment.info().name, ": cannot read the pending jobs: ",
+                                             pending.status().ToString());
+    if (std::optional<std::string> note = log_limiter_.Admit(problem, absl::Now())) {
+      ISOBAR_LOG(kWarning, kComponent) << problem << *note;
+    }
     return now + options_.retry_backoff_min;
   }
   txn.reset();

@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/log_limiter.h"
 #include "storage/committer.h"
 #include "supervisor/function_runner.h"
 #include "supervisor/live_deployments.h"
@@ -96,6 +97,8 @@ class Scheduler {
   bool WaitIdle(absl::Time deadline) ABSL_LOCKS_EXCLUDED(inbox_->mu);
 
  private:
+  // Warnings that repeat while a database is away (several a second) are logged with a count.
+  LogLimiter log_limiter_{absl::Seconds(30)};
   // What other threads hand to the scheduler's thread. Shared with callbacks and clock wakes, which
   // may outlive the scheduler (they then post into an inbox nobody reads).
   struct Inbox {
