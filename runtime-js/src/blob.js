@@ -16,9 +16,7 @@ class Blob {
     for (const part of parts) {
       // Convex takes strings, Blobs and bytes only, and refuses anything else uncatchably.
       if (!(typeof part === "string" || part instanceof Blob || part instanceof ArrayBuffer || ArrayBuffer.isView(part))) {
-        uncatchable("Not implemented: constructor with unsupported Blob part for Blob: Only ArrayBuffer, Blob and " +
-          "string supported. Consider calling an action defined in Node.js instead " +
-          "(https://docs.convex.dev/functions/actions).");
+        notImplemented("constructor with unsupported Blob part", "Blob", "Only ArrayBuffer, Blob and string supported");
       }
       const bytes = part instanceof Blob ? part.#bytes
         : typeof part === "string" ? utf8Encode(part) : bytesOf(part).slice();

@@ -35,6 +35,23 @@ const uncatchable = (message) => {
   throw error;
 };
 
+// Convex's runtime helpers (udf-runtime helpers.ts), used by every fragment.
+const kUseNode = "Consider calling an action defined in Node.js instead (https://docs.convex.dev/functions/actions).";
+// "Not implemented: <operation> for <className>[: <extra>]. <use Node>", uncatchably.
+const notImplemented = (operation, className, extra = undefined) =>
+  uncatchable(`Not implemented: ${operation} for ${className}${extra ? `: ${extra}` : ""}. ${kUseNode}`);
+// "Failed to execute '<method>' on '<on>': N argument(s) required, but only M present."
+function requireArgumentCount(count, required, method, on) {
+  if (count < required) {
+    throw new TypeError(`Failed to execute '${method}' on '${on}': ${required} argument${required === 1 ? "" : "s"} ` +
+      `required, but only ${count} present.`);
+  }
+}
+// What a query or mutation may not use ("Can't use fetch() in queries and mutations. ...").
+const refusal = (what) =>
+  new Error(`Can't use ${what} in queries and mutations. Please consider using an action. ` +
+    "See https://docs.convex.dev/functions/actions for more details.");
+
 const Convex = Object.freeze({
   syscall: (op, args) => syscall(op, args),
   asyncSyscall: (op, args) => asyncSyscall(op, args),

@@ -25,9 +25,6 @@ class NoFinalizationRegistry {
     return false;
   }
 }
-const refusal = (what) =>
-  new Error(`Can't use ${what} in queries and mutations. Please consider using an action. ` +
-    "See https://docs.convex.dev/functions/actions for more details.");
 // As on Convex, a timer in a query or mutation fails the function even where the call is caught: the
 // refusal is a rejection nobody can handle.
 const refusedTimer = (what) => () => {
@@ -50,8 +47,7 @@ const delayOf = (delay) => Math.max(0, Number(delay) || 0);
 // A code string as the handler is refused, uncatchably, as Convex refuses it.
 const refuseCodeString = (callback, name) => {
   if (typeof callback === "string") {
-    uncatchable(`Not implemented: code string argument for ${name}. Consider calling an action defined in Node.js ` +
-      "instead (https://docs.convex.dev/functions/actions).");
+    notImplemented("code string argument", name);
   }
 };
 function actionSetTimeout(callback, delay, ...args) {

@@ -143,8 +143,7 @@ function encodingOf(label) {
   const name = String(label).replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, "").toLowerCase();
   for (const [encoding, labels] of Object.entries(kEncodingLabels)) if (labels.includes(name)) return encoding;
   if (kOtherEncodingLabels.test(name)) {
-    uncatchable(`Not implemented: TextDecoder for ${name}. Consider calling an action defined in Node.js instead ` +
-      "(https://docs.convex.dev/functions/actions).");
+    notImplemented("TextDecoder", name);
   }
   // Convex's words, in a DOMException named RangeError (not a RangeError).
   throw domException(`The encoding label provided ('${String(label)}') is invalid.`, "RangeError");

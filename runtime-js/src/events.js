@@ -20,13 +20,6 @@ const kDomExceptionConstants = [
   "QUOTA_EXCEEDED_ERR", "TIMEOUT_ERR", "INVALID_NODE_TYPE_ERR", "DATA_CLONE_ERR",
 ];
 
-function requireArgumentCount(count, required, method, on) {
-  if (count < required) {
-    throw new TypeError(`Failed to execute '${method}' on '${on}': ${required} argument${required === 1 ? "" : "s"} ` +
-      `required, but only ${count} present.`);
-  }
-}
-
 // EventTarget's prototype exists from the start, so that globalThis can inherit from it; the class
 // and its methods are made on first use (webEvents()).
 const eventTargetPrototype = Object.create(Object.prototype);

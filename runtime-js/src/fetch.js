@@ -187,8 +187,7 @@ class Request extends Body {
       "integrity", "keepalive", "isReloadNavigation", "isHistoryNavigation", "duplex"]) {
       Object.defineProperty(Request.prototype, name, {
         get() {
-          return uncatchable(`Not implemented: get ${name} for Request. Consider calling an action defined in Node.js ` +
-            "instead (https://docs.convex.dev/functions/actions).");
+          return notImplemented(`get ${name}`, "Request");
         },
         configurable: true,
       });

@@ -165,8 +165,7 @@ function parseFormData(bytes, contentType) {
   if (mimeType.essence === "multipart/form-data") {
     if (mimeType.boundary === null) throw new TypeError("Missing boundary parameter in mime type of multipart formdata.");
     if (deterministicCrypto) {
-      throw new Error("Can't use formData() in queries and mutations. Please consider using an action. " +
-        "See https://docs.convex.dev/functions/actions for more details.");
+      throw refusal("formData()");
     }
     const { Blob } = webBlob();
     for (const part of parseMultipart(bytes, mimeType.boundary)) {

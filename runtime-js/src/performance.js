@@ -10,12 +10,6 @@ const performanceNow = () => Date.now() - invocationStart;
 
 const webPerformance = once(() => {
   const { EventTarget } = webEvents();
-  const requireArgs = (count, required, method, on) => {
-    if (count < required) {
-      throw new TypeError(`Failed to execute '${method}' on '${on}': ${required} argument${required === 1 ? "" : "s"} ` +
-        `required, but only ${count} present.`);
-    }
-  };
 
   class PerformanceEntry {
     #name;
@@ -42,7 +36,7 @@ const webPerformance = once(() => {
   class PerformanceMark extends PerformanceEntry {
     #detail;
     constructor(name, options = undefined) {
-      requireArgs(arguments.length, 1, "constructor", "PerformanceMark");
+      requireArgumentCount(arguments.length, 1, "constructor", "PerformanceMark");
       const startTime = options?.startTime ?? performanceNow();
       if (startTime < 0) {
         throw new TypeError(`Cannot construct PerformanceMark: startTime cannot be negative, received ${startTime}`);
@@ -86,13 +80,13 @@ const webPerformance = once(() => {
     get timeOrigin() { return invocationStart; }
     toJSON() { return { timeOrigin: this.timeOrigin }; }
     mark(name, options = undefined) {
-      requireArgs(arguments.length, 1, "mark", "Performance");
+      requireArgumentCount(arguments.length, 1, "mark", "Performance");
       const entry = new PerformanceMark(name, options);
       performanceEntries.push(entry);
       return entry;
     }
     measure(name, startOrOptions = undefined, endMark = undefined) {
-      requireArgs(arguments.length, 1, "measure", "Performance");
+      requireArgumentCount(arguments.length, 1, "measure", "Performance");
       const options = typeof startOrOptions === "object" && startOrOptions !== null ? startOrOptions : undefined;
       if (options !== undefined && Object.keys(options).length > 0) {
         if (endMark) throw new TypeError('Options cannot be passed with "endMark"');
@@ -117,11 +111,11 @@ const webPerformance = once(() => {
     }
     getEntries() { return entriesOf(); }
     getEntriesByName(name, type = undefined) {
-      requireArgs(arguments.length, 1, "getEntriesByName", "Performance");
+      requireArgumentCount(arguments.length, 1, "getEntriesByName", "Performance");
       return entriesOf(name, type);
     }
     getEntriesByType(type) {
-      requireArgs(arguments.length, 1, "getEntriesByType", "Performance");
+      requireArgumentCount(arguments.length, 1, "getEntriesByType", "Performance");
       return entriesOf(undefined, type);
     }
     clearMarks(name = undefined) {
@@ -132,7 +126,7 @@ const webPerformance = once(() => {
     }
     clearResourceTimings() {}
     setResourceTimingBufferSize() {
-      requireArgs(arguments.length, 1, "setResourceTimingBufferSize", "Performance");
+      requireArgumentCount(arguments.length, 1, "setResourceTimingBufferSize", "Performance");
     }
   }
   return { Performance, PerformanceEntry, PerformanceMark, PerformanceMeasure,

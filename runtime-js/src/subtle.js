@@ -184,6 +184,16 @@ function rsaOaep(encrypt, material, key, params, data) {
     native.rsaOaep(encrypt, material.bytes, material.algorithm.hash.name, params.label, data));
 }
 
+// encrypt() and decrypt(): arguments read in order, then the usage, then the algorithm's work.
+function cipher(encrypt, algorithm, key, data) {
+  const params = cipherAlgorithmOf(algorithm);
+  const material = keyMaterial(key);
+  const bytes = bufferOf(data);
+  checkUsage(key, encrypt ? "encrypt" : "decrypt");
+  if (params.name === "RSA-OAEP") return rsaOaep(encrypt, material, key, params, bytes);
+  return aesCipher(encrypt, material, key, params, bytes);
+}
+
 // Which key family and type a signature scheme needs; the key's algorithm name for RSA.
 const kSchemeKeys = {
   pkcs1: ["rsa", "RSASSA-PKCS1-v1_5"], pss: ["rsa", "RSA-PSS"], ecdsa: ["ec", "ECDSA"], ed25519: ["ed25519"],
@@ -228,12 +238,12 @@ function importWith(params, format, data, extractable, usages) {
 
 const subtleMethods = {
   async digest(algorithm, data) {
-    requireArguments(arguments.length, 2, "digest");
+    requireArgumentCount(arguments.length, 2, "digest", "SubtleCrypto");
     const hash = hashOf(algorithm);
     return native.digest(hash, bufferOf(data));
   },
   async importKey(format, keyData, algorithm, extractable, keyUsages) {
-    requireArguments(arguments.length, 5, "importKey");
+    requireArgumentCount(arguments.length, 5, "importKey", "SubtleCrypto");
     variantOf(format, kKeyFormats);
     const raw = keyData instanceof ArrayBuffer || ArrayBuffer.isView(keyData);
     const data = raw ? bufferOf(keyData) : jwkOf(keyData);
@@ -245,7 +255,7 @@ const subtleMethods = {
     return checkUseful(importWith(params, format, data, Boolean(extractable), usages));
   },
   async exportKey(format, key) {
-    requireArguments(arguments.length, 2, "exportKey");
+    requireArgumentCount(arguments.length, 2, "exportKey", "SubtleCrypto");
     variantOf(format, kKeyFormats);
     const material = keyMaterial(key);
     if (!material.extractable) throw domException("key is not extractable", "InvalidAccessError");
@@ -262,7 +272,7 @@ const subtleMethods = {
     }
   },
   async generateKey(algorithm, extractable, keyUsages) {
-    requireArguments(arguments.length, 3, "generateKey");
+    requireArgumentCount(arguments.length, 3, "generateKey", "SubtleCrypto");
     const params = generateAlgorithmOf(algorithm);
     const usages = usagesOf(keyUsages);
     requireRandomness();
@@ -276,7 +286,7 @@ const subtleMethods = {
     }
   },
   async sign(algorithm, key, data) {
-    requireArguments(arguments.length, 3, "sign");
+    requireArgumentCount(arguments.length, 3, "sign", "SubtleCrypto");
     const params = signAlgorithmOf(algorithm);
     const material = keyMaterial(key);
     const bytes = bufferOf(data);
@@ -284,7 +294,7 @@ const subtleMethods = {
     return signature(true, params, key, material, bytes);
   },
   async verify(algorithm, key, signatureData, data) {
-    requireArguments(arguments.length, 4, "verify");
+    requireArgumentCount(arguments.length, 4, "verify", "SubtleCrypto");
     const params = signAlgorithmOf(algorithm);
     const material = keyMaterial(key);
     const signatureBytes = bufferOf(signatureData);
@@ -293,25 +303,15 @@ const subtleMethods = {
     return signature(false, params, key, material, bytes, signatureBytes);
   },
   async encrypt(algorithm, key, data) {
-    requireArguments(arguments.length, 3, "encrypt");
-    const params = cipherAlgorithmOf(algorithm);
-    const material = keyMaterial(key);
-    const bytes = bufferOf(data);
-    checkUsage(key, "encrypt");
-    if (params.name === "RSA-OAEP") return rsaOaep(true, material, key, params, bytes);
-    return aesCipher(true, material, key, params, bytes);
+    requireArgumentCount(arguments.length, 3, "encrypt", "SubtleCrypto");
+    return cipher(true, algorithm, key, data);
   },
   async decrypt(algorithm, key, data) {
-    requireArguments(arguments.length, 3, "decrypt");
-    const params = cipherAlgorithmOf(algorithm);
-    const material = keyMaterial(key);
-    const bytes = bufferOf(data);
-    checkUsage(key, "decrypt");
-    if (params.name === "RSA-OAEP") return rsaOaep(false, material, key, params, bytes);
-    return aesCipher(false, material, key, params, bytes);
+    requireArgumentCount(arguments.length, 3, "decrypt", "SubtleCrypto");
+    return cipher(false, algorithm, key, data);
   },
   async deriveBits(algorithm, baseKey, length) {
-    requireArguments(arguments.length, 3, "deriveBits");
+    requireArgumentCount(arguments.length, 3, "deriveBits", "SubtleCrypto");
     const params = deriveAlgorithmOf(algorithm);
     const material = keyMaterial(baseKey);
     const bits = lengthOf(length);
@@ -320,7 +320,7 @@ const subtleMethods = {
     return out instanceof ArrayBuffer ? out : u8(out).buffer;
   },
   async deriveKey(algorithm, baseKey, derivedKeyType, extractable, keyUsages) {
-    requireArguments(arguments.length, 5, "deriveKey");
+    requireArgumentCount(arguments.length, 5, "deriveKey", "SubtleCrypto");
     const params = deriveAlgorithmOf(algorithm);
     const material = keyMaterial(baseKey);
     const derived = derivedKeyAlgorithmOf(derivedKeyType);
@@ -335,10 +335,10 @@ const subtleMethods = {
     return checkUseful(key);
   },
   async wrapKey() {
-    uncatchable(`Not implemented: wrapKey for SubtleCrypto. ${kUseNode}`);
+    notImplemented("wrapKey", "SubtleCrypto");
   },
   async unwrapKey() {
-    uncatchable(`Not implemented: unwrapKey for SubtleCrypto. ${kUseNode}`);
+    notImplemented("unwrapKey", "SubtleCrypto");
   },
 };
 

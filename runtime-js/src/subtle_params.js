@@ -10,13 +10,9 @@ const kHashBytes = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
 const kUsageNames = ["encrypt", "decrypt", "sign", "verify", "deriveKey", "deriveBits", "wrapKey", "unwrapKey"];
 const kKeyFormats = ["raw", "pkcs8", "spki", "jwk"];
 const kCurveNames = ["P-256", "P-384", "P-521"];
-const kRandomnessRefused = "Can't use cryptographic randomness in queries and mutations. Please consider using an " +
-  "action. See https://docs.convex.dev/functions/actions for more details.";
-const kUseNode = "Consider calling an action defined in Node.js instead (https://docs.convex.dev/functions/actions).";
 
 // Convex makes these uncatchable: the function fails even when user code catches them.
-const notImplementedIn = (operation, algorithm) =>
-  uncatchable(`Not implemented: crypto.subtle.${operation} for ${algorithm}. ${kUseNode}`);
+const notImplementedIn = (operation, algorithm) => notImplemented(`crypto.subtle.${operation}`, algorithm);
 
 // serde's words for a value it cannot read.
 const describeValue = (value) => {
@@ -95,14 +91,8 @@ function checkUsagesSubset(usages, allowed) {
 }
 const intersect = (usages, allowed) => usages.filter((usage) => allowed.includes(usage));
 
-function requireArguments(count, required, method) {
-  if (count < required) {
-    throw new TypeError(`Failed to execute '${method}' on 'SubtleCrypto': ${required} argument${required === 1 ? "" : "s"} ` +
-      `required, but only ${count} present.`);
-  }
-}
 function requireRandomness() {
-  if (deterministicCrypto) throw new Error(kRandomnessRefused);
+  if (deterministicCrypto) throw refusal("cryptographic randomness");
 }
 
 // base64url without padding; decoding forgives padding and trailing bits, as Convex's does. Undefined

@@ -386,8 +386,7 @@ class URL {
     return r.hostname === null ? "" : r.hostname + (r.port !== "" ? ":" + r.port : "");
   }
   set host(value) {
-    uncatchable("Not implemented: set host for URL. Consider calling an action defined in Node.js instead " +
-      "(https://docs.convex.dev/functions/actions).");
+    notImplemented("set host", "URL");
   }
   get hostname() { return this.#record.hostname ?? ""; }
   set hostname(value) {
