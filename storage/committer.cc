@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
@@ -69,24 +70,35 @@ Committer::Stats Committer::stats() const {
   return stats_;
 }
 
-absl::StatusOr<Timestamp> Committer::Commit(const Transaction& txn) {
+absl::StatusOr<Timestamp> Committer::Commit(const Transaction& txn, absl::Time deadline) {
   if (txn.read_only()) return txn.begin_ts();
-  Request request{&txn};
+  auto request = std::make_shared<Request>(&txn);
   absl::MutexLock lock(&mu_);
   if (!running_ || stopping_) return absl::UnavailableError("the committer is not running");
   if (!failed_.ok()) return failed_;
-  queue_.push_back(&request);
-  mu_.Await(absl::Condition(&request.done));
-  return request.result;
+  if (resolving_) {
+    return absl::UnavailableError(
+        "the database connection was lost and is being re-established; this mutation was not committed");
+  }
+  queue_.push_back(request);
+  if (mu_.AwaitWithDeadline(absl::Condition(&request->done), deadline)) return request->result;
+  if (request->phase == Phase::kQueued) {
+    queue_.erase(std::find(queue_.begin(), queue_.end(), request));
+    return absl::DeadlineExceededError("the call's deadline passed before its commit was written; nothing was committed");
+  }
+  // Being written: wait for the answer, unless PostgreSQL left it unknown and it is being looked up.
+  mu_.Await(absl::Condition(
+      +[](Request* r) { return r->done || r->phase == Phase::kResolving; }, request.get()));
+  return request->done ? request->result : CommitOutcomeUnknownError();
 }
 
 absl::Status Committer::Barrier() {
-  Request request{nullptr};
+  auto request = std::make_shared<Request>(nullptr);
   absl::MutexLock lock(&mu_);
   if (!running_ || stopping_) return absl::UnavailableError("the committer is not running");
   if (!failed_.ok()) return failed_;
-  queue_.push_back(&request);
-  mu_.Await(absl::Condition(&request.done));
+  queue_.push_back(request);
+  mu_.Await(absl::Condition(&request->done));
   return absl::OkStatus();
 }
 
@@ -166,30 +178,61 @@ bool Committer::Stage(Request& request, const std::vector<PublishedCommit>& stag
   return true;
 }
 
-absl::Status Committer::WriteGroup(const std::vector<CommitWrites>& writes) {
+absl::Status Committer::WriteGroup(const std::vector<CommitWrites>& writes, const std::vector<RequestPtr>& staged) {
   absl::Status written = persistence_.Write(writes, lease_);
   if (!IsAmbiguousCommit(written)) return written;
-  // The connection broke during COMMIT. Look: the group is all or nothing, so its first commit tells.
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  return ResolveAmbiguous(writes, staged);
+}
+
+absl::Status Committer::ResolveAmbiguous(const std::vector<CommitWrites>& writes,
+                                         const std::vector<RequestPtr>& staged) {
+  std::deque<RequestPtr> refused;
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.ambiguous;
+    resolving_ = true;
+    for (const RequestPtr& request : staged) request->phase = Phase::kResolving;
+    // Nothing queued behind the group can be written before its outcome is known: those calls fail
+    // now, retryably, rather than wait for a database that may be away for long.
+    refused.swap(queue_);
+    for (const RequestPtr& request : refused) {
+      if (request->txn == nullptr) {
+        queue_.push_back(request);  // a barrier waits for the answer
+        continue;
+      }
+      request->result = absl::UnavailableError(
+          "the database connection was lost and is being re-established; this mutation was not committed");
+      request->done = true;
+    }
+  }
+  ISOBAR_LOG(kWarning, kComponent) << "the database connection broke during a commit (ts " << writes.front().ts
+                                   << "); its outcome is looked up when PostgreSQL answers again";
+  // The group is all or nothing, so its first commit tells.
+  for (int attempt = 0;; ++attempt) {
     absl::StatusOr<bool> exists = persistence_.CommitExists(writes.front().ts);
     if (exists.ok()) {
-      ISOBAR_LOG(kWarning, kComponent) << "commit outcome was unknown; it " << (*exists ? "did" : "did not")
+      ISOBAR_LOG(kWarning, kComponent) << "the commit whose outcome was unknown " << (*exists ? "did" : "did not")
                                        << " happen (ts " << writes.front().ts << ")";
+      absl::MutexLock lock(&mu_);
+      resolving_ = false;
       return *exists ? absl::OkStatus()
                      : absl::UnavailableError("the database connection was lost; the commit did not happen");
     }
-    absl::SleepFor(absl::Milliseconds(100));  // PostgreSQL is unreachable: retry the lookup a while
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                             JitteredBackoff(absl::Milliseconds(50), absl::Seconds(1), attempt))) {
+      // Shutting down with the answer unknown: the callers hear so, and nothing more is written.
+      resolving_ = false;
+      failed_ = CommitOutcomeUnknownError();
+      return failed_;
+    }
   }
-  // Still unknown: no answer can be given safely, and the committer must not go on guessing.
-  absl::MutexLock lock(&mu_);
-  failed_ = absl::InternalError("a commit's outcome could not be determined; the committer stopped");
-  return failed_;
 }
 
 void Committer::Loop() {
   prctl(PR_SET_NAME, "isobar-commit");
   for (;;) {
-    std::vector<Request*> group;
+    std::vector<RequestPtr> group;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -197,14 +240,15 @@ void Committer::Loop() {
       if (queue_.empty()) return;  // stopping, nothing left
       while (!queue_.empty() && group.size() < options_.max_group) {
         group.push_back(queue_.front());
+        group.back()->phase = Phase::kTaken;
         queue_.pop_front();
       }
     }
     std::vector<CommitWrites> writes;
     std::vector<PublishedCommit> published;
-    std::vector<Request*> staged;
+    std::vector<RequestPtr> staged;
     uint64_t conflicts = 0;
-    for (Request* request : group) {
+    for (const RequestPtr& request : group) {
       if (request->txn == nullptr) continue;  // a barrier: done when this group is
       if (Stage(*request, published, &writes, &published)) {
         staged.push_back(request);
@@ -212,7 +256,7 @@ void Committer::Loop() {
         ++conflicts;
       }
     }
-    absl::Status written = writes.empty() ? absl::OkStatus() : WriteGroup(writes);
+    absl::Status written = writes.empty() ? absl::OkStatus() : WriteGroup(writes, staged);
     {
       absl::MutexLock lock(&mu_);
       stats_.conflicts += conflicts;
@@ -228,7 +272,7 @@ void Committer::Loop() {
           log_.pop_front();
         }
       } else if (!written.ok()) {
-        for (Request* request : staged) request->result = written;
+        for (const RequestPtr& request : staged) request->result = written;
         if (absl::IsFailedPrecondition(written)) failed_ = written;  // lease lost
       }
     }
@@ -237,7 +281,7 @@ void Committer::Loop() {
       for (const PublishedCommit& commit : published) publish_hook_(commit);
     }
     absl::MutexLock lock(&mu_);
-    for (Request* request : group) request->done = true;
+    for (const RequestPtr& request : group) request->done = true;
   }
 }
 

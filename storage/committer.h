@@ -13,13 +13,17 @@
 // the write log grows, Latest() advances, and the publish hook sees each commit. Nothing is
 // acknowledged before it is durable.
 //
-// A COMMIT whose outcome PostgreSQL left unknown is resolved by looking for it in the document log,
-// never reported blindly. Losing the lease stops the committer.
+// A COMMIT whose outcome PostgreSQL left unknown (the connection broke during it) is resolved by
+// looking for it in the document log once PostgreSQL answers again, never reported blindly: while it
+// is being resolved new commits fail at once (UNAVAILABLE, nothing written), and a caller whose
+// deadline passes before the answer gets an error that IsCommitOutcomeUnknown() recognises (retrying
+// with the same idempotency key is safe). Losing the lease stops the committer.
 #ifndef ISOBAR_STORAGE_COMMITTER_H_
 #define ISOBAR_STORAGE_COMMITTER_H_
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/commit_outcome.h"
 #include "storage/persistence.h"
 #include "storage/transaction.h"
 
@@ -70,30 +75,44 @@ class Committer {
   // The newest published timestamp: new transactions begin here.
   Timestamp Latest() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A read-only transaction commits at its begin_ts without writing. Thread-safe.
-  absl::StatusOr<Timestamp> Commit(const Transaction& txn) ABSL_LOCKS_EXCLUDED(mu_);
+  // A read-only transaction commits at its begin_ts without writing. Thread-safe. When `deadline`
+  // passes while the commit is still queued it is withdrawn (DEADLINE_EXCEEDED, nothing written);
+  // when it passes while the commit's outcome is being resolved, the outcome-unknown error.
+  absl::StatusOr<Timestamp> Commit(const Transaction& txn, absl::Time deadline = absl::InfiniteFuture())
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Called on the committer thread for each published commit, in timestamp order. Set before Start.
   void SetPublishHook(std::function<void(const PublishedCommit&)> hook) { publish_hook_ = std::move(hook); }
 
   struct Stats {
     uint64_t commits = 0, conflicts = 0, groups = 0;
+    uint64_t ambiguous = 0;  // groups whose COMMIT outcome had to be looked up
   };
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // kQueued -> kTaken (staged into a group) -> kResolving (its write's outcome is being looked up)
+  // -> done. The caller may leave early only while it is queued or resolving: never while the
+  // committer may still read its transaction.
+  enum class Phase { kQueued, kTaken, kResolving };
   struct Request {
+    explicit Request(const Transaction* t) : txn(t) {}
     const Transaction* txn;  // null for a barrier
+    Phase phase = Phase::kQueued;
     bool done = false;
     absl::StatusOr<Timestamp> result = absl::UnknownError("not committed");
   };
+  using RequestPtr = std::shared_ptr<Request>;
 
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Looks the group's outcome up until PostgreSQL answers (or Stop). OK: it committed.
+  absl::Status ResolveAmbiguous(const std::vector<CommitWrites>& writes, const std::vector<RequestPtr>& staged)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Validates and stages one request of a group; returns false (with the request failed) on conflict.
   bool Stage(Request& request, const std::vector<PublishedCommit>& staged_log, std::vector<CommitWrites>* writes,
              std::vector<PublishedCommit>* published) ABSL_LOCKS_EXCLUDED(mu_);
   Timestamp NextTimestamp();
-  absl::Status WriteGroup(const std::vector<CommitWrites>& writes);
+  absl::Status WriteGroup(const std::vector<CommitWrites>& writes, const std::vector<RequestPtr>& staged);
 
   Persistence& persistence_;
   const CommitterOptions options_;
@@ -108,7 +127,8 @@ class Committer {
   Timestamp latest_ ABSL_GUARDED_BY(mu_){0};
   Timestamp purged_ ABSL_GUARDED_BY(mu_){0};  // the write log holds every commit after this
   std::deque<PublishedCommit> log_ ABSL_GUARDED_BY(mu_);
-  std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<RequestPtr> queue_ ABSL_GUARDED_BY(mu_);
+  bool resolving_ ABSL_GUARDED_BY(mu_) = false;  // a write's outcome is being looked up
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

@@ -20,20 +20,23 @@
 #include "gtest/gtest.h"
 #include "storage/convex_json.h"
 #include "storage/database.h"
+#include "storage/embedded_postgres.h"
+#include "storage/migrations.h"
 #include "storage/pg_testing.h"
+#include "base/testing/temp_dir.h"
 
 namespace isobar::storage {
 namespace {
 
 // Commits one pair tagged `tag`; the commit's outcome.
-absl::Status CommitPair(Database& db, int64_t tag) {
+absl::Status CommitPair(Database& db, int64_t tag, absl::Time deadline = absl::InfiniteFuture()) {
   std::unique_ptr<Transaction> txn = db.Begin();
   Value fields = Value::MakeSortedObject({{"tag", Value::Int64(tag)}});
   for (int i = 0; i < 2; ++i) {
     absl::StatusOr<DocumentId> id = txn->Insert("pairs", fields);
     if (!id.ok()) return absl::CancelledError(absl::StrCat("before commit: ", id.status().message()));
   }
-  return db.Commit(*txn).status();
+  return db.Commit(*txn, deadline).status();
 }
 
 // tag -> number of documents carrying it.
@@ -149,6 +152,59 @@ TEST(CommitterCrashTest, CutConnectionsNeverLeaveAnAnswerThatIsWrong) {
   EXPECT_GT(cuts.load(), 0);
   EXPECT_GT(acknowledged.size(), 0u) << "commits should get through between cuts";
   std::printf("acknowledged %zu, refused %zu, sessions cut %d\n", acknowledged.size(), refused.size(), cuts.load());
+}
+
+// PostgreSQL dies (SIGKILL) while a commit's statement runs, and stays away past the caller's
+// deadline: the caller learns that the outcome is unknown (not a guess), commits meanwhile fail at
+// once without writing, and once PostgreSQL is back the committer looks the commit up and goes on.
+TEST(CommitterCrashTest, ACommitCutByADyingDatabaseIsResolvedWhenItReturns) {
+  isobar::testing::TempDir dir;
+  EmbeddedPostgresOptions options;
+  options.data_dir = dir.path();
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> server = EmbeddedPostgres::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  PgPool pool((*server)->conninfo(), 4);
+  {
+    PgPool::Lease conn = *pool.Acquire();
+    ASSERT_TRUE(ApplyMigrations(*conn).ok());
+  }
+  const DeploymentId deployment = testing::NewDeployment(pool);
+  Database db(pool, deployment);
+  ASSERT_TRUE(db.Open().ok());
+  ASSERT_TRUE(CommitPair(db, 0).ok());
+
+  // The next commit's statement waits on a lock until PostgreSQL dies under it.
+  std::unique_ptr<PgConn> locker = *PgConn::Connect((*server)->conninfo());
+  ASSERT_TRUE(locker->Exec("BEGIN").ok());
+  ASSERT_TRUE(locker->Exec("LOCK TABLE isobar.documents IN ACCESS EXCLUSIVE MODE").ok());
+  absl::Status cut;
+  std::thread committer([&] { cut = CommitPair(db, 1, absl::Now() + absl::Seconds(2)); });
+  for (;;) {  // until the commit's statement waits on the lock
+    absl::StatusOr<PgResult> waiting =
+        locker->Exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+    ASSERT_TRUE(waiting.ok()) << waiting.status();
+    if (waiting->GetInt(0, 0) > 0) break;
+  }
+  ASSERT_EQ(kill((*server)->pid(), SIGKILL), 0);
+  (void)(*server)->Stop();  // reaps it (it ended with SIGKILL)
+  committer.join();
+  EXPECT_TRUE(IsCommitOutcomeUnknown(cut)) << cut;
+  EXPECT_TRUE(absl::IsUnavailable(cut)) << cut;
+  EXPECT_EQ(db.committer().stats().ambiguous, 1u);
+  // While the outcome is looked up, a commit fails at once and writes nothing.
+  const absl::Time asked = absl::Now();
+  absl::Status refused = CommitPair(db, 2);
+  EXPECT_TRUE(absl::IsUnavailable(refused) && !IsCommitOutcomeUnknown(refused)) << refused;
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
+
+  server = EmbeddedPostgres::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  pool.DropIdle();
+  EXPECT_TRUE(db.committer().Barrier().ok());  // once the lookup answered
+  EXPECT_TRUE(CommitPair(db, 3).ok());
+  std::map<int64_t, int> counts = CountTags(pool, deployment);
+  EXPECT_EQ(counts, (std::map<int64_t, int>{{0, 2}, {3, 2}}));
+  db.Close();
 }
 
 }  // namespace

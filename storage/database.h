@@ -36,7 +36,9 @@ class Database {
   // The newest timestamp that retention may collect up to: `window` behind the newest commit, and never
   // past the snapshot of an open transaction.
   Timestamp RetentionHorizon(absl::Duration window) const ABSL_LOCKS_EXCLUDED(begin_mu_);
-  absl::StatusOr<Timestamp> Commit(const Transaction& txn) { return committer_.Commit(txn); }
+  absl::StatusOr<Timestamp> Commit(const Transaction& txn, absl::Time deadline = absl::InfiniteFuture()) {
+    return committer_.Commit(txn, deadline);
+  }
 
   Catalog& catalog() { return catalog_; }
   SchemaCache& schemas() { return schemas_; }

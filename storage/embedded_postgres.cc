@@ -239,6 +239,16 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
   return pg;
 }
 
+std::optional<ExitStatus> EmbeddedPostgres::ReapIfExited() {
+  if (!server_.running()) return std::nullopt;
+  const pid_t pid = server_.pid();
+  absl::StatusOr<std::optional<ExitStatus>> status = server_.Wait(absl::ZeroDuration());
+  if (!status.ok() || !status->has_value()) return std::nullopt;
+  ISOBAR_LOG(kError, kComponent) << "PostgreSQL pid " << pid << " exited (" << (*status)->ToString()
+                                 << "); see " << log_path_;
+  return **status;
+}
+
 absl::Status EmbeddedPostgres::Stop() {
   if (!server_.running()) return absl::OkStatus();
   const pid_t pid = server_.pid();

@@ -24,6 +24,7 @@
 #define ISOBAR_STORAGE_EMBEDDED_POSTGRES_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -56,6 +57,10 @@ class EmbeddedPostgres {
   // True when this Start ran initdb (a new cluster).
   bool created() const { return created_; }
   pid_t pid() const { return server_.pid(); }
+  // Whether the server process has not been reaped yet.
+  bool running() const { return server_.running(); }
+  // Reaps the server if it has exited (it died: nobody else stops it); nullopt while it runs.
+  std::optional<ExitStatus> ReapIfExited();
   const std::string& log_path() const { return log_path_; }
 
  private:

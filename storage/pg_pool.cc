@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgPool::Open() const {
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   std::unique_ptr<PgConn> conn;
+  uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
     if (!mu_.AwaitWithTimeout(absl::Condition(+[](int* available) { return *available > 0; }, &available_),
@@ -30,6 +31,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
                                                  absl::FormatDuration(options_.acquire_timeout)));
     }
     --available_;
+    generation = generation_;
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
       idle_.pop_back();
@@ -44,13 +46,20 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
     }
     conn = std::move(*opened);
   }
-  return Lease(this, std::move(conn));
+  return Lease(this, std::move(conn), generation);
 }
 
-void PgPool::Return(std::unique_ptr<PgConn> conn) {
+void PgPool::Return(std::unique_ptr<PgConn> conn, uint64_t generation) {
   absl::MutexLock lock(&mu_);
-  if (conn->reusable()) idle_.push_back(std::move(conn));
+  if (conn->reusable() && generation == generation_) idle_.push_back(std::move(conn));
   ++available_;
+}
+
+void PgPool::DropIdle() {
+  std::vector<std::unique_ptr<PgConn>> dropped;
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+  dropped.swap(idle_);
 }
 
 }  // namespace isobar::storage

@@ -37,11 +37,12 @@ class PgPool {
   // Borrowed connection; returns itself to the pool.
   class Lease {
    public:
-    Lease(PgPool* pool, std::unique_ptr<PgConn> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(PgPool* pool, std::unique_ptr<PgConn> conn, uint64_t generation)
+        : pool_(pool), conn_(std::move(conn)), generation_(generation) {}
     Lease(Lease&&) = default;
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
-      if (conn_ != nullptr) pool_->Return(std::move(conn_));
+      if (conn_ != nullptr) pool_->Return(std::move(conn_), generation_);
     }
     PgConn* operator->() const { return conn_.get(); }
     PgConn& operator*() const { return *conn_; }
@@ -49,6 +50,7 @@ class PgPool {
    private:
     PgPool* pool_;  // not owned; outlives the lease
     std::unique_ptr<PgConn> conn_;
+    uint64_t generation_;  // the pool's generation when it was opened or last idled
   };
 
   PgPool(std::string conninfo, int size, PgPoolOptions options = {});
@@ -57,8 +59,12 @@ class PgPool {
   // connection stays leased for `acquire_timeout`.
   absl::StatusOr<Lease> Acquire() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Closes the idle connections, and marks those leased now to be closed when they come back: the
+  // server they point at went away (PostgresMonitor calls this when it does, and when it is back).
+  void DropIdle() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
-  void Return(std::unique_ptr<PgConn> conn) ABSL_LOCKS_EXCLUDED(mu_);
+  void Return(std::unique_ptr<PgConn> conn, uint64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<std::unique_ptr<PgConn>> Open() const;
 
@@ -68,6 +74,7 @@ class PgPool {
   absl::Mutex mu_;
   std::vector<std::unique_ptr<PgConn>> idle_ ABSL_GUARDED_BY(mu_);
   int available_ ABSL_GUARDED_BY(mu_);  // connections that may be leased (idle or not yet opened)
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by DropIdle
 };
 
 }  // namespace isobar::storage

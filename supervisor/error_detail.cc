@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "storage/commit_outcome.h"
+
 namespace isobar::supervisor {
 namespace {
 
@@ -50,6 +52,7 @@ DescribedError Describe(const absl::Status& status) {
   out.detail.set_kind(KindOf(out.code));
   out.detail.set_message(std::string(status.message()));
   out.detail.set_retryable(Retryable(out.code));
+  if (storage::IsCommitOutcomeUnknown(status)) out.detail.set_kind(ErrorDetail::OUTCOME_UNKNOWN);
   return out;
 }
 

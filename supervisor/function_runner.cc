@@ -415,7 +415,10 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
           stored = absl::DeadlineExceededError("the call's deadline passed before its writes could commit; none were");
         }
         session->committed_counts = TransactionCounts::Of(*session->txn);
-        committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn)
+        // A commit whose outcome PostgreSQL left unknown is waited for until shortly before the
+        // caller's deadline, so that the caller still hears that it is unknown.
+        committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn,
+                                                                   attempt->request.deadline - absl::Milliseconds(250))
                                 : absl::StatusOr<storage::Timestamp>(stored);
         session->txn.reset();
       }

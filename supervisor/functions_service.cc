@@ -173,6 +173,13 @@ void FunctionsService::AdmitAndRun(FunctionCallRequest call, FunctionCallback do
   const std::string deployment = call.deployment;
   const FunctionKind kind = call.kind;
   const absl::Time deadline = call.deadline;
+  if (options_.database_available && !options_.database_available()) {
+    FunctionOutcome outcome;
+    outcome.error = Describe(absl::UnavailableError(
+        "The database is unavailable (PostgreSQL is restarting or unreachable); nothing was run. Retry shortly."));
+    std::move(done)(std::move(outcome));
+    return;
+  }
   auto shared_done = std::make_shared<FunctionCallback>(std::move(done));
   admission_.Admit(
       deployment, kind, deadline,

@@ -10,6 +10,7 @@
 #ifndef ISOBAR_SUPERVISOR_FUNCTIONS_SERVICE_H_
 #define ISOBAR_SUPERVISOR_FUNCTIONS_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -33,6 +34,9 @@ struct FunctionsOptions {
   // Used when the client sets no deadline.
   absl::Duration default_deadline = absl::Minutes(1);
   absl::Duration default_action_deadline = absl::Minutes(10);
+  // False while PostgreSQL is away (storage::PostgresMonitor): calls that would run fail at once,
+  // UNAVAILABLE and retryable, instead of each finding out on its own. Unset: always available.
+  std::function<bool()> database_available;
 };
 
 class FunctionsService final : public isobar::v1::Functions::CallbackService {

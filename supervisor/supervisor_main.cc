@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -29,6 +30,7 @@
 #include "storage/migrations.h"
 #include "storage/pg_conn.h"
 #include "storage/pg_pool.h"
+#include "storage/postgres_monitor.h"
 #include "supervisor/admin_key.h"
 #include "supervisor/admin_service.h"
 #include "supervisor/host_call_router.h"
@@ -133,11 +135,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
 
   std::unique_ptr<storage::EmbeddedPostgres> embedded;
   std::string conninfo = config.postgres_url;
+  storage::EmbeddedPostgresOptions embedded_options;
+  embedded_options.data_dir = config.data_dir;
+  embedded_options.os_user = config.postgres_user;
   if (conninfo.empty()) {
-    storage::EmbeddedPostgresOptions pg_options;
-    pg_options.data_dir = config.data_dir;
-    pg_options.os_user = config.postgres_user;
-    ASSIGN_OR_RETURN(embedded, storage::EmbeddedPostgres::Start(pg_options));
+    ASSIGN_OR_RETURN(embedded, storage::EmbeddedPostgres::Start(embedded_options));
     conninfo = embedded->conninfo();
   }
   {
@@ -151,6 +153,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     pg_options.statement_timeout = pg_options.acquire_timeout = absl::Milliseconds(config.pg_timeout_ms);
   }
   storage::PgPool pg_pool(conninfo, config.pg_connections, pg_options);
+  // Restarts the embedded PostgreSQL when it dies, notices an external one going and coming back;
+  // the health service follows it (below). It stops the embedded server last.
+  storage::PostgresMonitor pg_monitor(conninfo, std::move(embedded), embedded_options, pg_pool);
   LiveDeployments live(pg_pool);
   // Host calls, commits and API steps that wait on PostgreSQL or on other functions.
   Executor executor("isobar-host", std::max(16, 4 * workers));
@@ -251,6 +256,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   deployments_service.SetPublicUrls(config.public_url, config.site_url);
   FunctionsOptions functions_options;
   functions_options.admin_key = admin_key;
+  functions_options.database_available = [&pg_monitor] { return pg_monitor.available(); };
   FunctionsService functions_service(functions_options, runner, admission, live, pg_pool, executor, tracker,
                                      query_cache);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
@@ -273,6 +279,13 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen,
                                                " (is another supervisor, or another program, using it?)"));
   }
+  // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives.
+  std::atomic<bool> draining{false};
+  grpc::HealthCheckServiceInterface* health = public_server->GetHealthCheckService();
+  pg_monitor.SetListener([health, &draining](bool available) {
+    if (health != nullptr) health->SetServingStatus(available && !draining.load());
+  });
+  pg_monitor.Start();
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);
   RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
@@ -285,6 +298,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   sigwait(&stop_signals, &signal);
   // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
   // Server::Shutdown instead would also wait out the deadline for idle client connections.
+  draining = true;
+  if (health != nullptr) health->SetServingStatus(false);
   pool.StopAccepting();
   ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << "): new calls are refused, running ones finish";
   housekeeping.Stop();
@@ -297,8 +312,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   pool.Shutdown();
   executor.Shutdown();  // commits of finished invocations complete; nothing new starts
   internal_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  live.Close();         // committers stop before PostgreSQL does
-  if (embedded != nullptr) RETURN_IF_ERROR(embedded->Stop());
+  live.Close();                   // committers stop before PostgreSQL does
+  RETURN_IF_ERROR(pg_monitor.Stop());  // and the embedded server with it
   ISOBAR_LOG(kInfo, kComponent) << "stopped";
   return absl::OkStatus();
 }

@@ -3,8 +3,7 @@
 //       same idempotency key applies it exactly once;
 //   38: the supervisor SIGKILLed under load and restarted: every acknowledged mutation is there, retries
 //       of the unacknowledged ones by key apply each exactly once, and no worker outlives it;
-//   39: PostgreSQL restarted under load: clients get success or a retryable error, never a silent
-//       drop, and nothing acknowledged is lost;
+//   39: PostgreSQL restarted under load: see postgres_outage_test.cc;
 //   40: PostgreSQL stalled by a lock: calls fail soon and retryably, memory stays put, and it serves again.
 // And the SIGTERM drain: running calls finish, new ones are refused, everything stops cleanly.
 #include <errno.h>
@@ -26,12 +25,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
-#include "storage/embedded_postgres.h"
 #include "storage/pg_conn.h"
 #include "tests/supervisor_fixture.h"
 
@@ -221,37 +218,6 @@ TEST(FaultsTest, ASupervisorKilledUnderLoadLosesNothingAcknowledged) {
   EXPECT_GE(load.acknowledged(), acknowledged_before_crash);
   std::printf("supervisor crash: %zu acknowledged before it, %zu in all after retries\n", acknowledged_before_crash,
               load.acknowledged());
-}
-
-TEST(FaultsTest, PostgresRestartedUnderLoadLosesNothingAcknowledged) {
-  // A PostgreSQL of the test's own, so that the test can restart it under the supervisor.
-  TempDir pg_dir;
-  storage::EmbeddedPostgresOptions pg_options;
-  pg_options.data_dir = pg_dir.path() + "/pg";
-  absl::StatusOr<std::unique_ptr<storage::EmbeddedPostgres>> pg = storage::EmbeddedPostgres::Start(pg_options);
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  const std::string conninfo = (*pg)->conninfo();
-  SupervisorProcess supervisor({.workers = 2, .extra_args = {"--postgres-url=" + conninfo}});
-  absl::Status started = supervisor.Start();
-  ASSERT_TRUE(started.ok()) << started;
-  absl::StatusOr<std::string> key = supervisor.Deploy("faults", "tests/apps/chat.modules");
-  ASSERT_TRUE(key.ok()) << key.status();
-
-  Load load(supervisor, *key, "pg", 8);
-  load.AwaitAcknowledged(40);
-  ASSERT_TRUE((*pg)->Stop().ok());
-  pg = storage::EmbeddedPostgres::Start(pg_options);
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  const size_t at_restart = load.acknowledged();
-  load.AwaitAcknowledged(at_restart + 40);  // it serves again
-  load.Stop();
-  EXPECT_GT(load.acknowledged(), at_restart) << supervisor.log();
-  EXPECT_TRUE(load.unexpected().empty()) << load.unexpected()[0];
-  const size_t failures = load.failures();
-  load.RetryFailed();
-  EXPECT_EQ(CountNamed(supervisor, *key, "pg"), static_cast<int>(load.acknowledged())) << supervisor.log();
-  std::printf("postgres restart: %zu acknowledged, %zu failed with a retryable error and were retried\n",
-              load.acknowledged(), failures);
 }
 
 // Resident memory of process `pid`, in KiB (0 if unknown).

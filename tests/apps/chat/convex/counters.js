@@ -106,3 +106,24 @@ export const readRepeatedly = action({
 // warm contexts keeps it between the calls one context serves.
 let callsInThisContext = 0;
 export const contextCalls = mutation({ args: {}, handler: async () => ++callsInThisContext });
+
+// For fault tests: one mutation writing two documents, tagged with the caller's idempotency key, so
+// that a test can tell, per key, whether it was lost (0 pairs), duplicated (2+) or partial (1 of 2).
+export const markPair = mutation({
+  args: { channel: v.string(), tag: v.string() },
+  handler: async (ctx, { channel, tag }) => {
+    await ctx.db.insert("messages", { channel, author: "first", body: tag });
+    await ctx.db.insert("messages", { channel, author: "second", body: tag });
+    return tag;
+  },
+});
+
+// The tags of a channel's pairs: [author, tag] per document.
+export const pairsOf = query({
+  args: { channel: v.string() },
+  handler: async (ctx, { channel }) =>
+    (await ctx.db
+      .query("messages")
+      .withIndex("by_channel", (q) => q.eq("channel", channel))
+      .collect()).map((m) => [m.author, m.body]),
+});

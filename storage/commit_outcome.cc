@@ -1,0 +1,22 @@
+#include "storage/commit_outcome.h"
+
+#include "absl/strings/cord.h"
+
+namespace isobar::storage {
+namespace {
+
+constexpr char kOutcomeUnknownPayload[] = "isobar.dev/commit-outcome-unknown";
+
+}  // namespace
+
+absl::Status CommitOutcomeUnknownError() {
+  absl::Status status = absl::UnavailableError(
+      "The database went away while this mutation was committing, and whether it committed is not known yet. "
+      "Retrying it with the same idempotency key is safe: it applies at most once.");
+  status.SetPayload(kOutcomeUnknownPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsCommitOutcomeUnknown(const absl::Status& status) { return status.GetPayload(kOutcomeUnknownPayload).has_value(); }
+
+}  // namespace isobar::storage
