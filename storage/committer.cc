@@ -37,7 +37,24 @@ Committer::Committer(Persistence& persistence, CommitterOptions options)
 Committer::~Committer() { Stop(); }
 
 absl::Status Committer::Start() {
-  ASSIGN_OR_RETURN(lease_, persistence_.AcquireLease());
+  auto sent = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(AcquiredLease acquired, AcquireLease(persistence_.pool(), persistence_.deployment(), options_.lease));
+  lease_ = acquired.epoch;
+  lease_lost_ = false;
+  if (!acquired.displaced.empty()) {
+    // Taken over from a live holder: it trusts its lease for up to `duration` after its last renewal,
+    // which came before our bump; serving starts once that has passed, so it serves nothing stale.
+    ISOBAR_LOG(kWarning, kComponent) << "deployment " << persistence_.deployment().value() << " taken over from "
+                                     << acquired.displaced << "; waiting "
+                                     << absl::FormatDuration(options_.lease.duration)
+                                     << " for its lease to lapse before serving";
+    absl::SleepFor(options_.lease.duration + absl::Milliseconds(200));
+    sent = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(std::vector<DeploymentId> kept,
+                     RenewLeases(persistence_.pool(), options_.lease.holder, {{persistence_.deployment(), lease_}}));
+    if (kept.empty()) return absl::UnavailableError("the deployment's lease was taken again while we waited");
+  }
+  LeaseRenewed(sent);
   ASSIGN_OR_RETURN(Timestamp max_ts, persistence_.MaxTimestamp());
   absl::MutexLock lock(&mu_);
   if (running_) return absl::FailedPreconditionError("the committer is already running");
@@ -56,8 +73,36 @@ void Committer::Stop() {
     stopping_ = true;
   }
   thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = false;
+  }
+  lease_valid_until_ = 0;
+  if (!lease_lost_) {
+    // Given up, so the next holder need not wait for it to lapse. Best effort: it lapses anyway.
+    absl::Status released = ReleaseLease(persistence_.pool(), persistence_.deployment(), lease_, options_.lease.holder);
+    if (!released.ok()) ISOBAR_LOG(kInfo, kComponent) << "could not release a lease (it lapses by itself): " << released;
+  }
+}
+
+bool Committer::LeaseValid() const {
+  if (lease_lost_.load()) return false;
+  return !options_.lease.time_bound ||
+         std::chrono::steady_clock::now().time_since_epoch().count() < lease_valid_until_.load(std::memory_order_acquire);
+}
+
+void Committer::LeaseRenewed(std::chrono::steady_clock::time_point sent) {
+  const int64_t until = (sent + absl::ToChronoNanoseconds(options_.lease.duration)).time_since_epoch().count();
+  int64_t current = lease_valid_until_.load();
+  while (until > current && !lease_valid_until_.compare_exchange_weak(current, until)) {
+  }
+}
+
+void Committer::LeaseLost() {
+  lease_lost_ = true;
+  lease_valid_until_ = 0;
   absl::MutexLock lock(&mu_);
-  running_ = false;
+  if (failed_.ok()) failed_ = absl::FailedPreconditionError("lease lost: another supervisor took this deployment over");
 }
 
 Timestamp Committer::Latest() const {
@@ -273,7 +318,11 @@ void Committer::Loop() {
         }
       } else if (!written.ok()) {
         for (const RequestPtr& request : staged) request->result = written;
-        if (absl::IsFailedPrecondition(written)) failed_ = written;  // lease lost
+        if (absl::IsFailedPrecondition(written)) {  // lease lost
+          failed_ = written;
+          lease_lost_ = true;
+          lease_valid_until_ = 0;
+        }
       }
     }
     // Published (visible to new transactions); now subscribers hear of it, then callers are answered.

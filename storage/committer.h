@@ -21,6 +21,8 @@
 #ifndef ISOBAR_STORAGE_COMMITTER_H_
 #define ISOBAR_STORAGE_COMMITTER_H_
 
+#include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -33,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/commit_outcome.h"
+#include "storage/leases.h"
 #include "storage/persistence.h"
 #include "storage/transaction.h"
 
@@ -54,6 +57,7 @@ struct CommitterOptions {
   size_t max_group = 512;                             // transactions per PostgreSQL write
   absl::Duration write_log_retention = absl::Minutes(5);
   std::function<Timestamp()> clock;                   // default: the real-time clock in ns
+  LeaseOptions lease;                                 // the writer lease (leases.h)
 };
 
 class Committer {
@@ -64,8 +68,21 @@ class Committer {
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
 
+  // Takes the writer lease (UNAVAILABLE when another supervisor holds it live and `lease.take_over`
+  // is off; with it, waits for that holder's lease to lapse) and finds the newest timestamp.
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops the thread; gives the lease up unless it was lost.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The writer lease. Valid until it is found lost and, when `lease.time_bound`, until
+  // `lease.duration` after the last renewal that succeeded was sent (steady clock); nothing may be
+  // served from this database when it is not (leases.h).
+  LeaseEpoch lease() const { return lease_; }
+  bool LeaseValid() const;
+  // A renewal sent at `sent` (std::chrono::steady_clock) succeeded.
+  void LeaseRenewed(std::chrono::steady_clock::time_point sent);
+  // Renewal found the lease taken: every commit fails from now on, and the lease is not released.
+  void LeaseLost() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Returns once every transaction queued before the call has been committed or refused, and
   // published: after a schema change, commits that could have used the old indexes are all visible at
@@ -117,7 +134,9 @@ class Committer {
   Persistence& persistence_;
   const CommitterOptions options_;
   std::function<void(const PublishedCommit&)> publish_hook_;
-  LeaseEpoch lease_;
+  LeaseEpoch lease_;  // set by Start
+  std::atomic<int64_t> lease_valid_until_{0};  // steady_clock nanoseconds since its epoch
+  std::atomic<bool> lease_lost_{false};
   Timestamp last_assigned_{0};  // committer thread only
 
   mutable absl::Mutex mu_;

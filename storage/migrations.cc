@@ -158,6 +158,10 @@ const std::vector<Migration>& Migrations() {
        "a version's context policy ('' for the server's default, 'fresh' or 'warm')",
        {"ALTER TABLE isobar.versions ADD COLUMN context_policy text NOT NULL DEFAULT '' "
         "CHECK (context_policy IN ('', 'fresh', 'warm'))"}},
+      {8,
+       "who holds each deployment's writer lease, and when it last renewed it (leases.h)",
+       {"ALTER TABLE isobar.leases ADD COLUMN holder text NOT NULL DEFAULT ''",
+        "ALTER TABLE isobar.leases ADD COLUMN renewed_at timestamptz NOT NULL DEFAULT now()"}},
   };
   return *migrations;
 }

@@ -77,16 +77,6 @@ bool IsAmbiguousCommit(const absl::Status& status) {
   return status.GetPayload(kAmbiguousPayload).has_value();
 }
 
-absl::StatusOr<LeaseEpoch> Persistence::AcquireLease() {
-  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  ASSIGN_OR_RETURN(PgResult r, conn->Exec(R"sql(
-      INSERT INTO isobar.leases (deployment_id, epoch) VALUES ($1, 1)
-      ON CONFLICT (deployment_id) DO UPDATE SET epoch = isobar.leases.epoch + 1
-      RETURNING epoch)sql",
-                                          {absl::StrCat(deployment_.value())}));
-  return LeaseEpoch{r.GetInt(0, 0)};
-}
-
 absl::Status Persistence::Backfill(absl::Span<const BackfillEntry> entries) {
   if (entries.empty()) return absl::OkStatus();
   PgArrayBuilder index, key, ts, table, doc;

@@ -2,8 +2,8 @@
 // PostgreSQL (ARCHITECTURE.md §4, CONVEX_SEMANTICS.md §1), for one deployment.
 //
 //   Persistence persistence(pool, deployment);
-//   ASSIGN_OR_RETURN(LeaseEpoch lease, persistence.AcquireLease());
-//   RETURN_IF_ERROR(persistence.Write({commit_a, commit_b}, lease));      // one PostgreSQL transaction
+//   ASSIGN_OR_RETURN(AcquiredLease lease, AcquireLease(pool, deployment, {}));   // leases.h
+//   RETURN_IF_ERROR(persistence.Write({commit_a, commit_b}, lease.epoch));      // one PostgreSQL transaction
 //   ASSIGN_OR_RETURN(auto doc, persistence.Get(table, id, ts));           // newest revision <= ts
 //   ASSIGN_OR_RETURN(auto rows, persistence.Scan(index, range, Order::kAsc, ts, 100));
 //
@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "storage/document_id.h"
+#include "storage/leases.h"
 #include "storage/pg_pool.h"
 #include "storage/types.h"
 
@@ -89,16 +90,10 @@ struct IndexRow {
   StoredDocument document;
 };
 
-struct LeaseEpoch {
-  int64_t epoch = 0;
-};
-
 class Persistence {
  public:
   // `pool` is not owned and must outlive this.
   Persistence(PgPool& pool, DeploymentId deployment) : pool_(pool), deployment_(deployment) {}
-
-  absl::StatusOr<LeaseEpoch> AcquireLease();
 
   // All `commits` in one PostgreSQL transaction, in order. Timestamps must be new.
   absl::Status Write(absl::Span<const CommitWrites> commits, LeaseEpoch lease);
@@ -126,6 +121,7 @@ class Persistence {
   absl::StatusOr<bool> CommitExists(Timestamp ts);
 
   DeploymentId deployment() const { return deployment_; }
+  PgPool& pool() const { return pool_; }
 
  private:
   PgPool& pool_;

@@ -43,7 +43,7 @@ class PersistenceTest : public ::testing::Test {
 };
 
 TEST_F(PersistenceTest, ReadsAtATimestampSeeThatSnapshot) {
-  LeaseEpoch lease = *persistence_.AcquireLease();
+  LeaseEpoch lease = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   CommitWrites c1{Timestamp(100), {{table_, Id(1), std::nullopt, R"({"v":1})"}}, {}};
   CommitWrites c2{Timestamp(200), {{table_, Id(1), Timestamp(100), R"({"v":2})"}}, {}};
   CommitWrites c3{Timestamp(300), {{table_, Id(1), Timestamp(200), std::nullopt}}, {}};
@@ -67,7 +67,7 @@ TEST_F(PersistenceTest, ReadsAtATimestampSeeThatSnapshot) {
 }
 
 TEST_F(PersistenceTest, IndexScansPickTheNewestEntryPerKey) {
-  LeaseEpoch lease = *persistence_.AcquireLease();
+  LeaseEpoch lease = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   CommitWrites c1{Timestamp(10), {}, {}};
   for (uint8_t i = 1; i <= 5; ++i) {
     c1.documents.push_back({table_, Id(i), std::nullopt, absl::StrCat(R"({"k":)", i, "}")});
@@ -100,7 +100,7 @@ TEST_F(PersistenceTest, IndexScansPickTheNewestEntryPerKey) {
 }
 
 TEST_F(PersistenceTest, ScansPageOverManyTombstones) {
-  LeaseEpoch lease = *persistence_.AcquireLease();
+  LeaseEpoch lease = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   CommitWrites live{Timestamp(1), {}, {}};
   CommitWrites dead{Timestamp(2), {}, {}};
   for (int i = 0; i < 300; ++i) {
@@ -119,7 +119,7 @@ TEST_F(PersistenceTest, ScansPageOverManyTombstones) {
 }
 
 TEST_F(PersistenceTest, LongKeysAndHostileBytesAreData) {
-  LeaseEpoch lease = *persistence_.AcquireLease();
+  LeaseEpoch lease = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   std::string hostile = std::string("'); DROP TABLE isobar.documents; --\0\"\\x", 40);
   std::string long_key = EncodeIndexKey({Value::String(std::string(2000, 'k') + hostile)});
   CommitWrites c{Timestamp(5),
@@ -133,10 +133,10 @@ TEST_F(PersistenceTest, LongKeysAndHostileBytesAreData) {
 }
 
 TEST_F(PersistenceTest, ASecondWriterFencesTheFirst) {
-  LeaseEpoch first = *persistence_.AcquireLease();
+  LeaseEpoch first = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   ASSERT_TRUE(persistence_.Write({{Timestamp(1), {{table_, Id(1), std::nullopt, "{}"}}, {}}}, first).ok());
   Persistence other(pool_, persistence_.deployment());
-  LeaseEpoch second = *other.AcquireLease();
+  LeaseEpoch second = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   absl::Status fenced = persistence_.Write({{Timestamp(2), {{table_, Id(2), std::nullopt, "{}"}}, {}}}, first);
   EXPECT_EQ(fenced.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(fenced.message(), HasSubstr("lease lost"));
@@ -145,7 +145,7 @@ TEST_F(PersistenceTest, ASecondWriterFencesTheFirst) {
 }
 
 TEST_F(PersistenceTest, DeploymentsDoNotSeeEachOther) {
-  LeaseEpoch lease = *persistence_.AcquireLease();
+  LeaseEpoch lease = AcquireLease(pool_, persistence_.deployment(), {})->epoch;
   ASSERT_TRUE(persistence_.Write({{Timestamp(1), {{table_, Id(1), std::nullopt, "{}"}}, {Entry(index_, 1, 1)}}}, lease).ok());
   Persistence stranger(pool_, testing::NewDeployment(pool_));
   EXPECT_FALSE(stranger.Get(table_, Id(1), Timestamp(10))->has_value());

@@ -86,6 +86,9 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
   for (const std::string& deployment : pool_.Quarantined()) response->add_quarantined_deployments(deployment);
   if (options_.function_stats) *response->mutable_functions() = options_.function_stats();
   if (options_.open_deployments) response->set_open_deployments(options_.open_deployments());
+  if (options_.owned_deployments) {
+    for (std::string& name : options_.owned_deployments()) response->add_owned_deployments(std::move(name));
+  }
   if (options_.deployments_closed) response->set_deployments_closed(options_.deployments_closed());
   return Finished(context, grpc::Status::OK);
 }

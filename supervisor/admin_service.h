@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "isobar/v1/api.grpc.pb.h"
@@ -25,6 +26,7 @@ struct AdminOptions {
   std::function<isobar::v1::FunctionStats()> function_stats;
   // How many deployments have their state loaded now, and how many were closed for being idle.
   std::function<uint32_t()> open_deployments;
+  std::function<std::vector<std::string>()> owned_deployments;
   std::function<uint64_t()> deployments_closed;
 };
 

@@ -1,5 +1,9 @@
 #include "supervisor/live_deployments.h"
 
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -15,13 +19,87 @@ storage::TableOfId LiveDeployment::TableOfId() {
   };
 }
 
+namespace {
+
+constexpr char kComponent[] = "deployments";
+
+absl::Status NotServed(const std::string& name) {
+  return absl::UnavailableError(absl::StrCat(
+      "deployment \"", name,
+      "\" is not served by this supervisor now: it could not renew its writer lease (is PostgreSQL away?)"));
+}
+
+}  // namespace
+
 std::shared_ptr<LiveDeployment> LiveDeployments::FindOpen(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   if (closed_) return nullptr;
   auto it = open_.find(name);
-  if (it == open_.end()) return nullptr;
+  if (it == open_.end() || !it->second->db().committer().LeaseValid()) return nullptr;
   it->second->Touch();
   return it->second;
+}
+
+std::vector<std::string> LiveDeployments::Owned() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> owned;
+  for (const auto& [name, deployment] : open_) {
+    if (deployment->db().committer().LeaseValid()) owned.push_back(name);
+  }
+  return owned;
+}
+
+void LiveDeployments::StartLeaseKeeper() {
+  absl::MutexLock lock(&mu_);
+  if (keeper_.joinable() || closed_) return;
+  keeper_ = std::thread([this] { KeepLeases(); });
+}
+
+void LiveDeployments::KeepLeases() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&keeper_stopping_), lease_.renew_interval)) return;
+    }
+    std::vector<std::shared_ptr<LiveDeployment>> open = Open();
+    if (open.empty()) continue;
+    std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> held;
+    for (const auto& deployment : open) held.emplace_back(deployment->info().id, deployment->db().committer().lease());
+    const auto sent = std::chrono::steady_clock::now();
+    absl::StatusOr<std::vector<storage::DeploymentId>> kept = storage::RenewLeases(pool_, lease_.holder, held);
+    if (!kept.ok()) {
+      // Nothing renewed: the leases lapse by themselves after their duration, and serving stops.
+      const std::string problem = absl::StrCat("cannot renew the writer leases: ", kept.status().ToString());
+      if (std::optional<std::string> note = log_limiter_.Admit(problem, absl::Now())) {
+        ISOBAR_LOG(kWarning, kComponent) << problem << *note;
+      }
+      continue;
+    }
+    for (const auto& deployment : open) {
+      if (std::find(kept->begin(), kept->end(), deployment->info().id) != kept->end()) {
+        deployment->db().committer().LeaseRenewed(sent);
+      } else {
+        Lost(deployment);
+      }
+    }
+  }
+}
+
+void LiveDeployments::Lost(const std::shared_ptr<LiveDeployment>& deployment) {
+  const std::string& name = deployment->info().name;
+  deployment->db().committer().LeaseLost();  // at once: nothing more is served or committed
+  {
+    absl::MutexLock opening(&open_mu_);
+    absl::MutexLock lock(&mu_);
+    auto it = open_.find(name);
+    if (it == open_.end() || it->second != deployment) return;  // closed meanwhile
+    open_.erase(it);
+  }
+  ISOBAR_LOG(kError, kComponent) << "another supervisor took deployment \"" << name
+                                 << "\" over (its writer lease moved on); it is closed here and no longer served";
+  deployment->db().Close();
+  if (close_observer_) close_observer_(name);
+  if (ownership_observer_) ownership_observer_(name, false);
 }
 
 std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
@@ -33,6 +111,11 @@ std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
 }
 
 void LiveDeployments::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    keeper_stopping_ = true;
+  }
+  if (keeper_.joinable()) keeper_.join();
   absl::MutexLock lock(&mu_);
   closed_ = true;
   for (auto& [name, deployment] : open_) deployment->db().Close();
@@ -44,6 +127,7 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
     if (closed_) return absl::UnavailableError("the supervisor is shutting down");
     auto it = open_.find(name);
     if (it == open_.end()) return std::shared_ptr<LiveDeployment>();
+    if (!it->second->db().committer().LeaseValid()) return NotServed(it->second->info().name);
     it->second->Touch();
     return it->second;
   };
@@ -53,14 +137,21 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
   ASSIGN_OR_RETURN(found, find());
   if (found != nullptr) return found;
   ASSIGN_OR_RETURN(storage::DeploymentInfo info, catalog_.GetDeployment(name));
-  auto deployment = std::make_shared<LiveDeployment>(pool_, info);
+  storage::CommitterOptions committer_options;
+  committer_options.lease = lease_;
+  auto deployment = std::make_shared<LiveDeployment>(pool_, info, std::move(committer_options));
   if (code_observer_) deployment->SetCodeObserver(code_observer_);
   if (observer_) {
     deployment->db().committer().SetPublishHook(
         [observer = observer_, name = info.name](const storage::PublishedCommit& commit) { observer(name, commit); });
   }
   if (absl::Status opened = deployment->db().Open(); !opened.ok()) {
-    ISOBAR_LOG(kError, "deployments") << "cannot open the database of \"" << info.name << "\": " << opened;
+    const std::string problem = absl::StrCat("cannot open the database of \"", info.name, "\": ", opened.message());
+    if (std::optional<std::string> note = log_limiter_.Admit(problem, absl::Now())) {
+      ISOBAR_LOG(kError, kComponent) << problem << *note;
+    }
+    // Another supervisor's live lease is worth saying; a PostgreSQL error is not the caller's business.
+    if (absl::StrContains(opened.message(), "served by another supervisor")) return opened;
     return absl::UnavailableError(absl::StrCat("the database of deployment \"", info.name, "\" is unavailable"));
   }
   storage::Versions versions(pool_);
@@ -69,12 +160,15 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
     ASSIGN_OR_RETURN(std::shared_ptr<const CodeVersion> code, CodeVersion::Build(*active));
     deployment->SetCode(std::move(code));
   }
-  absl::MutexLock lock(&mu_);
-  if (closed_) {
-    deployment->db().Close();
-    return absl::UnavailableError("the supervisor is shutting down");
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) {
+      deployment->db().Close();
+      return absl::UnavailableError("the supervisor is shutting down");
+    }
+    open_.emplace(info.name, deployment);
   }
-  open_.emplace(info.name, deployment);
+  if (ownership_observer_) ownership_observer_(info.name, true);
   return deployment;
 }
 
@@ -100,6 +194,7 @@ size_t LiveDeployments::CloseIdle(absl::Duration idle) {
   for (const std::shared_ptr<LiveDeployment>& deployment : idle_ones) {
     deployment->db().Close();
     if (close_observer_) close_observer_(deployment->info().name);
+    if (ownership_observer_) ownership_observer_(deployment->info().name, false);
   }
   return idle_ones.size();
 }

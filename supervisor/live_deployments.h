@@ -8,6 +8,12 @@
 //
 // A push calls SetCode with the new version; invocations that already hold the old CodeVersion finish
 // on it. Thread-safe.
+//
+// Opening a deployment takes its writer lease (storage/leases.h); a lease keeper thread renews the
+// leases of the open ones every `lease.renew_interval`. A deployment whose lease is not valid now (its
+// renewal failed for longer than `lease.duration`) is not served: Get answers UNAVAILABLE and FindOpen
+// nothing. One whose lease another supervisor took is closed at once, logged once, and not opened
+// again while that supervisor holds it.
 #ifndef ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 #define ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 
@@ -17,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -24,8 +31,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/log_limiter.h"
 #include "storage/catalog.h"
 #include "storage/database.h"
+#include "storage/leases.h"
 #include "storage/pg_pool.h"
 #include "storage/validator.h"
 #include "supervisor/code_version.h"
@@ -40,7 +49,8 @@ using CodeObserver = std::function<void(const std::string& deployment)>;
 
 class LiveDeployment {
  public:
-  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info) : info_(std::move(info)), db_(pool, info_.id) {
+  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info, storage::CommitterOptions options = {})
+      : info_(std::move(info)), db_(pool, info_.id, std::move(options)) {
     Touch();
   }
 
@@ -87,8 +97,21 @@ class LiveDeployment {
 
 class LiveDeployments {
  public:
-  explicit LiveDeployments(storage::PgPool& pool) : pool_(pool), catalog_(pool) {}
+  explicit LiveDeployments(storage::PgPool& pool, storage::LeaseOptions lease = {})
+      : pool_(pool), catalog_(pool), lease_(std::move(lease)) {}
   ~LiveDeployments() { Close(); }
+
+  // Starts the lease keeper (Close stops it). Without it, leases are valid for `lease.duration` after
+  // their deployment opened.
+  void StartLeaseKeeper() ABSL_LOCKS_EXCLUDED(mu_);
+  // Told when this supervisor starts or stops holding a deployment's lease (on the thread that
+  // opened or closed it). Before the first Get.
+  void SetOwnershipObserver(std::function<void(const std::string& deployment, bool owned)> observer) {
+    ownership_observer_ = std::move(observer);
+  }
+  // The deployments whose lease this supervisor holds and trusts now.
+  std::vector<std::string> Owned() ABSL_LOCKS_EXCLUDED(mu_);
+  const storage::LeaseOptions& lease_options() const { return lease_; }
 
   // Before the first Get.
   void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
@@ -117,14 +140,23 @@ class LiveDeployments {
   size_t open_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  void KeepLeases() ABSL_LOCKS_EXCLUDED(mu_);
+  // Closes a deployment whose lease another supervisor took.
+  void Lost(const std::shared_ptr<LiveDeployment>& deployment) ABSL_LOCKS_EXCLUDED(mu_);
+
   storage::PgPool& pool_;
   storage::Catalog catalog_;
   CommitObserver observer_;
   CodeObserver code_observer_;
   std::function<void(const std::string&)> close_observer_;
+  std::function<void(const std::string&, bool)> ownership_observer_;
+  const storage::LeaseOptions lease_;
+  LogLimiter log_limiter_{absl::Seconds(30)};
+  std::thread keeper_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<LiveDeployment>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool keeper_stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(mu_);  // one opening at a time (catalog and lease round trips)
 };
 

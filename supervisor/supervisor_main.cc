@@ -27,6 +27,7 @@
 #include "base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "storage/embedded_postgres.h"
+#include "storage/leases.h"
 #include "storage/migrations.h"
 #include "storage/pg_conn.h"
 #include "storage/pg_pool.h"
@@ -34,6 +35,7 @@
 #include "supervisor/admin_key.h"
 #include "supervisor/admin_service.h"
 #include "supervisor/host_call_router.h"
+#include "supervisor/instance.h"
 #include "sandbox/namespaces.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -80,6 +82,9 @@ struct Config {
   int history_hours = 24;
   int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
+  // Take the writer leases of deployments another supervisor serves on this database (it stops
+  // serving them within the lease duration; we start serving after it).
+  bool take_over = false;
 };
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -133,6 +138,12 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     return absl::InternalError(absl::StrCat("cannot create --data-dir ", config.data_dir, ": ", strerror(errno)));
   }
 
+  ASSIGN_OR_RETURN(DataDirLock data_dir_lock, LockDataDir(config.data_dir));
+  storage::LeaseOptions lease_options;
+  ASSIGN_OR_RETURN(lease_options.holder, LoadOrCreateSupervisorName(config.data_dir));
+  lease_options.take_over = config.take_over;
+  lease_options.time_bound = true;  // renewed by LiveDeployments' lease keeper
+
   std::unique_ptr<storage::EmbeddedPostgres> embedded;
   std::string conninfo = config.postgres_url;
   storage::EmbeddedPostgresOptions embedded_options;
@@ -156,7 +167,20 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // Restarts the embedded PostgreSQL when it dies, notices an external one going and coming back;
   // the health service follows it (below). It stops the embedded server last.
   storage::PostgresMonitor pg_monitor(conninfo, std::move(embedded), embedded_options, pg_pool);
-  LiveDeployments live(pg_pool);
+  // One writer per deployment: without --take-over, refuse to start beside a live supervisor.
+  if (!config.take_over) RETURN_IF_ERROR(storage::CheckNoOtherLiveHolder(pg_pool, lease_options));
+  LiveDeployments live(pg_pool, lease_options);
+  // Which deployments this supervisor serves, in the health service too ("isobar.deployment/<name>"):
+  // known once the public server exists.
+  std::atomic<grpc::HealthCheckServiceInterface*> deployment_health{nullptr};
+  live.SetOwnershipObserver([&deployment_health](const std::string& deployment, bool owned) {
+    if (grpc::HealthCheckServiceInterface* health = deployment_health.load()) {
+      health->SetServingStatus(absl::StrCat("isobar.deployment/", deployment), owned);
+    }
+  });
+  live.StartLeaseKeeper();
+  ISOBAR_LOG(kInfo, kComponent) << "supervisor " << lease_options.holder
+                                << (config.take_over ? " (taking over deployments other supervisors serve)" : "");
   // Host calls, commits and API steps that wait on PostgreSQL or on other functions.
   Executor executor("isobar-host", std::max(16, 4 * workers));
   AdmissionLimits limits = AdmissionLimits::ForCores(static_cast<int>(std::thread::hardware_concurrency()));
@@ -250,6 +274,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     return out;
   };
   admin_options.open_deployments = [&live] { return static_cast<uint32_t>(live.open_count()); };
+  admin_options.owned_deployments = [&live] { return live.Owned(); };
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
@@ -286,6 +311,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     if (health != nullptr) health->SetServingStatus(available && !draining.load());
   });
   pg_monitor.Start();
+  if (health != nullptr) {
+    deployment_health = health;
+    for (const std::string& owned : live.Owned()) health->SetServingStatus(absl::StrCat("isobar.deployment/", owned), true);
+  }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);
   RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
@@ -354,6 +383,9 @@ int main(int argc, char** argv) {
   flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");
   flags.Int("max-queued", &config.max_queued, "calls of one deployment and kind waiting for a slot (default 256)");
   flags.Bool("enable-eval", &config.enable_eval, "serve Admin.Eval (development only)");
+  flags.Bool("take-over", &config.take_over,
+             "start even though another supervisor serves deployments of this PostgreSQL, and take each one "
+             "over when it is first used (the other stops serving it; this one waits for its lease to lapse)");
   flags.String("sandbox", &config.sandbox,
                "workers' sandbox: kill (seccomp kills a violator; namespaces where the machine allows them), "
                "strict (kill, and refuse to start without every namespace), report (debug: print the "
