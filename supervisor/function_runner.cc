@@ -158,6 +158,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->function = attempt->function;
   session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
   session->depth = request.depth;
+  session->deadline = request.deadline;
   session->scheduled_job = request.scheduled_job;
   session->cloud_url = absl::StrCat(options_.public_url, "/d/", attempt->deployment->info().name);
   session->site_url = absl::StrCat(options_.site_url, "/d/", attempt->deployment->info().name);
@@ -520,9 +521,9 @@ bool FunctionRunner::IsActionCall(absl::string_view op) {
   return op == "1.0/actions/query" || op == "1.0/actions/mutation" || op == "1.0/actions/action";
 }
 
-void FunctionRunner::RunFromAction(const InvocationSession& caller, absl::string_view op, absl::string_view args_json,
-                                   FunctionCallback done) {
-  if (caller.function.kind != FunctionKind::kAction) {
+void FunctionRunner::RunFromAction(std::shared_ptr<InvocationSession> caller, absl::string_view op,
+                                   absl::string_view args_json, FunctionCallback done) {
+  if (caller->function.kind != FunctionKind::kAction) {
     std::move(done)(Failed(absl::InvalidArgumentError(absl::StrCat(op, " is only available in actions"))));
     return;
   }
@@ -530,14 +531,63 @@ void FunctionRunner::RunFromAction(const InvocationSession& caller, absl::string
   const FunctionKind kind = op == "1.0/actions/query"      ? FunctionKind::kQuery
                             : op == "1.0/actions/mutation" ? FunctionKind::kMutation
                                                            : FunctionKind::kAction;
-  absl::StatusOr<FunctionCallRequest> request = args.ok() ? NestedRequest(caller, *args, kind)
+  absl::StatusOr<FunctionCallRequest> request = args.ok() ? NestedRequest(*caller, *args, kind)
                                                           : absl::StatusOr<FunctionCallRequest>(args.status());
   if (!request.ok()) {
     std::move(done)(Failed(request.status()));
     return;
   }
-  request->deadline = absl::Now() + options_.action_cpu_budget;
-  RunOnThisThread(*std::move(request), std::move(done));  // the router calls this on the executor
+  // Never past the action's own deadline: a nested call outliving its caller helps nobody.
+  request->deadline = std::min(caller->deadline, absl::Now() + options_.action_cpu_budget);
+  auto run = [this, caller, request = *std::move(request), done = std::move(done)]() mutable {
+    StartNested(std::move(request), [this, caller, done = std::move(done)](FunctionOutcome outcome) mutable {
+      NestedDone(*caller);
+      std::move(done)(std::move(outcome));
+    });
+  };
+  {
+    absl::MutexLock lock(&caller->nested.mu);
+    if (caller->nested.running >= kMaxConcurrentActionOps) {
+      caller->nested.waiting.push_back(std::move(run));
+      return;
+    }
+    ++caller->nested.running;
+  }
+  run();  // the router calls this on the executor
+}
+
+void FunctionRunner::NestedDone(InvocationSession& caller) {
+  absl::AnyInvocable<void() &&> next;
+  {
+    absl::MutexLock lock(&caller.nested.mu);
+    if (caller.nested.waiting.empty()) {
+      --caller.nested.running;
+      return;
+    }
+    next = std::move(caller.nested.waiting.front());
+    caller.nested.waiting.pop_front();
+  }
+  executor_.Run([next = std::move(next)]() mutable { std::move(next)(); });  // keeps the slot
+}
+
+void FunctionRunner::StartNested(FunctionCallRequest request, FunctionCallback done) {
+  if (options_.admission == nullptr) {
+    RunOnThisThread(std::move(request), std::move(done));
+    return;
+  }
+  const std::string deployment = request.deployment;
+  const FunctionKind kind = request.kind;
+  const absl::Time deadline = request.deadline;
+  auto shared_done = std::make_shared<FunctionCallback>(std::move(done));
+  options_.admission->Admit(
+      deployment, kind, deadline,
+      [this, request = std::move(request), shared_done](Admission::Ticket ticket) mutable {
+        RunOnThisThread(std::move(request), [shared_done, ticket = std::move(ticket)](FunctionOutcome outcome) mutable {
+          ticket.Release();
+          std::move(*shared_done)(std::move(outcome));
+        });
+      },
+      [shared_done](absl::Status refused) { std::move(*shared_done)(Failed(refused)); });
 }
 
 absl::StatusOr<std::optional<std::string>> FunctionRunner::StoredResult(InvocationSession& session,

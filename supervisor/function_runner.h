@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "base/executor.h"
 #include "isobar/v1/api.pb.h"
+#include "supervisor/admission.h"
 #include "supervisor/code_version.h"
 #include "supervisor/error_detail.h"
 #include "supervisor/invocation_session.h"
@@ -88,6 +89,8 @@ struct FunctionRunnerOptions {
   // Bases of CONVEX_CLOUD_URL and CONVEX_SITE_URL ("<base>/d/<deployment>").
   std::string public_url = "http://127.0.0.1:7701";
   std::string site_url = "http://127.0.0.1:7702";
+  // Admits an action's nested calls (not owned); null: they run unadmitted (tests of the runner alone).
+  Admission* admission = nullptr;
 };
 
 class FunctionRunner {
@@ -103,8 +106,10 @@ class FunctionRunner {
   void RunOnThisThread(FunctionCallRequest request, FunctionCallback done) { Start(std::move(request), std::move(done)); }
 
   // An action's ctx.runQuery / runMutation / runAction (`op` is "1.0/actions/query", ...): its
-  // reference and args resolved against the caller's deployment, run as a separate transaction.
-  void RunFromAction(const InvocationSession& caller, absl::string_view op, absl::string_view args_json,
+  // reference and args resolved against the caller's deployment, run as a separate transaction. At
+  // most kMaxConcurrentActionOps of one action run at once (the rest wait their turn); each is
+  // admitted like a client's call of its kind (options.admission) and ends by the action's deadline.
+  void RunFromAction(std::shared_ptr<InvocationSession> caller, absl::string_view op, absl::string_view args_json,
                      FunctionCallback done);
   static bool IsActionCall(absl::string_view op);
 
@@ -127,6 +132,10 @@ class FunctionRunner {
   struct Attempt;
 
   void Start(FunctionCallRequest request, FunctionCallback done);
+  // Admits and runs one nested call of an action; `done` hears its outcome.
+  void StartNested(FunctionCallRequest request, FunctionCallback done);
+  // One nested call of `caller` finished: the next waiting one starts.
+  void NestedDone(InvocationSession& caller);
   void Dispatch(std::shared_ptr<Attempt> attempt);
   // For a mutation with an idempotency key: the stored result of an earlier call with that key, read
   // in the attempt's transaction (so two concurrent first calls conflict and one sees the other's).

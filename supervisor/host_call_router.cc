@@ -1,9 +1,12 @@
 #include "supervisor/host_call_router.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "google/protobuf/struct.pb.h"
@@ -33,6 +36,13 @@ bool ShownToUser(absl::StatusCode code) {
   }
 }
 
+// 16 hex digits from the kernel's random source.
+std::string RandomReference() {
+  uint64_t bits = 0;
+  if (getrandom(&bits, sizeof(bits), 0) != static_cast<ssize_t>(sizeof(bits))) bits = absl::GetCurrentTimeNanos();
+  return absl::StrFormat("%016x", bits);
+}
+
 }  // namespace
 
 void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> session,
@@ -47,7 +57,7 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
         if (op == "1.0/runUdf") {
           runner_.RunUdf(session, args_json, std::move(callback));
         } else {
-          runner_.RunFromAction(*session, op, args_json, std::move(callback));
+          runner_.RunFromAction(session, op, args_json, std::move(callback));
         }
       };
       const bool is_udf = op == "1.0/runUdf";
@@ -93,8 +103,23 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
       absl::StatusOr<storage::Value> args = ParseSyscallArgs(call.args_json());
       const storage::Value ms = args.ok() ? args->Get("ms") : storage::Value::Null();
       const double wait_ms = ms.type() == storage::Value::Type::kFloat64 ? std::clamp(ms.float64(), 0.0, 60000.0) : 0.0;
-      executor_.RunAt(absl::Now() + absl::Milliseconds(wait_ms),
+      {
+        absl::MutexLock lock(&session->mu);
+        if (session->pending_sleeps >= kMaxPendingSleeps) {
+          std::move(reply)(Result(worker, session.get(), call,
+                                  absl::ResourceExhaustedError(absl::StrCat("Too many timers waiting at once (limit ",
+                                                                            kMaxPendingSleeps, ")"))));
+          return;
+        }
+        ++session->pending_sleeps;
+      }
+      // Never past the action's deadline: the timer of an action that is out of time fires at its end.
+      executor_.RunAt(std::min(absl::Now() + absl::Milliseconds(wait_ms), session->deadline),
                       [this, worker, session, call = std::move(call), reply = std::move(reply)]() mutable {
+                        {
+                          absl::MutexLock lock(&session->mu);
+                          --session->pending_sleeps;
+                        }
                         std::move(reply)(Result(worker, session.get(), call, std::string("null")));
                       });
       return;
@@ -132,7 +157,8 @@ isobar::worker::v1::HostResult HostCallRouter::Result(WorkerId worker, Invocatio
   if (ShownToUser(status.code())) {
     error->set_message(std::string(status.message()));
   } else {
-    const uint64_t reference = next_reference_.fetch_add(1);
+    // A random reference, not a counter: a counter would tell one tenant how many failures others had.
+    const std::string reference = RandomReference();
     ISOBAR_LOG(kError, "host-call") << "reference " << reference << ": worker " << worker << ", invocation "
                                     << call.invocation_id() << ", op " << call.op().substr(0, 100) << ": " << status;
     error->set_message(absl::StrCat("internal error; reference = ", reference));

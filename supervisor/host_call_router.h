@@ -54,7 +54,6 @@ class HostCallRouter {
   storage::PgPool& pg_;
   Executor& executor_;
   FunctionRunner& runner_;
-  std::atomic<uint64_t> next_reference_{1};
 };
 
 }  // namespace isobar::supervisor

@@ -7,14 +7,17 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "storage/query.h"
 #include "storage/transaction.h"
 #include "supervisor/code_version.h"
@@ -42,12 +45,21 @@ struct ScheduledCounts {
   size_t largest_args_bytes = 0;  // of one job
 };
 
+// An action's nested calls (ctx.runQuery/runMutation/runAction) in flight: at most
+// kMaxConcurrentActionOps run at once; the rest wait their turn, in order.
+struct NestedOps {
+  absl::Mutex mu;
+  int running ABSL_GUARDED_BY(mu) = 0;
+  std::deque<absl::AnyInvocable<void() &&>> waiting ABSL_GUARDED_BY(mu);
+};
+
 struct InvocationSession {
   std::shared_ptr<LiveDeployment> deployment;
   std::shared_ptr<const CodeVersion> code;
   FunctionDef function;          // a copy: the session outlives nothing it points into
   std::string identity_json = "null";  // the caller's UserIdentity (Convex JSON object) or null
   int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
+  absl::Time deadline = absl::InfiniteFuture();  // the invocation's: nested calls and timers end by it
   std::string request_id;        // actions: what invokeAction was given
   std::optional<storage::DocumentId> scheduled_job;  // run by the scheduler: its job
   // What process.env.CONVEX_CLOUD_URL and CONVEX_SITE_URL read unless the deployment sets them.
@@ -69,6 +81,10 @@ struct InvocationSession {
   // The transaction's counts when it committed (the transaction is gone by then).
   std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);
   ScheduledCounts scheduled ABSL_GUARDED_BY(mu);  // shared with nested calls through their transaction
+  // The deployment's environment variables, read once per invocation (process.env).
+  std::optional<std::map<std::string, std::string>> env ABSL_GUARDED_BY(mu);
+  int pending_sleeps ABSL_GUARDED_BY(mu) = 0;  // an action's timers waiting now
+  NestedOps nested;
   // The first host call that failed for a reason of ours (PostgreSQL stalled or away, say), not of the
   // code's. User code saw only a reference to our log; if the function then fails, this is its outcome
   // (retryable where the code says so) rather than the JavaScript error it led to.
@@ -76,6 +92,10 @@ struct InvocationSession {
 };
 
 inline constexpr int kMaxCallDepth = 8;
+// As Convex's MAX_CONCURRENT_ACTION_OPS.
+inline constexpr int kMaxConcurrentActionOps = 8;
+// Timers an action may have waiting at once.
+inline constexpr int kMaxPendingSleeps = 1000;
 
 }  // namespace isobar::supervisor
 

@@ -210,6 +210,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   LogHub logs;
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
+  runner_options.admission = &admission;  // an action's nested calls are admitted as clients' are
   runner_options.public_url = config.public_url;
   runner_options.site_url = config.site_url;
   FunctionRunner runner(live, pool, executor, logs, runner_options);

@@ -361,27 +361,33 @@ absl::StatusOr<std::string> TransactionMetrics(InvocationSession& session, const
   const storage::TransactionLimits limits;
   const storage::Transaction& txn = *session.txn;
   const size_t bytes_written = txn.bytes_written();
+  // As Convex reports them: remaining = limit - used, negative once past the limit; databaseQueries
+  // counts the read set's disjoint index ranges (what its 4096 limit bounds), not the calls.
   auto metric = [](size_t used, size_t limit) {
-    return absl::StrCat("{\"used\":", used, ",\"remaining\":", used >= limit ? 0 : limit - used, "}");
+    return absl::StrCat("{\"used\":", used, ",\"remaining\":", static_cast<int64_t>(limit) - static_cast<int64_t>(used),
+                        "}");
   };
   return absl::StrCat("{\"bytesRead\":", metric(txn.bytes_read(), limits.max_bytes_read),
                       ",\"bytesWritten\":", metric(bytes_written, limits.max_bytes_written),
-                      ",\"databaseQueries\":", metric(session.database_queries, 4096),
+                      ",\"databaseQueries\":", metric(txn.reads().intervals(), limits.max_read_intervals),
                       ",\"documentsRead\":", metric(txn.documents_read(), limits.max_documents_read),
                       ",\"documentsWritten\":", metric(txn.write_count(), limits.max_documents_written),
                       ",\"functionsScheduled\":", metric(session.scheduled.jobs, kMaxScheduledPerMutation),
                       ",\"scheduledFunctionArgsBytes\":", metric(session.scheduled.args_bytes, kMaxScheduledTotalArgsBytes), "}");
 }
 
-absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) {
+// process.env.NAME: the deployment's variables are read once per invocation, however often it asks.
+absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(std::string name, StringArg(args, "name"));
-  absl::StatusOr<std::optional<std::string>> value =
-      session.deployment->db().catalog().GetEnv(session.deployment->info().id, name);
-  if (absl::IsInvalidArgument(value.status())) return std::string("null");  // not a valid name: never set
-  if (!value.ok()) return value.status();
-  if (!value->has_value() && name == "CONVEX_CLOUD_URL" && !session.cloud_url.empty()) return Quote(session.cloud_url);
-  if (!value->has_value() && name == "CONVEX_SITE_URL" && !session.site_url.empty()) return Quote(session.site_url);
-  return value->has_value() ? Quote(**value) : std::string("null");
+  if (!session.env.has_value()) {
+    ASSIGN_OR_RETURN(auto listed, session.deployment->db().catalog().ListEnv(session.deployment->info().id));
+    session.env.emplace(listed.begin(), listed.end());
+  }
+  auto it = session.env->find(name);
+  if (it != session.env->end()) return Quote(it->second);
+  if (name == "CONVEX_CLOUD_URL" && !session.cloud_url.empty()) return Quote(session.cloud_url);
+  if (name == "CONVEX_SITE_URL" && !session.site_url.empty()) return Quote(session.site_url);
+  return std::string("null");
 }
 
 // Ops that touch the session's mutable state are served under its lock.
@@ -415,7 +421,7 @@ constexpr Entry kOps[] = {
     {"1.0/getUserIdentity", UserIdentity},
     {"1.0/getFunctionMetadata", FunctionMetadata},
     {"1.0/getDeploymentMetadata", DeploymentMetadata},
-    {"isobar/env", Env},
+    {"isobar/env", ISOBAR_LOCKED(Env)},
 };
 
 #undef ISOBAR_LOCKED

@@ -187,8 +187,12 @@ void FunctionSteps(Invocation& invocation) {
   });
   invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context>, v8::Local<v8::Value> value) {
     if (!value->IsString()) {
-      inv.failure = absl::InternalError("the function's invoke method did not produce a JSON string");
-      inv.failure_is_user = false;
+      // The convex package serialises the result with the global JSON.stringify, which the app's code
+      // may have replaced: its own result, its own error.
+      inv.failure = absl::InvalidArgumentError(
+          "The function's result could not be serialized: the convex package's invoke did not produce a JSON "
+          "string (was JSON.stringify replaced?)");
+      inv.failure_is_user = true;
       return v8::MaybeLocal<v8::Value>();
     }
     return v8::MaybeLocal<v8::Value>(value);

@@ -4,6 +4,10 @@
 const define = (target, name, value) =>
   Object.defineProperty(target, name, { value, writable: true, enumerable: false, configurable: true });
 const { syscall, asyncSyscall } = native;
+// JSON as it was before user code ran: the runtime's own host calls never go through a replacement
+// (SECURITY.md §5 case 7).
+const jsonStringify = JSON.stringify;
+const jsonParse = JSON.parse;
 
 // Web API classes are created on first use in a context, not while the prelude installs itself: most
 // functions never touch most of them, and every fresh context would pay for them otherwise.
@@ -63,12 +67,12 @@ Object.defineProperty(globalThis, "Convex", { value: Convex, writable: false, en
 const env = new Proxy(Object.freeze({}), {
   get(_target, name) {
     if (typeof name !== "string") return undefined;
-    const value = JSON.parse(syscall("isobar/env", JSON.stringify({ name })));
+    const value = jsonParse(syscall("isobar/env", jsonStringify({ name })));
     if (value === null && name === "inspect") return () => "[process.env]";  // how console shows it on Convex
     return value === null ? undefined : value;
   },
   has(_target, name) {
-    return typeof name === "string" && JSON.parse(syscall("isobar/env", JSON.stringify({ name }))) !== null;
+    return typeof name === "string" && jsonParse(syscall("isobar/env", jsonStringify({ name }))) !== null;
   },
   set() {
     return false;

@@ -41,7 +41,7 @@ function refusedFetch() {
 let nextTimerId = 1;
 const liveTimers = new Set();
 const sleep = (ms) =>
-  asyncSyscall("isobar/sleep", JSON.stringify({ ms: Math.min(ms, 60000) })).then(() =>
+  asyncSyscall("isobar/sleep", jsonStringify({ ms: Math.min(ms, 60000) })).then(() =>
     ms > 60000 ? sleep(ms - 60000) : undefined);
 const delayOf = (delay) => Math.max(0, Number(delay) || 0);
 // A code string as the handler is refused, uncatchably, as Convex refuses it.

@@ -19,13 +19,13 @@ const jsSyscalls = {
   },
   "storage/storeBlob"({ requestId, version, blob, options }) {
     if (!isBlob(blob)) throw new Error("store() expects a Blob");
-    return asyncSyscall("1.0/storage/storeBlob", JSON.stringify({
+    return asyncSyscall("1.0/storage/storeBlob", jsonStringify({
       requestId, version, sha256: options?.sha256, contentType: blob.type || null, data: base64Encode(blobBytes(blob)),
-    })).then((result) => JSON.parse(result));
+    })).then((result) => jsonParse(result));
   },
   "storage/getBlob"({ requestId, version, storageId }) {
-    return asyncSyscall("1.0/storage/getBlob", JSON.stringify({ requestId, version, storageId })).then((result) => {
-      const parsed = JSON.parse(result);
+    return asyncSyscall("1.0/storage/getBlob", jsonStringify({ requestId, version, storageId })).then((result) => {
+      const parsed = jsonParse(result);
       return parsed === null ? null : new (webBlob().Blob)([base64Decode(parsed.data)], { type: parsed.contentType ?? "" });
     });
   },
