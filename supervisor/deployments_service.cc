@@ -39,7 +39,7 @@ grpc::Status ToGrpc(grpc::ServerContext& context, const absl::Status& status) {
 }
 
 // Limits of a push (the official CLI's bundles are far below them).
-constexpr size_t kMaxModules = 1024;
+constexpr size_t kMaxModules = 4096;  // Convex's MAX_USER_MODULES
 constexpr size_t kMaxPushBytes = 32u << 20;
 constexpr absl::Duration kAnalysisBudget = absl::Seconds(10);  // CPU, in the worker
 constexpr absl::Duration kAnalysisDeadline = absl::Seconds(60);
@@ -173,8 +173,12 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
                                       isobar::v1::PushResponse* response) {
   storage::DeploymentInfo info;
   if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
-  if (request->modules().empty() || static_cast<size_t>(request->modules_size()) > kMaxModules) {
-    return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat("a push has 1 to ", kMaxModules, " modules")));
+  if (request->modules().empty()) return WithDetail(*context, absl::InvalidArgumentError("a push has at least one module"));
+  if (static_cast<size_t>(request->modules_size()) > kMaxModules) {
+    return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat(
+                                    "Too many function files (", request->modules_size(), " > maximum ", kMaxModules,
+                                    ") in \"convex/\". See our docs (https://docs.convex.dev/using/"
+                                    "writing-convex-functions#using-libraries) for more details.")));
   }
   // Check what can be checked here before a worker runs anything.
   std::vector<storage::ModuleInfo> modules;
@@ -269,7 +273,19 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   absl::StatusOr<std::vector<CronSpec>> crons = ParseCrons((*pushed)->analysis(), **pushed, (*live)->TableOfId());
   if (!crons.ok()) return ToGrpc(*context, crons.status());
   if ((*pushed)->schema().has_value()) {
-    if (absl::Status applied = ApplySchema(**live, *(*pushed)->schema()); !applied.ok()) return ToGrpc(*context, applied);
+    // The index work stops once the client's deadline has passed or it went away.
+    const absl::Time deadline = absl::FromChrono(context->deadline());
+    auto cancelled = [context, deadline]() -> absl::Status {
+      if (context->IsCancelled()) return absl::CancelledError("the push was cancelled by its client; indexes added so far stay until the next push");
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(
+            "the push's deadline passed while its indexes were being built; indexes added so far stay until the next push");
+      }
+      return absl::OkStatus();
+    };
+    if (absl::Status applied = ApplySchema(**live, *(*pushed)->schema(), cancelled); !applied.ok()) {
+      return ToGrpc(*context, applied);
+    }
   }
   if (absl::Status registered = RegisterCrons(**live, *crons); !registered.ok()) return ToGrpc(*context, registered);
   for (const isobar::v1::EnvVar& variable : request->environment()) {

@@ -20,8 +20,8 @@ constexpr size_t kViolationsShown = 3;
 
 absl::Status CheckIndexes(const SchemaTable& table) {
   if (table.indexes.size() > kMaxIndexesPerTable) {
-    return absl::InvalidArgumentError(absl::StrCat("schema: table \"", table.name, "\" has more than ",
-                                                   kMaxIndexesPerTable, " indexes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Table \"", table.name, "\" cannot have more than ", kMaxIndexesPerTable, " indexes."));
   }
   // Convex's checks, in its words (its index_validation_error.rs).
   std::set<std::string> names;
@@ -41,6 +41,9 @@ absl::Status CheckIndexes(const SchemaTable& table) {
     if (fields.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("In table \"", table.name, "\" index \"", name, "\" must have at least one field."));
+    }
+    if (fields.size() > kMaxIndexFields) {
+      return absl::InvalidArgumentError(absl::StrCat("Indexes may have up to ", kMaxIndexFields, " fields."));
     }
     std::set<std::string> seen;
     for (const std::string& field : fields) {
@@ -97,12 +100,25 @@ std::vector<std::string> Declared(const storage::IndexInfo& index) {
 
 }  // namespace
 
-absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema) {
+absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema,
+                         const std::function<absl::Status()>& cancelled) {
   storage::Database& db = deployment.db();
   const storage::DeploymentId id = deployment.info().id;
   for (const SchemaTable& table : schema.tables) {
     RETURN_IF_ERROR(CheckIndexes(table));
     if (schema.validation && table.document.has_value()) RETURN_IF_ERROR(CheckIndexFields(table, *table.document));
+  }
+  {
+    // Every user table the deployment would have: those it has and those the schema adds.
+    ASSIGN_OR_RETURN(std::vector<storage::TableInfo> existing, db.catalog().ListTables(id));
+    std::set<std::string> names;
+    for (const storage::TableInfo& table : existing) {
+      if (table.name[0] != '_') names.insert(table.name);
+    }
+    for (const SchemaTable& table : schema.tables) names.insert(table.name);
+    if (names.size() > kMaxTables) {
+      return absl::InvalidArgumentError(absl::StrCat("Number of tables cannot exceed ", kMaxTables, "."));
+    }
   }
 
   if (schema.validation) {
@@ -139,6 +155,7 @@ absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema) {
         for (const auto& [name, fields] : wanted->indexes) keep = keep || (name == index.name && fields == Declared(index) && index.ready);
       }
       if (keep) continue;
+      RETURN_IF_ERROR(cancelled());
       RETURN_IF_ERROR(storage::DropIndex(db, index));
       ISOBAR_LOG(kInfo, "schema") << "deployment \"" << deployment.info().name << "\": index " << table.name << "."
                                   << index.name << " dropped";
@@ -154,6 +171,7 @@ absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema) {
       bool present = false;
       for (const storage::IndexInfo& index : existing) present = present || index.name == name;
       if (present) continue;
+      RETURN_IF_ERROR(cancelled());
       RETURN_IF_ERROR(storage::AddIndex(db, table.name, name, fields).status());
     }
   }

@@ -3,8 +3,15 @@
 // match its table's validator (the error names the first offending documents); then each table's
 // indexes are made to match the schema: new ones are added and backfilled, changed ones rebuilt,
 // removed ones dropped (storage/schema_change.h). Nothing changes when a check fails.
+//
+// Bounded as Convex bounds it: at most kMaxTables tables in the deployment (existing and new), 
+// kMaxIndexesPerTable indexes per table, kMaxIndexFields fields per index (Convex's words in each
+// error). The index work stops between indexes once `cancelled` says so (the push's deadline passed
+// or its client went away): what was added by then stays, and the next push reconciles it.
 #ifndef ISOBAR_SUPERVISOR_SCHEMA_APPLY_H_
 #define ISOBAR_SUPERVISOR_SCHEMA_APPLY_H_
+
+#include <functional>
 
 #include "absl/status/status.h"
 #include "supervisor/code_version.h"
@@ -12,10 +19,15 @@
 
 namespace isobar::supervisor {
 
-inline constexpr size_t kMaxIndexesPerTable = 32;
+// Convex's MAX_INDEXES_PER_TABLE, MAX_INDEX_FIELDS_SIZE and MAX_USER_TABLES.
+inline constexpr size_t kMaxIndexesPerTable = 64;
+inline constexpr size_t kMaxIndexFields = 16;
+inline constexpr size_t kMaxTables = 10000;
 
-// INVALID_ARGUMENT for a malformed schema or documents that do not match it.
-absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema);
+// INVALID_ARGUMENT for a malformed schema or documents that do not match it; what `cancelled`
+// returned when it returned an error.
+absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema,
+                         const std::function<absl::Status()>& cancelled = [] { return absl::OkStatus(); });
 
 }  // namespace isobar::supervisor
 

@@ -3,7 +3,7 @@
 // Object.prototype, and reading its own transaction metrics.
 import { v } from "convex/values";
 import { api } from "./_generated/api";
-import { action, query } from "./_generated/server";
+import { action, mutation, query } from "./_generated/server";
 
 // Burns a little CPU so that nested calls overlap.
 export const busy = query({
@@ -56,5 +56,14 @@ export const metrics = query({
     await ctx.db.get(id);  // the same point: merged
     await ctx.db.query("messages").withIndex("by_creation_time", (q) => q.gt("_creationTime", 4e12)).collect();
     return (await ctx.meta.getTransactionMetrics()).databaseQueries;
+  },
+});
+
+// One document in each of `count` new tables (a deployment with many tables, for the push limits).
+export const manyTables = mutation({
+  args: { prefix: v.string(), count: v.number() },
+  handler: async (ctx, { prefix, count }) => {
+    for (let i = 0; i < count; i++) await ctx.db.insert(`${prefix}${i}`, {});
+    return count;
   },
 });
