@@ -78,11 +78,6 @@ void Committer::Stop() {
     running_ = false;
   }
   lease_valid_until_ = 0;
-  if (!lease_lost_) {
-    // Given up, so the next holder need not wait for it to lapse. Best effort: it lapses anyway.
-    absl::Status released = ReleaseLease(persistence_.pool(), persistence_.deployment(), lease_, options_.lease.holder);
-    if (!released.ok()) ISOBAR_LOG(kInfo, kComponent) << "could not release a lease (it lapses by itself): " << released;
-  }
 }
 
 bool Committer::LeaseValid() const {

@@ -71,8 +71,10 @@ class Committer {
   // Takes the writer lease (UNAVAILABLE when another supervisor holds it live and `lease.take_over`
   // is off; with it, waits for that holder's lease to lapse) and finds the newest timestamp.
   absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
-  // Stops the thread; gives the lease up unless it was lost.
+  // Stops the thread. The lease is not trusted afterwards; giving it up (ReleaseLeases) is the
+  // owner's, which closes many at once.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  bool lease_lost() const { return lease_lost_.load(); }
 
   // The writer lease. Valid until it is found lost and, when `lease.time_bound`, until
   // `lease.duration` after the last renewal that succeeded was sent (steady clock); nothing may be

@@ -69,11 +69,21 @@ absl::StatusOr<std::vector<DeploymentId>> RenewLeases(PgPool& pool, const std::s
   return kept;
 }
 
-absl::Status ReleaseLease(PgPool& pool, DeploymentId deployment, LeaseEpoch epoch, const std::string& holder) {
+absl::Status ReleaseLeases(PgPool& pool, const std::string& holder,
+                           absl::Span<const std::pair<DeploymentId, LeaseEpoch>> held) {
+  if (held.empty()) return absl::OkStatus();
+  PgArrayBuilder ids, epochs;
+  for (const auto& [deployment, epoch] : held) {
+    ids.Int(deployment.value());
+    epochs.Int(epoch.epoch);
+  }
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool.Acquire());
   return conn
-      ->Exec("UPDATE isobar.leases SET renewed_at = 'epoch' WHERE deployment_id = $1 AND epoch = $2 AND holder = $3",
-             {absl::StrCat(deployment.value()), absl::StrCat(epoch.epoch), holder})
+      ->Exec(R"sql(
+      UPDATE isobar.leases AS l SET renewed_at = 'epoch'
+      FROM UNNEST($2::bigint[], $3::bigint[]) AS h(deployment_id, epoch)
+      WHERE l.deployment_id = h.deployment_id AND l.epoch = h.epoch AND l.holder = $1)sql",
+             {holder, ids.Build(), epochs.Build()})
       .status();
 }
 

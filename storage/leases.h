@@ -55,8 +55,9 @@ absl::StatusOr<AcquiredLease> AcquireLease(PgPool& pool, DeploymentId deployment
 absl::StatusOr<std::vector<DeploymentId>> RenewLeases(PgPool& pool, const std::string& holder,
                                                       absl::Span<const std::pair<DeploymentId, LeaseEpoch>> held);
 
-// Gives a lease up (a clean close): the next holder need not wait for it to lapse.
-absl::Status ReleaseLease(PgPool& pool, DeploymentId deployment, LeaseEpoch epoch, const std::string& holder);
+// Gives leases up (a clean close), in one statement: the next holder need not wait for them to lapse.
+absl::Status ReleaseLeases(PgPool& pool, const std::string& holder,
+                           absl::Span<const std::pair<DeploymentId, LeaseEpoch>> held);
 
 // FAILED_PRECONDITION naming the other holders of live leases, if any (start-up without take-over).
 absl::Status CheckNoOtherLiveHolder(PgPool& pool, const LeaseOptions& options);

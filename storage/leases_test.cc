@@ -65,12 +65,12 @@ TEST_F(LeasesTest, ALapsedOrReleasedLeaseIsFree) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(second->displaced.empty());
 
-  ASSERT_TRUE(ReleaseLease(pool_, deployment_, second->epoch, "supervisor-b").ok());
+  ASSERT_TRUE(ReleaseLeases(pool_, "supervisor-b", {{deployment_, second->epoch}}).ok());
   absl::StatusOr<AcquiredLease> third = AcquireLease(pool_, deployment_, a_);  // the default 5 s duration
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_TRUE(third->displaced.empty());
   // Releasing with a stale epoch does nothing.
-  ASSERT_TRUE(ReleaseLease(pool_, deployment_, second->epoch, "supervisor-b").ok());
+  ASSERT_TRUE(ReleaseLeases(pool_, "supervisor-b", {{deployment_, second->epoch}}).ok());
   EXPECT_FALSE(AcquireLease(pool_, deployment_, b_).ok());
 }
 

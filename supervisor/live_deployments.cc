@@ -110,15 +110,37 @@ std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
   return open;
 }
 
+void LiveDeployments::Release(const std::vector<std::shared_ptr<LiveDeployment>>& closed) {
+  std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> held;
+  for (const auto& deployment : closed) {
+    if (!deployment->db().committer().lease_lost()) {
+      held.emplace_back(deployment->info().id, deployment->db().committer().lease());
+    }
+  }
+  // Best effort: a lease not given up lapses by itself.
+  if (absl::Status released = storage::ReleaseLeases(pool_, lease_.holder, held); !released.ok()) {
+    ISOBAR_LOG(kInfo, kComponent) << "could not give " << held.size() << " writer leases up (they lapse by themselves): "
+                                  << released;
+  }
+}
+
 void LiveDeployments::Close() {
   {
     absl::MutexLock lock(&mu_);
     keeper_stopping_ = true;
   }
   if (keeper_.joinable()) keeper_.join();
-  absl::MutexLock lock(&mu_);
-  closed_ = true;
-  for (auto& [name, deployment] : open_) deployment->db().Close();
+  std::vector<std::shared_ptr<LiveDeployment>> closed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    for (auto& [name, deployment] : open_) {
+      deployment->db().Close();
+      closed.push_back(deployment);
+    }
+  }
+  Release(closed);
 }
 
 absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::string_view name) {
@@ -150,8 +172,12 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
     if (std::optional<std::string> note = log_limiter_.Admit(problem, absl::Now())) {
       ISOBAR_LOG(kError, kComponent) << problem << *note;
     }
-    // Another supervisor's live lease is worth saying; a PostgreSQL error is not the caller's business.
-    if (absl::StrContains(opened.message(), "served by another supervisor")) return opened;
+    // Another supervisor's live lease is worth saying (not which one: that is the operator's to know,
+    // from the log); a PostgreSQL error is not the caller's business.
+    if (absl::StrContains(opened.message(), "served by another supervisor")) {
+      return absl::UnavailableError(absl::StrCat("deployment \"", info.name,
+                                                 "\" is served by another supervisor of this database now"));
+    }
     return absl::UnavailableError(absl::StrCat("the database of deployment \"", info.name, "\" is unavailable"));
   }
   storage::Versions versions(pool_);
@@ -196,6 +222,7 @@ size_t LiveDeployments::CloseIdle(absl::Duration idle) {
     if (close_observer_) close_observer_(deployment->info().name);
     if (ownership_observer_) ownership_observer_(deployment->info().name, false);
   }
+  Release(idle_ones);
   return idle_ones.size();
 }
 
