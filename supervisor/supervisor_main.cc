@@ -36,6 +36,7 @@
 #include "supervisor/admin_service.h"
 #include "supervisor/host_call_router.h"
 #include "supervisor/instance.h"
+#include "supervisor/malformed_request.h"
 #include "sandbox/namespaces.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -292,6 +293,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // No SO_REUSEPORT: a port another process listens on makes start-up fail, rather than splitting
   // the connections between two supervisors.
   public_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A request that is not valid protobuf is the client's error (INVALID_ARGUMENT), not INTERNAL.
+  public_builder.experimental().SetInterceptorCreators(MalformedRequestInterceptors());
   int port = 0;
   public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
   public_builder.RegisterService(&admin_service);

@@ -4,7 +4,8 @@
 //     client's call (here at most 2 queries of the deployment at a time), and all answer;
 //   - JSON.stringify replaced: the function's own result fails as a user error (not INTERNAL), and
 //     the runtime's host calls (process.env) never go through the replacement;
-//   - getTransactionMetrics reports what Convex does (disjoint read ranges against 4096).
+//   - getTransactionMetrics reports what Convex does (disjoint read ranges against 4096);
+//   - bytes that are not protobuf answer INVALID_ARGUMENT, not INTERNAL.
 #include <algorithm>
 #include <atomic>
 #include <string>
@@ -13,6 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/supervisor_fixture.h"
 
@@ -97,6 +100,36 @@ TEST_F(HostileTenantTest, TransactionMetricsCountDisjointReadRangesAsConvexDoes)
   ASSERT_TRUE(metrics.status.ok()) << metrics.status.error_message();
   // One point (the same id twice) and one index range.
   EXPECT_EQ(metrics.response.result_json(), R"({"remaining":4094,"used":2})");
+}
+
+// Bytes that are not a protobuf message, sent raw to a unary method: the client's error.
+TEST_F(HostileTenantTest, AMalformedRequestIsInvalidArgumentNotInternal) {
+  auto channel = grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  for (const char* method : {"/isobar.v1.Functions/Query", "/isobar.v1.Admin/Ping", "/isobar.v1.Deployments/Push"}) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", *key_));
+    const std::string garbage = "\xff\xff\xff\xff\x0f";
+    grpc::Slice slice(garbage.data(), garbage.size());
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::CompletionQueue queue;
+    std::unique_ptr<grpc::GenericClientAsyncResponseReader> call = stub.PrepareUnaryCall(&context, method, request, &queue);
+    call->StartCall();
+    grpc::Status status;
+    call->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(queue.Next(&tag, &ok));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("not a valid protobuf message"));
+    const isobar::v1::ErrorDetail detail = ErrorDetailOf(context);
+    EXPECT_EQ(detail.kind(), isobar::v1::ErrorDetail::INVALID_REQUEST) << method;
+    EXPECT_FALSE(detail.retryable());
+    queue.Shutdown();
+  }
+  // A well-formed call still answers.
+  FunctionResult fine = Call(CallKind::kQuery, "messages:list");
+  EXPECT_TRUE(fine.status.ok()) << fine.status.error_message();
 }
 
 }  // namespace
