@@ -52,30 +52,49 @@ absl::Status SelectOne(PgPool& pool) {
   return (*conn)->Exec("SELECT 1").status();
 }
 
-TEST(PostgresMonitorTest, AKilledEmbeddedServerIsRestartedAndThePoolServesAgain) {
-  testing::TempDir dir;
-  EmbeddedPostgresOptions options;
-  options.data_dir = dir.path();
-  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  const std::string conninfo = (*pg)->conninfo();
-  PgPool pool(conninfo, 2);
-  ASSERT_TRUE(SelectOne(pool).ok());  // an idle pooled connection to the server about to die
-  PostgresMonitor monitor(conninfo, *std::move(pg), options, pool, {.probe_interval = absl::Milliseconds(50)});
-  Transitions transitions;
-  monitor.SetListener([&](bool available) { transitions.Heard(available); });
-  monitor.Start();
+// A PostgreSQL in a fresh directory, a pool on it, and what a monitor of it heard.
+class PostgresMonitorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.data_dir = dir_.path();
+    absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options_);
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = *std::move(pg);
+    conninfo_ = pg_->conninfo();
+    pool_ = std::make_unique<PgPool>(conninfo_, 2);
+  }
+  // Monitors the server, as the embedded one (it is then the monitor's) or as an external one.
+  std::unique_ptr<PostgresMonitor> Monitor(bool embedded) {
+    auto monitor = std::make_unique<PostgresMonitor>(conninfo_, embedded ? std::move(pg_) : nullptr, options_, *pool_,
+                                                     PostgresMonitorOptions{.probe_interval = absl::Milliseconds(50)});
+    monitor->SetListener([this](bool available) { transitions_.Heard(available); });
+    monitor->Start();
+    return monitor;
+  }
+
+  testing::TempDir dir_;
+  EmbeddedPostgresOptions options_;
+  std::unique_ptr<EmbeddedPostgres> pg_;
+  std::string conninfo_;
+  std::unique_ptr<PgPool> pool_;
+  Transitions transitions_;
+};
+
+TEST_F(PostgresMonitorTest, AKilledEmbeddedServerIsRestartedAndThePoolServesAgain) {
+  ASSERT_TRUE(SelectOne(*pool_).ok());  // an idle pooled connection to the server about to die
+  std::unique_ptr<PostgresMonitor> watched = Monitor(/*embedded=*/true);
+  PostgresMonitor& monitor = *watched;
   EXPECT_TRUE(monitor.available());
 
   for (int round = 1; round <= 2; ++round) {
     const pid_t first = monitor.embedded_pid();
     ASSERT_GT(first, 0);
     ASSERT_EQ(kill(first, SIGKILL), 0);
-    EXPECT_EQ(transitions.Await(2 * round), DownThenUp(round));
+    EXPECT_EQ(transitions_.Await(2 * round), DownThenUp(round));
     EXPECT_TRUE(monitor.available());
     EXPECT_NE(monitor.embedded_pid(), first);
     // The idle connection to the dead server was dropped: the first acquire after the restart works.
-    absl::Status served = SelectOne(pool);
+    absl::Status served = SelectOne(*pool_);
     EXPECT_TRUE(served.ok()) << served;
   }
   const PostgresMonitor::Stats stats = monitor.stats();
@@ -86,28 +105,20 @@ TEST(PostgresMonitorTest, AKilledEmbeddedServerIsRestartedAndThePoolServesAgain)
   EXPECT_EQ(monitor.embedded_pid(), 0);
 }
 
-TEST(PostgresMonitorTest, AnExternalServerThatStopsAndStartsIsNoticedBothWays) {
-  testing::TempDir dir;
-  EmbeddedPostgresOptions options;
-  options.data_dir = dir.path();
-  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> pg = EmbeddedPostgres::Start(options);
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  const std::string conninfo = (*pg)->conninfo();
-  PgPool pool(conninfo, 2);
-  PostgresMonitor monitor(conninfo, nullptr, {}, pool, {.probe_interval = absl::Milliseconds(50)});
-  Transitions transitions;
-  monitor.SetListener([&](bool available) { transitions.Heard(available); });
-  monitor.Start();
+TEST_F(PostgresMonitorTest, AnExternalServerThatStopsAndStartsIsNoticedBothWays) {
+  std::unique_ptr<PostgresMonitor> watched = Monitor(/*embedded=*/false);
+  PostgresMonitor& monitor = *watched;
 
-  ASSERT_TRUE((*pg)->Stop().ok());
-  EXPECT_EQ(transitions.Await(1), std::vector<bool>{false});
+  ASSERT_TRUE(pg_->Stop().ok());
+  EXPECT_EQ(transitions_.Await(1), std::vector<bool>{false});
   EXPECT_FALSE(monitor.available());
-  EXPECT_FALSE(SelectOne(pool).ok());
-  pg = EmbeddedPostgres::Start(options);  // the operator starts it again
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  EXPECT_EQ(transitions.Await(2), (std::vector<bool>{false, true}));
+  EXPECT_FALSE(SelectOne(*pool_).ok());
+  absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> again = EmbeddedPostgres::Start(options_);  // the operator
+  ASSERT_TRUE(again.ok()) << again.status();
+  pg_ = *std::move(again);
+  EXPECT_EQ(transitions_.Await(2), (std::vector<bool>{false, true}));
   EXPECT_TRUE(monitor.available());
-  EXPECT_TRUE(SelectOne(pool).ok());
+  EXPECT_TRUE(SelectOne(*pool_).ok());
   EXPECT_EQ(monitor.stats().restarts, 0u);  // not ours to restart
   EXPECT_TRUE(monitor.Stop().ok());
 }
