@@ -1,17 +1,19 @@
 #include "storage/catalog.h"
 
-#include "storage/system_tables.h"
-
 #include <sys/random.h>
+
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
 #include "base/status_macros.h"
 #include "storage/hashing.h"
+#include "storage/pg_array.h"
+#include "storage/system_tables.h"
 
 namespace isobar::storage {
 namespace {
@@ -194,6 +196,97 @@ absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, abs
   }
   RETURN_IF_ERROR(conn->Exec("COMMIT"));
   return info;
+}
+
+absl::StatusOr<std::vector<std::string>> Catalog::CreateTables(DeploymentId deployment,
+                                                               const std::vector<NewTable>& tables) {
+  std::vector<std::string> existing;
+  if (tables.empty()) return existing;
+  PgArrayBuilder names;
+  for (const NewTable& table : tables) {
+    RETURN_IF_ERROR(ValidateIdentifier("table", table.name));
+    if (table.name[0] == '_') {
+      return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", table.name, "\""));
+    }
+    for (const auto& [index, fields] : table.indexes) {
+      RETURN_IF_ERROR(ValidateIdentifier("index", index));
+      for (const std::string& field : fields) RETURN_IF_ERROR(ValidateFieldPath(field));
+    }
+    names.Text(table.name);
+  }
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  // As GetOrCreateTable: table creation is serialised per deployment.
+  absl::StatusOr<PgResult> step =
+      conn->Exec("SELECT id FROM isobar.deployments WHERE id = $1 FOR UPDATE", {Param(deployment.value())});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  if (step->rows() == 0) return Rollback(*conn, absl::NotFoundError("no such deployment"));
+  step = conn->Exec("SELECT name FROM isobar.tables WHERE deployment_id = $1 AND name = ANY($2::text[])",
+                    {Param(deployment.value()), names.Build()});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  std::set<std::string> taken;
+  for (int r = 0; r < step->rows(); ++r) taken.emplace(step->Get(r, 0));
+  // The lowest free user table numbers, and index ids after the highest ever used.
+  step = conn->Exec("SELECT number FROM isobar.tables WHERE deployment_id = $1 AND number >= $2 ORDER BY number",
+                    {Param(deployment.value()), Param(kFirstUserTableNumber)});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  std::set<uint32_t> used;
+  for (int r = 0; r < step->rows(); ++r) used.insert(static_cast<uint32_t>(step->GetInt(r, 0)));
+  step = conn->Exec("SELECT coalesce(max(id), 0) FROM isobar.indexes WHERE deployment_id = $1", {Param(deployment.value())});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  int64_t next_index = step->GetInt(0, 0) + 1;
+  uint32_t next_number = kFirstUserTableNumber;
+  PgArrayBuilder t_number, t_name;
+  struct Rows {
+    PgArrayBuilder id, table, name, fields;
+    size_t count = 0;
+  } rows;
+  // Index rows go in chunks, each one statement well inside the pool's statement timeout.
+  auto flush = [&]() -> absl::Status {
+    if (rows.count == 0) return absl::OkStatus();
+    absl::StatusOr<PgResult> inserted = conn->Exec(R"sql(
+        INSERT INTO isobar.indexes (deployment_id, id, table_number, name, fields, state)
+        SELECT $1, i, t, n, f, 'ready' FROM UNNEST($2::bigint[], $3::integer[], $4::text[], $5::text[]) AS u(i, t, n, f))sql",
+                                                   {Param(deployment.value()), rows.id.Build(), rows.table.Build(),
+                                                    rows.name.Build(), rows.fields.Build()});
+    rows = Rows{};
+    return inserted.status();
+  };
+  auto add_index = [&](uint32_t table, const std::string& name, std::vector<std::string> fields) -> absl::Status {
+    rows.id.Int(next_index++);
+    rows.table.Int(table);
+    rows.name.Text(name);
+    rows.fields.Text(absl::StrJoin(fields, std::string(1, kFieldSeparator)));
+    return ++rows.count < 10000 ? absl::OkStatus() : flush();
+  };
+  for (const NewTable& table : tables) {
+    if (taken.count(table.name) > 0) {
+      existing.push_back(table.name);
+      continue;
+    }
+    while (used.count(next_number) > 0) ++next_number;
+    const uint32_t number = next_number++;
+    t_number.Int(number);
+    t_name.Text(table.name);
+    absl::Status added = add_index(number, kByIdIndex, {"_id"});
+    if (added.ok()) added = add_index(number, kByCreationTimeIndex, {"_creationTime", "_id"});
+    for (const auto& [index, declared] : table.indexes) {
+      if (!added.ok()) break;
+      std::vector<std::string> fields = declared;
+      fields.push_back("_creationTime");
+      fields.push_back("_id");
+      added = add_index(number, index, std::move(fields));
+    }
+    if (!added.ok()) return Rollback(*conn, added);
+  }
+  step = conn->Exec(R"sql(
+      INSERT INTO isobar.tables (deployment_id, number, name)
+      SELECT $1, n, t FROM UNNEST($2::integer[], $3::text[]) AS u(n, t))sql",
+                    {Param(deployment.value()), t_number.Build(), t_name.Build()});
+  if (!step.ok()) return Rollback(*conn, step.status());
+  if (absl::Status flushed = flush(); !flushed.ok()) return Rollback(*conn, flushed);
+  RETURN_IF_ERROR(conn->Exec("COMMIT"));
+  return existing;
 }
 
 absl::StatusOr<std::vector<TableInfo>> Catalog::ListTables(DeploymentId deployment) {

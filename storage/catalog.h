@@ -85,6 +85,16 @@ class Catalog {
   // Drops a user index: it disappears from ListIndexes and its entries are deleted. Its id is never
   // reused, and its name is free again.
   absl::Status DropIndex(DeploymentId deployment, IndexId index);
+  // Tables a schema brings, with their user indexes (fields as declared).
+  struct NewTable {
+    std::string name;
+    std::vector<std::pair<std::string, std::vector<std::string>>> indexes;
+  };
+  // Creates every one of `tables` that does not exist yet, with its built-in and user indexes ready
+  // (a new table has no documents to backfill), in one PostgreSQL transaction: all of them or none.
+  // The names that exist already (created meanwhile, by a first insert) are returned, untouched.
+  absl::StatusOr<std::vector<std::string>> CreateTables(DeploymentId deployment, const std::vector<NewTable>& tables);
+
   // `fields` as the user declared them; _creationTime and _id are appended. ALREADY_EXISTS if taken.
   absl::StatusOr<IndexInfo> CreateIndex(DeploymentId deployment, TableNumber table, absl::string_view name,
                                         const std::vector<std::string>& fields, bool ready);

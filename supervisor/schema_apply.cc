@@ -161,12 +161,12 @@ absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema,
                                   << index.name << " dropped";
     }
   }
-  for (const SchemaTable& table : schema.tables) {
-    std::vector<storage::IndexInfo> existing;
-    ASSIGN_OR_RETURN(std::optional<storage::TableInfo> found, db.catalog().FindTable(id, table.name));
-    if (found.has_value()) {
-      ASSIGN_OR_RETURN(existing, db.catalog().ListIndexes(id, found->number));
-    }
+  // Indexes of tables that exist are added (and backfilled) one by one; tables that do not exist yet
+  // come last, all in one transaction with their indexes (nothing to backfill), so that a push that
+  // fails or is cancelled on the way leaves no new table behind.
+  std::vector<storage::Catalog::NewTable> new_tables;
+  auto add_indexes = [&](const SchemaTable& table, const storage::TableInfo& found) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<storage::IndexInfo> existing, db.catalog().ListIndexes(id, found.number));
     for (const auto& [name, fields] : table.indexes) {
       bool present = false;
       for (const storage::IndexInfo& index : existing) present = present || index.name == name;
@@ -174,6 +174,29 @@ absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema,
       RETURN_IF_ERROR(cancelled());
       RETURN_IF_ERROR(storage::AddIndex(db, table.name, name, fields).status());
     }
+    return absl::OkStatus();
+  };
+  for (const SchemaTable& table : schema.tables) {
+    ASSIGN_OR_RETURN(std::optional<storage::TableInfo> found, db.catalog().FindTable(id, table.name));
+    if (found.has_value()) {
+      RETURN_IF_ERROR(add_indexes(table, *found));
+    } else if (!table.indexes.empty()) {
+      new_tables.push_back({table.name, {table.indexes.begin(), table.indexes.end()}});
+    }
+  }
+  RETURN_IF_ERROR(cancelled());
+  // Nothing to invalidate: the schema cache keeps only tables it found, and no commit can have
+  // written to a table that did not exist (a first insert creates it, and then it is not new here).
+  ASSIGN_OR_RETURN(std::vector<std::string> created_meanwhile, db.catalog().CreateTables(id, new_tables));
+  // A first insert created some of them since we looked: their indexes are added as for any table.
+  for (const std::string& name : created_meanwhile) {
+    const SchemaTable* table = schema.Find(name);
+    ASSIGN_OR_RETURN(std::optional<storage::TableInfo> found, db.catalog().FindTable(id, name));
+    if (table != nullptr && found.has_value()) RETURN_IF_ERROR(add_indexes(*table, *found));
+  }
+  if (!new_tables.empty()) {
+    ISOBAR_LOG(kInfo, "schema") << "deployment \"" << deployment.info().name << "\": " << new_tables.size()
+                                << " new tables created with their indexes";
   }
   return absl::OkStatus();
 }
