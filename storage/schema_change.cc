@@ -34,7 +34,8 @@ absl::Status ForEachDocument(Database& db, const TableSchema& table, Timestamp a
 }  // namespace
 
 absl::StatusOr<IndexInfo> AddIndex(Database& db, absl::string_view table_name, absl::string_view name,
-                                   const std::vector<std::string>& fields) {
+                                   const std::vector<std::string>& fields,
+                                   const std::function<absl::Status()>& cancelled) {
   const DeploymentId deployment = db.schemas().deployment();
   ASSIGN_OR_RETURN(TableInfo table, db.catalog().GetOrCreateTable(deployment, table_name));
   ASSIGN_OR_RETURN(IndexInfo index, db.catalog().CreateIndex(deployment, table.number, name, fields, /*ready=*/false));
@@ -52,7 +53,7 @@ absl::StatusOr<IndexInfo> AddIndex(Database& db, absl::string_view table_name, a
     if (batch.size() < kPage) return absl::OkStatus();
     absl::Status written = db.persistence().Backfill(batch);
     batch.clear();
-    return written;
+    return written.ok() ? cancelled() : written;
   }));
   RETURN_IF_ERROR(db.persistence().Backfill(batch));
   RETURN_IF_ERROR(db.catalog().SetIndexReady(deployment, index.id));

@@ -12,6 +12,7 @@
 #ifndef ISOBAR_STORAGE_SCHEMA_CHANGE_H_
 #define ISOBAR_STORAGE_SCHEMA_CHANGE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,12 @@
 
 namespace isobar::storage {
 
-// Creates the table if needed. `fields` as declared (without _creationTime/_id).
+// Creates the table if needed. `fields` as declared (without _creationTime/_id). `cancelled` is
+// asked between pages of the backfill; when it returns an error, the backfill stops with it and the
+// index stays not ready (queries refuse it; the next schema change drops or rebuilds it).
 absl::StatusOr<IndexInfo> AddIndex(Database& db, absl::string_view table, absl::string_view name,
-                                   const std::vector<std::string>& fields);
+                                   const std::vector<std::string>& fields,
+                                   const std::function<absl::Status()>& cancelled = [] { return absl::OkStatus(); });
 absl::Status DropIndex(Database& db, const IndexInfo& index);
 
 struct SchemaViolation {

@@ -228,7 +228,8 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   absl::Notification analysed;
   absl::StatusOr<isobar::worker::v1::Done> done = absl::UnknownError("not analysed");
   workers_.Dispatch(
-      std::move(invoke), absl::Now() + kAnalysisDeadline,
+      // Never past the client's own deadline: an analysis nobody waits for is work for nothing.
+      std::move(invoke), std::min(absl::Now() + kAnalysisDeadline, absl::FromChrono(context->deadline())),
       [&](absl::StatusOr<isobar::worker::v1::Done> result, WorkerId) {
         done = std::move(result);
         analysed.Notify();

@@ -172,7 +172,7 @@ absl::Status ApplySchema(LiveDeployment& deployment, const Schema& schema,
       for (const storage::IndexInfo& index : existing) present = present || index.name == name;
       if (present) continue;
       RETURN_IF_ERROR(cancelled());
-      RETURN_IF_ERROR(storage::AddIndex(db, table.name, name, fields).status());
+      RETURN_IF_ERROR(storage::AddIndex(db, table.name, name, fields, cancelled).status());
     }
     return absl::OkStatus();
   };

@@ -4,10 +4,13 @@
 // indexes are made to match the schema: new ones are added and backfilled, changed ones rebuilt,
 // removed ones dropped (storage/schema_change.h). Nothing changes when a check fails.
 //
-// Bounded as Convex bounds it: at most kMaxTables tables in the deployment (existing and new), 
+// Bounded as Convex bounds it: at most kMaxTables tables in the deployment (existing and new),
 // kMaxIndexesPerTable indexes per table, kMaxIndexFields fields per index (Convex's words in each
-// error). The index work stops between indexes once `cancelled` says so (the push's deadline passed
-// or its client went away): what was added by then stays, and the next push reconciles it.
+// error). Indexes of existing tables are added (and backfilled) one by one; tables the schema brings
+// come last, all together in one transaction (storage::Catalog::CreateTables). The work stops once
+// `cancelled` says so (the push's deadline passed or its client went away), between indexes and
+// between pages of a backfill: indexes added by then stay (one cut short is not ready), the new
+// tables are not created, and the next push reconciles.
 #ifndef ISOBAR_SUPERVISOR_SCHEMA_APPLY_H_
 #define ISOBAR_SUPERVISOR_SCHEMA_APPLY_H_
 
