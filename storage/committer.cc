@@ -16,6 +16,8 @@ namespace isobar::storage {
 namespace {
 
 constexpr char kComponent[] = "committer";
+// A commit whose outcome is being looked up is waited for until this long before its deadline.
+constexpr absl::Duration kAnswerMargin = absl::Milliseconds(250);
 
 Timestamp WallClock() { return Timestamp(absl::ToUnixNanos(absl::Now())); }
 
@@ -48,11 +50,17 @@ absl::Status Committer::Start() {
                                      << acquired.displaced << "; waiting "
                                      << absl::FormatDuration(options_.lease.duration)
                                      << " for its lease to lapse before serving";
-    absl::SleepFor(options_.lease.duration + absl::Milliseconds(200));
-    sent = std::chrono::steady_clock::now();
-    ASSIGN_OR_RETURN(std::vector<DeploymentId> kept,
-                     RenewLeases(persistence_.pool(), options_.lease.holder, {{persistence_.deployment(), lease_}}));
-    if (kept.empty()) return absl::UnavailableError("the deployment's lease was taken again while we waited");
+    // Renewed meanwhile, so that it does not look lapsed to anyone else while we wait.
+    const absl::Time serve_at = absl::Now() + options_.lease.duration + absl::Milliseconds(200);
+    for (;;) {
+      sent = std::chrono::steady_clock::now();
+      ASSIGN_OR_RETURN(std::vector<DeploymentId> kept,
+                       RenewLeases(persistence_.pool(), options_.lease.holder, {{persistence_.deployment(), lease_}}));
+      if (kept.empty()) return absl::UnavailableError("the deployment's lease was taken again while we waited");
+      const absl::Time now = absl::Now();
+      if (now >= serve_at) break;
+      absl::SleepFor(std::min(options_.lease.renew_interval, serve_at - now));
+    }
   }
   LeaseRenewed(sent);
   ASSIGN_OR_RETURN(Timestamp max_ts, persistence_.MaxTimestamp());
@@ -121,14 +129,19 @@ absl::StatusOr<Timestamp> Committer::Commit(const Transaction& txn, absl::Time d
         "the database connection was lost and is being re-established; this mutation was not committed");
   }
   queue_.push_back(request);
-  if (mu_.AwaitWithDeadline(absl::Condition(&request->done), deadline)) return request->result;
-  if (request->phase == Phase::kQueued) {
+  const absl::Condition settled(
+      +[](Request* r) { return r->done || r->phase == Phase::kResolving; }, request.get());
+  mu_.AwaitWithDeadline(settled, deadline);
+  if (!request->done && request->phase == Phase::kQueued) {  // the deadline passed first
     queue_.erase(std::find(queue_.begin(), queue_.end(), request));
     return absl::DeadlineExceededError("the call's deadline passed before its commit was written; nothing was committed");
   }
-  // Being written: wait for the answer, unless PostgreSQL left it unknown and it is being looked up.
-  mu_.Await(absl::Condition(
-      +[](Request* r) { return r->done || r->phase == Phase::kResolving; }, request.get()));
+  // Being written: the answer comes soon, unless PostgreSQL left it unknown and it is looked up.
+  mu_.Await(settled);
+  if (!request->done) {
+    // Looked up until shortly before the deadline, so that the caller still hears it is unknown.
+    mu_.AwaitWithDeadline(absl::Condition(&request->done), deadline - kAnswerMargin);
+  }
   return request->done ? request->result : CommitOutcomeUnknownError();
 }
 
@@ -294,6 +307,16 @@ void Committer::Loop() {
         staged.push_back(request);
       } else {
         ++conflicts;
+      }
+    }
+    {
+      // Refused while staging (conflicts): answered now, not after the group's write, which may wait
+      // for PostgreSQL to come back.
+      absl::MutexLock lock(&mu_);
+      for (const RequestPtr& request : group) {
+        if (request->txn != nullptr && std::find(staged.begin(), staged.end(), request) == staged.end()) {
+          request->done = true;
+        }
       }
     }
     absl::Status written = writes.empty() ? absl::OkStatus() : WriteGroup(writes, staged);

@@ -96,7 +96,8 @@ class Committer {
 
   // A read-only transaction commits at its begin_ts without writing. Thread-safe. When `deadline`
   // passes while the commit is still queued it is withdrawn (DEADLINE_EXCEEDED, nothing written);
-  // when it passes while the commit's outcome is being resolved, the outcome-unknown error.
+  // when the commit's outcome is being resolved and is still unknown shortly (250 ms) before
+  // `deadline`, the outcome-unknown error, so that the caller still hears it.
   absl::StatusOr<Timestamp> Commit(const Transaction& txn, absl::Time deadline = absl::InfiniteFuture())
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -4,7 +4,9 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "base/backoff.h"
 #include "base/log.h"
@@ -15,12 +17,22 @@ namespace {
 
 constexpr char kComponent[] = "postgres";
 
+// The probe's connection never waits long: a hung server or a dropped network is an outage, not a
+// stuck monitor. libpq takes the same parameters in both conninfo forms.
+std::string WithProbeTimeouts(const std::string& conninfo) {
+  constexpr char kParams[] = "connect_timeout=2 keepalives=1 keepalives_idle=5 keepalives_interval=1 keepalives_count=3";
+  const bool uri = absl::StartsWith(conninfo, "postgresql://") || absl::StartsWith(conninfo, "postgres://");
+  if (!uri) return absl::StrCat(conninfo, " ", kParams);
+  return absl::StrCat(conninfo, absl::StrContains(conninfo, "?") ? "&" : "?",
+                      absl::StrReplaceAll(kParams, {{" ", "&"}}));
+}
+
 }  // namespace
 
 PostgresMonitor::PostgresMonitor(std::string conninfo, std::unique_ptr<EmbeddedPostgres> embedded,
                                  EmbeddedPostgresOptions embedded_options, PgPool& pool,
                                  PostgresMonitorOptions options)
-    : conninfo_(std::move(conninfo)),
+    : conninfo_(WithProbeTimeouts(conninfo)),
       embedded_options_(std::move(embedded_options)),
       pool_(pool),
       options_(options),
@@ -88,6 +100,7 @@ absl::Status PostgresMonitor::Probe() {
     if (probe_conn_ == nullptr) {
       absl::StatusOr<std::unique_ptr<PgConn>> conn = PgConn::Connect(conninfo_);
       if (!conn.ok()) return conn.status();
+      if (absl::Status limited = (*conn)->Exec("SET statement_timeout = 2000").status(); !limited.ok()) return limited;
       probe_conn_ = *std::move(conn);
     }
     absl::StatusOr<PgResult> answered = probe_conn_->Exec("SELECT 1");

@@ -9,7 +9,8 @@
 //   monitor.Stop();   // after the committers: stops the embedded server too
 //
 // Every `probe_interval` the monitor thread reaps the embedded server if it exited and runs
-// `SELECT 1` on a connection of its own. A death or a failed probe (twice: once more on a new
+// `SELECT 1` on a connection of its own (connect and statement time out after 2 s, TCP keepalives on:
+// a hung server is an outage, not a stuck monitor). A death or a failed probe (twice: once more on a new
 // connection, so a killed session alone is not an outage) makes the database unavailable: the
 // listener hears `false`, the pool drops its idle connections (they point at a dead server), and one
 // error line says why. It comes back when the server answers again, restarted by us if it is ours:
@@ -82,7 +83,7 @@ class PostgresMonitor {
   // Waits up to `d`; true if Stop was called.
   bool SleepUnlessStopped(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
 
-  const std::string conninfo_;
+  const std::string conninfo_;  // with short connect, keepalive and statement timeouts
   const EmbeddedPostgresOptions embedded_options_;
   PgPool& pool_;
   const PostgresMonitorOptions options_;

@@ -334,7 +334,9 @@ grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isob
   absl::Status set = catalog_.SetEnv(info.id, request->variable().name(), request->variable().value());
   if (set.ok()) {
     // Cached query results that read the environment are stale (a deployment not open has none).
-    if (std::shared_ptr<LiveDeployment> live = live_.FindOpen(info.name); live != nullptr) live->EnvironmentChanged();
+    if (std::shared_ptr<LiveDeployment> live = live_.FindOpen(info.name, /*to_serve=*/false); live != nullptr) {
+      live->EnvironmentChanged();
+    }
     // The name only: values may be secrets.
     ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info.name << "\": environment variable "
                                   << request->variable().name() << " set";

@@ -315,6 +315,11 @@ absl::Duration FunctionRunner::Backoff(int retry) {
 
 void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<InvocationSession> session,
                             absl::StatusOr<Done> done, WorkerId worker) {
+  {
+    // The invocation is over: nested calls still waiting for their turn will not start.
+    absl::MutexLock lock(&session->nested.mu);
+    session->nested.finished = true;
+  }
   FunctionOutcome outcome;
   outcome.occ_retries = attempt->retries;
   auto finish = [&](FunctionOutcome result) {
@@ -416,10 +421,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
           stored = absl::DeadlineExceededError("the call's deadline passed before its writes could commit; none were");
         }
         session->committed_counts = TransactionCounts::Of(*session->txn);
-        // A commit whose outcome PostgreSQL left unknown is waited for until shortly before the
-        // caller's deadline, so that the caller still hears that it is unknown.
-        committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn,
-                                                                   attempt->request.deadline - absl::Milliseconds(250))
+        committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn, attempt->request.deadline)
                                 : absl::StatusOr<storage::Timestamp>(stored);
         session->txn.reset();
       }
@@ -540,6 +542,16 @@ void FunctionRunner::RunFromAction(std::shared_ptr<InvocationSession> caller, ab
   // Never past the action's own deadline: a nested call outliving its caller helps nobody.
   request->deadline = std::min(caller->deadline, absl::Now() + options_.action_cpu_budget);
   auto run = [this, caller, request = *std::move(request), done = std::move(done)]() mutable {
+    bool finished;
+    {
+      absl::MutexLock lock(&caller->nested.mu);
+      finished = caller->nested.finished;
+    }
+    if (finished) {  // it waited its turn past the end of the action that made it
+      NestedDone(*caller);
+      std::move(done)(Failed(absl::CancelledError("the action that made this call has finished")));
+      return;
+    }
     StartNested(std::move(request), [this, caller, done = std::move(done)](FunctionOutcome outcome) mutable {
       NestedDone(*caller);
       std::move(done)(std::move(outcome));
@@ -571,7 +583,10 @@ void FunctionRunner::NestedDone(InvocationSession& caller) {
 }
 
 void FunctionRunner::StartNested(FunctionCallRequest request, FunctionCallback done) {
-  if (options_.admission == nullptr) {
+  // Nested actions are not admitted: an action holding its slot while it waits for another action's
+  // slot could deadlock a deployment whose action slots are all held by such parents (admission.h).
+  // They are bounded by the per-action cap and the caller's deadline instead.
+  if (options_.admission == nullptr || request.kind == FunctionKind::kAction) {
     RunOnThisThread(std::move(request), std::move(done));
     return;
   }

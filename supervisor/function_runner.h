@@ -107,8 +107,9 @@ class FunctionRunner {
 
   // An action's ctx.runQuery / runMutation / runAction (`op` is "1.0/actions/query", ...): its
   // reference and args resolved against the caller's deployment, run as a separate transaction. At
-  // most kMaxConcurrentActionOps of one action run at once (the rest wait their turn); each is
-  // admitted like a client's call of its kind (options.admission) and ends by the action's deadline.
+  // most kMaxConcurrentActionOps of one action run at once (the rest wait their turn, and are
+  // cancelled if the action ends first); nested queries and mutations are admitted like a client's
+  // call of their kind (options.admission); every one ends by the action's deadline.
   void RunFromAction(std::shared_ptr<InvocationSession> caller, absl::string_view op, absl::string_view args_json,
                      FunctionCallback done);
   static bool IsActionCall(absl::string_view op);

@@ -51,6 +51,7 @@ struct NestedOps {
   absl::Mutex mu;
   int running ABSL_GUARDED_BY(mu) = 0;
   std::deque<absl::AnyInvocable<void() &&>> waiting ABSL_GUARDED_BY(mu);
+  bool finished ABSL_GUARDED_BY(mu) = false;  // the invocation ended: waiting calls are cancelled
 };
 
 struct InvocationSession {

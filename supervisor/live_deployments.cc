@@ -31,11 +31,11 @@ absl::Status NotServed(const std::string& name) {
 
 }  // namespace
 
-std::shared_ptr<LiveDeployment> LiveDeployments::FindOpen(absl::string_view name) {
+std::shared_ptr<LiveDeployment> LiveDeployments::FindOpen(absl::string_view name, bool to_serve) {
   absl::MutexLock lock(&mu_);
   if (closed_) return nullptr;
   auto it = open_.find(name);
-  if (it == open_.end() || !it->second->db().committer().LeaseValid()) return nullptr;
+  if (it == open_.end() || (to_serve && !it->second->db().committer().LeaseValid())) return nullptr;
   it->second->Touch();
   return it->second;
 }
@@ -66,7 +66,7 @@ void LiveDeployments::KeepLeases() {
     std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> held;
     for (const auto& deployment : open) held.emplace_back(deployment->info().id, deployment->db().committer().lease());
     const auto sent = std::chrono::steady_clock::now();
-    absl::StatusOr<std::vector<storage::DeploymentId>> kept = storage::RenewLeases(pool_, lease_.holder, held);
+    absl::StatusOr<std::vector<storage::DeploymentId>> kept = storage::RenewLeases(lease_pool_, lease_.holder, held);
     if (!kept.ok()) {
       // Nothing renewed: the leases lapse by themselves after their duration, and serving stops.
       const std::string problem = absl::StrCat("cannot renew the writer leases: ", kept.status().ToString());
@@ -89,14 +89,18 @@ void LiveDeployments::Lost(const std::shared_ptr<LiveDeployment>& deployment) {
   const std::string& name = deployment->info().name;
   deployment->db().committer().LeaseLost();  // at once: nothing more is served or committed
   {
-    absl::MutexLock opening(&open_mu_);
+    // Not under open_mu_: an opening (a take-over waits out a lease) must not hold renewals up.
     absl::MutexLock lock(&mu_);
+    lost_.insert(name);  // never taken back over: two supervisors with --take-over would trade it
     auto it = open_.find(name);
     if (it == open_.end() || it->second != deployment) return;  // closed meanwhile
     open_.erase(it);
   }
   ISOBAR_LOG(kError, kComponent) << "another supervisor took deployment \"" << name
                                  << "\" over (its writer lease moved on); it is closed here and no longer served";
+  // Every cached result of it is stale from now on; live subscriptions re-evaluate, find the lease
+  // gone, and end.
+  if (code_observer_) code_observer_(name);
   deployment->db().Close();
   if (close_observer_) close_observer_(name);
   if (ownership_observer_) ownership_observer_(name, false);
@@ -161,6 +165,10 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
   ASSIGN_OR_RETURN(storage::DeploymentInfo info, catalog_.GetDeployment(name));
   storage::CommitterOptions committer_options;
   committer_options.lease = lease_;
+  {
+    absl::MutexLock lock(&mu_);
+    if (lost_.count(info.name) > 0) committer_options.lease.take_over = false;
+  }
   auto deployment = std::make_shared<LiveDeployment>(pool_, info, std::move(committer_options));
   if (code_observer_) deployment->SetCodeObserver(code_observer_);
   if (observer_) {

@@ -12,8 +12,8 @@
 // Opening a deployment takes its writer lease (storage/leases.h); a lease keeper thread renews the
 // leases of the open ones every `lease.renew_interval`. A deployment whose lease is not valid now (its
 // renewal failed for longer than `lease.duration`) is not served: Get answers UNAVAILABLE and FindOpen
-// nothing. One whose lease another supervisor took is closed at once, logged once, and not opened
-// again while that supervisor holds it.
+// nothing. One whose lease another supervisor took is closed at once, logged once, not opened again
+// while that supervisor holds it, and never taken back over (even with --take-over).
 #ifndef ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 #define ISOBAR_SUPERVISOR_LIVE_DEPLOYMENTS_H_
 
@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,8 +98,10 @@ class LiveDeployment {
 
 class LiveDeployments {
  public:
-  explicit LiveDeployments(storage::PgPool& pool, storage::LeaseOptions lease = {})
-      : pool_(pool), catalog_(pool), lease_(std::move(lease)) {}
+  // `lease_pool` (default: `pool`) renews leases: a pool of its own keeps renewals from waiting
+  // behind busy calls.
+  explicit LiveDeployments(storage::PgPool& pool, storage::LeaseOptions lease = {}, storage::PgPool* lease_pool = nullptr)
+      : pool_(pool), lease_pool_(lease_pool != nullptr ? *lease_pool : pool), catalog_(pool), lease_(std::move(lease)) {}
   ~LiveDeployments() { Close(); }
 
   // Starts the lease keeper (Close stops it). Without it, leases are valid for `lease.duration` after
@@ -125,8 +128,9 @@ class LiveDeployments {
   // Stops every deployment's committer (before PostgreSQL goes away). Get fails afterwards.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The deployment if it is open now (never opens one: no PostgreSQL round trip).
-  std::shared_ptr<LiveDeployment> FindOpen(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  // The deployment if it is open now (never opens one: no PostgreSQL round trip) and, `to_serve`, its
+  // lease is valid. (Not to serve: to tell it of a change, which must not be missed while it lapsed.)
+  std::shared_ptr<LiveDeployment> FindOpen(absl::string_view name, bool to_serve = true) ABSL_LOCKS_EXCLUDED(mu_);
   // The deployments open now.
   std::vector<std::shared_ptr<LiveDeployment>> Open() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -147,6 +151,7 @@ class LiveDeployments {
   void Lost(const std::shared_ptr<LiveDeployment>& deployment) ABSL_LOCKS_EXCLUDED(mu_);
 
   storage::PgPool& pool_;
+  storage::PgPool& lease_pool_;
   storage::Catalog catalog_;
   CommitObserver observer_;
   CodeObserver code_observer_;
@@ -159,6 +164,7 @@ class LiveDeployments {
   std::map<std::string, std::shared_ptr<LiveDeployment>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool keeper_stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string, std::less<>> lost_ ABSL_GUARDED_BY(mu_);  // taken over by another supervisor
   absl::Mutex open_mu_ ABSL_ACQUIRED_AFTER(mu_);  // one opening at a time (catalog and lease round trips)
 };
 

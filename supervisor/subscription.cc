@@ -170,6 +170,16 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       absl::MutexLock lock(&mu_);
       live = live_;
     }
+    if (!live->db().committer().LeaseValid()) {
+      // Not served here now (another supervisor took it over, or its lease could not be renewed):
+      // the stream ends rather than answer from what may be stale.
+      absl::MutexLock lock(&mu_);
+      updating_ = false;
+      FinishLocked(WithDetail(*context_, absl::UnavailableError(absl::StrCat(
+                                             "deployment \"", live->info().name,
+                                             "\" is not served by this supervisor now; subscribe again"))));
+      return;
+    }
     const storage::Timestamp at = env_.tracker->Now(live->info().name, live->db());
     std::shared_ptr<const CodeVersion> code = live->code();
     const int64_t version = code != nullptr ? code->version() : 0;

@@ -170,10 +170,12 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   storage::PostgresMonitor pg_monitor(conninfo, std::move(embedded), embedded_options, pg_pool);
   // One writer per deployment: without --take-over, refuse to start beside a live supervisor.
   if (!config.take_over) RETURN_IF_ERROR(storage::CheckNoOtherLiveHolder(pg_pool, lease_options));
-  LiveDeployments live(pg_pool, lease_options);
   // Which deployments this supervisor serves, in the health service too ("isobar.deployment/<name>"):
-  // known once the public server exists.
+  // known once the public server exists. (Declared before `live`, whose threads may tell it.)
   std::atomic<grpc::HealthCheckServiceInterface*> deployment_health{nullptr};
+  // Lease renewals have a connection of their own: they must not wait behind busy calls.
+  storage::PgPool lease_pool(conninfo, 1, pg_options);
+  LiveDeployments live(pg_pool, lease_options, &lease_pool);
   live.SetOwnershipObserver([&deployment_health](const std::string& deployment, bool owned) {
     if (grpc::HealthCheckServiceInterface* health = deployment_health.load()) {
       health->SetServingStatus(absl::StrCat("isobar.deployment/", deployment), owned);
@@ -308,7 +310,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen,
                                                " (is another supervisor, or another program, using it?)"));
   }
-  // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives.
+  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  const std::string address = absl::StrCat(host, ":", port);
+  RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
+  // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives. From here on
+  // nothing returns early: the monitor and `live` are stopped below, before what they tell goes.
   std::atomic<bool> draining{false};
   grpc::HealthCheckServiceInterface* health = public_server->GetHealthCheckService();
   pg_monitor.SetListener([health, &draining](bool available) {
@@ -319,9 +325,6 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     deployment_health = health;
     for (const std::string& owned : live.Owned()) health->SetServingStatus(absl::StrCat("isobar.deployment/", owned), true);
   }
-  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
-  const std::string address = absl::StrCat(host, ":", port);
-  RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
   ISOBAR_LOG(kInfo, kComponent) << "serving on " << address << " with " << workers << " workers"
                                 << (config.enable_eval ? "; Admin.Eval is ON (development only)" : "");
   std::printf("isobar supervisor ready: %s\n", address.c_str());

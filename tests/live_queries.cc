@@ -69,6 +69,11 @@ bool LiveQueries::WaitFor(const std::function<bool(const Values&)>& ready, absl:
   return ready(values_);
 }
 
+bool LiveQueries::AwaitEnd(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout);
+}
+
 LiveQueries::Values LiveQueries::values() const {
   absl::MutexLock lock(&mu_);
   return values_;

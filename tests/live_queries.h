@@ -38,6 +38,8 @@ class LiveQueries {
 
   // Waits until `ready(values)` holds (true) or `timeout` passes or the stream ends (false).
   bool WaitFor(const std::function<bool(const Values&)>& ready, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until the server ends the stream; whether it did within `timeout`.
+  bool AwaitEnd(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   Values values() const ABSL_LOCKS_EXCLUDED(mu_);
   // The end timestamp of the newest transition (0 before any).
   int64_t ts() const ABSL_LOCKS_EXCLUDED(mu_);

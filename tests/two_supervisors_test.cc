@@ -1,8 +1,8 @@
 // Two supervisors on one PostgreSQL (issue 16, item 4): one writer per deployment, never a stale read.
 // The second refuses to start while the first serves; with --take-over it starts, takes a deployment
 // when it is first used, and from then on the first serves nothing of it: a read there is an error,
-// never the old value, its cached results included; the loss is logged once; each says in its stats
-// and its health which deployments it owns.
+// never the old value, its cached results included, and its live queries end; the loss is logged
+// once; each says in its stats and its health which deployments it owns.
 #include <memory>
 #include <string>
 
@@ -13,6 +13,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "storage/embedded_postgres.h"
+#include "tests/live_queries.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -64,6 +65,10 @@ TEST(TwoSupervisorsTest, TheSecondRefusesOrTakesOverAndTheFirstServesNoStaleRead
   ASSERT_TRUE(read.status.ok()) << read.status.error_message();
   EXPECT_EQ(read.response.result_json(), R"({"$integer":"AQAAAAAAAAA="})");
   EXPECT_EQ(DeploymentHealth(first), grpc::health::v1::HealthCheckResponse::SERVING);
+  // A live query on the first: it must end when the deployment moves, not go on showing 1n.
+  LiveQueries watching(grpc::CreateChannel(first.address(), grpc::InsecureChannelCredentials()), *key, "shared");
+  ASSERT_TRUE(watching.Add(1, "counters:get", R"({"name":"x"})"));
+  ASSERT_TRUE(watching.WaitFor([](const LiveQueries::Values& v) { return v.count(1) > 0; }, absl::Seconds(30)));
 
   SupervisorProcess refused({.workers = 1, .extra_args = {url}});
   absl::Status started = refused.Start();
@@ -92,6 +97,8 @@ TEST(TwoSupervisorsTest, TheSecondRefusesOrTakesOverAndTheFirstServesNoStaleRead
   ASSERT_TRUE(fresh.status.ok()) << fresh.status.error_message();
   EXPECT_EQ(fresh.response.result_json(), R"({"$integer":"AgAAAAAAAAA="})");
 
+  EXPECT_TRUE(watching.AwaitEnd(absl::Seconds(30))) << "the first supervisor's live query outlived the deployment";
+  EXPECT_EQ(watching.values().at(1), R"({"$integer":"AQAAAAAAAAA="})") << "the live query was updated after the move";
   EXPECT_EQ(Occurrences(first.log(), "took deployment \"shared\" over"), 1u) << first.log();
   absl::StatusOr<isobar::v1::StatsResponse> first_stats = first.Stats();
   absl::StatusOr<isobar::v1::StatsResponse> second_stats = second.Stats();
