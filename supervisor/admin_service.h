@@ -10,7 +10,7 @@
 
 #include "absl/time/time.h"
 #include "isobar/v1/api.grpc.pb.h"
-#include "supervisor/log_hub.h"
+#include "supervisor/logs/log_hub.h"
 #include "supervisor/worker_pool.h"
 
 namespace isobar::supervisor {

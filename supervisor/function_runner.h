@@ -29,7 +29,7 @@
 #include "supervisor/invocation_session.h"
 #include "supervisor/limit_warnings.h"
 #include "supervisor/live_deployments.h"
-#include "supervisor/log_hub.h"
+#include "supervisor/logs/log_hub.h"
 #include "supervisor/worker_pool.h"
 
 namespace isobar::supervisor {

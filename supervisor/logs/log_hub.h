@@ -7,8 +7,8 @@
 //
 // Each subscription has a bounded queue: a tail that falls behind loses its oldest lines and is told
 // how many ("... N lines dropped"), so a slow reader never holds up invocations or grows memory.
-#ifndef ISOBAR_SUPERVISOR_LOG_HUB_H_
-#define ISOBAR_SUPERVISOR_LOG_HUB_H_
+#ifndef ISOBAR_SUPERVISOR_LOGS_LOG_HUB_H_
+#define ISOBAR_SUPERVISOR_LOGS_LOG_HUB_H_
 
 #include <cstdint>
 #include <deque>
@@ -72,4 +72,4 @@ class LogHub {
 
 }  // namespace isobar::supervisor
 
-#endif  // ISOBAR_SUPERVISOR_LOG_HUB_H_
+#endif  // ISOBAR_SUPERVISOR_LOGS_LOG_HUB_H_

@@ -1,4 +1,4 @@
-#include "supervisor/log_hub.h"
+#include "supervisor/logs/log_hub.h"
 
 #include <thread>
 
