@@ -26,6 +26,22 @@ absl::Status Rollback(PgConn& conn, absl::Status status) {
   return status;
 }
 
+// Begins the transaction that creates tables of `deployment`, holding the deployment's row: table
+// creation is serialised per deployment so that numbers are assigned without races. Rolled back on
+// failure.
+absl::Status BeginTableCreation(PgConn& conn, DeploymentId deployment) {
+  RETURN_IF_ERROR(conn.Exec("BEGIN").status());
+  absl::StatusOr<PgResult> locked =
+      conn.Exec("SELECT id FROM isobar.deployments WHERE id = $1 FOR UPDATE", {Param(deployment.value())});
+  if (!locked.ok()) return Rollback(conn, locked.status());
+  if (locked->rows() == 0) return Rollback(conn, absl::NotFoundError("no such deployment"));
+  return absl::OkStatus();
+}
+
+absl::Status ReadOnlySystemTable(absl::string_view name) {
+  return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", name, "\""));
+}
+
 // Index fields are stored as one text column, separated by a character no field path may contain.
 constexpr char kFieldSeparator = ',';
 
@@ -144,17 +160,10 @@ absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, abs
   ASSIGN_OR_RETURN(std::optional<TableInfo> existing, FindTable(deployment, name));
   if (existing.has_value()) return *existing;
   const SystemTable* system = FindSystemTable(name);
-  if (name[0] == '_' && system == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", name, "\""));
-  }
+  if (name[0] == '_' && system == nullptr) return ReadOnlySystemTable(name);
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  // Serialise table creation per deployment so that numbers are assigned without races.
-  absl::StatusOr<PgResult> step =
-      conn->Exec("SELECT id FROM isobar.deployments WHERE id = $1 FOR UPDATE", {Param(deployment.value())});
-  if (!step.ok()) return Rollback(*conn, step.status());
-  if (step->rows() == 0) return Rollback(*conn, absl::NotFoundError("no such deployment"));
-  step = conn->Exec("SELECT number FROM isobar.tables WHERE deployment_id = $1 AND name = $2",
+  RETURN_IF_ERROR(BeginTableCreation(*conn, deployment));
+  absl::StatusOr<PgResult> step = conn->Exec("SELECT number FROM isobar.tables WHERE deployment_id = $1 AND name = $2",
                     {Param(deployment.value()), std::string(name)});
   if (!step.ok()) return Rollback(*conn, step.status());
   if (step->rows() > 0) {
@@ -205,9 +214,7 @@ absl::StatusOr<std::vector<std::string>> Catalog::CreateTables(DeploymentId depl
   PgArrayBuilder names;
   for (const NewTable& table : tables) {
     RETURN_IF_ERROR(ValidateIdentifier("table", table.name));
-    if (table.name[0] == '_') {
-      return absl::InvalidArgumentError(absl::StrCat("System tables (prefixed with `_`) are read-only: \"", table.name, "\""));
-    }
+    if (table.name[0] == '_') return ReadOnlySystemTable(table.name);
     for (const auto& [index, fields] : table.indexes) {
       RETURN_IF_ERROR(ValidateIdentifier("index", index));
       for (const std::string& field : fields) RETURN_IF_ERROR(ValidateFieldPath(field));
@@ -215,13 +222,8 @@ absl::StatusOr<std::vector<std::string>> Catalog::CreateTables(DeploymentId depl
     names.Text(table.name);
   }
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  // As GetOrCreateTable: table creation is serialised per deployment.
-  absl::StatusOr<PgResult> step =
-      conn->Exec("SELECT id FROM isobar.deployments WHERE id = $1 FOR UPDATE", {Param(deployment.value())});
-  if (!step.ok()) return Rollback(*conn, step.status());
-  if (step->rows() == 0) return Rollback(*conn, absl::NotFoundError("no such deployment"));
-  step = conn->Exec("SELECT name FROM isobar.tables WHERE deployment_id = $1 AND name = ANY($2::text[])",
+  RETURN_IF_ERROR(BeginTableCreation(*conn, deployment));
+  absl::StatusOr<PgResult> step = conn->Exec("SELECT name FROM isobar.tables WHERE deployment_id = $1 AND name = ANY($2::text[])",
                     {Param(deployment.value()), names.Build()});
   if (!step.ok()) return Rollback(*conn, step.status());
   std::set<std::string> taken;

@@ -21,6 +21,12 @@ constexpr absl::Duration kAnswerMargin = absl::Milliseconds(250);
 
 Timestamp WallClock() { return Timestamp(absl::ToUnixNanos(absl::Now())); }
 
+// A commit refused, unwritten, while an earlier one's outcome is looked up.
+absl::Status NotCommittedWhileResolving() {
+  return absl::UnavailableError(
+      "the database connection was lost and is being re-established; this mutation was not committed");
+}
+
 // The first conflicting change of `commit` for a transaction that read `reads`, or nullptr.
 const PublishedCommit::Change* Conflict(const ReadSet& reads, const PublishedCommit& commit) {
   for (const PublishedCommit::Change& change : commit.changes) {
@@ -125,8 +131,7 @@ absl::StatusOr<Timestamp> Committer::Commit(const Transaction& txn, absl::Time d
   if (!running_ || stopping_) return absl::UnavailableError("the committer is not running");
   if (!failed_.ok()) return failed_;
   if (resolving_) {
-    return absl::UnavailableError(
-        "the database connection was lost and is being re-established; this mutation was not committed");
+    return NotCommittedWhileResolving();
   }
   queue_.push_back(request);
   const absl::Condition settled(
@@ -253,8 +258,7 @@ absl::Status Committer::ResolveAmbiguous(const std::vector<CommitWrites>& writes
         queue_.push_back(request);  // a barrier waits for the answer
         continue;
       }
-      request->result = absl::UnavailableError(
-          "the database connection was lost and is being re-established; this mutation was not committed");
+      request->result = NotCommittedWhileResolving();
       request->done = true;
     }
   }
@@ -299,30 +303,21 @@ void Committer::Loop() {
     }
     std::vector<CommitWrites> writes;
     std::vector<PublishedCommit> published;
-    std::vector<RequestPtr> staged;
-    uint64_t conflicts = 0;
+    std::vector<RequestPtr> staged, refused;
     for (const RequestPtr& request : group) {
       if (request->txn == nullptr) continue;  // a barrier: done when this group is
-      if (Stage(*request, published, &writes, &published)) {
-        staged.push_back(request);
-      } else {
-        ++conflicts;
-      }
+      (Stage(*request, published, &writes, &published) ? staged : refused).push_back(request);
     }
     {
       // Refused while staging (conflicts): answered now, not after the group's write, which may wait
       // for PostgreSQL to come back.
       absl::MutexLock lock(&mu_);
-      for (const RequestPtr& request : group) {
-        if (request->txn != nullptr && std::find(staged.begin(), staged.end(), request) == staged.end()) {
-          request->done = true;
-        }
-      }
+      stats_.conflicts += refused.size();
+      for (const RequestPtr& request : refused) request->done = true;
     }
     absl::Status written = writes.empty() ? absl::OkStatus() : WriteGroup(writes, staged);
     {
       absl::MutexLock lock(&mu_);
-      stats_.conflicts += conflicts;
       if (written.ok() && !published.empty()) {
         for (const PublishedCommit& commit : published) log_.push_back(commit);
         latest_ = log_.back().ts;

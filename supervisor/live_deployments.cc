@@ -1,8 +1,8 @@
 #include "supervisor/live_deployments.h"
 
-#include <algorithm>
 #include <chrono>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -22,6 +22,18 @@ storage::TableOfId LiveDeployment::TableOfId() {
 namespace {
 
 constexpr char kComponent[] = "deployments";
+
+// The leases `deployments` hold (those not lost to another supervisor).
+std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> HeldLeases(
+    const std::vector<std::shared_ptr<LiveDeployment>>& deployments) {
+  std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> held;
+  for (const auto& deployment : deployments) {
+    if (!deployment->db().committer().lease_lost()) {
+      held.emplace_back(deployment->info().id, deployment->db().committer().lease());
+    }
+  }
+  return held;
+}
 
 absl::Status NotServed(const std::string& name) {
   return absl::UnavailableError(absl::StrCat(
@@ -63,10 +75,9 @@ void LiveDeployments::KeepLeases() {
     }
     std::vector<std::shared_ptr<LiveDeployment>> open = Open();
     if (open.empty()) continue;
-    std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> held;
-    for (const auto& deployment : open) held.emplace_back(deployment->info().id, deployment->db().committer().lease());
     const auto sent = std::chrono::steady_clock::now();
-    absl::StatusOr<std::vector<storage::DeploymentId>> kept = storage::RenewLeases(lease_pool_, lease_.holder, held);
+    absl::StatusOr<std::vector<storage::DeploymentId>> kept =
+        storage::RenewLeases(lease_pool_, lease_.holder, HeldLeases(open));
     if (!kept.ok()) {
       // Nothing renewed: the leases lapse by themselves after their duration, and serving stops.
       const std::string problem = absl::StrCat("cannot renew the writer leases: ", kept.status().ToString());
@@ -75,8 +86,9 @@ void LiveDeployments::KeepLeases() {
       }
       continue;
     }
+    const absl::flat_hash_set<storage::DeploymentId> still_ours(kept->begin(), kept->end());
     for (const auto& deployment : open) {
-      if (std::find(kept->begin(), kept->end(), deployment->info().id) != kept->end()) {
+      if (still_ours.contains(deployment->info().id)) {
         deployment->db().committer().LeaseRenewed(sent);
       } else {
         Lost(deployment);
@@ -115,16 +127,9 @@ std::vector<std::shared_ptr<LiveDeployment>> LiveDeployments::Open() {
 }
 
 void LiveDeployments::Release(const std::vector<std::shared_ptr<LiveDeployment>>& closed) {
-  std::vector<std::pair<storage::DeploymentId, storage::LeaseEpoch>> held;
-  for (const auto& deployment : closed) {
-    if (!deployment->db().committer().lease_lost()) {
-      held.emplace_back(deployment->info().id, deployment->db().committer().lease());
-    }
-  }
   // Best effort: a lease not given up lapses by itself.
-  if (absl::Status released = storage::ReleaseLeases(pool_, lease_.holder, held); !released.ok()) {
-    ISOBAR_LOG(kInfo, kComponent) << "could not give " << held.size() << " writer leases up (they lapse by themselves): "
-                                  << released;
+  if (absl::Status released = storage::ReleaseLeases(lease_pool_, lease_.holder, HeldLeases(closed)); !released.ok()) {
+    ISOBAR_LOG(kInfo, kComponent) << "could not give writer leases up (they lapse by themselves): " << released;
   }
 }
 

@@ -98,7 +98,7 @@ class LiveDeployment {
 
 class LiveDeployments {
  public:
-  // `lease_pool` (default: `pool`) renews leases: a pool of its own keeps renewals from waiting
+  // `lease_pool` (default: `pool`) renews and gives up leases: a pool of its own keeps that from waiting
   // behind busy calls.
   explicit LiveDeployments(storage::PgPool& pool, storage::LeaseOptions lease = {}, storage::PgPool* lease_pool = nullptr)
       : pool_(pool), lease_pool_(lease_pool != nullptr ? *lease_pool : pool), catalog_(pool), lease_(std::move(lease)) {}
