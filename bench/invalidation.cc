@@ -30,8 +30,8 @@
 #include "storage/document.h"
 #include "storage/index_key.h"
 #include "storage/pg_testing.h"
-#include "supervisor/query_cache.h"
-#include "supervisor/read_tracker.h"
+#include "supervisor/reactivity/query_cache.h"
+#include "supervisor/reactivity/read_tracker.h"
 
 namespace isobar::bench {
 namespace {

@@ -5,8 +5,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
-#include "storage/hashing.h"
 
 namespace isobar::storage {
 namespace {

@@ -1,8 +1,8 @@
 // API keys on a real PostgreSQL: made once, stored hashed, valid only for their deployment.
 #include "storage/api_keys.h"
 
+#include "base/sha256.h"
 #include "gtest/gtest.h"
-#include "storage/hashing.h"
 #include "storage/pg_testing.h"
 
 namespace isobar::storage {

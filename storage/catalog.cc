@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
-#include "storage/hashing.h"
 #include "storage/pg_array.h"
 #include "storage/system_tables.h"
 

@@ -1,8 +1,8 @@
 #include "storage/catalog.h"
 
+#include "base/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "storage/hashing.h"
 #include "storage/pg_testing.h"
 
 namespace isobar::storage {

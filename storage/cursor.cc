@@ -2,7 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "storage/hashing.h"
+#include "base/sha256.h"
 
 namespace isobar::storage {
 namespace {

@@ -3,9 +3,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
-#include "storage/hashing.h"
 #include "storage/pg_array.h"
 
 namespace isobar::storage {

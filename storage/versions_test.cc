@@ -2,8 +2,8 @@
 // atomically, module checks.
 #include "storage/versions.h"
 
+#include "base/sha256.h"
 #include "gtest/gtest.h"
-#include "storage/hashing.h"
 #include "storage/pg_testing.h"
 
 namespace isobar::storage {

@@ -1,7 +1,7 @@
 // The scheduler and crons end to end (CONVEX_SEMANTICS.md §4): tests/apps/tasks, bundled from the real
 // convex npm package, on a real supervisor with sandboxed workers and embedded PostgreSQL. Scheduled
 // work happens in the background, so the tests wait for its visible outcome (a query's answer), with a
-// deadline; the clock-driven cases (due times, missed cron runs) are in supervisor/scheduler_test.cc,
+// deadline; the clock-driven cases (due times, missed cron runs) are in supervisor/scheduling/scheduler_test.cc,
 // on a manual clock.
 #include <cstdio>
 #include <string>

@@ -10,17 +10,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/sha256.h"
 #include "runtime-js/prelude.h"
 #include "v8-array-buffer.h"
 #include "v8-exception.h"
 #include "v8-primitive.h"
 #include "v8-typed-array.h"
 #include "worker/crypto_bindings.h"
-#include "worker/pkey_bindings.h"
 #include "worker/invocation.h"
 #include "worker/js_util.h"
-#include "worker/module_hash.h"
 #include "worker/module_loader.h"
+#include "worker/pkey_bindings.h"
 
 namespace isobar::worker {
 namespace {

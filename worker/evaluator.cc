@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/rust_format.h"
+#include "base/sha256.h"
 #include "v8-exception.h"
 #include "v8-json.h"
 #include "v8-local-handle.h"
@@ -23,8 +24,8 @@
 #include "worker/bindings.h"
 #include "worker/errors.h"
 #include "worker/invocation.h"
+#include "worker/js_turn.h"
 #include "worker/js_util.h"
-#include "worker/module_hash.h"
 #include "worker/module_loader.h"
 #include "worker/preload.h"
 
@@ -370,14 +371,10 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
   std::vector<HostRequest> batch;
   bool terminated = false;
   {
-    v8::Isolate::Scope isolate_scope(isolate);
-    v8::HandleScope handle_scope(isolate);
-    v8::Local<v8::Context> context = inv.context->context.Get(isolate);
-    v8::Context::Scope context_scope(context);
-    context->SetAlignedPointerInEmbedderData(kInvocationSlot, &inv);
     const absl::Duration cpu_start = Watchdog::CpuTime(js_thread_clock_);
-    watchdog_.Arm(isolate, js_thread_clock_, std::max(inv.cpu_budget - inv.cpu_used, absl::Microseconds(1)));
-    v8::TryCatch try_catch(isolate);
+    JsTurn turn(inv, watchdog_, js_thread_clock_, std::max(inv.cpu_budget - inv.cpu_used, absl::Microseconds(1)));
+    v8::Local<v8::Context> context = turn.context();
+    const v8::TryCatch& try_catch = turn.try_catch();
     v8::Local<v8::Value> value = v8::Undefined(isolate);
     bool ok = before(inv, context);
     bool finished = false;
@@ -471,12 +468,10 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
         value = next;
       }
     }
-    terminated = watchdog_.Disarm() || try_catch.HasTerminated() || isolate->IsExecutionTerminating() ||
-                 deployment_isolate.heap_exhausted();
+    terminated = turn.End();
     inv.cpu_used += Watchdog::CpuTime(js_thread_clock_) - cpu_start;
     if (!batch.empty() && !terminated) return Step{std::nullopt, std::move(batch)};
     if (terminated) {
-      isolate->CancelTerminateExecution();
       out.result_json = deployment_isolate.heap_exhausted()
                             ? absl::ResourceExhaustedError(kOutOfMemory)
                             : absl::DeadlineExceededError(absl::StrCat(
@@ -502,7 +497,6 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
     } else {
       out.result_json = absl::InternalError("the invocation produced no result");
     }
-    context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);
   }
   return Finish(std::move(running_[inv.id]), std::move(out), terminated);
 }

@@ -48,7 +48,7 @@ struct EvaluatorLimits {
   size_t max_host_call_bytes = 48u << 20;  // a host call's JSON text (nested calls carry up to 16 MiB of arguments)
   size_t max_pending_async_syscalls = 10000;
   // Arguments and results crossing the process boundary, as JSON text. The supervisor holds them to
-  // Convex's 16 MiB by value size (supervisor/value_limits.h); their text may be larger (base64 bytes,
+  // Convex's 16 MiB by value size (supervisor/runner/value_limits.h); their text may be larger (base64 bytes,
   // escapes), within the internal gRPC messages' 64 MiB.
   size_t max_value_bytes = 48u << 20;
   // Beyond what any Convex value nests (64): the supervisor checks values with Convex's messages; this

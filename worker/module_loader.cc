@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/sha256.h"
 #include "v8-exception.h"
 #include "v8-primitive.h"
 #include "worker/js_util.h"
-#include "worker/module_hash.h"
 
 namespace isobar::worker {
 

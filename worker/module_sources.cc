@@ -1,7 +1,7 @@
 #include "worker/module_sources.h"
 
 #include "absl/strings/str_cat.h"
-#include "worker/module_hash.h"
+#include "base/sha256.h"
 
 namespace isobar::worker {
 

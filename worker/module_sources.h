@@ -1,5 +1,5 @@
 // The module sources this worker has been sent, by SHA-256, so that the supervisor can send a module's
-// path and hash alone once this worker has its source (supervisor/worker_pool.h strips sources it has
+// path and hash alone once this worker has its source (supervisor/workers/worker_pool.h strips sources it has
 // sent to the same worker process before). Sources are checked against their hash when they arrive;
 // least recently used ones are dropped beyond `max_bytes`.
 //

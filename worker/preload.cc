@@ -11,6 +11,7 @@
 #include "v8-promise.h"
 #include "worker/bindings.h"
 #include "worker/invocation.h"
+#include "worker/js_turn.h"
 #include "worker/module_loader.h"
 
 namespace isobar::worker {
@@ -55,13 +56,8 @@ std::unique_ptr<JsContext> PreloadContext(DeploymentIsolate& deployment_isolate,
   v8::Isolate* isolate = deployment_isolate.isolate();
   bool finished = false;
   {
-    v8::Isolate::Scope isolate_scope(isolate);
-    v8::HandleScope handle_scope(isolate);
-    v8::Local<v8::Context> js_context = inv.context->context.Get(isolate);
-    v8::Context::Scope context_scope(js_context);
-    js_context->SetAlignedPointerInEmbedderData(kInvocationSlot, &inv);
-    environment.watchdog.Arm(isolate, environment.js_thread_clock, environment.cpu_budget);
-    v8::TryCatch try_catch(isolate);
+    JsTurn turn(inv, environment.watchdog, environment.js_thread_clock, environment.cpu_budget);
+    v8::Local<v8::Context> js_context = turn.context();
     v8::Local<v8::Module> module;
     v8::Local<v8::Value> evaluated;
     const bool pinned = plan.deterministic && plan.import_unix_time_ms > 0;  // as the evaluator pins it
@@ -72,12 +68,9 @@ std::unique_ptr<JsContext> PreloadContext(DeploymentIsolate& deployment_isolate,
       isolate->PerformMicrotaskCheckpoint();
       finished = evaluated->IsPromise() && evaluated.As<v8::Promise>()->State() == v8::Promise::kFulfilled;
     }
-    const bool terminated = environment.watchdog.Disarm() || try_catch.HasTerminated() ||
-                            isolate->IsExecutionTerminating() || deployment_isolate.heap_exhausted();
-    if (terminated) isolate->CancelTerminateExecution();
-    finished = finished && !terminated && !try_catch.HasCaught() && inv.failure.ok() && inv.unhandled.empty() &&
+    const bool terminated = turn.End();
+    finished = finished && !terminated && !turn.try_catch().HasCaught() && inv.failure.ok() && inv.unhandled.empty() &&
                inv.queue.empty() && !host.tried();
-    js_context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);
   }
   if (!finished) {
     plan.failed = true;

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "supervisor/source_map.h"
+#include "supervisor/deploy/source_map.h"
 #include "tests/fuzz/fuzz_checks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -12,9 +12,9 @@
 #include "storage/convex_json.h"
 #include "storage/document_id.h"
 #include "storage/query.h"
-#include "supervisor/error_detail.h"
-#include "supervisor/syscall_args.h"
-#include "supervisor/worker_message.h"
+#include "supervisor/runner/error_detail.h"
+#include "supervisor/runner/syscall_args.h"
+#include "supervisor/workers/worker_message.h"
 #include "tests/fuzz/fuzz_checks.h"
 
 namespace {

@@ -1,0 +1,66 @@
+// Deployments: create and describe deployments, push their code, set their environment
+// (isobar.v1.Deployments). Admin key required. A synchronous service: each call is a few catalog
+// statements on the supervisor's PostgreSQL pool, and a push also waits for a worker's analysis.
+#ifndef ISOBAR_SUPERVISOR_API_DEPLOYMENTS_SERVICE_H_
+#define ISOBAR_SUPERVISOR_API_DEPLOYMENTS_SERVICE_H_
+
+#include <string>
+
+#include "isobar/v1/api.grpc.pb.h"
+#include "storage/api_keys.h"
+#include "storage/catalog.h"
+#include "storage/pg_pool.h"
+#include "storage/versions.h"
+#include "supervisor/deploy/live_deployments.h"
+#include "supervisor/workers/worker_pool.h"
+
+namespace isobar::supervisor {
+
+class DeploymentsService final : public isobar::v1::Deployments::Service {
+ public:
+  // `pool`, `workers` and `live` must outlive the service.
+  DeploymentsService(storage::PgPool& pool, WorkerPool& workers, std::string admin_key, LiveDeployments& live)
+      : catalog_(pool),
+        api_keys_(pool),
+        versions_(pool),
+        workers_(workers),
+        admin_key_(std::move(admin_key)),
+        live_(live) {}
+
+  // Bases of CONVEX_CLOUD_URL and CONVEX_SITE_URL while a push imports its modules (before serving).
+  void SetPublicUrls(std::string public_url, std::string site_url) {
+    public_url_ = std::move(public_url);
+    site_url_ = std::move(site_url);
+  }
+
+  grpc::Status CreateDeployment(grpc::ServerContext* context, const isobar::v1::CreateDeploymentRequest* request,
+                                isobar::v1::CreateDeploymentResponse* response) override;
+  grpc::Status GetDeployment(grpc::ServerContext* context, const isobar::v1::GetDeploymentRequest* request,
+                             isobar::v1::Deployment* response) override;
+  grpc::Status Push(grpc::ServerContext* context, const isobar::v1::PushRequest* request,
+                    isobar::v1::PushResponse* response) override;
+  grpc::Status ListFunctions(grpc::ServerContext* context, const isobar::v1::ListFunctionsRequest* request,
+                             isobar::v1::ListFunctionsResponse* response) override;
+  grpc::Status SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
+                      isobar::v1::SetEnvResponse* response) override;
+  grpc::Status ListEnv(grpc::ServerContext* context, const isobar::v1::ListEnvRequest* request,
+                       isobar::v1::ListEnvResponse* response) override;
+
+ private:
+  // Checks the admin key and finds `deployment`; otherwise the error to finish the call with.
+  grpc::Status Admit(grpc::ServerContext& context, const std::string& deployment, storage::DeploymentInfo* info);
+  absl::Status Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out);
+
+  storage::Catalog catalog_;
+  storage::ApiKeys api_keys_;
+  storage::Versions versions_;
+  WorkerPool& workers_;
+  const std::string admin_key_;
+  std::string public_url_;
+  std::string site_url_;
+  LiveDeployments& live_;
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_API_DEPLOYMENTS_SERVICE_H_

@@ -1,0 +1,93 @@
+#include "supervisor/api/worker_service.h"
+
+#include <memory>
+
+#include "base/log.h"
+#include "supervisor/workers/worker_message.h"
+
+namespace isobar::supervisor {
+
+using isobar::worker::v1::HostMessage;
+using isobar::worker::v1::WorkerMessage;
+
+grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::Stream* stream) {
+  auto writer = std::make_shared<WorkerStream>(stream);
+  absl::StatusOr<WorkerPool::Connection> connection = pool_.Attach(context->peer(), writer);
+  if (!connection.ok()) {
+    ISOBAR_LOG(kSecurity, "workers") << "refused a WorkerHost stream from " << context->peer() << ": "
+                                     << connection.status();
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(connection.status().message()));
+  }
+  const WorkerId worker = connection->worker;
+  bool said_hello = false;
+  std::string violation;
+  WorkerMessage message;
+  bool told_repair = false;
+  while (violation.empty() && stream->Read(&message)) {
+    if (MakeWorkerTextValid(&message) > 0 && !told_repair) {
+      told_repair = true;  // once per stream: a worker cannot flood the log this way
+      ISOBAR_LOG(kWarning, "workers") << "worker " << worker << " sent text that is not UTF-8; it was repaired";
+    }
+    switch (message.kind_case()) {
+      case WorkerMessage::kHello:
+        if (said_hello) {
+          violation = "a second Hello";
+          break;
+        }
+        said_hello = true;
+        pool_.OnHello(*connection, message.hello());
+        break;
+      case WorkerMessage::kHostCall: {
+        const auto& call = message.host_call();
+        WorkerPool::Running running;
+        if (said_hello) running = pool_.FindRunning(*connection, call.invocation_id());
+        if (!running.running) {
+          // Identity comes from the connection: a worker may only act for the invocations it runs.
+          ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " made a host call for invocation "
+                                           << call.invocation_id() << ", which it is not running; refused";
+          HostMessage reply;
+          auto* result = reply.mutable_host_result();
+          result->set_invocation_id(call.invocation_id());
+          result->set_call_id(call.call_id());
+          result->mutable_error()->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
+          result->mutable_error()->set_message("host call for an invocation this worker is not running");
+          writer->Write(reply);
+          break;
+        }
+        // Served off this thread: the stream keeps reading other invocations' calls meanwhile.
+        router_.Handle(worker, std::move(running.session), std::move(*message.mutable_host_call()),
+                       [writer](isobar::worker::v1::HostResult result) {
+                         HostMessage reply;
+                         *reply.mutable_host_result() = std::move(result);
+                         writer->Write(reply);
+                       });
+        break;
+      }
+      case WorkerMessage::kDone:
+        if (!said_hello) {
+          violation = "Done before Hello";
+          break;
+        }
+        pool_.OnDone(*connection, std::move(*message.mutable_done()));
+        break;
+      case WorkerMessage::kHeartbeat:
+        pool_.OnHeartbeat(*connection, message.heartbeat());
+        break;
+      case WorkerMessage::kPrepared:
+        pool_.OnPrepared(*connection);
+        break;
+      case WorkerMessage::KIND_NOT_SET:
+        violation = "an empty message";
+        break;
+    }
+  }
+  writer->Close();
+  pool_.Detach(*connection);
+  if (!violation.empty()) {
+    ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " broke the protocol (" << violation << ")";
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, violation);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace isobar::supervisor

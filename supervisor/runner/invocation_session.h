@@ -1,0 +1,103 @@
+// What the supervisor keeps for one running invocation of a Convex function: whose it is, the code
+// version it runs, its transaction (queries and mutations) and open query streams. Host calls of the
+// invocation are served against it (syscalls.h); the pool hands it to the worker service for exactly
+// the invocation it was dispatched with, so a worker can only ever reach its own invocation's session.
+#ifndef ISOBAR_SUPERVISOR_RUNNER_INVOCATION_SESSION_H_
+#define ISOBAR_SUPERVISOR_RUNNER_INVOCATION_SESSION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/query.h"
+#include "storage/transaction.h"
+#include "supervisor/deploy/code_version.h"
+#include "supervisor/deploy/live_deployments.h"
+
+namespace isobar::supervisor {
+
+// What a transaction read and wrote, as Convex counts it (kept when the transaction is gone).
+struct TransactionCounts {
+  size_t documents_read = 0;
+  size_t read_intervals = 0;
+  size_t bytes_read = 0;
+  size_t writes = 0;
+  size_t bytes_written = 0;
+
+  static TransactionCounts Of(const storage::Transaction& txn) {
+    return {txn.documents_read(), txn.reads().intervals(), txn.bytes_read(), txn.write_count(), txn.bytes_written()};
+  }
+};
+
+// What a transaction scheduled, as Convex's limits count it (nested mutations included).
+struct ScheduledCounts {
+  size_t jobs = 0;
+  size_t args_bytes = 0;          // in all (Convex counts [args] per job)
+  size_t largest_args_bytes = 0;  // of one job
+};
+
+// An action's nested calls (ctx.runQuery/runMutation/runAction) in flight: at most
+// kMaxConcurrentActionOps run at once; the rest wait their turn, in order.
+struct NestedOps {
+  absl::Mutex mu;
+  int running ABSL_GUARDED_BY(mu) = 0;
+  std::deque<absl::AnyInvocable<void() &&>> waiting ABSL_GUARDED_BY(mu);
+  bool finished ABSL_GUARDED_BY(mu) = false;  // the invocation ended: waiting calls are cancelled
+};
+
+struct InvocationSession {
+  std::shared_ptr<LiveDeployment> deployment;
+  std::shared_ptr<const CodeVersion> code;
+  FunctionDef function;          // a copy: the session outlives nothing it points into
+  std::string identity_json = "null";  // the caller's UserIdentity (Convex JSON object) or null
+  int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
+  absl::Time deadline = absl::InfiniteFuture();  // the invocation's: nested calls and timers end by it
+  std::string request_id;        // actions: what invokeAction was given
+  std::optional<storage::DocumentId> scheduled_job;  // run by the scheduler: its job
+  // What process.env.CONVEX_CLOUD_URL and CONVEX_SITE_URL read unless the deployment sets them.
+  std::string cloud_url;
+  std::string site_url;
+  // A push's analysis: modules are only imported, and may read nothing but process.env.
+  bool analysis = false;
+  // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
+  // identity: a cached query result is then the caller's alone. Shared down nested calls.
+  std::shared_ptr<std::atomic<bool>> identity_read = std::make_shared<std::atomic<bool>>(false);
+
+  // Host calls of one invocation are served one at a time.
+  absl::Mutex mu;
+  std::unique_ptr<storage::Transaction> txn ABSL_GUARDED_BY(mu);  // null for actions
+  std::map<uint32_t, std::unique_ptr<storage::QueryStream>> streams ABSL_GUARDED_BY(mu);
+  uint32_t next_query_id ABSL_GUARDED_BY(mu) = 0;
+  bool paginated ABSL_GUARDED_BY(mu) = false;
+  uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
+  // The transaction's counts when it committed (the transaction is gone by then).
+  std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);
+  ScheduledCounts scheduled ABSL_GUARDED_BY(mu);  // shared with nested calls through their transaction
+  // The deployment's environment variables, read once per invocation (process.env).
+  std::optional<std::map<std::string, std::string>> env ABSL_GUARDED_BY(mu);
+  int pending_sleeps ABSL_GUARDED_BY(mu) = 0;  // an action's timers waiting now
+  NestedOps nested;
+  // The first host call that failed for a reason of ours (PostgreSQL stalled or away, say), not of the
+  // code's. User code saw only a reference to our log; if the function then fails, this is its outcome
+  // (retryable where the code says so) rather than the JavaScript error it led to.
+  absl::Status host_failure ABSL_GUARDED_BY(mu);
+};
+
+inline constexpr int kMaxCallDepth = 8;
+// As Convex's MAX_CONCURRENT_ACTION_OPS.
+inline constexpr int kMaxConcurrentActionOps = 8;
+// Timers an action may have waiting at once.
+inline constexpr int kMaxPendingSleeps = 1000;
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_RUNNER_INVOCATION_SESSION_H_
