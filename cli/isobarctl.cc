@@ -154,6 +154,9 @@ int Main(int argc, char** argv) {
       std::fflush(stdout);
       std::fprintf(stderr, "and its own admin key (pushes, environment, internal functions of this deployment only; "
                            "shown once):\n%s\n", response.admin_key().c_str());
+      if (!response.deployment().client_url().empty()) {
+        std::fprintf(stderr, "Convex clients connect to %s\n", response.deployment().client_url().c_str());
+      }
       return 0;
     }
     isobar::v1::GetDeploymentRequest request;
@@ -162,6 +165,7 @@ int Main(int argc, char** argv) {
     if (!status.ok()) return Fail(status, context);
     std::printf("deployment %s: %u API key(s), %u table(s)\n", deployment.name().c_str(), deployment.api_keys(),
                 deployment.tables());
+    if (!deployment.client_url().empty()) std::printf("client URL: %s\n", deployment.client_url().c_str());
     return 0;
   }
   if (command == "env") {

@@ -425,13 +425,9 @@ void AppendQuoted(const std::string& s, std::string* out) {
   out->push_back('"');
 }
 
-std::string LittleEndianBase64(uint64_t bits) {
-  char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((bits >> (8 * i)) & 0xFF);
-  return absl::Base64Escape(absl::string_view(bytes, 8));
-}
 
-void Append(const Value& value, std::string* out) {
+// `clean`: Convex's "json" format (Int64 as a decimal string, bytes as base64, special floats by name).
+void Append(const Value& value, bool clean, std::string* out) {
   switch (value.type()) {
     case Value::Type::kUndefined:
       out->append(R"({"$undefined":null})");
@@ -440,11 +436,19 @@ void Append(const Value& value, std::string* out) {
       out->append("null");
       return;
     case Value::Type::kInt64:
+      if (clean) {
+        absl::StrAppend(out, "\"", value.int64(), "\"");
+        return;
+      }
       absl::StrAppend(out, R"({"$integer":")", LittleEndianBase64(static_cast<uint64_t>(value.int64())), "\"}");
       return;
     case Value::Type::kFloat64: {
       double d = value.float64();
-      if (!std::isfinite(d) || (d == 0 && std::signbit(d))) {
+      if (clean && !std::isfinite(d)) {
+        out->append(std::isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        return;
+      }
+      if (!clean && (!std::isfinite(d) || (d == 0 && std::signbit(d)))) {
         uint64_t bits;
         std::memcpy(&bits, &d, sizeof(bits));
         absl::StrAppend(out, R"({"$float":")", LittleEndianBase64(bits), "\"}");
@@ -462,6 +466,10 @@ void Append(const Value& value, std::string* out) {
       AppendQuoted(value.string(), out);
       return;
     case Value::Type::kBytes:
+      if (clean) {
+        absl::StrAppend(out, "\"", absl::Base64Escape(value.bytes()), "\"");
+        return;
+      }
       absl::StrAppend(out, R"({"$bytes":")", absl::Base64Escape(value.bytes()), "\"}");
       return;
     case Value::Type::kArray: {
@@ -470,7 +478,7 @@ void Append(const Value& value, std::string* out) {
       for (const Value& item : value.array()) {
         if (!first) out->push_back(',');
         first = false;
-        Append(item, out);
+        Append(item, clean, out);
       }
       out->push_back(']');
       return;
@@ -483,7 +491,7 @@ void Append(const Value& value, std::string* out) {
         first = false;
         AppendQuoted(name, out);
         out->push_back(':');
-        Append(field, out);
+        Append(field, clean, out);
       }
       out->push_back('}');
       return;
@@ -551,8 +559,20 @@ absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOp
 
 std::string ToConvexJson(const Value& value) {
   std::string out;
-  Append(value, &out);
+  Append(value, /*clean=*/false, &out);
   return out;
+}
+
+std::string ToCleanJson(const Value& value) {
+  std::string out;
+  Append(value, /*clean=*/true, &out);
+  return out;
+}
+
+std::string LittleEndianBase64(uint64_t bits) {
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((bits >> (8 * i)) & 0xFF);
+  return absl::Base64Escape(absl::string_view(bytes, 8));
 }
 
 int NestingDepth(const Value& value) {

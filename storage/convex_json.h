@@ -52,6 +52,14 @@ absl::StatusOr<Value> FromPlainJson(const Value& plain, bool allow_undefined);
 // {"$undefined":null}.
 std::string ToConvexJson(const Value& value);
 
+// Convex's "json" export format (its HTTP API's default): Int64 as a decimal string, bytes as base64,
+// NaN and ±Infinity as "NaN", "Infinity", "-Infinity"; the rest as in ToConvexJson. Lossy.
+std::string ToCleanJson(const Value& value);
+
+// Standard base64 of the 8 little-endian bytes of `bits`: how Convex JSON writes an Int64's and a
+// special float's bits, and how Convex's sync protocol writes timestamps.
+std::string LittleEndianBase64(uint64_t bits);
+
 // Depth as defined above.
 int NestingDepth(const Value& value);
 

@@ -153,5 +153,16 @@ TEST(ConvexJsonTest, RandomValuesRoundTripExactly) {
   }
 }
 
+// Convex's "json" format (crates/value/src/export.rs): lossy, plain JSON a non-Convex client reads.
+TEST(ConvexJsonTest, CleanJsonIsConvexsJsonExportFormat) {
+  absl::StatusOr<Value> v = ParseConvexJson(
+      R"({"b":{"$bytes":"AAE="},"f":1.5,"i":{"$integer":"BQAAAAAAAAA="},"inf":{"$float":"AAAAAAAA8H8="},)"
+      R"("n":null,"nan":{"$float":"AAAAAAAA+H8="},"neg":{"$integer":"//////////8="},"s":"x\"y","z":[true,{"$integer":"AAAAAAAAAAA="}]})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(ToCleanJson(*v),
+            R"({"b":"AAE=","f":1.5,"i":"5","inf":"Infinity","n":null,"nan":"NaN","neg":"-1","s":"x\"y","z":[true,"0"]})");
+  EXPECT_EQ(ToCleanJson(Value::Float64(-std::numeric_limits<double>::infinity())), R"("-Infinity")");
+}
+
 }  // namespace
 }  // namespace isobar::storage

@@ -4,8 +4,9 @@
 //              [--postgres-url=URL] [--enable-eval] [--sandbox=kill|strict|report|off]
 //
 // Order: PostgreSQL (embedded unless --postgres-url) and migrations; the admin key; the internal
-// server for worker streams (no port); the worker pool; the public server. When serving it writes
-// <data-dir>/url and prints "isobar supervisor ready: <address>" on stdout. SIGINT or SIGTERM stop
+// server for worker streams (no port); the worker pool; the HTTP listener (bound early: functions
+// learn its address); the public server. When serving it writes <data-dir>/http_url (the Convex
+// clients' base URL) and <data-dir>/url and prints "isobar supervisor ready: <address>" on stdout. SIGINT or SIGTERM stop
 // it: new invocations are refused, accepted ones finish (up to 30 s), the public server closes,
 // workers are stopped, then PostgreSQL.
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
@@ -43,6 +45,10 @@
 #include "supervisor/api/malformed_request.h"
 #include "supervisor/api/worker_service.h"
 #include "supervisor/deploy/instance.h"
+#include "supervisor/gateway/gateway.h"
+#include "supervisor/http/convex_http_api.h"
+#include "supervisor/http/convex_sync.h"
+#include "supervisor/http/http_server.h"
 #include "supervisor/deploy/live_deployments.h"
 #include "supervisor/reactivity/query_cache.h"
 #include "supervisor/reactivity/read_tracker.h"
@@ -75,8 +81,12 @@ struct Config {
   // Admission control (0: the defaults, scaled to the machine).
   int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
   std::string contexts = "fresh";
-  // What functions read as CONVEX_CLOUD_URL and CONVEX_SITE_URL: "<url>/d/<deployment>".
-  std::string public_url = "http://127.0.0.1:7701";
+  // The HTTP listener (Convex clients): empty, the gRPC address's host and the next port (port 0
+  // when the gRPC port is 0); "off", none.
+  std::string http_listen;
+  // What functions read as CONVEX_CLOUD_URL and CONVEX_SITE_URL: "<url>/d/<deployment>". Empty: the
+  // HTTP listener's address.
+  std::string public_url;
   std::string site_url = "http://127.0.0.1:7702";
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
@@ -211,10 +221,35 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   WorkerPool pool(pool_options);
   LogHub logs;
+
+  // The HTTP listener is bound now (functions learn its address as CONVEX_CLOUD_URL) and serves once
+  // the Convex HTTP API exists, below.
+  std::unique_ptr<HttpServer> http_server;
+  ConvexHttpApi* http_api = nullptr;
+  ConvexSync* sync = nullptr;
+  std::string http_address;
+  if (config.http_listen != "off") {
+    HttpServerOptions http_options;
+    http_options.listen = config.http_listen;
+    if (http_options.listen.empty()) {
+      const size_t colon = config.listen.rfind(':');
+      int grpc_port = 0;
+      if (!absl::SimpleAtoi(config.listen.substr(colon + 1), &grpc_port)) grpc_port = 0;
+      http_options.listen = absl::StrCat(config.listen.substr(0, colon), ":", grpc_port == 0 ? 0 : grpc_port + 1);
+    }
+    http_server = std::make_unique<HttpServer>(
+        http_options,
+        [&http_api](HttpRequest request, HttpServer::Reply reply) { http_api->Handle(std::move(request), std::move(reply)); },
+        [&sync](const HttpRequest& request, HttpResponse* refusal) { return sync->Upgrade(request, refusal); });
+    RETURN_IF_ERROR(http_server->Listen());
+    http_address = absl::StrCat(http_options.listen.substr(0, http_options.listen.rfind(':')), ":", http_server->port());
+  }
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
   runner_options.admission = &admission;  // an action's nested calls are admitted as clients' are
-  runner_options.public_url = config.public_url;
+  runner_options.public_url = !config.public_url.empty() ? config.public_url
+                              : !http_address.empty()    ? absl::StrCat("http://", http_address)
+                                                         : "http://127.0.0.1:7701";
   runner_options.site_url = config.site_url;
   FunctionRunner runner(live, pool, executor, logs, runner_options);
   RealClock clock(executor);
@@ -282,12 +317,14 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
-  deployments_service.SetPublicUrls(config.public_url, config.site_url);
-  FunctionsOptions functions_options;
-  functions_options.admin_key = admin_key;
-  functions_options.database_available = [&pg_monitor] { return pg_monitor.available(); };
-  FunctionsService functions_service(functions_options, runner, admission, live, pg_pool, executor, tracker,
-                                     query_cache);
+  deployments_service.SetPublicUrls(runner_options.public_url, config.site_url);
+  GatewayOptions gateway_options;
+  gateway_options.admin_key = admin_key;
+  gateway_options.database_available = [&pg_monitor] { return pg_monitor.available(); };
+  Gateway gateway(gateway_options, runner, admission, live, pg_pool, tracker, query_cache);
+  FunctionsService functions_service(gateway, executor);
+  ConvexHttpApi convex_http_api(gateway, executor);
+  ConvexSync convex_sync(gateway, executor);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -312,7 +349,16 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);
+  if (http_server != nullptr) {
+    RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/http_url", absl::StrCat("http://", http_address, "\n")));
+  }
   RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
+  if (http_server != nullptr) {
+    http_api = &convex_http_api;
+    sync = &convex_sync;
+    http_server->Serve();
+    ISOBAR_LOG(kInfo, kComponent) << "Convex clients connect to http://" << http_address << "/d/<deployment>";
+  }
   // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives. From here on
   // nothing returns early: the monitor and `live` are stopped below, before what they tell goes.
   std::atomic<bool> draining{false};
@@ -340,9 +386,17 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << "): new calls are refused, running ones finish";
   housekeeping.Stop();
   scheduler.Stop(absl::Now() + absl::Seconds(20));  // no new scheduled runs; running ones end first
+  // HTTP: no new connections; idle ones close; requests being served get their answers, then close.
+  std::thread http_drain([&http_server] {
+    if (http_server == nullptr) return;
+    if (size_t cut = http_server->Drain(absl::Now() + absl::Seconds(31)); cut > 0) {
+      ISOBAR_LOG(kWarning, kComponent) << cut << " HTTP connections were cut while draining";
+    }
+  });
   if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {
     ISOBAR_LOG(kWarning, kComponent) << unanswered << " invocations did not finish in time and are cancelled";
   }
+  http_drain.join();
   logs.Close();  // log tails end
   public_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   pool.Shutdown();
@@ -370,8 +424,12 @@ int main(int argc, char** argv) {
   flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
   flags.String("contexts", &config.contexts,
                "fresh (a new V8 context per function call) or warm (contexts reused per code version)");
+  flags.String("http-listen", &config.http_listen,
+               "address of the HTTP listener for Convex clients (the Convex HTTP API at /d/<deployment>/api/...); "
+               "default: the --listen host and the next port (0 when that port is 0); off: none");
   flags.String("public-url", &config.public_url,
-               "base URL of the client API, as functions see it: CONVEX_CLOUD_URL is <url>/d/<deployment>");
+               "base URL of the client API, as functions see it: CONVEX_CLOUD_URL is <url>/d/<deployment> "
+               "(default: the HTTP listener's address)");
   flags.String("site-url", &config.site_url,
                "base URL of HTTP actions, as functions see it: CONVEX_SITE_URL is <url>/d/<deployment>");
   flags.Int("heartbeat-ms", &config.heartbeat_ms,

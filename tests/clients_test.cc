@@ -1,7 +1,8 @@
 // Clients in other languages call a real supervisor (embedded PostgreSQL, sandboxed workers) running
 // the chat test app: a Python client (Debian's python3-grpcio, stubs generated from proto/ by
 // //proto:api_py) and a Node.js client (@grpc/grpc-js and @grpc/proto-loader reading proto/). Each
-// script checks results, pagination, an action and ErrorDetail trailers itself, and says "ok".
+// script checks results, pagination, an action and ErrorDetail trailers itself, and says "ok". The
+// `convex` npm package's own ConvexHttpClient checks the Convex HTTP API the same way.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -53,6 +54,32 @@ TEST_F(ClientsTest, NodeClient) {
                                              " node ", *key, " ", Runfile("proto"), " 2>&1"));
   EXPECT_EQ(client.status, 0) << client.out;
   EXPECT_THAT(client.out, ::testing::HasSubstr("node client: ok"));
+}
+
+// The unmodified `convex` npm package's ConvexHttpClient (and raw fetch) against the Convex HTTP API,
+// at the deployment's client URL: <http_url>/d/<deployment>.
+TEST_F(ClientsTest, ConvexHttpClient) {
+  std::string admin_key;
+  absl::StatusOr<std::string> key = supervisor_->Deploy("convex-http", "tests/apps/chat.modules", &admin_key);
+  ASSERT_TRUE(key.ok()) << key.status();
+  ShellResult client = RunShell(absl::StrCat("NODE_PATH=", Runfiles(), "/npm_deps/node_modules node ",
+                                             Runfile("tests/clients/convex_http_client.js"), " ",
+                                             supervisor_->http_url(), "/d/convex-http ", admin_key, " 2>&1"));
+  EXPECT_EQ(client.status, 0) << client.out;
+  EXPECT_THAT(client.out, ::testing::HasSubstr("convex http client: ok"));
+}
+
+// The unmodified `convex` npm package's ConvexClient over the sync protocol (WebSocket): live
+// queries updated by another client's mutation, read-your-writes, errors, actions, admin identity.
+TEST_F(ClientsTest, ConvexSyncClient) {
+  std::string admin_key;
+  absl::StatusOr<std::string> key = supervisor_->Deploy("convex-sync", "tests/apps/chat.modules", &admin_key);
+  ASSERT_TRUE(key.ok()) << key.status();
+  ShellResult client = RunShell(absl::StrCat("NODE_PATH=", Runfiles(), "/npm_deps/node_modules timeout 120 node ",
+                                             Runfile("tests/clients/convex_sync_client.js"), " ",
+                                             supervisor_->http_url(), "/d/convex-sync ", admin_key, " 2>&1"));
+  EXPECT_EQ(client.status, 0) << client.out;
+  EXPECT_THAT(client.out, ::testing::HasSubstr("convex sync client: ok"));
 }
 
 }  // namespace

@@ -377,6 +377,8 @@ TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   text << in.rdbuf();
   EXPECT_THAT(text.str(), ::testing::ContainsRegex("deployment from-cli created; its API key .*\nisobar_[0-9a-f]{64}\n"));
   EXPECT_THAT(text.str(), HasSubstr("deployment from-cli: 2 API key(s), 0 table(s)"));
+  EXPECT_THAT(text.str(), HasSubstr(absl::StrCat("Convex clients connect to ", supervisor_->http_url(), "/d/from-cli\n")));
+  EXPECT_THAT(text.str(), HasSubstr(absl::StrCat("client URL: ", supervisor_->http_url(), "/d/from-cli\n")));
   EXPECT_THAT(text.str(), ::testing::ContainsRegex("its own admin key .*\nisobar_[0-9a-f]{64}\n"));
   const std::string ctl = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(), " --data-dir=",
                                        supervisor_->data_dir(), " --deployment=from-cli");

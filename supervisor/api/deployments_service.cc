@@ -141,6 +141,7 @@ absl::Status DeploymentsService::Describe(const storage::DeploymentInfo& info, i
   out->set_name(info.name);
   out->set_api_keys(static_cast<uint32_t>(keys));
   out->set_tables(static_cast<uint32_t>(tables.size()));
+  if (!public_url_.empty()) out->set_client_url(absl::StrCat(public_url_, "/d/", info.name));
   return absl::OkStatus();
 }
 

@@ -163,8 +163,11 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
                           Done done) {
   absl::StatusOr<storage::Value> args = storage::ParseConvexJson(request.args_json.empty() ? "{}" : request.args_json);
   const std::string canonical = args.ok() ? storage::ToConvexJson(*args) : request.args_json;
-  const Key shared{request.deployment, version, request.path, canonical, ""};
-  const Key personal{request.deployment, version, request.path, canonical, request.identity_json};
+  // A result computed with access to internal functions is never served to a caller without it
+  // (nor shared with one in flight): the access is part of the key.
+  const std::string path = absl::StrCat(request.allow_internal ? "internal " : "public ", request.path);
+  const Key shared{request.deployment, version, path, canonical, ""};
+  const Key personal{request.deployment, version, path, canonical, request.identity_json};
   std::shared_ptr<QueryResult> hit;
   {
     absl::MutexLock lock(&mu_);

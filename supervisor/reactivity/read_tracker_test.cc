@@ -141,6 +141,45 @@ TEST(QueryCacheTest, SharesExecutionsServesValidResultsAndNeverKeepsErrors) {
   EXPECT_EQ(runs, 3);
 }
 
+// A result an admin's call computed (internal functions allowed) must never answer a caller who may
+// only call public functions, from the cache or by sharing an execution in flight.
+TEST(QueryCacheTest, KeepsResultsOfInternalAccessFromPublicCallers) {
+  ReadTracker tracker;
+  QueryCache cache(tracker);
+  std::vector<FunctionCallRequest> ran;
+  std::vector<FunctionCallback> pending;
+  auto run = [&](FunctionCallRequest request, FunctionCallback done) {
+    ran.push_back(request);
+    pending.push_back(std::move(done));
+  };
+  FunctionCallRequest request;
+  request.deployment = "d";
+  request.path = "m:internalQuery";
+  request.args_json = "{}";
+  request.allow_internal = true;
+  std::vector<std::shared_ptr<QueryResult>> got;
+  auto keep = [&](std::shared_ptr<QueryResult> r) { got.push_back(std::move(r)); };
+  cache.Evaluate(request, 1, Timestamp(5), run, keep);
+  request.allow_internal = false;
+  cache.Evaluate(request, 1, Timestamp(5), run, keep);  // while the admin's is in flight
+  ASSERT_EQ(ran.size(), 2u);
+  EXPECT_TRUE(ran[0].allow_internal);
+  EXPECT_FALSE(ran[1].allow_internal);
+  FunctionOutcome secret;
+  secret.ok = true;
+  secret.result_json = R"("secret")";
+  secret.reads = Reads("a", "b");
+  secret.snapshot_ts = Timestamp(5);
+  secret.code_version = 1;
+  std::move(pending[0])(secret);
+  std::move(pending[1])(FunctionOutcome::Failure(absl::NotFoundError("Could not find public function")));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0]->outcome().ok);
+  EXPECT_FALSE(got[1]->outcome().ok) << "a public caller shared an internal caller's execution";
+  cache.Evaluate(request, 1, Timestamp(5), run, keep);  // the admin's result is cached now
+  EXPECT_EQ(ran.size(), 3u) << "a public caller was answered from an internal caller's result";
+}
+
 TEST(QueryCacheTest, OnlyResultsThatReadTheClockExpire) {
   ReadTracker tracker;
   QueryCache cache(tracker, {.max_age = absl::ZeroDuration()});

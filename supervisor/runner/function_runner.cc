@@ -94,8 +94,12 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   }
   const FunctionDef* function = attempt->code->Find(*path);
   if (function == nullptr || (function->internal && !request.allow_internal)) {
-    std::move(done)(FunctionOutcome::Failure(absl::NotFoundError(absl::StrCat(
-        "Could not find public function for '", path->canonical, "'."))));
+    // NOT_FOUND for gRPC; of the kind api.proto gives a function that does not exist (a request's
+    // mistake, which the Convex protocols report as the function's failure).
+    FunctionOutcome missing = FunctionOutcome::Failure(
+        absl::NotFoundError(absl::StrCat("Could not find public function for '", path->canonical, "'.")));
+    missing.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
+    std::move(done)(std::move(missing));
     return;
   }
   if (function->kind != request.kind) {
@@ -434,6 +438,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
       finish(std::move(failed));
       return;
     }
+    outcome.commit_ts = *committed;
   }
   outcome.ok = true;
   outcome.result_json = storage::ToConvexJson(*result);

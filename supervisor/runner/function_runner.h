@@ -72,6 +72,9 @@ struct FunctionOutcome {
   int64_t code_version = 0;
   bool identity_read = false;
   bool observed_time = false;  // it read the clock: a cached result expires
+  // A client's mutation that committed: its commit timestamp (0 when an idempotency key answered
+  // with a result committed earlier).
+  storage::Timestamp commit_ts{0};
 
   // A failure described from `status` (its kind and retryability follow from the code).
   static FunctionOutcome Failure(const absl::Status& status) {

@@ -1,0 +1,320 @@
+#include "supervisor/http/convex_http_api.h"
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "storage/convex_json.h"
+#include "supervisor/deploy/function_path.h"
+#include "supervisor/http/convex_wire.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using storage::Value;
+
+constexpr absl::string_view kAllowedMethods = "GET,POST,OPTIONS,PATCH,DELETE,PUT";
+
+enum class Format { kEncoded, kClean };
+
+// A request that cannot run, in Convex's shape: {"code","message"}.
+HttpResponse Refusal(int status, absl::string_view code, absl::string_view message) {
+  return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
+}
+
+// %XX decoded; nullopt for a malformed escape.
+std::optional<std::string> PercentDecoded(absl::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size() || !absl::ascii_isxdigit(text[i + 1]) || !absl::ascii_isxdigit(text[i + 2])) return std::nullopt;
+    auto nibble = [](char c) { return absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10; };
+    out.push_back(static_cast<char>(nibble(text[i + 1]) * 16 + nibble(text[i + 2])));
+    i += 2;
+  }
+  return out;
+}
+
+// "application/json" or "application/<x>+json", parameters allowed.
+bool IsJsonContentType(absl::string_view value) {
+  absl::string_view type = absl::StripAsciiWhitespace(value.substr(0, value.find(';')));
+  const std::string lower = absl::AsciiStrToLower(type);
+  return lower == "application/json" || (absl::StartsWith(lower, "application/") && absl::EndsWith(lower, "+json"));
+}
+
+
+void AppendLogLines(const FunctionOutcome& outcome, std::string* json) {
+  if (!outcome.logs.empty()) absl::StrAppend(json, ",\"logLines\":", LogLinesJson(outcome.logs));
+}
+
+// A value the runner produced (canonical Convex JSON) in the format the client asked for.
+absl::StatusOr<std::string> Exported(const std::string& convex_json, Format format) {
+  if (format == Format::kEncoded) return convex_json;
+  absl::StatusOr<Value> value = storage::ParseConvexJson(convex_json);
+  if (!value.ok()) return value.status();
+  return storage::ToCleanJson(*value);
+}
+
+// How a failed outcome is answered: a function's own failure is HTTP 200 {"status":"error"}, as on
+// Convex; a call that could not run gets a status of its own.
+HttpResponse FailureResponse(const FunctionOutcome& outcome, Format format, const std::string& request_id) {
+  const isobar::v1::ErrorDetail& detail = outcome.error.detail;
+  using Kind = isobar::v1::ErrorDetail;
+  if (!IsFunctionFailure(detail)) {
+    switch (detail.kind()) {
+      case Kind::UNAUTHENTICATED:
+        return Refusal(401, "Unauthenticated", detail.message());
+      case Kind::NOT_FOUND:
+        return Refusal(404, "NotFound", detail.message());
+      case Kind::INTERNAL:
+      case Kind::KIND_UNSPECIFIED:
+        return Refusal(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
+      default:
+        return Refusal(503, detail.kind() == Kind::LIMIT ? "Overloaded" : "Unavailable", detail.message());
+    }
+  }
+  std::string json = absl::StrCat("{\"status\":\"error\",\"errorMessage\":", JsonString(ErrorMessage(detail, request_id)));
+  if (detail.kind() == Kind::CONVEX_ERROR && !detail.convex_error_data_json().empty()) {
+    absl::StatusOr<std::string> data = Exported(detail.convex_error_data_json(), format);
+    absl::StrAppend(&json, ",\"errorData\":", data.ok() ? *data : "null");
+  }
+  AppendLogLines(outcome, &json);
+  json.push_back('}');
+  return HttpResponse::Json(200, std::move(json));
+}
+
+HttpResponse OutcomeResponse(const FunctionOutcome& outcome, Format format, const std::string& request_id) {
+  if (!outcome.ok) return FailureResponse(outcome, format, request_id);
+  absl::StatusOr<std::string> value = Exported(outcome.result_json, format);
+  if (!value.ok()) {
+    FunctionOutcome failed = FunctionOutcome::Failure(absl::InvalidArgumentError(
+        absl::StrCat("Function return value invalid: ", value.status().message())));
+    failed.error.detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
+    failed.logs = outcome.logs;
+    return FailureResponse(failed, format, request_id);
+  }
+  std::string json = absl::StrCat("{\"status\":\"success\",\"value\":", *value);
+  AppendLogLines(outcome, &json);
+  json.push_back('}');
+  return HttpResponse::Json(200, std::move(json));
+}
+
+}  // namespace
+
+// One parsed request, on its way to the gateway.
+struct ConvexHttpApi::Call {
+  std::string endpoint;    // "query", "mutation", "action", "run"
+  std::string admin_key;   // from `Authorization: Convex <key>`; empty: anonymous
+  FunctionCallRequest request;
+  bool kind_from_function = false;  // /api/run: the function's own kind
+  Format format = Format::kClean;
+  std::string request_id;
+  std::vector<std::pair<std::string, std::string>> cors;
+};
+
+void ConvexHttpApi::Handle(HttpRequest http, HttpServer::Reply reply) {
+  // CORS as Convex answers it: the Origin echoed, with credentials, on every answer.
+  std::vector<std::pair<std::string, std::string>> cors = {{"access-control-allow-credentials", "true"}};
+  if (absl::string_view origin = http.Header("origin"); !origin.empty()) {
+    cors.emplace_back("access-control-allow-origin", std::string(origin));
+    cors.emplace_back("vary", "origin, access-control-request-method, access-control-request-headers");
+  }
+  auto answer = [&cors, &reply](HttpResponse response) {
+    response.headers.insert(response.headers.end(), cors.begin(), cors.end());
+    std::move(reply)(std::move(response));
+  };
+
+  // /d/<deployment>/api/<endpoint>[/...][?query]
+  absl::string_view path = http.target;
+  path = path.substr(0, path.find('?'));
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
+  if (parts.size() < 5 || !parts[0].empty() || parts[1] != "d" || !IsDeploymentName(parts[2]) || parts[3] != "api") {
+    return answer(HttpResponse::Text(404, "Not found"));
+  }
+  const std::string endpoint(parts[4]);
+  const bool run = endpoint == "run";
+  if (!run && (parts.size() != 5 || (endpoint != "query" && endpoint != "mutation" && endpoint != "action"))) {
+    return answer(HttpResponse::Text(404, "Not found"));
+  }
+  if (http.method == "OPTIONS") {
+    HttpResponse preflight;
+    preflight.headers.emplace_back("access-control-allow-methods", std::string(kAllowedMethods));
+    if (absl::string_view asked = http.Header("access-control-request-headers"); !asked.empty()) {
+      preflight.headers.emplace_back("access-control-allow-headers", std::string(asked));
+    }
+    preflight.headers.emplace_back("access-control-max-age", "86400");
+    return answer(std::move(preflight));
+  }
+  if (http.method != "POST") {
+    HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");
+    not_allowed.headers.emplace_back("allow", "POST");
+    return answer(std::move(not_allowed));
+  }
+
+  auto call = std::make_shared<Call>();
+  call->endpoint = endpoint;
+  call->request_id = NewRequestId();
+  call->request.deployment = std::string(parts[2]);
+  if (run) {
+    // /api/run/messages/list -> "messages:list"
+    if (parts.size() < 7) {
+      return answer(Refusal(400, "MissingIdentifier",
+                            "Path or function name not provided in path, e.g. /api/run/messages/list"));
+    }
+    std::vector<std::string> segments;
+    for (size_t i = 5; i < parts.size(); ++i) {
+      std::optional<std::string> decoded = PercentDecoded(parts[i]);
+      if (!decoded.has_value() || decoded->empty()) {
+        return answer(Refusal(400, "BadConvexFunctionIdentifier", absl::StrCat(path, " is not a valid path to a Convex function.")));
+      }
+      segments.push_back(*std::move(decoded));
+    }
+    const std::string name = std::move(segments.back());
+    segments.pop_back();
+    call->request.path = absl::StrCat(absl::StrJoin(segments, "/"), ":", name);
+    call->kind_from_function = true;
+  }
+
+  // Authorization: "Convex <admin key>[:<base64 identity>]" or "Bearer <JWT>"; none is anonymous.
+  call->request.identity_json = "null";
+  if (absl::string_view auth = http.Header("authorization"); !auth.empty()) {
+    if (auth.size() < 7) return answer(Refusal(400, "InvalidHeaderFailure", "Invalid authentication header"));
+    const std::string scheme = absl::AsciiStrToLower(auth.substr(0, 7));
+    absl::string_view credential = absl::StripAsciiWhitespace(auth.substr(7));
+    if (scheme == "bearer " && !credential.empty()) {
+      return answer(Refusal(401, "NoAuthProvider",
+                            "No auth provider found matching the given token: this server does not check user tokens "
+                            "yet (auth.config.ts support is coming)."));
+    }
+    if (scheme != "convex " || credential.empty()) return answer(Refusal(400, "InvalidAdminKey", "Invalid admin key"));
+    const size_t colon = credential.find(':');
+    call->admin_key = std::string(credential.substr(0, colon));
+    if (colon != absl::string_view::npos) {
+      // Acting as a user: the identity's attributes, base64 JSON.
+      std::string json;
+      absl::StatusOr<Value> identity = absl::InvalidArgumentError("");
+      if (absl::Base64Unescape(credential.substr(colon + 1), &json)) {
+        identity = storage::ParseConvexJson(json, {.plain = true});
+      }
+      if (!identity.ok() || identity->type() != Value::Type::kObject) {
+        return answer(Refusal(400, "HeaderParseFailure", "Malformed Authorization header."));
+      }
+      absl::StatusOr<std::string> acting_as = ActingAsIdentity(*identity);
+      if (!acting_as.ok()) return answer(Refusal(400, "HeaderParseFailure", acting_as.status().message()));
+      call->request.identity_json = *std::move(acting_as);
+    }
+  }
+
+  // The body: {"path", "args", "format"?} (no "path" for /api/run).
+  if (!IsJsonContentType(http.Header("content-type"))) {
+    return answer(Refusal(400, "BadJsonBody", "Expected request with `Content-Type: application/json`"));
+  }
+  absl::StatusOr<Value> body = storage::ParseConvexJson(http.body, {.plain = true});
+  if (!body.ok()) {
+    return answer(Refusal(400, "BadJsonBody", absl::StrCat("Failed to parse the request body as JSON: ", body.status().message())));
+  }
+  if (body->type() != Value::Type::kObject) {
+    return answer(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected an object"));
+  }
+  if (!run) {
+    const Value& function = body->Get("path");
+    if (function.type() != Value::Type::kString) {
+      return answer(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`"));
+    }
+    call->request.path = function.string();
+  }
+  if (absl::StatusOr<FunctionPath> parsed = ParseFunctionPath(call->request.path); !parsed.ok()) {
+    return answer(Refusal(400, "BadConvexFunctionIdentifier",
+                          absl::StrCat(call->request.path, " is not a valid path to a Convex function. ", parsed.status().message())));
+  }
+  const Value& format = body->Get("format");
+  if (!format.is_undefined()) {
+    const std::string given = format.type() == Value::Type::kString ? format.string() : storage::ToConvexJson(format);
+    if (given == "convex_encoded_json" || given == "convex_json") {
+      call->format = Format::kEncoded;
+    } else if (given != "json" && given != "convex_clean_json") {
+      return answer(Refusal(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given)));
+    }
+  }
+  const Value& args = body->Get("args");
+  if (args.is_undefined()) {
+    return answer(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`"));
+  }
+  // Positional arguments, as old clients send them: a function takes one object.
+  const Value* single = &args;
+  if (args.type() == Value::Type::kArray) {
+    if (args.array().size() != 1) {
+      FunctionOutcome wrong = FunctionOutcome::Failure(absl::InvalidArgumentError(absl::StrCat(
+          "Expected to receive a single object as the function's argument. Instead received ", args.array().size(),
+          " arguments: ", storage::ToConvexJson(args))));
+      wrong.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
+      return answer(OutcomeResponse(wrong, call->format, call->request_id));
+    }
+    single = &args.array()[0];
+  }
+  absl::StatusOr<Value> converted = storage::FromPlainJson(*single, /*allow_undefined=*/false);
+  if (!converted.ok()) {
+    FunctionOutcome invalid = FunctionOutcome::Failure(absl::InvalidArgumentError(
+        absl::StrCat("Invalid arguments for ", call->request.path, ": ", converted.status().message())));
+    invalid.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
+    return answer(OutcomeResponse(invalid, call->format, call->request_id));
+  }
+  call->request.args_json = storage::ToConvexJson(*converted);
+  call->request.kind = endpoint == "mutation" ? FunctionKind::kMutation
+                       : endpoint == "action" ? FunctionKind::kAction
+                                              : FunctionKind::kQuery;
+  call->cors = std::move(cors);
+
+  // Nothing on the way waits when the deployment is open and the caller is anonymous or known;
+  // otherwise (a key to check, a deployment to open) the executor takes it.
+  const bool open = gateway_.deployments().FindOpen(call->request.deployment) != nullptr;
+  const bool known = call->admin_key.empty() ||
+                     gateway_.KnownAccess(call->request.deployment, call->admin_key).has_value();
+  if (open && known && !call->kind_from_function) return Serve(std::move(call), std::move(reply));
+  executor_.Run([this, call = std::move(call), reply = std::move(reply)]() mutable { Serve(std::move(call), std::move(reply)); });
+}
+
+void ConvexHttpApi::Serve(std::shared_ptr<Call> call, HttpServer::Reply reply) {
+  auto answer = [cors = call->cors](HttpServer::Reply reply, HttpResponse response) {
+    response.headers.insert(response.headers.end(), cors.begin(), cors.end());
+    std::move(reply)(std::move(response));
+  };
+  if (!call->admin_key.empty()) {
+    absl::StatusOr<Access> access = gateway_.Authorize(call->request.deployment, call->admin_key);
+    if (!access.ok() && !absl::IsUnauthenticated(access.status())) {
+      FunctionOutcome failed = FunctionOutcome::Failure(access.status());
+      return answer(std::move(reply), OutcomeResponse(failed, call->format, call->request_id));
+    }
+    if (!access.ok() || *access != Access::kInternal) {
+      return answer(std::move(reply),
+                    Refusal(401, "BadAdminKey", "The provided admin key was invalid for this instance"));
+    }
+    call->request.allow_internal = true;
+  }
+  if (call->kind_from_function) {
+    // /api/run runs the function as what it is.
+    absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(call->request.deployment);
+    std::shared_ptr<const CodeVersion> code = live.ok() ? (*live)->code() : nullptr;
+    absl::StatusOr<FunctionPath> path = ParseFunctionPath(call->request.path);
+    const FunctionDef* function = code != nullptr && path.ok() ? code->Find(*path) : nullptr;
+    if (function != nullptr) call->request.kind = function->kind;
+  }
+  call->request.deadline = gateway_.DeadlineFor(call->request.kind, absl::InfiniteFuture());
+  const Format format = call->format;
+  const std::string request_id = call->request_id;
+  gateway_.Call(std::move(call->request),
+                [answer, reply = std::move(reply), format, request_id](FunctionOutcome outcome) mutable {
+                  answer(std::move(reply), OutcomeResponse(outcome, format, request_id));
+                });
+}
+
+}  // namespace isobar::supervisor

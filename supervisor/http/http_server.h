@@ -1,0 +1,162 @@
+// An HTTP/1.1 listener (Boost.Beast on Asio): keep-alive, bounded requests, timeouts for slow and idle
+// clients, a cap on connections, and a drain. What a request means is the handler's business; this
+// file knows nothing of deployments or Convex.
+//
+//   HttpServer server(options, [](HttpRequest request, HttpServer::Reply reply) {
+//     std::move(reply)(HttpResponse::Text(200, "ok"));   // from any thread, exactly once
+//   });
+//   RETURN_IF_ERROR(server.Start());          // binds options.listen, serves on its own threads
+//                                             // (or Listen() now, Serve() once the handler is ready)
+//   ...
+//   server.Drain(absl::Now() + absl::Seconds(30));   // stop accepting, finish answers, close
+//
+// Every connection serves one request at a time: the next is not read until the answer to the
+// previous one is written, so a connection holds at most one request and one response. Refused in
+// words, then closed: a header block over `max_header_bytes` (431), a body over `max_body_bytes`
+// (413), a malformed request (400). A client that takes longer than `header_timeout` to send its
+// headers or `body_timeout` its body, or that does not read its answer within `write_timeout`, is
+// disconnected; so is a connection idle for `idle_timeout` between requests. A WebSocket upgrade goes
+// to the upgrade handler, which gives each accepted socket a WebSocketHandler.
+#ifndef ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_H_
+#define ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace isobar::supervisor {
+
+struct HttpServerOptions {
+  std::string listen = "127.0.0.1:7701";  // host:port; port 0 picks a free one (see port())
+  int threads = 1;
+  size_t max_connections = 4096;
+  size_t max_header_bytes = 16 << 10;
+  size_t max_body_bytes = 20 << 20;  // Convex's 16 MiB of arguments, as JSON, with room to spare
+  absl::Duration header_timeout = absl::Seconds(10);
+  absl::Duration body_timeout = absl::Seconds(60);
+  absl::Duration write_timeout = absl::Seconds(60);
+  absl::Duration idle_timeout = absl::Seconds(75);
+  // WebSockets: the largest message read; messages waiting to be written before a client that does
+  // not read is cut off; a socket silent this long is pinged, and closed if the ping is not answered.
+  size_t max_websocket_message_bytes = 20 << 20;
+  size_t max_websocket_queue = 64;
+  absl::Duration websocket_idle_timeout = absl::Seconds(120);
+};
+
+// A request as the handler sees it. Header names are lower case; a repeated header keeps its values
+// joined with ", " (RFC 9110 §5.3).
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string peer;  // "ip:port"
+
+  // The header's value, or empty.
+  absl::string_view Header(absl::string_view lower_case_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static HttpResponse Text(int status, std::string text);
+  static HttpResponse Json(int status, std::string json);
+};
+
+// An accepted WebSocket, as its handler holds it: safe from any thread, and harmless once the socket
+// is gone (Send answers false). Messages are text frames.
+class WebSocket {
+ public:
+  class Session;  // http_server.cc's side
+  explicit WebSocket(std::weak_ptr<Session> session) : session_(std::move(session)) {}
+
+  // Queues a text message. False if the socket is closed, or if `max_websocket_queue` messages are
+  // already waiting because the client does not read: then the socket is closed (1008).
+  bool Send(std::string text);
+  // Closes with `code` and `reason` once what is queued is written.
+  void Close(uint16_t code, std::string reason);
+  // Messages queued and not yet written.
+  size_t queued() const;
+
+ private:
+  std::weak_ptr<Session> session_;
+};
+
+// One WebSocket connection's handler, made when the upgrade is accepted. Its calls come on the
+// server's thread, one at a time, and must not block.
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  virtual void OnOpen(std::shared_ptr<WebSocket> socket) = 0;
+  virtual void OnMessage(std::string text) = 0;
+  // A queued message was written (queued() went down by one).
+  virtual void OnSent() {}
+  // The socket is closed (either side, or the server draining); nothing more is called.
+  virtual void OnClose() = 0;
+};
+
+class HttpServer {
+ public:
+  // Called exactly once per request, from any thread.
+  using Reply = absl::AnyInvocable<void(HttpResponse) &&>;
+  // Called on the server's thread; must not block (hand anything slow to an executor).
+  using Handler = std::function<void(HttpRequest, Reply)>;
+  // A WebSocket upgrade request: its handler, or null and `*refusal` set (the answer instead).
+  using UpgradeHandler = std::function<std::unique_ptr<WebSocketHandler>(const HttpRequest&, HttpResponse* refusal)>;
+
+  HttpServer(HttpServerOptions options, Handler handler, UpgradeHandler upgrade = nullptr);
+  ~HttpServer();  // drains with no grace
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds options.listen (port() is known from here on); nothing is accepted before Serve().
+  absl::Status Listen();
+  // Starts the threads that accept and serve.
+  void Serve();
+  absl::Status Start() {
+    absl::Status listening = Listen();
+    if (listening.ok()) Serve();
+    return listening;
+  }
+  int port() const { return port_; }
+  // Stops accepting, closes idle connections, lets requests being served finish until `deadline`,
+  // then closes everything and joins the threads. Returns how many connections had to be cut.
+  size_t Drain(absl::Time deadline);
+
+  struct Stats {
+    size_t open_connections = 0;
+    uint64_t accepted = 0;
+    uint64_t refused_busy = 0;  // over max_connections
+    uint64_t requests = 0;
+    uint64_t timed_out = 0;
+    uint64_t bad_requests = 0;
+    uint64_t websockets = 0;  // accepted upgrades
+  };
+  Stats stats() const;
+
+  // The server's insides (http_server_internal.h), named here so its two files can share them.
+  class Peer;
+  class Impl;
+
+ private:
+  class Connection;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_H_

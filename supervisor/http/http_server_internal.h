@@ -1,0 +1,87 @@
+// HttpServer's insides, shared by http_server.cc (HTTP connections) and web_socket.cc (WebSockets).
+// Nothing outside this room includes it.
+#ifndef ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_INTERNAL_H_
+#define ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_INTERNAL_H_
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "supervisor/http/http_server.h"
+
+namespace isobar::supervisor {
+
+namespace http_internal {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+inline std::chrono::steady_clock::duration Chrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
+}  // namespace http_internal
+
+// What the server keeps track of while it is open: an HTTP connection or a WebSocket. Owned by its
+// pending operations; listed in Impl while it exists.
+class HttpServer::Peer : public std::enable_shared_from_this<Peer> {
+ public:
+  virtual ~Peer() = default;
+  // From Drain: close now if nothing is being served; otherwise once it is answered.
+  virtual void CloseIfIdle() = 0;
+  virtual void CloseNow() = 0;
+};
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, Handler handler, UpgradeHandler upgrade)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        upgrade_(std::move(upgrade)),
+        ioc_(options_.threads),
+        work_(ioc_.get_executor()) {}
+
+  absl::Status Listen(int* port);
+  void Accept();
+  size_t Drain(absl::Time deadline);
+  Stats stats() const;
+
+  void Added(Peer* peer) ABSL_LOCKS_EXCLUDED(mu_);
+  void Removed(Peer* peer) ABSL_LOCKS_EXCLUDED(mu_);
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+
+  const HttpServerOptions options_;
+  const Handler handler_;
+  const UpgradeHandler upgrade_;
+  // Before the io_context: destroying it destroys pending handlers, and with them peers, which
+  // unlist themselves here.
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<Peer*> peers_ ABSL_GUARDED_BY(mu_);
+  http_internal::net::io_context ioc_;
+  http_internal::net::executor_work_guard<http_internal::net::io_context::executor_type> work_;
+  http_internal::tcp::acceptor acceptor_{http_internal::net::make_strand(ioc_)};
+  std::vector<std::thread> threads_;
+  std::atomic<bool> draining_{false};
+  std::atomic<uint64_t> accepted_{0}, refused_busy_{0}, requests_{0}, timed_out_{0}, bad_requests_{0};
+  std::atomic<uint64_t> websockets_{0};
+};
+
+// Takes over an upgraded connection's stream: accepts the handshake for `request`, then reads
+// messages to `handler` and writes what it is given, one message at a time.
+void StartWebSocket(HttpServer::Impl& server, http_internal::beast::tcp_stream stream,
+                    http_internal::http::request<http_internal::http::string_body> request,
+                    std::unique_ptr<WebSocketHandler> handler);
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_INTERNAL_H_

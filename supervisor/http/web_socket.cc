@@ -1,0 +1,163 @@
+// HttpServer's WebSockets: a session per upgraded connection, on the connection's strand.
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "supervisor/http/http_server_internal.h"
+
+namespace isobar::supervisor {
+
+using namespace http_internal;  // NOLINT: Beast's and Asio's names, this file only
+
+class WebSocket::Session final : public HttpServer::Peer {
+ public:
+  Session(HttpServer::Impl& server, beast::tcp_stream stream, std::unique_ptr<WebSocketHandler> handler)
+      : server_(server), ws_(std::move(stream)), handler_(std::move(handler)) {
+    server_.Added(this);
+  }
+  ~Session() override { server_.Removed(this); }
+
+  void Start(http::request<http::string_body> request) {
+    ws_.next_layer().expires_never();  // the websocket's own timeouts from here on
+    websocket::stream_base::timeout timeout;
+    timeout.handshake_timeout = Chrono(server_.options_.header_timeout);
+    timeout.idle_timeout = Chrono(server_.options_.websocket_idle_timeout);
+    timeout.keep_alive_pings = true;  // a ping at half the idle time; no pong by the end: closed
+    ws_.set_option(timeout);
+    ws_.read_message_max(server_.options_.max_websocket_message_bytes);
+    auto shared_request = std::make_shared<http::request<http::string_body>>(std::move(request));
+    ws_.async_accept(*shared_request, [self = Self(), shared_request](beast::error_code ec) {
+      if (ec) return self->Closed();
+      self->open_ = true;
+      self->handler_->OnOpen(std::make_shared<WebSocket>(self->weak()));
+      self->Read();
+      // What was asked for before the handshake ended (a close from a drain, say) goes now.
+      if (!self->writing_) self->WriteNext();
+    });
+  }
+
+  // Any thread.
+  bool Send(std::string text) {
+    if (closed_.load()) return false;
+    if (queued_.fetch_add(1) >= server_.options_.max_websocket_queue) {
+      queued_.fetch_sub(1);
+      Close(static_cast<uint16_t>(websocket::close_code::policy_error), "the client does not read its messages");
+      return false;
+    }
+    net::post(ws_.get_executor(), [self = Self(), text = std::move(text)]() mutable {
+      self->outbox_.push_back(std::move(text));
+      if (!self->writing_) self->WriteNext();
+    });
+    return true;
+  }
+
+  void Close(uint16_t code, std::string reason) {
+    net::post(ws_.get_executor(), [self = Self(), code, reason = std::move(reason)]() mutable {
+      if (self->closing_.has_value()) return;
+      self->closing_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+      if (!self->writing_) self->WriteNext();
+    });
+  }
+
+  size_t queued() const { return queued_.load(); }
+
+  void CloseIfIdle() override { Close(static_cast<uint16_t>(websocket::close_code::going_away), "the server is stopping"); }
+  void CloseNow() override {
+    net::post(ws_.get_executor(), [self = Self()] {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(self->ws_).close();
+    });
+  }
+
+ private:
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  std::weak_ptr<Session> weak() { return Self(); }
+
+  void Read() {
+    ws_.async_read(buffer_, [self = Self()](beast::error_code ec, size_t) {
+      if (ec) return self->Closed();
+      if (!self->ws_.got_text()) {
+        // Binary frames are not part of any protocol served here.
+        self->buffer_.consume(self->buffer_.size());
+        self->Close(static_cast<uint16_t>(websocket::close_code::unknown_data), "only text messages are accepted");
+        return self->Read();
+      }
+      std::string text = beast::buffers_to_string(self->buffer_.data());
+      self->buffer_.consume(self->buffer_.size());
+      self->handler_->OnMessage(std::move(text));
+      self->Read();
+    });
+  }
+
+  // On the strand: the next queued message, then the close if one was asked for.
+  void WriteNext() {
+    if (!open_) return;  // until the handshake ends (its completion comes back here)
+    if (!outbox_.empty()) {
+      writing_ = true;
+      ws_.text(true);
+      ws_.async_write(net::buffer(outbox_.front()), [self = Self()](beast::error_code ec, size_t) {
+        self->writing_ = false;
+        self->outbox_.pop_front();
+        self->queued_.fetch_sub(1);
+        if (ec) return self->Closed();
+        self->handler_->OnSent();
+        self->WriteNext();
+      });
+      return;
+    }
+    if (closing_.has_value() && !close_sent_) {
+      close_sent_ = true;
+      writing_ = true;
+      ws_.async_close(*closing_, [self = Self()](beast::error_code) {
+        self->writing_ = false;
+        self->Closed();
+      });
+    }
+  }
+
+  void Closed() {
+    if (closed_.exchange(true)) return;
+    handler_->OnClose();
+  }
+
+  HttpServer::Impl& server_;
+  websocket::stream<beast::tcp_stream> ws_;
+  std::unique_ptr<WebSocketHandler> handler_;
+  beast::flat_buffer buffer_;
+  // On the strand.
+  std::deque<std::string> outbox_;
+  bool writing_ = false;
+  bool open_ = false;
+  std::optional<websocket::close_reason> closing_;
+  bool close_sent_ = false;
+  // Any thread.
+  std::atomic<bool> closed_{false};
+  std::atomic<size_t> queued_{0};
+};
+
+bool WebSocket::Send(std::string text) {
+  std::shared_ptr<Session> session = session_.lock();
+  return session != nullptr && session->Send(std::move(text));
+}
+
+void WebSocket::Close(uint16_t code, std::string reason) {
+  if (std::shared_ptr<Session> session = session_.lock()) session->Close(code, std::move(reason));
+}
+
+size_t WebSocket::queued() const {
+  std::shared_ptr<Session> session = session_.lock();
+  return session != nullptr ? session->queued() : 0;
+}
+
+void StartWebSocket(HttpServer::Impl& server, beast::tcp_stream stream, http::request<http::string_body> request,
+                    std::unique_ptr<WebSocketHandler> handler) {
+  auto session = std::make_shared<WebSocket::Session>(server, std::move(stream), std::move(handler));
+  session->Start(std::move(request));
+}
+
+}  // namespace isobar::supervisor
