@@ -20,6 +20,8 @@ namespace {
 using storage::Value;
 
 constexpr absl::string_view kAllowedMethods = "GET,POST,OPTIONS,PATCH,DELETE,PUT";
+// Bodies up to this size are parsed on the server's thread.
+constexpr size_t kInlineBodyBytes = 64 << 10;
 
 enum class Format { kEncoded, kClean };
 
@@ -114,6 +116,7 @@ HttpResponse OutcomeResponse(const FunctionOutcome& outcome, Format format, cons
 struct ConvexHttpApi::Call {
   std::string endpoint;    // "query", "mutation", "action", "run"
   std::string admin_key;   // from `Authorization: Convex <key>`; empty: anonymous
+  std::optional<absl::StatusOr<Access>> known;  // the key's access, if known without the catalog
   FunctionCallRequest request;
   bool kind_from_function = false;  // /api/run: the function's own kind
   Format format = Format::kClean;
@@ -122,6 +125,17 @@ struct ConvexHttpApi::Call {
 };
 
 void ConvexHttpApi::Handle(HttpRequest http, HttpServer::Reply reply) {
+  // Parsing and converting a large body is the executor's work, not the server's thread's.
+  if (http.body.size() > kInlineBodyBytes) {
+    executor_.Run([this, http = std::move(http), reply = std::move(reply)]() mutable {
+      Process(std::move(http), std::move(reply));
+    });
+    return;
+  }
+  Process(std::move(http), std::move(reply));
+}
+
+void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   // CORS as Convex answers it: the Origin echoed, with credentials, on every answer.
   std::vector<std::pair<std::string, std::string>> cors = {{"access-control-allow-credentials", "true"}};
   if (absl::string_view origin = http.Header("origin"); !origin.empty()) {
@@ -198,6 +212,8 @@ void ConvexHttpApi::Handle(HttpRequest http, HttpServer::Reply reply) {
     if (scheme != "convex " || credential.empty()) return answer(Refusal(400, "InvalidAdminKey", "Invalid admin key"));
     const size_t colon = credential.find(':');
     call->admin_key = std::string(credential.substr(0, colon));
+    // An identity to act as comes only with a key, which Serve checks before anything runs.
+    if (call->admin_key.empty()) return answer(Refusal(400, "InvalidAdminKey", "Invalid admin key"));
     if (colon != absl::string_view::npos) {
       // Acting as a user: the identity's attributes, base64 JSON.
       std::string json;
@@ -277,8 +293,8 @@ void ConvexHttpApi::Handle(HttpRequest http, HttpServer::Reply reply) {
   // Nothing on the way waits when the deployment is open and the caller is anonymous or known;
   // otherwise (a key to check, a deployment to open) the executor takes it.
   const bool open = gateway_.deployments().FindOpen(call->request.deployment) != nullptr;
-  const bool known = call->admin_key.empty() ||
-                     gateway_.KnownAccess(call->request.deployment, call->admin_key).has_value();
+  if (!call->admin_key.empty()) call->known = gateway_.KnownAccess(call->request.deployment, call->admin_key);
+  const bool known = call->admin_key.empty() || call->known.has_value();
   if (open && known && !call->kind_from_function) return Serve(std::move(call), std::move(reply));
   executor_.Run([this, call = std::move(call), reply = std::move(reply)]() mutable { Serve(std::move(call), std::move(reply)); });
 }
@@ -289,7 +305,9 @@ void ConvexHttpApi::Serve(std::shared_ptr<Call> call, HttpServer::Reply reply) {
     std::move(reply)(std::move(response));
   };
   if (!call->admin_key.empty()) {
-    absl::StatusOr<Access> access = gateway_.Authorize(call->request.deployment, call->admin_key);
+    // Known already on the fast path (never a catalog read on the server's thread).
+    absl::StatusOr<Access> access =
+        call->known.has_value() ? *call->known : gateway_.Authorize(call->request.deployment, call->admin_key);
     if (!access.ok() && !absl::IsUnauthenticated(access.status())) {
       FunctionOutcome failed = FunctionOutcome::Failure(access.status());
       return answer(std::move(reply), OutcomeResponse(failed, call->format, call->request_id));

@@ -37,6 +37,7 @@ class ConvexHttpApi {
 
  private:
   struct Call;
+  void Process(HttpRequest request, HttpServer::Reply reply);
   void Serve(std::shared_ptr<Call> call, HttpServer::Reply reply);
 
   Gateway& gateway_;

@@ -1,6 +1,8 @@
 #include "supervisor/http/convex_sync.h"
 
+#include <algorithm>
 #include <deque>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,11 +27,16 @@ constexpr char kComponent[] = "sync";
 constexpr absl::Duration kPingAfter = absl::Seconds(15);
 // Transitions larger than this go out as TransitionChunks of at most this many bytes.
 constexpr size_t kChunkBytes = 5'000'000;
-// Mutations waiting and actions running, per socket.
+// Per socket: mutations waiting and actions running; bytes of messages not handled yet, of the
+// arguments of mutations waiting, and of the arguments of live queries.
 constexpr size_t kMaxRequestsInFlight = 1000;
+constexpr size_t kMaxInboxBytes = 32 << 20;
+constexpr size_t kMaxQueuedArgsBytes = 64 << 20;
+constexpr size_t kMaxQueryArgsBytes = 64 << 20;
 // Close codes: the client reconnects after any of them (only FatalError stops it).
 constexpr uint16_t kCloseNormal = 1000;
 constexpr uint16_t kCloseInternal = 1011;
+constexpr uint16_t kClosePolicy = 1008;
 constexpr uint16_t kCloseTryAgain = 1013;
 
 std::string VersionJson(const QuerySetVersion& version) {
@@ -99,6 +106,10 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
   void Message(std::string text) {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
+    if (inbox_bytes_ + text.size() > kMaxInboxBytes) {
+      return CloseLocked(kClosePolicy, "TooManyMessages: messages arrive faster than they are handled");
+    }
+    inbox_bytes_ += text.size();
     inbox_.push_back(std::move(text));
     if (handling_) return;
     handling_ = true;
@@ -152,23 +163,27 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       json.push_back('}');
     }
     absl::StrAppend(&json, "],\"clientClockSkew\":0,\"serverTs\":", absl::ToUnixNanos(absl::Now()), "}");
-    absl::MutexLock lock(&mu_);
+    std::vector<std::string> messages;
     if (json.size() <= kChunkBytes) {
-      WriteLocked(std::move(json), /*ends_transition=*/true);
-      return;
+      messages.push_back(std::move(json));
+    } else {
+      // TransitionChunks: consecutive slices cut on UTF-8 character boundaries (built outside the lock).
+      std::vector<std::string> parts;
+      for (size_t at = 0; at < json.size();) {
+        size_t end = std::min(json.size(), at + kChunkBytes);
+        while (end < json.size() && end > at && (static_cast<unsigned char>(json[end]) & 0xC0) == 0x80) --end;
+        parts.push_back(json.substr(at, end - at));
+        at = end;
+      }
+      for (size_t i = 0; i < parts.size(); ++i) {
+        messages.push_back(absl::StrCat("{\"type\":\"TransitionChunk\",\"chunk\":", JsonString(parts[i]),
+                                        ",\"partNumber\":", i, ",\"totalParts\":", parts.size(),
+                                        ",\"transitionId\":\"", json.size(), "\"}"));
+      }
     }
-    // TransitionChunks: consecutive slices cut on UTF-8 character boundaries.
-    std::vector<std::string> parts;
-    for (size_t at = 0; at < json.size();) {
-      size_t end = std::min(json.size(), at + kChunkBytes);
-      while (end < json.size() && end > at && (static_cast<unsigned char>(json[end]) & 0xC0) == 0x80) --end;
-      parts.push_back(json.substr(at, end - at));
-      at = end;
-    }
-    for (size_t i = 0; i < parts.size(); ++i) {
-      WriteLocked(absl::StrCat("{\"type\":\"TransitionChunk\",\"chunk\":", JsonString(parts[i]), ",\"partNumber\":", i,
-                               ",\"totalParts\":", parts.size(), ",\"transitionId\":\"", json.size(), "\"}"),
-                  /*ends_transition=*/i + 1 == parts.size());
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < messages.size(); ++i) {
+      WriteLocked(std::move(messages[i]), /*ends_transition=*/i + 1 == messages.size());
     }
   }
   void Fail(absl::Status status) override {
@@ -188,6 +203,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
         }
         text = std::move(inbox_.front());
         inbox_.pop_front();
+        inbox_bytes_ -= text.size();
       }
       Handle(text);
     }
@@ -270,6 +286,20 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
                                         ", not ", *base));
       }
       query_set_version_ = *next;
+      for (const LiveQuerySet::Change& change : modification.changes) {
+        const uint32_t id = change.add.has_value() ? change.add->query_id : change.remove;
+        if (auto it = query_args_bytes_.find(id); it != query_args_bytes_.end()) {
+          query_args_total_ -= it->second;
+          query_args_bytes_.erase(it);
+        }
+        if (change.add.has_value()) {
+          query_args_bytes_[id] = change.add->args_json.size();
+          query_args_total_ += change.add->args_json.size();
+        }
+      }
+      if (query_args_total_ > kMaxQueryArgsBytes) {
+        return FatalLocked("the live queries' arguments exceed 64 MiB");
+      }
       set = set_;
     }
     if (absl::Status modified = set->Modify(std::move(modification)); !modified.ok()) {
@@ -334,7 +364,6 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
     call.deployment = deployment_;
     call.path = path.string();
     call.kind = kind;
-    call.deadline = sync_.gateway_.DeadlineFor(kind, absl::InfiniteFuture());
     absl::StatusOr<std::string> args = ArgsJson(message);
     absl::MutexLock lock(&mu_);
     if (closed_) return;
@@ -351,6 +380,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
     }
     if (kind == FunctionKind::kAction) {
       // Actions run side by side, on the executor (never under mu_: an answer may come at once).
+      call.deadline = sync_.gateway_.DeadlineFor(kind, absl::InfiniteFuture());
       ++actions_running_;
       sync_.executor_.Run([self = shared_from_this(), id = *request_id, call = std::move(call)]() mutable {
         self->sync_.gateway_.Call(std::move(call), [self, id](FunctionOutcome outcome) {
@@ -364,6 +394,10 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
     // Applied once however often it is resent: the client resends every unconfirmed mutation after
     // a reconnect, with the same session and request ids.
     call.idempotency_key = absl::StrCat("convex-sync:", session_id_, ":", *request_id);
+    if (queued_args_bytes_ + call.args_json.size() > kMaxQueuedArgsBytes) {
+      return CloseLocked(kCloseTryAgain, "TooManyConcurrentRequests: too many mutation arguments waiting");
+    }
+    queued_args_bytes_ += call.args_json.size();
     mutations_.push_back(PendingMutation{*request_id, std::move(call)});
     if (!mutation_running_) StartNextMutationLocked();
   }
@@ -376,6 +410,9 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
     mutation_running_ = true;
     PendingMutation next = std::move(mutations_.front());
     mutations_.pop_front();
+    queued_args_bytes_ -= next.call.args_json.size();
+    // Its time starts now, not while it waited behind the others.
+    next.call.deadline = sync_.gateway_.DeadlineFor(FunctionKind::kMutation, absl::InfiniteFuture());
     sync_.executor_.Run([self = shared_from_this(), next = std::move(next)]() mutable {
       self->sync_.gateway_.Call(std::move(next.call), [self, id = next.request_id](FunctionOutcome outcome) {
         absl::MutexLock lock(&self->mu_);
@@ -438,14 +475,21 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
 
   void CloseLocked(uint16_t code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (closed_ || socket_ == nullptr) return;
-    if (reason.size() > 123) reason.resize(123);  // what a close frame holds
+    if (reason.size() > 123) {  // what a close frame holds, cut on a character boundary
+      size_t end = 123;
+      while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+      reason.resize(end);
+    }
     socket_->Close(code, std::move(reason));
     closed_ = true;  // nothing more is handled or written; Closed() follows
   }
 
   void WriteLocked(std::string json, bool ends_transition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (closed_ || socket_ == nullptr) return;
-    if (!socket_->Send(std::move(json))) return;  // the socket closes (a client that does not read)
+    if (!socket_->Send(std::move(json))) {
+      closed_ = true;  // the socket is gone or cut off (a client that does not read); Closed() follows
+      return;
+    }
     written_.push_back(ends_transition);
     last_sent_ = absl::Now();
   }
@@ -460,7 +504,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
         absl::MutexLock lock(&self->mu_);
         if (self->closed_) return;
         if (absl::Now() - self->last_sent_ >= kPingAfter) self->WriteLocked("{\"type\":\"Ping\"}", false);
-        next = self->last_sent_ + kPingAfter;
+        next = std::max(absl::Now(), self->last_sent_) + kPingAfter;
       }
       self->SchedulePing(next);
     });
@@ -479,6 +523,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
   std::deque<bool> written_ ABSL_GUARDED_BY(mu_);  // per message written, in order: whether it ends a transition
   absl::Time last_sent_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> inbox_ ABSL_GUARDED_BY(mu_);
+  size_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool handling_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<LiveDeployment> live_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<LiveQuerySet> set_ ABSL_GUARDED_BY(mu_);
@@ -488,6 +533,9 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
   std::string identity_json_ ABSL_GUARDED_BY(mu_) = "null";
   bool internal_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<PendingMutation> mutations_ ABSL_GUARDED_BY(mu_);
+  size_t queued_args_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint32_t, size_t> query_args_bytes_ ABSL_GUARDED_BY(mu_);  // live queries' arguments, by id
+  size_t query_args_total_ ABSL_GUARDED_BY(mu_) = 0;
   bool mutation_running_ ABSL_GUARDED_BY(mu_) = false;
   size_t actions_running_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -21,6 +21,10 @@ using namespace http_internal;  // NOLINT: Beast's and Asio's names, this file o
 namespace {
 
 constexpr char kComponent[] = "http";
+// Bytes read ahead of the parser beyond a header block: bounds the connection's buffer, which chunk
+// extensions and trailers (not counted by the body limit) would otherwise grow.
+constexpr size_t kReadAheadBytes = 64 << 10;
+constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 
 }  // namespace
 
@@ -52,13 +56,12 @@ HttpResponse HttpResponse::Json(int status, std::string json) {
 // handler, writes the answer, and only then reads the next.
 class HttpServer::Connection final : public Peer {
  public:
-  Connection(Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  Connection(Impl& server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)), buffer_(server.options_.max_header_bytes + kReadAheadBytes) {
     beast::error_code ec;
     const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = absl::StrCat(remote.address().to_string(), ":", remote.port());
-    server_.Added(this);
   }
-  ~Connection() { server_.Removed(this); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = Self()] { self->ReadHeader(absl::ZeroDuration()); });
@@ -93,6 +96,14 @@ class HttpServer::Connection final : public Peer {
     if (ec) return Failed(ec);
     serving_ = true;
     const auto& request = parser_->get();
+    // A body framed any way but one (RFC 9112 §6.1): Transfer-Encoding other than a final chunked,
+    // or with a Content-Length. A proxy in front might frame it the other way.
+    if (request.count(http::field::transfer_encoding) > 0 &&
+        (!parser_->chunked() || request.count(http::field::content_length) > 0)) {
+      ++server_.bad_requests_;
+      keep_alive_ = false;
+      return Write(HttpResponse::Text(400, "Bad request: ambiguous message framing"));
+    }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, request.version());
       stream_.expires_after(Chrono(server_.options_.write_timeout));
@@ -151,7 +162,7 @@ class HttpServer::Connection final : public Peer {
       return Write(std::move(refusal));
     }
     ++server_.websockets_;
-    StartWebSocket(server_, std::move(stream_), std::move(message), std::move(handler));
+    StartWebSocket(owner_, std::move(stream_), std::move(message), std::move(handler));
   }
 
   // Holds the connection until the handler answers; answers 500 if the handler never does.
@@ -203,7 +214,10 @@ class HttpServer::Connection final : public Peer {
     keep_alive_ = false;
     version_ = 11;
     serving_ = true;
-    if (ec == http::error::header_limit) return Write(HttpResponse::Text(431, "Request header fields too large"));
+    if (ec == http::error::header_limit || (ec == http::error::buffer_overflow && !parser_->is_header_done())) {
+      return Write(HttpResponse::Text(431, "Request header fields too large"));
+    }
+    if (ec == http::error::buffer_overflow) return Write(HttpResponse::Text(400, "Bad request: chunk framing too long"));
     if (ec == http::error::body_limit) {
       return Write(HttpResponse::Text(
           413, absl::StrCat("Request body too large (limit: ", server_.options_.max_body_bytes, " bytes)")));
@@ -226,6 +240,15 @@ class HttpServer::Connection final : public Peer {
   bool keep_alive_ = false;
   unsigned version_ = 11;
 };
+
+void HttpServer::Peer::Register(std::shared_ptr<Impl> server) {
+  owner_ = std::move(server);
+  owner_->Added(this);
+}
+
+HttpServer::Peer::~Peer() {
+  if (owner_ != nullptr) owner_->Removed(this);
+}
 
 void HttpServer::Impl::Added(Peer* peer) {
   absl::MutexLock lock(&mu_);
@@ -265,8 +288,11 @@ void HttpServer::Impl::Accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+      // Out of file descriptors, say: try again shortly rather than spin.
       ISOBAR_LOG(kWarning, kComponent) << "accept: " << ec.message();
-      return Accept();
+      accept_retry_ = std::make_unique<net::steady_timer>(acceptor_.get_executor(), Chrono(kAcceptRetry));
+      accept_retry_->async_wait([this](beast::error_code) { Accept(); });
+      return;
     }
     size_t open;
     {
@@ -279,7 +305,9 @@ void HttpServer::Impl::Accept() {
       socket.close(ignored);
     } else {
       ++accepted_;
-      std::make_shared<Connection>(*this, std::move(socket))->Start();
+      auto connection = std::make_shared<Connection>(*this, std::move(socket));
+      connection->Register(shared_from_this());
+      connection->Start();
     }
     Accept();
   });
@@ -340,7 +368,7 @@ HttpServer::Stats HttpServer::Impl::stats() const {
 }
 
 HttpServer::HttpServer(HttpServerOptions options, Handler handler, UpgradeHandler upgrade)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(upgrade))) {}
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(handler), std::move(upgrade))) {}
 
 HttpServer::~HttpServer() {
   if (!impl_->threads_.empty()) impl_->Drain(absl::Now());

@@ -47,10 +47,12 @@ struct HttpServerOptions {
   absl::Duration body_timeout = absl::Seconds(60);
   absl::Duration write_timeout = absl::Seconds(60);
   absl::Duration idle_timeout = absl::Seconds(75);
-  // WebSockets: the largest message read; messages waiting to be written before a client that does
-  // not read is cut off; a socket silent this long is pinged, and closed if the ping is not answered.
+  // WebSockets: the largest message read; messages (and their bytes) waiting to be written before a
+  // client that does not read is cut off; a socket silent this long is pinged, and closed if the ping
+  // is not answered.
   size_t max_websocket_message_bytes = 20 << 20;
-  size_t max_websocket_queue = 64;
+  size_t max_websocket_queue = 4096;
+  size_t max_websocket_queue_bytes = 64 << 20;
   absl::Duration websocket_idle_timeout = absl::Seconds(120);
 };
 
@@ -83,8 +85,9 @@ class WebSocket {
   class Session;  // http_server.cc's side
   explicit WebSocket(std::weak_ptr<Session> session) : session_(std::move(session)) {}
 
-  // Queues a text message. False if the socket is closed, or if `max_websocket_queue` messages are
-  // already waiting because the client does not read: then the socket is closed (1008).
+  // Queues a text message. False if the socket is closed, or if `max_websocket_queue` messages or
+  // `max_websocket_queue_bytes` are already waiting because the client does not read: then the
+  // connection is cut at once.
   bool Send(std::string text);
   // Closes with `code` and `reason` once what is queued is written.
   void Close(uint16_t code, std::string reason);
@@ -153,7 +156,7 @@ class HttpServer {
 
  private:
   class Connection;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
   int port_ = 0;
 };
 

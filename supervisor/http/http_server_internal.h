@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -36,13 +37,21 @@ inline std::chrono::steady_clock::duration Chrono(absl::Duration d) { return abs
 // pending operations; listed in Impl while it exists.
 class HttpServer::Peer : public std::enable_shared_from_this<Peer> {
  public:
-  virtual ~Peer() = default;
+  virtual ~Peer();  // unlists the peer
+  // Lists the peer in the server (Drain closes what is listed). Called once it is owned by a
+  // shared_ptr; it unlists itself when destroyed.
+  void Register(std::shared_ptr<Impl> server);
   // From Drain: close now if nothing is being served; otherwise once it is answered.
   virtual void CloseIfIdle() = 0;
   virtual void CloseNow() = 0;
+
+ protected:
+  std::shared_ptr<Impl> owner_;  // set by Register; the server lives at least as long as its peers
 };
 
-class HttpServer::Impl {
+// Shared by the server and every peer, so that the io_context outlives whatever still refers to it
+// (a reply held in an admission queue, say, after the server object is gone).
+class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(HttpServerOptions options, Handler handler, UpgradeHandler upgrade)
       : options_(std::move(options)),
@@ -74,11 +83,12 @@ class HttpServer::Impl {
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> accepted_{0}, refused_busy_{0}, requests_{0}, timed_out_{0}, bad_requests_{0};
   std::atomic<uint64_t> websockets_{0};
+  std::unique_ptr<http_internal::net::steady_timer> accept_retry_;  // after an accept error
 };
 
 // Takes over an upgraded connection's stream: accepts the handshake for `request`, then reads
 // messages to `handler` and writes what it is given, one message at a time.
-void StartWebSocket(HttpServer::Impl& server, http_internal::beast::tcp_stream stream,
+void StartWebSocket(const std::shared_ptr<HttpServer::Impl>& server, http_internal::beast::tcp_stream stream,
                     http_internal::http::request<http_internal::http::string_body> request,
                     std::unique_ptr<WebSocketHandler> handler);
 

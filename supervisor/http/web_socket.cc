@@ -16,10 +16,7 @@ using namespace http_internal;  // NOLINT: Beast's and Asio's names, this file o
 class WebSocket::Session final : public HttpServer::Peer {
  public:
   Session(HttpServer::Impl& server, beast::tcp_stream stream, std::unique_ptr<WebSocketHandler> handler)
-      : server_(server), ws_(std::move(stream)), handler_(std::move(handler)) {
-    server_.Added(this);
-  }
-  ~Session() override { server_.Removed(this); }
+      : server_(server), ws_(std::move(stream)), handler_(std::move(handler)) {}
 
   void Start(http::request<http::string_body> request) {
     ws_.next_layer().expires_never();  // the websocket's own timeouts from here on
@@ -43,9 +40,15 @@ class WebSocket::Session final : public HttpServer::Peer {
   // Any thread.
   bool Send(std::string text) {
     if (closed_.load()) return false;
-    if (queued_.fetch_add(1) >= server_.options_.max_websocket_queue) {
+    const size_t bytes = text.size();
+    if (queued_.fetch_add(1) >= server_.options_.max_websocket_queue ||
+        queued_bytes_.fetch_add(bytes) + bytes > server_.options_.max_websocket_queue_bytes) {
+      // A client that does not read: a close frame would wait behind what it does not read, so the
+      // connection is cut.
       queued_.fetch_sub(1);
-      Close(static_cast<uint16_t>(websocket::close_code::policy_error), "the client does not read its messages");
+      queued_bytes_.fetch_sub(bytes);
+      closed_ = true;
+      CloseNow();
       return false;
     }
     net::post(ws_.get_executor(), [self = Self(), text = std::move(text)]() mutable {
@@ -56,6 +59,11 @@ class WebSocket::Session final : public HttpServer::Peer {
   }
 
   void Close(uint16_t code, std::string reason) {
+    if (reason.size() > 123) {  // what a close frame holds, cut on a character boundary
+      size_t end = 123;
+      while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+      reason.resize(end);
+    }
     net::post(ws_.get_executor(), [self = Self(), code, reason = std::move(reason)]() mutable {
       if (self->closing_.has_value()) return;
       self->closing_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
@@ -102,6 +110,7 @@ class WebSocket::Session final : public HttpServer::Peer {
       ws_.text(true);
       ws_.async_write(net::buffer(outbox_.front()), [self = Self()](beast::error_code ec, size_t) {
         self->writing_ = false;
+        self->queued_bytes_.fetch_sub(self->outbox_.front().size());
         self->outbox_.pop_front();
         self->queued_.fetch_sub(1);
         if (ec) return self->Closed();
@@ -121,7 +130,9 @@ class WebSocket::Session final : public HttpServer::Peer {
   }
 
   void Closed() {
-    if (closed_.exchange(true)) return;
+    if (closed_handler_) return;
+    closed_handler_ = true;
+    closed_ = true;
     handler_->OnClose();
   }
 
@@ -138,6 +149,8 @@ class WebSocket::Session final : public HttpServer::Peer {
   // Any thread.
   std::atomic<bool> closed_{false};
   std::atomic<size_t> queued_{0};
+  std::atomic<size_t> queued_bytes_{0};
+  bool closed_handler_ = false;  // on the strand: OnClose was called
 };
 
 bool WebSocket::Send(std::string text) {
@@ -154,9 +167,10 @@ size_t WebSocket::queued() const {
   return session != nullptr ? session->queued() : 0;
 }
 
-void StartWebSocket(HttpServer::Impl& server, beast::tcp_stream stream, http::request<http::string_body> request,
+void StartWebSocket(const std::shared_ptr<HttpServer::Impl>& server, beast::tcp_stream stream, http::request<http::string_body> request,
                     std::unique_ptr<WebSocketHandler> handler) {
-  auto session = std::make_shared<WebSocket::Session>(server, std::move(stream), std::move(handler));
+  auto session = std::make_shared<WebSocket::Session>(*server, std::move(stream), std::move(handler));
+  session->Register(server);
   session->Start(std::move(request));
 }
 

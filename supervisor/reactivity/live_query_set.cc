@@ -79,7 +79,12 @@ void LiveQuerySet::Delivered() {
 
 void LiveQuerySet::AdvanceTo(storage::Timestamp ts) {
   absl::MutexLock lock(&mu_);
-  if (ts.value() > advance_to_.value()) advance_to_ = ts;
+  // Owed whatever the timestamps: the client resolves a mutation on the first transition after its
+  // response that reaches its timestamp, and one sent before the response does not count.
+  // The read tracker saw the commit at `ts` before its caller was answered, so the update's timestamp
+  // (the tracker's) reaches it.
+  (void)ts;
+  owed_ = true;
   ScheduleLocked();
 }
 
@@ -122,14 +127,17 @@ void LiveQuerySet::Update() {
                                              "\" is not served by this supervisor now; subscribe again")));
     return;
   }
-  const storage::Timestamp at = env_.tracker->Now(live_->info().name, live_->db());
   std::shared_ptr<const CodeVersion> code = live_->code();
   const int64_t version = code != nullptr ? code->version() : 0;
   std::vector<std::pair<uint32_t, FunctionCallRequest>> needed;
   std::vector<uint64_t> generations;
+  storage::Timestamp at;
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
+    // Under the lock: an AdvanceTo that this update pays for (it clears owed_ below) came after its
+    // commit was published, so this timestamp reaches that commit.
+    at = env_.tracker->Now(live_->info().name, live_->db());
     for (auto& [id, q] : queries_) {
       if (q.result != nullptr && q.identity_version == identity_version_ && q.code_version == version &&
           q.result->ValidAt(at)) {
@@ -146,18 +154,19 @@ void LiveQuerySet::Update() {
       needed.emplace_back(id, std::move(request));
       generations.push_back(q.generation);
     }
-    const bool versions_moved = !sent_any_ || query_set_version_ != sent_.query_set ||
-                                identity_version_ != sent_.identity ||
-                                (advance_to_.value() > sent_.ts.value() && at.value() > sent_.ts.value());
+    const bool versions_moved =
+        !sent_any_ || query_set_version_ != sent_.query_set || identity_version_ != sent_.identity || owed_;
     if (needed.empty() && removed_.empty() && !versions_moved) {
       // Nothing changed (a result no longer used was invalidated, say).
       updating_ = false;
       if (dirty_) ScheduleLocked();
       return;
     }
+    owed_ = false;  // this update's transition pays it
     pending_ = needed.size();
     evaluated_.clear();
-    update_ts_ = at;
+    update_query_set_ = query_set_version_;
+    update_ts_ = at.value() > sent_.ts.value() ? at : sent_.ts;  // never backwards
     update_identity_ = identity_version_;
     update_version_ = version;
   }
@@ -192,7 +201,7 @@ void LiveQuerySet::Complete() {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
     transition.start = sent_;
-    transition.end = QuerySetVersion{query_set_version_, update_identity_, update_ts_};
+    transition.end = QuerySetVersion{update_query_set_, update_identity_, update_ts_};
     for (uint32_t id : removed_) transition.changes.push_back(QueryChange{id, QueryChange::Kind::kRemoved, nullptr});
     removed_.clear();
     for (Evaluation& e : evaluated_) {

@@ -101,8 +101,9 @@ class LiveQuerySet : public std::enable_shared_from_this<LiveQuerySet> {
   absl::Status Modify(Modification modification) ABSL_LOCKS_EXCLUDED(mu_);
   // One transition was written to the client.
   void Delivered() ABSL_LOCKS_EXCLUDED(mu_);
-  // Sends a transition (empty if nothing changed) that reaches at least `ts` once the read tracker
-  // has seen it: after a mutation, so the client knows its effects are in what it shows.
+  // Sends a transition (empty if nothing changed) after this call, reaching `ts`, which the read
+  // tracker must have seen: after a mutation's response, so the client knows its effects are in what
+  // it shows.
   void AdvanceTo(storage::Timestamp ts) ABSL_LOCKS_EXCLUDED(mu_);
   // The version of the newest transition sent.
   QuerySetVersion sent() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -149,13 +150,14 @@ class LiveQuerySet : public std::enable_shared_from_this<LiveQuerySet> {
   uint32_t identity_version_ ABSL_GUARDED_BY(mu_) = 0;
   QuerySetVersion sent_ ABSL_GUARDED_BY(mu_);  // the end version of the newest transition
   bool sent_any_ ABSL_GUARDED_BY(mu_) = false;
-  storage::Timestamp advance_to_ ABSL_GUARDED_BY(mu_){0};  // AdvanceTo: a transition must reach it
+  bool owed_ ABSL_GUARDED_BY(mu_) = false;  // AdvanceTo: a transition is owed
   size_t undelivered_ ABSL_GUARDED_BY(mu_) = 0;
   bool updating_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   // The update under way.
   size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Evaluation> evaluated_ ABSL_GUARDED_BY(mu_);
+  uint32_t update_query_set_ ABSL_GUARDED_BY(mu_) = 0;
   storage::Timestamp update_ts_ ABSL_GUARDED_BY(mu_){0};
   uint32_t update_identity_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t update_version_ ABSL_GUARDED_BY(mu_) = 0;

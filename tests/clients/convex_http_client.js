@@ -69,6 +69,13 @@ async function main([url, adminKey]) {
   const wrongKey = new ConvexHttpClient(url);
   wrongKey.setAdminAuth("not-the-key");
   await assert.rejects(wrongKey.query(api.counters.get, { name: "h" }), /BadAdminKey/);
+  // No one acts as a user without the admin key: an empty key with an identity is refused.
+  const spoofed = Buffer.from(JSON.stringify({ subject: "victim", issuer: "https://issuer.example" })).toString("base64");
+  for (const header of [`Convex :${spoofed}`, `Convex  :${spoofed}`, `Convex not-the-key:${spoofed}`]) {
+    const impersonation = await post(`${url}/api/query`, { path: "counters:whoAmI", args: {} }, { Authorization: header });
+    assert.ok(impersonation.status === 400 || impersonation.status === 401, `${header}: ${impersonation.status} ${impersonation.text}`);
+    assert.ok(!impersonation.text.includes("victim"), impersonation.text);
+  }
   // A user's token is refused until identities are checked (never trusted as sent).
   const user = new ConvexHttpClient(url);
   user.setAuth("header.payload.signature");
