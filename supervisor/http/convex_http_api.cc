@@ -118,7 +118,8 @@ struct ConvexHttpApi::Call {
   std::string admin_key;   // from `Authorization: Convex <key>`; empty: anonymous
   std::optional<absl::StatusOr<Access>> known;  // the key's access, if known without the catalog
   FunctionCallRequest request;
-  bool kind_from_function = false;  // /api/run: the function's own kind
+  bool kind_from_function = false;  // /api/run, /api/function: the function's own kind
+  bool timestamp_only = false;      // /api/query_ts
   Format format = Format::kClean;
   std::string request_id;
   std::vector<std::pair<std::string, std::string>> cors;
@@ -156,7 +157,8 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   }
   const std::string endpoint(parts[4]);
   const bool run = endpoint == "run";
-  if (!run && (parts.size() != 5 || (endpoint != "query" && endpoint != "mutation" && endpoint != "action"))) {
+  if (!run && (parts.size() != 5 || (endpoint != "query" && endpoint != "mutation" && endpoint != "action" &&
+                                     endpoint != "function" && endpoint != "query_ts" && endpoint != "query_at_ts"))) {
     return answer(HttpResponse::Text(404, "Not found"));
   }
   if (http.method == "OPTIONS") {
@@ -230,26 +232,40 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
     }
   }
 
-  // The body: {"path", "args", "format"?} (no "path" for /api/run).
+  call->cors = std::move(cors);
+  if (endpoint == "query_ts") {
+    // No body: the timestamp queries are answered at now, for /api/query_at_ts.
+    call->timestamp_only = true;
+    return executor_.Run([this, call = std::move(call), reply = std::move(reply)]() mutable {
+      Serve(std::move(call), std::move(reply));
+    });
+  }
+  // From here, errors answer with `call->cors`.
+  auto refuse = [&call, &reply](HttpResponse response) {
+    response.headers.insert(response.headers.end(), call->cors.begin(), call->cors.end());
+    std::move(reply)(std::move(response));
+  };
+
+  // The body: {"path", "args", "format"?} (no "path" for /api/run; "ts" for /api/query_at_ts).
   if (!IsJsonContentType(http.Header("content-type"))) {
-    return answer(Refusal(400, "BadJsonBody", "Expected request with `Content-Type: application/json`"));
+    return refuse(Refusal(400, "BadJsonBody", "Expected request with `Content-Type: application/json`"));
   }
   absl::StatusOr<Value> body = storage::ParseConvexJson(http.body, {.plain = true});
   if (!body.ok()) {
-    return answer(Refusal(400, "BadJsonBody", absl::StrCat("Failed to parse the request body as JSON: ", body.status().message())));
+    return refuse(Refusal(400, "BadJsonBody", absl::StrCat("Failed to parse the request body as JSON: ", body.status().message())));
   }
   if (body->type() != Value::Type::kObject) {
-    return answer(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected an object"));
+    return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected an object"));
   }
   if (!run) {
     const Value& function = body->Get("path");
     if (function.type() != Value::Type::kString) {
-      return answer(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`"));
+      return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`"));
     }
     call->request.path = function.string();
   }
   if (absl::StatusOr<FunctionPath> parsed = ParseFunctionPath(call->request.path); !parsed.ok()) {
-    return answer(Refusal(400, "BadConvexFunctionIdentifier",
+    return refuse(Refusal(400, "BadConvexFunctionIdentifier",
                           absl::StrCat(call->request.path, " is not a valid path to a Convex function. ", parsed.status().message())));
   }
   const Value& format = body->Get("format");
@@ -258,12 +274,12 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
     if (given == "convex_encoded_json" || given == "convex_json") {
       call->format = Format::kEncoded;
     } else if (given != "json" && given != "convex_clean_json") {
-      return answer(Refusal(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given)));
+      return refuse(Refusal(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given)));
     }
   }
   const Value& args = body->Get("args");
   if (args.is_undefined()) {
-    return answer(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`"));
+    return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`"));
   }
   // Positional arguments, as old clients send them: a function takes one object.
   const Value* single = &args;
@@ -273,7 +289,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
           "Expected to receive a single object as the function's argument. Instead received ", args.array().size(),
           " arguments: ", storage::ToConvexJson(args))));
       wrong.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
-      return answer(OutcomeResponse(wrong, call->format, call->request_id));
+      return refuse(OutcomeResponse(wrong, call->format, call->request_id));
     }
     single = &args.array()[0];
   }
@@ -282,13 +298,31 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
     FunctionOutcome invalid = FunctionOutcome::Failure(absl::InvalidArgumentError(
         absl::StrCat("Invalid arguments for ", call->request.path, ": ", converted.status().message())));
     invalid.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
-    return answer(OutcomeResponse(invalid, call->format, call->request_id));
+    return refuse(OutcomeResponse(invalid, call->format, call->request_id));
   }
   call->request.args_json = storage::ToConvexJson(*converted);
   call->request.kind = endpoint == "mutation" ? FunctionKind::kMutation
                        : endpoint == "action" ? FunctionKind::kAction
                                               : FunctionKind::kQuery;
-  call->cors = std::move(cors);
+  if (endpoint == "function") {
+    // Any kind, for the admin only (Convex's CLI `run`).
+    if (call->admin_key.empty()) {
+      return refuse(Refusal(403, "BadDeployKey",
+                            "The provided deploy key was invalid for this deployment. Double check that the "
+                            "environment this key was generated for matches the desired deployment."));
+    }
+    call->kind_from_function = true;
+  }
+  if (endpoint == "query_at_ts") {
+    const Value& ts = body->Get("ts");
+    std::string bytes;
+    if (ts.type() != Value::Type::kString || !absl::Base64Unescape(ts.string(), &bytes) || bytes.size() != 8) {
+      return refuse(Refusal(400, "BadJsonBody", "`ts` must be a timestamp from /api/query_ts"));
+    }
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+    call->request.snapshot_ts = storage::Timestamp(static_cast<int64_t>(value));
+  }
 
   // Nothing on the way waits when the deployment is open and the caller is anonymous or known;
   // otherwise (a key to check, a deployment to open) the executor takes it.
@@ -318,8 +352,20 @@ void ConvexHttpApi::Serve(std::shared_ptr<Call> call, HttpServer::Reply reply) {
     }
     call->request.allow_internal = true;
   }
+  if (call->timestamp_only) {
+    absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(call->request.deployment);
+    if (!live.ok()) {
+      return answer(std::move(reply), OutcomeResponse(FunctionOutcome::Failure(live.status()), call->format,
+                                                      call->request_id));
+    }
+    const storage::Timestamp ts = gateway_.tracker().Now(call->request.deployment, (*live)->db());
+    return answer(std::move(reply),
+                  HttpResponse::Json(200, absl::StrCat("{\"ts\":\"",
+                                                       storage::LittleEndianBase64(static_cast<uint64_t>(ts.value())),
+                                                       "\"}")));
+  }
   if (call->kind_from_function) {
-    // /api/run runs the function as what it is.
+    // /api/run and /api/function run the function as what it is.
     absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(call->request.deployment);
     std::shared_ptr<const CodeVersion> code = live.ok() ? (*live)->code() : nullptr;
     absl::StatusOr<FunctionPath> path = ParseFunctionPath(call->request.path);
@@ -329,10 +375,14 @@ void ConvexHttpApi::Serve(std::shared_ptr<Call> call, HttpServer::Reply reply) {
   call->request.deadline = gateway_.DeadlineFor(call->request.kind, absl::InfiniteFuture());
   const Format format = call->format;
   const std::string request_id = call->request_id;
-  gateway_.Call(std::move(call->request),
-                [answer, reply = std::move(reply), format, request_id](FunctionOutcome outcome) mutable {
-                  answer(std::move(reply), OutcomeResponse(outcome, format, request_id));
-                });
+  auto done = [answer, reply = std::move(reply), format, request_id](FunctionOutcome outcome) mutable {
+    answer(std::move(reply), OutcomeResponse(outcome, format, request_id));
+  };
+  // A query at a timestamp of the client's (/api/query_at_ts) runs there, past the cache.
+  if (call->request.snapshot_ts.has_value() && call->request.kind == FunctionKind::kQuery) {
+    return gateway_.AdmitAndRun(std::move(call->request), std::move(done));
+  }
+  gateway_.Call(std::move(call->request), std::move(done));
 }
 
 }  // namespace isobar::supervisor

@@ -2,7 +2,9 @@
 //
 //   POST /d/<deployment>/api/query | mutation | action   {"path", "args", "format"?}
 //   POST /d/<deployment>/api/run/<dir>/<module>/<export> {"args", "format"?}
-//   POST /d/<deployment>/api/function                    {"path", "args", "format"?}, admin only
+//   POST /d/<deployment>/api/function                    {"path", "args", "format"?}, admin only, any kind
+//   POST /d/<deployment>/api/query_ts                    {"ts"}: the timestamp to run queries at
+//   POST /d/<deployment>/api/query_at_ts                 {"path", "args", "ts", "format"?}
 //   OPTIONS on any of them: the CORS preflight
 //
 // As Convex answers them (crates/local_backend/src/public_api.rs): HTTP 200 with

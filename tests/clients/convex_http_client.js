@@ -89,6 +89,20 @@ async function main([url, adminKey]) {
   assert.deepEqual(encoded.json(), { status: "success", value: { $integer: "AQAAAAAAAAA=" } });
   const run = await post(`${url}/api/run/counters/increment`, { args: { name: "h" } });
   assert.deepEqual(run.json(), { status: "success", value: "2" });
+  // A consistent query (query_ts, then query_at_ts), and an admin's call of any kind (/api/function).
+  assert.equal(await client.consistentQuery(api.counters.get, { name: "h" }), 2n);
+  const ts = await post(`${url}/api/query_ts`, "");
+  assert.match(ts.json().ts, /^[A-Za-z0-9+/]{11}=$/);
+  const atTs = await post(`${url}/api/query_at_ts`, { path: "counters:get", args: { name: "h" }, ts: ts.json().ts });
+  assert.deepEqual(atTs.json(), { status: "success", value: "2" });
+  const asAdmin = await post(`${url}/api/function`, { path: "counters:increment", args: { name: "h" } }, { Authorization: `Convex ${adminKey}` });
+  assert.deepEqual(asAdmin.json(), { status: "success", value: "3" });
+  const notAdmin = await post(`${url}/api/function`, { path: "counters:get", args: { name: "h" } });
+  assert.equal(notAdmin.status, 403);
+  assert.equal(notAdmin.json().code, "BadDeployKey");
+  // What the counter read at the earlier timestamp is still what it was then.
+  const before = await post(`${url}/api/query_at_ts`, { path: "counters:get", args: { name: "h" }, ts: ts.json().ts });
+  assert.deepEqual(before.json(), { status: "success", value: "2" });
   const logged = await post(`${url}/api/mutation`, { path: "messages:send", args: { channel: "logs", author: "bo", body: "hi" } });
   assert.deepEqual(logged.json().logLines, ["[LOG] 'send to logs by bo'"]);
   const badType = await post(`${url}/api/query`, "{}", { "Content-Type": "text/plain" });
