@@ -10,6 +10,7 @@
 // it: new invocations are refused, accepted ones finish (up to 30 s), the public server closes,
 // workers are stopped, then PostgreSQL.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -474,6 +475,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Connections are file descriptors: take what the hard limit allows (Debian's soft default, 1024,
+  // is less than --http-listen's 4,096 connections).
+  if (rlimit files; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   absl::Status status = isobar::supervisor::Run(config, stop_signals);
   if (!status.ok()) ISOBAR_LOG(kError, "supervisor") << status;
   // Everything we own (servers, workers, PostgreSQL) is stopped by now. Leave without static
