@@ -41,8 +41,11 @@ class WebSocket::Session final : public HttpServer::Peer {
   bool Send(std::string text) {
     if (closed_.load()) return false;
     const size_t bytes = text.size();
-    if (queued_.fetch_add(1) >= server_.options_.max_websocket_queue ||
-        queued_bytes_.fetch_add(bytes) + bytes > server_.options_.max_websocket_queue_bytes) {
+    // Both counted first (and both given back on refusal), so neither drifts.
+    const size_t messages_before = queued_.fetch_add(1);
+    const size_t bytes_before = queued_bytes_.fetch_add(bytes);
+    if (messages_before >= server_.options_.max_websocket_queue ||
+        bytes_before + bytes > server_.options_.max_websocket_queue_bytes) {
       // A client that does not read: a close frame would wait behind what it does not read, so the
       // connection is cut.
       queued_.fetch_sub(1);
