@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "storage/catalog.h"
 #include "storage/convex_json.h"
 #include "supervisor/deploy/function_path.h"
 #include "supervisor/http/convex_wire.h"
@@ -152,7 +153,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   absl::string_view path = http.target;
   path = path.substr(0, path.find('?'));
   std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
-  if (parts.size() < 5 || !parts[0].empty() || parts[1] != "d" || !IsDeploymentName(parts[2]) || parts[3] != "api") {
+  if (parts.size() < 5 || !parts[0].empty() || parts[1] != "d" || !storage::ValidateDeploymentName(parts[2]).ok() || parts[3] != "api") {
     return answer(HttpResponse::Text(404, "Not found"));
   }
   const std::string endpoint(parts[4]);
@@ -315,13 +316,10 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   }
   if (endpoint == "query_at_ts") {
     const Value& ts = body->Get("ts");
-    std::string bytes;
-    if (ts.type() != Value::Type::kString || !absl::Base64Unescape(ts.string(), &bytes) || bytes.size() != 8) {
-      return refuse(Refusal(400, "BadJsonBody", "`ts` must be a timestamp from /api/query_ts"));
-    }
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-    call->request.snapshot_ts = storage::Timestamp(static_cast<int64_t>(value));
+    absl::StatusOr<storage::Timestamp> at =
+        ts.type() == Value::Type::kString ? ParseTimestamp(ts.string()) : absl::InvalidArgumentError("");
+    if (!at.ok()) return refuse(Refusal(400, "BadJsonBody", "`ts` must be a timestamp from /api/query_ts"));
+    call->request.snapshot_ts = *at;
   }
 
   // Nothing on the way waits when the deployment is open and the caller is anonymous or known;
@@ -359,10 +357,7 @@ void ConvexHttpApi::Serve(std::shared_ptr<Call> call, HttpServer::Reply reply) {
                                                       call->request_id));
     }
     const storage::Timestamp ts = gateway_.tracker().Now(call->request.deployment, (*live)->db());
-    return answer(std::move(reply),
-                  HttpResponse::Json(200, absl::StrCat("{\"ts\":\"",
-                                                       storage::LittleEndianBase64(static_cast<uint64_t>(ts.value())),
-                                                       "\"}")));
+    return answer(std::move(reply), HttpResponse::Json(200, absl::StrCat("{\"ts\":", TimestampJson(ts), "}")));
   }
   if (call->kind_from_function) {
     // /api/run and /api/function run the function as what it is.

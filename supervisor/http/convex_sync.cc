@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/log.h"
+#include "storage/catalog.h"
 #include "storage/convex_json.h"
 #include "supervisor/http/convex_wire.h"
 
@@ -40,12 +41,8 @@ constexpr uint16_t kClosePolicy = 1008;
 constexpr uint16_t kCloseTryAgain = 1013;
 
 std::string VersionJson(const QuerySetVersion& version) {
-  return absl::StrCat("{\"querySet\":", version.query_set, ",\"identity\":", version.identity, ",\"ts\":\"",
-                      storage::LittleEndianBase64(static_cast<uint64_t>(version.ts.value())), "\"}");
-}
-
-std::string TimestampJson(storage::Timestamp ts) {
-  return absl::StrCat("\"", storage::LittleEndianBase64(static_cast<uint64_t>(ts.value())), "\"");
+  return absl::StrCat("{\"querySet\":", version.query_set, ",\"identity\":", version.identity,
+                      ",\"ts\":", TimestampJson(version.ts), "}");
 }
 
 // A function's outcome as the sync protocol's responses carry it: "success", "result", "logLines"
@@ -475,12 +472,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
 
   void CloseLocked(uint16_t code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (closed_ || socket_ == nullptr) return;
-    if (reason.size() > 123) {  // what a close frame holds, cut on a character boundary
-      size_t end = 123;
-      while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
-      reason.resize(end);
-    }
-    socket_->Close(code, std::move(reason));
+    socket_->Close(code, std::move(reason));  // which cuts it to what a close frame holds
     closed_ = true;  // nothing more is handled or written; Closed() follows
   }
 
@@ -566,7 +558,7 @@ std::unique_ptr<WebSocketHandler> ConvexSync::Upgrade(const HttpRequest& request
   path = path.substr(0, path.find('?'));
   std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
   const bool versioned = parts.size() == 6;
-  if ((parts.size() != 5 && !versioned) || !parts[0].empty() || parts[1] != "d" || !IsDeploymentName(parts[2]) ||
+  if ((parts.size() != 5 && !versioned) || !parts[0].empty() || parts[1] != "d" || !storage::ValidateDeploymentName(parts[2]).ok() ||
       parts[3] != "api" || parts.back() != "sync") {
     *refusal = HttpResponse::Text(404, "Not found");
     return nullptr;

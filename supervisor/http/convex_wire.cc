@@ -2,6 +2,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "storage/convex_json.h"
 #include "supervisor/gateway/gateway.h"
@@ -10,12 +11,18 @@ namespace isobar::supervisor {
 
 using storage::Value;
 
-bool IsDeploymentName(absl::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+std::string TimestampJson(storage::Timestamp ts) {
+  return absl::StrCat("\"", storage::LittleEndianBase64(static_cast<uint64_t>(ts.value())), "\"");
+}
+
+absl::StatusOr<storage::Timestamp> ParseTimestamp(absl::string_view base64) {
+  std::string bytes;
+  if (!absl::Base64Unescape(base64, &bytes) || bytes.size() != 8) {
+    return absl::InvalidArgumentError("a timestamp is the base64 of 8 bytes");
   }
-  return true;
+  uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return storage::Timestamp(static_cast<int64_t>(value));
 }
 
 std::string JsonString(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }

@@ -10,12 +10,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "isobar/v1/api.pb.h"
+#include "storage/types.h"
 #include "storage/value.h"
 
 namespace isobar::supervisor {
 
-// A deployment name as URLs carry it: [a-z0-9-]{1,64}.
-bool IsDeploymentName(absl::string_view name);
+// A timestamp as Convex's protocols carry it: a JSON string of the base64 of its 8 little-endian
+// bytes ("AAAAAAAAAAA=" for 0), and back from the string's contents.
+std::string TimestampJson(storage::Timestamp ts);
+absl::StatusOr<storage::Timestamp> ParseTimestamp(absl::string_view base64);
 
 // `text` as a JSON string literal.
 std::string JsonString(absl::string_view text);
