@@ -166,6 +166,7 @@ int Main(int argc, char** argv) {
     std::printf("deployment %s: %u API key(s), %u table(s)\n", deployment.name().c_str(), deployment.api_keys(),
                 deployment.tables());
     if (!deployment.client_url().empty()) std::printf("client URL: %s\n", deployment.client_url().c_str());
+    if (!deployment.site_url().empty()) std::printf("site URL (HTTP actions): %s\n", deployment.site_url().c_str());
     return 0;
   }
   if (command == "env") {

@@ -49,6 +49,7 @@
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/http/convex_http_api.h"
 #include "supervisor/http/convex_sync.h"
+#include "supervisor/http/http_actions.h"
 #include "supervisor/http/http_server.h"
 #include "supervisor/deploy/live_deployments.h"
 #include "supervisor/reactivity/query_cache.h"
@@ -88,7 +89,11 @@ struct Config {
   // What functions read as CONVEX_CLOUD_URL and CONVEX_SITE_URL: "<url>/d/<deployment>". Empty: the
   // HTTP listener's address.
   std::string public_url;
-  std::string site_url = "http://127.0.0.1:7702";
+  // The HTTP actions' listener (convex/http.ts routes at /d/<deployment>/...): empty, the gRPC
+  // address's host and the port after the HTTP listener's; "off", none.
+  std::string site_listen;
+  // Empty: the site listener's address.
+  std::string site_url;
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
   int history_hours = 24;
@@ -118,6 +123,15 @@ absl::StatusOr<std::string> FindWorkerBinary(const std::string& flag) {
     if (Executable(candidate)) return candidate;
   }
   return absl::NotFoundError("cannot find the worker binary; pass --worker-binary");
+}
+
+// The gRPC address's host with its port plus `offset` ("127.0.0.1:7700", 1: "127.0.0.1:7701"); port 0
+// (any free port) stays 0.
+std::string NextToGrpc(const std::string& grpc_listen, int offset) {
+  const size_t colon = grpc_listen.rfind(':');
+  int grpc_port = 0;
+  if (!absl::SimpleAtoi(grpc_listen.substr(colon + 1), &grpc_port)) grpc_port = 0;
+  return absl::StrCat(grpc_listen.substr(0, colon), ":", grpc_port == 0 ? 0 : grpc_port + offset);
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
@@ -231,13 +245,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   std::string http_address;
   if (config.http_listen != "off") {
     HttpServerOptions http_options;
-    http_options.listen = config.http_listen;
-    if (http_options.listen.empty()) {
-      const size_t colon = config.listen.rfind(':');
-      int grpc_port = 0;
-      if (!absl::SimpleAtoi(config.listen.substr(colon + 1), &grpc_port)) grpc_port = 0;
-      http_options.listen = absl::StrCat(config.listen.substr(0, colon), ":", grpc_port == 0 ? 0 : grpc_port + 1);
-    }
+    http_options.listen = config.http_listen.empty() ? NextToGrpc(config.listen, 1) : config.http_listen;
     http_server = std::make_unique<HttpServer>(
         http_options,
         [&http_api](HttpRequest request, HttpServer::Reply reply) { http_api->Handle(std::move(request), std::move(reply)); },
@@ -245,13 +253,28 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     RETURN_IF_ERROR(http_server->Listen());
     http_address = absl::StrCat(http_options.listen.substr(0, http_options.listen.rfind(':')), ":", http_server->port());
   }
+  std::unique_ptr<HttpServer> site_server;
+  HttpActions* http_actions = nullptr;
+  std::string site_address;
+  if (config.site_listen != "off") {
+    HttpServerOptions site_options;
+    site_options.listen = config.site_listen.empty() ? NextToGrpc(config.listen, 2) : config.site_listen;
+    site_options.max_body_bytes = kHttpActionBodyLimit;
+    site_server = std::make_unique<HttpServer>(site_options, [&http_actions](HttpRequest request, HttpServer::Reply reply) {
+      http_actions->Handle(std::move(request), std::move(reply));
+    });
+    RETURN_IF_ERROR(site_server->Listen());
+    site_address = absl::StrCat(site_options.listen.substr(0, site_options.listen.rfind(':')), ":", site_server->port());
+  }
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
   runner_options.admission = &admission;  // an action's nested calls are admitted as clients' are
   runner_options.public_url = !config.public_url.empty() ? config.public_url
                               : !http_address.empty()    ? absl::StrCat("http://", http_address)
                                                          : "http://127.0.0.1:7701";
-  runner_options.site_url = config.site_url;
+  runner_options.site_url = !config.site_url.empty()   ? config.site_url
+                            : !site_address.empty()      ? absl::StrCat("http://", site_address)
+                                                         : "http://127.0.0.1:7702";
   FunctionRunner runner(live, pool, executor, logs, runner_options);
   RealClock clock(executor);
   Scheduler scheduler(
@@ -318,7 +341,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
-  deployments_service.SetPublicUrls(runner_options.public_url, config.site_url);
+  deployments_service.SetPublicUrls(runner_options.public_url, runner_options.site_url);
   GatewayOptions gateway_options;
   gateway_options.admin_key = admin_key;
   gateway_options.database_available = [&pg_monitor] { return pg_monitor.available(); };
@@ -326,6 +349,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   FunctionsService functions_service(gateway, executor);
   ConvexHttpApi convex_http_api(gateway, executor);
   ConvexSync convex_sync(gateway, executor);
+  HttpActions site_actions(gateway, executor);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -360,6 +384,12 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     http_server->Serve();
     ISOBAR_LOG(kInfo, kComponent) << "Convex clients connect to http://" << http_address << "/d/<deployment>";
   }
+  if (site_server != nullptr) {
+    RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/site_url", absl::StrCat("http://", site_address, "\n")));
+    http_actions = &site_actions;
+    site_server->Serve();
+    ISOBAR_LOG(kInfo, kComponent) << "HTTP actions are served at http://" << site_address << "/d/<deployment>/...";
+  }
   // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives. From here on
   // nothing returns early: the monitor and `live` are stopped below, before what they tell goes.
   std::atomic<bool> draining{false};
@@ -388,10 +418,13 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   housekeeping.Stop();
   scheduler.Stop(absl::Now() + absl::Seconds(20));  // no new scheduled runs; running ones end first
   // HTTP: no new connections; idle ones close; requests being served get their answers, then close.
-  std::thread http_drain([&http_server] {
-    if (http_server == nullptr) return;
-    if (size_t cut = http_server->Drain(absl::Now() + absl::Seconds(31)); cut > 0) {
-      ISOBAR_LOG(kWarning, kComponent) << cut << " HTTP connections were cut while draining";
+  std::thread http_drain([&http_server, &site_server] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(31);
+    for (HttpServer* server : {http_server.get(), site_server.get()}) {
+      if (server == nullptr) continue;
+      if (size_t cut = server->Drain(deadline); cut > 0) {
+        ISOBAR_LOG(kWarning, kComponent) << cut << " HTTP connections were cut while draining";
+      }
     }
   });
   if (size_t unanswered = pool.Drain(absl::Now() + absl::Seconds(30)); unanswered > 0) {
@@ -431,8 +464,12 @@ int main(int argc, char** argv) {
   flags.String("public-url", &config.public_url,
                "base URL of the client API, as functions see it: CONVEX_CLOUD_URL is <url>/d/<deployment> "
                "(default: the HTTP listener's address)");
+  flags.String("site-listen", &config.site_listen,
+               "address of the HTTP actions' listener (convex/http.ts routes at /d/<deployment>/<path>); "
+               "default: the --listen host and the port two after it (0 when that port is 0); off: none");
   flags.String("site-url", &config.site_url,
-               "base URL of HTTP actions, as functions see it: CONVEX_SITE_URL is <url>/d/<deployment>");
+               "base URL of HTTP actions, as functions see it: CONVEX_SITE_URL is <url>/d/<deployment> "
+               "(default: the site listener's address)");
   flags.Int("heartbeat-ms", &config.heartbeat_ms,
             "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
   flags.Int("worker-source-mb", &config.worker_source_mb,

@@ -99,6 +99,7 @@ absl::Status SupervisorProcess::Start() {
   address_ = std::string(absl::StripAsciiWhitespace(output.substr(kReady.size())));
   admin_key_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/admin_key")));
   http_url_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/http_url")));
+  site_url_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/site_url")));
   channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
   admin_ = isobar::v1::Admin::NewStub(channel_);
   return absl::OkStatus();

@@ -49,6 +49,8 @@ class SupervisorProcess {
   // The HTTP listener's base URL ("http://127.0.0.1:PORT"), for Convex clients; a deployment's client
   // URL is <http_url>/d/<name>.
   const std::string& http_url() const { return http_url_; }
+  // The HTTP actions' base URL; a deployment's site URL is <site_url>/d/<name>.
+  const std::string& site_url() const { return site_url_; }
   pid_t pid() const { return process_.pid(); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& admin_key() const { return admin_key_; }
@@ -85,6 +87,7 @@ class SupervisorProcess {
   ChildProcess process_;
   std::string address_;
   std::string http_url_;
+  std::string site_url_;
   std::string admin_key_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<isobar::v1::Admin::Stub> admin_;

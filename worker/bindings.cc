@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/sha256.h"
@@ -168,6 +169,49 @@ void Digest(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(NewArrayBuffer(isolate, digest, length));
 }
 
+// The runtime's own bodies and blobs cross to the supervisor as base64 (up to tens of MiB): encoded
+// and decoded here, since building such a string in JS holds millions of pieces at once.
+void Base64Encode(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsUint8Array()) {
+    ThrowError(isolate, v8::Exception::TypeError, "base64Encode takes a Uint8Array");
+    return;
+  }
+  v8::Local<v8::Uint8Array> data = info[0].As<v8::Uint8Array>();
+  const char* bytes = static_cast<const char*>(data->Buffer()->GetBackingStore()->Data()) + data->ByteOffset();
+  const std::string encoded = absl::Base64Escape(absl::string_view(bytes, data->ByteLength()));
+  v8::Local<v8::String> text;
+  if (!v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(encoded.data()), v8::NewStringType::kNormal,
+                                  static_cast<int>(encoded.size()))
+           .ToLocal(&text)) {
+    return;  // too long for a string: V8 threw
+  }
+  info.GetReturnValue().Set(text);
+}
+
+// Canonical base64 (as the supervisor writes it) to a Uint8Array; throws on anything else.
+void Base64Decode(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsString()) {
+    ThrowError(isolate, v8::Exception::TypeError, "base64Decode takes a string");
+    return;
+  }
+  v8::Local<v8::String> text = info[0].As<v8::String>();
+  std::string encoded(static_cast<size_t>(text->Length()), '\0');
+  if (!text->ContainsOnlyOneByte()) {
+    ThrowError(isolate, v8::Exception::TypeError, "not base64");
+    return;
+  }
+  text->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(encoded.data()), 0, text->Length(), v8::String::NO_NULL_TERMINATION);
+  std::string decoded;
+  if (!absl::Base64Unescape(encoded, &decoded)) {
+    ThrowError(isolate, v8::Exception::TypeError, "not base64");
+    return;
+  }
+  v8::Local<v8::ArrayBuffer> buffer = NewArrayBuffer(isolate, decoded.data(), decoded.size());
+  info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, decoded.size()));
+}
+
 }  // namespace
 
 namespace {
@@ -213,6 +257,8 @@ v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::
   SetFunction(context, native, "randomBytes", RandomBytes);
   SetFunction(context, native, "digest", Digest);
   SetFunction(context, native, "observedTime", ObservedTime);
+  SetFunction(context, native, "base64Encode", Base64Encode);
+  SetFunction(context, native, "base64Decode", Base64Decode);
   InstallCryptoBindings(context, native);
   InstallPkeyBindings(context, native);
   v8::Local<v8::Value> installer;
@@ -267,7 +313,8 @@ const intptr_t* BindingReferences() {
       reinterpret_cast<intptr_t>(Syscall), reinterpret_cast<intptr_t>(AsyncSyscall), reinterpret_cast<intptr_t>(Log),
       reinterpret_cast<intptr_t>(RandomBytes), reinterpret_cast<intptr_t>(Digest),
       reinterpret_cast<intptr_t>(ObservedTime), reinterpret_cast<intptr_t>(Hmac), reinterpret_cast<intptr_t>(Pbkdf2),
-      reinterpret_cast<intptr_t>(Hkdf), reinterpret_cast<intptr_t>(Aes), 0};
+      reinterpret_cast<intptr_t>(Hkdf), reinterpret_cast<intptr_t>(Aes), reinterpret_cast<intptr_t>(Base64Encode),
+      reinterpret_cast<intptr_t>(Base64Decode), 0};
   return kReferences;
 }
 

@@ -7,6 +7,8 @@
 //   native.randomBytes(n) -> ArrayBuffer             kernel randomness (actions)
 //   native.digest(name, Uint8Array) -> ArrayBuffer   SHA-1/256/384/512
 //   native.observedTime()                            the frozen clock was read (cached results expire)
+//   native.base64Encode(Uint8Array) -> string        canonical base64 (the runtime's bodies and blobs)
+//   native.base64Decode(string) -> Uint8Array        and back; throws on anything else
 #ifndef ISOBAR_WORKER_BINDINGS_H_
 #define ISOBAR_WORKER_BINDINGS_H_
 

@@ -4,7 +4,7 @@
 
 const jsSyscalls = {
   requestFromConvexJson({ convexJson }) {
-    const body = convexJson.body === null || convexJson.body === undefined ? null : base64Decode(convexJson.body);
+    const body = convexJson.body === null || convexJson.body === undefined ? null : native.base64Decode(convexJson.body);
     return new (webFetch().Request)(convexJson.url, { method: convexJson.method, headers: convexJson.headerPairs, body });
   },
   convexJsonFromResponse({ response }) {
@@ -14,19 +14,19 @@ const jsSyscalls = {
       status: response.status,
       statusText: response.statusText,
       headerPairs: [...response.headers],
-      body: bytes === null ? null : base64Encode(bytes),
+      body: bytes === null ? null : native.base64Encode(bytes),
     };
   },
   "storage/storeBlob"({ requestId, version, blob, options }) {
     if (!isBlob(blob)) throw new Error("store() expects a Blob");
     return asyncSyscall("1.0/storage/storeBlob", jsonStringify({
-      requestId, version, sha256: options?.sha256, contentType: blob.type || null, data: base64Encode(blobBytes(blob)),
+      requestId, version, sha256: options?.sha256, contentType: blob.type || null, data: native.base64Encode(blobBytes(blob)),
     })).then((result) => jsonParse(result));
   },
   "storage/getBlob"({ requestId, version, storageId }) {
     return asyncSyscall("1.0/storage/getBlob", jsonStringify({ requestId, version, storageId })).then((result) => {
       const parsed = jsonParse(result);
-      return parsed === null ? null : new (webBlob().Blob)([base64Decode(parsed.data)], { type: parsed.contentType ?? "" });
+      return parsed === null ? null : new (webBlob().Blob)([native.base64Decode(parsed.data)], { type: parsed.contentType ?? "" });
     });
   },
 };

@@ -142,6 +142,7 @@ absl::Status DeploymentsService::Describe(const storage::DeploymentInfo& info, i
   out->set_api_keys(static_cast<uint32_t>(keys));
   out->set_tables(static_cast<uint32_t>(tables.size()));
   if (!public_url_.empty()) out->set_client_url(absl::StrCat(public_url_, "/d/", info.name));
+  if (!site_url_.empty()) out->set_site_url(absl::StrCat(site_url_, "/d/", info.name));
   return absl::OkStatus();
 }
 

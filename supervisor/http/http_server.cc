@@ -128,6 +128,7 @@ class HttpServer::Connection final : public Peer {
     http::request<http::string_body> message = parser_->release();
     keep_alive_ = message.keep_alive();
     version_ = message.version();
+    head_ = message.method() == http::verb::head;
     HttpRequest request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
@@ -185,10 +186,15 @@ class HttpServer::Connection final : public Peer {
 
   void Write(HttpResponse response) {
     auto message = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
-    for (auto& [name, value] : response.headers) message->set(name, value);
-    message->body() = std::move(response.body);
+    // Inserted, not set: a repeated header (Set-Cookie) keeps every value.
+    for (auto& [name, value] : response.headers) message->insert(name, value);
+    const size_t body_bytes = response.body.size();
+    if (!head_) message->body() = std::move(response.body);
     message->keep_alive(keep_alive_ && !server_.draining());
     message->prepare_payload();
+    // A HEAD's answer has the headers of the GET it stands for, and no body.
+    if (head_) message->content_length(body_bytes);
+    head_ = false;
     stream_.expires_after(Chrono(server_.options_.write_timeout));
     http::async_write(stream_, *message, [self = Self(), message](beast::error_code ec, size_t) {
       if (ec) {
@@ -238,6 +244,7 @@ class HttpServer::Connection final : public Peer {
   std::string peer_;
   bool serving_ = false;
   bool keep_alive_ = false;
+  bool head_ = false;  // the request being answered is a HEAD
   unsigned version_ = 11;
 };
 

@@ -87,6 +87,10 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
         "deployment \"", request.deployment, "\" has no functions yet: push its code first (isobarctl deploy)"))));
     return;
   }
+  if (request.http.has_value()) {
+    StartHttpAction(std::move(attempt), std::move(request), std::move(done));
+    return;
+  }
   absl::StatusOr<FunctionPath> path = ParseFunctionPath(request.path);
   if (!path.ok()) {
     std::move(done)(FunctionOutcome::Failure(path.status()));
@@ -141,6 +145,25 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   attempt->path = *std::move(path);
   attempt->args_json = storage::ToConvexJson(*args);
   attempt->args_bytes = 2 + storage::ConvexSize(*args);
+  attempt->request = std::move(request);
+  attempt->done = std::move(done);
+  Dispatch(std::move(attempt));
+}
+
+void FunctionRunner::StartHttpAction(std::shared_ptr<Attempt> attempt, FunctionCallRequest request,
+                                     FunctionCallback done) {
+  if (attempt->code->analysis().Get("httpRoutes").type() != Value::Type::kArray) {
+    std::move(done)(FunctionOutcome::Failure(absl::NotFoundError(absl::StrCat(
+        "deployment \"", request.deployment, "\" has no HTTP actions: convex/http.ts exports no httpRouter()"))));
+    return;
+  }
+  // Named in logs as Convex names an HTTP action: its method and path.
+  attempt->function = FunctionDef{.path = request.http->route.empty() ? absl::StrCat(request.http->method, " ", request.http->path)
+                                                                     : request.http->route,
+                                  .kind = FunctionKind::kAction};
+  attempt->path = FunctionPath{.module = "http.js", .name = "default", .canonical = "http:default"};
+  attempt->args_json = request.args_json;
+  attempt->args_bytes = request.args_json.size();
   attempt->request = std::move(request);
   attempt->done = std::move(done);
   Dispatch(std::move(attempt));
@@ -227,7 +250,13 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   }
   call->set_module_path(attempt->path.module);
   call->set_export_name(attempt->path.name);
-  call->set_args_json(absl::StrCat("[", attempt->args_json, "]"));
+  if (request.http.has_value()) {
+    call->set_kind(isobar::worker::v1::FunctionCall::HTTP_ACTION);
+    call->set_http_path(request.http->path);
+    call->set_args_json(attempt->args_json);
+  } else {
+    call->set_args_json(absl::StrCat("[", attempt->args_json, "]"));
+  }
   // The modules go by reference to the code version: the pool sends each worker process their
   // sources once, and no call copies them.
   invoke.set_deployment(attempt->deployment->info().name);
@@ -358,6 +387,12 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     outcome.error = !host_failure.ok()                 ? Describe(host_failure)
                     : done->outcome_case() == Done::kError ? DescribeWorkerError(done->error())
                                                            : Describe(absl::InternalError("the worker finished without a result"));
+    finish(std::move(outcome));
+    return;
+  }
+  if (attempt->request.http.has_value()) {
+    outcome.ok = true;
+    outcome.result_json = std::move(*done->mutable_result_json());
     finish(std::move(outcome));
     return;
   }

@@ -34,6 +34,14 @@
 
 namespace isobar::supervisor {
 
+// An HTTP action's request: its method, the path the router matches on ("/profile/abc"), and the
+// route that matched it, as logs name the call ("GET /profile/*").
+struct HttpRoute {
+  std::string method;
+  std::string path;
+  std::string route;
+};
+
 struct FunctionCallRequest {
   std::string deployment;
   std::string path;  // "dir/mod:fn"
@@ -57,6 +65,10 @@ struct FunctionCallRequest {
   // Queries: read at this published timestamp instead of the newest (subscriptions and the query
   // cache evaluate every query of a transition at one timestamp).
   std::optional<storage::Timestamp> snapshot_ts;
+  // HTTP actions: the route. `path` and `kind` are then ignored (http.js's router runs, as an action),
+  // `args_json` is the request as the worker's HTTP_ACTION call carries it, and the outcome's
+  // `result_json` the response as the router wrote it (unchecked: the caller decodes it).
+  std::optional<HttpRoute> http;
 };
 
 struct FunctionOutcome {
@@ -143,6 +155,8 @@ class FunctionRunner {
   struct Attempt;
 
   void Start(FunctionCallRequest request, FunctionCallback done);
+  // Start's part for an HTTP action: the deployment's router, the request as it came.
+  void StartHttpAction(std::shared_ptr<Attempt> attempt, FunctionCallRequest request, FunctionCallback done);
   // Admits and runs one nested call of an action; `done` hears its outcome.
   void StartNested(FunctionCallRequest request, FunctionCallback done);
   // One nested call of `caller` finished: the next waiting one starts.

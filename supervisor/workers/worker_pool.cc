@@ -231,6 +231,7 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
       copy->set_export_name(call.export_name());
       copy->set_args_json(call.args_json());
       copy->set_request_id(call.request_id());
+      copy->set_http_path(call.http_path());
       if (call.modules().empty() && pending.modules != nullptr) {
         strip(*pending.modules, copy->mutable_modules());
       } else {

@@ -1,0 +1,216 @@
+#include "supervisor/http/http_actions.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "storage/catalog.h"
+#include "storage/convex_json.h"
+#include "supervisor/http/convex_wire.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using storage::Value;
+
+// Headers that describe one hop's connection or framing, which the listener sets itself.
+bool IsHopByHop(absl::string_view lower_name) {
+  return lower_name == "connection" || lower_name == "keep-alive" || lower_name == "transfer-encoding" ||
+         lower_name == "content-length" || lower_name == "upgrade" || lower_name == "proxy-connection" ||
+         lower_name == "te" || lower_name == "trailer";
+}
+
+// Plain text exactly as given (HttpResponse::Text ends it with a newline; Convex's do not).
+HttpResponse PlainText(int status, std::string text) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.emplace_back("content-type", "text/plain; charset=utf-8");
+  response.body = std::move(text);
+  return response;
+}
+
+HttpResponse Refusal(int status, absl::string_view code, absl::string_view message) {
+  return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
+}
+
+// What Convex answers for an HTTP action that failed: the handler's own failure as a 500 with its
+// message, stack and ConvexError data ({"code","trace","data"?}); the system's as Convex's usual
+// {"code","message"}, 503 when a retry may succeed (a full queue, the database away).
+HttpResponse FailureResponse(const FunctionOutcome& outcome) {
+  const isobar::v1::ErrorDetail& detail = outcome.error.detail;
+  if (IsFunctionFailure(detail)) {
+    std::string json = absl::StrCat("{\"code\":", JsonString(absl::StrCat("[Request ID: ", NewRequestId(), "] Server Error: ", detail.message())),
+                                    ",\"trace\":", JsonString(absl::StrCat(detail.message(), detail.stack())));
+    if (!detail.convex_error_data_json().empty()) absl::StrAppend(&json, ",\"data\":", detail.convex_error_data_json());
+    json.push_back('}');
+    return HttpResponse::Json(500, std::move(json));
+  }
+  if (detail.retryable() || detail.kind() == isobar::v1::ErrorDetail::UNAVAILABLE) {
+    return Refusal(503, detail.kind() == isobar::v1::ErrorDetail::LIMIT ? "Overloaded" : "Unavailable", detail.message());
+  }
+  return Refusal(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
+}
+
+bool IsRoutableMethod(absl::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "POST" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS" || method == "PATCH";
+}
+
+}  // namespace
+
+std::optional<std::string> MatchHttpRoute(const Value& routes, absl::string_view method, absl::string_view path) {
+  if (routes.type() != Value::Type::kArray) return std::nullopt;
+  const absl::string_view wanted = method == "HEAD" ? "GET" : method;
+  std::optional<std::string> best;
+  size_t best_prefix = 0;
+  for (const Value& route : routes.array()) {
+    const Value& route_path = route.Get("path");
+    const Value& route_method = route.Get("method");
+    if (route_path.type() != Value::Type::kString || route_method.type() != Value::Type::kString ||
+        route_method.string() != wanted) {
+      continue;
+    }
+    const std::string& pattern = route_path.string();
+    if (pattern == path) return absl::StrCat(wanted, " ", pattern);
+    if (absl::EndsWith(pattern, "/*")) {
+      const absl::string_view prefix = absl::string_view(pattern).substr(0, pattern.size() - 1);
+      if (absl::StartsWith(path, prefix) && prefix.size() > best_prefix) {
+        best_prefix = prefix.size();
+        best = absl::StrCat(wanted, " ", pattern);
+      }
+    }
+  }
+  return best;
+}
+
+std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view url) {
+  std::string json = absl::StrCat("{\"url\":", JsonString(url), ",\"method\":", JsonString(request.method),
+                                  ",\"headerPairs\":[");
+  bool first = true;
+  for (const auto& [name, value] : request.headers) {
+    if (IsHopByHop(name)) continue;
+    absl::StrAppend(&json, first ? "" : ",", "[", JsonString(name), ",", JsonString(value), "]");
+    first = false;
+  }
+  // A GET or HEAD has no body (the Request constructor refuses one); others have what was sent.
+  const bool bodiless = request.method == "GET" || request.method == "HEAD";
+  absl::StrAppend(&json, "],\"body\":", bodiless ? "null" : JsonString(absl::Base64Escape(request.body)), "}");
+  return json;
+}
+
+absl::StatusOr<HttpResponse> HttpActionResponse(absl::string_view json, size_t max_body_bytes) {
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  plain.limits.max_bytes = 2 * max_body_bytes + (1 << 20);
+  absl::StatusOr<Value> parsed = storage::ParseConvexJson(json, plain);
+  if (!parsed.ok() || parsed->type() != Value::Type::kObject) {
+    return absl::InvalidArgumentError("the router's response is not a JSON object");
+  }
+  HttpResponse response;
+  const Value& status = parsed->Get("status");
+  if (status.type() != Value::Type::kFloat64 || status.float64() < 200 || status.float64() > 599 ||
+      status.float64() != static_cast<int>(status.float64())) {
+    // Response's constructor allows 200-599 only; anything else did not come from a Response.
+    return absl::InvalidArgumentError("the response's status is not an HTTP status");
+  }
+  response.status = static_cast<int>(status.float64());
+  const Value& pairs = parsed->Get("headerPairs");
+  if (pairs.type() != Value::Type::kArray) return absl::InvalidArgumentError("the response has no headerPairs");
+  for (const Value& pair : pairs.array()) {
+    if (pair.type() != Value::Type::kArray || pair.array().size() != 2 || pair.array()[0].type() != Value::Type::kString ||
+        pair.array()[1].type() != Value::Type::kString) {
+      return absl::InvalidArgumentError("a response header is not a [name, value] pair");
+    }
+    const std::string name = absl::AsciiStrToLower(pair.array()[0].string());
+    const std::string& value = pair.array()[1].string();
+    // Headers cannot carry line breaks or NULs (Headers refuses them; this holds whatever came).
+    if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+      return absl::InvalidArgumentError("a response header's value holds a line break");
+    }
+    if (IsHopByHop(name)) continue;
+    response.headers.emplace_back(name, value);
+  }
+  const Value& body = parsed->Get("body");
+  if (body.type() == Value::Type::kString) {
+    if (body.string().size() / 4 * 3 > max_body_bytes + 3) {
+      return absl::InvalidArgumentError(absl::StrCat("its body is over the limit of ", max_body_bytes, " bytes"));
+    }
+    if (!absl::Base64Unescape(body.string(), &response.body)) {
+      return absl::InvalidArgumentError("the response body is not base64");
+    }
+    if (response.body.size() > max_body_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("its body is over the limit of ", max_body_bytes, " bytes"));
+    }
+  } else if (body.type() != Value::Type::kNull) {
+    return absl::InvalidArgumentError("the response body is neither base64 nor null");
+  }
+  return response;
+}
+
+void HttpActions::Handle(HttpRequest request, HttpServer::Reply reply) {
+  // /d/<deployment>/<path>
+  absl::string_view target = request.target;
+  absl::string_view path = target.substr(0, target.find('?'));
+  if (!absl::StartsWith(path, "/d/")) return std::move(reply)(PlainText(404, "No matching routes found"));
+  path.remove_prefix(3);
+  const size_t slash = path.find('/');
+  const absl::string_view deployment = path.substr(0, slash);
+  if (!storage::ValidateDeploymentName(deployment).ok()) {
+    return std::move(reply)(PlainText(404, "No matching routes found"));
+  }
+  if (!IsRoutableMethod(request.method)) {
+    HttpResponse not_allowed = PlainText(405, "");
+    not_allowed.headers.emplace_back("allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+    return std::move(reply)(std::move(not_allowed));
+  }
+  const std::string routed = slash == absl::string_view::npos ? "/" : std::string(path.substr(slash));
+  executor_.Run([this, request = std::move(request), deployment = std::string(deployment), routed,
+                 reply = std::move(reply)]() mutable {
+    Run(std::move(request), std::move(deployment), std::move(routed), std::move(reply));
+  });
+}
+
+void HttpActions::Run(HttpRequest request, std::string deployment, std::string path, HttpServer::Reply reply) {
+  // The URL the client used: its Host (the listener's own address if it sent none) and target.
+  const absl::string_view host = request.Header("host");
+  const std::string url = absl::StrCat("http://", host.empty() ? "localhost" : host, request.target);
+  // Routed here first, as Convex routes before it runs anything: a miss costs no worker.
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(deployment);
+  std::shared_ptr<const CodeVersion> code = live.ok() ? (*live)->code() : nullptr;
+  std::optional<std::string> route =
+      code != nullptr ? MatchHttpRoute(code->analysis().Get("httpRoutes"), request.method, path) : std::nullopt;
+  if (!route.has_value()) {
+    if (!live.ok() && !absl::IsNotFound(live.status()) && !absl::IsInvalidArgument(live.status())) {
+      return std::move(reply)(Refusal(503, "Unavailable", live.status().message()));
+    }
+    if (code != nullptr && code->analysis().Get("httpRoutes").type() != Value::Type::kArray) {
+      return std::move(reply)(PlainText(404, "This Convex deployment does not have HTTP actions enabled."));
+    }
+    return std::move(reply)(PlainText(404, "No matching routes found"));
+  }
+  FunctionCallRequest call;
+  call.deployment = std::move(deployment);
+  call.kind = FunctionKind::kAction;
+  call.http = HttpRoute{.method = request.method, .path = std::move(path), .route = *std::move(route)};
+  call.args_json = HttpActionRequestJson(request, url);
+  call.deadline = gateway_.DeadlineFor(FunctionKind::kAction, absl::InfiniteFuture());
+  request.body.clear();
+  request.body.shrink_to_fit();
+  const size_t max_body = kHttpActionBodyLimit;
+  gateway_.AdmitAndRun(std::move(call), [reply = std::move(reply), max_body](FunctionOutcome outcome) mutable {
+    if (!outcome.ok) return std::move(reply)(FailureResponse(outcome));
+    absl::StatusOr<HttpResponse> response = HttpActionResponse(outcome.result_json, max_body);
+    if (response.ok()) return std::move(reply)(*std::move(response));
+    // Convex cuts a response body at 20 MiB after sending its head; ours is whole here, so the
+    // client learns plainly that it was refused.
+    FunctionOutcome failed = FunctionOutcome::Failure(absl::InvalidArgumentError(
+        absl::StrCat("The HTTP action's response was refused: ", response.status().message())));
+    failed.error.detail.set_kind(isobar::v1::ErrorDetail::USER_ERROR);
+    std::move(reply)(FailureResponse(failed));
+  });
+}
+
+}  // namespace isobar::supervisor

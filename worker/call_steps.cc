@@ -1,0 +1,172 @@
+#include "worker/call_steps.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "v8-json.h"
+#include "v8-primitive.h"
+#include "v8-promise.h"
+#include "v8-script.h"
+#include "worker/bindings.h"
+#include "worker/js_util.h"
+#include "worker/module_loader.h"
+
+namespace isobar::worker {
+
+using isobar::worker::v1::FunctionCall;
+
+namespace {
+
+// `value` as a promise (already resolved if it is not one).
+v8::MaybeLocal<v8::Value> AsPromise(v8::Local<v8::Context> context, v8::Local<v8::Value> value) {
+  if (value->IsPromise()) return value;
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(context).ToLocal(&resolver) || resolver->Resolve(context, value).IsNothing()) return {};
+  return resolver->GetPromise();
+}
+
+// The function object's invoke method for the call's kind, with Convex's messages when it is something else.
+v8::MaybeLocal<v8::Function> InvokeFunction(v8::Local<v8::Context> context, v8::Local<v8::Value> exported,
+                                            const FunctionCall& call, Invocation& invocation) {
+  const std::string display = absl::StrCat(call.module_path(), ":", call.export_name());
+  if (exported->IsUndefined()) {
+    invocation.failure = absl::NotFoundError(absl::StrCat("Function \"", display, "\" not found"));
+    return {};
+  }
+  auto flag = [&](const char* name) {
+    return exported->IsObject() && OwnData(context, exported.As<v8::Object>(), name)->IsTrue();
+  };
+  const char* actual = flag("isQuery") ? "query" : flag("isMutation") ? "mutation" : flag("isAction") ? "action" : nullptr;
+  const char* wanted = call.kind() == FunctionCall::QUERY      ? "query"
+                       : call.kind() == FunctionCall::MUTATION ? "mutation"
+                                                               : "action";
+  if (actual == nullptr) {
+    invocation.failure = absl::InvalidArgumentError(absl::StrCat(
+        "Function \"", display, "\" is not a Convex function. Did you forget to wrap it with `query` or `mutation`?"));
+    return {};
+  }
+  if (std::string(actual) != wanted) {
+    invocation.failure = absl::InvalidArgumentError(
+        absl::StrCat("Function \"", display, "\" is registered as a ", actual, " but is being run as a ", wanted));
+    return {};
+  }
+  const char* method = call.kind() == FunctionCall::QUERY      ? "invokeQuery"
+                       : call.kind() == FunctionCall::MUTATION ? "invokeMutation"
+                                                               : "invokeAction";
+  v8::Local<v8::Value> invoke = OwnData(context, exported.As<v8::Object>(), method);
+  if (!invoke->IsFunction()) {
+    invocation.failure = absl::InvalidArgumentError(absl::StrCat("Function \"", display, "\" has no ", method));
+    return {};
+  }
+  return invoke.As<v8::Function>();
+}
+
+// An HTTP action (CONVEX_ABI.md §3.3): http.js's default export must be the app's router; its
+// runRequest routes the request on the given path and resolves to the response as JSON text.
+v8::MaybeLocal<v8::Value> RunRequest(v8::Local<v8::Context> context, Invocation& inv, v8::Local<v8::Module> module) {
+  v8::Isolate* isolate = context->GetIsolate();
+  const FunctionCall& call = inv.invoke.function();
+  v8::Local<v8::Value> router = OwnData(context, module->GetModuleNamespace().As<v8::Object>(), "default");
+  if (!router->IsObject() || !OwnData(context, router.As<v8::Object>(), "isRouter")->IsTrue()) {
+    inv.failure = absl::NotFoundError(absl::StrCat(call.module_path(), " does not export an HTTP router as its default"));
+    return {};
+  }
+  v8::Local<v8::Value> run_request;
+  if (!router.As<v8::Object>()->Get(context, NewString(isolate, "runRequest")).ToLocal(&run_request)) return {};
+  if (!run_request->IsFunction()) {
+    inv.failure = absl::InvalidArgumentError("The HTTP router has no runRequest");
+    return {};
+  }
+  v8::Local<v8::Value> argv[] = {NewString(isolate, call.args_json()), NewString(isolate, call.http_path())};
+  v8::Local<v8::Value> result;
+  if (!run_request.As<v8::Function>()->Call(context, router, 2, argv).ToLocal(&result)) return {};
+  return AsPromise(context, result);
+}
+
+// Queries and mutations import their modules with the version's pinned import phase; actions keep
+// real time and randomness (their module scope may make secrets).
+bool PinnedImportPhase(const Invocation& inv) { return inv.deterministic && inv.invoke.import_unix_time_ms() > 0; }
+
+}  // namespace
+
+bool IsActionKind(FunctionCall::Kind kind) { return kind == FunctionCall::ACTION || kind == FunctionCall::HTTP_ACTION; }
+
+void EvalSteps(Invocation& invocation) {
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
+    v8::Isolate* isolate = context->GetIsolate();
+    v8::ScriptOrigin origin(isolate, NewString(isolate, "eval.js"));
+    v8::Local<v8::Script> script;
+    v8::Local<v8::Value> value;
+    if (!v8::Script::Compile(context, NewString(isolate, inv.invoke.eval().source()), &origin).ToLocal(&script) ||
+        !script->Run(context).ToLocal(&value)) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    return AsPromise(context, value);
+  });
+  invocation.steps.push_back([](Invocation&, v8::Local<v8::Context> context, v8::Local<v8::Value> value) {
+    if (value->IsUndefined()) return v8::MaybeLocal<v8::Value>(NewString(context->GetIsolate(), ""));
+    v8::Local<v8::String> json;
+    if (!v8::JSON::Stringify(context, value).ToLocal(&json)) return v8::MaybeLocal<v8::Value>();
+    return v8::MaybeLocal<v8::Value>(json);
+  });
+}
+
+void FunctionSteps(Invocation& invocation) {
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
+    const FunctionCall& call = inv.invoke.function();
+    if (absl::StartsWith(call.module_path(), "_deps/")) {
+      inv.failure = absl::InvalidArgumentError("Functions cannot be run from _deps/ modules");
+      return v8::MaybeLocal<v8::Value>();
+    }
+    inv.importing = true;
+    if (PinnedImportPhase(inv) &&
+        !EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), /*deterministic=*/true,
+                         inv.invoke.import_seed(), inv.invoke.import_unix_time_ms())) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    v8::Local<v8::Module> module;
+    return EvaluateModule(context, inv, call.module_path(), &module);
+  });
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context> context, v8::Local<v8::Value>) {
+    v8::Isolate* isolate = context->GetIsolate();
+    inv.importing = false;
+    if (PinnedImportPhase(inv) && !EnterInvocation(context, inv.context->enter.Get(isolate), inv.deterministic,
+                                                          inv.invoke.seed(), inv.invoke.unix_time_ms())) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    const FunctionCall& call = inv.invoke.function();
+    v8::Local<v8::Module> module;
+    if (!LoadModule(context, inv, call.module_path()).ToLocal(&module)) return v8::MaybeLocal<v8::Value>();
+    if (call.kind() == FunctionCall::HTTP_ACTION) return RunRequest(context, inv, module);
+    v8::Local<v8::Value> exported;
+    if (!module->GetModuleNamespace().As<v8::Object>()->Get(context, NewString(isolate, call.export_name())).ToLocal(&exported)) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    v8::Local<v8::Function> invoke;
+    if (!InvokeFunction(context, exported, call, inv).ToLocal(&invoke)) return v8::MaybeLocal<v8::Value>();
+    std::vector<v8::Local<v8::Value>> argv;
+    if (call.kind() == FunctionCall::ACTION) argv.push_back(NewString(isolate, call.request_id()));
+    argv.push_back(NewString(isolate, call.args_json()));
+    v8::Local<v8::Value> result;
+    if (!invoke->Call(context, context->Global(), static_cast<int>(argv.size()), argv.data()).ToLocal(&result)) {
+      return v8::MaybeLocal<v8::Value>();
+    }
+    return AsPromise(context, result);
+  });
+  invocation.steps.push_back([](Invocation& inv, v8::Local<v8::Context>, v8::Local<v8::Value> value) {
+    if (!value->IsString()) {
+      // The convex package serialises the result with the global JSON.stringify, which the app's code
+      // may have replaced: its own result, its own error.
+      inv.failure = absl::InvalidArgumentError(
+          "The function's result could not be serialized: the convex package's invoke did not produce a JSON "
+          "string (was JSON.stringify replaced?)");
+      inv.failure_is_user = true;
+      return v8::MaybeLocal<v8::Value>();
+    }
+    return v8::MaybeLocal<v8::Value>(value);
+  });
+}
+
+}  // namespace isobar::worker
