@@ -12,6 +12,7 @@ Database::Database(PgPool& pool, DeploymentId deployment, CommitterOptions optio
       schemas_(catalog_, deployment),
       persistence_(pool, deployment),
       committer_(persistence_, std::move(options)),
+      files_(pool, deployment),
       limits_(limits) {}
 
 std::unique_ptr<Transaction> Database::Begin() {

@@ -12,6 +12,7 @@
 
 #include "storage/catalog.h"
 #include "storage/committer.h"
+#include "storage/file_blobs.h"
 #include "storage/persistence.h"
 #include "storage/schema_cache.h"
 #include "storage/snapshots.h"
@@ -44,12 +45,15 @@ class Database {
   SchemaCache& schemas() { return schemas_; }
   Persistence& persistence() { return persistence_; }
   Committer& committer() { return committer_; }
+  // The bytes of the deployment's stored files (their _storage documents are in the tables).
+  FileBlobs& files() { return files_; }
 
  private:
   Catalog catalog_;
   SchemaCache schemas_;
   Persistence persistence_;
   Committer committer_;
+  FileBlobs files_;
   const TransactionLimits limits_;
   SnapshotRegistry snapshots_;
   mutable absl::Mutex begin_mu_;  // orders Begin against RetentionHorizon

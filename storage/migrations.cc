@@ -162,6 +162,17 @@ const std::vector<Migration>& Migrations() {
        "who holds each deployment's writer lease, and when it last renewed it (leases.h)",
        {"ALTER TABLE isobar.leases ADD COLUMN holder text NOT NULL DEFAULT ''",
         "ALTER TABLE isobar.leases ADD COLUMN renewed_at timestamptz NOT NULL DEFAULT now()"}},
+      {9,
+       "stored files' bytes, in chunks, by the id of their _storage document (file_blobs.h)",
+       {R"sql(
+          CREATE TABLE isobar.file_chunks (
+            deployment_id bigint      NOT NULL REFERENCES isobar.deployments (id) ON DELETE CASCADE,
+            file_key      text        NOT NULL,
+            chunk         integer     NOT NULL,
+            data          bytea       NOT NULL,
+            created_at    timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (deployment_id, file_key, chunk)
+          ))sql"}},
   };
   return *migrations;
 }

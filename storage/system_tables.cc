@@ -7,6 +7,7 @@ const SystemTable* FindSystemTable(absl::string_view name) {
       {kScheduledFunctionsTable, 1, true, {{"by_state", {"state.kind", "scheduledTime"}}}},
       {kIdempotencyTable, 2, false, {{"by_key", {"key"}}}},
       {kCronJobsTable, 3, false, {{"by_name", {"name"}}}},
+      {kStorageTable, 4, true, {}},
   };
   for (const SystemTable& table : *kTables) {
     if (table.name == name) return &table;

@@ -6,6 +6,8 @@
 //                             jobs ctx.scheduler made; index by_state [state.kind, scheduledTime].
 //   _idempotency_keys (2):    internal; a mutation's stored result by its client's key; index by_key [key].
 //   _cron_jobs (3):           internal; the crons a push registered (name, function, args, schedule).
+//   _storage (4):             Convex's fields (sha256: base64, size: float64, contentType?), one per
+//                             stored file; the bytes are in file_blobs.h, keyed by the document's id.
 #ifndef ISOBAR_STORAGE_SYSTEM_TABLES_H_
 #define ISOBAR_STORAGE_SYSTEM_TABLES_H_
 
@@ -29,6 +31,7 @@ struct SystemTable {
 inline constexpr char kScheduledFunctionsTable[] = "_scheduled_functions";
 inline constexpr char kIdempotencyTable[] = "_idempotency_keys";
 inline constexpr char kCronJobsTable[] = "_cron_jobs";
+inline constexpr char kStorageTable[] = "_storage";
 
 // nullptr for a name that is not a system table.
 const SystemTable* FindSystemTable(absl::string_view name);

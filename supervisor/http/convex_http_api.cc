@@ -158,8 +158,10 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   }
   const std::string endpoint(parts[4]);
   const bool run = endpoint == "run";
-  if (!run && (parts.size() != 5 || (endpoint != "query" && endpoint != "mutation" && endpoint != "action" &&
-                                     endpoint != "function" && endpoint != "query_ts" && endpoint != "query_at_ts"))) {
+  const bool storage = endpoint == "storage" && parts.size() == 6 && !parts[5].empty();
+  if (!run && !storage &&
+      (parts.size() != 5 || (endpoint != "query" && endpoint != "mutation" && endpoint != "action" &&
+                             endpoint != "function" && endpoint != "query_ts" && endpoint != "query_at_ts"))) {
     return answer(HttpResponse::Text(404, "Not found"));
   }
   if (http.method == "OPTIONS") {
@@ -170,6 +172,15 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
     }
     preflight.headers.emplace_back("access-control-max-age", "86400");
     return answer(std::move(preflight));
+  }
+  if (storage) {
+    // File uploads and downloads (file_routes.h), with the same CORS answers.
+    std::string rest(parts[5]);
+    return files_.Handle(std::move(http), std::string(parts[2]), std::move(rest),
+                         [cors = std::move(cors), reply = std::move(reply)](HttpResponse response) mutable {
+                           response.headers.insert(response.headers.end(), cors.begin(), cors.end());
+                           std::move(reply)(std::move(response));
+                         });
   }
   if (http.method != "POST") {
     HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");

@@ -5,6 +5,7 @@
 //   POST /d/<deployment>/api/function                    {"path", "args", "format"?}, admin only, any kind
 //   POST /d/<deployment>/api/query_ts                    {"ts"}: the timestamp to run queries at
 //   POST /d/<deployment>/api/query_at_ts                 {"path", "args", "ts", "format"?}
+//   POST /d/<deployment>/api/storage/upload, GET /d/<deployment>/api/storage/<id>: files (file_routes.h)
 //   OPTIONS on any of them: the CORS preflight
 //
 // As Convex answers them (crates/local_backend/src/public_api.rs): HTTP 200 with
@@ -25,6 +26,7 @@
 
 #include "base/executor.h"
 #include "supervisor/gateway/gateway.h"
+#include "supervisor/http/file_routes.h"
 #include "supervisor/http/http_server.h"
 
 namespace isobar::supervisor {
@@ -32,7 +34,7 @@ namespace isobar::supervisor {
 class ConvexHttpApi {
  public:
   // Not owned; both must outlive the API.
-  ConvexHttpApi(Gateway& gateway, Executor& executor) : gateway_(gateway), executor_(executor) {}
+  ConvexHttpApi(Gateway& gateway, Executor& executor) : gateway_(gateway), executor_(executor), files_(gateway, executor) {}
 
   // On the HTTP server's thread; anything that may wait runs on the executor.
   void Handle(HttpRequest request, HttpServer::Reply reply);
@@ -44,6 +46,7 @@ class ConvexHttpApi {
 
   Gateway& gateway_;
   Executor& executor_;
+  FileRoutes files_;
 };
 
 }  // namespace isobar::supervisor

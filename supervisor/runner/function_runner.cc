@@ -372,7 +372,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   }
   MapStackFrames(attempt->code->source_maps(), &*done);
   PublishLogs(*attempt, *done, worker);
-  outcome.observed_time = done->observed_time();
+  outcome.observed_time = done->observed_time() || session->time_dependent.load();
   for (const auto& line : done->log_lines()) {
     isobar::v1::LogLine& out = outcome.logs.emplace_back();
     out.set_level(line.level());

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "storage/echo_log.h"
 #include "supervisor/runner/syscall_args.h"
+#include "supervisor/runner/file_storage.h"
 #include "supervisor/runner/syscalls.h"
 
 namespace isobar::supervisor {
@@ -130,6 +131,8 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
       if (op == "isobar/env") outcome = ServeSyscall(*session, op, call.args_json());
     } else if (session != nullptr && IsSessionSyscall(op)) {
       outcome = ServeSyscall(*session, op, call.args_json());
+    } else if (session != nullptr && IsStorageSyscall(op)) {
+      outcome = ServeStorageSyscall(*session, op, call.args_json());
     } else if (session != nullptr && FunctionRunner::IsActionSchedulerCall(op)) {
       outcome = runner_.SchedulerFromAction(*session, op, call.args_json());
     } else if (session == nullptr && op == "isobar/echo") {

@@ -71,6 +71,9 @@ struct InvocationSession {
   // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
   // identity: a cached query result is then the caller's alone. Shared down nested calls.
   std::shared_ptr<std::atomic<bool>> identity_read = std::make_shared<std::atomic<bool>>(false);
+  // Whether its result depends on the time (a signed file URL, which expires): a cached result then
+  // expires too.
+  std::atomic<bool> time_dependent{false};
 
   // Host calls of one invocation are served one at a time.
   absl::Mutex mu;

@@ -106,7 +106,9 @@ absl::StatusOr<std::string> Get(InvocationSession& session, const Value& args) A
   ASSIGN_OR_RETURN(storage::DocumentId id, txn->ResolveId("db.get", id_text, OptionalString(args, "table")));
   const bool system = args.Get("isSystem").type() == Value::Type::kBoolean && args.Get("isSystem").boolean();
   ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> table, txn->schemas().ByNumber(id.table));
-  if (table != nullptr && (table->table.name[0] == '_') != system) {
+  // (A system table not made yet still has its number: its ids are a system table's.)
+  const bool system_id = table != nullptr ? table->table.name[0] == '_' : id.table.value() < storage::kFirstUserTableNumber;
+  if (system_id != system) {
     return absl::InvalidArgumentError(system ? "User tables cannot be accessed with db.system."
                                              : "System tables can only be accessed with db.system.");
   }
@@ -174,6 +176,16 @@ absl::StatusOr<std::string> NormalizeId(InvocationSession& session, const Value&
   ASSIGN_OR_RETURN(storage::Transaction * txn, Reader(session));
   ASSIGN_OR_RETURN(std::string table, StringArg(args, "table"));
   ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "idString"));
+  // A system table Convex exposes exists before its first document (its number is fixed).
+  const storage::SystemTable* visible = storage::FindSystemTable(table);
+  if (visible != nullptr && !visible->user_visible) visible = nullptr;
+  if (visible != nullptr) {
+    absl::StatusOr<storage::DocumentId> decoded = storage::DecodeDocumentId(id_text);
+    if (decoded.ok()) {
+      return decoded->table.value() == visible->number ? absl::StrCat("{\"id\":", Quote(id_text), "}")
+                                                       : std::string(R"({"id":null})");
+    }
+  }
   absl::StatusOr<storage::DocumentId> id = txn->ResolveId("db.normalizeId", id_text, table);
   if (!id.ok()) {
     // A legacy id (Convex's older format: the internal id alone, url-safe base64) names a document of
@@ -184,10 +196,10 @@ absl::StatusOr<std::string> NormalizeId(InvocationSession& session, const Value&
       return std::string(R"({"id":null})");
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const storage::TableSchema> found, txn->Table(table));
-    if (found == nullptr || !CheckReadable(table).ok()) {
+    if ((found == nullptr && visible == nullptr) || !CheckReadable(table).ok()) {
       return std::string(R"({"id":null})");
     }
-    storage::DocumentId legacy{found->table.number, {}};
+    storage::DocumentId legacy{found != nullptr ? found->table.number : storage::TableNumber(visible->number), {}};
     std::copy(internal.begin(), internal.end(), legacy.internal.begin());
     return absl::StrCat("{\"id\":", Quote(storage::EncodeDocumentId(legacy)), "}");
   }

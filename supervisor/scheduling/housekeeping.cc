@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "storage/document_id.h"
 #include "storage/index_key.h"
 #include "storage/retention.h"
 #include "storage/system_tables.h"
@@ -90,12 +91,32 @@ void Housekeeping::RunOnce() {
     } else {
       ISOBAR_LOG(kWarning, kComponent) << name << ": idempotency records not purged: " << purged.status();
     }
+    absl::StatusOr<size_t> files = CollectFiles(*deployment);
+    if (files.ok()) {
+      found.files_collected += *files;
+    } else {
+      ISOBAR_LOG(kWarning, kComponent) << name << ": stored files not collected: " << files.status();
+    }
   }
   absl::MutexLock lock(&mu_);
   ++stats_.passes;
   stats_.documents_collected += found.documents_collected;
   stats_.index_entries_collected += found.index_entries_collected;
   stats_.idempotency_records_deleted += found.idempotency_records_deleted;
+  stats_.files_collected += found.files_collected;
+}
+
+absl::StatusOr<size_t> Housekeeping::CollectFiles(LiveDeployment& deployment) {
+  storage::Database& db = deployment.db();
+  // Referenced: a _storage document with that id exists now.
+  return db.files().CollectOrphans(
+      options_.file_orphan_age, options_.file_orphan_batch, [&db](const std::string& key) -> absl::StatusOr<bool> {
+        absl::StatusOr<storage::DocumentId> id = storage::DecodeDocumentId(key);
+        if (!id.ok()) return false;
+        std::unique_ptr<storage::Transaction> txn = db.Begin();
+        ASSIGN_OR_RETURN(std::optional<storage::Value> document, txn->Get(*id));
+        return document.has_value();
+      });
 }
 
 absl::StatusOr<uint64_t> Housekeeping::PurgeIdempotencyRecords(LiveDeployment& deployment, absl::Time cutoff) {

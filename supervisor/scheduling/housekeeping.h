@@ -5,6 +5,8 @@
 //    never passes an open snapshot (storage/retention.h);
 //  - idempotency records (`_idempotency_keys`) older than `idempotency_window` are deleted: a client
 //    retrying a mutation later than that runs it again;
+//  - stored files' bytes whose _storage document is gone (deleted, or an upload that never
+//    committed) are deleted once `file_orphan_age` old (storage/file_blobs.h);
 //  - deployments nobody asked for in `deployment_idle` are closed (LiveDeployments::CloseIdle), and the
 //    freed heap goes back to the system (malloc_trim), checked every `deployment_idle` / 2.
 //
@@ -34,6 +36,10 @@ struct HousekeepingOptions {
   absl::Duration idempotency_window = absl::Hours(24);
   size_t idempotency_batch = 500;  // records deleted per deployment and transaction
   absl::Duration deployment_idle = absl::Minutes(5);  // InfiniteDuration: never closed
+  // Stored files' bytes with no _storage document (deleted, or never committed) are collected once
+  // they were written this long ago (an upload's document commits well within it).
+  absl::Duration file_orphan_age = absl::Hours(1);
+  size_t file_orphan_batch = 1000;  // keys looked at per deployment and pass
 };
 
 class Housekeeping {
@@ -44,6 +50,7 @@ class Housekeeping {
     int64_t index_entries_collected = 0;
     uint64_t idempotency_records_deleted = 0;
     uint64_t deployments_closed = 0;
+    uint64_t files_collected = 0;
   };
 
   // Not owned; all must outlive this.
@@ -64,6 +71,8 @@ class Housekeeping {
  private:
   // `task` on the executor after `delay`, then armed again, until Stop.
   void Arm(absl::Duration delay, void (Housekeeping::*task)()) ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the bytes of files whose _storage document is gone (or never committed).
+  absl::StatusOr<size_t> CollectFiles(LiveDeployment& deployment);
   absl::StatusOr<uint64_t> PurgeIdempotencyRecords(LiveDeployment& deployment, absl::Time cutoff);
 
   LiveDeployments& deployments_;

@@ -8,8 +8,10 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "storage/catalog.h"
+#include "storage/document_id.h"
 #include "storage/pg_testing.h"
 #include "storage/system_tables.h"
+#include "supervisor/runner/file_storage.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -104,6 +106,37 @@ TEST_F(HousekeepingTest, OldIdempotencyRecordsGoAndHistoryIsCollected) {
   clock_.Advance(absl::Hours(1));
   Drain();
   EXPECT_EQ(housekeeping.stats().passes, 2u) << "stopped";
+}
+
+TEST_F(HousekeepingTest, BytesOfDeletedAndNeverCommittedFilesAreCollected) {
+  storage::Database& db = deployment_->db();
+  absl::StatusOr<std::string> kept = StoreFileNow(db, "kept bytes", std::nullopt, std::nullopt);
+  absl::StatusOr<std::string> deleted = StoreFileNow(db, "deleted bytes", std::nullopt, std::nullopt);
+  ASSERT_TRUE(kept.ok() && deleted.ok());
+  Commit([&](storage::Transaction& txn) {
+    absl::StatusOr<storage::DocumentId> id = storage::DecodeDocumentId(*deleted);
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(txn.Delete(*id, storage::Access::kSystem).ok());
+  });
+  // An upload whose document never committed: bytes under an id no document has.
+  ASSERT_TRUE(db.files().Write("never-committed", "orphan bytes").ok());
+  auto stored = [&](const std::string& key) {
+    return db.files().Read(key, 0, 1, [](absl::string_view) { return absl::OkStatus(); }).ok();
+  };
+
+  // Younger than the orphan age: nothing goes.
+  Housekeeping young(*live_, storage::testing::SharedPostgres().pool(), clock_, executor_, {});
+  young.RunOnce();
+  EXPECT_EQ(young.stats().files_collected, 0u);
+  EXPECT_TRUE(stored(*deleted) && stored("never-committed"));
+
+  Housekeeping old(*live_, storage::testing::SharedPostgres().pool(), clock_, executor_,
+                   HousekeepingOptions{.file_orphan_age = absl::ZeroDuration()});
+  old.RunOnce();
+  EXPECT_EQ(old.stats().files_collected, 2u);
+  EXPECT_TRUE(stored(*kept));
+  EXPECT_FALSE(stored(*deleted));
+  EXPECT_FALSE(stored("never-committed"));
 }
 
 }  // namespace

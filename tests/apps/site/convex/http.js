@@ -127,4 +127,23 @@ http.route({
   handler: httpAction(async () => new Response(process.env.CONVEX_SITE_URL)),
 });
 
+// A file stored from a request's body, and served back from storage.
+http.route({
+  path: "/files",
+  method: "POST",
+  handler: httpAction(async (ctx, request) => {
+    const id = await ctx.storage.store(await request.blob());
+    return Response.json({ storageId: id });
+  }),
+});
+
+http.route({
+  path: "/files",
+  method: "GET",
+  handler: httpAction(async (ctx, request) => {
+    const blob = await ctx.storage.get(new URL(request.url).searchParams.get("id"));
+    return blob === null ? new Response("no such file", { status: 404 }) : new Response(blob);
+  }),
+});
+
 export default http;

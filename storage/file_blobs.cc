@@ -1,0 +1,109 @@
+#include "storage/file_blobs.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace isobar::storage {
+
+absl::Status FileBlobs::Write(absl::string_view key, absl::string_view bytes) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  const std::string deployment = absl::StrCat(deployment_.value());
+  RETURN_IF_ERROR(conn->Exec("BEGIN").status());
+  auto fail = [&conn](absl::Status status) {
+    (void)conn->Exec("ROLLBACK");
+    return status;
+  };
+  absl::StatusOr<PgResult> step =
+      conn->Exec("DELETE FROM isobar.file_chunks WHERE deployment_id = $1 AND file_key = $2", {deployment, std::string(key)});
+  if (!step.ok()) return fail(step.status());
+  // One chunk per statement: a statement's parameters never hold more than a chunk.
+  for (size_t offset = 0, chunk = 0; offset < bytes.size() || chunk == 0; offset += kChunkBytes, ++chunk) {
+    const absl::string_view part = bytes.substr(offset, kChunkBytes);
+    step = conn->Exec("INSERT INTO isobar.file_chunks (deployment_id, file_key, chunk, data) VALUES ($1, $2, $3, $4)",
+                      {deployment, std::string(key), absl::StrCat(chunk), PgParam::Binary(std::string(part))});
+    if (!step.ok()) return fail(step.status());
+    if (bytes.empty()) break;
+  }
+  return conn->Exec("COMMIT").status();
+}
+
+absl::Status FileBlobs::Read(absl::string_view key, uint64_t offset, uint64_t length,
+                             const std::function<absl::Status(absl::string_view)>& sink) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  const std::string deployment = absl::StrCat(deployment_.value());
+  const uint64_t end = offset + length;
+  const uint64_t first = offset / kChunkBytes;
+  const uint64_t last = length == 0 ? first : (end - 1) / kChunkBytes;
+  bool found = false;
+  uint64_t delivered = 0;
+  // A chunk per round trip: what is held at once is one chunk, whatever the file's size.
+  for (uint64_t chunk = first; chunk <= last; ++chunk) {
+    ASSIGN_OR_RETURN(PgResult rows, conn->Exec("SELECT data FROM isobar.file_chunks WHERE deployment_id = $1 AND "
+                                               "file_key = $2 AND chunk = $3",
+                                               {deployment, std::string(key), absl::StrCat(chunk)}));
+    if (rows.rows() == 0) {
+      if (chunk == first && !found) {
+        // Nothing at all under the key, or a range past the end of what is.
+        ASSIGN_OR_RETURN(PgResult any, conn->Exec("SELECT 1 FROM isobar.file_chunks WHERE deployment_id = $1 AND "
+                                                  "file_key = $2 LIMIT 1",
+                                                  {deployment, std::string(key)}));
+        if (any.rows() == 0) return absl::NotFoundError(absl::StrCat("no stored bytes for file ", key));
+      }
+      return absl::OutOfRangeError(absl::StrCat("file ", key, " ends before the range asked for"));
+    }
+    found = true;
+    const std::string data = rows.GetBytes(0, 0);
+    const uint64_t chunk_start = chunk * kChunkBytes;
+    const uint64_t from = std::max(offset, chunk_start) - chunk_start;
+    const uint64_t to = std::min<uint64_t>(end, chunk_start + data.size()) - chunk_start;
+    if (length == 0) return absl::OkStatus();
+    if (from > to || from >= data.size()) return absl::OutOfRangeError(absl::StrCat("file ", key, " ends before the range asked for"));
+    RETURN_IF_ERROR(sink(absl::string_view(data).substr(from, to - from)));
+    delivered += to - from;
+  }
+  // (What was handed over is a prefix of the range; a caller that knows the size never sees this.)
+  if (delivered < length) return absl::OutOfRangeError(absl::StrCat("file ", key, " ends before the range asked for"));
+  return absl::OkStatus();
+}
+
+absl::Status FileBlobs::Delete(absl::string_view key) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  return conn
+      ->Exec("DELETE FROM isobar.file_chunks WHERE deployment_id = $1 AND file_key = $2",
+             {absl::StrCat(deployment_.value()), std::string(key)})
+      .status();
+}
+
+absl::StatusOr<uint64_t> FileBlobs::TotalBytes() {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult rows, conn->Exec("SELECT coalesce(sum(octet_length(data)), 0)::bigint FROM "
+                                             "isobar.file_chunks WHERE deployment_id = $1",
+                                             {absl::StrCat(deployment_.value())}));
+  return static_cast<uint64_t>(rows.GetInt(0, 0));
+}
+
+absl::StatusOr<size_t> FileBlobs::CollectOrphans(absl::Duration min_age, size_t limit,
+                                                 const std::function<absl::StatusOr<bool>(const std::string&)>& referenced) {
+  std::vector<std::string> keys;
+  {
+    ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+    ASSIGN_OR_RETURN(PgResult rows,
+                     conn->Exec("SELECT file_key FROM isobar.file_chunks WHERE deployment_id = $1 AND chunk = 0 AND "
+                                "created_at < now() - make_interval(secs => $2) ORDER BY created_at LIMIT $3",
+                                {absl::StrCat(deployment_.value()), absl::StrCat(absl::ToDoubleSeconds(min_age)),
+                                 absl::StrCat(limit)}));
+    for (int r = 0; r < rows.rows(); ++r) keys.emplace_back(rows.Get(r, 0));
+  }
+  size_t deleted = 0;
+  for (const std::string& key : keys) {
+    ASSIGN_OR_RETURN(bool in_use, referenced(key));
+    if (in_use) continue;
+    RETURN_IF_ERROR(Delete(key));
+    ++deleted;
+  }
+  return deleted;
+}
+
+}  // namespace isobar::storage

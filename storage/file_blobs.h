@@ -1,0 +1,59 @@
+// The bytes of a deployment's stored files (ctx.storage, uploads), in PostgreSQL, in chunks of at
+// most 1 MiB, keyed by the id of the file's _storage document (system_tables.h). PostgreSQL holds
+// them so that one backup holds everything.
+//
+//   FileBlobs blobs(pool, deployment);
+//   RETURN_IF_ERROR(blobs.Write(id, bytes));                   // all chunks, or none
+//   RETURN_IF_ERROR(blobs.Read(id, offset, length, [&](absl::string_view part) { ... }));
+//   RETURN_IF_ERROR(blobs.Delete(id));
+//
+// A file's bytes are written before its _storage document commits, and deleted after the document
+// is gone: bytes whose document never committed, or was deleted, are orphans, which CollectOrphans
+// removes once they are old enough that no commit can still be on its way for them.
+// Thread-safe (each call takes its own pooled connection).
+#ifndef ISOBAR_STORAGE_FILE_BLOBS_H_
+#define ISOBAR_STORAGE_FILE_BLOBS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/pg_pool.h"
+#include "storage/types.h"
+
+namespace isobar::storage {
+
+class FileBlobs {
+ public:
+  static constexpr size_t kChunkBytes = 1 << 20;
+
+  // `pool` is not owned and must outlive this.
+  FileBlobs(PgPool& pool, DeploymentId deployment) : pool_(pool), deployment_(deployment) {}
+
+  // Stores `bytes` under `key` in one PostgreSQL transaction (replacing what was there).
+  absl::Status Write(absl::string_view key, absl::string_view bytes);
+  // Hands [offset, offset + length) of `key`'s bytes to `sink` a chunk at a time, in order. NOT_FOUND
+  // when nothing is stored under `key`; OUT_OF_RANGE when the bytes end before the range does.
+  absl::Status Read(absl::string_view key, uint64_t offset, uint64_t length,
+                    const std::function<absl::Status(absl::string_view)>& sink);
+  absl::Status Delete(absl::string_view key);
+  // The bytes stored for the deployment, orphans included (its quota counts them).
+  absl::StatusOr<uint64_t> TotalBytes();
+  // Deletes the bytes of keys written more than `min_age` ago for which `referenced` says false;
+  // at most `limit` keys per call. Returns how many keys' bytes were deleted.
+  absl::StatusOr<size_t> CollectOrphans(absl::Duration min_age, size_t limit,
+                                        const std::function<absl::StatusOr<bool>(const std::string&)>& referenced);
+
+ private:
+  PgPool& pool_;
+  const DeploymentId deployment_;
+};
+
+}  // namespace isobar::storage
+
+#endif  // ISOBAR_STORAGE_FILE_BLOBS_H_

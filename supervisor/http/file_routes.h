@@ -1,0 +1,57 @@
+// File storage on the Convex client listener (supervisor/http/notes/http_actions_and_storage.md §B):
+//
+//   POST     /d/<deployment>/api/storage/upload?token=<token>    the body is the file; 200 {"storageId"}
+//   GET|HEAD /d/<deployment>/api/storage/<id>?expires=&signature= the file, or one byte range of it
+//
+// Both URLs come from the deployment's functions (ctx.storage.generateUploadUrl, getUrl) and are
+// signed for this deployment (runner/file_storage.h). Uploads: Content-Type is stored; `Digest:
+// sha-256=<base64>` is checked (400 Sha256Mismatch, nothing stored); at most 20 MiB (the listener's
+// limit). Serving: Content-Type, Content-Length, Cache-Control, Accept-Ranges and Digest as Convex
+// sends them; one range gives 206 with Content-Range, several 416 (as Convex), one past the end 416
+// with `Content-Range: bytes */<size>`.
+#ifndef ISOBAR_SUPERVISOR_HTTP_FILE_ROUTES_H_
+#define ISOBAR_SUPERVISOR_HTTP_FILE_ROUTES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+#include "base/executor.h"
+#include "supervisor/gateway/gateway.h"
+#include "supervisor/http/http_server.h"
+
+namespace isobar::supervisor {
+
+class FileRoutes {
+ public:
+  // Not owned; both must outlive this.
+  FileRoutes(Gateway& gateway, Executor& executor) : gateway_(gateway), executor_(executor) {}
+
+  // `rest` is the path after ".../api/storage/" ("upload" or an id); the answer goes to `reply`
+  // from the executor.
+  void Handle(HttpRequest request, std::string deployment, std::string rest, HttpServer::Reply reply);
+
+ private:
+  HttpResponse Upload(const HttpRequest& request, const std::string& deployment);
+  HttpResponse Serve(const HttpRequest& request, const std::string& deployment, const std::string& id);
+
+  Gateway& gateway_;
+  Executor& executor_;
+};
+
+// A Range header's one range within a file of `size` bytes: [first, last] inclusive. nullopt: serve
+// the whole file (no header, or one that does not parse, as Convex does); an error status: 416.
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+absl::StatusOr<std::optional<ByteRange>> ParseRange(absl::string_view header, uint64_t size);
+
+// The value of `name` in the target's query string, or empty.
+std::string QueryParameter(absl::string_view target, absl::string_view name);
+
+}  // namespace isobar::supervisor
+
+#endif  // ISOBAR_SUPERVISOR_HTTP_FILE_ROUTES_H_

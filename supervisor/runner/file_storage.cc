@@ -1,0 +1,279 @@
+#include "supervisor/runner/file_storage.h"
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
+#include "storage/convex_json.h"
+#include "storage/document_id.h"
+#include "storage/system_tables.h"
+#include "supervisor/runner/syscall_args.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using storage::Value;
+
+constexpr absl::Duration kUploadLifetime = absl::Hours(1);
+// Serving URLs expire on an hour's boundary a day or more ahead: the same URL within the hour, so a
+// query's result does not change on every run.
+constexpr absl::Duration kServingLifetime = absl::Hours(24);
+constexpr int kMaxStoreAttempts = 4;
+
+std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
+
+std::string Mac(const storage::DeploymentInfo& deployment, absl::string_view purpose, absl::string_view subject,
+                int64_t expires) {
+  return absl::BytesToHexString(HmacSha256(
+      deployment.cursor_key, absl::StrCat("isobar file url v1\n", purpose, "\n", deployment.name, "\n", subject, "\n", expires)));
+}
+
+// Constant time in the contents.
+bool SameText(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+absl::Status CheckMac(const storage::DeploymentInfo& deployment, absl::string_view purpose, absl::string_view subject,
+                      absl::string_view expires_text, absl::string_view mac, absl::Time now) {
+  int64_t expires = 0;
+  if (!absl::SimpleAtoi(expires_text, &expires) || !SameText(Mac(deployment, purpose, subject, expires), mac)) {
+    return absl::UnauthenticatedError("the URL's signature is not valid for this deployment");
+  }
+  if (absl::FromUnixSeconds(expires) <= now) return absl::UnauthenticatedError("the URL has expired");
+  return absl::OkStatus();
+}
+
+const storage::SystemTable& StorageTable() { return *storage::FindSystemTable(storage::kStorageTable); }
+
+absl::StatusOr<std::string> StringArgument(const Value& args, absl::string_view name) {
+  const Value& value = args.Get(name);
+  if (value.type() != Value::Type::kString) return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a string"));
+  return value.string();
+}
+
+std::optional<std::string> OptionalString(const Value& args, absl::string_view name) {
+  const Value& value = args.Get(name);
+  if (value.type() != Value::Type::kString || value.string().empty()) return std::nullopt;
+  return value.string();
+}
+
+// The file as Convex's getMetadata gives it (sha256 in hex there).
+std::string MetadataJson(const StoredFile& file) {
+  return absl::StrCat("{\"storageId\":", Quote(file.id), ",\"sha256\":", Quote(absl::BytesToHexString(file.sha256)),
+                      ",\"size\":", file.size, ",\"contentType\":",
+                      file.content_type.has_value() ? Quote(*file.content_type) : "null", "}");
+}
+
+// The file's bytes and type as the runtime's get/getBlob read them: {data|blob: base64, contentType}.
+absl::StatusOr<std::string> BlobJson(storage::Database& db, const StoredFile& file, absl::string_view data_field) {
+  std::string bytes;
+  bytes.reserve(file.size);
+  RETURN_IF_ERROR(db.files().Read(file.id, 0, file.size, [&bytes](absl::string_view part) {
+    bytes.append(part.data(), part.size());
+    return absl::OkStatus();
+  }));
+  return absl::StrCat("{\"", data_field, "\":", Quote(absl::Base64Escape(bytes)), ",\"contentType\":",
+                      file.content_type.has_value() ? Quote(*file.content_type) : "null", "}");
+}
+
+// The session's transaction for a query or mutation (reads recorded in it); a transaction of the
+// call's own for an action, which has none.
+struct Txn {
+  storage::Transaction* txn = nullptr;
+  std::unique_ptr<storage::Transaction> own;
+};
+Txn TxnOf(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  Txn out;
+  if (session.txn != nullptr) {
+    out.txn = session.txn.get();
+  } else {
+    out.own = session.deployment->db().Begin();
+    out.txn = out.own.get();
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Store(InvocationSession& session, const Value& args, absl::string_view data_field)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(std::string encoded, StringArgument(args, data_field));
+  std::string bytes;
+  if (!absl::Base64Unescape(encoded, &bytes)) return absl::InvalidArgumentError("The blob is not base64");
+  std::optional<std::string> content_type = OptionalString(args, "contentType");
+  std::optional<std::string> sha256 = OptionalString(args, "sha256");
+  storage::Database& db = session.deployment->db();
+  if (session.function.kind == FunctionKind::kMutation && session.txn != nullptr) {
+    ASSIGN_OR_RETURN(std::string id, StoreFile(db, *session.txn, bytes, std::move(content_type), sha256));
+    return Quote(id);
+  }
+  if (session.function.kind != FunctionKind::kAction) {
+    return absl::InvalidArgumentError("Can't use storage.store() in queries. Please consider using a mutation or an action.");
+  }
+  ASSIGN_OR_RETURN(std::string id, StoreFileNow(db, bytes, std::move(content_type), sha256));
+  return Quote(id);
+}
+
+absl::StatusOr<std::string> Delete(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
+  ASSIGN_OR_RETURN(std::string id_text, StringArgument(args, "storageId"));
+  if (session.function.kind == FunctionKind::kQuery) {
+    return absl::InvalidArgumentError("Can't use storage.delete() in queries: only mutations and actions delete files");
+  }
+  storage::Database& db = session.deployment->db();
+  for (int attempt = 0;; ++attempt) {
+    Txn txn = TxnOf(session);
+    ASSIGN_OR_RETURN(std::optional<StoredFile> file, FindFile(*txn.txn, "storage.delete", id_text));
+    if (!file.has_value()) return absl::NotFoundError(absl::StrCat("storage id ", id_text, " not found"));
+    ASSIGN_OR_RETURN(storage::DocumentId id, storage::DecodeDocumentId(file->id));
+    RETURN_IF_ERROR(txn.txn->Delete(id, storage::Access::kSystem).status());
+    // The bytes go with housekeeping's next sweep, once the deletion has committed.
+    if (txn.own == nullptr) return std::string("null");
+    absl::StatusOr<storage::Timestamp> committed = db.Commit(*txn.own);
+    if (committed.ok()) return std::string("null");
+    if (!absl::IsAborted(committed.status()) || attempt + 1 >= kMaxStoreAttempts) return committed.status();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<StoredFile>> FindFile(storage::Transaction& txn, absl::string_view operation,
+                                                   absl::string_view id_text) {
+  absl::StatusOr<storage::DocumentId> id = storage::DecodeDocumentId(id_text);
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid argument `storageId` for `", operation,
+                                                   "`: Invalid storage ID: \"", id_text.substr(0, 200),
+                                                   "\". Storage ID should be an\n                    Id of '_storage' "
+                                                   "table, or a UUID string."));
+  }
+  if (id->table.value() != StorageTable().number) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid argument `storageId` for `", operation,
+                     "`: Invalid storage ID. Storage ID cannot be an ID on any table other than '_storage'."));
+  }
+  ASSIGN_OR_RETURN(std::optional<Value> document, txn.Get(*id));
+  if (!document.has_value()) return std::nullopt;
+  StoredFile file;
+  file.id = std::string(id_text);
+  const Value& sha256 = document->Get("sha256");
+  const Value& size = document->Get("size");
+  const Value& type = document->Get("contentType");
+  const Value& created = document->Get("_creationTime");
+  if (sha256.type() != Value::Type::kString || !absl::Base64Unescape(sha256.string(), &file.sha256) ||
+      size.type() != Value::Type::kFloat64 || size.float64() < 0) {
+    return absl::InternalError(absl::StrCat("the _storage document ", id_text, " is malformed"));
+  }
+  file.size = static_cast<uint64_t>(size.float64());
+  if (type.type() == Value::Type::kString) file.content_type = type.string();
+  if (created.type() == Value::Type::kFloat64) file.creation_time = created.float64();
+  return file;
+}
+
+absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transaction& txn, absl::string_view bytes,
+                                      std::optional<std::string> content_type,
+                                      const std::optional<std::string>& expected_sha256) {
+  if (bytes.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("The file is too large (", bytes.size(), " bytes; the limit is ",
+                                                   kMaxFileBytes, ")"));
+  }
+  const std::string digest = Sha256(bytes);
+  const std::string digest_base64 = absl::Base64Escape(digest);
+  if (expected_sha256.has_value() && *expected_sha256 != digest_base64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Sha256 mismatch. Expected: ", expected_sha256->substr(0, 100), " Actual: ", digest_base64));
+  }
+  ASSIGN_OR_RETURN(uint64_t stored, db.files().TotalBytes());
+  if (stored + bytes.size() > kDeploymentFileQuotaBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("The deployment's file storage is full (", stored, " of ",
+                                                     kDeploymentFileQuotaBytes, " bytes used); delete files first"));
+  }
+  ASSIGN_OR_RETURN(Value document,
+                   Value::MakeObject({{"sha256", Value::String(digest_base64)},
+                                      {"size", Value::Float64(static_cast<double>(bytes.size()))},
+                                      {"contentType", content_type.has_value() ? Value::String(*std::move(content_type))
+                                                                               : Value::Null()}}));
+  ASSIGN_OR_RETURN(storage::DocumentId id, txn.Insert(storage::kStorageTable, document, storage::Access::kSystem));
+  const std::string id_text = storage::EncodeDocumentId(id);
+  RETURN_IF_ERROR(db.files().Write(id_text, bytes));
+  return id_text;
+}
+
+absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_view bytes,
+                                         std::optional<std::string> content_type,
+                                         const std::optional<std::string>& expected_sha256) {
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<storage::Transaction> txn = db.Begin();
+    ASSIGN_OR_RETURN(std::string id, StoreFile(db, *txn, bytes, content_type, expected_sha256));
+    absl::StatusOr<storage::Timestamp> committed = db.Commit(*txn);
+    if (committed.ok()) return id;
+    // (Only creating the _storage table can conflict: two first files at once.)
+    (void)db.files().Delete(id);
+    if (!absl::IsAborted(committed.status()) || attempt + 1 >= kMaxStoreAttempts) return committed.status();
+  }
+}
+
+std::string UploadUrl(absl::string_view cloud_url, const storage::DeploymentInfo& deployment, absl::Time now) {
+  const int64_t expires = absl::ToUnixSeconds(now + kUploadLifetime);
+  return absl::StrCat(cloud_url, "/api/storage/upload?token=", expires, ".", Mac(deployment, "upload", "", expires));
+}
+
+absl::Status CheckUploadToken(const storage::DeploymentInfo& deployment, absl::string_view token, absl::Time now) {
+  const size_t dot = token.find('.');
+  if (dot == absl::string_view::npos) return absl::UnauthenticatedError("Couldn't decode the upload token");
+  return CheckMac(deployment, "upload", "", token.substr(0, dot), token.substr(dot + 1), now);
+}
+
+std::string ServingUrl(absl::string_view cloud_url, const storage::DeploymentInfo& deployment, absl::string_view id,
+                       absl::Time now) {
+  const int64_t hour = absl::ToUnixSeconds(now) / 3600 + 1;
+  const int64_t expires = hour * 3600 + absl::ToInt64Seconds(kServingLifetime);
+  return absl::StrCat(cloud_url, "/api/storage/", id, "?expires=", expires, "&signature=",
+                      Mac(deployment, "serve", id, expires));
+}
+
+absl::Status CheckServingSignature(const storage::DeploymentInfo& deployment, absl::string_view id,
+                                   absl::string_view expires, absl::string_view signature, absl::Time now) {
+  return CheckMac(deployment, "serve", id, expires, signature, now);
+}
+
+bool IsStorageSyscall(absl::string_view op) {
+  return op == "1.0/storageGetUrl" || op == "1.0/storageGetMetadata" || op == "1.0/storageGenerateUploadUrl" ||
+         op == "1.0/storageDelete" || op == "1.0/storageStore" || op == "1.0/storageGet" ||
+         op == "1.0/storage/storeBlob" || op == "1.0/storage/getBlob";
+}
+
+absl::StatusOr<std::string> ServeStorageSyscall(InvocationSession& session, absl::string_view op,
+                                                absl::string_view args_json) {
+  ASSIGN_OR_RETURN(Value args, ParseSyscallArgs(args_json));
+  absl::MutexLock lock(&session.mu);
+  storage::Database& db = session.deployment->db();
+  if (op == "1.0/storageGenerateUploadUrl") return Quote(UploadUrl(session.cloud_url, session.deployment->info(), absl::Now()));
+  if (op == "1.0/storageStore") return Store(session, args, "blob");
+  if (op == "1.0/storage/storeBlob") return Store(session, args, "data");
+  if (op == "1.0/storageDelete") return Delete(session, args);
+  // The readers: getUrl, getMetadata, get.
+  const absl::string_view operation = op == "1.0/storageGetUrl"        ? "storage.getUrl"
+                                      : op == "1.0/storageGetMetadata" ? "storage.getMetadata"
+                                                                       : "storage.get";
+  ASSIGN_OR_RETURN(std::string id_text, StringArgument(args, "storageId"));
+  Txn txn = TxnOf(session);
+  ASSIGN_OR_RETURN(std::optional<StoredFile> file, FindFile(*txn.txn, operation, id_text));
+  if (!file.has_value()) return std::string("null");
+  if (op == "1.0/storageGetUrl") {
+    session.time_dependent = true;
+    return Quote(ServingUrl(session.cloud_url, session.deployment->info(), file->id, absl::Now()));
+  }
+  if (op == "1.0/storageGetMetadata") return MetadataJson(*file);
+  if (op == "1.0/storageGet") {
+    if (session.function.kind == FunctionKind::kQuery) {
+      return absl::InvalidArgumentError("Can't use storage.get() in queries. Please consider using a mutation or an action.");
+    }
+    return BlobJson(db, *file, "blob");
+  }
+  return BlobJson(db, *file, "data");
+}
+
+}  // namespace isobar::supervisor
