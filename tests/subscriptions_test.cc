@@ -2,6 +2,7 @@
 // a query set at one timestamp, carry only what changed, follow commits that overlap what the queries
 // read, and fan out to many subscribers of one query.
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ class Subscriber {
   Subscriber(const std::shared_ptr<grpc::Channel>& channel, const std::string& key) {
     stub_ = isobar::v1::Functions::NewStub(channel);
     context_.AddMetadata("authorization", absl::StrCat("Bearer ", key));
+    // A stream that stops delivering fails the test in minutes, saying where it stood, rather than
+    // hang until Bazel's timeout (it did once, under four parallel test binaries).
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(4));
     stream_ = stub_->Subscribe(&context_);
   }
   ~Subscriber() {
@@ -196,7 +200,9 @@ TEST_F(SubscriptionsTest, AQuerySetOverTwoTablesNeverShowsAStateNoSerialOrderPro
   for (;;) {
     Transition t;
     if (!s.Next(&t)) {
-      ADD_FAILURE() << "the stream ended";
+      ADD_FAILURE() << "the stream ended after " << transitions << " transitions; writers done: " << done.load()
+                    << ", transfers " << transfers.load() << ", moved " << moved.load() << ", last values "
+                    << s.values().at(1) << " / " << s.values().at(2);
       break;
     }
     ++transitions;

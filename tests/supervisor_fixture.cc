@@ -64,6 +64,10 @@ absl::Status SupervisorProcess::Start() {
   SpawnOptions spawn;
   spawn.argv = {Runfile("supervisor/supervisor"), "--data-dir=" + data_dir_, "--listen=127.0.0.1:0",
                 absl::StrCat("--workers=", options_.workers), "--sandbox=" + options_.sandbox};
+  // A restart keeps the HTTP listeners' addresses, as a real one does: clients reconnect to the URLs
+  // they have. (The gRPC port is new each time; address() tells it.)
+  if (!http_url_.empty()) spawn.argv.push_back("--http-listen=" + http_url_.substr(http_url_.find("://") + 3));
+  if (!site_url_.empty()) spawn.argv.push_back("--site-listen=" + site_url_.substr(site_url_.find("://") + 3));
   if (options_.enable_eval) spawn.argv.push_back("--enable-eval");
   if (options_.test_worker) spawn.argv.push_back("--worker-binary=" + Runfile("tests/test_worker"));
   spawn.argv.insert(spawn.argv.end(), options_.extra_args.begin(), options_.extra_args.end());

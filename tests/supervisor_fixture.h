@@ -42,7 +42,8 @@ class SupervisorProcess {
   absl::Status Start();
   // SIGTERM and wait; the exit status.
   absl::StatusOr<ExitStatus> Stop();
-  // SIGKILL and wait: a crash. Start() again restarts it on the same data directory.
+  // SIGKILL and wait: a crash. Start() again restarts it on the same data directory, with the same
+  // HTTP and site URLs.
   absl::StatusOr<ExitStatus> Kill();
 
   const std::string& address() const { return address_; }

@@ -21,6 +21,9 @@
 namespace isobar::supervisor {
 namespace {
 
+// A journal is a cursor (storage/cursor.h): an index key and a tag. Far more than one needs.
+constexpr size_t kMaxJournalBytes = 16 << 10;
+
 using storage::Value;
 
 constexpr char kComponent[] = "sync";
@@ -147,7 +150,8 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       const FunctionOutcome& outcome = change.result->outcome();
       if (outcome.ok) {
         absl::StrAppend(&json, "{\"type\":\"QueryUpdated\",\"queryId\":", change.query_id, ",\"value\":",
-                        outcome.result_json, ",\"logLines\":", LogLinesJson(outcome.logs), ",\"journal\":null}");
+                        outcome.result_json, ",\"logLines\":", LogLinesJson(outcome.logs),
+                        ",\"journal\":", outcome.journal.empty() ? "null" : JsonString(outcome.journal), "}");
         continue;
       }
       const isobar::v1::ErrorDetail& detail = outcome.error.detail;
@@ -273,7 +277,13 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       if (type.string() != "Add" || path.type() != Value::Type::kString) return Fatal("an Add needs a udfPath");
       absl::StatusOr<std::string> args = ArgsJson(change);
       if (!args.ok()) return Fatal(absl::StrCat("query ", *id, ": ", args.status().message()));
-      out.add = LiveQuerySet::Add{*id, path.string(), *std::move(args)};
+      // A journal from an earlier connection's run (a cursor, checked when it is used), or null.
+      const Value& journal = change.Get("journal");
+      if (journal.type() == Value::Type::kString && journal.string().size() > kMaxJournalBytes) {
+        return Fatal(absl::StrCat("query ", *id, ": the journal is too long"));
+      }
+      out.add = LiveQuerySet::Add{*id, path.string(), *std::move(args),
+                                  journal.type() == Value::Type::kString ? journal.string() : std::string()};
     }
     std::shared_ptr<LiveQuerySet> set;
     {

@@ -51,6 +51,7 @@ absl::Status LiveQuerySet::Modify(Modification modification) {
     q = Query{};
     q.path = std::move(change.add->path);
     q.args_json = change.add->args_json.empty() ? "{}" : std::move(change.add->args_json);
+    q.journal = std::move(change.add->journal);
     q.generation = ++generations_;
     removed_.erase(change.add->query_id);
   }
@@ -148,6 +149,7 @@ void LiveQuerySet::Update() {
       request.path = q.path;
       request.kind = FunctionKind::kQuery;
       request.args_json = q.args_json;
+      request.journal = q.journal;
       request.identity_json = identity_json_;
       request.allow_internal = internal_;
       request.deadline = absl::Now() + env_.query_deadline;
@@ -209,6 +211,7 @@ void LiveQuerySet::Complete() {
       if (it == queries_.end() || it->second.generation != e.generation) continue;  // removed meanwhile
       Query& q = it->second;
       q.result = e.result;
+      if (e.result->outcome().ok) q.journal = e.result->outcome().journal;
       q.identity_version = update_identity_;
       q.code_version = update_version_;
       listen.push_back(e.result);

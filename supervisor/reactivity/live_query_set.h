@@ -77,6 +77,7 @@ class LiveQuerySet : public std::enable_shared_from_this<LiveQuerySet> {
     uint32_t query_id = 0;
     std::string path;
     std::string args_json;  // Convex JSON of the arguments object
+    std::string journal;    // from an earlier run for this client ("" for none)
   };
   struct Change {
     std::optional<Add> add;  // or, without one, a removal:
@@ -115,6 +116,7 @@ class LiveQuerySet : public std::enable_shared_from_this<LiveQuerySet> {
   struct Query {
     std::string path;
     std::string args_json;
+    std::string journal;      // the newest run's, passed to the next
     uint64_t generation = 0;  // which add of this id
     std::shared_ptr<QueryResult> result;
     uint32_t identity_version = 0;

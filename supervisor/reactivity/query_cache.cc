@@ -165,7 +165,9 @@ void QueryCache::Evaluate(FunctionCallRequest request, int64_t version, storage:
   const std::string canonical = args.ok() ? storage::ToConvexJson(*args) : request.args_json;
   // A result computed with access to internal functions is never served to a caller without it
   // (nor shared with one in flight): the access is part of the key.
-  const std::string path = absl::StrCat(request.allow_internal ? "internal " : "public ", request.path);
+  // So is the journal, which decides where a paginated query's page ends.
+  const std::string path = absl::StrCat(request.allow_internal ? "internal " : "public ", request.path,
+                                        request.journal.empty() ? "" : "\njournal ", request.journal);
   const Key shared{request.deployment, version, path, canonical, ""};
   const Key personal{request.deployment, version, path, canonical, request.identity_json};
   std::shared_ptr<QueryResult> hit;

@@ -179,6 +179,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->depth = request.depth;
   session->deadline = request.deadline;
   session->scheduled_job = request.scheduled_job;
+  if (request.parent == nullptr) session->prev_journal = request.journal;
   session->cloud_url = absl::StrCat(options_.public_url, "/d/", attempt->deployment->info().name);
   session->site_url = absl::StrCat(options_.site_url, "/d/", attempt->deployment->info().name);
   if (request.parent != nullptr) session->identity_read = request.parent->identity_read;
@@ -357,6 +358,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
         result.snapshot_ts = session->txn->begin_ts();
       }
       result.code_version = attempt->code->version();
+      result.journal = session->next_journal;
       result.identity_read = session->identity_read->load();
     }
     if (attempt->request.parent != nullptr) ReturnBorrowed(*attempt, *session, result.ok);

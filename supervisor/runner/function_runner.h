@@ -65,6 +65,9 @@ struct FunctionCallRequest {
   // Queries: read at this published timestamp instead of the newest (subscriptions and the query
   // cache evaluate every query of a transition at one timestamp).
   std::optional<storage::Timestamp> snapshot_ts;
+  // Queries: the journal of the client's previous run of this query ("" for none); see
+  // InvocationSession::prev_journal.
+  std::string journal;
   // HTTP actions: the route. `path` and `kind` are then ignored (http.js's router runs, as an action),
   // `args_json` is the request as the worker's HTTP_ACTION call carries it, and the outcome's
   // `result_json` the response as the router wrote it (unchecked: the caller decodes it).
@@ -84,6 +87,7 @@ struct FunctionOutcome {
   int64_t code_version = 0;
   bool identity_read = false;
   bool observed_time = false;  // it read the clock: a cached result expires
+  std::string journal;         // a query's journal for its next run ("" for none)
   // A client's mutation that committed: its commit timestamp (0 when an idempotency key answered
   // with a result committed earlier).
   storage::Timestamp commit_ts{0};

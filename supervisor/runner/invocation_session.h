@@ -81,6 +81,11 @@ struct InvocationSession {
   std::map<uint32_t, std::unique_ptr<storage::QueryStream>> streams ABSL_GUARDED_BY(mu);
   uint32_t next_query_id ABSL_GUARDED_BY(mu) = 0;
   bool paginated ABSL_GUARDED_BY(mu) = false;
+  // Convex's query journal (CONVEX_SEMANTICS.md §3): the end cursor its paginated query reached when
+  // it last ran for this client ("" for none), which a re-run pages up to, so that a page grows with
+  // new documents instead of shifting; and the one this run reached.
+  std::string prev_journal;
+  std::string next_journal ABSL_GUARDED_BY(mu);
   uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
   // The transaction's counts when it committed (the transaction is gone by then).
   std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);

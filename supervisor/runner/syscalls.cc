@@ -278,6 +278,8 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
   RETURN_IF_ERROR(CheckReadable(request.query.table));
   request.cursor = OptionalString(args, "cursor");
   request.end_cursor = OptionalString(args, "endCursor");
+  // Without an end of its own, a re-run pages up to where the previous run ended (its journal).
+  if (!request.end_cursor.has_value() && !session.prev_journal.empty()) request.end_cursor = session.prev_journal;
   ASSIGN_OR_RETURN(request.page_size, OptionalCount(args, "pageSize", 0));
   const size_t kUnset = SIZE_MAX;
   ASSIGN_OR_RETURN(size_t max_rows, OptionalCount(args, "maximumRowsRead", kUnset));
@@ -296,6 +298,7 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
   session.paginated = true;  // only a page that could be asked for counts
   ASSIGN_OR_RETURN(storage::PageResult page,
                    storage::QueryPage(*txn, request, session.deployment->info().cursor_key));
+  session.next_journal = page.continue_cursor;
   std::string out = "{\"page\":[";
   for (size_t i = 0; i < page.page.size(); ++i) {
     if (i > 0) out += ',';
