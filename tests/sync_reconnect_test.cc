@@ -3,12 +3,18 @@
 // (after a dropped connection, and after the supervisor was killed and restarted) is applied once and
 // answered with the first result; a paginated query's journal comes with its result, its page grows
 // with new documents instead of shifting, and a new connection that brings the journal back gets the
-// same page. (The real ConvexClient through a restart: tests/clients_test.cc.)
+// same page. And the convex package's own ConvexClient rides through a restart without losing a
+// mutation (tests/clients/convex_reconnect_client.js, driven over its stdin and stdout).
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -18,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/convex_json.h"
+#include "base/process.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -180,6 +187,63 @@ TEST_F(SyncReconnectTest, JournalsKeepAPageFromShifting) {
   forged.Send(absl::StrReplaceAll(kPage, {{"%s", R"("AAAAforged")"}}));
   Value transition = forged.Next("Transition");
   EXPECT_EQ(transition.Get("modifications").array()[0].Get("type").string(), "QueryFailed");
+}
+
+// The next "STEP <what>" line the child wrote to `fd` within `timeout`, as <what>; what came instead
+// otherwise. Other lines (the client's own logs) are skipped.
+std::string ReadStep(int fd, std::string* buffer, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string skipped;
+  for (;;) {
+    const size_t newline = buffer->find('\n');
+    if (newline != std::string::npos) {
+      std::string line = buffer->substr(0, newline);
+      buffer->erase(0, newline + 1);
+      if (absl::StartsWith(line, "STEP ")) return line.substr(5);
+      absl::StrAppend(&skipped, line, "\n");
+      continue;
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    const int left_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0) return absl::StrCat("(no step in time; it wrote: ", skipped, *buffer, ")");
+    char chunk[4096];
+    const ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n <= 0) return absl::StrCat("(the client exited; it wrote: ", skipped, *buffer, ")");
+    buffer->append(chunk, static_cast<size_t>(n));
+  }
+}
+
+TEST_F(SyncReconnectTest, TheConvexClientRidesThroughARestartWithoutLosingAMutation) {
+  int to_child[2];
+  int from_child[2];
+  ASSERT_EQ(pipe2(to_child, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(from_child, O_CLOEXEC), 0);
+  // The runfiles tree: <runfiles>/isobar/... and <runfiles>/npm_deps/...
+  const std::string runfiles = std::filesystem::current_path().parent_path().string();
+  SpawnOptions spawn;
+  spawn.argv = {"/usr/bin/env", absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules"), "node",
+                Runfile("tests/clients/convex_reconnect_client.js"), absl::StrCat(supervisor_.http_url(), "/d/wall")};
+  spawn.stdin_fd = to_child[0];
+  spawn.stdout_fd = from_child[1];
+  spawn.stderr_fd = from_child[1];
+  absl::StatusOr<ChildProcess> child = Spawn(spawn);
+  close(to_child[0]);
+  close(from_child[1]);
+  ASSERT_TRUE(child.ok()) << child.status();
+  std::string out;
+  auto say = [&](const std::string& line) { ASSERT_EQ(write(to_child[1], (line + "\n").data(), line.size() + 1), static_cast<ssize_t>(line.size() + 1)); };
+
+  EXPECT_EQ(ReadStep(from_child[0], &out, absl::Seconds(60)), "subscribed");
+  ASSERT_TRUE(supervisor_.Kill().ok());
+  say("killed");
+  EXPECT_EQ(ReadStep(from_child[0], &out, absl::Seconds(30)), "sent");
+  ASSERT_TRUE(supervisor_.Start().ok());
+  say("restarted");
+  EXPECT_EQ(ReadStep(from_child[0], &out, absl::Seconds(120)), "reconnect client: ok") << supervisor_.log();
+  close(to_child[1]);
+  close(from_child[0]);
+  absl::StatusOr<std::optional<ExitStatus>> exited = child->Wait(absl::Seconds(30));
+  if (!exited.ok() || !exited->has_value()) (void)child->Kill();
 }
 
 }  // namespace
