@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/utf8.h"
 #include "storage/catalog.h"
 #include "storage/convex_json.h"
 #include "supervisor/http/convex_wire.h"
@@ -59,6 +60,22 @@ bool IsRoutableMethod(absl::string_view method) {
          method == "OPTIONS" || method == "PATCH";
 }
 
+// A header value's bytes as the characters a Headers object holds: each byte one code point (a
+// ByteString, as the Fetch standard and Convex read them), written as UTF-8.
+std::string Latin1ToUtf8(absl::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (unsigned char c : bytes) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::string> MatchHttpRoute(const Value& routes, absl::string_view method, absl::string_view path) {
@@ -87,12 +104,14 @@ std::optional<std::string> MatchHttpRoute(const Value& routes, absl::string_view
 }
 
 std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view url) {
-  std::string json = absl::StrCat("{\"url\":", JsonString(url), ",\"method\":", JsonString(request.method),
-                                  ",\"headerPairs\":[");
+  // (The listener's parser admits no bytes outside a token in a method or a header name, and a target
+  // is ASCII unless a client breaks the rules: its other bytes are replaced.)
+  std::string json = absl::StrCat("{\"url\":", JsonString(ToValidUtf8(url)), ",\"method\":",
+                                  JsonString(ToValidUtf8(request.method)), ",\"headerPairs\":[");
   bool first = true;
   for (const auto& [name, value] : request.headers) {
     if (IsHopByHop(name)) continue;
-    absl::StrAppend(&json, first ? "" : ",", "[", JsonString(name), ",", JsonString(value), "]");
+    absl::StrAppend(&json, first ? "" : ",", "[", JsonString(ToValidUtf8(name)), ",", JsonString(Latin1ToUtf8(value)), "]");
     first = false;
   }
   // A GET or HEAD has no body (the Request constructor refuses one); others have what was sent.
@@ -199,10 +218,9 @@ void HttpActions::Run(HttpRequest request, std::string deployment, std::string p
   call.deadline = gateway_.DeadlineFor(FunctionKind::kAction, absl::InfiniteFuture());
   request.body.clear();
   request.body.shrink_to_fit();
-  const size_t max_body = kHttpActionBodyLimit;
-  gateway_.AdmitAndRun(std::move(call), [reply = std::move(reply), max_body](FunctionOutcome outcome) mutable {
+  gateway_.AdmitAndRun(std::move(call), [reply = std::move(reply)](FunctionOutcome outcome) mutable {
     if (!outcome.ok) return std::move(reply)(FailureResponse(outcome));
-    absl::StatusOr<HttpResponse> response = HttpActionResponse(outcome.result_json, max_body);
+    absl::StatusOr<HttpResponse> response = HttpActionResponse(outcome.result_json, kHttpActionBodyLimit);
     if (response.ok()) return std::move(reply)(*std::move(response));
     // Convex cuts a response body at 20 MiB after sending its head; ours is whole here, so the
     // client learns plainly that it was refused.
