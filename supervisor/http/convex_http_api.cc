@@ -137,6 +137,56 @@ void ConvexHttpApi::Handle(HttpRequest http, HttpServer::Reply reply) {
   Process(std::move(http), std::move(reply));
 }
 
+// One call's body (Convex's UdfPostRequest): "path" (not for /api/run, whose path is in the URL),
+// "args" and "format", into `call`; the answer instead when the request is wrong.
+std::optional<HttpResponse> ConvexHttpApi::ParseCall(const Value& body, bool run, Call& call) {
+  if (!run) {
+    const Value& function = body.Get("path");
+    if (function.type() != Value::Type::kString) {
+      return Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`");
+    }
+    call.request.path = function.string();
+  }
+  if (absl::StatusOr<FunctionPath> parsed = ParseFunctionPath(call.request.path); !parsed.ok()) {
+    return Refusal(400, "BadConvexFunctionIdentifier",
+                   absl::StrCat(call.request.path, " is not a valid path to a Convex function. ", parsed.status().message()));
+  }
+  const Value& format = body.Get("format");
+  if (!format.is_undefined()) {
+    const std::string given = format.type() == Value::Type::kString ? format.string() : storage::ToConvexJson(format);
+    if (given == "convex_encoded_json" || given == "convex_json") {
+      call.format = Format::kEncoded;
+    } else if (given != "json" && given != "convex_clean_json") {
+      return Refusal(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given));
+    }
+  }
+  const Value& args = body.Get("args");
+  if (args.is_undefined()) {
+    return Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`");
+  }
+  // Positional arguments, as old clients send them: a function takes one object.
+  const Value* single = &args;
+  if (args.type() == Value::Type::kArray) {
+    if (args.array().size() != 1) {
+      FunctionOutcome wrong = FunctionOutcome::Failure(absl::InvalidArgumentError(absl::StrCat(
+          "Expected to receive a single object as the function's argument. Instead received ", args.array().size(),
+          " arguments: ", storage::ToConvexJson(args))));
+      wrong.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
+      return OutcomeResponse(wrong, call.format, call.request_id);
+    }
+    single = &args.array()[0];
+  }
+  absl::StatusOr<Value> converted = storage::FromPlainJson(*single, /*allow_undefined=*/false);
+  if (!converted.ok()) {
+    FunctionOutcome invalid = FunctionOutcome::Failure(absl::InvalidArgumentError(
+        absl::StrCat("Invalid arguments for ", call.request.path, ": ", converted.status().message())));
+    invalid.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
+    return OutcomeResponse(invalid, call.format, call.request_id);
+  }
+  call.request.args_json = storage::ToConvexJson(*converted);
+  return std::nullopt;
+}
+
 void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   // CORS as Convex answers it: the Origin echoed, with credentials, on every answer.
   std::vector<std::pair<std::string, std::string>> cors = {{"access-control-allow-credentials", "true"}};
@@ -161,7 +211,8 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   const bool storage = endpoint == "storage" && parts.size() == 6 && !parts[5].empty();
   if (!run && !storage &&
       (parts.size() != 5 || (endpoint != "query" && endpoint != "mutation" && endpoint != "action" &&
-                             endpoint != "function" && endpoint != "query_ts" && endpoint != "query_at_ts"))) {
+                             endpoint != "function" && endpoint != "query_ts" && endpoint != "query_at_ts" &&
+                             endpoint != "query_batch"))) {
     return answer(HttpResponse::Text(404, "Not found"));
   }
   if (http.method == "OPTIONS") {
@@ -269,50 +320,32 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   if (body->type() != Value::Type::kObject) {
     return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected an object"));
   }
-  if (!run) {
-    const Value& function = body->Get("path");
-    if (function.type() != Value::Type::kString) {
-      return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`"));
+  if (endpoint == "query_batch") {
+    // {"queries": [<a query's body>, ...]}: each parsed as /api/query's; any wrong one refuses them all.
+    const Value& list = body->Get("queries");
+    if (list.type() != Value::Type::kArray) {
+      return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`"));
     }
-    call->request.path = function.string();
-  }
-  if (absl::StatusOr<FunctionPath> parsed = ParseFunctionPath(call->request.path); !parsed.ok()) {
-    return refuse(Refusal(400, "BadConvexFunctionIdentifier",
-                          absl::StrCat(call->request.path, " is not a valid path to a Convex function. ", parsed.status().message())));
-  }
-  const Value& format = body->Get("format");
-  if (!format.is_undefined()) {
-    const std::string given = format.type() == Value::Type::kString ? format.string() : storage::ToConvexJson(format);
-    if (given == "convex_encoded_json" || given == "convex_json") {
-      call->format = Format::kEncoded;
-    } else if (given != "json" && given != "convex_clean_json") {
-      return refuse(Refusal(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given)));
+    std::vector<Call> queries;
+    for (const Value& one : list.array()) {
+      Call& query = queries.emplace_back();
+      query.request.deployment = call->request.deployment;
+      query.request.identity_json = call->request.identity_json;
+      query.request_id = call->request_id;
+      if (one.type() != Value::Type::kObject) {
+        return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: a query is not an object"));
+      }
+      if (std::optional<HttpResponse> wrong = ParseCall(one, /*run=*/false, query); wrong.has_value()) {
+        return refuse(*std::move(wrong));
+      }
     }
+    return executor_.Run([this, call = std::move(call), queries = std::move(queries), reply = std::move(reply)]() mutable {
+      ServeBatch(std::move(call), std::move(queries), std::move(reply));
+    });
   }
-  const Value& args = body->Get("args");
-  if (args.is_undefined()) {
-    return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`"));
+  if (std::optional<HttpResponse> wrong = ParseCall(*body, run, *call); wrong.has_value()) {
+    return refuse(*std::move(wrong));
   }
-  // Positional arguments, as old clients send them: a function takes one object.
-  const Value* single = &args;
-  if (args.type() == Value::Type::kArray) {
-    if (args.array().size() != 1) {
-      FunctionOutcome wrong = FunctionOutcome::Failure(absl::InvalidArgumentError(absl::StrCat(
-          "Expected to receive a single object as the function's argument. Instead received ", args.array().size(),
-          " arguments: ", storage::ToConvexJson(args))));
-      wrong.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
-      return refuse(OutcomeResponse(wrong, call->format, call->request_id));
-    }
-    single = &args.array()[0];
-  }
-  absl::StatusOr<Value> converted = storage::FromPlainJson(*single, /*allow_undefined=*/false);
-  if (!converted.ok()) {
-    FunctionOutcome invalid = FunctionOutcome::Failure(absl::InvalidArgumentError(
-        absl::StrCat("Invalid arguments for ", call->request.path, ": ", converted.status().message())));
-    invalid.error.detail.set_kind(isobar::v1::ErrorDetail::INVALID_REQUEST);
-    return refuse(OutcomeResponse(invalid, call->format, call->request_id));
-  }
-  call->request.args_json = storage::ToConvexJson(*converted);
   call->request.kind = endpoint == "mutation" ? FunctionKind::kMutation
                        : endpoint == "action" ? FunctionKind::kAction
                                               : FunctionKind::kQuery;
@@ -342,24 +375,93 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   executor_.Run([this, call = std::move(call), reply = std::move(reply)]() mutable { Serve(std::move(call), std::move(reply)); });
 }
 
+std::optional<HttpResponse> ConvexHttpApi::CheckAdminKey(Call& call) {
+  if (call.admin_key.empty()) return std::nullopt;
+  // Known already on the fast path (never a catalog read on the server's thread).
+  absl::StatusOr<Access> access =
+      call.known.has_value() ? *call.known : gateway_.Authorize(call.request.deployment, call.admin_key);
+  if (!access.ok() && !absl::IsUnauthenticated(access.status())) {
+    return OutcomeResponse(FunctionOutcome::Failure(access.status()), call.format, call.request_id);
+  }
+  if (!access.ok() || *access != Access::kInternal) {
+    return Refusal(401, "BadAdminKey", "The provided admin key was invalid for this instance");
+  }
+  call.request.allow_internal = true;
+  return std::nullopt;
+}
+
+// /api/query_batch: every query at one timestamp, answered together ({"results": [...]}) in order. A
+// query's own failure is its result; the system's fails the request, as on Convex.
+void ConvexHttpApi::ServeBatch(std::shared_ptr<Call> call, std::vector<Call> queries, HttpServer::Reply reply) {
+  auto answer = [cors = call->cors](HttpServer::Reply reply, HttpResponse response) {
+    response.headers.insert(response.headers.end(), cors.begin(), cors.end());
+    std::move(reply)(std::move(response));
+  };
+  if (std::optional<HttpResponse> refused = CheckAdminKey(*call); refused.has_value()) {
+    return answer(std::move(reply), *std::move(refused));
+  }
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(call->request.deployment);
+  if (!live.ok()) {
+    return answer(std::move(reply), OutcomeResponse(FunctionOutcome::Failure(live.status()), call->format, call->request_id));
+  }
+  if (queries.empty()) return answer(std::move(reply), HttpResponse::Json(200, R"({"results":[]})"));
+  const storage::Timestamp ts = gateway_.tracker().Now(call->request.deployment, (*live)->db());
+  struct Batch {
+    absl::Mutex mu;
+    std::vector<Call> queries;
+    std::vector<FunctionOutcome> outcomes ABSL_GUARDED_BY(mu);
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+    HttpServer::Reply reply;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->queries = std::move(queries);
+  batch->reply = std::move(reply);
+  {
+    absl::MutexLock lock(&batch->mu);
+    batch->outcomes.resize(batch->queries.size());
+    batch->left = batch->queries.size();
+  }
+  auto finish = [batch, answer] {
+    std::vector<FunctionOutcome> outcomes;
+    {
+      absl::MutexLock lock(&batch->mu);
+      outcomes = std::move(batch->outcomes);
+    }
+    std::string json = "{\"results\":[";
+    for (size_t i = 0; i < batch->queries.size(); ++i) {
+      const FunctionOutcome& outcome = outcomes[i];
+      HttpResponse one = OutcomeResponse(outcome, batch->queries[i].format, batch->queries[i].request_id);
+      if (one.status != 200) return answer(std::move(batch->reply), std::move(one));
+      absl::StrAppend(&json, i == 0 ? "" : ",", one.body);
+    }
+    json += "]}";
+    answer(std::move(batch->reply), HttpResponse::Json(200, std::move(json)));
+  };
+  for (size_t i = 0; i < batch->queries.size(); ++i) {
+    FunctionCallRequest request = batch->queries[i].request;
+    request.allow_internal = call->request.allow_internal;
+    request.kind = FunctionKind::kQuery;
+    request.snapshot_ts = ts;
+    request.deadline = gateway_.DeadlineFor(FunctionKind::kQuery, absl::InfiniteFuture());
+    gateway_.AdmitAndRun(std::move(request), [batch, i, finish](FunctionOutcome outcome) {
+      bool last;
+      {
+        absl::MutexLock lock(&batch->mu);
+        batch->outcomes[i] = std::move(outcome);
+        last = --batch->left == 0;
+      }
+      if (last) finish();
+    });
+  }
+}
+
 void ConvexHttpApi::Serve(std::shared_ptr<Call> call, HttpServer::Reply reply) {
   auto answer = [cors = call->cors](HttpServer::Reply reply, HttpResponse response) {
     response.headers.insert(response.headers.end(), cors.begin(), cors.end());
     std::move(reply)(std::move(response));
   };
-  if (!call->admin_key.empty()) {
-    // Known already on the fast path (never a catalog read on the server's thread).
-    absl::StatusOr<Access> access =
-        call->known.has_value() ? *call->known : gateway_.Authorize(call->request.deployment, call->admin_key);
-    if (!access.ok() && !absl::IsUnauthenticated(access.status())) {
-      FunctionOutcome failed = FunctionOutcome::Failure(access.status());
-      return answer(std::move(reply), OutcomeResponse(failed, call->format, call->request_id));
-    }
-    if (!access.ok() || *access != Access::kInternal) {
-      return answer(std::move(reply),
-                    Refusal(401, "BadAdminKey", "The provided admin key was invalid for this instance"));
-    }
-    call->request.allow_internal = true;
+  if (std::optional<HttpResponse> refused = CheckAdminKey(*call); refused.has_value()) {
+    return answer(std::move(reply), *std::move(refused));
   }
   if (call->timestamp_only) {
     absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(call->request.deployment);

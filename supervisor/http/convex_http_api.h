@@ -5,6 +5,7 @@
 //   POST /d/<deployment>/api/function                    {"path", "args", "format"?}, admin only, any kind
 //   POST /d/<deployment>/api/query_ts                    {"ts"}: the timestamp to run queries at
 //   POST /d/<deployment>/api/query_at_ts                 {"path", "args", "ts", "format"?}
+//   POST /d/<deployment>/api/query_batch                 {"queries": [{"path", "args", "format"?}, ...]}
 //   POST /d/<deployment>/api/storage/upload, GET /d/<deployment>/api/storage/<id>: files (file_routes.h)
 //   OPTIONS on any of them: the CORS preflight
 //
@@ -22,9 +23,12 @@
 #ifndef ISOBAR_SUPERVISOR_HTTP_CONVEX_HTTP_API_H_
 #define ISOBAR_SUPERVISOR_HTTP_CONVEX_HTTP_API_H_
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "base/executor.h"
+#include "storage/value.h"
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/http/file_routes.h"
 #include "supervisor/http/http_server.h"
@@ -42,7 +46,11 @@ class ConvexHttpApi {
  private:
   struct Call;
   void Process(HttpRequest request, HttpServer::Reply reply);
+  std::optional<HttpResponse> ParseCall(const storage::Value& body, bool run, Call& call);
+  // The admin key's access (allow_internal set), or the refusal.
+  std::optional<HttpResponse> CheckAdminKey(Call& call);
   void Serve(std::shared_ptr<Call> call, HttpServer::Reply reply);
+  void ServeBatch(std::shared_ptr<Call> call, std::vector<Call> queries, HttpServer::Reply reply);
 
   Gateway& gateway_;
   Executor& executor_;

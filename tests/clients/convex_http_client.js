@@ -103,6 +103,23 @@ async function main([url, adminKey]) {
   // What the counter read at the earlier timestamp is still what it was then.
   const before = await post(`${url}/api/query_at_ts`, { path: "counters:get", args: { name: "h" }, ts: ts.json().ts });
   assert.deepEqual(before.json(), { status: "success", value: "2" });
+  // A batch: every query at one timestamp, each with its own format; a query's failure is its result;
+  // a malformed query refuses the batch.
+  const batch = await post(`${url}/api/query_batch`, { queries: [
+    { path: "counters:get", args: { name: "h" } },
+    { path: "counters:get", args: { name: "h" }, format: "convex_encoded_json" },
+    { path: "messages:broken", args: {} },
+  ] });
+  assert.equal(batch.status, 200, batch.text);
+  const [plain, tagged, failed] = batch.json().results;
+  assert.deepEqual(plain, { status: "success", value: "3" });
+  assert.deepEqual(tagged, { status: "success", value: { $integer: "AwAAAAAAAAA=" } });
+  assert.equal(failed.status, "error");
+  assert.match(failed.errorMessage, /Server Error/);
+  assert.deepEqual((await post(`${url}/api/query_batch`, { queries: [] })).json(), { results: [] });
+  const badBatch = await post(`${url}/api/query_batch`, { queries: [{ path: "counters:get", args: {} }, { args: {} }] });
+  assert.equal(badBatch.status, 400);
+  assert.equal(badBatch.json().code, "BadJsonBody");
   const logged = await post(`${url}/api/mutation`, { path: "messages:send", args: { channel: "logs", author: "bo", body: "hi" } });
   assert.deepEqual(logged.json().logLines, ["[LOG] 'send to logs by bo'"]);
   const badType = await post(`${url}/api/query`, "{}", { "Content-Type": "text/plain" });
