@@ -86,24 +86,31 @@ absl::StatusOr<uint64_t> FileBlobs::TotalBytes() {
 
 absl::StatusOr<size_t> FileBlobs::CollectOrphans(absl::Duration min_age, size_t limit,
                                                  const std::function<absl::StatusOr<bool>(const std::string&)>& referenced) {
-  std::vector<std::string> keys;
-  {
-    ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-    ASSIGN_OR_RETURN(PgResult rows,
-                     conn->Exec("SELECT file_key FROM isobar.file_chunks WHERE deployment_id = $1 AND chunk = 0 AND "
-                                "created_at < now() - make_interval(secs => $2) ORDER BY created_at LIMIT $3",
-                                {absl::StrCat(deployment_.value()), absl::StrCat(absl::ToDoubleSeconds(min_age)),
-                                 absl::StrCat(limit)}));
-    for (int r = 0; r < rows.rows(); ++r) keys.emplace_back(rows.Get(r, 0));
-  }
+  // Every old enough key, a page at a time in key order (so that live files, however many, do not
+  // hide the orphans behind them).
   size_t deleted = 0;
-  for (const std::string& key : keys) {
-    ASSIGN_OR_RETURN(bool in_use, referenced(key));
-    if (in_use) continue;
-    RETURN_IF_ERROR(Delete(key));
-    ++deleted;
+  std::string after;
+  for (;;) {
+    std::vector<std::string> keys;
+    {
+      ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+      ASSIGN_OR_RETURN(PgResult rows,
+                       conn->Exec("SELECT file_key FROM isobar.file_chunks WHERE deployment_id = $1 AND chunk = 0 AND "
+                                  "created_at < now() - make_interval(secs => $2) AND file_key > $3 "
+                                  "ORDER BY file_key LIMIT $4",
+                                  {absl::StrCat(deployment_.value()), absl::StrCat(absl::ToDoubleSeconds(min_age)), after,
+                                   absl::StrCat(limit)}));
+      for (int r = 0; r < rows.rows(); ++r) keys.emplace_back(rows.Get(r, 0));
+    }
+    for (const std::string& key : keys) {
+      ASSIGN_OR_RETURN(bool in_use, referenced(key));
+      if (in_use) continue;
+      RETURN_IF_ERROR(Delete(key));
+      ++deleted;
+    }
+    if (keys.size() < limit) return deleted;
+    after = keys.back();
   }
-  return deleted;
 }
 
 }  // namespace isobar::storage

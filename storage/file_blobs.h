@@ -44,8 +44,9 @@ class FileBlobs {
   absl::Status Delete(absl::string_view key);
   // The bytes stored for the deployment, orphans included (its quota counts them).
   absl::StatusOr<uint64_t> TotalBytes();
-  // Deletes the bytes of keys written more than `min_age` ago for which `referenced` says false;
-  // at most `limit` keys per call. Returns how many keys' bytes were deleted.
+  // Deletes the bytes of keys written more than `min_age` ago for which `referenced` says false,
+  // looking at `limit` keys per round trip, in key order, until all were seen. Returns how many keys'
+  // bytes were deleted.
   absl::StatusOr<size_t> CollectOrphans(absl::Duration min_age, size_t limit,
                                         const std::function<absl::StatusOr<bool>(const std::string&)>& referenced);
 

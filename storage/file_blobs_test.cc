@@ -87,5 +87,14 @@ TEST_F(FileBlobsTest, OrphansAreCollectedWhenOldAndUnreferenced) {
   EXPECT_TRUE(absl::IsNotFound(status)) << status;
 }
 
+TEST_F(FileBlobsTest, LiveFilesDoNotHideOrphansBehindThem) {
+  for (const char* key : {"a1", "a2", "a3", "a4", "z-orphan"}) ASSERT_TRUE(blobs_.Write(key, key).ok());
+  // Two keys a round trip: the orphan is the fifth.
+  absl::StatusOr<size_t> collected = blobs_.CollectOrphans(
+      absl::ZeroDuration(), 2, [](const std::string& key) -> absl::StatusOr<bool> { return key[0] == 'a'; });
+  ASSERT_TRUE(collected.ok()) << collected.status();
+  EXPECT_EQ(*collected, 1u);
+}
+
 }  // namespace
 }  // namespace isobar::storage

@@ -132,6 +132,25 @@ v8::Local<v8::ArrayBuffer> NewArrayBuffer(v8::Isolate* isolate, const void* data
   return buffer;
 }
 
+// The same for a buffer of any size: its memory comes from the isolate's (capped) allocator, and a
+// refusal is a RangeError in JavaScript, as `new ArrayBuffer(n)` past the cap is. (ArrayBuffer::New
+// would end the process instead, and with it every invocation the worker runs.)
+v8::MaybeLocal<v8::ArrayBuffer> TryNewArrayBuffer(v8::Isolate* isolate, const void* data, size_t size) {
+  if (size == 0) return v8::ArrayBuffer::New(isolate, 0);
+  v8::ArrayBuffer::Allocator* allocator = isolate->GetArrayBufferAllocator();
+  void* memory = allocator->AllocateUninitialized(size);
+  if (memory == nullptr) {
+    ThrowError(isolate, v8::Exception::RangeError, "Array buffer allocation failed");
+    return {};
+  }
+  std::memcpy(memory, data, size);
+  std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+      memory, size,
+      [](void* bytes, size_t length, void* owner) { static_cast<v8::ArrayBuffer::Allocator*>(owner)->Free(bytes, length); },
+      allocator);
+  return v8::ArrayBuffer::New(isolate, std::move(store));
+}
+
 void RandomBytes(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   if (info.Length() < 1 || !info[0]->IsUint32() || info[0].As<v8::Uint32>()->Value() > kMaxRandomBytes) {
@@ -208,7 +227,8 @@ void Base64Decode(const v8::FunctionCallbackInfo<v8::Value>& info) {
     ThrowError(isolate, v8::Exception::TypeError, "not base64");
     return;
   }
-  v8::Local<v8::ArrayBuffer> buffer = NewArrayBuffer(isolate, decoded.data(), decoded.size());
+  v8::Local<v8::ArrayBuffer> buffer;
+  if (!TryNewArrayBuffer(isolate, decoded.data(), decoded.size()).ToLocal(&buffer)) return;
   info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, decoded.size()));
 }
 

@@ -325,5 +325,23 @@ TEST_F(WebApiTest, JsSyscallsConvertHttpRequestsAndResponses) {
   EXPECT_THAT(Eval(R"(Convex.jsSyscall("nope", {}))"), HasSubstr("Unknown JS syscall: nope"));
 }
 
+// A body decoded past the isolate's ArrayBuffer budget is a RangeError for the code that asked, not
+// the end of the worker process (and of every invocation it runs).
+TEST_F(WebApiTest, LargeBodiesPastTheArrayBufferBudgetAreARangeError) {
+  EXPECT_THAT(Eval(R"((() => {
+                      const held = new Uint8Array(60 << 20);
+                      try {
+                        Convex.jsSyscall("requestFromConvexJson", {convexJson: {url: "https://h/", method: "POST",
+                            headerPairs: [], body: "AAAA".repeat(2 << 20)}});
+                        return "decoded " + held.length;
+                      } catch (e) {
+                        return e.name + ": " + e.message;
+                      }
+                    })())"),
+              HasSubstr("RangeError: Array buffer allocation failed"));
+  // And the isolate goes on.
+  EXPECT_EQ(Eval("1 + 1"), "2");
+}
+
 }  // namespace
 }  // namespace isobar::worker

@@ -64,23 +64,46 @@ absl::StatusOr<std::optional<ByteRange>> ParseRange(absl::string_view header, ui
 }
 
 void FileRoutes::Handle(HttpRequest request, std::string deployment, std::string rest, HttpServer::Reply reply) {
+  {
+    // Up to kMaxConcurrent at once, counted from here (the executor's queue holds no more than that).
+    absl::MutexLock lock(&mu_);
+    if (running_ >= kMaxConcurrent) {
+      HttpResponse busy = HttpResponse::Json(
+          503, R"({"code":"Overloaded","message":"Too many file uploads and downloads at once; retry shortly"})");
+      busy.headers.emplace_back("retry-after", "1");
+      return std::move(reply)(std::move(busy));
+    }
+    ++running_;
+  }
   executor_.Run([this, request = std::move(request), deployment = std::move(deployment), rest = std::move(rest),
                  reply = std::move(reply)]() mutable {
+    auto release = [this] {
+      absl::MutexLock lock(&mu_);
+      --running_;
+    };
+    HttpResponse response = Route(request, deployment, rest);
+    release();
+    std::move(reply)(std::move(response));
+  });
+}
+
+HttpResponse FileRoutes::Route(const HttpRequest& request, const std::string& deployment, const std::string& rest) {
+  {
     if (rest == "upload") {
       if (request.method != "POST") {
         HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");
         not_allowed.headers.emplace_back("allow", "POST");
-        return std::move(reply)(std::move(not_allowed));
+        return not_allowed;
       }
-      return std::move(reply)(Upload(request, deployment));
+      return Upload(request, deployment);
     }
     if (request.method != "GET" && request.method != "HEAD") {
       HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");
       not_allowed.headers.emplace_back("allow", "GET, HEAD");
-      return std::move(reply)(std::move(not_allowed));
+      return not_allowed;
     }
-    std::move(reply)(Serve(request, deployment, rest));
-  });
+    return Serve(request, deployment, rest);
+  }
 }
 
 HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& deployment) {
@@ -138,6 +161,8 @@ HttpResponse FileRoutes::Serve(const HttpRequest& request, const std::string& de
   if (found.content_type.has_value()) response.headers.emplace_back("content-type", *found.content_type);
   response.headers.emplace_back("cache-control", "private, max-age=2592000");
   response.headers.emplace_back("accept-ranges", "bytes");
+  response.headers.emplace_back("x-content-type-options", "nosniff");
+  response.headers.emplace_back("content-security-policy", "sandbox");
   absl::StatusOr<std::optional<ByteRange>> range = ParseRange(request.Header("range"), found.size);
   if (!range.ok()) {
     HttpResponse unsatisfiable;
@@ -154,6 +179,11 @@ HttpResponse FileRoutes::Serve(const HttpRequest& request, const std::string& de
     response.headers.emplace_back("content-range", absl::StrCat("bytes ", (*range)->first, "-", (*range)->last, "/", found.size));
   } else {
     response.headers.emplace_back("digest", absl::StrCat("sha-256=", absl::Base64Escape(found.sha256)));
+  }
+  if (request.method == "HEAD") {
+    // The headers of the GET, and no bytes read: the listener sends this length and no body.
+    response.head_length = length;
+    return response;
   }
   response.body.reserve(length);
   absl::Status read = (*live)->db().files().Read(found.id, offset, length, [&response](absl::string_view part) {

@@ -3,6 +3,8 @@
 //   POST     /d/<deployment>/api/storage/upload?token=<token>    the body is the file; 200 {"storageId"}
 //   GET|HEAD /d/<deployment>/api/storage/<id>?expires=&signature= the file, or one byte range of it
 //
+// Served files carry `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`: every
+// deployment shares this origin, so an uploaded HTML page must not run as a page of it.
 // Both URLs come from the deployment's functions (ctx.storage.generateUploadUrl, getUrl) and are
 // signed for this deployment (runner/file_storage.h). Uploads: Content-Type is stored; `Digest:
 // sha-256=<base64>` is checked (400 Sha256Mismatch, nothing stored); at most 20 MiB (the listener's
@@ -17,7 +19,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "base/executor.h"
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/http/http_server.h"
@@ -33,12 +37,19 @@ class FileRoutes {
   // from the executor.
   void Handle(HttpRequest request, std::string deployment, std::string rest, HttpServer::Reply reply);
 
+  // File routes served at once (each holds a file's bytes and a database connection); more wait
+  // their turn for a moment, then are told to retry (503).
+  static constexpr int kMaxConcurrent = 4;
+
  private:
+  HttpResponse Route(const HttpRequest& request, const std::string& deployment, const std::string& rest);
   HttpResponse Upload(const HttpRequest& request, const std::string& deployment);
   HttpResponse Serve(const HttpRequest& request, const std::string& deployment, const std::string& id);
 
   Gateway& gateway_;
   Executor& executor_;
+  absl::Mutex mu_;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A Range header's one range within a file of `size` bytes: [first, last] inclusive. nullopt: serve

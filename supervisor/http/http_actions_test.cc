@@ -1,5 +1,6 @@
 #include "supervisor/http/http_actions.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/convex_json.h"
@@ -54,6 +55,15 @@ TEST(HttpActionResponseTest, DecodesAndRefusesWhatNoResponseCouldBe) {
   EXPECT_TRUE(HttpActionResponse(R"({"status":204,"headerPairs":[],"body":null})", 100).ok());
   EXPECT_FALSE(HttpActionResponse(R"({"status":101,"headerPairs":[],"body":null})", 100).ok());
   EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[["x","a\r\nb: c"]],"body":null})", 100).ok());
+  // Response splitting through a name, a name or value Beast cannot write, a body HTTP forbids.
+  EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[["x: a\r\n\r\nHTTP/1.1 200 OK","v"]],"body":null})", 100).ok());
+  EXPECT_FALSE(HttpActionResponse(absl::StrCat(R"({"status":200,"headerPairs":[["x",")", std::string(70000, 'a'), R"("]],"body":null})"), 100).ok());
+  EXPECT_FALSE(HttpActionResponse(R"({"status":204,"headerPairs":[],"body":"YQ=="})", 100).ok());
+  // Header values are ByteStrings: a character up to U+00FF is one byte on the wire; above, refused.
+  absl::StatusOr<HttpResponse> latin = HttpActionResponse(R"({"status":200,"headerPairs":[["x-latin","caf\u00e9\tok"]],"body":null})", 100);
+  ASSERT_TRUE(latin.ok()) << latin.status();
+  EXPECT_EQ(latin->headers[0].second, "caf\xe9\tok");
+  EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[["x","\u0100"]],"body":null})", 100).ok());
   EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[],"body":"aGk="})", 1).ok());
   EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[],"body":"!!"})", 100).ok());
   EXPECT_FALSE(HttpActionResponse("[]", 100).ok());

@@ -4,10 +4,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -21,12 +23,43 @@ using namespace http_internal;  // NOLINT: Beast's and Asio's names, this file o
 namespace {
 
 constexpr char kComponent[] = "http";
+// A response's header block: what Beast 1.74 can write (it throws past 64 KiB in one field) and what
+// any client would read.
+constexpr size_t kMaxResponseHeaderBytes = 32 << 10;
 // Bytes read ahead of the parser beyond a header block: bounds the connection's buffer, which chunk
 // extensions and trailers (not counted by the body limit) would otherwise grow.
 constexpr size_t kReadAheadBytes = 64 << 10;
 constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 
 }  // namespace
+
+absl::Status CheckResponse(const HttpResponse& response) {
+  if (response.status < 200 || response.status > 599) return absl::InvalidArgumentError("its status is not 200-599");
+  if ((response.status == 204 || response.status == 304) && !response.body.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("a ", response.status, " response has no body"));
+  }
+  size_t bytes = 0;
+  for (const auto& [name, value] : response.headers) {
+    bytes += name.size() + value.size() + 4;
+    if (name.empty() || name.size() > 256 ||
+        !std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c);
+        })) {
+      return absl::InvalidArgumentError("a header name is not a token");
+    }
+    // A field value: visible characters, spaces and tabs, and bytes above 0x7f (obs-text).
+    if (!std::all_of(value.begin(), value.end(), [](char c) {
+          const unsigned char u = static_cast<unsigned char>(c);
+          return u == '\t' || (u >= 0x20 && u != 0x7f);
+        })) {
+      return absl::InvalidArgumentError(absl::StrCat("the value of header ", name, " holds a control character"));
+    }
+  }
+  if (bytes > kMaxResponseHeaderBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("its headers are over ", kMaxResponseHeaderBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
 
 absl::string_view HttpRequest::Header(absl::string_view lower_case_name) const {
   for (const auto& [name, value] : headers) {
@@ -185,10 +218,16 @@ class HttpServer::Connection final : public Peer {
   };
 
   void Write(HttpResponse response) {
+    // Whatever a handler built (a tenant's HTTP action writes its own headers): nothing that is not an
+    // HTTP response goes out, and nothing Beast would throw on.
+    if (absl::Status valid = CheckResponse(response); !valid.ok()) {
+      ISOBAR_LOG(kWarning, kComponent) << "a response was refused: " << valid.message();
+      response = HttpResponse::Text(500, "The response could not be sent: " + std::string(valid.message()));
+    }
     auto message = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
     // Inserted, not set: a repeated header (Set-Cookie) keeps every value.
     for (auto& [name, value] : response.headers) message->insert(name, value);
-    const size_t body_bytes = response.body.size();
+    const size_t body_bytes = response.head_length.value_or(response.body.size());
     if (!head_) message->body() = std::move(response.body);
     message->keep_alive(keep_alive_ && !server_.draining());
     message->prepare_payload();

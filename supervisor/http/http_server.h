@@ -23,6 +23,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -73,10 +74,17 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // An answer to a HEAD may give the length of the body its GET would have instead of the body.
+  std::optional<size_t> head_length;
 
   static HttpResponse Text(int status, std::string text);
   static HttpResponse Json(int status, std::string json);
 };
+
+// Whether a response can go out as it is: a status 200-599 (and no body with 204 or 304), header names
+// that are tokens of at most 256 bytes, values without control characters (so no line breaks), all
+// headers within 32 KiB. The server answers 500 instead of one that is not.
+absl::Status CheckResponse(const HttpResponse& response);
 
 // An accepted WebSocket, as its handler holds it: safe from any thread, and harmless once the socket
 // is gone (Send answers false). Messages are text frames.

@@ -1,5 +1,6 @@
 #include "supervisor/runner/file_storage.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -179,6 +180,14 @@ absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transactio
     return absl::InvalidArgumentError(absl::StrCat("The file is too large (", bytes.size(), " bytes; the limit is ",
                                                    kMaxFileBytes, ")"));
   }
+  // The type goes out again as a Content-Type header: a header value, and a short one.
+  if (content_type.has_value() &&
+      (content_type->size() > 256 || !std::all_of(content_type->begin(), content_type->end(), [](char c) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        return u == '\t' || (u >= 0x20 && u != 0x7f);
+      }))) {
+    return absl::InvalidArgumentError("Invalid content type: at most 256 characters, none of them control characters");
+  }
   const std::string digest = Sha256(bytes);
   const std::string digest_base64 = absl::Base64Escape(digest);
   if (expected_sha256.has_value() && *expected_sha256 != digest_base64) {
@@ -209,9 +218,11 @@ absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_vie
     ASSIGN_OR_RETURN(std::string id, StoreFile(db, *txn, bytes, content_type, expected_sha256));
     absl::StatusOr<storage::Timestamp> committed = db.Commit(*txn);
     if (committed.ok()) return id;
-    // (Only creating the _storage table can conflict: two first files at once.)
+    // Only a conflict (creating the _storage table: two first files at once) surely left no
+    // document; after any other failure the commit may have happened, and housekeeping decides.
+    if (!absl::IsAborted(committed.status())) return committed.status();
     (void)db.files().Delete(id);
-    if (!absl::IsAborted(committed.status()) || attempt + 1 >= kMaxStoreAttempts) return committed.status();
+    if (attempt + 1 >= kMaxStoreAttempts) return committed.status();
   }
 }
 

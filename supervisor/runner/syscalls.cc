@@ -279,7 +279,8 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
   request.cursor = OptionalString(args, "cursor");
   request.end_cursor = OptionalString(args, "endCursor");
   // Without an end of its own, a re-run pages up to where the previous run ended (its journal).
-  if (!request.end_cursor.has_value() && !session.prev_journal.empty()) request.end_cursor = session.prev_journal;
+  const bool from_journal = !request.end_cursor.has_value() && !session.prev_journal.empty();
+  if (from_journal) request.end_cursor = session.prev_journal;
   ASSIGN_OR_RETURN(request.page_size, OptionalCount(args, "pageSize", 0));
   const size_t kUnset = SIZE_MAX;
   ASSIGN_OR_RETURN(size_t max_rows, OptionalCount(args, "maximumRowsRead", kUnset));
@@ -296,8 +297,14 @@ absl::StatusOr<std::string> QueryPage(InvocationSession& session, const Value& a
     return absl::InvalidArgumentError(absl::StrCat("Requested too many items: ", request.page_size));
   }
   session.paginated = true;  // only a page that could be asked for counts
-  ASSIGN_OR_RETURN(storage::PageResult page,
-                   storage::QueryPage(*txn, request, session.deployment->info().cursor_key));
+  absl::StatusOr<storage::PageResult> paged = storage::QueryPage(*txn, request, session.deployment->info().cursor_key);
+  if (from_journal && absl::IsInvalidArgument(paged.status())) {
+    // A journal this query cannot use (the code changed its range, or the client's is forged): as
+    // Convex's would after a change, the page starts afresh rather than fail for ever.
+    request.end_cursor.reset();
+    paged = storage::QueryPage(*txn, request, session.deployment->info().cursor_key);
+  }
+  ASSIGN_OR_RETURN(storage::PageResult page, std::move(paged));
   session.next_journal = page.continue_cursor;
   std::string out = "{\"page\":[";
   for (size_t i = 0; i < page.page.size(); ++i) {

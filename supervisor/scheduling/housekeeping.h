@@ -39,7 +39,7 @@ struct HousekeepingOptions {
   // Stored files' bytes with no _storage document (deleted, or never committed) are collected once
   // they were written this long ago (an upload's document commits well within it).
   absl::Duration file_orphan_age = absl::Hours(1);
-  size_t file_orphan_batch = 1000;  // keys looked at per deployment and pass
+  size_t file_orphan_batch = 1000;  // keys looked at per round trip
 };
 
 class Housekeeping {
