@@ -560,7 +560,11 @@ class SocketHandler final : public WebSocketHandler {
 }  // namespace
 
 ConvexSync::ConvexSync(Gateway& gateway, Executor& executor)
-    : gateway_(gateway), executor_(executor), query_sets_(gateway.QuerySetEnvironmentOn(executor)) {}
+    : gateway_(gateway), executor_(executor), query_sets_([&gateway, &executor] {
+        QuerySetEnvironment environment = gateway.QuerySetEnvironmentOn(executor);
+        environment.journals = true;  // Convex clients keep pages stable with them
+        return environment;
+      }()) {}
 
 std::unique_ptr<WebSocketHandler> ConvexSync::Upgrade(const HttpRequest& request, HttpResponse* refusal) {
   // /d/<deployment>/api/<client version>/sync, or /d/<deployment>/api/sync

@@ -51,7 +51,7 @@ absl::Status LiveQuerySet::Modify(Modification modification) {
     q = Query{};
     q.path = std::move(change.add->path);
     q.args_json = change.add->args_json.empty() ? "{}" : std::move(change.add->args_json);
-    q.journal = std::move(change.add->journal);
+    if (env_.journals) q.journal = std::move(change.add->journal);
     q.generation = ++generations_;
     removed_.erase(change.add->query_id);
   }
@@ -211,7 +211,7 @@ void LiveQuerySet::Complete() {
       if (it == queries_.end() || it->second.generation != e.generation) continue;  // removed meanwhile
       Query& q = it->second;
       q.result = e.result;
-      if (e.result->outcome().ok) q.journal = e.result->outcome().journal;
+      if (env_.journals && e.result->outcome().ok) q.journal = e.result->outcome().journal;
       q.identity_version = update_identity_;
       q.code_version = update_version_;
       listen.push_back(e.result);

@@ -39,6 +39,10 @@ struct QuerySetEnvironment {
   Executor* executor = nullptr;
   absl::Duration query_deadline = absl::Minutes(1);
   size_t max_queries = 1024;
+  // Convex's query journals (the sync protocol's): a paginated query's re-runs page up to where its
+  // first run ended, so the page grows instead of shifting. Off, every run is a fresh one (gRPC's
+  // Subscribe, whose results equal a fresh query's: tests/differential_test.cc holds it to that).
+  bool journals = false;
 };
 
 struct QuerySetVersion {
