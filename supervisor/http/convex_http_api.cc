@@ -26,11 +26,6 @@ constexpr size_t kInlineBodyBytes = 64 << 10;
 
 enum class Format { kEncoded, kClean };
 
-// A request that cannot run, in Convex's shape: {"code","message"}.
-HttpResponse Refusal(int status, absl::string_view code, absl::string_view message) {
-  return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
-}
-
 // %XX decoded; nullopt for a malformed escape.
 std::optional<std::string> PercentDecoded(absl::string_view text) {
   std::string out;
@@ -75,14 +70,14 @@ HttpResponse FailureResponse(const FunctionOutcome& outcome, Format format, cons
   if (!IsFunctionFailure(detail)) {
     switch (detail.kind()) {
       case Kind::UNAUTHENTICATED:
-        return Refusal(401, "Unauthenticated", detail.message());
+        return ErrorResponse(401, "Unauthenticated", detail.message());
       case Kind::NOT_FOUND:
-        return Refusal(404, "NotFound", detail.message());
+        return ErrorResponse(404, "NotFound", detail.message());
       case Kind::INTERNAL:
       case Kind::KIND_UNSPECIFIED:
-        return Refusal(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
+        return ErrorResponse(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
       default:
-        return Refusal(503, detail.kind() == Kind::LIMIT ? "Overloaded" : "Unavailable", detail.message());
+        return ErrorResponse(503, detail.kind() == Kind::LIMIT ? "Overloaded" : "Unavailable", detail.message());
     }
   }
   std::string json = absl::StrCat("{\"status\":\"error\",\"errorMessage\":", JsonString(ErrorMessage(detail, request_id)));
@@ -143,12 +138,12 @@ std::optional<HttpResponse> ConvexHttpApi::ParseCall(const Value& body, bool run
   if (!run) {
     const Value& function = body.Get("path");
     if (function.type() != Value::Type::kString) {
-      return Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`");
+      return ErrorResponse(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`");
     }
     call.request.path = function.string();
   }
   if (absl::StatusOr<FunctionPath> parsed = ParseFunctionPath(call.request.path); !parsed.ok()) {
-    return Refusal(400, "BadConvexFunctionIdentifier",
+    return ErrorResponse(400, "BadConvexFunctionIdentifier",
                    absl::StrCat(call.request.path, " is not a valid path to a Convex function. ", parsed.status().message()));
   }
   const Value& format = body.Get("format");
@@ -157,12 +152,12 @@ std::optional<HttpResponse> ConvexHttpApi::ParseCall(const Value& body, bool run
     if (given == "convex_encoded_json" || given == "convex_json") {
       call.format = Format::kEncoded;
     } else if (given != "json" && given != "convex_clean_json") {
-      return Refusal(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given));
+      return ErrorResponse(400, "BadFormat", absl::StrCat("format param must be one of [`json`]. Got ", given));
     }
   }
   const Value& args = body.Get("args");
   if (args.is_undefined()) {
-    return Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`");
+    return ErrorResponse(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `args`");
   }
   // Positional arguments, as old clients send them: a function takes one object.
   const Value* single = &args;
@@ -246,14 +241,14 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   if (run) {
     // /api/run/messages/list -> "messages:list"
     if (parts.size() < 7) {
-      return answer(Refusal(400, "MissingIdentifier",
+      return answer(ErrorResponse(400, "MissingIdentifier",
                             "Path or function name not provided in path, e.g. /api/run/messages/list"));
     }
     std::vector<std::string> segments;
     for (size_t i = 5; i < parts.size(); ++i) {
       std::optional<std::string> decoded = PercentDecoded(parts[i]);
       if (!decoded.has_value() || decoded->empty()) {
-        return answer(Refusal(400, "BadConvexFunctionIdentifier", absl::StrCat(path, " is not a valid path to a Convex function.")));
+        return answer(ErrorResponse(400, "BadConvexFunctionIdentifier", absl::StrCat(path, " is not a valid path to a Convex function.")));
       }
       segments.push_back(*std::move(decoded));
     }
@@ -266,19 +261,19 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   // Authorization: "Convex <admin key>[:<base64 identity>]" or "Bearer <JWT>"; none is anonymous.
   call->request.identity_json = "null";
   if (absl::string_view auth = http.Header("authorization"); !auth.empty()) {
-    if (auth.size() < 7) return answer(Refusal(400, "InvalidHeaderFailure", "Invalid authentication header"));
+    if (auth.size() < 7) return answer(ErrorResponse(400, "InvalidHeaderFailure", "Invalid authentication header"));
     const std::string scheme = absl::AsciiStrToLower(auth.substr(0, 7));
     absl::string_view credential = absl::StripAsciiWhitespace(auth.substr(7));
     if (scheme == "bearer " && !credential.empty()) {
-      return answer(Refusal(401, "NoAuthProvider",
+      return answer(ErrorResponse(401, "NoAuthProvider",
                             "No auth provider found matching the given token: this server does not check user tokens "
                             "yet (auth.config.ts support is coming)."));
     }
-    if (scheme != "convex " || credential.empty()) return answer(Refusal(400, "InvalidAdminKey", "Invalid admin key"));
+    if (scheme != "convex " || credential.empty()) return answer(ErrorResponse(400, "InvalidAdminKey", "Invalid admin key"));
     const size_t colon = credential.find(':');
     call->admin_key = std::string(credential.substr(0, colon));
     // An identity to act as comes only with a key, which Serve checks before anything runs.
-    if (call->admin_key.empty()) return answer(Refusal(400, "InvalidAdminKey", "Invalid admin key"));
+    if (call->admin_key.empty()) return answer(ErrorResponse(400, "InvalidAdminKey", "Invalid admin key"));
     if (colon != absl::string_view::npos) {
       // Acting as a user: the identity's attributes, base64 JSON.
       std::string json;
@@ -287,10 +282,10 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
         identity = storage::ParseConvexJson(json, {.plain = true});
       }
       if (!identity.ok() || identity->type() != Value::Type::kObject) {
-        return answer(Refusal(400, "HeaderParseFailure", "Malformed Authorization header."));
+        return answer(ErrorResponse(400, "HeaderParseFailure", "Malformed Authorization header."));
       }
       absl::StatusOr<std::string> acting_as = ActingAsIdentity(*identity);
-      if (!acting_as.ok()) return answer(Refusal(400, "HeaderParseFailure", acting_as.status().message()));
+      if (!acting_as.ok()) return answer(ErrorResponse(400, "HeaderParseFailure", acting_as.status().message()));
       call->request.identity_json = *std::move(acting_as);
     }
   }
@@ -311,20 +306,20 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
 
   // The body: {"path", "args", "format"?} (no "path" for /api/run; "ts" for /api/query_at_ts).
   if (!IsJsonContentType(http.Header("content-type"))) {
-    return refuse(Refusal(400, "BadJsonBody", "Expected request with `Content-Type: application/json`"));
+    return refuse(ErrorResponse(400, "BadJsonBody", "Expected request with `Content-Type: application/json`"));
   }
   absl::StatusOr<Value> body = storage::ParseConvexJson(http.body, {.plain = true});
   if (!body.ok()) {
-    return refuse(Refusal(400, "BadJsonBody", absl::StrCat("Failed to parse the request body as JSON: ", body.status().message())));
+    return refuse(ErrorResponse(400, "BadJsonBody", absl::StrCat("Failed to parse the request body as JSON: ", body.status().message())));
   }
   if (body->type() != Value::Type::kObject) {
-    return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected an object"));
+    return refuse(ErrorResponse(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected an object"));
   }
   if (endpoint == "query_batch") {
     // {"queries": [<a query's body>, ...]}: each parsed as /api/query's; any wrong one refuses them all.
     const Value& list = body->Get("queries");
     if (list.type() != Value::Type::kArray) {
-      return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`"));
+      return refuse(ErrorResponse(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `queries`"));
     }
     std::vector<Call> queries;
     for (const Value& one : list.array()) {
@@ -333,7 +328,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
       query.request.identity_json = call->request.identity_json;
       query.request_id = call->request_id;
       if (one.type() != Value::Type::kObject) {
-        return refuse(Refusal(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: a query is not an object"));
+        return refuse(ErrorResponse(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: a query is not an object"));
       }
       if (std::optional<HttpResponse> wrong = ParseCall(one, /*run=*/false, query); wrong.has_value()) {
         return refuse(*std::move(wrong));
@@ -352,7 +347,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   if (endpoint == "function") {
     // Any kind, for the admin only (Convex's CLI `run`).
     if (call->admin_key.empty()) {
-      return refuse(Refusal(403, "BadDeployKey",
+      return refuse(ErrorResponse(403, "BadDeployKey",
                             "The provided deploy key was invalid for this deployment. Double check that the "
                             "environment this key was generated for matches the desired deployment."));
     }
@@ -362,7 +357,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
     const Value& ts = body->Get("ts");
     absl::StatusOr<storage::Timestamp> at =
         ts.type() == Value::Type::kString ? ParseTimestamp(ts.string()) : absl::InvalidArgumentError("");
-    if (!at.ok()) return refuse(Refusal(400, "BadJsonBody", "`ts` must be a timestamp from /api/query_ts"));
+    if (!at.ok()) return refuse(ErrorResponse(400, "BadJsonBody", "`ts` must be a timestamp from /api/query_ts"));
     call->request.snapshot_ts = *at;
   }
 
@@ -384,7 +379,7 @@ std::optional<HttpResponse> ConvexHttpApi::CheckAdminKey(Call& call) {
     return OutcomeResponse(FunctionOutcome::Failure(access.status()), call.format, call.request_id);
   }
   if (!access.ok() || *access != Access::kInternal) {
-    return Refusal(401, "BadAdminKey", "The provided admin key was invalid for this instance");
+    return ErrorResponse(401, "BadAdminKey", "The provided admin key was invalid for this instance");
   }
   call.request.allow_internal = true;
   return std::nullopt;

@@ -37,6 +37,10 @@ std::string LogLinesJson(const std::vector<isobar::v1::LogLine>& lines) {
   return json;
 }
 
+HttpResponse ErrorResponse(int status, absl::string_view code, absl::string_view message) {
+  return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
+}
+
 std::string NewRequestId() {
   thread_local absl::BitGen bits;
   return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16));

@@ -12,6 +12,7 @@
 #include "isobar/v1/api.pb.h"
 #include "storage/types.h"
 #include "storage/value.h"
+#include "supervisor/http/http_server.h"
 
 namespace isobar::supervisor {
 
@@ -25,6 +26,9 @@ std::string JsonString(absl::string_view text);
 
 // A JSON array of Convex's log line texts: "[LOG] 'hello'".
 std::string LogLinesJson(const std::vector<isobar::v1::LogLine>& lines);
+
+// A request that cannot run, as Convex answers one: `status` with {"code", "message"}.
+HttpResponse ErrorResponse(int status, absl::string_view code, absl::string_view message);
 
 // 16 hex digits, as Convex's request ids.
 std::string NewRequestId();

@@ -14,14 +14,10 @@
 namespace isobar::supervisor {
 namespace {
 
-HttpResponse Refusal(int status, absl::string_view code, absl::string_view message) {
-  return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
-}
-
 // A failure the system had (not the request's): 503 when a retry may do, else 500.
 HttpResponse SystemFailure(const absl::Status& status) {
-  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) return Refusal(503, "Unavailable", status.message());
-  return Refusal(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
+  if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) return ErrorResponse(503, "Unavailable", status.message());
+  return ErrorResponse(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
 }
 
 }  // namespace
@@ -111,13 +107,13 @@ HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& d
   // An unknown deployment and a bad token look the same.
   if (!live.ok() && !absl::IsNotFound(live.status())) return SystemFailure(live.status());
   const std::string token = QueryParameter(request.target, "token");
-  if (token.empty()) return Refusal(400, "BadQueryArgs", "Failed to deserialize query string: missing field `token`");
+  if (token.empty()) return ErrorResponse(400, "BadQueryArgs", "Failed to deserialize query string: missing field `token`");
   absl::Status valid = live.ok() ? CheckUploadToken((*live)->info(), token, absl::Now())
                                  : absl::UnauthenticatedError("the URL's signature is not valid for this deployment");
   if (!valid.ok()) {
     return absl::StrContains(valid.message(), "expired")
-               ? Refusal(401, "StorageTokenExpired", "Store File Authorization expired")
-               : Refusal(401, "StorageTokenInvalid", "Couldn't decode the StoreFileAuthorization token");
+               ? ErrorResponse(401, "StorageTokenExpired", "Store File Authorization expired")
+               : ErrorResponse(401, "StorageTokenInvalid", "Couldn't decode the StoreFileAuthorization token");
   }
   std::optional<std::string> sha256;
   if (absl::string_view digest = request.Header("digest"); !digest.empty()) {
@@ -125,7 +121,7 @@ HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& d
     absl::string_view value = absl::StripAsciiWhitespace(digest);
     std::string raw;
     if (!absl::ConsumePrefix(&value, "sha-256=") || !absl::Base64Unescape(value, &raw) || raw.size() != 32) {
-      return Refusal(400, "BadHeader", "Bad header for digest: expected sha-256=<base64 of 32 bytes>");
+      return ErrorResponse(400, "BadHeader", "Bad header for digest: expected sha-256=<base64 of 32 bytes>");
     }
     sha256 = absl::Base64Escape(raw);
   }
@@ -133,9 +129,9 @@ HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& d
   if (absl::string_view type = request.Header("content-type"); !type.empty()) content_type = std::string(type);
   absl::StatusOr<std::string> id = StoreFileNow((*live)->db(), request.body, std::move(content_type), sha256);
   if (!id.ok()) {
-    if (absl::StartsWith(id.status().message(), "Sha256 mismatch")) return Refusal(400, "Sha256Mismatch", id.status().message());
-    if (absl::IsInvalidArgument(id.status())) return Refusal(413, "FileTooLarge", id.status().message());
-    if (absl::IsResourceExhausted(id.status())) return Refusal(507, "StorageQuotaExceeded", id.status().message());
+    if (absl::StartsWith(id.status().message(), "Sha256 mismatch")) return ErrorResponse(400, "Sha256Mismatch", id.status().message());
+    if (absl::IsInvalidArgument(id.status())) return ErrorResponse(413, "FileTooLarge", id.status().message());
+    if (absl::IsResourceExhausted(id.status())) return ErrorResponse(507, "StorageQuotaExceeded", id.status().message());
     return SystemFailure(id.status());
   }
   return HttpResponse::Json(200, absl::StrCat("{\"storageId\":", JsonString(*id), "}"));
@@ -148,14 +144,14 @@ HttpResponse FileRoutes::Serve(const HttpRequest& request, const std::string& de
                                                          QueryParameter(request.target, "signature"), absl::Now())
                                  : absl::UnauthenticatedError("the URL's signature is not valid for this deployment");
   if (!valid.ok()) {
-    return Refusal(401, absl::StrContains(valid.message(), "expired") ? "StorageUrlExpired" : "StorageUrlInvalid",
+    return ErrorResponse(401, absl::StrContains(valid.message(), "expired") ? "StorageUrlExpired" : "StorageUrlInvalid",
                    absl::StrCat(valid.message(), ": get a new one from ctx.storage.getUrl"));
   }
   std::unique_ptr<storage::Transaction> txn = (*live)->db().Begin();
   absl::StatusOr<std::optional<StoredFile>> file = FindFile(*txn, "storage.getUrl", id);
-  if (!file.ok()) return absl::IsInvalidArgument(file.status()) ? Refusal(400, "InvalidStoragePath", file.status().message())
+  if (!file.ok()) return absl::IsInvalidArgument(file.status()) ? ErrorResponse(400, "InvalidStoragePath", file.status().message())
                                                                : SystemFailure(file.status());
-  if (!file->has_value()) return Refusal(404, "FileNotFound", absl::StrCat("File ", id, " not found"));
+  if (!file->has_value()) return ErrorResponse(404, "FileNotFound", absl::StrCat("File ", id, " not found"));
   const StoredFile& found = **file;
   HttpResponse response;
   if (found.content_type.has_value()) response.headers.emplace_back("content-type", *found.content_type);

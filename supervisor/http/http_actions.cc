@@ -33,10 +33,6 @@ HttpResponse PlainText(int status, std::string text) {
   return response;
 }
 
-HttpResponse Refusal(int status, absl::string_view code, absl::string_view message) {
-  return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
-}
-
 // What Convex answers for an HTTP action that failed: the handler's own failure as a 500 with its
 // message, stack and ConvexError data ({"code","trace","data"?}); the system's as Convex's usual
 // {"code","message"}, 503 when a retry may succeed (a full queue, the database away).
@@ -50,9 +46,9 @@ HttpResponse FailureResponse(const FunctionOutcome& outcome) {
     return HttpResponse::Json(500, std::move(json));
   }
   if (detail.retryable() || detail.kind() == isobar::v1::ErrorDetail::UNAVAILABLE) {
-    return Refusal(503, detail.kind() == isobar::v1::ErrorDetail::LIMIT ? "Overloaded" : "Unavailable", detail.message());
+    return ErrorResponse(503, detail.kind() == isobar::v1::ErrorDetail::LIMIT ? "Overloaded" : "Unavailable", detail.message());
   }
-  return Refusal(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
+  return ErrorResponse(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
 }
 
 bool IsRoutableMethod(absl::string_view method) {
@@ -224,7 +220,7 @@ void HttpActions::Run(HttpRequest request, std::string deployment, std::string p
       code != nullptr ? MatchHttpRoute(code->analysis().Get("httpRoutes"), request.method, path) : std::nullopt;
   if (!route.has_value()) {
     if (!live.ok() && !absl::IsNotFound(live.status()) && !absl::IsInvalidArgument(live.status())) {
-      return std::move(reply)(Refusal(503, "Unavailable", live.status().message()));
+      return std::move(reply)(ErrorResponse(503, "Unavailable", live.status().message()));
     }
     if (code != nullptr && code->analysis().Get("httpRoutes").type() != Value::Type::kArray) {
       return std::move(reply)(PlainText(404, "This Convex deployment does not have HTTP actions enabled."));

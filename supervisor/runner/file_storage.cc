@@ -52,16 +52,11 @@ absl::Status CheckMac(const storage::DeploymentInfo& deployment, absl::string_vi
 
 const storage::SystemTable& StorageTable() { return *storage::FindSystemTable(storage::kStorageTable); }
 
-absl::StatusOr<std::string> StringArgument(const Value& args, absl::string_view name) {
-  const Value& value = args.Get(name);
-  if (value.type() != Value::Type::kString) return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a string"));
-  return value.string();
-}
-
-std::optional<std::string> OptionalString(const Value& args, absl::string_view name) {
-  const Value& value = args.Get(name);
-  if (value.type() != Value::Type::kString || value.string().empty()) return std::nullopt;
-  return value.string();
+// An optional string argument; "" counts as none (a Blob without a type has type "").
+std::optional<std::string> NonEmptyString(const Value& args, absl::string_view name) {
+  std::optional<std::string> value = OptionalString(args, name);
+  if (value.has_value() && value->empty()) return std::nullopt;
+  return value;
 }
 
 // The file as Convex's getMetadata gives it (sha256 in hex there).
@@ -102,11 +97,11 @@ Txn TxnOf(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) 
 
 absl::StatusOr<std::string> Store(InvocationSession& session, const Value& args, absl::string_view data_field)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
-  ASSIGN_OR_RETURN(std::string encoded, StringArgument(args, data_field));
+  ASSIGN_OR_RETURN(std::string encoded, StringArg(args, data_field));
   std::string bytes;
   if (!absl::Base64Unescape(encoded, &bytes)) return absl::InvalidArgumentError("The blob is not base64");
-  std::optional<std::string> content_type = OptionalString(args, "contentType");
-  std::optional<std::string> sha256 = OptionalString(args, "sha256");
+  std::optional<std::string> content_type = NonEmptyString(args, "contentType");
+  std::optional<std::string> sha256 = NonEmptyString(args, "sha256");
   storage::Database& db = session.deployment->db();
   if (session.function.kind == FunctionKind::kMutation && session.txn != nullptr) {
     ASSIGN_OR_RETURN(std::string id, StoreFile(db, *session.txn, bytes, std::move(content_type), sha256));
@@ -120,7 +115,7 @@ absl::StatusOr<std::string> Store(InvocationSession& session, const Value& args,
 }
 
 absl::StatusOr<std::string> Delete(InvocationSession& session, const Value& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
-  ASSIGN_OR_RETURN(std::string id_text, StringArgument(args, "storageId"));
+  ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "storageId"));
   if (session.function.kind == FunctionKind::kQuery) {
     return absl::InvalidArgumentError("Can't use storage.delete() in queries: only mutations and actions delete files");
   }
@@ -269,7 +264,7 @@ absl::StatusOr<std::string> ServeStorageSyscall(InvocationSession& session, absl
   const absl::string_view operation = op == "1.0/storageGetUrl"        ? "storage.getUrl"
                                       : op == "1.0/storageGetMetadata" ? "storage.getMetadata"
                                                                        : "storage.get";
-  ASSIGN_OR_RETURN(std::string id_text, StringArgument(args, "storageId"));
+  ASSIGN_OR_RETURN(std::string id_text, StringArg(args, "storageId"));
   Txn txn = TxnOf(session);
   ASSIGN_OR_RETURN(std::optional<StoredFile> file, FindFile(*txn.txn, operation, id_text));
   if (!file.has_value()) return std::string("null");

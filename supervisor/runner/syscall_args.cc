@@ -7,6 +7,18 @@ namespace isobar::supervisor {
 
 using storage::Value;
 
+absl::StatusOr<std::string> StringArg(const Value& args, absl::string_view name) {
+  const Value& v = args.Get(name);
+  if (v.type() != Value::Type::kString) return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a string"));
+  return v.string();
+}
+
+std::optional<std::string> OptionalString(const Value& args, absl::string_view name) {
+  const Value& v = args.Get(name);
+  if (v.type() != Value::Type::kString) return std::nullopt;
+  return v.string();
+}
+
 absl::StatusOr<Value> ParseSyscallArgs(absl::string_view args_json) {
   storage::ConvexJsonOptions plain;
   plain.plain = true;

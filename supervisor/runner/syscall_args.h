@@ -4,6 +4,7 @@
 #ifndef ISOBAR_SUPERVISOR_RUNNER_SYSCALL_ARGS_H_
 #define ISOBAR_SUPERVISOR_RUNNER_SYSCALL_ARGS_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,6 +19,11 @@ absl::StatusOr<storage::Value> ParseSyscallArgs(absl::string_view args_json);
 // The path in `{name: "mod:fn", ...}`. Components and function handles ({reference}, {functionHandle})
 // are refused, saying the function cannot be `verb` ("called", "scheduled").
 absl::StatusOr<std::string> ReferencedFunction(const storage::Value& args, absl::string_view verb);
+
+// `args[name]`, which must be a string (INVALID_ARGUMENT naming it otherwise); or, optional, nullopt
+// when it is not one.
+absl::StatusOr<std::string> StringArg(const storage::Value& args, absl::string_view name);
+std::optional<std::string> OptionalString(const storage::Value& args, absl::string_view name);
 
 // `args.args` decoded from Convex JSON.
 absl::StatusOr<storage::Value> CallArguments(const storage::Value& args);

@@ -23,18 +23,6 @@ using storage::Value;
 
 using Op = absl::StatusOr<std::string> (*)(InvocationSession&, const Value&);
 
-absl::StatusOr<std::string> StringArg(const Value& args, absl::string_view name) {
-  const Value& v = args.Get(name);
-  if (v.type() != Value::Type::kString) return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a string"));
-  return v.string();
-}
-
-std::optional<std::string> OptionalString(const Value& args, absl::string_view name) {
-  const Value& v = args.Get(name);
-  if (v.type() != Value::Type::kString) return std::nullopt;
-  return v.string();
-}
-
 std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
 
 constexpr uint64_t kMaxDatabaseOperations = 64000;
