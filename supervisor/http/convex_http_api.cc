@@ -229,9 +229,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
                          });
   }
   if (http.method != "POST") {
-    HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");
-    not_allowed.headers.emplace_back("allow", "POST");
-    return answer(std::move(not_allowed));
+    return answer(MethodNotAllowed("POST"));
   }
 
   auto call = std::make_shared<Call>();

@@ -41,6 +41,12 @@ HttpResponse ErrorResponse(int status, absl::string_view code, absl::string_view
   return HttpResponse::Json(status, absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
 }
 
+HttpResponse MethodNotAllowed(absl::string_view allow) {
+  HttpResponse response = HttpResponse::Text(405, "Method not allowed");
+  response.headers.emplace_back("allow", std::string(allow));
+  return response;
+}
+
 std::string NewRequestId() {
   thread_local absl::BitGen bits;
   return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16));

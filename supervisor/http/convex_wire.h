@@ -30,6 +30,9 @@ std::string LogLinesJson(const std::vector<isobar::v1::LogLine>& lines);
 // A request that cannot run, as Convex answers one: `status` with {"code", "message"}.
 HttpResponse ErrorResponse(int status, absl::string_view code, absl::string_view message);
 
+// 405 "Method not allowed", with the methods that are.
+HttpResponse MethodNotAllowed(absl::string_view allow);
+
 // 16 hex digits, as Convex's request ids.
 std::string NewRequestId();
 

@@ -73,33 +73,19 @@ void FileRoutes::Handle(HttpRequest request, std::string deployment, std::string
   }
   executor_.Run([this, request = std::move(request), deployment = std::move(deployment), rest = std::move(rest),
                  reply = std::move(reply)]() mutable {
-    auto release = [this] {
+    HttpResponse response = Route(request, deployment, rest);
+    {
       absl::MutexLock lock(&mu_);
       --running_;
-    };
-    HttpResponse response = Route(request, deployment, rest);
-    release();
+    }
     std::move(reply)(std::move(response));
   });
 }
 
 HttpResponse FileRoutes::Route(const HttpRequest& request, const std::string& deployment, const std::string& rest) {
-  {
-    if (rest == "upload") {
-      if (request.method != "POST") {
-        HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");
-        not_allowed.headers.emplace_back("allow", "POST");
-        return not_allowed;
-      }
-      return Upload(request, deployment);
-    }
-    if (request.method != "GET" && request.method != "HEAD") {
-      HttpResponse not_allowed = HttpResponse::Text(405, "Method not allowed");
-      not_allowed.headers.emplace_back("allow", "GET, HEAD");
-      return not_allowed;
-    }
-    return Serve(request, deployment, rest);
-  }
+  if (rest == "upload") return request.method == "POST" ? Upload(request, deployment) : MethodNotAllowed("POST");
+  if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
+  return Serve(request, deployment, rest);
 }
 
 HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& deployment) {

@@ -24,8 +24,6 @@ constexpr absl::Duration kUploadLifetime = absl::Hours(1);
 constexpr absl::Duration kServingLifetime = absl::Hours(24);
 constexpr int kMaxStoreAttempts = 4;
 
-std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
-
 std::string Mac(const storage::DeploymentInfo& deployment, absl::string_view purpose, absl::string_view subject,
                 int64_t expires) {
   return absl::BytesToHexString(HmacSha256(

@@ -162,8 +162,9 @@ void FunctionRunner::StartHttpAction(std::shared_ptr<Attempt> attempt, FunctionC
                                                                      : request.http->route,
                                   .kind = FunctionKind::kAction};
   attempt->path = FunctionPath{.module = "http.js", .name = "default", .canonical = "http:default"};
-  attempt->args_json = request.args_json;
+  // The request (up to 20 MiB of body, as base64) is held once: the attempt's copy is the one sent.
   attempt->args_bytes = request.args_json.size();
+  attempt->args_json = std::move(request.args_json);
   attempt->request = std::move(request);
   attempt->done = std::move(done);
   Dispatch(std::move(attempt));
@@ -254,7 +255,8 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   if (request.http.has_value()) {
     call->set_kind(isobar::worker::v1::FunctionCall::HTTP_ACTION);
     call->set_http_path(request.http->path);
-    call->set_args_json(attempt->args_json);
+    // Dispatched once (only mutations run again), so the request moves to the worker's message.
+    call->set_args_json(std::move(attempt->args_json));
   } else {
     call->set_args_json(absl::StrCat("[", attempt->args_json, "]"));
   }

@@ -7,6 +7,8 @@ namespace isobar::supervisor {
 
 using storage::Value;
 
+std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
+
 absl::StatusOr<std::string> StringArg(const Value& args, absl::string_view name) {
   const Value& v = args.Get(name);
   if (v.type() != Value::Type::kString) return absl::InvalidArgumentError(absl::StrCat("`", name, "` must be a string"));

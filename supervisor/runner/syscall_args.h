@@ -20,6 +20,9 @@ absl::StatusOr<storage::Value> ParseSyscallArgs(absl::string_view args_json);
 // are refused, saying the function cannot be `verb` ("called", "scheduled").
 absl::StatusOr<std::string> ReferencedFunction(const storage::Value& args, absl::string_view verb);
 
+// `text` as a JSON string (a syscall's string result).
+std::string Quote(absl::string_view text);
+
 // `args[name]`, which must be a string (INVALID_ARGUMENT naming it otherwise); or, optional, nullopt
 // when it is not one.
 absl::StatusOr<std::string> StringArg(const storage::Value& args, absl::string_view name);

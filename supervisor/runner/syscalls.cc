@@ -23,8 +23,6 @@ using storage::Value;
 
 using Op = absl::StatusOr<std::string> (*)(InvocationSession&, const Value&);
 
-std::string Quote(absl::string_view text) { return storage::ToConvexJson(Value::String(std::string(text))); }
-
 constexpr uint64_t kMaxDatabaseOperations = 64000;
 
 absl::StatusOr<storage::Transaction*> Reader(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
