@@ -13,6 +13,26 @@ std::string Sha256(absl::string_view data) {
   return std::string(reinterpret_cast<const char*>(digest), length);
 }
 
+struct Sha256Stream::Context {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+};
+
+Sha256Stream::Sha256Stream() : context_(new Context) { EVP_DigestInit_ex(context_->md, EVP_sha256(), nullptr); }
+
+Sha256Stream::~Sha256Stream() {
+  EVP_MD_CTX_free(context_->md);
+  delete context_;
+}
+
+void Sha256Stream::Update(absl::string_view data) { EVP_DigestUpdate(context_->md, data.data(), data.size()); }
+
+std::string Sha256Stream::Finish() && {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_->md, digest, &length);
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
 std::string HmacSha256(absl::string_view key, absl::string_view message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

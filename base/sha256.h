@@ -15,6 +15,24 @@ namespace isobar {
 // 32 raw bytes.
 std::string Sha256(absl::string_view data);
 std::string HmacSha256(absl::string_view key, absl::string_view message);
+// SHA-256 of data given a part at a time.
+//   Sha256Stream hash;
+//   hash.Update(part); ...
+//   const std::string digest = std::move(hash).Finish();   // 32 raw bytes
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(absl::string_view data);
+  std::string Finish() &&;
+
+ private:
+  struct Context;
+  Context* context_;
+};
+
 // Constant-time equality of two byte strings of the same length (false if the lengths differ).
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 // Whether `expected_digest` is the SHA-256 of `data`, compared in constant time.

@@ -7,26 +7,89 @@
 
 namespace isobar::storage {
 
-absl::Status FileBlobs::Write(absl::string_view key, absl::string_view bytes) {
+namespace {
+
+// The bytes a deployment stores, under the advisory lock (class kQuotaLockClass, the deployment id)
+// that serialises its writers; call in a transaction. RESOURCE_EXHAUSTED past `quota`.
+constexpr char kQuotaLockClass[] = "1769";
+
+absl::Status CheckQuota(PgConn& conn, const std::string& deployment, uint64_t adding, uint64_t quota) {
+  RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock($1::int, ($2::bigint % 2147483647)::int)",
+                            {kQuotaLockClass, deployment})
+                      .status());
+  ASSIGN_OR_RETURN(PgResult rows, conn.Exec("SELECT coalesce(sum(octet_length(data)), 0)::bigint FROM "
+                                            "isobar.file_chunks WHERE deployment_id = $1",
+                                            {deployment}));
+  const uint64_t stored = static_cast<uint64_t>(rows.GetInt(0, 0));
+  if (stored + adding > quota) {
+    return absl::ResourceExhaustedError(absl::StrCat("The deployment's file storage is full (", stored, " of ", quota,
+                                                     " bytes used); delete files first"));
+  }
+  return absl::OkStatus();
+}
+
+// Runs `steps` in a transaction on `conn`: committed if they succeed, rolled back if not.
+absl::Status InTransaction(PgConn& conn, const std::function<absl::Status()>& steps) {
+  RETURN_IF_ERROR(conn.Exec("BEGIN").status());
+  absl::Status done = steps();
+  if (!done.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    return done;
+  }
+  return conn.Exec("COMMIT").status();
+}
+
+absl::Status InsertChunk(PgConn& conn, const std::string& deployment, absl::string_view key, int64_t chunk,
+                         absl::string_view bytes) {
+  return conn
+      .Exec("INSERT INTO isobar.file_chunks (deployment_id, file_key, chunk, data) VALUES ($1, $2, $3, $4)",
+            {deployment, std::string(key), absl::StrCat(chunk), PgParam::Binary(std::string(bytes))})
+      .status();
+}
+
+}  // namespace
+
+absl::Status FileBlobs::Write(absl::string_view key, absl::string_view bytes, uint64_t quota) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   const std::string deployment = absl::StrCat(deployment_.value());
-  RETURN_IF_ERROR(conn->Exec("BEGIN").status());
-  auto fail = [&conn](absl::Status status) {
-    (void)conn->Exec("ROLLBACK");
-    return status;
-  };
-  absl::StatusOr<PgResult> step =
-      conn->Exec("DELETE FROM isobar.file_chunks WHERE deployment_id = $1 AND file_key = $2", {deployment, std::string(key)});
-  if (!step.ok()) return fail(step.status());
-  // One chunk per statement: a statement's parameters never hold more than a chunk.
-  for (size_t offset = 0, chunk = 0; offset < bytes.size() || chunk == 0; offset += kChunkBytes, ++chunk) {
-    const absl::string_view part = bytes.substr(offset, kChunkBytes);
-    step = conn->Exec("INSERT INTO isobar.file_chunks (deployment_id, file_key, chunk, data) VALUES ($1, $2, $3, $4)",
-                      {deployment, std::string(key), absl::StrCat(chunk), PgParam::Binary(std::string(part))});
-    if (!step.ok()) return fail(step.status());
-    if (bytes.empty()) break;
-  }
-  return conn->Exec("COMMIT").status();
+  return InTransaction(*conn, [&]() -> absl::Status {
+    RETURN_IF_ERROR(conn->Exec("DELETE FROM isobar.file_chunks WHERE deployment_id = $1 AND file_key = $2",
+                               {deployment, std::string(key)})
+                        .status());
+    RETURN_IF_ERROR(CheckQuota(*conn, deployment, bytes.size(), quota));
+    // One chunk per statement: a statement's parameters never hold more than a chunk.
+    int64_t chunk = 0;
+    for (size_t offset = 0; offset < bytes.size() || chunk == 0; offset += kChunkBytes, ++chunk) {
+      RETURN_IF_ERROR(InsertChunk(*conn, deployment, key, chunk, bytes.substr(offset, kChunkBytes)));
+      if (bytes.empty()) break;
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status FileBlobs::WriteChunk(absl::string_view key, int64_t chunk, absl::string_view bytes, uint64_t quota) {
+  if (bytes.size() > kChunkBytes) return absl::InvalidArgumentError("a chunk holds at most 1 MiB");
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  const std::string deployment = absl::StrCat(deployment_.value());
+  return InTransaction(*conn, [&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckQuota(*conn, deployment, bytes.size(), quota));
+    return InsertChunk(*conn, deployment, key, chunk, bytes);
+  });
+}
+
+absl::Status FileBlobs::Rename(absl::string_view from, absl::string_view to, int64_t chunks) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  const std::string deployment = absl::StrCat(deployment_.value());
+  return InTransaction(*conn, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(PgResult moved, conn->Exec("UPDATE isobar.file_chunks SET file_key = $3, created_at = now() "
+                                                "WHERE deployment_id = $1 AND file_key = $2",
+                                                {deployment, std::string(from), std::string(to)}));
+    if (moved.affected_rows() != chunks) {
+      return absl::FailedPreconditionError(absl::StrCat("expected ", chunks, " chunks under ", from, ", found ",
+                                                        moved.affected_rows()));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status FileBlobs::Read(absl::string_view key, uint64_t offset, uint64_t length,

@@ -3,7 +3,9 @@
 // them so that one backup holds everything.
 //
 //   FileBlobs blobs(pool, deployment);
-//   RETURN_IF_ERROR(blobs.Write(id, bytes));                   // all chunks, or none
+//   RETURN_IF_ERROR(blobs.Write(id, bytes, quota));            // all chunks, or none
+//   RETURN_IF_ERROR(blobs.WriteChunk(upload, 0, part, quota)); // or a chunk at a time, as they come,
+//   RETURN_IF_ERROR(blobs.Rename(upload, id, 1));              // then under the file's id
 //   RETURN_IF_ERROR(blobs.Read(id, offset, length, [&](absl::string_view part) { ... }));
 //   RETURN_IF_ERROR(blobs.Delete(id));
 //
@@ -35,8 +37,17 @@ class FileBlobs {
   // `pool` is not owned and must outlive this.
   FileBlobs(PgPool& pool, DeploymentId deployment) : pool_(pool), deployment_(deployment) {}
 
-  // Stores `bytes` under `key` in one PostgreSQL transaction (replacing what was there).
-  absl::Status Write(absl::string_view key, absl::string_view bytes);
+  // Stores `bytes` under `key` in one PostgreSQL transaction (replacing what was there). Refused
+  // with RESOURCE_EXHAUSTED if the deployment's stored bytes would go over `quota` (counted under a
+  // lock that every writer of the deployment takes, so writers together never pass it).
+  absl::Status Write(absl::string_view key, absl::string_view bytes, uint64_t quota);
+  // Stores chunk number `chunk` (at most kChunkBytes) of `key`, for bytes that arrive a part at a
+  // time; the quota as for Write. Chunks are numbered from 0 with no gaps.
+  absl::Status WriteChunk(absl::string_view key, int64_t chunk, absl::string_view bytes, uint64_t quota);
+  // Moves what is stored under `from` to `to`, where nothing is, as if just written (orphan age
+  // counts from now). FAILED_PRECONDITION, and nothing moved, unless exactly `chunks` chunks were
+  // there.
+  absl::Status Rename(absl::string_view from, absl::string_view to, int64_t chunks);
   // Hands [offset, offset + length) of `key`'s bytes to `sink` a chunk at a time, in order. NOT_FOUND
   // when nothing is stored under `key`; OUT_OF_RANGE when the bytes end before the range does.
   absl::Status Read(absl::string_view key, uint64_t offset, uint64_t length,

@@ -2,14 +2,20 @@
 // only its own, and orphans are collected only when old enough and unreferenced.
 #include "storage/file_blobs.h"
 
+#include <atomic>
 #include <random>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/pg_testing.h"
 
 namespace isobar::storage {
 namespace {
+
+constexpr uint64_t kQuota = 1ull << 30;
 
 std::string ReadAll(FileBlobs& blobs, absl::string_view key, uint64_t offset, uint64_t length, absl::Status* status) {
   std::string out;
@@ -32,7 +38,7 @@ TEST_F(FileBlobsTest, RangesAcrossChunksReadBackExactly) {
   std::mt19937 rng(20261206);
   std::string bytes(FileBlobs::kChunkBytes * 2 + 12345, '\0');
   for (char& c : bytes) c = static_cast<char>(rng());
-  ASSERT_TRUE(blobs_.Write("file-a", bytes).ok());
+  ASSERT_TRUE(blobs_.Write("file-a", bytes, kQuota).ok());
   absl::Status status;
   EXPECT_EQ(ReadAll(blobs_, "file-a", 0, bytes.size(), &status), bytes);
   EXPECT_TRUE(status.ok()) << status;
@@ -50,10 +56,10 @@ TEST_F(FileBlobsTest, RangesAcrossChunksReadBackExactly) {
 
 TEST_F(FileBlobsTest, EmptyFilesReplacementAndDeletion) {
   absl::Status status;
-  ASSERT_TRUE(blobs_.Write("empty", "").ok());
+  ASSERT_TRUE(blobs_.Write("empty", "", kQuota).ok());
   EXPECT_EQ(ReadAll(blobs_, "empty", 0, 0, &status), "");
   EXPECT_TRUE(status.ok()) << status;
-  ASSERT_TRUE(blobs_.Write("empty", "now three").ok());
+  ASSERT_TRUE(blobs_.Write("empty", "now three", kQuota).ok());
   EXPECT_EQ(ReadAll(blobs_, "empty", 4, 5, &status), "three");
   ASSERT_TRUE(blobs_.Delete("empty").ok());
   ReadAll(blobs_, "empty", 0, 1, &status);
@@ -62,7 +68,7 @@ TEST_F(FileBlobsTest, EmptyFilesReplacementAndDeletion) {
 
 TEST_F(FileBlobsTest, DeploymentsSeeOnlyTheirOwnBytes) {
   FileBlobs other(pool_, testing::NewDeployment(pool_));
-  ASSERT_TRUE(blobs_.Write("shared-name", "mine").ok());
+  ASSERT_TRUE(blobs_.Write("shared-name", "mine", kQuota).ok());
   absl::Status status;
   ReadAll(other, "shared-name", 0, 4, &status);
   EXPECT_TRUE(absl::IsNotFound(status)) << status;
@@ -71,8 +77,8 @@ TEST_F(FileBlobsTest, DeploymentsSeeOnlyTheirOwnBytes) {
 }
 
 TEST_F(FileBlobsTest, OrphansAreCollectedWhenOldAndUnreferenced) {
-  ASSERT_TRUE(blobs_.Write("kept", "k").ok());
-  ASSERT_TRUE(blobs_.Write("orphan", "o").ok());
+  ASSERT_TRUE(blobs_.Write("kept", "k", kQuota).ok());
+  ASSERT_TRUE(blobs_.Write("orphan", "o", kQuota).ok());
   auto referenced = [](const std::string& key) -> absl::StatusOr<bool> { return key == "kept"; };
   // Too young: nothing is collected, whatever the references say.
   absl::StatusOr<size_t> young = blobs_.CollectOrphans(absl::Hours(1), 100, referenced);
@@ -88,12 +94,56 @@ TEST_F(FileBlobsTest, OrphansAreCollectedWhenOldAndUnreferenced) {
 }
 
 TEST_F(FileBlobsTest, LiveFilesDoNotHideOrphansBehindThem) {
-  for (const char* key : {"a1", "a2", "a3", "a4", "z-orphan"}) ASSERT_TRUE(blobs_.Write(key, key).ok());
+  for (const char* key : {"a1", "a2", "a3", "a4", "z-orphan"}) ASSERT_TRUE(blobs_.Write(key, key, kQuota).ok());
   // Two keys a round trip: the orphan is the fifth.
   absl::StatusOr<size_t> collected = blobs_.CollectOrphans(
       absl::ZeroDuration(), 2, [](const std::string& key) -> absl::StatusOr<bool> { return key[0] == 'a'; });
   ASSERT_TRUE(collected.ok()) << collected.status();
   EXPECT_EQ(*collected, 1u);
+}
+
+TEST_F(FileBlobsTest, ChunksWrittenOneByOneMoveUnderTheirFinalKey) {
+  const std::string first(FileBlobs::kChunkBytes, 'a');
+  ASSERT_TRUE(blobs_.WriteChunk("upload-1", 0, first, kQuota).ok());
+  ASSERT_TRUE(blobs_.WriteChunk("upload-1", 1, "tail", kQuota).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(blobs_.WriteChunk("upload-1", 2, first + "x", kQuota))) << "over a chunk";
+  // A count that does not match moves nothing.
+  EXPECT_TRUE(absl::IsFailedPrecondition(blobs_.Rename("upload-1", "file-1", 3)));
+  absl::Status status;
+  EXPECT_EQ(ReadAll(blobs_, "upload-1", FileBlobs::kChunkBytes - 2, 6, &status), "aatail");
+  ASSERT_TRUE(blobs_.Rename("upload-1", "file-1", 2).ok());
+  EXPECT_EQ(ReadAll(blobs_, "file-1", FileBlobs::kChunkBytes - 2, 6, &status), "aatail");
+  ReadAll(blobs_, "upload-1", 0, 1, &status);
+  EXPECT_TRUE(absl::IsNotFound(status)) << status;
+}
+
+TEST_F(FileBlobsTest, QuotaHoldsForWritersRacingEachOther) {
+  // Eight writers at once, 1000 bytes each, under a quota of 3500 on top of what is stored: the
+  // check and the write are one step, so exactly three pass, whatever the interleaving.
+  ASSERT_TRUE(blobs_.Write("before", std::string(500, 'b'), kQuota).ok());
+  constexpr uint64_t kTight = 500 + 3500;
+  std::atomic<int> passed{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 8; ++i) {
+    writers.emplace_back([&, i] {
+      const std::string key = absl::StrCat("racer-", i);
+      absl::Status status = i % 2 == 0 ? blobs_.Write(key, std::string(1000, 'r'), kTight)
+                                       : blobs_.WriteChunk(key, 0, std::string(1000, 'r'), kTight);
+      if (status.ok()) {
+        ++passed;
+      } else {
+        EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
+        ++refused;
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(passed.load(), 3);
+  EXPECT_EQ(refused.load(), 5);
+  absl::StatusOr<uint64_t> total = blobs_.TotalBytes();
+  ASSERT_TRUE(total.ok()) << total.status();
+  EXPECT_EQ(*total, 3500u);
 }
 
 }  // namespace

@@ -49,12 +49,14 @@
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/http/convex_http_api.h"
 #include "supervisor/http/convex_sync.h"
+#include "supervisor/http/file_routes.h"
 #include "supervisor/http/http_actions.h"
 #include "supervisor/http/http_server.h"
 #include "supervisor/deploy/live_deployments.h"
 #include "supervisor/reactivity/query_cache.h"
 #include "supervisor/reactivity/read_tracker.h"
 #include "supervisor/runner/admission.h"
+#include "supervisor/runner/file_storage.h"
 #include "supervisor/runner/function_runner.h"
 #include "supervisor/runner/host_call_router.h"
 #include "supervisor/scheduling/housekeeping.h"
@@ -246,6 +248,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   if (config.http_listen != "off") {
     HttpServerOptions http_options;
     http_options.listen = config.http_listen.empty() ? NextToGrpc(config.listen, 1) : config.http_listen;
+    // Uploads go to the database as they arrive, up to their own limit.
+    http_options.stream_body = &FileRoutes::StreamsBody;
+    http_options.max_streamed_body_bytes = kMaxUploadBytes;
     http_server = std::make_unique<HttpServer>(
         http_options,
         [&http_api](HttpRequest request, HttpServer::Reply reply) { http_api->Handle(std::move(request), std::move(reply)); },

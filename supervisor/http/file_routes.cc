@@ -20,6 +20,15 @@ HttpResponse SystemFailure(const absl::Status& status) {
   return ErrorResponse(500, "InternalServerError", "Your request couldn't be completed. Try again later.");
 }
 
+// A failure to store an upload, as Convex words it.
+HttpResponse StoreFailure(const absl::Status& status) {
+  if (absl::StartsWith(status.message(), "Sha256 mismatch")) return ErrorResponse(400, "Sha256Mismatch", status.message());
+  if (absl::StartsWith(status.message(), "Invalid content type")) return ErrorResponse(400, "BadHeader", status.message());
+  if (absl::IsInvalidArgument(status)) return ErrorResponse(413, "FileTooLarge", status.message());
+  if (absl::IsResourceExhausted(status)) return ErrorResponse(507, "StorageQuotaExceeded", status.message());
+  return SystemFailure(status);
+}
+
 }  // namespace
 
 std::string QueryParameter(absl::string_view target, absl::string_view name) {
@@ -59,9 +68,102 @@ absl::StatusOr<std::optional<ByteRange>> ParseRange(absl::string_view header, ui
   return ByteRange{first, last};
 }
 
+// A file's bytes as the response body, read from the database a chunk at a time on the executor.
+class FileRoutes::FileSource final : public BodySource {
+ public:
+  FileSource(Executor& executor, std::shared_ptr<LiveDeployment> live, std::string id, uint64_t offset, uint64_t length,
+             std::shared_ptr<void> slot)
+      : executor_(executor), live_(std::move(live)), id_(std::move(id)), offset_(offset), left_(length), slot_(std::move(slot)) {}
+
+  void Next(Done done) override {
+    if (left_ == 0) return std::move(done)(std::string());
+    // Up to the end of the chunk the offset is in: one row read per part.
+    const uint64_t take = std::min<uint64_t>(left_, storage::FileBlobs::kChunkBytes - offset_ % storage::FileBlobs::kChunkBytes);
+    const uint64_t offset = offset_;
+    offset_ += take;
+    left_ -= take;
+    executor_.Run([live = live_, id = id_, offset, take, done = std::move(done)]() mutable {
+      std::string part;
+      part.reserve(take);
+      absl::Status read = live->db().files().Read(id, offset, take, [&part](absl::string_view bytes) {
+        part.append(bytes.data(), bytes.size());
+        return absl::OkStatus();
+      });
+      if (!read.ok()) return std::move(done)(read);
+      std::move(done)(std::move(part));
+    });
+  }
+
+ private:
+  Executor& executor_;
+  const std::shared_ptr<LiveDeployment> live_;
+  const std::string id_;
+  uint64_t offset_;
+  uint64_t left_;
+  const std::shared_ptr<void> slot_;  // a transfer's place among kMaxConcurrent, held to the end
+};
+
+// An upload: the body read a part at a time, each part given to a FileWriter on the executor (which
+// writes whole chunks to the database), then the file committed and the answer sent.
+class FileRoutes::Upload final : public std::enable_shared_from_this<Upload> {
+ public:
+  Upload(Executor& executor, std::shared_ptr<LiveDeployment> live, std::shared_ptr<BodyReader> body,
+         std::optional<std::string> content_type, std::optional<std::string> sha256, HttpServer::Reply reply,
+         std::shared_ptr<void> slot)
+      : executor_(executor),
+        live_(std::move(live)),
+        body_(std::move(body)),
+        content_type_(std::move(content_type)),
+        sha256_(std::move(sha256)),
+        reply_(std::move(reply)),
+        slot_(std::move(slot)),
+        writer_(live_->db(), kMaxUploadBytes) {}
+
+  void Next() {
+    body_->Read(kPartBytes, [self = shared_from_this()](absl::StatusOr<std::string> part) mutable {
+      // On the server's thread, which must not wait for the database.
+      self->executor_.Run([self, part = std::move(part)]() mutable { self->Take(std::move(part)); });
+    });
+  }
+
+ private:
+  static constexpr size_t kPartBytes = 256 << 10;
+
+  void Take(absl::StatusOr<std::string> part) {
+    if (!part.ok()) {
+      writer_.Abandon();  // before the answer: once it is out, nothing of the upload is left
+      if (absl::IsResourceExhausted(part.status())) return Answer(ErrorResponse(413, "FileTooLarge", part.status().message()));
+      if (absl::IsInvalidArgument(part.status())) return Answer(ErrorResponse(400, "BadRequest", part.status().message()));
+      return Answer(ErrorResponse(408, "RequestTimeout", part.status().message()));
+    }
+    if (part->empty()) {
+      absl::StatusOr<std::string> id = writer_.Commit(content_type_, sha256_);
+      if (!id.ok()) return Answer(StoreFailure(id.status()));
+      return Answer(HttpResponse::Json(200, absl::StrCat("{\"storageId\":", JsonString(*id), "}")));
+    }
+    if (absl::Status appended = writer_.Append(*part); !appended.ok()) return Answer(StoreFailure(appended));
+    Next();
+  }
+
+  void Answer(HttpResponse response) { std::move(reply_)(std::move(response)); }
+
+  Executor& executor_;
+  const std::shared_ptr<LiveDeployment> live_;
+  const std::shared_ptr<BodyReader> body_;
+  const std::optional<std::string> content_type_;
+  const std::optional<std::string> sha256_;
+  HttpServer::Reply reply_;
+  const std::shared_ptr<void> slot_;
+  FileWriter writer_;
+};
+
+bool FileRoutes::StreamsBody(absl::string_view method, absl::string_view target) {
+  return method == "POST" && absl::EndsWith(target.substr(0, target.find('?')), "/api/storage/upload");
+}
+
 void FileRoutes::Handle(HttpRequest request, std::string deployment, std::string rest, HttpServer::Reply reply) {
   {
-    // Up to kMaxConcurrent at once, counted from here (the executor's queue holds no more than that).
+    // Up to kMaxConcurrent at once, counted from here to the transfer's end.
     absl::MutexLock lock(&mu_);
     if (running_ >= kMaxConcurrent) {
       HttpResponse busy = HttpResponse::Json(
@@ -71,35 +173,36 @@ void FileRoutes::Handle(HttpRequest request, std::string deployment, std::string
     }
     ++running_;
   }
+  std::shared_ptr<void> slot(nullptr, [this](void*) {
+    absl::MutexLock lock(&mu_);
+    --running_;
+  });
   executor_.Run([this, request = std::move(request), deployment = std::move(deployment), rest = std::move(rest),
-                 reply = std::move(reply)]() mutable {
-    HttpResponse response = Route(request, deployment, rest);
-    {
-      absl::MutexLock lock(&mu_);
-      --running_;
+                 reply = std::move(reply), slot = std::move(slot)]() mutable {
+    if (rest == "upload") {
+      if (request.method != "POST" || request.body_reader == nullptr) return std::move(reply)(MethodNotAllowed("POST"));
+      return StartUpload(request, deployment, std::move(reply), std::move(slot));
     }
-    std::move(reply)(std::move(response));
+    if (request.method != "GET" && request.method != "HEAD") return std::move(reply)(MethodNotAllowed("GET, HEAD"));
+    std::move(reply)(Serve(request, deployment, rest, std::move(slot)));
   });
 }
 
-HttpResponse FileRoutes::Route(const HttpRequest& request, const std::string& deployment, const std::string& rest) {
-  if (rest == "upload") return request.method == "POST" ? Upload(request, deployment) : MethodNotAllowed("POST");
-  if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET, HEAD");
-  return Serve(request, deployment, rest);
-}
-
-HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& deployment) {
+void FileRoutes::StartUpload(const HttpRequest& request, const std::string& deployment, HttpServer::Reply reply,
+                             std::shared_ptr<void> slot) {
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(deployment);
   // An unknown deployment and a bad token look the same.
-  if (!live.ok() && !absl::IsNotFound(live.status())) return SystemFailure(live.status());
+  if (!live.ok() && !absl::IsNotFound(live.status())) return std::move(reply)(SystemFailure(live.status()));
   const std::string token = QueryParameter(request.target, "token");
-  if (token.empty()) return ErrorResponse(400, "BadQueryArgs", "Failed to deserialize query string: missing field `token`");
+  if (token.empty()) {
+    return std::move(reply)(ErrorResponse(400, "BadQueryArgs", "Failed to deserialize query string: missing field `token`"));
+  }
   absl::Status valid = live.ok() ? CheckUploadToken((*live)->info(), token, absl::Now())
                                  : absl::UnauthenticatedError("the URL's signature is not valid for this deployment");
   if (!valid.ok()) {
-    return absl::StrContains(valid.message(), "expired")
-               ? ErrorResponse(401, "StorageTokenExpired", "Store File Authorization expired")
-               : ErrorResponse(401, "StorageTokenInvalid", "Couldn't decode the StoreFileAuthorization token");
+    return std::move(reply)(absl::StrContains(valid.message(), "expired")
+                                ? ErrorResponse(401, "StorageTokenExpired", "Store File Authorization expired")
+                                : ErrorResponse(401, "StorageTokenInvalid", "Couldn't decode the StoreFileAuthorization token"));
   }
   std::optional<std::string> sha256;
   if (absl::string_view digest = request.Header("digest"); !digest.empty()) {
@@ -107,23 +210,19 @@ HttpResponse FileRoutes::Upload(const HttpRequest& request, const std::string& d
     absl::string_view value = absl::StripAsciiWhitespace(digest);
     std::string raw;
     if (!absl::ConsumePrefix(&value, "sha-256=") || !absl::Base64Unescape(value, &raw) || raw.size() != 32) {
-      return ErrorResponse(400, "BadHeader", "Bad header for digest: expected sha-256=<base64 of 32 bytes>");
+      return std::move(reply)(ErrorResponse(400, "BadHeader", "Bad header for digest: expected sha-256=<base64 of 32 bytes>"));
     }
     sha256 = absl::Base64Escape(raw);
   }
   std::optional<std::string> content_type;
   if (absl::string_view type = request.Header("content-type"); !type.empty()) content_type = std::string(type);
-  absl::StatusOr<std::string> id = StoreFileNow((*live)->db(), request.body, std::move(content_type), sha256);
-  if (!id.ok()) {
-    if (absl::StartsWith(id.status().message(), "Sha256 mismatch")) return ErrorResponse(400, "Sha256Mismatch", id.status().message());
-    if (absl::IsInvalidArgument(id.status())) return ErrorResponse(413, "FileTooLarge", id.status().message());
-    if (absl::IsResourceExhausted(id.status())) return ErrorResponse(507, "StorageQuotaExceeded", id.status().message());
-    return SystemFailure(id.status());
-  }
-  return HttpResponse::Json(200, absl::StrCat("{\"storageId\":", JsonString(*id), "}"));
+  auto upload = std::make_shared<Upload>(executor_, *std::move(live), request.body_reader, std::move(content_type),
+                                         std::move(sha256), std::move(reply), std::move(slot));
+  upload->Next();
 }
 
-HttpResponse FileRoutes::Serve(const HttpRequest& request, const std::string& deployment, const std::string& id) {
+HttpResponse FileRoutes::Serve(const HttpRequest& request, const std::string& deployment, const std::string& id,
+                               std::shared_ptr<void> slot) {
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(deployment);
   if (!live.ok() && !absl::IsNotFound(live.status())) return SystemFailure(live.status());
   absl::Status valid = live.ok() ? CheckServingSignature((*live)->info(), id, QueryParameter(request.target, "expires"),
@@ -162,17 +261,11 @@ HttpResponse FileRoutes::Serve(const HttpRequest& request, const std::string& de
   } else {
     response.headers.emplace_back("digest", absl::StrCat("sha-256=", absl::Base64Escape(found.sha256)));
   }
-  if (request.method == "HEAD") {
-    // The headers of the GET, and no bytes read: the listener sends this length and no body.
-    response.head_length = length;
-    return response;
+  // The listener sends this length; for a HEAD, no body (and nothing is read).
+  response.length = length;
+  if (request.method != "HEAD") {
+    response.source = std::make_shared<FileSource>(executor_, *std::move(live), found.id, offset, length, std::move(slot));
   }
-  response.body.reserve(length);
-  absl::Status read = (*live)->db().files().Read(found.id, offset, length, [&response](absl::string_view part) {
-    response.body.append(part.data(), part.size());
-    return absl::OkStatus();
-  });
-  if (!read.ok()) return SystemFailure(read);
   return response;
 }
 

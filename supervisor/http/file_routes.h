@@ -7,14 +7,16 @@
 // deployment shares this origin, so an uploaded HTML page must not run as a page of it.
 // Both URLs come from the deployment's functions (ctx.storage.generateUploadUrl, getUrl) and are
 // signed for this deployment (runner/file_storage.h). Uploads: Content-Type is stored; `Digest:
-// sha-256=<base64>` is checked (400 Sha256Mismatch, nothing stored); at most 20 MiB (the listener's
-// limit). Serving: Content-Type, Content-Length, Cache-Control, Accept-Ranges and Digest as Convex
+// sha-256=<base64>` is checked (400 Sha256Mismatch, nothing stored); at most kMaxUploadBytes, written
+// to the database a chunk at a time as the body arrives. Serving, read a chunk at a time as the client
+// takes it: Content-Type, Content-Length, Cache-Control, Accept-Ranges and Digest as Convex
 // sends them; one range gives 206 with Content-Range, several 416 (as Convex), one past the end 416
 // with `Content-Range: bytes */<size>`.
 #ifndef ISOBAR_SUPERVISOR_HTTP_FILE_ROUTES_H_
 #define ISOBAR_SUPERVISOR_HTTP_FILE_ROUTES_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,14 +39,21 @@ class FileRoutes {
   // from the executor.
   void Handle(HttpRequest request, std::string deployment, std::string rest, HttpServer::Reply reply);
 
-  // File routes served at once (each holds a file's bytes and a database connection); more wait
-  // their turn for a moment, then are told to retry (503).
-  static constexpr int kMaxConcurrent = 4;
+  // Whether a request is an upload, whose body the listener streams (HttpServerOptions::stream_body).
+  static bool StreamsBody(absl::string_view method, absl::string_view target);
+
+  // Transfers at once, each holding at most a chunk or two (2 MiB) of its file; more are told to
+  // retry (503).
+  static constexpr int kMaxConcurrent = 32;
 
  private:
-  HttpResponse Route(const HttpRequest& request, const std::string& deployment, const std::string& rest);
-  HttpResponse Upload(const HttpRequest& request, const std::string& deployment);
-  HttpResponse Serve(const HttpRequest& request, const std::string& deployment, const std::string& id);
+  class FileSource;
+  class Upload;
+
+  void StartUpload(const HttpRequest& request, const std::string& deployment, HttpServer::Reply reply,
+                   std::shared_ptr<void> slot);
+  HttpResponse Serve(const HttpRequest& request, const std::string& deployment, const std::string& id,
+                     std::shared_ptr<void> slot);
 
   Gateway& gateway_;
   Executor& executor_;

@@ -29,6 +29,8 @@ constexpr size_t kMaxResponseHeaderBytes = 32 << 10;
 // Bytes read ahead of the parser beyond a header block: bounds the connection's buffer, which chunk
 // extensions and trailers (not counted by the body limit) would otherwise grow.
 constexpr size_t kReadAheadBytes = 64 << 10;
+// The most a streamed body's Read hands over at once.
+constexpr size_t kMaxPartBytes = 1 << 20;
 constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 
 }  // namespace
@@ -117,9 +119,14 @@ class HttpServer::Connection final : public Peer {
   void ReadHeader(absl::Duration idle) {
     if (server_.draining()) return Close();
     serving_ = false;
+    streamed_.reset();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options_.max_header_bytes));
-    parser_->body_limit(server_.options_.max_body_bytes);
+    // A streamed request's body may be larger: the limit for the others is applied once their
+    // headers say which they are (OnHeader).
+    parser_->body_limit(server_.options_.stream_body != nullptr
+                            ? std::max<uint64_t>(server_.options_.max_body_bytes, server_.options_.max_streamed_body_bytes)
+                            : server_.options_.max_body_bytes);
     stream_.expires_after(Chrono(idle + server_.options_.header_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -137,17 +144,96 @@ class HttpServer::Connection final : public Peer {
       keep_alive_ = false;
       return Write(HttpResponse::Text(400, "Bad request: ambiguous message framing"));
     }
+    const bool streamed = server_.options_.stream_body != nullptr && !websocket::is_upgrade(request) &&
+                          server_.options_.stream_body(absl::string_view(request.method_string().data(), request.method_string().size()),
+                                                       absl::string_view(request.target().data(), request.target().size()));
+    if (!streamed && server_.options_.stream_body != nullptr) {
+      if (parser_->content_length().value_or(0) > server_.options_.max_body_bytes) return Failed(http::error::body_limit);
+      parser_->body_limit(server_.options_.max_body_bytes);  // chunks count against it as they come
+    }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, request.version());
       stream_.expires_after(Chrono(server_.options_.write_timeout));
-      http::async_write(stream_, *interim, [self = Self(), interim](beast::error_code ec, size_t) {
+      http::async_write(stream_, *interim, [self = Self(), interim, streamed](beast::error_code ec, size_t) {
         if (ec) return self->Close();
-        self->ReadBody();
+        streamed ? self->StartStreamed() : self->ReadBody();
       });
       return;
     }
-    ReadBody();
+    streamed ? StartStreamed() : ReadBody();
   }
+
+  // The request without its body: the handler reads the body through a BodyReader.
+  void StartStreamed() {
+    stream_.expires_never();
+    streamed_.emplace(std::move(*parser_));
+    parser_.reset();
+    streamed_->body_limit(server_.options_.max_streamed_body_bytes);
+    streamed_deadline_ = absl::Now() + server_.options_.streamed_body_timeout;
+    HttpRequest request = Describe(streamed_->get());
+    request.body_reader = std::make_shared<StreamedBody>(Self());
+    Dispatch(std::move(request));
+  }
+
+  // One part of a streamed body, on the connection's strand.
+  void ReadPart(size_t max_bytes, BodyReader::Done done) {
+    if (!streamed_.has_value() || reading_) {
+      return std::move(done)(absl::FailedPreconditionError("the body is not being read"));
+    }
+    if (streamed_->is_done()) return std::move(done)(std::string());
+    reading_ = true;
+    auto part = std::make_shared<std::string>(std::clamp<size_t>(max_bytes, 1, kMaxPartBytes), '\0');
+    streamed_->get().body().data = part->data();
+    streamed_->get().body().size = part->size();
+    streamed_->get().body().more = true;
+    const absl::Duration left = streamed_deadline_ - absl::Now();
+    stream_.expires_after(Chrono(std::max(absl::ZeroDuration(), std::min(left, server_.options_.body_timeout))));
+    http::async_read_some(stream_, buffer_, *streamed_,
+                          [self = Self(), part, done = std::move(done)](beast::error_code ec, size_t) mutable {
+                            self->OnPart(ec, std::move(part), std::move(done));
+                          });
+  }
+
+  void OnPart(beast::error_code ec, std::shared_ptr<std::string> part, BodyReader::Done done) {
+    reading_ = false;
+    stream_.expires_never();
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      keep_alive_ = false;
+      if (ec == beast::error::timeout) ++server_.timed_out_;
+      if (ec == http::error::body_limit) {
+        return std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
+            "Request body too large (limit: ", server_.options_.max_streamed_body_bytes, " bytes)")));
+      }
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == http::error::partial_message ||
+          ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+        return std::move(done)(absl::UnavailableError(absl::StrCat("the client stopped sending the body: ", ec.message())));
+      }
+      ++server_.bad_requests_;
+      return std::move(done)(absl::InvalidArgumentError(absl::StrCat("Bad request: ", ec.message())));
+    }
+    const size_t asked = part->size();
+    part->resize(asked - streamed_->get().body().size);
+    streamed_->get().body().data = nullptr;
+    // Framing alone (a chunk's size line) yields no bytes: read on, since empty means the end.
+    if (part->empty() && !streamed_->is_done()) return ReadPart(asked, std::move(done));
+    std::move(done)(std::move(*part));
+  }
+
+  class StreamedBody final : public BodyReader {
+   public:
+    explicit StreamedBody(const std::shared_ptr<Connection>& connection) : connection_(connection) {}
+    void Read(size_t max_bytes, Done done) override {
+      std::shared_ptr<Connection> connection = connection_.lock();
+      if (connection == nullptr) return std::move(done)(absl::UnavailableError("the client has gone"));
+      net::dispatch(connection->stream_.get_executor(), [connection, max_bytes, done = std::move(done)]() mutable {
+        connection->ReadPart(max_bytes, std::move(done));
+      });
+    }
+
+   private:
+    std::weak_ptr<Connection> connection_;
+  };
 
   void ReadBody() {
     stream_.expires_after(Chrono(server_.options_.body_timeout));
@@ -159,6 +245,18 @@ class HttpServer::Connection final : public Peer {
     if (ec) return Failed(ec);
     stream_.expires_never();  // the handler's time is its own; the write has its timeout
     http::request<http::string_body> message = parser_->release();
+    HttpRequest request = Describe(message);
+    request.body = std::move(message.body());
+    if (websocket::is_upgrade(message)) {
+      ++server_.requests_;
+      return Upgrade(std::move(request), std::move(message));
+    }
+    Dispatch(std::move(request));
+  }
+
+  // The request's line and headers as the handler sees them; notes what the answer depends on.
+  template <class Message>
+  HttpRequest Describe(const Message& message) {
     keep_alive_ = message.keep_alive();
     version_ = message.version();
     head_ = message.method() == http::verb::head;
@@ -177,9 +275,11 @@ class HttpServer::Connection final : public Peer {
         request.headers.emplace_back(std::move(name), std::string(value));
       }
     }
-    request.body = std::move(message.body());
+    return request;
+  }
+
+  void Dispatch(HttpRequest request) {
     ++server_.requests_;
-    if (websocket::is_upgrade(message)) return Upgrade(std::move(request), std::move(message));
     // Exactly one answer: a handler that drops its reply answers 500 rather than hang the client.
     auto answer = std::make_shared<Answer>(Self());
     server_.handler_(std::move(request), [answer](HttpResponse response) mutable { answer->Send(std::move(response)); });
@@ -224,25 +324,75 @@ class HttpServer::Connection final : public Peer {
       ISOBAR_LOG(kWarning, kComponent) << "a response was refused: " << valid.message();
       response = HttpResponse::Text(500, "The response could not be sent: " + std::string(valid.message()));
     }
+    // A streamed body not read to its end leaves bytes on the connection that are no request.
+    if (streamed_.has_value() && (reading_ || !streamed_->is_done())) keep_alive_ = false;
+    const bool keep_alive = keep_alive_ && !server_.draining();
+    const uint64_t body_bytes = response.length.value_or(response.body.size());
+    if (response.source != nullptr && !head_) return WriteStreamed(std::move(response), body_bytes, keep_alive);
     auto message = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
     // Inserted, not set: a repeated header (Set-Cookie) keeps every value.
     for (auto& [name, value] : response.headers) message->insert(name, value);
-    const size_t body_bytes = response.head_length.value_or(response.body.size());
     if (!head_) message->body() = std::move(response.body);
-    message->keep_alive(keep_alive_ && !server_.draining());
+    message->keep_alive(keep_alive);
     message->prepare_payload();
     // A HEAD's answer has the headers of the GET it stands for, and no body.
     if (head_) message->content_length(body_bytes);
     head_ = false;
     stream_.expires_after(Chrono(server_.options_.write_timeout));
-    http::async_write(stream_, *message, [self = Self(), message](beast::error_code ec, size_t) {
-      if (ec) {
-        if (ec == beast::error::timeout) ++self->server_.timed_out_;
-        return self->Close();
-      }
-      if (!message->keep_alive()) return self->Close();
-      self->ReadHeader(self->server_.options_.idle_timeout);
+    http::async_write(stream_, *message, [self = Self(), message, keep_alive](beast::error_code ec, size_t) {
+      self->Written(ec, keep_alive);
     });
+  }
+
+  // The headers, then the source's parts one at a time, each written before the next is asked for.
+  void WriteStreamed(HttpResponse response, uint64_t length, bool keep_alive) {
+    auto message = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(response.status), version_);
+    for (auto& [name, value] : response.headers) message->insert(name, value);
+    message->keep_alive(keep_alive);
+    message->content_length(length);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*message);
+    stream_.expires_after(Chrono(server_.options_.write_timeout));
+    http::async_write_header(stream_, *serializer,
+                             [self = Self(), message, serializer, source = std::move(response.source), length,
+                              keep_alive](beast::error_code ec, size_t) mutable {
+                               if (ec) return self->Written(ec, keep_alive);
+                               self->WriteParts(std::move(source), length, keep_alive);
+                             });
+  }
+
+  void WriteParts(std::shared_ptr<BodySource> source, uint64_t left, bool keep_alive) {
+    stream_.expires_never();  // the source's time is its own
+    BodySource* next = source.get();
+    next->Next([self = Self(), source = std::move(source), left, keep_alive](absl::StatusOr<std::string> part) mutable {
+      net::post(self->stream_.get_executor(), [self, source = std::move(source), part = std::move(part), left,
+                                               keep_alive]() mutable {
+        if (!part.ok() || part->size() > left || (part->empty() && left > 0)) {
+          // The length is promised: all the client can be told is a closed connection.
+          ISOBAR_LOG(kWarning, kComponent) << "a streamed response was cut "
+                                           << (part.ok() ? "(its parts did not add up to its length)" : part.status().ToString());
+          return self->Close();
+        }
+        if (part->empty()) return self->Written({}, keep_alive);
+        auto bytes = std::make_shared<std::string>(*std::move(part));
+        self->stream_.expires_after(Chrono(self->server_.options_.write_timeout));
+        net::async_write(self->stream_, net::buffer(*bytes),
+                         [self, bytes, source = std::move(source), left, keep_alive](beast::error_code ec, size_t) mutable {
+                           if (ec) return self->Written(ec, keep_alive);
+                           self->WriteParts(std::move(source), left - bytes->size(), keep_alive);
+                         });
+      });
+    });
+  }
+
+  // An answer is out (or could not be written): the next request, or the end.
+  void Written(beast::error_code ec, bool keep_alive) {
+    head_ = false;
+    if (ec) {
+      if (ec == beast::error::timeout) ++server_.timed_out_;
+      return Close();
+    }
+    if (!keep_alive) return Close();
+    ReadHeader(server_.options_.idle_timeout);
   }
 
   // A request that could not be read: answer in words where HTTP has a status for it, then close.
@@ -264,8 +414,16 @@ class HttpServer::Connection final : public Peer {
     }
     if (ec == http::error::buffer_overflow) return Write(HttpResponse::Text(400, "Bad request: chunk framing too long"));
     if (ec == http::error::body_limit) {
-      return Write(HttpResponse::Text(
-          413, absl::StrCat("Request body too large (limit: ", server_.options_.max_body_bytes, " bytes)")));
+      // A declared length over the limit of the request it is (streamed or not).
+      const auto& request = parser_->get();
+      const bool streamed =
+          server_.options_.stream_body != nullptr &&
+          server_.options_.stream_body(absl::string_view(request.method_string().data(), request.method_string().size()),
+                                       absl::string_view(request.target().data(), request.target().size()));
+      return Write(HttpResponse::Text(413, absl::StrCat("Request body too large (limit: ",
+                                                        streamed ? server_.options_.max_streamed_body_bytes
+                                                                 : server_.options_.max_body_bytes,
+                                                        " bytes)")));
     }
     Write(HttpResponse::Text(400, absl::StrCat("Bad request: ", ec.message())));
   }
@@ -280,6 +438,10 @@ class HttpServer::Connection final : public Peer {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // A request whose body the handler reads (StartStreamed): its parser, from the header on.
+  std::optional<http::request_parser<http::buffer_body>> streamed_;
+  absl::Time streamed_deadline_;
+  bool reading_ = false;  // a part of the streamed body is being read
   std::string peer_;
   bool serving_ = false;
   bool keep_alive_ = false;

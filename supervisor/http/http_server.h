@@ -21,6 +21,7 @@
 #define ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -55,6 +57,39 @@ struct HttpServerOptions {
   size_t max_websocket_queue = 4096;
   size_t max_websocket_queue_bytes = 64 << 20;
   absl::Duration websocket_idle_timeout = absl::Seconds(120);
+  // Requests whose body the handler reads a part at a time (HttpRequest::body_reader) instead of
+  // receiving it whole: those `stream_body` says yes to (given the method and target). Their bodies
+  // may be up to `max_streamed_body_bytes`, each part must come within `body_timeout` and the whole
+  // within `streamed_body_timeout`.
+  std::function<bool(absl::string_view method, absl::string_view target)> stream_body;
+  uint64_t max_streamed_body_bytes = 1ull << 30;
+  absl::Duration streamed_body_timeout = absl::Minutes(10);
+};
+
+// A request body as it arrives, for requests the server streams (HttpServerOptions::stream_body).
+// Safe from any thread; harmless once the connection is gone (Read answers an error). The handler
+// reads to the end (or to an error) before it replies: a reply while a Read is outstanding closes the
+// connection after the answer, as does one that leaves the body unread.
+class BodyReader {
+ public:
+  using Done = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+  virtual ~BodyReader() = default;
+  // Reads the next part of the body, 1 to `max_bytes` bytes, and hands it to `done` on the server's
+  // thread (so `done` must not block): empty once the whole body has been read. Errors: the body is
+  // over the limit (RESOURCE_EXHAUSTED), malformed (INVALID_ARGUMENT), or the client stalled or went
+  // away (UNAVAILABLE). One Read at a time.
+  virtual void Read(size_t max_bytes, Done done) = 0;
+};
+
+// A response body made a part at a time (a stored file), so that a large one is never held whole.
+class BodySource {
+ public:
+  using Done = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+  virtual ~BodySource() = default;
+  // Makes the next part and hands it to `done` exactly once, from any thread: empty at the end. The
+  // server asks for the next part only once the last one is written (at most one part is held). An
+  // error, or parts that do not add up to the length promised, cut the connection.
+  virtual void Next(Done done) = 0;
 };
 
 // A request as the handler sees it. Header names are lower case; a repeated header keeps its values
@@ -64,6 +99,8 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Instead of `body`, for a request the server streams (HttpServerOptions::stream_body).
+  std::shared_ptr<BodyReader> body_reader;
   std::string peer;  // "ip:port"
 
   // The header's value, or empty.
@@ -74,8 +111,10 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  // An answer to a HEAD may give the length of the body its GET would have instead of the body.
-  std::optional<size_t> head_length;
+  // The body's length when `body` does not hold it: the answer to a HEAD (the length of its GET's
+  // body, which is not sent), or a body that `source` makes.
+  std::optional<uint64_t> length;
+  std::shared_ptr<BodySource> source;
 
   static HttpResponse Text(int status, std::string text);
   static HttpResponse Json(int status, std::string json);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
@@ -24,24 +26,23 @@ constexpr absl::Duration kUploadLifetime = absl::Hours(1);
 constexpr absl::Duration kServingLifetime = absl::Hours(24);
 constexpr int kMaxStoreAttempts = 4;
 
+// A key for an upload's bytes until its document exists: unique (not secret), and never an id.
+std::string UploadKey() {
+  absl::BitGen random;
+  return absl::StrCat("upload-", absl::Hex(absl::Uniform<uint64_t>(random), absl::kZeroPad16),
+                      absl::Hex(absl::Uniform<uint64_t>(random), absl::kZeroPad16));
+}
+
 std::string Mac(const storage::DeploymentInfo& deployment, absl::string_view purpose, absl::string_view subject,
                 int64_t expires) {
   return absl::BytesToHexString(HmacSha256(
       deployment.cursor_key, absl::StrCat("isobar file url v1\n", purpose, "\n", deployment.name, "\n", subject, "\n", expires)));
 }
 
-// Constant time in the contents.
-bool SameText(absl::string_view a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 absl::Status CheckMac(const storage::DeploymentInfo& deployment, absl::string_view purpose, absl::string_view subject,
                       absl::string_view expires_text, absl::string_view mac, absl::Time now) {
   int64_t expires = 0;
-  if (!absl::SimpleAtoi(expires_text, &expires) || !SameText(Mac(deployment, purpose, subject, expires), mac)) {
+  if (!absl::SimpleAtoi(expires_text, &expires) || !ConstantTimeEquals(Mac(deployment, purpose, subject, expires), mac)) {
     return absl::UnauthenticatedError("the URL's signature is not valid for this deployment");
   }
   if (absl::FromUnixSeconds(expires) <= now) return absl::UnauthenticatedError("the URL has expired");
@@ -166,14 +167,8 @@ absl::StatusOr<std::optional<StoredFile>> FindFile(storage::Transaction& txn, ab
   return file;
 }
 
-absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transaction& txn, absl::string_view bytes,
-                                      std::optional<std::string> content_type,
-                                      const std::optional<std::string>& expected_sha256) {
-  if (bytes.size() > kMaxFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("The file is too large (", bytes.size(), " bytes; the limit is ",
-                                                   kMaxFileBytes, ")"));
-  }
-  // The type goes out again as a Content-Type header: a header value, and a short one.
+// The type goes out again as a Content-Type header: a header value, and a short one.
+absl::Status CheckContentType(const std::optional<std::string>& content_type) {
   if (content_type.has_value() &&
       (content_type->size() > 256 || !std::all_of(content_type->begin(), content_type->end(), [](char c) {
         const unsigned char u = static_cast<unsigned char>(c);
@@ -181,26 +176,42 @@ absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transactio
       }))) {
     return absl::InvalidArgumentError("Invalid content type: at most 256 characters, none of them control characters");
   }
-  const std::string digest = Sha256(bytes);
-  const std::string digest_base64 = absl::Base64Escape(digest);
+  return absl::OkStatus();
+}
+
+absl::Status CheckDigest(absl::string_view digest_base64, const std::optional<std::string>& expected_sha256) {
   if (expected_sha256.has_value() && *expected_sha256 != digest_base64) {
     return absl::InvalidArgumentError(
         absl::StrCat("Sha256 mismatch. Expected: ", expected_sha256->substr(0, 100), " Actual: ", digest_base64));
   }
-  ASSIGN_OR_RETURN(uint64_t stored, db.files().TotalBytes());
-  if (stored + bytes.size() > kDeploymentFileQuotaBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("The deployment's file storage is full (", stored, " of ",
-                                                     kDeploymentFileQuotaBytes, " bytes used); delete files first"));
-  }
+  return absl::OkStatus();
+}
+
+// Inserts the _storage document for a file of `size` bytes with `digest` in `txn`.
+absl::StatusOr<std::string> InsertFileDocument(storage::Transaction& txn, absl::string_view digest_base64, uint64_t size,
+                                               std::optional<std::string> content_type) {
   ASSIGN_OR_RETURN(Value document,
-                   Value::MakeObject({{"sha256", Value::String(digest_base64)},
-                                      {"size", Value::Float64(static_cast<double>(bytes.size()))},
+                   Value::MakeObject({{"sha256", Value::String(std::string(digest_base64))},
+                                      {"size", Value::Float64(static_cast<double>(size))},
                                       {"contentType", content_type.has_value() ? Value::String(*std::move(content_type))
                                                                                : Value::Null()}}));
   ASSIGN_OR_RETURN(storage::DocumentId id, txn.Insert(storage::kStorageTable, document, storage::Access::kSystem));
-  const std::string id_text = storage::EncodeDocumentId(id);
-  RETURN_IF_ERROR(db.files().Write(id_text, bytes));
-  return id_text;
+  return storage::EncodeDocumentId(id);
+}
+
+absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transaction& txn, absl::string_view bytes,
+                                      std::optional<std::string> content_type,
+                                      const std::optional<std::string>& expected_sha256) {
+  if (bytes.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("The file is too large (", bytes.size(), " bytes; the limit is ",
+                                                   kMaxFileBytes, ")"));
+  }
+  RETURN_IF_ERROR(CheckContentType(content_type));
+  const std::string digest_base64 = absl::Base64Escape(Sha256(bytes));
+  RETURN_IF_ERROR(CheckDigest(digest_base64, expected_sha256));
+  ASSIGN_OR_RETURN(std::string id, InsertFileDocument(txn, digest_base64, bytes.size(), std::move(content_type)));
+  RETURN_IF_ERROR(db.files().Write(id, bytes, kDeploymentFileQuotaBytes));
+  return id;
 }
 
 absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_view bytes,
@@ -215,6 +226,85 @@ absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_vie
     // document; after any other failure the commit may have happened, and housekeeping decides.
     if (!absl::IsAborted(committed.status())) return committed.status();
     (void)db.files().Delete(id);
+    if (attempt + 1 >= kMaxStoreAttempts) return committed.status();
+  }
+}
+
+FileWriter::FileWriter(storage::Database& db, uint64_t max_bytes, uint64_t quota)
+    : db_(db), max_bytes_(max_bytes), quota_(quota), key_(UploadKey()) {}
+
+FileWriter::~FileWriter() { Abandon(); }
+
+void FileWriter::Abandon() {
+  if (done_) return;
+  done_ = true;
+  pending_.clear();
+  // A chunk may have been written even if its statement reported a failure.
+  absl::Status deleted = db_.files().Delete(key_);
+  if (!deleted.ok()) ISOBAR_LOG(kWarning, "storage") << "an abandoned upload is left to housekeeping: " << deleted;
+}
+
+absl::Status FileWriter::Append(absl::string_view part) {
+  if (done_) return absl::FailedPreconditionError("the file is already stored or abandoned");
+  if (part.size() > max_bytes_ - size_) {
+    Abandon();
+    return absl::InvalidArgumentError(absl::StrCat("The file is too large (the limit is ", max_bytes_, " bytes)"));
+  }
+  size_ += part.size();
+  hash_.Update(part);
+  while (!part.empty()) {
+    const size_t take = std::min(part.size(), storage::FileBlobs::kChunkBytes - pending_.size());
+    pending_.append(part.data(), take);
+    part.remove_prefix(take);
+    if (pending_.size() == storage::FileBlobs::kChunkBytes) {
+      if (absl::Status flushed = Flush(); !flushed.ok()) {
+        Abandon();
+        return flushed;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileWriter::Flush() {
+  RETURN_IF_ERROR(db_.files().WriteChunk(key_, chunks_, pending_, quota_));
+  ++chunks_;
+  pending_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FileWriter::Commit(std::optional<std::string> content_type,
+                                               const std::optional<std::string>& expected_sha256) {
+  if (done_) return absl::FailedPreconditionError("the file is already stored or abandoned");
+  absl::StatusOr<std::string> id = CommitOnce(std::move(content_type), expected_sha256);
+  if (!id.ok()) Abandon();
+  return id;
+}
+
+absl::StatusOr<std::string> FileWriter::CommitOnce(std::optional<std::string> content_type,
+                                                   const std::optional<std::string>& expected_sha256) {
+  RETURN_IF_ERROR(CheckContentType(content_type));
+  const std::string digest_base64 = absl::Base64Escape(std::move(hash_).Finish());
+  RETURN_IF_ERROR(CheckDigest(digest_base64, expected_sha256));
+  // The last chunk (or the only, empty one: a file always has chunk 0).
+  if (!pending_.empty() || chunks_ == 0) RETURN_IF_ERROR(Flush());
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<storage::Transaction> txn = db_.Begin();
+    ASSIGN_OR_RETURN(std::string id, InsertFileDocument(*txn, digest_base64, size_, content_type));
+    // The bytes are under the id before the document commits: a reader never finds one without the other.
+    RETURN_IF_ERROR(db_.files().Rename(key_, id, chunks_));
+    absl::StatusOr<storage::Timestamp> committed = db_.Commit(*txn);
+    if (committed.ok()) {
+      done_ = true;
+      return id;
+    }
+    if (!absl::IsAborted(committed.status())) {
+      // Perhaps committed after all: the bytes stay under the id, and housekeeping decides.
+      done_ = true;
+      return committed.status();
+    }
+    // Surely not committed: back under our key, for the next attempt or for Abandon.
+    RETURN_IF_ERROR(db_.files().Rename(id, key_, chunks_));
     if (attempt + 1 >= kMaxStoreAttempts) return committed.status();
   }
 }

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/sha256.h"
 #include "storage/catalog.h"
 #include "storage/database.h"
 #include "storage/transaction.h"
@@ -26,9 +27,10 @@
 
 namespace isobar::supervisor {
 
-// What a deployment may store: one file (an upload's body is bounded by the HTTP listener too), and all
-// its files' bytes together.
+// What a deployment may store: one file from a function (ctx.storage.store: its bytes travel in a host
+// call), one uploaded file (streamed to the database as it arrives), and all its files' bytes together.
 inline constexpr uint64_t kMaxFileBytes = 20u << 20;
+inline constexpr uint64_t kMaxUploadBytes = 1ull << 30;
 inline constexpr uint64_t kDeploymentFileQuotaBytes = 1ull << 30;
 
 struct StoredFile {
@@ -56,6 +58,47 @@ absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transactio
 absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_view bytes,
                                          std::optional<std::string> content_type,
                                          const std::optional<std::string>& expected_sha256);
+
+// A file stored as its bytes arrive (an upload), never held whole: whole chunks go to the database
+// as Append fills them, under a key of their own; Commit checks the digest, inserts the _storage
+// document, moves the bytes under its id and commits. Bytes left by a writer that never commits
+// (the client went away, the process died) are deleted by its destructor, or else by housekeeping as
+// orphans. Not thread-safe; its calls block on PostgreSQL.
+class FileWriter {
+ public:
+  // `db` is not owned and must outlive the writer. The file may have `max_bytes`; the deployment's
+  // files together `quota`.
+  FileWriter(storage::Database& db, uint64_t max_bytes, uint64_t quota = kDeploymentFileQuotaBytes);
+  ~FileWriter();
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+
+  // INVALID_ARGUMENT past max_bytes, RESOURCE_EXHAUSTED past the deployment's quota. After a failure,
+  // nothing of the file is left and the writer takes no more.
+  absl::Status Append(absl::string_view part);
+  // `expected_sha256` in base64, as the Digest header gives it. Returns the new file's id; after a
+  // failure, as for Append.
+  absl::StatusOr<std::string> Commit(std::optional<std::string> content_type,
+                                     const std::optional<std::string>& expected_sha256);
+  // Deletes what was written, now (the destructor does it too).
+  void Abandon();
+  uint64_t size() const { return size_; }
+
+ private:
+  absl::Status Flush();
+  absl::StatusOr<std::string> CommitOnce(std::optional<std::string> content_type,
+                                         const std::optional<std::string>& expected_sha256);
+
+  storage::Database& db_;
+  const uint64_t max_bytes_;
+  const uint64_t quota_;
+  const std::string key_;  // "upload-<random hex>": never a document id
+  Sha256Stream hash_;
+  std::string pending_;  // less than a chunk
+  int64_t chunks_ = 0;
+  uint64_t size_ = 0;
+  bool done_ = false;  // committed, or failed for good: nothing of ours is left under key_
+};
 
 // Signed URLs (see above). `cloud_url` is the deployment's client URL (".../d/<name>").
 std::string UploadUrl(absl::string_view cloud_url, const storage::DeploymentInfo& deployment, absl::Time now);

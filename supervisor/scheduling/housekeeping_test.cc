@@ -119,7 +119,7 @@ TEST_F(HousekeepingTest, BytesOfDeletedAndNeverCommittedFilesAreCollected) {
     ASSERT_TRUE(txn.Delete(*id, storage::Access::kSystem).ok());
   });
   // An upload whose document never committed: bytes under an id no document has.
-  ASSERT_TRUE(db.files().Write("never-committed", "orphan bytes").ok());
+  ASSERT_TRUE(db.files().Write("never-committed", "orphan bytes", kDeploymentFileQuotaBytes).ok());
   auto stored = [&](const std::string& key) {
     return db.files().Read(key, 0, 1, [](absl::string_view) { return absl::OkStatus(); }).ok();
   };
