@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/deployment_url.h"
 #include "base/clock.h"
 #include "base/executor.h"
 #include "base/flags.h"
@@ -159,6 +160,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   if (config.sandbox != "kill" && config.sandbox != "strict" && config.sandbox != "report" && config.sandbox != "off") {
     return absl::InvalidArgumentError("--sandbox must be kill, strict, report or off");
+  }
+  RETURN_IF_ERROR(CheckDeploymentBaseUrl("site-url", config.site_url));
+  if (IsOriginPerDeployment(config.public_url)) {
+    // The client listener tells deployments apart by path only (for now).
+    return absl::InvalidArgumentError(absl::StrCat("--public-url: ", kDeploymentPlaceholder, " is for --site-url only"));
   }
   ASSIGN_OR_RETURN(std::string worker_binary, FindWorkerBinary(config.worker_binary));
   const int workers = config.workers > 0 ? config.workers : static_cast<int>(std::thread::hardware_concurrency());
@@ -354,7 +360,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   FunctionsService functions_service(gateway, executor);
   ConvexHttpApi convex_http_api(gateway, executor);
   ConvexSync convex_sync(gateway, executor);
-  HttpActions site_actions(gateway, executor);
+  HttpActions site_actions(gateway, executor, runner_options.site_url);
   // The standard health service (grpc.health.v1) and server reflection, for load balancers and tools.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -393,7 +399,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/site_url", absl::StrCat("http://", site_address, "\n")));
     http_actions = &site_actions;
     site_server->Serve();
-    ISOBAR_LOG(kInfo, kComponent) << "HTTP actions are served at http://" << site_address << "/d/<deployment>/...";
+    ISOBAR_LOG(kInfo, kComponent) << "HTTP actions are served at http://" << site_address
+                                  << (IsOriginPerDeployment(runner_options.site_url)
+                                          ? absl::StrCat(" for ", runner_options.site_url)
+                                          : std::string("/d/<deployment>/..."));
   }
   // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives. From here on
   // nothing returns early: the monitor and `live` are stopped below, before what they tell goes.
@@ -474,7 +483,9 @@ int main(int argc, char** argv) {
                "default: the --listen host and the port two after it (0 when that port is 0); off: none");
   flags.String("site-url", &config.site_url,
                "base URL of HTTP actions, as functions see it: CONVEX_SITE_URL is <url>/d/<deployment> "
-               "(default: the site listener's address)");
+               "(default: the site listener's address); with {deployment} as the first label of its host "
+               "(https://{deployment}.site.example.com, a wildcard DNS name for the site listener), each "
+               "deployment gets its own origin, told by the Host header, and /d/ paths are not served");
   flags.Int("heartbeat-ms", &config.heartbeat_ms,
             "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
   flags.Int("worker-source-mb", &config.worker_source_mb,

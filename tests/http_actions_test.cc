@@ -32,6 +32,18 @@ TEST(HttpActionsTest, RoutesBodiesFailuresAndLimits) {
   EXPECT_THAT(client.out, ::testing::HasSubstr("http actions client: ok"));
 }
 
+TEST(HttpActionsTest, EachDeploymentHasItsOwnSiteOrigin) {
+  SupervisorProcess supervisor({.workers = 1, .extra_args = {"--site-url=http://{deployment}.site.localhost"}});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(supervisor.Deploy("site-a", "tests/apps/site.modules").ok());
+  ASSERT_TRUE(supervisor.Deploy("site-b", "tests/apps/site.modules").ok());
+  ShellResult client = RunShell(absl::StrCat("node ", Runfile("tests/clients/site_origin_client.js"), " ",
+                                             supervisor.site_url(), " site-a site-b 2>&1"));
+  EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
+  EXPECT_THAT(client.out, ::testing::HasSubstr("site origin client: ok"));
+}
+
 TEST(FileStorageTest, UploadServeStoreDeleteAcrossDeployments) {
   SupervisorProcess supervisor({.workers = 1});
   absl::Status started = supervisor.Start();

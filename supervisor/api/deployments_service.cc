@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "base/deployment_url.h"
 #include "base/log.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
@@ -141,8 +142,8 @@ absl::Status DeploymentsService::Describe(const storage::DeploymentInfo& info, i
   out->set_name(info.name);
   out->set_api_keys(static_cast<uint32_t>(keys));
   out->set_tables(static_cast<uint32_t>(tables.size()));
-  if (!public_url_.empty()) out->set_client_url(absl::StrCat(public_url_, "/d/", info.name));
-  if (!site_url_.empty()) out->set_site_url(absl::StrCat(site_url_, "/d/", info.name));
+  if (!public_url_.empty()) out->set_client_url(DeploymentUrl(public_url_, info.name));
+  if (!site_url_.empty()) out->set_site_url(DeploymentUrl(site_url_, info.name));
   return absl::OkStatus();
 }
 
@@ -225,8 +226,8 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
   auto session = std::make_shared<InvocationSession>();
   session->deployment = *live;
   session->analysis = true;
-  if (!public_url_.empty()) session->cloud_url = absl::StrCat(public_url_, "/d/", info.name);
-  if (!site_url_.empty()) session->site_url = absl::StrCat(site_url_, "/d/", info.name);
+  if (!public_url_.empty()) session->cloud_url = DeploymentUrl(public_url_, info.name);
+  if (!site_url_.empty()) session->site_url = DeploymentUrl(site_url_, info.name);
   absl::Notification analysed;
   absl::StatusOr<isobar::worker::v1::Done> done = absl::UnknownError("not analysed");
   workers_.Dispatch(

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/deployment_url.h"
 #include "base/utf8.h"
 #include "storage/catalog.h"
 #include "storage/convex_json.h"
@@ -187,14 +188,21 @@ absl::StatusOr<HttpResponse> HttpActionResponse(absl::string_view json, size_t m
 }
 
 void HttpActions::Handle(HttpRequest request, HttpServer::Reply reply) {
-  // /d/<deployment>/<path>
+  // <deployment>.<site host>/<path>, or /d/<deployment>/<path>
   absl::string_view target = request.target;
   absl::string_view path = target.substr(0, target.find('?'));
-  if (!absl::StartsWith(path, "/d/")) return std::move(reply)(PlainText(404, "No matching routes found"));
-  path.remove_prefix(3);
-  const size_t slash = path.find('/');
-  const absl::string_view deployment = path.substr(0, slash);
-  if (!storage::ValidateDeploymentName(deployment).ok()) {
+  std::string deployment;
+  std::string routed;
+  if (IsOriginPerDeployment(site_url_)) {
+    deployment = DeploymentFromHost(site_url_, request.Header("host")).value_or("");
+    routed = std::string(path);
+  } else if (absl::StartsWith(path, "/d/")) {
+    path.remove_prefix(3);
+    const size_t slash = path.find('/');
+    deployment = std::string(path.substr(0, slash));
+    routed = slash == absl::string_view::npos ? "/" : std::string(path.substr(slash));
+  }
+  if (!storage::ValidateDeploymentName(deployment).ok() || routed.empty() || routed.front() != '/') {
     return std::move(reply)(PlainText(404, "No matching routes found"));
   }
   if (!IsRoutableMethod(request.method)) {
@@ -202,8 +210,7 @@ void HttpActions::Handle(HttpRequest request, HttpServer::Reply reply) {
     not_allowed.headers.emplace_back("allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
     return std::move(reply)(std::move(not_allowed));
   }
-  const std::string routed = slash == absl::string_view::npos ? "/" : std::string(path.substr(slash));
-  executor_.Run([this, request = std::move(request), deployment = std::string(deployment), routed,
+  executor_.Run([this, request = std::move(request), deployment = std::move(deployment), routed = std::move(routed),
                  reply = std::move(reply)]() mutable {
     Run(std::move(request), std::move(deployment), std::move(routed), std::move(reply));
   });

@@ -31,8 +31,11 @@ inline constexpr size_t kHttpActionBodyLimit = 20 << 20;
 
 class HttpActions {
  public:
-  // Not owned; both must outlive this.
-  HttpActions(Gateway& gateway, Executor& executor) : gateway_(gateway), executor_(executor) {}
+  // Not owned; both must outlive this. `site_url` is the base of the deployments' site URLs
+  // (base/deployment_url.h): with an origin per deployment, a request's Host names its deployment and
+  // the path form /d/<deployment>/ is not served (it would put every deployment back on one origin).
+  HttpActions(Gateway& gateway, Executor& executor, std::string site_url = "")
+      : gateway_(gateway), executor_(executor), site_url_(std::move(site_url)) {}
 
   // On the HTTP server's thread; the call itself goes through admission on the executor.
   void Handle(HttpRequest request, HttpServer::Reply reply);
@@ -42,6 +45,7 @@ class HttpActions {
 
   Gateway& gateway_;
   Executor& executor_;
+  const std::string site_url_;
 };
 
 // The route of the deployment's router (its analysis's httpRoutes: [{path, method}], a prefix as

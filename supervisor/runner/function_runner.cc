@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/deployment_url.h"
 #include "base/backoff.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
@@ -181,8 +182,8 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->deadline = request.deadline;
   session->scheduled_job = request.scheduled_job;
   if (request.parent == nullptr) session->prev_journal = request.journal;
-  session->cloud_url = absl::StrCat(options_.public_url, "/d/", attempt->deployment->info().name);
-  session->site_url = absl::StrCat(options_.site_url, "/d/", attempt->deployment->info().name);
+  session->cloud_url = DeploymentUrl(options_.public_url, attempt->deployment->info().name);
+  session->site_url = DeploymentUrl(options_.site_url, attempt->deployment->info().name);
   if (request.parent != nullptr) session->identity_read = request.parent->identity_read;
   if (attempt->function.kind != FunctionKind::kAction && request.parent != nullptr) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing
