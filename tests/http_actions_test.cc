@@ -32,6 +32,21 @@ TEST(HttpActionsTest, RoutesBodiesFailuresAndLimits) {
   EXPECT_THAT(client.out, ::testing::HasSubstr("http actions client: ok"));
 }
 
+TEST(HttpActionsTest, StreamedResponsesGoOutAsTheyAreMade) {
+  SupervisorProcess supervisor({.workers = 1});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(supervisor.Deploy("site", "tests/apps/site.modules").ok());
+  ShellResult client = RunShell(absl::StrCat("node ", Runfile("tests/clients/http_stream_client.js"), " ",
+                                             supervisor.site_url(), "/d/site 2>&1"));
+  EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
+  EXPECT_THAT(client.out, ::testing::HasSubstr("http stream client: ok"));
+  // The supervisor is still whole: a plain route answers.
+  client = RunShell(absl::StrCat("node -e 'fetch(process.argv[1]).then(r => r.text()).then(console.log)' ",
+                                 supervisor.site_url(), "/d/site/site-url 2>&1"));
+  EXPECT_THAT(client.out, ::testing::HasSubstr("/d/site"));
+}
+
 TEST(HttpActionsTest, EachDeploymentHasItsOwnSiteOrigin) {
   SupervisorProcess supervisor({.workers = 1, .extra_args = {"--site-url=http://{deployment}.site.localhost"}});
   absl::Status started = supervisor.Start();

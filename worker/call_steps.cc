@@ -63,8 +63,10 @@ v8::MaybeLocal<v8::Function> InvokeFunction(v8::Local<v8::Context> context, v8::
   return invoke.As<v8::Function>();
 }
 
-// An HTTP action (CONVEX_ABI.md §3.3): http.js's default export must be the app's router; its
-// runRequest routes the request on the given path and resolves to the response as JSON text.
+// An HTTP action (CONVEX_ABI.md §3.3): http.js's default export must be the app's router. The
+// runtime's runHttpAction (runtime-js/src/js_syscall.js) runs it as the router's own runRequest would,
+// routing on the given path, and resolves to the response as JSON text, or sends a streamed body as it
+// comes and resolves to {"streamed":true}.
 v8::MaybeLocal<v8::Value> RunRequest(v8::Local<v8::Context> context, Invocation& inv, v8::Local<v8::Module> module) {
   v8::Isolate* isolate = context->GetIsolate();
   const FunctionCall& call = inv.invoke.function();
@@ -73,15 +75,23 @@ v8::MaybeLocal<v8::Value> RunRequest(v8::Local<v8::Context> context, Invocation&
     inv.failure = absl::NotFoundError(absl::StrCat(call.module_path(), " does not export an HTTP router as its default"));
     return {};
   }
-  v8::Local<v8::Value> run_request;
-  if (!router.As<v8::Object>()->Get(context, NewString(isolate, "runRequest")).ToLocal(&run_request)) return {};
-  if (!run_request->IsFunction()) {
-    inv.failure = absl::InvalidArgumentError("The HTTP router has no runRequest");
+  // The prelude's Convex global is frozen and cannot be replaced, so user code cannot stand in for it.
+  v8::Local<v8::Value> convex = OwnData(context, context->Global(), "Convex");
+  v8::Local<v8::Value> js_syscall = convex->IsObject() ? OwnData(context, convex.As<v8::Object>(), "jsSyscall")
+                                                       : v8::Local<v8::Value>(v8::Undefined(isolate));
+  if (!js_syscall->IsFunction()) {
+    inv.failure = absl::InternalError("the runtime's Convex.jsSyscall is missing");
     return {};
   }
-  v8::Local<v8::Value> argv[] = {NewString(isolate, call.args_json()), NewString(isolate, call.http_path())};
+  v8::Local<v8::Object> args = v8::Object::New(isolate);
+  if (args->Set(context, NewString(isolate, "router"), router).IsNothing() ||
+      args->Set(context, NewString(isolate, "args"), NewString(isolate, call.args_json())).IsNothing() ||
+      args->Set(context, NewString(isolate, "path"), NewString(isolate, call.http_path())).IsNothing()) {
+    return {};
+  }
+  v8::Local<v8::Value> argv[] = {NewString(isolate, "isobar/runHttpAction"), args};
   v8::Local<v8::Value> result;
-  if (!run_request.As<v8::Function>()->Call(context, router, 2, argv).ToLocal(&result)) return {};
+  if (!js_syscall.As<v8::Function>()->Call(context, convex, 2, argv).ToLocal(&result)) return {};
   return AsPromise(context, result);
 }
 

@@ -325,6 +325,28 @@ TEST_F(WebApiTest, JsSyscallsConvertHttpRequestsAndResponses) {
   EXPECT_THAT(Eval(R"(Convex.jsSyscall("nope", {}))"), HasSubstr("Unknown JS syscall: nope"));
 }
 
+TEST_F(WebApiTest, StreamBodies) {
+  // A Response or Request made from a ReadableStream: read whole by text(), teed by clone(), once only.
+  EXPECT_EQ(Eval(R"((async () => {
+                      const make = () => new ReadableStream({start(c) { c.enqueue(new TextEncoder().encode("ab")); c.enqueue(new Uint8Array([99])); c.close(); }});
+                      const r = new Response(make(), {headers: {"x": "1"}});
+                      const copy = r.clone();
+                      const q = new Request("https://h/", {method: "POST", body: make(), duplex: "half"});
+                      const texts = [await r.text(), await copy.text(), await q.text(), r.bodyUsed];
+                      let again;
+                      try { await r.text(); } catch (e) { again = e.constructor.name; }
+                      return [...texts, again, r.body instanceof ReadableStream, r.headers.get("content-type")];
+                    })())"),
+            R"(["abc","abc","abc",true,"TypeError",true,null])");
+  // Chunks must be bytes; a stream body is not for a status that has none; convexJsonFromResponse
+  // (the convex package's runRequest) wants bytes.
+  EXPECT_THAT(Eval(R"(new Response(new ReadableStream({start(c) { c.enqueue("text"); c.close(); }})).text())"),
+              HasSubstr("TypeError"));
+  EXPECT_THAT(Eval(R"(new Response(new ReadableStream(), {status: 204}))"), HasSubstr("cannot have a body"));
+  EXPECT_THAT(Eval(R"(Convex.jsSyscall("convexJsonFromResponse", {response: new Response(new ReadableStream())}))"),
+              HasSubstr("only be returned from an HTTP action"));
+}
+
 // A body decoded past the isolate's ArrayBuffer budget is a RangeError for the code that asked, not
 // the end of the worker process (and of every invocation it runs).
 TEST_F(WebApiTest, LargeBodiesPastTheArrayBufferBudgetAreARangeError) {

@@ -13,8 +13,9 @@ function extractBody(init) {
   if (isBlob(init)) return { bytes: blobBytes(init).slice(), type: init.type === "" ? null : init.type };
   if (init instanceof webFormData().FormData) return formDataBody(init);
   if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) return { bytes: bytesOf(init).slice(), type: null };
-  if (typeof init?.getReader === "function") {
-    throw new TypeError("Streaming bodies are not supported yet; pass a string, bytes or a Blob");
+  if (init instanceof webStreams().ReadableStream) {
+    if (init.locked) throw new TypeError("Failed to construct: the body's ReadableStream is locked");
+    return { bytes: null, stream: init, type: null };
   }
   return { bytes: utf8Encode(String(init)), type: "text/plain;charset=UTF-8" };
 }
@@ -84,14 +85,42 @@ class Headers {
 let bodyBytesOf;  // (request or response) -> Uint8Array or null, without consuming it
 let takeBody;  // (request or response, method) -> Uint8Array or null, consuming it
 let setBodyBytes;  // (request or response, Uint8Array or null)
+let bodyStreamOf;  // (request or response) -> the ReadableStream it was given as its body, or null
+let takeBodyStream;  // (request or response, method) -> that stream, marking the body used
+let setBodyStream;  // (request or response, ReadableStream)
+
+// The whole of a body given as a stream, whose chunks must be Uint8Arrays (as the Fetch standard's).
+async function readAllBytes(stream, method, on) {
+  const reader = stream.getReader();
+  const parts = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError(`Failed to execute '${method}' on '${on}': the body stream gave a chunk that is not a Uint8Array`);
+    }
+    parts.push(value);
+    total += value.length;
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
+}
 // The body mixin shared by Request and Response.
 class Body {
   #bytes = null;
   #used = false;
   get bodyUsed() { return this.#used; }
   #stream = null;
+  #source = null;  // a stream given as the body
   // The bytes as a stream (the same stream on every access; null without a body).
   get body() {
+    if (this.#source !== null) return this.#source;
     if (this.#bytes === null) return null;
     if (this.#stream === null) this.#stream = byteStream(this.#bytes.slice());
     return this.#stream;
@@ -102,6 +131,12 @@ class Body {
       return Promise.reject(new TypeError(`Failed to execute '${method}' on '${this[Symbol.toStringTag]}': body stream already read`));
     }
     this.#used = true;
+    if (this.#source !== null) {
+      if (this.#source.locked) {
+        return Promise.reject(new TypeError(`Failed to execute '${method}' on '${this[Symbol.toStringTag]}': body stream is locked`));
+      }
+      return readAllBytes(this.#source, method, this[Symbol.toStringTag]);
+    }
     return Promise.resolve(this.#bytes ?? new Uint8Array(0));
   }
   async text() { return utf8Decode(await this.#consume("text"), false); }
@@ -134,6 +169,17 @@ class Body {
     setBodyBytes = (body, bytes) => {
       body.#bytes = bytes;
     };
+    bodyStreamOf = (body) => body.#source;
+    takeBodyStream = (body, method) => {
+      if (body.#used || body.#source?.locked) {
+        throw new TypeError(`Failed to execute '${method}' on '${body[Symbol.toStringTag]}': body stream already read`);
+      }
+      body.#used = true;
+      return body.#source;
+    };
+    setBodyStream = (body, stream) => {
+      body.#source = stream;
+    };
   }
 }
 
@@ -161,25 +207,27 @@ class Request extends Body {
     this.#method = method;
     this.#headers = new Headers(init.headers !== undefined ? init.headers : source?.headers);
     this.#signal = init.signal ?? source?.signal ?? new (webEvents().AbortController)().signal;
-    let bytes = source !== null && (init.body === undefined || init.body === null) ? takeBody(source, "new Request()") : null;
+    const inherits = source !== null && (init.body === undefined || init.body === null);
+    let stream = inherits && bodyStreamOf(source) !== null ? takeBodyStream(source, "new Request()") : null;
+    let bytes = inherits && stream === null ? takeBody(source, "new Request()") : null;
     if (init.body !== undefined && init.body !== null) {
       if (method === "GET" || method === "HEAD") {
         throw new TypeError("Failed to construct 'Request': Request with GET/HEAD method cannot have body.");
       }
       const body = extractBody(init.body);
       bytes = body.bytes;
+      stream = body.stream ?? null;
       if (body.type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", body.type);
     }
     setBodyBytes(this, bytes);
+    if (stream !== null) setBodyStream(this, stream);
   }
   get url() { return this.#url; }
   get method() { return this.#method; }
   get headers() { return this.#headers; }
   get signal() { return this.#signal; }
   clone() {
-    const bytes = bodyBytesOf(this);
-    return new Request(this.#url, { method: this.#method, headers: this.#headers, signal: this.#signal,
-      body: bytes === null ? null : bytes.slice() });
+    return new Request(this.#url, { method: this.#method, headers: this.#headers, signal: this.#signal, body: cloneBody(this) });
   }
   get [Symbol.toStringTag]() { return "Request"; }
   static {
@@ -214,8 +262,12 @@ class Response extends Body {
     if (extracted.bytes !== null && [101, 204, 205, 304].includes(status)) {
       throw new TypeError(`Response with status ${status} cannot have a body`);
     }
+    if (extracted.stream !== undefined && [101, 204, 205, 304].includes(status)) {
+      throw new TypeError(`Response with status ${status} cannot have a body`);
+    }
     if (extracted.type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", extracted.type);
     setBodyBytes(this, extracted.bytes);
+    if (extracted.stream !== undefined) setBodyStream(this, extracted.stream);
   }
   static json(data, init = {}) {
     let text;
@@ -246,12 +298,23 @@ class Response extends Body {
   get url() { return this.#url; }
   get redirected() { return false; }
   clone() {
-    const bytes = bodyBytesOf(this);
-    return new Response(bytes === null ? null : bytes.slice(), { status: this.#status, statusText: this.#statusText, headers: this.#headers });
+    return new Response(cloneBody(this), { status: this.#status, statusText: this.#statusText, headers: this.#headers });
   }
   get [Symbol.toStringTag]() { return "Response"; }
 }
-return { Headers, Request, Response, bodyBytesOf };
+// A clone's body: a copy of the bytes, or one branch of the stream (the original keeps the other).
+function cloneBody(body) {
+  const stream = bodyStreamOf(body);
+  if (stream === null) {
+    const bytes = bodyBytesOf(body);
+    return bytes === null ? null : bytes.slice();
+  }
+  if (body.bodyUsed || stream.locked) throw new TypeError("Body has already been consumed");
+  const [mine, theirs] = stream.tee();
+  setBodyStream(body, mine);
+  return theirs;
+}
+return { Headers, Request, Response, bodyBytesOf, bodyStreamOf, takeBodyStream };
 });
 defineLazy("Headers", () => webFetch().Headers);
 defineLazy("Request", () => webFetch().Request);

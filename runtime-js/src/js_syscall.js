@@ -9,6 +9,10 @@ const jsSyscalls = {
   },
   convexJsonFromResponse({ response }) {
     if (!(response instanceof webFetch().Response)) throw new Error("HTTP actions must return a Response");
+    if (webFetch().bodyStreamOf(response) !== null) {
+      // Only runHttpAction sends a stream as it comes; the convex package's runRequest wants bytes.
+      throw new Error("A streamed Response body can only be returned from an HTTP action");
+    }
     const bytes = webFetch().bodyBytesOf(response);
     return {
       status: response.status,
@@ -16,6 +20,9 @@ const jsSyscalls = {
       headerPairs: [...response.headers],
       body: bytes === null ? null : native.base64Encode(bytes),
     };
+  },
+  "isobar/runHttpAction"({ router, args, path }) {
+    return runHttpAction(router, args, path);
   },
   "storage/storeBlob"({ requestId, version, blob, options }) {
     if (!isBlob(blob)) throw new Error("store() expects a Blob");
@@ -30,6 +37,33 @@ const jsSyscalls = {
     });
   },
 };
+
+// An HTTP action, run as the convex package's router.runRequest runs it (CONVEX_ABI.md §3.3), with one
+// difference: a Response whose body is a stream is sent as the stream gives it. Its status and headers
+// go with isobar/httpResponseStart, each chunk with isobar/httpResponseChunk, each host call awaited
+// (so a client that reads slowly slows the handler down), and the result is {"streamed":true}. The
+// worker calls this (call_steps.cc) through Convex.jsSyscall("isobar/runHttpAction").
+async function runHttpAction(router, args, path) {
+  const { Response, bodyStreamOf, takeBodyStream } = webFetch();
+  const request = jsSyscalls.requestFromConvexJson({ convexJson: jsonParse(args) });
+  const match = router.lookup(path, request.method);
+  const response = match ? await match[0].invokeHttpAction(request)
+                         : new Response(`No HttpAction routed for ${path}`, { status: 404 });
+  if (!(response instanceof Response) || bodyStreamOf(response) === null) {
+    return jsonStringify(jsSyscalls.convexJsonFromResponse({ response }));
+  }
+  const reader = takeBodyStream(response, "HTTP action").getReader();
+  await asyncSyscall("isobar/httpResponseStart", jsonStringify({ status: response.status, headerPairs: [...response.headers], body: null }));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError("An HTTP action's response body stream gave a chunk that is not a Uint8Array");
+    }
+    if (value.length > 0) await asyncSyscall("isobar/httpResponseChunk", jsonStringify({ data: native.base64Encode(value) }));
+  }
+  return jsonStringify({ streamed: true });
+}
 
 function runJsSyscall(op, args) {
   const handler = Object.prototype.hasOwnProperty.call(jsSyscalls, op) ? jsSyscalls[op] : undefined;

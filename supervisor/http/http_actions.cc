@@ -12,6 +12,7 @@
 #include "storage/catalog.h"
 #include "storage/convex_json.h"
 #include "supervisor/http/convex_wire.h"
+#include "supervisor/http/streamed_response.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -242,7 +243,14 @@ void HttpActions::Run(HttpRequest request, std::string deployment, std::string p
   call.deadline = gateway_.DeadlineFor(FunctionKind::kAction, absl::InfiniteFuture());
   request.body.clear();
   request.body.shrink_to_fit();
-  gateway_.AdmitAndRun(std::move(call), [reply = std::move(reply)](FunctionOutcome outcome) mutable {
+  // A Response with a stream for its body is answered as the stream comes (streamed_response.h);
+  // any other when the function returns.
+  auto stream = std::make_shared<StreamedResponse>(std::move(reply), request.method == "HEAD", kHttpActionBodyLimit);
+  call.http_stream = stream;
+  gateway_.AdmitAndRun(std::move(call), [stream](FunctionOutcome outcome) mutable {
+    std::optional<HttpServer::Reply> unanswered = stream->Finish(outcome.ok);
+    if (!unanswered.has_value()) return;
+    HttpServer::Reply& reply = *unanswered;
     if (!outcome.ok) return std::move(reply)(FailureResponse(outcome));
     absl::StatusOr<HttpResponse> response = HttpActionResponse(outcome.result_json, kHttpActionBodyLimit);
     if (response.ok()) return std::move(reply)(*std::move(response));

@@ -23,9 +23,6 @@ using namespace http_internal;  // NOLINT: Beast's and Asio's names, this file o
 namespace {
 
 constexpr char kComponent[] = "http";
-// A response's header block: what Beast 1.74 can write (it throws past 64 KiB in one field) and what
-// any client would read.
-constexpr size_t kMaxResponseHeaderBytes = 32 << 10;
 // Bytes read ahead of the parser beyond a header block: bounds the connection's buffer, which chunk
 // extensions and trailers (not counted by the body limit) would otherwise grow.
 constexpr size_t kReadAheadBytes = 64 << 10;
@@ -34,58 +31,6 @@ constexpr size_t kMaxPartBytes = 1 << 20;
 constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 
 }  // namespace
-
-absl::Status CheckResponse(const HttpResponse& response) {
-  if (response.status < 200 || response.status > 599) return absl::InvalidArgumentError("its status is not 200-599");
-  if ((response.status == 204 || response.status == 304) && !response.body.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("a ", response.status, " response has no body"));
-  }
-  size_t bytes = 0;
-  for (const auto& [name, value] : response.headers) {
-    bytes += name.size() + value.size() + 4;
-    if (name.empty() || name.size() > 256 ||
-        !std::all_of(name.begin(), name.end(), [](char c) {
-          return absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c);
-        })) {
-      return absl::InvalidArgumentError("a header name is not a token");
-    }
-    // A field value: visible characters, spaces and tabs, and bytes above 0x7f (obs-text).
-    if (!std::all_of(value.begin(), value.end(), [](char c) {
-          const unsigned char u = static_cast<unsigned char>(c);
-          return u == '\t' || (u >= 0x20 && u != 0x7f);
-        })) {
-      return absl::InvalidArgumentError(absl::StrCat("the value of header ", name, " holds a control character"));
-    }
-  }
-  if (bytes > kMaxResponseHeaderBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("its headers are over ", kMaxResponseHeaderBytes, " bytes"));
-  }
-  return absl::OkStatus();
-}
-
-absl::string_view HttpRequest::Header(absl::string_view lower_case_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_case_name) return value;
-  }
-  return {};
-}
-
-HttpResponse HttpResponse::Text(int status, std::string text) {
-  HttpResponse response;
-  response.status = status;
-  response.headers.emplace_back("content-type", "text/plain; charset=utf-8");
-  response.body = std::move(text);
-  if (!response.body.empty() && response.body.back() != '\n') response.body.push_back('\n');
-  return response;
-}
-
-HttpResponse HttpResponse::Json(int status, std::string json) {
-  HttpResponse response;
-  response.status = status;
-  response.headers.emplace_back("content-type", "application/json");
-  response.body = std::move(json);
-  return response;
-}
 
 // One client connection, on its own strand. Reads a request (headers, then body), hands it to the
 // handler, writes the answer, and only then reads the next.
@@ -328,7 +273,7 @@ class HttpServer::Connection final : public Peer {
     if (streamed_.has_value() && (reading_ || !streamed_->is_done())) keep_alive_ = false;
     const bool keep_alive = keep_alive_ && !server_.draining();
     const uint64_t body_bytes = response.length.value_or(response.body.size());
-    if (response.source != nullptr && !head_) return WriteStreamed(std::move(response), body_bytes, keep_alive);
+    if (response.source != nullptr && !head_) return WriteStreamed(std::move(response), response.length, keep_alive);
     auto message = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
     // Inserted, not set: a repeated header (Set-Cookie) keeps every value.
     for (auto& [name, value] : response.headers) message->insert(name, value);
@@ -336,7 +281,8 @@ class HttpServer::Connection final : public Peer {
     message->keep_alive(keep_alive);
     message->prepare_payload();
     // A HEAD's answer has the headers of the GET it stands for, and no body.
-    if (head_) message->content_length(body_bytes);
+    if (head_ && (response.source == nullptr || response.length.has_value())) message->content_length(body_bytes);
+    if (head_ && response.source != nullptr && !response.length.has_value()) message->chunked(true);
     head_ = false;
     stream_.expires_after(Chrono(server_.options_.write_timeout));
     http::async_write(stream_, *message, [self = Self(), message, keep_alive](beast::error_code ec, size_t) {
@@ -345,41 +291,56 @@ class HttpServer::Connection final : public Peer {
   }
 
   // The headers, then the source's parts one at a time, each written before the next is asked for.
-  void WriteStreamed(HttpResponse response, uint64_t length, bool keep_alive) {
+  // The headers, then the source's parts one at a time, each written before the next is asked for:
+  // as they are when the length is known, else as chunks (HTTP/1.1) or up to a close (HTTP/1.0).
+  void WriteStreamed(HttpResponse response, std::optional<uint64_t> length, bool keep_alive) {
     auto message = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(response.status), version_);
     for (auto& [name, value] : response.headers) message->insert(name, value);
+    const bool chunked = !length.has_value() && version_ >= 11;
+    if (!length.has_value() && !chunked) keep_alive = false;
     message->keep_alive(keep_alive);
-    message->content_length(length);
+    if (length.has_value()) message->content_length(*length);
+    if (chunked) message->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*message);
     stream_.expires_after(Chrono(server_.options_.write_timeout));
     http::async_write_header(stream_, *serializer,
-                             [self = Self(), message, serializer, source = std::move(response.source), length,
+                             [self = Self(), message, serializer, source = std::move(response.source), length, chunked,
                               keep_alive](beast::error_code ec, size_t) mutable {
                                if (ec) return self->Written(ec, keep_alive);
-                               self->WriteParts(std::move(source), length, keep_alive);
+                               self->WriteParts(std::move(source), length, chunked, keep_alive);
                              });
   }
 
-  void WriteParts(std::shared_ptr<BodySource> source, uint64_t left, bool keep_alive) {
+  // `left`: what the promised length still wants, if one was.
+  void WriteParts(std::shared_ptr<BodySource> source, std::optional<uint64_t> left, bool chunked, bool keep_alive) {
     stream_.expires_never();  // the source's time is its own
     BodySource* next = source.get();
-    next->Next([self = Self(), source = std::move(source), left, keep_alive](absl::StatusOr<std::string> part) mutable {
-      net::post(self->stream_.get_executor(), [self, source = std::move(source), part = std::move(part), left,
+    next->Next([self = Self(), source = std::move(source), left, chunked, keep_alive](absl::StatusOr<std::string> part) mutable {
+      net::post(self->stream_.get_executor(), [self, source = std::move(source), part = std::move(part), left, chunked,
                                                keep_alive]() mutable {
-        if (!part.ok() || part->size() > left || (part->empty() && left > 0)) {
-          // The length is promised: all the client can be told is a closed connection.
+        if (!part.ok() || (left.has_value() && (part->size() > *left || (part->empty() && *left > 0)))) {
+          // The length is promised (or the chunks not ended): all the client can be told is a closed
+          // connection.
           ISOBAR_LOG(kWarning, kComponent) << "a streamed response was cut "
                                            << (part.ok() ? "(its parts did not add up to its length)" : part.status().ToString());
           return self->Close();
         }
-        if (part->empty()) return self->Written({}, keep_alive);
+        if (part->empty()) {
+          if (!chunked) return self->Written({}, keep_alive);
+          self->stream_.expires_after(Chrono(self->server_.options_.write_timeout));
+          return net::async_write(self->stream_, http::make_chunk_last(), [self, keep_alive](beast::error_code ec, size_t) {
+            self->Written(ec, keep_alive);
+          });
+        }
         auto bytes = std::make_shared<std::string>(*std::move(part));
+        if (left.has_value()) *left -= bytes->size();
+        auto wrote = [self, bytes, source = std::move(source), left, chunked, keep_alive](beast::error_code ec, size_t) mutable {
+          if (ec) return self->Written(ec, keep_alive);
+          self->WriteParts(std::move(source), left, chunked, keep_alive);
+        };
         self->stream_.expires_after(Chrono(self->server_.options_.write_timeout));
-        net::async_write(self->stream_, net::buffer(*bytes),
-                         [self, bytes, source = std::move(source), left, keep_alive](beast::error_code ec, size_t) mutable {
-                           if (ec) return self->Written(ec, keep_alive);
-                           self->WriteParts(std::move(source), left - bytes->size(), keep_alive);
-                         });
+        if (chunked) return net::async_write(self->stream_, http::make_chunk(net::buffer(*bytes)), std::move(wrote));
+        net::async_write(self->stream_, net::buffer(*bytes), std::move(wrote));
       });
     });
   }

@@ -88,7 +88,8 @@ class BodySource {
   virtual ~BodySource() = default;
   // Makes the next part and hands it to `done` exactly once, from any thread: empty at the end. The
   // server asks for the next part only once the last one is written (at most one part is held). An
-  // error, or parts that do not add up to the length promised, cut the connection.
+  // error, or parts that do not add up to the length promised, cut the connection (so a chunked
+  // body has no last chunk: the client knows it was cut).
   virtual void Next(Done done) = 0;
 };
 
@@ -112,7 +113,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // The body's length when `body` does not hold it: the answer to a HEAD (the length of its GET's
-  // body, which is not sent), or a body that `source` makes.
+  // body, which is not sent), or a body that `source` makes. A source without a length is sent in
+  // chunks (to an HTTP/1.0 client: up to a close).
   std::optional<uint64_t> length;
   std::shared_ptr<BodySource> source;
 

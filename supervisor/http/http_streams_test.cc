@@ -20,6 +20,7 @@ namespace {
 
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr size_t kPart = 1000;
@@ -279,6 +280,41 @@ TEST(HttpStreamsTest, ASourceThatOverrunsItsLengthIsCutBeforeTheExtraBytes) {
   ASSERT_TRUE(client.Send("GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_THAT(client.ReadResponse(), EndsWith("\r\n\r\nabc"));
   EXPECT_TRUE(client.Closed());
+}
+
+TEST(HttpStreamsTest, ASourceOfUnknownLengthIsSentInChunks) {
+  for (bool fail : {false, true}) {
+    auto source = std::make_shared<PartsSource>(std::vector<std::string>{"hello ", "streamed ", "world"}, fail);
+    HttpServer server(StreamingOptions(), [&](HttpRequest, HttpServer::Reply reply) {
+      HttpResponse response;
+      response.source = source;  // no length
+      std::move(reply)(std::move(response));
+    });
+    ASSERT_TRUE(server.Start().ok());
+    {
+      RawClient client(server.port());
+      ASSERT_TRUE(client.Send("GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      const std::string all = client.ReadAll();
+      EXPECT_THAT(all, HasSubstr("Transfer-Encoding: chunked\r\n")) << fail;
+      EXPECT_THAT(all, Not(HasSubstr("Content-Length")));
+      EXPECT_THAT(all, HasSubstr("\r\n\r\n6\r\nhello \r\n9\r\nstreamed \r\n5\r\nworld\r\n"));
+      // The last chunk tells the client the body is whole; a failed source never sends it.
+      if (fail) {
+        EXPECT_THAT(all, EndsWith("world\r\n"));
+      } else {
+        EXPECT_THAT(all, EndsWith("world\r\n0\r\n\r\n"));
+      }
+    }
+    if (!fail) {
+      // HTTP/1.0 has no chunks: the body runs to the close.
+      source = std::make_shared<PartsSource>(std::vector<std::string>{"old ", "client"}, false);
+      RawClient client(server.port());
+      ASSERT_TRUE(client.Send("GET /stream HTTP/1.0\r\n\r\n"));
+      const std::string all = client.ReadAll();
+      EXPECT_THAT(all, Not(HasSubstr("chunked")));
+      EXPECT_THAT(all, EndsWith("\r\n\r\nold client"));
+    }
+  }
 }
 
 }  // namespace

@@ -61,6 +61,14 @@ class RawClient {
       }
     }
   }
+  // Everything up to the server's close.
+  std::string ReadAll() {
+    while (Fill()) {
+    }
+    std::string rest = std::move(buffer_);
+    buffer_.clear();
+    return rest;
+  }
   // True once the server closed the connection (reads reach EOF).
   bool Closed() {
     while (Fill()) {

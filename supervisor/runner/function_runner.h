@@ -28,6 +28,7 @@
 #include "supervisor/logs/log_hub.h"
 #include "supervisor/runner/admission.h"
 #include "supervisor/runner/error_detail.h"
+#include "supervisor/runner/http_response_stream.h"
 #include "supervisor/runner/invocation_session.h"
 #include "supervisor/runner/limit_warnings.h"
 #include "supervisor/workers/worker_pool.h"
@@ -72,6 +73,8 @@ struct FunctionCallRequest {
   // `args_json` is the request as the worker's HTTP_ACTION call carries it, and the outcome's
   // `result_json` the response as the router wrote it (unchecked: the caller decodes it).
   std::optional<HttpRoute> http;
+  // HTTP actions: where a response whose body is a stream goes as it comes (http_response_stream.h).
+  std::shared_ptr<HttpResponseStream> http_stream;
 };
 
 struct FunctionOutcome {

@@ -1,3 +1,4 @@
+#include "supervisor/runner/http_response_stream.h"
 #include "supervisor/runner/host_call_router.h"
 
 #include <sys/random.h>
@@ -95,6 +96,17 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                               }
                               std::move(reply)(std::move(result));
                             });
+      return;
+    }
+    if (session != nullptr && !session->analysis && IsHttpResponseSyscall(op)) {
+      // Answered when the chunk is queued: a client that reads slowly holds the handler, not a thread.
+      InvocationSession& streaming = *session;
+      std::string args_json = call.args_json();  // copied: `call` moves into the answer
+      ServeHttpResponseSyscall(streaming, op, args_json,
+                               [this, worker, session = std::move(session), call = std::move(call),
+                                reply = std::move(reply)](absl::StatusOr<std::string> outcome) mutable {
+                                 std::move(reply)(Result(worker, session.get(), call, std::move(outcome)));
+                               });
       return;
     }
     if (session != nullptr && !session->analysis && op == "isobar/sleep" &&

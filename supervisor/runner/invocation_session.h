@@ -25,6 +25,8 @@
 
 namespace isobar::supervisor {
 
+class HttpResponseStream;
+
 // What a transaction read and wrote, as Convex counts it (kept when the transaction is gone).
 struct TransactionCounts {
   size_t documents_read = 0;
@@ -68,6 +70,8 @@ struct InvocationSession {
   std::string site_url;
   // A push's analysis: modules are only imported, and may read nothing but process.env.
   bool analysis = false;
+  // An HTTP action's: where a streamed response goes (http_response_stream.h); null otherwise.
+  std::shared_ptr<HttpResponseStream> http_stream;
   // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
   // identity: a cached query result is then the caller's alone. Shared down nested calls.
   std::shared_ptr<std::atomic<bool>> identity_read = std::make_shared<std::atomic<bool>>(false);

@@ -146,4 +146,75 @@ http.route({
   }),
 });
 
+// Bodies sent as they are made, the way AI chat apps stream tokens: a ReadableStream for the body.
+// ?chunks=N&size=S: N chunks of S bytes ("chunk i\n" when S is 0).
+http.route({
+  path: "/stream",
+  method: "GET",
+  handler: httpAction(async (_ctx, request) => {
+    const params = new URL(request.url).searchParams;
+    const chunks = Number(params.get("chunks") ?? "3");
+    const size = Number(params.get("size") ?? "0");
+    const encoder = new TextEncoder();
+    let i = 0;
+    const body = new ReadableStream({
+      pull(controller) {
+        if (i === chunks) return controller.close();
+        controller.enqueue(size > 0 ? new Uint8Array(size).fill(97 + (i % 26)) : encoder.encode(`chunk ${i}\n`));
+        i += 1;
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8", "x-streamed": "yes" } });
+  }),
+});
+
+// "first", then "second" only once a note with the text ?key= exists: which the client writes after
+// it has read "first". A response sent whole at the end would never get there.
+http.route({
+  path: "/stream-handshake",
+  method: "GET",
+  handler: httpAction(async (ctx, request) => {
+    const key = new URL(request.url).searchParams.get("key");
+    const encoder = new TextEncoder();
+    let step = 0;
+    const body = new ReadableStream({
+      async pull(controller) {
+        if (step === 0) {
+          controller.enqueue(encoder.encode("first\n"));
+        } else if (step === 1) {
+          for (let tries = 0; tries < 300; tries += 1) {
+            const notes = await ctx.runQuery(api.notes.list, {});
+            if (notes.some((note) => note.text === key)) break;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          controller.enqueue(encoder.encode("second\n"));
+        } else {
+          controller.close();
+        }
+        step += 1;
+      },
+    });
+    return new Response(body);
+  }),
+});
+
+// A stream that fails after its first chunk: the client must learn the body was cut.
+http.route({
+  path: "/stream-fails",
+  method: "GET",
+  handler: httpAction(async () => {
+    let sent = false;
+    const body = new ReadableStream({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          return controller.enqueue(new TextEncoder().encode("partial"));
+        }
+        controller.error(new Error("the model went away"));
+      },
+    });
+    return new Response(body);
+  }),
+});
+
 export default http;

@@ -1,0 +1,36 @@
+#include "supervisor/runner/http_response_stream.h"
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "supervisor/runner/invocation_session.h"
+#include "supervisor/runner/syscall_args.h"
+
+namespace isobar::supervisor {
+
+bool IsHttpResponseSyscall(absl::string_view op) {
+  return op == "isobar/httpResponseStart" || op == "isobar/httpResponseChunk";
+}
+
+void ServeHttpResponseSyscall(InvocationSession& session, absl::string_view op, absl::string_view args_json,
+                              absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  if (session.http_stream == nullptr) {
+    return std::move(done)(absl::InvalidArgumentError(absl::StrCat(op, " is for HTTP actions' responses only")));
+  }
+  if (op == "isobar/httpResponseStart") {
+    absl::Status started = session.http_stream->Start(args_json);
+    return std::move(done)(started.ok() ? absl::StatusOr<std::string>("null") : started);
+  }
+  absl::StatusOr<storage::Value> args = ParseSyscallArgs(args_json);
+  if (!args.ok()) return std::move(done)(args.status());
+  absl::StatusOr<std::string> data = StringArg(*args, "data");
+  std::string bytes;
+  if (!data.ok() || !absl::Base64Unescape(*data, &bytes)) {
+    return std::move(done)(absl::InvalidArgumentError("isobar/httpResponseChunk wants {data: <base64>}"));
+  }
+  session.http_stream->Write(std::move(bytes), [done = std::move(done)](absl::Status written) mutable {
+    std::move(done)(written.ok() ? absl::StatusOr<std::string>("null") : written);
+  });
+}
+
+}  // namespace isobar::supervisor
