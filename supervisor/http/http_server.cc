@@ -43,6 +43,8 @@ class HttpServer::Connection final : public Peer {
     if (!ec) peer_ = absl::StrCat(remote.address().to_string(), ":", remote.port());
   }
 
+  ~Connection() override { server_.ReleaseBodyBytes(reserved_); }
+
   void Start() {
     net::dispatch(stream_.get_executor(), [self = Self()] { self->ReadHeader(absl::ZeroDuration()); });
   }
@@ -95,6 +97,19 @@ class HttpServer::Connection final : public Peer {
     if (!streamed && server_.options_.stream_body != nullptr) {
       if (parser_->content_length().value_or(0) > server_.options_.max_body_bytes) return Failed(http::error::body_limit);
       parser_->body_limit(server_.options_.max_body_bytes);  // chunks count against it as they come
+    }
+    if (!streamed) {
+      // A body read whole is held until its answer is written: its room among every connection's is
+      // taken now (its length, or the most a chunked one may have), or the client is told to retry.
+      const uint64_t want = parser_->chunked() ? server_.options_.max_body_bytes : parser_->content_length().value_or(0);
+      if (want > 0 && !server_.ReserveBodyBytes(want)) {
+        ++server_.refused_busy_;
+        keep_alive_ = false;
+        HttpResponse busy = HttpResponse::Text(503, "Server busy: too many request bodies in flight; retry shortly");
+        busy.headers.emplace_back("retry-after", "1");
+        return Write(std::move(busy));
+      }
+      reserved_ = want;
     }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, request.version());
@@ -348,6 +363,7 @@ class HttpServer::Connection final : public Peer {
   // An answer is out (or could not be written): the next request, or the end.
   void Written(beast::error_code ec, bool keep_alive) {
     head_ = false;
+    ReleaseBodyBytes();
     if (ec) {
       if (ec == beast::error::timeout) ++server_.timed_out_;
       return Close();
@@ -389,7 +405,13 @@ class HttpServer::Connection final : public Peer {
     Write(HttpResponse::Text(400, absl::StrCat("Bad request: ", ec.message())));
   }
 
+  void ReleaseBodyBytes() {
+    server_.ReleaseBodyBytes(reserved_);
+    reserved_ = 0;
+  }
+
   void Close() {
+    ReleaseBodyBytes();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -403,6 +425,7 @@ class HttpServer::Connection final : public Peer {
   std::optional<http::request_parser<http::buffer_body>> streamed_;
   absl::Time streamed_deadline_;
   bool reading_ = false;  // a part of the streamed body is being read
+  uint64_t reserved_ = 0;  // of the server's body budget, for the request being served
   std::string peer_;
   bool serving_ = false;
   bool keep_alive_ = false;

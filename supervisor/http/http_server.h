@@ -46,6 +46,9 @@ struct HttpServerOptions {
   size_t max_connections = 4096;
   size_t max_header_bytes = 16 << 10;
   size_t max_body_bytes = 20 << 20;  // Convex's 16 MiB of arguments, as JSON, with room to spare
+  // Request bodies held at once, over every connection (a body counts from its headers until its
+  // answer is written; a chunked one counts as max_body_bytes): past it, 503 with Retry-After.
+  uint64_t max_buffered_body_bytes = 256 << 20;
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration body_timeout = absl::Seconds(60);
   absl::Duration write_timeout = absl::Seconds(60);
@@ -191,7 +194,7 @@ class HttpServer {
   struct Stats {
     size_t open_connections = 0;
     uint64_t accepted = 0;
-    uint64_t refused_busy = 0;  // over max_connections
+    uint64_t refused_busy = 0;  // over max_connections or max_buffered_body_bytes
     uint64_t requests = 0;
     uint64_t timed_out = 0;
     uint64_t bad_requests = 0;

@@ -68,6 +68,15 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
   void Added(Peer* peer) ABSL_LOCKS_EXCLUDED(mu_);
   void Removed(Peer* peer) ABSL_LOCKS_EXCLUDED(mu_);
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  // Room for `bytes` of request bodies within options_.max_buffered_body_bytes, or false.
+  bool ReserveBodyBytes(uint64_t bytes) {
+    uint64_t held = body_bytes_.load(std::memory_order_relaxed);
+    do {
+      if (held + bytes > options_.max_buffered_body_bytes) return false;
+    } while (!body_bytes_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void ReleaseBodyBytes(uint64_t bytes) { body_bytes_.fetch_sub(bytes, std::memory_order_relaxed); }
 
   const HttpServerOptions options_;
   const Handler handler_;
@@ -83,6 +92,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> accepted_{0}, refused_busy_{0}, requests_{0}, timed_out_{0}, bad_requests_{0};
   std::atomic<uint64_t> websockets_{0};
+  std::atomic<uint64_t> body_bytes_{0};  // request bodies being read or served now
   std::unique_ptr<http_internal::net::steady_timer> accept_retry_;  // after an accept error
 };
 

@@ -312,5 +312,48 @@ TEST(HttpServerTest, RefusesAnAddressItCannotUse) {
   EXPECT_FALSE(HttpServer(options, Echo()).Start().ok());
 }
 
+TEST(HttpServerTest, RequestBodiesInFlightShareOneBudget) {
+  HttpServerOptions options = TestOptions();
+  options.max_buffered_body_bytes = 5000;
+  // "/hold" keeps its answer (and so its body's room) until released.
+  absl::Notification holding;
+  absl::Notification release;
+  std::thread releaser;
+  HttpServer server(options, [&](HttpRequest request, HttpServer::Reply reply) {
+    if (request.target != "/hold") return std::move(reply)(HttpResponse::Text(200, absl::StrCat("got ", request.body.size())));
+    holding.Notify();
+    releaser = std::thread([&release, reply = std::move(reply)]() mutable {
+      release.WaitForNotification();
+      std::move(reply)(HttpResponse::Text(200, "released"));
+    });
+  });
+  ASSERT_TRUE(server.Start().ok());
+  RawClient first(server.port());
+  ASSERT_TRUE(first.Send(absl::StrCat("POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n", std::string(3000, 'a'))));
+  holding.WaitForNotification();
+  {
+    // 3000 + 3000 is past the budget: refused before its body is read.
+    RawClient second(server.port());
+    ASSERT_TRUE(second.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n"));
+    std::string answer = second.ReadResponse();
+    EXPECT_THAT(answer, StartsWith("HTTP/1.1 503"));
+    EXPECT_THAT(answer, HasSubstr("retry-after: 1\r\n"));
+    EXPECT_TRUE(second.Closed());
+    // What fits is served meanwhile, and so is a request without a body.
+    RawClient third(server.port());
+    ASSERT_TRUE(third.Send(absl::StrCat("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", std::string(2000, 'c'))));
+    EXPECT_THAT(third.ReadResponse(), HasSubstr("got 2000"));
+    ASSERT_TRUE(third.Send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_THAT(third.ReadResponse(), HasSubstr("got 0"));
+  }
+  release.Notify();
+  EXPECT_THAT(first.ReadResponse(), HasSubstr("released"));
+  releaser.join();
+  // Its room is back once its answer is out.
+  ASSERT_TRUE(first.Send(absl::StrCat("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n", std::string(4000, 'd'))));
+  EXPECT_THAT(first.ReadResponse(), HasSubstr("got 4000"));
+  EXPECT_EQ(server.stats().refused_busy, 1u);
+}
+
 }  // namespace
 }  // namespace isobar::supervisor
