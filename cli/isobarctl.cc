@@ -5,6 +5,7 @@
 //   isobarctl stats                the worker pool
 //   isobarctl deployments create NAME   a new deployment; prints its API key (shown once)
 //   isobarctl deployments get NAME      a deployment's summary
+//   isobarctl deployments set-file-quota NAME BYTES|default   (the server's admin key)
 //   isobarctl env set NAME VALUE        an environment variable of --deployment / $ISOBAR_DEPLOYMENT
 //   isobarctl env list                  its environment variables
 //   isobarctl logs                      function log lines as they happen (--deployment narrows)
@@ -27,6 +28,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
@@ -137,8 +139,9 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (command == "deployments") {
-    if (args->size() != 3 || ((*args)[1] != "create" && (*args)[1] != "get")) {
-      std::fprintf(stderr, "usage: isobarctl deployments create|get NAME\n");
+    const bool quota = args->size() == 4 && (*args)[1] == "set-file-quota";
+    if (!quota && (args->size() != 3 || ((*args)[1] != "create" && (*args)[1] != "get"))) {
+      std::fprintf(stderr, "usage: isobarctl deployments create|get NAME | set-file-quota NAME BYTES|default\n");
       return 2;
     }
     auto deployments = isobar::v1::Deployments::NewStub(channel);
@@ -159,14 +162,29 @@ int Main(int argc, char** argv) {
       }
       return 0;
     }
-    isobar::v1::GetDeploymentRequest request;
-    request.set_name((*args)[2]);
-    grpc::Status status = deployments->GetDeployment(&context, request, &deployment);
+    grpc::Status status;
+    if (quota) {
+      isobar::v1::SetLimitsRequest request;
+      request.set_deployment((*args)[2]);
+      int64_t bytes = -1;
+      if ((*args)[3] != "default" && (!absl::SimpleAtoi((*args)[3], &bytes) || bytes <= 0)) {
+        std::fprintf(stderr, "set-file-quota wants a number of bytes above 0, or \"default\"\n");
+        return 2;
+      }
+      request.set_file_quota_bytes(bytes);
+      status = deployments->SetLimits(&context, request, &deployment);
+    } else {
+      isobar::v1::GetDeploymentRequest request;
+      request.set_name((*args)[2]);
+      status = deployments->GetDeployment(&context, request, &deployment);
+    }
     if (!status.ok()) return Fail(status, context);
     std::printf("deployment %s: %u API key(s), %u table(s)\n", deployment.name().c_str(), deployment.api_keys(),
                 deployment.tables());
     if (!deployment.client_url().empty()) std::printf("client URL: %s\n", deployment.client_url().c_str());
     if (!deployment.site_url().empty()) std::printf("site URL (HTTP actions): %s\n", deployment.site_url().c_str());
+    std::printf("file storage: %llu of %llu bytes\n", static_cast<unsigned long long>(deployment.file_bytes()),
+                static_cast<unsigned long long>(deployment.file_quota_bytes()));
     return 0;
   }
   if (command == "env") {

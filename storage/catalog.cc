@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <limits>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -127,6 +128,31 @@ absl::StatusOr<DeploymentInfo> Catalog::GetDeployment(absl::string_view name) {
                                           {std::string(name)}));
   if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no deployment \"", name, "\""));
   return DeploymentInfo{DeploymentId(r.GetInt(0, 0)), std::string(name), r.GetBytes(0, 1)};
+}
+
+absl::StatusOr<Catalog::FileStorageUse> Catalog::FileStorage(DeploymentId deployment) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT file_quota_bytes, (SELECT coalesce(sum(octet_length(data)), 0)::bigint "
+                                          "FROM isobar.file_chunks WHERE deployment_id = $1) "
+                                          "FROM isobar.deployments WHERE id = $1",
+                                          {Param(deployment.value())}));
+  if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no deployment ", deployment.value()));
+  FileStorageUse use;
+  if (!r.IsNull(0, 0)) use.quota = static_cast<uint64_t>(r.GetInt(0, 0));
+  use.used = static_cast<uint64_t>(r.GetInt(0, 1));
+  return use;
+}
+
+absl::Status Catalog::SetFileQuota(DeploymentId deployment, std::optional<uint64_t> quota) {
+  if (quota.has_value() && *quota > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::InvalidArgumentError("the quota is too large");
+  }
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("UPDATE isobar.deployments SET file_quota_bytes = $2::bigint WHERE id = $1",
+                                          {Param(deployment.value()),
+                                           quota.has_value() ? PgParam(absl::StrCat(*quota)) : PgParam::Null()}));
+  if (r.affected_rows() == 0) return absl::NotFoundError(absl::StrCat("no deployment ", deployment.value()));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> Catalog::DeploymentsWithTable(TableNumber number) {

@@ -69,6 +69,15 @@ class Catalog {
 
   absl::StatusOr<DeploymentInfo> CreateDeployment(absl::string_view name);  // ALREADY_EXISTS if taken
   absl::StatusOr<DeploymentInfo> GetDeployment(absl::string_view name);     // NOT_FOUND
+  // A deployment's file storage: the quota the operator set for it (nullopt: the server's default)
+  // and the bytes its files hold (those of deleted files until housekeeping collects them).
+  struct FileStorageUse {
+    std::optional<uint64_t> quota;
+    uint64_t used = 0;
+  };
+  absl::StatusOr<FileStorageUse> FileStorage(DeploymentId deployment);
+  // nullopt restores the server's default.
+  absl::Status SetFileQuota(DeploymentId deployment, std::optional<uint64_t> quota);
   // The names of the deployments that have table `number` (a system table's, say), in name order.
   absl::StatusOr<std::vector<std::string>> DeploymentsWithTable(TableNumber number);
 

@@ -17,10 +17,13 @@ absl::Status CheckQuota(PgConn& conn, const std::string& deployment, uint64_t ad
   RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock($1::int, ($2::bigint % 2147483647)::int)",
                             {kQuotaLockClass, deployment})
                       .status());
-  ASSIGN_OR_RETURN(PgResult rows, conn.Exec("SELECT coalesce(sum(octet_length(data)), 0)::bigint FROM "
-                                            "isobar.file_chunks WHERE deployment_id = $1",
+  // The operator's quota for this deployment, if one was set (Catalog::SetFileQuota), else `quota`.
+  ASSIGN_OR_RETURN(PgResult rows, conn.Exec("SELECT coalesce(sum(octet_length(data)), 0)::bigint, "
+                                            "(SELECT file_quota_bytes FROM isobar.deployments WHERE id = $1) "
+                                            "FROM isobar.file_chunks WHERE deployment_id = $1",
                                             {deployment}));
   const uint64_t stored = static_cast<uint64_t>(rows.GetInt(0, 0));
+  if (!rows.IsNull(0, 1)) quota = static_cast<uint64_t>(rows.GetInt(0, 1));
   if (stored + adding > quota) {
     return absl::ResourceExhaustedError(absl::StrCat("The deployment's file storage is full (", stored, " of ", quota,
                                                      " bytes used); delete files first"));

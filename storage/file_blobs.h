@@ -38,8 +38,9 @@ class FileBlobs {
   FileBlobs(PgPool& pool, DeploymentId deployment) : pool_(pool), deployment_(deployment) {}
 
   // Stores `bytes` under `key` in one PostgreSQL transaction (replacing what was there). Refused
-  // with RESOURCE_EXHAUSTED if the deployment's stored bytes would go over `quota` (counted under a
-  // lock that every writer of the deployment takes, so writers together never pass it).
+  // with RESOURCE_EXHAUSTED if the deployment's stored bytes would go over its quota: the one the
+  // operator set for it (Catalog::SetFileQuota), else `quota`; counted under a lock that every writer
+  // of the deployment takes, so writers together never pass it.
   absl::Status Write(absl::string_view key, absl::string_view bytes, uint64_t quota);
   // Stores chunk number `chunk` (at most kChunkBytes) of `key`, for bytes that arrive a part at a
   // time; the quota as for Write. Chunks are numbered from 0 with no gaps.

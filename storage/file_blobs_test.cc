@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/catalog.h"
 #include "storage/pg_testing.h"
 
 namespace isobar::storage {
@@ -30,7 +31,8 @@ std::string ReadAll(FileBlobs& blobs, absl::string_view key, uint64_t offset, ui
 class FileBlobsTest : public ::testing::Test {
  protected:
   PgPool& pool_ = testing::SharedPostgres().pool();
-  FileBlobs blobs_{pool_, testing::NewDeployment(pool_)};
+  const DeploymentId deployment_ = testing::NewDeployment(pool_);
+  FileBlobs blobs_{pool_, deployment_};
 };
 
 TEST_F(FileBlobsTest, RangesAcrossChunksReadBackExactly) {
@@ -144,6 +146,25 @@ TEST_F(FileBlobsTest, QuotaHoldsForWritersRacingEachOther) {
   absl::StatusOr<uint64_t> total = blobs_.TotalBytes();
   ASSERT_TRUE(total.ok()) << total.status();
   EXPECT_EQ(*total, 3500u);
+}
+
+TEST_F(FileBlobsTest, TheOperatorsQuotaForADeploymentOverridesTheDefault) {
+  Catalog catalog(pool_);
+  ASSERT_TRUE(catalog.SetFileQuota(deployment_, 100).ok());
+  EXPECT_TRUE(blobs_.Write("at-quota", std::string(100, 'q'), kQuota).ok());
+  absl::Status over = blobs_.WriteChunk("one-more", 0, "x", kQuota);
+  EXPECT_TRUE(absl::IsResourceExhausted(over)) << over;
+  absl::StatusOr<Catalog::FileStorageUse> use = catalog.FileStorage(deployment_);
+  ASSERT_TRUE(use.ok()) << use.status();
+  EXPECT_EQ(use->quota, 100u);
+  EXPECT_EQ(use->used, 100u);
+  // Back to the default: room again.
+  ASSERT_TRUE(catalog.SetFileQuota(deployment_, std::nullopt).ok());
+  EXPECT_TRUE(blobs_.WriteChunk("one-more", 0, "x", kQuota).ok());
+  use = catalog.FileStorage(deployment_);
+  ASSERT_TRUE(use.ok()) << use.status();
+  EXPECT_EQ(use->quota, std::nullopt);
+  EXPECT_EQ(use->used, 101u);
 }
 
 }  // namespace

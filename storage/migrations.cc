@@ -173,6 +173,9 @@ const std::vector<Migration>& Migrations() {
             created_at    timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (deployment_id, file_key, chunk)
           ))sql"}},
+      {10,
+       "a deployment's file storage quota as the operator set it; NULL for the server's default",
+       {"ALTER TABLE isobar.deployments ADD COLUMN file_quota_bytes bigint CHECK (file_quota_bytes >= 0)"}},
   };
   return *migrations;
 }

@@ -364,6 +364,43 @@ TEST_F(DeploymentsTest, ADeploymentsAdminKeyAdministersThatDeploymentOnly) {
   EXPECT_EQ(described.api_keys(), 2u);  // its Functions key and its admin key
 }
 
+TEST_F(DeploymentsTest, FileQuotasAreTheOperatorsToSet) {
+  isobar::v1::CreateDeploymentResponse mine;
+  ASSERT_TRUE(Create("quota-mine", &mine).ok());
+  auto set_quota = [&](int64_t bytes, const std::string& key, isobar::v1::Deployment* out) {
+    grpc::ClientContext context;
+    if (key.empty()) {
+      supervisor_->Authorize(context);
+    } else {
+      context.AddMetadata("authorization", "Bearer " + key);
+    }
+    isobar::v1::SetLimitsRequest request;
+    request.set_deployment("quota-mine");
+    request.set_file_quota_bytes(bytes);
+    return Stub()->SetLimits(&context, request, out).error_code();
+  };
+  isobar::v1::Deployment described;
+  // The tenant's own admin key cannot raise its limits.
+  EXPECT_EQ(set_quota(1 << 30, mine.admin_key(), &described), grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_EQ(set_quota(4096, "", &described), grpc::StatusCode::OK);
+  EXPECT_EQ(described.file_quota_bytes(), 4096u);
+  EXPECT_EQ(described.file_bytes(), 0u);
+  ASSERT_EQ(set_quota(0, "", &described), grpc::StatusCode::OK);  // leaves it
+  EXPECT_EQ(described.file_quota_bytes(), 4096u);
+  EXPECT_EQ(set_quota(-2, "", &described), grpc::StatusCode::INVALID_ARGUMENT);
+  // From isobarctl, back to the default.
+  const std::string out = supervisor_->data_dir() + "/../quota.out";
+  ASSERT_EQ(std::system(absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(), " --data-dir=",
+                                     supervisor_->data_dir(), " deployments set-file-quota quota-mine default > ", out,
+                                     " 2>&1")
+                            .c_str()),
+            0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("file storage: 0 of 1073741824 bytes\n"));
+}
+
 TEST_F(DeploymentsTest, IsobarctlCreatesAndDescribes) {
   const std::string out = supervisor_->data_dir() + "/../ctl.out";
   const std::string command = absl::StrCat(Runfile("cli/isobarctl"), " --url=", supervisor_->address(),

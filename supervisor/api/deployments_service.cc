@@ -1,3 +1,4 @@
+#include "supervisor/runner/file_storage.h"
 #include "supervisor/api/deployments_service.h"
 
 #include <random>
@@ -144,7 +145,30 @@ absl::Status DeploymentsService::Describe(const storage::DeploymentInfo& info, i
   out->set_tables(static_cast<uint32_t>(tables.size()));
   if (!public_url_.empty()) out->set_client_url(DeploymentUrl(public_url_, info.name));
   if (!site_url_.empty()) out->set_site_url(DeploymentUrl(site_url_, info.name));
+  ASSIGN_OR_RETURN(storage::Catalog::FileStorageUse files, catalog_.FileStorage(info.id));
+  out->set_file_bytes(files.used);
+  out->set_file_quota_bytes(files.quota.value_or(kDeploymentFileQuotaBytes));
   return absl::OkStatus();
+}
+
+grpc::Status DeploymentsService::SetLimits(grpc::ServerContext* context, const isobar::v1::SetLimitsRequest* request,
+                                           isobar::v1::Deployment* response) {
+  // The operator's: a tenant's own admin key does not do.
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  if (request->file_quota_bytes() < -1) {
+    return ToGrpc(*context, absl::InvalidArgumentError("file_quota_bytes is a number of bytes, or -1 for the default"));
+  }
+  if (request->file_quota_bytes() != 0) {
+    std::optional<uint64_t> quota;
+    if (request->file_quota_bytes() > 0) quota = static_cast<uint64_t>(request->file_quota_bytes());
+    if (absl::Status set = catalog_.SetFileQuota(info->id, quota); !set.ok()) return ToGrpc(*context, set);
+    ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info->name << "\": file quota "
+                                  << (quota.has_value() ? absl::StrCat(*quota, " bytes") : std::string("the default"));
+  }
+  return ToGrpc(*context, Describe(*info, response));
 }
 
 grpc::Status DeploymentsService::CreateDeployment(grpc::ServerContext* context,

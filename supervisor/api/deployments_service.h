@@ -45,6 +45,8 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
                       isobar::v1::SetEnvResponse* response) override;
   grpc::Status ListEnv(grpc::ServerContext* context, const isobar::v1::ListEnvRequest* request,
                        isobar::v1::ListEnvResponse* response) override;
+  grpc::Status SetLimits(grpc::ServerContext* context, const isobar::v1::SetLimitsRequest* request,
+                         isobar::v1::Deployment* response) override;
 
  private:
   // Checks the admin key and finds `deployment`; otherwise the error to finish the call with.

@@ -28,7 +28,8 @@
 namespace isobar::supervisor {
 
 // What a deployment may store: one file from a function (ctx.storage.store: its bytes travel in a host
-// call), one uploaded file (streamed to the database as it arrives), and all its files' bytes together.
+// call), one uploaded file (streamed to the database as it arrives), and all its files' bytes together
+// unless the operator set another quota for it (Deployments.SetLimits; storage/file_blobs.h applies it).
 inline constexpr uint64_t kMaxFileBytes = 20u << 20;
 inline constexpr uint64_t kMaxUploadBytes = 1ull << 30;
 inline constexpr uint64_t kDeploymentFileQuotaBytes = 1ull << 30;
