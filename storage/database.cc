@@ -4,15 +4,19 @@
 #include <random>
 
 #include "absl/time/clock.h"
+#include "storage/directory_blobs.h"
+#include "storage/file_blobs.h"
 
 namespace isobar::storage {
 
-Database::Database(PgPool& pool, DeploymentId deployment, CommitterOptions options, TransactionLimits limits)
+Database::Database(PgPool& pool, DeploymentId deployment, CommitterOptions options, TransactionLimits limits,
+                   const std::string& file_directory)
     : catalog_(pool),
       schemas_(catalog_, deployment),
       persistence_(pool, deployment),
       committer_(persistence_, std::move(options)),
-      files_(pool, deployment),
+      files_(file_directory.empty() ? std::unique_ptr<BlobStore>(std::make_unique<FileBlobs>(pool, deployment))
+                                    : std::make_unique<DirectoryBlobs>(pool, file_directory, deployment)),
       limits_(limits) {}
 
 std::unique_ptr<Transaction> Database::Begin() {

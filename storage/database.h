@@ -10,9 +10,9 @@
 
 #include <memory>
 
+#include "storage/blob_store.h"
 #include "storage/catalog.h"
 #include "storage/committer.h"
-#include "storage/file_blobs.h"
 #include "storage/persistence.h"
 #include "storage/schema_cache.h"
 #include "storage/snapshots.h"
@@ -23,7 +23,10 @@ namespace isobar::storage {
 class Database {
  public:
   // `pool` is not owned and must outlive the database.
-  Database(PgPool& pool, DeploymentId deployment, CommitterOptions options = {}, TransactionLimits limits = {});
+  // Stored files' bytes go to PostgreSQL, or under `file_directory` when it is not empty
+  // (blob_store.h).
+  Database(PgPool& pool, DeploymentId deployment, CommitterOptions options = {}, TransactionLimits limits = {},
+           const std::string& file_directory = "");
 
   absl::Status Open() { return committer_.Start(); }
   void Close() { committer_.Stop(); }
@@ -46,14 +49,14 @@ class Database {
   Persistence& persistence() { return persistence_; }
   Committer& committer() { return committer_; }
   // The bytes of the deployment's stored files (their _storage documents are in the tables).
-  FileBlobs& files() { return files_; }
+  BlobStore& files() { return *files_; }
 
  private:
   Catalog catalog_;
   SchemaCache schemas_;
   Persistence persistence_;
   Committer committer_;
-  FileBlobs files_;
+  std::unique_ptr<BlobStore> files_;
   const TransactionLimits limits_;
   SnapshotRegistry snapshots_;
   mutable absl::Mutex begin_mu_;  // orders Begin against RetentionHorizon

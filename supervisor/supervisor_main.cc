@@ -97,6 +97,7 @@ struct Config {
   std::string site_listen;
   // Empty: the site listener's address.
   std::string site_url;
+  std::string file_dir;
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
   int history_hours = 24;
@@ -214,6 +215,16 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
       health->SetServingStatus(absl::StrCat("isobar.deployment/", deployment), owned);
     }
   });
+  if (!config.file_dir.empty()) {
+    if (mkdir(config.file_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::InvalidArgumentError(absl::StrCat("--file-dir: cannot create ", config.file_dir, ": ", strerror(errno)));
+    }
+    if (access(config.file_dir.c_str(), W_OK | X_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--file-dir: ", config.file_dir, " is not writable"));
+    }
+    live.SetFileDirectory(config.file_dir);
+    ISOBAR_LOG(kInfo, kComponent) << "stored files' bytes go to " << config.file_dir << ", not PostgreSQL";
+  }
   live.StartLeaseKeeper();
   ISOBAR_LOG(kInfo, kComponent) << "supervisor " << lease_options.holder
                                 << (config.take_over ? " (taking over deployments other supervisors serve)" : "");
@@ -271,6 +282,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     HttpServerOptions site_options;
     site_options.listen = config.site_listen.empty() ? NextToGrpc(config.listen, 2) : config.site_listen;
     site_options.max_body_bytes = kHttpActionBodyLimit;
+    // Bodies reach the handler as it reads them (a small one whole, with the call).
+    site_options.stream_body = [](absl::string_view, absl::string_view) { return true; };
+    site_options.max_streamed_body_bytes = kHttpActionBodyLimit;
     site_server = std::make_unique<HttpServer>(site_options, [&http_actions](HttpRequest request, HttpServer::Reply reply) {
       http_actions->Handle(std::move(request), std::move(reply));
     });
@@ -486,6 +500,9 @@ int main(int argc, char** argv) {
                "(default: the site listener's address); with {deployment} as the first label of its host "
                "(https://{deployment}.site.example.com, a wildcard DNS name for the site listener), each "
                "deployment gets its own origin, told by the Host header, and /d/ paths are not served");
+  flags.String("file-dir", &config.file_dir,
+               "directory for stored files' bytes (ctx.storage, uploads) instead of PostgreSQL (default: in "
+               "PostgreSQL, so that one backup holds everything); for one supervisor per deployment's files");
   flags.Int("heartbeat-ms", &config.heartbeat_ms,
             "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
   flags.Int("worker-source-mb", &config.worker_source_mb,

@@ -2,6 +2,7 @@
 // serve the site test app; Node's fetch and http modules and the convex package's ConvexHttpClient
 // call it as a browser or curl would (tests/clients/http_actions_client.js and file_storage_client.js
 // hold the checks).
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -73,6 +74,32 @@ TEST(FileStorageTest, UploadServeStoreDeleteAcrossDeployments) {
                                              "/d/files-other 2>&1"));
   EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
   EXPECT_THAT(client.out, ::testing::HasSubstr("file storage client: ok"));
+}
+
+TEST(FileStorageTest, TheSameWithFilesInADirectory) {
+  // --file-dir: the bytes go to the directory, none to PostgreSQL, and everything above holds.
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR") != nullptr ? std::getenv("TEST_TMPDIR") : "/tmp",
+                                       "/isobar-files");
+  SupervisorProcess supervisor({.workers = 1, .extra_args = {"--file-dir=" + dir}});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(supervisor.Deploy("files", "tests/apps/site.modules").ok());
+  ASSERT_TRUE(supervisor.Deploy("files-other", "tests/apps/site.modules").ok());
+  const std::string runfiles = std::filesystem::current_path().parent_path().string();
+  ShellResult client = RunShell(absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules node ",
+                                             Runfile("tests/clients/file_storage_client.js"), " ", supervisor.http_url(),
+                                             "/d/files ", supervisor.site_url(), "/d/files ", supervisor.http_url(),
+                                             "/d/files-other 2>&1"));
+  EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
+  EXPECT_THAT(client.out, ::testing::HasSubstr("file storage client: ok"));
+  size_t chunks = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) chunks += entry.is_regular_file();
+  EXPECT_GT(chunks, 0u);
+  absl::StatusOr<std::unique_ptr<storage::PgConn>> pg = storage::PgConn::Connect(supervisor.pg_conninfo());
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  absl::StatusOr<storage::PgResult> rows = (*pg)->Exec("SELECT count(*) FROM isobar.file_chunks");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->GetInt(0, 0), 0);
 }
 
 // The supervisor's peak resident memory (VmHWM), in bytes.

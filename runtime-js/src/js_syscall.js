@@ -1,10 +1,12 @@
 // Prelude fragment: Convex.jsSyscall (CONVEX_ABI.md §2.9), implemented in JS with live values.
-// The JSON shapes for HTTP are ours: request {url, method, headerPairs, body: base64 | null},
-// response {status, statusText, headerPairs, body: base64 | null}.
+// The JSON shapes for HTTP are ours: request {url, method, headerPairs, body: base64 | null,
+// streamed?: true}, response {status, statusText, headerPairs, body: base64 | null}.
 
 const jsSyscalls = {
   requestFromConvexJson({ convexJson }) {
-    const body = convexJson.body === null || convexJson.body === undefined ? null : native.base64Decode(convexJson.body);
+    // A large body comes as the handler reads it (isobar/httpRequestRead), a part at a time.
+    const body = convexJson.streamed === true ? requestBodyStream()
+      : convexJson.body === null || convexJson.body === undefined ? null : native.base64Decode(convexJson.body);
     return new (webFetch().Request)(convexJson.url, { method: convexJson.method, headers: convexJson.headerPairs, body });
   },
   convexJsonFromResponse({ response }) {
@@ -37,6 +39,19 @@ const jsSyscalls = {
     });
   },
 };
+
+function requestBodyStream() {
+  return new (webStreams().ReadableStream)({
+    async pull(controller) {
+      const part = jsonParse(await asyncSyscall("isobar/httpRequestRead", "{}"));
+      if (part.done) {
+        controller.close();
+      } else {
+        controller.enqueue(native.base64Decode(part.data));
+      }
+    },
+  });
+}
 
 // An HTTP action, run as the convex package's router.runRequest runs it (CONVEX_ABI.md §3.3), with one
 // difference: a Response whose body is a stream is sent as the stream gives it. Its status and headers

@@ -147,6 +147,11 @@ absl::Status DeploymentsService::Describe(const storage::DeploymentInfo& info, i
   if (!site_url_.empty()) out->set_site_url(DeploymentUrl(site_url_, info.name));
   ASSIGN_OR_RETURN(storage::Catalog::FileStorageUse files, catalog_.FileStorage(info.id));
   out->set_file_bytes(files.used);
+  // The store the deployment's files are in (a directory, with --file-dir) counts them, where this
+  // supervisor has the deployment open.
+  if (std::shared_ptr<LiveDeployment> live = live_.FindOpen(info.name, /*to_serve=*/false); live != nullptr) {
+    if (absl::StatusOr<uint64_t> used = live->db().files().TotalBytes(); used.ok()) out->set_file_bytes(*used);
+  }
   out->set_file_quota_bytes(files.quota.value_or(kDeploymentFileQuotaBytes));
   return absl::OkStatus();
 }

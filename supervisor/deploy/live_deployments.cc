@@ -174,7 +174,7 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
     absl::MutexLock lock(&mu_);
     if (lost_.count(info.name) > 0) committer_options.lease.take_over = false;
   }
-  auto deployment = std::make_shared<LiveDeployment>(pool_, info, std::move(committer_options));
+  auto deployment = std::make_shared<LiveDeployment>(pool_, info, std::move(committer_options), file_directory_);
   if (code_observer_) deployment->SetCodeObserver(code_observer_);
   if (observer_) {
     deployment->db().committer().SetPublishHook(

@@ -50,8 +50,10 @@ using CodeObserver = std::function<void(const std::string& deployment)>;
 
 class LiveDeployment {
  public:
-  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info, storage::CommitterOptions options = {})
-      : info_(std::move(info)), db_(pool, info_.id, std::move(options)) {
+  // `file_directory`: where stored files' bytes go instead of PostgreSQL, if not empty.
+  LiveDeployment(storage::PgPool& pool, storage::DeploymentInfo info, storage::CommitterOptions options = {},
+                 const std::string& file_directory = "")
+      : info_(std::move(info)), db_(pool, info_.id, std::move(options), {}, file_directory) {
     Touch();
   }
 
@@ -109,6 +111,8 @@ class LiveDeployments {
   void StartLeaseKeeper() ABSL_LOCKS_EXCLUDED(mu_);
   // Told when this supervisor starts or stops holding a deployment's lease (on the thread that
   // opened or closed it). Before the first Get.
+  // Stored files' bytes under `directory` instead of in PostgreSQL (--file-dir). Before the first Get.
+  void SetFileDirectory(std::string directory) { file_directory_ = std::move(directory); }
   void SetOwnershipObserver(std::function<void(const std::string& deployment, bool owned)> observer) {
     ownership_observer_ = std::move(observer);
   }
@@ -152,6 +156,7 @@ class LiveDeployments {
 
   storage::PgPool& pool_;
   storage::PgPool& lease_pool_;
+  std::string file_directory_;
   storage::Catalog catalog_;
   CommitObserver observer_;
   CodeObserver code_observer_;

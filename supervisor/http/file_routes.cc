@@ -78,7 +78,7 @@ class FileRoutes::FileSource final : public BodySource {
   void Next(Done done) override {
     if (left_ == 0) return std::move(done)(std::string());
     // Up to the end of the chunk the offset is in: one row read per part.
-    const uint64_t take = std::min<uint64_t>(left_, storage::FileBlobs::kChunkBytes - offset_ % storage::FileBlobs::kChunkBytes);
+    const uint64_t take = std::min<uint64_t>(left_, storage::BlobStore::kChunkBytes - offset_ % storage::BlobStore::kChunkBytes);
     const uint64_t offset = offset_;
     offset_ += take;
     left_ -= take;

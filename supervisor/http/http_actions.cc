@@ -120,7 +120,7 @@ std::optional<std::string> MatchHttpRoute(const Value& routes, absl::string_view
   return best;
 }
 
-std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view url) {
+std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view url, bool streamed) {
   // (The listener's parser admits no bytes outside a token in a method or a header name, and a target
   // is ASCII unless a client breaks the rules: its other bytes are replaced.)
   std::string json = absl::StrCat("{\"url\":", JsonString(ToValidUtf8(url)), ",\"method\":",
@@ -131,8 +131,10 @@ std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view 
     absl::StrAppend(&json, first ? "" : ",", "[", JsonString(ToValidUtf8(name)), ",", JsonString(Latin1ToUtf8(value)), "]");
     first = false;
   }
-  // A GET or HEAD has no body (the Request constructor refuses one); others have what was sent.
+  // A GET or HEAD has no body (the Request constructor refuses one); others have what was sent, or
+  // say that it comes as the handler reads it.
   const bool bodiless = request.method == "GET" || request.method == "HEAD";
+  if (streamed && !bodiless) return absl::StrCat(json, "],\"body\":null,\"streamed\":true}");
   absl::StrAppend(&json, "],\"body\":", bodiless ? "null" : JsonString(absl::Base64Escape(request.body)), "}");
   return json;
 }
@@ -211,13 +213,37 @@ void HttpActions::Handle(HttpRequest request, HttpServer::Reply reply) {
     not_allowed.headers.emplace_back("allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
     return std::move(reply)(std::move(not_allowed));
   }
-  executor_.Run([this, request = std::move(request), deployment = std::move(deployment), routed = std::move(routed),
-                 reply = std::move(reply)]() mutable {
-    Run(std::move(request), std::move(deployment), std::move(routed), std::move(reply));
+  if (request.body_reader == nullptr) {
+    return executor_.Run([this, request = std::move(request), deployment = std::move(deployment),
+                          routed = std::move(routed), reply = std::move(reply)]() mutable {
+      Run(std::move(request), std::move(deployment), std::move(routed), std::move(reply), nullptr);
+    });
+  }
+  // A body up to StreamedRequest::kInlineBytes travels with the call; a larger one is read by the
+  // runtime as the handler consumes it.
+  std::shared_ptr<BodyReader> reader = std::move(request.body_reader);
+  StreamedRequest::ReadAhead(reader, [this, reader, request = std::move(request), deployment = std::move(deployment),
+                                      routed = std::move(routed), reply = std::move(reply)](
+                                         absl::StatusOr<std::string> bytes, bool whole) mutable {
+    if (!bytes.ok()) {
+      return std::move(reply)(absl::IsResourceExhausted(bytes.status()) ? PlainText(413, std::string(bytes.status().message()))
+                                                                         : PlainText(400, std::string(bytes.status().message())));
+    }
+    std::shared_ptr<StreamedRequest> streamed;
+    if (whole) {
+      request.body = *std::move(bytes);
+    } else {
+      streamed = std::make_shared<StreamedRequest>(*std::move(bytes), std::move(reader));
+    }
+    executor_.Run([this, request = std::move(request), deployment = std::move(deployment), routed = std::move(routed),
+                   reply = std::move(reply), streamed = std::move(streamed)]() mutable {
+      Run(std::move(request), std::move(deployment), std::move(routed), std::move(reply), std::move(streamed));
+    });
   });
 }
 
-void HttpActions::Run(HttpRequest request, std::string deployment, std::string path, HttpServer::Reply reply) {
+void HttpActions::Run(HttpRequest request, std::string deployment, std::string path, HttpServer::Reply reply,
+                      std::shared_ptr<HttpRequestBody> streamed_body) {
   // The URL the client used: its Host (the listener's own address if it sent none) and target.
   const absl::string_view host = request.Header("host");
   const std::string url = absl::StrCat("http://", host.empty() ? "localhost" : host, request.target);
@@ -239,7 +265,8 @@ void HttpActions::Run(HttpRequest request, std::string deployment, std::string p
   call.deployment = std::move(deployment);
   call.kind = FunctionKind::kAction;
   call.http = HttpRoute{.method = request.method, .path = std::move(path), .route = *std::move(route)};
-  call.args_json = HttpActionRequestJson(request, url);
+  call.args_json = HttpActionRequestJson(request, url, /*streamed=*/streamed_body != nullptr);
+  call.http_request_body = std::move(streamed_body);
   call.deadline = gateway_.DeadlineFor(FunctionKind::kAction, absl::InfiniteFuture());
   request.body.clear();
   request.body.shrink_to_fit();

@@ -23,6 +23,7 @@
 #include "storage/value.h"
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/http/http_server.h"
+#include "supervisor/runner/http_response_stream.h"
 
 namespace isobar::supervisor {
 
@@ -41,7 +42,8 @@ class HttpActions {
   void Handle(HttpRequest request, HttpServer::Reply reply);
 
  private:
-  void Run(HttpRequest request, std::string deployment, std::string path, HttpServer::Reply reply);
+  void Run(HttpRequest request, std::string deployment, std::string path, HttpServer::Reply reply,
+           std::shared_ptr<HttpRequestBody> streamed_body);
 
   Gateway& gateway_;
   Executor& executor_;
@@ -52,8 +54,9 @@ class HttpActions {
 // "/prefix/*") that `method` and `path` reach, as the convex package's HttpRouter.lookup finds it (HEAD
 // as GET, an exact path first, then the longest prefix): "GET /profile/*"; nullopt when none does.
 std::optional<std::string> MatchHttpRoute(const storage::Value& routes, absl::string_view method, absl::string_view path);
-// The request as the worker's HTTP_ACTION call carries it: {url, method, headerPairs, body}.
-std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view url);
+// The request as the worker's HTTP_ACTION call carries it: {url, method, headerPairs, body}, or, when
+// its body is `streamed`, {..., body: null, streamed: true}.
+std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view url, bool streamed = false);
 // The router's response JSON as an HTTP response; INVALID_ARGUMENT when it is malformed or its body
 // is over `max_body_bytes`.
 absl::StatusOr<HttpResponse> HttpActionResponse(absl::string_view json, size_t max_body_bytes);

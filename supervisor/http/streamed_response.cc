@@ -1,5 +1,6 @@
 #include "supervisor/http/streamed_response.h"
 
+#include <algorithm>
 #include <deque>
 #include <utility>
 
@@ -153,6 +154,44 @@ std::optional<HttpServer::Reply> StreamedResponse::Finish(bool ok) {
   }
   if (body != nullptr) body->End(ok ? absl::OkStatus() : absl::AbortedError("the HTTP action failed mid-response"));
   return std::nullopt;
+}
+
+void StreamedRequest::Read(size_t max_bytes, Done done) {
+  if (!read_ahead_.empty()) {
+    const size_t take = std::min(max_bytes, read_ahead_.size());
+    std::string part = read_ahead_.substr(0, take);
+    read_ahead_.erase(0, take);
+    return std::move(done)(std::move(part));
+  }
+  reader_->Read(max_bytes, std::move(done));
+}
+
+namespace {
+
+struct ReadingAhead : std::enable_shared_from_this<ReadingAhead> {
+  std::shared_ptr<BodyReader> reader;
+  std::string bytes;
+  absl::AnyInvocable<void(absl::StatusOr<std::string>, bool) &&> done;
+
+  void Next() {
+    reader->Read(StreamedRequest::kInlineBytes + 1 - bytes.size(), [self = shared_from_this()](absl::StatusOr<std::string> part) {
+      if (!part.ok()) return std::move(self->done)(part.status(), false);
+      if (part->empty()) return std::move(self->done)(std::move(self->bytes), true);
+      self->bytes += *part;
+      if (self->bytes.size() > StreamedRequest::kInlineBytes) return std::move(self->done)(std::move(self->bytes), false);
+      self->Next();
+    });
+  }
+};
+
+}  // namespace
+
+void StreamedRequest::ReadAhead(std::shared_ptr<BodyReader> reader,
+                                absl::AnyInvocable<void(absl::StatusOr<std::string>, bool) &&> done) {
+  auto reading = std::make_shared<ReadingAhead>();
+  reading->reader = std::move(reader);
+  reading->done = std::move(done);
+  reading->Next();
 }
 
 }  // namespace isobar::supervisor

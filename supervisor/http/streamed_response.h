@@ -1,4 +1,4 @@
-// An HTTP action's streamed response on its way to the client (runner/http_response_stream.h): the
+// An HTTP action's streams. Its response on its way to the client (runner/http_response_stream.h): the
 // head is the answer to the request, its body a BodySource the listener sends in chunks. Chunks wait
 // in a queue of at most kQueueBytes; a Write beyond that is answered once the client has taken enough,
 // so the handler goes at the client's pace and nothing waits on a thread. The body may have
@@ -43,6 +43,27 @@ class StreamedResponse final : public HttpResponseStream {
   const bool head_only_;
   const size_t max_body_bytes_;
   size_t written_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// An HTTP action's request body larger than kInlineBytes, read by the runtime as the handler consumes
+// it: what was read ahead to find that out, then the rest from the listener.
+class StreamedRequest final : public HttpRequestBody {
+ public:
+  static constexpr size_t kInlineBytes = 64 << 10;
+
+  StreamedRequest(std::string read_ahead, std::shared_ptr<BodyReader> reader)
+      : read_ahead_(std::move(read_ahead)), reader_(std::move(reader)) {}
+
+  void Read(size_t max_bytes, Done done) override;
+
+  // Reads up to kInlineBytes + 1 of `reader`'s body and hands it to `done`, with whether that was all
+  // of it. `done` is called on the listener's thread.
+  static void ReadAhead(std::shared_ptr<BodyReader> reader,
+                        absl::AnyInvocable<void(absl::StatusOr<std::string> bytes, bool whole) &&> done);
+
+ private:
+  std::string read_ahead_;  // touched by one Read at a time (the runtime's reads are sequential)
+  const std::shared_ptr<BodyReader> reader_;
 };
 
 }  // namespace isobar::supervisor

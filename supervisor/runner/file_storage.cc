@@ -253,10 +253,10 @@ absl::Status FileWriter::Append(absl::string_view part) {
   size_ += part.size();
   hash_.Update(part);
   while (!part.empty()) {
-    const size_t take = std::min(part.size(), storage::FileBlobs::kChunkBytes - pending_.size());
+    const size_t take = std::min(part.size(), storage::BlobStore::kChunkBytes - pending_.size());
     pending_.append(part.data(), take);
     part.remove_prefix(take);
-    if (pending_.size() == storage::FileBlobs::kChunkBytes) {
+    if (pending_.size() == storage::BlobStore::kChunkBytes) {
       if (absl::Status flushed = Flush(); !flushed.ok()) {
         Abandon();
         return flushed;

@@ -48,7 +48,7 @@ TEST_F(FileWriterTest, PartsOfAnySizeReadBackAsOneFile) {
   // Seeded: part sizes straddle chunk boundaries in different ways on each round, and replay.
   std::mt19937 rng(20261207);
   for (int round = 0; round < 3; ++round) {
-    const std::string bytes = Bytes(storage::FileBlobs::kChunkBytes * 2 + rng() % 100000, rng);
+    const std::string bytes = Bytes(storage::BlobStore::kChunkBytes * 2 + rng() % 100000, rng);
     FileWriter writer(db_, kMaxUploadBytes);
     for (size_t at = 0; at < bytes.size();) {
       const size_t part = std::min<size_t>(bytes.size() - at, 1 + rng() % 400000);
@@ -83,7 +83,7 @@ TEST_F(FileWriterTest, AnEmptyFileIsAFile) {
 
 TEST_F(FileWriterTest, FailuresLeaveNothingBehind) {
   std::mt19937 rng(7);
-  const std::string bytes = Bytes(storage::FileBlobs::kChunkBytes + 10, rng);
+  const std::string bytes = Bytes(storage::BlobStore::kChunkBytes + 10, rng);
   {
     // A digest that does not match: refused once the whole file is in, and its chunks deleted.
     FileWriter writer(db_, kMaxUploadBytes);
@@ -109,7 +109,7 @@ TEST_F(FileWriterTest, FailuresLeaveNothingBehind) {
     absl::StatusOr<std::string> id = fits.Commit(std::nullopt, std::nullopt);
     ASSERT_TRUE(id.ok()) << id.status();
     FileWriter over(db_, kMaxUploadBytes, bytes.size());
-    absl::Status appended = over.Append(std::string(storage::FileBlobs::kChunkBytes, 'o'));
+    absl::Status appended = over.Append(std::string(storage::BlobStore::kChunkBytes, 'o'));
     EXPECT_TRUE(absl::IsResourceExhausted(appended)) << appended;
     EXPECT_EQ(Stored(), bytes.size());
     ASSERT_TRUE(db_.files().Delete(*id).ok());
@@ -118,7 +118,7 @@ TEST_F(FileWriterTest, FailuresLeaveNothingBehind) {
     // Abandoned: the chunks written so far go with the writer.
     auto writer = std::make_unique<FileWriter>(db_, kMaxUploadBytes);
     ASSERT_TRUE(writer->Append(bytes).ok());
-    EXPECT_EQ(Stored(), storage::FileBlobs::kChunkBytes);
+    EXPECT_EQ(Stored(), storage::BlobStore::kChunkBytes);
     writer.reset();
     EXPECT_EQ(Stored(), 0u);
   }

@@ -184,7 +184,10 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   if (request.parent == nullptr) session->prev_journal = request.journal;
   session->cloud_url = DeploymentUrl(options_.public_url, attempt->deployment->info().name);
   session->site_url = DeploymentUrl(options_.site_url, attempt->deployment->info().name);
-  if (request.parent == nullptr) session->http_stream = request.http_stream;
+  if (request.parent == nullptr) {
+    session->http_stream = request.http_stream;
+    session->http_request_body = request.http_request_body;
+  }
   if (request.parent != nullptr) session->identity_read = request.parent->identity_read;
   if (attempt->function.kind != FunctionKind::kAction && request.parent != nullptr) {
     // Borrow the caller's transaction: while the nested call runs, the caller has none (so nothing

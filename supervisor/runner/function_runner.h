@@ -75,6 +75,9 @@ struct FunctionCallRequest {
   std::optional<HttpRoute> http;
   // HTTP actions: where a response whose body is a stream goes as it comes (http_response_stream.h).
   std::shared_ptr<HttpResponseStream> http_stream;
+  // HTTP actions: the request's body when it is too large to carry in `args_json` (which then says
+  // "streamed": true), read by the runtime as the handler consumes it.
+  std::shared_ptr<HttpRequestBody> http_request_body;
 };
 
 struct FunctionOutcome {

@@ -3,17 +3,35 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "supervisor/runner/invocation_session.h"
 #include "supervisor/runner/syscall_args.h"
 
 namespace isobar::supervisor {
 
+namespace {
+
+// What one isobar/httpRequestRead hands over at most.
+constexpr size_t kRequestPartBytes = 256 << 10;
+
+}  // namespace
+
 bool IsHttpResponseSyscall(absl::string_view op) {
-  return op == "isobar/httpResponseStart" || op == "isobar/httpResponseChunk";
+  return op == "isobar/httpResponseStart" || op == "isobar/httpResponseChunk" || op == "isobar/httpRequestRead";
 }
 
 void ServeHttpResponseSyscall(InvocationSession& session, absl::string_view op, absl::string_view args_json,
                               absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done) {
+  if (op == "isobar/httpRequestRead") {
+    if (session.http_request_body == nullptr) {
+      return std::move(done)(absl::InvalidArgumentError("isobar/httpRequestRead: this call has no streamed request body"));
+    }
+    return session.http_request_body->Read(kRequestPartBytes, [done = std::move(done)](absl::StatusOr<std::string> part) mutable {
+      if (!part.ok()) return std::move(done)(part.status());
+      std::move(done)(part->empty() ? std::string(R"({"done":true})")
+                                    : absl::StrCat(R"({"data":")", absl::Base64Escape(*part), R"("})"));
+    });
+  }
   if (session.http_stream == nullptr) {
     return std::move(done)(absl::InvalidArgumentError(absl::StrCat(op, " is for HTTP actions' responses only")));
   }

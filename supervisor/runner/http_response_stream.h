@@ -35,8 +35,23 @@ class HttpResponseStream {
   virtual void Write(std::string part, Done done) = 0;
 };
 
+// An HTTP action's request body when it is larger than the call carries inline: the runtime reads it
+// as the handler consumes it, with
+//
+//   isobar/httpRequestRead  {}   -> {data: <base64>} or {done: true}
+//
+// Implemented by the HTTP room over the listener's BodyReader (FunctionCallRequest::http_request_body).
+class HttpRequestBody {
+ public:
+  using Done = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+  virtual ~HttpRequestBody() = default;
+  // The next part, 1 to `max_bytes` bytes, or empty at the end; `done` from any thread.
+  virtual void Read(size_t max_bytes, Done done) = 0;
+};
+
+// The three calls above.
 bool IsHttpResponseSyscall(absl::string_view op);
-// Serves one of the two calls for `session` (which must outlive `done`); `done` gets the result JSON.
+// Serves one of them for `session` (which must outlive `done`); `done` gets the result JSON.
 void ServeHttpResponseSyscall(InvocationSession& session, absl::string_view op, absl::string_view args_json,
                               absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> done);
 

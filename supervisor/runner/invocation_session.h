@@ -25,6 +25,7 @@
 
 namespace isobar::supervisor {
 
+class HttpRequestBody;
 class HttpResponseStream;
 
 // What a transaction read and wrote, as Convex counts it (kept when the transaction is gone).
@@ -72,6 +73,7 @@ struct InvocationSession {
   bool analysis = false;
   // An HTTP action's: where a streamed response goes (http_response_stream.h); null otherwise.
   std::shared_ptr<HttpResponseStream> http_stream;
+  std::shared_ptr<HttpRequestBody> http_request_body;  // when the request's body is streamed
   // Whether the function (or a function it called with ctx.runQuery/runMutation) read the caller's
   // identity: a cached query result is then the caller's alone. Shared down nested calls.
   std::shared_ptr<std::atomic<bool>> identity_read = std::make_shared<std::atomic<bool>>(false);

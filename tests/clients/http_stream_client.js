@@ -53,6 +53,30 @@ async function main() {
   assert.equal(response.status, 200);
   await assert.rejects(response.text());
 
+  // Request bodies too come as the handler reads them: a chunked upload of 3 MiB echoed back, and
+  // stored as a file from an HTTP action and served back.
+  const upload = crypto.randomBytes(3 * 1024 * 1024 + 5);
+  const pieces = (bytes) => new ReadableStream({
+    start(controller) {
+      for (let at = 0; at < bytes.length; at += 100000) controller.enqueue(bytes.subarray(at, at + 100000));
+      controller.close();
+    },
+  });
+  response = await fetch(`${site}/echo`, { method: "POST", body: pieces(upload), duplex: "half" });
+  assert.equal(response.status, 201);
+  assert.ok(Buffer.from(await response.arrayBuffer()).equals(upload));
+  response = await fetch(`${site}/files`, { method: "POST", body: pieces(upload), duplex: "half",
+                                            headers: { "content-type": "application/x-streamed" } });
+  assert.equal(response.status, 200);
+  const stored = (await response.json()).storageId;
+  response = await fetch(`${site}/files?id=${stored}`);
+  assert.equal(response.headers.get("content-type"), "application/x-streamed");
+  assert.ok(Buffer.from(await response.arrayBuffer()).equals(upload));
+  // A chunked body past 20 MiB fails the handler that reads it.
+  response = await fetch(`${site}/echo`, { method: "POST", body: pieces(Buffer.alloc(20 * 1024 * 1024 + 1)), duplex: "half" });
+  assert.equal(response.status, 500);
+  assert.match(await response.text(), /Request body too large \(limit: 20971520 bytes\)/);
+
   // HEAD: the headers, no body.
   response = await fetch(`${site}/stream?chunks=3`, { method: "HEAD" });
   assert.equal(response.status, 200);
