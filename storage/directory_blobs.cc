@@ -123,14 +123,16 @@ absl::StatusOr<uint64_t> DirectoryBlobs::Used() {
   return used;
 }
 
+absl::StatusOr<uint64_t> DirectoryBlobs::QuotaFor(uint64_t quota) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult rows, conn->Exec("SELECT file_quota_bytes FROM isobar.deployments WHERE id = $1",
+                                             {absl::StrCat(deployment_.value())}));
+  if (rows.rows() > 0 && !rows.IsNull(0, 0)) quota = static_cast<uint64_t>(rows.GetInt(0, 0));
+  return quota;
+}
+
 absl::Status DirectoryBlobs::CheckQuota(uint64_t adding, uint64_t freeing, uint64_t quota) {
   ASSIGN_OR_RETURN(uint64_t used, Used());
-  {
-    ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-    ASSIGN_OR_RETURN(PgResult rows, conn->Exec("SELECT file_quota_bytes FROM isobar.deployments WHERE id = $1",
-                                               {absl::StrCat(deployment_.value())}));
-    if (rows.rows() > 0 && !rows.IsNull(0, 0)) quota = static_cast<uint64_t>(rows.GetInt(0, 0));
-  }
   const uint64_t after = used - std::min(used, freeing) + adding;
   if (adding > freeing && after > quota) {
     return absl::ResourceExhaustedError(absl::StrCat("The deployment's file storage is full (", used, " of ", quota,
@@ -161,6 +163,7 @@ void DirectoryBlobs::Count(int64_t bytes) {
 
 absl::Status DirectoryBlobs::Write(absl::string_view key, absl::string_view bytes, uint64_t quota) {
   ASSIGN_OR_RETURN(std::string path, KeyPath(key));
+  ASSIGN_OR_RETURN(quota, QuotaFor(quota));  // (PostgreSQL, before the lock)
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckQuota(bytes.size(), KeyBytes(path), quota));
   // The new chunks beside the old, then one rename: the key holds the old bytes or the new.
@@ -177,12 +180,23 @@ absl::Status DirectoryBlobs::Write(absl::string_view key, absl::string_view byte
     }
     if (bytes.empty()) break;
   }
-  ASSIGN_OR_RETURN(uint64_t replaced, RemoveKey(path));
-  Count(-static_cast<int64_t>(replaced));
-  if (rename(staging.c_str(), path.c_str()) != 0) {
-    absl::Status failed = Errno("cannot rename", staging);
+  // The old bytes step aside first, and come back if the new cannot take their place.
+  const std::string aside = absl::StrCat(staging, "-old");
+  const bool replacing = rename(path.c_str(), aside.c_str()) == 0;
+  if (!replacing && errno != ENOENT) {
+    absl::Status failed = Errno("cannot move aside", path);
     (void)RemoveKey(staging);
     return failed;
+  }
+  if (rename(staging.c_str(), path.c_str()) != 0) {
+    absl::Status failed = Errno("cannot rename", staging);
+    if (replacing) rename(aside.c_str(), path.c_str());
+    (void)RemoveKey(staging);
+    return failed;
+  }
+  if (replacing) {
+    ASSIGN_OR_RETURN(uint64_t replaced, RemoveKey(aside));
+    Count(-static_cast<int64_t>(replaced));
   }
   Count(static_cast<int64_t>(bytes.size()));
   return absl::OkStatus();
@@ -192,6 +206,7 @@ absl::Status DirectoryBlobs::WriteChunk(absl::string_view key, int64_t chunk, ab
   if (bytes.size() > kChunkBytes) return absl::InvalidArgumentError("a chunk holds at most 1 MiB");
   if (chunk < 0) return absl::InvalidArgumentError("chunks are numbered from 0");
   ASSIGN_OR_RETURN(std::string path, KeyPath(key));
+  ASSIGN_OR_RETURN(quota, QuotaFor(quota));  // (PostgreSQL, before the lock)
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckQuota(bytes.size(), 0, quota));
   RETURN_IF_ERROR(MakeDirectory(path));

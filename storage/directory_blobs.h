@@ -43,6 +43,8 @@ class DirectoryBlobs final : public BlobStore {
   absl::StatusOr<std::string> KeyPath(absl::string_view key) const;
   // The bytes held now (counted on first use).
   absl::StatusOr<uint64_t> Used() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The operator's quota for the deployment, else `quota`.
+  absl::StatusOr<uint64_t> QuotaFor(uint64_t quota);
   // RESOURCE_EXHAUSTED unless `adding` more bytes (`freeing` fewer) fit under the quota.
   absl::Status CheckQuota(uint64_t adding, uint64_t freeing, uint64_t quota) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes a key's directory; returns the bytes its chunks held (the caller counts them).

@@ -31,6 +31,36 @@ absl::Status CheckQuota(PgConn& conn, const std::string& deployment, uint64_t ad
   return absl::OkStatus();
 }
 
+// At most FileBlobs::kMaxConnections connections busy with file bytes, over every deployment.
+class ConnectionGate {
+ public:
+  class Pass {
+   public:
+    explicit Pass(ConnectionGate& gate) : gate_(gate) {
+      absl::MutexLock lock(&gate_.mu_);
+      gate_.mu_.Await(absl::Condition(
+          +[](int* busy) { return *busy < FileBlobs::kMaxConnections; }, &gate_.busy_));
+      ++gate_.busy_;
+    }
+    ~Pass() {
+      absl::MutexLock lock(&gate_.mu_);
+      --gate_.busy_;
+    }
+
+   private:
+    ConnectionGate& gate_;
+  };
+
+ private:
+  absl::Mutex mu_;
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+ConnectionGate& Gate() {
+  static auto* gate = new ConnectionGate;
+  return *gate;
+}
+
 // Runs `steps` in a transaction on `conn`: committed if they succeed, rolled back if not.
 absl::Status InTransaction(PgConn& conn, const std::function<absl::Status()>& steps) {
   RETURN_IF_ERROR(conn.Exec("BEGIN").status());
@@ -53,6 +83,8 @@ absl::Status InsertChunk(PgConn& conn, const std::string& deployment, absl::stri
 }  // namespace
 
 absl::Status FileBlobs::Write(absl::string_view key, absl::string_view bytes, uint64_t quota) {
+  absl::MutexLock one_writer(&write_mu_);
+  ConnectionGate::Pass pass(Gate());
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   const std::string deployment = absl::StrCat(deployment_.value());
   return InTransaction(*conn, [&]() -> absl::Status {
@@ -72,6 +104,8 @@ absl::Status FileBlobs::Write(absl::string_view key, absl::string_view bytes, ui
 
 absl::Status FileBlobs::WriteChunk(absl::string_view key, int64_t chunk, absl::string_view bytes, uint64_t quota) {
   if (bytes.size() > kChunkBytes) return absl::InvalidArgumentError("a chunk holds at most 1 MiB");
+  absl::MutexLock one_writer(&write_mu_);
+  ConnectionGate::Pass pass(Gate());
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   const std::string deployment = absl::StrCat(deployment_.value());
   return InTransaction(*conn, [&]() -> absl::Status {
@@ -81,6 +115,7 @@ absl::Status FileBlobs::WriteChunk(absl::string_view key, int64_t chunk, absl::s
 }
 
 absl::Status FileBlobs::Rename(absl::string_view from, absl::string_view to, int64_t chunks) {
+  ConnectionGate::Pass pass(Gate());
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   const std::string deployment = absl::StrCat(deployment_.value());
   return InTransaction(*conn, [&]() -> absl::Status {
@@ -97,6 +132,7 @@ absl::Status FileBlobs::Rename(absl::string_view from, absl::string_view to, int
 
 absl::Status FileBlobs::Read(absl::string_view key, uint64_t offset, uint64_t length,
                              const std::function<absl::Status(absl::string_view)>& sink) {
+  ConnectionGate::Pass pass(Gate());
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   const std::string deployment = absl::StrCat(deployment_.value());
   const uint64_t end = offset + length;
@@ -135,6 +171,7 @@ absl::Status FileBlobs::Read(absl::string_view key, uint64_t offset, uint64_t le
 }
 
 absl::Status FileBlobs::Delete(absl::string_view key) {
+  ConnectionGate::Pass pass(Gate());
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   return conn
       ->Exec("DELETE FROM isobar.file_chunks WHERE deployment_id = $1 AND file_key = $2",

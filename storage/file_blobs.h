@@ -1,6 +1,8 @@
 // Stored files' bytes in PostgreSQL (blob_store.h), the default: isobar.file_chunks, one row per
-// chunk, so that one backup holds everything. Each call takes its own pooled connection; the quota
-// check and write take a per-deployment advisory lock, so every supervisor's writers share it.
+// chunk, so that one backup holds everything. Each call takes its own pooled connection, and at most
+// kMaxConnections of the process's pool are busy with file bytes at once (the rest stay for queries
+// and commits); the quota check and write take a per-deployment advisory lock, so every supervisor's
+// writers share it.
 #ifndef ISOBAR_STORAGE_FILE_BLOBS_H_
 #define ISOBAR_STORAGE_FILE_BLOBS_H_
 
@@ -12,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/blob_store.h"
 #include "storage/pg_pool.h"
@@ -21,6 +24,8 @@ namespace isobar::storage {
 
 class FileBlobs final : public BlobStore {
  public:
+  static constexpr int kMaxConnections = 3;
+
   // `pool` is not owned and must outlive this.
   FileBlobs(PgPool& pool, DeploymentId deployment) : pool_(pool), deployment_(deployment) {}
 
@@ -37,6 +42,9 @@ class FileBlobs final : public BlobStore {
  private:
   PgPool& pool_;
   const DeploymentId deployment_;
+  // This process's writers of the deployment queue here, before they take a connection: only one
+  // waits on the advisory lock while holding one.
+  absl::Mutex write_mu_;
 };
 
 }  // namespace isobar::storage

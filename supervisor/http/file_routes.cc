@@ -165,17 +165,20 @@ void FileRoutes::Handle(HttpRequest request, std::string deployment, std::string
   {
     // Up to kMaxConcurrent at once, counted from here to the transfer's end.
     absl::MutexLock lock(&mu_);
-    if (running_ >= kMaxConcurrent) {
+    auto mine = running_for_.find(deployment);
+    if (running_ >= kMaxConcurrent || (mine != running_for_.end() && mine->second >= kMaxConcurrentPerDeployment)) {
       HttpResponse busy = HttpResponse::Json(
           503, R"({"code":"Overloaded","message":"Too many file uploads and downloads at once; retry shortly"})");
       busy.headers.emplace_back("retry-after", "1");
       return std::move(reply)(std::move(busy));
     }
     ++running_;
+    ++running_for_[deployment];
   }
-  std::shared_ptr<void> slot(nullptr, [this](void*) {
+  std::shared_ptr<void> slot(nullptr, [this, deployment](void*) {
     absl::MutexLock lock(&mu_);
     --running_;
+    if (--running_for_[deployment] == 0) running_for_.erase(deployment);
   });
   executor_.Run([this, request = std::move(request), deployment = std::move(deployment), rest = std::move(rest),
                  reply = std::move(reply), slot = std::move(slot)]() mutable {

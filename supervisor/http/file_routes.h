@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "base/executor.h"
@@ -42,9 +43,11 @@ class FileRoutes {
   // Whether a request is an upload, whose body the listener streams (HttpServerOptions::stream_body).
   static bool StreamsBody(absl::string_view method, absl::string_view target);
 
-  // Transfers at once, each holding at most a chunk or two (2 MiB) of its file; more are told to
-  // retry (503).
-  static constexpr int kMaxConcurrent = 32;
+  // Transfers at once, each holding at most a chunk or two (2 MiB) of its file: in all, and for one
+  // deployment (so that one deployment's clients, slow or many, cannot take every place); more are
+  // told to retry (503).
+  static constexpr int kMaxConcurrent = 64;
+  static constexpr int kMaxConcurrentPerDeployment = 8;
 
  private:
   class FileSource;
@@ -59,6 +62,7 @@ class FileRoutes {
   Executor& executor_;
   absl::Mutex mu_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, int> running_for_ ABSL_GUARDED_BY(mu_);
 };
 
 // A Range header's one range within a file of `size` bytes: [first, last] inclusive. nullopt: serve

@@ -1,5 +1,9 @@
 #include "supervisor/http/http_actions.h"
 
+#include <optional>
+
+#include "supervisor/http/streamed_response.h"
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +71,32 @@ TEST(HttpActionResponseTest, DecodesAndRefusesWhatNoResponseCouldBe) {
   EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[],"body":"aGk="})", 1).ok());
   EXPECT_FALSE(HttpActionResponse(R"({"status":200,"headerPairs":[],"body":"!!"})", 100).ok());
   EXPECT_FALSE(HttpActionResponse("[]", 100).ok());
+}
+
+TEST(StreamedResponseTest, HeadsThatCannotCarryABodyAndWritesOutOfTurnAreRefused) {
+  std::optional<HttpResponse> answered;
+  auto make = [&answered] {
+    return std::make_shared<StreamedResponse>([&answered](HttpResponse r) { answered = std::move(r); }, false, 100);
+  };
+  auto no_content = make();
+  EXPECT_TRUE(absl::IsInvalidArgument(no_content->Start(R"({"status":204,"headerPairs":[],"body":null})")));
+  EXPECT_FALSE(answered.has_value());
+  // Not started: the reply comes back for the caller to answer with the function's outcome.
+  EXPECT_TRUE(no_content->Finish(false).has_value());
+
+  auto streamed = make();
+  ASSERT_TRUE(streamed->Start(R"({"status":200,"headerPairs":[["x-a","1"]],"body":null})").ok());
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_TRUE(absl::IsFailedPrecondition(streamed->Start(R"({"status":200,"headerPairs":[],"body":null})")));
+  // The listener has not asked for a part: the first chunk is queued and answered, in turn.
+  absl::Status first = absl::UnknownError("unanswered");
+  streamed->Write("abc", [&first](absl::Status s) { first = s; });
+  EXPECT_TRUE(first.ok()) << first;
+  // Past the body's limit (100 bytes): refused.
+  absl::Status big = absl::UnknownError("unanswered");
+  streamed->Write(std::string(200, 'x'), [&big](absl::Status s) { big = s; });
+  EXPECT_TRUE(absl::IsResourceExhausted(big)) << big;
+  EXPECT_FALSE(streamed->Finish(true).has_value());
 }
 
 }  // namespace

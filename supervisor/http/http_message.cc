@@ -19,7 +19,8 @@ constexpr size_t kMaxResponseHeaderBytes = 32 << 10;
 
 absl::Status CheckResponse(const HttpResponse& response) {
   if (response.status < 200 || response.status > 599) return absl::InvalidArgumentError("its status is not 200-599");
-  if ((response.status == 204 || response.status == 304) && !response.body.empty()) {
+  if ((response.status == 204 || response.status == 304) &&
+      (!response.body.empty() || response.source != nullptr || response.length.value_or(0) > 0)) {
     return absl::InvalidArgumentError(absl::StrCat("a ", response.status, " response has no body"));
   }
   size_t bytes = 0;

@@ -5,6 +5,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
@@ -26,6 +27,9 @@ constexpr char kComponent[] = "http";
 // Bytes read ahead of the parser beyond a header block: bounds the connection's buffer, which chunk
 // extensions and trailers (not counted by the body limit) would otherwise grow.
 constexpr size_t kReadAheadBytes = 64 << 10;
+// What Linger reads and drops, at most, before it closes.
+constexpr size_t kLingerBytes = 1 << 20;
+constexpr absl::Duration kLingerTime = absl::Seconds(2);
 // The most a streamed body's Read hands over at once.
 constexpr size_t kMaxPartBytes = 1 << 20;
 constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
@@ -67,6 +71,7 @@ class HttpServer::Connection final : public Peer {
     if (server_.draining()) return Close();
     serving_ = false;
     streamed_.reset();
+    expect_continue_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options_.max_header_bytes));
     // A streamed request's body may be larger: the limit for the others is applied once their
@@ -83,6 +88,7 @@ class HttpServer::Connection final : public Peer {
     if (ec) return Failed(ec);
     serving_ = true;
     const auto& request = parser_->get();
+    version_ = request.version();  // for answers given before the body is read
     // A body framed any way but one (RFC 9112 §6.1): Transfer-Encoding other than a final chunked,
     // or with a Content-Length. A proxy in front might frame it the other way.
     if (request.count(http::field::transfer_encoding) > 0 &&
@@ -98,18 +104,10 @@ class HttpServer::Connection final : public Peer {
       if (parser_->content_length().value_or(0) > server_.options_.max_body_bytes) return Failed(http::error::body_limit);
       parser_->body_limit(server_.options_.max_body_bytes);  // chunks count against it as they come
     }
-    if (!streamed) {
-      // A body read whole is held until its answer is written: its room among every connection's is
-      // taken now (its length, or the most a chunked one may have), or the client is told to retry.
-      const uint64_t want = parser_->chunked() ? server_.options_.max_body_bytes : parser_->content_length().value_or(0);
-      if (want > 0 && !server_.ReserveBodyBytes(want)) {
-        ++server_.refused_busy_;
-        keep_alive_ = false;
-        HttpResponse busy = HttpResponse::Text(503, "Server busy: too many request bodies in flight; retry shortly");
-        busy.headers.emplace_back("retry-after", "1");
-        return Write(std::move(busy));
-      }
-      reserved_ = want;
+    if (streamed && beast::iequals(request[http::field::expect], "100-continue")) {
+      // "Continue" once the handler reads, so that a refusal (a bad token) comes before the body.
+      expect_continue_ = true;
+      return StartStreamed();
     }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, request.version());
@@ -141,6 +139,18 @@ class HttpServer::Connection final : public Peer {
       return std::move(done)(absl::FailedPreconditionError("the body is not being read"));
     }
     if (streamed_->is_done()) return std::move(done)(std::string());
+    if (expect_continue_) {
+      expect_continue_ = false;
+      auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+      stream_.expires_after(Chrono(server_.options_.write_timeout));
+      reading_ = true;
+      return http::async_write(stream_, *interim, [self = Self(), interim, max_bytes, done = std::move(done)](
+                                                       beast::error_code ec, size_t) mutable {
+        self->reading_ = false;
+        if (ec) return std::move(done)(absl::UnavailableError(absl::StrCat("the client has gone: ", ec.message())));
+        self->ReadPart(max_bytes, std::move(done));
+      });
+    }
     reading_ = true;
     auto part = std::make_shared<std::string>(std::clamp<size_t>(max_bytes, 1, kMaxPartBytes), '\0');
     streamed_->get().body().data = part->data();
@@ -196,9 +206,33 @@ class HttpServer::Connection final : public Peer {
   };
 
   void ReadBody() {
-    stream_.expires_after(Chrono(server_.options_.body_timeout));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    stream_.expires_after(Chrono(server_.options_.body_timeout));  // for the whole body
+    if (parser_->is_done()) return OnBody({});  // no body (nothing more may be read for it)
+    ReadSomeBody();
+  }
+
+  // A body read whole is held until its answer is written: its bytes take room among every
+  // connection's as they arrive (so a client that only announces a large body holds nothing), and a
+  // body that finds none is told to retry.
+  void ReadSomeBody() {
+    http::async_read_some(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) {
+      if (ec) return self->Failed(ec);
+      const uint64_t held = self->parser_->get().body().size();
+      if (held > self->reserved_) {
+        if (!self->server_.ReserveBodyBytes(held - self->reserved_)) {
+          self->ReleaseBodyBytes();  // the body is dropped: its room is free before the answer is out
+          ++self->server_.refused_busy_;
+          self->keep_alive_ = false;
+          self->stream_.expires_never();
+          HttpResponse busy = HttpResponse::Text(503, "Server busy: too many request bodies in flight; retry shortly");
+          busy.headers.emplace_back("retry-after", "1");
+          return self->Write(std::move(busy));
+        }
+        self->reserved_ = held;
+      }
+      if (!self->parser_->is_done()) return self->ReadSomeBody();
+      self->OnBody({});
+    });
   }
 
   void OnBody(beast::error_code ec) {
@@ -288,7 +322,8 @@ class HttpServer::Connection final : public Peer {
     if (streamed_.has_value() && (reading_ || !streamed_->is_done())) keep_alive_ = false;
     const bool keep_alive = keep_alive_ && !server_.draining();
     const uint64_t body_bytes = response.length.value_or(response.body.size());
-    if (response.source != nullptr && !head_) return WriteStreamed(std::move(response), response.length, keep_alive);
+    // A body made by a source (a HEAD's answer too: the headers of its GET, written alone).
+    if (response.source != nullptr) return WriteStreamed(std::move(response), response.length, keep_alive);
     auto message = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), version_);
     // Inserted, not set: a repeated header (Set-Cookie) keeps every value.
     for (auto& [name, value] : response.headers) message->insert(name, value);
@@ -296,8 +331,7 @@ class HttpServer::Connection final : public Peer {
     message->keep_alive(keep_alive);
     message->prepare_payload();
     // A HEAD's answer has the headers of the GET it stands for, and no body.
-    if (head_ && (response.source == nullptr || response.length.has_value())) message->content_length(body_bytes);
-    if (head_ && response.source != nullptr && !response.length.has_value()) message->chunked(true);
+    if (head_) message->content_length(body_bytes);
     head_ = false;
     stream_.expires_after(Chrono(server_.options_.write_timeout));
     http::async_write(stream_, *message, [self = Self(), message, keep_alive](beast::error_code ec, size_t) {
@@ -305,7 +339,6 @@ class HttpServer::Connection final : public Peer {
     });
   }
 
-  // The headers, then the source's parts one at a time, each written before the next is asked for.
   // The headers, then the source's parts one at a time, each written before the next is asked for:
   // as they are when the length is known, else as chunks (HTTP/1.1) or up to a close (HTTP/1.0).
   void WriteStreamed(HttpResponse response, std::optional<uint64_t> length, bool keep_alive) {
@@ -317,11 +350,13 @@ class HttpServer::Connection final : public Peer {
     if (length.has_value()) message->content_length(*length);
     if (chunked) message->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*message);
+    const bool head = head_;  // the headers only: the source is never asked for a part
+    head_ = false;
     stream_.expires_after(Chrono(server_.options_.write_timeout));
     http::async_write_header(stream_, *serializer,
                              [self = Self(), message, serializer, source = std::move(response.source), length, chunked,
-                              keep_alive](beast::error_code ec, size_t) mutable {
-                               if (ec) return self->Written(ec, keep_alive);
+                              keep_alive, head](beast::error_code ec, size_t) mutable {
+                               if (ec || head) return self->Written(ec, keep_alive);
                                self->WriteParts(std::move(source), length, chunked, keep_alive);
                              });
   }
@@ -368,8 +403,26 @@ class HttpServer::Connection final : public Peer {
       if (ec == beast::error::timeout) ++server_.timed_out_;
       return Close();
     }
-    if (!keep_alive) return Close();
+    if (!keep_alive) return Linger();
     ReadHeader(server_.options_.idle_timeout);
+  }
+
+  // Closes after an answer the client may not have read yet, while it may still be sending (a body
+  // left unread): closing a socket with unread input resets it, and the reset can destroy the answer
+  // on its way. So: no more writes, then what arrives is read and dropped until the client closes, for
+  // at most kLingerBytes or kLingerTime, then the close.
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(Chrono(kLingerTime));
+    Drain(0);
+  }
+  void Drain(size_t drained) {
+    auto sink = std::make_shared<std::array<char, 16384>>();
+    stream_.async_read_some(net::buffer(*sink), [self = Self(), sink, drained](beast::error_code ec, size_t n) {
+      if (ec || drained + n > kLingerBytes) return self->Close();
+      self->Drain(drained + n);
+    });
   }
 
   // A request that could not be read: answer in words where HTTP has a status for it, then close.
@@ -426,6 +479,7 @@ class HttpServer::Connection final : public Peer {
   absl::Time streamed_deadline_;
   bool reading_ = false;  // a part of the streamed body is being read
   uint64_t reserved_ = 0;  // of the server's body budget, for the request being served
+  bool expect_continue_ = false;  // a streamed request's "100-continue", sent on its first read
   std::string peer_;
   bool serving_ = false;
   bool keep_alive_ = false;

@@ -46,8 +46,8 @@ struct HttpServerOptions {
   size_t max_connections = 4096;
   size_t max_header_bytes = 16 << 10;
   size_t max_body_bytes = 20 << 20;  // Convex's 16 MiB of arguments, as JSON, with room to spare
-  // Request bodies held at once, over every connection (a body counts from its headers until its
-  // answer is written; a chunked one counts as max_body_bytes): past it, 503 with Retry-After.
+  // Request bodies held at once, over every connection (a body's bytes count as they arrive, until
+  // its answer is written): past it, 503 with Retry-After.
   uint64_t max_buffered_body_bytes = 256 << 20;
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration body_timeout = absl::Seconds(60);

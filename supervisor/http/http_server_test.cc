@@ -332,13 +332,17 @@ TEST(HttpServerTest, RequestBodiesInFlightShareOneBudget) {
   ASSERT_TRUE(first.Send(absl::StrCat("POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n", std::string(3000, 'a'))));
   holding.WaitForNotification();
   {
-    // 3000 + 3000 is past the budget: refused before its body is read.
+    // 3000 + 3000 is past the budget: refused as its bytes arrive, and the answer reaches the client
+    // although it is still sending.
     RawClient second(server.port());
-    ASSERT_TRUE(second.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n"));
+    ASSERT_TRUE(second.Send(absl::StrCat("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n", std::string(3000, 'b'))));
     std::string answer = second.ReadResponse();
     EXPECT_THAT(answer, StartsWith("HTTP/1.1 503"));
     EXPECT_THAT(answer, HasSubstr("retry-after: 1\r\n"));
     EXPECT_TRUE(second.Closed());
+    // A client that only announces a large body holds none of the budget.
+    RawClient announcer(server.port());
+    ASSERT_TRUE(announcer.Send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n"));
     // What fits is served meanwhile, and so is a request without a body.
     RawClient third(server.port());
     ASSERT_TRUE(third.Send(absl::StrCat("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", std::string(2000, 'c'))));

@@ -317,5 +317,48 @@ TEST(HttpStreamsTest, ASourceOfUnknownLengthIsSentInChunks) {
   }
 }
 
+TEST(HttpStreamsTest, AHeadOfASourcedResponseIsItsHeadersAloneAndTheConnectionGoesOn) {
+  for (bool known_length : {false, true}) {
+    auto source = std::make_shared<PartsSource>(std::vector<std::string>{"abc"}, false);
+    HttpServer server(StreamingOptions(), [&](HttpRequest request, HttpServer::Reply reply) {
+      if (request.target == "/plain") return std::move(reply)(HttpResponse::Text(200, "plain"));
+      HttpResponse response;
+      if (known_length) response.length = 3;
+      response.source = source;
+      std::move(reply)(std::move(response));
+    });
+    ASSERT_TRUE(server.Start().ok());
+    RawClient client(server.port());
+    // A HEAD and then a GET on one connection: the GET's answer must be the next bytes.
+    ASSERT_TRUE(client.Send("HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const std::string all = client.ReadAll();
+    const size_t second = all.find("HTTP/1.1 200", 1);
+    ASSERT_NE(second, std::string::npos) << all;
+    const std::string head = all.substr(0, second);
+    EXPECT_THAT(head, EndsWith("\r\n\r\n")) << "nothing after the HEAD's headers: " << head;
+    EXPECT_THAT(head, known_length ? HasSubstr("Content-Length: 3\r\n") : HasSubstr("Transfer-Encoding: chunked\r\n"));
+    EXPECT_THAT(all.substr(second), EndsWith("plain\n"));
+    EXPECT_EQ(source->asked(), 0) << "a HEAD asks its source for nothing";
+  }
+}
+
+TEST(HttpStreamsTest, NoBodyOfAnyKindGoesOutWithA204Or304) {
+  for (int status : {204, 304}) {
+    auto source = std::make_shared<PartsSource>(std::vector<std::string>{"smuggled"}, false);
+    HttpServer server(StreamingOptions(), [&](HttpRequest, HttpServer::Reply reply) {
+      HttpResponse response;
+      response.status = status;
+      response.source = source;
+      std::move(reply)(std::move(response));
+    });
+    ASSERT_TRUE(server.Start().ok());
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const std::string all = client.ReadAll();
+    EXPECT_THAT(all, StartsWith("HTTP/1.1 500")) << status;
+    EXPECT_THAT(all, Not(HasSubstr("smuggled")));
+  }
+}
+
 }  // namespace
 }  // namespace isobar::supervisor

@@ -108,6 +108,9 @@ absl::Status StreamedResponse::Start(absl::string_view head_json) {
   absl::StatusOr<HttpResponse> head = HttpActionResponse(head_json, 0);
   if (!head.ok()) return head.status();
   if (!head->body.empty()) return absl::InvalidArgumentError("a streamed response's head has no body");
+  if (head->status == 204 || head->status == 304) {
+    return absl::InvalidArgumentError(absl::StrCat("a ", head->status, " response has no body to stream"));
+  }
   HttpServer::Reply reply;
   {
     absl::MutexLock lock(&mu_);
@@ -128,6 +131,8 @@ void StreamedResponse::Write(std::string part, Done done) {
   {
     absl::MutexLock lock(&mu_);
     if (!started_) return std::move(done)(absl::FailedPreconditionError("the response has not started"));
+    // In order: each chunk once the one before it is answered (host calls run on many threads).
+    if (writing_) return std::move(done)(absl::FailedPreconditionError("a response chunk is already on its way"));
     written_ += part.size();
     if (written_ > max_body_bytes_) {
       body = body_.lock();
@@ -139,7 +144,17 @@ void StreamedResponse::Write(std::string part, Done done) {
     body = body_.lock();
   }
   if (body == nullptr) return std::move(done)(absl::UnavailableError("the client has gone"));
-  body->Push(std::move(part), std::move(done));
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = true;
+  }
+  body->Push(std::move(part), [this, self = shared_from_this(), done = std::move(done)](absl::Status written) mutable {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    std::move(done)(written);
+  });
 }
 
 std::optional<HttpServer::Reply> StreamedResponse::Finish(bool ok) {
@@ -157,13 +172,27 @@ std::optional<HttpServer::Reply> StreamedResponse::Finish(bool ok) {
 }
 
 void StreamedRequest::Read(size_t max_bytes, Done done) {
-  if (!read_ahead_.empty()) {
-    const size_t take = std::min(max_bytes, read_ahead_.size());
-    std::string part = read_ahead_.substr(0, take);
-    read_ahead_.erase(0, take);
-    return std::move(done)(std::move(part));
+  std::optional<absl::StatusOr<std::string>> at_once;
+  {
+    absl::MutexLock lock(&mu_);
+    if (reading_) {
+      at_once = absl::FailedPreconditionError("the request body is already being read");
+    } else if (!read_ahead_.empty()) {
+      const size_t take = std::min(max_bytes, read_ahead_.size());
+      at_once = read_ahead_.substr(0, take);
+      read_ahead_.erase(0, take);
+    } else {
+      reading_ = true;
+    }
   }
-  reader_->Read(max_bytes, std::move(done));
+  if (at_once.has_value()) return std::move(done)(*std::move(at_once));
+  reader_->Read(max_bytes, [this, self = shared_from_this(), done = std::move(done)](absl::StatusOr<std::string> part) mutable {
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+    }
+    std::move(done)(std::move(part));
+  });
 }
 
 namespace {

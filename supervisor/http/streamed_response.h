@@ -18,7 +18,7 @@
 
 namespace isobar::supervisor {
 
-class StreamedResponse final : public HttpResponseStream {
+class StreamedResponse final : public HttpResponseStream, public std::enable_shared_from_this<StreamedResponse> {
  public:
   static constexpr size_t kQueueBytes = 1 << 20;
 
@@ -43,18 +43,22 @@ class StreamedResponse final : public HttpResponseStream {
   const bool head_only_;
   const size_t max_body_bytes_;
   size_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a chunk is queued and not yet answered
 };
 
 // An HTTP action's request body larger than kInlineBytes, read by the runtime as the handler consumes
 // it: what was read ahead to find that out, then the rest from the listener.
-class StreamedRequest final : public HttpRequestBody {
+class StreamedRequest final : public HttpRequestBody, public std::enable_shared_from_this<StreamedRequest> {
  public:
   static constexpr size_t kInlineBytes = 64 << 10;
 
   StreamedRequest(std::string read_ahead, std::shared_ptr<BodyReader> reader)
       : read_ahead_(std::move(read_ahead)), reader_(std::move(reader)) {}
+  ~StreamedRequest() override = default;
 
-  void Read(size_t max_bytes, Done done) override;
+  // One at a time (a second while one is outstanding is refused: the runtime's reads are sequential,
+  // and tenant code calling the host itself must not interleave them).
+  void Read(size_t max_bytes, Done done) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Reads up to kInlineBytes + 1 of `reader`'s body and hands it to `done`, with whether that was all
   // of it. `done` is called on the listener's thread.
@@ -62,7 +66,9 @@ class StreamedRequest final : public HttpRequestBody {
                         absl::AnyInvocable<void(absl::StatusOr<std::string> bytes, bool whole) &&> done);
 
  private:
-  std::string read_ahead_;  // touched by one Read at a time (the runtime's reads are sequential)
+  absl::Mutex mu_;
+  std::string read_ahead_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
   const std::shared_ptr<BodyReader> reader_;
 };
 
