@@ -1,7 +1,6 @@
 // HTTP actions (convex/http.ts) and file storage end to end: a real supervisor, workers and PostgreSQL
 // serve the site test app; Node's fetch and http modules and the convex package's ConvexHttpClient
-// call it as a browser or curl would (tests/clients/http_actions_client.js and file_storage_client.js
-// hold the checks).
+// call it as a browser or curl would (the scripts in tests/clients/ hold the checks).
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,14 +20,33 @@
 namespace isobar::testing {
 namespace {
 
+// node <tests/clients/script> <args>, with the convex package from the runfiles tree
+// (<runfiles>/isobar/... and <runfiles>/npm_deps/...), its output and status.
+ShellResult RunClient(absl::string_view script, absl::string_view args) {
+  const std::string runfiles = std::filesystem::current_path().parent_path().string();
+  return RunShell(absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules node ",
+                               Runfile(absl::StrCat("tests/clients/", script)), " ", args, " 2>&1"));
+}
+
+// The file storage client against deployments "files" and "files-other" of the site app.
+void ExpectFileStorageWorks(SupervisorProcess& supervisor) {
+  ASSERT_TRUE(supervisor.Deploy("files", "tests/apps/site.modules").ok());
+  ASSERT_TRUE(supervisor.Deploy("files-other", "tests/apps/site.modules").ok());
+  ShellResult client = RunClient("file_storage_client.js",
+                                 absl::StrCat(supervisor.http_url(), "/d/files ", supervisor.site_url(), "/d/files ",
+                                              supervisor.http_url(), "/d/files-other"));
+  EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
+  EXPECT_THAT(client.out, ::testing::HasSubstr("file storage client: ok"));
+}
+
 TEST(HttpActionsTest, RoutesBodiesFailuresAndLimits) {
   SupervisorProcess supervisor({.workers = 1});
   absl::Status started = supervisor.Start();
   ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(supervisor.Deploy("site", "tests/apps/site.modules").ok());
   ASSERT_TRUE(supervisor.Deploy("bare", "tests/apps/chat.modules").ok());
-  ShellResult client = RunShell(absl::StrCat("node ", Runfile("tests/clients/http_actions_client.js"), " ",
-                                             supervisor.site_url(), "/d/site ", supervisor.site_url(), "/d/bare 2>&1"));
+  ShellResult client = RunClient("http_actions_client.js",
+                                 absl::StrCat(supervisor.site_url(), "/d/site ", supervisor.site_url(), "/d/bare"));
   EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
   EXPECT_THAT(client.out, ::testing::HasSubstr("http actions client: ok"));
 }
@@ -38,8 +56,7 @@ TEST(HttpActionsTest, StreamedResponsesGoOutAsTheyAreMade) {
   absl::Status started = supervisor.Start();
   ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(supervisor.Deploy("site", "tests/apps/site.modules").ok());
-  ShellResult client = RunShell(absl::StrCat("node ", Runfile("tests/clients/http_stream_client.js"), " ",
-                                             supervisor.site_url(), "/d/site 2>&1"));
+  ShellResult client = RunClient("http_stream_client.js", absl::StrCat(supervisor.site_url(), "/d/site"));
   EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
   EXPECT_THAT(client.out, ::testing::HasSubstr("http stream client: ok"));
   // The supervisor is still whole: a plain route answers.
@@ -54,8 +71,7 @@ TEST(HttpActionsTest, EachDeploymentHasItsOwnSiteOrigin) {
   ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(supervisor.Deploy("site-a", "tests/apps/site.modules").ok());
   ASSERT_TRUE(supervisor.Deploy("site-b", "tests/apps/site.modules").ok());
-  ShellResult client = RunShell(absl::StrCat("node ", Runfile("tests/clients/site_origin_client.js"), " ",
-                                             supervisor.site_url(), " site-a site-b 2>&1"));
+  ShellResult client = RunClient("site_origin_client.js", absl::StrCat(supervisor.site_url(), " site-a site-b"));
   EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
   EXPECT_THAT(client.out, ::testing::HasSubstr("site origin client: ok"));
 }
@@ -64,16 +80,7 @@ TEST(FileStorageTest, UploadServeStoreDeleteAcrossDeployments) {
   SupervisorProcess supervisor({.workers = 1});
   absl::Status started = supervisor.Start();
   ASSERT_TRUE(started.ok()) << started;
-  ASSERT_TRUE(supervisor.Deploy("files", "tests/apps/site.modules").ok());
-  ASSERT_TRUE(supervisor.Deploy("files-other", "tests/apps/site.modules").ok());
-  // The runfiles tree: <runfiles>/isobar/... and <runfiles>/npm_deps/...
-  const std::string runfiles = std::filesystem::current_path().parent_path().string();
-  ShellResult client = RunShell(absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules node ",
-                                             Runfile("tests/clients/file_storage_client.js"), " ", supervisor.http_url(),
-                                             "/d/files ", supervisor.site_url(), "/d/files ", supervisor.http_url(),
-                                             "/d/files-other 2>&1"));
-  EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
-  EXPECT_THAT(client.out, ::testing::HasSubstr("file storage client: ok"));
+  ExpectFileStorageWorks(supervisor);
 }
 
 TEST(FileStorageTest, TheSameWithFilesInADirectory) {
@@ -83,15 +90,7 @@ TEST(FileStorageTest, TheSameWithFilesInADirectory) {
   SupervisorProcess supervisor({.workers = 1, .extra_args = {"--file-dir=" + dir}});
   absl::Status started = supervisor.Start();
   ASSERT_TRUE(started.ok()) << started;
-  ASSERT_TRUE(supervisor.Deploy("files", "tests/apps/site.modules").ok());
-  ASSERT_TRUE(supervisor.Deploy("files-other", "tests/apps/site.modules").ok());
-  const std::string runfiles = std::filesystem::current_path().parent_path().string();
-  ShellResult client = RunShell(absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules node ",
-                                             Runfile("tests/clients/file_storage_client.js"), " ", supervisor.http_url(),
-                                             "/d/files ", supervisor.site_url(), "/d/files ", supervisor.http_url(),
-                                             "/d/files-other 2>&1"));
-  EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
-  EXPECT_THAT(client.out, ::testing::HasSubstr("file storage client: ok"));
+  ExpectFileStorageWorks(supervisor);
   size_t chunks = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) chunks += entry.is_regular_file();
   EXPECT_GT(chunks, 0u);
@@ -133,11 +132,9 @@ TEST(FileStorageTest, LargeFilesStreamThroughInBoundedMemory) {
   ASSERT_TRUE(started.ok()) << started;
   ASSERT_TRUE(supervisor.Deploy("warm", "tests/apps/site.modules").ok());
   ASSERT_TRUE(supervisor.Deploy("big", "tests/apps/site.modules").ok());
-  const std::string runfiles = std::filesystem::current_path().parent_path().string();
   auto run = [&](const std::string& deployment, uint64_t bytes) {
-    ShellResult client = RunShell(absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules node ",
-                                               Runfile("tests/clients/large_file_client.js"), " ", supervisor.http_url(),
-                                               "/d/", deployment, " ", bytes, " 2>&1"));
+    ShellResult client =
+        RunClient("large_file_client.js", absl::StrCat(supervisor.http_url(), "/d/", deployment, " ", bytes));
     EXPECT_EQ(client.status, 0) << client.out << "\nsupervisor log:\n" << supervisor.log();
     EXPECT_THAT(client.out, ::testing::HasSubstr("large file client: ok"));
   };
