@@ -1,0 +1,176 @@
+// JWT checks against keys made here: valid RS256 and ES256 tokens, and the refusal matrix (a bad
+// signature, another issuer or audience, expired, not yet valid, issued in the future, alg none, HS256
+// keyed with the public key, an unknown kid, garbage).
+#include "supervisor/auth/jwt.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string B64(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
+
+std::string Bn(EVP_PKEY* key, const char* name) {
+  BIGNUM* bn = nullptr;
+  EXPECT_EQ(EVP_PKEY_get_bn_param(key, name, &bn), 1) << name;
+  std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+  BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+  BN_free(bn);
+  return out;
+}
+
+// An issuer of our own: an RSA and a P-256 key, their JWKS, and tokens signed with them.
+class TestIssuer {
+ public:
+  TestIssuer() : rsa_(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048))),
+                 ec_(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")) {}
+  ~TestIssuer() {
+    EVP_PKEY_free(rsa_);
+    EVP_PKEY_free(ec_);
+  }
+
+  std::string Jwks() const {
+    unsigned char point[65];
+    size_t length = 0;
+    EXPECT_EQ(EVP_PKEY_get_octet_string_param(ec_, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &length), 1);
+    const std::string xy(reinterpret_cast<char*>(point) + 1, 64);
+    return absl::StrCat(R"({"keys":[{"kty":"RSA","kid":"rsa-1","use":"sig","alg":"RS256","n":")",
+                        B64(Bn(rsa_, OSSL_PKEY_PARAM_RSA_N)), R"(","e":")", B64(Bn(rsa_, OSSL_PKEY_PARAM_RSA_E)),
+                        R"("},{"kty":"EC","kid":"ec-1","crv":"P-256","x":")", B64(xy.substr(0, 32)), R"(","y":")",
+                        B64(xy.substr(32)), R"("},{"kty":"oct","kid":"secret","k":"c2VjcmV0"}]})");
+  }
+
+  // A token with `header` and `payload` (JSON), signed as the header's alg says.
+  std::string Sign(const std::string& header, const std::string& payload) const {
+    const std::string text = absl::StrCat(B64(header), ".", B64(payload));
+    const bool ec = header.find("ES256") != std::string::npos;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EXPECT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, ec ? ec_ : rsa_), 1);
+    size_t length = 0;
+    EVP_DigestSign(ctx, nullptr, &length, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    std::string signature(length, '\0');
+    EXPECT_EQ(EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()), &length,
+                             reinterpret_cast<const unsigned char*>(text.data()), text.size()),
+              1);
+    signature.resize(length);
+    EVP_MD_CTX_free(ctx);
+    if (ec) {
+      // DER to JWS's r || s.
+      const unsigned char* der = reinterpret_cast<const unsigned char*>(signature.data());
+      ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(signature.size()));
+      std::string raw(64, '\0');
+      BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), 32);
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+      ECDSA_SIG_free(sig);
+      signature = raw;
+    }
+    return absl::StrCat(text, ".", B64(signature));
+  }
+
+  EVP_PKEY* rsa_;
+  EVP_PKEY* ec_;
+};
+
+constexpr int64_t kNow = 1'800'000'000;
+
+std::string Claims(absl::string_view extra = "", int64_t exp = kNow + 3600) {
+  return absl::StrCat(R"({"iss":"https://issuer.test","aud":"app","sub":"user-1","exp":)", exp, R"(,"iat":)", kNow - 10,
+                      extra, "}");
+}
+
+class JwtTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<JwkSet> keys = ParseJwks(issuer_.Jwks());
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    ASSERT_EQ(keys->size(), 2u) << "the symmetric key is skipped";
+    keys_ = std::move(*keys);
+  }
+  absl::StatusOr<storage::Value> Verify(const std::string& token) {
+    return VerifyJwt(token, keys_, {.issuer = "https://issuer.test", .audience = "app", .now = absl::FromUnixSeconds(kNow)});
+  }
+
+  TestIssuer issuer_;
+  JwkSet keys_;
+};
+
+TEST_F(JwtTest, ValidTokensOfBothAlgorithms) {
+  for (const char* header : {R"({"alg":"RS256","kid":"rsa-1","typ":"JWT"})", R"({"alg":"ES256","kid":"ec-1"})"}) {
+    absl::StatusOr<storage::Value> claims = Verify(issuer_.Sign(header, Claims(R"(,"email":"ann@example.com")")));
+    ASSERT_TRUE(claims.ok()) << header << ": " << claims.status();
+    EXPECT_EQ(claims->Get("sub").string(), "user-1");
+    EXPECT_EQ(claims->Get("email").string(), "ann@example.com");
+  }
+  // An audience list holding ours; no kid: the first key of the algorithm's type.
+  EXPECT_TRUE(Verify(issuer_.Sign(R"({"alg":"RS256"})",
+                                  R"({"iss":"https://issuer.test","aud":["other","app"],"exp":1800003600})")).ok());
+  // Within the clock skew.
+  EXPECT_TRUE(Verify(issuer_.Sign(R"({"alg":"RS256","kid":"rsa-1"})", Claims("", kNow - 30))).ok());
+}
+
+TEST_F(JwtTest, TheRefusalMatrix) {
+  const std::string rs = R"({"alg":"RS256","kid":"rsa-1"})";
+  const std::string good = issuer_.Sign(rs, Claims());
+  struct Case {
+    std::string name;
+    std::string token;
+    std::string why;
+  };
+  std::string tampered = good;
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  const std::string other_payload =
+      absl::StrCat(good.substr(0, good.find('.') + 1), B64(Claims(R"(,"admin":true)")), good.substr(good.rfind('.')));
+  // HS256 keyed with the RSA public key's bytes, as a confused verifier would take it.
+  const std::string hs_text = absl::StrCat(B64(R"({"alg":"HS256","kid":"rsa-1"})"), ".", B64(Claims()));
+  const std::string hs = absl::StrCat(hs_text, ".", B64(HmacSha256(Bn(issuer_.rsa_, OSSL_PKEY_PARAM_RSA_N), hs_text)));
+  const std::vector<Case> cases = {
+      {"bad signature", tampered, "the signature does not match"},
+      {"payload swapped", other_payload, "the signature does not match"},
+      {"other issuer", issuer_.Sign(rs, R"({"iss":"https://evil.test","aud":"app","exp":1800003600})"), "another issuer"},
+      {"other audience", issuer_.Sign(rs, R"({"iss":"https://issuer.test","aud":"else","exp":1800003600})"), "another audience"},
+      {"no audience", issuer_.Sign(rs, R"({"iss":"https://issuer.test","exp":1800003600})"), "another audience"},
+      {"expired", issuer_.Sign(rs, Claims("", kNow - 120)), "it has expired"},
+      {"no expiry", issuer_.Sign(rs, R"({"iss":"https://issuer.test","aud":"app"})"), "no expiry"},
+      {"not yet valid", issuer_.Sign(rs, Claims(absl::StrCat(R"(,"nbf":)", kNow + 600))), "not valid yet"},
+      {"issued in the future", issuer_.Sign(rs, R"({"iss":"https://issuer.test","aud":"app","exp":1800003600,"iat":1800000600})"),
+       "issued in the future"},
+      {"alg none", absl::StrCat(B64(R"({"alg":"none"})"), ".", B64(Claims()), "."), "\"none\" is not accepted"},
+      {"HS256 with the public key", hs, "\"HS256\" is not accepted"},
+      {"ES256 header on an RSA signature", absl::StrCat(B64(R"({"alg":"ES256","kid":"ec-1"})"), good.substr(good.find('.'))),
+       "not 64 bytes"},
+      {"two parts", good.substr(0, good.rfind('.')), "three parts"},
+      {"garbage", "a.b.c", "not base64url"},
+      {"not JSON", absl::StrCat(B64("not json"), ".", B64(Claims()), ".", B64("x")), "header is not a JSON object"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<storage::Value> verified = Verify(c.token);
+    EXPECT_TRUE(absl::IsUnauthenticated(verified.status())) << c.name << ": " << verified.status();
+    EXPECT_THAT(verified.status().message(), HasSubstr(c.why)) << c.name;
+  }
+  // An unknown kid is NOT_FOUND: the caller fetches the keys again (rotation) before refusing.
+  absl::StatusOr<storage::Value> unknown = Verify(issuer_.Sign(R"({"alg":"RS256","kid":"rsa-2"})", Claims()));
+  EXPECT_TRUE(absl::IsNotFound(unknown.status())) << unknown.status();
+}
+
+TEST_F(JwtTest, JwksDocumentsThatAreNone) {
+  EXPECT_FALSE(ParseJwks("[]").ok());
+  EXPECT_FALSE(ParseJwks(R"({"keys":{}})").ok());
+  absl::StatusOr<JwkSet> weak = ParseJwks(R"({"keys":[{"kty":"RSA","kid":"short","n":"AQAB","e":"AQAB"}]})");
+  ASSERT_TRUE(weak.ok());
+  EXPECT_TRUE(weak->empty()) << "an RSA key under 2048 bits is skipped";
+}
+
+}  // namespace
+}  // namespace isobar::supervisor
