@@ -123,7 +123,10 @@ bool Verified(EVP_PKEY* key, absl::string_view signed_text, absl::string_view si
 absl::StatusOr<std::optional<absl::Time>> Date(const Value& claims, absl::string_view name) {
   const Value& v = claims.Get(name);
   if (v.type() == Value::Type::kUndefined || v.type() == Value::Type::kNull) return std::nullopt;
-  if (v.type() != Value::Type::kFloat64) return Refused(absl::StrCat("`", name, "` is not a number"));
+  // Seconds since the epoch, within a range a clock can mean (and a cast can hold).
+  if (v.type() != Value::Type::kFloat64 || !(v.float64() >= 0 && v.float64() < 1e11)) {
+    return Refused(absl::StrCat("`", name, "` is not a date"));
+  }
   return absl::FromUnixMillis(static_cast<int64_t>(v.float64() * 1000));
 }
 

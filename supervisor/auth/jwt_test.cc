@@ -150,6 +150,8 @@ TEST_F(JwtTest, TheRefusalMatrix) {
       {"HS256 with the public key", hs, "\"HS256\" is not accepted"},
       {"ES256 header on an RSA signature", absl::StrCat(B64(R"({"alg":"ES256","kid":"ec-1"})"), good.substr(good.find('.'))),
        "not 64 bytes"},
+      {"a date past any clock", issuer_.Sign(rs, R"({"iss":"https://issuer.test","aud":"app","exp":1e300})"), "is not a date"},
+      {"a date that is text", issuer_.Sign(rs, R"({"iss":"https://issuer.test","aud":"app","exp":"soon"})"), "is not a date"},
       {"two parts", good.substr(0, good.rfind('.')), "three parts"},
       {"garbage", "a.b.c", "not base64url"},
       {"not JSON", absl::StrCat(B64("not json"), ".", B64(Claims()), ".", B64("x")), "header is not a JSON object"},
