@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/http_field.h"
 #include "supervisor/http/http_server.h"
 
 // HttpServer's messages: what a request and a response are made of, and which responses may go out.
@@ -32,11 +33,7 @@ absl::Status CheckResponse(const HttpResponse& response) {
         })) {
       return absl::InvalidArgumentError("a header name is not a token");
     }
-    // A field value: visible characters, spaces and tabs, and bytes above 0x7f (obs-text).
-    if (!std::all_of(value.begin(), value.end(), [](char c) {
-          const unsigned char u = static_cast<unsigned char>(c);
-          return u == '\t' || (u >= 0x20 && u != 0x7f);
-        })) {
+    if (!IsHttpFieldValue(value)) {
       return absl::InvalidArgumentError(absl::StrCat("the value of header ", name, " holds a control character"));
     }
   }

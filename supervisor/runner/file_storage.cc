@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/http_field.h"
 #include "base/log.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
@@ -169,11 +170,7 @@ absl::StatusOr<std::optional<StoredFile>> FindFile(storage::Transaction& txn, ab
 
 // The type goes out again as a Content-Type header: a header value, and a short one.
 absl::Status CheckContentType(const std::optional<std::string>& content_type) {
-  if (content_type.has_value() &&
-      (content_type->size() > 256 || !std::all_of(content_type->begin(), content_type->end(), [](char c) {
-        const unsigned char u = static_cast<unsigned char>(c);
-        return u == '\t' || (u >= 0x20 && u != 0x7f);
-      }))) {
+  if (content_type.has_value() && (content_type->size() > 256 || !IsHttpFieldValue(*content_type))) {
     return absl::InvalidArgumentError("Invalid content type: at most 256 characters, none of them control characters");
   }
   return absl::OkStatus();
