@@ -47,6 +47,17 @@ class BlobStore {
   // when nothing is stored under `key`; OUT_OF_RANGE when the bytes end before the range does.
   virtual absl::Status Read(absl::string_view key, uint64_t offset, uint64_t length,
                             const std::function<absl::Status(absl::string_view)>& sink) = 0;
+  // The same range as one string (for ranges small enough to hold: a chunk, a function's file).
+  absl::StatusOr<std::string> ReadString(absl::string_view key, uint64_t offset, uint64_t length) {
+    std::string bytes;
+    bytes.reserve(length);
+    absl::Status read = Read(key, offset, length, [&bytes](absl::string_view part) {
+      bytes.append(part.data(), part.size());
+      return absl::OkStatus();
+    });
+    if (!read.ok()) return read;
+    return bytes;
+  }
   virtual absl::Status Delete(absl::string_view key) = 0;
   // The bytes stored for the deployment, orphans included (its quota counts them).
   virtual absl::StatusOr<uint64_t> TotalBytes() = 0;

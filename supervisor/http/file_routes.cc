@@ -83,14 +83,7 @@ class FileRoutes::FileSource final : public BodySource {
     offset_ += take;
     left_ -= take;
     executor_.Run([live = live_, id = id_, offset, take, done = std::move(done)]() mutable {
-      std::string part;
-      part.reserve(take);
-      absl::Status read = live->db().files().Read(id, offset, take, [&part](absl::string_view bytes) {
-        part.append(bytes.data(), bytes.size());
-        return absl::OkStatus();
-      });
-      if (!read.ok()) return std::move(done)(read);
-      std::move(done)(std::move(part));
+      std::move(done)(live->db().files().ReadString(id, offset, take));
     });
   }
 

@@ -68,12 +68,7 @@ std::string MetadataJson(const StoredFile& file) {
 
 // The file's bytes and type as the runtime's get/getBlob read them: {data|blob: base64, contentType}.
 absl::StatusOr<std::string> BlobJson(storage::Database& db, const StoredFile& file, absl::string_view data_field) {
-  std::string bytes;
-  bytes.reserve(file.size);
-  RETURN_IF_ERROR(db.files().Read(file.id, 0, file.size, [&bytes](absl::string_view part) {
-    bytes.append(part.data(), part.size());
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(std::string bytes, db.files().ReadString(file.id, 0, file.size));
   return absl::StrCat("{\"", data_field, "\":", Quote(absl::Base64Escape(bytes)), ",\"contentType\":",
                       file.content_type.has_value() ? Quote(*file.content_type) : "null", "}");
 }
@@ -134,6 +129,42 @@ absl::StatusOr<std::string> Delete(InvocationSession& session, const Value& args
   }
 }
 
+// The type goes out again as a Content-Type header: a header value, and a short one.
+absl::Status CheckContentType(const std::optional<std::string>& content_type) {
+  if (content_type.has_value() && (content_type->size() > 256 || !IsHttpFieldValue(*content_type))) {
+    return absl::InvalidArgumentError("Invalid content type: at most 256 characters, none of them control characters");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDigest(absl::string_view digest_base64, const std::optional<std::string>& expected_sha256) {
+  if (expected_sha256.has_value() && *expected_sha256 != digest_base64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Sha256 mismatch. Expected: ", expected_sha256->substr(0, 100), " Actual: ", digest_base64));
+  }
+  return absl::OkStatus();
+}
+
+// Inserts the _storage document for a file of `size` bytes with `digest` in `txn`.
+absl::Status CheckFileSize(uint64_t size) {
+  if (size > kMaxFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("The file is too large (", size, " bytes; the limit is ",
+                                                   kMaxFileBytes, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> InsertFileDocument(storage::Transaction& txn, absl::string_view digest_base64, uint64_t size,
+                                               std::optional<std::string> content_type) {
+  ASSIGN_OR_RETURN(Value document,
+                   Value::MakeObject({{"sha256", Value::String(std::string(digest_base64))},
+                                      {"size", Value::Float64(static_cast<double>(size))},
+                                      {"contentType", content_type.has_value() ? Value::String(*std::move(content_type))
+                                                                               : Value::Null()}}));
+  ASSIGN_OR_RETURN(storage::DocumentId id, txn.Insert(storage::kStorageTable, document, storage::Access::kSystem));
+  return storage::EncodeDocumentId(id);
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<StoredFile>> FindFile(storage::Transaction& txn, absl::string_view operation,
@@ -168,41 +199,10 @@ absl::StatusOr<std::optional<StoredFile>> FindFile(storage::Transaction& txn, ab
   return file;
 }
 
-// The type goes out again as a Content-Type header: a header value, and a short one.
-absl::Status CheckContentType(const std::optional<std::string>& content_type) {
-  if (content_type.has_value() && (content_type->size() > 256 || !IsHttpFieldValue(*content_type))) {
-    return absl::InvalidArgumentError("Invalid content type: at most 256 characters, none of them control characters");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckDigest(absl::string_view digest_base64, const std::optional<std::string>& expected_sha256) {
-  if (expected_sha256.has_value() && *expected_sha256 != digest_base64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Sha256 mismatch. Expected: ", expected_sha256->substr(0, 100), " Actual: ", digest_base64));
-  }
-  return absl::OkStatus();
-}
-
-// Inserts the _storage document for a file of `size` bytes with `digest` in `txn`.
-absl::StatusOr<std::string> InsertFileDocument(storage::Transaction& txn, absl::string_view digest_base64, uint64_t size,
-                                               std::optional<std::string> content_type) {
-  ASSIGN_OR_RETURN(Value document,
-                   Value::MakeObject({{"sha256", Value::String(std::string(digest_base64))},
-                                      {"size", Value::Float64(static_cast<double>(size))},
-                                      {"contentType", content_type.has_value() ? Value::String(*std::move(content_type))
-                                                                               : Value::Null()}}));
-  ASSIGN_OR_RETURN(storage::DocumentId id, txn.Insert(storage::kStorageTable, document, storage::Access::kSystem));
-  return storage::EncodeDocumentId(id);
-}
-
 absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transaction& txn, absl::string_view bytes,
                                       std::optional<std::string> content_type,
                                       const std::optional<std::string>& expected_sha256) {
-  if (bytes.size() > kMaxFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("The file is too large (", bytes.size(), " bytes; the limit is ",
-                                                   kMaxFileBytes, ")"));
-  }
+  RETURN_IF_ERROR(CheckFileSize(bytes.size()));
   RETURN_IF_ERROR(CheckContentType(content_type));
   const std::string digest_base64 = absl::Base64Escape(Sha256(bytes));
   RETURN_IF_ERROR(CheckDigest(digest_base64, expected_sha256));
@@ -214,17 +214,10 @@ absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transactio
 absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_view bytes,
                                          std::optional<std::string> content_type,
                                          const std::optional<std::string>& expected_sha256) {
-  for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<storage::Transaction> txn = db.Begin();
-    ASSIGN_OR_RETURN(std::string id, StoreFile(db, *txn, bytes, content_type, expected_sha256));
-    absl::StatusOr<storage::Timestamp> committed = db.Commit(*txn);
-    if (committed.ok()) return id;
-    // Only a conflict (creating the _storage table: two first files at once) surely left no
-    // document; after any other failure the commit may have happened, and housekeeping decides.
-    if (!absl::IsAborted(committed.status())) return committed.status();
-    (void)db.files().Delete(id);
-    if (attempt + 1 >= kMaxStoreAttempts) return committed.status();
-  }
+  RETURN_IF_ERROR(CheckFileSize(bytes.size()));
+  FileWriter writer(db, kMaxFileBytes);
+  RETURN_IF_ERROR(writer.Append(bytes));
+  return writer.Commit(std::move(content_type), expected_sha256);
 }
 
 FileWriter::FileWriter(storage::Database& db, uint64_t max_bytes, uint64_t quota)

@@ -55,7 +55,7 @@ absl::StatusOr<std::optional<StoredFile>> FindFile(storage::Transaction& txn, ab
 absl::StatusOr<std::string> StoreFile(storage::Database& db, storage::Transaction& txn, absl::string_view bytes,
                                       std::optional<std::string> content_type,
                                       const std::optional<std::string>& expected_sha256);
-// The same in a transaction of its own, committed (uploads, actions).
+// The same in a transaction of its own, committed (actions), as a FileWriter stores an upload.
 absl::StatusOr<std::string> StoreFileNow(storage::Database& db, absl::string_view bytes,
                                          std::optional<std::string> content_type,
                                          const std::optional<std::string>& expected_sha256);
