@@ -6,6 +6,8 @@
 //   isobarctl deployments create NAME   a new deployment; prints its API key (shown once)
 //   isobarctl deployments get NAME      a deployment's summary
 //   isobarctl deployments set-file-quota NAME BYTES|default   (the server's admin key)
+//   isobarctl egress get|reset NAME     where a deployment's actions may fetch (the server's admin key)
+//   isobarctl egress set NAME POLICY_JSON   e.g. '{"allow":["10.1.0.0/16"],"ports":[443,8443]}'
 //   isobarctl env set NAME VALUE        an environment variable of --deployment / $ISOBAR_DEPLOYMENT
 //   isobarctl env list                  its environment variables
 //   isobarctl logs                      function log lines as they happen (--deployment narrows)
@@ -34,6 +36,7 @@
 #include "base/flags.h"
 #include "cli/bundle.h"
 #include "cli/function_path.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
 
@@ -80,7 +83,8 @@ int Main(int argc, char** argv) {
   int timeout_ms = 0;
   int transitions = 0;
   FlagSet flags(
-      "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME");
+      "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME | "
+      "egress get|set|reset NAME");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
   flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
@@ -185,6 +189,42 @@ int Main(int argc, char** argv) {
     if (!deployment.site_url().empty()) std::printf("site URL (HTTP actions): %s\n", deployment.site_url().c_str());
     std::printf("file storage: %llu of %llu bytes\n", static_cast<unsigned long long>(deployment.file_bytes()),
                 static_cast<unsigned long long>(deployment.file_quota_bytes()));
+    return 0;
+  }
+  if (command == "egress") {
+    // The operator's per-deployment egress policy (isobar.v1.EgressPolicy as JSON).
+    const bool get = args->size() == 3 && (*args)[1] == "get";
+    const bool set = args->size() == 4 && (*args)[1] == "set";
+    const bool reset = args->size() == 3 && (*args)[1] == "reset";
+    if (!get && !set && !reset) {
+      std::fprintf(stderr, "usage: isobarctl egress get NAME | set NAME POLICY_JSON | reset NAME\n"
+                           "  POLICY_JSON e.g. '{\"allow\":[\"10.1.0.0/16\"],\"allowHosts\":[\"api.example.com\"],"
+                           "\"ports\":[443,8443],\"maxConcurrent\":8,\"timeoutSeconds\":30}'\n");
+      return 2;
+    }
+    auto deployments = isobar::v1::Deployments::NewStub(channel);
+    isobar::v1::EgressPolicy policy;
+    grpc::Status status;
+    if (get) {
+      isobar::v1::GetEgressRequest request;
+      request.set_deployment((*args)[2]);
+      status = deployments->GetEgress(&context, request, &policy);
+    } else {
+      isobar::v1::SetEgressRequest request;
+      request.set_deployment((*args)[2]);
+      request.set_reset(reset);
+      if (set && !google::protobuf::util::JsonStringToMessage((*args)[3], request.mutable_policy()).ok()) {
+        std::fprintf(stderr, "POLICY_JSON is not an egress policy (see isobar.v1.EgressPolicy in proto/isobar/v1/api.proto)\n");
+        return 2;
+      }
+      status = deployments->SetEgress(&context, request, &policy);
+    }
+    if (!status.ok()) return Fail(status, context);
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    (void)google::protobuf::util::MessageToJsonString(policy, &json, options);
+    std::printf("%s", json.c_str());
     return 0;
   }
   if (command == "env") {

@@ -155,6 +155,24 @@ absl::Status Catalog::SetFileQuota(DeploymentId deployment, std::optional<uint64
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::string>> Catalog::EgressPolicy(DeploymentId deployment) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT egress_policy FROM isobar.deployments WHERE id = $1",
+                                          {Param(deployment.value())}));
+  if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no deployment ", deployment.value()));
+  if (r.IsNull(0, 0)) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(r.Get(0, 0)));
+}
+
+absl::Status Catalog::SetEgressPolicy(DeploymentId deployment, std::optional<std::string> policy_json) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Exec("UPDATE isobar.deployments SET egress_policy = $2 WHERE id = $1",
+                                          {Param(deployment.value()),
+                                           policy_json.has_value() ? PgParam(*policy_json) : PgParam::Null()}));
+  if (r.affected_rows() == 0) return absl::NotFoundError(absl::StrCat("no deployment ", deployment.value()));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> Catalog::DeploymentsWithTable(TableNumber number) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
   ASSIGN_OR_RETURN(PgResult r, conn->Exec("SELECT d.name FROM isobar.deployments d JOIN isobar.tables t"

@@ -78,6 +78,9 @@ class Catalog {
   absl::StatusOr<FileStorageUse> FileStorage(DeploymentId deployment);
   // nullopt restores the server's default.
   absl::Status SetFileQuota(DeploymentId deployment, std::optional<uint64_t> quota);
+  // The operator's egress policy for the deployment, as the API stored it (JSON); nullopt: the defaults.
+  absl::StatusOr<std::optional<std::string>> EgressPolicy(DeploymentId deployment);
+  absl::Status SetEgressPolicy(DeploymentId deployment, std::optional<std::string> policy_json);
   // The names of the deployments that have table `number` (a system table's, say), in name order.
   absl::StatusOr<std::vector<std::string>> DeploymentsWithTable(TableNumber number);
 

@@ -176,6 +176,9 @@ const std::vector<Migration>& Migrations() {
       {10,
        "a deployment's file storage quota as the operator set it; NULL for the server's default",
        {"ALTER TABLE isobar.deployments ADD COLUMN file_quota_bytes bigint CHECK (file_quota_bytes >= 0)"}},
+      {11,
+       "a deployment's egress policy as the operator set it (isobar.v1.EgressPolicy as JSON); NULL for the defaults",
+       {"ALTER TABLE isobar.deployments ADD COLUMN egress_policy text"}},
   };
   return *migrations;
 }

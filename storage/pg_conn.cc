@@ -84,6 +84,14 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conni
 PgConn::~PgConn() { PQfinish(conn_); }
 
 bool PgConn::healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+std::string PgConn::server_host() const {
+  const char* host = PQhost(conn_);
+  return host == nullptr ? "" : host;
+}
+std::string PgConn::server_port() const {
+  const char* port = PQport(conn_);
+  return port == nullptr ? "" : port;
+}
 bool PgConn::reusable() const { return healthy() && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
 
 absl::StatusOr<PgResult> PgConn::Exec(absl::string_view sql, const std::vector<PgParam>& params) {

@@ -88,6 +88,10 @@ class PgConn {
 
   // False once the connection is broken; the pool then replaces it.
   bool healthy() const;
+  // The server this connection reached: its host (a name, an address, or a unix socket directory,
+  // which starts with '/') and port.
+  std::string server_host() const;
+  std::string server_port() const;
   // Healthy and outside any transaction: safe to hand to the next user.
   bool reusable() const;
 

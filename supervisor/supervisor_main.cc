@@ -47,6 +47,7 @@
 #include "supervisor/api/malformed_request.h"
 #include "supervisor/api/worker_service.h"
 #include "supervisor/deploy/instance.h"
+#include "supervisor/egress/http_fetcher.h"
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/http/convex_http_api.h"
 #include "supervisor/http/convex_sync.h"
@@ -107,6 +108,27 @@ struct Config {
   // serving them within the lease duration; we start serving after it).
   bool take_over = false;
 };
+
+// This server's own endpoints, which fetch never reaches: its listeners ("host:port") and the
+// PostgreSQL server it uses (nothing when that is a unix socket, as the embedded one is).
+std::vector<Endpoint> InternalEndpoints(const std::vector<std::string>& listeners, storage::PgPool& pg) {
+  std::vector<Endpoint> out;
+  auto add = [&out](const std::string& host, absl::string_view port_text) {
+    int port = 0;
+    if (!absl::SimpleAtoi(port_text, &port)) return;
+    for (const Endpoint& endpoint : EndpointsOf(host, port)) out.push_back(endpoint);
+  };
+  for (const std::string& listener : listeners) {
+    const size_t colon = listener.rfind(':');
+    if (colon != std::string::npos) add(listener.substr(0, colon), absl::string_view(listener).substr(colon + 1));
+  }
+  if (absl::StatusOr<storage::PgPool::Lease> conn = pg.Acquire(); conn.ok()) {
+    add((*conn)->server_host(), (*conn)->server_port());
+  } else {
+    ISOBAR_LOG(kWarning, kComponent) << "cannot tell which PostgreSQL server fetch must not reach: " << conn.status();
+  }
+  return out;
+}
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
 
@@ -316,7 +338,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     tracker.InvalidateAll(deployment);
     scheduler.Wake(deployment);  // a push's crons run from the moment its version is active
   });
-  HostCallRouter router(pg_pool, executor, runner);
+  // Actions' fetch: made here, never by a worker, and never to this server's own endpoints (set
+  // below, once every listener is bound) nor, by default, to any address that is not public.
+  HttpFetcher fetcher(HttpFetcher::Options{.local_addresses = MachineAddresses()});
+  HostCallRouter router(pg_pool, executor, runner, &fetcher);
   WorkerService worker_service(pool, router);
   grpc::ServerBuilder internal_builder;
   internal_builder.SetMaxReceiveMessageSize(64 << 20);
@@ -399,6 +424,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);
+  fetcher.SetInternal(InternalEndpoints({address, http_address, site_address}, pg_pool));
   if (http_server != nullptr) {
     RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/http_url", absl::StrCat("http://", http_address, "\n")));
   }
@@ -459,6 +485,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     ISOBAR_LOG(kWarning, kComponent) << unanswered << " invocations did not finish in time and are cancelled";
   }
   http_drain.join();
+  fetcher.Shutdown();  // fetches of invocations cut short end too
   logs.Close();  // log tails end
   public_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   pool.Shutdown();

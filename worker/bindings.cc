@@ -84,7 +84,7 @@ void AsyncSyscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
   Invocation* invocation = CurrentInvocation(info);
   std::string op, args;
   if (invocation == nullptr || !SyscallArguments(info, invocation, &op, &args)) return;
-  if (invocation->queue.size() >= invocation->limits->max_pending_async_syscalls) {
+  if (invocation->queue.size() + invocation->in_flight_calls >= invocation->limits->max_pending_async_syscalls) {
     ThrowError(isolate, v8::Exception::RangeError,
                absl::StrCat("Too many concurrent async syscalls (limit ", invocation->limits->max_pending_async_syscalls, ")"));
     return;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <utility>
 
@@ -47,19 +48,6 @@ clockid_t CurrentThreadCpuClock() {
 
 // Convex's messages for its time and memory limits.
 constexpr char kOutOfMemory[] = "JavaScript execution ran out of memory (maximum memory usage: 64 MB)";
-
-constexpr char kSleepOp[] = "isobar/sleep";
-
-// The delay of an isobar/sleep call ({"ms":N}); 0 if it cannot be read.
-double SleepMs(const std::string& args) {
-  const size_t at = args.find("\"ms\":");
-  double ms = 0;
-  if (at == std::string::npos) return 0;
-  const size_t start = at + 5;
-  const size_t end = args.find_first_of(",}", start);
-  if (!absl::SimpleAtod(args.substr(start, end == std::string::npos ? std::string::npos : end - start), &ms)) return 0;
-  return ms;
-}
 
 bool IsBatchable(const std::string& op) { return op == "1.0/get" || op == "1.0/queryStreamNext"; }
 
@@ -127,6 +115,7 @@ Evaluator::Step Evaluator::Start(Invoke invoke) {
   inv.code_cache = code_cache_.get();
   const bool action = invoke.has_function() && IsActionKind(invoke.function().kind());
   inv.deterministic = !invoke.has_eval() && !action;
+  inv.concurrent = action;
   inv.cpu_budget = invoke.cpu_budget_ms() > 0 ? absl::Milliseconds(invoke.cpu_budget_ms())
                    : action                    ? absl::Minutes(10)
                                                : absl::Seconds(1);
@@ -165,7 +154,7 @@ Evaluator::Step Evaluator::Start(Invoke invoke) {
   });
 }
 
-Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<std::string>> results) {
+Evaluator::Step Evaluator::Resume(InvocationId id, uint64_t batch, std::vector<absl::StatusOr<std::string>> results) {
   auto it = running_.find(id);
   if (it == running_.end()) {
     InvocationResult unknown;
@@ -173,15 +162,19 @@ Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<st
     return Step{std::move(unknown), {}};
   }
   Invocation& inv = *it->second;
-  if (results.size() != inv.in_flight.size()) {
+  auto sent = inv.in_flight.find(batch);
+  if (sent == inv.in_flight.end() || results.size() != sent->second.size()) {
     InvocationResult wrong;
     wrong.result_json = absl::InternalError("host results do not match the calls made");
     return Finish(std::move(it->second), std::move(wrong), /*retire_isolate=*/false);
   }
-  return Advance(inv, [&results](Invocation& inv, v8::Local<v8::Context> context) {
+  std::vector<Invocation::PendingAsync> calls = std::move(sent->second);
+  inv.in_flight.erase(sent);
+  inv.in_flight_calls -= calls.size();
+  return Advance(inv, [&results, &calls](Invocation& inv, v8::Local<v8::Context> context) {
     v8::Isolate* isolate = context->GetIsolate();
     for (size_t i = 0; i < results.size(); ++i) {
-      v8::Local<v8::Promise::Resolver> resolver = inv.in_flight[i].resolver.Get(isolate);
+      v8::Local<v8::Promise::Resolver> resolver = calls[i].resolver.Get(isolate);
       if (results[i].ok()) {
         (void)resolver->Resolve(context, NewString(isolate, *results[i])).FromMaybe(false);
       } else if (absl::StartsWith(results[i].status().message(), "Unknown operation ")) {
@@ -195,7 +188,6 @@ Evaluator::Step Evaluator::Resume(InvocationId id, std::vector<absl::StatusOr<st
         (void)resolver->Reject(context, HostCallError(context, results[i].status())).FromMaybe(false);
       }
     }
-    inv.in_flight.clear();
     return true;
   });
 }
@@ -216,9 +208,13 @@ void Evaluator::Cancel(InvocationId id) {
 
 void Evaluator::WarnUnawaited(Invocation& inv) {
   std::map<std::string, size_t> counts;  // by name, sorted as Convex lists them
-  for (const Invocation::PendingAsync& call : inv.queue) {
+  auto count = [&counts](const Invocation::PendingAsync& call) {
     const size_t slash = call.op.rfind('/');
     ++counts[slash == std::string::npos ? call.op : call.op.substr(slash + 1)];
+  };
+  for (const Invocation::PendingAsync& call : inv.queue) count(call);
+  for (const auto& [batch, calls] : inv.in_flight) {
+    for (const Invocation::PendingAsync& call : calls) count(call);
   }
   size_t total = 0;
   std::vector<std::string> names;
@@ -243,7 +239,7 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
     return Finish(std::move(running_[inv.id]), std::move(exhausted), /*retire_isolate=*/true);
   }
   InvocationResult out;
-  std::vector<HostRequest> batch;
+  std::vector<HostBatch> batches;
   bool terminated = false;
   {
     const absl::Duration cpu_start = Watchdog::CpuTime(js_thread_clock_);
@@ -257,32 +253,22 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
       inv.failure = absl::InternalError("the runtime prelude failed to start");
       inv.failure_is_user = false;
     }
-    // The next batch of queued async calls: consecutive gets and stream reads (up to 16), or one call
-    // of anything else.
-    auto send_batch = [&] {
-      // A timer (an action's isobar/sleep) waits for its time on the host and holds the invocation's
-      // one call in flight meanwhile: other calls go first, and of timers, the shortest.
-      if (inv.queue.front().op == kSleepOp) {
-        auto next = std::find_if(inv.queue.begin(), inv.queue.end(), [](const Invocation::PendingAsync& call) {
-          return call.op != kSleepOp;
-        });
-        if (next == inv.queue.end()) {
-          next = std::min_element(inv.queue.begin(), inv.queue.end(), [](const auto& a, const auto& b) {
-            return SleepMs(a.args) < SleepMs(b.args);
-          });
-        }
-        if (next != inv.queue.begin()) {
-          Invocation::PendingAsync chosen = std::move(*next);
-          inv.queue.erase(next);
-          inv.queue.push_front(std::move(chosen));
-        }
-      }
+    // The queue's next batch (consecutive gets and stream reads, up to 16, or one call of anything
+    // else); for an action, every queued call, each its own batch.
+    auto send_batches = [&] {
       do {
-        inv.in_flight.push_back(std::move(inv.queue.front()));
-        inv.queue.pop_front();
-      } while (IsBatchable(inv.in_flight.front().op) && inv.in_flight.size() < kMaxBatch && !inv.queue.empty() &&
-               IsBatchable(inv.queue.front().op));
-      for (const Invocation::PendingAsync& call : inv.in_flight) batch.push_back({call.op, call.args});
+        HostBatch out;
+        out.id = inv.next_batch++;
+        std::vector<Invocation::PendingAsync>& calls = inv.in_flight[out.id];
+        do {
+          calls.push_back(std::move(inv.queue.front()));
+          inv.queue.pop_front();
+        } while (IsBatchable(calls.front().op) && calls.size() < kMaxBatch && !inv.queue.empty() &&
+                 IsBatchable(inv.queue.front().op));
+        for (const Invocation::PendingAsync& call : calls) out.calls.push_back({call.op, call.args});
+        inv.in_flight_calls += calls.size();
+        batches.push_back(std::move(out));
+      } while (inv.concurrent && !inv.queue.empty());
     };
     while (ok) {
       if (!inv.awaiting.IsEmpty()) {
@@ -298,12 +284,12 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
           break;
         }
         if (promise->State() == v8::Promise::kPending) {
-          if (inv.queue.empty()) {
+          if (inv.queue.empty() && inv.in_flight.empty()) {
             inv.failure = absl::UnknownError("Returned promise will never resolve");
             ok = false;
             break;
           }
-          send_batch();
+          if (!inv.queue.empty() && (inv.concurrent || inv.in_flight.empty())) send_batches();
           break;
         }
         value = promise->Result();
@@ -323,10 +309,10 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
           }
           if (!inv.queue.empty()) {
             if (inv.dangling_result.IsEmpty()) inv.dangling_result.Reset(isolate, value);
-            send_batch();
+            send_batches();
             break;
           }
-        } else if (inv.invoke.has_function() && !inv.queue.empty()) {
+        } else if (inv.invoke.has_function() && (!inv.queue.empty() || !inv.in_flight.empty())) {
           WarnUnawaited(inv);
         }
         finished = true;
@@ -345,7 +331,7 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
     }
     terminated = turn.End();
     inv.cpu_used += Watchdog::CpuTime(js_thread_clock_) - cpu_start;
-    if (!batch.empty() && !terminated) return Step{std::nullopt, std::move(batch)};
+    if (!finished && ok && !terminated) return Step{std::nullopt, std::move(batches)};
     if (terminated) {
       out.result_json = deployment_isolate.heap_exhausted()
                             ? absl::ResourceExhaustedError(kOutOfMemory)
@@ -397,10 +383,20 @@ Evaluator::Step Evaluator::Finish(std::unique_ptr<Invocation> invocation, Invoca
 InvocationResult Evaluator::Run(Invoke invoke) {
   const InvocationId id(invoke.invocation_id());
   Step step = Start(std::move(invoke));
+  std::deque<HostBatch> sent;  // answered in the order they were sent
   while (!step.done.has_value()) {
+    for (HostBatch& batch : step.batches) sent.push_back(std::move(batch));
+    if (sent.empty()) {
+      Cancel(id);
+      InvocationResult stuck;
+      stuck.result_json = absl::InternalError("an invocation waits with no host call out");
+      return stuck;
+    }
+    const HostBatch batch = std::move(sent.front());
+    sent.pop_front();
     std::vector<absl::StatusOr<std::string>> results;
-    for (const HostRequest& call : step.host_calls) results.push_back(host_.Call(id, call.op, call.args_json));
-    step = Resume(id, std::move(results));
+    for (const HostRequest& call : batch.calls) results.push_back(host_.Call(id, call.op, call.args_json));
+    step = Resume(id, batch.id, std::move(results));
   }
   return std::move(*step.done);
 }

@@ -4,8 +4,9 @@
 //   Evaluator evaluator(host_calls, watchdog, {});                  // on the JS thread
 //   Evaluator::Step step = evaluator.Start(std::move(invoke));
 //   while (!step.done) {
-//     ... send step.host_calls, wait for all their results (other invocations may Start meanwhile) ...
-//     step = evaluator.Resume(id, std::move(results));
+//     ... send each of step.batches; when all the results of one are in (other invocations may Start
+//     meanwhile, and other batches of this one may still be out) ...
+//     step = evaluator.Resume(id, batch.id, std::move(results));
 //   }
 //   SendDone(*step.done);
 //
@@ -20,9 +21,11 @@
 //
 // Async syscalls follow CONVEX_ABI.md §2.10: asyncSyscall only queues; after each microtask checkpoint
 // the queue's next batch (consecutive 1.0/get and 1.0/queryStreamNext, up to 16; anything else alone)
-// is handed to the caller as `host_calls`, and the promises settle in order on Resume. When nothing is
-// queued and the result is still pending, the invocation fails with "Returned promise will never
-// resolve"; an unhandled rejection fails it too. Synchronous syscalls block the thread (HostCalls).
+// is handed to the caller in `batches`, and its promises settle in order on Resume. A query or
+// mutation has one batch out at a time; an action sends every queued call at once, each its own batch,
+// so a fetch, a timer and a nested call wait side by side. When nothing is queued or out and the
+// result is still pending, the invocation fails with "Returned promise will never resolve"; an
+// unhandled rejection fails it too. Synchronous syscalls block the thread (HostCalls).
 //
 // Limits: a CPU budget counted only while the invocation's JS runs (watchdog), 64 MiB of heap (the
 // near-heap-limit callback ends the invocations of that isolate, not the worker), arguments and
@@ -66,13 +69,19 @@ struct HostRequest {
   std::string op;
   std::string args_json;
 };
+// Calls answered together (their promises settle in one turn).
+struct HostBatch {
+  uint64_t id = 0;
+  std::vector<HostRequest> calls;
+};
 
 class Evaluator {
  public:
-  // The outcome of Start or Resume: finished, or waiting for every one of `host_calls`.
+  // The outcome of Start or Resume: finished, or batches of host calls to send (possibly none, while
+  // an action waits for batches sent before).
   struct Step {
     std::optional<InvocationResult> done;
-    std::vector<HostRequest> host_calls;
+    std::vector<HostBatch> batches;
   };
 
   // `host` and `watchdog` are not owned and must outlive the evaluator.
@@ -84,8 +93,8 @@ class Evaluator {
 
   // Starts an invocation (its id must not be running already).
   Step Start(isobar::worker::v1::Invoke invoke);
-  // Continues `id` with the results of its last Step's host calls, in the same order.
-  Step Resume(InvocationId id, std::vector<absl::StatusOr<std::string>> results);
+  // Continues `id` with the results of its batch `batch`, in the order of its calls.
+  Step Resume(InvocationId id, uint64_t batch, std::vector<absl::StatusOr<std::string>> results);
   // Adds a nested function call's log lines to `id`'s log (within its limits).
   void AddLogs(InvocationId id, std::vector<LogLine> lines);
   // Drops a waiting invocation; its result is no longer wanted.

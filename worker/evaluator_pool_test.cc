@@ -66,8 +66,9 @@ TEST_F(EvaluatorPoolTest, InvocationsInterleaveWhileOneWaitsForTheHost) {
   const std::string waits = QueryModule("async () => JSON.parse(await Convex.asyncSyscall('slow', '\"a\"'))");
   Evaluator::Step a = evaluator.Start(Query(1, "d", waits));
   ASSERT_FALSE(a.done.has_value());
-  ASSERT_EQ(a.host_calls.size(), 1u);
-  EXPECT_EQ(a.host_calls[0].op, "slow");
+  ASSERT_EQ(a.batches.size(), 1u);
+  ASSERT_EQ(a.batches[0].calls.size(), 1u);
+  EXPECT_EQ(a.batches[0].calls[0].op, "slow");
   // While 1 waits, 2 runs to completion in the same isolate, and 3 in another deployment's.
   Evaluator::Step b = evaluator.Start(Query(2, "d", QueryModule("async () => 'b'")));
   ASSERT_TRUE(b.done.has_value());
@@ -75,10 +76,38 @@ TEST_F(EvaluatorPoolTest, InvocationsInterleaveWhileOneWaitsForTheHost) {
   Evaluator::Step c = evaluator.Start(Query(3, "e", QueryModule("async () => 'c'")));
   ASSERT_TRUE(c.done.has_value());
   EXPECT_EQ(evaluator.running(), 1u);
-  Evaluator::Step resumed = evaluator.Resume(InvocationId(1), {std::string(R"("from host")")});
+  Evaluator::Step resumed = evaluator.Resume(InvocationId(1), 1, {std::string(R"("from host")")});
   ASSERT_TRUE(resumed.done.has_value());
   EXPECT_EQ(*resumed.done->result_json, R"("from host")");
   EXPECT_EQ(evaluator.running(), 0u);
+}
+
+// An action's calls go out together and settle in whatever order the host answers them (a fetch and
+// a timer wait side by side); a query's go one batch at a time.
+TEST_F(EvaluatorPoolTest, AnActionsCallsAreOutTogether) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string both =
+      "async () => { const [a, b] = await Promise.all([Convex.asyncSyscall('first', '1'),"
+      " Convex.asyncSyscall('second', '2')]); return JSON.parse(a) + JSON.parse(b); }";
+  Invoke action = Query(1, "d", absl::StrCat("export const fn = ", Exported("isAction", "invokeAction", both), ";"));
+  action.mutable_function()->set_kind(FunctionCall::ACTION);
+  Evaluator::Step step = evaluator.Start(action);
+  ASSERT_FALSE(step.done.has_value());
+  ASSERT_EQ(step.batches.size(), 2u);
+  EXPECT_EQ(step.batches[0].calls[0].op, "first");
+  EXPECT_EQ(step.batches[1].calls[0].op, "second");
+  Evaluator::Step waiting = evaluator.Resume(InvocationId(1), step.batches[1].id, {std::string(R"("b")")});
+  ASSERT_FALSE(waiting.done.has_value());
+  EXPECT_TRUE(waiting.batches.empty());
+  Evaluator::Step done = evaluator.Resume(InvocationId(1), step.batches[0].id, {std::string(R"("a")")});
+  ASSERT_TRUE(done.done.has_value());
+  EXPECT_EQ(*done.done->result_json, R"("ab")");
+  // A batch that is not out is refused.
+  Evaluator::Step query = evaluator.Start(Query(2, "d", QueryModule(both)));
+  ASSERT_EQ(query.batches.size(), 1u);
+  EXPECT_EQ(query.batches[0].calls[0].op, "first");
+  EXPECT_EQ(evaluator.Resume(InvocationId(2), query.batches[0].id + 1, {std::string("1")}).done->result_json.status().code(),
+            absl::StatusCode::kInternal);
 }
 
 TEST_F(EvaluatorPoolTest, TheCpuBudgetSpansSlices) {
@@ -94,7 +123,7 @@ TEST_F(EvaluatorPoolTest, TheCpuBudgetSpansSlices) {
     Evaluator::Step step = evaluator.Start(invoke);
     EXPECT_FALSE(step.done.has_value()) << "the first slice should fit the budget";
     if (step.done.has_value()) return std::move(*step.done);
-    return std::move(*evaluator.Resume(InvocationId(id), {std::string("1")}).done);
+    return std::move(*evaluator.Resume(InvocationId(id), 1, {std::string("1")}).done);
   };
   constexpr int kUnit = 30'000'000;
   run(1, kUnit, 0, absl::Seconds(10));  // warm the JIT
@@ -114,7 +143,7 @@ TEST_F(EvaluatorPoolTest, CancelDropsAWaitingInvocation) {
   ASSERT_FALSE(step.done.has_value());
   evaluator.Cancel(InvocationId(1));
   EXPECT_EQ(evaluator.running(), 0u);
-  EXPECT_EQ(evaluator.Resume(InvocationId(1), {std::string("1")}).done->result_json.status().code(),
+  EXPECT_EQ(evaluator.Resume(InvocationId(1), 1, {std::string("1")}).done->result_json.status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -251,9 +280,9 @@ TEST_F(EvaluatorPoolTest, HeapExhaustionEndsThatIsolatesInvocationsOnly) {
   Evaluator::Step hog = evaluator.Start(Query(2, "A", QueryModule("async () => { const a = []; for (;;) a.push(new Array(1e5).fill(a.length)); }")));
   ASSERT_TRUE(hog.done.has_value());
   EXPECT_EQ(hog.done->result_json.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(evaluator.Resume(InvocationId(1), {std::string("1")}).done->result_json.status().code(),
+  EXPECT_EQ(evaluator.Resume(InvocationId(1), 1, {std::string("1")}).done->result_json.status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(*evaluator.Resume(InvocationId(3), {std::string(R"("b")")}).done->result_json, R"("b")");
+  EXPECT_EQ(*evaluator.Resume(InvocationId(3), 1, {std::string(R"("b")")}).done->result_json, R"("b")");
   EXPECT_EQ(evaluator.isolate_stats().recycles, 1u);
   // A gets a new isolate.
   EXPECT_EQ(*evaluator.Run(Query(4, "A", QueryModule("async () => 'again'"))).result_json, R"("again")");

@@ -63,8 +63,13 @@ struct Invocation {
   std::vector<LogLine> logs;
   bool logs_truncated = false;
   bool observed_time = false;  // Date.now() or new Date() was called
-  std::deque<PendingAsync> queue;       // asyncSyscalls not yet sent
-  std::vector<PendingAsync> in_flight;  // the batch the host is answering
+  std::deque<PendingAsync> queue;  // asyncSyscalls not yet sent
+  // The batches the host is answering, by id: a query's or mutation's one at a time; an action's all
+  // at once (`concurrent`: its fetches, timers and nested calls run side by side, as on Convex).
+  std::map<uint64_t, std::vector<PendingAsync>> in_flight;
+  uint64_t next_batch = 1;
+  size_t in_flight_calls = 0;
+  bool concurrent = false;
   // Rejected promises nobody handled (yet): promise, reason.
   std::vector<std::pair<v8::Global<v8::Promise>, v8::Global<v8::Value>>> unhandled;
   // A failure that is not a JS exception (never resolves, a bad module, ...).

@@ -1,5 +1,6 @@
 #include "worker/serve.h"
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,46 +55,53 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   return done->preparing();
 }
 
-// The invocations waiting for host results, and which result goes where.
+// The invocations waiting for host results, and which result goes where: batches by invocation and
+// batch id (an action may have several out at once).
 class Waiting {
  public:
-  // Sends `calls` for `id`. False if the stream failed (the invocation then resumes with errors).
-  void Send(HostChannel& channel, InvocationId id, const std::vector<HostRequest>& calls,
-            std::vector<absl::StatusOr<std::string>>* immediate) {
-    Batch& batch = batches_[id];
-    batch.results.assign(calls.size(), absl::UnavailableError("no result"));
-    batch.missing = 0;
-    immediate->clear();
-    for (size_t i = 0; i < calls.size(); ++i) {
-      absl::StatusOr<uint64_t> call_id = channel.StartCall(id, calls[i].op, calls[i].args_json);
+  // Sends `batch` of `id`. Its results at once (errors) if none of its calls could be sent.
+  std::optional<std::vector<absl::StatusOr<std::string>>> Send(HostChannel& channel, InvocationId id,
+                                                                 const HostBatch& batch) {
+    Batch& out = batches_[id][batch.id];
+    out.results.assign(batch.calls.size(), absl::UnavailableError("no result"));
+    out.missing = 0;
+    for (size_t i = 0; i < batch.calls.size(); ++i) {
+      absl::StatusOr<uint64_t> call_id = channel.StartCall(id, batch.calls[i].op, batch.calls[i].args_json);
       if (!call_id.ok()) {
-        batch.results[i] = call_id.status();
+        out.results[i] = call_id.status();
         continue;
       }
-      slots_[*call_id] = {id, i};
-      ++batch.missing;
+      slots_[*call_id] = {id, batch.id, i};
+      ++out.missing;
     }
-    if (batch.missing == 0) {
-      *immediate = std::move(batch.results);
-      batches_.erase(id);
-    }
-  }
-
-  // Records a result; the batch's results once it is complete.
-  std::optional<std::vector<absl::StatusOr<std::string>>> Arrived(uint64_t call_id, absl::StatusOr<std::string> result) {
-    auto slot = slots_.find(call_id);
-    if (slot == slots_.end()) return std::nullopt;
-    auto [id, index] = slot->second;
-    slots_.erase(slot);
-    auto batch = batches_.find(id);
-    if (batch == batches_.end()) return std::nullopt;  // cancelled meanwhile
-    batch->second.results[index] = std::move(result);
-    if (--batch->second.missing > 0) return std::nullopt;
-    std::vector<absl::StatusOr<std::string>> results = std::move(batch->second.results);
-    batches_.erase(batch);
+    if (out.missing > 0) return std::nullopt;
+    std::vector<absl::StatusOr<std::string>> results = std::move(out.results);
+    batches_[id].erase(batch.id);
     return results;
   }
 
+  struct Complete {
+    uint64_t batch;
+    std::vector<absl::StatusOr<std::string>> results;
+  };
+  // Records a result; the batch's results once it is complete.
+  std::optional<Complete> Arrived(uint64_t call_id, absl::StatusOr<std::string> result) {
+    auto slot = slots_.find(call_id);
+    if (slot == slots_.end()) return std::nullopt;
+    const Slot where = slot->second;
+    slots_.erase(slot);
+    auto invocation = batches_.find(where.invocation);
+    if (invocation == batches_.end()) return std::nullopt;  // finished or cancelled meanwhile
+    auto batch = invocation->second.find(where.batch);
+    if (batch == invocation->second.end()) return std::nullopt;
+    batch->second.results[where.index] = std::move(result);
+    if (--batch->second.missing > 0) return std::nullopt;
+    Complete complete{where.batch, std::move(batch->second.results)};
+    invocation->second.erase(batch);
+    return complete;
+  }
+
+  // The invocation has finished or is cancelled: results still to come are dropped.
   void Forget(InvocationId id) { batches_.erase(id); }
 
  private:
@@ -101,8 +109,13 @@ class Waiting {
     std::vector<absl::StatusOr<std::string>> results;
     size_t missing = 0;
   };
-  absl::flat_hash_map<InvocationId, Batch> batches_;
-  absl::flat_hash_map<uint64_t, std::pair<InvocationId, size_t>> slots_;
+  struct Slot {
+    InvocationId invocation;
+    uint64_t batch;
+    size_t index;
+  };
+  absl::flat_hash_map<InvocationId, absl::flat_hash_map<uint64_t, Batch>> batches_;
+  absl::flat_hash_map<uint64_t, Slot> slots_;
 };
 
 }  // namespace
@@ -111,14 +124,19 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
   Waiting waiting;
   ModuleSources sources(module_source_bytes);
   bool announced = false;  // a Done said the worker would prepare: Prepared follows the idle work
-  // Sends the step's host calls, or its result; loops while calls fail at once.
+  // Sends the step's batches, or its result; goes on while batches fail at once.
   auto handle = [&](InvocationId id, Evaluator::Step step) {
+    std::deque<std::pair<uint64_t, std::vector<absl::StatusOr<std::string>>>> failed;
     while (!step.done.has_value()) {
-      std::vector<absl::StatusOr<std::string>> immediate;
-      waiting.Send(channel, id, step.host_calls, &immediate);
-      if (immediate.empty()) return;
-      step = evaluator.Resume(id, std::move(immediate));
+      for (const HostBatch& batch : step.batches) {
+        if (auto results = waiting.Send(channel, id, batch)) failed.emplace_back(batch.id, std::move(*results));
+      }
+      if (failed.empty()) return;
+      auto [batch, results] = std::move(failed.front());
+      failed.pop_front();
+      step = evaluator.Resume(id, batch, std::move(results));
     }
+    waiting.Forget(id);  // an action's calls still out: their results are not wanted
     announced = SendDone(channel, evaluator, id, std::move(*step.done)) || announced;
   };
   for (;;) {
@@ -163,9 +181,10 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
           for (const auto& line : event->logs) lines.push_back({line.level(), line.message()});
           evaluator.AddLogs(event->invocation, std::move(lines));
         }
-        std::optional<std::vector<absl::StatusOr<std::string>>> results =
-            waiting.Arrived(event->call_id, std::move(event->result));
-        if (results.has_value()) handle(event->invocation, evaluator.Resume(event->invocation, std::move(*results)));
+        std::optional<Waiting::Complete> complete = waiting.Arrived(event->call_id, std::move(event->result));
+        if (complete.has_value()) {
+          handle(event->invocation, evaluator.Resume(event->invocation, complete->batch, std::move(complete->results)));
+        }
         break;
       }
       case HostEvent::Kind::kCancel:

@@ -78,9 +78,6 @@ function clearTimer(id) {
 }
 define(globalThis, "clearTimeout", clearTimer);
 define(globalThis, "clearInterval", clearTimer);
-const actionOnly = (what) => () => {
-  throw new Error(`${what} is not supported yet in Isobar actions`);
-};
 
 function enterInvocation(params) {
   timers.clear();  // console.time's timers last one request
@@ -94,7 +91,7 @@ function enterInvocation(params) {
     define(RealDate.prototype, "constructor", RealDate);
     define(globalThis, "WeakRef", RealWeakRef);
     define(globalThis, "FinalizationRegistry", RealFinalizationRegistry);
-    define(globalThis, "fetch", actionOnly("fetch()"));
+    define(globalThis, "fetch", actionFetch);
     define(globalThis, "setTimeout", actionSetTimeout);
     define(globalThis, "setInterval", actionSetInterval);
     invocationStart = RealDate.now();

@@ -88,6 +88,7 @@ let setBodyBytes;  // (request or response, Uint8Array or null)
 let bodyStreamOf;  // (request or response) -> the ReadableStream it was given as its body, or null
 let takeBodyStream;  // (request or response, method) -> that stream, marking the body used
 let setBodyStream;  // (request or response, ReadableStream)
+let fetchedResponse;  // (head from isobar/fetchHead, ReadableStream or null) -> the Response fetch() gives
 
 // The whole of a body given as a stream, whose chunks must be Uint8Arrays (as the Fetch standard's).
 async function readAllBytes(stream, method, on) {
@@ -184,6 +185,24 @@ class Body {
 }
 
 const kMethods = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+// The reason phrases of RFC 9110 (and a few registered since), by status.
+const kStatusText = {
+  100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+  200: "OK", 201: "Created", 202: "Accepted", 203: "Non Authoritative Information", 204: "No Content",
+  205: "Reset Content", 206: "Partial Content", 207: "Multi-Status", 208: "Already Reported", 226: "IM Used",
+  300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+  305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
+  400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+  405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
+  409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed", 413: "Payload Too Large",
+  414: "URI Too Long", 415: "Unsupported Media Type", 416: "Range Not Satisfiable", 417: "Expectation Failed",
+  418: "I'm a teapot", 421: "Misdirected Request", 422: "Unprocessable Entity", 423: "Locked",
+  424: "Failed Dependency", 426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+  431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+  500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+  504: "Gateway Timeout", 505: "HTTP Version Not Supported", 506: "Variant Also Negotiates",
+  507: "Insufficient Storage", 508: "Loop Detected", 510: "Not Extended", 511: "Network Authentication Required",
+};
 
 class Request extends Body {
   #url;
@@ -249,6 +268,7 @@ class Response extends Body {
   #headers;
   #type = "default";
   #url = "";
+  #redirected = false;
   constructor(body = null, init = {}) {
     super();
     const status = init.status === undefined ? 200 : typeof init.status === "string" ? +init.status : init.status;
@@ -296,11 +316,37 @@ class Response extends Body {
   get headers() { return this.#headers; }
   get type() { return this.#type; }
   get url() { return this.#url; }
-  get redirected() { return false; }
+  get redirected() { return this.#redirected; }
   clone() {
-    return new Response(cloneBody(this), { status: this.#status, statusText: this.#statusText, headers: this.#headers });
+    const copy = new Response(null, { headers: this.#headers });
+    copy.#status = this.#status;
+    copy.#statusText = this.#statusText;
+    copy.#type = this.#type;
+    copy.#url = this.#url;
+    copy.#redirected = this.#redirected;
+    const body = cloneBody(this);
+    if (body instanceof webStreams().ReadableStream) setBodyStream(copy, body);
+    else setBodyBytes(copy, body);
+    return copy;
   }
   get [Symbol.toStringTag]() { return "Response"; }
+  static {
+    // As Convex's fetch gives it: type "basic", the status and headers as received (a header whose
+    // name is not a token is dropped), and a statusText made from the status, not the peer's words.
+    fetchedResponse = (head, stream) => {
+      const response = new Response(null);
+      response.#status = head.status;
+      response.#statusText = kStatusText[head.status] ?? "";
+      for (const [name, value] of head.headerPairs) {
+        if (kToken.test(name)) response.#headers.append(name, value);
+      }
+      response.#type = "basic";
+      response.#url = head.url;
+      response.#redirected = head.redirected;
+      if (stream !== null) setBodyStream(response, stream);
+      return response;
+    };
+  }
 }
 // A clone's body: a copy of the bytes, or one branch of the stream (the original keeps the other).
 function cloneBody(body) {
@@ -314,7 +360,7 @@ function cloneBody(body) {
   setBodyStream(body, mine);
   return theirs;
 }
-return { Headers, Request, Response, bodyBytesOf, bodyStreamOf, takeBodyStream };
+return { Headers, Request, Response, bodyBytesOf, bodyStreamOf, takeBodyStream, fetchedResponse };
 });
 defineLazy("Headers", () => webFetch().Headers);
 defineLazy("Request", () => webFetch().Request);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "google/protobuf/util/json_util.h"
 #include "base/deployment_url.h"
 #include "base/log.h"
 #include "base/sha256.h"
@@ -16,6 +17,7 @@
 #include "storage/convex_json.h"
 #include "supervisor/api/admin_key.h"
 #include "supervisor/deploy/crons.h"
+#include "supervisor/egress/egress_config.h"
 #include "supervisor/deploy/schema_apply.h"
 #include "supervisor/deploy/source_map.h"
 #include "supervisor/runner/error_detail.h"
@@ -174,6 +176,47 @@ grpc::Status DeploymentsService::SetLimits(grpc::ServerContext* context, const i
                                   << (quota.has_value() ? absl::StrCat(*quota, " bytes") : std::string("the default"));
   }
   return ToGrpc(*context, Describe(*info, response));
+}
+
+grpc::Status DeploymentsService::SetEgress(grpc::ServerContext* context, const isobar::v1::SetEgressRequest* request,
+                                           isobar::v1::EgressPolicy* response) {
+  // The operator's: a tenant's own admin key cannot widen where its code reaches.
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  const isobar::v1::EgressPolicy policy = request->reset() ? isobar::v1::EgressPolicy() : request->policy();
+  if (absl::StatusOr<EgressConfig> valid = EgressConfigFromProto(policy); !valid.ok()) {
+    return ToGrpc(*context, valid.status());
+  }
+  std::optional<std::string> stored;
+  if (!request->reset()) {
+    stored.emplace();
+    if (!google::protobuf::util::MessageToJsonString(policy, &*stored).ok()) {
+      return ToGrpc(*context, absl::InternalError("cannot encode the egress policy"));
+    }
+  }
+  if (absl::Status set = catalog_.SetEgressPolicy(info->id, stored); !set.ok()) return ToGrpc(*context, set);
+  ISOBAR_LOG(kInfo, kComponent) << "deployment \"" << info->name << "\": egress policy "
+                                << (stored.has_value() ? *stored : std::string("reset to the defaults"));
+  *response = EffectiveEgressPolicy(policy);
+  return grpc::Status::OK;
+}
+
+grpc::Status DeploymentsService::GetEgress(grpc::ServerContext* context, const isobar::v1::GetEgressRequest* request,
+                                           isobar::v1::EgressPolicy* response) {
+  grpc::Status auth = CheckAdminKey(*context, admin_key_);
+  if (!auth.ok()) return WithDetail(*context, auth);
+  absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
+  if (!info.ok()) return ToGrpc(*context, info.status());
+  absl::StatusOr<std::optional<std::string>> stored = catalog_.EgressPolicy(info->id);
+  if (!stored.ok()) return ToGrpc(*context, stored.status());
+  isobar::v1::EgressPolicy policy;
+  if (stored->has_value() && !google::protobuf::util::JsonStringToMessage(**stored, &policy).ok()) {
+    return ToGrpc(*context, absl::DataLossError("the stored egress policy cannot be read"));
+  }
+  *response = EffectiveEgressPolicy(policy);
+  return grpc::Status::OK;
 }
 
 grpc::Status DeploymentsService::CreateDeployment(grpc::ServerContext* context,

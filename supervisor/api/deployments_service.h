@@ -47,6 +47,10 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
                        isobar::v1::ListEnvResponse* response) override;
   grpc::Status SetLimits(grpc::ServerContext* context, const isobar::v1::SetLimitsRequest* request,
                          isobar::v1::Deployment* response) override;
+  grpc::Status SetEgress(grpc::ServerContext* context, const isobar::v1::SetEgressRequest* request,
+                         isobar::v1::EgressPolicy* response) override;
+  grpc::Status GetEgress(grpc::ServerContext* context, const isobar::v1::GetEgressRequest* request,
+                         isobar::v1::EgressPolicy* response) override;
 
  private:
   // Checks the admin key and finds `deployment`; otherwise the error to finish the call with.

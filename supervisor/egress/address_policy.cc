@@ -210,16 +210,17 @@ absl::Status CheckEgress(const EgressPolicy& policy, absl::string_view host_text
   if (!policy.allow_hosts.empty() && !AnyHostMatches(policy.allow_hosts, host)) {
     return refused("the host is not one the deployment's egress policy allows");
   }
-  const std::vector<uint16_t> ports = policy.ports.empty() ? std::vector<uint16_t>(std::begin(kDefaultPorts), std::end(kDefaultPorts))
-                                                           : policy.ports;
-  if (std::find(ports.begin(), ports.end(), port) == ports.end()) {
-    return refused("the port is not one the deployment's egress policy allows");
-  }
+  // The address's class first: "it is loopback" says more than "the port is not allowed".
   const bool granted = std::any_of(policy.allow.begin(), policy.allow.end(),
                                    [&address](const CidrRange& range) { return range.Contains(address); });
   const AddressClass address_class = Classify(address);
   if (address_class != AddressClass::kPublic && !granted) {
     return refused(absl::StrCat("it is ", ClassName(address_class)));
+  }
+  const std::vector<uint16_t> ports = policy.ports.empty() ? std::vector<uint16_t>(std::begin(kDefaultPorts), std::end(kDefaultPorts))
+                                                           : policy.ports;
+  if (std::find(ports.begin(), ports.end(), port) == ports.end()) {
+    return refused("the port is not one the deployment's egress policy allows");
   }
   return absl::OkStatus();
 }

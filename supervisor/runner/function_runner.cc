@@ -13,6 +13,7 @@
 #include "storage/index_key.h"
 #include "storage/system_tables.h"
 #include "supervisor/deploy/function_path.h"
+#include "supervisor/runner/fetch_calls.h"
 #include "supervisor/runner/limit_warnings.h"
 #include "supervisor/runner/value_limits.h"
 
@@ -353,6 +354,7 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     absl::MutexLock lock(&session->nested.mu);
     session->nested.finished = true;
   }
+  CancelFetches(*session);  // a fetch the action left going ends with it
   FunctionOutcome outcome;
   outcome.occ_retries = attempt->retries;
   auto finish = [&](FunctionOutcome result) {

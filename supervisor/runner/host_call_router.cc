@@ -1,4 +1,3 @@
-#include "supervisor/runner/http_response_stream.h"
 #include "supervisor/runner/host_call_router.h"
 
 #include <sys/random.h>
@@ -13,6 +12,8 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "storage/echo_log.h"
+#include "supervisor/runner/fetch_calls.h"
+#include "supervisor/runner/http_response_stream.h"
 #include "supervisor/runner/syscall_args.h"
 #include "supervisor/runner/file_storage.h"
 #include "supervisor/runner/syscalls.h"
@@ -107,6 +108,23 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                                 reply = std::move(reply)](absl::StatusOr<std::string> outcome) mutable {
                                  std::move(reply)(Result(worker, session.get(), call, std::move(outcome)));
                                });
+      return;
+    }
+    if (session != nullptr && !session->analysis && IsFetchSyscall(op) &&
+        session->function.kind == FunctionKind::kAction) {
+      // Answered when the request has got that far (headers, a part of the body): a slow server holds
+      // a fetch thread of the egress client's, never one of ours.
+      if (fetcher_ == nullptr) {
+        std::move(reply)(Result(worker, session.get(), call, absl::UnimplementedError("fetch is not available on this server")));
+        return;
+      }
+      std::string args_json = call.args_json();  // copied: `call` moves into the answer
+      std::shared_ptr<InvocationSession> fetching = session;
+      ServeFetchSyscall(*fetcher_, fetching, op, args_json,
+                        [this, worker, session = std::move(session), call = std::move(call),
+                         reply = std::move(reply)](absl::StatusOr<std::string> outcome) mutable {
+                          std::move(reply)(Result(worker, session.get(), call, std::move(outcome)));
+                        });
       return;
     }
     if (session != nullptr && !session->analysis && op == "isobar/sleep" &&

@@ -26,6 +26,7 @@
 #include "base/strong_id.h"
 #include "isobar/worker/v1/worker.pb.h"
 #include "storage/pg_pool.h"
+#include "supervisor/egress/http_fetcher.h"
 #include "supervisor/runner/function_runner.h"
 #include "supervisor/runner/invocation_session.h"
 
@@ -36,8 +37,9 @@ class HostCallRouter {
   using Reply = absl::AnyInvocable<void(isobar::worker::v1::HostResult) &&>;
 
   // Not owned; all must outlive the router.
-  HostCallRouter(storage::PgPool& pg, Executor& executor, FunctionRunner& runner)
-      : pg_(pg), executor_(executor), runner_(runner) {}
+  // `fetcher` makes actions' fetches; null: fetch is refused.
+  HostCallRouter(storage::PgPool& pg, Executor& executor, FunctionRunner& runner, HttpFetcher* fetcher = nullptr)
+      : pg_(pg), executor_(executor), runner_(runner), fetcher_(fetcher) {}
 
   // Thread-safe. The caller has checked that `worker` runs the call's invocation; `session` is that
   // invocation's (null for invocations without one, such as Admin.Eval). `reply` runs exactly once.
@@ -54,6 +56,7 @@ class HostCallRouter {
   storage::PgPool& pg_;
   Executor& executor_;
   FunctionRunner& runner_;
+  HttpFetcher* const fetcher_;
 };
 
 }  // namespace isobar::supervisor

@@ -27,6 +27,7 @@ namespace isobar::supervisor {
 
 class HttpRequestBody;
 class HttpResponseStream;
+struct SessionFetches;  // fetch_calls.cc
 
 // What a transaction read and wrote, as Convex counts it (kept when the transaction is gone).
 struct TransactionCounts {
@@ -99,6 +100,7 @@ struct InvocationSession {
   // The deployment's environment variables, read once per invocation (process.env).
   std::optional<std::map<std::string, std::string>> env ABSL_GUARDED_BY(mu);
   int pending_sleeps ABSL_GUARDED_BY(mu) = 0;  // an action's timers waiting now
+  std::shared_ptr<SessionFetches> fetches ABSL_GUARDED_BY(mu);  // an action's fetches (fetch_calls.h)
   NestedOps nested;
   // The first host call that failed for a reason of ours (PostgreSQL stalled or away, say), not of the
   // code's. User code saw only a reference to our log; if the function then fails, this is its outcome

@@ -1,0 +1,238 @@
+#include "supervisor/runner/fetch_calls.h"
+
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "supervisor/egress/egress_config.h"
+#include "supervisor/runner/invocation_session.h"
+#include "supervisor/runner/syscall_args.h"
+
+namespace isobar::supervisor {
+
+// One invocation's fetches, by the id the runtime knows them by.
+struct SessionFetches {
+  absl::Mutex mu;
+  std::optional<EgressConfig> config ABSL_GUARDED_BY(mu);  // the deployment's, read once per invocation
+  std::map<uint32_t, std::shared_ptr<Fetch>> open ABSL_GUARDED_BY(mu);
+  uint32_t next_id ABSL_GUARDED_BY(mu) = 1;
+  bool finished ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+// What one isobar/fetchRead hands over at most.
+constexpr size_t kReadPartBytes = 256 << 10;
+
+using Done = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+
+// A failure user code sees: {error: {type, message}}. A malformed request (INVALID_ARGUMENT) and a
+// redirect the request's mode refuses (FAILED_PRECONDITION) are TypeErrors, as in Convex; the rest
+// (refusals, the network, limits, time) are Errors.
+std::string ErrorResult(const absl::Status& status) {
+  const bool type_error =
+      status.code() == absl::StatusCode::kInvalidArgument || status.code() == absl::StatusCode::kFailedPrecondition;
+  return absl::StrCat(R"({"error":{"type":")", type_error ? "TypeError" : "Error", R"(","message":)",
+                      Quote(status.message()), "}}");
+}
+
+// Header bytes as the Fetch standard reads them (a ByteString: one character per byte), in UTF-8.
+std::string Latin1ToUtf8(absl::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (char c : bytes) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x80) {
+      out.push_back(c);
+    } else {
+      out.push_back(static_cast<char>(0xc0 | (u >> 6)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3f)));
+    }
+  }
+  return out;
+}
+
+std::string HeadResult(const FetchHead& head) {
+  std::string out = absl::StrCat(R"({"status":)", head.status, R"(,"url":)", Quote(Latin1ToUtf8(head.url)),
+                                 R"(,"redirected":)", head.redirected ? "true" : "false", R"(,"headerPairs":[)");
+  for (size_t i = 0; i < head.headers.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", "[", Quote(Latin1ToUtf8(head.headers[i].first)), ",",
+                    Quote(Latin1ToUtf8(head.headers[i].second)), "]");
+  }
+  absl::StrAppend(&out, "]}");
+  return out;
+}
+
+std::shared_ptr<SessionFetches> FetchesOf(InvocationSession& session) {
+  absl::MutexLock lock(&session.mu);
+  if (session.fetches == nullptr) session.fetches = std::make_shared<SessionFetches>();
+  return session.fetches;
+}
+
+absl::StatusOr<EgressConfig> ConfigOf(InvocationSession& session, SessionFetches& fetches) {
+  {
+    absl::MutexLock lock(&fetches.mu);
+    if (fetches.config.has_value()) return *fetches.config;
+  }
+  absl::StatusOr<std::optional<std::string>> stored =
+      session.deployment->db().catalog().EgressPolicy(session.deployment->info().id);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<EgressConfig> config = EgressConfigFromJson(*stored);
+  if (!config.ok()) return config.status();
+  absl::MutexLock lock(&fetches.mu);
+  fetches.config = *config;
+  return *config;
+}
+
+absl::StatusOr<RedirectMode> RedirectOf(const storage::Value& args) {
+  const std::optional<std::string> mode = OptionalString(args, "redirect");
+  if (!mode.has_value() || *mode == "follow") return RedirectMode::kFollow;
+  if (*mode == "manual") return RedirectMode::kManual;
+  if (*mode == "error") return RedirectMode::kError;
+  return absl::InvalidArgumentError(absl::StrCat("Failed to execute 'fetch': '", mode->substr(0, 50),
+                                                 "' is not a valid redirect mode"));
+}
+
+absl::StatusOr<FetchRequest> RequestOf(const storage::Value& args) {
+  FetchRequest request;
+  absl::StatusOr<std::string> url = StringArg(args, "url");
+  if (!url.ok()) return url.status();
+  request.url = *std::move(url);
+  request.method = OptionalString(args, "method").value_or("GET");
+  const storage::Value pairs = args.Get("headerPairs");
+  if (pairs.type() == storage::Value::Type::kArray) {
+    for (const storage::Value& pair : pairs.array()) {
+      if (pair.type() != storage::Value::Type::kArray || pair.array().size() != 2 ||
+          pair.array()[0].type() != storage::Value::Type::kString || pair.array()[1].type() != storage::Value::Type::kString) {
+        return absl::InvalidArgumentError("isobar/fetchStart: headerPairs must be [name, value] strings");
+      }
+      request.headers.emplace_back(pair.array()[0].string(), pair.array()[1].string());
+    }
+  }
+  if (std::optional<std::string> body = OptionalString(args, "body"); body.has_value()) {
+    std::string bytes;
+    if (!absl::Base64Unescape(*body, &bytes)) return absl::InvalidArgumentError("isobar/fetchStart: body is not base64");
+    request.body = std::move(bytes);
+  }
+  const storage::Value streamed = args.Get("streamed");
+  request.streamed_body = streamed.type() == storage::Value::Type::kBoolean && streamed.boolean();
+  absl::StatusOr<RedirectMode> redirect = RedirectOf(args);
+  if (!redirect.ok()) return redirect.status();
+  request.redirect = *redirect;
+  return request;
+}
+
+// The open fetch `args.id` names; INVALID_ARGUMENT (a host call error: the runtime's mistake) if none.
+absl::StatusOr<std::pair<uint32_t, std::shared_ptr<Fetch>>> OpenFetch(SessionFetches& fetches,
+                                                                      const storage::Value& args) {
+  const storage::Value id = args.Get("id");
+  if (id.type() != storage::Value::Type::kFloat64) return absl::InvalidArgumentError("fetch: id must be a number");
+  absl::MutexLock lock(&fetches.mu);
+  auto it = fetches.open.find(static_cast<uint32_t>(id.float64()));
+  if (it == fetches.open.end()) return absl::InvalidArgumentError("fetch: no such request (it has finished)");
+  return *it;
+}
+
+void Close(SessionFetches& fetches, uint32_t id) {
+  absl::MutexLock lock(&fetches.mu);
+  fetches.open.erase(id);
+}
+
+}  // namespace
+
+bool IsFetchSyscall(absl::string_view op) {
+  return op == "isobar/fetchStart" || op == "isobar/fetchWrite" || op == "isobar/fetchHead" ||
+         op == "isobar/fetchRead" || op == "isobar/fetchCancel";
+}
+
+void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSession>& session, absl::string_view op,
+                       absl::string_view args_json, Done done) {
+  absl::StatusOr<storage::Value> args = ParseSyscallArgs(args_json);
+  if (!args.ok()) return std::move(done)(args.status());
+  std::shared_ptr<SessionFetches> fetches = FetchesOf(*session);
+
+  if (op == "isobar/fetchStart") {
+    absl::StatusOr<FetchRequest> request = RequestOf(*args);
+    if (!request.ok()) return std::move(done)(ErrorResult(request.status()));
+    absl::StatusOr<EgressConfig> config = ConfigOf(*session, *fetches);
+    if (!config.ok()) return std::move(done)(config.status());
+    if (!config->enabled) {
+      return std::move(done)(ErrorResult(absl::PermissionDeniedError("fetch is turned off for this deployment by its egress policy")));
+    }
+    absl::StatusOr<std::shared_ptr<Fetch>> fetch = fetcher.Start(session->deployment->info().name, config->policy,
+                                                                 config->limits, *std::move(request), session->deadline);
+    if (!fetch.ok()) return std::move(done)(ErrorResult(fetch.status()));
+    uint32_t id = 0;
+    {
+      absl::MutexLock lock(&fetches->mu);
+      if (!fetches->finished) {
+        id = fetches->next_id++;
+        fetches->open.emplace(id, *fetch);
+      }
+    }
+    if (id == 0) {
+      (*fetch)->Cancel(absl::CancelledError("the action has finished"));
+      return std::move(done)(ErrorResult(absl::CancelledError("the action has finished")));
+    }
+    return std::move(done)(absl::StrCat(R"({"id":)", id, "}"));
+  }
+
+  absl::StatusOr<std::pair<uint32_t, std::shared_ptr<Fetch>>> open = OpenFetch(*fetches, *args);
+  if (!open.ok()) return std::move(done)(open.status());
+  auto [id, fetch] = *std::move(open);
+  if (op == "isobar/fetchCancel") {
+    Close(*fetches, id);
+    fetch->Cancel(absl::CancelledError("The signal has been aborted"));
+    return std::move(done)(std::string("null"));
+  }
+  if (op == "isobar/fetchWrite") {
+    std::string bytes;
+    const std::optional<std::string> data = OptionalString(*args, "data");
+    if (data.has_value() && !absl::Base64Unescape(*data, &bytes)) {
+      return std::move(done)(absl::InvalidArgumentError("isobar/fetchWrite: data is not base64"));
+    }
+    const storage::Value last = args->Get("last");
+    fetch->Write(std::move(bytes), last.type() == storage::Value::Type::kBoolean && last.boolean(),
+                 [done = std::move(done)](absl::Status written) mutable {
+                   std::move(done)(written.ok() ? std::string("null") : ErrorResult(written));
+                 });
+    return;
+  }
+  if (op == "isobar/fetchHead") {
+    fetch->Head([fetches, id, done = std::move(done)](absl::StatusOr<FetchHead> head) mutable {
+      if (!head.ok()) {
+        Close(*fetches, id);
+        return std::move(done)(ErrorResult(head.status()));
+      }
+      std::move(done)(HeadResult(*head));
+    });
+    return;
+  }
+  // isobar/fetchRead
+  fetch->Read(kReadPartBytes, [fetches, id, done = std::move(done)](absl::StatusOr<std::string> part) mutable {
+    if (!part.ok() || part->empty()) Close(*fetches, id);
+    if (!part.ok()) return std::move(done)(ErrorResult(part.status()));
+    std::move(done)(part->empty() ? std::string(R"({"done":true})")
+                                  : absl::StrCat(R"({"data":")", absl::Base64Escape(*part), R"("})"));
+  });
+}
+
+void CancelFetches(InvocationSession& session) {
+  std::shared_ptr<SessionFetches> fetches;
+  {
+    absl::MutexLock lock(&session.mu);
+    fetches = session.fetches;
+  }
+  if (fetches == nullptr) return;
+  std::map<uint32_t, std::shared_ptr<Fetch>> open;
+  {
+    absl::MutexLock lock(&fetches->mu);
+    fetches->finished = true;
+    open.swap(fetches->open);
+  }
+  for (auto& [id, fetch] : open) fetch->Cancel(absl::CancelledError("the action has finished"));
+}
+
+}  // namespace isobar::supervisor
