@@ -15,7 +15,8 @@
 //                                       to --deployment; prints the functions
 //   isobarctl run PATH [ARGS_JSON]      run a function of --deployment ("messages:list", '{"channel":"a"}';
 //                                       internal ones too: it uses the admin key); the result as Convex
-//                                       JSON on stdout, its log lines on stderr
+//                                       JSON on stdout, its log lines on stderr; --identity='{...}' runs it
+//                                       as that user (tokenIdentifier, or issuer and subject, and claims)
 //   isobarctl watch PATH [ARGS_JSON]    subscribe to a query of --deployment: its value (Convex JSON) on
 //                                       stdout each time it changes, until interrupted or --transitions
 //
@@ -79,7 +80,7 @@ int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path, contexts;
+  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path, contexts, identity;
   int timeout_ms = 0;
   int transitions = 0;
   FlagSet flags(
@@ -90,6 +91,9 @@ int Main(int argc, char** argv) {
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
   flags.String("deployment", &deployment_name, "the deployment deploy, env and logs act on (default: $ISOBAR_DEPLOYMENT)");
   flags.String("esbuild", &esbuild, "deploy: the esbuild binary (default: $ISOBAR_ESBUILD, else deploy/bootstrap's)");
+  flags.String("identity", &identity,
+               "run: act as this user, a UserIdentity as JSON ('{\"tokenIdentifier\":\"https://issuer|ann\",...}' or "
+               "issuer and subject); the admin key's privilege");
   flags.Int("transitions", &transitions, "watch: stop after this many changes (0: never)");
   flags.String("contexts", &contexts,
                "deploy: fresh (a new V8 context per call, the default) or warm (contexts and module state "
@@ -332,6 +336,8 @@ int Main(int argc, char** argv) {
     request.set_deployment(deployment_name);
     request.set_path(path);
     request.set_args_json(args->size() == 3 ? (*args)[2] : "{}");
+    // Acting as a user (the admin key's privilege, as Convex's dashboard does).
+    if (!identity.empty()) request.set_identity_json(identity);
     isobar::v1::FunctionResponse response;
     grpc::ClientContext call;
     if (!key.empty()) call.AddMetadata("authorization", "Bearer " + key);

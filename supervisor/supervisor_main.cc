@@ -395,6 +395,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   GatewayOptions gateway_options;
   gateway_options.admin_key = admin_key;
   gateway_options.database_available = [&pg_monitor] { return pg_monitor.available(); };
+  gateway_options.fetcher = &fetcher;  // identity providers' discovery documents and keys
   Gateway gateway(gateway_options, runner, admission, live, pg_pool, tracker, query_cache);
   FunctionsService functions_service(gateway, executor);
   ConvexHttpApi convex_http_api(gateway, executor);

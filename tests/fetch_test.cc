@@ -2,10 +2,6 @@
 // app (tests/apps/egress) calls a plain Node HTTP server on loopback (tests/clients/fetch_peer_server.js),
 // which the test's deployments are allowed to reach by an operator's egress policy, and counts every
 // connection made to it, so the SSRF matrix can show that a refused fetch reached nothing.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -16,12 +12,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "base/process.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
+#include "tests/node_server.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -29,35 +25,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The Node peer server, on an ephemeral port of 127.0.0.1.
-class Peer {
+// The Node peer server, which counts the connections made to it.
+class Peer : public NodeServer {
  public:
-  Peer() {
-    int fds[2];
-    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
-    SpawnOptions options;
-    options.argv = {"/usr/bin/node", Runfile("tests/clients/fetch_peer_server.js")};
-    options.stdout_fd = fds[1];
-    options.parent_death_signal = SIGKILL;
-    absl::StatusOr<ChildProcess> child = Spawn(options);
-    close(fds[1]);
-    EXPECT_TRUE(child.ok()) << child.status();
-    if (!child.ok()) return;
-    child_ = *std::move(child);
-    std::string line;
-    pollfd p{fds[0], POLLIN, 0};
-    char c;
-    while (line.find('\n') == std::string::npos && poll(&p, 1, 10000) == 1 && read(fds[0], &c, 1) == 1) line += c;
-    close(fds[0]);
-    absl::string_view port = absl::StripAsciiWhitespace(line);
-    EXPECT_TRUE(absl::ConsumePrefix(&port, "port ") && absl::SimpleAtoi(port, &port_)) << "peer said: " << line;
-  }
-  ~Peer() {
-    (void)child_.Signal(SIGKILL);
-    (void)child_.Wait(absl::Seconds(5));
-  }
-  int port() const { return port_; }
-  std::string url(absl::string_view path) const { return absl::StrCat("http://127.0.0.1:", port_, path); }
+  Peer() : NodeServer("fetch_peer_server.js") {}
   // Connections made to it so far (this question's own included).
   int Connections() const {
     ShellResult out = RunShell(absl::StrCat("curl -s ", url("/connections")));
@@ -65,10 +36,6 @@ class Peer {
     EXPECT_TRUE(absl::SimpleAtoi(out.out, &n)) << out.out;
     return n;
   }
-
- private:
-  ChildProcess child_;
-  int port_ = 0;
 };
 
 class FetchTest : public ::testing::Test {
@@ -269,12 +236,11 @@ TEST_F(FetchTest, LimitsAtTheirBoundaryAndOnePast) {
   EXPECT_THAT(Get("fetching", peer_->url("/big?n=1000")), HasSubstr(R"("status":200)"));
   EXPECT_THAT(Get("fetching", peer_->url("/big?n=1001")),
               HasSubstr(R"("message":"the response body is over the deployment's limit of 1000 bytes")"));
-  // Two at once; the third is refused; the two that hang end at the deadline.
-  const std::string many = Action("fetching", "fetcher:many",
-                                  absl::StrCat(R"({"urls":[")", peer_->url("/slow"), R"(",")", peer_->url("/slow"),
-                                               R"(",")", peer_->url("/hello"), R"("]})"));
-  EXPECT_EQ(many,
-            R"json(["the fetch ran out of time","the fetch ran out of time","Too many concurrent fetches (the deployment's limit is 2)"])json");
+  // Two at once: with two hanging, a third is refused; the two end at the deadline.
+  EXPECT_EQ(Action("fetching", "fetcher:saturate",
+                   absl::StrCat(R"({"quick":")", peer_->url("/hello"), R"(","slow":")", peer_->url("/slow"), R"("})")),
+            R"json({"hanging":["the fetch ran out of time","the fetch ran out of time"],)json"
+            R"json("refusal":"Too many concurrent fetches (the deployment's limit is 2)"})json");
   ASSERT_TRUE(SetEgress("fetching", absl::StrCat(R"({"allow":["127.0.0.1/32"],"ports":[)", peer_->port(), "]}")).ok());
   ASSERT_TRUE(SetEgress("fetching", absl::StrCat(R"({"allow":["127.0.0.1/32"],"ports":[)", peer_->port(), R"(],"disabled":true})")).ok());
   EXPECT_THAT(Get("fetching", peer_->url("/hello")), HasSubstr("fetch is turned off for this deployment"));

@@ -311,11 +311,16 @@ TEST_F(FunctionsTest, IdentityAndEnvironment) {
   Result anonymous = Call(Kind::kQuery, "counters:whoAmI", "{}");
   ASSERT_TRUE(anonymous.status.ok()) << anonymous.status.error_message();
   EXPECT_EQ(anonymous.response.result_json(), "null");
-  Result signed_in = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", nullptr,
-                          R"({"tokenIdentifier":"https://issuer|u1","subject":"u1","issuer":"https://issuer"})");
+  // Acting as a user (identity_json) is the admin key's alone; an API key's caller is refused.
+  const std::string admin = supervisor_->admin_key();
+  const std::string ann = R"({"tokenIdentifier":"https://issuer|u1","subject":"u1","issuer":"https://issuer"})";
+  Result posing = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", nullptr, ann);
+  EXPECT_EQ(posing.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(posing.status.error_message(), HasSubstr("identity_json (acting as a user) needs an admin key"));
+  Result signed_in = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", &admin, ann);
   ASSERT_TRUE(signed_in.status.ok()) << signed_in.status.error_message();
   EXPECT_EQ(signed_in.response.result_json(), "\"u1\"");
-  Result malformed = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", nullptr, R"({"subject":"u1"})");
+  Result malformed = Call(Kind::kQuery, "counters:whoAmI", "{}", "chat", &admin, R"({"subject":"u1"})");
   EXPECT_EQ(malformed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   auto deployments = isobar::v1::Deployments::NewStub(*channel_);
@@ -647,7 +652,8 @@ TEST_F(FunctionsTest, TheAbiAppRuns) {
   Result empty = Call(Kind::kMutation, "messages:send", R"({"body":"","author":"ann"})", "abi", &key);
   EXPECT_EQ(empty.detail.kind(), isobar::v1::ErrorDetail::CONVEX_ERROR);
   EXPECT_EQ(empty.detail.convex_error_data_json(), R"({"code":"EMPTY","field":"body"})");
-  Result who = Call(Kind::kQuery, "messages:whoAmI", "{}", "abi", &key,
+  const std::string admin = supervisor_->admin_key();
+  Result who = Call(Kind::kQuery, "messages:whoAmI", "{}", "abi", &admin,
                     R"({"tokenIdentifier":"https://i|s","subject":"s","issuer":"https://i","name":"Ann"})");
   ASSERT_TRUE(who.status.ok()) << who.status.error_message();
   EXPECT_EQ(who.value.Get("name").string(), "Ann");

@@ -145,7 +145,15 @@ TEST_F(SubscriptionsTest, TransitionsCarryWhatChangedAndFollowCommits) {
 }
 
 TEST_F(SubscriptionsTest, ANewIdentityRerunsEverythingAndFailuresAreSentToo) {
-  Subscriber s(*channel_, *key_);
+  {
+    // Acting as a user is the admin key's alone.
+    Subscriber posing(*channel_, *key_);
+    posing.Add(1, "ledger:whoAmI");
+    ASSERT_TRUE(posing.Next());
+    posing.SetIdentity(kIdentity);
+    EXPECT_FALSE(posing.Next());
+  }
+  Subscriber s(*channel_, supervisor_->admin_key());
   s.Add(1, "ledger:whoAmI");
   ASSERT_TRUE(s.Next());
   EXPECT_EQ(s.values().at(1), "null");

@@ -105,6 +105,7 @@ Maybe DescribeModules(Invocation& invocation, v8::Local<v8::Context> context) {
   v8::Local<v8::Value> schema = v8::Null(isolate);
   v8::Local<v8::Value> crons = v8::Null(isolate);
   v8::Local<v8::Value> routes = v8::Null(isolate);
+  v8::Local<v8::Value> auth_config = v8::Undefined(isolate);  // undefined: no auth.config.js
   for (const std::string& path : AnalyzedPaths(invocation)) {
     v8::Local<v8::Module> module;
     if (!LoadModule(context, invocation, path).ToLocal(&module)) return {};
@@ -156,8 +157,13 @@ Maybe DescribeModules(Invocation& invocation, v8::Local<v8::Context> context) {
     } else if (path == "http.js") {
       v8::Local<v8::Object> router = FlaggedDefault(context, ns, "isRouter");
       if (!router.IsEmpty() && !DescribeRoutes(context, invocation, router).ToLocal(&routes)) return {};
+    } else if (path == "auth.config.js") {
+      // Its default export, as JSON (null when there is none; the supervisor says so).
+      auth_config = OwnData(context, ns, "default");
+      if (auth_config->IsUndefined()) auth_config = v8::Null(isolate);
     }
   }
+  if (!auth_config->IsUndefined()) Set(context, out, "authConfig", auth_config);
   Set(context, out, "functions", functions);
   Set(context, out, "httpActions", http_actions);
   Set(context, out, "schema", schema);

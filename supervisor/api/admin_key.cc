@@ -6,6 +6,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -60,6 +62,26 @@ std::string BearerToken(const grpc::ServerContextBase& context) {
   constexpr absl::string_view kBearer = "Bearer ";
   if (given.substr(0, kBearer.size()) != kBearer) return "";
   return std::string(given.substr(kBearer.size()));
+}
+
+namespace {
+
+std::optional<std::string> ApiKeyHeader(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("isobar-api-key");
+  if (it == metadata.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+std::string CallerKey(const grpc::ServerContextBase& context) {
+  std::optional<std::string> key = ApiKeyHeader(context);
+  return key.has_value() ? *key : BearerToken(context);
+}
+
+std::string UserToken(const grpc::ServerContextBase& context) {
+  return ApiKeyHeader(context).has_value() ? BearerToken(context) : std::string();
 }
 
 bool SameKey(absl::string_view given, absl::string_view key) {

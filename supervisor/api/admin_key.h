@@ -23,6 +23,12 @@ grpc::Status CheckAdminKey(const grpc::ServerContextBase& context, absl::string_
 // The key of `authorization: Bearer <key>`, or empty.
 std::string BearerToken(const grpc::ServerContextBase& context);
 
+// A Functions call's credentials. The deployment's key (API or admin key) travels as `isobar-api-key:
+// <key>`, and then `authorization: Bearer <JWT>` is the end user's token; without `isobar-api-key`,
+// `authorization: Bearer <key>` is the key (and there is no user token).
+std::string CallerKey(const grpc::ServerContextBase& context);
+std::string UserToken(const grpc::ServerContextBase& context);
+
 // Compares in time independent of where the keys differ.
 bool SameKey(absl::string_view given, absl::string_view key);
 

@@ -120,7 +120,7 @@ grpc::Status DeploymentsService::Admit(grpc::ServerContext& context, const std::
                                        storage::DeploymentInfo* info) {
   // The server's admin key, or this deployment's own admin key.
   const bool server_admin = CheckAdminKey(context, admin_key_).ok();
-  const std::string key = BearerToken(context);
+  const std::string key = CallerKey(context);
   if (!server_admin && key.empty()) return WithDetail(context, CheckAdminKey(context, admin_key_));
   absl::StatusOr<storage::DeploymentInfo> found = catalog_.GetDeployment(deployment);
   if (!server_admin) {

@@ -18,33 +18,54 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
                                                  const isobar::v1::FunctionRequest* request,
                                                  isobar::v1::FunctionResponse* response, FunctionKind kind) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (kind != FunctionKind::kMutation || request->idempotency_key().empty()) {
+  const bool has_user_token = !UserToken(*context).empty();
+  if ((kind != FunctionKind::kMutation || request->idempotency_key().empty()) && !has_user_token) {
     // A known key and an open deployment: nothing on the call's way to its worker (or to the query
     // cache) waits on PostgreSQL (a keyed mutation first reads its stored result; commits happen on
     // the executor), so it starts right here, one thread hand-off fewer.
-    std::optional<absl::StatusOr<Access>> known = gateway_.KnownAccess(request->deployment(), BearerToken(*context));
+    std::optional<absl::StatusOr<Access>> known = gateway_.KnownAccess(request->deployment(), CallerKey(*context));
     if (known.has_value() && known->ok() && gateway_.deployments().FindOpen(request->deployment()) != nullptr) {
-      Serve(context, request, response, kind, reactor, **known);
+      Serve(context, request, response, kind, reactor, **known, std::nullopt);
       return reactor;
     }
   }
-  // Checking a key may need the catalog: not on gRPC's thread.
+  // Checking a key (or a user's token) may need the catalog or the issuer: not on gRPC's thread.
   executor_.Run([this, context, request, response, kind, reactor] {
-    absl::StatusOr<Access> access = gateway_.Authorize(request->deployment(), BearerToken(*context));
+    absl::StatusOr<Access> access = gateway_.Authorize(request->deployment(), CallerKey(*context));
     if (!access.ok()) {
       reactor->Finish(WithDetail(*context, access.status()));
       return;
     }
-    Serve(context, request, response, kind, reactor, *access);
+    std::optional<std::string> user_identity;
+    if (const std::string token = UserToken(*context); !token.empty()) {
+      absl::StatusOr<std::string> identity = gateway_.VerifyUserToken(request->deployment(), token);
+      if (!identity.ok()) {
+        reactor->Finish(WithDetail(*context, identity.status()));
+        return;
+      }
+      user_identity = *std::move(identity);
+    }
+    Serve(context, request, response, kind, reactor, *access, std::move(user_identity));
   });
   return reactor;
 }
 
 void FunctionsService::Serve(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                              isobar::v1::FunctionResponse* response, FunctionKind kind,
-                             grpc::ServerUnaryReactor* reactor, Access access) {
+                             grpc::ServerUnaryReactor* reactor, Access access,
+                             std::optional<std::string> user_identity) {
   if (absl::Status identity = Gateway::CheckIdentity(request->identity_json()); !identity.ok()) {
     reactor->Finish(WithDetail(*context, identity));
+    return;
+  }
+  // identity_json is "acting as" a user (Convex's admin acting-user): an admin key's alone, and not
+  // beside a user's own token.
+  if (!request->identity_json().empty() && request->identity_json() != "null" &&
+      (access != Access::kInternal || user_identity.has_value())) {
+    reactor->Finish(WithDetail(*context, absl::PermissionDeniedError(
+        user_identity.has_value() ? "identity_json and a user token cannot both be given"
+                                  : "identity_json (acting as a user) needs an admin key; an end user's identity comes "
+                                    "from their token ('authorization: Bearer <JWT>' beside 'isobar-api-key: <key>')")));
     return;
   }
   if (!request->idempotency_key().empty() &&
@@ -59,7 +80,9 @@ void FunctionsService::Serve(grpc::CallbackServerContext* context, const isobar:
   call.path = request->path();
   call.kind = kind;
   call.args_json = request->args_json();
-  call.identity_json = request->identity_json().empty() ? "null" : request->identity_json();
+  call.identity_json = user_identity.has_value()           ? *std::move(user_identity)
+                       : request->identity_json().empty() ? "null"
+                                                          : request->identity_json();
   call.allow_internal = access == Access::kInternal;
   call.idempotency_key = request->idempotency_key();
   call.deadline = gateway_.DeadlineFor(kind, absl::FromChrono(context->deadline()));

@@ -25,9 +25,16 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
   // Not owned; both must outlive the service.
   FunctionsService(Gateway& gateway, Executor& executor) : gateway_(gateway), executor_(executor) {
     subscriptions_.authorize = [this](const grpc::ServerContextBase& context, const std::string& deployment) {
-      absl::StatusOr<Access> access = gateway_.Authorize(deployment, BearerToken(context));
+      absl::StatusOr<Access> access = gateway_.Authorize(deployment, CallerKey(context));
       if (!access.ok()) return absl::StatusOr<bool>(access.status());
       return absl::StatusOr<bool>(*access == Access::kInternal);
+    };
+    subscriptions_.user_identity = [this](const grpc::ServerContextBase& context, const std::string& deployment) {
+      const std::string token = UserToken(context);
+      if (token.empty()) return absl::StatusOr<std::optional<std::string>>(std::nullopt);
+      absl::StatusOr<std::string> identity = gateway_.VerifyUserToken(deployment, token);
+      if (!identity.ok()) return absl::StatusOr<std::optional<std::string>>(identity.status());
+      return absl::StatusOr<std::optional<std::string>>(*std::move(identity));
     };
     subscriptions_.check_identity = Gateway::CheckIdentity;
     subscriptions_.deployments = &gateway_.deployments();
@@ -55,9 +62,10 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                  isobar::v1::FunctionResponse* response, FunctionKind kind);
   // An authorized call: identity and idempotency checks, then the gateway.
+  // `user_identity`: the end user's, from their token (nullopt: none).
   void Serve(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
              isobar::v1::FunctionResponse* response, FunctionKind kind, grpc::ServerUnaryReactor* reactor,
-             Access access);
+             Access access, std::optional<std::string> user_identity);
 
   Gateway& gateway_;
   Executor& executor_;

@@ -194,6 +194,9 @@ absl::StatusOr<Value> VerifyJwt(absl::string_view token, const JwkSet& keys, con
   } else {
     return Refused(absl::StrCat("the algorithm \"", alg.substr(0, 20), "\" is not accepted (RS256 or ES256)"));
   }
+  if (check.algorithm.has_value() && alg != *check.algorithm) {
+    return Refused(absl::StrCat("the algorithm \"", alg, "\" is not the provider's (", *check.algorithm, ")"));
+  }
   const std::string kid = Text(*header, "kid");
   const Jwk* key = nullptr;
   for (const Jwk& candidate : keys) {

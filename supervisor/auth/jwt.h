@@ -58,6 +58,7 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view json);
 struct JwtCheck {
   std::string issuer;                  // the `iss` the token must have
   std::optional<std::string> audience;  // one of `aud` (a string or an array) must be this, if set
+  std::optional<std::string> algorithm;  // "RS256" or "ES256": only this one, if set
   absl::Time now = absl::Now();
   absl::Duration skew = absl::Seconds(60);
 };

@@ -158,6 +158,13 @@ absl::StatusOr<std::shared_ptr<CodeVersion>> CodeVersion::Build(const storage::V
     }
   }
   ASSIGN_OR_RETURN(code->schema_, ParseSchema(analysis));
+  if (const Value& auth = analysis.Get("authConfig"); !auth.is_undefined()) {
+    absl::StatusOr<std::vector<AuthProvider>> providers = ParseAuthConfig(auth);
+    if (!providers.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("The pushed auth config is invalid: ", providers.status().message()));
+    }
+    code->auth_providers_ = *std::move(providers);
+  }
   return code;
 }
 

@@ -19,6 +19,7 @@
 #include "storage/validator.h"
 #include "storage/value.h"
 #include "storage/versions.h"
+#include "supervisor/auth/auth_config.h"
 #include "supervisor/deploy/function_path.h"
 #include "supervisor/deploy/source_map.h"
 
@@ -79,6 +80,8 @@ class CodeVersion {
   const SourceMaps& source_maps() const { return *source_maps_; }
   // Whether its calls reuse warm contexts, if the push said (else the server's --contexts decides).
   std::optional<bool> warm_contexts() const { return warm_contexts_; }
+  // The identity providers of its auth.config (none without one).
+  const std::vector<AuthProvider>& auth_providers() const { return auth_providers_; }
 
  private:
   static absl::StatusOr<std::optional<Schema>> ParseSchema(const storage::Value& analysis);
@@ -91,6 +94,7 @@ class CodeVersion {
   std::optional<Schema> schema_;
   std::optional<bool> warm_contexts_;
   ImportPhase import_phase_;
+  std::vector<AuthProvider> auth_providers_;
 };
 
 }  // namespace isobar::supervisor

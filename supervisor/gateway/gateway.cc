@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/sha256.h"
 #include "storage/convex_json.h"
+#include "supervisor/egress/egress_config.h"
 #include "supervisor/runner/error_detail.h"
 
 namespace isobar::supervisor {
@@ -134,6 +136,80 @@ void Gateway::AdmitAndRun(FunctionCallRequest call, FunctionCallback done) {
         });
       },
       [shared_done](absl::Status refused) { std::move(*shared_done)(FunctionOutcome::Failure(refused)); });
+}
+
+}  // namespace isobar::supervisor
+
+namespace isobar::supervisor {
+namespace {
+
+// What one identity document may hold at most.
+constexpr size_t kMaxDocumentBytes = 1 << 20;
+constexpr absl::Duration kDocumentTimeout = absl::Seconds(10);
+
+// GET `url` whole, through the egress client under `deployment`'s policy.
+absl::StatusOr<FetchedDocument> FetchDocument(HttpFetcher& fetcher, LiveDeployment& deployment, const std::string& url) {
+  absl::StatusOr<std::optional<std::string>> stored = deployment.db().catalog().EgressPolicy(deployment.info().id);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<EgressConfig> config = EgressConfigFromJson(*stored);
+  if (!config.ok()) return config.status();
+  FetchLimits limits = config->limits;
+  limits.max_response_bytes = std::min<uint64_t>(limits.max_response_bytes, kMaxDocumentBytes);
+  FetchRequest request;
+  request.url = url;
+  request.headers = {{"accept", "application/json"}};
+  absl::StatusOr<std::shared_ptr<Fetch>> fetch =
+      fetcher.Start(deployment.info().name, config->policy, limits, request, absl::Now() + kDocumentTimeout);
+  if (!fetch.ok()) return fetch.status();
+  FetchedDocument document;
+  absl::Notification headed;
+  absl::Status status;
+  (*fetch)->Head([&](absl::StatusOr<FetchHead> head) {
+    if (head.ok()) {
+      document.status = head->status;
+      for (const auto& [name, value] : head->headers) {
+        if (name == "content-type") document.content_type = value;
+        if (name == "cache-control") document.cache_control = value;
+      }
+    } else {
+      status = head.status();
+    }
+    headed.Notify();
+  });
+  headed.WaitForNotification();
+  while (status.ok()) {
+    absl::Notification read;
+    std::string part;
+    (*fetch)->Read(64 << 10, [&](absl::StatusOr<std::string> got) {
+      if (got.ok()) {
+        part = *std::move(got);
+      } else {
+        status = got.status();
+      }
+      read.Notify();
+    });
+    read.WaitForNotification();
+    if (part.empty()) break;
+    document.body += part;
+  }
+  if (!status.ok()) return status;
+  return document;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Gateway::VerifyUserToken(const std::string& deployment, absl::string_view token) {
+  absl::StatusOr<std::shared_ptr<LiveDeployment>> live = deployments_.Get(deployment);
+  if (!live.ok()) return absl::UnauthenticatedError("No auth provider found matching the given token");
+  std::shared_ptr<const CodeVersion> code = (*live)->code();
+  static const std::vector<AuthProvider> kNone;
+  const std::vector<AuthProvider>& providers = code != nullptr ? code->auth_providers() : kNone;
+  std::shared_ptr<LiveDeployment> held = *live;
+  DocumentFetcher fetch = [this, held](const std::string& url) -> absl::StatusOr<FetchedDocument> {
+    if (options_.fetcher == nullptr) return absl::UnavailableError("this server fetches no identity documents");
+    return FetchDocument(*options_.fetcher, *held, url);
+  };
+  return verifier_.Verify(deployment, providers, token, fetch);
 }
 
 }  // namespace isobar::supervisor

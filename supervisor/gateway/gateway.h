@@ -24,7 +24,9 @@
 #include "absl/time/time.h"
 #include "storage/api_keys.h"
 #include "storage/pg_pool.h"
+#include "supervisor/auth/identity_verifier.h"
 #include "supervisor/deploy/live_deployments.h"
+#include "supervisor/egress/http_fetcher.h"
 #include "supervisor/reactivity/live_query_set.h"
 #include "supervisor/reactivity/query_cache.h"
 #include "supervisor/reactivity/read_tracker.h"
@@ -41,6 +43,9 @@ struct GatewayOptions {
   // False while PostgreSQL is away (storage::PostgresMonitor): calls that would run fail at once,
   // UNAVAILABLE and retryable, instead of each finding out on its own. Unset: always available.
   std::function<bool()> database_available;
+  // Fetches the identity providers' discovery documents and keys (under each deployment's egress
+  // policy). Null: user tokens are refused.
+  HttpFetcher* fetcher = nullptr;
 };
 
 // What a key admits in one deployment.
@@ -66,6 +71,11 @@ class Gateway {
   // `key`'s access to `deployment`; may read the catalog, so never on a thread that must not wait.
   // An unknown deployment and a wrong key look the same: UNAUTHENTICATED.
   absl::StatusOr<Access> Authorize(const std::string& deployment, absl::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The UserIdentity (Convex JSON) a user's token stands for in `deployment`, from the providers of
+  // its auth.config; UNAUTHENTICATED, in Convex's words, when it stands for none. May fetch the
+  // issuer's documents, so never on a thread that must not wait.
+  absl::StatusOr<std::string> VerifyUserToken(const std::string& deployment, absl::string_view token);
 
   // An authorized call (its `allow_internal` set from the access): a query goes through the query
   // cache at the newest timestamp whose commits the read tracker has seen, so a valid earlier result
@@ -96,6 +106,7 @@ class Gateway {
   storage::ApiKeys api_keys_;
   ReadTracker& tracker_;
   QueryCache& cache_;
+  IdentityVerifier verifier_;
   absl::Mutex mu_;
   struct Verified {
     absl::Time until;

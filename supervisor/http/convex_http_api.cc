@@ -112,6 +112,7 @@ HttpResponse OutcomeResponse(const FunctionOutcome& outcome, Format format, cons
 struct ConvexHttpApi::Call {
   std::string endpoint;    // "query", "mutation", "action", "run"
   std::string admin_key;   // from `Authorization: Convex <key>`; empty: anonymous
+  std::string user_token;  // from `Authorization: Bearer <JWT>`: an end user's, checked by the gateway
   std::optional<absl::StatusOr<Access>> known;  // the key's access, if known without the catalog
   FunctionCallRequest request;
   bool kind_from_function = false;  // /api/run, /api/function: the function's own kind
@@ -263,11 +264,13 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
     const std::string scheme = absl::AsciiStrToLower(auth.substr(0, 7));
     absl::string_view credential = absl::StripAsciiWhitespace(auth.substr(7));
     if (scheme == "bearer " && !credential.empty()) {
-      return answer(ErrorResponse(401, "NoAuthProvider",
-                            "No auth provider found matching the given token: this server does not check user tokens "
-                            "yet (auth.config.ts support is coming)."));
+      call->user_token = std::string(credential);  // checked against the deployment's auth.config in Serve
+    } else if (scheme != "convex " || credential.empty()) {
+      return answer(ErrorResponse(400, "InvalidAdminKey", "Invalid admin key"));
     }
-    if (scheme != "convex " || credential.empty()) return answer(ErrorResponse(400, "InvalidAdminKey", "Invalid admin key"));
+  }
+  if (absl::string_view auth = http.Header("authorization"); !auth.empty() && call->user_token.empty()) {
+    absl::string_view credential = absl::StripAsciiWhitespace(auth.substr(7));
     const size_t colon = credential.find(':');
     call->admin_key = std::string(credential.substr(0, colon));
     // An identity to act as comes only with a key, which Serve checks before anything runs.
@@ -363,12 +366,26 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   // otherwise (a key to check, a deployment to open) the executor takes it.
   const bool open = gateway_.deployments().FindOpen(call->request.deployment) != nullptr;
   if (!call->admin_key.empty()) call->known = gateway_.KnownAccess(call->request.deployment, call->admin_key);
-  const bool known = call->admin_key.empty() || call->known.has_value();
+  const bool known = (call->admin_key.empty() || call->known.has_value()) && call->user_token.empty();
   if (open && known && !call->kind_from_function) return Serve(std::move(call), std::move(reply));
   executor_.Run([this, call = std::move(call), reply = std::move(reply)]() mutable { Serve(std::move(call), std::move(reply)); });
 }
 
 std::optional<HttpResponse> ConvexHttpApi::CheckAdminKey(Call& call) {
+  if (!call.user_token.empty()) {
+    // An end user's token: the identity it stands for, or 401 in Convex's words.
+    absl::StatusOr<std::string> identity = gateway_.VerifyUserToken(call.request.deployment, call.user_token);
+    if (!identity.ok()) {
+      const absl::string_view message = identity.status().message();
+      const char* code = absl::StartsWith(message, "No auth provider")            ? "NoAuthProvider"
+                         : absl::StartsWith(message, "Auth provider discovery")   ? "AuthProviderDiscoveryFailed"
+                         : absl::StartsWith(message, "Could not verify OIDC")     ? "Unauthenticated"
+                                                                                  : "InvalidAuthHeader";
+      return ErrorResponse(401, code, std::string(message));
+    }
+    call.request.identity_json = *std::move(identity);
+    return std::nullopt;
+  }
   if (call.admin_key.empty()) return std::nullopt;
   // Known already on the fast path (never a catalog read on the server's thread).
   absl::StatusOr<Access> access =

@@ -338,10 +338,12 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
         if (!identity.ok()) return AuthError(std::string(identity.status().message()));
         modification.identity_json = *std::move(identity);
       }
-    } else if (token_type.string() == "User") {
-      return AuthError(
-          "No auth provider found matching the given token: this server does not check user tokens yet "
-          "(auth.config.ts support is coming)");
+    } else if (token_type.string() == "User" && message.Get("value").type() == Value::Type::kString) {
+      // An end user's token, checked against the deployment's auth.config providers.
+      absl::StatusOr<std::string> identity = sync_.gateway_.VerifyUserToken(deployment_, message.Get("value").string());
+      if (!identity.ok()) return AuthError(std::string(identity.status().message()));
+      modification.internal = false;
+      modification.identity_json = *std::move(identity);
     } else {
       return Fatal("Authenticate's tokenType must be None, User or Admin");
     }

@@ -109,19 +109,39 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       if (closed_ || finishing_) return;
       set = set_;
     }
+    std::optional<std::string> user;  // the end user's identity, from their token, once
     if (set == nullptr) {
       absl::StatusOr<bool> admin = env_.authorize(*context_, request.deployment());
+      absl::StatusOr<std::optional<std::string>> token_identity =
+          admin.ok() && env_.user_identity ? env_.user_identity(*context_, request.deployment())
+                                           : absl::StatusOr<std::optional<std::string>>(std::nullopt);
       absl::StatusOr<std::shared_ptr<LiveDeployment>> live =
-          admin.ok() ? env_.deployments->Get(request.deployment()) : absl::StatusOr<std::shared_ptr<LiveDeployment>>(admin.status());
+          !admin.ok()            ? absl::StatusOr<std::shared_ptr<LiveDeployment>>(admin.status())
+          : !token_identity.ok() ? absl::StatusOr<std::shared_ptr<LiveDeployment>>(token_identity.status())
+                                 : env_.deployments->Get(request.deployment());
       absl::MutexLock lock(&mu_);
       if (!live.ok()) {
         FinishLocked(WithDetail(*context_, live.status()));
         return;
       }
+      admin_ = *admin;
+      user = *std::move(token_identity);
       set_ = set = LiveQuerySet::Open(env_.query_set, *std::move(live), *admin, weak_from_this());
     }
-    absl::Status identity = request.set_identity() ? env_.check_identity(request.identity_json()) : absl::OkStatus();
+    bool admin = false;
+    {
+      absl::MutexLock lock(&mu_);
+      admin = admin_;
+    }
+    // Acting as a user is for admin keys only; an end user's identity comes from their token.
+    const bool acting = request.set_identity() && !request.identity_json().empty() && request.identity_json() != "null";
+    absl::Status identity = acting && !admin ? absl::PermissionDeniedError(
+                                                   "identity_json (acting as a user) needs an admin key; an end user's "
+                                                   "identity comes from their token ('authorization: Bearer <JWT>')")
+                            : request.set_identity() ? env_.check_identity(request.identity_json())
+                                                     : absl::OkStatus();
     LiveQuerySet::Modification modification;
+    if (user.has_value()) modification.identity_json = *user;
     for (const isobar::v1::QuerySetChange& change : request.changes()) {
       LiveQuerySet::Change& out = modification.changes.emplace_back();
       if (change.has_add()) {
@@ -173,6 +193,7 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
   std::shared_ptr<LiveQuerySet> set_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool admin_ ABSL_GUARDED_BY(mu_) = false;  // the key admits internal functions (and acting as a user)
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   std::deque<Transition> outbox_ ABSL_GUARDED_BY(mu_);  // front: being written

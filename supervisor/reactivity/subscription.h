@@ -10,6 +10,7 @@
 #define ISOBAR_SUPERVISOR_REACTIVITY_SUBSCRIPTION_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,9 @@ struct SubscriptionEnvironment {
   // Whether the caller's key admits the deployment (true: internal functions too).
   std::function<absl::StatusOr<bool>(const grpc::ServerContextBase&, const std::string& deployment)> authorize;
   std::function<absl::Status(const std::string& identity_json)> check_identity;
+  // The identity of the end user whose token the call carries (nullopt: none), or why it is refused.
+  std::function<absl::StatusOr<std::optional<std::string>>(const grpc::ServerContextBase&, const std::string& deployment)>
+      user_identity;
   LiveDeployments* deployments = nullptr;
   QuerySetEnvironment query_set;
 };

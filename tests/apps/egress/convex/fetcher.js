@@ -117,11 +117,22 @@ export const abort = action({
   },
 });
 
-// Several requests at once, as an app fanning out to an API does; each result's status or error.
-export const many = action({
-  args: { urls: v.array(v.string()) },
-  handler: async (_ctx, { urls }) =>
-    Promise.all(urls.map((url) => fetch(url).then((r) => r.text().then(() => r.status), (e) => String(e.message)))),
+// Holds the deployment's fetch slots with two requests to `slow`, then fetches `quick` until that is
+// refused (it gets through while a slow one has not started yet): the refusal, and how the slow ones end.
+export const saturate = action({
+  args: { slow: v.string(), quick: v.string() },
+  handler: async (_ctx, { slow, quick }) => {
+    const hanging = [fetch(slow), fetch(slow)].map((p) => p.then((r) => r.status, (e) => e.message));
+    let refusal = null;
+    for (let i = 0; i < 100 && refusal === null; i++) {
+      try {
+        await (await fetch(quick)).text();
+      } catch (e) {
+        refusal = e.message;
+      }
+    }
+    return { refusal, hanging: await Promise.all(hanging) };
+  },
 });
 
 // Timers in actions: setTimeout, setInterval and clearTimeout.
