@@ -186,6 +186,24 @@ TEST_F(IdentityTest, TheConvexHttpApi) {
   EXPECT_THAT(refused.out, HasSubstr(" 401"));
 }
 
+TEST_F(IdentityTest, HttpActionsReadTheAuthorizationHeader) {
+  const std::string me = absl::StrCat("curl -s ", supervisor_->site_url(), "/d/signin/me");
+  EXPECT_EQ(RunShell(absl::StrCat(me, " -H 'Authorization: Bearer ", Mint("sub=fay"), "'")).out, R"({"subject":"fay"})");
+  EXPECT_EQ(RunShell(me).out, R"({"subject":null})");
+  // A refused token does not stop the action (as on Convex); reading the identity throws why.
+  EXPECT_THAT(RunShell(absl::StrCat(me, " -H 'Authorization: Bearer ", Mint("exp=-3600"), "'")).out,
+              HasSubstr(R"({"error":"Could not verify OIDC token claim.)"));
+}
+
+TEST_F(IdentityTest, AQueryBatchRunsAsTheTokensUser) {
+  ShellResult batch = RunShell(absl::StrCat(
+      "curl -s -H 'Authorization: Bearer ", Mint("sub=gus"), "' -H 'content-type: application/json' -d "
+      "'{\"queries\":[{\"path\":\"users:whoAmI\",\"args\":{}},{\"path\":\"users:whoAmI\",\"args\":{}}]}' ",
+      supervisor_->http_url(), "/d/signin/api/query_batch"));
+  EXPECT_THAT(batch.out, HasSubstr(R"("subject":"gus")"));
+  EXPECT_THAT(batch.out, ::testing::Not(HasSubstr(R"("value":null)")));
+}
+
 TEST_F(IdentityTest, TheSigninAppWithConvexsOwnClients) {
   const std::string runfiles = std::filesystem::current_path().parent_path().string();
   ShellResult client = RunShell(absl::StrCat("NODE_PATH=", runfiles, "/npm_deps/node_modules timeout 120 node ",

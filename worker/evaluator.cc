@@ -49,6 +49,19 @@ clockid_t CurrentThreadCpuClock() {
 // Convex's messages for its time and memory limits.
 constexpr char kOutOfMemory[] = "JavaScript execution ran out of memory (maximum memory usage: 64 MB)";
 
+// An action's calls out at once, timers aside (which only wait): more wait in its queue, so that one
+// action cannot fill the supervisor's host-call threads.
+constexpr size_t kMaxActionCallsInFlight = 64;
+constexpr char kSleepOp[] = "isobar/sleep";
+
+size_t CallsInFlight(const Invocation& inv) {
+  size_t n = 0;
+  for (const auto& [batch, calls] : inv.in_flight) {
+    for (const Invocation::PendingAsync& call : calls) n += call.op != kSleepOp;
+  }
+  return n;
+}
+
 bool IsBatchable(const std::string& op) { return op == "1.0/get" || op == "1.0/queryStreamNext"; }
 
 // Arguments or a result that may cross the process boundary.
@@ -209,6 +222,13 @@ void Evaluator::Cancel(InvocationId id) {
 void Evaluator::WarnUnawaited(Invocation& inv) {
   std::map<std::string, size_t> counts;  // by name, sorted as Convex lists them
   auto count = [&counts](const Invocation::PendingAsync& call) {
+    // As Convex: timers are not operations it warns about, and a fetch is one "fetch" whatever step
+    // of it was out (a cancel the runtime sends on its own is none).
+    if (call.op == "isobar/sleep" || call.op == "isobar/fetchCancel") return;
+    if (absl::StartsWith(call.op, "isobar/fetch")) {
+      ++counts["fetch"];
+      return;
+    }
     const size_t slash = call.op.rfind('/');
     ++counts[slash == std::string::npos ? call.op : call.op.substr(slash + 1)];
   };
@@ -216,6 +236,7 @@ void Evaluator::WarnUnawaited(Invocation& inv) {
   for (const auto& [batch, calls] : inv.in_flight) {
     for (const Invocation::PendingAsync& call : calls) count(call);
   }
+  if (counts.empty()) return;
   size_t total = 0;
   std::vector<std::string> names;
   for (const auto& [name, count] : counts) {
@@ -254,9 +275,12 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
       inv.failure_is_user = false;
     }
     // The queue's next batch (consecutive gets and stream reads, up to 16, or one call of anything
-    // else); for an action, every queued call, each its own batch.
+    // else); for an action, every queued call, each its own batch, up to kMaxActionCallsInFlight.
     auto send_batches = [&] {
+      size_t out_now = inv.concurrent ? CallsInFlight(inv) : 0;
       do {
+        if (inv.concurrent && inv.queue.front().op != kSleepOp && out_now >= kMaxActionCallsInFlight) break;
+        out_now += inv.queue.front().op != kSleepOp;
         HostBatch out;
         out.id = inv.next_batch++;
         std::vector<Invocation::PendingAsync>& calls = inv.in_flight[out.id];

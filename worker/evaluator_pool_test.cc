@@ -102,6 +102,18 @@ TEST_F(EvaluatorPoolTest, AnActionsCallsAreOutTogether) {
   Evaluator::Step done = evaluator.Resume(InvocationId(1), step.batches[0].id, {std::string(R"("a")")});
   ASSERT_TRUE(done.done.has_value());
   EXPECT_EQ(*done.done->result_json, R"("ab")");
+  // At most 64 calls out at once; the rest wait their turn.
+  const std::string hundred =
+      "async () => (await Promise.all(Array.from({ length: 100 }, (_, i) => Convex.asyncSyscall('op', String(i)))))"
+      ".length";
+  Invoke many = Query(3, "d", absl::StrCat("export const fn = ", Exported("isAction", "invokeAction", hundred), ";"));
+  many.mutable_function()->set_kind(FunctionCall::ACTION);
+  Evaluator::Step first = evaluator.Start(many);
+  ASSERT_EQ(first.batches.size(), 64u);
+  Evaluator::Step next = evaluator.Resume(InvocationId(3), first.batches[0].id, {std::string("0")});
+  ASSERT_EQ(next.batches.size(), 1u);
+  EXPECT_EQ(next.batches[0].calls[0].args_json, "64");
+  evaluator.Cancel(InvocationId(3));
   // A batch that is not out is refused.
   Evaluator::Step query = evaluator.Start(Query(2, "d", QueryModule(both)));
   ASSERT_EQ(query.batches.size(), 1u);

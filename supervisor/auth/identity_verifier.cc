@@ -26,6 +26,9 @@ constexpr size_t kMaxRefreshesPerMinute = 6;
 constexpr absl::Duration kMissedKidMemory = absl::Minutes(1);
 constexpr size_t kMaxMissedKids = 64;
 constexpr size_t kMaxCached = 1024;
+constexpr absl::Duration kFailureMemory = absl::Seconds(30);
+constexpr int kMaxFetching = 4;
+constexpr int kMaxFetchingPerDeployment = 2;
 
 constexpr char kNotAJwt[] =
     "Could not parse JWT payload. Check that the token is a valid JWT format with three base64-encoded parts "
@@ -110,7 +113,7 @@ absl::Duration CacheLifetime(absl::string_view cache_control) {
   return std::min(lifetime, kMaxLifetime);
 }
 
-std::string IdentityFromClaims(const Value& claims, AuthProvider::Kind kind) {
+absl::StatusOr<std::string> IdentityFromClaims(const Value& claims, AuthProvider::Kind kind) {
   const std::string issuer = Text(claims, "iss");
   const std::string subject = Text(claims, "sub");
   Value::Object fields;
@@ -158,20 +161,25 @@ std::string IdentityFromClaims(const Value& claims, AuthProvider::Kind kind) {
     }
   }
   absl::StatusOr<Value> identity = Value::MakeObject(std::move(fields));
-  return identity.ok() ? storage::ToConvexJson(*identity) : "null";
+  if (!identity.ok()) {
+    return Refused(absl::StrCat("The token's claims cannot make a user identity: ", identity.status().message()));
+  }
+  return storage::ToConvexJson(*identity);
 }
 
 absl::StatusOr<std::string> IdentityVerifier::Document(absl::string_view deployment, const std::string& url,
                                                        const std::optional<std::string>& missing_kid,
                                                        const DocumentFetcher& fetch, absl::Time now) {
   const auto key = std::make_pair(std::string(deployment), url);
+  const std::string deployment_name(deployment);
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       Cached& cached = it->second;
+      if (!cached.failure.ok() && cached.expires > now) return cached.failure;
       if (!missing_kid.has_value() && cached.expires > now) return cached.body;
-      if (missing_kid.has_value()) {
+      if (missing_kid.has_value() && cached.failure.ok()) {
         while (!cached.refreshes.empty() && now - cached.refreshes.front() > absl::Minutes(1)) cached.refreshes.pop_front();
         for (auto kid = cached.missed_kids.begin(); kid != cached.missed_kids.end();) {
           kid = now - kid->second > kMissedKidMemory ? cached.missed_kids.erase(kid) : std::next(kid);
@@ -182,25 +190,45 @@ absl::StatusOr<std::string> IdentityVerifier::Document(absl::string_view deploym
         cached.refreshes.push_back(now);
       }
     }
+    int& mine = fetching_by_deployment_[deployment_name];
+    if (fetching_ >= kMaxFetching || mine >= kMaxFetchingPerDeployment) {
+      if (mine == 0) fetching_by_deployment_.erase(deployment_name);
+      return absl::UnavailableError("the identity provider's keys are being fetched for other calls; try again");
+    }
+    ++mine;
+    ++fetching_;
     ++fetches_;
   }
   absl::StatusOr<FetchedDocument> fetched = fetch(url);
-  if (!fetched.ok()) return fetched.status();
-  if (fetched->status != 200) return absl::UnavailableError(absl::StrCat("HTTP ", fetched->status));
-  const std::string type = absl::AsciiStrToLower(fetched->content_type);
-  if (!absl::StrContains(type, "json")) {
-    return absl::UnavailableError(absl::StrCat("Invalid Content-Type '", fetched->content_type.substr(0, 100),
+  absl::StatusOr<std::string> body = absl::UnknownError("");
+  if (!fetched.ok()) {
+    body = fetched.status();
+  } else if (fetched->status != 200) {
+    body = absl::UnavailableError(absl::StrCat("HTTP ", fetched->status));
+  } else if (!absl::StrContains(absl::AsciiStrToLower(fetched->content_type), "json")) {
+    body = absl::UnavailableError(absl::StrCat("Invalid Content-Type '", fetched->content_type.substr(0, 100),
                                                "'; expected 'application/json' or 'application/jwk-set+json'"));
+  } else {
+    body = fetched->body;
   }
   absl::MutexLock lock(&mu_);
+  --fetching_;
+  if (--fetching_by_deployment_[deployment_name] == 0) fetching_by_deployment_.erase(deployment_name);
   if (cache_.size() >= kMaxCached && cache_.find(key) == cache_.end()) {
     for (auto it = cache_.begin(); it != cache_.end();) it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
     if (cache_.size() >= kMaxCached) cache_.erase(cache_.begin());
   }
   Cached& cached = cache_[key];
-  cached.body = fetched->body;
-  cached.expires = now + CacheLifetime(fetched->cache_control);
-  return fetched->body;
+  if (body.ok()) {
+    cached.body = *body;
+    cached.failure = absl::OkStatus();
+    cached.expires = now + CacheLifetime(fetched->cache_control);
+  } else if (cached.body.empty()) {
+    // Remembered for a while, so that a stream of tokens naming a failing issuer is not a stream of fetches.
+    cached.failure = body.status();
+    cached.expires = now + kFailureMemory;
+  }
+  return body;
 }
 
 absl::StatusOr<Value> IdentityVerifier::VerifyWithKeys(absl::string_view deployment, const std::string& jwks_url,
@@ -253,7 +281,11 @@ absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deploymen
                                 "match one of your configured providers: [", absl::StrJoin(described, ", "), "]"));
   }
   if (provider->kind == AuthProvider::Kind::kOidc) {
-    const std::string discovery = absl::StrCat(iss, absl::EndsWith(iss, "/") ? "" : "/", ".well-known/openid-configuration");
+    // One URL however many slashes the issuer ends with (a token cannot dodge the cache that way).
+    absl::string_view base = iss;
+    while (absl::ConsumeSuffix(&base, "/")) {
+    }
+    const std::string discovery = absl::StrCat(base, "/.well-known/openid-configuration");
     absl::StatusOr<std::string> document = Document(deployment, discovery, std::nullopt, fetch, now);
     absl::StatusOr<Value> metadata = document.ok() ? JsonObject(*document) : absl::StatusOr<Value>(document.status());
     if (!metadata.ok()) {

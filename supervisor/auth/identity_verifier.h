@@ -6,8 +6,11 @@
 //
 // Documents are fetched through `DocumentFetcher` (the gateway fetches them through the egress
 // client, under the deployment's egress policy) and cached per deployment and URL for as long as
-// their Cache-Control says (5 minutes when it says nothing, a day at most). A token whose `kid` is
-// not in the cached key set makes the set be fetched again once (the issuer rotated its keys).
+// their Cache-Control says (5 minutes when it says nothing, a day at most); a failed fetch is
+// remembered for 30 s. A token whose `kid` is not in the cached key set makes the set be fetched
+// again once (the issuer rotated its keys). Fetching blocks the caller: at most 2 fetches at once per
+// deployment and 4 in all; a call that would be a fifth is refused at once (UNAVAILABLE, retryable),
+// so a slow or hostile key server cannot hold the threads that serve everyone.
 //
 // Refusals are UNAUTHENTICATED, in Convex's words.
 #ifndef ISOBAR_SUPERVISOR_AUTH_IDENTITY_VERIFIER_H_
@@ -44,7 +47,8 @@ using DocumentFetcher = std::function<absl::StatusOr<FetchedDocument>(const std:
 // The UserIdentity (Convex JSON object) Convex derives from verified claims: OIDC providers map the
 // standard claims to camelCase fields and keep the rest as they are; customJwt providers keep every
 // claim but the registered ones under its own name, nested objects flattened to dotted keys.
-std::string IdentityFromClaims(const storage::Value& claims, AuthProvider::Kind kind);
+// UNAUTHENTICATED when the claims cannot make one (a claim name Convex values cannot hold).
+absl::StatusOr<std::string> IdentityFromClaims(const storage::Value& claims, AuthProvider::Kind kind);
 
 // How long a document may be used: Cache-Control's max-age (0 for no-store or no-cache), 5 minutes
 // when it says nothing, at most a day.
@@ -81,10 +85,13 @@ class IdentityVerifier {
     absl::Time expires;
     std::deque<absl::Time> refreshes;               // fetched again for a missing kid, in the last minute
     std::map<std::string, absl::Time> missed_kids;  // kids looked for and not found, lately
+    absl::Status failure;  // the last fetch's, until `expires`
   };
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, Cached> cache_ ABSL_GUARDED_BY(mu_);  // by deployment, URL
   int fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  int fetching_ ABSL_GUARDED_BY(mu_) = 0;  // fetches under way, in all and by deployment
+  std::map<std::string, int> fetching_by_deployment_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace isobar::supervisor

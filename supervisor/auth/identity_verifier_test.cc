@@ -130,6 +130,19 @@ TEST_F(IdentityVerifierTest, CacheControlSaysHowLong) {
   EXPECT_EQ(CacheLifetime("max-age=99999999"), absl::Hours(24));
 }
 
+TEST_F(IdentityVerifierTest, AFailingIssuerIsRememberedAndSlashesDoNotDodgeTheCache) {
+  documents_.clear();  // the issuer answers 404 to everything
+  EXPECT_THAT(Verify(issuer_.Sign(kRs, Claims())).status().message(), HasSubstr("Auth provider discovery of"));
+  EXPECT_THAT(Verify(issuer_.Sign(kRs, Claims("", "https://issuer.test/"))).status().message(),
+              HasSubstr("Auth provider discovery of"));
+  EXPECT_THAT(Verify(issuer_.Sign(kRs, Claims("", "https://issuer.test///"))).status().message(),
+              HasSubstr("Auth provider discovery of"));
+  EXPECT_EQ(verifier_.fetches(), 1);
+  // 30 s later it is asked again.
+  EXPECT_FALSE(Verify(issuer_.Sign(kRs, Claims()), absl::FromUnixSeconds(kNow + 31)).ok());
+  EXPECT_EQ(verifier_.fetches(), 2);
+}
+
 TEST_F(IdentityVerifierTest, DiscoveryMustNameTheTokensIssuer) {
   documents_[absl::StrCat(kIssuer, "/.well-known/openid-configuration")] = R"({"issuer":"https://elsewhere.test","jwks_uri":"x"})";
   EXPECT_THAT(Verify(issuer_.Sign(kRs, Claims())).status().message(),

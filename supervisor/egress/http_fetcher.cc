@@ -82,9 +82,11 @@ class Url {
     curl_free(out);
     return text;
   }
+  // Lower case, without IPv6 brackets or a trailing dot ("example.com." is example.com).
   std::string Host() const {
     std::string host = absl::AsciiStrToLower(Get(CURLUPART_HOST));
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    while (!host.empty() && host.back() == '.') host.pop_back();
     return host;
   }
   // "scheme://host:port", to tell whether a redirect leaves the origin.
@@ -125,7 +127,10 @@ std::optional<IpAddress> FromSockaddr(const sockaddr* address, size_t length, ui
 
 absl::StatusOr<std::string> FetchableHost(const std::string& url_text) {
   Url url;
-  if (url_text.size() > 64 * 1024 || !url.Set(url_text)) {
+  // ASCII only: an internationalized host comes as punycode (the runtime's URL makes it so), never as
+  // text curl would convert itself, so host rules see the name that is looked up.
+  const bool ascii = std::all_of(url_text.begin(), url_text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (url_text.size() > 64 * 1024 || !ascii || !url.Set(url_text)) {
     return absl::InvalidArgumentError(absl::StrCat("Invalid URL: '", url_text.substr(0, 200), "'"));
   }
   if (absl::Status scheme = CheckScheme(url, "fetch"); !scheme.ok()) return scheme;
@@ -241,6 +246,11 @@ struct CurlCallbacks {
       }
       if (!fetch.stop_.ok()) return CURL_READFUNC_ABORT;
       taken = std::min(n, fetch.upload_.size());
+      if (fetch.sent_ + taken > fetch.limits_.max_request_bytes) {
+        fetch.stop_ = absl::ResourceExhaustedError(absl::StrCat("the request body is over the deployment's limit of ",
+                                                                fetch.limits_.max_request_bytes, " bytes"));
+        return CURL_READFUNC_ABORT;
+      }
       std::memcpy(data, fetch.upload_.data(), taken);
       fetch.upload_.erase(0, taken);
       fetch.sent_ += taken;
@@ -309,6 +319,7 @@ void Fetch::Head(HeadDone done) {
 
 void Fetch::Read(size_t max_bytes, ReadDone done) {
   PendingRead read;
+  absl::AnyInvocable<void() &&> release;
   {
     absl::MutexLock lock(&mu_);
     if (read_done_) {
@@ -318,14 +329,35 @@ void Fetch::Read(size_t max_bytes, ReadDone done) {
       read_max_ = std::max<size_t>(1, max_bytes);
       read = TakeRead();
     }
+    release = TakeRelease();
   }
+  if (release) std::move(release)();
   if (read.has_value()) std::move(read->first)(std::move(read->second));
+}
+
+void Fetch::OnRelease(absl::AnyInvocable<void() &&> release) {
+  absl::MutexLock lock(&mu_);
+  release_ = std::move(release);
+}
+
+absl::AnyInvocable<void() &&> Fetch::TakeRelease() {
+  if (!ended_.has_value() || body_.size() > kReleasedBodyBytes) return nullptr;
+  return std::move(release_);
 }
 
 void Fetch::Cancel(absl::Status why) {
   HeadDone head_done;
   PendingRead read;
   WriteDone write_done;
+  absl::AnyInvocable<void() &&> release;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ended_.has_value()) {
+      body_.clear();  // nobody will read it: the slot goes now
+      release = TakeRelease();
+    }
+  }
+  if (release) return std::move(release)();
   {
     absl::MutexLock lock(&mu_);
     if (ended_.has_value()) return;
@@ -339,7 +371,9 @@ void Fetch::Cancel(absl::Status why) {
     body_.clear();
     read = TakeRead();
     write_done = std::move(write_done_);
+    release = TakeRelease();
   }
+  if (release) std::move(release)();
   if (head_done) std::move(head_done)(why);
   if (read.has_value()) std::move(read->first)(std::move(read->second));
   if (write_done) std::move(write_done)(why);
@@ -533,6 +567,7 @@ void Fetch::Finish(absl::Status outcome) {
   HeadDone head_done;
   PendingRead read;
   WriteDone write_done;
+  absl::AnyInvocable<void() &&> release;
   {
     absl::MutexLock lock(&mu_);
     if (!head_.has_value()) {
@@ -543,7 +578,9 @@ void Fetch::Finish(absl::Status outcome) {
     read = TakeRead();
     write_done = std::move(write_done_);
     upload_last_ = true;
+    release = TakeRelease();
   }
+  if (release) std::move(release)();
   if (head_done) {
     absl::StatusOr<FetchHead> head = absl::UnavailableError("no response");
     {
@@ -627,7 +664,7 @@ void HttpFetcher::Shutdown() {
   running.clear();
   absl::MutexLock lock(&counts_->mu);
   counts_->mu.Await(absl::Condition(
-      +[](InFlightCounts* counts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(counts->mu) { return counts->total == 0; },
+      +[](InFlightCounts* counts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(counts->mu) { return counts->threads == 0; },
       counts_.get()));
 }
 
@@ -654,6 +691,7 @@ absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& dep
   std::shared_ptr<Fetch> fetch;
   {
     absl::MutexLock lock(&counts_->mu);
+    if (counts_->stopped) return absl::UnavailableError("the server is shutting down");
     for (const Endpoint& endpoint : counts_->internal) policy.internal.push_back(endpoint);
     fetch = std::make_shared<Fetch>(deployment, std::move(policy), limits, std::move(request), deadline);
     if (counts_->total >= options_.max_total) {
@@ -667,16 +705,21 @@ absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& dep
     }
     ++mine;
     ++counts_->total;
+    ++counts_->threads;
     auto& running = counts_->running;
     running.erase(std::remove_if(running.begin(), running.end(), [](const auto& weak) { return weak.expired(); }),
                   running.end());
     counts_->running.push_back(fetch);
   }
-  std::thread([counts = counts_, fetch, deployment]() {
-    fetch->Run();
+  fetch->OnRelease([counts = counts_, deployment]() {
     absl::MutexLock lock(&counts->mu);
     --counts->total;
     if (--counts->per_deployment[deployment] == 0) counts->per_deployment.erase(deployment);
+  });
+  std::thread([counts = counts_, fetch]() {
+    fetch->Run();
+    absl::MutexLock lock(&counts->mu);
+    --counts->threads;
   }).detach();
   return fetch;
 }

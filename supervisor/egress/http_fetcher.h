@@ -69,6 +69,10 @@ struct FetchLimits {
 inline constexpr int kMaxRedirects = 20;
 // Response bytes held for the reader at most (and request bytes waiting for curl).
 inline constexpr size_t kBufferBytes = 1 << 20;
+// A request holds its deployment's slot (FetchLimits::max_concurrent) until its response is read to
+// the end, or cancelled, or it has ended with at most this much left unread: an action that never
+// reads its responses' bodies holds at most max_concurrent buffers of kBufferBytes, and small ones.
+inline constexpr size_t kReleasedBodyBytes = 64 << 10;
 
 // Refusals and failures reach user code as these codes; the message says what happened.
 //   PERMISSION_DENIED    the egress policy refused an address, host, port or scheme
@@ -99,6 +103,8 @@ class Fetch {
 
   // The request, on the calling thread (HttpFetcher gives it one).
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // Called once when the request no longer holds its slot (see kReleasedBodyBytes). Before Run.
+  void OnRelease(absl::AnyInvocable<void() &&> release) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   friend struct CurlCallbacks;  // http_fetcher.cc: curl's callbacks, which work on the state below
@@ -113,6 +119,8 @@ class Fetch {
   void Finish(absl::Status outcome) ABSL_LOCKS_EXCLUDED(mu_);
   // Hands buffered bytes (or the end) to a waiting reader: the callback to call unlocked.
   PendingRead TakeRead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The release callback, once the request no longer holds its slot (call it unlocked).
+  absl::AnyInvocable<void() &&> TakeRelease() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LogLine(const absl::Status& outcome) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string deployment_;
@@ -147,6 +155,7 @@ class Fetch {
   bool upload_last_ ABSL_GUARDED_BY(mu_) = false;
   WriteDone write_done_ ABSL_GUARDED_BY(mu_);
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::AnyInvocable<void() &&> release_ ABSL_GUARDED_BY(mu_);
 };
 
 class HttpFetcher {
@@ -173,14 +182,15 @@ class HttpFetcher {
   // Replaces Options::internal (main binds its listeners after making the fetcher).
   void SetInternal(std::vector<Endpoint> internal);
 
-  // Requests in flight (tests).
+  // Slots held: requests in flight or with bodies left to read (tests).
   int InFlight() const;
 
  private:
   // The counts, shared with the requests' threads (which may outlive the last look at them).
   struct InFlightCounts {
     absl::Mutex mu;
-    int total ABSL_GUARDED_BY(mu) = 0;
+    int threads ABSL_GUARDED_BY(mu) = 0;  // requests' threads still running
+    int total ABSL_GUARDED_BY(mu) = 0;    // slots held
     std::map<std::string, int> per_deployment ABSL_GUARDED_BY(mu);
     std::vector<std::weak_ptr<Fetch>> running ABSL_GUARDED_BY(mu);
     std::vector<Endpoint> internal ABSL_GUARDED_BY(mu);

@@ -457,6 +457,28 @@ TEST_F(HttpFetcherTest, LimitsHoldAtTheirBoundary) {
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(fetcher_.Start("other", policy_, limits, Get("/hello"), absl::Now() + absl::Seconds(20)).ok());
   for (auto& fetch : hanging) fetch->Cancel(absl::CancelledError("done"));
+
+  // A response left unread holds its slot while more than kReleasedBodyBytes of it wait; a small one
+  // does not; reading one to the end frees its slot.
+  FetchLimits one;
+  one.max_concurrent = 1;
+  absl::StatusOr<std::shared_ptr<Fetch>> small = fetcher_.Start("held", policy_, one, Get("/hello"), absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(small.ok());
+  absl::Notification small_head;
+  (*small)->Head([&](absl::StatusOr<FetchHead>) { small_head.Notify(); });
+  small_head.WaitForNotification();
+  absl::StatusOr<std::shared_ptr<Fetch>> big = absl::UnavailableError("not yet");
+  for (int i = 0; i < 1000 && !big.ok(); ++i) {  // until the small one's thread has let its slot go
+    big = fetcher_.Start("held", policy_, one, Get("/big/3000000"), absl::Now() + absl::Seconds(20));
+  }
+  ASSERT_TRUE(big.ok()) << big.status();
+  absl::Notification big_head;
+  (*big)->Head([&](absl::StatusOr<FetchHead>) { big_head.Notify(); });
+  big_head.WaitForNotification();
+  EXPECT_EQ(fetcher_.Start("held", policy_, one, Get("/hello"), absl::Now() + absl::Seconds(20)).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  (*big)->Cancel(absl::CancelledError("not wanted"));
+  EXPECT_TRUE(fetcher_.Start("held", policy_, one, Get("/hello"), absl::Now() + absl::Seconds(20)).ok());
 }
 
 TEST_F(HttpFetcherTest, TimeoutsAndCancellation) {

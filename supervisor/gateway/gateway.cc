@@ -145,7 +145,7 @@ namespace {
 
 // What one identity document may hold at most.
 constexpr size_t kMaxDocumentBytes = 1 << 20;
-constexpr absl::Duration kDocumentTimeout = absl::Seconds(10);
+constexpr absl::Duration kDocumentTimeout = absl::Seconds(5);
 
 // GET `url` whole, through the egress client under `deployment`'s policy.
 absl::StatusOr<FetchedDocument> FetchDocument(HttpFetcher& fetcher, LiveDeployment& deployment, const std::string& url) {

@@ -410,6 +410,10 @@ void ConvexHttpApi::ServeBatch(std::shared_ptr<Call> call, std::vector<Call> que
   if (std::optional<HttpResponse> refused = CheckAdminKey(*call); refused.has_value()) {
     return answer(std::move(reply), *std::move(refused));
   }
+  // Every query runs as the caller CheckAdminKey found (a user's token's identity, or the admin's).
+  for (Call& query : queries) {
+    query.request.identity_json = call->request.identity_json;
+  }
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = gateway_.deployments().Get(call->request.deployment);
   if (!live.ok()) {
     return answer(std::move(reply), OutcomeResponse(FunctionOutcome::Failure(live.status()), call->format, call->request_id));

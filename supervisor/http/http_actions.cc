@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "base/deployment_url.h"
 #include "base/utf8.h"
 #include "storage/catalog.h"
@@ -268,6 +269,18 @@ void HttpActions::Run(HttpRequest request, std::string deployment, std::string p
   call.args_json = HttpActionRequestJson(request, url, /*streamed=*/streamed_body != nullptr);
   call.http_request_body = std::move(streamed_body);
   call.deadline = gateway_.DeadlineFor(FunctionKind::kAction, absl::InfiniteFuture());
+  // A user's token in Authorization: the action runs either way (as Convex's do); the identity, or
+  // why there is none, is what ctx.auth.getUserIdentity() gives.
+  if (absl::string_view auth = request.Header("authorization"); auth.size() > 7 &&
+                                                                  absl::AsciiStrToLower(auth.substr(0, 7)) == "bearer ") {
+    absl::StatusOr<std::string> identity =
+        gateway_.VerifyUserToken(call.deployment, std::string(absl::StripAsciiWhitespace(auth.substr(7))));
+    if (identity.ok()) {
+      call.identity_json = *std::move(identity);
+    } else {
+      call.identity_error = std::string(identity.status().message());
+    }
+  }
   request.body.clear();
   request.body.shrink_to_fit();
   // A Response with a stream for its body is answered as the stream comes (streamed_response.h);

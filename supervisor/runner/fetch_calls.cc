@@ -25,6 +25,8 @@ namespace {
 
 // What one isobar/fetchRead hands over at most.
 constexpr size_t kReadPartBytes = 256 << 10;
+// Responses an invocation may hold open at once (started, not yet read to the end or cancelled).
+constexpr size_t kMaxOpenFetches = 1000;
 
 using Done = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
 
@@ -165,16 +167,23 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
                                                                  config->limits, *std::move(request), session->deadline);
     if (!fetch.ok()) return std::move(done)(ErrorResult(fetch.status()));
     uint32_t id = 0;
+    absl::Status refused;
     {
       absl::MutexLock lock(&fetches->mu);
-      if (!fetches->finished) {
+      if (fetches->finished) {
+        refused = absl::CancelledError("the action has finished");
+      } else if (fetches->open.size() >= kMaxOpenFetches) {
+        refused = absl::ResourceExhaustedError(absl::StrCat(
+            "Too many fetch responses left unread in this action (", kMaxOpenFetches,
+            "): read their bodies to the end, or cancel them (response.body.cancel())"));
+      } else {
         id = fetches->next_id++;
         fetches->open.emplace(id, *fetch);
       }
     }
     if (id == 0) {
-      (*fetch)->Cancel(absl::CancelledError("the action has finished"));
-      return std::move(done)(ErrorResult(absl::CancelledError("the action has finished")));
+      (*fetch)->Cancel(refused);
+      return std::move(done)(ErrorResult(refused));
     }
     return std::move(done)(absl::StrCat(R"({"id":)", id, "}"));
   }
@@ -220,12 +229,8 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
 }
 
 void CancelFetches(InvocationSession& session) {
-  std::shared_ptr<SessionFetches> fetches;
-  {
-    absl::MutexLock lock(&session.mu);
-    fetches = session.fetches;
-  }
-  if (fetches == nullptr) return;
+  // Made here if the invocation never fetched, so that a fetchStart still on its way is refused.
+  std::shared_ptr<SessionFetches> fetches = FetchesOf(session);
   std::map<uint32_t, std::shared_ptr<Fetch>> open;
   {
     absl::MutexLock lock(&fetches->mu);

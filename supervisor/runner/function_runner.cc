@@ -179,6 +179,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->code = attempt->code;
   session->function = attempt->function;
   session->identity_json = request.identity_json.empty() ? "null" : request.identity_json;
+  session->identity_error = request.identity_error;
   session->depth = request.depth;
   session->deadline = request.deadline;
   session->scheduled_job = request.scheduled_job;
@@ -354,7 +355,8 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     absl::MutexLock lock(&session->nested.mu);
     session->nested.finished = true;
   }
-  CancelFetches(*session);  // a fetch the action left going ends with it
+  // A fetch the action left going ends with it.
+  if (attempt->function.kind == FunctionKind::kAction) CancelFetches(*session);
   FunctionOutcome outcome;
   outcome.occ_retries = attempt->retries;
   auto finish = [&](FunctionOutcome result) {

@@ -49,6 +49,8 @@ struct FunctionCallRequest {
   FunctionKind kind = FunctionKind::kQuery;
   std::string args_json = "{}";       // one Convex JSON object
   std::string identity_json = "null";  // the caller's UserIdentity, or null
+  // An HTTP action's: why the request's token stands for no one (getUserIdentity() throws it).
+  std::string identity_error;
   // Mutations: a repeat with the same key returns the stored result of the first successful call.
   std::string idempotency_key;
   bool allow_internal = false;         // nested calls may reach internal functions; clients may not

@@ -63,6 +63,7 @@ struct InvocationSession {
   std::shared_ptr<const CodeVersion> code;
   FunctionDef function;          // a copy: the session outlives nothing it points into
   std::string identity_json = "null";  // the caller's UserIdentity (Convex JSON object) or null
+  std::string identity_error;  // an HTTP action's refused token: getUserIdentity() throws this
   int depth = 0;                 // 0 for a client's call; nested calls count up to kMaxCallDepth
   absl::Time deadline = absl::InfiniteFuture();  // the invocation's: nested calls and timers end by it
   std::string request_id;        // actions: what invokeAction was given

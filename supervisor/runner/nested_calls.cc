@@ -65,6 +65,7 @@ absl::StatusOr<FunctionCallRequest> FunctionRunner::NestedRequest(const Invocati
   request.kind = kind;
   request.args_json = storage::ToConvexJson(*call_args);
   request.identity_json = caller.identity_json;
+  request.identity_error = caller.identity_error;
   request.allow_internal = true;
   request.depth = caller.depth + 1;
   return request;

@@ -352,6 +352,9 @@ absl::StatusOr<std::string> SnapshotTs(InvocationSession& session, const Value&)
 
 absl::StatusOr<std::string> UserIdentity(InvocationSession& session, const Value&) {
   session.identity_read->store(true);
+  // As Convex: an HTTP action runs whatever its Authorization header held; reading the identity of a
+  // token that stands for no one throws why.
+  if (!session.identity_error.empty()) return absl::PermissionDeniedError(session.identity_error);
   return session.identity_json;
 }
 

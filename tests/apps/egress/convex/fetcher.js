@@ -100,6 +100,25 @@ export const stream = action({
   },
 });
 
+// Fetches `url` `n` times in a row, reading each body a chunk at a time: the time it took (bench/fetch)
+// and the bytes read.
+export const repeat = action({
+  args: { url: v.string(), n: v.number() },
+  handler: async (_ctx, { url, n }) => {
+    const started = Date.now();
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const reader = (await fetch(url)).body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+      }
+    }
+    return { us: (Date.now() - started) * 1000, bytes };
+  },
+});
+
 // Aborts a request to `url` after `afterMs` (0: before it starts).
 export const abort = action({
   args: { url: v.string(), afterMs: v.number() },
@@ -117,14 +136,24 @@ export const abort = action({
   },
 });
 
-// Holds the deployment's fetch slots with two requests to `slow`, then fetches `quick` until that is
-// refused (it gets through while a slow one has not started yet): the refusal, and how the slow ones end.
+// Holds the deployment's fetch slots with two requests to `slow` (each tried again while refused: a
+// quick one may hold a slot for a moment), then fetches `quick` until that is refused: the refusal,
+// and how the slow ones end.
 export const saturate = action({
   args: { slow: v.string(), quick: v.string() },
   handler: async (_ctx, { slow, quick }) => {
-    const hanging = [fetch(slow), fetch(slow)].map((p) => p.then((r) => r.status, (e) => e.message));
+    const hold = async () => {
+      for (;;) {
+        try {
+          return (await fetch(slow)).status;
+        } catch (e) {
+          if (!e.message.startsWith("Too many concurrent fetches")) return e.message;
+        }
+      }
+    };
+    const hanging = [hold(), hold()];
     let refusal = null;
-    for (let i = 0; i < 100 && refusal === null; i++) {
+    for (let i = 0; i < 1000 && refusal === null; i++) {
       try {
         await (await fetch(quick)).text();
       } catch (e) {
