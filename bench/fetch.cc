@@ -39,7 +39,7 @@ size_t Count(char*, size_t size, size_t count, void* total) {
 }
 
 // One GET with a fresh libcurl handle: its wall time in microseconds, or -1.
-double CurlGet(const std::string& url) {
+double CurlGet(const std::string& url, size_t expected = kBytes) {
   CURL* curl = curl_easy_init();
   size_t total = 0;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -50,7 +50,7 @@ double CurlGet(const std::string& url) {
   const CURLcode code = curl_easy_perform(curl);
   const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
   curl_easy_cleanup(curl);
-  return code == CURLE_OK && total == static_cast<size_t>(kBytes) ? us : -1;
+  return code == CURLE_OK && total == expected ? us : -1;
 }
 
 int Main() {
@@ -90,8 +90,17 @@ int Main() {
     absl::StatusOr<storage::Value> warm = action("fetcher:repeat", repeat_args);
     if (!warm.ok()) return Fail(warm.status().ToString());
   }
-  std::vector<double> isobar_round, floor_round;
+  // A 5-byte body: what each fetch costs apart from its bytes.
+  const std::string small_url = peer.url("/hello");
+  const std::string small_args = absl::StrCat(R"({"url":")", small_url, R"(","n":)", kFetchesPerRound, "}");
+  std::vector<double> isobar_round, floor_round, isobar_small_round, floor_small_round;
   for (int round = 0; round < kRounds; ++round) {
+    absl::StatusOr<storage::Value> small = action("fetcher:repeat", small_args);
+    if (!small.ok() || small->Get("us").type() != storage::Value::Type::kFloat64) return Fail("the small fetches failed");
+    isobar_small_round.push_back(small->Get("us").float64() / kFetchesPerRound);
+    std::vector<double> small_gets;
+    for (int i = 0; i < kFetchesPerRound; ++i) small_gets.push_back(CurlGet(small_url, 5));
+    floor_small_round.push_back(Median(small_gets));
     absl::StatusOr<storage::Value> timed = action("fetcher:repeat", repeat_args);
     if (!timed.ok()) return Fail(timed.status().ToString());
     const storage::Value& us = timed->Get("us");
@@ -110,14 +119,21 @@ int Main() {
   Latency one_call = MeasureLatency(
       [&] { return action("fetcher:stream", absl::StrCat(R"({"url":")", url, R"("})")).ok(); }, 3, 30, absl::Seconds(20));
   const double isobar_us = Median(isobar_round), floor_us = Median(floor_round);
+  // What the egress log says of the last request (how many parts the body went to the worker in).
+  const std::string log = supervisor.log();
+  const size_t line = log.rfind("egress: deployment");
+  if (line != std::string::npos) std::printf("%s\n", log.substr(line, log.find('\n', line) - line).c_str());
   std::printf("1 MB fetch in an action: %.0f us per fetch (median of %d rounds of %d) vs libcurl in-process %.0f us: %.2fx\n",
               isobar_us, kRounds, kFetchesPerRound, floor_us, isobar_us / floor_us);
+  const double small_us = Median(isobar_small_round), small_floor_us = Median(floor_small_round);
+  std::printf("5-byte fetch in an action: %.0f us per fetch vs libcurl in-process %.0f us: %.2fx\n", small_us,
+              small_floor_us, small_us / small_floor_us);
   std::printf("an action call with one 1 MB fetch, end to end over gRPC: p50 %.0f us, p99 %.0f us\n", one_call.p50_us,
               one_call.p99_us);
   std::printf("{\"bench\":\"fetch\",\"bytes\":%d,\"isobar_fetch_p50_us\":%s,\"libcurl_floor_p50_us\":%s,\"ratio\":%s,"
-              "\"action_call_p50_us\":%s,\"action_call_p99_us\":%s}\n",
+              "\"small_fetch_p50_us\":%s,\"small_libcurl_p50_us\":%s,\"action_call_p50_us\":%s,\"action_call_p99_us\":%s}\n",
               kBytes, Num(isobar_us).c_str(), Num(floor_us).c_str(), Num(isobar_us / floor_us).c_str(),
-              Num(one_call.p50_us).c_str(), Num(one_call.p99_us).c_str());
+              Num(small_us).c_str(), Num(small_floor_us).c_str(), Num(one_call.p50_us).c_str(), Num(one_call.p99_us).c_str());
   return 0;
 }
 

@@ -19,6 +19,8 @@ async function fetchCall(op, args) {
 }
 
 const kRedirectModes = ["follow", "manual", "error"];
+// A fetch's id is the runtime's, so that an abort can name a fetch whose start is still on its way.
+let nextFetchId = 1;
 
 async function actionFetch(input, init = undefined) {
   requireArgumentCount(arguments.length, 1, "fetch", "Window");
@@ -43,10 +45,7 @@ async function actionFetch(input, init = undefined) {
   } else {
     stream = takeBodyStream(request, "fetch");
   }
-  const { id } = await fetchCall("isobar/fetchStart", {
-    url: request.url, method: request.method, headerPairs: [...request.headers], body, streamed: stream !== null, redirect,
-  });
-
+  const id = nextFetchId++;
   let finished = false;
   const cancel = () => {
     if (finished) return;
@@ -56,6 +55,18 @@ async function actionFetch(input, init = undefined) {
   const onAbort = () => cancel();
   signal?.addEventListener("abort", onAbort);
   const failure = (error) => (signal?.aborted ? fetchAbortError() : error);
+  // Without a body to stream, the answer carries the response's head too.
+  let started;
+  try {
+    started = await fetchCall("isobar/fetchStart", {
+      id, url: request.url, method: request.method, headerPairs: [...request.headers], body, streamed: stream !== null,
+      redirect,
+    });
+  } catch (error) {
+    finished = true;
+    signal?.removeEventListener("abort", onAbort);
+    throw failure(error);
+  }
 
   // A streamed request body is sent while the response is awaited (a server may answer before it has
   // read it all); a stream that fails ends the request.
@@ -81,9 +92,9 @@ async function actionFetch(input, init = undefined) {
     });
   }
 
-  let head;
+  let head = started.head;
   try {
-    head = await fetchCall("isobar/fetchHead", { id });
+    if (head === undefined) head = await fetchCall("isobar/fetchHead", { id });
   } catch (error) {
     finished = true;
     signal?.removeEventListener("abort", onAbort);
@@ -99,12 +110,11 @@ async function actionFetch(input, init = undefined) {
     async pull(controller) {
       try {
         const part = await fetchCall("isobar/fetchRead", { id });
+        if (part.data !== undefined) controller.enqueue(native.base64Decode(part.data));
         if (part.done) {
           finished = true;
           signal?.removeEventListener("abort", onAbort);
           controller.close();
-        } else {
-          controller.enqueue(native.base64Decode(part.data));
         }
       } catch (error) {
         finished = true;

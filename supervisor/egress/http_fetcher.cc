@@ -335,6 +335,11 @@ void Fetch::Read(size_t max_bytes, ReadDone done) {
   if (read.has_value()) std::move(read->first)(std::move(read->second));
 }
 
+bool Fetch::Drained() {
+  absl::MutexLock lock(&mu_);
+  return ended_.has_value() && ended_->ok() && body_.empty();
+}
+
 void Fetch::OnRelease(absl::AnyInvocable<void() &&> release) {
   absl::MutexLock lock(&mu_);
   release_ = std::move(release);
@@ -454,6 +459,9 @@ absl::Status Fetch::RunHop(void* handle, bool& follow) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, this);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &CurlCallbacks::OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+  // Large reads from the socket: a body reaches the reader in few, large parts (each part is a host
+  // call away from the worker), while a trickle still goes as it comes.
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, static_cast<long>(256 << 10));
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &CurlCallbacks::OnProgress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, this);

@@ -98,6 +98,8 @@ class Fetch {
   void Head(HeadDone done) ABSL_LOCKS_EXCLUDED(mu_);
   // The next 1..max_bytes bytes of the response body, "" at its end. One at a time.
   void Read(size_t max_bytes, ReadDone done) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the response has ended well and every byte of it has been read (the next Read is "").
+  bool Drained() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the request (if it is still going): waiting callbacks get `why`.
   void Cancel(absl::Status why) ABSL_LOCKS_EXCLUDED(mu_);
 

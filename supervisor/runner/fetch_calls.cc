@@ -1,6 +1,7 @@
 #include "supervisor/runner/fetch_calls.h"
 
 #include <map>
+#include <set>
 #include <optional>
 #include <utility>
 
@@ -17,14 +18,15 @@ struct SessionFetches {
   absl::Mutex mu;
   std::optional<EgressConfig> config ABSL_GUARDED_BY(mu);  // the deployment's, read once per invocation
   std::map<uint32_t, std::shared_ptr<Fetch>> open ABSL_GUARDED_BY(mu);
-  uint32_t next_id ABSL_GUARDED_BY(mu) = 1;
+  // Ids the runtime cancelled before their fetchStart was served (an abort races the start).
+  std::set<uint32_t> cancelled_early ABSL_GUARDED_BY(mu);
   bool finished ABSL_GUARDED_BY(mu) = false;
 };
 
 namespace {
 
 // What one isobar/fetchRead hands over at most.
-constexpr size_t kReadPartBytes = 256 << 10;
+constexpr size_t kReadPartBytes = 1 << 20;
 // Responses an invocation may hold open at once (started, not yet read to the end or cancelled).
 constexpr size_t kMaxOpenFetches = 1000;
 
@@ -126,13 +128,23 @@ absl::StatusOr<FetchRequest> RequestOf(const storage::Value& args) {
   return request;
 }
 
+// The id the runtime gave a fetch (its own counter, so that an abort can name a fetch still starting).
+absl::StatusOr<uint32_t> IdOf(const storage::Value& args) {
+  const storage::Value id = args.Get("id");
+  if (id.type() != storage::Value::Type::kFloat64 || id.float64() < 1 || id.float64() > 4e9 ||
+      id.float64() != static_cast<double>(static_cast<uint32_t>(id.float64()))) {
+    return absl::InvalidArgumentError("fetch: id must be a whole number");
+  }
+  return static_cast<uint32_t>(id.float64());
+}
+
 // The open fetch `args.id` names; INVALID_ARGUMENT (a host call error: the runtime's mistake) if none.
 absl::StatusOr<std::pair<uint32_t, std::shared_ptr<Fetch>>> OpenFetch(SessionFetches& fetches,
                                                                       const storage::Value& args) {
-  const storage::Value id = args.Get("id");
-  if (id.type() != storage::Value::Type::kFloat64) return absl::InvalidArgumentError("fetch: id must be a number");
+  absl::StatusOr<uint32_t> id = IdOf(args);
+  if (!id.ok()) return id.status();
   absl::MutexLock lock(&fetches.mu);
-  auto it = fetches.open.find(static_cast<uint32_t>(id.float64()));
+  auto it = fetches.open.find(*id);
   if (it == fetches.open.end()) return absl::InvalidArgumentError("fetch: no such request (it has finished)");
   return *it;
 }
@@ -156,8 +168,11 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
   std::shared_ptr<SessionFetches> fetches = FetchesOf(*session);
 
   if (op == "isobar/fetchStart") {
+    absl::StatusOr<uint32_t> id = IdOf(*args);
+    if (!id.ok()) return std::move(done)(id.status());
     absl::StatusOr<FetchRequest> request = RequestOf(*args);
     if (!request.ok()) return std::move(done)(ErrorResult(request.status()));
+    const bool streamed = request->streamed_body;
     absl::StatusOr<EgressConfig> config = ConfigOf(*session, *fetches);
     if (!config.ok()) return std::move(done)(config.status());
     if (!config->enabled) {
@@ -166,36 +181,59 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
     absl::StatusOr<std::shared_ptr<Fetch>> fetch = fetcher.Start(session->deployment->info().name, config->policy,
                                                                  config->limits, *std::move(request), session->deadline);
     if (!fetch.ok()) return std::move(done)(ErrorResult(fetch.status()));
-    uint32_t id = 0;
     absl::Status refused;
     {
       absl::MutexLock lock(&fetches->mu);
       if (fetches->finished) {
         refused = absl::CancelledError("the action has finished");
+      } else if (fetches->cancelled_early.erase(*id) > 0) {
+        refused = absl::CancelledError("The signal has been aborted");
+      } else if (fetches->open.count(*id) > 0) {
+        refused = absl::InvalidArgumentError("fetch: that id is in use");
       } else if (fetches->open.size() >= kMaxOpenFetches) {
         refused = absl::ResourceExhaustedError(absl::StrCat(
             "Too many fetch responses left unread in this action (", kMaxOpenFetches,
             "): read their bodies to the end, or cancel them (response.body.cancel())"));
       } else {
-        id = fetches->next_id++;
-        fetches->open.emplace(id, *fetch);
+        fetches->open.emplace(*id, *fetch);
       }
     }
-    if (id == 0) {
+    if (!refused.ok()) {
       (*fetch)->Cancel(refused);
       return std::move(done)(ErrorResult(refused));
     }
-    return std::move(done)(absl::StrCat(R"({"id":)", id, "}"));
+    if (streamed) return std::move(done)(absl::StrCat(R"({"id":)", *id, "}"));
+    // No body to send first: answered with the head, a round trip fewer.
+    (*fetch)->Head([fetches, id = *id, done = std::move(done)](absl::StatusOr<FetchHead> head) mutable {
+      if (!head.ok()) {
+        Close(*fetches, id);
+        return std::move(done)(ErrorResult(head.status()));
+      }
+      std::move(done)(absl::StrCat(R"({"id":)", id, R"(,"head":)", HeadResult(*head), "}"));
+    });
+    return;
   }
 
+  if (op == "isobar/fetchCancel") {
+    absl::StatusOr<uint32_t> id = IdOf(*args);
+    if (!id.ok()) return std::move(done)(id.status());
+    std::shared_ptr<Fetch> cancelled;
+    {
+      absl::MutexLock lock(&fetches->mu);
+      auto it = fetches->open.find(*id);
+      if (it != fetches->open.end()) {
+        cancelled = std::move(it->second);
+        fetches->open.erase(it);
+      } else if (fetches->cancelled_early.size() < kMaxOpenFetches) {
+        fetches->cancelled_early.insert(*id);  // its start may still be on its way (or it has ended)
+      }
+    }
+    if (cancelled != nullptr) cancelled->Cancel(absl::CancelledError("The signal has been aborted"));
+    return std::move(done)(std::string("null"));
+  }
   absl::StatusOr<std::pair<uint32_t, std::shared_ptr<Fetch>>> open = OpenFetch(*fetches, *args);
   if (!open.ok()) return std::move(done)(open.status());
   auto [id, fetch] = *std::move(open);
-  if (op == "isobar/fetchCancel") {
-    Close(*fetches, id);
-    fetch->Cancel(absl::CancelledError("The signal has been aborted"));
-    return std::move(done)(std::string("null"));
-  }
   if (op == "isobar/fetchWrite") {
     std::string bytes;
     const std::optional<std::string> data = OptionalString(*args, "data");
@@ -220,11 +258,13 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
     return;
   }
   // isobar/fetchRead
-  fetch->Read(kReadPartBytes, [fetches, id, done = std::move(done)](absl::StatusOr<std::string> part) mutable {
-    if (!part.ok() || part->empty()) Close(*fetches, id);
+  fetch->Read(kReadPartBytes, [fetches, id, fetch, done = std::move(done)](absl::StatusOr<std::string> part) mutable {
+    // The last part says so: no read just to hear the end.
+    const bool end = !part.ok() || part->empty() || fetch->Drained();
+    if (end) Close(*fetches, id);
     if (!part.ok()) return std::move(done)(ErrorResult(part.status()));
     std::move(done)(part->empty() ? std::string(R"({"done":true})")
-                                  : absl::StrCat(R"({"data":")", absl::Base64Escape(*part), R"("})"));
+                                  : absl::StrCat(R"({"data":")", absl::Base64Escape(*part), end ? R"(","done":true})" : R"("})"));
   });
 }
 

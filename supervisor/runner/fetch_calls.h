@@ -2,10 +2,13 @@
 // request is made by the supervisor's HttpFetcher under the deployment's egress policy; the worker
 // never holds a socket.
 //
-//   isobar/fetchStart  {url, method, headerPairs, body: <base64>|null, streamed, redirect}  -> {id}
+//   isobar/fetchStart  {url, method, headerPairs, body: <base64>|null, streamed, redirect}
+//                      -> {id} for a streamed body (sent next, then fetchHead), else {id, head} once
+//                         the response's head is in (one round trip fewer)
 //   isobar/fetchWrite  {id, data: <base64>, last}        a part of a streamed request body -> null
 //   isobar/fetchHead   {id}  -> {status, headerPairs, url, redirected}   once the headers are in
-//   isobar/fetchRead   {id}  -> {data: <base64>} or {done: true}          the body, a part at a time
+//   isobar/fetchRead   {id}  -> {data: <base64>, done?: true} or {done: true}   the body, a part at
+//                      a time; `done` with the last part when the response has ended
 //   isobar/fetchCancel {id}  -> null                                      AbortSignal
 //
 // A failure the code should see (a refused address, the network, a limit) is a result, not a host
