@@ -93,7 +93,7 @@ int Main() {
   // A 5-byte body: what each fetch costs apart from its bytes.
   const std::string small_url = peer.url("/hello");
   const std::string small_args = absl::StrCat(R"({"url":")", small_url, R"(","n":)", kFetchesPerRound, "}");
-  std::vector<double> isobar_round, floor_round, isobar_small_round, floor_small_round;
+  std::vector<double> isobar_round, floor_round, isobar_small_round, floor_small_round, head_round, parts_round;
   for (int round = 0; round < kRounds; ++round) {
     absl::StatusOr<storage::Value> small = action("fetcher:repeat", small_args);
     if (!small.ok() || small->Get("us").type() != storage::Value::Type::kFloat64) return Fail("the small fetches failed");
@@ -108,6 +108,8 @@ int Main() {
       return Fail("the action read short");
     }
     isobar_round.push_back(us.float64() / kFetchesPerRound);
+    head_round.push_back(timed->Get("headUs").float64() / kFetchesPerRound);
+    parts_round.push_back(timed->Get("parts").float64() / kFetchesPerRound);
     std::vector<double> gets;
     for (int i = 0; i < kFetchesPerRound; ++i) {
       const double get = CurlGet(url);
@@ -126,6 +128,8 @@ int Main() {
   std::printf("1 MB fetch in an action: %.0f us per fetch (median of %d rounds of %d) vs libcurl in-process %.0f us: %.2fx\n",
               isobar_us, kRounds, kFetchesPerRound, floor_us, isobar_us / floor_us);
   const double small_us = Median(isobar_small_round), small_floor_us = Median(floor_small_round);
+  std::printf("of which until fetch() resolved (the head): %.0f us; the body came in %.1f parts\n", Median(head_round),
+              Median(parts_round));
   std::printf("5-byte fetch in an action: %.0f us per fetch vs libcurl in-process %.0f us: %.2fx\n", small_us,
               small_floor_us, small_us / small_floor_us);
   std::printf("an action call with one 1 MB fetch, end to end over gRPC: p50 %.0f us, p99 %.0f us\n", one_call.p50_us,

@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/base64.h"
 #include "base/sha256.h"
 #include "runtime-js/prelude.h"
 #include "v8-array-buffer.h"
@@ -198,7 +199,7 @@ void Base64Encode(const v8::FunctionCallbackInfo<v8::Value>& info) {
   }
   v8::Local<v8::Uint8Array> data = info[0].As<v8::Uint8Array>();
   const char* bytes = static_cast<const char*>(data->Buffer()->GetBackingStore()->Data()) + data->ByteOffset();
-  const std::string encoded = absl::Base64Escape(absl::string_view(bytes, data->ByteLength()));
+  const std::string encoded = ::isobar::Base64Encode(absl::string_view(bytes, data->ByteLength()));
   v8::Local<v8::String> text;
   if (!v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t*>(encoded.data()), v8::NewStringType::kNormal,
                                   static_cast<int>(encoded.size()))
@@ -222,11 +223,12 @@ void Base64Decode(const v8::FunctionCallbackInfo<v8::Value>& info) {
     return;
   }
   text->WriteOneByte(isolate, reinterpret_cast<uint8_t*>(encoded.data()), 0, text->Length(), v8::String::NO_NULL_TERMINATION);
-  std::string decoded;
-  if (!absl::Base64Unescape(encoded, &decoded)) {
+  std::optional<std::string> maybe_decoded = ::isobar::Base64Decode(encoded);
+  if (!maybe_decoded.has_value()) {
     ThrowError(isolate, v8::Exception::TypeError, "not base64");
     return;
   }
+  const std::string& decoded = *maybe_decoded;
   v8::Local<v8::ArrayBuffer> buffer;
   if (!TryNewArrayBuffer(isolate, decoded.data(), decoded.size()).ToLocal(&buffer)) return;
   info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, decoded.size()));

@@ -10,8 +10,10 @@ const kInlineBodyBytes = 16 << 20;  // a body given as bytes up to this travels 
 
 const fetchAbortError = () => new (webEvents().DOMException)("The signal has been aborted", "AbortError");
 
-async function fetchCall(op, args) {
-  const result = jsonParse(await asyncSyscall(op, jsonStringify(args)));
+// A fetch host call's result; throws the failure it reports ({error: {type, message}}). `answered`:
+// the result text already in hand.
+async function fetchCall(op, args, answered = undefined) {
+  const result = jsonParse(answered ?? await asyncSyscall(op, jsonStringify(args)));
   if (result !== null && typeof result === "object" && result.error !== undefined) {
     throw result.error.type === "TypeError" ? new TypeError(result.error.message) : new Error(result.error.message);
   }
@@ -109,9 +111,11 @@ async function actionFetch(input, init = undefined) {
   const bodyStream = new (webStreams().ReadableStream)({
     async pull(controller) {
       try {
-        const part = await fetchCall("isobar/fetchRead", { id });
-        if (part.data !== undefined) controller.enqueue(native.base64Decode(part.data));
-        if (part.done) {
+        // "d:<base64>" a part, "e:<base64>" the last part, "e:" the end; JSON only for a failure.
+        const text = await asyncSyscall("isobar/fetchRead", jsonStringify({ id }));
+        if (text[0] === "{") await fetchCall("isobar/fetchRead", null, text);
+        if (text.length > 2) controller.enqueue(native.base64Decode(text.slice(2)));
+        if (text[0] === "e") {
           finished = true;
           signal?.removeEventListener("abort", onAbort);
           controller.close();

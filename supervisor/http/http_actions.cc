@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/base64.h"
 #include "base/deployment_url.h"
 #include "base/utf8.h"
 #include "storage/catalog.h"
@@ -136,7 +137,7 @@ std::string HttpActionRequestJson(const HttpRequest& request, absl::string_view 
   // say that it comes as the handler reads it.
   const bool bodiless = request.method == "GET" || request.method == "HEAD";
   if (streamed && !bodiless) return absl::StrCat(json, "],\"body\":null,\"streamed\":true}");
-  absl::StrAppend(&json, "],\"body\":", bodiless ? "null" : JsonString(absl::Base64Escape(request.body)), "}");
+  absl::StrAppend(&json, "],\"body\":", bodiless ? "null" : JsonString(Base64Encode(request.body)), "}");
   return json;
 }
 
@@ -174,9 +175,9 @@ absl::StatusOr<HttpResponse> HttpActionResponse(absl::string_view json, size_t m
     if (body.string().size() / 4 * 3 > max_body_bytes + 3) {
       return absl::InvalidArgumentError(absl::StrCat("its body is over the limit of ", max_body_bytes, " bytes"));
     }
-    if (!absl::Base64Unescape(body.string(), &response.body)) {
-      return absl::InvalidArgumentError("the response body is not base64");
-    }
+    std::optional<std::string> decoded = Base64Decode(body.string());
+    if (!decoded.has_value()) return absl::InvalidArgumentError("the response body is not base64");
+    response.body = *std::move(decoded);
     if (response.body.size() > max_body_bytes) {
       return absl::InvalidArgumentError(absl::StrCat("its body is over the limit of ", max_body_bytes, " bytes"));
     }

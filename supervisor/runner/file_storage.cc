@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/base64.h"
 #include "base/http_field.h"
 #include "base/log.h"
 #include "base/sha256.h"
@@ -69,7 +70,7 @@ std::string MetadataJson(const StoredFile& file) {
 // The file's bytes and type as the runtime's get/getBlob read them: {data|blob: base64, contentType}.
 absl::StatusOr<std::string> BlobJson(storage::Database& db, const StoredFile& file, absl::string_view data_field) {
   ASSIGN_OR_RETURN(std::string bytes, db.files().ReadString(file.id, 0, file.size));
-  return absl::StrCat("{\"", data_field, "\":", Quote(absl::Base64Escape(bytes)), ",\"contentType\":",
+  return absl::StrCat("{\"", data_field, "\":", Quote(Base64Encode(bytes)), ",\"contentType\":",
                       file.content_type.has_value() ? Quote(*file.content_type) : "null", "}");
 }
 
@@ -93,8 +94,9 @@ Txn TxnOf(InvocationSession& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) 
 absl::StatusOr<std::string> Store(InvocationSession& session, const Value& args, absl::string_view data_field)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(session.mu) {
   ASSIGN_OR_RETURN(std::string encoded, StringArg(args, data_field));
-  std::string bytes;
-  if (!absl::Base64Unescape(encoded, &bytes)) return absl::InvalidArgumentError("The blob is not base64");
+  std::optional<std::string> decoded = Base64Decode(encoded);
+  if (!decoded.has_value()) return absl::InvalidArgumentError("The blob is not base64");
+  std::string bytes = *std::move(decoded);
   std::optional<std::string> content_type = NonEmptyString(args, "contentType");
   std::optional<std::string> sha256 = NonEmptyString(args, "sha256");
   storage::Database& db = session.deployment->db();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/base64.h"
 #include "supervisor/runner/invocation_session.h"
 #include "supervisor/runner/syscall_args.h"
 
@@ -29,7 +30,7 @@ void ServeHttpResponseSyscall(InvocationSession& session, absl::string_view op, 
     return session.http_request_body->Read(kRequestPartBytes, [done = std::move(done)](absl::StatusOr<std::string> part) mutable {
       if (!part.ok()) return std::move(done)(part.status());
       std::move(done)(part->empty() ? std::string(R"({"done":true})")
-                                    : absl::StrCat(R"({"data":")", absl::Base64Escape(*part), R"("})"));
+                                    : absl::StrCat(R"({"data":")", Base64Encode(*part), R"("})"));
     });
   }
   if (session.http_stream == nullptr) {
@@ -42,8 +43,9 @@ void ServeHttpResponseSyscall(InvocationSession& session, absl::string_view op, 
   absl::StatusOr<storage::Value> args = ParseSyscallArgs(args_json);
   if (!args.ok()) return std::move(done)(args.status());
   absl::StatusOr<std::string> data = StringArg(*args, "data");
-  std::string bytes;
-  if (!data.ok() || !absl::Base64Unescape(*data, &bytes)) {
+  std::optional<std::string> decoded = data.ok() ? Base64Decode(*data) : std::nullopt;
+  std::string bytes = decoded.value_or("");
+  if (!decoded.has_value()) {
     return std::move(done)(absl::InvalidArgumentError("isobar/httpResponseChunk wants {data: <base64>}"));
   }
   session.http_stream->Write(std::move(bytes), [done = std::move(done)](absl::Status written) mutable {

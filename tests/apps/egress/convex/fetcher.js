@@ -107,15 +107,20 @@ export const repeat = action({
   handler: async (_ctx, { url, n }) => {
     const started = Date.now();
     let bytes = 0;
+    let headMs = 0;
+    let parts = 0;
     for (let i = 0; i < n; i++) {
+      const asked = Date.now();
       const reader = (await fetch(url)).body.getReader();
+      headMs += Date.now() - asked;
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         bytes += value.length;
+        parts++;
       }
     }
-    return { us: (Date.now() - started) * 1000, bytes };
+    return { us: (Date.now() - started) * 1000, headUs: headMs * 1000, bytes, parts };
   },
 });
 
