@@ -255,7 +255,12 @@ absl::StatusOr<Value> IdentityVerifier::VerifyWithKeys(absl::string_view deploym
 }
 
 absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deployment, const std::vector<AuthProvider>& providers,
-                                                     absl::string_view token, const DocumentFetcher& fetch, absl::Time now) {
+                                                     absl::string_view token, const DocumentFetcher& fetch, absl::Time now,
+                                                     absl::Time* expires) {
+  auto expiry_of = [expires](const Value& claims) {
+    const Value& exp = claims.Get("exp");
+    if (expires != nullptr && exp.type() == Value::Type::kFloat64) *expires = absl::FromUnixSeconds(static_cast<int64_t>(exp.float64()));
+  };
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
   std::string payload_json;
   if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload_json)) return Refused(kNotAJwt);
@@ -301,6 +306,7 @@ absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deploymen
         VerifyWithKeys(deployment, jwks_uri, token, {.issuer = iss, .audience = provider->application_id, .now = now}, fetch, now);
     if (!claims.ok()) return Refused(absl::StrCat(kOidcRefused, " (", claims.status().message(), ")"));
     if (Text(*claims, "sub").empty()) return Refused(absl::StrCat(kOidcRefused, " (no `sub`)"));
+    expiry_of(*claims);
     return IdentityFromClaims(*claims, AuthProvider::Kind::kOidc);
   }
   absl::StatusOr<Value> claims = VerifyWithKeys(
@@ -314,6 +320,7 @@ absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deploymen
   }
   if (!claims.ok()) return Refused(absl::StrCat(kCustomRefused, " (", claims.status().message(), ")"));
   if (Text(*claims, "sub").empty()) return Refused(absl::StrCat(kCustomRefused, " (no `sub`)"));
+  expiry_of(*claims);
   return IdentityFromClaims(*claims, AuthProvider::Kind::kCustomJwt);
 }
 

@@ -60,10 +60,11 @@ class IdentityVerifier {
   IdentityVerifier(const IdentityVerifier&) = delete;
   IdentityVerifier& operator=(const IdentityVerifier&) = delete;
 
-  // The identity `token` stands for, among `deployment`'s `providers`.
+  // The identity `token` stands for, among `deployment`'s `providers`; `expires`, if given, gets the
+  // token's expiry (sessions end the identity then).
   absl::StatusOr<std::string> Verify(absl::string_view deployment, const std::vector<AuthProvider>& providers,
                                      absl::string_view token, const DocumentFetcher& fetch,
-                                     absl::Time now = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
+                                     absl::Time now = absl::Now(), absl::Time* expires = nullptr) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fetches made (tests: caching).
   int fetches() const ABSL_LOCKS_EXCLUDED(mu_);

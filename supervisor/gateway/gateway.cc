@@ -198,7 +198,8 @@ absl::StatusOr<FetchedDocument> FetchDocument(HttpFetcher& fetcher, LiveDeployme
 
 }  // namespace
 
-absl::StatusOr<std::string> Gateway::VerifyUserToken(const std::string& deployment, absl::string_view token) {
+absl::StatusOr<std::string> Gateway::VerifyUserToken(const std::string& deployment, absl::string_view token,
+                                                     absl::Time* expires) {
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = deployments_.Get(deployment);
   if (!live.ok()) return absl::UnauthenticatedError("No auth provider found matching the given token");
   std::shared_ptr<const CodeVersion> code = (*live)->code();
@@ -209,7 +210,7 @@ absl::StatusOr<std::string> Gateway::VerifyUserToken(const std::string& deployme
     if (options_.fetcher == nullptr) return absl::UnavailableError("this server fetches no identity documents");
     return FetchDocument(*options_.fetcher, *held, url);
   };
-  return verifier_.Verify(deployment, providers, token, fetch);
+  return verifier_.Verify(deployment, providers, token, fetch, absl::Now(), expires);
 }
 
 }  // namespace isobar::supervisor

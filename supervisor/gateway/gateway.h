@@ -75,7 +75,9 @@ class Gateway {
   // The UserIdentity (Convex JSON) a user's token stands for in `deployment`, from the providers of
   // its auth.config; UNAUTHENTICATED, in Convex's words, when it stands for none. May fetch the
   // issuer's documents, so never on a thread that must not wait.
-  absl::StatusOr<std::string> VerifyUserToken(const std::string& deployment, absl::string_view token);
+  // `expires`, if given, gets the token's expiry.
+  absl::StatusOr<std::string> VerifyUserToken(const std::string& deployment, absl::string_view token,
+                                              absl::Time* expires = nullptr);
 
   // An authorized call (its `allow_internal` set from the access): a query goes through the query
   // cache at the newest timestamp whose commits the read tracker has seen, so a valid earlier result

@@ -321,6 +321,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       return Fatal("Authenticate needs a tokenType and a baseVersion");
     }
     LiveQuerySet::Modification modification;
+    absl::Time expires = absl::InfiniteFuture();  // a user token's
     if (token_type.string() == "None") {
       modification.identity_json = "null";
       modification.internal = false;
@@ -340,7 +341,8 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       }
     } else if (token_type.string() == "User" && message.Get("value").type() == Value::Type::kString) {
       // An end user's token, checked against the deployment's auth.config providers.
-      absl::StatusOr<std::string> identity = sync_.gateway_.VerifyUserToken(deployment_, message.Get("value").string());
+      absl::StatusOr<std::string> identity =
+          sync_.gateway_.VerifyUserToken(deployment_, message.Get("value").string(), &expires);
       if (!identity.ok()) return AuthError(std::string(identity.status().message()));
       modification.internal = false;
       modification.identity_json = *std::move(identity);
@@ -357,6 +359,7 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       identity_json_ = *modification.identity_json;
       internal_ = *modification.internal;
       set = set_;
+      if (expires != absl::InfiniteFuture()) ExpireIdentityAt(expires, identity_version_);
     }
     if (absl::Status modified = set->Modify(std::move(modification)); !modified.ok()) {
       Fatal(std::string(modified.message()));
@@ -463,9 +466,12 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
 
   void AuthError(std::string error) {
     absl::MutexLock lock(&mu_);
+    AuthErrorLocked(error, /*update_attempted=*/true);
+  }
+  void AuthErrorLocked(const std::string& error, bool update_attempted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (closed_) return;
     WriteLocked(absl::StrCat("{\"type\":\"AuthError\",\"error\":", JsonString(error), ",\"baseVersion\":",
-                             identity_version_, ",\"authUpdateAttempted\":true}"),
+                             identity_version_, ",\"authUpdateAttempted\":", update_attempted ? "true" : "false", "}"),
                 false);
     CloseLocked(kCloseNormal, "AuthError");
   }
@@ -496,6 +502,19 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
     }
     written_.push_back(ends_transition);
     last_sent_ = absl::Now();
+  }
+
+  // As Convex: when a user's token expires, the session says so and closes (the client fetches a new
+  // token and comes back), unless another Authenticate came first.
+  void ExpireIdentityAt(absl::Time when, uint32_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::weak_ptr<Session> weak = weak_from_this();
+    sync_.executor_.RunAt(when, [weak, version] {
+      std::shared_ptr<Session> self = weak.lock();
+      if (self == nullptr) return;
+      absl::MutexLock lock(&self->mu_);
+      if (self->closed_ || self->identity_version_ != version) return;
+      self->AuthErrorLocked("Convex token identity expired", /*update_attempted=*/false);
+    });
   }
 
   void SchedulePing(absl::Time when) {

@@ -8,6 +8,7 @@
 const assert = require("node:assert/strict");
 const { ConvexClient, ConvexHttpClient } = require("convex/browser");
 const { anyApi: api } = require("convex/server");
+const WebSocket = require("ws");
 
 const [url, issuer] = process.argv.slice(2);
 const mint = async (query) => (await fetch(`${issuer}/token?${query}`)).text();
@@ -50,6 +51,26 @@ async function main() {
   const messages = await client.query(api.messages.list, {});
   assert.deepEqual(messages.map((m) => `${m.author}: ${m.body}`).sort(), ["Bob: hello from bob", "Carol: hello from carol"]);
   await client.close();
+
+  // A session's token expires: the server says so, as Convex does (AuthError "Convex token identity
+  // expired", authUpdateAttempted false), and closes; spoken raw, since the convex client refreshes a
+  // short token before it expires.
+  const expired = await new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${url.replace(/^http/, "ws")}/api/sync`);
+    const timer = setTimeout(() => reject(new Error("no AuthError within 20 s")), 20000);
+    socket.on("open", async () => {
+      socket.send(JSON.stringify({ type: "Connect", sessionId: "expiring", connectionCount: 0, lastCloseReason: null }));
+      socket.send(JSON.stringify({ type: "Authenticate", tokenType: "User", value: await mint("sub=hal&exp=2"), baseVersion: 0 }));
+    });
+    socket.on("message", (data) => {
+      const message = JSON.parse(String(data));
+      if (message.type !== "AuthError") return;
+      clearTimeout(timer);
+      resolve(message);
+    });
+    socket.on("error", reject);
+  });
+  assert.deepEqual(expired, { type: "AuthError", error: "Convex token identity expired", baseVersion: 1, authUpdateAttempted: false });
   console.log("signin client: ok");
 }
 
