@@ -173,6 +173,32 @@ TEST_F(IdentityTest, AnUnknownKidThenRotation) {
   EXPECT_TRUE(rotated.status.ok()) << rotated.status.error_message();
 }
 
+TEST_F(IdentityTest, ASubscriptionLastsAsLongAsItsToken) {
+  auto stub = isobar::v1::Functions::NewStub(*channel_);
+  grpc::ClientContext context;
+  context.AddMetadata("isobar-api-key", *api_key_);
+  context.AddMetadata("authorization", "Bearer " + Mint("sub=ivy&exp=2"));
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = stub->Subscribe(&context);
+  isobar::v1::SubscribeRequest request;
+  request.set_deployment("signin");
+  auto* add = request.add_changes()->mutable_add();
+  add->set_query_id(1);
+  add->set_path("users:whoAmI");
+  add->set_args_json("{}");
+  ASSERT_TRUE(stream->Write(request));
+  isobar::v1::Transition transition;
+  ASSERT_TRUE(stream->Read(&transition));
+  ASSERT_EQ(transition.modifications_size(), 1);
+  EXPECT_THAT(transition.modifications(0).updated().value_json(), HasSubstr(R"("subject":"ivy")"));
+  // The token expires two seconds after it was made: the stream ends, saying why.
+  while (stream->Read(&transition)) {
+  }
+  grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ended.error_message(), "Convex token identity expired");
+}
+
 TEST_F(IdentityTest, TheConvexHttpApi) {
   const std::string api = absl::StrCat(supervisor_->http_url(), "/d/signin/api/query");
   ShellResult ok = RunShell(absl::StrCat("curl -s -H 'Authorization: Bearer ", Mint("sub=erin"), "' -H 'content-type: application/json' "

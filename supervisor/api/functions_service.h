@@ -29,10 +29,11 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
       if (!access.ok()) return absl::StatusOr<bool>(access.status());
       return absl::StatusOr<bool>(*access == Access::kInternal);
     };
-    subscriptions_.user_identity = [this](const grpc::ServerContextBase& context, const std::string& deployment) {
+    subscriptions_.user_identity = [this](const grpc::ServerContextBase& context, const std::string& deployment,
+                                          absl::Time* expires) {
       const std::string token = UserToken(context);
       if (token.empty()) return absl::StatusOr<std::optional<std::string>>(std::nullopt);
-      absl::StatusOr<std::string> identity = gateway_.VerifyUserToken(deployment, token);
+      absl::StatusOr<std::string> identity = gateway_.VerifyUserToken(deployment, token, expires);
       if (!identity.ok()) return absl::StatusOr<std::optional<std::string>>(identity.status());
       return absl::StatusOr<std::optional<std::string>>(*std::move(identity));
     };

@@ -110,10 +110,11 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       set = set_;
     }
     std::optional<std::string> user;  // the end user's identity, from their token, once
+    absl::Time expires = absl::InfiniteFuture();
     if (set == nullptr) {
       absl::StatusOr<bool> admin = env_.authorize(*context_, request.deployment());
       absl::StatusOr<std::optional<std::string>> token_identity =
-          admin.ok() && env_.user_identity ? env_.user_identity(*context_, request.deployment())
+          admin.ok() && env_.user_identity ? env_.user_identity(*context_, request.deployment(), &expires)
                                            : absl::StatusOr<std::optional<std::string>>(std::nullopt);
       absl::StatusOr<std::shared_ptr<LiveDeployment>> live =
           !admin.ok()            ? absl::StatusOr<std::shared_ptr<LiveDeployment>>(admin.status())
@@ -127,6 +128,16 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       admin_ = *admin;
       user = *std::move(token_identity);
       set_ = set = LiveQuerySet::Open(env_.query_set, *std::move(live), *admin, weak_from_this());
+      if (user.has_value() && expires != absl::InfiniteFuture() && env_.query_set.executor != nullptr) {
+        // The token's identity ends with it, as Convex ends a session's.
+        env_.query_set.executor->RunAt(expires, [weak = weak_from_this()] {
+          std::shared_ptr<Subscription> self = weak.lock();
+          if (self == nullptr) return;
+          absl::MutexLock lock(&self->mu_);
+          if (self->closed_ || self->finishing_) return;
+          self->FinishLocked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "Convex token identity expired"));
+        });
+      }
     }
     bool admin = false;
     {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.pb.h"
 #include "supervisor/deploy/live_deployments.h"
@@ -25,8 +26,10 @@ struct SubscriptionEnvironment {
   // Whether the caller's key admits the deployment (true: internal functions too).
   std::function<absl::StatusOr<bool>(const grpc::ServerContextBase&, const std::string& deployment)> authorize;
   std::function<absl::Status(const std::string& identity_json)> check_identity;
-  // The identity of the end user whose token the call carries (nullopt: none), or why it is refused.
-  std::function<absl::StatusOr<std::optional<std::string>>(const grpc::ServerContextBase&, const std::string& deployment)>
+  // The identity of the end user whose token the call carries (nullopt: none), or why it is refused;
+  // `expires` gets the token's expiry, when the stream ends (UNAUTHENTICATED, as Convex ends a session).
+  std::function<absl::StatusOr<std::optional<std::string>>(const grpc::ServerContextBase&, const std::string& deployment,
+                                                           absl::Time* expires)>
       user_identity;
   LiveDeployments* deployments = nullptr;
   QuerySetEnvironment query_set;
