@@ -234,7 +234,8 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
   }
   absl::StatusOr<std::pair<uint32_t, std::shared_ptr<Fetch>>> open = OpenFetch(*fetches, *args);
   if (!open.ok()) return std::move(done)(open.status());
-  auto [id, fetch] = *std::move(open);
+  const uint32_t id = open->first;  // (not a structured binding: lambdas below capture them)
+  const std::shared_ptr<Fetch> fetch = std::move(open->second);
   if (op == "isobar/fetchWrite") {
     std::string bytes;
     if (const std::optional<std::string> data = OptionalString(*args, "data"); data.has_value()) {
