@@ -44,18 +44,7 @@ constexpr char kCustomRefused[] =
 
 absl::Status Refused(absl::string_view why) { return absl::UnauthenticatedError(why); }
 
-absl::StatusOr<Value> JsonObject(absl::string_view json) {
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  absl::StatusOr<Value> value = storage::ParseConvexJson(json, plain);
-  if (!value.ok() || value->type() != Value::Type::kObject) return absl::InvalidArgumentError("not a JSON object");
-  return value;
-}
-
-std::string Text(const Value& object, absl::string_view name) {
-  const Value& v = object.Get(name);
-  return v.type() == Value::Type::kString ? v.string() : std::string();
-}
+std::string Text(const Value& object, absl::string_view name) { return StringField(object, name); }
 
 bool AudienceHas(const Value& claims, const std::string& audience) {
   const Value& aud = claims.Get("aud");

@@ -26,18 +26,7 @@ std::optional<std::string> Base64Url(absl::string_view text) {
   return out;
 }
 
-absl::StatusOr<Value> JsonObject(absl::string_view json) {
-  storage::ConvexJsonOptions plain;
-  plain.plain = true;
-  absl::StatusOr<Value> value = storage::ParseConvexJson(json, plain);
-  if (!value.ok() || value->type() != Value::Type::kObject) return absl::InvalidArgumentError("not a JSON object");
-  return value;
-}
-
-std::string Text(const Value& object, absl::string_view name) {
-  const Value& v = object.Get(name);
-  return v.type() == Value::Type::kString ? v.string() : std::string();
-}
+std::string Text(const Value& object, absl::string_view name) { return StringField(object, name); }
 
 struct PkeyFree {
   void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
@@ -174,6 +163,19 @@ absl::StatusOr<JwkSet> ParseJwks(absl::string_view json) {
     keys.push_back(std::move(jwk));
   }
   return keys;
+}
+
+absl::StatusOr<Value> JsonObject(absl::string_view json) {
+  storage::ConvexJsonOptions plain;
+  plain.plain = true;
+  absl::StatusOr<Value> value = storage::ParseConvexJson(json, plain);
+  if (!value.ok() || value->type() != Value::Type::kObject) return absl::InvalidArgumentError("not a JSON object");
+  return value;
+}
+
+std::string StringField(const Value& object, absl::string_view name) {
+  const Value& v = object.Get(name);
+  return v.type() == Value::Type::kString ? v.string() : std::string();
 }
 
 absl::StatusOr<Value> VerifyJwt(absl::string_view token, const JwkSet& keys, const JwtCheck& check) {

@@ -63,6 +63,12 @@ struct JwtCheck {
   absl::Duration skew = absl::Seconds(60);
 };
 
+// A JSON object (a JWT's header or payload, a JWKS, a discovery document) as a plain value;
+// INVALID_ARGUMENT for anything else.
+absl::StatusOr<storage::Value> JsonObject(absl::string_view json);
+// `object[name]` when it is a string; "" otherwise.
+std::string StringField(const storage::Value& object, absl::string_view name);
+
 // The token's claims (its payload, as a JSON object) once its signature and claims hold.
 absl::StatusOr<storage::Value> VerifyJwt(absl::string_view token, const JwkSet& keys, const JwtCheck& check);
 
