@@ -25,8 +25,12 @@ std::string Base64Encode(absl::string_view bytes) {
 
 std::optional<std::string> Base64Decode(absl::string_view text) {
   if (text.empty()) return std::string();
-  // EVP_DecodeBlock skips whitespace at the ends and absl anywhere; we accept none.
-  if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) <= ' '; })) {
+  // The alphabet only: EVP_DecodeBlock skips whitespace at the ends (and '-' after the text), absl
+  // whitespace anywhere; we accept neither.
+  if (!std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+               c == '=';
+      })) {
     return std::nullopt;
   }
   if (text.size() % 4 != 0) {

@@ -27,7 +27,7 @@ TEST(Base64Test, AgreesWithAbslOnRandomBytes) {
 }
 
 TEST(Base64Test, RefusesWhatIsNotBase64) {
-  for (const char* bad : {"a===", "ab=c", "====", " YWJj", "YWJj ", "YW Jj", "YW\nJj", "YWJ*", "=YWJ"}) {
+  for (const char* bad : {"a===", "ab=c", "====", " YWJj", "YWJj ", "YW Jj", "YW\nJj", "YWJ*", "=YWJ", "YWJj----", "YWJj-_"}) {
     EXPECT_FALSE(Base64Decode(bad).has_value()) << bad;
   }
   EXPECT_EQ(Base64Decode("YWI="), "ab");

@@ -49,15 +49,16 @@ clockid_t CurrentThreadCpuClock() {
 // Convex's messages for its time and memory limits.
 constexpr char kOutOfMemory[] = "JavaScript execution ran out of memory (maximum memory usage: 64 MB)";
 
-// An action's calls out at once, timers aside (which only wait): more wait in its queue, so that one
-// action cannot fill the supervisor's host-call threads.
+// An action's calls out at once, timers and cancels aside (which hold nothing of the supervisor's):
+// more wait in its queue, so that one action cannot fill the supervisor's host-call threads.
 constexpr size_t kMaxActionCallsInFlight = 64;
-constexpr char kSleepOp[] = "isobar/sleep";
+
+bool Uncapped(const std::string& op) { return op == "isobar/sleep" || op == "isobar/fetchCancel"; }
 
 size_t CallsInFlight(const Invocation& inv) {
   size_t n = 0;
   for (const auto& [batch, calls] : inv.in_flight) {
-    for (const Invocation::PendingAsync& call : calls) n += call.op != kSleepOp;
+    for (const Invocation::PendingAsync& call : calls) n += !Uncapped(call.op);
   }
   return n;
 }
@@ -277,22 +278,42 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
     // The queue's next batch (consecutive gets and stream reads, up to 16, or one call of anything
     // else); for an action, every queued call, each its own batch, up to kMaxActionCallsInFlight.
     auto send_batches = [&] {
-      size_t out_now = inv.concurrent ? CallsInFlight(inv) : 0;
-      do {
-        if (inv.concurrent && inv.queue.front().op != kSleepOp && out_now >= kMaxActionCallsInFlight) break;
-        out_now += inv.queue.front().op != kSleepOp;
-        HostBatch out;
-        out.id = inv.next_batch++;
-        std::vector<Invocation::PendingAsync>& calls = inv.in_flight[out.id];
-        do {
-          calls.push_back(std::move(inv.queue.front()));
+      if (inv.concurrent) {
+        // Every queued call that may go now, each its own batch, in order; capped ones wait their turn
+        // while timers and cancels behind them still go.
+        size_t out_now = CallsInFlight(inv);
+        std::deque<Invocation::PendingAsync> waiting;
+        while (!inv.queue.empty()) {
+          Invocation::PendingAsync call = std::move(inv.queue.front());
           inv.queue.pop_front();
-        } while (IsBatchable(calls.front().op) && calls.size() < kMaxBatch && !inv.queue.empty() &&
-                 IsBatchable(inv.queue.front().op));
-        for (const Invocation::PendingAsync& call : calls) out.calls.push_back({call.op, call.args});
-        inv.in_flight_calls += calls.size();
-        batches.push_back(std::move(out));
-      } while (inv.concurrent && !inv.queue.empty());
+          const bool capped = !Uncapped(call.op);
+          if (capped && out_now >= kMaxActionCallsInFlight) {
+            waiting.push_back(std::move(call));
+            continue;
+          }
+          out_now += capped;
+          HostBatch out;
+          out.id = inv.next_batch++;
+          out.calls.push_back({call.op, call.args});
+          inv.in_flight[out.id].push_back(std::move(call));
+          ++inv.in_flight_calls;
+          batches.push_back(std::move(out));
+        }
+        inv.queue = std::move(waiting);
+        return;
+      }
+      // A query's or mutation's next batch: consecutive gets and stream reads (up to 16), or one call.
+      HostBatch out;
+      out.id = inv.next_batch++;
+      std::vector<Invocation::PendingAsync>& calls = inv.in_flight[out.id];
+      do {
+        calls.push_back(std::move(inv.queue.front()));
+        inv.queue.pop_front();
+      } while (IsBatchable(calls.front().op) && calls.size() < kMaxBatch && !inv.queue.empty() &&
+               IsBatchable(inv.queue.front().op));
+      for (const Invocation::PendingAsync& call : calls) out.calls.push_back({call.op, call.args});
+      inv.in_flight_calls += calls.size();
+      batches.push_back(std::move(out));
     };
     while (ok) {
       if (!inv.awaiting.IsEmpty()) {

@@ -102,6 +102,11 @@ async function actionFetch(input, init = undefined) {
     signal?.removeEventListener("abort", onAbort);
     throw failure(uploadError ?? error);
   }
+  if (signal?.aborted) {  // aborted as the head arrived
+    cancel();
+    signal.removeEventListener("abort", onAbort);
+    throw fetchAbortError();
+  }
   const nullBody = request.method === "HEAD" || [101, 204, 205, 304].includes(head.status);
   if (nullBody) {
     cancel();

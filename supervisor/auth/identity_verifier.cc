@@ -27,8 +27,11 @@ constexpr absl::Duration kMissedKidMemory = absl::Minutes(1);
 constexpr size_t kMaxMissedKids = 64;
 constexpr size_t kMaxCached = 1024;
 constexpr absl::Duration kFailureMemory = absl::Seconds(30);
-constexpr int kMaxFetching = 4;
-constexpr int kMaxFetchingPerDeployment = 2;
+constexpr int kMaxFetching = 16;
+constexpr int kMaxFetchingPerDeployment = 4;
+// How long a call waits for the same document another call is fetching.
+constexpr absl::Duration kWaitForFetch = absl::Seconds(10);
+constexpr char kBusy[] = "the identity provider's keys are being fetched for other calls; try again";
 
 constexpr char kNotAJwt[] =
     "Could not parse JWT payload. Check that the token is a valid JWT format with three base64-encoded parts "
@@ -163,6 +166,9 @@ absl::StatusOr<std::string> IdentityVerifier::Document(absl::string_view deploym
   const std::string deployment_name(deployment);
   {
     absl::MutexLock lock(&mu_);
+    // One fetch per document at a time: the others wait for its answer (and then use the cache).
+    auto not_fetching = [this, &key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_progress_.count(key) == 0; };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&not_fetching), kWaitForFetch)) return absl::ResourceExhaustedError(kBusy);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       Cached& cached = it->second;
@@ -182,11 +188,12 @@ absl::StatusOr<std::string> IdentityVerifier::Document(absl::string_view deploym
     int& mine = fetching_by_deployment_[deployment_name];
     if (fetching_ >= kMaxFetching || mine >= kMaxFetchingPerDeployment) {
       if (mine == 0) fetching_by_deployment_.erase(deployment_name);
-      return absl::UnavailableError("the identity provider's keys are being fetched for other calls; try again");
+      return absl::ResourceExhaustedError(kBusy);
     }
     ++mine;
     ++fetching_;
     ++fetches_;
+    in_progress_.insert(key);
   }
   absl::StatusOr<FetchedDocument> fetched = fetch(url);
   absl::StatusOr<std::string> body = absl::UnknownError("");
@@ -201,6 +208,7 @@ absl::StatusOr<std::string> IdentityVerifier::Document(absl::string_view deploym
     body = fetched->body;
   }
   absl::MutexLock lock(&mu_);
+  in_progress_.erase(key);
   --fetching_;
   if (--fetching_by_deployment_[deployment_name] == 0) fetching_by_deployment_.erase(deployment_name);
   if (cache_.size() >= kMaxCached && cache_.find(key) == cache_.end()) {
@@ -212,7 +220,12 @@ absl::StatusOr<std::string> IdentityVerifier::Document(absl::string_view deploym
     cached.body = *body;
     cached.failure = absl::OkStatus();
     cached.expires = now + CacheLifetime(fetched->cache_control);
-  } else if (cached.body.empty()) {
+  } else if (!cached.body.empty()) {
+    // The issuer is failing but answered before: its last document serves a while longer (keys change
+    // rarely, and sign-in should outlast a provider's blip), and it is not asked again meanwhile.
+    cached.expires = now + kFailureMemory;
+    return cached.body;
+  } else {
     // Remembered for a while, so that a stream of tokens naming a failing issuer is not a stream of fetches.
     cached.failure = body.status();
     cached.expires = now + kFailureMemory;
@@ -229,6 +242,7 @@ absl::StatusOr<Value> IdentityVerifier::VerifyWithKeys(absl::string_view deploym
     absl::StatusOr<std::string> jwks = absl::StartsWith(jwks_url, "data:")
                                            ? DataUrl(jwks_url)
                                            : Document(deployment, jwks_url, missing_kid, fetch, now);
+    if (absl::IsResourceExhausted(jwks.status())) return jwks.status();
     if (!jwks.ok()) {
       return absl::UnavailableError(absl::StrCat("Could not fetch JWKS from URL '", jwks_url.substr(0, 200), "': ",
                                                  jwks.status().message()));
@@ -281,6 +295,7 @@ absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deploymen
     }
     const std::string discovery = absl::StrCat(base, "/.well-known/openid-configuration");
     absl::StatusOr<std::string> document = Document(deployment, discovery, std::nullopt, fetch, now);
+    if (absl::IsResourceExhausted(document.status())) return absl::UnavailableError(kBusy);
     absl::StatusOr<Value> metadata = document.ok() ? JsonObject(*document) : absl::StatusOr<Value>(document.status());
     if (!metadata.ok()) {
       return Refused(absl::StrCat("Auth provider discovery of ", iss, " failed: ", metadata.status().message()));
@@ -293,6 +308,7 @@ absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deploymen
     if (jwks_uri.empty()) return Refused(absl::StrCat("Auth provider discovery of ", iss, " failed: no jwks_uri"));
     absl::StatusOr<Value> claims =
         VerifyWithKeys(deployment, jwks_uri, token, {.issuer = iss, .audience = provider->application_id, .now = now}, fetch, now);
+    if (absl::IsResourceExhausted(claims.status())) return absl::UnavailableError(kBusy);
     if (!claims.ok()) return Refused(absl::StrCat(kOidcRefused, " (", claims.status().message(), ")"));
     if (Text(*claims, "sub").empty()) return Refused(absl::StrCat(kOidcRefused, " (no `sub`)"));
     expiry_of(*claims);
@@ -301,6 +317,7 @@ absl::StatusOr<std::string> IdentityVerifier::Verify(absl::string_view deploymen
   absl::StatusOr<Value> claims = VerifyWithKeys(
       deployment, provider->jwks, token,
       {.issuer = iss, .audience = provider->application_id, .algorithm = provider->algorithm, .now = now}, fetch, now);
+  if (absl::IsResourceExhausted(claims.status())) return absl::UnavailableError(kBusy);
   if (absl::IsNotFound(claims.status())) {
     const std::string kid = KidOf(token);
     return Refused(kid.empty() ? "Could not decode token. JWT may be missing a 'kid' (key ID) header."

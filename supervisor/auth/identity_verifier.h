@@ -8,9 +8,11 @@
 // client, under the deployment's egress policy) and cached per deployment and URL for as long as
 // their Cache-Control says (5 minutes when it says nothing, a day at most); a failed fetch is
 // remembered for 30 s. A token whose `kid` is not in the cached key set makes the set be fetched
-// again once (the issuer rotated its keys). Fetching blocks the caller: at most 2 fetches at once per
-// deployment and 4 in all; a call that would be a fifth is refused at once (UNAVAILABLE, retryable),
-// so a slow or hostile key server cannot hold the threads that serve everyone.
+// again once (the issuer rotated its keys). A document is fetched by one call at a time (others wait
+// for its answer, up to 10 s); a failing issuer's last good document serves on. Fetching blocks the
+// caller: at most 4 fetches at once per deployment and 16 in all; past that a call is refused at once
+// (UNAVAILABLE, retryable, never UNAUTHENTICATED), so a slow or hostile key server cannot hold the
+// threads that serve everyone.
 //
 // Refusals are UNAUTHENTICATED, in Convex's words.
 #ifndef ISOBAR_SUPERVISOR_AUTH_IDENTITY_VERIFIER_H_
@@ -20,6 +22,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,6 +94,7 @@ class IdentityVerifier {
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, Cached> cache_ ABSL_GUARDED_BY(mu_);  // by deployment, URL
   int fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::pair<std::string, std::string>> in_progress_ ABSL_GUARDED_BY(mu_);  // documents being fetched
   int fetching_ ABSL_GUARDED_BY(mu_) = 0;  // fetches under way, in all and by deployment
   std::map<std::string, int> fetching_by_deployment_ ABSL_GUARDED_BY(mu_);
 };

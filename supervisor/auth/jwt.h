@@ -1,6 +1,7 @@
 // Checking a JSON Web Token (issue 19: identity from auth.config.ts): its signature with a key from a
 // JWKS (RS256: RSA PKCS#1 v1.5 with SHA-256; ES256: ECDSA on P-256 with SHA-256), then its claims
-// (iss, aud, exp, nbf, iat, with a small clock skew). OpenSSL's libcrypto does the cryptography.
+// (iss, aud, exp, nbf, iat; a small clock skew for nbf and iat, none for exp). OpenSSL's libcrypto does
+// the cryptography.
 //
 //   ASSIGN_OR_RETURN(JwkSet keys, ParseJwks(jwks_json));
 //   ASSIGN_OR_RETURN(storage::Value claims, VerifyJwt(token, keys, {.issuer = "https://issuer.example",
@@ -60,7 +61,7 @@ struct JwtCheck {
   std::optional<std::string> audience;  // one of `aud` (a string or an array) must be this, if set
   std::optional<std::string> algorithm;  // "RS256" or "ES256": only this one, if set
   absl::Time now = absl::Now();
-  absl::Duration skew = absl::Seconds(60);
+  absl::Duration skew = absl::Seconds(60);  // for nbf and iat (a token from a clock ahead of ours)
 };
 
 // A JSON object (a JWT's header or payload, a JWKS, a discovery document) as a plain value;

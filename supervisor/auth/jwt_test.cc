@@ -54,8 +54,9 @@ TEST_F(JwtTest, ValidTokensOfBothAlgorithms) {
   // An audience list holding ours; no kid: the first key of the algorithm's type.
   EXPECT_TRUE(Verify(issuer_.Sign(R"({"alg":"RS256"})",
                                   R"({"iss":"https://issuer.test","aud":["other","app"],"exp":1800003600})")).ok());
-  // Within the clock skew.
-  EXPECT_TRUE(Verify(issuer_.Sign(R"({"alg":"RS256","kid":"rsa-1"})", Claims("", kNow - 30))).ok());
+  // Not before (or issued) a little ahead of our clock: within the skew. Expired a second ago: refused.
+  EXPECT_TRUE(Verify(issuer_.Sign(R"({"alg":"RS256","kid":"rsa-1"})", Claims(absl::StrCat(R"(,"nbf":)", kNow + 30)))).ok());
+  EXPECT_FALSE(Verify(issuer_.Sign(R"({"alg":"RS256","kid":"rsa-1"})", Claims("", kNow - 1))).ok());
 }
 
 TEST_F(JwtTest, TheRefusalMatrix) {

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 #include "absl/base/call_once.h"
 #include "absl/strings/ascii.h"
@@ -24,7 +26,7 @@ namespace isobar::supervisor {
 namespace {
 
 // What a response's header section may take in all.
-constexpr size_t kMaxHeaderBytes = 256 << 10;
+constexpr size_t kMaxHeaderBytes = 64 << 10;
 constexpr absl::Duration kConnectTimeout = absl::Seconds(10);
 // Sent unless the request sets its own.
 constexpr char kUserAgent[] = "Convex/1.0";  // as Convex sends
@@ -196,6 +198,7 @@ struct CurlCallbacks {
       {
         absl::MutexLock lock(&fetch.mu_);
         head = *fetch.head_;
+        if (fetch.head_->ok()) (*fetch.head_)->headers.clear();  // handed over: not held twice
       }
       std::move (*head_done)(std::move(head));
     }
@@ -254,7 +257,7 @@ struct CurlCallbacks {
       std::memcpy(data, fetch.upload_.data(), taken);
       fetch.upload_.erase(0, taken);
       fetch.sent_ += taken;
-      if (fetch.upload_.empty() && fetch.write_done_) done = std::move(fetch.write_done_);
+      if (fetch.upload_.empty() && fetch.write_done_) done = std::exchange(fetch.write_done_, nullptr);
     }
     if (done) std::move(done)(absl::OkStatus());
     return taken;  // 0 once the last part is sent: the body's end
@@ -312,6 +315,7 @@ void Fetch::Head(HeadDone done) {
       }
     } else {
       head = *head_;
+      if (head_->ok()) (*head_)->headers.clear();  // handed over: not held twice
     }
   }
   std::move(done)(std::move(head));
@@ -347,7 +351,12 @@ void Fetch::OnRelease(absl::AnyInvocable<void() &&> release) {
 
 absl::AnyInvocable<void() &&> Fetch::TakeRelease() {
   if (!ended_.has_value() || body_.size() > kReleasedBodyBytes) return nullptr;
-  return std::move(release_);
+  return std::exchange(release_, nullptr);
+}
+
+Fetch::~Fetch() {
+  // Whatever happened, a slot is never kept by a request that is gone.
+  if (release_) std::move(release_)();
 }
 
 void Fetch::Cancel(absl::Status why) {
@@ -360,23 +369,19 @@ void Fetch::Cancel(absl::Status why) {
     if (ended_.has_value()) {
       body_.clear();  // nobody will read it: the slot goes now
       release = TakeRelease();
+    } else {
+      if (stop_.ok()) stop_ = why;
+      // Whoever waits hears now, even while curl is still resolving or connecting.
+      if (!head_.has_value()) {
+        head_ = why;
+        head_done = std::exchange(head_done_, nullptr);
+      }
+      ended_ = why;
+      body_.clear();
+      read = TakeRead();
+      write_done = std::exchange(write_done_, nullptr);
+      release = TakeRelease();
     }
-  }
-  if (release) return std::move(release)();
-  {
-    absl::MutexLock lock(&mu_);
-    if (ended_.has_value()) return;
-    if (stop_.ok()) stop_ = why;
-    // Whoever waits hears now, even while curl is still resolving or connecting.
-    if (!head_.has_value()) {
-      head_ = why;
-      head_done = std::move(head_done_);
-    }
-    ended_ = why;
-    body_.clear();
-    read = TakeRead();
-    write_done = std::move(write_done_);
-    release = TakeRelease();
   }
   if (release) std::move(release)();
   if (head_done) std::move(head_done)(why);
@@ -390,11 +395,11 @@ Fetch::PendingRead Fetch::TakeRead() {
     const size_t take = std::min(read_max_, body_.size());
     std::string part = body_.substr(0, take);
     body_.erase(0, take);
-    return PendingRead(std::in_place, std::move(read_done_), std::move(part));
+    return PendingRead(std::in_place, std::exchange(read_done_, nullptr), std::move(part));
   }
   if (!ended_.has_value()) return std::nullopt;
   absl::StatusOr<std::string> end = ended_->ok() ? absl::StatusOr<std::string>("") : *ended_;
-  return PendingRead(std::in_place, std::move(read_done_), std::move(end));
+  return PendingRead(std::in_place, std::exchange(read_done_, nullptr), std::move(end));
 }
 
 std::optional<Fetch::HeadDone> Fetch::HeadersComplete() {
@@ -415,8 +420,9 @@ std::optional<Fetch::HeadDone> Fetch::HeadersComplete() {
     }
   }
   if (head_.has_value()) return std::nullopt;  // cancelled meanwhile
-  head_ = FetchHead{hop_status_, hop_status_text_, hop_headers_, hop_url_, redirects_ > 0};
-  return std::move(head_done_);
+  head_ = FetchHead{hop_status_, hop_status_text_, std::move(hop_headers_), hop_url_, redirects_ > 0};
+  hop_headers_.clear();
+  return std::exchange(head_done_, nullptr);
 }
 
 absl::Status Fetch::RunHop(void* handle, bool& follow) {
@@ -453,6 +459,7 @@ absl::Status Fetch::RunHop(void* handle, bool& follow) {
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never the environment's proxy: the check is on the peer itself
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_QUICK_EXIT, 1L);  // a cancelled request does not wait for its name lookup
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, &CurlCallbacks::OpenSocket);
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, this);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &CurlCallbacks::OnHeader);
@@ -580,11 +587,11 @@ void Fetch::Finish(absl::Status outcome) {
     absl::MutexLock lock(&mu_);
     if (!head_.has_value()) {
       head_ = outcome.ok() ? absl::UnavailableError("the server sent no response") : outcome;
-      head_done = std::move(head_done_);
+      head_done = std::exchange(head_done_, nullptr);
     }
     if (!ended_.has_value()) ended_ = outcome;
     read = TakeRead();
-    write_done = std::move(write_done_);
+    write_done = std::exchange(write_done_, nullptr);
     upload_last_ = true;
     release = TakeRelease();
   }
@@ -594,6 +601,7 @@ void Fetch::Finish(absl::Status outcome) {
     {
       absl::MutexLock lock(&mu_);
       head = *head_;
+      if (head_->ok()) (*head_)->headers.clear();  // handed over: not held twice
     }
     std::move(head_done)(std::move(head));
   }
@@ -702,6 +710,9 @@ absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& dep
     if (counts_->stopped) return absl::UnavailableError("the server is shutting down");
     for (const Endpoint& endpoint : counts_->internal) policy.internal.push_back(endpoint);
     fetch = std::make_shared<Fetch>(deployment, std::move(policy), limits, std::move(request), deadline);
+    if (counts_->threads >= options_.max_threads) {
+      return absl::ResourceExhaustedError("Too many fetches still ending on this server; try again");
+    }
     if (counts_->total >= options_.max_total) {
       return absl::ResourceExhaustedError(
           absl::StrCat("Too many fetches in flight on this server (limit ", options_.max_total, "); try again"));
@@ -724,11 +735,20 @@ absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& dep
     --counts->total;
     if (--counts->per_deployment[deployment] == 0) counts->per_deployment.erase(deployment);
   });
-  std::thread([counts = counts_, fetch]() {
+  auto run = [counts = counts_, fetch]() {
     fetch->Run();
     absl::MutexLock lock(&counts->mu);
     --counts->threads;
-  }).detach();
+  };
+  // std::thread reports a thread the system refuses by throwing; it ends here as a refusal.
+  try {
+    std::thread(std::move(run)).detach();
+  } catch (const std::system_error& error) {
+    fetch->Cancel(absl::ResourceExhaustedError("no thread for the request"));
+    absl::MutexLock lock(&counts_->mu);
+    --counts_->threads;
+    return absl::ResourceExhaustedError(absl::StrCat("Too many fetches on this server (", error.what(), "); try again"));
+  }
   return fetch;
 }
 

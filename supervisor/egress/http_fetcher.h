@@ -71,8 +71,9 @@ inline constexpr int kMaxRedirects = 20;
 inline constexpr size_t kBufferBytes = 1 << 20;
 // A request holds its deployment's slot (FetchLimits::max_concurrent) until its response is read to
 // the end, or cancelled, or it has ended with at most this much left unread: an action that never
-// reads its responses' bodies holds at most max_concurrent buffers of kBufferBytes, and small ones.
-inline constexpr size_t kReleasedBodyBytes = 64 << 10;
+// reads its responses' bodies holds at most max_concurrent buffers of kBufferBytes, and small ones
+// (at most 1000 of them an action: fetch_calls.cc).
+inline constexpr size_t kReleasedBodyBytes = 16 << 10;
 
 // Refusals and failures reach user code as these codes; the message says what happened.
 //   PERMISSION_DENIED    the egress policy refused an address, host, port or scheme
@@ -89,6 +90,7 @@ class Fetch {
   using WriteDone = absl::AnyInvocable<void(absl::Status) &&>;
 
   Fetch(std::string deployment, EgressPolicy policy, FetchLimits limits, FetchRequest request, absl::Time deadline);
+  ~Fetch();
   Fetch(const Fetch&) = delete;
   Fetch& operator=(const Fetch&) = delete;
 
@@ -167,6 +169,9 @@ class HttpFetcher {
     std::vector<Endpoint> internal;
     std::vector<IpAddress> local_addresses;
     int max_total = 256;  // requests in flight, all deployments together
+    // Requests' threads at once: a request whose slot is released (cancelled) may still be ending
+    // (curl finishing a name lookup); past this, new requests are refused until some end.
+    int max_threads = 512;
   };
   explicit HttpFetcher(Options options);
   ~HttpFetcher() { Shutdown(); }

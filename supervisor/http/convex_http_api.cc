@@ -375,6 +375,9 @@ std::optional<HttpResponse> ConvexHttpApi::CheckAdminKey(Call& call) {
   if (!call.user_token.empty()) {
     // An end user's token: the identity it stands for, or 401 in Convex's words.
     absl::StatusOr<std::string> identity = gateway_.VerifyUserToken(call.request.deployment, call.user_token);
+    if (absl::IsUnavailable(identity.status())) {
+      return ErrorResponse(503, "Unavailable", std::string(identity.status().message()));  // try again
+    }
     if (!identity.ok()) {
       const absl::string_view message = identity.status().message();
       const char* code = absl::StartsWith(message, "No auth provider")            ? "NoAuthProvider"

@@ -343,6 +343,11 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       // An end user's token, checked against the deployment's auth.config providers.
       absl::StatusOr<std::string> identity =
           sync_.gateway_.VerifyUserToken(deployment_, message.Get("value").string(), &expires);
+      if (absl::IsUnavailable(identity.status())) {
+        // Not a verdict on the token: the client comes back and tries again.
+        absl::MutexLock lock(&mu_);
+        return CloseLocked(kCloseTryAgain, absl::StrCat("Unavailable: ", identity.status().message()));
+      }
       if (!identity.ok()) return AuthError(std::string(identity.status().message()));
       modification.internal = false;
       modification.identity_json = *std::move(identity);
@@ -359,7 +364,8 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
       identity_json_ = *modification.identity_json;
       internal_ = *modification.internal;
       set = set_;
-      if (expires != absl::InfiniteFuture()) ExpireIdentityAt(expires, identity_version_);
+      identity_expires_ = expires;  // InfiniteFuture for no identity, an admin's, or acting as a user
+      ScheduleExpiryCheck();
     }
     if (absl::Status modified = set->Modify(std::move(modification)); !modified.ok()) {
       Fatal(std::string(modified.message()));
@@ -505,15 +511,24 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
   }
 
   // As Convex: when a user's token expires, the session says so and closes (the client fetches a new
-  // token and comes back), unless another Authenticate came first.
-  void ExpireIdentityAt(absl::Time when, uint32_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // token and comes back). A check is scheduled only when none is due by then, each at most an hour
+  // away, so a session holds few timers however often its client authenticates.
+  void ScheduleExpiryCheck() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (identity_expires_ == absl::InfiniteFuture()) return;
+    const absl::Time when = std::min(identity_expires_, absl::Now() + absl::Hours(1));
+    if (next_expiry_check_ <= when) return;  // one is due before then, and looks again
+    next_expiry_check_ = when;
     std::weak_ptr<Session> weak = weak_from_this();
-    sync_.executor_.RunAt(when, [weak, version] {
+    sync_.executor_.RunAt(when, [weak, when] {
       std::shared_ptr<Session> self = weak.lock();
       if (self == nullptr) return;
       absl::MutexLock lock(&self->mu_);
-      if (self->closed_ || self->identity_version_ != version) return;
-      self->AuthErrorLocked("Convex token identity expired", /*update_attempted=*/false);
+      if (self->next_expiry_check_ == when) self->next_expiry_check_ = absl::InfiniteFuture();
+      if (self->closed_ || self->identity_expires_ == absl::InfiniteFuture()) return;
+      if (absl::Now() >= self->identity_expires_) {
+        return self->AuthErrorLocked("Convex token identity expired", /*update_attempted=*/false);
+      }
+      self->ScheduleExpiryCheck();
     });
   }
 
@@ -553,6 +568,8 @@ class ConvexSync::Session final : public LiveQuerySet::Sink, public std::enable_
   std::string session_id_ ABSL_GUARDED_BY(mu_);
   uint32_t query_set_version_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t identity_version_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time identity_expires_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // a user token's
+  absl::Time next_expiry_check_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // the earliest one due
   std::string identity_json_ ABSL_GUARDED_BY(mu_) = "null";
   bool internal_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<PendingMutation> mutations_ ABSL_GUARDED_BY(mu_);

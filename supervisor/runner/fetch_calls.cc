@@ -146,7 +146,9 @@ absl::StatusOr<std::pair<uint32_t, std::shared_ptr<Fetch>>> OpenFetch(SessionFet
   if (!id.ok()) return id.status();
   absl::MutexLock lock(&fetches.mu);
   auto it = fetches.open.find(*id);
-  if (it == fetches.open.end()) return absl::InvalidArgumentError("fetch: no such request (it has finished)");
+  if (it == fetches.open.end() || it->second == nullptr) {
+    return absl::InvalidArgumentError("fetch: no such request (it has finished)");
+  }
   return *it;
 }
 
@@ -179,9 +181,7 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
     if (!config->enabled) {
       return std::move(done)(ErrorResult(absl::PermissionDeniedError("fetch is turned off for this deployment by its egress policy")));
     }
-    absl::StatusOr<std::shared_ptr<Fetch>> fetch = fetcher.Start(session->deployment->info().name, config->policy,
-                                                                 config->limits, *std::move(request), session->deadline);
-    if (!fetch.ok()) return std::move(done)(ErrorResult(fetch.status()));
+    // Refused before anything starts; the id is held (by a null entry) while the request starts.
     absl::Status refused;
     {
       absl::MutexLock lock(&fetches->mu);
@@ -196,11 +196,28 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
             "Too many fetch responses left unread in this action (", kMaxOpenFetches,
             "): read their bodies to the end, or cancel them (response.body.cancel())"));
       } else {
-        fetches->open.emplace(*id, *fetch);
+        fetches->open.emplace(*id, nullptr);
+      }
+    }
+    if (!refused.ok()) return std::move(done)(ErrorResult(refused));
+    absl::StatusOr<std::shared_ptr<Fetch>> fetch = fetcher.Start(session->deployment->info().name, config->policy,
+                                                                 config->limits, *std::move(request), session->deadline);
+    {
+      absl::MutexLock lock(&fetches->mu);
+      auto held = fetches->open.find(*id);
+      if (held == fetches->open.end() || fetches->finished) {
+        // Cancelled (or the action ended) while it started.
+        refused = absl::CancelledError(fetches->finished ? "the action has finished" : "The signal has been aborted");
+        if (held != fetches->open.end()) fetches->open.erase(held);
+      } else if (!fetch.ok()) {
+        refused = fetch.status();
+        fetches->open.erase(held);
+      } else {
+        held->second = *fetch;
       }
     }
     if (!refused.ok()) {
-      (*fetch)->Cancel(refused);
+      if (fetch.ok()) (*fetch)->Cancel(refused);
       return std::move(done)(ErrorResult(refused));
     }
     if (streamed) return std::move(done)(absl::StrCat(R"({"id":)", *id, "}"));
@@ -223,10 +240,12 @@ void ServeFetchSyscall(HttpFetcher& fetcher, const std::shared_ptr<InvocationSes
       absl::MutexLock lock(&fetches->mu);
       auto it = fetches->open.find(*id);
       if (it != fetches->open.end()) {
-        cancelled = std::move(it->second);
+        cancelled = std::move(it->second);  // null while it is starting: the start sees it gone
         fetches->open.erase(it);
-      } else if (fetches->cancelled_early.size() < kMaxOpenFetches) {
-        fetches->cancelled_early.insert(*id);  // its start may still be on its way (or it has ended)
+      } else {
+        // Its start may still be on its way (or it has ended). Ids only grow: the oldest go first.
+        fetches->cancelled_early.insert(*id);
+        if (fetches->cancelled_early.size() > kMaxOpenFetches) fetches->cancelled_early.erase(fetches->cancelled_early.begin());
       }
     }
     if (cancelled != nullptr) cancelled->Cancel(absl::CancelledError("The signal has been aborted"));
@@ -281,7 +300,9 @@ void CancelFetches(InvocationSession& session) {
     fetches->finished = true;
     open.swap(fetches->open);
   }
-  for (auto& [id, fetch] : open) fetch->Cancel(absl::CancelledError("the action has finished"));
+  for (auto& [id, fetch] : open) {
+    if (fetch != nullptr) fetch->Cancel(absl::CancelledError("the action has finished"));
+  }
 }
 
 }  // namespace isobar::supervisor
