@@ -35,46 +35,84 @@ function refusedFetch() {
   return Promise.reject(refusal("fetch()"));
 }
 
-// Timers in actions: each is a host call that answers once its time has passed (at most a minute per
-// call). Cleared timers never call back. Timers still pending when the action returns are dropped,
-// with Convex's warning about unawaited operations.
+// Timers in actions, kept as Convex's runtime keeps them: one queue ordered by deadline (then by
+// creation); a host call (isobar/sleep, at most a minute each) wakes the runtime for the earliest; due
+// timers run one at a time, with the microtasks each queued run before the next. Cleared timers never
+// call back; timers still pending when the action returns are dropped (without a warning, as on Convex).
 let nextTimerId = 1;
+let timerSequence = 0;
 const liveTimers = new Set();
-const sleep = (ms) =>
-  asyncSyscall("isobar/sleep", jsonStringify({ ms: Math.min(ms, 60000) })).then(() =>
-    ms > 60000 ? sleep(ms - 60000) : undefined);
+const timerQueue = [];  // {id, at, seq, callback, args, interval (ms, or null)}
+let wakeAt = Infinity;  // the earliest wake-up asked for and not yet come
+let runningTimers = false;
 const delayOf = (delay) => Math.max(0, Number(delay) || 0);
+function queueTimer(timer) {
+  let at = timerQueue.length;
+  while (at > 0 && (timerQueue[at - 1].at > timer.at ||
+    (timerQueue[at - 1].at === timer.at && timerQueue[at - 1].seq > timer.seq))) at--;
+  timerQueue.splice(at, 0, timer);
+  scheduleWake();
+}
+function scheduleWake() {
+  if (timerQueue.length === 0 || timerQueue[0].at >= wakeAt) return;
+  const at = timerQueue[0].at;
+  wakeAt = at;
+  const ms = Math.min(Math.max(0, at - RealDate.now()), 60000);
+  asyncSyscall("isobar/sleep", jsonStringify({ ms })).then(() => {
+    if (wakeAt === at) wakeAt = Infinity;
+    runDueTimers();
+  });
+}
+async function runDueTimers() {
+  if (runningTimers) return;
+  runningTimers = true;
+  try {
+    while (timerQueue.length > 0 && timerQueue[0].at <= RealDate.now()) {
+      const timer = timerQueue.shift();
+      await null;  // what the previous callback queued runs first
+      if (!liveTimers.has(timer.id)) continue;
+      if (timer.interval === null) liveTimers.delete(timer.id);
+      try {
+        if (typeof timer.callback === "function") timer.callback(...timer.args);
+      } catch (error) {
+        Promise.reject(error);  // as an unhandled rejection: it fails the action, as before
+      }
+      if (timer.interval !== null && liveTimers.has(timer.id)) {
+        timer.at = RealDate.now() + timer.interval;
+        timer.seq = timerSequence++;
+        queueTimer(timer);
+      }
+    }
+  } finally {
+    runningTimers = false;
+    scheduleWake();
+  }
+}
 // A code string as the handler is refused, uncatchably, as Convex refuses it.
 const refuseCodeString = (callback, name) => {
   if (typeof callback === "string") {
     notImplemented("code string argument", name);
   }
 };
-function actionSetTimeout(callback, delay, ...args) {
-  refuseCodeString(callback, "setTimeout");
+function startTimer(callback, delay, args, repeat) {
   const id = nextTimerId++;
   liveTimers.add(id);
-  sleep(delayOf(delay)).then(() => {
-    if (!liveTimers.delete(id)) return;
-    if (typeof callback === "function") callback(...args);
-  });
+  const ms = delayOf(delay);
+  queueTimer({ id, at: RealDate.now() + ms, seq: timerSequence++, callback, args, interval: repeat ? ms : null });
   return id;
+}
+function actionSetTimeout(callback, delay, ...args) {
+  refuseCodeString(callback, "setTimeout");
+  return startTimer(callback, delay, args, false);
 }
 function actionSetInterval(callback, delay, ...args) {
   refuseCodeString(callback, "setInterval");
-  const id = nextTimerId++;
-  liveTimers.add(id);
-  const tick = () =>
-    sleep(delayOf(delay)).then(() => {
-      if (!liveTimers.has(id)) return;
-      if (typeof callback === "function") callback(...args);
-      return tick();
-    });
-  tick();
-  return id;
+  return startTimer(callback, delay, args, true);
 }
 function clearTimer(id) {
-  liveTimers.delete(id);
+  if (!liveTimers.delete(id)) return;
+  const at = timerQueue.findIndex((timer) => timer.id === id);
+  if (at >= 0) timerQueue.splice(at, 1);
 }
 define(globalThis, "clearTimeout", clearTimer);
 define(globalThis, "clearInterval", clearTimer);
@@ -82,6 +120,8 @@ define(globalThis, "clearInterval", clearTimer);
 function enterInvocation(params) {
   timers.clear();  // console.time's timers last one request
   liveTimers.clear();
+  timerQueue.length = 0;
+  wakeAt = Infinity;
   deterministicCrypto = Boolean(params.deterministic);
   performanceEntries = [];  // marks and measures last one request
   if (!params.deterministic) {
