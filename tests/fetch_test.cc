@@ -202,7 +202,7 @@ TEST_F(FetchTest, RedirectsAbortsAndTimers) {
   EXPECT_THAT(early, HasSubstr(R"("name":"AbortError")"));
 
   EXPECT_EQ(Action("fetching", "fetcher:timers", "{}"),
-            R"({"elapsedAtLeast":true,"events":["timeout","interval x3"]})");
+            R"({"elapsedAtLeast":true,"events":["timeout","interval x3","0 ms interval ticked and yielded"]})");
   auto stub = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
   FunctionResult query = CallFunction(*stub, CallKind::kQuery, {.deployment = "fetching", .key = keys_["fetching"], .path = "fetcher:fetchInQuery"});
   EXPECT_THAT(query.response.result_json(), HasSubstr("Can't use fetch() in queries and mutations"));

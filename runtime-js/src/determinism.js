@@ -67,8 +67,12 @@ async function runDueTimers() {
   if (runningTimers) return;
   runningTimers = true;
   try {
-    while (timerQueue.length > 0 && timerQueue[0].at <= RealDate.now()) {
-      const timer = timerQueue.shift();
+    // The timers due now; any they start (and intervals re-armed) wait for the next wake-up, so even
+    // a 0 ms interval yields to the action's other work.
+    const now = RealDate.now();
+    let due = 0;
+    while (due < timerQueue.length && timerQueue[due].at <= now) due++;
+    for (const timer of timerQueue.splice(0, due)) {
       await null;  // what the previous callback queued runs first
       if (!liveTimers.has(timer.id)) continue;
       if (timer.interval === null) liveTimers.delete(timer.id);
@@ -122,6 +126,7 @@ function enterInvocation(params) {
   liveTimers.clear();
   timerQueue.length = 0;
   wakeAt = Infinity;
+  runningTimers = false;
   deterministicCrypto = Boolean(params.deterministic);
   performanceEntries = [];  // marks and measures last one request
   if (!params.deterministic) {

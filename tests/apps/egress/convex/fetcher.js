@@ -191,6 +191,12 @@ export const timers = action({
     const cleared = setTimeout(() => events.push("cleared timer fired"), 10);
     clearTimeout(cleared);
     await new Promise((resolve) => setTimeout(resolve, 30));
+    // A 0 ms interval yields to other work (here a 20 ms timer) rather than spinning.
+    let spins = 0;
+    const spinning = setInterval(() => spins++, 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    clearInterval(spinning);
+    if (spins > 0) events.push("0 ms interval ticked and yielded");
     return { events, elapsedAtLeast: Date.now() - started >= 80 };
   },
 });
