@@ -1,5 +1,7 @@
 #include "base/utf8.h"
 
+#include <optional>
+
 #include <cstdint>
 
 namespace isobar {
@@ -69,6 +71,37 @@ bool MakeValidUtf8(std::string* text) {
   if (IsValidUtf8(*text)) return false;
   *text = ToValidUtf8(*text);
   return true;
+}
+
+std::string Latin1ToUtf8(absl::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (unsigned char c : bytes) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> Utf8ToLatin1(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
+      out.push_back(static_cast<char>(((c & 0x1F) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3F)));
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 }  // namespace isobar

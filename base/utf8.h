@@ -6,6 +6,7 @@
 #ifndef ISOBAR_BASE_UTF8_H_
 #define ISOBAR_BASE_UTF8_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -20,6 +21,13 @@ std::string ToValidUtf8(absl::string_view text);
 
 // The same, in place; whether anything was replaced.
 bool MakeValidUtf8(std::string* text);
+
+// HTTP header bytes as the characters a Headers object holds: each byte one code point (a ByteString,
+// as the Fetch standard and Convex read them), written as UTF-8.
+std::string Latin1ToUtf8(absl::string_view bytes);
+// The other way: characters up to U+00FF as their bytes; nullopt for a character above U+00FF or text
+// that is not UTF-8.
+std::optional<std::string> Utf8ToLatin1(absl::string_view text);
 
 }  // namespace isobar
 

@@ -58,5 +58,16 @@ TEST(Utf8Test, RandomBytesAlwaysComeOutWellFormed) {
   }
 }
 
+TEST(Latin1Test, EveryByteRoundTripsAndWiderCharactersAreRefused) {
+  std::string bytes;
+  for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<char>(b));
+  const std::string text = Latin1ToUtf8(bytes);
+  EXPECT_TRUE(IsValidUtf8(text));
+  EXPECT_EQ(Utf8ToLatin1(text), bytes);
+  EXPECT_EQ(Latin1ToUtf8("caf\xe9"), "caf\xc3\xa9");
+  EXPECT_FALSE(Utf8ToLatin1("\xc4\x80").has_value());  // U+0100
+  EXPECT_FALSE(Utf8ToLatin1("\xc3").has_value());       // cut short
+}
+
 }  // namespace
 }  // namespace isobar

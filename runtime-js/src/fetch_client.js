@@ -10,15 +10,15 @@ const kInlineBodyBytes = 16 << 20;  // a body given as bytes up to this travels 
 
 const fetchAbortError = () => new (webEvents().DOMException)("The signal has been aborted", "AbortError");
 
-// A fetch host call's result; throws the failure it reports ({error: {type, message}}). `answered`:
-// the result text already in hand.
-async function fetchCall(op, args, answered = undefined) {
-  const result = jsonParse(answered ?? await asyncSyscall(op, jsonStringify(args)));
+// A fetch host call's JSON result; throws the failure it reports ({error: {type, message}}).
+function fetchResult(text) {
+  const result = jsonParse(text);
   if (result !== null && typeof result === "object" && result.error !== undefined) {
     throw result.error.type === "TypeError" ? new TypeError(result.error.message) : new Error(result.error.message);
   }
   return result;
 }
+const fetchCall = async (op, args) => fetchResult(await asyncSyscall(op, jsonStringify(args)));
 
 const kRedirectModes = ["follow", "manual", "error"];
 // A fetch's id is the runtime's, so that an abort can name a fetch whose start is still on its way.
@@ -118,7 +118,7 @@ async function actionFetch(input, init = undefined) {
       try {
         // "d:<base64>" a part, "e:<base64>" the last part, "e:" the end; JSON only for a failure.
         const text = await asyncSyscall("isobar/fetchRead", jsonStringify({ id }));
-        if (text[0] === "{") await fetchCall("isobar/fetchRead", null, text);
+        if (text[0] === "{") fetchResult(text);  // a failure: throws it
         if (text.length > 2) controller.enqueue(native.base64Decode(text.slice(2)));
         if (text[0] === "e") {
           finished = true;

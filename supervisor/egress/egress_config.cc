@@ -76,6 +76,12 @@ absl::StatusOr<EgressConfig> EgressConfigFromJson(const std::optional<std::strin
   return EgressConfigFromProto(proto);
 }
 
+absl::StatusOr<EgressConfig> LoadEgressConfig(storage::Catalog& catalog, storage::DeploymentId deployment) {
+  absl::StatusOr<std::optional<std::string>> stored = catalog.EgressPolicy(deployment);
+  if (!stored.ok()) return stored.status();
+  return EgressConfigFromJson(*stored);
+}
+
 isobar::v1::EgressPolicy EffectiveEgressPolicy(const isobar::v1::EgressPolicy& proto) {
   isobar::v1::EgressPolicy out = proto;
   const FetchLimits defaults;

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/isobar/v1/api.pb.h"
+#include "storage/catalog.h"
 #include "supervisor/egress/address_policy.h"
 #include "supervisor/egress/http_fetcher.h"
 
@@ -23,6 +24,8 @@ struct EgressConfig {
 absl::StatusOr<EgressConfig> EgressConfigFromProto(const isobar::v1::EgressPolicy& proto);
 // From the catalog's JSON; nullopt (nothing stored) is the defaults.
 absl::StatusOr<EgressConfig> EgressConfigFromJson(const std::optional<std::string>& json);
+// `deployment`'s, as the catalog holds it now (for its actions' fetches and its identity documents).
+absl::StatusOr<EgressConfig> LoadEgressConfig(storage::Catalog& catalog, storage::DeploymentId deployment);
 // The policy with every default spelled out, as GetEgress shows it.
 isobar::v1::EgressPolicy EffectiveEgressPolicy(const isobar::v1::EgressPolicy& proto);
 

@@ -149,9 +149,7 @@ constexpr absl::Duration kDocumentTimeout = absl::Seconds(5);
 
 // GET `url` whole, through the egress client under `deployment`'s policy.
 absl::StatusOr<FetchedDocument> FetchDocument(HttpFetcher& fetcher, LiveDeployment& deployment, const std::string& url) {
-  absl::StatusOr<std::optional<std::string>> stored = deployment.db().catalog().EgressPolicy(deployment.info().id);
-  if (!stored.ok()) return stored.status();
-  absl::StatusOr<EgressConfig> config = EgressConfigFromJson(*stored);
+  absl::StatusOr<EgressConfig> config = LoadEgressConfig(deployment.db().catalog(), deployment.info().id);
   if (!config.ok()) return config.status();
   FetchLimits limits = config->limits;
   limits.max_response_bytes = std::min<uint64_t>(limits.max_response_bytes, kMaxDocumentBytes);

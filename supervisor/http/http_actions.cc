@@ -60,41 +60,6 @@ bool IsRoutableMethod(absl::string_view method) {
          method == "OPTIONS" || method == "PATCH";
 }
 
-// A header value's bytes as the characters a Headers object holds: each byte one code point (a
-// ByteString, as the Fetch standard and Convex read them), written as UTF-8.
-std::string Latin1ToUtf8(absl::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  for (unsigned char c : bytes) {
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  return out;
-}
-
-// The other way: a header value the router wrote (characters up to U+00FF, a ByteString) as the bytes
-// that go on the wire; nullopt for a character above U+00FF or text that is not UTF-8.
-std::optional<std::string> Utf8ToLatin1(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
-      out.push_back(static_cast<char>(((c & 0x1F) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3F)));
-      ++i;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<std::string> MatchHttpRoute(const Value& routes, absl::string_view method, absl::string_view path) {

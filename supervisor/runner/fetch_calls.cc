@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/base64.h"
+#include "base/utf8.h"
 #include "supervisor/egress/egress_config.h"
 #include "supervisor/runner/invocation_session.h"
 #include "supervisor/runner/syscall_args.h"
@@ -43,22 +44,6 @@ std::string ErrorResult(const absl::Status& status) {
                       Quote(status.message()), "}}");
 }
 
-// Header bytes as the Fetch standard reads them (a ByteString: one character per byte), in UTF-8.
-std::string Latin1ToUtf8(absl::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  for (char c : bytes) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x80) {
-      out.push_back(c);
-    } else {
-      out.push_back(static_cast<char>(0xc0 | (u >> 6)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3f)));
-    }
-  }
-  return out;
-}
-
 std::string HeadResult(const FetchHead& head) {
   std::string out = absl::StrCat(R"({"status":)", head.status, R"(,"url":)", Quote(Latin1ToUtf8(head.url)),
                                  R"(,"redirected":)", head.redirected ? "true" : "false", R"(,"headerPairs":[)");
@@ -81,10 +66,8 @@ absl::StatusOr<EgressConfig> ConfigOf(InvocationSession& session, SessionFetches
     absl::MutexLock lock(&fetches.mu);
     if (fetches.config.has_value()) return *fetches.config;
   }
-  absl::StatusOr<std::optional<std::string>> stored =
-      session.deployment->db().catalog().EgressPolicy(session.deployment->info().id);
-  if (!stored.ok()) return stored.status();
-  absl::StatusOr<EgressConfig> config = EgressConfigFromJson(*stored);
+  absl::StatusOr<EgressConfig> config =
+      LoadEgressConfig(session.deployment->db().catalog(), session.deployment->info().id);
   if (!config.ok()) return config.status();
   absl::MutexLock lock(&fetches.mu);
   fetches.config = *config;
