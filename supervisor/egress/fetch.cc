@@ -222,7 +222,6 @@ void Fetch::Head(HeadDone done) {
 
 void Fetch::Read(size_t max_bytes, ReadDone done) {
   PendingRead read;
-  absl::AnyInvocable<void() &&> release;
   {
     absl::MutexLock lock(&mu_);
     if (read_done_) {
@@ -232,9 +231,8 @@ void Fetch::Read(size_t max_bytes, ReadDone done) {
       read_max_ = std::max<size_t>(1, max_bytes);
       read = TakeRead();
     }
-    release = TakeRelease();
+    ReleaseIfDone();
   }
-  if (release) std::move(release)();
   if (read.has_value()) std::move(read->first)(std::move(read->second));
 }
 
@@ -248,9 +246,12 @@ void Fetch::OnRelease(absl::AnyInvocable<void() &&> release) {
   release_ = std::move(release);
 }
 
-absl::AnyInvocable<void() &&> Fetch::TakeRelease() {
-  if (!ended_.has_value() || body_.size() > kReleasedBodyBytes) return nullptr;
-  return std::exchange(release_, nullptr);
+void Fetch::ReleaseIfDone() {
+  // Under mu_, so that whoever sees the request ended (a reader given its end, a Cancel returning)
+  // sees its slot free too. The release takes the fetcher's lock, which is never held while
+  // taking a Fetch's.
+  if (!ended_.has_value() || body_.size() > kReleasedBodyBytes || !release_) return;
+  std::exchange(release_, nullptr)();
 }
 
 Fetch::~Fetch() {
@@ -262,12 +263,11 @@ void Fetch::Cancel(absl::Status why) {
   HeadDone head_done;
   PendingRead read;
   WriteDone write_done;
-  absl::AnyInvocable<void() &&> release;
   {
     absl::MutexLock lock(&mu_);
     if (ended_.has_value()) {
       body_.clear();  // nobody will read it: the slot goes now
-      release = TakeRelease();
+      ReleaseIfDone();
     } else {
       if (stop_.ok()) stop_ = why;
       // Whoever waits hears now, even while curl is still resolving or connecting.
@@ -279,10 +279,9 @@ void Fetch::Cancel(absl::Status why) {
       body_.clear();
       read = TakeRead();
       write_done = std::exchange(write_done_, nullptr);
-      release = TakeRelease();
+      ReleaseIfDone();
     }
   }
-  if (release) std::move(release)();
   if (head_done) std::move(head_done)(why);
   if (read.has_value()) std::move(read->first)(std::move(read->second));
   if (write_done) std::move(write_done)(why);
@@ -481,7 +480,6 @@ void Fetch::Finish(absl::Status outcome) {
   HeadDone head_done;
   PendingRead read;
   WriteDone write_done;
-  absl::AnyInvocable<void() &&> release;
   {
     absl::MutexLock lock(&mu_);
     if (!head_.has_value()) {
@@ -492,9 +490,8 @@ void Fetch::Finish(absl::Status outcome) {
     read = TakeRead();
     write_done = std::exchange(write_done_, nullptr);
     upload_last_ = true;
-    release = TakeRelease();
+    ReleaseIfDone();
   }
-  if (release) std::move(release)();
   if (head_done) {
     absl::StatusOr<FetchHead> head = absl::UnavailableError("no response");
     {

@@ -107,7 +107,8 @@ class Fetch {
 
   // The request, on the calling thread (HttpFetcher gives it one).
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
-  // Called once when the request no longer holds its slot (see kReleasedBodyBytes). Before Run.
+  // Called once, under the request's lock, when it no longer holds its slot (see kReleasedBodyBytes):
+  // a reader given the response's end, or a Cancel returning, finds the slot free. Before Run.
   void OnRelease(absl::AnyInvocable<void() &&> release) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -123,8 +124,8 @@ class Fetch {
   void Finish(absl::Status outcome) ABSL_LOCKS_EXCLUDED(mu_);
   // Hands buffered bytes (or the end) to a waiting reader: the callback to call unlocked.
   PendingRead TakeRead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The release callback, once the request no longer holds its slot (call it unlocked).
-  absl::AnyInvocable<void() &&> TakeRelease() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls the release callback once the request no longer holds its slot.
+  void ReleaseIfDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LogLine(const absl::Status& outcome) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string deployment_;

@@ -458,8 +458,8 @@ TEST_F(HttpFetcherTest, LimitsHoldAtTheirBoundary) {
   EXPECT_TRUE(fetcher_.Start("other", policy_, limits, Get("/hello"), absl::Now() + absl::Seconds(20)).ok());
   for (auto& fetch : hanging) fetch->Cancel(absl::CancelledError("done"));
 
-  // A response left unread holds its slot while more than kReleasedBodyBytes of it wait; a small one
-  // does not; reading one to the end frees its slot.
+  // Reading a response to its end frees its slot by the time the reader hears the end; a response
+  // left unread holds its slot while more than kReleasedBodyBytes of it wait; cancelling frees it.
   FetchLimits one;
   one.max_concurrent = 1;
   absl::StatusOr<std::shared_ptr<Fetch>> small = fetcher_.Start("held", policy_, one, Get("/hello"), absl::Now() + absl::Seconds(20));
@@ -467,10 +467,19 @@ TEST_F(HttpFetcherTest, LimitsHoldAtTheirBoundary) {
   absl::Notification small_head;
   (*small)->Head([&](absl::StatusOr<FetchHead>) { small_head.Notify(); });
   small_head.WaitForNotification();
-  absl::StatusOr<std::shared_ptr<Fetch>> big = absl::UnavailableError("not yet");
-  for (int i = 0; i < 1000 && !big.ok(); ++i) {  // until the small one's thread has let its slot go
-    big = fetcher_.Start("held", policy_, one, Get("/big/3000000"), absl::Now() + absl::Seconds(20));
+  for (;;) {  // to its end: the reader given the end finds the slot free
+    absl::Notification read;
+    absl::StatusOr<std::string> part;
+    (*small)->Read(1 << 16, [&](absl::StatusOr<std::string> got) {
+      part = std::move(got);
+      read.Notify();
+    });
+    read.WaitForNotification();
+    ASSERT_TRUE(part.ok()) << part.status();
+    if (part->empty()) break;
   }
+  absl::StatusOr<std::shared_ptr<Fetch>> big =
+      fetcher_.Start("held", policy_, one, Get("/big/3000000"), absl::Now() + absl::Seconds(20));
   ASSERT_TRUE(big.ok()) << big.status();
   absl::Notification big_head;
   (*big)->Head([&](absl::StatusOr<FetchHead>) { big_head.Notify(); });
