@@ -31,6 +31,7 @@
 #include "v8-primitive.h"
 #include "v8-script.h"
 #include "worker/evaluator.h"
+#include "worker/version_snapshot.h"
 #include "worker/isolate_pool.h"
 #include "worker/module_hash.h"
 #include "worker/module_loader.h"
@@ -74,12 +75,15 @@ class NullHost final : public worker::HostCalls {
   absl::StatusOr<std::string> Call(InvocationId, absl::string_view, absl::string_view) override { return std::string("null"); }
 };
 
-// tests/apps/chat's messages:get, per invocation: {nothing prepared, prepared while idle, warm} medians.
-absl::StatusOr<std::vector<double>> AppQuery(worker::Watchdog& watchdog) {
+// tests/apps/chat's messages:get, per invocation: {nothing prepared, prepared while idle, warm} medians,
+// with its version's snapshot (worker/version_snapshot.h) or with its ES modules evaluated per call.
+absl::StatusOr<std::vector<double>> AppQuery(worker::Watchdog& watchdog, bool snapshots) {
   absl::StatusOr<std::vector<worker::v1::Module>> bundle = testing::ReadModuleBundle(testing::Runfile("tests/apps/chat.modules"));
   if (!bundle.ok()) return bundle.status();
   NullHost host;
-  worker::Evaluator evaluator(host, watchdog, {});
+  worker::EvaluatorLimits limits;
+  limits.version_snapshots = snapshots;
+  worker::Evaluator evaluator(host, watchdog, {}, limits);
   uint64_t next_id = 0;
   auto run = [&](worker::v1::Invoke::ContextPolicy policy) -> absl::StatusOr<double> {
     worker::v1::Invoke invoke;
@@ -117,6 +121,7 @@ absl::StatusOr<std::vector<double>> AppQuery(worker::Watchdog& watchdog) {
     if (!us.ok()) return us.status();
     if (i >= 20) warm.push_back(*us);
   }
+  if (snapshots && evaluator.snapshot_stats().made != 1) return absl::InternalError("the chat app got no snapshot");
   return std::vector<double>{Median(cold), Median(prepared), Median(warm)};
 }
 
@@ -195,7 +200,7 @@ int Main(const char* argv0) {
       absl::Time t0 = absl::Now();
       ours.Prepare();
       ours_context.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
-      ours.TakeContext(worker::ContextPolicy::kFresh, "", true);  // used up, as by an invocation
+      ours.TakeContext(worker::ContextPolicy::kFresh, "", true, /*from_snapshot=*/false);  // used up, as by an invocation
     }
   }
 
@@ -272,9 +277,11 @@ int Main(const char* argv0) {
   }
   const double rss_per_isolate_mb = static_cast<double>(RssBytes() - rss_before) / (kIsolates - 1) / (1 << 20);
 
-  absl::StatusOr<std::vector<double>> app = AppQuery(watchdog);
-  if (!app.ok()) {
-    std::fprintf(stderr, "isolate: the chat app's query: %s\n", app.status().ToString().c_str());
+  absl::StatusOr<std::vector<double>> app = AppQuery(watchdog, /*snapshots=*/false);
+  absl::StatusOr<std::vector<double>> snap = AppQuery(watchdog, /*snapshots=*/true);
+  if (!app.ok() || !snap.ok()) {
+    std::fprintf(stderr, "isolate: the chat app's query: %s %s\n", app.status().ToString().c_str(),
+                 snap.status().ToString().c_str());
     return 1;
   }
 
@@ -291,20 +298,25 @@ int Main(const char* argv0) {
   std::printf("fresh context: raw Context::New %.0f us; ours (Context::New + prelude) %.0f us; with the invocation %.2fx\n",
               raw_new_context, ours_new_context, fresh_ratio);
   std::printf("idle cached isolate: %.2f MB RSS\n", rss_per_isolate_mb);
-  std::printf("chat app messages:get: fresh, nothing prepared %.0f us; fresh, prepared while idle %.0f us; warm %.0f us\n",
+  std::printf("chat app messages:get, ES modules per call: fresh, nothing prepared %.0f us; fresh, prepared while idle %.0f us; warm %.0f us\n",
               (*app)[0], (*app)[1], (*app)[2]);
+  std::printf("chat app messages:get, version snapshot: fresh, nothing prepared %.0f us (%.2fx); prepared while idle %.0f us; warm %.0f us\n",
+              (*snap)[0], (*snap)[0] / (*app)[0], (*snap)[1], (*snap)[2]);
   std::printf("{\"bench\": \"isolate\", \"isolate_ready_us\": %s, \"first_invocation_us\": %s, "
               "\"fresh_invocation_us\": %s, \"warm_invocation_us\": %s, \"rss_per_idle_isolate_mb\": %s, "
               "\"floor\": {\"what\": \"raw V8 in the same process\", \"isolate_context_us\": %s, "
               "\"isolate_context_call_us\": %s, \"call_json_us\": %s}, "
               "\"ratio\": %s, \"first_invocation_ratio\": %s, \"fresh_overhead_us\": %s, \"warm_overhead_us\": %s, "
               "\"fresh_context_us\": %s, \"raw_context_new_us\": %s, \"fresh_vs_context_new_ratio\": %s, "
-              "\"app_query_us\": {\"fresh_unprepared\": %s, \"fresh_prepared\": %s, \"warm\": %s}}\n",
+              "\"app_query_us\": {\"fresh_unprepared\": %s, \"fresh_prepared\": %s, \"warm\": %s}, "
+              "\"app_query_snapshot_us\": {\"fresh_unprepared\": %s, \"fresh_prepared\": %s, \"warm\": %s}, "
+              "\"snapshot_vs_modules_unprepared_ratio\": %s}\n",
               Num(ours7).c_str(), Num(ours_first).c_str(), Num(fresh6).c_str(), Num(warm6).c_str(),
               Num(rss_per_isolate_mb).c_str(), Num(raw7).c_str(), Num(raw_first).c_str(), Num(raw6).c_str(),
               Num(ours7 / raw7).c_str(), Num(ours_first / raw_first).c_str(), Num(fresh6 - raw6).c_str(),
               Num(warm6 - raw6).c_str(), Num(ours_new_context).c_str(), Num(raw_new_context).c_str(), Num(fresh_ratio).c_str(),
-              Num((*app)[0]).c_str(), Num((*app)[1]).c_str(), Num((*app)[2]).c_str());
+              Num((*app)[0]).c_str(), Num((*app)[1]).c_str(), Num((*app)[2]).c_str(), Num((*snap)[0]).c_str(),
+              Num((*snap)[1]).c_str(), Num((*snap)[2]).c_str(), Num((*snap)[0] / (*app)[0]).c_str());
   return 0;
 }
 

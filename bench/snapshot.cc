@@ -103,7 +103,7 @@ int Main(const char* argv0) {
       absl::Time t0 = absl::Now();
       ours.Prepare();
       ours_context.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
-      ours.TakeContext(worker::ContextPolicy::kFresh, "", true);
+      ours.TakeContext(worker::ContextPolicy::kFresh, "", true, /*from_snapshot=*/false);
     }
     v8::Isolate* isolate = new_snapshot_isolate();
     {

@@ -6,13 +6,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/classic_bundle.h"
 #include "base/process.h"
 #include "cli/source_map_sources.h"
 
@@ -65,27 +68,18 @@ absl::StatusOr<std::vector<std::string>> ConvexEntryPoints(const std::string& co
   return entries;
 }
 
-absl::StatusOr<std::vector<BundledModule>> BundleConvexDir(const std::string& convex_dir_in, const std::string& esbuild,
-                                                           const std::string& node_path) {
-  const std::string convex_dir = WithoutTrailingSlash(convex_dir_in);
-  absl::StatusOr<std::vector<std::string>> entries = ConvexEntryPoints(convex_dir);
-  if (!entries.ok()) return entries.status();
-  char out_template[] = "/tmp/isobar-bundle-XXXXXX";
-  if (mkdtemp(out_template) == nullptr) return absl::InternalError("cannot make a temporary directory");
-  const std::string out = out_template;
-  const std::string log = out + ".log";
+namespace {
+
+// Runs esbuild with `args` (NODE_PATH=`node_path` when not empty): OK, or its output as the message of
+// INVALID_ARGUMENT (the code does not build) or FAILED_PRECONDITION (esbuild cannot run).
+absl::Status RunEsbuild(const std::string& esbuild, const std::vector<std::string>& args, const std::string& node_path) {
+  char log_template[] = "/tmp/isobar-esbuild-XXXXXX";
+  const int log_fd = mkstemp(log_template);
+  if (log_fd < 0) return absl::InternalError("cannot make a temporary file");
+  const std::string log = log_template;
   SpawnOptions options;
   options.argv = {esbuild};
-  for (const std::string& entry : *entries) options.argv.push_back(absl::StrCat(convex_dir, "/", entry));
-  for (const char* flag : {"--bundle", "--format=esm", "--platform=browser", "--target=esnext",
-                           "--conditions=convex,module", "--splitting", "--chunk-names=_deps/[hash]",
-                           "--minify-syntax", "--minify-identifiers", "--keep-names", "--sourcemap",
-                           "--sources-content=false",
-                           "--define:process.env.NODE_ENV=\"production\"", "--log-level=warning"}) {
-    options.argv.push_back(flag);
-  }
-  options.argv.push_back("--outdir=" + out);
-  options.argv.push_back("--outbase=" + convex_dir);
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
   if (!node_path.empty()) {
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -94,49 +88,121 @@ absl::StatusOr<std::vector<BundledModule>> BundleConvexDir(const std::string& co
     env.push_back("NODE_PATH=" + node_path);
     options.env = env;
   }
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   options.stdout_fd = log_fd;
   options.stderr_fd = log_fd;
   options.new_session = false;
   absl::StatusOr<ChildProcess> child = Spawn(options);
-  if (log_fd >= 0) ::close(log_fd);
-  auto cleanup = [&] {
-    std::error_code ignored;
-    fs::remove_all(out, ignored);
-    fs::remove(log, ignored);
-  };
+  ::close(log_fd);
+  std::error_code ignored;
   if (!child.ok()) {
-    cleanup();
+    fs::remove(log, ignored);
     return absl::FailedPreconditionError(absl::StrCat("cannot run esbuild (", esbuild, "): ", child.status().message(),
                                                       "; deploy/bootstrap installs it"));
   }
   absl::StatusOr<std::optional<ExitStatus>> status = child->Wait(absl::InfiniteDuration());
   if (!status.ok() || !status->has_value() || !(*status)->Success()) {
     std::string message = ReadAll(log);
-    cleanup();
-    return absl::InvalidArgumentError(absl::StrCat("the convex/ folder does not build:\n", message));
+    fs::remove(log, ignored);
+    return absl::InvalidArgumentError(message);
+  }
+  fs::remove(log, ignored);
+  return absl::OkStatus();
+}
+
+// `generated` (a .js file esbuild wrote, with its map beside it) as a module at `path`, its map's
+// sources as Convex's CLI shows them: relative to `display_dir` (out/ beside convex/, or the chunk's
+// folder in it). A map that cannot be read is left out: stack frames then stay as the bundle has them.
+BundledModule ReadOutput(const fs::path& generated, std::string path, const fs::path& display_dir) {
+  BundledModule module{std::move(path), ReadAll(generated), ""};
+  const std::string map = ReadAll(generated.string() + ".map");
+  if (!map.empty()) {
+    const std::string map_dir = generated.parent_path().string();
+    absl::StatusOr<std::string> rewritten = RewriteSources(
+        map, [&](const std::string& source) { return DisplayPath(source, map_dir, display_dir.lexically_normal().string()); });
+    if (rewritten.ok()) module.source_map = *std::move(rewritten);
+  }
+  return module;
+}
+
+// The entry modules of esbuild's output in `out` as one classic script that sets
+// globalThis.__isobarModules = {path: exports}, for the worker's snapshot of the version
+// (worker/version_snapshot.h). Made from the ES modules just written, so the two hold the same code.
+// nullopt where esbuild cannot make one (top-level await): the worker then evaluates the ES modules.
+std::optional<BundledModule> ClassicBundle(const fs::path& out, const fs::path& project,
+                                           const std::vector<BundledModule>& modules, const std::string& esbuild) {
+  const fs::path dir = out.string() + ".classic";
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return std::nullopt;
+  std::string entry;
+  std::string table;
+  int i = 0;
+  for (const BundledModule& module : modules) {
+    if (absl::StartsWith(module.path, "_deps/")) continue;
+    const std::string quoted = absl::StrCat("\"", absl::CEscape(module.path), "\"");
+    absl::StrAppend(&entry, "import * as m", i, " from \"", absl::CEscape((out / module.path).string()), "\";\n");
+    absl::StrAppend(&table, quoted, ": m", i, ", ");
+    ++i;
+  }
+  absl::StrAppend(&entry, "globalThis.", kClassicModulesGlobal, " = {", table, "};\n");
+  std::ofstream(dir / "entry.js", std::ios::binary) << entry;
+  const fs::path generated = dir / "isobar-classic.js";
+  std::optional<BundledModule> classic;
+  if (RunEsbuild(esbuild,
+                 {(dir / "entry.js").string(), "--bundle", "--format=iife", "--platform=browser", "--target=esnext",
+                  "--minify-syntax", "--minify-identifiers", "--keep-names", "--sourcemap", "--sources-content=false",
+                  "--log-level=error", "--outfile=" + generated.string()},
+                 "")
+          .ok()) {
+    classic = ReadOutput(generated, kClassicBundlePath, project / "out");
+  }
+  fs::remove_all(dir, error);
+  return classic;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<BundledModule>> BundleConvexDir(const std::string& convex_dir_in, const std::string& esbuild,
+                                                           const std::string& node_path) {
+  const std::string convex_dir = WithoutTrailingSlash(convex_dir_in);
+  absl::StatusOr<std::vector<std::string>> entries = ConvexEntryPoints(convex_dir);
+  if (!entries.ok()) return entries.status();
+  char out_template[] = "/tmp/isobar-bundle-XXXXXX";
+  if (mkdtemp(out_template) == nullptr) return absl::InternalError("cannot make a temporary directory");
+  const std::string out = out_template;
+  std::vector<std::string> args;
+  for (const std::string& entry : *entries) args.push_back(absl::StrCat(convex_dir, "/", entry));
+  for (const char* flag : {"--bundle", "--format=esm", "--platform=browser", "--target=esnext",
+                           "--conditions=convex,module", "--splitting", "--chunk-names=_deps/[hash]",
+                           "--minify-syntax", "--minify-identifiers", "--keep-names", "--sourcemap",
+                           "--sources-content=false",
+                           "--define:process.env.NODE_ENV=\"production\"", "--log-level=warning"}) {
+    args.push_back(flag);
+  }
+  args.push_back("--outdir=" + out);
+  args.push_back("--outbase=" + convex_dir);
+  std::error_code error;
+  absl::Status built = RunEsbuild(esbuild, args, node_path);
+  if (!built.ok()) {
+    fs::remove_all(out, error);
+    if (absl::IsInvalidArgument(built)) {
+      return absl::InvalidArgumentError(absl::StrCat("the convex/ folder does not build:\n", built.message()));
+    }
+    return built;
   }
   std::vector<BundledModule> modules;
-  std::error_code error;
   const fs::path project = fs::absolute(convex_dir, error).lexically_normal().parent_path();
   for (fs::recursive_directory_iterator it(out, error), end; it != end && !error; it.increment(error)) {
     if (!it->is_regular_file() || it->path().extension() != ".js") continue;
     const fs::path relative = it->path().lexically_relative(out);
-    BundledModule module{relative.string(), ReadAll(it->path()), ""};
-    // Its source map, with sources as Convex's CLI shows them (from out/ beside convex/). A map that
-    // cannot be read is left out: stack frames of that module then stay as the bundle has them.
-    const std::string map = ReadAll(it->path().string() + ".map");
-    if (!map.empty()) {
-      const std::string display_dir = (project / "out" / relative.parent_path()).lexically_normal().string();
-      const std::string map_dir = it->path().parent_path().string();
-      absl::StatusOr<std::string> rewritten = RewriteSources(
-          map, [&](const std::string& source) { return DisplayPath(source, map_dir, display_dir); });
-      if (rewritten.ok()) module.source_map = *std::move(rewritten);
-    }
-    modules.push_back(std::move(module));
+    modules.push_back(ReadOutput(it->path(), relative.string(), project / "out" / relative.parent_path()));
   }
-  cleanup();
   std::sort(modules.begin(), modules.end(), [](const BundledModule& a, const BundledModule& b) { return a.path < b.path; });
+  if (std::optional<BundledModule> classic = ClassicBundle(out, project, modules, esbuild)) {
+    modules.push_back(*std::move(classic));
+    std::sort(modules.begin(), modules.end(), [](const BundledModule& a, const BundledModule& b) { return a.path < b.path; });
+  }
+  fs::remove_all(out, error);
   return modules;
 }
 

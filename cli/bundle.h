@@ -1,6 +1,8 @@
 // Bundling a convex/ folder as the official Convex CLI does (CONVEX_ABI.md §9.1), with the pinned
 // esbuild that deploy/bootstrap installs: one ES module per entry point plus shared chunks under
-// _deps/, relative imports between them.
+// _deps/, relative imports between them; and, made from those modules, the same code as one classic
+// script at kClassicBundlePath (base/classic_bundle.h) for the worker's per-version snapshot, unless
+// esbuild cannot make one (top-level await).
 //
 //   ASSIGN_OR_RETURN(std::vector<BundledModule> modules, BundleConvexDir("app/convex", esbuild, node_path));
 //

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/classic_bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -52,11 +54,18 @@ TEST(BundleTest, BundlesARealAppIntoModulesAndSharedChunks) {
       EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"sources\": [\"../convex/messages.js\"]")) << m.source_map;
       EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"mappings\": \""));
     }
-    if (absl::StartsWith(m.path, "_deps/")) {
+    if (m.path == kClassicBundlePath) {
+      // The same modules as one classic script, its map naming sources as the modules' maps do.
+      for (const char* module : {"\"crons.js\": ", "\"http.js\": ", "\"messages.js\": ", "\"schema.js\": "}) {
+        EXPECT_THAT(m.source, ::testing::HasSubstr(module));
+      }
+      EXPECT_THAT(m.source, ::testing::HasSubstr(absl::StrCat("globalThis.", kClassicModulesGlobal, " = {")));
+      EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"../convex/messages.js\"")) << m.source_map.substr(0, 300);
+    } else if (absl::StartsWith(m.path, "_deps/")) {
       EXPECT_THAT(m.source_map, ::testing::HasSubstr("\"../../")) << m.source_map.substr(0, 300);
     }
   }
-  EXPECT_THAT(paths, ::testing::IsSupersetOf({"crons.js", "http.js", "messages.js", "schema.js"}));
+  EXPECT_THAT(paths, ::testing::IsSupersetOf({"crons.js", "http.js", "messages.js", "schema.js", kClassicBundlePath}));
   EXPECT_TRUE(absl::StartsWith(paths[0], "_deps/")) << paths[0];
   EXPECT_TRUE(chunk_imported);
 }
@@ -84,6 +93,18 @@ TEST(SourceMapSourcesTest, DisplayPathIsRelativeToOutBesideConvex) {
             "../convex/messages.ts");
   EXPECT_EQ(DisplayPath("../../../home/u/app/node_modules/convex/dist/x.js", "/tmp/bundle-1/_deps", "/home/u/app/out/_deps"),
             "../../node_modules/convex/dist/x.js");
+}
+
+TEST(BundleTest, ModulesWithTopLevelAwaitHaveNoClassicScript) {
+  const fs::path dir = fs::temp_directory_path() / ("isobar-tla-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "waits.js") << "export const value = await Promise.resolve(1);\n";
+  absl::StatusOr<std::vector<BundledModule>> modules = BundleConvexDir(
+      dir.string(), Runfiles() + "/npm_deps/node_modules/@esbuild/linux-x64/bin/esbuild", "");
+  fs::remove_all(dir);
+  ASSERT_TRUE(modules.ok()) << modules.status();
+  ASSERT_EQ(modules->size(), 1u);
+  EXPECT_EQ((*modules)[0].path, "waits.js");
 }
 
 TEST(BundleTest, BuildErrorsAreReported) {

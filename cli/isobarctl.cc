@@ -416,11 +416,13 @@ int Main(int argc, char** argv) {
     if (!status.ok()) return Fail(status, context);
     for (const auto& w : response.workers()) {
       std::printf("worker %d: %s pid=%ld starts=%lu crashes=%lu security_events=%lu invocations=%lu in_flight=%u "
-                  "isolates=%lu (hits=%lu misses=%lu evictions=%lu recycles=%lu heap=%.1f MB)\n",
+                  "isolates=%lu (hits=%lu misses=%lu evictions=%lu recycles=%lu heap=%.1f MB) "
+                  "snapshots=%lu (refused=%lu invocations=%lu %.1f MB)\n",
                   w.worker_id(), w.state().c_str(), static_cast<long>(w.pid()), w.starts(), w.crashes(),
                   w.security_events(), w.invocations(), w.in_flight(), w.isolates(), w.isolate_hits(),
                   w.isolate_misses(), w.isolate_evictions(), w.isolate_recycles(),
-                  static_cast<double>(w.heap_in_use_bytes()) / (1 << 20));
+                  static_cast<double>(w.heap_in_use_bytes()) / (1 << 20), w.snapshots_made(), w.snapshots_refused(),
+                  w.snapshot_invocations(), static_cast<double>(w.snapshot_bytes()) / (1 << 20));
     }
     return 0;
   }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/classic_bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/module_bundle.h"
@@ -76,8 +77,19 @@ class ConvexAbiTest : public ::testing::Test {
 std::vector<v1::Module>* ConvexAbiTest::modules_ = nullptr;
 
 TEST_F(ConvexAbiTest, TheBundleLooksLikeTheOfficialClisOutput) {
+  // The CLI's ES modules, and beside them the same code as one classic script for the worker's
+  // snapshot of the version (base/classic_bundle.h).
   std::vector<std::string> paths;
-  for (const v1::Module& m : *modules_) paths.push_back(m.path());
+  bool classic = false;
+  for (const v1::Module& m : *modules_) {
+    if (m.path() == kClassicBundlePath) {
+      classic = true;
+      EXPECT_THAT(m.source(), HasSubstr(absl::StrCat("globalThis.", kClassicModulesGlobal, " = {")));
+    } else {
+      paths.push_back(m.path());
+    }
+  }
+  EXPECT_TRUE(classic);
   ASSERT_EQ(paths.size(), 4u);
   EXPECT_TRUE(absl::StartsWith(paths[0], "_deps/")) << paths[0];
   for (const v1::Module& m : *modules_) {

@@ -7,10 +7,12 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "base/base64.h"
 #include "base/sha256.h"
 #include "runtime-js/prelude.h"
@@ -238,6 +240,15 @@ void Base64Decode(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 namespace {
 
+// The natives of every context: this file's, crypto.subtle's and the key functions.
+std::vector<absl::Span<const NativeFunction>> AllNatives() {
+  static constexpr NativeFunction kFunctions[] = {
+      {"syscall", Syscall},       {"asyncSyscall", AsyncSyscall}, {"log", Log},
+      {"randomBytes", RandomBytes}, {"digest", Digest},           {"observedTime", ObservedTime},
+      {"base64Encode", Base64Encode}, {"base64Decode", Base64Decode}};
+  return {kFunctions, CryptoBindings(), PkeyBindings()};
+}
+
 // The code cache key of the prelude (which is part of the worker binary).
 const std::string& PreludeKey() {
   static const std::string* key = new std::string(Sha256(runtime_js::kPrelude));
@@ -273,16 +284,9 @@ void CachePrelude(v8::Local<v8::UnboundScript> prelude, CodeCache& cache) {
 v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::Local<v8::UnboundScript> prelude) {
   v8::Isolate* isolate = context->GetIsolate();
   v8::Local<v8::Object> native = v8::Object::New(isolate);
-  SetFunction(context, native, "syscall", Syscall);
-  SetFunction(context, native, "asyncSyscall", AsyncSyscall);
-  SetFunction(context, native, "log", Log);
-  SetFunction(context, native, "randomBytes", RandomBytes);
-  SetFunction(context, native, "digest", Digest);
-  SetFunction(context, native, "observedTime", ObservedTime);
-  SetFunction(context, native, "base64Encode", Base64Encode);
-  SetFunction(context, native, "base64Decode", Base64Decode);
-  InstallCryptoBindings(context, native);
-  InstallPkeyBindings(context, native);
+  for (absl::Span<const NativeFunction> functions : AllNatives()) {
+    for (const NativeFunction& function : functions) SetFunction(context, native, function.name, function.callback);
+  }
   v8::Local<v8::Value> installer;
   v8::Local<v8::Value> enter;
   v8::Local<v8::Value> argv[] = {native};
@@ -331,13 +335,17 @@ void OnPromiseReject(v8::PromiseRejectMessage message) {
 }
 
 const intptr_t* BindingReferences() {
-  static const intptr_t kReferences[] = {
-      reinterpret_cast<intptr_t>(Syscall), reinterpret_cast<intptr_t>(AsyncSyscall), reinterpret_cast<intptr_t>(Log),
-      reinterpret_cast<intptr_t>(RandomBytes), reinterpret_cast<intptr_t>(Digest),
-      reinterpret_cast<intptr_t>(ObservedTime), reinterpret_cast<intptr_t>(Hmac), reinterpret_cast<intptr_t>(Pbkdf2),
-      reinterpret_cast<intptr_t>(Hkdf), reinterpret_cast<intptr_t>(Aes), reinterpret_cast<intptr_t>(Base64Encode),
-      reinterpret_cast<intptr_t>(Base64Decode), 0};
-  return kReferences;
+  // Every callback a context may hold, so that a startup snapshot of one can name them all (V8 aborts
+  // on a function whose callback it cannot name).
+  static const intptr_t* references = [] {
+    auto* list = new std::vector<intptr_t>;
+    for (absl::Span<const NativeFunction> functions : AllNatives()) {
+      for (const NativeFunction& function : functions) list->push_back(reinterpret_cast<intptr_t>(function.callback));
+    }
+    list->push_back(0);
+    return list->data();
+  }();
+  return references;
 }
 
 void WarmUpBindings() {

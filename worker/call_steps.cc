@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "v8-exception.h"
 #include "v8-json.h"
 #include "v8-primitive.h"
 #include "v8-promise.h"
@@ -67,10 +68,11 @@ v8::MaybeLocal<v8::Function> InvokeFunction(v8::Local<v8::Context> context, v8::
 // runtime's runHttpAction (runtime-js/src/js_syscall.js) runs it as the router's own runRequest would,
 // routing on the given path, and resolves to the response as JSON text, or sends a streamed body as it
 // comes and resolves to {"streamed":true}.
-v8::MaybeLocal<v8::Value> RunRequest(v8::Local<v8::Context> context, Invocation& inv, v8::Local<v8::Module> module) {
+v8::MaybeLocal<v8::Value> RunRequest(v8::Local<v8::Context> context, Invocation& inv, v8::Local<v8::Object> exports) {
   v8::Isolate* isolate = context->GetIsolate();
   const FunctionCall& call = inv.invoke.function();
-  v8::Local<v8::Value> router = OwnData(context, module->GetModuleNamespace().As<v8::Object>(), "default");
+  v8::Local<v8::Value> router;
+  if (!exports->Get(context, NewString(isolate, "default")).ToLocal(&router)) return {};
   if (!router->IsObject() || !OwnData(context, router.As<v8::Object>(), "isRouter")->IsTrue()) {
     inv.failure = absl::NotFoundError(absl::StrCat(call.module_path(), " does not export an HTTP router as its default"));
     return {};
@@ -97,7 +99,28 @@ v8::MaybeLocal<v8::Value> RunRequest(v8::Local<v8::Context> context, Invocation&
 
 // Queries and mutations import their modules with the version's pinned import phase; actions keep
 // real time and randomness (their module scope may make secrets).
-bool PinnedImportPhase(const Invocation& inv) { return inv.deterministic && inv.invoke.import_unix_time_ms() > 0; }
+bool PinnedImportPhase(const Invocation& inv) {
+  return inv.deterministic && inv.invoke.import_unix_time_ms() > 0 && !inv.context->from_snapshot();
+}
+
+// The exports of the call's module: its namespace, or, in a copy of the version's snapshot, the object
+// the bundle made for it (its properties are the bundle's getters: user code, run in this turn).
+v8::MaybeLocal<v8::Object> ModuleExports(v8::Local<v8::Context> context, Invocation& inv) {
+  v8::Isolate* isolate = context->GetIsolate();
+  const std::string& path = inv.invoke.function().module_path();
+  if (inv.context->from_snapshot()) {
+    v8::Local<v8::Value> exports;
+    if (!inv.context->snapshot_modules.Get(isolate)->Get(context, NewString(isolate, path)).ToLocal(&exports)) return {};
+    if (!exports->IsObject()) {
+      ThrowError(isolate, v8::Exception::Error, absl::StrCat("Module \"", path.substr(0, 200), "\" not found"));
+      return {};
+    }
+    return exports.As<v8::Object>();
+  }
+  v8::Local<v8::Module> module;
+  if (!LoadModule(context, inv, path).ToLocal(&module)) return {};
+  return module->GetModuleNamespace().As<v8::Object>();
+}
 
 }  // namespace
 
@@ -130,6 +153,7 @@ void FunctionSteps(Invocation& invocation) {
       inv.failure = absl::InvalidArgumentError("Functions cannot be run from _deps/ modules");
       return v8::MaybeLocal<v8::Value>();
     }
+    if (inv.context->from_snapshot()) return v8::MaybeLocal<v8::Value>(v8::Undefined(context->GetIsolate()));
     inv.importing = true;
     if (PinnedImportPhase(inv) &&
         !EnterInvocation(context, inv.context->enter.Get(context->GetIsolate()), /*deterministic=*/true,
@@ -147,11 +171,11 @@ void FunctionSteps(Invocation& invocation) {
       return v8::MaybeLocal<v8::Value>();
     }
     const FunctionCall& call = inv.invoke.function();
-    v8::Local<v8::Module> module;
-    if (!LoadModule(context, inv, call.module_path()).ToLocal(&module)) return v8::MaybeLocal<v8::Value>();
-    if (call.kind() == FunctionCall::HTTP_ACTION) return RunRequest(context, inv, module);
+    v8::Local<v8::Object> exports;
+    if (!ModuleExports(context, inv).ToLocal(&exports)) return v8::MaybeLocal<v8::Value>();
+    if (call.kind() == FunctionCall::HTTP_ACTION) return RunRequest(context, inv, exports);
     v8::Local<v8::Value> exported;
-    if (!module->GetModuleNamespace().As<v8::Object>()->Get(context, NewString(isolate, call.export_name())).ToLocal(&exported)) {
+    if (!exports->Get(context, NewString(isolate, call.export_name())).ToLocal(&exported)) {
       return v8::MaybeLocal<v8::Value>();
     }
     v8::Local<v8::Function> invoke;

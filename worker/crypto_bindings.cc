@@ -182,11 +182,9 @@ void Aes(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(NewArrayBuffer(isolate, reinterpret_cast<const unsigned char*>(out->data()), out->size()));
 }
 
-void InstallCryptoBindings(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
-  SetFunction(context, native, "hmac", Hmac);
-  SetFunction(context, native, "pbkdf2", Pbkdf2);
-  SetFunction(context, native, "hkdf", Hkdf);
-  SetFunction(context, native, "aes", Aes);
+absl::Span<const NativeFunction> CryptoBindings() {
+  static constexpr NativeFunction kFunctions[] = {{"hmac", Hmac}, {"pbkdf2", Pbkdf2}, {"hkdf", Hkdf}, {"aes", Aes}};
+  return kFunctions;
 }
 
 void WarmUpCryptoBindings() {

@@ -12,10 +12,12 @@
 #define ISOBAR_WORKER_CRYPTO_BINDINGS_H_
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "openssl/evp.h"
 #include "v8-context.h"
 #include "v8-function-callback.h"
 #include "v8-object.h"
+#include "worker/js_util.h"
 
 namespace isobar::worker {
 
@@ -27,8 +29,8 @@ void Pbkdf2(const v8::FunctionCallbackInfo<v8::Value>& info);
 void Hkdf(const v8::FunctionCallbackInfo<v8::Value>& info);
 void Aes(const v8::FunctionCallbackInfo<v8::Value>& info);
 
-// Adds the four functions to the prelude's `native` object.
-void InstallCryptoBindings(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+// The four functions, for the prelude's `native` object.
+absl::Span<const NativeFunction> CryptoBindings();
 
 // Runs each algorithm once, before the sandbox: OpenSSL looks up its implementations on first use.
 void WarmUpCryptoBindings();

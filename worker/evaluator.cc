@@ -30,6 +30,7 @@
 #include "worker/js_util.h"
 #include "worker/module_loader.h"
 #include "worker/preload.h"
+#include "worker/version_snapshot.h"
 
 namespace isobar::worker {
 
@@ -99,6 +100,7 @@ Evaluator::Evaluator(HostCalls& host, Watchdog& watchdog, std::vector<ContextExt
       limits_(limits),
       js_thread_clock_(CurrentThreadCpuClock()),
       code_cache_(std::make_unique<CodeCache>(limits_.max_code_cache_bytes)),
+      snapshots_(std::make_unique<SnapshotStore>(limits_.max_snapshot_bytes)),
       pool_(std::make_unique<IsolatePool>(limits_, std::move(extensions), *code_cache_)) {}
 
 Evaluator::~Evaluator() {
@@ -152,8 +154,10 @@ Evaluator::Step Evaluator::Start(Invoke invoke) {
   }
   const ContextPolicy policy =
       inv.invoke.context_policy() == Invoke::WARM ? ContextPolicy::kWarm : ContextPolicy::kFresh;
-  inv.isolate = pool_->Acquire(inv.invoke.deployment(), inv.invoke.allow_wasm());
-  inv.context = inv.isolate->TakeContext(policy, CodeVersion(inv.invoke), inv.deterministic);
+  std::shared_ptr<const VersionSnapshot> snapshot = SnapshotFor(inv);
+  inv.isolate = pool_->Acquire(inv.invoke.deployment(), inv.invoke.allow_wasm(), snapshot);
+  inv.context = inv.isolate->TakeContext(policy, CodeVersion(inv.invoke), inv.deterministic, snapshot != nullptr);
+  if (inv.context != nullptr && inv.context->from_snapshot()) snapshots_->Served();
   running_[id] = std::move(invocation);
   if (inv.context == nullptr) {
     InvocationResult failed;
@@ -465,8 +469,47 @@ InvocationResult Evaluator::Call(InvocationId id, const FunctionCall& call, cons
   return Run(std::move(invoke));
 }
 
+std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(const Invocation& inv) {
+  if (!limits_.version_snapshots || !inv.invoke.has_function()) return nullptr;
+  auto classic = inv.sources.find(kClassicBundlePath);
+  if (classic == inv.sources.end()) return nullptr;
+  const std::string key = SnapshotKey(*classic->second, inv.invoke.allow_wasm());
+  std::shared_ptr<const VersionSnapshot> snapshot = snapshots_->Find(key);
+  if (snapshot == nullptr && snapshots_->Wanted(key, inv.invoke.deployment(), inv.invoke.allow_wasm(), *classic->second)) {
+    std::optional<SnapshotRequest> request = snapshots_->Take(key);  // called again before idle time: now
+    if (request.has_value()) snapshot = MakeSnapshot(*request);
+  }
+  // The script must hold exactly the version's modules (a push that added one by hand to a bundle
+  // would otherwise call into the script's older set).
+  if (snapshot == nullptr) return nullptr;
+  auto path = snapshot->module_paths().begin();
+  for (const auto& [module_path, module] : inv.sources) {
+    if (absl::StartsWith(module_path, "_deps/")) continue;
+    if (path == snapshot->module_paths().end() || *path != module_path) return nullptr;
+    ++path;
+  }
+  return path == snapshot->module_paths().end() ? snapshot : nullptr;
+}
+
+std::shared_ptr<const VersionSnapshot> Evaluator::MakeSnapshot(const SnapshotRequest& request) {
+  const absl::Time start = absl::Now();
+  const SnapshotEnvironment environment{limits_, *code_cache_, watchdog_, js_thread_clock_, absl::Seconds(1)};
+  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> made = MakeVersionSnapshot(request.classic, request.wasm, environment);
+  const absl::Duration took = absl::Now() - start;
+  if (!made.ok()) {
+    snapshots_->Refused(request.key, took);
+    ISOBAR_LOG(kInfo, "worker") << "a version of " << request.deployment
+                                << " evaluates its modules per invocation (no snapshot): " << made.status().message();
+    return nullptr;
+  }
+  ISOBAR_LOG(kDebug, "worker") << "snapshot of a version of " << request.deployment << ": " << (*made)->size()
+                               << " bytes in " << absl::ToInt64Milliseconds(took) << " ms";
+  snapshots_->Add(*made, took);
+  return *std::move(made);
+}
+
 void Evaluator::UpdatePreloadPlan(Invocation& invocation) {
-  if (!invocation.invoke.has_function()) return;
+  if (!invocation.invoke.has_function() || invocation.context->from_snapshot()) return;
   std::shared_ptr<PreloadPlan>& plan = invocation.isolate->preload_plan;
   const std::string& entry = invocation.invoke.function().module_path();
   if (plan != nullptr && plan->code_version == invocation.context->code_version && plan->entry == entry &&
@@ -490,6 +533,9 @@ DeploymentIsolate* Evaluator::PreloadCandidate() const {
 }
 
 void Evaluator::Prepare() {
+  if (std::optional<SnapshotRequest> request = snapshots_->TakeWaiting()) {
+    MakeSnapshot(*request);  // a version called once: its next calls copy its snapshot
+  }
   pool_->Prepare();
   DeploymentIsolate* isolate = PreloadCandidate();
   if (isolate == nullptr) return;
@@ -511,11 +557,13 @@ void Evaluator::Prepare() {
 }
 
 bool Evaluator::HasIdleWork() const {
-  if (pool_->HasIdleWork()) return true;
+  if (pool_->HasIdleWork() || snapshots_->has_waiting()) return true;
   const DeploymentIsolate* isolate = PreloadCandidate();
   return isolate != nullptr && isolate->prepared_unloaded();
 }
 
 IsolateStats Evaluator::isolate_stats() const { return pool_->stats(); }
+
+const SnapshotStats& Evaluator::snapshot_stats() const { return snapshots_->stats(); }
 
 }  // namespace isobar::worker

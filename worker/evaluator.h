@@ -57,6 +57,10 @@ namespace isobar::worker {
 
 struct Invocation;
 class CodeCache;
+class SnapshotStore;
+class VersionSnapshot;
+struct SnapshotRequest;
+struct SnapshotStats;
 
 // Per-invocation inputs that make queries and mutations deterministic.
 struct InvocationEnvironment {
@@ -117,6 +121,7 @@ class Evaluator {
   bool HasIdleWork() const;
 
   IsolateStats isolate_stats() const;
+  const SnapshotStats& snapshot_stats() const;
   const CodeCache& code_cache() const { return *code_cache_; }
 
  private:
@@ -129,12 +134,17 @@ class Evaluator {
   // The isolate whose next fresh context Prepare would evaluate modules in: the most recently used
   // one, if it has a preload plan that has not failed (null otherwise).
   DeploymentIsolate* PreloadCandidate() const;
+  // The snapshot of the function call's version (version_snapshot.h): made already, or made now if the
+  // version was called before and is still waiting for idle time; null if it has none (yet).
+  std::shared_ptr<const VersionSnapshot> SnapshotFor(const Invocation& invocation);
+  std::shared_ptr<const VersionSnapshot> MakeSnapshot(const SnapshotRequest& request);
 
   HostCalls& host_;
   Watchdog& watchdog_;
   const EvaluatorLimits limits_;
   const clockid_t js_thread_clock_;
   std::unique_ptr<CodeCache> code_cache_;
+  std::unique_ptr<SnapshotStore> snapshots_;  // before pool_: isolates keep the blobs they use anyway
   std::unique_ptr<IsolatePool> pool_;
   absl::flat_hash_map<InvocationId, std::unique_ptr<Invocation>> running_;
 };

@@ -34,6 +34,21 @@ class DenyAllHostCalls final : public HostCalls {
   absl::StatusOr<std::string> Call(InvocationId, absl::string_view op, absl::string_view) override;
 };
 
+// Refuses every host call and remembers that one was tried: code run ahead of any invocation (modules
+// preloaded, a version's snapshot) must not read anything from outside (process.env, say), which it
+// must see at its invocation instead.
+class RefusingHostCalls final : public HostCalls {
+ public:
+  absl::StatusOr<std::string> Call(InvocationId, absl::string_view, absl::string_view) override {
+    tried_ = true;
+    return absl::UnavailableError("host calls are unavailable while modules are evaluated ahead");
+  }
+  bool tried() const { return tried_; }
+
+ private:
+  bool tried_ = false;
+};
+
 }  // namespace isobar::worker
 
 #endif  // ISOBAR_WORKER_HOST_CALLS_H_

@@ -11,30 +11,37 @@
 #include "worker/invocation.h"
 #include "worker/module_loader.h"
 #include "worker/preload.h"
+#include "worker/version_snapshot.h"
 
 namespace isobar::worker {
 namespace {
 
 constexpr size_t kMaxUnusedIsolates = 4;
 
+}  // namespace
+
 bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
   return context->GetEmbedderData(kWasmSlot)->IsTrue();
 }
 
-}  // namespace
-
 DeploymentIsolate::DeploymentIsolate(std::string deployment, bool wasm, const EvaluatorLimits& limits,
-                                     const std::vector<ContextExtension>& extensions, CodeCache& code_cache)
+                                     const std::vector<ContextExtension>& extensions, CodeCache& code_cache,
+                                     std::shared_ptr<const VersionSnapshot> snapshot)
     : deployment_(std::move(deployment)),
       wasm_(wasm),
       limits_(limits),
       extensions_(extensions),
       code_cache_(code_cache),
+      snapshot_(std::move(snapshot)),
       allocator_(std::make_unique<CappedArrayBufferAllocator>(limits.max_array_buffer_bytes,
                                                                 limits.max_array_buffer_one_bytes)) {
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator_.get();
   params.constraints.ConfigureDefaultsFromHeapSize(0, limits.max_heap_bytes);
+  if (snapshot_ != nullptr) {
+    params.snapshot_blob = snapshot_->startup_data();
+    params.external_references = BindingReferences();
+  }
   isolate_ = v8::Isolate::New(params);
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   isolate_->SetAllowAtomicsWait(false);
@@ -97,12 +104,33 @@ std::unique_ptr<JsContext> DeploymentIsolate::NewContext() {
   return js;
 }
 
+std::unique_ptr<JsContext> DeploymentIsolate::NewSnapshotContext() {
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Context> context;
+  if (!v8::Context::FromSnapshot(isolate_, 0).ToLocal(&context)) return nullptr;
+  v8::Context::Scope context_scope(context);
+  context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);
+  v8::Local<v8::Function> enter;
+  v8::Local<v8::Object> modules;
+  if (!context->GetDataFromSnapshotOnce<v8::Function>(kSnapshotEnterIndex).ToLocal(&enter) ||
+      !context->GetDataFromSnapshotOnce<v8::Object>(kSnapshotModulesIndex).ToLocal(&modules)) {
+    return nullptr;
+  }
+  for (const ContextExtension& extend : extensions_) extend(isolate_, context);
+  auto js = std::make_unique<JsContext>();
+  js->context.Reset(isolate_, context);
+  js->enter.Reset(isolate_, enter);
+  js->snapshot_modules.Reset(isolate_, modules);
+  return js;
+}
+
 void DeploymentIsolate::Prepare() {
-  if (prepared_ == nullptr) prepared_ = NewContext();
+  if (prepared_ == nullptr) prepared_ = snapshot_ != nullptr ? NewSnapshotContext() : NewContext();
 }
 
 std::unique_ptr<JsContext> DeploymentIsolate::TakeContext(ContextPolicy policy, const std::string& code_version,
-                                                          bool deterministic) {
+                                                          bool deterministic, bool from_snapshot) {
   if (policy == ContextPolicy::kWarm) {
     for (auto it = warm_.begin(); it != warm_.end(); ++it) {
       if ((*it)->code_version == code_version && (*it)->deterministic == deterministic) {
@@ -112,11 +140,18 @@ std::unique_ptr<JsContext> DeploymentIsolate::TakeContext(ContextPolicy policy, 
       }
     }
   }
-  if (prepared_ != nullptr && !prepared_->code_version.empty() &&
-      (prepared_->code_version != code_version || prepared_->deterministic != deterministic)) {
-    prepared_.reset();  // preloaded for other code: it cannot unload its modules
+  std::unique_ptr<JsContext> context;
+  if (from_snapshot && snapshot_ != nullptr) {
+    // The version's modules are in every copy of the snapshot's context (any determinism: their
+    // top-level code read neither time nor randomness).
+    context = prepared_ != nullptr && prepared_->from_snapshot() ? std::move(prepared_) : NewSnapshotContext();
+  } else {
+    if (prepared_ != nullptr && (prepared_->from_snapshot() || (!prepared_->code_version.empty() &&
+        (prepared_->code_version != code_version || prepared_->deterministic != deterministic)))) {
+      prepared_.reset();  // preloaded for other code, or the snapshot's: it cannot unload its modules
+    }
+    context = prepared_ != nullptr ? std::move(prepared_) : NewContext();
   }
-  std::unique_ptr<JsContext> context = prepared_ != nullptr ? std::move(prepared_) : NewContext();
   if (context != nullptr) {
     context->code_version = code_version;
     context->deterministic = deterministic;
@@ -125,7 +160,7 @@ std::unique_ptr<JsContext> DeploymentIsolate::TakeContext(ContextPolicy policy, 
 }
 
 std::unique_ptr<JsContext> DeploymentIsolate::TakeUnloadedPrepared() {
-  if (prepared_ == nullptr || !prepared_->modules.empty()) return nullptr;
+  if (!prepared_unloaded()) return nullptr;
   return std::move(prepared_);
 }
 
@@ -140,10 +175,12 @@ IsolatePool::IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExten
 
 IsolatePool::~IsolatePool() = default;
 
-DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm) {
+DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm,
+                                        std::shared_ptr<const VersionSnapshot> snapshot) {
   auto it = live_.find(deployment);
-  if (it != live_.end() && it->second->wasm() != wasm) {
-    Retire(it->second.get());  // the deployment's settings changed
+  if (it != live_.end() &&
+      (it->second->wasm() != wasm || (snapshot != nullptr && it->second->snapshot() != snapshot.get()))) {
+    Retire(it->second.get());  // the deployment's settings changed, or its version has a snapshot now
     it = live_.end();
   }
   DeploymentIsolate* isolate;
@@ -153,7 +190,11 @@ DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm
   } else {
     ++stats_.misses;
     std::unique_ptr<DeploymentIsolate> created;
-    if (spare_ != nullptr && spare_->wasm() == wasm) {
+    if (snapshot != nullptr) {
+      ++stats_.creations;
+      created = std::make_unique<DeploymentIsolate>(deployment, wasm, limits_, extensions_, code_cache_,
+                                                    std::move(snapshot));
+    } else if (spare_ != nullptr && spare_->wasm() == wasm) {
       created = std::move(spare_);
       created->Adopt(deployment);
     } else {

@@ -31,6 +31,10 @@ namespace isobar::worker {
 
 class CodeCache;
 struct PreloadPlan;
+class VersionSnapshot;
+
+// The isolates' WebAssembly gate: the context's kWasmSlot says whether code may compile.
+bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String> source);
 
 // Adds globals to every new context (tests add test-only operations; production adds none).
 using ContextExtension = std::function<void(v8::Isolate*, v8::Local<v8::Context>)>;
@@ -55,12 +59,18 @@ struct JsContext {
   std::vector<LogLine> preload_logs;
   // Module top-level code read the clock: every invocation in this context depends on time.
   bool time_observed_at_import = false;
+  // A copy of the isolate's version snapshot (version_snapshot.h): its modules, evaluated, by path
+  // ({"messages.js": its exports}); empty for a context that imports ES modules.
+  v8::Global<v8::Object> snapshot_modules;
+  bool from_snapshot() const { return !snapshot_modules.IsEmpty(); }
 };
 
 class DeploymentIsolate {
  public:
+  // With `snapshot`, the isolate is made from that version's blob (and keeps it).
   DeploymentIsolate(std::string deployment, bool wasm, const EvaluatorLimits& limits,
-                    const std::vector<ContextExtension>& extensions, CodeCache& code_cache);
+                    const std::vector<ContextExtension>& extensions, CodeCache& code_cache,
+                    std::shared_ptr<const VersionSnapshot> snapshot = nullptr);
   ~DeploymentIsolate();
   DeploymentIsolate(const DeploymentIsolate&) = delete;
   DeploymentIsolate& operator=(const DeploymentIsolate&) = delete;
@@ -70,18 +80,23 @@ class DeploymentIsolate {
   void Adopt(std::string deployment) { deployment_ = std::move(deployment); }
   bool wasm() const { return wasm_; }
   v8::Isolate* isolate() const { return isolate_; }
+  const VersionSnapshot* snapshot() const { return snapshot_.get(); }
 
-  // A context for one invocation: an idle warm one of this code version and determinism (kWarm), the
-  // prepared one (if it was preloaded, only for the same code version and determinism), or a new one.
-  // Null if the prelude failed.
-  std::unique_ptr<JsContext> TakeContext(ContextPolicy policy, const std::string& code_version, bool deterministic);
+  // A context for one invocation: an idle warm one of this code version and determinism (kWarm); with
+  // `from_snapshot` (the version is the isolate's snapshot's), a copy of the snapshot's context
+  // (prepared ahead or made now); otherwise the prepared one (if it was preloaded, only for the same
+  // code version and determinism), or a new one. Null if the prelude failed.
+  std::unique_ptr<JsContext> TakeContext(ContextPolicy policy, const std::string& code_version, bool deterministic,
+                                         bool from_snapshot);
   // Keeps a warm context for reuse (the oldest idle one is dropped beyond the limit).
   void KeepWarm(std::unique_ptr<JsContext> context);
   // Creates the next fresh context now, if none is ready.
   void Prepare();
   bool prepared() const { return prepared_ != nullptr; }
-  // A prepared context that has evaluated no module yet.
-  bool prepared_unloaded() const { return prepared_ != nullptr && prepared_->modules.empty(); }
+  // A prepared context that has evaluated no module yet (and is no snapshot's).
+  bool prepared_unloaded() const {
+    return prepared_ != nullptr && prepared_->modules.empty() && !prepared_->from_snapshot();
+  }
   // The prepared context, if it has evaluated no module yet (null otherwise); and back.
   std::unique_ptr<JsContext> TakeUnloadedPrepared();
   void SetPrepared(std::unique_ptr<JsContext> context) { prepared_ = std::move(context); }
@@ -100,6 +115,7 @@ class DeploymentIsolate {
 
  private:
   std::unique_ptr<JsContext> NewContext();
+  std::unique_ptr<JsContext> NewSnapshotContext();
   static size_t NearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
 
   std::string deployment_;
@@ -107,6 +123,7 @@ class DeploymentIsolate {
   const EvaluatorLimits& limits_;
   const std::vector<ContextExtension>& extensions_;
   CodeCache& code_cache_;
+  const std::shared_ptr<const VersionSnapshot> snapshot_;  // outlives isolate_
   std::unique_ptr<CappedArrayBufferAllocator> allocator_;
   v8::Isolate* isolate_ = nullptr;
   v8::Global<v8::UnboundScript> prelude_;  // compiled once per isolate
@@ -133,9 +150,10 @@ class IsolatePool {
   IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExtension> extensions, CodeCache& code_cache);
   ~IsolatePool();
 
-  // The deployment's isolate, created on a miss (or when its wasm setting changed); counted as in use
-  // until Release.
-  DeploymentIsolate* Acquire(const std::string& deployment, bool wasm);
+  // The deployment's isolate, created on a miss (or when its wasm setting changed, or when `snapshot`
+  // is given and the isolate is not made from it); counted as in use until Release.
+  DeploymentIsolate* Acquire(const std::string& deployment, bool wasm,
+                             std::shared_ptr<const VersionSnapshot> snapshot = nullptr);
   // The invocation using `isolate` ended. Disposes of a retired isolate once idle, retires a nearly full
   // one, and evicts idle isolates beyond the count or memory budget.
   void Release(DeploymentIsolate* isolate);

@@ -24,6 +24,12 @@ v8::Local<v8::String> NewString(v8::Isolate* isolate, absl::string_view s);
 v8::Local<v8::Value> OwnData(v8::Local<v8::Context> context, v8::Local<v8::Object> object, v8::Local<v8::Name> key);
 v8::Local<v8::Value> OwnData(v8::Local<v8::Context> context, v8::Local<v8::Object> object, absl::string_view key);
 
+// A native function the prelude receives, by name.
+struct NativeFunction {
+  const char* name;
+  v8::FunctionCallback callback;
+};
+
 void SetFunction(v8::Local<v8::Context> context, v8::Local<v8::Object> target, const char* name,
                  v8::FunctionCallback callback);
 

@@ -602,16 +602,12 @@ void PkeyDerive(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 }  // namespace
 
-void InstallPkeyBindings(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
-  SetFunction(context, native, "pkeyGenerate", PkeyGenerate);
-  SetFunction(context, native, "pkeyDescribe", PkeyDescribe);
-  SetFunction(context, native, "pkeyFromRaw", PkeyFromRaw);
-  SetFunction(context, native, "pkeyFromComponents", PkeyFromComponents);
-  SetFunction(context, native, "pkeyComponents", PkeyComponents);
-  SetFunction(context, native, "pkeySign", PkeySign);
-  SetFunction(context, native, "pkeyVerify", PkeyVerify);
-  SetFunction(context, native, "rsaOaep", RsaOaep);
-  SetFunction(context, native, "pkeyDerive", PkeyDerive);
+absl::Span<const NativeFunction> PkeyBindings() {
+  static constexpr NativeFunction kFunctions[] = {
+      {"pkeyGenerate", PkeyGenerate},   {"pkeyDescribe", PkeyDescribe},     {"pkeyFromRaw", PkeyFromRaw},
+      {"pkeyFromComponents", PkeyFromComponents}, {"pkeyComponents", PkeyComponents}, {"pkeySign", PkeySign},
+      {"pkeyVerify", PkeyVerify},       {"rsaOaep", RsaOaep},               {"pkeyDerive", PkeyDerive}};
+  return kFunctions;
 }
 
 void WarmUpPkeyBindings() {

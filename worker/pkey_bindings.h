@@ -22,7 +22,9 @@
 #define ISOBAR_WORKER_PKEY_BINDINGS_H_
 
 #include "v8-context.h"
+#include "absl/types/span.h"
 #include "v8-object.h"
+#include "worker/js_util.h"
 
 namespace isobar::worker {
 
@@ -30,7 +32,8 @@ namespace isobar::worker {
 // watchdog cannot stop it (4096 bits takes about a second).
 inline constexpr int kMaxGeneratedRsaBits = 4096;
 
-void InstallPkeyBindings(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+// The key functions, for the prelude's `native` object.
+absl::Span<const NativeFunction> PkeyBindings();
 
 // Runs each algorithm once, before the sandbox: OpenSSL loads its implementations on first use.
 void WarmUpPkeyBindings();

@@ -17,20 +17,6 @@
 namespace isobar::worker {
 namespace {
 
-// Refuses every host call and remembers that one was tried: top-level code that reads anything from
-// outside (process.env, say) must see it at its invocation, so such a module is not preloaded.
-class RefusingHost final : public HostCalls {
- public:
-  absl::StatusOr<std::string> Call(InvocationId, absl::string_view, absl::string_view) override {
-    tried_ = true;
-    return absl::UnavailableError("host calls are unavailable while modules are preloaded");
-  }
-  bool tried() const { return tried_; }
-
- private:
-  bool tried_ = false;
-};
-
 uint64_t RandomSeed() {
   uint64_t seed = 0;
   if (getrandom(&seed, sizeof(seed), 0) != static_cast<ssize_t>(sizeof(seed))) seed = absl::ToUnixNanos(absl::Now());
@@ -42,7 +28,7 @@ uint64_t RandomSeed() {
 std::unique_ptr<JsContext> PreloadContext(DeploymentIsolate& deployment_isolate, std::unique_ptr<JsContext> context,
                                           PreloadPlan& plan, const PreloadEnvironment& environment) {
   if (context == nullptr) return nullptr;
-  RefusingHost host;
+  RefusingHostCalls host;
   Invocation inv;
   inv.host = &host;
   inv.limits = &environment.limits;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "worker/module_loader.h"
 #include "worker/module_sources.h"
+#include "worker/version_snapshot.h"
 
 namespace isobar::worker {
 namespace {
@@ -32,6 +33,12 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   pool->set_heap_in_use_bytes(isolates.heap_in_use_bytes);
   pool->set_code_cache_hits(evaluator.code_cache().hits());
   pool->set_code_cache_misses(evaluator.code_cache().misses());
+  const SnapshotStats& snapshots = evaluator.snapshot_stats();
+  pool->set_snapshots_made(snapshots.made);
+  pool->set_snapshots_refused(snapshots.refused);
+  pool->set_snapshots_cached(snapshots.cached);
+  pool->set_snapshot_bytes(snapshots.bytes);
+  pool->set_snapshot_invocations(snapshots.invocations);
   done->set_invocation_id(id.value());
   done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
   done->set_observed_time(result.observed_time);

@@ -79,6 +79,10 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     out->set_isolate_evictions(w.isolate_pool.evictions());
     out->set_isolate_recycles(w.isolate_pool.recycles());
     out->set_heap_in_use_bytes(w.isolate_pool.heap_in_use_bytes());
+    out->set_snapshots_made(w.isolate_pool.snapshots_made());
+    out->set_snapshots_refused(w.isolate_pool.snapshots_refused());
+    out->set_snapshot_invocations(w.isolate_pool.snapshot_invocations());
+    out->set_snapshot_bytes(w.isolate_pool.snapshot_bytes());
     for (const std::string& layer : w.sandbox) out->add_sandbox(layer);
     security_events += w.security_events;
   }

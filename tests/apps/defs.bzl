@@ -42,6 +42,18 @@ def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibil
             "--sourcemap --sources-content=false",
             "'--define:process.env.NODE_ENV=\"production\"'",
             "--outdir=$$out --outbase=$$app --log-level=warning &&",
+            # The same modules as one classic script for the worker's per-version snapshot
+            # (worker/version_snapshot.h), as cli/bundle.cc makes it: skipped where esbuild cannot
+            # (top-level await). Made beside out/, so that its map names sources as the modules' do.
+            "classic=$$work/project/classic; mkdir -p $$classic $$out/_deps &&",
+            "(cd $$out && find . -name '*.js' -not -path './_deps/*' | sort | sed 's|^\\./||') > $$classic/list &&",
+            "{ i=0; while read f; do echo \"import * as m$$i from '../out/$$f';\"; i=$$((i+1)); done < $$classic/list;",
+            "printf 'globalThis.__isobarModules = {'; i=0; while read f; do printf '\"%s\": m%d, ' \"$$f\" $$i; i=$$((i+1));",
+            "done < $$classic/list; echo '};'; } > $$classic/entry.js &&",
+            "if $(location @npm_deps//:esbuild) $$classic/entry.js --bundle --format=iife --platform=browser",
+            "--target=esnext --minify-syntax --minify-identifiers --keep-names --sourcemap --sources-content=false",
+            "--outfile=$$classic/isobar-classic.js --log-level=error; then",
+            "cp $$classic/isobar-classic.js $$classic/isobar-classic.js.map $$out/_deps/; fi &&",
             "(cd $$out && find . -type f \\( -name '*.js' -o -name '*.js.map' \\) | sort | sed 's|^\\./||' | while read f; do",
             "printf '%s %s\\n' \"$$f\" \"$$(wc -c < \"$$f\")\"; cat \"$$f\"; done) > $@ &&",
             "rm -rf $$work",

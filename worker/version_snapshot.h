@@ -1,0 +1,145 @@
+// A V8 startup snapshot per code version: the prelude installed and the version's modules evaluated,
+// once, in a context that every fresh invocation then gets a copy of (Context::FromSnapshot), instead
+// of building a context and evaluating the modules per call (about a third of the cost, measured in
+// shared/probes/v8-fresh-realm and bench/isolate).
+//
+// The modules come as one classic script, `kClassicBundlePath` (base/classic_bundle.h), that the bundler makes from the same
+// ES modules it pushes (cli/bundle.h, tests/apps/defs.bzl): V8 10.2 cannot keep ES modules in a
+// snapshot safely. The script sets globalThis.__isobarModules = {"messages.js": <its exports>, ...};
+// the snapshot keeps that object (and the prelude's enterInvocation) as context data and removes the
+// global. A version without the script, or whose modules' top-level code would behave differently if
+// evaluated once ahead, evaluates its ES modules per invocation as before.
+//
+// Making a blob (MakeVersionSnapshot):
+//   1. a trial: the script runs in a new context of a throwaway isolate with the deployment's limits
+//      (heap, ArrayBuffers, the CPU watchdog) and no invocation's data: it must finish, call no host
+//      function (process.env, the database), read neither the clock nor randomness, log nothing,
+//      leave no promise pending or rejected, and add or remove no global but __isobarModules;
+//   2. the same in a SnapshotCreator isolate used for nothing else, checked again, and its blob.
+// Blobs never leave the worker that made them (another process would have to trust their bytes).
+//
+// SnapshotStore keeps them per worker, bounded by bytes (LRU); a version is made when the worker is
+// idle after its first call, or at its second call if it is still waiting by then.
+#ifndef ISOBAR_WORKER_VERSION_SNAPSHOT_H_
+#define ISOBAR_WORKER_VERSION_SNAPSHOT_H_
+
+#include <time.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "base/classic_bundle.h"
+#include "isobar/worker/v1/worker.pb.h"
+#include "v8-snapshot.h"
+#include "worker/invocation_result.h"
+#include "worker/watchdog.h"
+
+namespace isobar::worker {
+
+class CodeCache;
+
+// The snapshot context's data (Context::GetDataFromSnapshotOnce).
+inline constexpr size_t kSnapshotEnterIndex = 0;    // the prelude's enterInvocation
+inline constexpr size_t kSnapshotModulesIndex = 1;  // {module path: its exports}
+
+// One version's blob. An isolate made from it must keep it alive: V8 reads contexts from it later.
+class VersionSnapshot {
+ public:
+  VersionSnapshot(std::string key, std::string blob, std::vector<std::string> module_paths);
+  VersionSnapshot(const VersionSnapshot&) = delete;
+  VersionSnapshot& operator=(const VersionSnapshot&) = delete;
+
+  const std::string& key() const { return key_; }
+  size_t size() const { return blob_.size(); }
+  // The modules the script holds, sorted: it serves only a version with exactly these (and _deps/).
+  const std::vector<std::string>& module_paths() const { return module_paths_; }
+  // For Isolate::CreateParams::snapshot_blob (V8 only reads it).
+  v8::StartupData* startup_data() const { return &data_; }
+
+ private:
+  const std::string key_;
+  const std::string blob_;
+  const std::vector<std::string> module_paths_;
+  mutable v8::StartupData data_;
+};
+
+// What a blob depends on: the script's SHA-256 and whether WebAssembly is on (the worker binary, the
+// prelude and V8's flags are the process's own).
+std::string SnapshotKey(const isobar::worker::v1::Module& classic, bool wasm);
+
+struct SnapshotEnvironment {
+  const EvaluatorLimits& limits;
+  CodeCache& code_cache;
+  Watchdog& watchdog;
+  clockid_t js_thread_clock;
+  absl::Duration cpu_budget;  // for the script's top-level code, in each of the two runs
+};
+
+// The blob of `classic`'s version, or FAILED_PRECONDITION saying why it cannot have one (DATA_LOSS if
+// the script does not match its SHA-256). On the JS thread, between invocations' turns.
+absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const isobar::worker::v1::Module& classic,
+                                                                           bool wasm, const SnapshotEnvironment& env);
+
+struct SnapshotStats {
+  uint64_t made = 0;
+  uint64_t refused = 0;  // versions whose top-level code cannot be evaluated ahead
+  uint64_t evicted = 0;
+  uint64_t invocations = 0;  // whose context was a copy of a snapshot
+  size_t cached = 0;
+  size_t bytes = 0;
+  absl::Duration making_time;  // wall time spent making blobs, in all
+};
+
+// A version waiting for its blob.
+struct SnapshotRequest {
+  std::string key;
+  std::string deployment;  // for the log line
+  bool wasm = false;
+  isobar::worker::v1::Module classic;
+};
+
+class SnapshotStore {
+ public:
+  explicit SnapshotStore(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // The blob of `key`, if made (most recently used from now on).
+  std::shared_ptr<const VersionSnapshot> Find(const std::string& key);
+  // A call of a version with no blob: true if it should be made now (it was waiting already);
+  // otherwise it waits for idle time, unless it was refused before.
+  bool Wanted(const std::string& key, absl::string_view deployment, bool wasm,
+              const isobar::worker::v1::Module& classic);
+  // The waiting version to make next, taken out of the queue.
+  std::optional<SnapshotRequest> TakeWaiting();
+  bool has_waiting() const { return !waiting_.empty(); }
+  // Takes the request for `key` out of the queue (to be made now).
+  std::optional<SnapshotRequest> Take(const std::string& key);
+
+  void Add(std::shared_ptr<const VersionSnapshot> snapshot, absl::Duration took);
+  void Refused(const std::string& key, absl::Duration took);
+  void Served() { ++stats_.invocations; }
+
+  const SnapshotStats& stats() const { return stats_; }
+
+ private:
+  static constexpr size_t kMaxWaiting = 8;
+  static constexpr size_t kMaxRefused = 4096;
+
+  const size_t max_bytes_;
+  std::list<std::shared_ptr<const VersionSnapshot>> ready_;  // most recently used first
+  std::list<SnapshotRequest> waiting_;                       // oldest first
+  absl::flat_hash_set<std::string> refused_;
+  SnapshotStats stats_;
+};
+
+}  // namespace isobar::worker
+
+#endif  // ISOBAR_WORKER_VERSION_SNAPSHOT_H_

@@ -1,0 +1,215 @@
+// Per-version startup snapshots (version_snapshot.h) on real V8, through the evaluator: when a
+// version gets one, that every call's context is a pristine copy (nothing one call does reaches the
+// next), and that top-level code which depends on its invocation keeps the per-call ES modules.
+//
+// Each version here is the ES module "m.js" and the same code as the classic script, differing only in
+// VIA ("esm" or "snapshot"), so that a result says which path served it.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/evaluator.h"
+#include "worker/module_hash.h"
+#include "worker/version_snapshot.h"
+#include "worker/watchdog.h"
+
+namespace isobar::worker {
+namespace {
+
+using isobar::worker::v1::FunctionCall;
+using isobar::worker::v1::Invoke;
+using isobar::worker::v1::Module;
+using ::testing::HasSubstr;
+
+// `definitions` define `fn` (a Convex-shaped export); `top_level` runs first, at import.
+std::vector<Module> Version(const std::string& definitions, const std::string& top_level = "",
+                            const std::string& classic_table = "{'m.js': {fn}}") {
+  return {ModuleFromSource("m.js", absl::StrCat("const VIA = 'esm';\n", top_level, "\n", definitions, "\nexport { fn };\n")),
+          ModuleFromSource(kClassicBundlePath,
+                           absl::StrCat("(() => {\nconst VIA = 'snapshot';\n", top_level, "\n", definitions, "\nglobalThis.",
+                                        kClassicModulesGlobal, " = ", classic_table, ";\n})();\n"))};
+}
+
+// fn as a query (or another kind) whose handler is `body`, an async function.
+std::string Fn(const std::string& body, const std::string& flag = "isQuery", const std::string& method = "invokeQuery") {
+  return absl::StrCat("const fn = { ", flag, ": true, isPublic: true, ", method,
+                      ": async (...a) => JSON.stringify(await (", body, ")(...a)) };");
+}
+
+class EchoHost : public HostCalls {
+ public:
+  absl::StatusOr<std::string> Call(InvocationId, absl::string_view, absl::string_view args) override {
+    return std::string(args);
+  }
+};
+
+class VersionSnapshotTest : public ::testing::Test {
+ protected:
+  Invoke Call(const std::vector<Module>& modules, Invoke::ContextPolicy policy = Invoke::FRESH,
+              FunctionCall::Kind kind = FunctionCall::QUERY, uint64_t seed = 7) {
+    Invoke invoke;
+    invoke.set_invocation_id(++next_id_);
+    invoke.set_deployment("d");
+    invoke.set_context_policy(policy);
+    invoke.set_cpu_budget_ms(1000);
+    invoke.set_seed(seed);
+    invoke.set_unix_time_ms(1.7e12 + 5);
+    FunctionCall* call = invoke.mutable_function();
+    call->set_kind(kind);
+    call->set_module_path("m.js");
+    call->set_export_name("fn");
+    call->set_args_json("[{}]");
+    if (kind == FunctionCall::ACTION) call->set_request_id("r");
+    for (const Module& module : modules) *call->add_modules() = module;
+    return invoke;
+  }
+  std::string Run(Evaluator& evaluator, const std::vector<Module>& modules, Invoke::ContextPolicy policy = Invoke::FRESH,
+                  FunctionCall::Kind kind = FunctionCall::QUERY, uint64_t seed = 7) {
+    InvocationResult result = evaluator.Run(Call(modules, policy, kind, seed));
+    return result.result_json.ok() ? *result.result_json : absl::StrCat("error: ", result.result_json.status().message());
+  }
+
+  EchoHost host_;
+  Watchdog watchdog_;
+  EvaluatorLimits limits_;
+  uint64_t next_id_ = 0;
+};
+
+// Module state, globals, builtins' prototypes and the runtime's own objects, as one call leaves them.
+const char kPolluter[] = R"(async () => {
+  n++;
+  const saw = [globalThis.leak, [].polluted, JSON.hacked, ({}).evil, typeof Convex.extra, Math.max(1, 2)];
+  globalThis.leak = 1;
+  Array.prototype.polluted = 1;
+  JSON.hacked = 1;
+  Object.prototype.evil = 1;
+  try { Convex.extra = 1; } catch {}
+  Math.max = () => 99;
+  return { via: VIA, n, saw };
+})";
+
+TEST_F(VersionSnapshotTest, EveryCallGetsAPristineCopyOfTheSnapshot) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(absl::StrCat("let n = 0;\n", Fn(kPolluter)));
+  const std::string pristine = R"(,"n":1,"saw":[null,null,null,null,"undefined",2]})";
+  // The first call waits for idle time; the second finds the version still waiting and makes it.
+  EXPECT_EQ(Run(evaluator, version), absl::StrCat(R"({"via":"esm")", pristine));
+  EXPECT_EQ(evaluator.snapshot_stats().made, 0u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Run(evaluator, version), absl::StrCat(R"({"via":"snapshot")", pristine)) << "call " << i;
+    if (i == 2) evaluator.Prepare();  // a context copied ahead is as pristine
+  }
+  const SnapshotStats& stats = evaluator.snapshot_stats();
+  EXPECT_EQ(stats.made, 1u);
+  EXPECT_EQ(stats.refused, 0u);
+  EXPECT_EQ(stats.cached, 1u);
+  EXPECT_GT(stats.bytes, 100u << 10);
+  EXPECT_LT(stats.bytes, 8u << 20);
+}
+
+TEST_F(VersionSnapshotTest, IdleTimeMakesTheSnapshotAfterTheFirstCall) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(Fn("async () => VIA"));
+  EXPECT_EQ(Run(evaluator, version), R"("esm")");
+  EXPECT_TRUE(evaluator.HasIdleWork());
+  evaluator.Prepare();
+  EXPECT_EQ(evaluator.snapshot_stats().made, 1u);
+  EXPECT_EQ(Run(evaluator, version), R"("snapshot")");
+}
+
+TEST_F(VersionSnapshotTest, WarmContextsStartFromTheSnapshotAndAreKept) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(absl::StrCat("let n = 0;\n", Fn("async () => [VIA, ++n]")));
+  Run(evaluator, version);
+  evaluator.Prepare();
+  EXPECT_EQ(Run(evaluator, version, Invoke::WARM), R"(["snapshot",1])");
+  EXPECT_EQ(Run(evaluator, version, Invoke::WARM), R"(["snapshot",2])");
+  EXPECT_EQ(Run(evaluator, version, Invoke::FRESH), R"(["snapshot",1])");
+}
+
+TEST_F(VersionSnapshotTest, DeterminismIsTheInvocationsAsWithModules) {
+  const std::string body = "async () => [Math.random(), Date.now(), crypto.getRandomValues(new Uint8Array(2))[1]]";
+  const std::vector<Module> version = Version(Fn(body));
+  EvaluatorLimits no_snapshots = limits_;
+  no_snapshots.version_snapshots = false;
+  Evaluator with(host_, watchdog_, {}, limits_);
+  Evaluator without(host_, watchdog_, {}, no_snapshots);
+  Run(with, version);
+  with.Prepare();
+  for (uint64_t seed : {1, 2, 3}) {
+    const std::string modules = Run(without, version, Invoke::FRESH, FunctionCall::QUERY, seed);
+    EXPECT_THAT(modules, HasSubstr(",1700000000005,"));
+    EXPECT_EQ(Run(with, version, Invoke::FRESH, FunctionCall::QUERY, seed), modules) << "seed " << seed;
+  }
+  EXPECT_EQ(with.snapshot_stats().made, 1u);
+  // An action's randomness is real, from the same snapshot.
+  const std::vector<Module> action = Version(Fn("async () => Math.random()", "isAction", "invokeAction"));
+  Run(with, action, Invoke::FRESH, FunctionCall::ACTION);
+  with.Prepare();
+  EXPECT_NE(Run(with, action, Invoke::FRESH, FunctionCall::ACTION), Run(with, action, Invoke::FRESH, FunctionCall::ACTION));
+  EXPECT_EQ(with.snapshot_stats().made, 2u);
+}
+
+TEST_F(VersionSnapshotTest, TopLevelCodeThatDependsOnItsCallKeepsTheModules) {
+  struct Case {
+    const char* top_level;
+    const char* result;  // of the call, on the modules' path
+  };
+  const Case cases[] = {
+      {"const t = Date.now();", R"("esm")"},
+      {"const r = Math.random();", R"("esm")"},
+      {"crypto.getRandomValues(new Uint8Array(4));", R"("esm")"},
+      {"console.log('imported');", R"("esm")"},
+      {"const secret = process.env.SECRET;", R"("esm")"},
+      {"globalThis.helper = 1;", R"("esm")"},
+      {"delete globalThis.URL;", R"("esm")"},
+      {"Promise.reject(new Error('late'));", "error: Uncaught Error: late"},
+      {"Convex.asyncSyscall('1.0/get', '{}');", "error: Uncaught Error: Can't use database at import time"},
+      {"throw new Error('broken at import');", "error: Uncaught Error: broken at import"},
+      {"for (;;) {}", "error: "},
+  };
+  for (const Case& c : cases) {
+    Evaluator evaluator(host_, watchdog_, {}, limits_);
+    const std::vector<Module> version = Version(Fn("async () => VIA"), c.top_level);
+    for (int i = 0; i < 2; ++i) EXPECT_THAT(Run(evaluator, version), HasSubstr(c.result)) << c.top_level;
+    EXPECT_EQ(evaluator.snapshot_stats().made, 0u) << c.top_level;
+    EXPECT_EQ(evaluator.snapshot_stats().refused, 1u) << c.top_level;
+  }
+}
+
+TEST_F(VersionSnapshotTest, AScriptThatDoesNotHoldExactlyTheVersionsModulesIsNotUsed) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  std::vector<Module> version = Version(Fn("async () => VIA"));
+  version.push_back(ModuleFromSource("other.js", "export const x = 1;"));  // added by hand, not in the script
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run(evaluator, version), R"("esm")");
+  // The script holds another name than the version's module.
+  Evaluator renamed(host_, watchdog_, {}, limits_);
+  const std::vector<Module> misnamed = Version(Fn("async () => VIA"), "", "{'n.js': {fn}}");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run(renamed, misnamed), R"("esm")");
+  // A script that sets no modules at all cannot have a snapshot.
+  Evaluator none(host_, watchdog_, {}, limits_);
+  const std::vector<Module> empty = Version(Fn("async () => VIA"), "", "undefined");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Run(none, empty), R"("esm")");
+  EXPECT_EQ(none.snapshot_stats().refused, 1u);
+}
+
+TEST_F(VersionSnapshotTest, ASnapshotIsolateServesOtherVersionsOfItsDeployment) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(Fn("async () => VIA"));
+  Run(evaluator, version);
+  EXPECT_EQ(Run(evaluator, version), R"("snapshot")");
+  const std::vector<Module> plain = {ModuleFromSource("m.js", absl::StrCat("const VIA = 'plain';\n", Fn("async () => VIA"),
+                                                                          "\nexport { fn };\n"))};
+  EXPECT_EQ(Run(evaluator, plain), R"("plain")");
+  EXPECT_EQ(Run(evaluator, version), R"("snapshot")");
+  // A script whose bytes do not match their SHA-256 is refused, and the call reports the modules'.
+  std::vector<Module> tampered = Version(Fn("async () => VIA"), "const other = 1;");
+  tampered[1].set_source(tampered[1].source() + " ");
+  Run(evaluator, tampered);
+  EXPECT_EQ(Run(evaluator, tampered), R"("esm")");
+}
+
+}  // namespace
+}  // namespace isobar::worker
