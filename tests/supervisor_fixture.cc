@@ -205,9 +205,10 @@ absl::StatusOr<isobar::v1::PushRequest> SupervisorProcess::BundlePush(const std:
 }
 
 absl::StatusOr<std::string> SupervisorProcess::Deploy(const std::string& name, const std::string& bundle_runfile,
-                                                     std::string* deployment_admin_key) {
+                                                     std::string* deployment_admin_key, isobar::v1::ContextPolicy policy) {
   absl::StatusOr<isobar::v1::PushRequest> push = BundlePush(name, bundle_runfile);
   if (!push.ok()) return push.status();
+  push->set_context_policy(policy);
   auto deployments = isobar::v1::Deployments::NewStub(channel_);
   isobar::v1::CreateDeploymentResponse created;
   {

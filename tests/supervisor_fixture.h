@@ -75,7 +75,8 @@ class SupervisorProcess {
   // its runfile path ("tests/apps/chat.modules"); returns the deployment's API key (and, if asked,
   // its admin key).
   absl::StatusOr<std::string> Deploy(const std::string& name, const std::string& bundle_runfile,
-                                     std::string* deployment_admin_key = nullptr);
+                                     std::string* deployment_admin_key = nullptr,
+                                     isobar::v1::ContextPolicy policy = isobar::v1::CONTEXT_POLICY_DEFAULT);
   // Polls Stats until `predicate` holds or `timeout` passes; the last Stats.
   absl::StatusOr<isobar::v1::StatsResponse> AwaitStats(
       const std::function<bool(const isobar::v1::StatsResponse&)>& predicate, absl::Duration timeout);
