@@ -13,14 +13,20 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/process.h"
 #include "bench/harness.h"
@@ -37,6 +43,27 @@ constexpr int kRounds = 3;
 constexpr int kDocuments = 24000;  // per target: more than the gets of every round
 const absl::Duration kWindow = absl::Seconds(2);
 
+// CPU seconds used so far by the processes of each name (supervisor, worker, postgres, node, peer).
+std::map<std::string, double> CpuByProcess() {
+  std::map<std::string, double> seconds;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !absl::ascii_isdigit(name[0])) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    const std::string comm = stat.substr(open + 1, close - open - 1);
+    std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+    double utime = 0, stime = 0;
+    // After the name: state is field 3; utime and stime are fields 14 and 15.
+    if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) || !absl::SimpleAtod(fields[12], &stime)) continue;
+    seconds[comm] += (utime + stime) / ticks;
+  }
+  return seconds;
+}
+
 int Fail(const std::string& what) {
   std::fprintf(stderr, "peer: %s\n", what.c_str());
   return 1;
@@ -52,6 +79,9 @@ struct Target {
   std::atomic<size_t> next{0};
   // Per scenario, the value of each round.
   std::map<std::string, std::vector<double>> rounds;
+  // At 16 in flight: CPU microseconds per call by process name, summed over the rounds.
+  std::map<std::string, std::map<std::string, double>> cpu_us;
+  std::map<std::string, double> calls;
 
   bool Call(bool mutation, const std::string& path, const std::string& args, std::string* result = nullptr) {
     testing::FunctionResult called =
@@ -111,6 +141,15 @@ class PeerProcess {
   int port_ = 0;
 };
 
+void AddCpu(Target& target, const std::string& scenario, const std::map<std::string, double>& before, double calls) {
+  for (const auto& [process, seconds] : CpuByProcess()) {
+    auto was = before.find(process);
+    const double used = seconds - (was == before.end() ? 0 : was->second);
+    if (used > 0) target.cpu_us[scenario][process] += used * 1e6;
+  }
+  target.calls[scenario] += calls;
+}
+
 absl::Status DeployWithPolicy(testing::SupervisorProcess& supervisor, Target& target, isobar::v1::ContextPolicy policy) {
   absl::StatusOr<std::string> key = supervisor.Deploy(target.deployment, "tests/apps/chat.modules", nullptr, policy);
   if (!key.ok()) return key.status();
@@ -156,11 +195,15 @@ int Main() {
   for (int round = 0; round < kRounds; ++round) {
     for (Target* t : targets) {
       t->rounds["query_p50_us"].push_back(MeasureLatency([t] { return t->Get(); }, 50, 2000, kWindow).p50_us);
+      const std::map<std::string, double> before = CpuByProcess();
       t->rounds["query_qps_16"].push_back(MeasureThroughput([t] { return t->Get(); }, 16, kWindow));
+      AddCpu(*t, "query", before, t->rounds["query_qps_16"].back() * absl::ToDoubleSeconds(kWindow));
     }
     for (Target* t : targets) {
       t->rounds["mutation_p50_us"].push_back(MeasureLatency([t] { return t->Send(); }, 20, 2000, kWindow).p50_us);
+      const std::map<std::string, double> before = CpuByProcess();
       t->rounds["mutation_tps_16"].push_back(MeasureThroughput([t] { return t->Send(); }, 16, kWindow));
+      AddCpu(*t, "mutation", before, t->rounds["mutation_tps_16"].back() * absl::ToDoubleSeconds(kWindow));
     }
   }
 
@@ -172,6 +215,34 @@ int Main() {
                 w / p);
     absl::StrAppend(&json, ", \"", what, "\": {\"fresh\": ", Num(f), ", \"warm\": ", Num(w), ", \"peer\": ", Num(p),
                     ", \"fresh_ratio\": ", Num(f / p), ", \"warm_ratio\": ", Num(w / p), "}");
+  }
+  // Where the CPU of a call at 16 in flight goes (the peer's own processes are node and postgres).
+  absl::StrAppend(&json, ", \"cpu_us_per_call_16\": {");
+  for (Target* t : targets) {
+    for (const char* scenario : {"query", "mutation"}) {
+      std::printf("cpu per call at 16, %s %s:", t->name.c_str(), scenario);
+      absl::StrAppend(&json, t == targets[0] && std::string(scenario) == "query" ? "" : ", ", "\"", t->name, "_", scenario,
+                      "\": {");
+      bool first = true;
+      for (const char* process : {"supervisor", "worker", "postgres", "node", "peer"}) {
+        const double us = t->cpu_us[scenario][process] / std::max(1.0, t->calls[scenario]);
+        std::printf(" %s %.0f us", process, us);
+        absl::StrAppend(&json, first ? "" : ", ", "\"", process, "\": ", Num(us));
+        first = false;
+      }
+      std::printf("\n");
+      absl::StrAppend(&json, "}");
+    }
+  }
+  absl::StrAppend(&json, "}");
+  // The workers' view: snapshots made and copied, isolates made and recycled.
+  if (absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor.Stats(); stats.ok()) {
+    for (const isobar::v1::WorkerStats& w : stats->workers()) {
+      std::printf("worker %d: invocations %lu, snapshots made %lu refused %lu, calls from a snapshot %lu, isolates %lu "
+                  "(misses %lu, recycles %lu)\n",
+                  w.worker_id(), w.invocations(), w.snapshots_made(), w.snapshots_refused(), w.snapshot_invocations(),
+                  w.isolates(), w.isolate_misses(), w.isolate_recycles());
+    }
   }
   // Issue 20's targets (ratios to the peer in this run).
   const bool fresh_query = median(fresh, "query_p50_us") <= 2 * median(peer, "query_p50_us") &&
