@@ -144,12 +144,15 @@ std::unique_ptr<JsContext> DeploymentIsolate::TakeContext(ContextPolicy policy, 
   if (from_snapshot && snapshot_ != nullptr) {
     // The version's modules are in every copy of the snapshot's context (any determinism: their
     // top-level code read neither time nor randomness).
-    context = prepared_ != nullptr && prepared_->from_snapshot() ? std::move(prepared_) : NewSnapshotContext();
+    const bool ready = prepared_ != nullptr && prepared_->from_snapshot();
+    ++(ready ? contexts_prepared : contexts_on_call);
+    context = ready ? std::move(prepared_) : NewSnapshotContext();
   } else {
     if (prepared_ != nullptr && (prepared_->from_snapshot() || (!prepared_->code_version.empty() &&
         (prepared_->code_version != code_version || prepared_->deterministic != deterministic)))) {
       prepared_.reset();  // preloaded for other code, or the snapshot's: it cannot unload its modules
     }
+    ++(prepared_ != nullptr ? contexts_prepared : contexts_on_call);
     context = prepared_ != nullptr ? std::move(prepared_) : NewContext();
   }
   if (context != nullptr) {
@@ -290,7 +293,11 @@ IsolateStats IsolatePool::stats() const {
   IsolateStats stats = stats_;
   stats.isolates = live_.size() + retired_.size() + (spare_ != nullptr ? 1 : 0);
   stats.heap_in_use_bytes = 0;
-  for (const auto& [deployment, isolate] : live_) stats.heap_in_use_bytes += isolate->heap_in_use();
+  for (const auto& [deployment, isolate] : live_) {
+    stats.heap_in_use_bytes += isolate->heap_in_use();
+    stats.contexts_prepared += isolate->contexts_prepared;
+    stats.contexts_on_call += isolate->contexts_on_call;
+  }
   for (const auto& isolate : retired_) stats.heap_in_use_bytes += isolate->heap_in_use();
   if (spare_ != nullptr) stats.heap_in_use_bytes += spare_->heap_in_use();
   return stats;

@@ -101,6 +101,10 @@ class DeploymentIsolate {
   std::unique_ptr<JsContext> TakeUnloadedPrepared();
   void SetPrepared(std::unique_ptr<JsContext> context) { prepared_ = std::move(context); }
 
+  // Fresh contexts taken: made ahead (Prepare) or on the call.
+  uint64_t contexts_prepared = 0;
+  uint64_t contexts_on_call = 0;
+
   // V8 heap in use, measured when the isolate was last released (or created).
   size_t heap_in_use() const { return heap_in_use_; }
   void MeasureHeap();
@@ -140,6 +144,8 @@ struct IsolateStats {
   uint64_t evictions = 0;  // idle isolates dropped for the count or memory budget
   uint64_t recycles = 0;   // isolates retired after a termination, heap exhaustion or a full heap
   uint64_t creations = 0;  // spares included
+  uint64_t contexts_prepared = 0;  // invocations whose fresh context was made ahead, while idle
+  uint64_t contexts_on_call = 0;   // ... and those that waited for one to be made
   size_t isolates = 0;     // cached now (retiring ones included)
   size_t heap_in_use_bytes = 0;
 };

@@ -31,6 +31,8 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   pool->set_creations(isolates.creations);
   pool->set_isolates(isolates.isolates);
   pool->set_heap_in_use_bytes(isolates.heap_in_use_bytes);
+  pool->set_contexts_prepared(isolates.contexts_prepared);
+  pool->set_contexts_on_call(isolates.contexts_on_call);
   pool->set_code_cache_hits(evaluator.code_cache().hits());
   pool->set_code_cache_misses(evaluator.code_cache().misses());
   const SnapshotStats& snapshots = evaluator.snapshot_stats();

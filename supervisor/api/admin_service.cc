@@ -83,6 +83,8 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     out->set_snapshots_refused(w.isolate_pool.snapshots_refused());
     out->set_snapshot_invocations(w.isolate_pool.snapshot_invocations());
     out->set_snapshot_bytes(w.isolate_pool.snapshot_bytes());
+    out->set_contexts_prepared(w.isolate_pool.contexts_prepared());
+    out->set_contexts_on_call(w.isolate_pool.contexts_on_call());
     for (const std::string& layer : w.sandbox) out->add_sandbox(layer);
     security_events += w.security_events;
   }
