@@ -5,10 +5,16 @@
 namespace isobar::worker {
 
 bool CappedArrayBufferAllocator::Reserve(size_t length) {
-  if (length > max_one_) return false;
+  if (length > max_one_) {
+    refusals_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   size_t used = used_.load(std::memory_order_relaxed);
   do {
-    if (length > budget_ || used > budget_ - length) return false;
+    if (length > budget_ || used > budget_ - length) {
+      refusals_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
   } while (!used_.compare_exchange_weak(used, used + length, std::memory_order_relaxed));
   return true;
 }

@@ -24,12 +24,15 @@ class CappedArrayBufferAllocator final : public v8::ArrayBuffer::Allocator {
   void Free(void* data, size_t length) override;
 
   size_t used() const { return used_.load(std::memory_order_relaxed); }
+  // Allocations refused so far (over the budget or the one-buffer cap).
+  uint64_t refusals() const { return refusals_.load(std::memory_order_relaxed); }
 
  private:
   bool Reserve(size_t length);
   const size_t budget_;
   const size_t max_one_;
   std::atomic<size_t> used_{0};
+  std::atomic<uint64_t> refusals_{0};
 };
 
 }  // namespace isobar::worker

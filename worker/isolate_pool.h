@@ -110,6 +110,8 @@ class DeploymentIsolate {
   void MeasureHeap();
   // The near-heap-limit callback fired: every invocation in this isolate must end.
   bool heap_exhausted() const { return heap_exhausted_; }
+  // ArrayBuffer allocations the isolate's budget refused so far.
+  uint64_t array_buffer_refusals() const { return allocator_->refusals(); }
 
   int active = 0;        // invocations using the isolate
   bool retiring = false;

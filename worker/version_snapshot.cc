@@ -130,6 +130,9 @@ absl::Status Trial(const Module& classic, bool wasm, const SnapshotEnvironment& 
     }
     if (turn.End() || isolate.heap_exhausted()) outcome = Refuse("ran out of time or memory");
   }
+  // The snapshot's isolate cannot cap ArrayBuffers (V8 gives it its own allocator): code that met the
+  // cap here, even if it caught the RangeError, would allocate there what it could not here.
+  if (outcome.ok() && isolate.array_buffer_refusals() > 0) outcome = Refuse("allocates more ArrayBuffer memory than it may");
   inv.unhandled.clear();
   inv.queue.clear();
   inv.context.reset();  // before the isolate goes
@@ -199,6 +202,9 @@ absl::StatusOr<std::string> Create(const Module& classic, bool wasm, const Snaps
   if (blob.data == nullptr) return absl::FailedPreconditionError("V8 could not make a snapshot of its modules");
   std::string bytes(blob.data, static_cast<size_t>(blob.raw_size));
   delete[] blob.data;
+  // A version's blob is about 1 MB; one that holds much more data than code is not worth keeping.
+  const size_t max_one = env.limits.max_snapshot_bytes / 4;
+  if (bytes.size() > max_one) return Refuse(absl::StrCat("leaves more than ", max_one >> 20, " MB in its snapshot"));
   return bytes;
 }
 

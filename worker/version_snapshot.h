@@ -14,7 +14,9 @@
 //   1. a trial: the script runs in a new context of a throwaway isolate with the deployment's limits
 //      (heap, ArrayBuffers, the CPU watchdog) and no invocation's data: it must finish, call no host
 //      function (process.env, the database), read neither the clock nor randomness, log nothing,
-//      leave no promise pending or rejected, and add or remove no global but __isobarModules;
+//      leave no promise pending or rejected, add or remove no global but __isobarModules, and have
+//      no ArrayBuffer allocation refused (the creator isolate's allocator cannot be capped: code that
+//      caught the refusal here would get the memory there);
 //   2. the same in a SnapshotCreator isolate used for nothing else, checked again, and its blob.
 // Blobs never leave the worker that made them (another process would have to trust their bytes).
 //

@@ -169,6 +169,7 @@ TEST_F(VersionSnapshotTest, TopLevelCodeThatDependsOnItsCallKeepsTheModules) {
       {"Convex.asyncSyscall('1.0/get', '{}');", "error: Uncaught Error: Can't use database at import time"},
       {"throw new Error('broken at import');", "error: Uncaught Error: broken at import"},
       {"for (;;) {}", "error: "},
+      {"let big; try { big = new ArrayBuffer(2 ** 31); } catch {}", R"("esm")"},
   };
   for (const Case& c : cases) {
     Evaluator evaluator(host_, watchdog_, {}, limits_);
