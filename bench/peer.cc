@@ -176,10 +176,12 @@ void AddCpu(ChatTarget& target, const std::string& scenario, const std::map<std:
   target.calls[scenario] += calls;
 }
 
-int Main(const char* argv0) {
-  absl::StatusOr<std::pair<double, double>> realm = RawFreshRealm(argv0);
+int Main(int argc, char** argv) {
+  absl::StatusOr<std::pair<double, double>> realm = RawFreshRealm(argv[0]);
   if (!realm.ok()) return Fail(realm.status().ToString());
-  testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = false});
+  // Extra arguments go to the supervisor (e.g. --snapshots=false).
+  std::vector<std::string> extra(argv + 1, argv + argc);
+  testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = false, .extra_args = extra});
   if (absl::Status started = supervisor.Start(); !started.ok()) return Fail(started.ToString());
   ChatTarget fresh{.name = "fresh", .deployment = "fresh"};
   ChatTarget warm{.name = "warm", .deployment = "warm"};
@@ -310,4 +312,4 @@ int Main(const char* argv0) {
 }  // namespace
 }  // namespace isobar::bench
 
-int main(int, char** argv) { return isobar::bench::Main(argv[0]); }
+int main(int argc, char** argv) { return isobar::bench::Main(argc, argv); }

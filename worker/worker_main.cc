@@ -40,6 +40,7 @@ struct WorkerFlags {
   bool empty_root = false;       // in a new mount namespace: pivot into an empty root after start-up
   std::optional<std::pair<uid_t, gid_t>> drop_ids;  // then become this user
   int module_source_mb = 256;    // module sources kept by hash (worker/module_sources.h)
+  bool version_snapshots = true;  // a startup snapshot per code version (worker/version_snapshot.h)
 };
 
 absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
@@ -53,6 +54,8 @@ absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
   set.Bool("empty-root", &flags.empty_root, "pivot into an empty root after start-up (needs a mount namespace)");
   set.String("drop-ids", &drop_ids, "become UID:GID after start-up");
   set.Int("module-source-mb", &flags.module_source_mb, "module sources kept so the supervisor need not resend them");
+  set.Bool("version-snapshots", &flags.version_snapshots,
+           "fresh contexts copied from a startup snapshot per code version (default true)");
   absl::StatusOr<std::vector<std::string>> positional = set.Parse(argc, argv);
   if (!positional.ok()) return positional.status();
   if (!positional->empty()) return absl::InvalidArgumentError("unexpected arguments\n" + set.Usage());
@@ -144,7 +147,9 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     return 1;
   }
   Watchdog watchdog;
-  Evaluator evaluator(**channel, watchdog, std::move(extensions));
+  EvaluatorLimits limits;
+  limits.version_snapshots = flags.version_snapshots;
+  Evaluator evaluator(**channel, watchdog, std::move(extensions), limits);
   absl::Status warm_up = WarmUpWorker(evaluator);
   if (!warm_up.ok()) {
     ISOBAR_LOG(kError, component) << "warm-up failed: " << warm_up;
