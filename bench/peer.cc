@@ -93,7 +93,9 @@ absl::StatusOr<std::pair<double, double>> RawFreshRealm(const char* argv0) {
   if (!bundle.ok()) return bundle.status();
   NullHost host;
   worker::Watchdog watchdog;
-  worker::Evaluator evaluator(host, watchdog, {});
+  worker::EvaluatorLimits limits;
+  limits.version_snapshots = true;
+  worker::Evaluator evaluator(host, watchdog, {}, limits);
   std::vector<double> wall, cpu;
   for (int i = 0; i < 320; ++i) {
     worker::v1::Invoke invoke;
@@ -179,7 +181,7 @@ void AddCpu(ChatTarget& target, const std::string& scenario, const std::map<std:
 int Main(int argc, char** argv) {
   absl::StatusOr<std::pair<double, double>> realm = RawFreshRealm(argv[0]);
   if (!realm.ok()) return Fail(realm.status().ToString());
-  // Extra arguments go to the supervisor (e.g. --snapshots=false).
+  // Extra arguments go to the supervisor (e.g. --snapshots=true).
   std::vector<std::string> extra(argv + 1, argv + argc);
   testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = false, .extra_args = extra});
   if (absl::Status started = supervisor.Start(); !started.ok()) return Fail(started.ToString());

@@ -151,7 +151,8 @@ std::optional<BundledModule> ClassicBundle(const fs::path& out, const fs::path& 
   if (RunEsbuild(esbuild,
                  {(dir / "entry.js").string(), "--bundle", "--format=iife", "--platform=browser", "--target=esnext",
                   "--minify-syntax", "--minify-identifiers", "--keep-names", "--sourcemap", "--sources-content=false",
-                  "--log-level=error", "--outfile=" + generated.string()},
+                  // Strict, as the ES modules are (esbuild leaves an iife sloppy).
+                  "--banner:js=\"use strict\";", "--log-level=error", "--outfile=" + generated.string()},
                  "")
           .ok()) {
     classic = ReadOutput(generated, kClassicBundlePath, project / "out");

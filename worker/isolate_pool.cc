@@ -111,6 +111,11 @@ std::unique_ptr<JsContext> DeploymentIsolate::NewSnapshotContext() {
   if (!v8::Context::FromSnapshot(isolate_, 0).ToLocal(&context)) return nullptr;
   v8::Context::Scope context_scope(context);
   context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);
+  context->SetEmbedderData(kWasmSlot, v8::Boolean::New(isolate_, wasm_));
+  if (!wasm_) {
+    // V8 installs WebAssembly again in every context it makes from a snapshot.
+    context->Global()->Delete(context, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly")).Check();
+  }
   v8::Local<v8::Function> enter;
   v8::Local<v8::Object> modules;
   if (!context->GetDataFromSnapshotOnce<v8::Function>(kSnapshotEnterIndex).ToLocal(&enter) ||

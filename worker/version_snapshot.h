@@ -22,6 +22,19 @@
 //
 // SnapshotStore keeps them per worker, bounded by bytes (LRU); a version is made when the worker is
 // idle after its first call, or at its second call if it is still waiting by then.
+//
+// Known (why EvaluatorLimits::version_snapshots and the supervisor's --snapshots are off by default;
+// found by an adversarial review, reproduced by the DISABLED_ tests in version_snapshot_test.cc):
+//   - V8 10.2 keeps HeapNumbers in the startup object cache, shared by every copy in an isolate: a
+//     module-scope {x: 0.5} that a call changes is seen changed by the next call;
+//   - Math.random, Date and Date.now captured at module scope (lodash does) are the snapshot's
+//     deterministic ones, with a fixed seed and time, even in actions;
+//   - the SnapshotCreator isolate differs from the trial's (no SharedArrayBuffer/Atomics/WebAssembly,
+//     no Error.stackTraceLimit, no caps on heap or ArrayBuffers): code that tells them apart can make
+//     the creator allocate what the trial could not, and V8 aborts on some of it;
+//   - ArrayBuffers held by the snapshot are allocated again in every copy, and V8 aborts when the
+//     isolate's cap refuses one; the classic script runs in sloppy mode; every module's top-level
+//     code runs, not only the called module's imports.
 #ifndef ISOBAR_WORKER_VERSION_SNAPSHOT_H_
 #define ISOBAR_WORKER_VERSION_SNAPSHOT_H_
 

@@ -71,9 +71,15 @@ class VersionSnapshotTest : public ::testing::Test {
     return result.result_json.ok() ? *result.result_json : absl::StrCat("error: ", result.result_json.status().message());
   }
 
+  static EvaluatorLimits WithSnapshots() {
+    EvaluatorLimits limits;
+    limits.version_snapshots = true;  // off by default (version_snapshot.h, Known)
+    return limits;
+  }
+
   EchoHost host_;
   Watchdog watchdog_;
-  EvaluatorLimits limits_;
+  EvaluatorLimits limits_ = WithSnapshots();
   uint64_t next_id_ = 0;
 };
 
@@ -210,6 +216,50 @@ TEST_F(VersionSnapshotTest, ASnapshotIsolateServesOtherVersionsOfItsDeployment) 
   tampered[1].set_source(tampered[1].source() + " ");
   Run(evaluator, tampered);
   EXPECT_EQ(Run(evaluator, tampered), R"("esm")");
+}
+
+// Adversarial review findings (issue 20's note): what a copy of the snapshot must still guarantee.
+// Known to fail on V8 10.2 (version_snapshot.h, Known): the boxes of double-valued fields are shared by
+// every copy of the snapshot in an isolate, so module state made of doubles carries over between
+// calls. Enable once copies get their own.
+TEST_F(VersionSnapshotTest, DISABLED_ReviewDoublesInModuleStateStartOverInEveryCopy) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version =
+      Version(absl::StrCat("const s = {x: 0.5}; let d = 0.25;\n", Fn("async () => { s.x += 1; d += 1; return [VIA, s.x, d]; }")));
+  Run(evaluator, version);
+  evaluator.Prepare();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run(evaluator, version), R"(["snapshot",1.5,1.25])") << "call " << i;
+}
+
+TEST_F(VersionSnapshotTest, ReviewWebAssemblyStaysOffInCopies) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(Fn("async () => [VIA, typeof WebAssembly]"));
+  Run(evaluator, version);
+  evaluator.Prepare();
+  EXPECT_EQ(Run(evaluator, version), R"(["snapshot","undefined"])");
+}
+
+// Known to fail (version_snapshot.h, Known): Math.random and Date.now captured at module scope are the
+// snapshot's (a fixed seed and time), not the call's. Enable once the prelude's are stable wrappers.
+TEST_F(VersionSnapshotTest, DISABLED_ReviewCapturedRandomnessAndTimeAreTheCallsInActions) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(
+      absl::StrCat("const rnd = Math.random; const now = Date.now;\n",
+                   Fn("async () => [VIA, rnd(), now() > 1.7e12 + 1e9]", "isAction", "invokeAction")));
+  Run(evaluator, version, Invoke::FRESH, FunctionCall::ACTION);
+  evaluator.Prepare();
+  const std::string a = Run(evaluator, version, Invoke::FRESH, FunctionCall::ACTION);
+  const std::string b = Run(evaluator, version, Invoke::FRESH, FunctionCall::ACTION);
+  EXPECT_NE(a, b);
+  EXPECT_THAT(a, HasSubstr("true]"));
+}
+
+TEST_F(VersionSnapshotTest, ReviewAFrozenGlobalObjectDoesNotTakeTheWorkerDown) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(Fn("async () => VIA"), "Object.preventExtensions(globalThis);");
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(Run(evaluator, version), HasSubstr("\""));
+  evaluator.Prepare();
+  EXPECT_THAT(Run(evaluator, version), HasSubstr("\""));
 }
 
 }  // namespace

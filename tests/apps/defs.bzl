@@ -52,7 +52,7 @@ def convex_bundle(name, convex_dir, srcs, entry_points, testonly = True, visibil
             "done < $$classic/list; echo '};'; } > $$classic/entry.js &&",
             "if $(location @npm_deps//:esbuild) $$classic/entry.js --bundle --format=iife --platform=browser",
             "--target=esnext --minify-syntax --minify-identifiers --keep-names --sourcemap --sources-content=false",
-            "--outfile=$$classic/isobar-classic.js --log-level=error; then",
+            "'--banner:js=\"use strict\";' --outfile=$$classic/isobar-classic.js --log-level=error; then",
             "cp $$classic/isobar-classic.js $$classic/isobar-classic.js.map $$out/_deps/; fi &&",
             "(cd $$out && find . -type f \\( -name '*.js' -o -name '*.js.map' \\) | sort | sed 's|^\\./||' | while read f; do",
             "printf '%s %s\\n' \"$$f\" \"$$(wc -c < \"$$f\")\"; cat \"$$f\"; done) > $@ &&",

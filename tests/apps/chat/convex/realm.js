@@ -1,6 +1,5 @@
-// Marks the realm it runs in: with the fresh policy (the default) no call may see another's marks,
-// whether its context was copied from the version's snapshot or built with its modules
-// (worker/version_snapshot.h); module state starts over too.
+// Marks the realm it runs in: with the fresh policy (the default) no call may see another's marks;
+// module state starts over too.
 import { v } from "convex/values";
 import { query } from "./_generated/server";
 
