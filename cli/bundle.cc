@@ -130,10 +130,10 @@ BundledModule ReadOutput(const fs::path& generated, std::string path, const fs::
 // nullopt where esbuild cannot make one (top-level await): the worker then evaluates the ES modules.
 std::optional<BundledModule> ClassicBundle(const fs::path& out, const fs::path& project,
                                            const std::vector<BundledModule>& modules, const std::string& esbuild) {
-  const fs::path dir = out.string() + ".classic";
+  char dir_template[] = "/tmp/isobar-classic-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) return std::nullopt;
+  const fs::path dir = dir_template;
   std::error_code error;
-  fs::create_directories(dir, error);
-  if (error) return std::nullopt;
   std::string entry;
   std::string table;
   int i = 0;

@@ -192,7 +192,8 @@ DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm
     it = live_.end();
   }
   DeploymentIsolate* isolate;
-  if (it != live_.end()) {
+  const bool found = it != live_.end();  // `it` is not compared after live_ may have rehashed
+  if (found) {
     ++stats_.hits;
     isolate = it->second.get();
   } else {
@@ -215,7 +216,7 @@ DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm
   isolate->active++;
   isolate->last_used = ++clock_;
   most_recent_ = isolate;
-  if (it == live_.end()) Evict();  // a new isolate may take the pool over its limits
+  if (!found) Evict();  // a new isolate may take the pool over its limits
   return isolate;
 }
 
@@ -276,6 +277,8 @@ void IsolatePool::Evict() {
 }
 
 void IsolatePool::Discard(std::unique_ptr<DeploymentIsolate> isolate) {
+  stats_.contexts_prepared += isolate->contexts_prepared;  // counted for good, not only while it lives
+  stats_.contexts_on_call += isolate->contexts_on_call;
   unused_.push_back(std::move(isolate));
   if (unused_.size() > kMaxUnusedIsolates) unused_.erase(unused_.begin());
 }
@@ -303,7 +306,11 @@ IsolateStats IsolatePool::stats() const {
     stats.contexts_prepared += isolate->contexts_prepared;
     stats.contexts_on_call += isolate->contexts_on_call;
   }
-  for (const auto& isolate : retired_) stats.heap_in_use_bytes += isolate->heap_in_use();
+  for (const auto& isolate : retired_) {
+    stats.heap_in_use_bytes += isolate->heap_in_use();
+    stats.contexts_prepared += isolate->contexts_prepared;
+    stats.contexts_on_call += isolate->contexts_on_call;
+  }
   if (spare_ != nullptr) stats.heap_in_use_bytes += spare_->heap_in_use();
   return stats;
 }
