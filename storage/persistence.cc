@@ -161,7 +161,7 @@ absl::Status Persistence::Write(absl::Span<const CommitWrites> commits, LeaseEpo
                                                  i_ts.Build(), i_deleted.Build(), i_table.Build(), i_doc.Build()});
   if (!written.ok()) {
     absl::Status status = written.status();
-    if (!conn->healthy()) {
+    if (!conn->healthy() || IsConnectionLost(status)) {
       // The connection broke while the statement (and so its commit) was in flight: it may or may not
       // have happened, and the caller must look (CommitExists).
       status = absl::UnavailableError(absl::StrCat("commit outcome unknown: ", status.message()));

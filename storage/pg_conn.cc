@@ -14,15 +14,21 @@
 namespace isobar::storage {
 namespace {
 
+constexpr char kConnectionLostPayload[] = "isobar.dev/pg-connection-lost";
+
 absl::Status StatusFromResult(const PGresult* result, PGconn* conn) {
   const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
   message = std::string(absl::StripTrailingAsciiWhitespace(message));
   if (message.empty()) message = PQerrorMessage(conn);
-  if (PQstatus(conn) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", message));
-  }
   absl::string_view state = sqlstate != nullptr ? sqlstate : "";
+  // Every error PostgreSQL sends carries a SQLSTATE; one without is libpq's own ("server closed the
+  // connection unexpectedly" can come before libpq marks the connection bad).
+  if (PQstatus(conn) != CONNECTION_OK || state.empty()) {
+    absl::Status lost = absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", message));
+    lost.SetPayload(kConnectionLostPayload, absl::Cord("1"));
+    return lost;
+  }
   std::string text = absl::StrCat("PostgreSQL error ", state, ": ", message);
   if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) return absl::UnavailableError(text);
   if (state == "40001" || state == "40P01") return absl::AbortedError(text);
@@ -32,6 +38,8 @@ absl::Status StatusFromResult(const PGresult* result, PGconn* conn) {
 }
 
 }  // namespace
+
+bool IsConnectionLost(const absl::Status& status) { return status.GetPayload(kConnectionLostPayload).has_value(); }
 
 PgResult::PgResult(PGresult* result) : result_(result) {}
 PgResult::PgResult(PgResult&& other) noexcept : result_(std::exchange(other.result_, nullptr)) {}

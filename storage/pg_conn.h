@@ -75,6 +75,11 @@ class PgParam {
   bool binary_ = false;
 };
 
+// Whether `status` (from PgConn) says the connection itself failed: it broke, or libpq gave up on it
+// (an error PostgreSQL did not send, so with no SQLSTATE). A statement in flight then may or may not
+// have run. Such errors are UNAVAILABLE.
+bool IsConnectionLost(const absl::Status& status);
+
 class PgConn {
  public:
   // conninfo: a libpq connection string or URI.
