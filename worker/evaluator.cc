@@ -475,9 +475,11 @@ std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(const Invocation& 
   if (classic == inv.sources.end()) return nullptr;
   const std::string key = SnapshotKey(*classic->second, inv.invoke.allow_wasm());
   std::shared_ptr<const VersionSnapshot> snapshot = snapshots_->Find(key);
-  if (snapshot == nullptr && snapshots_->Wanted(key, inv.invoke.deployment(), inv.invoke.allow_wasm(), *classic->second)) {
-    std::optional<SnapshotRequest> request = snapshots_->Take(key);  // called again before idle time: now
-    if (request.has_value()) snapshot = MakeSnapshot(*request);
+  if (snapshot == nullptr) {
+    // Called again before idle time made it: now.
+    std::optional<SnapshotRequest> now =
+        snapshots_->Wanted(key, inv.invoke.deployment(), inv.invoke.allow_wasm(), *classic->second);
+    if (now.has_value()) snapshot = MakeSnapshot(*now);
   }
   // The script must hold exactly the version's modules (a push that added one by hand to a bundle
   // would otherwise call into the script's older set).

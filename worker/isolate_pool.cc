@@ -24,6 +24,13 @@ bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String>) {
   return context->GetEmbedderData(kWasmSlot)->IsTrue();
 }
 
+void SetUpContext(v8::Local<v8::Context> context, bool wasm) {
+  v8::Isolate* isolate = context->GetIsolate();
+  context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);  // no invocation attached yet
+  context->SetEmbedderData(kWasmSlot, v8::Boolean::New(isolate, wasm));
+  if (!wasm) context->Global()->Delete(context, v8::String::NewFromUtf8Literal(isolate, "WebAssembly")).Check();
+}
+
 DeploymentIsolate::DeploymentIsolate(std::string deployment, bool wasm, const EvaluatorLimits& limits,
                                      const std::vector<ContextExtension>& extensions, CodeCache& code_cache,
                                      std::shared_ptr<const VersionSnapshot> snapshot)
@@ -88,11 +95,7 @@ std::unique_ptr<JsContext> DeploymentIsolate::NewContext() {
   if (prelude_.IsEmpty()) return nullptr;
   v8::Local<v8::Context> context = v8::Context::New(isolate_);
   v8::Context::Scope context_scope(context);
-  context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);  // no invocation attached yet
-  context->SetEmbedderData(kWasmSlot, v8::Boolean::New(isolate_, wasm_));
-  if (!wasm_) {
-    context->Global()->Delete(context, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly")).Check();
-  }
+  SetUpContext(context, wasm_);
   v8::TryCatch try_catch(isolate_);
   v8::Local<v8::Function> enter;
   if (!InstallPrelude(context, prelude_.Get(isolate_)).ToLocal(&enter)) return nullptr;
@@ -110,12 +113,7 @@ std::unique_ptr<JsContext> DeploymentIsolate::NewSnapshotContext() {
   v8::Local<v8::Context> context;
   if (!v8::Context::FromSnapshot(isolate_, 0).ToLocal(&context)) return nullptr;
   v8::Context::Scope context_scope(context);
-  context->SetAlignedPointerInEmbedderData(kInvocationSlot, nullptr);
-  context->SetEmbedderData(kWasmSlot, v8::Boolean::New(isolate_, wasm_));
-  if (!wasm_) {
-    // V8 installs WebAssembly again in every context it makes from a snapshot.
-    context->Global()->Delete(context, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly")).Check();
-  }
+  SetUpContext(context, wasm_);
   v8::Local<v8::Function> enter;
   v8::Local<v8::Object> modules;
   if (!context->GetDataFromSnapshotOnce<v8::Function>(kSnapshotEnterIndex).ToLocal(&enter) ||

@@ -35,6 +35,9 @@ class VersionSnapshot;
 
 // The isolates' WebAssembly gate: the context's kWasmSlot says whether code may compile.
 bool AllowWasm(v8::Local<v8::Context> context, v8::Local<v8::String> source);
+// A new context's embedder data (no invocation attached, the WebAssembly gate), and no WebAssembly
+// global unless `wasm` (V8 installs it in every context, those made from a snapshot included).
+void SetUpContext(v8::Local<v8::Context> context, bool wasm);
 
 // Adds globals to every new context (tests add test-only operations; production adds none).
 using ContextExtension = std::function<void(v8::Isolate*, v8::Local<v8::Context>)>;

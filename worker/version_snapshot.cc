@@ -164,9 +164,8 @@ absl::StatusOr<std::string> Create(const Module& classic, bool wasm, const Snaps
       inv.limits = &env.limits;
       inv.code_cache = &env.code_cache;
       inv.deterministic = true;
+      SetUpContext(context, wasm);
       context->SetAlignedPointerInEmbedderData(kInvocationSlot, &inv);
-      context->SetEmbedderData(kWasmSlot, v8::Boolean::New(isolate, wasm));
-      if (!wasm) context->Global()->Delete(context, v8::String::NewFromUtf8Literal(isolate, "WebAssembly")).Check();
       v8::TryCatch try_catch(isolate);
       v8::Local<v8::UnboundScript> prelude;
       env.watchdog.Arm(isolate, env.js_thread_clock, env.cpu_budget);
@@ -241,24 +240,9 @@ std::shared_ptr<const VersionSnapshot> SnapshotStore::Find(const std::string& ke
   return nullptr;
 }
 
-bool SnapshotStore::Wanted(const std::string& key, absl::string_view deployment, bool wasm, const Module& classic) {
-  if (refused_.contains(key)) return false;
-  for (const SnapshotRequest& request : waiting_) {
-    if (request.key == key) return true;
-  }
-  waiting_.push_back(SnapshotRequest{key, std::string(deployment), wasm, classic});
-  if (waiting_.size() > kMaxWaiting) waiting_.pop_front();
-  return false;
-}
-
-std::optional<SnapshotRequest> SnapshotStore::TakeWaiting() {
-  if (waiting_.empty()) return std::nullopt;
-  SnapshotRequest request = std::move(waiting_.back());  // the most recently wanted first
-  waiting_.pop_back();
-  return request;
-}
-
-std::optional<SnapshotRequest> SnapshotStore::Take(const std::string& key) {
+std::optional<SnapshotRequest> SnapshotStore::Wanted(const std::string& key, absl::string_view deployment, bool wasm,
+                                                     const Module& classic) {
+  if (refused_.contains(key)) return std::nullopt;
   for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
     if (it->key == key) {
       SnapshotRequest request = std::move(*it);
@@ -266,7 +250,16 @@ std::optional<SnapshotRequest> SnapshotStore::Take(const std::string& key) {
       return request;
     }
   }
+  waiting_.push_back(SnapshotRequest{key, std::string(deployment), wasm, classic});
+  if (waiting_.size() > kMaxWaiting) waiting_.pop_front();
   return std::nullopt;
+}
+
+std::optional<SnapshotRequest> SnapshotStore::TakeWaiting() {
+  if (waiting_.empty()) return std::nullopt;
+  SnapshotRequest request = std::move(waiting_.back());  // the most recently wanted first
+  waiting_.pop_back();
+  return request;
 }
 
 void SnapshotStore::Add(std::shared_ptr<const VersionSnapshot> snapshot, absl::Duration took) {

@@ -128,15 +128,13 @@ class SnapshotStore {
 
   // The blob of `key`, if made (most recently used from now on).
   std::shared_ptr<const VersionSnapshot> Find(const std::string& key);
-  // A call of a version with no blob: true if it should be made now (it was waiting already);
-  // otherwise it waits for idle time, unless it was refused before.
-  bool Wanted(const std::string& key, absl::string_view deployment, bool wasm,
-              const isobar::worker::v1::Module& classic);
+  // A call of a version with no blob: its request, taken out of the queue, if it should be made now
+  // (it was waiting already); otherwise it waits for idle time, unless it was refused before.
+  std::optional<SnapshotRequest> Wanted(const std::string& key, absl::string_view deployment, bool wasm,
+                                        const isobar::worker::v1::Module& classic);
   // The waiting version to make next, taken out of the queue.
   std::optional<SnapshotRequest> TakeWaiting();
   bool has_waiting() const { return !waiting_.empty(); }
-  // Takes the request for `key` out of the queue (to be made now).
-  std::optional<SnapshotRequest> Take(const std::string& key);
 
   void Add(std::shared_ptr<const VersionSnapshot> snapshot, absl::Duration took);
   void Refused(const std::string& key, absl::Duration took);
