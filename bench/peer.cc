@@ -12,9 +12,6 @@
 // SELECT over libpq; Isobar's fresh query p50 against their sum, and its throughput against
 // cores / the realm's CPU. Last line: {"bench": "peer", ...}.
 // Run: bazel run -c opt //bench:peer
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,14 +29,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "base/process.h"
 #include "bench/chat_target.h"
 #include "bench/harness.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "storage/pg_conn.h"
 #include "tests/module_bundle.h"
+#include "tests/node_server.h"
 #include "tests/supervisor_fixture.h"
 #include "worker/evaluator.h"
 #include "worker/v8_runtime.h"
@@ -126,49 +122,6 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-// The peer service, until the object goes.
-class PeerProcess {
- public:
-  absl::Status Start(const std::string& pg_conninfo, const std::string& key) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
-    SpawnOptions options;
-    options.argv = {"/usr/bin/node", testing::Runfile("bench/peer_server.js"),
-                    "--proto_dir=" + testing::Runfile("proto"), "--pg=" + pg_conninfo, "--key=" + key};
-    // Runfile("..") is <runfiles>, where @npm_deps' node_modules are.
-    std::vector<std::string> env = {"NODE_PATH=" + testing::Runfile("../npm_deps/node_modules"), "PATH=/usr/bin:/bin"};
-    options.env = env;
-    options.stdout_fd = fds[1];
-    options.parent_death_signal = SIGKILL;
-    absl::StatusOr<ChildProcess> child = Spawn(options);
-    close(fds[1]);
-    if (!child.ok()) {
-      close(fds[0]);
-      return child.status();
-    }
-    child_ = *std::move(child);
-    std::string line;
-    pollfd readable{fds[0], POLLIN, 0};
-    char c;
-    while (line.find('\n') == std::string::npos && poll(&readable, 1, 20000) == 1 && read(fds[0], &c, 1) == 1) line += c;
-    close(fds[0]);
-    absl::string_view port = absl::StripAsciiWhitespace(line);
-    if (!absl::ConsumePrefix(&port, "port ") || !absl::SimpleAtoi(port, &port_)) {
-      return absl::UnavailableError(absl::StrCat("the peer did not start: ", line));
-    }
-    return absl::OkStatus();
-  }
-  ~PeerProcess() {
-    (void)child_.Signal(SIGKILL);
-    (void)child_.Wait(absl::Seconds(5));
-  }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  ChildProcess child_;
-  int port_ = 0;
-};
-
 void AddCpu(ChatTarget& target, const std::string& scenario, const std::map<std::string, double>& before, double calls) {
   for (const auto& [process, seconds] : CpuByProcess()) {
     auto was = before.find(process);
@@ -191,9 +144,11 @@ int Main(int argc, char** argv) {
   if (absl::Status s = DeployChat(supervisor, fresh, isobar::v1::CONTEXT_POLICY_FRESH); !s.ok()) return Fail(s.ToString());
   if (absl::Status s = DeployChat(supervisor, warm, isobar::v1::CONTEXT_POLICY_WARM); !s.ok()) return Fail(s.ToString());
 
-  PeerProcess peer_process;
-  if (absl::Status s = peer_process.Start(supervisor.pg_conninfo(), peer.key); !s.ok()) return Fail(s.ToString());
-  peer.stub = isobar::v1::Functions::NewStub(grpc::CreateChannel(peer_process.address(), grpc::InsecureChannelCredentials()));
+  testing::NodeServer peer_process("bench/peer_server.js", {"--proto_dir=" + testing::Runfile("proto"),
+                                                           "--pg=" + supervisor.pg_conninfo(), "--key=" + peer.key});
+  if (peer_process.port() == 0) return Fail("the peer did not start");
+  peer.stub = isobar::v1::Functions::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", peer_process.port()),
+                                                                 grpc::InsecureChannelCredentials()));
   {
     absl::StatusOr<std::unique_ptr<storage::PgConn>> conn = storage::PgConn::Connect(supervisor.pg_conninfo());
     if (!conn.ok()) return Fail(conn.status().ToString());

@@ -14,10 +14,23 @@
 namespace isobar::testing {
 
 NodeServer::NodeServer(const std::string& script) {
+  Start({"/usr/bin/node", Runfile(absl::StrCat("tests/clients/", script))}, std::nullopt);
+}
+
+NodeServer::NodeServer(const std::string& runfile, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/node", Runfile(runfile)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // Runfile("..") is <runfiles>, where @npm_deps' node_modules are.
+  Start(std::move(argv), std::vector<std::string>{"NODE_PATH=" + Runfile("../npm_deps/node_modules"), "PATH=/usr/bin:/bin"});
+}
+
+void NodeServer::Start(std::vector<std::string> argv, std::optional<std::vector<std::string>> env) {
+  const std::string script = argv[1];
   int fds[2];
   EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
   SpawnOptions options;
-  options.argv = {"/usr/bin/node", Runfile(absl::StrCat("tests/clients/", script))};
+  options.argv = std::move(argv);
+  options.env = std::move(env);
   options.stdout_fd = fds[1];
   options.parent_death_signal = SIGKILL;
   absl::StatusOr<ChildProcess> child = Spawn(options);

@@ -4,7 +4,9 @@
 #ifndef ISOBAR_TESTS_NODE_SERVER_H_
 #define ISOBAR_TESTS_NODE_SERVER_H_
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "base/process.h"
@@ -15,6 +17,9 @@ class NodeServer {
  public:
   // `script`: a path under tests/clients/.
   explicit NodeServer(const std::string& script);
+  // Any script of the runfiles (`runfile`, as for Runfile()) with `args`, finding npm packages in
+  // @npm_deps (NODE_PATH).
+  NodeServer(const std::string& runfile, const std::vector<std::string>& args);
   ~NodeServer();
   NodeServer(const NodeServer&) = delete;
   NodeServer& operator=(const NodeServer&) = delete;
@@ -24,6 +29,8 @@ class NodeServer {
   std::string url(absl::string_view path = "") const;
 
  private:
+  void Start(std::vector<std::string> argv, std::optional<std::vector<std::string>> env);
+
   ChildProcess child_;
   int port_ = 0;
 };
