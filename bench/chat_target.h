@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
+#include "isobar/worker/v1/worker.pb.h"
 #include "storage/convex_json.h"
 #include "tests/supervisor_fixture.h"
 
@@ -68,6 +69,24 @@ inline absl::Status DeployChat(testing::SupervisorProcess& supervisor, ChatTarge
     for (const storage::Value& id : parsed->array()) target.get_args.push_back(absl::StrCat(R"({"id":")", id.string(), R"("})"));
   }
   return absl::OkStatus();
+}
+
+// The worker's Invoke of the chat app's messages:get (`bundle`: tests/apps/chat.modules), for the
+// benchmarks that run the engine in process (bench/isolate, bench/peer's raw fresh realm).
+inline worker::v1::Invoke ChatGetInvoke(uint64_t id, const std::vector<worker::v1::Module>& bundle,
+                                        worker::v1::Invoke::ContextPolicy policy) {
+  worker::v1::Invoke invoke;
+  invoke.set_invocation_id(id);
+  invoke.set_deployment("chat");
+  invoke.set_context_policy(policy);
+  invoke.set_cpu_budget_ms(1000);
+  worker::v1::FunctionCall* call = invoke.mutable_function();
+  call->set_kind(worker::v1::FunctionCall::QUERY);
+  call->set_module_path("messages.js");
+  call->set_export_name("get");
+  call->set_args_json(R"([{"id":"x"}])");
+  for (const worker::v1::Module& module : bundle) *call->add_modules() = module;
+  return invoke;
 }
 
 }  // namespace isobar::bench

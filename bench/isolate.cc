@@ -22,6 +22,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "bench/chat_target.h"
 #include "bench/harness.h"
 #include "v8-context.h"
 #include "v8-function.h"
@@ -86,17 +87,7 @@ absl::StatusOr<std::vector<double>> AppQuery(worker::Watchdog& watchdog, bool sn
   worker::Evaluator evaluator(host, watchdog, {}, limits);
   uint64_t next_id = 0;
   auto run = [&](worker::v1::Invoke::ContextPolicy policy) -> absl::StatusOr<double> {
-    worker::v1::Invoke invoke;
-    invoke.set_invocation_id(++next_id);
-    invoke.set_deployment("chat");
-    invoke.set_context_policy(policy);
-    invoke.set_cpu_budget_ms(1000);
-    worker::v1::FunctionCall* call = invoke.mutable_function();
-    call->set_kind(worker::v1::FunctionCall::QUERY);
-    call->set_module_path("messages.js");
-    call->set_export_name("get");
-    call->set_args_json(R"([{"id":"x"}])");
-    for (const worker::v1::Module& module : *bundle) *call->add_modules() = module;
+    worker::v1::Invoke invoke = ChatGetInvoke(++next_id, *bundle, policy);
     absl::Time t0 = absl::Now();
     worker::InvocationResult r = evaluator.Run(std::move(invoke));
     const double us = absl::ToDoubleMicroseconds(absl::Now() - t0);

@@ -94,16 +94,7 @@ absl::StatusOr<std::pair<double, double>> RawFreshRealm(const char* argv0) {
   worker::Evaluator evaluator(host, watchdog, {}, limits);
   std::vector<double> wall, cpu;
   for (int i = 0; i < 320; ++i) {
-    worker::v1::Invoke invoke;
-    invoke.set_invocation_id(i + 1);
-    invoke.set_deployment("chat");
-    invoke.set_cpu_budget_ms(1000);
-    worker::v1::FunctionCall* call = invoke.mutable_function();
-    call->set_kind(worker::v1::FunctionCall::QUERY);
-    call->set_module_path("messages.js");
-    call->set_export_name("get");
-    call->set_args_json(R"([{"id":"x"}])");
-    for (const worker::v1::Module& module : *bundle) *call->add_modules() = module;
+    worker::v1::Invoke invoke = ChatGetInvoke(i + 1, *bundle, worker::v1::Invoke::FRESH);
     const absl::Time t0 = absl::Now();
     const double c0 = ThreadCpuUs();
     worker::InvocationResult r = evaluator.Run(std::move(invoke));
