@@ -30,7 +30,15 @@ absl::Status StatusFromResult(const PGresult* result, PGconn* conn) {
     return lost;
   }
   std::string text = absl::StrCat("PostgreSQL error ", state, ": ", message);
-  if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) return absl::UnavailableError(text);
+  // Connection exceptions (08) and the server ending the session (57P01 admin shutdown, 57P02 crash
+  // shutdown, ...) can cut a statement after its commit: a fast shutdown ends a commit waiting for a
+  // synchronous standby with 57P01 although it "has already committed locally". So they are lost
+  // connections too, whatever libpq's state says yet.
+  if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) {
+    absl::Status lost = absl::UnavailableError(text);
+    lost.SetPayload(kConnectionLostPayload, absl::Cord("1"));
+    return lost;
+  }
   if (state == "40001" || state == "40P01") return absl::AbortedError(text);
   if (state == "23505") return absl::AlreadyExistsError(text);
   if (state == "57014") return absl::DeadlineExceededError(text);

@@ -75,9 +75,10 @@ class PgParam {
   bool binary_ = false;
 };
 
-// Whether `status` (from PgConn) says the connection itself failed: it broke, or libpq gave up on it
-// (an error PostgreSQL did not send, so with no SQLSTATE). A statement in flight then may or may not
-// have run. Such errors are UNAVAILABLE.
+// Whether `status` (from PgConn) says the connection itself failed: it broke, libpq gave up on it (an
+// error PostgreSQL did not send, so with no SQLSTATE), or the server ended the session (SQLSTATE class
+// 08 or 57P, e.g. a shutdown). A statement in flight then may or may not have committed. Such errors
+// are UNAVAILABLE.
 bool IsConnectionLost(const absl::Status& status);
 
 class PgConn {

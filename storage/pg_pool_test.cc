@@ -1,6 +1,9 @@
 // PgPool against a real PostgreSQL: a stalled database gives bounded waits, never a stuck thread.
 #include "storage/pg_pool.h"
 
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/pg_testing.h"
 
@@ -8,6 +11,37 @@ namespace isobar::storage {
 namespace {
 
 using testing::SharedPostgres;
+
+TEST(PgConnTest, ASessionEndedByTheServerIsALostConnectionEvenAfterItsCommit) {
+  absl::StatusOr<std::unique_ptr<PgConn>> admin = PgConn::Connect(SharedPostgres().conninfo());
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  absl::StatusOr<std::unique_ptr<PgConn>> writer = PgConn::Connect(SharedPostgres().conninfo());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*admin)->Exec("CREATE TABLE pg_conn_test_cut (v int)").ok());
+  // An error PostgreSQL reports about the statement is not a lost connection.
+  absl::StatusOr<PgResult> bad = (*writer)->Exec("SELECT 1 / 0");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal) << bad.status();
+  EXPECT_FALSE(IsConnectionLost(bad.status()));
+
+  absl::StatusOr<std::unique_ptr<testing::StalledCommits>> stalled = testing::StalledCommits::Start(**admin);
+  ASSERT_TRUE(stalled.ok()) << stalled.status();
+  ASSERT_TRUE((*stalled)->AwaitTakenBy(**writer, absl::Seconds(30)).ok());
+  absl::Status cut;
+  std::thread insert([&] { cut = (*writer)->Exec("INSERT INTO pg_conn_test_cut VALUES (1)").status(); });
+  absl::StatusOr<int> pid = (*stalled)->AwaitStalledCommit(absl::Seconds(30));
+  if (pid.ok()) {
+    EXPECT_TRUE((*admin)->Exec(absl::StrCat("SELECT pg_terminate_backend(", *pid, ")")).ok());
+  }
+  EXPECT_TRUE((*stalled)->Release().ok());  // (lets the insert through if it was not cut)
+  insert.join();
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  EXPECT_EQ(cut.code(), absl::StatusCode::kUnavailable) << cut;
+  EXPECT_TRUE(IsConnectionLost(cut)) << cut;
+  // And yet it committed: the caller must look.
+  absl::StatusOr<PgResult> rows = (*admin)->Exec("SELECT count(*) FROM pg_conn_test_cut");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->GetInt(0, 0), 1);
+}
 
 TEST(PgPoolTest, LeasedConnectionsComeBackAndAreReused) {
   PgPool pool(SharedPostgres().conninfo(), 1);

@@ -29,6 +29,7 @@
 #include "storage/value.h"
 #include "storage/embedded_postgres.h"
 #include "storage/pg_conn.h"
+#include "storage/pg_testing.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -316,31 +317,28 @@ TEST(PostgresOutageTest, AnExternalPostgresStoppedAndStartedLosesNothing) {
   SupervisorProcess supervisor({.workers = 2, .extra_args = {"--postgres-url=" + (*pg)->conninfo()}});
   absl::Status started = supervisor.Start();
   ASSERT_TRUE(started.ok()) << started;
-  // The third stop comes while commits are in flight (a lock holds their statements) and lasts past
-  // the clients' deadlines: they hear OUTCOME_UNKNOWN, and their retries by key must apply once.
-  std::unique_ptr<storage::PgConn> locker;
+  // The third stop comes while commits have committed and wait for a synchronous standby that never
+  // answers (a stalled replica): the shutdown cuts them after their commit. It lasts past the
+  // clients' deadlines, so they hear OUTCOME_UNKNOWN, and their retries by key must find them applied.
   ThreeOutagesUnderLoad(
       supervisor, "stop-start-external",
       [&](int round, PairLoad&) {
         if (round == 3) {
-          absl::StatusOr<std::unique_ptr<storage::PgConn>> conn = storage::PgConn::Connect((*pg)->conninfo());
-          ASSERT_TRUE(conn.ok()) << conn.status();
-          locker = *std::move(conn);
-          ASSERT_TRUE(locker->Exec("BEGIN").ok());
-          ASSERT_TRUE(locker->Exec("LOCK TABLE isobar.documents IN ACCESS EXCLUSIVE MODE").ok());
-          for (;;) {  // until a commit's statement waits on the lock
-            absl::StatusOr<storage::PgResult> waiting =
-                locker->Exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
-            ASSERT_TRUE(waiting.ok()) << waiting.status();
-            if (waiting->GetInt(0, 0) > 0) break;
-          }
+          absl::StatusOr<std::unique_ptr<storage::PgConn>> admin = storage::PgConn::Connect((*pg)->conninfo());
+          ASSERT_TRUE(admin.ok()) << admin.status();
+          absl::StatusOr<std::unique_ptr<storage::testing::StalledCommits>> stalled =
+              storage::testing::StalledCommits::Start(**admin);
+          ASSERT_TRUE(stalled.ok()) << stalled.status();
+          absl::StatusOr<int> waiting = (*stalled)->AwaitStalledCommit(absl::Seconds(30));
+          // Reset on disk only, so the restart is normal and the stalled commits stay stalled.
+          ASSERT_TRUE((*stalled)->Release(/*reload=*/false).ok());
+          ASSERT_TRUE(waiting.ok()) << waiting.status() << "\n" << supervisor.log();
         }
         ASSERT_TRUE((*pg)->Stop().ok());
       },
       [&](int round, PairLoad& load) {
         if (round == 3) {
           EXPECT_TRUE(load.AwaitUnknown()) << "no client heard OUTCOME_UNKNOWN";
-          locker.reset();
         }
         pg = storage::EmbeddedPostgres::Start(pg_options);
         ASSERT_TRUE(pg.ok()) << pg.status();
