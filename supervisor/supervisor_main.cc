@@ -101,7 +101,7 @@ struct Config {
   std::string file_dir;
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
-  bool snapshots = false;     // workers copy fresh contexts from a snapshot per code version
+  bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
   int history_hours = 24;
   int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
@@ -269,7 +269,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // strict is kill mode that also insists on every namespace; off runs workers with no sandbox at all.
   pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox == "strict" ? "kill" : config.sandbox)};
   if (config.worker_source_mb >= 0) pool_options.worker_args.push_back(absl::StrCat("--module-source-mb=", config.worker_source_mb));
-  if (config.snapshots) pool_options.worker_args.push_back("--version-snapshots=true");
+  pool_options.worker_args.push_back(absl::StrCat("--version-snapshots=", config.snapshots ? "true" : "false"));
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
   pool_options.cgroup_limits = config.sandbox != "off";
@@ -538,9 +538,9 @@ int main(int argc, char** argv) {
   flags.Int("worker-source-mb", &config.worker_source_mb,
             "module sources each worker keeps, so Invokes need not carry them (default 256)");
   flags.Bool("snapshots", &config.snapshots,
-             "EXPERIMENTAL: workers give fresh calls copies of a V8 startup snapshot per code version, made from "
-             "the classic script the bundler pushes; copies do not yet keep every guarantee of the fresh policy "
-             "(worker/version_snapshot.h). Default false: every fresh call evaluates its ES modules");
+             "workers give fresh calls copies of a V8 startup snapshot per code version, made from the classic "
+             "script the bundler pushes, when its modules' top-level code allows (worker/version_snapshot.h); "
+             "false: every fresh call evaluates its ES modules (default true)");
   flags.Int("history-hours", &config.history_hours,
             "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
   flags.Int("deployment-idle-seconds", &config.deployment_idle_seconds,

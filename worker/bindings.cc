@@ -301,6 +301,7 @@ v8::MaybeLocal<v8::Function> InstallPrelude(v8::Local<v8::Context> context, v8::
 bool EnterInvocation(v8::Local<v8::Context> context, v8::Local<v8::Function> enter, bool deterministic, uint64_t seed,
                      double unix_time_ms) {
   v8::Isolate* isolate = context->GetIsolate();
+  v8::HandleScope handle_scope(isolate);  // the parameters are garbage once the call returns
   v8::Local<v8::Object> params = v8::Object::New(isolate);
   // Data properties: user code may have put setters on Object.prototype.
   bool ok = true;

@@ -66,8 +66,7 @@ struct EvaluatorLimits {
   // The worker-wide V8 code cache, keyed by module SHA-256.
   size_t max_code_cache_bytes = 64u << 20;
   // Startup snapshots per code version (version_snapshot.h), and the blobs kept (about 1 MB each).
-  // Off by default: copies do not yet keep the fresh policy's guarantee (version_snapshot.h, Known).
-  bool version_snapshots = false;
+  bool version_snapshots = true;
   size_t max_snapshot_bytes = 64u << 20;
 };
 

@@ -115,6 +115,7 @@ class DeploymentIsolate {
   bool heap_exhausted() const { return heap_exhausted_; }
   // ArrayBuffer allocations the isolate's budget refused so far.
   uint64_t array_buffer_refusals() const { return allocator_->refusals(); }
+  size_t array_buffer_bytes() const { return allocator_->used(); }  // held now, garbage included
 
   int active = 0;        // invocations using the isolate
   bool retiring = false;

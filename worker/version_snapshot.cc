@@ -1,12 +1,15 @@
 #include "worker/version_snapshot.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 #include <vector>
 
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/sha256.h"
 #include "v8-container.h"
@@ -17,6 +20,7 @@
 #include "v8-local-handle.h"
 #include "v8-microtask-queue.h"
 #include "v8-primitive.h"
+#include "v8-profiler.h"
 #include "v8-script.h"
 #include "worker/bindings.h"
 #include "worker/host_calls.h"
@@ -56,6 +60,25 @@ absl::btree_set<std::string> GlobalNames(v8::Local<v8::Context> context) {
   return names;
 }
 
+// What top-level code can tell about its realm without calling anything: the global object's own
+// property names (symbols left out) and Error's (stackTraceLimit), as "Error.<name>".
+absl::btree_set<std::string> RealmShape(v8::Local<v8::Context> context) {
+  absl::btree_set<std::string> names = GlobalNames(context);
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Value> error;
+  v8::Local<v8::Array> keys;
+  if (context->Global()->Get(context, NewString(isolate, "Error")).ToLocal(&error) && error->IsObject() &&
+      error.As<v8::Object>()
+          ->GetOwnPropertyNames(context, static_cast<v8::PropertyFilter>(v8::ALL_PROPERTIES | v8::SKIP_SYMBOLS))
+          .ToLocal(&keys)) {
+    for (uint32_t i = 0; i < keys->Length(); ++i) {
+      v8::Local<v8::Value> key;
+      if (keys->Get(context, i).ToLocal(&key)) names.insert(absl::StrCat("Error.", ToUtf8(isolate, key)));
+    }
+  }
+  return names;
+}
+
 // Math.random() as the context has it now.
 std::optional<double> NextRandom(v8::Local<v8::Context> context) {
   v8::Isolate* isolate = context->GetIsolate();
@@ -71,10 +94,22 @@ std::optional<double> NextRandom(v8::Local<v8::Context> context) {
 }
 
 // Runs the script in `context` (entered, with `enter` called) and checks what its top-level code did;
-// its modules object (the global removed) when it may be kept.
+// its modules object (the global removed) when it may be kept. `shape` is the realm's shape before the
+// script: recorded when empty (the trial), else required (the snapshot's isolate must offer the same
+// realm, or the trial's verdict would not hold there).
 absl::StatusOr<v8::Local<v8::Object>> RunScript(v8::Local<v8::Context> context, v8::Local<v8::Function> enter,
-                                                const Module& classic, Invocation& inv, RefusingHostCalls& host) {
+                                                const Module& classic, Invocation& inv, RefusingHostCalls& host,
+                                                absl::btree_set<std::string>& shape) {
   v8::Isolate* isolate = context->GetIsolate();
+  const absl::btree_set<std::string> now = RealmShape(context);
+  if (shape.empty()) {
+    shape = now;
+  } else if (shape != now) {
+    std::vector<std::string> differences;
+    std::set_symmetric_difference(shape.begin(), shape.end(), now.begin(), now.end(), std::back_inserter(differences));
+    return absl::InternalError(absl::StrCat("the snapshot isolate's realm differs from the trial's: ",
+                                            absl::StrJoin(differences, ", ")));
+  }
   const absl::btree_set<std::string> before = GlobalNames(context);
   v8::ScriptOrigin origin(isolate, NewString(isolate, absl::StrCat("convex:/", kClassicBundlePath)));
   v8::ScriptCompiler::Source source(NewString(isolate, classic.source()), origin);
@@ -107,8 +142,61 @@ absl::StatusOr<v8::Local<v8::Object>> RunScript(v8::Local<v8::Context> context, 
   return modules.As<v8::Object>();
 }
 
+// The ids of the objects in the isolate's heap now, numbers included (V8 keeps an object's id from one
+// heap snapshot to the next). Runs a full garbage collection first.
+absl::flat_hash_set<v8::SnapshotObjectId> HeapObjectIds(v8::Isolate* isolate) {
+  absl::flat_hash_set<v8::SnapshotObjectId> ids;
+  const v8::HeapSnapshot* heap = isolate->GetHeapProfiler()->TakeHeapSnapshot(
+      nullptr, nullptr, /*treat_global_objects_as_roots=*/true, /*capture_numeric_value=*/true);
+  ids.reserve(static_cast<size_t>(heap->GetNodesCount()));
+  for (int i = 0; i < heap->GetNodesCount(); ++i) ids.insert(heap->GetNode(i)->GetId());
+  const_cast<v8::HeapSnapshot*>(heap)->Delete();
+  return ids;
+}
+
+// The name of an object's property that now holds a heap number (a fractional or large number) that
+// was not there in `before`, or belongs to an object that was not; nullopt if none does. V8 10.2 writes a new value of a number
+// field into the field's box in place, and a snapshot keeps every heap number in its shared part: a
+// copy changing `state.x` from 0.5 would change it for every later copy. (Conservative: a number in a
+// dictionary-mode object or a frozen one is refused too.)
+std::optional<std::string> NumberPropertyAdded(v8::Isolate* isolate,
+                                               const absl::flat_hash_set<v8::SnapshotObjectId>& before) {
+  const v8::HeapSnapshot* heap = isolate->GetHeapProfiler()->TakeHeapSnapshot(
+      nullptr, nullptr, /*treat_global_objects_as_roots=*/true, /*capture_numeric_value=*/true);
+  std::optional<std::string> added;
+  for (int i = 0; i < heap->GetNodesCount() && !added.has_value(); ++i) {
+    const v8::HeapGraphNode* node = heap->GetNode(i);
+    for (int j = 0; j < node->GetChildrenCount(); ++j) {
+      const v8::HeapGraphEdge* edge = node->GetChild(j);
+      const v8::HeapGraphNode* value = edge->GetToNode();
+      // (Small integers show as nodes too, named "smi number": they are never boxed.)
+      if (edge->GetType() == v8::HeapGraphEdge::kProperty && value->GetType() == v8::HeapGraphNode::kHeapNumber &&
+          ToUtf8(isolate, value->GetName()) != "smi number" &&
+          (!before.contains(node->GetId()) || !before.contains(value->GetId()))) {
+        added = ToUtf8(isolate, edge->GetName());
+        break;
+      }
+    }
+  }
+  const_cast<v8::HeapSnapshot*>(heap)->Delete();
+  return added;
+}
+
+// V8 leaves these out of a context in an isolate that makes a snapshot, and adds them to every
+// context copied from one: the trial imports without them, as the snapshot's isolate will.
+bool WithoutSnapshotlessGlobals(v8::Local<v8::Context> context) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::Local<v8::Object> global = context->Global();
+  v8::Local<v8::Value> error;
+  return global->Delete(context, NewString(isolate, "SharedArrayBuffer")).FromMaybe(false) &&
+         global->Delete(context, NewString(isolate, "Atomics")).FromMaybe(false) &&
+         global->Get(context, NewString(isolate, "Error")).ToLocal(&error) && error->IsObject() &&
+         error.As<v8::Object>()->Delete(context, NewString(isolate, "stackTraceLimit")).FromMaybe(false);
+}
+
 // 1. The trial, in a throwaway isolate with the deployment's limits.
-absl::Status Trial(const Module& classic, bool wasm, const SnapshotEnvironment& env) {
+absl::Status Trial(const Module& classic, bool wasm, const SnapshotEnvironment& env,
+                   absl::btree_set<std::string>& shape) {
   static const std::vector<ContextExtension>* const kNoExtensions = new std::vector<ContextExtension>;
   DeploymentIsolate isolate("", wasm, env.limits, *kNoExtensions, env.code_cache);
   RefusingHostCalls host;
@@ -119,16 +207,36 @@ absl::Status Trial(const Module& classic, bool wasm, const SnapshotEnvironment& 
   inv.isolate = &isolate;
   inv.context = isolate.TakeContext(ContextPolicy::kFresh, "", /*deterministic=*/true, /*from_snapshot=*/false);
   if (inv.context == nullptr) return absl::InternalError("the runtime prelude failed to start");
+  absl::flat_hash_set<v8::SnapshotObjectId> heap_before;
+  size_t buffers_before = 0;
+  {
+    v8::Isolate::Scope isolate_scope(isolate.isolate());
+    v8::HandleScope handle_scope(isolate.isolate());
+    heap_before = HeapObjectIds(isolate.isolate());  // (after a full collection)
+    buffers_before = isolate.array_buffer_bytes();
+  }
   absl::Status outcome;
   {
     JsTurn turn(inv, env.watchdog, env.js_thread_clock, env.cpu_budget);
     v8::Local<v8::Function> enter = inv.context->enter.Get(isolate.isolate());
-    if (!EnterInvocation(turn.context(), enter, /*deterministic=*/true, kSeed, kTime)) {
+    if (!EnterInvocation(turn.context(), enter, /*deterministic=*/true, kSeed, kTime) ||
+        !WithoutSnapshotlessGlobals(turn.context())) {
       outcome = absl::InternalError("the runtime prelude failed to enter");
     } else {
-      outcome = RunScript(turn.context(), enter, classic, inv, host).status();
+      // (Its modules stay in a handle.)
+      outcome = RunScript(turn.context(), enter, classic, inv, host, shape).status();
     }
     if (turn.End() || isolate.heap_exhausted()) outcome = Refuse("ran out of time or memory");
+    if (outcome.ok()) {
+      if (std::optional<std::string> property = NumberPropertyAdded(isolate.isolate(), heap_before)) {
+        outcome = Refuse(absl::StrCat("keeps a fractional or large number in an object's property (\"", *property,
+                                      "\"; this V8 would share it between copies)"));
+      }
+    }
+    // A copy allocates the snapshot's ArrayBuffers again, and V8 aborts if the isolate's cap refuses one.
+    if (outcome.ok() && isolate.array_buffer_bytes() > buffers_before) {
+      outcome = Refuse("keeps ArrayBuffer memory");
+    }
   }
   // The snapshot's isolate cannot cap ArrayBuffers (V8 gives it its own allocator): code that met the
   // cap here, even if it caught the RangeError, would allocate there what it could not here.
@@ -141,7 +249,7 @@ absl::Status Trial(const Module& classic, bool wasm, const SnapshotEnvironment& 
 
 // 2. The blob, from an isolate used for nothing else; the modules' paths in `paths`.
 absl::StatusOr<std::string> Create(const Module& classic, bool wasm, const SnapshotEnvironment& env,
-                                   std::vector<std::string>& paths) {
+                                   absl::btree_set<std::string>& shape, std::vector<std::string>& paths) {
   v8::SnapshotCreator creator(BindingReferences());
   v8::Isolate* isolate = creator.GetIsolate();
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
@@ -173,7 +281,7 @@ absl::StatusOr<std::string> Create(const Module& classic, bool wasm, const Snaps
           !EnterInvocation(context, enter, /*deterministic=*/true, kSeed, kTime)) {
         outcome = absl::InternalError("the runtime prelude failed to start in the snapshot isolate");
       } else {
-        absl::StatusOr<v8::Local<v8::Object>> evaluated = RunScript(context, enter, classic, inv, host);
+        absl::StatusOr<v8::Local<v8::Object>> evaluated = RunScript(context, enter, classic, inv, host, shape);
         if (evaluated.ok()) modules = *evaluated;
         outcome = evaluated.status();
         v8::Local<v8::Array> keys;
@@ -222,10 +330,11 @@ absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const
   if (!Sha256Matches(classic.source(), classic.sha256())) {
     return absl::DataLossError(absl::StrCat("module ", kClassicBundlePath, " does not match its SHA-256"));
   }
-  absl::Status trial = Trial(classic, wasm, env);
+  absl::btree_set<std::string> shape;
+  absl::Status trial = Trial(classic, wasm, env, shape);
   if (!trial.ok()) return trial;
   std::vector<std::string> paths;
-  absl::StatusOr<std::string> blob = Create(classic, wasm, env, paths);
+  absl::StatusOr<std::string> blob = Create(classic, wasm, env, shape, paths);
   if (!blob.ok()) return blob.status();
   return std::make_shared<const VersionSnapshot>(SnapshotKey(classic, wasm), *std::move(blob), std::move(paths));
 }

@@ -12,29 +12,31 @@
 //
 // Making a blob (MakeVersionSnapshot):
 //   1. a trial: the script runs in a new context of a throwaway isolate with the deployment's limits
-//      (heap, ArrayBuffers, the CPU watchdog) and no invocation's data: it must finish, call no host
-//      function (process.env, the database), read neither the clock nor randomness, log nothing,
-//      leave no promise pending or rejected, add or remove no global but __isobarModules, and have
-//      no ArrayBuffer allocation refused (the creator isolate's allocator cannot be capped: code that
-//      caught the refusal here would get the memory there);
-//   2. the same in a SnapshotCreator isolate used for nothing else, checked again, and its blob.
+//      (heap, ArrayBuffers, the CPU watchdog) and no invocation's data, in the realm the snapshot's
+//      isolate offers (without SharedArrayBuffer, Atomics and Error.stackTraceLimit, which V8 adds to
+//      copies only). It must finish, call no host function (process.env, the database), read neither
+//      the clock nor randomness, log nothing, leave no promise pending or rejected, add or remove no
+//      global but __isobarModules, have no ArrayBuffer allocation refused (the creator isolate's
+//      allocator cannot be capped: code that caught the refusal here would get the memory there), and
+//      keep, once it is done, no ArrayBuffer memory (a copy allocates it again, and V8 aborts if the
+//      isolate's cap refuses it) and no heap number in an object's property that it made (found in
+//      a heap snapshot: V8 10.2 writes a number field's new value into its box in place, and a
+//      snapshot keeps every box in its part shared by all copies, so `state.x += 0.5` in one call
+//      would reach the next);
+//   2. the same in a SnapshotCreator isolate used for nothing else, whose realm must have the trial's
+//      shape (global and Error property names), checked again, and its blob.
+// Math.random, Date, WeakRef, FinalizationRegistry, fetch and the timers are stable functions that ask
+// the current invocation (runtime-js/src/determinism.js), so code that took them at module scope gets
+// the call's, not the snapshot's fixed seed and time.
 // Blobs never leave the worker that made them (another process would have to trust their bytes).
 //
 // SnapshotStore keeps them per worker, bounded by bytes (LRU); a version is made when the worker is
 // idle after its first call, or at its second call if it is still waiting by then.
 //
-// Known (why EvaluatorLimits::version_snapshots and the supervisor's --snapshots are off by default;
-// found by an adversarial review, reproduced by the DISABLED_ tests in version_snapshot_test.cc):
-//   - V8 10.2 keeps HeapNumbers in the startup object cache, shared by every copy in an isolate: a
-//     module-scope {x: 0.5} that a call changes is seen changed by the next call;
-//   - Math.random, Date and Date.now captured at module scope (lodash does) are the snapshot's
-//     deterministic ones, with a fixed seed and time, even in actions;
-//   - the SnapshotCreator isolate differs from the trial's (no SharedArrayBuffer/Atomics/WebAssembly,
-//     no Error.stackTraceLimit, no caps on heap or ArrayBuffers): code that tells them apart can make
-//     the creator allocate what the trial could not, and V8 aborts on some of it;
-//   - ArrayBuffers held by the snapshot are allocated again in every copy, and V8 aborts when the
-//     isolate's cap refuses one; the classic script runs in sloppy mode; every module's top-level
-//     code runs, not only the called module's imports.
+// Known: the creator isolate has no heap cap (V8 configures it itself); it runs the trial's
+// deterministic code in a realm of the same shape, so it allocates what the trial did within its caps.
+// Every module's top-level code runs into the one realm, not only the called module's imports: a
+// module that changes a builtin at import (a polyfill) changes it for every function of its version.
 #ifndef ISOBAR_WORKER_VERSION_SNAPSHOT_H_
 #define ISOBAR_WORKER_VERSION_SNAPSHOT_H_
 

@@ -10,21 +10,13 @@ const realFillRandom = fillRandom;
 const RealWeakRef = globalThis.WeakRef;
 const RealFinalizationRegistry = globalThis.FinalizationRegistry;
 
-class StrongWeakRef {
-  #target;
-  constructor(target) {
-    this.#target = target;
-  }
-  deref() {
-    return this.#target;
-  }
-}
-class NoFinalizationRegistry {
-  register() {}
-  unregister() {
-    return false;
-  }
-}
+// The globals that differ between deterministic calls (queries, mutations) and actions are installed
+// once, as stable functions that ask the current invocation: code that took one at module scope
+// (`const now = Date.now`, as lodash does) gets the call's behaviour, in a reused context and in a
+// context copied from a snapshot made while the modules were imported.
+let deterministic = false;
+let currentRandom = realRandom;
+let fixedNow = 0;
 // As on Convex, a timer in a query or mutation fails the function even where the call is caught: the
 // refusal is a rejection nobody can handle.
 const refusedTimer = (what) => () => {
@@ -120,6 +112,78 @@ function clearTimer(id) {
 }
 define(globalThis, "clearTimeout", clearTimer);
 define(globalThis, "clearInterval", clearTimer);
+const refusedSetTimeout = refusedTimer("setTimeout");
+const refusedSetInterval = refusedTimer("setInterval");
+define(globalThis, "setTimeout", {
+  setTimeout(callback, delay, ...args) {
+    return deterministic ? refusedSetTimeout() : actionSetTimeout(callback, delay, ...args);
+  },
+}.setTimeout);
+define(globalThis, "setInterval", {
+  setInterval(callback, delay, ...args) {
+    return deterministic ? refusedSetInterval() : actionSetInterval(callback, delay, ...args);
+  },
+}.setInterval);
+define(globalThis, "fetch", {
+  fetch(input, init = undefined) {
+    return deterministic ? refusedFetch() : actionFetch(input, init);
+  },
+}.fetch);
+
+define(Math, "random", {
+  random() {
+    return currentRandom();
+  },
+}.random);
+
+// Date.now() and new Date() read the invocation's fixed time in deterministic calls; other forms are
+// untouched.
+const StableDate = function Date(...args) {
+  if (!deterministic) return new.target === undefined ? RealDate() : Reflect.construct(RealDate, args, new.target);
+  if (new.target === undefined || args.length === 0) native.observedTime();
+  if (new.target === undefined) return new RealDate(fixedNow).toString();
+  return Reflect.construct(RealDate, args.length === 0 ? [fixedNow] : args, new.target);
+};
+Object.setPrototypeOf(StableDate, RealDate);
+Object.defineProperty(StableDate, "length", { value: RealDate.length });
+StableDate.prototype = RealDate.prototype;
+define(StableDate, "now", {
+  now() {
+    if (!deterministic) return RealDate.now();
+    native.observedTime();
+    return fixedNow;
+  },
+}.now);
+define(RealDate.prototype, "constructor", StableDate);
+define(globalThis, "Date", StableDate);
+
+// Garbage collection must not show through in deterministic calls: a WeakRef made in one holds its
+// target as long as the WeakRef lives (a WeakMap entry keyed by the ref), and finalization callbacks
+// are dropped while a deterministic call runs.
+if (RealWeakRef !== undefined) {
+  const heldByRef = new WeakMap();
+  const StableWeakRef = function WeakRef(target) {
+    if (new.target === undefined) throw new TypeError("Constructor WeakRef requires 'new'");
+    const ref = Reflect.construct(RealWeakRef, [target], new.target);
+    if (deterministic) heldByRef.set(ref, target);
+    return ref;
+  };
+  Object.defineProperty(StableWeakRef, "length", { value: 1 });
+  StableWeakRef.prototype = RealWeakRef.prototype;
+  define(RealWeakRef.prototype, "constructor", StableWeakRef);
+  define(globalThis, "WeakRef", StableWeakRef);
+}
+if (RealFinalizationRegistry !== undefined) {
+  const StableFinalizationRegistry = function FinalizationRegistry(cleanup) {
+    if (new.target === undefined) throw new TypeError("Constructor FinalizationRegistry requires 'new'");
+    const callback = typeof cleanup === "function" ? (held) => deterministic || cleanup(held) : cleanup;
+    return Reflect.construct(RealFinalizationRegistry, [callback], new.target);
+  };
+  Object.defineProperty(StableFinalizationRegistry, "length", { value: 1 });
+  StableFinalizationRegistry.prototype = RealFinalizationRegistry.prototype;
+  define(RealFinalizationRegistry.prototype, "constructor", StableFinalizationRegistry);
+  define(globalThis, "FinalizationRegistry", StableFinalizationRegistry);
+}
 
 function enterInvocation(params) {
   timers.clear();  // console.time's timers last one request
@@ -127,18 +191,12 @@ function enterInvocation(params) {
   timerQueue.length = 0;
   wakeAt = Infinity;
   runningTimers = false;
-  deterministicCrypto = Boolean(params.deterministic);
+  deterministic = Boolean(params.deterministic);
+  deterministicCrypto = deterministic;
   performanceEntries = [];  // marks and measures last one request
-  if (!params.deterministic) {
-    define(Math, "random", realRandom);
+  if (!deterministic) {
+    currentRandom = realRandom;
     fillRandom = realFillRandom;
-    define(globalThis, "Date", RealDate);
-    define(RealDate.prototype, "constructor", RealDate);
-    define(globalThis, "WeakRef", RealWeakRef);
-    define(globalThis, "FinalizationRegistry", RealFinalizationRegistry);
-    define(globalThis, "fetch", actionFetch);
-    define(globalThis, "setTimeout", actionSetTimeout);
-    define(globalThis, "setInterval", actionSetInterval);
     invocationStart = RealDate.now();
     return;
   }
@@ -157,38 +215,13 @@ function enterInvocation(params) {
     return r >>> 0;
   };
   for (let i = 0; i < 12; i++) next();
-  define(Math, "random", function random() {
-    return next() / 4294967296;
-  });
+  currentRandom = () => next() / 4294967296;
   fillRandom = (bytes) => {
     for (let i = 0; i < bytes.length; i += 4) {
       const r = next();
       for (let j = 0; j < 4 && i + j < bytes.length; j++) bytes[i + j] = (r >>> (8 * j)) & 0xff;
     }
   };
-
-  // Date.now() and new Date() read the invocation's fixed time; other forms are untouched.
-  const now = params.now;
-  function FixedDate(...args) {
-    if (new.target === undefined || args.length === 0) native.observedTime();
-    if (new.target === undefined) return new RealDate(now).toString();
-    return Reflect.construct(RealDate, args.length === 0 ? [now] : args, new.target);
-  }
-  Object.setPrototypeOf(FixedDate, RealDate);
-  FixedDate.prototype = RealDate.prototype;
-  define(FixedDate, "now", function now_() {
-    native.observedTime();
-    return now;
-  });
-  define(RealDate.prototype, "constructor", FixedDate);
-  define(globalThis, "Date", FixedDate);
-  invocationStart = now;
-
-  // Garbage collection must not show through.
-  define(globalThis, "WeakRef", StrongWeakRef);
-  define(globalThis, "FinalizationRegistry", NoFinalizationRegistry);
-
-  define(globalThis, "fetch", refusedFetch);
-  define(globalThis, "setTimeout", refusedTimer("setTimeout"));
-  define(globalThis, "setInterval", refusedTimer("setInterval"));
+  fixedNow = params.now;
+  invocationStart = fixedNow;
 }
