@@ -140,7 +140,7 @@ absl::Status Persistence::Write(absl::Span<const CommitWrites> commits, LeaseEpo
   // when the lease row still carries our epoch, and that row stays share-locked until the commit, so
   // a new writer's lease bump waits for us and fences everything after.
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  absl::StatusOr<PgResult> written = conn->Exec(R"sql(
+  absl::StatusOr<PgResult> written = conn->ExecPrepared(R"sql(
       WITH lease AS (
         SELECT epoch FROM isobar.leases WHERE deployment_id = $1 AND epoch = $2 FOR SHARE
       ), docs AS (
@@ -181,7 +181,7 @@ absl::Status Persistence::Write(absl::Span<const CommitWrites> commits, LeaseEpo
 
 absl::StatusOr<std::optional<StoredDocument>> Persistence::Get(TableNumber table, const InternalId& id, Timestamp at) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-  ASSIGN_OR_RETURN(PgResult r, conn->Exec(R"sql(
+  ASSIGN_OR_RETURN(PgResult r, conn->ExecPrepared(R"sql(
       SELECT ts, prev_ts, deleted, value FROM isobar.documents
       WHERE deployment_id = $1 AND table_number = $2 AND id = $3 AND ts <= $4
       ORDER BY ts DESC LIMIT 1)sql",
@@ -208,7 +208,7 @@ absl::StatusOr<std::vector<IndexRow>> Persistence::Scan(IndexId index, const Key
                                    absl::StrCat(at.value()), PgParam::Binary(remaining.start),
                                    absl::StrCat(page)};
     if (remaining.end.has_value()) params.push_back(PgParam::Binary(*remaining.end));
-    ASSIGN_OR_RETURN(PgResult r, conn->Exec(ScanSql(order, remaining.end.has_value()), params));
+    ASSIGN_OR_RETURN(PgResult r, conn->ExecPrepared(ScanSql(order, remaining.end.has_value()), params));
     for (int row = 0; row < r.rows(); ++row) {
       std::string key = r.GetBytes(row, 0);
       if (order == Order::kAsc) {
@@ -249,7 +249,7 @@ absl::StatusOr<std::vector<IndexRow>> Persistence::ScanIds(TableNumber table, co
     std::vector<PgParam> params = {absl::StrCat(deployment_.value()), absl::StrCat(table.value()),
                                    absl::StrCat(at.value()), PgParam::Binary(low), absl::StrCat(page)};
     if (high.has_value()) params.push_back(PgParam::Binary(*high));
-    ASSIGN_OR_RETURN(PgResult r, conn->Exec(IdScanSql(order, high.has_value()), params));
+    ASSIGN_OR_RETURN(PgResult r, conn->ExecPrepared(IdScanSql(order, high.has_value()), params));
     for (int row = 0; row < r.rows(); ++row) {
       std::string id = r.GetBytes(row, 0);
       if (order == Order::kAsc) {

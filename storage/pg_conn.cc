@@ -62,6 +62,12 @@ PgResult::~PgResult() {
   if (result_ != nullptr) PQclear(result_);
 }
 
+absl::Status PgResult::status(PGconn* conn) const {
+  const ExecStatusType status = result_ != nullptr ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return absl::OkStatus();
+  return StatusFromResult(result_, conn);
+}
+
 int PgResult::rows() const { return PQntuples(result_); }
 int PgResult::columns() const { return PQnfields(result_); }
 bool PgResult::IsNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
@@ -111,7 +117,34 @@ std::string PgConn::server_port() const {
 bool PgConn::reusable() const { return healthy() && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
 
 absl::StatusOr<PgResult> PgConn::Exec(absl::string_view sql, const std::vector<PgParam>& params) {
-  std::string sql_text(sql);
+  bool gone = false;
+  return Run(sql, nullptr, params, gone);
+}
+
+absl::StatusOr<PgResult> PgConn::ExecPrepared(absl::string_view sql, const std::vector<PgParam>& params) {
+  bool gone = false;
+  absl::StatusOr<PgResult> result = RunPrepared(sql, params, gone);
+  // The statement was gone (a DISCARD ALL), so nothing ran: prepared again, once.
+  if (gone) return RunPrepared(sql, params, gone);
+  return result;
+}
+
+absl::StatusOr<PgResult> PgConn::RunPrepared(absl::string_view sql, const std::vector<PgParam>& params, bool& gone) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    if (prepared_.size() >= kMaxPrepared) return Run(sql, nullptr, params, gone);
+    std::string name = absl::StrCat("isobar_", ++statements_named_);
+    const std::string sql_text(sql);
+    PgResult prepared(PQprepare(conn_, name.c_str(), sql_text.c_str(), static_cast<int>(params.size()),
+                                /*paramTypes=*/nullptr));
+    if (absl::Status status = prepared.status(conn_); !status.ok()) return status;
+    it = prepared_.emplace(sql_text, std::move(name)).first;
+  }
+  return Run(sql, &it->second, params, gone);
+}
+
+absl::StatusOr<PgResult> PgConn::Run(absl::string_view sql, const std::string* name,
+                                     const std::vector<PgParam>& params, bool& gone) {
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;
@@ -123,12 +156,23 @@ absl::StatusOr<PgResult> PgConn::Exec(absl::string_view sql, const std::vector<P
     lengths.push_back(param.is_null() ? 0 : static_cast<int>(param.data().size()));
     formats.push_back(param.binary() ? 1 : 0);
   }
-  PGresult* raw = PQexecParams(conn_, sql_text.c_str(), static_cast<int>(params.size()),
-                               /*paramTypes=*/nullptr, values.data(), lengths.data(), formats.data(),
-                               /*resultFormat=*/0);
+  PGresult* raw = nullptr;
+  if (name != nullptr) {
+    raw = PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+                         formats.data(), /*resultFormat=*/0);
+  } else {
+    const std::string sql_text(sql);
+    raw = PQexecParams(conn_, sql_text.c_str(), static_cast<int>(params.size()), /*paramTypes=*/nullptr, values.data(),
+                       lengths.data(), formats.data(), /*resultFormat=*/0);
+  }
   PgResult result(raw);
-  ExecStatusType status = raw != nullptr ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return StatusFromResult(raw, conn_);
+  if (absl::Status status = result.status(conn_); !status.ok()) {
+    // A session reset (DISCARD ALL) drops prepared statements: prepare again next time.
+    const char* state = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+    gone = name != nullptr && state != nullptr && absl::string_view(state) == "26000";
+    if (gone) prepared_.erase(std::string(sql));
+    return status;
+  }
   return result;
 }
 

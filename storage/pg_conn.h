@@ -18,10 +18,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 typedef struct pg_conn PGconn;
 typedef struct pg_result PGresult;
@@ -51,6 +53,9 @@ class PgResult {
   int64_t affected_rows() const;
 
  private:
+  friend class PgConn;
+  // OK for a result with rows or a completed command, else the error (with `conn`'s state).
+  absl::Status status(PGconn* conn) const;
   PGresult* result_;
 };
 
@@ -91,6 +96,11 @@ class PgConn {
 
   // Runs one statement. `sql` must be a constant; values go in `params` ($1, $2, ...).
   absl::StatusOr<PgResult> Exec(absl::string_view sql, const std::vector<PgParam>& params = {});
+  // The same, for statements on hot paths: prepared on this connection at first use (one more round
+  // trip), then only bound and run, so PostgreSQL parses and plans them once per connection. At most
+  // kMaxPrepared statements per connection; past that, as Exec.
+  absl::StatusOr<PgResult> ExecPrepared(absl::string_view sql, const std::vector<PgParam>& params = {});
+  static constexpr size_t kMaxPrepared = 64;
 
   // False once the connection is broken; the pool then replaces it.
   bool healthy() const;
@@ -103,7 +113,15 @@ class PgConn {
 
  private:
   explicit PgConn(PGconn* conn) : conn_(conn) {}
+  // `gone`: set when the statement failed because its prepared statement no longer exists (it did
+  // not run).
+  absl::StatusOr<PgResult> RunPrepared(absl::string_view sql, const std::vector<PgParam>& params, bool& gone);
+  // Runs `sql` as the prepared statement `name` (null: the unnamed one, parsed each time).
+  absl::StatusOr<PgResult> Run(absl::string_view sql, const std::string* name, const std::vector<PgParam>& params,
+                               bool& gone);
   PGconn* conn_;
+  absl::flat_hash_map<std::string, std::string> prepared_;  // sql -> statement name, on this connection
+  uint64_t statements_named_ = 0;
 };
 
 }  // namespace isobar::storage

@@ -43,6 +43,39 @@ TEST(PgConnTest, ASessionEndedByTheServerIsALostConnectionEvenAfterItsCommit) {
   EXPECT_EQ(rows->GetInt(0, 0), 1);
 }
 
+TEST(PgConnTest, PreparedStatementsArePreparedOnceAndSurviveADiscard) {
+  absl::StatusOr<std::unique_ptr<PgConn>> conn = PgConn::Connect(SharedPostgres().conninfo());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto prepared = [&] {
+    absl::StatusOr<PgResult> n = (*conn)->Exec("SELECT count(*) FROM pg_prepared_statements");
+    return n.ok() ? n->GetInt(0, 0) : -1;
+  };
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<PgResult> sum = (*conn)->ExecPrepared("SELECT $1::int + $2::int", {absl::StrCat(i), "40"});
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ(sum->GetInt(0, 0), 40 + i);
+  }
+  EXPECT_EQ(prepared(), 1);
+  // A reset drops it: it is prepared again, and the statement runs once.
+  ASSERT_TRUE((*conn)->Exec("DISCARD ALL").ok());
+  ASSERT_TRUE((*conn)->Exec("CREATE TEMP TABLE prepared_runs (v int)").ok());
+  ASSERT_TRUE((*conn)->ExecPrepared("INSERT INTO prepared_runs VALUES ($1::int)", {"1"}).ok());
+  ASSERT_TRUE((*conn)->Exec("DISCARD ALL").ok());  // (drops the temporary table too)
+  ASSERT_TRUE((*conn)->Exec("CREATE TEMP TABLE prepared_runs (v int)").ok());
+  absl::StatusOr<PgResult> again = (*conn)->ExecPrepared("INSERT INTO prepared_runs VALUES ($1::int)", {"2"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  absl::StatusOr<PgResult> runs = (*conn)->Exec("SELECT count(*), max(v) FROM prepared_runs");
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  EXPECT_EQ(runs->GetInt(0, 0), 1);
+  EXPECT_EQ(runs->GetInt(0, 1), 2);
+  // Errors are the statement's, as with Exec.
+  absl::StatusOr<PgResult> bad = (*conn)->ExecPrepared("SELECT 1 / $1::int", {"0"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal) << bad.status();
+  absl::StatusOr<PgResult> wrong = (*conn)->ExecPrepared("SELEC 1");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInternal) << wrong.status();
+  EXPECT_TRUE((*conn)->healthy());
+}
+
 TEST(PgPoolTest, LeasedConnectionsComeBackAndAreReused) {
   PgPool pool(SharedPostgres().conninfo(), 1);
   std::string backend;

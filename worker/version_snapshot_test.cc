@@ -228,6 +228,16 @@ TEST_F(VersionSnapshotTest, ReviewNumbersInModuleStateStartOverInEveryCopy) {
   boxed.Prepare();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Run(boxed, fields), R"(["esm",1.5])") << "call " << i;
   EXPECT_EQ(boxed.snapshot_stats().refused, 1u);
+  // The same in private fields, static ones, and class fields.
+  for (const char* state : {"class C { #x = 0.5; bump() { return this.#x += 1; } } const c = new C();\n",
+                            "class C { static #x = 0.5; static bump() { return C.#x += 1; } } const c = C;\n",
+                            "class C { static x = 0.5; static bump() { return C.x += 1; } } const c = C;\n"}) {
+    Evaluator hidden(host_, watchdog_, {}, limits_);
+    const std::vector<Module> version = Version(absl::StrCat(state, Fn("async () => [VIA, c.bump()]")));
+    Run(hidden, version);
+    hidden.Prepare();
+    for (int i = 0; i < 3; ++i) EXPECT_THAT(Run(hidden, version), HasSubstr(",1.5]")) << state << " call " << i;
+  }
 
   Evaluator own(host_, watchdog_, {}, limits_);
   const std::vector<Module> unboxed = Version(absl::StrCat(
