@@ -45,14 +45,6 @@ absl::StatusOr<SpawnedWorker> SpawnWorker(const WorkerSpawnSpec& spec) {
     close(supervisor_end);
     return child.status();
   }
-  int flags = fcntl(supervisor_end, F_GETFL);
-  if (flags < 0 || fcntl(supervisor_end, F_SETFL, flags | O_NONBLOCK) < 0) {
-    int err = errno;
-    close(supervisor_end);
-    absl::StatusOr<ExitStatus> killed = child->Kill();
-    (void)killed;
-    return absl::InternalError(absl::StrCat("fcntl(O_NONBLOCK): ", strerror(err)));
-  }
   return SpawnedWorker{std::move(*child), supervisor_end};
 }
 

@@ -2,12 +2,12 @@
 //
 //   WorkerSpawnSpec spec{.binary = "/usr/lib/isobar/worker", .args = {"--worker-id=0"}};
 //   ASSIGN_OR_RETURN(SpawnedWorker worker, SpawnWorker(spec));
-//   grpc::AddInsecureChannelFromFd(server, worker.supervisor_fd);   // takes the fd
+//   workers.Connect(worker.supervisor_fd);   // a reader thread takes the fd (supervisor/api/worker_service.h)
 //
 // The child gets the socket as fd 3 (kWorkerChannelFd), stdin from /dev/null, our stdout/stderr (so
 // its log lines reach the supervisor's log), and no other fd: everything else is closed before exec.
 // It dies with SIGKILL if the thread that spawned it exits (PR_SET_PDEATHSIG).
-// The supervisor's end is non-blocking and close-on-exec, as gRPC's fd server needs (BUILD_NOTES.md).
+// The supervisor's end is blocking (its reader thread waits in read) and close-on-exec.
 //
 // With a SandboxPlan (PlanWorkerSandbox, made once), the worker starts in the plan's namespaces with its
 // id maps, and the spawner asks it (--empty-root, --drop-ids) to move into an empty root and drop to

@@ -3,8 +3,8 @@
 //   supervisor [--data-dir=./isobar-data] [--listen=127.0.0.1:7700] [--workers=N]
 //              [--postgres-url=URL] [--enable-eval] [--sandbox=kill|strict|report|off]
 //
-// Order: PostgreSQL (embedded unless --postgres-url) and migrations; the admin key; the internal
-// server for worker streams (no port); the worker pool; the HTTP listener (bound early: functions
+// Order: PostgreSQL (embedded unless --postgres-url) and migrations; the admin key; the worker pool
+// (each worker's stream a socketpair read by WorkerService); the HTTP listener (bound early: functions
 // learn its address); the public server. When serving it writes <data-dir>/http_url (the Convex
 // clients' base URL) and <data-dir>/url and prints "isobar supervisor ready: <address>" on stdout. SIGINT or SIGTERM stop
 // it: new invocations are refused, accepted ones finish (up to 30 s), the public server closes,
@@ -262,7 +262,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   Admission admission(limits, executor);
   ASSIGN_OR_RETURN(std::string admin_key, LoadOrCreateAdminKey(config.data_dir + "/admin_key"));
 
-  // Internal server: worker streams only, reachable only through socketpairs the pool creates.
+  // Worker streams: only through the socketpairs the pool creates.
   WorkerPoolOptions pool_options;
   pool_options.workers = workers;
   pool_options.worker_binary = worker_binary;
@@ -345,13 +345,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   HttpFetcher fetcher(HttpFetcher::Options{.local_addresses = MachineAddresses()});
   HostCallRouter router(pg_pool, executor, runner, &fetcher);
   WorkerService worker_service(pool, router);
-  grpc::ServerBuilder internal_builder;
-  internal_builder.SetMaxReceiveMessageSize(64 << 20);
-  internal_builder.SetMaxSendMessageSize(64 << 20);
-  internal_builder.RegisterService(&worker_service);
-  std::unique_ptr<grpc::Server> internal_server = internal_builder.BuildAndStart();
-  if (internal_server == nullptr) return absl::InternalError("cannot start the internal gRPC server");
-  RETURN_IF_ERROR(pool.Start(internal_server.get()));
+  RETURN_IF_ERROR(pool.Start([&worker_service](int fd) { worker_service.Connect(fd); }));
   RETURN_IF_ERROR(scheduler.Start());
   HousekeepingOptions housekeeping_options;
   housekeeping_options.history_window = absl::Hours(std::max(0, config.history_hours));
@@ -491,9 +485,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   fetcher.Shutdown();  // fetches of invocations cut short end too
   logs.Close();  // log tails end
   public_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
-  pool.Shutdown();
+  worker_service.Shutdown();  // the pool's Shutdown, then every worker's stream has ended
   executor.Shutdown();  // commits of finished invocations complete; nothing new starts
-  internal_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   live.Close();                   // committers stop before PostgreSQL does
   RETURN_IF_ERROR(pg_monitor.Stop());  // and the embedded server with it
   ISOBAR_LOG(kInfo, kComponent) << "stopped";

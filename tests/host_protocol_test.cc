@@ -1,9 +1,10 @@
-// The worker's side of isobar.worker.v1 over a real socketpair with real gRPC: the worker's channel,
+// The worker's side of isobar.worker.v1 over a real socketpair, framed as the supervisor frames it
+// (base/frames.h): the worker's channel,
 // evaluator and serve loop (in a thread of this process, on real V8) against an in-process fake host
 // that speaks the protocol as a scripted supervisor. Shows invocations interleaving over the wire:
 // one waits for its host call while another's batch is answered and finishes first.
-#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -12,10 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/server_posix.h"
+#include "base/frames.h"
 #include "gtest/gtest.h"
-#include "isobar/worker/v1/worker.grpc.pb.h"
+#include "isobar/worker/v1/worker.pb.h"
 #include "worker/evaluator.h"
 #include "worker/host_channel.h"
 #include "worker/module_hash.h"
@@ -27,7 +27,28 @@ namespace {
 
 using isobar::worker::v1::HostMessage;
 using isobar::worker::v1::WorkerMessage;
-using Stream = grpc::ServerReaderWriter<HostMessage, WorkerMessage>;
+
+// The supervisor's end of the socketpair, as a stream of messages.
+class Stream {
+ public:
+  explicit Stream(int fd) : reader_(fd), writer_(fd) {}
+  bool Read(WorkerMessage* message) {
+    absl::StatusOr<std::string> frame = reader_.Read();
+    return frame.ok() && message->ParseFromString(*frame);
+  }
+  void Write(const HostMessage& message) { ASSERT_TRUE(writer_.Write(message.SerializeAsString()).ok()); }
+
+ private:
+  FrameReader reader_;
+  FrameWriter writer_;
+};
+
+// A scripted supervisor: Connect runs the script; when it returns, the stream ends.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual void Connect(Stream* stream) = 0;
+};
 
 HostMessage InvokeQuery(uint64_t id, const std::string& body,
                         v1::Invoke::ContextPolicy policy = v1::Invoke::FRESH) {
@@ -58,9 +79,9 @@ HostMessage Answer(const v1::HostCall& call, const std::string& result_json) {
 
 // A scripted supervisor. Everything it receives is recorded as "call <invocation> <op> <args>" or
 // "done <invocation> <result or error>".
-class FakeHost final : public v1::WorkerHost::Service {
+class FakeHost final : public Host {
  public:
-  grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
+  void Connect(Stream* stream) override {
     auto next = [&]() {
       WorkerMessage message;
       // Prepared (the end of idle work) comes whenever the worker finds itself idle: not scripted here.
@@ -103,22 +124,15 @@ class FakeHost final : public v1::WorkerHost::Service {
     stream->Write(Answer(never, "1"));
     stream->Write(InvokeQuery(5, "async () => 'after cancel'"));
     next();  // done 5
-    return grpc::Status::OK;  // the stream ends: the worker's loop returns
   }
   std::vector<std::string> received;
 };
 
-// Runs the worker's serve loop (in a thread, on real V8) against `host` over a socketpair with real
-// gRPC, until the host ends the stream.
-void ServeAgainst(v1::WorkerHost::Service& host) {
+// Runs the worker's serve loop (in a thread, on real V8) against `host` over a socketpair, until the
+// host ends the stream.
+void ServeAgainst(Host& host) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  // gRPC's fd server needs a non-blocking socket (sandbox/spawn.cc does the same for workers).
-  ASSERT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&host);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
   std::thread worker([fd = fds[1]] {
     absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(fd);
     ASSERT_TRUE(channel.ok()) << channel.status();
@@ -126,8 +140,13 @@ void ServeAgainst(v1::WorkerHost::Service& host) {
     Evaluator evaluator(**channel, watchdog, {});
     Serve(**channel, evaluator);
   });
+  {
+    Stream stream(fds[0]);
+    host.Connect(&stream);
+  }
+  shutdown(fds[0], SHUT_RDWR);  // the worker's loop returns
   worker.join();
-  server->Shutdown();
+  close(fds[0]);
 }
 
 TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
@@ -141,9 +160,9 @@ TEST(HostProtocolTest, InvocationsInterleaveOverTheRealProtocol) {
 
 // A Done after which the worker has nothing running and idle work to do says so (Done.preparing), and
 // Prepared follows once that work is over; the supervisor places calls elsewhere meanwhile.
-class IdleWorkHost final : public v1::WorkerHost::Service {
+class IdleWorkHost final : public Host {
  public:
-  grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
+  void Connect(Stream* stream) override {
     auto read = [&]() {
       WorkerMessage message;
       if (!stream->Read(&message)) return std::string("end");
@@ -165,7 +184,6 @@ class IdleWorkHost final : public v1::WorkerHost::Service {
     // Fresh: it takes the prepared context, and the next one is made (its module evaluated ahead).
     stream->Write(InvokeQuery(3, body));
     for (int i = 0; i < 3; ++i) received.push_back(read());
-    return grpc::Status::OK;
   }
   std::vector<std::string> received;
 };

@@ -376,6 +376,33 @@ TEST(WalkingSkeletonHungWorkerTest, AHungWorkerIsKilledAndLoggedOnce) {
   EXPECT_EQ(lines, 1u) << log;
 }
 
+// A compromised worker that breaks the framing of its channel (a length past the limit, a frame that
+// is no message) is cut off and replaced; its call fails UNAVAILABLE and the next call is served.
+TEST(WalkingSkeletonCompromisedWorkerTest, AWorkerThatBreaksItsChannelsFramingIsReplaced) {
+  SupervisorProcess supervisor({.workers = 1, .test_worker = true});
+  absl::Status started = supervisor.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const struct {
+    const char* bytes;  // as a JS string literal
+    const char* logged;
+  } cases[] = {
+      {R"('\xff\xff\xff\x7f')", "broke the protocol (a frame longer than the limit)"},
+      {R"('\x03\x00\x00\x00\xff\xff\xff')", "broke the protocol (a message that does not parse)"},
+  };
+  for (const auto& c : cases) {
+    isobar::v1::EvalResponse response;
+    grpc::Status status = supervisor.Eval(
+        absl::StrCat("__isobarTest.writeChannel(", c.bytes, "); new Promise(() => {})"), &response, /*timeout_ms=*/20000);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+    EXPECT_THAT(supervisor.log(), HasSubstr(c.logged));
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    do {
+      status = supervisor.Eval("'after'", &response, 2000);
+    } while (!status.ok() && absl::Now() < deadline);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+}
+
 // In report mode (--sandbox=report, for debugging a policy) the security event names the system call.
 TEST(WalkingSkeletonReportModeTest, TheSecurityEventNamesTheSystemCall) {
   SupervisorProcess supervisor({.workers = 1, .test_worker = true, .sandbox = "report"});

@@ -2,7 +2,7 @@
 //
 // Everything user code can do to the outside world is a call through this interface: JS bindings are
 // given a HostCalls& and nothing else. The production implementation (HostChannel) forwards each call
-// to the supervisor over the worker's gRPC stream; DenyAllHostCalls refuses everything, and a context
+// to the supervisor on the worker's framed stream; DenyAllHostCalls refuses everything, and a context
 // given only that can have no effect outside itself.
 #ifndef ISOBAR_WORKER_HOST_CALLS_H_
 #define ISOBAR_WORKER_HOST_CALLS_H_

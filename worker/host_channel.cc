@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -10,7 +11,6 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
-#include "grpcpp/create_channel_posix.h"
 
 namespace isobar::worker {
 
@@ -20,29 +20,20 @@ using isobar::worker::v1::WorkerMessage;
 
 absl::StatusOr<std::unique_ptr<HostChannel>> HostChannel::Open(int fd) {
   if (fcntl(fd, F_GETFD) < 0) return absl::FailedPreconditionError(absl::StrCat("channel fd ", fd, " is not open"));
-  auto channel = std::unique_ptr<HostChannel>(new HostChannel());
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  channel->channel_ = grpc::CreateCustomInsecureChannelFromFd("supervisor", fd, args);
-  channel->stub_ = isobar::worker::v1::WorkerHost::NewStub(channel->channel_);
-  channel->stream_ = channel->stub_->Connect(&channel->context_);
-  if (channel->stream_ == nullptr) return absl::UnavailableError("cannot open the host stream");
+  auto channel = std::unique_ptr<HostChannel>(new HostChannel(fd));
   channel->reader_ = std::thread([c = channel.get()] { c->ReadLoop(); });
   return channel;
 }
 
 HostChannel::~HostChannel() {
-  context_.TryCancel();
+  writer_.Close();
+  shutdown(fd_, SHUT_RDWR);  // the reader sees the end of the stream
   if (reader_.joinable()) reader_.join();
+  close(fd_);
 }
 
 absl::Status HostChannel::Send(const WorkerMessage& message) {
-  absl::MutexLock lock(&write_mu_);
-  if (write_failed_ || !stream_->Write(message)) {
-    write_failed_ = true;
-    return absl::UnavailableError("the supervisor stream is closed");
-  }
+  if (!writer_.Write(message.SerializeAsString()).ok()) return absl::UnavailableError("the supervisor stream is closed");
   return absl::OkStatus();
 }
 
@@ -112,8 +103,13 @@ absl::StatusOr<std::string> HostChannel::Call(InvocationId invocation, absl::str
 
 void HostChannel::ReadLoop() {
   prctl(PR_SET_NAME, "isobar-host-rx");
+  FrameReader reader(fd_);
   HostMessage message;
-  while (stream_->Read(&message)) {
+  for (absl::StatusOr<std::string> frame = reader.Read(); frame.ok(); frame = reader.Read()) {
+    if (!message.ParseFromString(*frame)) {
+      ISOBAR_LOG(kError, "worker") << "a message from the supervisor does not parse; the stream ends";
+      break;
+    }
     std::vector<isobar::worker::v1::WorkerMessage> replies;
     {
       absl::MutexLock lock(&mu_);

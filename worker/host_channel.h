@@ -1,5 +1,6 @@
-// The worker's end of the isobar.worker.v1 stream: a gRPC client over the socketpair fd inherited
-// from the supervisor (the worker never creates a socket).
+// The worker's end of the isobar.worker.v1 protocol: WorkerMessages out and HostMessages in, one per
+// frame (base/frames.h), on the socketpair fd inherited from the supervisor (the worker never creates
+// a socket).
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<HostChannel> channel, HostChannel::Open(/*fd=*/3));
 //   channel->Send(hello);
@@ -23,8 +24,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/grpcpp.h"
-#include "isobar/worker/v1/worker.grpc.pb.h"
+#include "base/frames.h"
+#include "isobar/worker/v1/worker.pb.h"
 #include "worker/host_calls.h"
 
 namespace isobar::worker {
@@ -43,12 +44,12 @@ struct HostEvent {
 
 class HostChannel final : public HostCalls {
  public:
-  // Takes ownership of `fd` and opens the Connect stream.
+  // Takes ownership of `fd` (a connected stream socket) and starts reading it.
   static absl::StatusOr<std::unique_ptr<HostChannel>> Open(int fd);
   ~HostChannel() override;
 
   // Thread-safe. UNAVAILABLE once the stream is gone.
-  absl::Status Send(const isobar::worker::v1::WorkerMessage& message) ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status Send(const isobar::worker::v1::WorkerMessage& message);
 
   // The next event, waiting for one; nullopt once the stream has ended (the supervisor went away).
   std::optional<HostEvent> NextEvent() ABSL_LOCKS_EXCLUDED(mu_);
@@ -63,7 +64,6 @@ class HostChannel final : public HostCalls {
                                    absl::string_view args_json) override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  HostChannel() = default;
   void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Handles one message from the supervisor.
   void Dispatch(isobar::worker::v1::HostMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -76,15 +76,11 @@ class HostChannel final : public HostCalls {
     absl::StatusOr<std::string> result;
   };
 
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<isobar::worker::v1::WorkerHost::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<isobar::worker::v1::WorkerMessage, isobar::worker::v1::HostMessage>>
-      stream_;
-  std::thread reader_;
+  explicit HostChannel(int fd) : fd_(fd), writer_(fd) {}
 
-  absl::Mutex write_mu_;  // one writer at a time on the stream
-  bool write_failed_ ABSL_GUARDED_BY(write_mu_) = false;
+  const int fd_;
+  FrameWriter writer_;
+  std::thread reader_;
 
   absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

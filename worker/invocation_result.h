@@ -49,7 +49,7 @@ struct EvaluatorLimits {
   size_t max_pending_async_syscalls = 10000;
   // Arguments and results crossing the process boundary, as JSON text. The supervisor holds them to
   // Convex's 16 MiB by value size (supervisor/runner/value_limits.h); their text may be larger (base64 bytes,
-  // escapes), within the internal gRPC messages' 64 MiB.
+  // escapes), within the worker stream's 64 MiB frames.
   size_t max_value_bytes = 48u << 20;
   // Beyond what any Convex value nests (64): the supervisor checks values with Convex's messages; this
   // only keeps absurd depths from leaving the worker.

@@ -1,7 +1,13 @@
 #include "supervisor/api/worker_service.h"
 
-#include <memory>
+#include <sys/prctl.h>
+#include <unistd.h>
 
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/frames.h"
 #include "base/log.h"
 #include "supervisor/workers/worker_message.h"
 
@@ -10,20 +16,50 @@ namespace isobar::supervisor {
 using isobar::worker::v1::HostMessage;
 using isobar::worker::v1::WorkerMessage;
 
-grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::Stream* stream) {
-  auto writer = std::make_shared<WorkerStream>(stream);
-  absl::StatusOr<WorkerPool::Connection> connection = pool_.Attach(context->peer(), writer);
+WorkerService::~WorkerService() { Shutdown(); }
+
+void WorkerService::Connect(int fd) {
+  absl::MutexLock lock(&mu_);
+  readers_.emplace_back([this, fd] { Serve(fd); });
+}
+
+void WorkerService::Shutdown() {
+  pool_.Shutdown();
+  std::vector<std::thread> readers;
+  {
+    absl::MutexLock lock(&mu_);
+    readers.swap(readers_);
+  }
+  for (std::thread& reader : readers) reader.join();
+}
+
+void WorkerService::Serve(int fd) {
+  prctl(PR_SET_NAME, "isobar-worker-rx");
+  const std::string peer = absl::StrCat("fd:", fd);
+  auto writer = std::make_shared<WorkerStream>(fd);
+  absl::StatusOr<WorkerPool::Connection> connection = pool_.Attach(peer, writer);
   if (!connection.ok()) {
-    ISOBAR_LOG(kSecurity, "workers") << "refused a WorkerHost stream from " << context->peer() << ": "
-                                     << connection.status();
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(connection.status().message()));
+    ISOBAR_LOG(kSecurity, "workers") << "refused a worker stream on " << peer << ": " << connection.status();
+    close(fd);
+    return;
   }
   const WorkerId worker = connection->worker;
   bool said_hello = false;
   std::string violation;
   WorkerMessage message;
   bool told_repair = false;
-  while (violation.empty() && stream->Read(&message)) {
+  FrameReader reader(fd);
+  while (violation.empty()) {
+    absl::StatusOr<std::string> frame = reader.Read();
+    if (!frame.ok()) {
+      // The end of the stream, between messages, is how a worker that exits or dies is seen.
+      if (frame.status().code() == absl::StatusCode::kDataLoss) violation = std::string(frame.status().message());
+      break;
+    }
+    if (!message.ParseFromString(*frame)) {
+      violation = "a message that does not parse";
+      break;
+    }
     if (MakeWorkerTextValid(&message) > 0 && !told_repair) {
       told_repair = true;  // once per stream: a worker cannot flood the log this way
       ISOBAR_LOG(kWarning, "workers") << "worker " << worker << " sent text that is not UTF-8; it was repaired";
@@ -85,9 +121,8 @@ grpc::Status WorkerService::Connect(grpc::ServerContext* context, WorkerStream::
   pool_.Detach(*connection);
   if (!violation.empty()) {
     ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " broke the protocol (" << violation << ")";
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, violation);
   }
-  return grpc::Status::OK;
+  close(fd);  // after Close: no reply is written to it any more
 }
 
 }  // namespace isobar::supervisor

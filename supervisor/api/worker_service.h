@@ -1,28 +1,45 @@
-// The WorkerHost gRPC service: the supervisor's end of every worker's Connect stream.
+// The supervisor's end of every worker's socketpair: WorkerMessages in, one per frame
+// (base/frames.h), on a reader thread per worker.
 //
-// Registered only on the internal server, which has no listening port: the only way in is a socketpair
-// the pool created. Each stream is tied to its worker by the pool (WorkerPool::Attach), then:
-// Hello marks the worker ready; HostCall is checked against the invocation the worker is running and
-// served by the router; Done completes the invocation. A stream that breaks the protocol is ended.
+// The pool hands it each new worker's fd (WorkerPool::Start's Connect); nothing else can reach it. Each
+// stream is tied to its worker by the pool (WorkerPool::Attach), then: Hello marks the worker ready;
+// HostCall is checked against the invocation the worker is running and served by the router; Done
+// completes the invocation. A stream that breaks the protocol (a message that does not parse, a frame
+// past the limit, a second Hello, ...) is ended, and the pool restarts the worker.
 #ifndef ISOBAR_SUPERVISOR_API_WORKER_SERVICE_H_
 #define ISOBAR_SUPERVISOR_API_WORKER_SERVICE_H_
 
-#include "isobar/worker/v1/worker.grpc.pb.h"
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "supervisor/runner/host_call_router.h"
 #include "supervisor/workers/worker_pool.h"
 
 namespace isobar::supervisor {
 
-class WorkerService final : public isobar::worker::v1::WorkerHost::Service {
+class WorkerService {
  public:
   // Not owned; both must outlive the service.
   WorkerService(WorkerPool& pool, HostCallRouter& router) : pool_(pool), router_(router) {}
+  ~WorkerService();  // Shutdown()
 
-  grpc::Status Connect(grpc::ServerContext* context, WorkerStream::Stream* stream) override;
+  // Takes ownership of `fd` and reads it on a new thread until the worker's stream ends.
+  void Connect(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+  // Shuts the pool down (its workers go, so their streams end) and waits for every reader to end.
+  // Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // Reads one worker's messages until its stream ends or breaks the protocol; then closes `fd`.
+  void Serve(int fd);
+
   WorkerPool& pool_;
   HostCallRouter& router_;
+  absl::Mutex mu_;
+  std::vector<std::thread> readers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace isobar::supervisor

@@ -48,7 +48,7 @@ WorkerPool::~WorkerPool() {
   close(wake_fd_);
 }
 
-absl::Status WorkerPool::Start(grpc::Server* server) {
+absl::Status WorkerPool::Start(Connect connect) {
   if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
   if (options_.workers < 1) return absl::InvalidArgumentError("the pool needs at least one worker");
   // Which namespaces this machine lets us make (some containers refuse some or all), and whose ids
@@ -81,7 +81,7 @@ absl::Status WorkerPool::Start(grpc::Server* server) {
   started_ = true;
   plan_ = plan;
   cgroups_ = std::move(cgroups);
-  server_ = server;
+  connect_ = std::move(connect);
   for (Slot& slot : slots_) slot.restart_at = absl::InfinitePast();
   // The monitor spawns every worker: PR_SET_PDEATHSIG ties them to the thread that spawned them.
   monitor_ = std::thread([this] { MonitorLoop(); });

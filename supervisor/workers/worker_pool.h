@@ -1,8 +1,8 @@
 // The supervisor's worker processes, and the dispatch of invocations to them.
 //
 //   WorkerPool pool(options);
-//   ... register a WorkerService(pool, router) on the internal server and start it ...
-//   pool.Start(internal_server);
+//   WorkerService workers(pool, router);
+//   pool.Start([&](int fd) { workers.Connect(fd); });
 //   pool.Dispatch(invoke, absl::Now() + absl::Seconds(5),
 //                 [](absl::StatusOr<worker::v1::Done> done, WorkerId worker) { ... });
 //
@@ -43,7 +43,6 @@
 #include "absl/time/time.h"
 #include "base/process.h"
 #include "base/strong_id.h"
-#include "grpcpp/grpcpp.h"
 #include "isobar/worker/v1/worker.pb.h"
 #include "sandbox/cgroups.h"
 #include "sandbox/namespaces.h"
@@ -122,9 +121,11 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // `server` is the started internal gRPC server (no listening ports) that serves WorkerHost; not
-  // owned, and must outlive the pool's Shutdown.
-  absl::Status Start(grpc::Server* server) ABSL_LOCKS_EXCLUDED(mu_);
+  // `connect` is handed the supervisor's end of each new worker's socketpair (the fd named "fd:N" to
+  // Attach) and must start reading it without blocking; it is called with the pool's lock held, so it
+  // must not call the pool. It must work until the pool's Shutdown.
+  using Connect = std::function<void(int fd)>;
+  absl::Status Start(Connect connect) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops accepting invocations: Dispatch answers UNAVAILABLE, except for DispatchOptions::accepted_work.
   void StopAccepting() ABSL_LOCKS_EXCLUDED(mu_);
   // StopAccepting, then waits until every accepted invocation has been answered, or `deadline`.
@@ -255,7 +256,7 @@ class WorkerPool {
     absl::Time quarantined_until = absl::InfinitePast();
   };
   absl::flat_hash_map<std::string, Offender> offenders_ ABSL_GUARDED_BY(mu_);
-  grpc::Server* server_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned
+  Connect connect_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);

@@ -15,7 +15,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "base/log.h"
-#include "grpcpp/server_posix.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/spawn.h"
 #include "supervisor/workers/worker_pool.h"
@@ -86,8 +85,8 @@ void WorkerPool::SpawnLocked(Slot& slot) {
       ISOBAR_LOG(kError, kComponent) << "worker " << slot.id << " runs without its cgroup limits: " << placed;
     }
   }
-  // gRPC takes the fd; its stream arrives at the WorkerHost service with peer "fd:<fd>".
-  grpc::AddInsecureChannelFromFd(server_, slot.fd);
+  // Its reader (WorkerService) owns the fd from now on, and attaches as peer "fd:<fd>".
+  if (connect_) connect_(slot.fd);
   ISOBAR_LOG(kInfo, kComponent) << "worker " << slot.id << " started, pid " << slot.process.pid();
 }
 

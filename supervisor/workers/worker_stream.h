@@ -1,43 +1,29 @@
-// How the pool writes to one worker's Connect stream, whoever owns the stream.
+// How the pool writes to one worker: HostMessages, one per frame (base/frames.h), on the supervisor's
+// end of the worker's socketpair.
 //
-// The gRPC handler that owns the stream creates one, attaches it to the pool, and Close()s it before
-// the handler returns; a Write after Close fails instead of touching a finished stream. Writes from
-// several threads are serialised.
+// The thread that reads the worker's messages (WorkerService) creates one, attaches it to the pool,
+// and Close()s it when the worker's stream ends; a Write after Close fails instead of touching a
+// socket that may be closed and its number reused. Writes from several threads are serialised.
 #ifndef ISOBAR_SUPERVISOR_WORKERS_WORKER_STREAM_H_
 #define ISOBAR_SUPERVISOR_WORKERS_WORKER_STREAM_H_
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
-#include "grpcpp/grpcpp.h"
-#include "isobar/worker/v1/worker.grpc.pb.h"
+#include "base/frames.h"
+#include "isobar/worker/v1/worker.pb.h"
 
 namespace isobar::supervisor {
 
 class WorkerStream {
  public:
-  using Stream = grpc::ServerReaderWriter<isobar::worker::v1::HostMessage, isobar::worker::v1::WorkerMessage>;
-
-  explicit WorkerStream(Stream* stream) : stream_(stream) {}
+  // `fd` is not owned; it must stay open until Close() returns.
+  explicit WorkerStream(int fd) : writer_(fd) {}
 
   // False once closed or broken.
-  bool Write(const isobar::worker::v1::HostMessage& message) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    if (stream_ == nullptr) return false;
-    if (!stream_->Write(message)) {
-      stream_ = nullptr;
-      return false;
-    }
-    return true;
-  }
+  bool Write(const isobar::worker::v1::HostMessage& message) { return writer_.Write(message.SerializeAsString()).ok(); }
 
-  void Close() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    stream_ = nullptr;
-  }
+  void Close() { writer_.Close(); }
 
  private:
-  absl::Mutex mu_;
-  Stream* stream_ ABSL_GUARDED_BY(mu_);  // not owned; null once closed
+  FrameWriter writer_;
 };
 
 }  // namespace isobar::supervisor
