@@ -101,7 +101,7 @@ struct Config {
   std::string file_dir;
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
-  bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
+  bool snapshots = false;     // workers copy fresh contexts from a snapshot per code version
   int history_hours = 24;
   int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
@@ -531,9 +531,10 @@ int main(int argc, char** argv) {
   flags.Int("worker-source-mb", &config.worker_source_mb,
             "module sources each worker keeps, so Invokes need not carry them (default 256)");
   flags.Bool("snapshots", &config.snapshots,
-             "workers give fresh calls copies of a V8 startup snapshot per code version, made from the classic "
-             "script the bundler pushes, when its modules' top-level code allows (worker/version_snapshot.h); "
-             "false: every fresh call evaluates its ES modules (default true)");
+             "EXPERIMENTAL: workers give fresh calls copies of a V8 startup snapshot per code version, made from "
+             "the classic script the bundler pushes; a hostile tenant's top-level code can still take a worker "
+             "down through it (worker/version_snapshot.h, Known). Default false: every fresh call evaluates its "
+             "ES modules");
   flags.Int("history-hours", &config.history_hours,
             "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
   flags.Int("deployment-idle-seconds", &config.deployment_idle_seconds,

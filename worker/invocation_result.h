@@ -66,7 +66,8 @@ struct EvaluatorLimits {
   // The worker-wide V8 code cache, keyed by module SHA-256.
   size_t max_code_cache_bytes = 64u << 20;
   // Startup snapshots per code version (version_snapshot.h), and the blobs kept (about 1 MB each).
-  bool version_snapshots = true;
+  // Off by default: a hostile tenant can still take a worker down through them (version_snapshot.h, Known).
+  bool version_snapshots = false;
   size_t max_snapshot_bytes = 64u << 20;
 };
 

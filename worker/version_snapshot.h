@@ -13,18 +13,22 @@
 // Making a blob (MakeVersionSnapshot):
 //   1. a trial: the script runs in a new context of a throwaway isolate with the deployment's limits
 //      (heap, ArrayBuffers, the CPU watchdog) and no invocation's data, in the realm the snapshot's
-//      isolate offers (without SharedArrayBuffer, Atomics and Error.stackTraceLimit, which V8 adds to
-//      copies only). It must finish, call no host function (process.env, the database), read neither
-//      the clock nor randomness, log nothing, leave no promise pending or rejected, add or remove no
-//      global but __isobarModules, have no ArrayBuffer allocation refused (the creator isolate's
-//      allocator cannot be capped: code that caught the refusal here would get the memory there), and
-//      keep, once it is done, no ArrayBuffer memory (a copy allocates it again, and V8 aborts if the
-//      isolate's cap refuses it) and no heap number in an object's property that it made (found in
-//      a heap snapshot: V8 10.2 writes a number field's new value into its box in place, and a
-//      snapshot keeps every box in its part shared by all copies, so `state.x += 0.5` in one call
-//      would reach the next);
-//   2. the same in a SnapshotCreator isolate used for nothing else, whose realm must have the trial's
-//      shape (global and Error property names), checked again, and its blob.
+//      isolate offers (V8 leaves SharedArrayBuffer, Atomics, Error.stackTraceLimit, Object.hasOwn,
+//      .at, .findLast, .findLastIndex and their @@unscopables entries out of it, and adds them to
+//      every copy; the two realms' shapes are compared). It must finish; call no host function
+//      (process.env, the database); read neither the clock nor randomness; log nothing; leave no
+//      promise pending or rejected (all also checked after the code the checks themselves call, such
+//      as a replaced Math.random); add or remove no global but __isobarModules; not use asm.js; leave
+//      the builtins V8 adds to in copies extensible and without those properties (V8 aborts the
+//      process when a copy cannot get them); have no ArrayBuffer allocation refused (the creator
+//      isolate's allocator cannot be capped); and keep, once done, no more than 48 MB of heap, no
+//      ArrayBuffer memory (a copy allocates it again, and V8 aborts if the isolate's cap refuses it)
+//      and no heap number held by an object (found in a heap snapshot: V8 10.2 writes a number
+//      field's new value into its box in place, and a snapshot keeps every box in its part shared by
+//      all copies, so `state.x += 0.5` in one call would reach the next);
+//   2. the same in a SnapshotCreator isolate used for nothing else, with every check again (code can
+//      tell the two isolates apart, by its stack depth say, and keep here what it did not keep there),
+//      and its blob.
 // Math.random, Date, WeakRef, FinalizationRegistry, fetch and the timers are stable functions that ask
 // the current invocation (runtime-js/src/determinism.js), so code that took them at module scope gets
 // the call's, not the snapshot's fixed seed and time.
@@ -33,10 +37,18 @@
 // SnapshotStore keeps them per worker, bounded by bytes (LRU); a version is made when the worker is
 // idle after its first call, or at its second call if it is still waiting by then.
 //
-// Known: the creator isolate has no heap cap (V8 configures it itself); it runs the trial's
-// deterministic code in a realm of the same shape, so it allocates what the trial did within its caps.
-// Every module's top-level code runs into the one realm, not only the called module's imports: a
-// module that changes a builtin at import (a polyfill) changes it for every function of its version.
+// Known (why EvaluatorLimits::version_snapshots and the supervisor's --snapshots are off by default;
+// an adversarial review's findings, tests in version_snapshot_test.cc for those fixed):
+//   - the creator isolate's memory is not capped: V8 sizes its heap itself (a near-limit callback only
+//     ends the script at V8's own large limit) and its ArrayBuffers come from V8's own allocator. Code
+//     that tells the isolates apart can allocate there, once per attempt, what the trial's caps would
+//     have refused, and push the worker's process into its cgroup's limit: every tenant's calls on
+//     that worker fail, and a version refused by a worker that died is tried again by the next one.
+//     A fix: make blobs in a process of their own (one per deployment) with rlimits.
+//   - every module's top-level code runs into the one realm, not only the called module's imports: a
+//     module that changes a builtin at import (a polyfill) changes it for every function of its
+//     version; the order of builtins' properties in a copy differs from the modules' path when the
+//     import added some (V8 appends its own after them).
 #ifndef ISOBAR_WORKER_VERSION_SNAPSHOT_H_
 #define ISOBAR_WORKER_VERSION_SNAPSHOT_H_
 

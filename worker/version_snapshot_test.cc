@@ -71,9 +71,15 @@ class VersionSnapshotTest : public ::testing::Test {
     return result.result_json.ok() ? *result.result_json : absl::StrCat("error: ", result.result_json.status().message());
   }
 
+  static EvaluatorLimits WithSnapshots() {
+    EvaluatorLimits limits;
+    limits.version_snapshots = true;  // off by default (version_snapshot.h, Known)
+    return limits;
+  }
+
   EchoHost host_;
   Watchdog watchdog_;
-  EvaluatorLimits limits_;  // version_snapshots by default
+  EvaluatorLimits limits_ = WithSnapshots();
   uint64_t next_id_ = 0;
 };
 
@@ -174,6 +180,7 @@ TEST_F(VersionSnapshotTest, TopLevelCodeThatDependsOnItsCallKeepsTheModules) {
       {"Math.table = new Uint8Array(1024);", R"("esm")"},  // a copy would allocate it again
       {"const limits = {}; limits.max = 2 ** 40; Math.limits = limits;", R"("esm")"},
       {"Math.half = 0.5;", R"("esm")"},
+      {"Math.many = Array.from({length: 1500000}, (_, i) => ({i}));", R"("esm")"},  // too big to check
   };
   for (const Case& c : cases) {
     Evaluator evaluator(host_, watchdog_, {}, limits_);
@@ -228,8 +235,12 @@ TEST_F(VersionSnapshotTest, ReviewNumbersInModuleStateStartOverInEveryCopy) {
   boxed.Prepare();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Run(boxed, fields), R"(["esm",1.5])") << "call " << i;
   EXPECT_EQ(boxed.snapshot_stats().refused, 1u);
-  // The same in private fields, static ones, and class fields.
-  for (const char* state : {"class C { #x = 0.5; bump() { return this.#x += 1; } } const c = new C();\n",
+  // The same in private fields, static ones, class fields, a property named "" and an ArrayBuffer's
+  // properties (which V8's heap snapshot does not show as properties).
+  for (const char* state : {"const s = {'': 0.5}; const c = {bump: () => (s[''] += 1)};\n",
+                            "const s = new ArrayBuffer(0); s.x = 0.5; const c = {bump: () => (s.x += 1)};\n",
+                            "class S extends ArrayBuffer { constructor() { super(0); this.x = 0.5; } } const s = new S(); "
+                            "const c = {bump: () => (s.x += 1)};\n","class C { #x = 0.5; bump() { return this.#x += 1; } } const c = new C();\n",
                             "class C { static #x = 0.5; static bump() { return C.#x += 1; } } const c = C;\n",
                             "class C { static x = 0.5; static bump() { return C.x += 1; } } const c = C;\n"}) {
     Evaluator hidden(host_, watchdog_, {}, limits_);
@@ -264,6 +275,91 @@ TEST_F(VersionSnapshotTest, ACopysRealmIsTheModulesPathsRealm) {
   const std::string modules = Run(without, version);
   EXPECT_THAT(modules, HasSubstr(R"(["esm",["function","object","undefined",10,true,)"));
   EXPECT_EQ(absl::StrCat(R"(["snapshot")", modules.substr(6)), Run(with, version));
+}
+
+// V8 adds Error.stackTraceLimit, Object.hasOwn, .at, .findLast* and @@unscopables entries to every
+// copy, and aborts the process if it cannot: a version whose import freezes those builtins, defines
+// those properties or replaces @@unscopables keeps its modules (and the worker lives).
+TEST_F(VersionSnapshotTest, ReviewBuiltinsChangedAtImportKeepTheModules) {
+  const char* kTable = "{'m.js': {fn}}";
+  const std::pair<const char*, const char*> cases[] = {
+      {"Object.freeze(Error);", kTable},
+      {"Object.preventExtensions(Object);", kTable},
+      {"Object.freeze(Array.prototype);", kTable},
+      {"Object.freeze(String.prototype);", kTable},
+      {"Object.freeze(Object.getPrototypeOf(Uint8Array.prototype));", kTable},
+      {"Object.freeze(Array.prototype[Symbol.unscopables]);", kTable},
+      {"delete Array.prototype[Symbol.unscopables];", kTable},
+      {"Object.defineProperty(Array.prototype, Symbol.unscopables, {get() { throw new Error('x'); }, configurable: true});",
+       kTable},
+      {"Object.defineProperty(Array.prototype, Symbol.unscopables, {value: new Proxy({}, {}), configurable: true});",
+       kTable},
+      {"Error.stackTraceLimit = 50;", kTable},
+      {"Object.hasOwn = Object.hasOwn || ((o, k) => Object.prototype.hasOwnProperty.call(o, k));", kTable},
+      {"if (!Array.prototype.at) Object.defineProperty(Array.prototype, 'at', {value() {}, writable: true, configurable: true});",
+       kTable},
+      {"", "(() => { const t = {'m.js': {fn}}; globalThis.__isobarModules = t; Object.preventExtensions(globalThis); "
+           "return t; })()"},
+      {"function Asm(stdlib) { 'use asm'; function f() { return 1; } return { f: f }; } const asm = Asm(globalThis);", kTable},
+  };
+  for (const auto& [top_level, table] : cases) {
+    Evaluator evaluator(host_, watchdog_, {}, limits_);
+    const std::vector<Module> version = Version(Fn("async () => VIA"), top_level, table);
+    EXPECT_EQ(Run(evaluator, version), R"("esm")") << top_level << table;
+    evaluator.Prepare();
+    EXPECT_EQ(Run(evaluator, version), R"("esm")") << top_level << table;
+    EXPECT_EQ(evaluator.snapshot_stats().made, 0u) << top_level << table;
+  }
+}
+
+// Code that runs after the script (a Math.random it replaced, called by the check for randomness) is
+// checked as the script is.
+TEST_F(VersionSnapshotTest, ReviewCodeRunAfterTheImportIsCheckedToo) {
+  for (const char* top_level :
+       {"let seen; const random = Math.random; Math.random = function () { if (seen === undefined) seen = Date.now(); return random(); };",
+        "let seen; const random = Math.random; Math.random = function () { "
+        "try { seen = typeof process.env.SECRET; } catch { seen = 'tried'; } return random(); };",
+        "let seen; const random = Math.random; Math.random = function () { seen = 1; console.log('x'); return random(); };"}) {
+    Evaluator evaluator(host_, watchdog_, {}, limits_);
+    const std::vector<Module> version = Version(Fn("async () => [VIA, seen === undefined]"), top_level);
+    Run(evaluator, version);
+    evaluator.Prepare();
+    EXPECT_EQ(evaluator.snapshot_stats().made, 0u) << top_level;
+    EXPECT_EQ(evaluator.snapshot_stats().refused, 1u) << top_level;
+  }
+}
+
+// Code can tell the trial's isolate from the snapshot's (its stack depth, say) and keep in the snapshot
+// what the trial would have refused: the snapshot's isolate checks what its modules keep itself.
+TEST_F(VersionSnapshotTest, ReviewStackDepthCannotSteerTheSnapshotsIsolate) {
+  for (const char* pick : {"depth % 2", "!(depth % 2)", "depth % 3 === 0", "depth % 3 === 1", "depth % 3 === 2"}) {
+    for (const char* kept : {"{x: 0.5}", "{x: 1, big: new Uint8Array(12 << 20)}"}) {
+      Evaluator evaluator(host_, watchdog_, {}, limits_);
+      const std::vector<Module> version = Version(absl::StrCat(
+          "let depth = 0; const dive = () => { depth++; dive(); }; try { dive(); } catch {}\n", "const s = (", pick,
+          ") ? {x: 1} : ", kept, ";\n", Fn("async () => { s.x += 1; return s.x; }")));
+      Run(evaluator, version);
+      evaluator.Prepare();
+      // Fresh every call, whichever object the import picked (2 or 1.5; 2.5 and up would be a leak).
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_THAT(Run(evaluator, version), ::testing::AnyOf("2", "1.5")) << pick << " " << kept << " call " << i;
+      }
+    }
+  }
+}
+
+// Copy-on-write array literals are shared by copies until written, and every write copies first.
+TEST_F(VersionSnapshotTest, ReviewCopyOnWriteLiteralsStartOverInEveryCopy) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::vector<Module> version = Version(
+      absl::StrCat("const list = [1, 2, 3], words = ['a', 'b'], nested = {k: [4, 5]};\n",
+                   Fn("async () => { list[0] = 9; list.push(4); words.reverse(); nested.k.length = 1; "
+                      "return [VIA, list, words, nested]; }")));
+  Run(evaluator, version);
+  evaluator.Prepare();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Run(evaluator, version), R"(["snapshot",[9,2,3,4],["b","a"],{"k":[4]}])") << "call " << i;
+  }
 }
 
 TEST_F(VersionSnapshotTest, ReviewWebAssemblyStaysOffInCopies) {

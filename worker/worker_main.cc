@@ -40,7 +40,7 @@ struct WorkerFlags {
   bool empty_root = false;       // in a new mount namespace: pivot into an empty root after start-up
   std::optional<std::pair<uid_t, gid_t>> drop_ids;  // then become this user
   int module_source_mb = 256;    // module sources kept by hash (worker/module_sources.h)
-  bool version_snapshots = true;  // a startup snapshot per code version (worker/version_snapshot.h)
+  bool version_snapshots = false;  // a startup snapshot per code version (worker/version_snapshot.h)
 };
 
 absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
@@ -55,7 +55,7 @@ absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
   set.String("drop-ids", &drop_ids, "become UID:GID after start-up");
   set.Int("module-source-mb", &flags.module_source_mb, "module sources kept so the supervisor need not resend them");
   set.Bool("version-snapshots", &flags.version_snapshots,
-           "fresh contexts copied from a startup snapshot per code version (default true)");
+           "fresh contexts copied from a startup snapshot per code version (experimental; default false)");
   absl::StatusOr<std::vector<std::string>> positional = set.Parse(argc, argv);
   if (!positional.ok()) return positional.status();
   if (!positional->empty()) return absl::InvalidArgumentError("unexpected arguments\n" + set.Usage());
