@@ -20,17 +20,30 @@ WorkerService::~WorkerService() { Shutdown(); }
 
 void WorkerService::Connect(int fd) {
   absl::MutexLock lock(&mu_);
-  readers_.emplace_back([this, fd] { Serve(fd); });
+  // The readers of workers that went are joined here (at once: they are done), not kept.
+  for (auto it = readers_.begin(); it != readers_.end();) {
+    if (!it->done.load()) {
+      ++it;
+      continue;
+    }
+    it->thread.join();
+    it = readers_.erase(it);
+  }
+  Reader& reader = readers_.emplace_back();
+  reader.thread = std::thread([this, fd, done = &reader.done] {
+    Serve(fd);
+    done->store(true);  // last: nothing after this needs the pool or the service
+  });
 }
 
 void WorkerService::Shutdown() {
   pool_.Shutdown();
-  std::vector<std::thread> readers;
+  std::list<Reader> readers;
   {
     absl::MutexLock lock(&mu_);
     readers.swap(readers_);
   }
-  for (std::thread& reader : readers) reader.join();
+  for (Reader& reader : readers) reader.thread.join();
 }
 
 void WorkerService::Serve(int fd) {

@@ -9,9 +9,10 @@
 #ifndef ISOBAR_SUPERVISOR_API_WORKER_SERVICE_H_
 #define ISOBAR_SUPERVISOR_API_WORKER_SERVICE_H_
 
+#include <atomic>
+#include <list>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -36,10 +37,15 @@ class WorkerService {
   // Reads one worker's messages until its stream ends or breaks the protocol; then closes `fd`.
   void Serve(int fd);
 
+  struct Reader {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+
   WorkerPool& pool_;
   HostCallRouter& router_;
   absl::Mutex mu_;
-  std::vector<std::thread> readers_ ABSL_GUARDED_BY(mu_);
+  std::list<Reader> readers_ ABSL_GUARDED_BY(mu_);  // a list: each reader's thread points at its `done`
 };
 
 }  // namespace isobar::supervisor
