@@ -70,8 +70,9 @@ class FrameWriter {
  public:
   explicit FrameWriter(int fd) : fd_(fd) {}
 
-  // UNAVAILABLE once the socket failed (the peer went away) or Close was called; INVALID_ARGUMENT
-  // for a payload past the limit (nothing is sent).
+  // UNAVAILABLE once the socket failed (the peer went away, or a send timed out: SO_SNDTIMEO, after
+  // which part of a frame may be out, so the writer stays failed) or Close was called;
+  // INVALID_ARGUMENT for a payload past the limit (nothing is sent).
   absl::Status Write(absl::string_view payload) ABSL_LOCKS_EXCLUDED(mu_);
   // No frame is written after this returns. The socket itself is not closed.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);

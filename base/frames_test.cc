@@ -2,6 +2,7 @@
 #include "base/frames.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <random>
@@ -101,6 +102,16 @@ TEST(FramesTest, ASocketCarriesFramesFromManyWritersWithoutInterleaving) {
   for (std::thread& t : threads) t.join();
   writer.Close();
   EXPECT_EQ(writer.Write("late").code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(FramesTest, AWriteToAPeerThatStopsReadingTimesOutAndTheWriterStaysFailed) {
+  Socketpair pair;
+  const timeval timeout{.tv_sec = 0, .tv_usec = 200000};
+  ASSERT_EQ(setsockopt(pair.a(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)), 0);
+  FrameWriter writer(pair.a());
+  // Nobody reads pair.b(): a frame bigger than the socket's buffers cannot go out.
+  EXPECT_EQ(writer.Write(std::string(16u << 20, 'w')).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(writer.Write("small").code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(FramesTest, TheEndOfTheStreamIsToldApartFromACutFrame) {
