@@ -35,9 +35,6 @@ absl::StatusOr<SeccompPolicy> WorkerPolicy(pid_t self, const JitCapability* jit)
       .AllowIf(SYS_fcntl, {ArgEq(1, F_SETFL)})
       .AllowIf(SYS_ioctl, {ArgEq(1, TCGETS)})
       .AllowIf(SYS_ioctl, {ArgEq(1, FIONREAD)})
-      // gRPC's event loop.
-      .Allow({SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_eventfd2, SYS_poll,
-              SYS_ppoll})
       // Memory: V8's heap and JIT, thread stacks, malloc.
       .AllowIf(SYS_mmap, {ArgMaskedEq(2, ~prot, 0), ArgMaskedEq(3, ~kMapFlags | kMapRequired, kMapRequired)})
       .AllowIf(SYS_mprotect, {ArgMaskedEq(2, ~prot, 0)})
