@@ -2,7 +2,7 @@
 // protobuf messages this way on the socketpair the pool creates (ARCHITECTURE.md, the life of an
 // invocation). A frame is a 4-byte little-endian payload length, then the payload.
 //
-//   FrameWriter writer(fd);                  // any thread; one frame at a time, whole
+//   FrameWriter writer(fd);                  // any thread; never blocks on the peer
 //   writer.Write(message.SerializeAsString());
 //   FrameReader reader(fd);                  // one thread
 //   while (absl::StatusOr<std::string> frame = reader.Read(); frame.ok()) { ... }
@@ -14,14 +14,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace isobar {
 
@@ -65,22 +68,50 @@ class FrameReader {
   FrameDecoder decoder_;
 };
 
-// Writes frames to a stream socket. Thread-safe: frames never interleave.
+// Writes frames to a stream socket without ever blocking its caller on the peer. Thread-safe; frames
+// never interleave. A frame goes out at once when the socket has room (no thread hop); otherwise it
+// waits in a queue that a sender thread of the writer's drains. So a peer that reads slowly, or not
+// at all, never holds the threads that write to it, and two processes that each write while the
+// other writes cannot deadlock. The stream fails for good (and the socket is shut down both ways, so
+// its reader sees the end) when the queue would pass `max_queued_bytes`, or when the oldest queued
+// frame has waited longer than `max_wait`.
 class FrameWriter {
  public:
-  explicit FrameWriter(int fd) : fd_(fd) {}
+  struct Options {
+    size_t max_queued_bytes = 2 * (kMaxFrameBytes + kFrameHeaderBytes);
+    absl::Duration max_wait = absl::Seconds(10);
+  };
+  explicit FrameWriter(int fd) : FrameWriter(fd, Options()) {}
+  FrameWriter(int fd, Options options);
+  ~FrameWriter();  // Close()
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
 
-  // UNAVAILABLE once the socket failed (the peer went away, or a send timed out: SO_SNDTIMEO, after
-  // which part of a frame may be out, so the writer stays failed) or Close was called;
-  // INVALID_ARGUMENT for a payload past the limit (nothing is sent).
+  // UNAVAILABLE once the stream failed (the peer went away, or the limits above were passed) or
+  // Close was called; INVALID_ARGUMENT for a payload past the frame limit (nothing is sent).
   absl::Status Write(absl::string_view payload) ABSL_LOCKS_EXCLUDED(mu_);
-  // No frame is written after this returns. The socket itself is not closed.
+  // No frame is written after this returns, and the sender thread is gone (frames still queued are
+  // dropped). The socket is not closed (its writing side is shut down if a frame was left half out).
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  void SendLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Marks the stream failed and shuts the socket down; the queue is dropped.
+  void FailLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const int fd_;
+  const Options options_;
   absl::Mutex mu_;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool sending_ ABSL_GUARDED_BY(mu_) = false;  // the sender is in a system call with the queue's front
+  struct Queued {
+    std::string bytes;  // header and payload, or what is left of them
+    absl::Time since;
+  };
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread sender_;  // started by the first frame that has to wait
 };
 
 }  // namespace isobar

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace isobar {
@@ -104,14 +105,45 @@ TEST(FramesTest, ASocketCarriesFramesFromManyWritersWithoutInterleaving) {
   EXPECT_EQ(writer.Write("late").code(), absl::StatusCode::kUnavailable);
 }
 
-TEST(FramesTest, AWriteToAPeerThatStopsReadingTimesOutAndTheWriterStaysFailed) {
+TEST(FramesTest, WritersNeverWaitForTheirPeer) {
+  // Each side writes a frame far bigger than the socket's buffers before either reads: writes that
+  // waited for the peer would deadlock here.
   Socketpair pair;
-  const timeval timeout{.tv_sec = 0, .tv_usec = 200000};
-  ASSERT_EQ(setsockopt(pair.a(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)), 0);
-  FrameWriter writer(pair.a());
-  // Nobody reads pair.b(): a frame bigger than the socket's buffers cannot go out.
-  EXPECT_EQ(writer.Write(std::string(16u << 20, 'w')).code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(writer.Write("small").code(), absl::StatusCode::kUnavailable);
+  FrameWriter left(pair.a()), right(pair.b());
+  const std::string big_left(8u << 20, 'l'), big_right(8u << 20, 'r');
+  ASSERT_TRUE(left.Write(big_left).ok());
+  ASSERT_TRUE(right.Write(big_right).ok());
+  ASSERT_TRUE(left.Write("after").ok());  // queued behind, in order
+  FrameReader left_reader(pair.a()), right_reader(pair.b());
+  EXPECT_EQ(*right_reader.Read(), big_left);
+  EXPECT_EQ(*right_reader.Read(), "after");
+  EXPECT_EQ(*left_reader.Read(), big_right);
+}
+
+TEST(FramesTest, APeerThatDoesNotReadFailsTheStreamAndSeesItsEnd) {
+  {
+    // Past the queue's bound: at once.
+    Socketpair pair;
+    FrameWriter writer(pair.a(), {.max_queued_bytes = 1u << 20});
+    EXPECT_EQ(writer.Write(std::string(4u << 20, 'w')).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(writer.Write("small").code(), absl::StatusCode::kUnavailable);
+  }
+  {
+    // A frame waiting past max_wait: the stream fails, and the peer's reader finds the end after
+    // what had gone out.
+    Socketpair pair;
+    FrameWriter writer(pair.a(), {.max_wait = absl::Milliseconds(200)});
+    ASSERT_TRUE(writer.Write(std::string(16u << 20, 'w')).ok());
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    absl::Status status;
+    do {
+      absl::SleepFor(absl::Milliseconds(20));  // the polling rate; the writer fails on its own clock
+      status = writer.Write("x");
+    } while (status.ok() && absl::Now() < deadline);
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    FrameReader reader(pair.b());
+    EXPECT_EQ(reader.Read().status().code(), absl::StatusCode::kDataLoss);  // the cut frame, then the end
+  }
 }
 
 TEST(FramesTest, TheEndOfTheStreamIsToldApartFromACutFrame) {

@@ -1,8 +1,6 @@
 #include "supervisor/api/worker_service.h"
 
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <memory>
@@ -50,10 +48,6 @@ void WorkerService::Shutdown() {
 
 void WorkerService::Serve(int fd) {
   prctl(PR_SET_NAME, "isobar-worker-rx");
-  // A worker that stops reading must not hold the threads that write to it (the router's, serving
-  // every deployment's host calls): a write blocked this long fails, and the stream with it.
-  const timeval send_timeout{.tv_sec = 10, .tv_usec = 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
   const std::string peer = absl::StrCat("fd:", fd);
   auto writer = std::make_shared<WorkerStream>(fd);
   absl::StatusOr<WorkerPool::Connection> connection = pool_.Attach(peer, writer);
@@ -136,7 +130,7 @@ void WorkerService::Serve(int fd) {
         break;
     }
   }
-  pool_.Detach(*connection);  // first: it kills a live worker, so no write stays blocked on it
+  pool_.Detach(*connection);  // it kills a live worker
   writer->Close();
   if (!violation.empty()) {
     ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " broke the protocol (" << violation << ")";

@@ -3,7 +3,9 @@
 //
 // The thread that reads the worker's messages (WorkerService) creates one, attaches it to the pool,
 // and Close()s it when the worker's stream ends; a Write after Close fails instead of touching a
-// socket that may be closed and its number reused. Writes from several threads are serialised.
+// socket that may be closed and its number reused. Writes from several threads are serialised, and
+// never wait for the worker to read (FrameWriter): a worker that reads slowly or not at all holds no
+// thread of the supervisor's; its stream fails after 10 s of waiting and the pool replaces it.
 #ifndef ISOBAR_SUPERVISOR_WORKERS_WORKER_STREAM_H_
 #define ISOBAR_SUPERVISOR_WORKERS_WORKER_STREAM_H_
 
