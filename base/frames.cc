@@ -26,6 +26,12 @@ std::string FrameHeader(size_t payload_bytes) {
   return header;
 }
 
+uint32_t FrameLength(absl::string_view header) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(header[i])) << (8 * i);
+  return n;
+}
+
 bool FrameDecoder::Append(absl::string_view bytes) {
   if (broken_) return false;
   if (start_ > kCompactAfter && start_ * 2 > buffer_.size()) {
@@ -34,18 +40,13 @@ bool FrameDecoder::Append(absl::string_view bytes) {
   }
   buffer_.append(bytes.data(), bytes.size());
   // A length past the limit is refused as soon as its header is complete, not once its bytes came.
-  if (pending() >= kFrameHeaderBytes) {
-    uint32_t n = 0;
-    for (size_t i = 0; i < kFrameHeaderBytes; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(buffer_[start_ + i])) << (8 * i);
-    if (n > max_) broken_ = true;
-  }
+  if (pending() >= kFrameHeaderBytes && FrameLength(absl::string_view(buffer_).substr(start_)) > max_) broken_ = true;
   return !broken_;
 }
 
 std::optional<std::string> FrameDecoder::Next() {
   if (broken_ || pending() < kFrameHeaderBytes) return std::nullopt;
-  uint32_t n = 0;
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(buffer_[start_ + i])) << (8 * i);
+  const uint32_t n = FrameLength(absl::string_view(buffer_).substr(start_));
   if (n > max_) {
     broken_ = true;
     return std::nullopt;

@@ -33,6 +33,8 @@ inline constexpr size_t kMaxFrameBytes = 64u << 20;  // as the gRPC limit it rep
 
 // The frame's header (its length) followed by nothing: callers send the payload after it.
 std::string FrameHeader(size_t payload_bytes);
+// The payload length a header announces (`header` holds at least kFrameHeaderBytes).
+uint32_t FrameLength(absl::string_view header);
 
 // Frames out of bytes as they arrive.
 class FrameDecoder {

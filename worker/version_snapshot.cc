@@ -225,12 +225,17 @@ absl::StatusOr<v8::Local<v8::Object>> RunScript(v8::Local<v8::Context> context, 
   return modules.As<v8::Object>();
 }
 
+// A heap snapshot that shows numbers as nodes too (after a full collection); Delete() it.
+const v8::HeapSnapshot* HeapSnapshotWithNumbers(v8::Isolate* isolate) {
+  return isolate->GetHeapProfiler()->TakeHeapSnapshot(nullptr, nullptr, /*treat_global_objects_as_roots=*/true,
+                                                     /*capture_numeric_value=*/true);
+}
+
 // The ids of the objects in the isolate's heap now, numbers included (V8 keeps an object's id from one
 // heap snapshot to the next). Runs a full garbage collection first.
 absl::flat_hash_set<v8::SnapshotObjectId> HeapObjectIds(v8::Isolate* isolate) {
   absl::flat_hash_set<v8::SnapshotObjectId> ids;
-  const v8::HeapSnapshot* heap = isolate->GetHeapProfiler()->TakeHeapSnapshot(
-      nullptr, nullptr, /*treat_global_objects_as_roots=*/true, /*capture_numeric_value=*/true);
+  const v8::HeapSnapshot* heap = HeapSnapshotWithNumbers(isolate);
   ids.reserve(static_cast<size_t>(heap->GetNodesCount()));
   for (int i = 0; i < heap->GetNodesCount(); ++i) ids.insert(heap->GetNode(i)->GetId());
   const_cast<v8::HeapSnapshot*>(heap)->Delete();
@@ -253,8 +258,7 @@ std::optional<std::string> RetainedProblem(v8::Isolate* isolate, const absl::fla
   v8::HeapStatistics statistics;
   isolate->GetHeapStatistics(&statistics);
   if (statistics.used_heap_size() > kMaxHeap) return absl::StrCat("keeps more than ", kMaxHeap >> 20, " MB");
-  const v8::HeapSnapshot* heap = isolate->GetHeapProfiler()->TakeHeapSnapshot(
-      nullptr, nullptr, /*treat_global_objects_as_roots=*/true, /*capture_numeric_value=*/true);
+  const v8::HeapSnapshot* heap = HeapSnapshotWithNumbers(isolate);
   std::optional<std::string> problem;
   for (int i = 0; i < heap->GetNodesCount() && !problem.has_value(); ++i) {
     const v8::HeapGraphNode* node = heap->GetNode(i);

@@ -65,9 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (whole.broken) {
     // Broken exactly at a complete header past the limit.
     FUZZ_CHECK(rest.size() >= isobar::kFrameHeaderBytes);
-    uint32_t n = 0;
-    for (size_t i = 0; i < isobar::kFrameHeaderBytes; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(rest[i])) << (8 * i);
-    FUZZ_CHECK(n > max);
+    FUZZ_CHECK(isobar::FrameLength(rest) > max);
   } else {
     FUZZ_CHECK(whole.pending == rest.size());  // the unfinished frame is held, not lost
   }
