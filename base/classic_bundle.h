@@ -6,10 +6,21 @@
 #ifndef ISOBAR_BASE_CLASSIC_BUNDLE_H_
 #define ISOBAR_BASE_CLASSIC_BUNDLE_H_
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
 namespace isobar {
 
 inline constexpr char kClassicBundlePath[] = "_deps/isobar-classic.js";
 inline constexpr char kClassicModulesGlobal[] = "__isobarModules";
+
+// What names a version's startup snapshot: the script's SHA-256 (raw bytes) and whether WebAssembly
+// is on (the worker binary, the prelude and V8's flags are the same for every process of a supervisor).
+inline std::string VersionSnapshotKey(absl::string_view script_sha256, bool wasm) {
+  return absl::StrCat(script_sha256, wasm ? "w" : "-");
+}
 
 }  // namespace isobar
 

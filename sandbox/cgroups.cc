@@ -92,7 +92,11 @@ absl::StatusOr<WorkerCgroups> WorkerCgroups::Open(const std::string& mountinfo, 
 }
 
 absl::Status WorkerCgroups::Place(int worker_id, pid_t pid, const CgroupLimits& limits) const {
-  const std::string cgroup = absl::StrCat(directory_, "/isobar-worker-", worker_id);
+  return PlaceIn(absl::StrCat("isobar-worker-", worker_id), pid, limits);
+}
+
+absl::Status WorkerCgroups::PlaceIn(absl::string_view leaf, pid_t pid, const CgroupLimits& limits) const {
+  const std::string cgroup = absl::StrCat(directory_, "/", leaf);
   absl::Status status = MakeDirectory(cgroup);
   if (status.ok()) status = WriteFile(cgroup + "/memory.max", absl::StrCat(limits.memory_max));
   if (status.ok()) status = WriteFile(cgroup + "/pids.max", absl::StrCat(limits.pids_max));

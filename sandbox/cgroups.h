@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace isobar::sandbox {
 
@@ -36,6 +37,9 @@ class WorkerCgroups {
 
   // Puts `pid` into worker `worker_id`'s cgroup (created on first use) with `limits`.
   absl::Status Place(int worker_id, pid_t pid, const CgroupLimits& limits) const;
+  // The same for another process the pool starts, into the leaf `leaf` (a fixed name of ours, e.g.
+  // "isobar-snapshot-maker"; never a user's string).
+  absl::Status PlaceIn(absl::string_view leaf, pid_t pid, const CgroupLimits& limits) const;
 
   // Our cgroup's directory (the parent of the supervisor's and the workers' leaves).
   const std::string& directory() const { return directory_; }

@@ -26,6 +26,7 @@ absl::StatusOr<SpawnedWorker> SpawnWorker(const WorkerSpawnSpec& spec) {
   options.extra_fds = {{worker_end, kWorkerChannelFd}};
   options.parent_death_signal = SIGKILL;
   options.rlimits = {{RLIMIT_CORE, 0}, {RLIMIT_NOFILE, kWorkerMaxFds}};
+  options.rlimits.insert(options.rlimits.end(), spec.rlimits.begin(), spec.rlimits.end());
   options.namespaces = spec.sandbox.namespaces;
   if ((spec.sandbox.namespaces & CLONE_NEWUSER) != 0) {
     options.uid_map = spec.sandbox.identity.uid_map;

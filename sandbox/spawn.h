@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,8 @@ struct WorkerSpawnSpec {
   int stdout_fd = -2;
   int stderr_fd = -2;
   SandboxPlan sandbox;  // namespaces and identity (PlanWorkerSandbox); default: neither
+  // More resource limits, beside every worker's: {RLIMIT_*, soft = hard limit}.
+  std::vector<std::pair<int, uint64_t>> rlimits;
 };
 
 struct SpawnedWorker {

@@ -101,7 +101,8 @@ struct Config {
   std::string file_dir;
   int heartbeat_ms = 0;  // 0: the pool's default
   int worker_source_mb = -1;  // -1: the worker's default
-  bool snapshots = false;     // workers copy fresh contexts from a snapshot per code version
+  bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
+  int snapshot_maker_mb = 1024;
   int history_hours = 24;
   int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
@@ -269,7 +270,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // strict is kill mode that also insists on every namespace; off runs workers with no sandbox at all.
   pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox == "strict" ? "kill" : config.sandbox)};
   if (config.worker_source_mb >= 0) pool_options.worker_args.push_back(absl::StrCat("--module-source-mb=", config.worker_source_mb));
-  pool_options.worker_args.push_back(absl::StrCat("--version-snapshots=", config.snapshots ? "true" : "false"));
+  pool_options.snapshots = config.snapshots;
+  pool_options.snapshot_maker.memory_bytes = static_cast<uint64_t>(std::max(64, config.snapshot_maker_mb)) << 20;
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
   pool_options.cgroup_limits = config.sandbox != "off";
@@ -531,10 +533,13 @@ int main(int argc, char** argv) {
   flags.Int("worker-source-mb", &config.worker_source_mb,
             "module sources each worker keeps, so Invokes need not carry them (default 256)");
   flags.Bool("snapshots", &config.snapshots,
-             "EXPERIMENTAL: workers give fresh calls copies of a V8 startup snapshot per code version, made from "
-             "the classic script the bundler pushes; a hostile tenant's top-level code can still take a worker "
-             "down through it (worker/version_snapshot.h, Known). Default false: every fresh call evaluates its "
-             "ES modules");
+             "fresh calls get copies of a V8 startup snapshot per code version, made from the classic script the "
+             "bundler pushes by a snapshot maker process of its own (supervisor/workers/snapshot_maker.h); versions "
+             "whose top-level code must run per call, and every call until the snapshot is made, evaluate their "
+             "ES modules (default true)");
+  flags.Int("snapshot-maker-mb", &config.snapshot_maker_mb,
+            "memory a snapshot maker process may use (RLIMIT_DATA; default 1024): a version whose top-level code "
+            "needs more gets no snapshot");
   flags.Int("history-hours", &config.history_hours,
             "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
   flags.Int("deployment-idle-seconds", &config.deployment_idle_seconds,

@@ -36,6 +36,7 @@ namespace isobar::worker {
 
 using isobar::worker::v1::FunctionCall;
 using isobar::worker::v1::Invoke;
+using isobar::worker::v1::Module;
 
 namespace {
 
@@ -89,6 +90,18 @@ std::string CodeVersion(const Invoke& invoke) {
   // Module state made while importing depends on the import phase's values too.
   absl::StrAppend(&all, invoke.import_seed(), "\n", invoke.import_unix_time_ms(), "\n");
   return Sha256(all);
+}
+
+// Whether `snapshot`'s script holds exactly the call's modules (a push that added one by hand to a
+// bundle would otherwise call into the script's older set).
+bool HoldsExactly(const VersionSnapshot& snapshot, const Invocation& inv) {
+  auto path = snapshot.module_paths().begin();
+  for (const auto& [module_path, module] : inv.sources) {
+    if (absl::StartsWith(module_path, "_deps/")) continue;
+    if (path == snapshot.module_paths().end() || *path != module_path) return false;
+    ++path;
+  }
+  return path == snapshot.module_paths().end();
 }
 
 }  // namespace
@@ -416,6 +429,7 @@ Evaluator::Step Evaluator::Finish(std::unique_ptr<Invocation> invocation, Invoca
   result.cpu_time = invocation->cpu_used;
   result.logs = std::move(invocation->logs);
   result.observed_time = invocation->observed_time;
+  result.snapshot_missing = invocation->snapshot_missing;
   DeploymentIsolate* isolate = invocation->isolate;
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok()) UpdatePreloadPlan(*invocation);
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok() &&
@@ -469,34 +483,42 @@ InvocationResult Evaluator::Call(InvocationId id, const FunctionCall& call, cons
   return Run(std::move(invoke));
 }
 
-std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(const Invocation& inv) {
-  if (!limits_.version_snapshots || !inv.invoke.has_function()) return nullptr;
+std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(Invocation& inv) {
+  if (!inv.invoke.has_function()) return nullptr;
+  std::shared_ptr<const VersionSnapshot> snapshot;
+  if (inv.invoke.has_snapshot()) {
+    isobar::worker::v1::VersionBlob& sent = *inv.invoke.mutable_snapshot();
+    if (!sent.blob().empty()) {
+      std::vector<std::string> paths(sent.module_paths().begin(), sent.module_paths().end());
+      snapshots_->Add(std::make_shared<VersionSnapshot>(sent.key(), std::move(*sent.mutable_blob()), std::move(paths)),
+                      absl::ZeroDuration());
+    }
+    snapshot = snapshots_->Find(sent.key());
+    inv.snapshot_missing = snapshot == nullptr;
+    return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
+  }
+  if (!limits_.version_snapshots) return nullptr;
   auto classic = inv.sources.find(kClassicBundlePath);
   if (classic == inv.sources.end()) return nullptr;
   const std::string key = SnapshotKey(*classic->second, inv.invoke.allow_wasm());
-  std::shared_ptr<const VersionSnapshot> snapshot = snapshots_->Find(key);
+  snapshot = snapshots_->Find(key);
   if (snapshot == nullptr) {
     // Called again before idle time made it: now.
     std::optional<SnapshotRequest> now =
         snapshots_->Wanted(key, inv.invoke.deployment(), inv.invoke.allow_wasm(), *classic->second);
     if (now.has_value()) snapshot = MakeSnapshot(*now);
   }
-  // The script must hold exactly the version's modules (a push that added one by hand to a bundle
-  // would otherwise call into the script's older set).
-  if (snapshot == nullptr) return nullptr;
-  auto path = snapshot->module_paths().begin();
-  for (const auto& [module_path, module] : inv.sources) {
-    if (absl::StartsWith(module_path, "_deps/")) continue;
-    if (path == snapshot->module_paths().end() || *path != module_path) return nullptr;
-    ++path;
-  }
-  return path == snapshot->module_paths().end() ? snapshot : nullptr;
+  return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const VersionSnapshot>> Evaluator::MakeSnapshotBlob(const Module& classic, bool wasm) {
+  const SnapshotEnvironment environment{limits_, *code_cache_, watchdog_, js_thread_clock_, absl::Seconds(1)};
+  return MakeVersionSnapshot(classic, wasm, environment);
 }
 
 std::shared_ptr<const VersionSnapshot> Evaluator::MakeSnapshot(const SnapshotRequest& request) {
   const absl::Time start = absl::Now();
-  const SnapshotEnvironment environment{limits_, *code_cache_, watchdog_, js_thread_clock_, absl::Seconds(1)};
-  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> made = MakeVersionSnapshot(request.classic, request.wasm, environment);
+  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> made = MakeSnapshotBlob(request.classic, request.wasm);
   const absl::Duration took = absl::Now() - start;
   if (!made.ok()) {
     snapshots_->Refused(request.key, took);

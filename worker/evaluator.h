@@ -120,6 +120,11 @@ class Evaluator {
   // Whether Prepare has anything to do (it would spend time).
   bool HasIdleWork() const;
 
+  // For a snapshot maker process (--make-snapshot): the blob of `classic`'s version, made here in a
+  // creator isolate (version_snapshot.h), or FAILED_PRECONDITION saying why the version cannot have one.
+  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeSnapshotBlob(const isobar::worker::v1::Module& classic,
+                                                                         bool wasm);
+
   IsolateStats isolate_stats() const;
   const SnapshotStats& snapshot_stats() const;
   const CodeCache& code_cache() const { return *code_cache_; }
@@ -134,9 +139,10 @@ class Evaluator {
   // The isolate whose next fresh context Prepare would evaluate modules in: the most recently used
   // one, if it has a preload plan that has not failed (null otherwise).
   DeploymentIsolate* PreloadCandidate() const;
-  // The snapshot of the function call's version (version_snapshot.h): made already, or made now if the
-  // version was called before and is still waiting for idle time; null if it has none (yet).
-  std::shared_ptr<const VersionSnapshot> SnapshotFor(const Invocation& invocation);
+  // The snapshot of the function call's version (version_snapshot.h): the one its Invoke names (with
+  // the blob, or sent before); or, with EvaluatorLimits::version_snapshots, made here already, or made
+  // now if the version was called before and is still waiting for idle time. Null if it has none (yet).
+  std::shared_ptr<const VersionSnapshot> SnapshotFor(Invocation& invocation);
   std::shared_ptr<const VersionSnapshot> MakeSnapshot(const SnapshotRequest& request);
 
   HostCalls& host_;

@@ -160,6 +160,12 @@ void HostChannel::Dispatch(isobar::worker::v1::HostMessage& message) {
       }
       break;
     }
+    case HostMessage::kMakeSnapshot: {
+      HostEvent event(HostEvent::Kind::kMakeSnapshot);
+      event.make_snapshot = std::move(*message.mutable_make_snapshot());
+      events_.push_back(std::move(event));
+      break;
+    }
     case HostMessage::kCancel: {
       // The supervisor has answered its client already and ignores the Done.
       HostEvent event(HostEvent::Kind::kCancel);

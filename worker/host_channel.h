@@ -32,10 +32,11 @@ namespace isobar::worker {
 
 // Something for the JS thread to do.
 struct HostEvent {
-  enum class Kind { kInvoke, kResult, kCancel };
+  enum class Kind { kInvoke, kResult, kCancel, kMakeSnapshot };
   explicit HostEvent(Kind k) : kind(k), result(absl::UnknownError("no result")) {}
   Kind kind;
   isobar::worker::v1::Invoke invoke;  // kInvoke
+  isobar::worker::v1::MakeSnapshot make_snapshot;  // kMakeSnapshot (a snapshot maker's only event)
   InvocationId invocation;            // kResult, kCancel
   uint64_t call_id = 0;               // kResult
   absl::StatusOr<std::string> result;  // kResult

@@ -63,6 +63,7 @@ struct Invocation {
   std::vector<LogLine> logs;
   bool logs_truncated = false;
   bool observed_time = false;  // Date.now() or new Date() was called
+  bool snapshot_missing = false;  // its Invoke named a snapshot this worker no longer has
   std::deque<PendingAsync> queue;  // asyncSyscalls not yet sent
   // The batches the host is answering, by id: a query's or mutation's one at a time; an action's all
   // at once (`concurrent`: its fetches, timers and nested calls run side by side, as on Convex).

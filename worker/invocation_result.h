@@ -31,6 +31,7 @@ struct InvocationResult {
   absl::Duration cpu_time;
   // The function (or module top-level code it depends on) read the clock.
   bool observed_time = false;
+  bool snapshot_missing = false;  // Done.snapshot_missing
 };
 
 struct EvaluatorLimits {
@@ -65,8 +66,9 @@ struct EvaluatorLimits {
   double recycle_heap_fraction = 0.8;
   // The worker-wide V8 code cache, keyed by module SHA-256.
   size_t max_code_cache_bytes = 64u << 20;
-  // Startup snapshots per code version (version_snapshot.h), and the blobs kept (about 1 MB each).
-  // Off by default: a hostile tenant can still take a worker down through them (version_snapshot.h, Known).
+  // Startup snapshots per code version made in this process (version_snapshot.h): for tests and
+  // benchmarks only. A serving worker never makes blobs; it gets them made by a snapshot maker process
+  // (Invoke.snapshot). The blobs kept, either way (about 1.5 MB each):
   bool version_snapshots = false;
   size_t max_snapshot_bytes = 64u << 20;
 };

@@ -44,6 +44,7 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   done->set_invocation_id(id.value());
   done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
   done->set_observed_time(result.observed_time);
+  done->set_snapshot_missing(result.snapshot_missing);
   if (result.result_json.ok()) {
     done->set_result_json(std::move(*result.result_json));
   } else {
@@ -200,7 +201,41 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
         waiting.Forget(event->invocation);
         evaluator.Cancel(event->invocation);
         break;
+      case HostEvent::Kind::kMakeSnapshot:
+        ISOBAR_LOG(kWarning, "worker") << "MakeSnapshot sent to a serving worker; ignored";
+        break;
     }
+  }
+}
+
+void ServeSnapshotMaker(HostChannel& channel, Evaluator& evaluator) {
+  std::optional<HostEvent> event = channel.NextEvent();
+  if (!event.has_value()) return;
+  WorkerMessage message;
+  isobar::worker::v1::SnapshotMade& made = *message.mutable_snapshot_made();
+  if (event->kind != HostEvent::Kind::kMakeSnapshot) {
+    made.set_refused("a snapshot maker was sent something else than MakeSnapshot");
+  } else {
+    const isobar::worker::v1::MakeSnapshot& request = event->make_snapshot;
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::shared_ptr<const VersionSnapshot>> blob =
+        evaluator.MakeSnapshotBlob(request.classic(), request.wasm());
+    made.set_took_us(static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)));
+    if (blob.ok()) {
+      made.mutable_snapshot()->set_blob((*blob)->blob());
+      for (const std::string& path : (*blob)->module_paths()) made.mutable_snapshot()->add_module_paths(path);
+    } else {
+      made.set_refused(std::string(blob.status().message()));
+    }
+  }
+  absl::Status sent = channel.Send(message);
+  if (!sent.ok()) {
+    ISOBAR_LOG(kWarning, "snapshot maker") << "SnapshotMade not sent: " << sent;
+    return;
+  }
+  // The answer may still be on its way out (the writer's sender thread): wait for the supervisor to
+  // end the stream once it has read it.
+  while (channel.NextEvent().has_value()) {
   }
 }
 

@@ -14,6 +14,10 @@ namespace isobar::worker {
 // `module_source_bytes`: how much module source to keep by hash (worker/module_sources.h).
 void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_bytes = 256u << 20);
 
+// A snapshot maker's life (--make-snapshot): waits for the one MakeSnapshot, makes the blob, answers
+// SnapshotMade. Returns when the supervisor has ended the stream (after reading the answer).
+void ServeSnapshotMaker(HostChannel& channel, Evaluator& evaluator);
+
 }  // namespace isobar::worker
 
 #endif  // ISOBAR_WORKER_SERVE_H_

@@ -463,7 +463,7 @@ VersionSnapshot::VersionSnapshot(std::string key, std::string blob, std::vector<
       module_paths_(std::move(module_paths)),
       data_{blob_.data(), static_cast<int>(blob_.size())} {}
 
-std::string SnapshotKey(const Module& classic, bool wasm) { return absl::StrCat(classic.sha256(), wasm ? "w" : "-"); }
+std::string SnapshotKey(const Module& classic, bool wasm) { return VersionSnapshotKey(classic.sha256(), wasm); }
 
 absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const Module& classic, bool wasm,
                                                                            const SnapshotEnvironment& env) {
@@ -514,6 +514,12 @@ std::optional<SnapshotRequest> SnapshotStore::TakeWaiting() {
 void SnapshotStore::Add(std::shared_ptr<const VersionSnapshot> snapshot, absl::Duration took) {
   ++stats_.made;
   stats_.making_time += took;
+  for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+    if ((*it)->key() != snapshot->key()) continue;
+    stats_.bytes -= (*it)->size();  // sent again: the newer copy replaces it
+    ready_.erase(it);
+    break;
+  }
   stats_.bytes += snapshot->size();
   ready_.push_front(std::move(snapshot));
   while (stats_.bytes > max_bytes_ && ready_.size() > 1) {

@@ -32,19 +32,25 @@
 // Math.random, Date, WeakRef, FinalizationRegistry, fetch and the timers are stable functions that ask
 // the current invocation (runtime-js/src/determinism.js), so code that took them at module scope gets
 // the call's, not the snapshot's fixed seed and time.
-// Blobs never leave the worker that made them (another process would have to trust their bytes).
+// Where blobs are made: in a snapshot maker, a process of its own per version (a worker started with
+// --make-snapshot, in the same sandbox, with its own memory limit), never in a worker that serves
+// calls. The supervisor then sends the blob with the version's calls (Invoke.snapshot), once per
+// worker (supervisor/workers/snapshot_maker.h). The maker ran the tenant's code, so the blob is
+// trusted as far as that tenant's code is: an exploit that broke out of V8 in the maker could forge
+// a blob that V8 reads unchecked into a shared worker, which is what the same exploit run in that
+// worker would reach directly.
 //
-// SnapshotStore keeps them per worker, bounded by bytes (LRU); a version is made when the worker is
-// idle after its first call, or at its second call if it is still waiting by then.
+// SnapshotStore keeps blobs per worker, bounded by bytes (LRU). Tests and benchmarks can also make
+// them in the worker itself (EvaluatorLimits::version_snapshots): a version is then made when the
+// worker is idle after its first call, or at its second call if it is still waiting by then.
 //
-// Known (why EvaluatorLimits::version_snapshots and the supervisor's --snapshots are off by default;
-// an adversarial review's findings, tests in version_snapshot_test.cc for those fixed):
-//   - the creator isolate's memory is not capped: V8 sizes its heap itself (a near-limit callback only
-//     ends the script at V8's own large limit) and its ArrayBuffers come from V8's own allocator. Code
-//     that tells the isolates apart can allocate there, once per attempt, what the trial's caps would
-//     have refused, and push the worker's process into its cgroup's limit: every tenant's calls on
-//     that worker fail, and a version refused by a worker that died is tried again by the next one.
-//     A fix: make blobs in a process of their own (one per deployment) with rlimits.
+// Known (an adversarial review's findings, tests in version_snapshot_test.cc for those fixed):
+//   - the creator isolate's memory is not capped in-process: V8 sizes its heap itself (a near-limit
+//     callback only ends the script at V8's own large limit) and its ArrayBuffers come from V8's own
+//     allocator. Code that tells the isolates apart can allocate there what the trial's caps would
+//     have refused. This is why blobs are made in a snapshot maker process, whose memory is capped
+//     (RLIMIT_DATA, and its cgroup where one is delegated): such a version kills only its maker and
+//     is refused.
 //   - every module's top-level code runs into the one realm, not only the called module's imports: a
 //     module that changes a builtin at import (a polyfill) changes it for every function of its
 //     version; the order of builtins' properties in a copy differs from the modules' path when the
@@ -89,6 +95,7 @@ class VersionSnapshot {
 
   const std::string& key() const { return key_; }
   size_t size() const { return blob_.size(); }
+  const std::string& blob() const { return blob_; }
   // The modules the script holds, sorted: it serves only a version with exactly these (and _deps/).
   const std::vector<std::string>& module_paths() const { return module_paths_; }
   // For Isolate::CreateParams::snapshot_blob (V8 only reads it).
@@ -119,7 +126,8 @@ absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const
                                                                            bool wasm, const SnapshotEnvironment& env);
 
 struct SnapshotStats {
-  uint64_t made = 0;
+  uint64_t made = 0;  // here, or received from a snapshot maker
+
   uint64_t refused = 0;  // versions whose top-level code cannot be evaluated ahead
   uint64_t evicted = 0;
   uint64_t invocations = 0;  // whose context was a copy of a snapshot

@@ -40,26 +40,26 @@ struct WorkerFlags {
   bool empty_root = false;       // in a new mount namespace: pivot into an empty root after start-up
   std::optional<std::pair<uid_t, gid_t>> drop_ids;  // then become this user
   int module_source_mb = 256;    // module sources kept by hash (worker/module_sources.h)
-  bool version_snapshots = false;  // a startup snapshot per code version (worker/version_snapshot.h)
+  bool make_snapshot = false;    // a snapshot maker: one MakeSnapshot, then exit (worker/serve.h)
 };
 
 absl::StatusOr<WorkerFlags> ParseFlags(int argc, char** argv) {
   WorkerFlags flags;
   std::string sandbox = "kill";
   std::string drop_ids;
-  FlagSet set("worker --worker-id=N [--channel-fd=3] [--sandbox=kill|report|off] [--empty-root] [--drop-ids=UID:GID]");
+  FlagSet set("worker --worker-id=N|--make-snapshot [--channel-fd=3] [--sandbox=kill|report|off] [--empty-root] [--drop-ids=UID:GID]");
   set.Int("worker-id", &flags.worker_id, "this worker's slot in the supervisor's pool");
   set.Int("channel-fd", &flags.channel_fd, "the socketpair end inherited from the supervisor");
   set.String("sandbox", &sandbox, "seccomp mode: kill, report (print the offending syscall) or off");
   set.Bool("empty-root", &flags.empty_root, "pivot into an empty root after start-up (needs a mount namespace)");
   set.String("drop-ids", &drop_ids, "become UID:GID after start-up");
   set.Int("module-source-mb", &flags.module_source_mb, "module sources kept so the supervisor need not resend them");
-  set.Bool("version-snapshots", &flags.version_snapshots,
-           "fresh contexts copied from a startup snapshot per code version (experimental; default false)");
+  set.Bool("make-snapshot", &flags.make_snapshot,
+           "be a snapshot maker: make one code version's startup snapshot, send it, exit");
   absl::StatusOr<std::vector<std::string>> positional = set.Parse(argc, argv);
   if (!positional.ok()) return positional.status();
   if (!positional->empty()) return absl::InvalidArgumentError("unexpected arguments\n" + set.Usage());
-  if (flags.worker_id < 0) return absl::InvalidArgumentError("--worker-id is required\n" + set.Usage());
+  if (flags.worker_id < 0 && !flags.make_snapshot) return absl::InvalidArgumentError("--worker-id is required\n" + set.Usage());
   if (sandbox == "kill") {
     flags.sandbox = SandboxMode::kKill;
   } else if (sandbox == "report") {
@@ -134,7 +134,8 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     return absl::IsNotFound(parsed.status()) ? 0 : 2;
   }
   const WorkerFlags& flags = *parsed;
-  const std::string component = absl::StrCat("worker ", flags.worker_id);
+  const std::string component =
+      flags.make_snapshot ? std::string("snapshot maker") : absl::StrCat("worker ", flags.worker_id);
   // No core dumps (they would hold tenant data), and no ptrace by other processes of our user.
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
@@ -148,7 +149,6 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   }
   Watchdog watchdog;
   EvaluatorLimits limits;
-  limits.version_snapshots = flags.version_snapshots;
   Evaluator evaluator(**channel, watchdog, std::move(extensions), limits);
   absl::Status warm_up = WarmUpWorker(evaluator);
   if (!warm_up.ok()) {
@@ -191,7 +191,11 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   hello.mutable_hello()->set_empty_root(flags.empty_root);
   hello.mutable_hello()->set_uid(static_cast<uint32_t>(uid));
   if (!(*channel)->Send(hello).ok()) _exit(1);
-  Serve(**channel, evaluator, static_cast<size_t>(std::max(0, flags.module_source_mb)) << 20);
+  if (flags.make_snapshot) {
+    ServeSnapshotMaker(**channel, evaluator);
+  } else {
+    Serve(**channel, evaluator, static_cast<size_t>(std::max(0, flags.module_source_mb)) << 20);
+  }
   // The supervisor closed the stream: leave without running destructors (see the header).
   _exit(0);
 }

@@ -89,6 +89,12 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     security_events += w.security_events;
   }
   response->set_security_events(security_events);
+  const SnapshotMakerStats makers = pool_.SnapshotStats();
+  response->mutable_snapshot_makers()->set_made(makers.made);
+  response->mutable_snapshot_makers()->set_refused(makers.refused);
+  response->mutable_snapshot_makers()->set_failed(makers.failed);
+  response->mutable_snapshot_makers()->set_cached(makers.cached);
+  response->mutable_snapshot_makers()->set_bytes(makers.bytes);
   for (const std::string& deployment : pool_.Quarantined()) response->add_quarantined_deployments(deployment);
   if (options_.function_stats) *response->mutable_functions() = options_.function_stats();
   if (options_.open_deployments) response->set_open_deployments(options_.open_deployments());

@@ -125,6 +125,9 @@ void WorkerService::Serve(int fd) {
       case WorkerMessage::kPrepared:
         pool_.OnPrepared(*connection);
         break;
+      case WorkerMessage::kSnapshotMade:
+        violation = "SnapshotMade (only a snapshot maker sends it, on its own stream)";
+        break;
       case WorkerMessage::KIND_NOT_SET:
         violation = "an empty message";
         break;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "base/classic_bundle.h"
 #include "base/log.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/spawn.h"
@@ -80,6 +81,13 @@ absl::Status WorkerPool::Start(Connect connect) {
   if (started_) return absl::FailedPreconditionError("the pool is already started");
   started_ = true;
   plan_ = plan;
+  if (options_.snapshots) {
+    SnapshotMakerOptions maker = options_.snapshot_maker;
+    maker.worker_binary = options_.worker_binary;
+    maker.worker_args = options_.worker_args;
+    maker.cgroup_limits = options_.worker_limits;
+    snapshots_ = std::make_unique<SnapshotMaker>(std::move(maker), plan, cgroups);
+  }
   cgroups_ = std::move(cgroups);
   connect_ = std::move(connect);
   for (Slot& slot : slots_) slot.restart_at = absl::InfinitePast();
@@ -109,12 +117,20 @@ size_t WorkerPool::Drain(absl::Time deadline) {
 }
 
 void WorkerPool::Shutdown() {
+  std::unique_ptr<SnapshotMaker> snapshots;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    snapshots.swap(snapshots_);
   }
+  snapshots.reset();  // kills a maker at work
   Wake();
   if (monitor_.joinable()) monitor_.join();
+}
+
+SnapshotMakerStats WorkerPool::SnapshotStats() const {
+  absl::MutexLock lock(&mu_);
+  return snapshots_ != nullptr ? snapshots_->stats() : SnapshotMakerStats{};
 }
 
 void WorkerPool::Wake() {
@@ -155,8 +171,10 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
       const uint64_t id = next_invocation_++;
       invoke.set_invocation_id(id);
       std::string deployment = invoke.deployment();
+      std::shared_ptr<const MadeSnapshot> snapshot = VersionSnapshotLocked(invoke, options.modules.get());
       pending_.emplace(id, Pending{std::move(invoke), std::move(deployment), deadline, std::move(done),
                                    std::move(options.session), std::move(options.modules), std::nullopt, false});
+      pending_.at(id).snapshot = std::move(snapshot);
       queue_.push_back(id);
       sends = AssignLocked();
     }
@@ -167,6 +185,23 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
   }
   Send(std::move(sends));
   Wake();  // the new deadline may be the earliest
+}
+
+std::shared_ptr<const MadeSnapshot> WorkerPool::VersionSnapshotLocked(const isobar::worker::v1::Invoke& invoke,
+                                                                      const ModuleList* modules) {
+  if (snapshots_ == nullptr || !invoke.has_function()) return nullptr;
+  const auto find = [](const auto& listed) -> const isobar::worker::v1::Module* {
+    for (const isobar::worker::v1::Module& module : listed) {
+      if (module.path() == kClassicBundlePath) return &module;
+    }
+    return nullptr;
+  };
+  const isobar::worker::v1::Module* classic = invoke.function().modules().empty() && modules != nullptr
+                                                  ? find(*modules)
+                                                  : find(invoke.function().modules());
+  // A module sent without its source (a caller's own list) cannot be made from.
+  if (classic == nullptr || classic->source().empty()) return nullptr;
+  return snapshots_->Find(*classic, invoke.allow_wasm(), invoke.deployment());
 }
 
 std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::AssignLocked() {
@@ -257,6 +292,12 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
   out->set_deployment(invoke.deployment());
   out->set_context_policy(invoke.context_policy());
   out->set_allow_wasm(invoke.allow_wasm());
+  if (pending.snapshot != nullptr) {
+    isobar::worker::v1::VersionBlob* blob = out->mutable_snapshot();
+    blob->set_key(pending.snapshot->key);
+    for (const std::string& path : pending.snapshot->module_paths) blob->add_module_paths(path);
+    if (slot.sent_snapshots.insert(pending.snapshot->key).second) blob->set_blob(pending.snapshot->blob);
+  }
   return message;
 }
 
@@ -385,6 +426,9 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
       ISOBAR_LOG(kInfo, kComponent) << "worker " << slot->id << " lacked module sources; invocation "
                                     << done.invocation_id() << " sent again with them";
     } else {
+      if (done.snapshot_missing() && it != pending_.end() && it->second.snapshot != nullptr) {
+        slot->sent_snapshots.erase(it->second.snapshot->key);  // its next call brings the blob again
+      }
       slot->running.erase(done.invocation_id());
       ++slot->invocations;
       slot->preparing = done.preparing();

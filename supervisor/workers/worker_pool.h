@@ -46,6 +46,7 @@
 #include "isobar/worker/v1/worker.pb.h"
 #include "sandbox/cgroups.h"
 #include "sandbox/namespaces.h"
+#include "supervisor/workers/snapshot_maker.h"
 #include "supervisor/workers/worker_stream.h"
 
 namespace isobar::supervisor {
@@ -93,6 +94,11 @@ struct WorkerPoolOptions {
   // Per-worker cgroup v2 limits, where a cgroup is delegated to us (sandbox/cgroups.h).
   bool cgroup_limits = false;
   sandbox::CgroupLimits worker_limits;
+  // Startup snapshots per code version (snapshot_maker.h): a function call of a version that has a
+  // classic script gets its version's blob (sent once per worker process), once a maker has made it.
+  // worker_binary, worker_args and cgroup_limits come from the pool's own.
+  bool snapshots = false;
+  SnapshotMakerOptions snapshot_maker;
   int quarantine_after = 3;
   absl::Duration quarantine_window = absl::Minutes(10);
   absl::Duration quarantine_for = absl::Hours(1);
@@ -139,6 +145,8 @@ class WorkerPool {
                 DispatchOptions options = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The snapshot makers' counts (all zero without WorkerPoolOptions::snapshots).
+  SnapshotMakerStats SnapshotStats() const ABSL_LOCKS_EXCLUDED(mu_);
   // Deployments quarantined now ("" is the development deployment of Admin.Eval).
   std::vector<std::string> Quarantined() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -180,6 +188,7 @@ class WorkerPool {
     bool expired = false;            // the caller has been answered; the worker's Done is dropped
     bool kill_sent = false;  // its worker was sent SIGKILL for it (logged once)
     bool resent_sources = false;     // sent again with every module source (the worker lacked one)
+    std::shared_ptr<const MadeSnapshot> snapshot;  // its version's startup snapshot, if made
   };
 
   struct Slot {
@@ -192,6 +201,7 @@ class WorkerPool {
     std::shared_ptr<WorkerStream> stream;
     absl::flat_hash_set<uint64_t> running;  // invocation ids
     absl::flat_hash_set<std::string> sent_sources;  // SHA-256s whose source this process was sent
+    absl::flat_hash_set<std::string> sent_snapshots;  // keys of the snapshots this process was sent
     std::deque<std::string> recent;          // deployments it ran lately, newest last (affinity)
     bool preparing = false;                  // its JS thread does idle work (Done.preparing) until Prepared
     absl::Time restart_at;
@@ -225,6 +235,11 @@ class WorkerPool {
   void NoteKillLocked(const std::string& deployment, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleExitLocked(Slot& slot, const ExitStatus& status, std::vector<Completion>* completions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The startup snapshot of a function call's code version, if one is made (else it is being made, or
+  // the version has none). `modules`: DispatchOptions::modules.
+  std::shared_ptr<const MadeSnapshot> VersionSnapshotLocked(const isobar::worker::v1::Invoke& invoke,
+                                                            const ModuleList* modules)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Assigns queued invocations to free ready workers; returns the messages to send.
   std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> AssignLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -239,7 +254,7 @@ class WorkerPool {
   Slot* SlotOf(const Connection& connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Slot* SlotOf(const Connection& connection) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pending invocation's Invoke as `slot` gets it: modules (its own, or DispatchOptions::modules)
-  // whose source this process already has go without it.
+  // whose source this process already has go without it, and so does its snapshot's blob.
   static HostMessage ForSlot(Slot& slot, const Pending& pending);
   static void Run(std::vector<Completion> completions);
   static void Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> sends);
@@ -251,6 +266,7 @@ class WorkerPool {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   sandbox::SandboxPlan plan_ ABSL_GUARDED_BY(mu_);  // what Start found this machine allows
   std::optional<sandbox::WorkerCgroups> cgroups_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SnapshotMaker> snapshots_ ABSL_GUARDED_BY(mu_);  // with WorkerPoolOptions::snapshots
   struct Offender {
     std::deque<absl::Time> kills;  // workers its invocations killed, within the window
     absl::Time quarantined_until = absl::InfinitePast();

@@ -75,6 +75,7 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.running.clear();
   slot.recent.clear();
   slot.sent_sources.clear();
+  slot.sent_snapshots.clear();
   slot.preparing = false;
   slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
   if (cgroups_.has_value()) {

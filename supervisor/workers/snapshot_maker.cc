@@ -1,0 +1,235 @@
+#include "supervisor/workers/snapshot_maker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "base/classic_bundle.h"
+#include "base/frames.h"
+#include "base/log.h"
+#include "sandbox/spawn.h"
+
+namespace isobar::supervisor {
+namespace {
+
+using isobar::worker::v1::HostMessage;
+using isobar::worker::v1::Module;
+using isobar::worker::v1::SnapshotMade;
+using isobar::worker::v1::WorkerMessage;
+
+constexpr char kComponent[] = "snapshots";
+constexpr char kCgroupLeaf[] = "isobar-snapshot-maker";
+
+// The next message the maker sends on `fd`, if it comes whole before `deadline` (however slowly its
+// bytes arrive).
+absl::StatusOr<WorkerMessage> NextMessage(int fd, FrameDecoder& decoder, absl::Time deadline) {
+  char chunk[64 << 10];
+  for (;;) {
+    if (std::optional<std::string> frame = decoder.Next()) {
+      WorkerMessage message;
+      if (!message.ParseFromString(*frame)) return absl::DataLossError("the snapshot maker sent an unparsable message");
+      return message;
+    }
+    if (decoder.broken()) return absl::DataLossError("the snapshot maker sent a frame past the limit");
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("the snapshot maker did not answer in time");
+    pollfd readable{fd, POLLIN, 0};
+    const int ready = poll(&readable, 1, static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(left))));
+    if (ready <= 0) continue;  // timed out or interrupted: the deadline decides
+    const ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::UnavailableError("the snapshot maker's stream ended");
+    decoder.Append(absl::string_view(chunk, static_cast<size_t>(n)));
+  }
+}
+
+// A live process's peak resident memory (VmHWM), for the log; 0 if unknown.
+uint64_t PeakResidentBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string text;
+  while (std::getline(status, text)) {
+    absl::string_view line = text;
+    uint64_t kb = 0;
+    if (absl::ConsumePrefix(&line, "VmHWM:") &&
+        absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kb)) {
+      return kb << 10;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+SnapshotMaker::SnapshotMaker(SnapshotMakerOptions options, sandbox::SandboxPlan plan,
+                             std::optional<sandbox::WorkerCgroups> cgroups)
+    : options_(std::move(options)), plan_(std::move(plan)), cgroups_(std::move(cgroups)), thread_([this] { Loop(); }) {}
+
+SnapshotMaker::~SnapshotMaker() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (running_ != nullptr) (void)running_->Signal(SIGKILL);  // its answer is no longer wanted
+  }
+  thread_.join();
+}
+
+std::shared_ptr<const MadeSnapshot> SnapshotMaker::Find(const Module& classic, bool wasm,
+                                                        absl::string_view deployment) {
+  std::string key = VersionSnapshotKey(classic.sha256(), wasm);
+  absl::MutexLock lock(&mu_);
+  if (auto it = by_key_.find(key); it != by_key_.end()) {
+    ready_.splice(ready_.begin(), ready_, it->second);  // most recently used
+    return *it->second;
+  }
+  if (stopping_ || known_.contains(key)) return nullptr;
+  if (called_once_.insert(key).second) {
+    constexpr size_t kMaxCalledOnce = 4096;
+    if (called_once_.size() > kMaxCalledOnce) called_once_ = {key};
+    return nullptr;
+  }
+  if (waiting_.size() >= options_.max_waiting) {
+    ++stats_.dropped;  // asked again by its next call, when there is room
+    return nullptr;
+  }
+  called_once_.erase(key);
+  known_.insert(key);
+  waiting_.push_back(Job{std::move(key), std::string(deployment), wasm, classic});
+  return nullptr;
+}
+
+SnapshotMakerStats SnapshotMaker::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void SnapshotMaker::Loop() {
+  for (;;) {
+    Job job;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SnapshotMaker* m) ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->stopping_ || !m->waiting_.empty(); }, this));
+      if (stopping_) return;
+      job = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    const absl::Time start = absl::Now();
+    Outcome outcome = Make(job);
+    const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
+    absl::MutexLock lock(&mu_);
+    if (outcome.made.has_value()) {
+      ++stats_.made;
+      ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment << "\" has a startup snapshot ("
+                                    << outcome.made->blob.size() << " bytes, made in " << ms
+                                    << " ms by a maker that peaked at " << (outcome.peak_bytes >> 20) << " MB)";
+      AddLocked(std::make_shared<const MadeSnapshot>(*std::move(outcome.made)));
+    } else if (!outcome.refused.empty()) {
+      ++stats_.refused;
+      ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment
+                                    << "\" evaluates its modules per call (no snapshot): " << outcome.refused;
+    } else if (!stopping_) {
+      ++stats_.failed;
+      ISOBAR_LOG(kWarning, kComponent) << "no snapshot for a version of deployment \"" << job.deployment
+                                       << "\" (its modules evaluate per call): " << outcome.failed;
+    }
+  }
+}
+
+SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
+  Outcome outcome;
+  sandbox::WorkerSpawnSpec spec;
+  spec.binary = options_.worker_binary;
+  spec.args = options_.worker_args;
+  spec.args.push_back("--make-snapshot");
+  spec.sandbox = plan_;
+  spec.rlimits = {{RLIMIT_DATA, options_.memory_bytes}};
+  absl::StatusOr<sandbox::SpawnedWorker> spawned = sandbox::SpawnWorker(spec);
+  if (!spawned.ok()) {
+    outcome.failed = absl::StrCat("cannot start a snapshot maker: ", spawned.status().ToString());
+    return outcome;
+  }
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  ChildProcess& process = spawned->process;
+  if (cgroups_.has_value()) {
+    absl::Status placed = cgroups_->PlaceIn(kCgroupLeaf, process.pid(), options_.cgroup_limits);
+    if (!placed.ok()) ISOBAR_LOG(kError, kComponent) << "a snapshot maker runs without its cgroup: " << placed;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = &process;
+    if (stopping_) (void)process.Signal(SIGKILL);
+  }
+  absl::StatusOr<SnapshotMade> made = Exchange(spawned->supervisor_fd, job, deadline);
+  outcome.peak_bytes = PeakResidentBytes(process.pid());  // (it waits to be killed, so it is still there)
+  {
+    absl::MutexLock lock(&mu_);
+    running_ = nullptr;
+  }
+  // It has answered, or failed: either way it is done (it waits for this, with its answer sent).
+  absl::StatusOr<ExitStatus> exit = process.Kill();
+  close(spawned->supervisor_fd);
+  if (!made.ok()) {
+    outcome.failed = made.status().ToString();
+    // A maker that died of its version's code says so in its exit status (SIGKILL is ours).
+    if (exit.ok() && (exit->exited || exit->signal != SIGKILL)) absl::StrAppend(&outcome.failed, " (", exit->ToString(), ")");
+    return outcome;
+  }
+  if (made->outcome_case() == SnapshotMade::kRefused) {
+    outcome.refused = made->refused().empty() ? "refused" : made->refused();
+    return outcome;
+  }
+  const isobar::worker::v1::VersionBlob& blob = made->snapshot();
+  if (blob.blob().empty() || !std::is_sorted(blob.module_paths().begin(), blob.module_paths().end())) {
+    outcome.failed = "the snapshot maker's answer is malformed";
+    return outcome;
+  }
+  outcome.made = MadeSnapshot{job.key, {blob.module_paths().begin(), blob.module_paths().end()}, blob.blob()};
+  return outcome;
+}
+
+absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, absl::Time deadline) {
+  FrameDecoder decoder(kMaxFrameBytes);
+  FrameWriter writer(fd);
+  absl::StatusOr<WorkerMessage> hello = NextMessage(fd, decoder, deadline);
+  if (!hello.ok()) return hello.status();
+  if (!hello->has_hello()) return absl::DataLossError("the snapshot maker did not start with Hello");
+  HostMessage request;
+  request.mutable_make_snapshot()->set_wasm(job.wasm);
+  request.mutable_make_snapshot()->set_deployment(job.deployment);
+  *request.mutable_make_snapshot()->mutable_classic() = job.classic;
+  if (!writer.Write(request.SerializeAsString()).ok()) {
+    return absl::UnavailableError("the snapshot maker's stream ended before the request");
+  }
+  absl::StatusOr<WorkerMessage> answer = NextMessage(fd, decoder, deadline);
+  writer.Close();
+  if (!answer.ok()) return answer.status();
+  if (!answer->has_snapshot_made()) return absl::DataLossError("the snapshot maker answered something else");
+  return std::move(*answer->mutable_snapshot_made());
+}
+
+void SnapshotMaker::AddLocked(std::shared_ptr<const MadeSnapshot> made) {
+  stats_.bytes += made->blob.size();
+  const std::string key = made->key;
+  ready_.push_front(std::move(made));
+  by_key_[key] = ready_.begin();
+  while (stats_.bytes > options_.max_bytes && ready_.size() > 1) {
+    // Workers keep the copies they were sent; a version evicted here is made again on its next call.
+    stats_.bytes -= ready_.back()->blob.size();
+    known_.erase(ready_.back()->key);
+    by_key_.erase(ready_.back()->key);
+    ready_.pop_back();
+    ++stats_.evicted;
+  }
+  stats_.cached = ready_.size();
+}
+
+}  // namespace isobar::supervisor

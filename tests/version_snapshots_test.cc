@@ -1,0 +1,132 @@
+// Startup snapshots per code version, end to end (supervisor/workers/snapshot_maker.h): a real
+// supervisor, its snapshot maker processes and its workers in the real sandbox, on by default.
+//   - Once a version's blob is made, fresh calls get copies of it, and still share nothing: module
+//     state, globals and builtins one call changed are pristine in the next.
+//   - A maker past its memory limit (tests/apps/snapshot/convex/hog.js) dies alone: no worker is
+//     harmed, the version runs on its modules.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "isobar/v1/api.grpc.pb.h"
+#include "tests/supervisor_fixture.h"
+
+namespace isobar::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// What touch returns in a context no call has used.
+constexpr char kPristine[] = R"({"calls":1,"leaked":null,"max":2,"memo":0,"polluted":null})";
+
+uint64_t SnapshotInvocations(const isobar::v1::StatsResponse& stats) {
+  uint64_t n = 0;
+  for (const auto& worker : stats.workers()) n += worker.snapshot_invocations();
+  return n;
+}
+
+class VersionSnapshotsTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> extra_args = {}) {
+    supervisor_ = std::make_unique<SupervisorProcess>(
+        SupervisorOptions{.workers = 2, .enable_eval = false, .extra_args = std::move(extra_args)});
+    ASSERT_TRUE(supervisor_->Start().ok()) << supervisor_->log();
+    absl::StatusOr<std::string> key = supervisor_->Deploy("snap", "tests/apps/snapshot.modules");
+    ASSERT_TRUE(key.ok()) << key.status();
+    key_ = *key;
+    stub_ = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  // Each call with other arguments: a query's cached result would answer a repeat without running it.
+  std::string Touch() {
+    FunctionResult result = CallFunction(
+        *stub_, CallKind::kQuery,
+        {.deployment = "snap", .key = key_, .path = "state:touch", .args_json = absl::StrCat(R"({"n":)", ++calls_, "}")});
+    if (!result.status.ok()) return absl::StrCat("error: ", result.status.error_message());
+    return result.response.result_json();
+  }
+
+  void ExpectNoWorkerHarmed(const isobar::v1::StatsResponse& stats) {
+    for (const auto& worker : stats.workers()) {
+      EXPECT_EQ(worker.starts(), 1u) << worker.DebugString();
+      EXPECT_EQ(worker.crashes(), 0u) << worker.DebugString();
+      EXPECT_EQ(worker.security_events(), 0u) << worker.DebugString();
+    }
+  }
+
+  std::unique_ptr<SupervisorProcess> supervisor_;
+  std::string key_;
+  int calls_ = 0;
+  std::unique_ptr<isobar::v1::Functions::Stub> stub_;
+};
+
+TEST_F(VersionSnapshotsTest, FreshCallsAreCopiesOfTheVersionsSnapshotAndShareNothing) {
+  Start();
+  // The first calls run on the modules; the second asks for the version's blob.
+  EXPECT_EQ(Touch(), kPristine);
+  EXPECT_EQ(Touch(), kPristine);
+  absl::StatusOr<isobar::v1::StatsResponse> made = supervisor_->AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.snapshot_makers().made() + s.snapshot_makers().failed() +
+                                                      s.snapshot_makers().refused() > 0; },
+      absl::Seconds(60));
+  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_EQ(made->snapshot_makers().made(), 1u) << made->snapshot_makers().DebugString() << supervisor_->log();
+  EXPECT_EQ(made->snapshot_makers().cached(), 1u);
+  EXPECT_GT(made->snapshot_makers().bytes(), 100u << 10);
+  const uint64_t before = SnapshotInvocations(*made);
+
+  constexpr int kCalls = 20;
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
+  // A mutation's host calls are served in a copy too.
+  FunctionResult noted = CallFunction(*stub_, CallKind::kMutation,
+                                      {.deployment = "snap", .key = key_, .path = "state:note",
+                                       .args_json = R"({"text":"hi"})"});
+  ASSERT_TRUE(noted.status.ok()) << noted.status.error_message();
+  EXPECT_EQ(noted.response.result_json(), R"({"calls":1,"text":"hi"})");
+
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(SnapshotInvocations(*stats) - before, kCalls + 1u) << stats->DebugString();
+  // Each worker was sent the blob once, however many calls it served from it.
+  for (const auto& worker : stats->workers()) EXPECT_LE(worker.snapshots_made(), 1u) << worker.DebugString();
+  ExpectNoWorkerHarmed(*stats);
+  EXPECT_THAT(supervisor_->log(), HasSubstr("has a startup snapshot"));
+}
+
+TEST_F(VersionSnapshotsTest, AMakerPastItsMemoryLimitDiesAloneAndTheVersionRunsOnItsModules) {
+  // Enough for a maker to make a snapshot of the version without hog.js (it peaks at about 40 MB of
+  // private memory), not for hog.js's top-level code.
+  Start({"--snapshot-maker-mb=64"});
+  EXPECT_EQ(Touch(), kPristine);
+  EXPECT_EQ(Touch(), kPristine);
+  absl::StatusOr<isobar::v1::StatsResponse> failed = supervisor_->AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.snapshot_makers().failed() > 0; }, absl::Seconds(60));
+  ASSERT_TRUE(failed.ok()) << failed.status() << supervisor_->log();
+  EXPECT_EQ(failed->snapshot_makers().made(), 0u);
+  EXPECT_EQ(failed->snapshot_makers().failed(), 1u);
+  // It is not tried again: every call of the version runs on its modules, as pristine.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->snapshot_makers().failed(), 1u);
+  EXPECT_EQ(SnapshotInvocations(*stats), 0u);
+  ExpectNoWorkerHarmed(*stats);
+  // It died of its version's top-level code (V8 ends the process when the kernel refuses it memory).
+  EXPECT_THAT(supervisor_->log(), HasSubstr("Fatal javascript OOM"));
+  EXPECT_THAT(supervisor_->log(), HasSubstr("no snapshot for a version of deployment \"snap\""));
+  // A maker's death is not a worker's: nothing is quarantined.
+  EXPECT_EQ(stats->quarantined_deployments_size(), 0);
+}
+
+TEST_F(VersionSnapshotsTest, SnapshotsCanBeTurnedOff) {
+  Start({"--snapshots=false"});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->snapshot_makers().made() + stats->snapshot_makers().failed(), 0u);
+  EXPECT_EQ(SnapshotInvocations(*stats), 0u);
+}
+
+}  // namespace
+}  // namespace isobar::testing
