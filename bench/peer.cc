@@ -125,7 +125,7 @@ void AddCpu(ChatTarget& target, const std::string& scenario, const std::map<std:
 int Main(int argc, char** argv) {
   absl::StatusOr<std::pair<double, double>> realm = RawFreshRealm(argv[0]);
   if (!realm.ok()) return Fail(realm.status().ToString());
-  // Extra arguments go to the supervisor (e.g. --snapshots=true).
+  // Extra arguments go to the supervisor (e.g. --snapshots=false, --trace-stages=true).
   std::vector<std::string> extra(argv + 1, argv + argc);
   testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = false, .extra_args = extra});
   if (absl::Status started = supervisor.Start(); !started.ok()) return Fail(started.ToString());
@@ -223,6 +223,12 @@ int Main(int argc, char** argv) {
                   "(misses %lu, recycles %lu), fresh contexts of live isolates: made ahead %lu, on the call %lu\n",
                   w.worker_id(), w.invocations(), w.snapshots_made(), w.snapshots_refused(), w.snapshot_invocations(),
                   w.isolates(), w.isolate_misses(), w.isolate_recycles(), w.contexts_prepared(), w.contexts_on_call());
+    }
+    // With --trace-stages: where the calls' time went (the last 4096 calls of each kind and policy,
+    // across rounds), stage by stage.
+    for (const isobar::v1::StageTiming& t : stats->stage_timings()) {
+      std::printf("stage %-14s %-13s p50 %7.0f us  p90 %7.0f us  mean %7.0f us  (%lu calls)\n", t.label().c_str(),
+                  t.stage().c_str(), t.p50_us(), t.p90_us(), t.mean_us(), t.count());
     }
   }
   // Against the floors.

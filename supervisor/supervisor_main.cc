@@ -63,6 +63,7 @@
 #include "supervisor/runner/host_call_router.h"
 #include "supervisor/scheduling/housekeeping.h"
 #include "supervisor/scheduling/scheduler.h"
+#include "supervisor/workers/stage_timings.h"
 #include "supervisor/workers/worker_pool.h"
 
 namespace isobar::supervisor {
@@ -103,6 +104,7 @@ struct Config {
   int worker_source_mb = -1;  // -1: the worker's default
   bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
   int snapshot_maker_mb = 1024;
+  bool trace_stages = false;  // per-stage timings of function calls in Admin.Stats
   int history_hours = 24;
   int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
@@ -271,6 +273,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   pool_options.worker_args = {absl::StrCat("--sandbox=", config.sandbox == "strict" ? "kill" : config.sandbox)};
   if (config.worker_source_mb >= 0) pool_options.worker_args.push_back(absl::StrCat("--module-source-mb=", config.worker_source_mb));
   pool_options.snapshots = config.snapshots;
+  StageTimings stage_timings;
+  if (config.trace_stages) pool_options.stage_timings = &stage_timings;
   pool_options.snapshot_maker.memory_bytes = static_cast<uint64_t>(std::max(64, config.snapshot_maker_mb)) << 20;
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
@@ -537,6 +541,9 @@ int main(int argc, char** argv) {
              "bundler pushes by a snapshot maker process of its own (supervisor/workers/snapshot_maker.h); versions "
              "whose top-level code must run per call, and every call until the snapshot is made, evaluate their "
              "ES modules (default true)");
+  flags.Bool("trace-stages", &config.trace_stages,
+             "record where function calls spend their time (queue, worker, host calls, commit, ...), by kind and "
+             "context policy, for Admin.Stats (default false; costs a lock and a clock read per stage)");
   flags.Int("snapshot-maker-mb", &config.snapshot_maker_mb,
             "memory a snapshot maker process may use (RLIMIT_DATA; default 1024): a version whose top-level code "
             "needs more gets no snapshot");

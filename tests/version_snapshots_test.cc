@@ -4,6 +4,7 @@
 //     state, globals and builtins one call changed are pristine in the next.
 //   - A maker past its memory limit (tests/apps/snapshot/convex/hog.js) dies alone: no worker is
 //     harmed, the version runs on its modules.
+#include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -119,6 +120,29 @@ TEST_F(VersionSnapshotsTest, AMakerPastItsMemoryLimitDiesAloneAndTheVersionRunsO
   EXPECT_EQ(stats->quarantined_deployments_size(), 0);
 }
 
+// The switchable per-stage timings (supervisor/workers/stage_timings.h) on the same calls.
+TEST_F(VersionSnapshotsTest, StageTimingsSayWhereTheCallsTimeWent) {
+  Start({"--trace-stages=true"});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  std::map<std::string, isobar::v1::StageTiming> query;
+  for (const isobar::v1::StageTiming& t : stats->stage_timings()) {
+    EXPECT_EQ(t.label(), "query/fresh") << t.DebugString();
+    query[t.stage()] = t;
+  }
+  for (const char* stage : {"queue", "to_worker", "worker", "host_wait", "to_supervisor", "finish", "total"}) {
+    ASSERT_EQ(query.count(stage), 1u) << stage;
+    EXPECT_EQ(query[stage].count(), 5u) << stage;
+  }
+  EXPECT_EQ(query.count("host_serve"), 0u);  // touch makes no host call
+  EXPECT_EQ(query["host_wait"].p90_us(), 0);
+  // Each call's worker time lies within its total (one clock for both processes).
+  EXPECT_GT(query["worker"].p50_us(), 0);
+  EXPECT_GE(query["total"].p50_us(), query["worker"].p50_us());
+  EXPECT_GE(query["total"].p90_us(), query["worker"].p90_us());
+}
+
 TEST_F(VersionSnapshotsTest, SnapshotsCanBeTurnedOff) {
   Start({"--snapshots=false"});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
@@ -126,6 +150,7 @@ TEST_F(VersionSnapshotsTest, SnapshotsCanBeTurnedOff) {
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->snapshot_makers().made() + stats->snapshot_makers().failed(), 0u);
   EXPECT_EQ(SnapshotInvocations(*stats), 0u);
+  EXPECT_EQ(stats->stage_timings_size(), 0);  // off by default
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/log.h"
+#include "base/monotonic.h"
 #include "worker/module_loader.h"
 #include "worker/module_sources.h"
 #include "worker/version_snapshot.h"
@@ -17,10 +18,19 @@ namespace {
 
 using isobar::worker::v1::WorkerMessage;
 
+// When an invocation's JS thread work began, and how long it had host calls out (Done's timings).
+struct CallTimes {
+  int64_t started_ns = 0;
+  int64_t host_wait_ns = 0;
+};
+
 // Sends the invocation's Done; true if it announced idle work (Done.preparing).
-bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id, InvocationResult result) {
+bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id, InvocationResult result,
+              CallTimes times) {
   WorkerMessage message;
   auto* done = message.mutable_done();
+  done->set_started_ns(times.started_ns);
+  done->set_host_wait_ns(times.host_wait_ns);
   done->set_preparing(evaluator.running() == 0 && evaluator.HasIdleWork());
   const IsolateStats isolates = evaluator.isolate_stats();
   auto* pool = done->mutable_isolate_pool();
@@ -60,6 +70,7 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
     out->set_level(std::move(line.level));
     out->set_message(std::move(line.message));
   }
+  done->set_finished_ns(MonotonicNanos());
   absl::Status sent = channel.Send(message);
   if (!sent.ok()) ISOBAR_LOG(kWarning, "worker") << "Done not sent: " << sent;
   return done->preparing();
@@ -72,7 +83,9 @@ class Waiting {
   // Sends `batch` of `id`. Its results at once (errors) if none of its calls could be sent.
   std::optional<std::vector<absl::StatusOr<std::string>>> Send(HostChannel& channel, InvocationId id,
                                                                  const HostBatch& batch) {
-    Batch& out = batches_[id][batch.id];
+    auto& batches = batches_[id];
+    if (batches.empty()) out_since_[id] = MonotonicNanos();
+    Batch& out = batches[batch.id];
     out.results.assign(batch.calls.size(), absl::UnavailableError("no result"));
     out.missing = 0;
     for (size_t i = 0; i < batch.calls.size(); ++i) {
@@ -86,7 +99,8 @@ class Waiting {
     }
     if (out.missing > 0) return std::nullopt;
     std::vector<absl::StatusOr<std::string>> results = std::move(out.results);
-    batches_[id].erase(batch.id);
+    batches.erase(batch.id);
+    if (batches.empty()) Back(id);
     return results;
   }
 
@@ -108,17 +122,35 @@ class Waiting {
     if (--batch->second.missing > 0) return std::nullopt;
     Complete complete{where.batch, std::move(batch->second.results)};
     invocation->second.erase(batch);
+    if (invocation->second.empty()) Back(where.invocation);
     return complete;
   }
 
   // The invocation has finished or is cancelled: results still to come are dropped.
-  void Forget(InvocationId id) { batches_.erase(id); }
+  void Forget(InvocationId id) {
+    batches_.erase(id);
+    host_wait_.erase(id);
+    out_since_.erase(id);
+  }
+
+  // Wall time `id` has had host calls out so far (from its first batch out to its last one back).
+  int64_t host_wait_ns(InvocationId id) const {
+    auto it = host_wait_.find(id);
+    return it == host_wait_.end() ? 0 : it->second;
+  }
 
  private:
   struct Batch {
     std::vector<absl::StatusOr<std::string>> results;
     size_t missing = 0;
   };
+  // `id` has no batch out any more.
+  void Back(InvocationId id) {
+    auto since = out_since_.find(id);
+    if (since == out_since_.end()) return;
+    host_wait_[id] += MonotonicNanos() - since->second;
+    out_since_.erase(since);
+  }
   struct Slot {
     InvocationId invocation;
     uint64_t batch;
@@ -126,12 +158,15 @@ class Waiting {
   };
   absl::flat_hash_map<InvocationId, absl::flat_hash_map<uint64_t, Batch>> batches_;
   absl::flat_hash_map<uint64_t, Slot> slots_;
+  absl::flat_hash_map<InvocationId, int64_t> out_since_;  // when its current batches went out
+  absl::flat_hash_map<InvocationId, int64_t> host_wait_;
 };
 
 }  // namespace
 
 void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_bytes) {
   Waiting waiting;
+  absl::flat_hash_map<InvocationId, int64_t> started;  // when each running invocation was taken
   ModuleSources sources(module_source_bytes);
   bool announced = false;  // a Done said the worker would prepare: Prepared follows the idle work
   // Sends the step's batches, or its result; goes on while batches fail at once.
@@ -146,8 +181,13 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
       failed.pop_front();
       step = evaluator.Resume(id, batch, std::move(results));
     }
+    CallTimes times{.host_wait_ns = waiting.host_wait_ns(id)};
+    if (auto it = started.find(id); it != started.end()) {
+      times.started_ns = it->second;
+      started.erase(it);
+    }
     waiting.Forget(id);  // an action's calls still out: their results are not wanted
-    announced = SendDone(channel, evaluator, id, std::move(*step.done)) || announced;
+    announced = SendDone(channel, evaluator, id, std::move(*step.done), times) || announced;
   };
   for (;;) {
     // Idle work only when nothing runs: an invocation waiting for its host results (a fraction of a
@@ -167,6 +207,7 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
     switch (event->kind) {
       case HostEvent::Kind::kInvoke: {
         const InvocationId id(event->invoke.invocation_id());
+        started[id] = MonotonicNanos();
         // Modules sent without their source (this worker had it) get it back before anything runs.
         isobar::worker::v1::Invoke& invoke = event->invoke;
         absl::Status resolved = invoke.has_function() ? sources.Resolve(invoke.mutable_function()->mutable_modules())
@@ -180,6 +221,7 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
           refused.mutable_done()->mutable_error()->set_message(std::string(resolved.message()));
           absl::Status sent = channel.Send(refused);
           (void)sent;  // a broken stream ends the worker
+          started.erase(id);
           break;
         }
         handle(id, evaluator.Start(std::move(event->invoke)));
@@ -198,6 +240,7 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
         break;
       }
       case HostEvent::Kind::kCancel:
+        started.erase(event->invocation);
         waiting.Forget(event->invocation);
         evaluator.Cancel(event->invocation);
         break;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "supervisor/api/admin_key.h"
 #include "supervisor/runner/error_detail.h"
+#include "supervisor/workers/stage_timings.h"
 
 namespace isobar::supervisor {
 
@@ -95,6 +96,17 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
   response->mutable_snapshot_makers()->set_failed(makers.failed);
   response->mutable_snapshot_makers()->set_cached(makers.cached);
   response->mutable_snapshot_makers()->set_bytes(makers.bytes);
+  if (const StageTimings* timings = pool_.stage_timings(); timings != nullptr) {
+    for (const StageSummary& summary : timings->Summaries()) {
+      isobar::v1::StageTiming* out = response->add_stage_timings();
+      out->set_label(summary.label);
+      out->set_stage(summary.stage);
+      out->set_count(summary.count);
+      out->set_p50_us(absl::ToDoubleMicroseconds(summary.p50));
+      out->set_p90_us(absl::ToDoubleMicroseconds(summary.p90));
+      out->set_mean_us(absl::ToDoubleMicroseconds(summary.mean));
+    }
+  }
   for (const std::string& deployment : pool_.Quarantined()) response->add_quarantined_deployments(deployment);
   if (options_.function_stats) *response->mutable_functions() = options_.function_stats();
   if (options_.open_deployments) response->set_open_deployments(options_.open_deployments());

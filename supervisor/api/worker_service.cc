@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/frames.h"
 #include "base/log.h"
+#include "base/monotonic.h"
+#include "supervisor/workers/stage_timings.h"
 #include "supervisor/workers/worker_message.h"
 
 namespace isobar::supervisor {
@@ -104,11 +106,16 @@ void WorkerService::Serve(int fd) {
           break;
         }
         // Served off this thread: the stream keeps reading other invocations' calls meanwhile.
+        StageTimings* timings = running.stage_label >= 0 ? pool_.stage_timings() : nullptr;
+        const int64_t received_ns = timings != nullptr ? MonotonicNanos() : 0;
         router_.Handle(worker, std::move(running.session), std::move(*message.mutable_host_call()),
-                       [writer](isobar::worker::v1::HostResult result) {
+                       [writer, timings, received_ns, label = running.stage_label](isobar::worker::v1::HostResult result) {
                          HostMessage reply;
                          *reply.mutable_host_result() = std::move(result);
                          writer->Write(reply);
+                         if (timings != nullptr) {
+                           timings->Add(label, Stage::kHostServe, absl::Nanoseconds(MonotonicNanos() - received_ns));
+                         }
                        });
         break;
       }

@@ -6,8 +6,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "base/deployment_url.h"
 #include "base/backoff.h"
+#include "base/deployment_url.h"
+#include "base/monotonic.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
 #include "storage/index_key.h"
@@ -16,6 +17,7 @@
 #include "supervisor/runner/fetch_calls.h"
 #include "supervisor/runner/limit_warnings.h"
 #include "supervisor/runner/value_limits.h"
+#include "supervisor/workers/stage_timings.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -44,6 +46,20 @@ std::string TitleKind(FunctionKind kind) {
   return title;
 }
 
+isobar::worker::v1::FunctionCall::Kind WorkerKind(FunctionKind kind, bool http) {
+  using isobar::worker::v1::FunctionCall;
+  if (http) return FunctionCall::HTTP_ACTION;
+  switch (kind) {
+    case FunctionKind::kQuery:
+      return FunctionCall::QUERY;
+    case FunctionKind::kMutation:
+      return FunctionCall::MUTATION;
+    case FunctionKind::kAction:
+      return FunctionCall::ACTION;
+  }
+  return FunctionCall::KIND_UNSPECIFIED;
+}
+
 }  // namespace
 
 // One client call across its attempts (a mutation runs again after an OCC conflict).
@@ -58,6 +74,8 @@ struct FunctionRunner::Attempt {
   size_t args_bytes = 0;  // Convex's size of [args]
   std::optional<size_t> result_bytes;
   int retries = 0;
+  // With stage timings (MonotonicNanos): when the latest Done arrived.
+  int64_t done_received_ns = 0;
   // A nested call's borrowed transaction: where it stood before the call.
   std::optional<storage::Transaction::Savepoint> savepoint;
 };
@@ -173,6 +191,23 @@ void FunctionRunner::StartHttpAction(std::shared_ptr<Attempt> attempt, FunctionC
 }
 
 void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
+  if (StageTimings* timings = workers_.stage_timings(); timings != nullptr && attempt->retries == 0) {
+    // Once per call (a rerun after a conflict keeps its first dispatch): finish and total, when the
+    // caller hears the outcome.
+    const int64_t dispatched_ns = MonotonicNanos();
+    const int label = StageLabel(WorkerKind(attempt->function.kind, attempt->request.http.has_value()),
+                                 attempt->code->warm_contexts().value_or(options_.warm_contexts)
+                                     ? isobar::worker::v1::Invoke::WARM
+                                     : isobar::worker::v1::Invoke::FRESH);
+    // (The attempt owns this callback and outlives its call.)
+    attempt->done = [timings, label, dispatched_ns, attempt = attempt.get(), done = std::move(attempt->done)](
+                        FunctionOutcome outcome) mutable {
+      const int64_t now = MonotonicNanos();
+      if (attempt->done_received_ns > 0) timings->Add(label, Stage::kFinish, absl::Nanoseconds(now - attempt->done_received_ns));
+      timings->Add(label, Stage::kTotal, absl::Nanoseconds(now - dispatched_ns));
+      std::move(done)(std::move(outcome));
+    };
+  }
   const FunctionCallRequest& request = attempt->request;
   auto session = std::make_shared<InvocationSession>();
   session->deployment = attempt->deployment;
@@ -242,17 +277,15 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
 
   isobar::worker::v1::Invoke invoke;
   auto* call = invoke.mutable_function();
+  call->set_kind(WorkerKind(attempt->function.kind, request.http.has_value()));
   switch (attempt->function.kind) {
     case FunctionKind::kQuery:
-      call->set_kind(isobar::worker::v1::FunctionCall::QUERY);
       invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.query_cpu_budget)));
       break;
     case FunctionKind::kMutation:
-      call->set_kind(isobar::worker::v1::FunctionCall::MUTATION);
       invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.mutation_cpu_budget)));
       break;
     case FunctionKind::kAction:
-      call->set_kind(isobar::worker::v1::FunctionCall::ACTION);
       call->set_request_id(session->request_id);
       invoke.set_cpu_budget_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.action_cpu_budget)));
       break;
@@ -260,7 +293,6 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   call->set_module_path(attempt->path.module);
   call->set_export_name(attempt->path.name);
   if (request.http.has_value()) {
-    call->set_kind(isobar::worker::v1::FunctionCall::HTTP_ACTION);
     call->set_http_path(request.http->path);
     // Dispatched once (only mutations run again), so the request moves to the worker's message.
     call->set_args_json(std::move(attempt->args_json));
@@ -280,6 +312,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   workers_.Dispatch(
       std::move(invoke), request.deadline,
       [this, attempt, session](absl::StatusOr<Done> done, WorkerId worker) mutable {
+        if (workers_.stage_timings() != nullptr) attempt->done_received_ns = MonotonicNanos();
         // Completions arrive on the pool's threads (a worker stream's reader). A client's query or
         // action finishes right there (nothing in Finish blocks for it); a mutation commits, and a
         // nested call answers another worker's stream, so those move to the executor.

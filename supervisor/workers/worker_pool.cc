@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "base/classic_bundle.h"
 #include "base/log.h"
+#include "base/monotonic.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/spawn.h"
 
@@ -174,7 +175,12 @@ void WorkerPool::Dispatch(isobar::worker::v1::Invoke invoke, absl::Time deadline
       std::shared_ptr<const MadeSnapshot> snapshot = VersionSnapshotLocked(invoke, options.modules.get());
       pending_.emplace(id, Pending{std::move(invoke), std::move(deployment), deadline, std::move(done),
                                    std::move(options.session), std::move(options.modules), std::nullopt, false});
-      pending_.at(id).snapshot = std::move(snapshot);
+      Pending& added = pending_.at(id);
+      added.snapshot = std::move(snapshot);
+      if (options_.stage_timings != nullptr && added.invoke.has_function()) {
+        added.stage_label = StageLabel(added.invoke.function().kind(), added.invoke.context_policy());
+        added.dispatched_ns = MonotonicNanos();
+      }
       queue_.push_back(id);
       sends = AssignLocked();
     }
@@ -237,6 +243,10 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
     chosen->recent.push_back(pending.deployment);
     if (chosen->recent.size() > kRecentDeployments) chosen->recent.pop_front();
     sends.emplace_back(chosen->stream, ForSlot(*chosen, pending));
+    if (pending.stage_label >= 0) {
+      pending.sent_ns = MonotonicNanos();
+      options_.stage_timings->Add(pending.stage_label, Stage::kQueue, absl::Nanoseconds(pending.sent_ns - pending.dispatched_ns));
+    }
   }
   return sends;
 }
@@ -429,6 +439,7 @@ void WorkerPool::OnDone(const Connection& connection, Done done) {
       if (done.snapshot_missing() && it != pending_.end() && it->second.snapshot != nullptr) {
         slot->sent_snapshots.erase(it->second.snapshot->key);  // its next call brings the blob again
       }
+      if (it != pending_.end() && it->second.stage_label >= 0) RecordWorkerStages(it->second, done);
       slot->running.erase(done.invocation_id());
       ++slot->invocations;
       slot->preparing = done.preparing();
@@ -452,7 +463,22 @@ WorkerPool::Running WorkerPool::FindRunning(const Connection& connection, uint64
   const Slot* slot = SlotOf(connection);
   if (slot == nullptr || !slot->running.contains(invocation)) return {};
   auto it = pending_.find(invocation);
-  return Running{true, it != pending_.end() ? it->second.session : nullptr};
+  if (it == pending_.end()) return Running{true, nullptr};
+  return Running{true, it->second.session, it->second.stage_label};
+}
+
+void WorkerPool::RecordWorkerStages(const Pending& pending, const Done& done) const {
+  // The worker's times are its own word: samples for a diagnostic, nothing decides on them.
+  StageTimings& timings = *options_.stage_timings;
+  const int label = pending.stage_label;
+  if (done.started_ns() > 0 && pending.sent_ns > 0) {
+    timings.Add(label, Stage::kToWorker, absl::Nanoseconds(done.started_ns() - pending.sent_ns));
+  }
+  if (done.started_ns() > 0 && done.finished_ns() >= done.started_ns()) {
+    timings.Add(label, Stage::kWorker, absl::Nanoseconds(done.finished_ns() - done.started_ns()));
+    timings.Add(label, Stage::kHostWait, absl::Nanoseconds(done.host_wait_ns()));
+  }
+  if (done.finished_ns() > 0) timings.Add(label, Stage::kToSupervisor, absl::Nanoseconds(MonotonicNanos() - done.finished_ns()));
 }
 
 void WorkerPool::Detach(const Connection& connection) {

@@ -47,6 +47,7 @@
 #include "sandbox/cgroups.h"
 #include "sandbox/namespaces.h"
 #include "supervisor/workers/snapshot_maker.h"
+#include "supervisor/workers/stage_timings.h"
 #include "supervisor/workers/worker_stream.h"
 
 namespace isobar::supervisor {
@@ -99,6 +100,9 @@ struct WorkerPoolOptions {
   // worker_binary, worker_args and cgroup_limits come from the pool's own.
   bool snapshots = false;
   SnapshotMakerOptions snapshot_maker;
+  // Per-stage timings of function calls (stage_timings.h; not owned, must outlive the pool), or null:
+  // not recorded.
+  StageTimings* stage_timings = nullptr;
   int quarantine_after = 3;
   absl::Duration quarantine_window = absl::Minutes(10);
   absl::Duration quarantine_for = absl::Hours(1);
@@ -147,6 +151,8 @@ class WorkerPool {
   std::vector<WorkerSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // The snapshot makers' counts (all zero without WorkerPoolOptions::snapshots).
   SnapshotMakerStats SnapshotStats() const ABSL_LOCKS_EXCLUDED(mu_);
+  // WorkerPoolOptions::stage_timings (null when off).
+  StageTimings* stage_timings() const { return options_.stage_timings; }
   // Deployments quarantined now ("" is the development deployment of Admin.Eval).
   std::vector<std::string> Quarantined() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -170,6 +176,7 @@ class WorkerPool {
   struct Running {
     bool running = false;
     std::shared_ptr<InvocationSession> session;
+    int stage_label = -1;  // with stage timings, for its host calls' samples
   };
   Running FindRunning(const Connection& connection, uint64_t invocation) const ABSL_LOCKS_EXCLUDED(mu_);
   void Detach(const Connection& connection) ABSL_LOCKS_EXCLUDED(mu_);
@@ -189,6 +196,10 @@ class WorkerPool {
     bool kill_sent = false;  // its worker was sent SIGKILL for it (logged once)
     bool resent_sources = false;     // sent again with every module source (the worker lacked one)
     std::shared_ptr<const MadeSnapshot> snapshot;  // its version's startup snapshot, if made
+    // With stage timings: its label, and when it was dispatched and sent (MonotonicNanos).
+    int stage_label = -1;
+    int64_t dispatched_ns = 0;
+    int64_t sent_ns = 0;
   };
 
   struct Slot {
@@ -256,6 +267,8 @@ class WorkerPool {
   // The pending invocation's Invoke as `slot` gets it: modules (its own, or DispatchOptions::modules)
   // whose source this process already has go without it, and so does its snapshot's blob.
   static HostMessage ForSlot(Slot& slot, const Pending& pending);
+  // Samples of the stages a Done tells (stage_timings.h).
+  void RecordWorkerStages(const Pending& pending, const isobar::worker::v1::Done& done) const;
   static void Run(std::vector<Completion> completions);
   static void Send(std::vector<std::pair<std::shared_ptr<WorkerStream>, isobar::worker::v1::HostMessage>> sends);
 
