@@ -16,10 +16,12 @@ namespace isobar {
 inline constexpr char kClassicBundlePath[] = "_deps/isobar-classic.js";
 inline constexpr char kClassicModulesGlobal[] = "__isobarModules";
 
-// What names a version's startup snapshot: the script's SHA-256 (raw bytes) and whether WebAssembly
-// is on (the worker binary, the prelude and V8's flags are the same for every process of a supervisor).
-inline std::string VersionSnapshotKey(absl::string_view script_sha256, bool wasm) {
-  return absl::StrCat(script_sha256, wasm ? "w" : "-");
+// What names a version's startup snapshot: its deployment (two deployments that push the same script
+// never share a blob: one tenant's maker never makes another's), the script's SHA-256 (raw bytes)
+// and whether WebAssembly is on (the worker binary, the prelude and V8's flags are the same for
+// every process of a supervisor).
+inline std::string VersionSnapshotKey(absl::string_view deployment, absl::string_view script_sha256, bool wasm) {
+  return absl::StrCat(script_sha256, wasm ? "w" : "-", deployment);
 }
 
 }  // namespace isobar

@@ -4,10 +4,15 @@
 //     state, globals and builtins one call changed are pristine in the next.
 //   - A maker past its memory limit (tests/apps/snapshot/convex/hog.js) dies alone: no worker is
 //     harmed, the version runs on its modules.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/classic_bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
@@ -118,6 +123,66 @@ TEST_F(VersionSnapshotsTest, AMakerPastItsMemoryLimitDiesAloneAndTheVersionRunsO
   EXPECT_THAT(supervisor_->log(), HasSubstr("no snapshot for a version of deployment \"snap\""));
   // A maker's death is not a worker's: nothing is quarantined.
   EXPECT_EQ(stats->quarantined_deployments_size(), 0);
+}
+
+// The pid of a running snapshot maker (a process started with --make-snapshot), polling /proc until
+// one runs or `timeout` passes; 0 then.
+pid_t AwaitMaker(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream cmdline(entry.path() / "cmdline");
+      std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+      if (args.find(std::string("--make-snapshot\0", 16)) != std::string::npos) return std::stoi(name);
+    }
+  }
+  return 0;
+}
+
+// A maker that dies as an exploit attempt would (SIGSEGV here, sent by the test as soon as the maker
+// runs: its version's top-level code cannot do it on purpose) is a security event of the deployment,
+// and makers count towards its quarantine as workers do: the third one quarantines it. (Without the
+// sandbox: in its own PID namespace a maker is its namespace's init, which only SIGKILL reaches from
+// outside, and a SIGKILL is the supervisor's own doing.)
+TEST_F(VersionSnapshotsTest, AMakerThatCrashesIsASecurityEventOfItsDeployment) {
+  Start({"--sandbox=off"});
+  for (int version = 1; version <= 3; ++version) {
+    if (version > 1) {
+      // A new version: the same app, its classic script changed by a comment (its ES modules are not).
+      absl::StatusOr<isobar::v1::PushRequest> push = SupervisorProcess::BundlePush("snap", "tests/apps/snapshot.modules");
+      ASSERT_TRUE(push.ok()) << push.status();
+      for (auto& module : *push->mutable_modules()) {
+        if (module.path() == kClassicBundlePath) module.mutable_source()->append(absl::StrCat("\n// version ", version, "\n"));
+      }
+      auto deployments = isobar::v1::Deployments::NewStub(
+          grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      supervisor_->Authorize(context);
+      isobar::v1::PushResponse pushed;
+      grpc::Status status = deployments->Push(&context, *push, &pushed);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    }
+    EXPECT_EQ(Touch(), kPristine);
+    EXPECT_EQ(Touch(), kPristine);  // its second call: a maker starts
+    const pid_t maker = AwaitMaker(absl::Seconds(30));
+    ASSERT_GT(maker, 0) << "no snapshot maker ran for version " << version;
+    ASSERT_EQ(kill(maker, SIGSEGV), 0);
+    absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->AwaitStats(
+        [version](const isobar::v1::StatsResponse& s) {
+          return s.snapshot_makers().failed() + s.snapshot_makers().made() >= static_cast<uint64_t>(version);
+        },
+        absl::Seconds(60));
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    ASSERT_EQ(stats->snapshot_makers().security_events(), static_cast<uint64_t>(version)) << supervisor_->log();
+    ExpectNoWorkerHarmed(*stats);
+    EXPECT_EQ(stats->quarantined_deployments_size(), version < 3 ? 0 : 1);
+  }
+  EXPECT_THAT(supervisor_->log(), HasSubstr("security event: the snapshot maker of a version of deployment \"snap\" died"));
+  FunctionResult refused = CallFunction(*stub_, CallKind::kQuery,
+                                        {.deployment = "snap", .key = key_, .path = "state:touch", .args_json = R"({"n":0})"});
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.status.error_message();
 }
 
 // The switchable per-stage timings (supervisor/workers/stage_timings.h) on the same calls.

@@ -487,20 +487,22 @@ std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(Invocation& inv) {
   if (!inv.invoke.has_function()) return nullptr;
   std::shared_ptr<const VersionSnapshot> snapshot;
   if (inv.invoke.has_snapshot()) {
-    isobar::worker::v1::VersionBlob& sent = *inv.invoke.mutable_snapshot();
-    if (!sent.blob().empty()) {
-      std::vector<std::string> paths(sent.module_paths().begin(), sent.module_paths().end());
-      snapshots_->Add(std::make_shared<VersionSnapshot>(sent.key(), std::move(*sent.mutable_blob()), std::move(paths)),
-                      absl::ZeroDuration());
+    // (Its blob came before, in a message of its own: AddSnapshot.) Only the blob of this call's own
+    // deployment and script: the key says so, and it is checked here too.
+    auto classic = inv.sources.find(kClassicBundlePath);
+    if (classic == inv.sources.end() ||
+        inv.invoke.snapshot().key() !=
+            VersionSnapshotKey(inv.invoke.deployment(), classic->second->sha256(), inv.invoke.allow_wasm())) {
+      return nullptr;
     }
-    snapshot = snapshots_->Find(sent.key());
+    snapshot = snapshots_->Find(inv.invoke.snapshot().key());
     inv.snapshot_missing = snapshot == nullptr;
     return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
   }
   if (!limits_.version_snapshots) return nullptr;
   auto classic = inv.sources.find(kClassicBundlePath);
   if (classic == inv.sources.end()) return nullptr;
-  const std::string key = SnapshotKey(*classic->second, inv.invoke.allow_wasm());
+  const std::string key = VersionSnapshotKey(inv.invoke.deployment(), classic->second->sha256(), inv.invoke.allow_wasm());
   snapshot = snapshots_->Find(key);
   if (snapshot == nullptr) {
     // Called again before idle time made it: now.
@@ -511,14 +513,22 @@ std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(Invocation& inv) {
   return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
 }
 
-absl::StatusOr<std::shared_ptr<const VersionSnapshot>> Evaluator::MakeSnapshotBlob(const Module& classic, bool wasm) {
+absl::StatusOr<std::shared_ptr<const VersionSnapshot>> Evaluator::MakeSnapshotBlob(std::string key,
+                                                                                  const Module& classic, bool wasm) {
   const SnapshotEnvironment environment{limits_, *code_cache_, watchdog_, js_thread_clock_, absl::Seconds(1)};
-  return MakeVersionSnapshot(classic, wasm, environment);
+  return MakeVersionSnapshot(std::move(key), classic, wasm, environment);
+}
+
+void Evaluator::AddSnapshot(isobar::worker::v1::VersionBlob blob) {
+  if (blob.blob().empty()) return;
+  std::vector<std::string> paths(blob.module_paths().begin(), blob.module_paths().end());
+  snapshots_->Add(std::make_shared<VersionSnapshot>(blob.key(), std::move(*blob.mutable_blob()), std::move(paths)),
+                  absl::ZeroDuration());
 }
 
 std::shared_ptr<const VersionSnapshot> Evaluator::MakeSnapshot(const SnapshotRequest& request) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> made = MakeSnapshotBlob(request.classic, request.wasm);
+  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> made = MakeSnapshotBlob(request.key, request.classic, request.wasm);
   const absl::Duration took = absl::Now() - start;
   if (!made.ok()) {
     snapshots_->Refused(request.key, took);

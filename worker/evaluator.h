@@ -122,8 +122,11 @@ class Evaluator {
 
   // For a snapshot maker process (--make-snapshot): the blob of `classic`'s version, made here in a
   // creator isolate (version_snapshot.h), or FAILED_PRECONDITION saying why the version cannot have one.
-  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeSnapshotBlob(const isobar::worker::v1::Module& classic,
+  absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeSnapshotBlob(std::string key,
+                                                                         const isobar::worker::v1::Module& classic,
                                                                          bool wasm);
+  // Keeps a blob a snapshot maker made (HostMessage.snapshot_blob), for the calls that name it.
+  void AddSnapshot(isobar::worker::v1::VersionBlob blob);
 
   IsolateStats isolate_stats() const;
   const SnapshotStats& snapshot_stats() const;

@@ -160,6 +160,12 @@ void HostChannel::Dispatch(isobar::worker::v1::HostMessage& message) {
       }
       break;
     }
+    case HostMessage::kSnapshotBlob: {
+      HostEvent event(HostEvent::Kind::kSnapshotBlob);
+      event.snapshot_blob = std::move(*message.mutable_snapshot_blob());
+      events_.push_back(std::move(event));
+      break;
+    }
     case HostMessage::kMakeSnapshot: {
       HostEvent event(HostEvent::Kind::kMakeSnapshot);
       event.make_snapshot = std::move(*message.mutable_make_snapshot());

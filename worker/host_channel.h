@@ -32,11 +32,12 @@ namespace isobar::worker {
 
 // Something for the JS thread to do.
 struct HostEvent {
-  enum class Kind { kInvoke, kResult, kCancel, kMakeSnapshot };
+  enum class Kind { kInvoke, kResult, kCancel, kMakeSnapshot, kSnapshotBlob };
   explicit HostEvent(Kind k) : kind(k), result(absl::UnknownError("no result")) {}
   Kind kind;
   isobar::worker::v1::Invoke invoke;  // kInvoke
   isobar::worker::v1::MakeSnapshot make_snapshot;  // kMakeSnapshot (a snapshot maker's only event)
+  isobar::worker::v1::VersionBlob snapshot_blob;   // kSnapshotBlob
   InvocationId invocation;            // kResult, kCancel
   uint64_t call_id = 0;               // kResult
   absl::StatusOr<std::string> result;  // kResult

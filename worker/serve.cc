@@ -244,6 +244,9 @@ void Serve(HostChannel& channel, Evaluator& evaluator, size_t module_source_byte
         waiting.Forget(event->invocation);
         evaluator.Cancel(event->invocation);
         break;
+      case HostEvent::Kind::kSnapshotBlob:
+        evaluator.AddSnapshot(std::move(event->snapshot_blob));
+        break;
       case HostEvent::Kind::kMakeSnapshot:
         ISOBAR_LOG(kWarning, "worker") << "MakeSnapshot sent to a serving worker; ignored";
         break;
@@ -262,7 +265,7 @@ void ServeSnapshotMaker(HostChannel& channel, Evaluator& evaluator) {
     const isobar::worker::v1::MakeSnapshot& request = event->make_snapshot;
     const absl::Time start = absl::Now();
     absl::StatusOr<std::shared_ptr<const VersionSnapshot>> blob =
-        evaluator.MakeSnapshotBlob(request.classic(), request.wasm());
+        evaluator.MakeSnapshotBlob("", request.classic(), request.wasm());  // (the supervisor names it)
     made.set_took_us(static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)));
     if (blob.ok()) {
       made.mutable_snapshot()->set_blob((*blob)->blob());

@@ -463,10 +463,9 @@ VersionSnapshot::VersionSnapshot(std::string key, std::string blob, std::vector<
       module_paths_(std::move(module_paths)),
       data_{blob_.data(), static_cast<int>(blob_.size())} {}
 
-std::string SnapshotKey(const Module& classic, bool wasm) { return VersionSnapshotKey(classic.sha256(), wasm); }
 
-absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const Module& classic, bool wasm,
-                                                                           const SnapshotEnvironment& env) {
+absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(std::string key, const Module& classic,
+                                                                           bool wasm, const SnapshotEnvironment& env) {
   if (!Sha256Matches(classic.source(), classic.sha256())) {
     return absl::DataLossError(absl::StrCat("module ", kClassicBundlePath, " does not match its SHA-256"));
   }
@@ -476,7 +475,7 @@ absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const
   std::vector<std::string> paths;
   absl::StatusOr<std::string> blob = Create(classic, wasm, env, shape, paths);
   if (!blob.ok()) return blob.status();
-  return std::make_shared<const VersionSnapshot>(SnapshotKey(classic, wasm), *std::move(blob), std::move(paths));
+  return std::make_shared<const VersionSnapshot>(std::move(key), *std::move(blob), std::move(paths));
 }
 
 std::shared_ptr<const VersionSnapshot> SnapshotStore::Find(const std::string& key) {
@@ -516,9 +515,8 @@ void SnapshotStore::Add(std::shared_ptr<const VersionSnapshot> snapshot, absl::D
   stats_.making_time += took;
   for (auto it = ready_.begin(); it != ready_.end(); ++it) {
     if ((*it)->key() != snapshot->key()) continue;
-    stats_.bytes -= (*it)->size();  // sent again: the newer copy replaces it
-    ready_.erase(it);
-    break;
+    ready_.splice(ready_.begin(), ready_, it);  // sent again: the copy kept stays, most recently used
+    return;
   }
   stats_.bytes += snapshot->size();
   ready_.push_front(std::move(snapshot));

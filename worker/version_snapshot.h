@@ -108,9 +108,6 @@ class VersionSnapshot {
   mutable v8::StartupData data_;
 };
 
-// What a blob depends on: the script's SHA-256 and whether WebAssembly is on (the worker binary, the
-// prelude and V8's flags are the process's own).
-std::string SnapshotKey(const isobar::worker::v1::Module& classic, bool wasm);
 
 struct SnapshotEnvironment {
   const EvaluatorLimits& limits;
@@ -122,7 +119,9 @@ struct SnapshotEnvironment {
 
 // The blob of `classic`'s version, or FAILED_PRECONDITION saying why it cannot have one (DATA_LOSS if
 // the script does not match its SHA-256). On the JS thread, between invocations' turns.
-absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(const isobar::worker::v1::Module& classic,
+// `key` names it (VersionSnapshotKey, base/classic_bundle.h).
+absl::StatusOr<std::shared_ptr<const VersionSnapshot>> MakeVersionSnapshot(std::string key,
+                                                                           const isobar::worker::v1::Module& classic,
                                                                            bool wasm, const SnapshotEnvironment& env);
 
 struct SnapshotStats {
@@ -158,6 +157,8 @@ class SnapshotStore {
   std::optional<SnapshotRequest> TakeWaiting();
   bool has_waiting() const { return !waiting_.empty(); }
 
+  // Keeps `snapshot` unless a blob of its key is kept already (that one stays: isolates made from it
+  // are still its).
   void Add(std::shared_ptr<const VersionSnapshot> snapshot, absl::Duration took);
   void Refused(const std::string& key, absl::Duration took);
   void Served() { ++stats_.invocations; }

@@ -141,6 +141,15 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   setrlimit(RLIMIT_CORE, &no_core);
   prctl(PR_SET_DUMPABLE, 0);
 
+  if (flags.make_snapshot) {
+    // Background work: the serving workers come first for the CPU, and this process first for the
+    // kernel's OOM killer.
+    setpriority(PRIO_PROCESS, 0, 19);
+    if (FILE* oom = std::fopen("/proc/self/oom_score_adj", "w")) {
+      std::fputs("1000", oom);
+      std::fclose(oom);
+    }
+  }
   std::unique_ptr<v8::Platform> platform = InitializeV8(argv[0]);
   absl::StatusOr<std::unique_ptr<HostChannel>> channel = HostChannel::Open(flags.channel_fd);
   if (!channel.ok()) {

@@ -1,8 +1,10 @@
 #include "supervisor/workers/snapshot_maker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -29,9 +32,60 @@ using isobar::worker::v1::WorkerMessage;
 constexpr char kComponent[] = "snapshots";
 constexpr char kCgroupLeaf[] = "isobar-snapshot-maker";
 
+}  // namespace
+
+// A maker's stderr (a pipe, our end non-blocking): forwarded to our log line by line, escaped and
+// prefixed, up to kMaxForwarded bytes (its version's code decides some of what it says).
+class MakerStderr {
+ public:
+  explicit MakerStderr(int fd) : fd_(fd) {}
+  ~MakerStderr() {
+    if (fd_ >= 0) close(fd_);
+  }
+  MakerStderr(const MakerStderr&) = delete;
+  MakerStderr& operator=(const MakerStderr&) = delete;
+
+  int fd() const { return fd_; }
+  // Reads what is there; at `end` (the maker is gone) also its last partial line.
+  void Drain(bool end) {
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = fd_ >= 0 ? read(fd_, chunk, sizeof(chunk)) : 0;
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      partial_.append(chunk, static_cast<size_t>(n));
+      size_t newline;
+      while ((newline = partial_.find('\n')) != std::string::npos) {
+        Forward(absl::string_view(partial_).substr(0, newline));
+        partial_.erase(0, newline + 1);
+      }
+      if (partial_.size() > 4096) {
+        Forward(partial_);
+        partial_.clear();
+      }
+    }
+    if (end && !partial_.empty()) Forward(partial_);
+    if (end) partial_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxForwarded = 64 << 10;
+  void Forward(absl::string_view line) {
+    if (forwarded_ >= kMaxForwarded) return;
+    forwarded_ += line.size();
+    ISOBAR_LOG(kInfo, kComponent) << "snapshot maker: "
+                                  << absl::CHexEscape(line.substr(0, std::min(line.size(), kMaxForwarded)));
+  }
+  const int fd_;
+  std::string partial_;
+  size_t forwarded_ = 0;
+};
+
+namespace {
+
 // The next message the maker sends on `fd`, if it comes whole before `deadline` (however slowly its
-// bytes arrive).
-absl::StatusOr<WorkerMessage> NextMessage(int fd, FrameDecoder& decoder, absl::Time deadline) {
+// bytes arrive). Its stderr is forwarded meanwhile.
+absl::StatusOr<WorkerMessage> NextMessage(int fd, FrameDecoder& decoder, MakerStderr& stderr_pipe, absl::Time deadline) {
   char chunk[64 << 10];
   for (;;) {
     if (std::optional<std::string> frame = decoder.Next()) {
@@ -42,14 +96,22 @@ absl::StatusOr<WorkerMessage> NextMessage(int fd, FrameDecoder& decoder, absl::T
     if (decoder.broken()) return absl::DataLossError("the snapshot maker sent a frame past the limit");
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("the snapshot maker did not answer in time");
-    pollfd readable{fd, POLLIN, 0};
-    const int ready = poll(&readable, 1, static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(left))));
-    if (ready <= 0) continue;  // timed out or interrupted: the deadline decides
+    pollfd ready[2] = {{fd, POLLIN, 0}, {stderr_pipe.fd(), POLLIN, 0}};
+    if (poll(ready, stderr_pipe.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(left)))) <= 0) {
+      continue;  // timed out or interrupted: the deadline decides
+    }
+    if (ready[1].revents != 0) stderr_pipe.Drain(/*end=*/false);
+    if (ready[0].revents == 0) continue;
     const ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return absl::UnavailableError("the snapshot maker's stream ended");
     decoder.Append(absl::string_view(chunk, static_cast<size_t>(n)));
   }
+}
+
+// Deaths that tell of an attempt on the sandbox (or of a bug an attempt could use), not of a limit.
+bool IsSecurityEvent(const ExitStatus& exit) {
+  return !exit.exited && (exit.signal == SIGSYS || exit.signal == SIGSEGV || exit.signal == SIGBUS || exit.signal == SIGILL);
 }
 
 // A live process's peak resident memory (VmHWM), for the log; 0 if unknown.
@@ -69,6 +131,13 @@ uint64_t PeakResidentBytes(pid_t pid) {
 
 }  // namespace
 
+std::string BinaryIdentity(const std::string& binary) {
+  struct stat file {};
+  if (stat(binary.c_str(), &file) != 0) return "";
+  return absl::StrCat(file.st_dev, ":", file.st_ino, ":", file.st_size, ":", file.st_ctim.tv_sec, ".",
+                      file.st_ctim.tv_nsec);
+}
+
 SnapshotMaker::SnapshotMaker(SnapshotMakerOptions options, sandbox::SandboxPlan plan,
                              std::optional<sandbox::WorkerCgroups> cgroups)
     : options_(std::move(options)), plan_(std::move(plan)), cgroups_(std::move(cgroups)), thread_([this] { Loop(); }) {}
@@ -84,7 +153,7 @@ SnapshotMaker::~SnapshotMaker() {
 
 std::shared_ptr<const MadeSnapshot> SnapshotMaker::Find(const Module& classic, bool wasm,
                                                         absl::string_view deployment) {
-  std::string key = VersionSnapshotKey(classic.sha256(), wasm);
+  std::string key = VersionSnapshotKey(deployment, classic.sha256(), wasm);
   absl::MutexLock lock(&mu_);
   if (auto it = by_key_.find(key); it != by_key_.end()) {
     ready_.splice(ready_.begin(), ready_, it->second);  // most recently used
@@ -125,23 +194,40 @@ void SnapshotMaker::Loop() {
     const absl::Time start = absl::Now();
     Outcome outcome = Make(job);
     const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
-    absl::MutexLock lock(&mu_);
-    if (outcome.made.has_value()) {
-      ++stats_.made;
-      ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment << "\" has a startup snapshot ("
-                                    << outcome.made->blob.size() << " bytes, made in " << ms
-                                    << " ms by a maker that peaked at " << (outcome.peak_bytes >> 20) << " MB)";
-      AddLocked(std::make_shared<const MadeSnapshot>(*std::move(outcome.made)));
-    } else if (!outcome.refused.empty()) {
-      ++stats_.refused;
-      ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment
-                                    << "\" evaluates its modules per call (no snapshot): " << outcome.refused;
-    } else if (!stopping_) {
-      ++stats_.failed;
+    if (Record(job, std::move(outcome), ms) && options_.on_security_event) {
+      options_.on_security_event(job.deployment);  // (no lock of ours held: it takes the pool's)
+    }
+  }
+}
+
+bool SnapshotMaker::Record(const Job& job, Outcome outcome, int64_t ms) {
+  absl::MutexLock lock(&mu_);
+  if (outcome.made.has_value()) {
+    ++stats_.made;
+    ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment << "\" has a startup snapshot ("
+                                  << outcome.made->blob.size() << " bytes, made in " << ms
+                                  << " ms by a maker that peaked at " << (outcome.peak_bytes >> 20) << " MB)";
+    AddLocked(std::make_shared<const MadeSnapshot>(*std::move(outcome.made)));
+  } else if (!outcome.refused.empty()) {
+    ++stats_.refused;
+    ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment
+                                  << "\" evaluates its modules per call (no snapshot): " << outcome.refused;
+  } else if (!stopping_) {
+    ++stats_.failed;
+    if (outcome.security_event) {
+      ++stats_.security_events;
+      ISOBAR_LOG(kSecurity, kComponent) << "security event: the snapshot maker of a version of deployment \""
+                                        << job.deployment << "\" died: " << outcome.failed;
+    } else {
       ISOBAR_LOG(kWarning, kComponent) << "no snapshot for a version of deployment \"" << job.deployment
                                        << "\" (its modules evaluate per call): " << outcome.failed;
     }
+    // A maker that could not start or did not answer in time may do better later (twice more).
+    constexpr int kMaxAttempts = 3;
+    if (outcome.transient && ++attempts_[job.key] < kMaxAttempts) known_.erase(job.key);
+    if (attempts_.size() > 4096) attempts_.clear();
   }
+  return outcome.security_event && !stopping_;
 }
 
 SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
@@ -152,9 +238,23 @@ SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
   spec.args.push_back("--make-snapshot");
   spec.sandbox = plan_;
   spec.rlimits = {{RLIMIT_DATA, options_.memory_bytes}};
+  spec.stdout_fd = -1;  // /dev/null
+  int err_pipe[2] = {-1, -1};
+  if (pipe2(err_pipe, O_CLOEXEC) != 0 || fcntl(err_pipe[0], F_SETFL, O_NONBLOCK) != 0) {
+    if (err_pipe[0] >= 0) close(err_pipe[0]);
+    if (err_pipe[1] >= 0) close(err_pipe[1]);
+    outcome.failed = "cannot start a snapshot maker: no pipe for its stderr";
+    outcome.transient = true;
+    return outcome;
+  }
+  spec.stderr_fd = err_pipe[1];
+  MakerStderr stderr_pipe(err_pipe[0]);
+  const std::string binary = BinaryIdentity(spec.binary);  // (before it runs: a later swap shows)
   absl::StatusOr<sandbox::SpawnedWorker> spawned = sandbox::SpawnWorker(spec);
+  close(err_pipe[1]);
   if (!spawned.ok()) {
     outcome.failed = absl::StrCat("cannot start a snapshot maker: ", spawned.status().ToString());
+    outcome.transient = true;
     return outcome;
   }
   const absl::Time deadline = absl::Now() + options_.timeout;
@@ -168,7 +268,8 @@ SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
     running_ = &process;
     if (stopping_) (void)process.Signal(SIGKILL);
   }
-  absl::StatusOr<SnapshotMade> made = Exchange(spawned->supervisor_fd, job, deadline);
+  std::string v8_version;
+  absl::StatusOr<SnapshotMade> made = Exchange(spawned->supervisor_fd, job, stderr_pipe, deadline, &v8_version);
   outcome.peak_bytes = PeakResidentBytes(process.pid());  // (it waits to be killed, so it is still there)
   {
     absl::MutexLock lock(&mu_);
@@ -177,31 +278,50 @@ SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
   // It has answered, or failed: either way it is done (it waits for this, with its answer sent).
   absl::StatusOr<ExitStatus> exit = process.Kill();
   close(spawned->supervisor_fd);
+  stderr_pipe.Drain(/*end=*/true);
   if (!made.ok()) {
     outcome.failed = made.status().ToString();
+    outcome.transient = absl::IsDeadlineExceeded(made.status());  // (a loaded machine, perhaps)
     // A maker that died of its version's code says so in its exit status (SIGKILL is ours).
-    if (exit.ok() && (exit->exited || exit->signal != SIGKILL)) absl::StrAppend(&outcome.failed, " (", exit->ToString(), ")");
+    if (exit.ok() && (exit->exited || exit->signal != SIGKILL)) {
+      absl::StrAppend(&outcome.failed, " (", exit->ToString(), ")");
+      outcome.security_event = IsSecurityEvent(*exit);
+    }
     return outcome;
   }
   if (made->outcome_case() == SnapshotMade::kRefused) {
-    outcome.refused = made->refused().empty() ? "refused" : made->refused();
+    // The maker's text names what the tenant's code did (a property name, say): bounded and escaped
+    // before it reaches our log.
+    constexpr size_t kMaxReason = 300;
+    absl::string_view reason = made->refused();
+    outcome.refused = reason.empty() ? "refused" : absl::CHexEscape(reason.substr(0, kMaxReason));
+    if (reason.size() > kMaxReason) absl::StrAppend(&outcome.refused, "...");
     return outcome;
   }
   const isobar::worker::v1::VersionBlob& blob = made->snapshot();
-  if (blob.blob().empty() || !std::is_sorted(blob.module_paths().begin(), blob.module_paths().end())) {
-    outcome.failed = "the snapshot maker's answer is malformed";
+  if (blob.blob().empty() || blob.blob().size() > options_.max_blob_bytes ||
+      !std::is_sorted(blob.module_paths().begin(), blob.module_paths().end())) {
+    outcome.failed = absl::StrCat("the snapshot maker's answer is malformed or too large (", blob.blob().size(), " bytes)");
     return outcome;
   }
-  outcome.made = MadeSnapshot{job.key, {blob.module_paths().begin(), blob.module_paths().end()}, blob.blob()};
+  if (binary.empty()) {
+    outcome.failed = "the worker binary cannot be identified";
+    return outcome;
+  }
+  outcome.made = MadeSnapshot{job.key, {blob.module_paths().begin(), blob.module_paths().end()},
+                              std::move(*made->mutable_snapshot()->mutable_blob()), ""};
+  outcome.made->build = WorkerBuild(binary, v8_version);
   return outcome;
 }
 
-absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, absl::Time deadline) {
-  FrameDecoder decoder(kMaxFrameBytes);
+absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, MakerStderr& stderr_pipe,
+                                                     absl::Time deadline, std::string* v8_version) {
+  FrameDecoder decoder(options_.max_blob_bytes + (1u << 20));  // the blob, its module paths and the envelope
   FrameWriter writer(fd);
-  absl::StatusOr<WorkerMessage> hello = NextMessage(fd, decoder, deadline);
+  absl::StatusOr<WorkerMessage> hello = NextMessage(fd, decoder, stderr_pipe, deadline);
   if (!hello.ok()) return hello.status();
   if (!hello->has_hello()) return absl::DataLossError("the snapshot maker did not start with Hello");
+  *v8_version = hello->hello().v8_version();
   HostMessage request;
   request.mutable_make_snapshot()->set_wasm(job.wasm);
   request.mutable_make_snapshot()->set_deployment(job.deployment);
@@ -209,7 +329,7 @@ absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, abs
   if (!writer.Write(request.SerializeAsString()).ok()) {
     return absl::UnavailableError("the snapshot maker's stream ended before the request");
   }
-  absl::StatusOr<WorkerMessage> answer = NextMessage(fd, decoder, deadline);
+  absl::StatusOr<WorkerMessage> answer = NextMessage(fd, decoder, stderr_pipe, deadline);
   writer.Close();
   if (!answer.ok()) return answer.status();
   if (!answer->has_snapshot_made()) return absl::DataLossError("the snapshot maker answered something else");

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -38,6 +39,8 @@
 
 namespace isobar::supervisor {
 
+class MakerStderr;  // snapshot_maker.cc
+
 struct SnapshotMakerOptions {
   std::string worker_binary;
   std::vector<std::string> worker_args;  // as the pool's workers get them (--sandbox=..., ...)
@@ -47,7 +50,11 @@ struct SnapshotMakerOptions {
   sandbox::CgroupLimits cgroup_limits;  // where cgroups are delegated (sandbox/cgroups.h)
   absl::Duration timeout = absl::Seconds(30);  // from its start to its answer
   size_t max_bytes = 256u << 20;               // blobs kept
+  size_t max_blob_bytes = 16u << 20;           // one blob (a worker refuses to make larger ones)
   size_t max_waiting = 16;                     // versions waiting for a maker; more are not made
+  // Called (on the maker's thread, no lock of the maker's held) with the deployment whose maker died
+  // by SIGSYS, SIGSEGV, SIGBUS or SIGILL: the pool counts it towards the deployment's quarantine.
+  std::function<void(const std::string& deployment)> on_security_event;
 };
 
 // One version's blob, as the workers get it (worker.proto VersionBlob).
@@ -55,12 +62,23 @@ struct MadeSnapshot {
   std::string key;                        // VersionSnapshotKey (base/classic_bundle.h)
   std::vector<std::string> module_paths;  // the modules its script holds, sorted
   std::string blob;
+  // WorkerBuild of the maker: only a worker of the same build may use the blob (V8 aborts on another
+  // version's blob, and reads another build's references to C++ callbacks unchecked).
+  std::string build;
 };
+
+// What a process started from `binary` now is: the file's identity (device, inode, size, change
+// time: replacing the binary changes it), then, once it said Hello, the V8 version it runs on.
+std::string BinaryIdentity(const std::string& binary);
+inline std::string WorkerBuild(const std::string& binary_identity, const std::string& v8_version) {
+  return binary_identity + "|" + v8_version;
+}
 
 struct SnapshotMakerStats {
   uint64_t made = 0;
   uint64_t refused = 0;  // the maker said why (top-level code that must run per call)
   uint64_t failed = 0;   // the maker died, did not answer in time, or could not start
+  uint64_t security_events = 0;  // ... of which died by SIGSYS, SIGSEGV, SIGBUS or SIGILL
   uint64_t dropped = 0;  // too many versions were waiting
   uint64_t evicted = 0;
   size_t cached = 0;
@@ -95,13 +113,19 @@ class SnapshotMaker {
     std::optional<MadeSnapshot> made;
     std::string refused;  // the maker's reason
     std::string failed;   // ours: it died, timed out, could not start
+    bool transient = false;       // could not start, or no answer in time: may be tried again
+    bool security_event = false;  // died by SIGSYS (the seccomp filter), SIGSEGV, SIGBUS or SIGILL
     uint64_t peak_bytes = 0;  // the maker's peak resident memory, when it answered
   };
 
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts, logs and keeps `job`'s outcome; true if it was a security event to report.
+  bool Record(const Job& job, Outcome outcome, int64_t ms) ABSL_LOCKS_EXCLUDED(mu_);
   Outcome Make(const Job& job) ABSL_LOCKS_EXCLUDED(mu_);
-  // Talks to the started maker: its Hello, the request, its answer, all before `deadline`.
-  absl::StatusOr<isobar::worker::v1::SnapshotMade> Exchange(int fd, const Job& job, absl::Time deadline);
+  // Talks to the started maker: its Hello (its V8 version in `v8_version`), the request, its answer,
+  // all before `deadline`.
+  absl::StatusOr<isobar::worker::v1::SnapshotMade> Exchange(int fd, const Job& job, MakerStderr& stderr_pipe,
+                                                            absl::Time deadline, std::string* v8_version);
   void AddLocked(std::shared_ptr<const MadeSnapshot> made) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SnapshotMakerOptions options_;
@@ -119,6 +143,7 @@ class SnapshotMaker {
       ABSL_GUARDED_BY(mu_);
   const ChildProcess* running_ ABSL_GUARDED_BY(mu_) = nullptr;  // the maker at work (killed on stop)
   SnapshotMakerStats stats_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);  // of versions whose makers failed
   std::thread thread_;  // last: starts once the rest is built
 };
 

@@ -87,6 +87,12 @@ absl::Status WorkerPool::Start(Connect connect) {
     maker.worker_binary = options_.worker_binary;
     maker.worker_args = options_.worker_args;
     maker.cgroup_limits = options_.worker_limits;
+    // Its RLIMIT_DATA is the limit that matters; the cgroup's leaves room for its code's pages.
+    maker.cgroup_limits.memory_max = maker.memory_bytes + (128u << 20);
+    maker.on_security_event = [this](const std::string& deployment) {
+      absl::MutexLock lock(&mu_);
+      NoteKillLocked(deployment, absl::Now());
+    };
     snapshots_ = std::make_unique<SnapshotMaker>(std::move(maker), plan, cgroups);
   }
   cgroups_ = std::move(cgroups);
@@ -242,6 +248,14 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
     if (recent != chosen->recent.end()) chosen->recent.erase(recent);
     chosen->recent.push_back(pending.deployment);
     if (chosen->recent.size() > kRecentDeployments) chosen->recent.pop_front();
+    if (UsesSnapshot(*chosen, pending) && chosen->sent_snapshots.insert(pending.snapshot->key).second) {
+      // The blob goes ahead of the Invoke, in a message of its own (an Invoke may be large already).
+      HostMessage blob;
+      blob.mutable_snapshot_blob()->set_key(pending.snapshot->key);
+      for (const std::string& path : pending.snapshot->module_paths) blob.mutable_snapshot_blob()->add_module_paths(path);
+      blob.mutable_snapshot_blob()->set_blob(pending.snapshot->blob);
+      sends.emplace_back(chosen->stream, std::move(blob));
+    }
     sends.emplace_back(chosen->stream, ForSlot(*chosen, pending));
     if (pending.stage_label >= 0) {
       pending.sent_ns = MonotonicNanos();
@@ -302,11 +316,10 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
   out->set_deployment(invoke.deployment());
   out->set_context_policy(invoke.context_policy());
   out->set_allow_wasm(invoke.allow_wasm());
-  if (pending.snapshot != nullptr) {
+  if (UsesSnapshot(slot, pending)) {
     isobar::worker::v1::VersionBlob* blob = out->mutable_snapshot();
     blob->set_key(pending.snapshot->key);
     for (const std::string& path : pending.snapshot->module_paths) blob->add_module_paths(path);
-    if (slot.sent_snapshots.insert(pending.snapshot->key).second) blob->set_blob(pending.snapshot->blob);
   }
   return message;
 }
@@ -401,6 +414,7 @@ void WorkerPool::OnHello(const Connection& connection, const isobar::worker::v1:
     slot->state = State::kReady;
     slot->answered_at = absl::Now();
     slot->next_heartbeat = slot->answered_at + options_.heartbeat_interval;
+    if (!slot->binary.empty()) slot->build = WorkerBuild(slot->binary, hello.v8_version());
     if (hello.sandboxed()) slot->sandbox.insert(slot->sandbox.begin(), "seccomp");
     if (hello.empty_root()) slot->sandbox.push_back("empty-root");
     slot->sandbox.push_back(absl::StrCat("uid=", hello.uid()));

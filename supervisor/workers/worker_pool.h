@@ -213,6 +213,8 @@ class WorkerPool {
     absl::flat_hash_set<uint64_t> running;  // invocation ids
     absl::flat_hash_set<std::string> sent_sources;  // SHA-256s whose source this process was sent
     absl::flat_hash_set<std::string> sent_snapshots;  // keys of the snapshots this process was sent
+    std::string binary;  // BinaryIdentity of the worker binary it was started from
+    std::string build;   // WorkerBuild, once it said Hello: which snapshots it may use
     std::deque<std::string> recent;          // deployments it ran lately, newest last (affinity)
     bool preparing = false;                  // its JS thread does idle work (Done.preparing) until Prepared
     absl::Time restart_at;
@@ -265,8 +267,14 @@ class WorkerPool {
   Slot* SlotOf(const Connection& connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Slot* SlotOf(const Connection& connection) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pending invocation's Invoke as `slot` gets it: modules (its own, or DispatchOptions::modules)
-  // whose source this process already has go without it, and so does its snapshot's blob.
+  // whose source this process already has go without it; its snapshot by key (its blob goes before,
+  // from AssignLocked).
   static HostMessage ForSlot(Slot& slot, const Pending& pending);
+  // Whether `pending` goes to `slot` with its version's snapshot: one is made, by a maker of the
+  // slot's worker's build.
+  static bool UsesSnapshot(const Slot& slot, const Pending& pending) {
+    return pending.snapshot != nullptr && !slot.build.empty() && pending.snapshot->build == slot.build;
+  }
   // Samples of the stages a Done tells (stage_timings.h).
   void RecordWorkerStages(const Pending& pending, const isobar::worker::v1::Done& done) const;
   static void Run(std::vector<Completion> completions);

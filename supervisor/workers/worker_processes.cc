@@ -34,6 +34,7 @@ constexpr int kReportedViolationExit = 128 + SIGSYS;
 void WorkerPool::SpawnLocked(Slot& slot) {
   sandbox::WorkerSpawnSpec spec;
   spec.binary = options_.worker_binary;
+  const std::string binary = BinaryIdentity(spec.binary);  // (before it runs: a later swap shows)
   spec.args = options_.worker_args;
   spec.args.push_back(absl::StrCat("--worker-id=", slot.id.value()));
   spec.sandbox = plan_;
@@ -76,6 +77,8 @@ void WorkerPool::SpawnLocked(Slot& slot) {
   slot.recent.clear();
   slot.sent_sources.clear();
   slot.sent_snapshots.clear();
+  slot.binary = binary;
+  slot.build.clear();
   slot.preparing = false;
   slot.sandbox = sandbox::NamespaceNames(plan_.namespaces);
   if (cgroups_.has_value()) {
