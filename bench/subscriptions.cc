@@ -154,8 +154,10 @@ class Subscribers {
   bool cancelling_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-int Main() {
-  testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = false});
+int Main(int argc, char** argv) {
+  // Extra supervisor flags may follow (e.g. --snapshots=false).
+  std::vector<std::string> extra(argv + 1, argv + argc);
+  testing::SupervisorProcess supervisor({.workers = 2, .enable_eval = false, .extra_args = extra});
   if (absl::Status started = supervisor.Start(); !started.ok()) return Fail(started.ToString());
   absl::StatusOr<std::string> key = supervisor.Deploy("tasks", "tests/apps/tasks.modules");
   if (!key.ok()) return Fail(key.status().ToString());
@@ -228,4 +230,4 @@ int Main() {
 }  // namespace
 }  // namespace isobar::bench
 
-int main() { return isobar::bench::Main(); }
+int main(int argc, char** argv) { return isobar::bench::Main(argc, argv); }

@@ -351,7 +351,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   HttpFetcher fetcher(HttpFetcher::Options{.local_addresses = MachineAddresses()});
   HostCallRouter router(pg_pool, executor, runner, &fetcher);
   WorkerService worker_service(pool, router);
-  RETURN_IF_ERROR(pool.Start([&worker_service](int fd) { worker_service.Connect(fd); }));
+  RETURN_IF_ERROR(pool.Start(
+      [&worker_service](int fd, WorkerPool::Connection connection) { worker_service.Connect(fd, connection); }));
   RETURN_IF_ERROR(scheduler.Start());
   HousekeepingOptions housekeeping_options;
   housekeeping_options.history_window = absl::Hours(std::max(0, config.history_hours));

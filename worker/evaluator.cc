@@ -496,6 +496,7 @@ std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(Invocation& inv) {
       return nullptr;
     }
     snapshot = snapshots_->Find(inv.invoke.snapshot().key());
+    if (snapshot == nullptr) snapshot = pool_->LiveSnapshot(inv.invoke.deployment(), inv.invoke.snapshot().key());
     inv.snapshot_missing = snapshot == nullptr;
     return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
   }

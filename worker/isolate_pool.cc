@@ -181,11 +181,20 @@ IsolatePool::IsolatePool(const EvaluatorLimits& limits, std::vector<ContextExten
 
 IsolatePool::~IsolatePool() = default;
 
+std::shared_ptr<const VersionSnapshot> IsolatePool::LiveSnapshot(const std::string& deployment,
+                                                                 const std::string& key) const {
+  auto it = live_.find(deployment);
+  if (it == live_.end() || it->second->snapshot() == nullptr || it->second->snapshot()->key() != key) return nullptr;
+  return it->second->shared_snapshot();
+}
+
 DeploymentIsolate* IsolatePool::Acquire(const std::string& deployment, bool wasm,
                                         std::shared_ptr<const VersionSnapshot> snapshot) {
   auto it = live_.find(deployment);
+  // (Snapshots compare by key: the same version's blob sent again is the same snapshot.)
   if (it != live_.end() &&
-      (it->second->wasm() != wasm || (snapshot != nullptr && it->second->snapshot() != snapshot.get()))) {
+      (it->second->wasm() != wasm ||
+       (snapshot != nullptr && (it->second->snapshot() == nullptr || it->second->snapshot()->key() != snapshot->key())))) {
     Retire(it->second.get());  // the deployment's settings changed, or its version has a snapshot now
     it = live_.end();
   }

@@ -84,6 +84,7 @@ class DeploymentIsolate {
   bool wasm() const { return wasm_; }
   v8::Isolate* isolate() const { return isolate_; }
   const VersionSnapshot* snapshot() const { return snapshot_.get(); }
+  const std::shared_ptr<const VersionSnapshot>& shared_snapshot() const { return snapshot_; }
 
   // A context for one invocation: an idle warm one of this code version and determinism (kWarm); with
   // `from_snapshot` (the version is the isolate's snapshot's), a copy of the snapshot's context
@@ -179,6 +180,9 @@ class IsolatePool {
   bool HasIdleWork() const;
   // The isolate of the latest Acquire, while it is live (null after its eviction or retirement).
   DeploymentIsolate* most_recent() const { return most_recent_; }
+  // The snapshot named `key` that `deployment`'s live isolate was made from, if it was (a blob the
+  // worker's store has let go of may still serve there).
+  std::shared_ptr<const VersionSnapshot> LiveSnapshot(const std::string& deployment, const std::string& key) const;
 
   IsolateStats stats() const;
 

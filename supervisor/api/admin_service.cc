@@ -95,6 +95,8 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
   response->mutable_snapshot_makers()->set_refused(makers.refused);
   response->mutable_snapshot_makers()->set_failed(makers.failed);
   response->mutable_snapshot_makers()->set_security_events(makers.security_events);
+  response->mutable_snapshot_makers()->set_dropped(makers.dropped);
+  response->mutable_snapshot_makers()->set_evicted(makers.evicted);
   response->mutable_snapshot_makers()->set_cached(makers.cached);
   response->mutable_snapshot_makers()->set_bytes(makers.bytes);
   if (const StageTimings* timings = pool_.stage_timings(); timings != nullptr) {

@@ -20,7 +20,7 @@ using isobar::worker::v1::WorkerMessage;
 
 WorkerService::~WorkerService() { Shutdown(); }
 
-void WorkerService::Connect(int fd) {
+void WorkerService::Connect(int fd, WorkerPool::Connection connection) {
   absl::MutexLock lock(&mu_);
   // The readers of workers that went are joined here (at once: they are done), not kept.
   for (auto it = readers_.begin(); it != readers_.end();) {
@@ -32,8 +32,8 @@ void WorkerService::Connect(int fd) {
     it = readers_.erase(it);
   }
   Reader& reader = readers_.emplace_back();
-  reader.thread = std::thread([this, fd, done = &reader.done] {
-    Serve(fd);
+  reader.thread = std::thread([this, fd, connection, done = &reader.done] {
+    Serve(fd, connection);
     done->store(true);  // last: nothing after this needs the pool or the service
   });
 }
@@ -48,17 +48,16 @@ void WorkerService::Shutdown() {
   for (Reader& reader : readers) reader.thread.join();
 }
 
-void WorkerService::Serve(int fd) {
+void WorkerService::Serve(int fd, WorkerPool::Connection attached) {
   prctl(PR_SET_NAME, "isobar-worker-rx");
-  const std::string peer = absl::StrCat("fd:", fd);
   auto writer = std::make_shared<WorkerStream>(fd);
-  absl::StatusOr<WorkerPool::Connection> connection = pool_.Attach(peer, writer);
-  if (!connection.ok()) {
-    ISOBAR_LOG(kSecurity, "workers") << "refused a worker stream on " << peer << ": " << connection.status();
+  if (absl::Status refused = pool_.Attach(attached, fd, writer); !refused.ok()) {
+    // (A worker that died before its reader started: the pool has moved on.)
+    ISOBAR_LOG(kInfo, "workers") << "no stream for a worker that is gone: " << refused.message();
     close(fd);
     return;
   }
-  const WorkerId worker = connection->worker;
+  const WorkerId worker = attached.worker;
   bool said_hello = false;
   std::string violation;
   WorkerMessage message;
@@ -86,12 +85,12 @@ void WorkerService::Serve(int fd) {
           break;
         }
         said_hello = true;
-        pool_.OnHello(*connection, message.hello());
+        pool_.OnHello(attached, message.hello());
         break;
       case WorkerMessage::kHostCall: {
         const auto& call = message.host_call();
         WorkerPool::Running running;
-        if (said_hello) running = pool_.FindRunning(*connection, call.invocation_id());
+        if (said_hello) running = pool_.FindRunning(attached, call.invocation_id());
         if (!running.running) {
           // Identity comes from the connection: a worker may only act for the invocations it runs.
           ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " made a host call for invocation "
@@ -124,13 +123,13 @@ void WorkerService::Serve(int fd) {
           violation = "Done before Hello";
           break;
         }
-        pool_.OnDone(*connection, std::move(*message.mutable_done()));
+        pool_.OnDone(attached, std::move(*message.mutable_done()));
         break;
       case WorkerMessage::kHeartbeat:
-        pool_.OnHeartbeat(*connection, message.heartbeat());
+        pool_.OnHeartbeat(attached, message.heartbeat());
         break;
       case WorkerMessage::kPrepared:
-        pool_.OnPrepared(*connection);
+        pool_.OnPrepared(attached);
         break;
       case WorkerMessage::kSnapshotMade:
         violation = "SnapshotMade (only a snapshot maker sends it, on its own stream)";
@@ -140,7 +139,7 @@ void WorkerService::Serve(int fd) {
         break;
     }
   }
-  pool_.Detach(*connection);  // it kills a live worker
+  pool_.Detach(attached);  // it kills a live worker
   writer->Close();
   if (!violation.empty()) {
     ISOBAR_LOG(kSecurity, "workers") << "worker " << worker << " broke the protocol (" << violation << ")";

@@ -27,15 +27,16 @@ class WorkerService {
   WorkerService(WorkerPool& pool, HostCallRouter& router) : pool_(pool), router_(router) {}
   ~WorkerService();  // Shutdown()
 
-  // Takes ownership of `fd` and reads it on a new thread until the worker's stream ends.
-  void Connect(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes ownership of `fd` (the pool's `connection`) and reads it on a new thread until the worker's
+  // stream ends.
+  void Connect(int fd, WorkerPool::Connection connection) ABSL_LOCKS_EXCLUDED(mu_);
   // Shuts the pool down (its workers go, so their streams end) and waits for every reader to end.
   // Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Reads one worker's messages until its stream ends or breaks the protocol; then closes `fd`.
-  void Serve(int fd);
+  void Serve(int fd, WorkerPool::Connection attached);
 
   struct Reader {
     std::thread thread;

@@ -380,19 +380,19 @@ void WorkerPool::OnPrepared(const Connection& connection) {
   if (slot != nullptr) slot->preparing = false;
 }
 
-absl::StatusOr<WorkerPool::Connection> WorkerPool::Attach(absl::string_view peer, std::shared_ptr<WorkerStream> stream) {
-  int fd = -1;
-  if (!absl::ConsumePrefix(&peer, "fd:") || !absl::SimpleAtoi(peer, &fd)) {
+absl::Status WorkerPool::Attach(const Connection& connection, int fd, std::shared_ptr<WorkerStream> stream) {
+  absl::MutexLock lock(&mu_);
+  if (connection.worker.value() < 0 || static_cast<size_t>(connection.worker.value()) >= slots_.size()) {
     return absl::PermissionDeniedError("not a worker connection");
   }
-  absl::MutexLock lock(&mu_);
-  for (Slot& slot : slots_) {
-    if (slot.fd == fd && slot.process.running() && slot.state == State::kStarting && slot.stream == nullptr) {
-      slot.stream = std::move(stream);
-      return Connection{slot.id, slot.generation};
-    }
+  Slot* slot = SlotOf(connection);
+  if (slot == nullptr || slot->fd != fd || !slot->process.running() || slot->state != State::kStarting ||
+      slot->stream != nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat("worker ", connection.worker.value(), " (process ", connection.generation,
+                                                    ") is not expected on fd ", fd));
   }
-  return absl::PermissionDeniedError(absl::StrCat("no worker is expected on fd ", fd));
+  slot->stream = std::move(stream);
+  return absl::OkStatus();
 }
 
 WorkerPool::Slot* WorkerPool::SlotOf(const Connection& connection) {

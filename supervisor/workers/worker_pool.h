@@ -2,7 +2,7 @@
 //
 //   WorkerPool pool(options);
 //   WorkerService workers(pool, router);
-//   pool.Start([&](int fd) { workers.Connect(fd); });
+//   pool.Start([&](int fd, WorkerPool::Connection connection) { workers.Connect(fd, connection); });
 //   pool.Dispatch(invoke, absl::Now() + absl::Seconds(5),
 //                 [](absl::StatusOr<worker::v1::Done> done, WorkerId worker) { ... });
 //
@@ -20,8 +20,8 @@
 // by SIGSYS (the seccomp filter) is logged as a security event and counted.
 //
 // The worker stream service reports each stream's life through Attach / OnHello / OnDone / Detach.
-// A stream is tied to its slot by its connection (the peer "fd:N" of the socketpair we created),
-// never by anything the worker says.
+// A stream is tied to its slot by its connection (the slot and process the pool handed out with the
+// socketpair's fd), never by anything the worker says.
 #ifndef ISOBAR_SUPERVISOR_WORKERS_WORKER_POOL_H_
 #define ISOBAR_SUPERVISOR_WORKERS_WORKER_POOL_H_
 
@@ -131,10 +131,15 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // `connect` is handed the supervisor's end of each new worker's socketpair (the fd named "fd:N" to
-  // Attach) and must start reading it without blocking; it is called with the pool's lock held, so it
-  // must not call the pool. It must work until the pool's Shutdown.
-  using Connect = std::function<void(int fd)>;
+  // The connection of a new stream: which slot and which process of it.
+  struct Connection {
+    WorkerId worker;
+    uint64_t generation;
+  };
+  // `connect` is handed the supervisor's end of each new worker's socketpair and its connection (to
+  // Attach with) and must start reading it without blocking; it is called with the pool's lock held,
+  // so it must not call the pool. It must work until the pool's Shutdown.
+  using Connect = std::function<void(int fd, Connection connection)>;
   absl::Status Start(Connect connect) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops accepting invocations: Dispatch answers UNAVAILABLE, except for DispatchOptions::accepted_work.
   void StopAccepting() ABSL_LOCKS_EXCLUDED(mu_);
@@ -157,13 +162,9 @@ class WorkerPool {
   std::vector<std::string> Quarantined() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- For the worker stream service. ---
-  // The connection of a new stream: which slot and which process of it.
-  struct Connection {
-    WorkerId worker;
-    uint64_t generation;
-  };
-  // PERMISSION_DENIED for a peer that is not a live worker's socket.
-  absl::StatusOr<Connection> Attach(absl::string_view peer, std::shared_ptr<WorkerStream> stream)
+  // PERMISSION_DENIED unless `connection` is a process that lives, has not attached yet, and was
+  // handed out with `fd` (a process that died before its reader attached never gets a stream).
+  absl::Status Attach(const Connection& connection, int fd, std::shared_ptr<WorkerStream> stream)
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnHello(const Connection& connection, const isobar::worker::v1::Hello& hello) ABSL_LOCKS_EXCLUDED(mu_);
   void OnDone(const Connection& connection, isobar::worker::v1::Done done) ABSL_LOCKS_EXCLUDED(mu_);

@@ -89,8 +89,8 @@ void WorkerPool::SpawnLocked(Slot& slot) {
       ISOBAR_LOG(kError, kComponent) << "worker " << slot.id << " runs without its cgroup limits: " << placed;
     }
   }
-  // Its reader (WorkerService) owns the fd from now on, and attaches as peer "fd:<fd>".
-  if (connect_) connect_(slot.fd);
+  // Its reader (WorkerService) owns the fd from now on, and attaches with this connection.
+  if (connect_) connect_(slot.fd, Connection{slot.id, slot.generation});
   ISOBAR_LOG(kInfo, kComponent) << "worker " << slot.id << " started, pid " << slot.process.pid();
 }
 
