@@ -170,6 +170,8 @@ std::shared_ptr<const MadeSnapshot> SnapshotMaker::Find(const Module& classic, b
     return nullptr;
   }
   called_once_.erase(key);
+  constexpr size_t kMaxKnown = 1 << 16;  // refused and failed versions are forgotten past this (and may be tried again)
+  if (known_.size() >= kMaxKnown) known_.clear();
   known_.insert(key);
   waiting_.push_back(Job{std::move(key), std::string(deployment), wasm, classic});
   return nullptr;
@@ -337,8 +339,13 @@ absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, Mak
 }
 
 void SnapshotMaker::AddLocked(std::shared_ptr<const MadeSnapshot> made) {
-  stats_.bytes += made->blob.size();
   const std::string key = made->key;
+  if (auto old = by_key_.find(key); old != by_key_.end()) {  // made twice (its key was forgotten meanwhile)
+    stats_.bytes -= (*old->second)->blob.size();
+    ready_.erase(old->second);
+    by_key_.erase(old);
+  }
+  stats_.bytes += made->blob.size();
   ready_.push_front(std::move(made));
   by_key_[key] = ready_.begin();
   while (stats_.bytes > options_.max_bytes && ready_.size() > 1) {
