@@ -484,32 +484,26 @@ InvocationResult Evaluator::Call(InvocationId id, const FunctionCall& call, cons
 }
 
 std::shared_ptr<const VersionSnapshot> Evaluator::SnapshotFor(Invocation& inv) {
-  if (!inv.invoke.has_function()) return nullptr;
+  if (!inv.invoke.has_function() || (!inv.invoke.has_snapshot() && !limits_.version_snapshots)) return nullptr;
+  auto classic = inv.sources.find(kClassicBundlePath);
+  if (classic == inv.sources.end()) return nullptr;
+  const std::string key = VersionSnapshotKey(inv.invoke.deployment(), classic->second->sha256(), inv.invoke.allow_wasm());
   std::shared_ptr<const VersionSnapshot> snapshot;
   if (inv.invoke.has_snapshot()) {
     // (Its blob came before, in a message of its own: AddSnapshot.) Only the blob of this call's own
     // deployment and script: the key says so, and it is checked here too.
-    auto classic = inv.sources.find(kClassicBundlePath);
-    if (classic == inv.sources.end() ||
-        inv.invoke.snapshot().key() !=
-            VersionSnapshotKey(inv.invoke.deployment(), classic->second->sha256(), inv.invoke.allow_wasm())) {
-      return nullptr;
-    }
-    snapshot = snapshots_->Find(inv.invoke.snapshot().key());
-    if (snapshot == nullptr) snapshot = pool_->LiveSnapshot(inv.invoke.deployment(), inv.invoke.snapshot().key());
+    if (inv.invoke.snapshot().key() != key) return nullptr;
+    snapshot = snapshots_->Find(key);
+    if (snapshot == nullptr) snapshot = pool_->LiveSnapshot(inv.invoke.deployment(), key);
     inv.snapshot_missing = snapshot == nullptr;
-    return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
-  }
-  if (!limits_.version_snapshots) return nullptr;
-  auto classic = inv.sources.find(kClassicBundlePath);
-  if (classic == inv.sources.end()) return nullptr;
-  const std::string key = VersionSnapshotKey(inv.invoke.deployment(), classic->second->sha256(), inv.invoke.allow_wasm());
-  snapshot = snapshots_->Find(key);
-  if (snapshot == nullptr) {
-    // Called again before idle time made it: now.
-    std::optional<SnapshotRequest> now =
-        snapshots_->Wanted(key, inv.invoke.deployment(), inv.invoke.allow_wasm(), *classic->second);
-    if (now.has_value()) snapshot = MakeSnapshot(*now);
+  } else {
+    snapshot = snapshots_->Find(key);
+    if (snapshot == nullptr) {
+      // Called again before idle time made it: now.
+      std::optional<SnapshotRequest> now =
+          snapshots_->Wanted(key, inv.invoke.deployment(), inv.invoke.allow_wasm(), *classic->second);
+      if (now.has_value()) snapshot = MakeSnapshot(*now);
+    }
   }
   return snapshot != nullptr && HoldsExactly(*snapshot, inv) ? snapshot : nullptr;
 }

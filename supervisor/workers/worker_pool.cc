@@ -33,6 +33,12 @@ const char* StateName(int state) {
   return kNames[state];
 }
 
+// What names `snapshot` to a worker: its key and module paths (the blob itself goes once).
+void NameSnapshot(const MadeSnapshot& snapshot, isobar::worker::v1::VersionBlob* out) {
+  out->set_key(snapshot.key);
+  for (const std::string& path : snapshot.module_paths) out->add_module_paths(path);
+}
+
 }  // namespace
 
 WorkerPool::WorkerPool(WorkerPoolOptions options)
@@ -251,8 +257,7 @@ std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::A
     if (UsesSnapshot(*chosen, pending) && chosen->sent_snapshots.insert(pending.snapshot->key).second) {
       // The blob goes ahead of the Invoke, in a message of its own (an Invoke may be large already).
       HostMessage blob;
-      blob.mutable_snapshot_blob()->set_key(pending.snapshot->key);
-      for (const std::string& path : pending.snapshot->module_paths) blob.mutable_snapshot_blob()->add_module_paths(path);
+      NameSnapshot(*pending.snapshot, blob.mutable_snapshot_blob());
       blob.mutable_snapshot_blob()->set_blob(pending.snapshot->blob);
       sends.emplace_back(chosen->stream, std::move(blob));
     }
@@ -316,11 +321,7 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
   out->set_deployment(invoke.deployment());
   out->set_context_policy(invoke.context_policy());
   out->set_allow_wasm(invoke.allow_wasm());
-  if (UsesSnapshot(slot, pending)) {
-    isobar::worker::v1::VersionBlob* blob = out->mutable_snapshot();
-    blob->set_key(pending.snapshot->key);
-    for (const std::string& path : pending.snapshot->module_paths) blob->add_module_paths(path);
-  }
+  if (UsesSnapshot(slot, pending)) NameSnapshot(*pending.snapshot, out->mutable_snapshot());
   return message;
 }
 
