@@ -104,6 +104,7 @@ struct Config {
   int worker_source_mb = -1;  // -1: the worker's default
   bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
   int snapshot_maker_mb = 1024;
+  int snapshot_cache_mb = 1024;
   bool trace_stages = false;  // per-stage timings of function calls in Admin.Stats
   int history_hours = 24;
   int deployment_idle_seconds = 300;
@@ -276,6 +277,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   StageTimings stage_timings;
   if (config.trace_stages) pool_options.stage_timings = &stage_timings;
   pool_options.snapshot_maker.memory_bytes = static_cast<uint64_t>(std::max(64, config.snapshot_maker_mb)) << 20;
+  if (config.snapshot_cache_mb > 0) {
+    pool_options.snapshot_maker.cache_dir = config.data_dir + "/snapshots";
+    pool_options.snapshot_maker.max_disk_bytes = static_cast<uint64_t>(config.snapshot_cache_mb) << 20;
+  }
   pool_options.namespaces = config.sandbox == "off" ? 0 : sandbox::kWorkerNamespaces;
   pool_options.require_namespaces = config.sandbox == "strict";
   pool_options.cgroup_limits = config.sandbox != "off";
@@ -548,6 +553,10 @@ int main(int argc, char** argv) {
   flags.Int("snapshot-maker-mb", &config.snapshot_maker_mb,
             "memory a snapshot maker process may use (RLIMIT_DATA; default 1024): a version whose top-level code "
             "needs more gets no snapshot");
+  flags.Int("snapshot-cache-mb", &config.snapshot_cache_mb,
+            "startup snapshots kept on disk in <data-dir>/snapshots, so a restart reads them back instead of making "
+            "them again; each is checked by SHA-256 and used only by workers of the build that made it "
+            "(default 1024; 0: memory only)");
   flags.Int("history-hours", &config.history_hours,
             "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
   flags.Int("deployment-idle-seconds", &config.deployment_idle_seconds,

@@ -4,6 +4,7 @@
 //     state, globals and builtins one call changed are pristine in the next.
 //   - A maker past its memory limit (tests/apps/snapshot/convex/hog.js) dies alone: no worker is
 //     harmed, the version runs on its modules.
+//   - Blobs kept on disk are read back after a restart, and one damaged there is made again.
 #include <signal.h>
 
 #include <filesystem>
@@ -30,6 +31,13 @@ uint64_t SnapshotInvocations(const isobar::v1::StatsResponse& stats) {
   uint64_t n = 0;
   for (const auto& worker : stats.workers()) n += worker.snapshot_invocations();
   return n;
+}
+
+bool AllWorkersReady(const isobar::v1::StatsResponse& stats) {
+  for (const auto& worker : stats.workers()) {
+    if (worker.state() != "ready") return false;
+  }
+  return stats.workers_size() > 0;
 }
 
 class VersionSnapshotsTest : public ::testing::Test {
@@ -183,6 +191,71 @@ TEST_F(VersionSnapshotsTest, AMakerThatCrashesIsASecurityEventOfItsDeployment) {
   FunctionResult refused = CallFunction(*stub_, CallKind::kQuery,
                                         {.deployment = "snap", .key = key_, .path = "state:touch", .args_json = R"({"n":0})"});
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.status.error_message();
+}
+
+// Blobs are kept on disk (<data-dir>/snapshots, supervisor/workers/snapshot_disk_cache.h): a restarted
+// supervisor reads its version's blob back at the version's first call instead of making it again.
+// A damaged file is refused, removed, and the blob made again.
+TEST_F(VersionSnapshotsTest, ARestartReadsBlobsBackFromDiskAndADamagedOneIsMadeAgain) {
+  Start();
+  EXPECT_EQ(Touch(), kPristine);
+  EXPECT_EQ(Touch(), kPristine);
+  absl::StatusOr<isobar::v1::StatsResponse> stored = supervisor_->AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.snapshot_makers().stored() > 0 || s.snapshot_makers().failed() > 0; },
+      absl::Seconds(60));
+  ASSERT_TRUE(stored.ok()) << stored.status() << supervisor_->log();
+  ASSERT_EQ(stored->snapshot_makers().made(), 1u) << stored->snapshot_makers().DebugString();
+  ASSERT_EQ(stored->snapshot_makers().stored(), 1u);
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(supervisor_->data_dir() + "/snapshots")) {
+    files.push_back(entry.path());
+  }
+  ASSERT_EQ(files.size(), 1u);
+
+  ASSERT_TRUE(supervisor_->Stop().ok());
+  ASSERT_TRUE(supervisor_->Start().ok()) << supervisor_->log();
+  stub_ = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
+  // (A call before any worker said which build it is does not look: the build names the file.)
+  ASSERT_TRUE(supervisor_->AwaitStats(AllWorkersReady, absl::Seconds(30)).ok());
+  EXPECT_EQ(Touch(), kPristine);  // its first call since the restart looks on disk
+  absl::StatusOr<isobar::v1::StatsResponse> loaded = supervisor_->AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.snapshot_makers().loaded() > 0; }, absl::Seconds(60));
+  ASSERT_TRUE(loaded.ok()) << loaded.status() << supervisor_->log();
+  const uint64_t before = SnapshotInvocations(*loaded);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
+  absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->snapshot_makers().made(), 0u) << "made again, not read back";
+  EXPECT_EQ(stats->snapshot_makers().disk_rejected(), 0u);
+  EXPECT_EQ(SnapshotInvocations(*stats) - before, 10u);
+  ExpectNoWorkerHarmed(*stats);
+
+  // One bit of the blob flipped while the supervisor was down.
+  ASSERT_TRUE(supervisor_->Stop().ok());
+  {
+    std::fstream file(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(-1000, std::ios::end);
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(-1000, std::ios::end);
+    byte ^= 0x10;
+    file.write(&byte, 1);
+    ASSERT_TRUE(file.good());
+  }
+  ASSERT_TRUE(supervisor_->Start().ok()) << supervisor_->log();
+  stub_ = isobar::v1::Functions::NewStub(grpc::CreateChannel(supervisor_->address(), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(supervisor_->AwaitStats(AllWorkersReady, absl::Seconds(30)).ok());
+  EXPECT_EQ(Touch(), kPristine);  // looks on disk, and refuses what it finds
+  EXPECT_EQ(Touch(), kPristine);  // a maker starts
+  absl::StatusOr<isobar::v1::StatsResponse> remade = supervisor_->AwaitStats(
+      [](const isobar::v1::StatsResponse& s) { return s.snapshot_makers().stored() > 0 || s.snapshot_makers().failed() > 0; },
+      absl::Seconds(60));
+  ASSERT_TRUE(remade.ok()) << remade.status() << supervisor_->log();
+  EXPECT_EQ(remade->snapshot_makers().disk_rejected(), 1u);
+  EXPECT_EQ(remade->snapshot_makers().loaded(), 0u);
+  EXPECT_EQ(remade->snapshot_makers().made(), 1u);
+  EXPECT_THAT(supervisor_->log(), HasSubstr("its SHA-256 does not match"));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Touch(), kPristine) << "call " << i;
 }
 
 // The switchable per-stage timings (supervisor/workers/stage_timings.h) on the same calls.

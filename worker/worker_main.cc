@@ -19,6 +19,7 @@
 #include "sandbox/worker_policy.h"
 #include "v8-initialization.h"
 #include "worker/bindings.h"
+#include "worker/build_id.h"
 #include "worker/host_channel.h"
 #include "worker/sandbox_install.h"
 #include "worker/module_hash.h"
@@ -181,6 +182,7 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
     }
   }
   const uid_t uid = getuid();  // for Hello (getuid is not allowed under the filter)
+  const std::string build_id = LoadedBuildId();  // (every library is loaded by now)
   if (flags.sandbox != SandboxMode::kOff) {
     absl::Status installed = InstallWorkerSandbox(flags.sandbox == SandboxMode::kReport
                                                       ? sandbox::ViolationMode::kReport
@@ -199,6 +201,7 @@ int WorkerMain(int argc, char** argv, std::vector<ContextExtension> extensions) 
   hello.mutable_hello()->set_sandboxed(flags.sandbox != SandboxMode::kOff);
   hello.mutable_hello()->set_empty_root(flags.empty_root);
   hello.mutable_hello()->set_uid(static_cast<uint32_t>(uid));
+  hello.mutable_hello()->set_build_id(build_id);
   if (!(*channel)->Send(hello).ok()) _exit(1);
   if (flags.make_snapshot) {
     ServeSnapshotMaker(**channel, evaluator);

@@ -99,6 +99,9 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
   response->mutable_snapshot_makers()->set_evicted(makers.evicted);
   response->mutable_snapshot_makers()->set_cached(makers.cached);
   response->mutable_snapshot_makers()->set_bytes(makers.bytes);
+  response->mutable_snapshot_makers()->set_loaded(makers.loaded);
+  response->mutable_snapshot_makers()->set_stored(makers.stored);
+  response->mutable_snapshot_makers()->set_disk_rejected(makers.disk_rejected);
   if (const StageTimings* timings = pool_.stage_timings(); timings != nullptr) {
     for (const StageSummary& summary : timings->Summaries()) {
       isobar::v1::StageTiming* out = response->add_stage_timings();

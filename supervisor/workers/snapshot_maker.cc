@@ -131,16 +131,20 @@ uint64_t PeakResidentBytes(pid_t pid) {
 
 }  // namespace
 
-std::string BinaryIdentity(const std::string& binary) {
-  struct stat file {};
-  if (stat(binary.c_str(), &file) != 0) return "";
-  return absl::StrCat(file.st_dev, ":", file.st_ino, ":", file.st_size, ":", file.st_ctim.tv_sec, ".",
-                      file.st_ctim.tv_nsec);
-}
-
 SnapshotMaker::SnapshotMaker(SnapshotMakerOptions options, sandbox::SandboxPlan plan,
                              std::optional<sandbox::WorkerCgroups> cgroups)
-    : options_(std::move(options)), plan_(std::move(plan)), cgroups_(std::move(cgroups)), thread_([this] { Loop(); }) {}
+    : options_(std::move(options)), plan_(std::move(plan)), cgroups_(std::move(cgroups)) {
+  if (!options_.cache_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<SnapshotDiskCache>> disk =
+        SnapshotDiskCache::Open(options_.cache_dir, options_.max_disk_bytes, options_.max_blob_bytes);
+    if (disk.ok()) {
+      disk_ = *std::move(disk);
+    } else {
+      ISOBAR_LOG(kWarning, kComponent) << "startup snapshots are kept in memory only: " << disk.status();
+    }
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
 
 SnapshotMaker::~SnapshotMaker() {
   {
@@ -151,18 +155,28 @@ SnapshotMaker::~SnapshotMaker() {
   thread_.join();
 }
 
-std::shared_ptr<const MadeSnapshot> SnapshotMaker::Find(const Module& classic, bool wasm,
-                                                        absl::string_view deployment) {
+std::shared_ptr<const MadeSnapshot> SnapshotMaker::Find(const Module& classic, bool wasm, absl::string_view deployment,
+                                                        absl::string_view build) {
   std::string key = VersionSnapshotKey(deployment, classic.sha256(), wasm);
   absl::MutexLock lock(&mu_);
   if (auto it = by_key_.find(key); it != by_key_.end()) {
-    ready_.splice(ready_.begin(), ready_, it->second);  // most recently used
-    return *it->second;
+    if (build.empty() || (*it->second)->build == build) {
+      ready_.splice(ready_.begin(), ready_, it->second);  // most recently used
+      return *it->second;
+    }
+    // Made by another build (the worker binary or its libraries were replaced since): made again.
+    DropLocked(key);
+    known_.erase(key);
   }
-  if (stopping_ || known_.contains(key)) return nullptr;
+  // (No worker has said which build it is yet: the call is not counted.)
+  if (stopping_ || known_.contains(key) || build.empty()) return nullptr;
   if (called_once_.insert(key).second) {
     constexpr size_t kMaxCalledOnce = 4096;
     if (called_once_.size() > kMaxCalledOnce) called_once_ = {key};
+    // Its first call: reading a blob back from disk is cheap (a restarted supervisor has many).
+    if (disk_ != nullptr && waiting_.size() < options_.max_waiting) {
+      waiting_.push_back(Job{std::move(key), std::string(deployment), wasm, classic, std::string(build), true});
+    }
     return nullptr;
   }
   if (waiting_.size() >= options_.max_waiting) {
@@ -173,7 +187,7 @@ std::shared_ptr<const MadeSnapshot> SnapshotMaker::Find(const Module& classic, b
   constexpr size_t kMaxKnown = 1 << 16;  // refused and failed versions are forgotten past this (and may be tried again)
   if (known_.size() >= kMaxKnown) known_.clear();
   known_.insert(key);
-  waiting_.push_back(Job{std::move(key), std::string(deployment), wasm, classic});
+  waiting_.push_back(Job{std::move(key), std::string(deployment), wasm, classic, std::string(build), false});
   return nullptr;
 }
 
@@ -192,24 +206,36 @@ void SnapshotMaker::Loop() {
       if (stopping_) return;
       job = std::move(waiting_.front());
       waiting_.pop_front();
+      // Made or read back meanwhile (a version's first call and its second both queue it).
+      if (auto it = by_key_.find(job.key); it != by_key_.end() && (*it->second)->build == job.build) continue;
     }
+    if (LoadFromDisk(job) || job.disk_only) continue;
     const absl::Time start = absl::Now();
     Outcome outcome = Make(job);
     const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
-    if (Record(job, std::move(outcome), ms) && options_.on_security_event) {
+    std::shared_ptr<const MadeSnapshot> made;
+    if (Record(job, std::move(outcome), ms, &made) && options_.on_security_event) {
       options_.on_security_event(job.deployment);  // (no lock of ours held: it takes the pool's)
+    }
+    if (made != nullptr && disk_ != nullptr) {
+      // (No lock held: the disk cache is this thread's, and Find never waits for a write.)
+      absl::Status stored = disk_->Store(*made);
+      if (!stored.ok()) ISOBAR_LOG(kWarning, kComponent) << "a startup snapshot is not kept on disk: " << stored;
+      absl::MutexLock lock(&mu_);
+      stats_.stored = disk_->stats().stored;
     }
   }
 }
 
-bool SnapshotMaker::Record(const Job& job, Outcome outcome, int64_t ms) {
+bool SnapshotMaker::Record(const Job& job, Outcome outcome, int64_t ms, std::shared_ptr<const MadeSnapshot>* added) {
   absl::MutexLock lock(&mu_);
   if (outcome.made.has_value()) {
     ++stats_.made;
     ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment << "\" has a startup snapshot ("
                                   << outcome.made->blob.size() << " bytes, made in " << ms
                                   << " ms by a maker that peaked at " << (outcome.peak_bytes >> 20) << " MB)";
-    AddLocked(std::make_shared<const MadeSnapshot>(*std::move(outcome.made)));
+    *added = std::make_shared<const MadeSnapshot>(*std::move(outcome.made));
+    AddLocked(*added);
   } else if (!outcome.refused.empty()) {
     ++stats_.refused;
     ISOBAR_LOG(kInfo, kComponent) << "a version of deployment \"" << job.deployment
@@ -270,8 +296,8 @@ SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
     running_ = &process;
     if (stopping_) (void)process.Signal(SIGKILL);
   }
-  std::string v8_version;
-  absl::StatusOr<SnapshotMade> made = Exchange(spawned->supervisor_fd, job, stderr_pipe, deadline, &v8_version);
+  isobar::worker::v1::Hello hello;
+  absl::StatusOr<SnapshotMade> made = Exchange(spawned->supervisor_fd, job, stderr_pipe, deadline, &hello);
   outcome.peak_bytes = PeakResidentBytes(process.pid());  // (it waits to be killed, so it is still there)
   {
     absl::MutexLock lock(&mu_);
@@ -312,18 +338,18 @@ SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {
   }
   outcome.made = MadeSnapshot{job.key, {blob.module_paths().begin(), blob.module_paths().end()},
                               std::move(*made->mutable_snapshot()->mutable_blob()), ""};
-  outcome.made->build = WorkerBuild(binary, v8_version);
+  outcome.made->build = WorkerBuild(binary, hello.v8_version(), hello.build_id());
   return outcome;
 }
 
 absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, MakerStderr& stderr_pipe,
-                                                     absl::Time deadline, std::string* v8_version) {
+                                                     absl::Time deadline, isobar::worker::v1::Hello* hello) {
   FrameDecoder decoder(options_.max_blob_bytes + (1u << 20));  // the blob, its module paths and the envelope
   FrameWriter writer(fd);
-  absl::StatusOr<WorkerMessage> hello = NextMessage(fd, decoder, stderr_pipe, deadline);
-  if (!hello.ok()) return hello.status();
-  if (!hello->has_hello()) return absl::DataLossError("the snapshot maker did not start with Hello");
-  *v8_version = hello->hello().v8_version();
+  absl::StatusOr<WorkerMessage> first = NextMessage(fd, decoder, stderr_pipe, deadline);
+  if (!first.ok()) return first.status();
+  if (!first->has_hello()) return absl::DataLossError("the snapshot maker did not start with Hello");
+  *hello = first->hello();
   HostMessage request;
   request.mutable_make_snapshot()->set_wasm(job.wasm);
   request.mutable_make_snapshot()->set_deployment(job.deployment);
@@ -338,25 +364,41 @@ absl::StatusOr<SnapshotMade> SnapshotMaker::Exchange(int fd, const Job& job, Mak
   return std::move(*answer->mutable_snapshot_made());
 }
 
+void SnapshotMaker::DropLocked(const std::string& key) {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return;
+  stats_.bytes -= (*it->second)->blob.size();
+  ready_.erase(it->second);
+  by_key_.erase(it);
+  stats_.cached = ready_.size();
+}
+
 void SnapshotMaker::AddLocked(std::shared_ptr<const MadeSnapshot> made) {
   const std::string key = made->key;
-  if (auto old = by_key_.find(key); old != by_key_.end()) {  // made twice (its key was forgotten meanwhile)
-    stats_.bytes -= (*old->second)->blob.size();
-    ready_.erase(old->second);
-    by_key_.erase(old);
-  }
+  DropLocked(key);  // made twice (its key was forgotten meanwhile), or by another build
   stats_.bytes += made->blob.size();
   ready_.push_front(std::move(made));
   by_key_[key] = ready_.begin();
   while (stats_.bytes > options_.max_bytes && ready_.size() > 1) {
     // Workers keep the copies they were sent; a version evicted here is made again on its next call.
-    stats_.bytes -= ready_.back()->blob.size();
     known_.erase(ready_.back()->key);
-    by_key_.erase(ready_.back()->key);
-    ready_.pop_back();
+    DropLocked(ready_.back()->key);
     ++stats_.evicted;
   }
   stats_.cached = ready_.size();
+}
+
+bool SnapshotMaker::LoadFromDisk(const Job& job) {
+  if (disk_ == nullptr || job.build.empty()) return false;
+  std::optional<MadeSnapshot> loaded = disk_->Load(job.key, job.build);
+  absl::MutexLock lock(&mu_);
+  stats_.disk_rejected = disk_->stats().rejected;
+  if (!loaded.has_value()) return false;
+  ++stats_.loaded;
+  known_.insert(job.key);  // (not made again while it is in memory)
+  called_once_.erase(job.key);
+  AddLocked(std::make_shared<const MadeSnapshot>(*std::move(loaded)));
+  return true;
 }
 
 }  // namespace isobar::supervisor

@@ -6,12 +6,15 @@
 // does not answer in time, leaves its version without a snapshot, as a refused one.
 //
 //   SnapshotMaker maker(options, plan, cgroups);
-//   if (std::shared_ptr<const MadeSnapshot> made = maker.Find(classic, wasm, deployment)) {
+//   if (std::shared_ptr<const MadeSnapshot> made = maker.Find(classic, wasm, deployment, build)) {
 //     ... send made->blob with the call (once per worker) ...
 //   }  // else the call evaluates its modules; the blob is being made, one version at a time
 //
-// Blobs are kept in memory, bounded by bytes (least recently used first out), and made again after
-// a restart.
+// Blobs are kept in memory, bounded by bytes (least recently used first out), and on disk where a
+// cache directory is given (snapshot_disk_cache.h: verified by hash, tied to the build), so a
+// restarted supervisor reads them back instead of making them again. A blob serves only workers of
+// the build that made it; one of another build (the worker binary or its libraries were replaced) is
+// made again.
 #ifndef ISOBAR_SUPERVISOR_WORKERS_SNAPSHOT_MAKER_H_
 #define ISOBAR_SUPERVISOR_WORKERS_SNAPSHOT_MAKER_H_
 
@@ -36,6 +39,8 @@
 #include "isobar/worker/v1/worker.pb.h"
 #include "sandbox/cgroups.h"
 #include "sandbox/namespaces.h"
+#include "supervisor/workers/made_snapshot.h"
+#include "supervisor/workers/snapshot_disk_cache.h"
 
 namespace isobar::supervisor {
 
@@ -52,27 +57,12 @@ struct SnapshotMakerOptions {
   size_t max_bytes = 256u << 20;               // blobs kept
   size_t max_blob_bytes = 16u << 20;           // one blob (a worker refuses to make larger ones)
   size_t max_waiting = 16;                     // versions waiting for a maker; more are not made
+  std::string cache_dir;                       // blobs kept on disk too (empty: memory only)
+  uint64_t max_disk_bytes = 1u << 30;          // ... at most this many bytes of them
   // Called (on the maker's thread, no lock of the maker's held) with the deployment whose maker died
   // by SIGSYS, SIGSEGV, SIGBUS or SIGILL: the pool counts it towards the deployment's quarantine.
   std::function<void(const std::string& deployment)> on_security_event;
 };
-
-// One version's blob, as the workers get it (worker.proto VersionBlob).
-struct MadeSnapshot {
-  std::string key;                        // VersionSnapshotKey (base/classic_bundle.h)
-  std::vector<std::string> module_paths;  // the modules its script holds, sorted
-  std::string blob;
-  // WorkerBuild of the maker: only a worker of the same build may use the blob (V8 aborts on another
-  // version's blob, and reads another build's references to C++ callbacks unchecked).
-  std::string build;
-};
-
-// What a process started from `binary` now is: the file's identity (device, inode, size, change
-// time: replacing the binary changes it), then, once it said Hello, the V8 version it runs on.
-std::string BinaryIdentity(const std::string& binary);
-inline std::string WorkerBuild(const std::string& binary_identity, const std::string& v8_version) {
-  return binary_identity + "|" + v8_version;
-}
 
 struct SnapshotMakerStats {
   uint64_t made = 0;
@@ -83,6 +73,9 @@ struct SnapshotMakerStats {
   uint64_t evicted = 0;
   size_t cached = 0;
   size_t bytes = 0;
+  uint64_t loaded = 0;         // read back from the disk cache instead of made
+  uint64_t stored = 0;         // written to it
+  uint64_t disk_rejected = 0;  // files that failed a check there (removed)
 };
 
 class SnapshotMaker {
@@ -93,11 +86,14 @@ class SnapshotMaker {
   SnapshotMaker(const SnapshotMaker&) = delete;
   SnapshotMaker& operator=(const SnapshotMaker&) = delete;
 
-  // The blob of the version whose classic script (base/classic_bundle.h) is `classic`, if made.
-  // Otherwise, at the version's second call, it is queued to be made (a version called once is not
-  // worth a maker's time), unless it was refused or failed before.
+  // The blob of the version whose classic script (base/classic_bundle.h) is `classic`, if made by
+  // `build` (WorkerBuild of the workers now serving; empty before any said Hello: a blob of any build,
+  // and the call is not counted).
+  // Otherwise it is looked for on disk at the version's first call, and queued to be made at its second
+  // (a version called once is not worth a maker's time), unless it was refused or failed before.
   std::shared_ptr<const MadeSnapshot> Find(const isobar::worker::v1::Module& classic, bool wasm,
-                                           absl::string_view deployment) ABSL_LOCKS_EXCLUDED(mu_);
+                                           absl::string_view deployment, absl::string_view build)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   SnapshotMakerStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -107,6 +103,8 @@ class SnapshotMaker {
     std::string deployment;
     bool wasm = false;
     isobar::worker::v1::Module classic;
+    std::string build;       // the serving workers' (for the disk cache)
+    bool disk_only = false;  // look on disk, but make nothing
   };
   // What a maker answered: the blob, or why the version has none.
   struct Outcome {
@@ -119,14 +117,19 @@ class SnapshotMaker {
   };
 
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
-  // Counts, logs and keeps `job`'s outcome; true if it was a security event to report.
-  bool Record(const Job& job, Outcome outcome, int64_t ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts, logs and keeps `job`'s outcome (a blob made: in `added`); true if it was a security event
+  // to report.
+  bool Record(const Job& job, Outcome outcome, int64_t ms, std::shared_ptr<const MadeSnapshot>* added)
+      ABSL_LOCKS_EXCLUDED(mu_);
   Outcome Make(const Job& job) ABSL_LOCKS_EXCLUDED(mu_);
-  // Talks to the started maker: its Hello (its V8 version in `v8_version`), the request, its answer,
-  // all before `deadline`.
+  // Talks to the started maker: its Hello (kept in `hello`), the request, its answer, all before
+  // `deadline`.
   absl::StatusOr<isobar::worker::v1::SnapshotMade> Exchange(int fd, const Job& job, MakerStderr& stderr_pipe,
-                                                            absl::Time deadline, std::string* v8_version);
+                                                            absl::Time deadline, isobar::worker::v1::Hello* hello);
   void AddLocked(std::shared_ptr<const MadeSnapshot> made) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job's blob from the disk cache, kept in memory; false if there is none there.
+  bool LoadFromDisk(const Job& job) ABSL_LOCKS_EXCLUDED(mu_);
 
   const SnapshotMakerOptions options_;
   const sandbox::SandboxPlan plan_;
@@ -144,7 +147,8 @@ class SnapshotMaker {
   const ChildProcess* running_ ABSL_GUARDED_BY(mu_) = nullptr;  // the maker at work (killed on stop)
   SnapshotMakerStats stats_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> attempts_ ABSL_GUARDED_BY(mu_);  // of versions whose makers failed
-  std::thread thread_;  // last: starts once the rest is built
+  std::unique_ptr<SnapshotDiskCache> disk_;  // the maker's thread's only (null: none)
+  std::thread thread_;  // started once the rest is built
 };
 
 }  // namespace isobar::supervisor

@@ -219,7 +219,7 @@ std::shared_ptr<const MadeSnapshot> WorkerPool::VersionSnapshotLocked(const isob
                                                   : find(invoke.function().modules());
   // A module sent without its source (a caller's own list) cannot be made from.
   if (classic == nullptr || classic->source().empty()) return nullptr;
-  return snapshots_->Find(*classic, invoke.allow_wasm(), invoke.deployment());
+  return snapshots_->Find(*classic, invoke.allow_wasm(), invoke.deployment(), latest_build_);
 }
 
 std::vector<std::pair<std::shared_ptr<WorkerStream>, HostMessage>> WorkerPool::AssignLocked() {
@@ -415,7 +415,10 @@ void WorkerPool::OnHello(const Connection& connection, const isobar::worker::v1:
     slot->state = State::kReady;
     slot->answered_at = absl::Now();
     slot->next_heartbeat = slot->answered_at + options_.heartbeat_interval;
-    if (!slot->binary.empty()) slot->build = WorkerBuild(slot->binary, hello.v8_version());
+    if (!slot->binary.empty()) {
+      slot->build = WorkerBuild(slot->binary, hello.v8_version(), hello.build_id());
+      latest_build_ = slot->build;
+    }
     if (hello.sandboxed()) slot->sandbox.insert(slot->sandbox.begin(), "seccomp");
     if (hello.empty_root()) slot->sandbox.push_back("empty-root");
     slot->sandbox.push_back(absl::StrCat("uid=", hello.uid()));

@@ -289,6 +289,7 @@ class WorkerPool {
   sandbox::SandboxPlan plan_ ABSL_GUARDED_BY(mu_);  // what Start found this machine allows
   std::optional<sandbox::WorkerCgroups> cgroups_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SnapshotMaker> snapshots_ ABSL_GUARDED_BY(mu_);  // with WorkerPoolOptions::snapshots
+  std::string latest_build_ ABSL_GUARDED_BY(mu_);  // the build of the worker that said Hello last
   struct Offender {
     std::deque<absl::Time> kills;  // workers its invocations killed, within the window
     absl::Time quarantined_until = absl::InfinitePast();
