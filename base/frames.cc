@@ -1,6 +1,7 @@
 #include "base/frames.h"
 
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -59,6 +60,18 @@ std::optional<std::string> FrameDecoder::Next() {
     start_ = 0;
   }
   return payload;
+}
+
+bool FrameDecoder::HasFrame() const {
+  if (broken_ || pending() < kFrameHeaderBytes) return false;
+  const uint32_t n = FrameLength(absl::string_view(buffer_).substr(start_));
+  return n > max_ || pending() >= kFrameHeaderBytes + n;
+}
+
+bool FrameReader::HasInput() const {
+  if (decoder_.HasFrame()) return true;
+  int unread = 0;
+  return ioctl(fd_, FIONREAD, &unread) == 0 && unread > 0;
 }
 
 absl::StatusOr<std::string> FrameReader::Read() {

@@ -46,8 +46,10 @@ class FrameDecoder {
   // The next whole frame's payload, if one has arrived.
   std::optional<std::string> Next();
   bool broken() const { return broken_; }
-  // Bytes held that are not yet a whole frame.
+  // Bytes held that are not yet read as frames.
   size_t pending() const { return buffer_.size() - start_; }
+  // Next would return a frame (or break the stream).
+  bool HasFrame() const;
 
  private:
   const size_t max_;
@@ -64,6 +66,9 @@ class FrameReader {
   // The next frame. OUT_OF_RANGE when the peer closed the stream between frames; DATA_LOSS when it
   // closed it inside one or sent a frame past the limit; UNAVAILABLE on a read error.
   absl::StatusOr<std::string> Read();
+  // Read would find something without waiting long: a whole frame is buffered, or the socket has
+  // bytes (perhaps the start of a frame whose rest is on its way).
+  bool HasInput() const;
 
  private:
   const int fd_;

@@ -21,14 +21,18 @@ using isobar::worker::v1::WorkerMessage;
 absl::StatusOr<std::unique_ptr<HostChannel>> HostChannel::Open(int fd) {
   if (fcntl(fd, F_GETFD) < 0) return absl::FailedPreconditionError(absl::StrCat("channel fd ", fd, " is not open"));
   auto channel = std::unique_ptr<HostChannel>(new HostChannel(fd));
-  channel->reader_ = std::thread([c = channel.get()] { c->ReadLoop(); });
+  channel->reader_thread_ = std::thread([c = channel.get()] { c->ReadLoop(); });
   return channel;
 }
 
 HostChannel::~HostChannel() {
   writer_.Close();
-  shutdown(fd_, SHUT_RDWR);  // the reader sees the end of the stream
-  if (reader_.joinable()) reader_.join();
+  shutdown(fd_, SHUT_RDWR);  // a thread reading sees the end of the stream
+  {
+    absl::MutexLock lock(&mu_);
+    if (!reading_) CloseLocked();
+  }
+  if (reader_thread_.joinable()) reader_thread_.join();
   close(fd_);
 }
 
@@ -37,10 +41,23 @@ absl::Status HostChannel::Send(const WorkerMessage& message) {
   return absl::OkStatus();
 }
 
+void HostChannel::AwaitLocked(absl::FunctionRef<bool()> ready) {
+  ++js_waiting_;
+  while (!closed_ && !ready()) {
+    if (!reading_) {
+      ReadOneLocked();
+      continue;
+    }
+    // The reader thread is reading: wait for what it brings, or for the role.
+    auto brought = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return closed_ || !reading_ || ready(); };
+    mu_.Await(absl::Condition(&brought));
+  }
+  if (--js_waiting_ == 0) busy_since_ = absl::Now();
+}
+
 std::optional<HostEvent> HostChannel::NextEvent() {
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](HostChannel* c) ABSL_NO_THREAD_SAFETY_ANALYSIS { return c->closed_ || !c->events_.empty(); }, this));
+  AwaitLocked([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !events_.empty(); });
   if (events_.empty()) return std::nullopt;
   HostEvent event = std::move(events_.front());
   events_.pop_front();
@@ -49,7 +66,9 @@ std::optional<HostEvent> HostChannel::NextEvent() {
 
 bool HostChannel::HasEvent() {
   absl::MutexLock lock(&mu_);
-  return !events_.empty() || closed_;
+  if (!events_.empty() || closed_) return true;
+  // (A thread that is reading queues what it reads as an event.)
+  return !reading_ && reader_.HasInput();
 }
 
 absl::Status HostChannel::SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op,
@@ -97,31 +116,50 @@ absl::StatusOr<std::string> HostChannel::Call(InvocationId invocation, absl::str
     pending_.erase(call_id);
     return sent;
   }
-  mu_.Await(absl::Condition(&pending.done));
+  AwaitLocked([&pending] { return pending.done; });
+  if (!pending.done) {  // the stream ended first (CloseLocked answered it, unless it came after)
+    pending_.erase(call_id);
+    return absl::UnavailableError("the supervisor stream closed");
+  }
   return std::move(pending.result);
 }
 
 void HostChannel::ReadLoop() {
   prctl(PR_SET_NAME, "isobar-host-rx");
-  FrameReader reader(fd_);
-  HostMessage message;
-  for (absl::StatusOr<std::string> frame = reader.Read(); frame.ok(); frame = reader.Read()) {
-    if (!message.ParseFromString(*frame)) {
-      ISOBAR_LOG(kError, "worker") << "a message from the supervisor does not parse; the stream ends";
-      break;
+  absl::MutexLock lock(&mu_);
+  while (!closed_) {
+    // Only while the JS thread has been busy a while, and nobody reads: it reads for itself otherwise.
+    if (reading_ || js_waiting_ > 0 || absl::Now() - busy_since_ < kTakeOverAfter) {
+      mu_.AwaitWithTimeout(absl::Condition(&closed_), kTakeOverAfter);
+      continue;
     }
-    std::vector<isobar::worker::v1::WorkerMessage> replies;
-    {
-      absl::MutexLock lock(&mu_);
-      Dispatch(message);
-      replies.swap(heartbeats_);
-    }
-    for (const auto& reply : replies) {
-      absl::Status sent = Send(reply);
-      (void)sent;  // a broken stream ends the read loop
-    }
+    ReadOneLocked();
   }
-  ReaderDone();
+}
+
+void HostChannel::ReadOneLocked() {
+  reading_ = true;
+  mu_.Unlock();
+  absl::StatusOr<std::string> frame = reader_.Read();
+  HostMessage message;
+  const bool parsed = frame.ok() && message.ParseFromString(*frame);
+  if (frame.ok() && !parsed) ISOBAR_LOG(kError, "worker") << "a message from the supervisor does not parse; the stream ends";
+  mu_.Lock();
+  reading_ = false;
+  if (!parsed) {
+    CloseLocked();
+    return;
+  }
+  Dispatch(message);
+  if (heartbeats_.empty()) return;
+  std::vector<isobar::worker::v1::WorkerMessage> replies;
+  replies.swap(heartbeats_);
+  mu_.Unlock();
+  for (const auto& reply : replies) {
+    absl::Status sent = Send(reply);
+    (void)sent;  // a broken stream ends at its next read
+  }
+  mu_.Lock();
 }
 
 void HostChannel::Dispatch(isobar::worker::v1::HostMessage& message) {
@@ -192,8 +230,8 @@ void HostChannel::Dispatch(isobar::worker::v1::HostMessage& message) {
   }
 }
 
-void HostChannel::ReaderDone() {
-  absl::MutexLock lock(&mu_);
+void HostChannel::CloseLocked() {
+  if (closed_) return;
   closed_ = true;
   for (auto& [id, pending] : pending_) {
     pending->result = absl::UnavailableError("the supervisor stream closed");
