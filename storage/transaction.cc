@@ -87,17 +87,21 @@ absl::StatusOr<std::shared_ptr<const TableSchema>> Transaction::Table(absl::stri
   return table;
 }
 
+absl::Status Transaction::AddPointRead(const DocumentId& id, const TableSchema* table) {
+  if (table == nullptr) {
+    // No such table yet: what it will hold once created is what this read depends on.
+    const std::string key = TableNumberKey(id.table);
+    return reads_.Add(kTableCatalogIndex, KeyRange{key, key + std::string(1, '\0')});
+  }
+  const std::string key = ByIdKey(id);
+  return reads_.Add(table->by_id().id, KeyRange{key, key + std::string(1, '\0')});
+}
+
 absl::StatusOr<Transaction::Lookup> Transaction::Find(const DocumentId& id) {
   Lookup out;
   ASSIGN_OR_RETURN(out.table, schemas_.ByNumber(id.table));
-  if (out.table == nullptr) {
-    // No such table yet: what it will hold once created is what this read depends on.
-    const std::string key = TableNumberKey(id.table);
-    RETURN_IF_ERROR(reads_.Add(kTableCatalogIndex, KeyRange{key, key + std::string(1, '\0')}));
-    return out;
-  }
-  const std::string key = ByIdKey(id);
-  RETURN_IF_ERROR(reads_.Add(out.table->by_id().id, KeyRange{key, key + std::string(1, '\0')}));
+  RETURN_IF_ERROR(AddPointRead(id, out.table.get()));
+  if (out.table == nullptr) return out;
   if (auto it = writes_.find(id); it != writes_.end()) {
     // A document this transaction wrote is read from its writes, and counts as read, as on Convex.
     out.current = it->second.new_document;
@@ -115,6 +119,21 @@ absl::StatusOr<Transaction::Lookup> Transaction::Find(const DocumentId& id) {
 absl::StatusOr<std::optional<Value>> Transaction::Get(const DocumentId& id) {
   ASSIGN_OR_RETURN(Lookup found, Find(id));
   return std::move(found.current);
+}
+
+absl::StatusOr<std::optional<Value>> Transaction::Peek(const DocumentId& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
+  if (table == nullptr) return std::nullopt;
+  if (auto it = writes_.find(id); it != writes_.end()) return it->second.new_document;
+  ASSIGN_OR_RETURN(Committed committed, LoadCommitted(*table, id));
+  if (!committed.has_value()) return std::nullopt;
+  return std::move(committed->first);
+}
+
+absl::Status Transaction::NotePeeked(const DocumentId& id, const std::optional<Value>& document) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
+  RETURN_IF_ERROR(AddPointRead(id, table.get()));
+  return document.has_value() ? CountRead(*document) : absl::OkStatus();
 }
 
 absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,

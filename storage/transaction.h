@@ -89,6 +89,11 @@ class Transaction {
 
   // The document, or nullopt (deleted, never existed, or its table does not exist).
   absl::StatusOr<std::optional<Value>> Get(const DocumentId& id);
+  // What Get(id) would return now, without reading it: nothing is added to the read set or the
+  // counts. For a read made ahead of the function that may ask for it (a prefetch); NotePeeked then
+  // records it as Get would have, once it was used.
+  absl::StatusOr<std::optional<Value>> Peek(const DocumentId& id);
+  absl::Status NotePeeked(const DocumentId& id, const std::optional<Value>& document);
   absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields, Access access = Access::kUser);
   // `patch`: an object; undefined values remove fields. Returns the new document.
   absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch, Access access = Access::kUser);
@@ -140,6 +145,8 @@ class Transaction {
   };
 
   absl::Status CountRead(const Value& document);
+  // A point read of `id` in the read set (`table` null: the table does not exist yet).
+  absl::Status AddPointRead(const DocumentId& id, const TableSchema* table);
   DocumentLimits DocumentLimitsFor(Access access) const;
   // A page of committed rows of `index` in `range` (by_id from the document log, with keys).
   absl::StatusOr<std::vector<IndexRow>> ScanCommitted(const TableSchema& table, const IndexInfo& index,

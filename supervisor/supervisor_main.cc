@@ -105,6 +105,7 @@ struct Config {
   bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
   int snapshot_maker_mb = 1024;
   int snapshot_cache_mb = 1024;
+  bool prefetch = true;
   bool trace_stages = false;  // per-stage timings of function calls in Admin.Stats
   int history_hours = 24;
   int deployment_idle_seconds = 300;
@@ -328,6 +329,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
+  runner_options.prefetch = config.prefetch;
   runner_options.admission = &admission;  // an action's nested calls are admitted as clients' are
   runner_options.public_url = !config.public_url.empty() ? config.public_url
                               : !http_address.empty()    ? absl::StrCat("http://", http_address)
@@ -553,6 +555,10 @@ int main(int argc, char** argv) {
   flags.Int("snapshot-maker-mb", &config.snapshot_maker_mb,
             "memory a snapshot maker process may use (RLIMIT_DATA; default 1024): a version whose top-level code "
             "needs more gets no snapshot");
+  flags.Bool("prefetch", &config.prefetch,
+             "read the documents a client's query or mutation names by id in its arguments before it runs, and "
+             "answer its db.get of them in the worker without a host call (supervisor/runner/prefetch.h; "
+             "default true)");
   flags.Int("snapshot-cache-mb", &config.snapshot_cache_mb,
             "startup snapshots kept on disk in <data-dir>/snapshots, so a restart reads them back instead of making "
             "them again; each is checked by SHA-256 and used only by workers of the build that made it "

@@ -18,6 +18,7 @@
 #include "runtime-js/prelude.h"
 #include "v8-array-buffer.h"
 #include "v8-exception.h"
+#include "v8-json.h"
 #include "v8-primitive.h"
 #include "v8-typed-array.h"
 #include "worker/crypto_bindings.h"
@@ -69,10 +70,49 @@ void ObservedTime(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (invocation->importing && invocation->context != nullptr) invocation->context->time_observed_at_import = true;
 }
 
+// Calls that change nothing a db.get of the same transaction could see.
+bool IsReadOnlySyscall(absl::string_view op) {
+  static constexpr absl::string_view kReads[] = {
+      "1.0/get",           "1.0/queryStream",          "1.0/queryStreamNext",      "1.0/queryCleanup",
+      "1.0/queryPage",     "1.0/count",                "1.0/getUserIdentity",      "1.0/getFunctionMetadata",
+      "1.0/db/normalizeId", "1.0/getDeploymentMetadata", "1.0/getTransactionMetrics", "1.0/getSnapshotTs",
+      "isobar/env"};
+  for (absl::string_view read : kReads) {
+    if (op == read) return true;
+  }
+  return false;
+}
+
+// The answer Invoke.prefetched holds for the db.get whose arguments are `args_json`, if any: the
+// supervisor read the document ahead (an id in the function's arguments), in the call's transaction.
+// Only a get by id alone (no table named, not through db.system), and only while the invocation has
+// made no call but reads: its own writes would change what the get sees.
+const isobar::worker::v1::Prefetched* PrefetchedGet(v8::Isolate* isolate, Invocation& invocation,
+                                                    const std::string& args_json) {
+  if (invocation.invoke.prefetched().empty()) return nullptr;
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> parsed;
+  if (!v8::JSON::Parse(context, NewString(isolate, args_json)).ToLocal(&parsed) || !parsed->IsObject()) return nullptr;
+  v8::Local<v8::Object> args = parsed.As<v8::Object>();
+  v8::Local<v8::Value> id, table, system;
+  if (!args->Get(context, NewString(isolate, "id")).ToLocal(&id) || !id->IsString() ||
+      !args->Get(context, NewString(isolate, "table")).ToLocal(&table) || !table->IsUndefined() ||
+      !args->Get(context, NewString(isolate, "isSystem")).ToLocal(&system) ||
+      !(system->IsUndefined() || system->IsFalse())) {
+    return nullptr;
+  }
+  const std::string id_text = ToUtf8(isolate, id);
+  for (const isobar::worker::v1::Prefetched& prefetched : invocation.invoke.prefetched()) {
+    if (prefetched.id() == id_text) return &prefetched;
+  }
+  return nullptr;
+}
+
 void Syscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
   Invocation* invocation = CurrentInvocation(info);
   std::string op, args;
   if (invocation == nullptr || !SyscallArguments(info, invocation, &op, &args)) return;
+  if (!IsReadOnlySyscall(op)) invocation->prefetch_valid = false;
   absl::StatusOr<std::string> result = invocation->host->Call(invocation->id, op, args);
   if (!result.ok()) {
     ThrowError(info.GetIsolate(), v8::Exception::Error, result.status().message());
@@ -94,6 +134,16 @@ void AsyncSyscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
   }
   v8::Local<v8::Promise::Resolver> resolver;
   if (!v8::Promise::Resolver::New(isolate->GetCurrentContext()).ToLocal(&resolver)) return;
+  if (!IsReadOnlySyscall(op)) invocation->prefetch_valid = false;
+  if (invocation->prefetch_valid && op == "1.0/get") {
+    if (const isobar::worker::v1::Prefetched* prefetched = PrefetchedGet(isolate, *invocation, args)) {
+      // Answered here, as the host would have (its promise settles in a later microtask all the same).
+      (void)resolver->Resolve(isolate->GetCurrentContext(), NewString(isolate, prefetched->result_json())).FromMaybe(false);
+      invocation->prefetch_used.push_back(prefetched->id());
+      info.GetReturnValue().Set(resolver->GetPromise());
+      return;
+    }
+  }
   invocation->queue.push_back({std::move(op), std::move(args), v8::Global<v8::Promise::Resolver>(isolate, resolver)});
   info.GetReturnValue().Set(resolver->GetPromise());
 }

@@ -311,6 +311,8 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
           out_now += capped;
           HostBatch out;
           out.id = inv.next_batch++;
+          out.prefetched_used = std::move(inv.prefetch_used);
+          inv.prefetch_used.clear();
           out.calls.push_back({call.op, call.args});
           inv.in_flight[out.id].push_back(std::move(call));
           ++inv.in_flight_calls;
@@ -322,6 +324,8 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
       // A query's or mutation's next batch: consecutive gets and stream reads (up to 16), or one call.
       HostBatch out;
       out.id = inv.next_batch++;
+      out.prefetched_used = std::move(inv.prefetch_used);
+      inv.prefetch_used.clear();
       std::vector<Invocation::PendingAsync>& calls = inv.in_flight[out.id];
       do {
         calls.push_back(std::move(inv.queue.front()));
@@ -430,6 +434,7 @@ Evaluator::Step Evaluator::Finish(std::unique_ptr<Invocation> invocation, Invoca
   result.logs = std::move(invocation->logs);
   result.observed_time = invocation->observed_time;
   result.snapshot_missing = invocation->snapshot_missing;
+  result.prefetch_used = std::move(invocation->prefetch_used);
   DeploymentIsolate* isolate = invocation->isolate;
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok()) UpdatePreloadPlan(*invocation);
   if (invocation->context != nullptr && !retire_isolate && result.result_json.ok() &&

@@ -77,6 +77,8 @@ struct HostRequest {
 struct HostBatch {
   uint64_t id = 0;
   std::vector<HostRequest> calls;
+  // Invoke.prefetched ids the invocation read since its last batch (HostCall.prefetched_used).
+  std::vector<std::string> prefetched_used;
 };
 
 class Evaluator {

@@ -159,6 +159,45 @@ TEST_F(EvaluatorPoolTest, CancelDropsAWaitingInvocation) {
             absl::StatusCode::kNotFound);
 }
 
+// Invoke.prefetched answers a db.get of one of its ids in the worker (no host call) while the function
+// has made only reads; a get naming a table, one of another id, and any get after a write go to the
+// host. Done says which ids were answered, once per get.
+TEST_F(EvaluatorPoolTest, PrefetchedDocumentsAnswerGetsUntilTheFunctionWrites) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string body =
+      "async () => { const get = (id, more) => Convex.asyncSyscall('1.0/get', JSON.stringify({ id, isSystem: false, "
+      "version: '1.0', ...more })); const a = await get('doc1'); const b = await get('doc2'); "
+      "const c = await get('doc1', { table: 't' }); const s = await get('doc1', { isSystem: true }); "
+      "const again = await get('doc1'); await Convex.asyncSyscall('1.0/insert', '{}'); const d = await get('doc1'); "
+      "return [a, b, c, s, again, d]; }";
+  Invoke invoke = Query(1, "d", QueryModule(body));
+  isobar::worker::v1::Prefetched* prefetched = invoke.add_prefetched();
+  prefetched->set_id("doc1");
+  prefetched->set_result_json(R"({"_id":"doc1","n":1})");
+  // Run as Evaluator::Run does, noting which batch says which prefetched ids were used before it.
+  std::vector<std::vector<std::string>> reported;
+  Evaluator::Step step = evaluator.Start(invoke);
+  while (!step.done.has_value()) {
+    ASSERT_EQ(step.batches.size(), 1u);
+    const HostBatch batch = std::move(step.batches.front());
+    reported.push_back(batch.prefetched_used);
+    std::vector<absl::StatusOr<std::string>> results;
+    for (const HostRequest& call : batch.calls) results.push_back(host_.Call(InvocationId(1), call.op, call.args_json));
+    step = evaluator.Resume(InvocationId(1), batch.id, std::move(results));
+  }
+  InvocationResult result = std::move(*step.done);
+  ASSERT_TRUE(result.result_json.ok()) << result.result_json.status();
+  // The host echoes the arguments it was sent.
+  // Each use is told once: with the next batch (so the host counts it before serving it), else in Done.
+  using ::testing::ElementsAre;
+  using ::testing::IsEmpty;
+  EXPECT_THAT(reported, ElementsAre(ElementsAre("doc1"), IsEmpty(), IsEmpty(), ElementsAre("doc1"), IsEmpty()));
+  EXPECT_THAT(result.prefetch_used, IsEmpty());
+  ASSERT_EQ(host_.calls.size(), 5u);
+  EXPECT_THAT(host_.calls[3], HasSubstr("1.0/insert"));
+  EXPECT_THAT(host_.calls[4], HasSubstr("1.0/get"));  // after the write: the host answers
+}
+
 TEST_F(EvaluatorPoolTest, DeploymentsNeverShareState) {
   Evaluator evaluator(host_, watchdog_, {}, limits_);
   const std::string sets = QueryModule("async () => { globalThis.secret = 'A'; Object.prototype.polluted = 1; return 'set'; }");

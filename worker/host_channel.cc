@@ -72,18 +72,20 @@ bool HostChannel::HasEvent() {
 }
 
 absl::Status HostChannel::SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op,
-                                   absl::string_view args_json) {
+                                   absl::string_view args_json, const std::vector<std::string>& prefetched_used) {
   WorkerMessage message;
   auto* call = message.mutable_host_call();
   call->set_invocation_id(invocation.value());
   call->set_call_id(call_id);
   call->set_op(std::string(op));
   call->set_args_json(std::string(args_json));
+  for (const std::string& id : prefetched_used) call->add_prefetched_used(id);
   return Send(message);
 }
 
 absl::StatusOr<uint64_t> HostChannel::StartCall(InvocationId invocation, absl::string_view op,
-                                                absl::string_view args_json) {
+                                                absl::string_view args_json,
+                                                const std::vector<std::string>& prefetched_used) {
   uint64_t call_id;
   {
     absl::MutexLock lock(&mu_);
@@ -91,7 +93,7 @@ absl::StatusOr<uint64_t> HostChannel::StartCall(InvocationId invocation, absl::s
     call_id = next_call_id_++;
     async_[call_id] = invocation;
   }
-  absl::Status sent = SendCall(call_id, invocation, op, args_json);
+  absl::Status sent = SendCall(call_id, invocation, op, args_json, prefetched_used);
   if (!sent.ok()) {
     absl::MutexLock lock(&mu_);
     async_.erase(call_id);

@@ -65,8 +65,9 @@ class HostChannel final : public HostCalls {
   bool HasEvent() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sends a host call whose result comes back as a kResult event with the returned call id.
-  absl::StatusOr<uint64_t> StartCall(InvocationId invocation, absl::string_view op, absl::string_view args_json)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // `prefetched_used`: HostCall.prefetched_used.
+  absl::StatusOr<uint64_t> StartCall(InvocationId invocation, absl::string_view op, absl::string_view args_json,
+                                     const std::vector<std::string>& prefetched_used = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<std::string> Call(InvocationId invocation, absl::string_view op,
                                    absl::string_view args_json) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -84,7 +85,8 @@ class HostChannel final : public HostCalls {
   void Dispatch(isobar::worker::v1::HostMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The stream ended: every waiter learns it.
   void CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op, absl::string_view args_json);
+  absl::Status SendCall(uint64_t call_id, InvocationId invocation, absl::string_view op, absl::string_view args_json,
+                        const std::vector<std::string>& prefetched_used = {});
 
   struct PendingCall {
     bool done = false;

@@ -65,6 +65,10 @@ struct Invocation {
   bool observed_time = false;  // Date.now() or new Date() was called
   bool snapshot_missing = false;  // its Invoke named a snapshot this worker no longer has
   std::deque<PendingAsync> queue;  // asyncSyscalls not yet sent
+  // Invoke.prefetched answers the invocation's db.get of those ids while it has made no other call
+  // than reads; the ids it answered since it last said so (in a batch, or in Done).
+  bool prefetch_valid = true;
+  std::vector<std::string> prefetch_used;
   // The batches the host is answering, by id: a query's or mutation's one at a time; an action's all
   // at once (`concurrent`: its fetches, timers and nested calls run side by side, as on Convex).
   std::map<uint64_t, std::vector<PendingAsync>> in_flight;

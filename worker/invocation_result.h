@@ -32,6 +32,7 @@ struct InvocationResult {
   // The function (or module top-level code it depends on) read the clock.
   bool observed_time = false;
   bool snapshot_missing = false;  // Done.snapshot_missing
+  std::vector<std::string> prefetch_used;  // Done.prefetched_used
 };
 
 struct EvaluatorLimits {

@@ -55,6 +55,7 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
   done->set_user_time_us(static_cast<uint64_t>(absl::ToInt64Microseconds(result.cpu_time)));
   done->set_observed_time(result.observed_time);
   done->set_snapshot_missing(result.snapshot_missing);
+  for (std::string& id : result.prefetch_used) done->add_prefetched_used(std::move(id));
   if (result.result_json.ok()) {
     done->set_result_json(std::move(*result.result_json));
   } else {
@@ -80,6 +81,7 @@ bool SendDone(HostChannel& channel, const Evaluator& evaluator, InvocationId id,
 // batch id (an action may have several out at once).
 class Waiting {
  public:
+  inline static const std::vector<std::string> kNone;
   // Sends `batch` of `id`. Its results at once (errors) if none of its calls could be sent.
   std::optional<std::vector<absl::StatusOr<std::string>>> Send(HostChannel& channel, InvocationId id,
                                                                  const HostBatch& batch) {
@@ -89,7 +91,8 @@ class Waiting {
     out.results.assign(batch.calls.size(), absl::UnavailableError("no result"));
     out.missing = 0;
     for (size_t i = 0; i < batch.calls.size(); ++i) {
-      absl::StatusOr<uint64_t> call_id = channel.StartCall(id, batch.calls[i].op, batch.calls[i].args_json);
+      absl::StatusOr<uint64_t> call_id =
+          channel.StartCall(id, batch.calls[i].op, batch.calls[i].args_json, i == 0 ? batch.prefetched_used : kNone);
       if (!call_id.ok()) {
         out.results[i] = call_id.status();
         continue;

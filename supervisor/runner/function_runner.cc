@@ -16,6 +16,7 @@
 #include "supervisor/deploy/function_path.h"
 #include "supervisor/runner/fetch_calls.h"
 #include "supervisor/runner/limit_warnings.h"
+#include "supervisor/runner/prefetch.h"
 #include "supervisor/runner/value_limits.h"
 #include "supervisor/workers/stage_timings.h"
 
@@ -78,7 +79,18 @@ struct FunctionRunner::Attempt {
   int64_t done_received_ns = 0;
   // A nested call's borrowed transaction: where it stood before the call.
   std::optional<storage::Transaction::Savepoint> savepoint;
+  // Its arguments that may be document ids (prefetch.h; what was read ahead is the session's).
+  std::vector<std::string> prefetch_candidates;
 };
+
+namespace {
+
+// Names a function of a code version, for the prefetcher's usage.
+std::string PrefetchKey(const LiveDeployment& deployment, const CodeVersion& code, const FunctionPath& path) {
+  return absl::StrCat(deployment.info().name, "\n", code.version(), "\n", path.canonical);
+}
+
+}  // namespace
 
 void FunctionRunner::Run(FunctionCallRequest request, FunctionCallback done) {
   executor_.Run([this, request = std::move(request), done = std::move(done)]() mutable {
@@ -163,6 +175,9 @@ void FunctionRunner::Start(FunctionCallRequest request, FunctionCallback done) {
   }
   attempt->function = *function;
   attempt->path = *std::move(path);
+  if (options_.prefetch && request.parent == nullptr && function->kind != FunctionKind::kAction) {
+    attempt->prefetch_candidates = Prefetcher::Candidates(*args);
+  }
   attempt->args_json = storage::ToConvexJson(*args);
   attempt->args_bytes = 2 + storage::ConvexSize(*args);
   attempt->request = std::move(request);
@@ -276,6 +291,24 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   }
 
   isobar::worker::v1::Invoke invoke;
+  if (!attempt->prefetch_candidates.empty() &&
+      prefetcher_.Wanted(PrefetchKey(*attempt->deployment, *attempt->code, attempt->path))) {
+    absl::StatusOr<std::vector<Prefetcher::Read>> reads;
+    {
+      absl::MutexLock lock(&session->mu);
+      reads = Prefetcher::ReadAhead(*session->txn, attempt->prefetch_candidates);
+    }
+    // (A read that failed is left to the function: it asks the host, and hears the failure, if it reads.)
+    if (reads.ok()) {
+      for (const Prefetcher::Read& read : *reads) {
+        auto* out = invoke.add_prefetched();
+        out->set_id(read.id_text);
+        out->set_result_json(read.result_json);
+      }
+      absl::MutexLock lock(&session->mu);
+      session->prefetched = *std::move(reads);
+    }
+  }
   auto* call = invoke.mutable_function();
   call->set_kind(WorkerKind(attempt->function.kind, request.http.has_value()));
   switch (attempt->function.kind) {
@@ -415,6 +448,21 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
   if (!done.ok()) {
     finish(FunctionOutcome::Failure(done.status()));
     return;
+  }
+  {
+    // The documents read ahead that the function read are its reads, as if it had asked the host.
+    absl::Status noted = NotePrefetchesUsed(*session, done->prefetched_used());
+    bool read_ahead = false, used = false;
+    {
+      absl::MutexLock lock(&session->mu);
+      read_ahead = !session->prefetched.empty();
+      used = session->prefetch_uses > 0;
+    }
+    if (read_ahead) prefetcher_.Record(PrefetchKey(*attempt->deployment, *attempt->code, attempt->path), used);
+    if (!noted.ok()) {
+      finish(FunctionOutcome::Failure(noted));
+      return;
+    }
   }
   MapStackFrames(attempt->code->source_maps(), &*done);
   PublishLogs(*attempt, *done, worker);

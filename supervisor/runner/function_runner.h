@@ -30,6 +30,7 @@
 #include "supervisor/runner/error_detail.h"
 #include "supervisor/runner/http_response_stream.h"
 #include "supervisor/runner/invocation_session.h"
+#include "supervisor/runner/prefetch.h"
 #include "supervisor/runner/limit_warnings.h"
 #include "supervisor/workers/worker_pool.h"
 
@@ -117,6 +118,9 @@ struct FunctionRunnerOptions {
   // Fresh: a new context per invocation (modules evaluated each time). Warm: contexts kept per code
   // version, module state kept, per-request globals reset (worker/isolate_pool.h).
   bool warm_contexts = false;
+  // Documents named by id in a client's query or mutation arguments are read ahead and sent with the
+  // Invoke (prefetch.h).
+  bool prefetch = true;
   int max_occ_retries = 4;
   absl::Duration occ_backoff_min = absl::Milliseconds(100);
   absl::Duration occ_backoff_max = absl::Seconds(2);
@@ -199,6 +203,7 @@ class FunctionRunner {
   LogHub& logs_;
   const FunctionRunnerOptions options_;
   std::atomic<uint64_t> invocations_{0}, occ_conflicts_{0}, occ_retries_{0};
+  Prefetcher prefetcher_;
 };
 
 }  // namespace isobar::supervisor

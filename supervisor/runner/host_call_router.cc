@@ -52,6 +52,13 @@ void HostCallRouter::Handle(WorkerId worker, std::shared_ptr<InvocationSession> 
                             isobar::worker::v1::HostCall call, Reply reply) {
   executor_.Run([this, worker, session = std::move(session), call = std::move(call), reply = std::move(reply)]() mutable {
     const std::string op = call.op();
+    if (session != nullptr) {
+      // Gets the worker answered from documents read ahead are the function's reads before this call.
+      if (absl::Status noted = NotePrefetchesUsed(*session, call.prefetched_used()); !noted.ok()) {
+        std::move(reply)(Result(worker, session.get(), call, noted));
+        return;
+      }
+    }
     if (session != nullptr && !session->analysis && (FunctionRunner::IsActionCall(op) || op == "1.0/runUdf")) {
       // Answered when the nested function finishes; a user error keeps its message and data. (The
       // arguments are copied out before `call` moves into the callback.)

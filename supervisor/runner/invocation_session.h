@@ -22,6 +22,7 @@
 #include "storage/transaction.h"
 #include "supervisor/deploy/code_version.h"
 #include "supervisor/deploy/live_deployments.h"
+#include "supervisor/runner/prefetch.h"
 
 namespace isobar::supervisor {
 
@@ -95,6 +96,10 @@ struct InvocationSession {
   std::string prev_journal;
   std::string next_journal ABSL_GUARDED_BY(mu);
   uint64_t database_queries ABSL_GUARDED_BY(mu) = 0;
+  // Documents read ahead for it (prefetch.h), and how many of its gets they answered so far (each
+  // recorded as its read when the worker said so: NotePrefetchesUsed).
+  std::vector<Prefetcher::Read> prefetched ABSL_GUARDED_BY(mu);
+  size_t prefetch_uses ABSL_GUARDED_BY(mu) = 0;
   // The transaction's counts when it committed (the transaction is gone by then).
   std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);
   ScheduledCounts scheduled ABSL_GUARDED_BY(mu);  // shared with nested calls through their transaction
@@ -108,6 +113,21 @@ struct InvocationSession {
   // (retryable where the code says so) rather than the JavaScript error it led to.
   absl::Status host_failure ABSL_GUARDED_BY(mu);
 };
+
+// Records in the session's transaction the reads of documents read ahead that the worker says the
+// function made (HostCall.prefetched_used, Done.prefetched_used), as its db.get would have: before a
+// host call is served (so it sees them), and at the end.
+inline absl::Status NotePrefetchesUsed(InvocationSession& session,
+                                       const google::protobuf::RepeatedPtrField<std::string>& used) {
+  if (used.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&session.mu);
+  if (session.txn == nullptr || session.prefetched.empty()) return absl::OkStatus();
+  absl::StatusOr<size_t> noted = Prefetcher::NoteUsed(*session.txn, session.prefetched, used);
+  if (!noted.ok()) return noted.status();
+  session.prefetch_uses += *noted;
+  session.database_queries += *noted;
+  return absl::OkStatus();
+}
 
 inline constexpr int kMaxCallDepth = 8;
 // As Convex's MAX_CONCURRENT_ACTION_OPS.

@@ -321,6 +321,7 @@ HostMessage WorkerPool::ForSlot(Slot& slot, const Pending& pending) {
   out->set_deployment(invoke.deployment());
   out->set_context_policy(invoke.context_policy());
   out->set_allow_wasm(invoke.allow_wasm());
+  *out->mutable_prefetched() = invoke.prefetched();
   if (UsesSnapshot(slot, pending)) NameSnapshot(*pending.snapshot, out->mutable_snapshot());
   return message;
 }
