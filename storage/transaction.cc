@@ -131,9 +131,13 @@ absl::StatusOr<std::optional<Value>> Transaction::Peek(const DocumentId& id) {
 }
 
 absl::Status Transaction::NotePeeked(const DocumentId& id, const std::optional<Value>& document) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
-  RETURN_IF_ERROR(AddPointRead(id, table.get()));
+  RETURN_IF_ERROR(AddPointReadOf(id));
   return document.has_value() ? CountRead(*document) : absl::OkStatus();
+}
+
+absl::Status Transaction::AddPointReadOf(const DocumentId& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByNumber(id.table));
+  return AddPointRead(id, table.get());
 }
 
 absl::Status Transaction::RecordWrite(const DocumentId& id, std::shared_ptr<const TableSchema> table,

@@ -94,6 +94,8 @@ class Transaction {
   // records it as Get would have, once it was used.
   absl::StatusOr<std::optional<Value>> Peek(const DocumentId& id);
   absl::Status NotePeeked(const DocumentId& id, const std::optional<Value>& document);
+  // Only the read-set entry of a point read of `id` (no counts): for reads that may have been made.
+  absl::Status AddPointReadOf(const DocumentId& id);
   absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields, Access access = Access::kUser);
   // `patch`: an object; undefined values remove fields. Returns the new document.
   absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch, Access access = Access::kUser);

@@ -89,16 +89,31 @@ bool IsReadOnlySyscall(absl::string_view op) {
 // made no call but reads: its own writes would change what the get sees.
 const isobar::worker::v1::Prefetched* PrefetchedGet(v8::Isolate* isolate, Invocation& invocation,
                                                     const std::string& args_json) {
-  if (invocation.invoke.prefetched().empty()) return nullptr;
+  // At most so many per invocation (the host applies the read limits past them), and only with
+  // nothing of the invocation's queued or out: answered now, it settles in the order it was made.
+  constexpr size_t kMaxPrefetchAnswers = 256;
+  if (invocation.invoke.prefetched().empty() || invocation.prefetch_answered >= kMaxPrefetchAnswers ||
+      !invocation.queue.empty() || !invocation.in_flight.empty()) {
+    return nullptr;
+  }
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  // Own properties of the parsed object only (no getter of user code's on Object.prototype runs),
+  // and no exception left behind.
+  v8::TryCatch try_catch(isolate);
   v8::Local<v8::Value> parsed;
   if (!v8::JSON::Parse(context, NewString(isolate, args_json)).ToLocal(&parsed) || !parsed->IsObject()) return nullptr;
   v8::Local<v8::Object> args = parsed.As<v8::Object>();
+  const auto own = [&](const char* name, v8::Local<v8::Value>* value) {
+    v8::Local<v8::String> key = NewString(isolate, name);
+    if (!args->HasOwnProperty(context, key).FromMaybe(false)) {
+      *value = v8::Undefined(isolate);
+      return true;
+    }
+    return args->Get(context, key).ToLocal(value);
+  };
   v8::Local<v8::Value> id, table, system;
-  if (!args->Get(context, NewString(isolate, "id")).ToLocal(&id) || !id->IsString() ||
-      !args->Get(context, NewString(isolate, "table")).ToLocal(&table) || !table->IsUndefined() ||
-      !args->Get(context, NewString(isolate, "isSystem")).ToLocal(&system) ||
-      !(system->IsUndefined() || system->IsFalse())) {
+  if (!own("id", &id) || !id->IsString() || !own("table", &table) || !table->IsUndefined() || !own("isSystem", &system) ||
+      !(system->IsUndefined() || system->IsFalse()) || !invocation.prefetch_valid) {
     return nullptr;
   }
   const std::string id_text = ToUtf8(isolate, id);
@@ -140,6 +155,7 @@ void AsyncSyscall(const v8::FunctionCallbackInfo<v8::Value>& info) {
       // Answered here, as the host would have (its promise settles in a later microtask all the same).
       (void)resolver->Resolve(isolate->GetCurrentContext(), NewString(isolate, prefetched->result_json())).FromMaybe(false);
       invocation->prefetch_used.push_back(prefetched->id());
+      ++invocation->prefetch_answered;
       info.GetReturnValue().Set(resolver->GetPromise());
       return;
     }

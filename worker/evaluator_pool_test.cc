@@ -198,6 +198,25 @@ TEST_F(EvaluatorPoolTest, PrefetchedDocumentsAnswerGetsUntilTheFunctionWrites) {
   EXPECT_THAT(host_.calls[4], HasSubstr("1.0/get"));  // after the write: the host answers
 }
 
+// Deciding whether a get may be answered ahead runs none of user code's JavaScript: a getter on
+// Object.prototype (which could queue a write first) is never called.
+TEST_F(EvaluatorPoolTest, APrefetchedGetRunsNoUserGetter) {
+  Evaluator evaluator(host_, watchdog_, {}, limits_);
+  const std::string body =
+      "async () => { let called = 0; for (const name of ['table', 'isSystem', 'id']) "
+      "Object.defineProperty(Object.prototype, name, { get() { called++; return undefined; }, configurable: true }); "
+      "const doc = await Convex.asyncSyscall('1.0/get', '{\"id\":\"doc1\"}'); "
+      "for (const name of ['table', 'isSystem', 'id']) delete Object.prototype[name]; return [doc, called]; }";
+  Invoke invoke = Query(1, "d", QueryModule(body));
+  isobar::worker::v1::Prefetched* prefetched = invoke.add_prefetched();
+  prefetched->set_id("doc1");
+  prefetched->set_result_json("null");
+  InvocationResult result = evaluator.Run(invoke);
+  ASSERT_TRUE(result.result_json.ok()) << result.result_json.status();
+  EXPECT_EQ(*result.result_json, R"(["null",0])");
+  EXPECT_TRUE(host_.calls.empty());
+}
+
 TEST_F(EvaluatorPoolTest, DeploymentsNeverShareState) {
   Evaluator evaluator(host_, watchdog_, {}, limits_);
   const std::string sets = QueryModule("async () => { globalThis.secret = 'A'; Object.prototype.polluted = 1; return 'set'; }");

@@ -69,6 +69,7 @@ struct Invocation {
   // than reads; the ids it answered since it last said so (in a batch, or in Done).
   bool prefetch_valid = true;
   std::vector<std::string> prefetch_used;
+  size_t prefetch_answered = 0;  // (bounded: kMaxPrefetchAnswers, then the host answers)
   // The batches the host is answering, by id: a query's or mutation's one at a time; an action's all
   // at once (`concurrent`: its fetches, timers and nested calls run side by side, as on Convex).
   std::map<uint64_t, std::vector<PendingAsync>> in_flight;

@@ -446,21 +446,29 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     std::move(attempt->done)(std::move(result));
   };
   if (!done.ok()) {
+    {
+      // What the function read of the documents read ahead is unknown: all count (a failure a query
+      // result keeps hears of their changes).
+      absl::MutexLock lock(&session->mu);
+      if (session->txn != nullptr) Prefetcher::AddAllReads(*session->txn, session->prefetched);
+    }
     finish(FunctionOutcome::Failure(done.status()));
     return;
   }
   {
     // The documents read ahead that the function read are its reads, as if it had asked the host.
-    absl::Status noted = NotePrefetchesUsed(*session, done->prefetched_used());
+    (void)NotePrefetchesUsed(*session, done->prefetched_used());
     bool read_ahead = false, used = false;
+    absl::Status failure;
     {
       absl::MutexLock lock(&session->mu);
       read_ahead = !session->prefetched.empty();
       used = session->prefetch_uses > 0;
+      failure = session->prefetch_failure;
     }
     if (read_ahead) prefetcher_.Record(PrefetchKey(*attempt->deployment, *attempt->code, attempt->path), used);
-    if (!noted.ok()) {
-      finish(FunctionOutcome::Failure(noted));
+    if (!failure.ok()) {
+      finish(FunctionOutcome::Failure(failure));
       return;
     }
   }
@@ -477,6 +485,8 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
     {
       absl::MutexLock lock(&session->mu);
       host_failure = session->host_failure;
+      // A failed invocation may have dropped what it had not told yet (a batch cut by its CPU limit).
+      if (session->txn != nullptr) Prefetcher::AddAllReads(*session->txn, session->prefetched);
     }
     outcome.error = !host_failure.ok()                 ? Describe(host_failure)
                     : done->outcome_case() == Done::kError ? DescribeWorkerError(done->error())

@@ -100,6 +100,8 @@ struct InvocationSession {
   // recorded as its read when the worker said so: NotePrefetchesUsed).
   std::vector<Prefetcher::Read> prefetched ABSL_GUARDED_BY(mu);
   size_t prefetch_uses ABSL_GUARDED_BY(mu) = 0;
+  // Recording them failed (a read limit, say): the invocation fails with it, whatever its code caught.
+  absl::Status prefetch_failure ABSL_GUARDED_BY(mu);
   // The transaction's counts when it committed (the transaction is gone by then).
   std::optional<TransactionCounts> committed_counts ABSL_GUARDED_BY(mu);
   ScheduledCounts scheduled ABSL_GUARDED_BY(mu);  // shared with nested calls through their transaction
@@ -123,7 +125,11 @@ inline absl::Status NotePrefetchesUsed(InvocationSession& session,
   absl::MutexLock lock(&session.mu);
   if (session.txn == nullptr || session.prefetched.empty()) return absl::OkStatus();
   absl::StatusOr<size_t> noted = Prefetcher::NoteUsed(*session.txn, session.prefetched, used);
-  if (!noted.ok()) return noted.status();
+  if (!noted.ok()) {
+    Prefetcher::AddAllReads(*session.txn, session.prefetched);
+    if (session.prefetch_failure.ok()) session.prefetch_failure = noted.status();
+    return noted.status();
+  }
   session.prefetch_uses += *noted;
   session.database_queries += *noted;
   return absl::OkStatus();

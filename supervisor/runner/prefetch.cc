@@ -8,7 +8,6 @@ namespace {
 
 // Bounds on what is remembered per function, and on the ids one Done may name.
 constexpr size_t kMaxFunctions = 4096;
-constexpr int kMaxUsesNoted = 256;
 // Usage needed to keep reading ahead for a function: tried first, then kept while at least a quarter
 // of its calls read one of their documents; otherwise one call in kRetryEvery tries again.
 constexpr uint64_t kTrialCalls = 16;
@@ -63,16 +62,28 @@ bool Prefetcher::Wanted(const std::string& key) {
 
 absl::StatusOr<size_t> Prefetcher::NoteUsed(storage::Transaction& txn, const std::vector<Read>& reads,
                                             const google::protobuf::RepeatedPtrField<std::string>& used) {
-  size_t noted = 0;
-  for (int i = 0; i < used.size() && i < kMaxUsesNoted; ++i) {
+  // A worker answers at most kMaxUsesPerInvocation gets (then the host does): a longer list is not one
+  // a worker of ours sends.
+  if (used.size() > static_cast<int>(kMaxUsesPerInvocation)) {
+    return absl::InvalidArgumentError("a worker reported more reads of documents read ahead than it may answer");
+  }
+  std::vector<const Read*> matched;
+  for (const std::string& id : used) {
     for (const Read& read : reads) {
-      if (read.id_text != used[i]) continue;
-      RETURN_IF_ERROR(txn.NotePeeked(read.id, read.document));
-      ++noted;
-      break;
+      if (read.id_text == id) {
+        matched.push_back(&read);
+        break;
+      }
     }
   }
-  return noted;
+  // Every read in the read set first, whatever the counts say: the function has seen the documents.
+  for (const Read* read : matched) RETURN_IF_ERROR(txn.AddPointReadOf(read->id));
+  for (const Read* read : matched) RETURN_IF_ERROR(txn.NotePeeked(read->id, read->document));
+  return matched.size();
+}
+
+void Prefetcher::AddAllReads(storage::Transaction& txn, const std::vector<Read>& reads) {
+  for (const Read& read : reads) (void)txn.AddPointReadOf(read.id);  // (best effort: a full read set stays full)
 }
 
 void Prefetcher::Record(const std::string& key, bool used) {

@@ -42,6 +42,8 @@ class Prefetcher {
     std::string result_json;  // what db.get answers (Invoke.prefetched.result_json)
   };
   static constexpr size_t kMaxPerCall = 4;
+  // Gets a worker answers from them per invocation; the host answers the rest (and applies the limits).
+  static constexpr size_t kMaxUsesPerInvocation = 256;
   // Larger documents are left to the host: the function may not read them, and the Invoke carries them.
   static constexpr size_t kMaxDocumentBytes = 64 << 10;
 
@@ -57,6 +59,10 @@ class Prefetcher {
   // read limit (as db.get would have failed).
   static absl::StatusOr<size_t> NoteUsed(storage::Transaction& txn, const std::vector<Read>& reads,
                                          const google::protobuf::RepeatedPtrField<std::string>& used);
+  // When what the worker used cannot be known or recorded (it died, the call was cut off, a read
+  // limit): every document read ahead counts as read, in the read set only, so that a result kept
+  // for a query still hears of their changes.
+  static void AddAllReads(storage::Transaction& txn, const std::vector<Read>& reads);
   // A call of `key` that got reads ahead used one of them, or not (for Wanted).
   void Record(const std::string& key, bool used) ABSL_LOCKS_EXCLUDED(mu_);
 
