@@ -12,6 +12,8 @@ constexpr size_t kMaxFunctions = 4096;
 // of its calls read one of their documents; otherwise one call in kRetryEvery tries again.
 constexpr uint64_t kTrialCalls = 16;
 constexpr uint64_t kRetryEvery = 64;
+// Past this many calls a function's counts are halved, so that what it does now outweighs its past.
+constexpr uint64_t kWindowCalls = 1024;
 
 }  // namespace
 
@@ -51,8 +53,7 @@ bool Prefetcher::Wanted(const std::string& key) {
   absl::MutexLock lock(&mu_);
   auto it = usage_.find(key);
   if (it == usage_.end()) {
-    if (usage_.size() >= kMaxFunctions) usage_.clear();
-    return true;
+    return true;  // (remembered from its first Record)
   }
   Usage& usage = it->second;
   if (usage.calls < kTrialCalls || usage.used * 4 >= usage.calls) return true;
@@ -88,10 +89,17 @@ void Prefetcher::AddAllReads(storage::Transaction& txn, const std::vector<Read>&
 
 void Prefetcher::Record(const std::string& key, bool used) {
   absl::MutexLock lock(&mu_);
-  if (usage_.size() >= kMaxFunctions && !usage_.contains(key)) usage_.clear();
+  if (usage_.size() >= kMaxFunctions && !usage_.contains(key)) {
+    // Full: one function is forgotten (it is tried again), not every function of every tenant.
+    usage_.erase(usage_.begin());
+  }
   Usage& usage = usage_[key];
   ++usage.calls;
   if (used) ++usage.used;
+  if (usage.calls >= kWindowCalls) {
+    usage.calls /= 2;
+    usage.used /= 2;
+  }
 }
 
 }  // namespace isobar::supervisor

@@ -43,5 +43,31 @@ TEST(PrefetcherTest, AFunctionThatDoesNotReadItsDocumentsStopsGettingThemAndIsTr
   for (int call = 0; call < 10; ++call) EXPECT_TRUE(prefetcher.Wanted("f")) << call;
 }
 
+TEST(PrefetcherTest, WhatAFunctionDoesNowOutweighsItsPast) {
+  Prefetcher prefetcher;
+  // A long history of using its documents, then it stops: within about its window it stops getting them.
+  for (int call = 0; call < 100000; ++call) prefetcher.Record("f", /*used=*/true);
+  int calls = 0;
+  while (prefetcher.Wanted("f") && calls < 5000) {
+    prefetcher.Record("f", /*used=*/false);
+    ++calls;
+  }
+  EXPECT_LT(calls, 2 * 1024) << "calls before it stopped getting reads ahead";
+}
+
+TEST(PrefetcherTest, AFullTableForgetsOneFunctionNotAll) {
+  Prefetcher prefetcher;
+  constexpr int kFunctions = 4096;  // the table's bound
+  // Functions that never use their reads ahead: remembered, they do not get them.
+  for (int f = 0; f < kFunctions; ++f) {
+    for (int call = 0; call < 16; ++call) prefetcher.Record("f" + std::to_string(f), /*used=*/false);
+  }
+  // One more function (another tenant's, say) makes room for itself by forgetting one, not all.
+  prefetcher.Record("new", /*used=*/true);
+  int remembered = 0;
+  for (int f = 0; f < kFunctions; ++f) remembered += prefetcher.Wanted("f" + std::to_string(f)) ? 0 : 1;
+  EXPECT_EQ(remembered, kFunctions - 1);
+}
+
 }  // namespace
 }  // namespace isobar::supervisor
