@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 
 namespace isobar::storage {
@@ -39,29 +40,6 @@ absl::StatusOr<std::vector<std::string>> List(const std::string& path) {
   }
   closedir(dir);
   return names;
-}
-
-absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("cannot write", path);
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-// Writes `bytes` to `path` whole or not at all: a temporary file beside it, flushed, then renamed.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view bytes) {
-  const std::string temporary = absl::StrCat(path, ".tmp");
-  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Errno("cannot create", temporary);
-  absl::Status written = WriteAll(fd, bytes, temporary);
-  if (written.ok() && fsync(fd) != 0) written = Errno("cannot flush", temporary);
-  close(fd);
-  if (written.ok() && rename(temporary.c_str(), path.c_str()) != 0) written = Errno("cannot rename", temporary);
-  if (!written.ok()) unlink(temporary.c_str());
-  return written;
 }
 
 absl::Status MakeDirectory(const std::string& path) {

@@ -311,8 +311,7 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
           out_now += capped;
           HostBatch out;
           out.id = inv.next_batch++;
-          out.prefetched_used = std::move(inv.prefetch_used);
-          inv.prefetch_used.clear();
+          out.prefetched_used = std::exchange(inv.prefetch_used, {});
           out.calls.push_back({call.op, call.args});
           inv.in_flight[out.id].push_back(std::move(call));
           ++inv.in_flight_calls;
@@ -324,8 +323,7 @@ Evaluator::Step Evaluator::Advance(Invocation& inv,
       // A query's or mutation's next batch: consecutive gets and stream reads (up to 16), or one call.
       HostBatch out;
       out.id = inv.next_batch++;
-      out.prefetched_used = std::move(inv.prefetch_used);
-      inv.prefetch_used.clear();
+      out.prefetched_used = std::exchange(inv.prefetch_used, {});
       std::vector<Invocation::PendingAsync>& calls = inv.in_flight[out.id];
       do {
         calls.push_back(std::move(inv.queue.front()));

@@ -15,7 +15,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/files.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "base/sha256.h"
 #include "isobar/worker/v1/worker.pb.h"
 
@@ -50,16 +52,6 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, uint64_t limi
   close(fd);
   if (done != data.size()) return absl::DataLossError("short read");
   return data;
-}
-
-absl::Status WriteWhole(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return absl::UnavailableError(absl::StrCat("write: ", strerror(errno)));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
 }
 
 // The cache's own files: 64 hex digits and the suffix (anything else in the directory is left alone).
@@ -152,20 +144,7 @@ absl::Status SnapshotDiskCache::Store(const MadeSnapshot& made) {
   stored.mutable_snapshot()->set_blob(made.blob);
   const std::string payload = stored.SerializeAsString();
   const std::string path = PathOf(made.key, made.build);
-  const std::string temporary = path + ".tmp";
-  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", temporary, ": ", strerror(errno)));
-  absl::Status written = WriteWhole(fd, kMagic);
-  if (written.ok()) written = WriteWhole(fd, Sha256(payload));
-  if (written.ok()) written = WriteWhole(fd, payload);
-  if (close(fd) != 0 && written.ok()) written = absl::UnavailableError(absl::StrCat("close: ", strerror(errno)));
-  if (written.ok() && rename(temporary.c_str(), path.c_str()) != 0) {
-    written = absl::UnavailableError(absl::StrCat("rename: ", strerror(errno)));
-  }
-  if (!written.ok()) {
-    unlink(temporary.c_str());
-    return written;
-  }
+  RETURN_IF_ERROR(WriteFileAtomically(path, absl::StrCat(kMagic, Sha256(payload), payload)));
   ++stats_.stored;
   MakeRoom(path);
   return absl::OkStatus();
