@@ -196,6 +196,11 @@ SnapshotMakerStats SnapshotMaker::stats() const {
   return stats_;
 }
 
+bool SnapshotMaker::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
 void SnapshotMaker::Loop() {
   for (;;) {
     Job job;
@@ -213,10 +218,11 @@ void SnapshotMaker::Loop() {
     const absl::Time start = absl::Now();
     Outcome outcome = Make(job);
     const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
+    // A security event reaches the pool before it is counted, so whoever sees the count sees its
+    // consequence (a quarantine). (No lock of ours held: it takes the pool's.)
+    if (outcome.security_event && options_.on_security_event && !Stopping()) options_.on_security_event(job.deployment);
     std::shared_ptr<const MadeSnapshot> made;
-    if (Record(job, std::move(outcome), ms, &made) && options_.on_security_event) {
-      options_.on_security_event(job.deployment);  // (no lock of ours held: it takes the pool's)
-    }
+    Record(job, std::move(outcome), ms, &made);
     if (made != nullptr && disk_ != nullptr) {
       // (No lock held: the disk cache is this thread's, and Find never waits for a write.)
       absl::Status stored = disk_->Store(*made);
@@ -227,7 +233,7 @@ void SnapshotMaker::Loop() {
   }
 }
 
-bool SnapshotMaker::Record(const Job& job, Outcome outcome, int64_t ms, std::shared_ptr<const MadeSnapshot>* added) {
+void SnapshotMaker::Record(const Job& job, Outcome outcome, int64_t ms, std::shared_ptr<const MadeSnapshot>* added) {
   absl::MutexLock lock(&mu_);
   if (outcome.made.has_value()) {
     ++stats_.made;
@@ -255,7 +261,6 @@ bool SnapshotMaker::Record(const Job& job, Outcome outcome, int64_t ms, std::sha
     if (outcome.transient && ++attempts_[job.key] < kMaxAttempts) known_.erase(job.key);
     if (attempts_.size() > 4096) attempts_.clear();
   }
-  return outcome.security_event && !stopping_;
 }
 
 SnapshotMaker::Outcome SnapshotMaker::Make(const Job& job) {

@@ -117,9 +117,9 @@ class SnapshotMaker {
   };
 
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
-  // Counts, logs and keeps `job`'s outcome (a blob made: in `added`); true if it was a security event
-  // to report.
-  bool Record(const Job& job, Outcome outcome, int64_t ms, std::shared_ptr<const MadeSnapshot>* added)
+  bool Stopping() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts, logs and keeps `job`'s outcome (a blob made: in `added`).
+  void Record(const Job& job, Outcome outcome, int64_t ms, std::shared_ptr<const MadeSnapshot>* added)
       ABSL_LOCKS_EXCLUDED(mu_);
   Outcome Make(const Job& job) ABSL_LOCKS_EXCLUDED(mu_);
   // Talks to the started maker: its Hello (kept in `hello`), the request, its answer, all before
