@@ -12,7 +12,10 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "base/classic_bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -133,14 +136,22 @@ TEST_F(VersionSnapshotsTest, AMakerPastItsMemoryLimitDiesAloneAndTheVersionRunsO
   EXPECT_EQ(stats->quarantined_deployments_size(), 0);
 }
 
-// The pid of a running snapshot maker (a process started with --make-snapshot), polling /proc until
-// one runs or `timeout` passes; 0 then.
-pid_t AwaitMaker(absl::Duration timeout) {
+// The pid of a running snapshot maker started by `supervisor` (a child of it started with
+// --make-snapshot: other tests' supervisors run makers on this machine too), polling /proc until one
+// runs or `timeout` passes; 0 then.
+pid_t AwaitMaker(pid_t supervisor, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
       const std::string name = entry.path().filename().string();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream status(entry.path() / "status");
+      pid_t parent = 0;
+      for (std::string line; std::getline(status, line);) {
+        absl::string_view field = line;
+        if (absl::ConsumePrefix(&field, "PPid:") && absl::SimpleAtoi(absl::StripAsciiWhitespace(field), &parent)) break;
+      }
+      if (parent != supervisor) continue;
       std::ifstream cmdline(entry.path() / "cmdline");
       std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
       if (args.find(std::string("--make-snapshot\0", 16)) != std::string::npos) return std::stoi(name);
@@ -174,7 +185,7 @@ TEST_F(VersionSnapshotsTest, AMakerThatCrashesIsASecurityEventOfItsDeployment) {
     }
     EXPECT_EQ(Touch(), kPristine);
     EXPECT_EQ(Touch(), kPristine);  // its second call: a maker starts
-    const pid_t maker = AwaitMaker(absl::Seconds(30));
+    const pid_t maker = AwaitMaker(supervisor_->pid(), absl::Seconds(30));
     ASSERT_GT(maker, 0) << "no snapshot maker ran for version " << version;
     ASSERT_EQ(kill(maker, SIGSEGV), 0);
     absl::StatusOr<isobar::v1::StatsResponse> stats = supervisor_->AwaitStats(
