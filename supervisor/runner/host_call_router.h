@@ -1,7 +1,9 @@
 // Serves host calls: the things user code asks of the outside world, by op name.
 //
-// Every call is served on the executor, never on the worker stream's reader thread, so one invocation
-// waiting on PostgreSQL or on a nested function never holds up the others of its worker. Dispatch is
+// Every call that may wait (on PostgreSQL, a lock, a nested function, the network) is served on the
+// executor, never on the worker stream's reader thread, so one invocation waiting never holds up the
+// others of its worker; the few that cannot wait (IsImmediateSyscall: the caller's identity, the
+// function's and the deployment's names) are answered on the calling thread. Dispatch is
 // by a static table from op to handler; an op not in it is refused, and no name is ever built from
 // input. Errors that could reveal internals (INTERNAL, UNAVAILABLE, ...) reach the worker as "internal
 // error; reference = <id>"; the details are logged here only (STYLE.md §5.4).

@@ -405,6 +405,7 @@ absl::StatusOr<std::string> Env(InvocationSession& session, const Value& args) A
 struct Entry {
   absl::string_view op;
   Op serve;
+  bool immediate = false;  // IsImmediateSyscall
 };
 
 #define ISOBAR_LOCKED(fn)                                                           \
@@ -429,9 +430,9 @@ constexpr Entry kOps[] = {
     {"1.0/cancel_job", ISOBAR_LOCKED(CancelScheduled)},
     {"1.0/getSnapshotTs", ISOBAR_LOCKED(SnapshotTs)},
     {"1.0/getTransactionMetrics", ISOBAR_LOCKED(TransactionMetrics)},
-    {"1.0/getUserIdentity", UserIdentity},
-    {"1.0/getFunctionMetadata", FunctionMetadata},
-    {"1.0/getDeploymentMetadata", DeploymentMetadata},
+    {"1.0/getUserIdentity", UserIdentity, /*immediate=*/true},
+    {"1.0/getFunctionMetadata", FunctionMetadata, /*immediate=*/true},
+    {"1.0/getDeploymentMetadata", DeploymentMetadata, /*immediate=*/true},
     {"isobar/env", ISOBAR_LOCKED(Env)},
 };
 
@@ -442,6 +443,13 @@ constexpr Entry kOps[] = {
 bool IsSessionSyscall(absl::string_view op) {
   for (const Entry& entry : kOps) {
     if (entry.op == op) return true;
+  }
+  return false;
+}
+
+bool IsImmediateSyscall(absl::string_view op) {
+  for (const Entry& entry : kOps) {
+    if (entry.op == op) return entry.immediate;
   }
   return false;
 }

@@ -22,6 +22,11 @@ namespace isobar::supervisor {
 // Whether ServeSyscall knows `op`.
 bool IsSessionSyscall(absl::string_view op);
 
+// Whether `op` is answered from the session's fixed facts alone (the caller's identity, the names of
+// the function and the deployment): no PostgreSQL, no lock, bounded work. Such an op may be served on
+// any thread, the worker stream's reader included, without a hop to the executor.
+bool IsImmediateSyscall(absl::string_view op);
+
 absl::StatusOr<std::string> ServeSyscall(InvocationSession& session, absl::string_view op, absl::string_view args_json);
 
 }  // namespace isobar::supervisor
