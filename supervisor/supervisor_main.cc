@@ -44,6 +44,7 @@
 #include "supervisor/api/admin_service.h"
 #include "supervisor/api/deployments_service.h"
 #include "supervisor/api/functions_service.h"
+#include "supervisor/api/serving_status.h"
 #include "supervisor/api/malformed_request.h"
 #include "supervisor/api/worker_service.h"
 #include "supervisor/deploy/instance.h"
@@ -53,6 +54,7 @@
 #include "supervisor/http/convex_sync.h"
 #include "supervisor/http/file_routes.h"
 #include "supervisor/http/http_actions.h"
+#include "supervisor/http/health_routes.h"
 #include "supervisor/http/http_server.h"
 #include "supervisor/deploy/live_deployments.h"
 #include "supervisor/reactivity/query_cache.h"
@@ -232,16 +234,15 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   storage::PostgresMonitor pg_monitor(conninfo, std::move(embedded), embedded_options, pg_pool);
   // One writer per deployment: without --take-over, refuse to start beside a live supervisor.
   if (!config.take_over) RETURN_IF_ERROR(storage::CheckNoOtherLiveHolder(pg_pool, lease_options));
-  // Which deployments this supervisor serves, in the health service too ("isobar.deployment/<name>"):
-  // known once the public server exists. (Declared before `live`, whose threads may tell it.)
-  std::atomic<grpc::HealthCheckServiceInterface*> deployment_health{nullptr};
+  // What the health service tells (serving_status.h): PostgreSQL, the drain, and which deployments
+  // this supervisor owns. (Declared before `live`, whose threads tell it.)
+  ServingStatus serving_status({"", isobar::v1::Functions::service_full_name(),
+                                isobar::v1::Deployments::service_full_name(), isobar::v1::Admin::service_full_name()});
   // Lease renewals have a connection of their own: they must not wait behind busy calls.
   storage::PgPool lease_pool(conninfo, 1, pg_options);
   LiveDeployments live(pg_pool, lease_options, &lease_pool);
-  live.SetOwnershipObserver([&deployment_health](const std::string& deployment, bool owned) {
-    if (grpc::HealthCheckServiceInterface* health = deployment_health.load()) {
-      health->SetServingStatus(absl::StrCat("isobar.deployment/", deployment), owned);
-    }
+  live.SetOwnershipObserver([&serving_status](const std::string& deployment, bool owned) {
+    serving_status.SetOwned(deployment, owned);
   });
   if (!config.file_dir.empty()) {
     if (mkdir(config.file_dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -294,6 +295,14 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
 
   // The HTTP listener is bound now (functions learn its address as CONVEX_CLOUD_URL) and serves once
   // the Convex HTTP API exists, below.
+  // /healthz and /readyz on the HTTP listener (health_routes.h): the facts gRPC's health tells, and
+  // whether a worker is ready.
+  HealthRoutes health_routes([&serving_status, &pool] {
+    int ready = 0;
+    for (const WorkerSnapshot& worker : pool.Snapshot()) ready += worker.state == "ready";
+    return ReadinessFacts{.database_available = serving_status.database_available(), .workers_ready = ready,
+                          .draining = serving_status.draining()};
+  });
   std::unique_ptr<HttpServer> http_server;
   ConvexHttpApi* http_api = nullptr;
   ConvexSync* sync = nullptr;
@@ -306,7 +315,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     http_options.max_streamed_body_bytes = kMaxUploadBytes;
     http_server = std::make_unique<HttpServer>(
         http_options,
-        [&http_api](HttpRequest request, HttpServer::Reply reply) { http_api->Handle(std::move(request), std::move(reply)); },
+        [&http_api, &health_routes](HttpRequest request, HttpServer::Reply reply) {
+          if (health_routes.Serve(request, reply)) return;
+          http_api->Handle(std::move(request), std::move(reply));
+        },
         [&sync](const HttpRequest& request, HttpResponse* refusal) { return sync->Upgrade(request, refusal); });
     RETURN_IF_ERROR(http_server->Listen());
     http_address = absl::StrCat(http_options.listen.substr(0, http_options.listen.rfind(':')), ":", http_server->port());
@@ -457,16 +469,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   // NOT_SERVING while PostgreSQL is away, and from the moment a stop signal arrives. From here on
   // nothing returns early: the monitor and `live` are stopped below, before what they tell goes.
-  std::atomic<bool> draining{false};
-  grpc::HealthCheckServiceInterface* health = public_server->GetHealthCheckService();
-  pg_monitor.SetListener([health, &draining](bool available) {
-    if (health != nullptr) health->SetServingStatus(available && !draining.load());
-  });
+  serving_status.Attach(public_server->GetHealthCheckService());
+  pg_monitor.SetListener([&serving_status](bool available) { serving_status.SetDatabaseAvailable(available); });
   pg_monitor.Start();
-  if (health != nullptr) {
-    deployment_health = health;
-    for (const std::string& owned : live.Owned()) health->SetServingStatus(absl::StrCat("isobar.deployment/", owned), true);
-  }
   ISOBAR_LOG(kInfo, kComponent) << "serving on " << address << " with " << workers << " workers"
                                 << (config.enable_eval ? "; Admin.Eval is ON (development only)" : "");
   std::printf("isobar supervisor ready: %s\n", address.c_str());
@@ -476,8 +481,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   sigwait(&stop_signals, &signal);
   // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
   // Server::Shutdown instead would also wait out the deadline for idle client connections.
-  draining = true;
-  if (health != nullptr) health->SetServingStatus(false);
+  serving_status.SetDraining();
   pool.StopAccepting();
   ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << "): new calls are refused, running ones finish";
   housekeeping.Stop();

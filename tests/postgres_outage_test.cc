@@ -3,7 +3,8 @@
 // their key:
 //   - the embedded PostgreSQL SIGKILLed: the supervisor restarts it by itself;
 //   - an external PostgreSQL stopped and started by its operator: the supervisor notices both.
-// Three outages per test. In each the health service must go NOT_SERVING and then SERVING again,
+// Three outages per test. In each the health service (the server's and a service's) and HTTP's
+// /readyz must go NOT_SERVING (503, naming PostgreSQL) and then SERVING (200) again,
 // and in the end, after every failed key is retried with the same key: no acknowledged write lost,
 // none applied twice, none partial (one document of a pair), and every write whose outcome was
 // reported unknown found committed exactly once. Each outage prints a row of the table the issue
@@ -19,41 +20,48 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/testing/temp_dir.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/convex_json.h"
 #include "storage/value.h"
 #include "storage/embedded_postgres.h"
 #include "storage/pg_conn.h"
 #include "storage/pg_testing.h"
+#include "supervisor/http/raw_http_client_testing.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
 namespace {
 
-using HealthStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
-
-// Polls the supervisor's health service and remembers every change, with when it was seen.
+// Polls what the supervisor tells of its health, three ways (gRPC's health service for the server
+// and for isobar.v1.Functions, and HTTP's /readyz), and remembers every change of each, with when it
+// was seen.
 class HealthWatch {
  public:
-  explicit HealthWatch(const std::string& address)
-      : stub_(grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
-    thread_ = std::thread([this] {
-      HealthStatus last = grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  enum class Seen { kUnknown, kServing, kNotServing };
+  static constexpr int kProbes = 3;
+
+  explicit HealthWatch(const SupervisorProcess& supervisor)
+      : stub_(grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()))) {
+    int http_port = 0;
+    const std::string& url = supervisor.http_url();
+    EXPECT_TRUE(absl::SimpleAtoi(url.substr(url.rfind(':') + 1), &http_port)) << url;
+    thread_ = std::thread([this, http_port] {
+      Seen last[kProbes] = {Seen::kUnknown, Seen::kUnknown, Seen::kUnknown};
       while (!stop_.load()) {
-        grpc::ClientContext context;
-        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-        grpc::health::v1::HealthCheckResponse response;
-        const grpc::Status status = stub_->Check(&context, {}, &response);
-        const HealthStatus now = status.ok() ? response.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
-        if (now != last) {
+        const Seen now[kProbes] = {Grpc(""), Grpc("isobar.v1.Functions"), Readyz(http_port)};
+        for (int probe = 0; probe < kProbes; ++probe) {
+          if (now[probe] == last[probe]) continue;
           absl::MutexLock lock(&mu_);
-          changes_.emplace_back(absl::Now(), now);
-          last = now;
+          changes_[probe].emplace_back(absl::Now(), now[probe]);
+          last[probe] = now[probe];
         }
         // The polling rate (outages last a second or more), not synchronisation.
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -64,42 +72,76 @@ class HealthWatch {
     stop_ = true;
     thread_.join();
   }
-  // Waits until NOT_SERVING was seen after `since`; whether it was.
+  // Waits until every probe saw NOT_SERVING after `since`; whether they did.
   bool AwaitNotServing(absl::Time since) {
     absl::MutexLock lock(&mu_);
     auto down = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      for (const auto& [at, status] : changes_) {
-        if (at >= since && status == grpc::health::v1::HealthCheckResponse::NOT_SERVING) return true;
+      for (const auto& changes : changes_) {
+        bool seen = false;
+        for (const auto& [at, status] : changes) seen |= at >= since && status == Seen::kNotServing;
+        if (!seen) return false;
       }
-      return false;
+      return true;
     };
     return mu_.AwaitWithTimeout(absl::Condition(&down), absl::Seconds(60));
   }
-  // Waits until, after `since`, NOT_SERVING and then SERVING were seen; when SERVING was seen again.
+  // Waits until, after `since`, every probe saw NOT_SERVING and then SERVING; when the last of them
+  // saw SERVING again.
   std::optional<absl::Time> AwaitOutageOver(absl::Time since) {
     absl::MutexLock lock(&mu_);
     std::optional<absl::Time> back;
     auto over = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      bool down = false;
-      for (const auto& [at, status] : changes_) {
-        if (at < since) continue;
-        if (status == grpc::health::v1::HealthCheckResponse::NOT_SERVING) down = true;
-        if (down && status == grpc::health::v1::HealthCheckResponse::SERVING) {
-          back = at;
-          return true;
+      absl::Time last_back = absl::InfinitePast();
+      for (const auto& changes : changes_) {
+        bool down = false;
+        std::optional<absl::Time> up;
+        for (const auto& [at, status] : changes) {
+          if (at < since) continue;
+          if (status == Seen::kNotServing) down = true;
+          if (down && status == Seen::kServing) {
+            up = at;
+            break;
+          }
         }
+        if (!up.has_value()) return false;
+        last_back = std::max(last_back, *up);
       }
-      return false;
+      back = last_back;
+      return true;
     };
     mu_.AwaitWithTimeout(absl::Condition(&over), absl::Seconds(60));
     return back;
   }
 
  private:
+  Seen Grpc(const std::string& service) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    if (!stub_->Check(&context, request, &response).ok()) return Seen::kUnknown;
+    if (response.status() == grpc::health::v1::HealthCheckResponse::SERVING) return Seen::kServing;
+    if (response.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING) return Seen::kNotServing;
+    return Seen::kUnknown;
+  }
+  // 200 is ready; 503 must say why, and PostgreSQL is the only reason an outage gives.
+  static Seen Readyz(int port) {
+    supervisor::RawClient client(port);
+    if (!client.connected() || !client.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")) return Seen::kUnknown;
+    const std::string response = client.ReadResponse();
+    if (absl::StartsWith(response, "HTTP/1.1 200")) return Seen::kServing;
+    if (absl::StartsWith(response, "HTTP/1.1 503")) {
+      EXPECT_THAT(response, ::testing::HasSubstr("not ready: PostgreSQL is unreachable"));
+      return Seen::kNotServing;
+    }
+    return Seen::kUnknown;
+  }
+
   std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
   std::atomic<bool> stop_{false};
   absl::Mutex mu_;
-  std::vector<std::pair<absl::Time, HealthStatus>> changes_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<absl::Time, Seen>> changes_[kProbes] ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
@@ -234,7 +276,7 @@ void ThreeOutagesUnderLoad(SupervisorProcess& supervisor, const std::string& lab
                            const Step& repair) {
   absl::StatusOr<std::string> key = supervisor.Deploy("outage", "tests/apps/chat.modules");
   ASSERT_TRUE(key.ok()) << key.status();
-  HealthWatch health(supervisor.address());
+  HealthWatch health(supervisor);
   PairLoad load(supervisor, *key, label);
   load.AwaitAcknowledged(40);
   std::printf("| fault | round | acknowledged before | unknown outcomes | recovery (fault to SERVING) |\n");
