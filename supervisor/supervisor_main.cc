@@ -53,9 +53,12 @@
 #include "supervisor/http/convex_http_api.h"
 #include "supervisor/http/convex_sync.h"
 #include "supervisor/http/file_routes.h"
-#include "supervisor/http/http_actions.h"
 #include "supervisor/http/health_routes.h"
+#include "supervisor/http/http_actions.h"
 #include "supervisor/http/http_server.h"
+#include "supervisor/http/metrics_route.h"
+#include "supervisor/metrics/metrics.h"
+#include "supervisor/metrics/stats_families.h"
 #include "supervisor/deploy/live_deployments.h"
 #include "supervisor/reactivity/query_cache.h"
 #include "supervisor/reactivity/read_tracker.h"
@@ -109,6 +112,7 @@ struct Config {
   int snapshot_cache_mb = 1024;
   bool prefetch = true;
   bool trace_stages = false;  // per-stage timings of function calls in Admin.Stats
+  bool metrics_public = false;  // /metrics without the admin key
   int history_hours = 24;
   int deployment_idle_seconds = 300;
   int idempotency_hours = 24;
@@ -303,6 +307,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     return ReadinessFacts{.database_available = serving_status.database_available(), .workers_ready = ready,
                           .draining = serving_status.draining()};
   });
+  // Prometheus metrics (supervisor/metrics/), at /metrics on the HTTP listener.
+  Metrics metrics;
+  MetricsRoute metrics_route([&metrics] { return metrics.Scrape(); }, admin_key, config.metrics_public);
   std::unique_ptr<HttpServer> http_server;
   ConvexHttpApi* http_api = nullptr;
   ConvexSync* sync = nullptr;
@@ -315,8 +322,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     http_options.max_streamed_body_bytes = kMaxUploadBytes;
     http_server = std::make_unique<HttpServer>(
         http_options,
-        [&http_api, &health_routes](HttpRequest request, HttpServer::Reply reply) {
-          if (health_routes.Serve(request, reply)) return;
+        [&http_api, &health_routes, &metrics_route](HttpRequest request, HttpServer::Reply reply) {
+          if (health_routes.Serve(request, reply) || metrics_route.Serve(request, reply)) return;
           http_api->Handle(std::move(request), std::move(reply));
         },
         [&sync](const HttpRequest& request, HttpResponse* refusal) { return sync->Upgrade(request, refusal); });
@@ -343,6 +350,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   runner_options.warm_contexts = config.contexts == "warm";
   runner_options.prefetch = config.prefetch;
   runner_options.admission = &admission;  // an action's nested calls are admitted as clients' are
+  runner_options.metrics = &metrics;
   runner_options.public_url = !config.public_url.empty() ? config.public_url
                               : !http_address.empty()    ? absl::StrCat("http://", http_address)
                                                          : "http://127.0.0.1:7701";
@@ -412,6 +420,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.owned_deployments = [&live] { return live.Owned(); };
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
+  metrics.SetScrapeSource([&admin_service, &serving_status] {
+    return StatsFamilies(admin_service.Snapshot(), serving_status.database_available());
+  });
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   deployments_service.SetPublicUrls(runner_options.public_url, runner_options.site_url);
   GatewayOptions gateway_options;
@@ -553,6 +564,9 @@ int main(int argc, char** argv) {
              "bundler pushes by a snapshot maker process of its own (supervisor/workers/snapshot_maker.h); versions "
              "whose top-level code must run per call, and every call until the snapshot is made, evaluate their "
              "ES modules (default true)");
+  flags.Bool("metrics-public", &config.metrics_public,
+             "serve /metrics (Prometheus) on the HTTP listener without the admin key; by default a scrape sends "
+             "'Authorization: Bearer <admin key>', since the labels name deployments and functions (default false)");
   flags.Bool("trace-stages", &config.trace_stages,
              "record where function calls spend their time (queue, worker, host calls, commit, ...), by kind and "
              "context policy, for Admin.Stats (default false; costs a lock and a clock read per stage)");

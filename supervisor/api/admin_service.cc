@@ -62,6 +62,13 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
                                               isobar::v1::StatsResponse* response) {
   grpc::Status auth = CheckAdminKey(*context, options_.admin_key);
   if (!auth.ok()) return Finished(context, auth);
+  *response = Snapshot();
+  return Finished(context, grpc::Status::OK);
+}
+
+isobar::v1::StatsResponse AdminService::Snapshot() const {
+  isobar::v1::StatsResponse stats;
+  isobar::v1::StatsResponse* response = &stats;
   uint64_t security_events = 0;
   for (const WorkerSnapshot& w : pool_.Snapshot()) {
     auto* out = response->add_workers();
@@ -120,7 +127,7 @@ grpc::ServerUnaryReactor* AdminService::Stats(grpc::CallbackServerContext* conte
     for (std::string& name : options_.owned_deployments()) response->add_owned_deployments(std::move(name));
   }
   if (options_.deployments_closed) response->set_deployments_closed(options_.deployments_closed());
-  return Finished(context, grpc::Status::OK);
+  return stats;
 }
 
 grpc::ServerUnaryReactor* AdminService::Eval(grpc::CallbackServerContext* context,

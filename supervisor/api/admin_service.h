@@ -39,6 +39,9 @@ class AdminService final : public AdminBase {
   AdminService(AdminOptions options, WorkerPool& pool, LogHub& logs)
       : options_(std::move(options)), pool_(pool), logs_(logs) {}
 
+  // What Stats answers (no key checked: for the supervisor's own use, such as /metrics).
+  isobar::v1::StatsResponse Snapshot() const;
+
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context, const isobar::v1::PingRequest* request,
                                  isobar::v1::PingResponse* response) override;
   grpc::ServerUnaryReactor* Eval(grpc::CallbackServerContext* context, const isobar::v1::EvalRequest* request,

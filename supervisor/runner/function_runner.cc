@@ -47,6 +47,12 @@ std::string TitleKind(FunctionKind kind) {
   return title;
 }
 
+// An execution's outcome as metrics label it: "ok", or its error's kind ("user_error", "limit", ...).
+std::string OutcomeLabel(const FunctionOutcome& outcome) {
+  if (outcome.ok) return "ok";
+  return absl::AsciiStrToLower(isobar::v1::ErrorDetail::Kind_Name(outcome.error.detail.kind()));
+}
+
 isobar::worker::v1::FunctionCall::Kind WorkerKind(FunctionKind kind, bool http) {
   using isobar::worker::v1::FunctionCall;
   if (http) return FunctionCall::HTTP_ACTION;
@@ -220,6 +226,18 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
       const int64_t now = MonotonicNanos();
       if (attempt->done_received_ns > 0) timings->Add(label, Stage::kFinish, absl::Nanoseconds(now - attempt->done_received_ns));
       timings->Add(label, Stage::kTotal, absl::Nanoseconds(now - dispatched_ns));
+      std::move(done)(std::move(outcome));
+    };
+  }
+  if (options_.metrics != nullptr && attempt->retries == 0) {
+    // Counted once per execution, when its caller hears the outcome (a rerun after a conflict keeps
+    // its first dispatch). Labels name the deployed function (resolved by now), never the request's path.
+    const absl::Time dispatched = absl::Now();
+    attempt->done = [metrics = options_.metrics, dispatched, attempt = attempt.get(),
+                     done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
+      metrics->RecordExecution(attempt->deployment->info().name, attempt->path.canonical,
+                               attempt->request.http.has_value() ? "http_action" : KindName(attempt->function.kind),
+                               OutcomeLabel(outcome), absl::Now() - dispatched);
       std::move(done)(std::move(outcome));
     };
   }
@@ -556,8 +574,16 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
           stored = absl::DeadlineExceededError("the call's deadline passed before its writes could commit; none were");
         }
         session->committed_counts = TransactionCounts::Of(*session->txn);
+        const absl::Time commit_start = absl::Now();
         committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn, attempt->request.deadline)
                                 : absl::StatusOr<storage::Timestamp>(stored);
+        if (options_.metrics != nullptr && stored.ok()) {
+          options_.metrics->RecordCommit(attempt->deployment->info().name,
+                                         committed.ok()                     ? "committed"
+                                         : absl::IsAborted(committed.status()) ? "conflict"
+                                                                               : "failed",
+                                         absl::Now() - commit_start);
+        }
         session->txn.reset();
       }
     }

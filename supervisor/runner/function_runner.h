@@ -29,6 +29,7 @@
 #include "supervisor/runner/admission.h"
 #include "supervisor/runner/error_detail.h"
 #include "supervisor/runner/http_response_stream.h"
+#include "supervisor/metrics/metrics.h"
 #include "supervisor/runner/invocation_session.h"
 #include "supervisor/runner/prefetch.h"
 #include "supervisor/runner/limit_warnings.h"
@@ -129,6 +130,8 @@ struct FunctionRunnerOptions {
   std::string site_url = "http://127.0.0.1:7702";
   // Admits an action's nested calls (not owned); null: they run unadmitted (tests of the runner alone).
   Admission* admission = nullptr;
+  // Where executions and commits are counted and timed (not owned); null: nowhere.
+  Metrics* metrics = nullptr;
 };
 
 class FunctionRunner {

@@ -1,0 +1,130 @@
+// Prometheus metrics scraped from a running supervisor (issue 21, item 2): eight clients call the
+// chat app's functions while /metrics is scraped; the counts scraped at the end are exactly the calls
+// the test made, by function, kind and outcome, and a scrape never goes backwards. Without the admin
+// key /metrics answers 401.
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "supervisor/http/raw_http_client_testing.h"
+#include "tests/supervisor_fixture.h"
+
+namespace isobar::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// GET /metrics; the whole response (status line, headers, body).
+std::string Scrape(const SupervisorProcess& supervisor, const std::string& authorization) {
+  int port = 0;
+  const std::string& url = supervisor.http_url();
+  EXPECT_TRUE(absl::SimpleAtoi(url.substr(url.rfind(':') + 1), &port)) << url;
+  supervisor::RawClient client(port);
+  EXPECT_TRUE(client.Send(absl::StrCat("GET /metrics HTTP/1.1\r\nHost: x\r\n", authorization, "\r\n")));
+  return client.ReadResponse();
+}
+
+// The value of the sample named exactly `series` (name and labels), or -1 when there is none.
+double Sample(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " ")) continue;
+    double value = 0;
+    return absl::SimpleAtod(line, &value) ? value : -2;
+  }
+  return -1;
+}
+
+std::string Executions(const std::string& function, const std::string& kind, const std::string& outcome) {
+  return absl::StrCat(R"(isobar_function_executions_total{deployment="metered",function=")", function,
+                      R"(",kind=")", kind, R"(",outcome=")", outcome, R"("})");
+}
+
+TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
+  SupervisorProcess supervisor({.workers = 2});
+  ASSERT_TRUE(supervisor.Start().ok());
+  absl::StatusOr<std::string> key = supervisor.Deploy("metered", "tests/apps/chat.modules");
+  ASSERT_TRUE(key.ok()) << key.status();
+  const std::string admin = "Authorization: Bearer " + supervisor.admin_key() + "\r\n";
+
+  constexpr int kClients = 8, kSends = 20, kEmpty = 2;
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = isobar::v1::Functions::NewStub(
+          grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()));
+      for (int i = 0; i < kSends; ++i) {
+        FunctionResult sent = CallFunction(*stub, CallKind::kMutation,
+                                           {.deployment = "metered", .key = *key, .path = "messages:send",
+                                            .args_json = absl::StrCat(R"({"channel":"m","author":"c)", c, R"(","body":"hi )", i, R"("})")});
+        if (!sent.status.ok()) {
+          ++failures;
+          continue;
+        }
+        // Each id once: a query the cache cannot answer, so it runs.
+        FunctionResult got = CallFunction(*stub, CallKind::kQuery,
+                                          {.deployment = "metered", .key = *key, .path = "messages:get",
+                                           .args_json = absl::StrCat(R"({"id":)", sent.response.result_json(), "}")});
+        if (!got.status.ok()) ++failures;
+      }
+      for (int i = 0; i < kEmpty; ++i) {  // a ConvexError each
+        FunctionResult refused = CallFunction(*stub, CallKind::kMutation,
+                                              {.deployment = "metered", .key = *key, .path = "messages:send",
+                                               .args_json = R"({"channel":"m","author":"a","body":"  "})"});
+        if (refused.status.ok()) ++failures;
+      }
+    });
+  }
+  // Scraped while the clients run: every count only grows.
+  std::thread scraper([&] {
+    double last = 0;
+    while (!done.load()) {
+      const std::string text = Scrape(supervisor, admin);
+      const double now = std::max(0.0, Sample(text, Executions("messages:send", "mutation", "ok")));
+      EXPECT_GE(now, last);
+      last = now;
+    }
+  });
+  for (std::thread& client : clients) client.join();
+  done = true;
+  scraper.join();
+  ASSERT_EQ(failures.load(), 0) << supervisor.log();
+
+  const std::string response = Scrape(supervisor, admin);
+  ASSERT_THAT(response, StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(Sample(response, Executions("messages:send", "mutation", "ok")), kClients * kSends);
+  EXPECT_EQ(Sample(response, Executions("messages:send", "mutation", "convex_error")), kClients * kEmpty);
+  EXPECT_EQ(Sample(response, Executions("messages:get", "query", "ok")), kClients * kSends);
+  EXPECT_EQ(Sample(response, R"(isobar_function_execution_seconds_count{deployment="metered",kind="mutation"})"),
+            kClients * (kSends + kEmpty));
+  // Every successful send committed once; a commit refused for a conflict ran again (and is counted
+  // in isobar_occ_conflicts_total too).
+  EXPECT_EQ(Sample(response, R"(isobar_commit_seconds_count{deployment="metered",outcome="committed"})"), kClients * kSends);
+  const double conflicts = Sample(response, R"(isobar_commit_seconds_count{deployment="metered",outcome="conflict"})");
+  EXPECT_EQ(std::max(0.0, conflicts), Sample(response, "isobar_occ_conflicts_total"));
+  EXPECT_EQ(Sample(response, R"(isobar_workers{state="ready"})"), 2);
+  EXPECT_EQ(Sample(response, "isobar_postgres_up"), 1);
+  EXPECT_EQ(Sample(response, "isobar_deployments_owned"), 1);
+  EXPECT_GE(Sample(response, R"(isobar_worker_invocations_total{worker="0"})") +
+                Sample(response, R"(isobar_worker_invocations_total{worker="1"})"),
+            kClients * (2 * kSends + kEmpty));
+
+  // Without the key, or with a deployment's key: nothing.
+  for (const std::string& authorization : {std::string(), "Authorization: Bearer " + *key + "\r\n"}) {
+    const std::string refused = Scrape(supervisor, authorization);
+    EXPECT_THAT(refused, StartsWith("HTTP/1.1 401"));
+    EXPECT_THAT(refused, ::testing::Not(HasSubstr("isobar_function_executions_total")));
+  }
+}
+
+}  // namespace
+}  // namespace isobar::testing
