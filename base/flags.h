@@ -12,6 +12,14 @@
 // Accepts --name=value, --name value, and --flag / --no-flag for booleans. "--" ends flags. An
 // unknown flag or a bad value is INVALID_ARGUMENT; --help is NOT_FOUND with the usage text as message
 // (print it and exit 0).
+//
+// --flagfile=PATH reads more flags from a file, one per line as on the command line ("--name=value";
+// blank lines and lines starting with '#' skipped; a value is the rest of its line, spaces kept), in
+// place: later flags override earlier ones, a file may name another (8 deep at most). With an
+// environment prefix (SetEnvironmentPrefix("ISOBAR_")), each flag's variable (ISOBAR_DATA_DIR for
+// --data-dir) sets it before the command line does: the way to pass a secret (--postgres-url with a
+// password) without it showing in the process list. Precedence: command line and flag files, in
+// order, then the environment, then the default.
 #ifndef ISOBAR_BASE_FLAGS_H_
 #define ISOBAR_BASE_FLAGS_H_
 
@@ -30,9 +38,14 @@ class FlagSet {
   void Int(const char* name, int* target, const char* help);
   void Bool(const char* name, bool* target, const char* help);
 
+  // Flags are also read from the environment, as <prefix><NAME> (see above).
+  void SetEnvironmentPrefix(std::string prefix) { env_prefix_ = std::move(prefix); }
+
   // Returns the positional arguments (argv[0] excluded).
   absl::StatusOr<std::vector<std::string>> Parse(int argc, char** argv) const;
   std::string Usage() const;
+  // The environment variable of flag `name` ("ISOBAR_DATA_DIR" for "data-dir"), "" without a prefix.
+  std::string EnvironmentName(const std::string& name) const;
 
  private:
   enum class Kind { kString, kInt, kBool };
@@ -44,8 +57,13 @@ class FlagSet {
     std::string default_text;
   };
   const Flag* Find(const std::string& name) const;
+  // Sets `flag` from `value` (`source` names where it came from, for errors).
+  absl::Status Set(const Flag& flag, const std::string& value, const std::string& source) const;
+  // argv (argv[0] excluded) with each --flagfile replaced by the file's flags.
+  absl::StatusOr<std::vector<std::string>> Expand(const std::vector<std::string>& args, int depth) const;
 
   std::string usage_;
+  std::string env_prefix_;
   std::vector<Flag> flags_;
 };
 

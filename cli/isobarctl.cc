@@ -80,7 +80,7 @@ int Fail(const grpc::Status& status, const grpc::ClientContext& context) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path, contexts, identity;
+  std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path, contexts, identity, tls_ca;
   int timeout_ms = 0;
   int transitions = 0;
   FlagSet flags(
@@ -88,6 +88,9 @@ int Main(int argc, char** argv) {
       "egress get|set|reset NAME");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
   flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
+  flags.String("tls-ca", &tls_ca,
+               "the CA certificate (PEM) that signed a TLS supervisor's certificate (its --tls-cert); "
+               "default: $ISOBAR_TLS_CA; empty: plaintext");
   flags.Int("timeout-ms", &timeout_ms, "eval: CPU budget in milliseconds (0: the server's default)");
   flags.String("deployment", &deployment_name, "the deployment deploy, env and logs act on (default: $ISOBAR_DEPLOYMENT)");
   flags.String("esbuild", &esbuild, "deploy: the esbuild binary (default: $ISOBAR_ESBUILD, else deploy/bootstrap's)");
@@ -116,7 +119,18 @@ int Main(int argc, char** argv) {
   }
   const std::string key = EnvOr("ISOBAR_ADMIN_KEY", ReadTrimmed(data_dir + "/admin_key"));
 
-  auto channel = grpc::CreateChannel(url, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (tls_ca.empty()) tls_ca = EnvOr("ISOBAR_TLS_CA", "");
+  if (!tls_ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadTrimmed(tls_ca);
+    if (tls.pem_root_certs.empty()) {
+      std::fprintf(stderr, "error: --tls-ca %s: cannot read it\n", tls_ca.c_str());
+      return 2;
+    }
+    credentials = grpc::SslCredentials(tls);
+  }
+  auto channel = grpc::CreateChannel(url, credentials);
   auto admin = isobar::v1::Admin::NewStub(channel);
   grpc::ClientContext context;
   if (!key.empty()) context.AddMetadata("authorization", "Bearer " + key);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -40,10 +41,12 @@
 #include "storage/pg_conn.h"
 #include "storage/pg_pool.h"
 #include "storage/postgres_monitor.h"
+#include "supervisor/config.h"
 #include "supervisor/api/admin_key.h"
 #include "supervisor/api/admin_service.h"
 #include "supervisor/api/deployments_service.h"
 #include "supervisor/api/functions_service.h"
+#include "supervisor/api/server_tls.h"
 #include "supervisor/api/serving_status.h"
 #include "supervisor/api/malformed_request.h"
 #include "supervisor/api/worker_service.h"
@@ -76,50 +79,6 @@ namespace {
 
 constexpr char kComponent[] = "supervisor";
 
-struct Config {
-  std::string data_dir = "./isobar-data";
-  std::string listen = "127.0.0.1:7700";
-  int workers = 0;
-  std::string postgres_url;
-  std::string postgres_user = "postgres";
-  bool enable_eval = false;
-  std::string sandbox = "kill";
-  bool sandbox_debug = false;  // --sandbox-debug: the same as --sandbox=report
-  std::string worker_binary;
-  int pg_connections = 8;
-  // Every statement ends within this, and a call waits at most this long for a pooled connection: a
-  // stalled PostgreSQL fails calls (retryably) instead of holding the supervisor's threads (0: never).
-  int pg_timeout_ms = 5000;
-  // Admission control (0: the defaults, scaled to the machine).
-  int max_queries = 0, max_mutations = 0, max_actions = 0, max_queued = 0;
-  std::string contexts = "fresh";
-  // The HTTP listener (Convex clients): empty, the gRPC address's host and the next port (port 0
-  // when the gRPC port is 0); "off", none.
-  std::string http_listen;
-  // What functions read as CONVEX_CLOUD_URL and CONVEX_SITE_URL: "<url>/d/<deployment>". Empty: the
-  // HTTP listener's address.
-  std::string public_url;
-  // The HTTP actions' listener (convex/http.ts routes at /d/<deployment>/...): empty, the gRPC
-  // address's host and the port after the HTTP listener's; "off", none.
-  std::string site_listen;
-  // Empty: the site listener's address.
-  std::string site_url;
-  std::string file_dir;
-  int heartbeat_ms = 0;  // 0: the pool's default
-  int worker_source_mb = -1;  // -1: the worker's default
-  bool snapshots = true;      // workers copy fresh contexts from a snapshot per code version
-  int snapshot_maker_mb = 1024;
-  int snapshot_cache_mb = 1024;
-  bool prefetch = true;
-  bool trace_stages = false;  // per-stage timings of function calls in Admin.Stats
-  bool metrics_public = false;  // /metrics without the admin key
-  int history_hours = 24;
-  int deployment_idle_seconds = 300;
-  int idempotency_hours = 24;
-  // Take the writer leases of deployments another supervisor serves on this database (it stops
-  // serving them within the lease duration; we start serving after it).
-  bool take_over = false;
-};
 
 // This server's own endpoints, which fetch never reaches: its listeners ("host:port") and the
 // PostgreSQL server it uses (nothing when that is a unix socket, as the embedded one is).
@@ -192,6 +151,14 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   if (config.contexts != "fresh" && config.contexts != "warm") {
     return absl::InvalidArgumentError("--contexts must be fresh or warm");
+  }
+  // TLS files are checked before anything starts: a mistake is told at once.
+  const bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
+  const ServerTlsFiles tls_files{.cert_path = config.tls_cert, .key_path = config.tls_key,
+                                 .reload_seconds = static_cast<unsigned int>(std::max(config.tls_reload_seconds, 1))};
+  if (tls) {
+    if (config.tls_reload_seconds < 1) return absl::InvalidArgumentError("--tls-reload-seconds must be at least 1");
+    RETURN_IF_ERROR(CheckServerTlsFiles(tls_files));
   }
   if (config.sandbox != "kill" && config.sandbox != "strict" && config.sandbox != "report" && config.sandbox != "off") {
     return absl::InvalidArgumentError("--sandbox must be kill, strict, report or off");
@@ -444,7 +411,16 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // A request that is not valid protobuf is the client's error (INVALID_ARGUMENT), not INTERNAL.
   public_builder.experimental().SetInterceptorCreators(MalformedRequestInterceptors());
   int port = 0;
-  public_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls_credentials = ServerTlsCredentials(tls_files);
+    if (!tls_credentials.ok()) {
+      pool.Shutdown();
+      return tls_credentials.status();
+    }
+    credentials = *std::move(tls_credentials);
+  }
+  public_builder.AddListeningPort(config.listen, credentials, &port);
   public_builder.RegisterService(&admin_service);
   public_builder.RegisterService(&deployments_service);
   public_builder.RegisterService(&functions_service);
@@ -483,7 +459,8 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   serving_status.Attach(public_server->GetHealthCheckService());
   pg_monitor.SetListener([&serving_status](bool available) { serving_status.SetDatabaseAvailable(available); });
   pg_monitor.Start();
-  ISOBAR_LOG(kInfo, kComponent) << "serving on " << address << " with " << workers << " workers"
+  ISOBAR_LOG(kInfo, kComponent) << "serving on " << address << (tls ? " (TLS)" : "") << " with "
+                                << workers << " workers"
                                 << (config.enable_eval ? "; Admin.Eval is ON (development only)" : "");
   std::printf("isobar supervisor ready: %s\n", address.c_str());
   std::fflush(stdout);
@@ -530,83 +507,8 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using isobar::supervisor::Config;
   Config config;
-  isobar::FlagSet flags("supervisor [flags]");
-  flags.String("data-dir", &config.data_dir, "directory for the embedded PostgreSQL, the admin key and the url file");
-  flags.String("listen", &config.listen, "address of the public gRPC API (port 0: any free port)");
-  flags.Int("workers", &config.workers, "worker processes (0: one per core)");
-  flags.String("postgres-url", &config.postgres_url, "an external PostgreSQL (libpq URL); empty: embedded");
-  flags.String("postgres-user", &config.postgres_user, "the account the embedded PostgreSQL runs as when we are root");
-  flags.String("contexts", &config.contexts,
-               "fresh (a new V8 context per function call) or warm (contexts reused per code version)");
-  flags.String("http-listen", &config.http_listen,
-               "address of the HTTP listener for Convex clients (the Convex HTTP API at /d/<deployment>/api/...); "
-               "default: the --listen host and the next port (0 when that port is 0); off: none");
-  flags.String("public-url", &config.public_url,
-               "base URL of the client API, as functions see it: CONVEX_CLOUD_URL is <url>/d/<deployment> "
-               "(default: the HTTP listener's address)");
-  flags.String("site-listen", &config.site_listen,
-               "address of the HTTP actions' listener (convex/http.ts routes at /d/<deployment>/<path>); "
-               "default: the --listen host and the port two after it (0 when that port is 0); off: none");
-  flags.String("site-url", &config.site_url,
-               "base URL of HTTP actions, as functions see it: CONVEX_SITE_URL is <url>/d/<deployment> "
-               "(default: the site listener's address); with {deployment} as the first label of its host "
-               "(https://{deployment}.site.example.com, a wildcard DNS name for the site listener), each "
-               "deployment gets its own origin, told by the Host header, and /d/ paths are not served");
-  flags.String("file-dir", &config.file_dir,
-               "directory for stored files' bytes (ctx.storage, uploads) instead of PostgreSQL (default: in "
-               "PostgreSQL, so that one backup holds everything); for one supervisor per deployment's files");
-  flags.Int("heartbeat-ms", &config.heartbeat_ms,
-            "worker heartbeat interval; a worker silent for 5 intervals is restarted (default 2000)");
-  flags.Int("worker-source-mb", &config.worker_source_mb,
-            "module sources each worker keeps, so Invokes need not carry them (default 256)");
-  flags.Bool("snapshots", &config.snapshots,
-             "fresh calls get copies of a V8 startup snapshot per code version, made from the classic script the "
-             "bundler pushes by a snapshot maker process of its own (supervisor/workers/snapshot_maker.h); versions "
-             "whose top-level code must run per call, and every call until the snapshot is made, evaluate their "
-             "ES modules (default true)");
-  flags.Bool("metrics-public", &config.metrics_public,
-             "serve /metrics (Prometheus) on the HTTP listener without the admin key; by default a scrape sends "
-             "'Authorization: Bearer <admin key>', since the labels name deployments and functions (default false)");
-  flags.Bool("trace-stages", &config.trace_stages,
-             "record where function calls spend their time (queue, worker, host calls, commit, ...), by kind and "
-             "context policy, for Admin.Stats (default false; costs a lock and a clock read per stage)");
-  flags.Int("snapshot-maker-mb", &config.snapshot_maker_mb,
-            "memory a snapshot maker process may use (RLIMIT_DATA; default 1024): a version whose top-level code "
-            "needs more gets no snapshot");
-  flags.Bool("prefetch", &config.prefetch,
-             "read the documents a client's query or mutation names by id in its arguments before it runs, and "
-             "answer its db.get of them in the worker without a host call (supervisor/runner/prefetch.h; "
-             "default true)");
-  flags.Int("snapshot-cache-mb", &config.snapshot_cache_mb,
-            "startup snapshots kept on disk in <data-dir>/snapshots, so a restart reads them back instead of making "
-            "them again; each is checked by SHA-256 and used only by workers of the build that made it "
-            "(default 1024; 0: memory only)");
-  flags.Int("history-hours", &config.history_hours,
-            "document history kept for reads at past timestamps, in hours; older revisions are collected (default 24)");
-  flags.Int("deployment-idle-seconds", &config.deployment_idle_seconds,
-            "a deployment nobody called for this long is closed and its state dropped; the next call loads it "
-            "again (default 300; 0: never)");
-  flags.Int("idempotency-hours", &config.idempotency_hours,
-            "how long a mutation's idempotency key is remembered, in hours (default 24)");
-  flags.Int("max-queries", &config.max_queries, "running queries per deployment (default 16)");
-  flags.Int("max-mutations", &config.max_mutations, "running mutations per deployment (default 16)");
-  flags.Int("max-actions", &config.max_actions, "running actions per deployment (default 64)");
-  flags.Int("max-queued", &config.max_queued, "calls of one deployment and kind waiting for a slot (default 256)");
-  flags.Bool("enable-eval", &config.enable_eval, "serve Admin.Eval (development only)");
-  flags.Bool("take-over", &config.take_over,
-             "start even though another supervisor serves deployments of this PostgreSQL, and take each one "
-             "over when it is first used (the other stops serving it; this one waits for its lease to lapse)");
-  flags.String("sandbox", &config.sandbox,
-               "workers' sandbox: kill (seccomp kills a violator; namespaces where the machine allows them), "
-               "strict (kill, and refuse to start without every namespace), report (debug: print the "
-               "syscall) or off");
-  flags.Bool("sandbox-debug", &config.sandbox_debug,
-             "report the offending system call by name instead of dying silently (--sandbox=report)");
-  flags.String("worker-binary", &config.worker_binary, "the worker executable (default: found beside this one)");
-  flags.Int("pg-connections", &config.pg_connections, "PostgreSQL connections in the pool");
-  flags.Int("pg-timeout-ms", &config.pg_timeout_ms,
-            "longest a PostgreSQL statement may run, and a call may wait for a pooled connection, before the "
-            "call fails with a retryable error (default 5000; 0: no limit)");
+  isobar::FlagSet flags(isobar::supervisor::kUsage);
+  isobar::supervisor::RegisterFlags(flags, &config);
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(argc, argv);
   if (!positional.ok()) {
     std::fprintf(stderr, "%s\n", std::string(positional.status().message()).c_str());
