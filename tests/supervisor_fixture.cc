@@ -62,7 +62,7 @@ absl::Status SupervisorProcess::Start() {
   if (pipe2(out, O_CLOEXEC) != 0) return absl::InternalError("pipe2");
   int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   SpawnOptions spawn;
-  spawn.argv = {Runfile("supervisor/supervisor"), "--data-dir=" + data_dir_, "--listen=127.0.0.1:0",
+  spawn.argv = {options_.binary.empty() ? Runfile("supervisor/supervisor") : options_.binary, "--data-dir=" + data_dir_, "--listen=127.0.0.1:0",
                 absl::StrCat("--workers=", options_.workers), "--sandbox=" + options_.sandbox};
   // A restart keeps the HTTP listeners' addresses, as a real one does: clients reconnect to the URLs
   // they have. (The gRPC port is new each time; address() tells it.)

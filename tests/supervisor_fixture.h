@@ -32,6 +32,8 @@ struct SupervisorOptions {
   bool test_worker = false;
   std::string sandbox = "kill";
   std::vector<std::string> extra_args;
+  // The supervisor executable; empty: the one built here (its runfile).
+  std::string binary;
 };
 
 class SupervisorProcess {
