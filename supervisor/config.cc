@@ -43,6 +43,12 @@ void RegisterFlags(FlagSet& flags, Config* config) {
   flags.String("tls-key", &config->tls_key, "the private key of --tls-cert (PEM)");
   flags.Int("tls-reload-seconds", &config->tls_reload_seconds,
             "how often the TLS files are checked for a renewed certificate and key (default 10)");
+  flags.String("log-format", &config->log_format,
+               "text, or json: one JSON object per line (time, level, component, message and fields such as "
+               "deployment, function, outcome, ms and request), for log collectors");
+  flags.Bool("log-calls", &config->log_calls,
+             "an info line per function execution: deployment, function, kind, outcome, ms and its request id, "
+             "which its log lines (isobarctl logs) and the HTTP API's errors carry too (default true)");
   flags.Bool("metrics-public", &config->metrics_public,
              "serve /metrics (Prometheus) on the HTTP listener without the admin key; by default a scrape sends "
              "'Authorization: Bearer <admin key>', since the labels name deployments and functions (default false)");

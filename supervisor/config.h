@@ -47,6 +47,8 @@ struct Config {
   bool prefetch = true;
   bool trace_stages = false;  // per-stage timings of function calls in Admin.Stats
   bool metrics_public = false;  // /metrics without the admin key
+  std::string log_format = "text";  // or "json": one JSON object per line (base/log.h)
+  bool log_calls = true;            // an info line per function execution
   std::string tls_cert;         // TLS for the gRPC API: the certificate chain (PEM) ...
   std::string tls_key;          // ... and its private key
   int tls_reload_seconds = 10;  // how often the files are checked for a renewed pair

@@ -149,6 +149,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     }
     config.sandbox = "report";
   }
+  if (config.log_format != "text" && config.log_format != "json") {
+    return absl::InvalidArgumentError("--log-format must be text or json");
+  }
+  SetLogFormat(config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   if (config.contexts != "fresh" && config.contexts != "warm") {
     return absl::InvalidArgumentError("--contexts must be fresh or warm");
   }
@@ -318,6 +322,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   runner_options.prefetch = config.prefetch;
   runner_options.admission = &admission;  // an action's nested calls are admitted as clients' are
   runner_options.metrics = &metrics;
+  runner_options.log_calls = config.log_calls;
   runner_options.public_url = !config.public_url.empty() ? config.public_url
                               : !http_address.empty()    ? absl::StrCat("http://", http_address)
                                                          : "http://127.0.0.1:7701";

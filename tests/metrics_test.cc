@@ -1,8 +1,11 @@
-// Prometheus metrics scraped from a running supervisor (issue 21, item 2): eight clients call the
+// Observability of a running supervisor (issue 21, item 2). Prometheus metrics: eight clients call the
 // chat app's functions while /metrics is scraped; the counts scraped at the end are exactly the calls
-// the test made, by function, kind and outcome, and a scrape never goes backwards. Without the admin
-// key /metrics answers 401.
+// the test made, by function, kind and outcome, and a scrape never goes backwards; without the admin
+// key /metrics answers 401. Logs: one line per execution, and with --log-format=json every line of
+// the supervisor's log is a JSON object, the call's request id the same in its line, in its log
+// lines (TailLogs) and in the HTTP API's error.
 #include <atomic>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,12 +121,70 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
                 Sample(response, R"(isobar_worker_invocations_total{worker="1"})"),
             kClients * (2 * kSends + kEmpty));
 
+  // One log line per execution, in the text format: "INFO calls: <function> <outcome> deployment=..."
+  const std::string log = supervisor.log();
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("INFO calls: messages:send ok deployment=metered function=messages:send "
+                                     "kind=mutation outcome=ok ms=",
+                                     at)) != std::string::npos;
+       ++at) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, static_cast<size_t>(kClients * kSends));
+
   // Without the key, or with a deployment's key: nothing.
   for (const std::string& authorization : {std::string(), "Authorization: Bearer " + *key + "\r\n"}) {
     const std::string refused = Scrape(supervisor, authorization);
     EXPECT_THAT(refused, StartsWith("HTTP/1.1 401"));
     EXPECT_THAT(refused, ::testing::Not(HasSubstr("isobar_function_executions_total")));
   }
+}
+
+TEST(MetricsTest, JsonLogsCarryEachCallsRequestId) {
+  SupervisorProcess supervisor({.workers = 1, .extra_args = {"--log-format=json"}});
+  ASSERT_TRUE(supervisor.Start().ok()) << supervisor.log();
+  ASSERT_TRUE(supervisor.Deploy("logged", "tests/apps/chat.modules").ok());
+  // Logs of the deployment, as isobarctl logs reads them.
+  grpc::ClientContext tail_context;
+  supervisor.Authorize(tail_context);
+  isobar::v1::TailLogsRequest tail_request;
+  tail_request.set_deployment("logged");
+  auto tail = supervisor.admin().TailLogs(&tail_context, tail_request);
+
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(supervisor.http_url().substr(supervisor.http_url().rfind(':') + 1), &port));
+  auto mutation = [port](const std::string& message) {
+    supervisor::RawClient client(port);
+    const std::string body =
+        absl::StrCat(R"({"path":"messages:send","args":{"channel":"c","author":"a","body":")", message, R"("},"format":"json"})");
+    EXPECT_TRUE(client.Send(absl::StrCat("POST /d/logged/api/mutation HTTP/1.1\r\nHost: x\r\n",
+                                         "Content-Type: application/json\r\nContent-Length: ", body.size(), "\r\n\r\n", body)));
+    return client.ReadResponse();
+  };
+  // A call that logs (messages:send's console.log): its log line carries its request id.
+  EXPECT_THAT(mutation("hello"), HasSubstr(R"("status":"success")"));
+  isobar::v1::LogEntry entry;
+  ASSERT_TRUE(tail->Read(&entry));
+  const std::string logged_id = entry.request_id();
+  EXPECT_EQ(logged_id.size(), 16u) << entry.DebugString();
+  tail_context.TryCancel();
+  // A ConvexError, as a Convex client sees it: "[Request ID: <id>] Server Error".
+  const std::string response = mutation("  ");
+  const size_t at = response.find("[Request ID: ");
+  ASSERT_NE(at, std::string::npos) << response;
+  const std::string failed_id = response.substr(at + 13, response.find(']', at) - at - 13);
+  ASSERT_EQ(failed_id.size(), 16u) << response;
+
+  // Every line of the supervisor's log is one JSON object; each call's has its outcome and its id.
+  const std::string log_path = ::testing::TempDir() + "/json.log";
+  std::ofstream(log_path) << supervisor.log();
+  ShellResult parsed = RunShell(absl::StrCat(
+      "/usr/bin/python3 -c 'import json,sys\nlines=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]\n"
+      "calls=[l for l in lines if l[\"component\"]==\"calls\"]\nprint(len(lines), [(c[\"function\"],c[\"outcome\"],c[\"request\"]) for c in calls])' ",
+      log_path, " 2>&1"));
+  EXPECT_EQ(parsed.status, 0) << parsed.out;
+  EXPECT_THAT(parsed.out, HasSubstr(absl::StrCat("('messages:send', 'ok', '", logged_id, "')")));
+  EXPECT_THAT(parsed.out, HasSubstr(absl::StrCat("('messages:send', 'convex_error', '", failed_id, "')")));
 }
 
 }  // namespace

@@ -87,6 +87,8 @@ void FunctionsService::Serve(grpc::CallbackServerContext* context, const isobar:
   call.idempotency_key = request->idempotency_key();
   call.deadline = gateway_.DeadlineFor(kind, absl::FromChrono(context->deadline()));
   gateway_.Call(std::move(call), [context, response, reactor](FunctionOutcome outcome) {
+    // The id in the supervisor's log line for the call and in its log lines (isobarctl logs).
+    if (!outcome.request_id.empty()) context->AddTrailingMetadata("isobar-request-id", outcome.request_id);
     for (const isobar::v1::LogLine& line : outcome.logs) *response->add_log_lines() = line;
     response->set_occ_retries(static_cast<uint32_t>(outcome.occ_retries));
     if (!outcome.ok) {

@@ -236,6 +236,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
   auto call = std::make_shared<Call>();
   call->endpoint = endpoint;
   call->request_id = NewRequestId();
+  call->request.request_id = call->request_id;  // the same id in the answer and in the logs
   call->request.deployment = std::string(parts[2]);
   if (run) {
     // /api/run/messages/list -> "messages:list"
@@ -328,6 +329,7 @@ void ConvexHttpApi::Process(HttpRequest http, HttpServer::Reply reply) {
       query.request.deployment = call->request.deployment;
       query.request.identity_json = call->request.identity_json;
       query.request_id = call->request_id;
+      query.request.request_id = call->request_id;
       if (one.type() != Value::Type::kObject) {
         return refuse(ErrorResponse(400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: a query is not an object"));
       }

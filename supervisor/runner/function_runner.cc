@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "base/backoff.h"
 #include "base/deployment_url.h"
 #include "base/monotonic.h"
@@ -229,17 +231,39 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
       std::move(done)(std::move(outcome));
     };
   }
-  if (options_.metrics != nullptr && attempt->retries == 0) {
-    // Counted once per execution, when its caller hears the outcome (a rerun after a conflict keeps
-    // its first dispatch). Labels name the deployed function (resolved by now), never the request's path.
-    const absl::Time dispatched = absl::Now();
-    attempt->done = [metrics = options_.metrics, dispatched, attempt = attempt.get(),
-                     done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
-      metrics->RecordExecution(attempt->deployment->info().name, attempt->path.canonical,
-                               attempt->request.http.has_value() ? "http_action" : KindName(attempt->function.kind),
-                               OutcomeLabel(outcome), absl::Now() - dispatched);
-      std::move(done)(std::move(outcome));
-    };
+  if (attempt->retries == 0) {
+    if (attempt->request.request_id.empty()) {
+      attempt->request.request_id = attempt->request.parent != nullptr ? attempt->request.parent->request_id
+                                                                       : absl::StrFormat("%016x", RandomSeed());
+    }
+    {
+      // Counted and logged once per execution, when its caller hears the outcome (a rerun after a
+      // conflict keeps its first dispatch). Labels name the deployed function (resolved by now),
+      // never the request's path.
+      const absl::Time dispatched = absl::Now();
+      attempt->done = [metrics = options_.metrics, log = options_.log_calls, dispatched, attempt = attempt.get(),
+                       done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
+        outcome.request_id = attempt->request.request_id;
+        const absl::Duration took = absl::Now() - dispatched;
+        const absl::string_view kind =
+            attempt->request.http.has_value() ? "http_action" : KindName(attempt->function.kind);
+        const std::string result = OutcomeLabel(outcome);
+        if (metrics != nullptr) {
+          metrics->RecordExecution(attempt->deployment->info().name, attempt->path.canonical, kind, result, took);
+        }
+        if (log) {
+          ISOBAR_LOG(kInfo, "calls")
+                  .Field("deployment", attempt->deployment->info().name)
+                  .Field("function", attempt->path.canonical)
+                  .Field("kind", kind)
+                  .Field("outcome", result)
+                  .Field("ms", absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(took)))
+                  .Field("request", attempt->request.request_id)
+              << attempt->path.canonical << " " << result;
+        }
+        std::move(done)(std::move(outcome));
+      };
+    }
   }
   const FunctionCallRequest& request = attempt->request;
   auto session = std::make_shared<InvocationSession>();
@@ -252,6 +276,7 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
   session->deadline = request.deadline;
   session->scheduled_job = request.scheduled_job;
   if (request.parent == nullptr) session->prev_journal = request.journal;
+  session->request_id = request.request_id;
   session->cloud_url = DeploymentUrl(options_.public_url, attempt->deployment->info().name);
   session->site_url = DeploymentUrl(options_.site_url, attempt->deployment->info().name);
   if (request.parent == nullptr) {
@@ -290,7 +315,6 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
       session->txn = attempt->deployment->db().Begin();
     }
   } else {
-    session->request_id = absl::StrCat(RandomSeed());
   }
   if (attempt->function.kind == FunctionKind::kMutation && !request.idempotency_key.empty()) {
     absl::StatusOr<std::optional<std::string>> stored = StoredResult(*session, request.idempotency_key);
@@ -424,6 +448,7 @@ void FunctionRunner::PublishLogs(const Attempt& attempt, const Done& done, Worke
     entry.set_level(line.level());
     entry.set_message(line.message());
     entry.set_worker_id(worker.value());
+    entry.set_request_id(attempt.request.request_id);
     logs_.Publish(entry);
   }
 }

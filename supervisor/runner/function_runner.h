@@ -82,6 +82,9 @@ struct FunctionCallRequest {
   // HTTP actions: the request's body when it is too large to carry in `args_json` (which then says
   // "streamed": true), read by the runtime as the handler consumes it.
   std::shared_ptr<HttpRequestBody> http_request_body;
+  // The request's id, in its log lines and its answer (the HTTP API's "[Request ID: ...]"); empty: a
+  // new one (a nested call's is its caller's).
+  std::string request_id;
 };
 
 struct FunctionOutcome {
@@ -101,6 +104,9 @@ struct FunctionOutcome {
   // A client's mutation that committed: its commit timestamp (0 when an idempotency key answered
   // with a result committed earlier).
   storage::Timestamp commit_ts{0};
+  // The execution's request id (FunctionCallRequest::request_id): a query answered from the cache
+  // carries the id of the execution whose result it is.
+  std::string request_id;
 
   // A failure described from `status` (its kind and retryability follow from the code).
   static FunctionOutcome Failure(const absl::Status& status) {
@@ -132,6 +138,8 @@ struct FunctionRunnerOptions {
   Admission* admission = nullptr;
   // Where executions and commits are counted and timed (not owned); null: nowhere.
   Metrics* metrics = nullptr;
+  // One info line per execution (function, outcome, time, request id) on the supervisor's log.
+  bool log_calls = false;
 };
 
 class FunctionRunner {

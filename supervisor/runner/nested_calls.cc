@@ -68,6 +68,7 @@ absl::StatusOr<FunctionCallRequest> FunctionRunner::NestedRequest(const Invocati
   request.identity_error = caller.identity_error;
   request.allow_internal = true;
   request.depth = caller.depth + 1;
+  request.request_id = caller.request_id;  // one request, however many calls it makes
   return request;
 }
 

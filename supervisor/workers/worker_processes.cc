@@ -294,6 +294,11 @@ void WorkerPool::DrainStderrLocked(Slot& slot, bool final) {
     absl::string_view line(slot.stderr_partial.data() + start, end - start);
     absl::string_view violation = line;
     if (absl::ConsumePrefix(&violation, "seccomp violation: syscall ")) slot.violation = std::string(violation);
+    if (CurrentLogFormat() == LogFormat::kJson) {
+      // One JSON object per line, the worker's own line as its message.
+      ISOBAR_LOG(kInfo, "worker").Field("worker", absl::StrCat(slot.id.value())) << line;
+      continue;
+    }
     std::string out = absl::StrContains(line, " worker ") ? absl::StrCat(line, "\n")
                                                           : absl::StrCat("worker ", slot.id.value(), ": ", line, "\n");
     ssize_t ignored = write(STDERR_FILENO, out.data(), out.size());
