@@ -25,12 +25,15 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
+    if (available_ <= 0) ++stats_.waited;
     if (!mu_.AwaitWithTimeout(absl::Condition(+[](int* available) { return *available > 0; }, &available_),
                               options_.acquire_timeout)) {
+      ++stats_.timed_out;
       return absl::UnavailableError(absl::StrCat("PostgreSQL is too slow: all ", size_, " pooled connections stayed busy for ",
                                                  absl::FormatDuration(options_.acquire_timeout)));
     }
     --available_;
+    ++stats_.acquired;
     generation = generation_;
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -42,6 +45,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
     if (!opened.ok()) {
       absl::MutexLock lock(&mu_);
       ++available_;
+      ++stats_.open_failures;
       return opened.status();
     }
     conn = std::move(*opened);
@@ -53,6 +57,14 @@ void PgPool::Return(std::unique_ptr<PgConn> conn, uint64_t generation) {
   absl::MutexLock lock(&mu_);
   if (conn->reusable() && generation == generation_) idle_.push_back(std::move(conn));
   ++available_;
+}
+
+PgPool::Stats PgPool::stats() const {
+  absl::MutexLock lock(&mu_);
+  Stats stats = stats_;
+  stats.size = size_;
+  stats.leased = size_ - available_;
+  return stats;
 }
 
 void PgPool::DropIdle() {

@@ -63,6 +63,16 @@ class PgPool {
   // server they point at went away (PostgresMonitor calls this when it does, and when it is back).
   void DropIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
+  struct Stats {
+    uint64_t acquired = 0;       // leases handed out
+    uint64_t waited = 0;         // ... of which waited for a connection to come back
+    uint64_t timed_out = 0;      // Acquire calls that gave up after acquire_timeout
+    uint64_t open_failures = 0;  // connections that could not be opened
+    int size = 0;
+    int leased = 0;              // now
+  };
+  Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   void Return(std::unique_ptr<PgConn> conn, uint64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -71,7 +81,8 @@ class PgPool {
   const std::string conninfo_;
   const int size_;
   const PgPoolOptions options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<PgConn>> idle_ ABSL_GUARDED_BY(mu_);
   int available_ ABSL_GUARDED_BY(mu_);  // connections that may be leased (idle or not yet opened)
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by DropIdle

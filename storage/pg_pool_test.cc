@@ -126,6 +126,22 @@ TEST(PgPoolTest, AcquireGivesUpWhenEveryConnectionStaysLeased) {
   absl::StatusOr<PgPool::Lease> refused = pool.Acquire();
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
   EXPECT_EQ(refused.status().message(), "PostgreSQL is too slow: all 1 pooled connections stayed busy for 100ms");
+  // What /metrics reports of it.
+  const PgPool::Stats stats = pool.stats();
+  EXPECT_EQ(stats.acquired, 1u);
+  EXPECT_EQ(stats.waited, 1u);
+  EXPECT_EQ(stats.timed_out, 1u);
+  EXPECT_EQ(stats.size, 1);
+  EXPECT_EQ(stats.leased, 1);
+}
+
+TEST(PgPoolTest, ConnectionsThatCannotOpenAreCounted) {
+  PgPool pool("host=/nonexistent-socket-dir dbname=none connect_timeout=1", 2);
+  EXPECT_FALSE(pool.Acquire().ok());
+  const PgPool::Stats stats = pool.stats();
+  EXPECT_EQ(stats.open_failures, 1u);
+  EXPECT_EQ(stats.acquired, 1u);
+  EXPECT_EQ(stats.leased, 0);  // given back
 }
 
 }  // namespace

@@ -392,8 +392,16 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.owned_deployments = [&live] { return live.Owned(); };
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
-  metrics.SetScrapeSource([&admin_service, &serving_status] {
-    return StatsFamilies(admin_service.Snapshot(), serving_status.database_available());
+  metrics.SetScrapeSource([&admin_service, &serving_status, &pg_pool, &query_cache, &tracker] {
+    const storage::PgPool::Stats pg = pg_pool.stats();
+    const QueryCache::Stats cache = query_cache.stats();
+    return StatsFamilies(admin_service.Snapshot(),
+                         {.postgres_up = serving_status.database_available(),
+                          .pg_acquired = pg.acquired, .pg_waited = pg.waited, .pg_timeouts = pg.timed_out,
+                          .pg_open_failures = pg.open_failures, .pg_size = pg.size, .pg_leased = pg.leased,
+                          .cache_hits = cache.hits, .cache_misses = cache.misses, .cache_shared = cache.shared,
+                          .cache_evictions = cache.evictions, .cache_entries = cache.entries, .cache_bytes = cache.bytes,
+                          .read_watches = tracker.watched()});
   });
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   deployments_service.SetPublicUrls(runner_options.public_url, runner_options.site_url);

@@ -116,6 +116,10 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
   EXPECT_EQ(std::max(0.0, conflicts), Sample(response, "isobar_occ_conflicts_total"));
   EXPECT_EQ(Sample(response, R"(isobar_workers{state="ready"})"), 2);
   EXPECT_EQ(Sample(response, "isobar_postgres_up"), 1);
+  // Every get was of a new id: each a miss of the query cache, which ran.
+  EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="miss"})"), kClients * kSends);
+  EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="hit"})"), 0);
+  EXPECT_GT(Sample(response, "isobar_pg_pool_acquired_total"), 0);
   EXPECT_EQ(Sample(response, "isobar_deployments_owned"), 1);
   EXPECT_GE(Sample(response, R"(isobar_worker_invocations_total{worker="0"})") +
                 Sample(response, R"(isobar_worker_invocations_total{worker="1"})"),

@@ -60,7 +60,8 @@ TEST(MetricsTest, TheScrapeSourceIsReadAtEachScrape) {
     stats.mutable_functions()->mutable_scheduler()->set_succeeded(4);
     stats.mutable_snapshot_makers()->set_loaded(6);
     stats.add_owned_deployments("app");
-    return StatsFamilies(stats, /*postgres_up=*/scrapes == 1);
+    return StatsFamilies(stats, {.postgres_up = scrapes == 1, .pg_acquired = 9, .pg_size = 8, .pg_leased = 3,
+                                 .cache_hits = 11, .cache_misses = 4, .read_watches = 12});
   });
   std::string text = metrics.Scrape();
   EXPECT_THAT(text, HasSubstr(R"(isobar_workers{state="ready"} 1)"));
@@ -76,6 +77,12 @@ TEST(MetricsTest, TheScrapeSourceIsReadAtEachScrape) {
   EXPECT_THAT(text, HasSubstr("isobar_deployments_owned 1"));
   EXPECT_THAT(text, HasSubstr("# TYPE isobar_postgres_up gauge"));
   EXPECT_THAT(text, HasSubstr("isobar_postgres_up 1"));
+  EXPECT_THAT(text, HasSubstr("isobar_pg_pool_acquired_total 9"));
+  EXPECT_THAT(text, HasSubstr(R"(isobar_pg_pool_connections{state="leased"} 3)"));
+  EXPECT_THAT(text, HasSubstr(R"(isobar_pg_pool_connections{state="free"} 5)"));
+  EXPECT_THAT(text, HasSubstr(R"(isobar_query_cache_lookups_total{result="hit"} 11)"));
+  EXPECT_THAT(text, HasSubstr(R"(isobar_query_cache_lookups_total{result="miss"} 4)"));
+  EXPECT_THAT(text, HasSubstr("isobar_read_watches 12"));
   text = metrics.Scrape();
   EXPECT_THAT(text, HasSubstr("isobar_postgres_up 0"));
   EXPECT_EQ(scrapes, 2);

@@ -87,7 +87,7 @@ void WorkerFamilies(const isobar::v1::StatsResponse& stats, std::vector<MetricFa
 
 }  // namespace
 
-std::vector<MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, bool postgres_up) {
+std::vector<MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, const ServerFacts& facts) {
   std::vector<MetricFamily> out;
   WorkerFamilies(stats, out);
   const auto& makers = stats.snapshot_makers();
@@ -145,7 +145,33 @@ std::vector<MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, 
       .Add(stats.quarantined_deployments_size());
   FamilyBuilder(out, "isobar_deployments_closed_total", "Deployments closed for being idle", MetricType::Counter)
       .Add(static_cast<double>(stats.deployments_closed()));
-  FamilyBuilder(out, "isobar_postgres_up", "1 while PostgreSQL answers", MetricType::Gauge).Add(postgres_up ? 1 : 0);
+  FamilyBuilder(out, "isobar_postgres_up", "1 while PostgreSQL answers", MetricType::Gauge)
+      .Add(facts.postgres_up ? 1 : 0);
+  auto counter = [&out](const char* name, const char* help, uint64_t value) {
+    FamilyBuilder(out, name, help, MetricType::Counter).Add(static_cast<double>(value));
+  };
+  counter("isobar_pg_pool_acquired_total", "PostgreSQL connections leased from the pool", facts.pg_acquired);
+  counter("isobar_pg_pool_waited_total", "... of which waited for a busy pool", facts.pg_waited);
+  counter("isobar_pg_pool_timeouts_total", "Leases given up after the pool stayed busy (calls failed retryably)",
+          facts.pg_timeouts);
+  counter("isobar_pg_pool_open_failures_total", "PostgreSQL connections that could not be opened", facts.pg_open_failures);
+  FamilyBuilder(out, "isobar_pg_pool_connections", "The pool's connections: leased now, or not", MetricType::Gauge)
+      .Add(facts.pg_leased, {{"state", "leased"}})
+      .Add(facts.pg_size - facts.pg_leased, {{"state", "free"}});
+  FamilyBuilder(out, "isobar_query_cache_lookups_total",
+                "Client queries looked up in the cache: hit, miss (it ran), shared (joined a run under way)",
+                MetricType::Counter)
+      .Add(static_cast<double>(facts.cache_hits), {{"result", "hit"}})
+      .Add(static_cast<double>(facts.cache_misses), {{"result", "miss"}})
+      .Add(static_cast<double>(facts.cache_shared), {{"result", "shared"}});
+  counter("isobar_query_cache_evictions_total", "Cached query results dropped for the cache's bound", facts.cache_evictions);
+  FamilyBuilder(out, "isobar_query_cache_entries", "Query results cached now", MetricType::Gauge)
+      .Add(static_cast<double>(facts.cache_entries));
+  FamilyBuilder(out, "isobar_query_cache_bytes", "Bytes of the query results cached now", MetricType::Gauge)
+      .Add(static_cast<double>(facts.cache_bytes));
+  FamilyBuilder(out, "isobar_read_watches", "Cached results and subscribed queries watching for writes",
+                MetricType::Gauge)
+      .Add(static_cast<double>(facts.read_watches));
   return out;
 }
 

@@ -26,6 +26,12 @@
 //   isobar_deployments_open / _owned / _quarantined gauge
 //   isobar_deployments_closed_total                counter  closed for being idle
 //   isobar_postgres_up                             gauge    1 while PostgreSQL answers (the health service's view)
+//   isobar_pg_pool_acquired_total / _waited_total / _timeouts_total / _open_failures_total   counter
+//   isobar_pg_pool_connections{state}              gauge    the pool's connections, leased or not
+//   isobar_query_cache_lookups_total{result}       counter  hit, miss, shared (joined a run under way)
+//   isobar_query_cache_evictions_total             counter
+//   isobar_query_cache_entries / _bytes            gauge
+//   isobar_read_watches                            gauge    cached results and subscriptions watching for writes
 #ifndef ISOBAR_SUPERVISOR_METRICS_STATS_FAMILIES_H_
 #define ISOBAR_SUPERVISOR_METRICS_STATS_FAMILIES_H_
 
@@ -36,7 +42,17 @@
 
 namespace isobar::supervisor {
 
-std::vector<prometheus::MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, bool postgres_up);
+// What the supervisor knows beside Admin.Stats, read at the same scrape.
+struct ServerFacts {
+  bool postgres_up = false;
+  uint64_t pg_acquired = 0, pg_waited = 0, pg_timeouts = 0, pg_open_failures = 0;
+  int pg_size = 0, pg_leased = 0;
+  uint64_t cache_hits = 0, cache_misses = 0, cache_shared = 0, cache_evictions = 0;
+  uint64_t cache_entries = 0, cache_bytes = 0;
+  uint64_t read_watches = 0;
+};
+
+std::vector<prometheus::MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, const ServerFacts& facts);
 
 }  // namespace isobar::supervisor
 
