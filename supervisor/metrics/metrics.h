@@ -45,7 +45,7 @@ class Metrics {
   // or the error's kind (user_error, convex_error, limit, unavailable, ...).
   void RecordExecution(absl::string_view deployment, absl::string_view function, absl::string_view kind,
                        absl::string_view outcome, absl::Duration took);
-  // A mutation's commit returned (durable, refused for a conflict, or failed):
+  // The commit of a mutation that wrote returned (`outcome`: committed, conflict, or failed):
   // isobar_commit_seconds{deployment, outcome}.
   void RecordCommit(absl::string_view deployment, absl::string_view outcome, absl::Duration took);
 

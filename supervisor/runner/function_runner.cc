@@ -7,9 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/log.h"
 #include "base/backoff.h"
 #include "base/deployment_url.h"
+#include "base/log.h"
 #include "base/monotonic.h"
 #include "base/status_macros.h"
 #include "storage/convex_json.h"
@@ -236,34 +236,32 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
       attempt->request.request_id = attempt->request.parent != nullptr ? attempt->request.parent->request_id
                                                                        : absl::StrFormat("%016x", RandomSeed());
     }
-    {
-      // Counted and logged once per execution, when its caller hears the outcome (a rerun after a
-      // conflict keeps its first dispatch). Labels name the deployed function (resolved by now),
-      // never the request's path.
-      const absl::Time dispatched = absl::Now();
-      attempt->done = [metrics = options_.metrics, log = options_.log_calls, dispatched, attempt = attempt.get(),
-                       done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
-        outcome.request_id = attempt->request.request_id;
-        const absl::Duration took = absl::Now() - dispatched;
-        const absl::string_view kind =
-            attempt->request.http.has_value() ? "http_action" : KindName(attempt->function.kind);
-        const std::string result = OutcomeLabel(outcome);
-        if (metrics != nullptr) {
-          metrics->RecordExecution(attempt->deployment->info().name, attempt->path.canonical, kind, result, took);
-        }
-        if (log) {
-          ISOBAR_LOG(kInfo, "calls")
-                  .Field("deployment", attempt->deployment->info().name)
-                  .Field("function", attempt->path.canonical)
-                  .Field("kind", kind)
-                  .Field("outcome", result)
-                  .Field("ms", absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(took)))
-                  .Field("request", attempt->request.request_id)
-              << attempt->path.canonical << " " << result;
-        }
-        std::move(done)(std::move(outcome));
-      };
-    }
+    // Counted and logged once per execution, when its caller hears the outcome (a rerun after a
+    // conflict keeps its first dispatch). Labels name the deployed function (resolved by now), never
+    // the request's path.
+    const absl::Time dispatched = absl::Now();
+    attempt->done = [metrics = options_.metrics, log = options_.log_calls, dispatched, attempt = attempt.get(),
+                     done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
+      outcome.request_id = attempt->request.request_id;
+      const absl::Duration took = absl::Now() - dispatched;
+      const absl::string_view kind =
+          attempt->request.http.has_value() ? "http_action" : KindName(attempt->function.kind);
+      const std::string result = OutcomeLabel(outcome);
+      if (metrics != nullptr) {
+        metrics->RecordExecution(attempt->deployment->info().name, attempt->path.canonical, kind, result, took);
+      }
+      if (log) {
+        ISOBAR_LOG(kInfo, "calls")
+                .Field("deployment", attempt->deployment->info().name)
+                .Field("function", attempt->path.canonical)
+                .Field("kind", kind)
+                .Field("outcome", result)
+                .Field("ms", absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(took)))
+                .Field("request", attempt->request.request_id)
+            << attempt->path.canonical << " " << result;
+      }
+      std::move(done)(std::move(outcome));
+    };
   }
   const FunctionCallRequest& request = attempt->request;
   auto session = std::make_shared<InvocationSession>();
@@ -314,7 +312,6 @@ void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
     } else {
       session->txn = attempt->deployment->db().Begin();
     }
-  } else {
   }
   if (attempt->function.kind == FunctionKind::kMutation && !request.idempotency_key.empty()) {
     absl::StatusOr<std::optional<std::string>> stored = StoredResult(*session, request.idempotency_key);
@@ -600,9 +597,10 @@ void FunctionRunner::Finish(std::shared_ptr<Attempt> attempt, std::shared_ptr<In
         }
         session->committed_counts = TransactionCounts::Of(*session->txn);
         const absl::Time commit_start = absl::Now();
+        const bool writes = !session->txn->read_only();  // a mutation that wrote nothing commits nothing
         committed = stored.ok() ? attempt->deployment->db().Commit(*session->txn, attempt->request.deadline)
                                 : absl::StatusOr<storage::Timestamp>(stored);
-        if (options_.metrics != nullptr && stored.ok()) {
+        if (options_.metrics != nullptr && stored.ok() && writes) {
           options_.metrics->RecordCommit(attempt->deployment->info().name,
                                          committed.ok()                     ? "committed"
                                          : absl::IsAborted(committed.status()) ? "conflict"
