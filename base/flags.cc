@@ -129,8 +129,9 @@ absl::StatusOr<std::vector<std::string>> FlagSet::Expand(const std::vector<std::
       absl::string_view text = absl::StripTrailingAsciiWhitespace(absl::StripLeadingAsciiWhitespace(line));
       if (text.empty() || text[0] == '#') continue;
       if (!absl::StartsWith(text, "--")) {
+        // (The line itself is not repeated: it may hold a secret.)
         return absl::InvalidArgumentError(
-            absl::StrCat(path, ":", number, ": a flag file holds one flag per line (--name=value), not '", text, "'"));
+            absl::StrCat(path, ":", number, ": not a flag; a flag file holds one per line, as --name=value"));
       }
       lines.emplace_back(text);
     }

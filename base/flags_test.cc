@@ -97,9 +97,11 @@ TEST_F(FlagsTest, AFlagFileIsReadInPlaceAndLaterFlagsWin) {
 TEST_F(FlagsTest, AFlagFileThatIsMissingMalformedOrEndlessIsRefused) {
   Args missing({"prog", "--flagfile=/no/such/file"});
   EXPECT_THAT(flags_.Parse(missing.argc(), missing.argv()).status().message(), HasSubstr("cannot read it"));
-  const std::string bare = FlagFile("bare.flags", "--workers=1\ndata-dir=/x\n");
+  const std::string bare = FlagFile("bare.flags", "--workers=1\npostgres-url=postgres://ann:secret@db/isobar\n");
   Args malformed({"prog", "--flagfile=" + bare});
-  EXPECT_THAT(flags_.Parse(malformed.argc(), malformed.argv()).status().message(), HasSubstr("bare.flags:2:"));
+  const std::string message(flags_.Parse(malformed.argc(), malformed.argv()).status().message());
+  EXPECT_THAT(message, HasSubstr("bare.flags:2: not a flag"));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("secret")));  // the line is not repeated
   const std::string loop = absl::StrCat(::testing::TempDir(), "/loop.flags");
   std::ofstream(loop) << "--flagfile=" << loop << "\n";
   Args endless({"prog", "--flagfile=" + loop});
