@@ -158,12 +158,12 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   // TLS files are checked before anything starts: a mistake is told at once.
   const bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
-  const ServerTlsFiles tls_files{.cert_path = config.tls_cert, .key_path = config.tls_key,
-                                 .reload_seconds = static_cast<unsigned int>(std::max(config.tls_reload_seconds, 1))};
-  if (tls) {
-    if (config.tls_reload_seconds < 1) return absl::InvalidArgumentError("--tls-reload-seconds must be at least 1");
-    RETURN_IF_ERROR(CheckServerTlsFiles(tls_files));
+  if (tls && config.tls_reload_seconds < 1) {
+    return absl::InvalidArgumentError("--tls-reload-seconds must be at least 1");
   }
+  const ServerTlsFiles tls_files{.cert_path = config.tls_cert, .key_path = config.tls_key,
+                                 .reload_seconds = static_cast<unsigned int>(config.tls_reload_seconds)};
+  if (tls) RETURN_IF_ERROR(CheckServerTlsFiles(tls_files));
   if (config.sandbox != "kill" && config.sandbox != "strict" && config.sandbox != "report" && config.sandbox != "off") {
     return absl::InvalidArgumentError("--sandbox must be kill, strict, report or off");
   }

@@ -27,10 +27,7 @@ using ::testing::StartsWith;
 
 // GET /metrics; the whole response (status line, headers, body).
 std::string Scrape(const SupervisorProcess& supervisor, const std::string& authorization) {
-  int port = 0;
-  const std::string& url = supervisor.http_url();
-  EXPECT_TRUE(absl::SimpleAtoi(url.substr(url.rfind(':') + 1), &port)) << url;
-  supervisor::RawClient client(port);
+  supervisor::RawClient client(supervisor.http_port());
   EXPECT_TRUE(client.Send(absl::StrCat("GET /metrics HTTP/1.1\r\nHost: x\r\n", authorization, "\r\n")));
   return client.ReadResponse();
 }
@@ -155,8 +152,8 @@ TEST(MetricsTest, JsonLogsCarryEachCallsRequestId) {
   tail_request.set_deployment("logged");
   auto tail = supervisor.admin().TailLogs(&tail_context, tail_request);
 
-  int port = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(supervisor.http_url().substr(supervisor.http_url().rfind(':') + 1), &port));
+  const int port = supervisor.http_port();
+  ASSERT_GT(port, 0) << supervisor.http_url();
   auto mutation = [port](const std::string& message) {
     supervisor::RawClient client(port);
     const std::string body =

@@ -50,9 +50,8 @@ class HealthWatch {
   explicit HealthWatch(const SupervisorProcess& supervisor)
       : stub_(grpc::health::v1::Health::NewStub(
             grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()))) {
-    int http_port = 0;
-    const std::string& url = supervisor.http_url();
-    EXPECT_TRUE(absl::SimpleAtoi(url.substr(url.rfind(':') + 1), &http_port)) << url;
+    const int http_port = supervisor.http_port();
+    EXPECT_GT(http_port, 0) << supervisor.http_url();
     thread_ = std::thread([this, http_port] {
       Seen last[kProbes] = {Seen::kUnknown, Seen::kUnknown, Seen::kUnknown};
       while (!stop_.load()) {

@@ -119,6 +119,11 @@ absl::StatusOr<ExitStatus> SupervisorProcess::Stop() {
 
 absl::StatusOr<ExitStatus> SupervisorProcess::Kill() { return process_.Kill(); }
 
+int SupervisorProcess::http_port() const {
+  int port = 0;
+  return absl::SimpleAtoi(http_url_.substr(http_url_.rfind(':') + 1), &port) ? port : 0;
+}
+
 std::string SupervisorProcess::pg_conninfo() const {
   return absl::StrCat("host=", data_dir_, "/pgrun port=5432 user=isobar dbname=isobar");
 }

@@ -52,6 +52,8 @@ class SupervisorProcess {
   // The HTTP listener's base URL ("http://127.0.0.1:PORT"), for Convex clients; a deployment's client
   // URL is <http_url>/d/<name>.
   const std::string& http_url() const { return http_url_; }
+  // Its port (for raw HTTP clients on loopback).
+  int http_port() const;
   // The HTTP actions' base URL; a deployment's site URL is <site_url>/d/<name>.
   const std::string& site_url() const { return site_url_; }
   pid_t pid() const { return process_.pid(); }

@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/sha256.h"
 
 namespace isobar::supervisor {
 namespace {
@@ -84,19 +85,11 @@ std::string UserToken(const grpc::ServerContextBase& context) {
   return ApiKeyHeader(context).has_value() ? BearerToken(context) : std::string();
 }
 
-bool SameKey(absl::string_view given, absl::string_view key) {
-  unsigned char difference = given.size() == key.size() ? 0 : 1;
-  for (size_t i = 0; i < key.size(); ++i) {
-    difference |= static_cast<unsigned char>(key[i] ^ (i < given.size() ? given[i] : 0));
-  }
-  return difference == 0;
-}
-
 grpc::Status CheckAdminKey(const grpc::ServerContextBase& context, absl::string_view key) {
   static const grpc::Status kDenied(grpc::StatusCode::UNAUTHENTICATED,
                                     "this call needs the admin key as 'authorization: Bearer <key>'");
   const std::string given = BearerToken(context);
-  return !given.empty() && SameKey(given, key) ? grpc::Status::OK : kDenied;
+  return !given.empty() && ConstantTimeEquals(given, key) ? grpc::Status::OK : kDenied;
 }
 
 }  // namespace isobar::supervisor

@@ -29,9 +29,6 @@ std::string BearerToken(const grpc::ServerContextBase& context);
 std::string CallerKey(const grpc::ServerContextBase& context);
 std::string UserToken(const grpc::ServerContextBase& context);
 
-// Compares in time independent of where the keys differ.
-bool SameKey(absl::string_view given, absl::string_view key);
-
 }  // namespace isobar::supervisor
 
 #endif  // ISOBAR_SUPERVISOR_API_ADMIN_KEY_H_

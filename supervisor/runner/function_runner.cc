@@ -214,36 +214,32 @@ void FunctionRunner::StartHttpAction(std::shared_ptr<Attempt> attempt, FunctionC
 }
 
 void FunctionRunner::Dispatch(std::shared_ptr<Attempt> attempt) {
-  if (StageTimings* timings = workers_.stage_timings(); timings != nullptr && attempt->retries == 0) {
-    // Once per call (a rerun after a conflict keeps its first dispatch): finish and total, when the
-    // caller hears the outcome.
-    const int64_t dispatched_ns = MonotonicNanos();
-    const int label = StageLabel(WorkerKind(attempt->function.kind, attempt->request.http.has_value()),
-                                 attempt->code->warm_contexts().value_or(options_.warm_contexts)
-                                     ? isobar::worker::v1::Invoke::WARM
-                                     : isobar::worker::v1::Invoke::FRESH);
-    // (The attempt owns this callback and outlives its call.)
-    attempt->done = [timings, label, dispatched_ns, attempt = attempt.get(), done = std::move(attempt->done)](
-                        FunctionOutcome outcome) mutable {
-      const int64_t now = MonotonicNanos();
-      if (attempt->done_received_ns > 0) timings->Add(label, Stage::kFinish, absl::Nanoseconds(now - attempt->done_received_ns));
-      timings->Add(label, Stage::kTotal, absl::Nanoseconds(now - dispatched_ns));
-      std::move(done)(std::move(outcome));
-    };
-  }
   if (attempt->retries == 0) {
     if (attempt->request.request_id.empty()) {
       attempt->request.request_id = attempt->request.parent != nullptr ? attempt->request.parent->request_id
                                                                        : absl::StrFormat("%016x", RandomSeed());
     }
-    // Counted and logged once per execution, when its caller hears the outcome (a rerun after a
-    // conflict keeps its first dispatch). Labels name the deployed function (resolved by now), never
-    // the request's path.
-    const absl::Time dispatched = absl::Now();
-    attempt->done = [metrics = options_.metrics, log = options_.log_calls, dispatched, attempt = attempt.get(),
-                     done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
+    // Once per execution, when its caller hears the outcome (a rerun after a conflict keeps its first
+    // dispatch): its request id, stage timings (with --trace-stages), metrics and its log line.
+    // Metrics' labels name the deployed function (resolved by now), never the request's path.
+    StageTimings* timings = workers_.stage_timings();
+    const int label = timings == nullptr
+                          ? -1
+                          : StageLabel(WorkerKind(attempt->function.kind, attempt->request.http.has_value()),
+                                       attempt->code->warm_contexts().value_or(options_.warm_contexts)
+                                           ? isobar::worker::v1::Invoke::WARM
+                                           : isobar::worker::v1::Invoke::FRESH);
+    const int64_t dispatched_ns = MonotonicNanos();
+    // (The attempt owns this callback and outlives its call.)
+    attempt->done = [timings, label, metrics = options_.metrics, log = options_.log_calls, dispatched_ns,
+                     attempt = attempt.get(), done = std::move(attempt->done)](FunctionOutcome outcome) mutable {
       outcome.request_id = attempt->request.request_id;
-      const absl::Duration took = absl::Now() - dispatched;
+      const int64_t now = MonotonicNanos();
+      const absl::Duration took = absl::Nanoseconds(now - dispatched_ns);
+      if (timings != nullptr) {
+        if (attempt->done_received_ns > 0) timings->Add(label, Stage::kFinish, absl::Nanoseconds(now - attempt->done_received_ns));
+        timings->Add(label, Stage::kTotal, took);
+      }
       const absl::string_view kind =
           attempt->request.http.has_value() ? "http_action" : KindName(attempt->function.kind);
       const std::string result = OutcomeLabel(outcome);
