@@ -10,10 +10,13 @@
 #define ISOBAR_STORAGE_COMMIT_OUTCOME_H_
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace isobar::storage {
 
 absl::Status CommitOutcomeUnknownError();
+// The same, saying why in `message` (e.g. the member a mutation was forwarded to went away).
+absl::Status CommitOutcomeUnknownError(absl::string_view message);
 bool IsCommitOutcomeUnknown(const absl::Status& status);
 
 }  // namespace isobar::storage

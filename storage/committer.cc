@@ -48,6 +48,7 @@ absl::Status Committer::Start() {
   auto sent = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(AcquiredLease acquired, AcquireLease(persistence_.pool(), persistence_.deployment(), options_.lease));
   lease_ = acquired.epoch;
+  previous_holder_ = acquired.previous_holder;
   lease_lost_ = false;
   if (!acquired.displaced.empty()) {
     // Taken over from a live holder: it trusts its lease for up to `duration` after its last renewal,

@@ -80,6 +80,8 @@ class Committer {
   // `lease.duration` after the last renewal that succeeded was sent (steady clock); nothing may be
   // served from this database when it is not (leases.h).
   LeaseEpoch lease() const { return lease_; }
+  // Who held the lease before Start took it (AcquiredLease::previous_holder).
+  const std::string& previous_holder() const { return previous_holder_; }
   bool LeaseValid() const;
   // A renewal sent at `sent` (std::chrono::steady_clock) succeeded.
   void LeaseRenewed(std::chrono::steady_clock::time_point sent);
@@ -138,6 +140,7 @@ class Committer {
   const CommitterOptions options_;
   std::function<void(const PublishedCommit&)> publish_hook_;
   LeaseEpoch lease_;  // set by Start
+  std::string previous_holder_;  // set by Start
   std::atomic<int64_t> lease_valid_until_{0};  // steady_clock nanoseconds since its epoch
   std::atomic<bool> lease_lost_{false};
   Timestamp last_assigned_{0};  // committer thread only

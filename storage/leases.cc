@@ -28,6 +28,7 @@ absl::StatusOr<AcquiredLease> AcquireLease(PgPool& pool, DeploymentId deployment
                                                  {id, Interval(options.duration)});
   if (!previous.ok()) return RollbackAnd(*conn, previous.status());
   AcquiredLease acquired;
+  if (previous->rows() == 1) acquired.previous_holder = std::string(previous->Get(0, 0));
   if (previous->rows() == 1 && previous->Get(0, 1) == "t" && previous->Get(0, 0) != options.holder) {
     const std::string holder(previous->Get(0, 0));
     if (!options.take_over) {

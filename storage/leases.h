@@ -46,6 +46,9 @@ struct AcquiredLease {
   LeaseEpoch epoch;
   // The live holder it was taken from (take_over), or empty.
   std::string displaced;
+  // Whoever held it last, live or not (empty for a first lease): another holder's in-flight work is
+  // orphaned now (the scheduler recovers its actions).
+  std::string previous_holder;
 };
 
 // UNAVAILABLE when another holder's lease is live and `take_over` is off.

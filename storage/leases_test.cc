@@ -44,6 +44,8 @@ TEST_F(LeasesTest, ALiveLeaseOfAnotherHolderIsRefusedUnlessTakenOver) {
   absl::StatusOr<AcquiredLease> taken = AcquireLease(pool_, deployment_, take_over);
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_EQ(taken->displaced, "supervisor-a");
+  EXPECT_EQ(taken->previous_holder, "supervisor-a");
+  EXPECT_TRUE(first->previous_holder.empty());
   EXPECT_GT(taken->epoch.epoch, again->epoch.epoch);
   // The displaced holder's renewal says it is no longer its own; the new holder's keeps it.
   absl::StatusOr<std::vector<DeploymentId>> kept_a = RenewLeases(pool_, "supervisor-a", {{deployment_, again->epoch}});
@@ -64,6 +66,7 @@ TEST_F(LeasesTest, ALapsedOrReleasedLeaseIsFree) {
   absl::StatusOr<AcquiredLease> second = AcquireLease(pool_, deployment_, b_short);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(second->displaced.empty());
+  EXPECT_EQ(second->previous_holder, "supervisor-a");  // lapsed, not displaced: its work is orphaned all the same
 
   ASSERT_TRUE(ReleaseLeases(pool_, "supervisor-b", {{deployment_, second->epoch}}).ok());
   absl::StatusOr<AcquiredLease> third = AcquireLease(pool_, deployment_, a_);  // the default 5 s duration

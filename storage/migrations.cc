@@ -179,6 +179,16 @@ const std::vector<Migration>& Migrations() {
       {11,
        "a deployment's egress policy as the operator set it (isobar.v1.EgressPolicy as JSON); NULL for the defaults",
        {"ALTER TABLE isobar.deployments ADD COLUMN egress_policy text"}},
+      {12,
+       "the supervisors of a cluster sharing this database: where each is reached and when it last said so",
+       {R"sql(
+          CREATE TABLE isobar.supervisors (
+            holder        text        PRIMARY KEY,
+            grpc_address  text        NOT NULL,
+            http_address  text        NOT NULL DEFAULT '',
+            started_at    timestamptz NOT NULL DEFAULT now(),
+            heartbeat_at  timestamptz NOT NULL DEFAULT now()
+          ))sql"}},
   };
   return *migrations;
 }

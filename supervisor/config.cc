@@ -81,6 +81,19 @@ void RegisterFlags(FlagSet& flags, Config* config) {
   flags.Bool("take-over", &config->take_over,
              "start even though another supervisor serves deployments of this PostgreSQL, and take each one "
              "over when it is first used (the other stops serving it; this one waits for its lease to lapse)");
+  flags.Bool("cluster", &config->cluster,
+             "join the other supervisors of this PostgreSQL as a cluster: each deployment is served by one "
+             "member, placed by hashing over live members, and calls reaching another member are forwarded to it "
+             "(needs an external --postgres-url and one --admin-key-file for all members)");
+  flags.String("advertise", &config->advertise,
+               "host:port the other members of the cluster reach this one's gRPC API at (default: the --listen "
+               "address, which must then not be a wildcard)");
+  flags.String("cluster-ca", &config->cluster_ca,
+               "with --tls-cert: PEM file of the CA that signed the other members' certificates (default: the "
+               "system's roots)");
+  flags.String("admin-key-file", &config->admin_key_file,
+               "file holding the server's admin key, created if missing (default <data-dir>/admin_key; a cluster's "
+               "members share one)");
   flags.String("sandbox", &config->sandbox,
                "workers' sandbox: kill (seccomp kills a violator; namespaces where the machine allows them), "
                "strict (kill, and refuse to start without every namespace), report (debug: print the "

@@ -58,6 +58,11 @@ struct Config {
   // Take the writer leases of deployments another supervisor serves on this database (it stops
   // serving them within the lease duration; we start serving after it).
   bool take_over = false;
+  // Several supervisors on one PostgreSQL (supervisor/cluster/README.md).
+  bool cluster = false;
+  std::string advertise;       // host:port other members reach our gRPC API at (default: --listen's)
+  std::string cluster_ca;      // with --tls-cert: the CA that signed the other members' certificates
+  std::string admin_key_file;  // the admin key's file (default <data-dir>/admin_key; one file for a cluster)
 };
 
 inline constexpr char kUsage[] =

@@ -49,6 +49,8 @@
 #include "supervisor/api/server_tls.h"
 #include "supervisor/api/serving_status.h"
 #include "supervisor/api/worker_service.h"
+#include "supervisor/cluster/forwarding.h"
+#include "supervisor/cluster/placement.h"
 #include "supervisor/config.h"
 #include "supervisor/deploy/instance.h"
 #include "supervisor/egress/http_fetcher.h"
@@ -172,6 +174,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     // The client listener tells deployments apart by path only (for now).
     return absl::InvalidArgumentError(absl::StrCat("--public-url: ", kDeploymentPlaceholder, " is for --site-url only"));
   }
+  if (config.cluster && (config.postgres_url.empty() || config.take_over)) {
+    return absl::InvalidArgumentError("--cluster needs --postgres-url (the members' shared database) and no --take-over");
+  }
   ASSIGN_OR_RETURN(std::string worker_binary, FindWorkerBinary(config.worker_binary));
   const int workers = config.workers > 0 ? config.workers : static_cast<int>(std::thread::hardware_concurrency());
   if (mkdir(config.data_dir.c_str(), 0711) != 0 && errno != EEXIST) {
@@ -207,8 +212,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // Restarts the embedded PostgreSQL when it dies, notices an external one going and coming back;
   // the health service follows it (below). It stops the embedded server last.
   storage::PostgresMonitor pg_monitor(conninfo, std::move(embedded), embedded_options, pg_pool);
-  // One writer per deployment: without --take-over, refuse to start beside a live supervisor.
-  if (!config.take_over) RETURN_IF_ERROR(storage::CheckNoOtherLiveHolder(pg_pool, lease_options));
+  // One writer per deployment: without --take-over, refuse to start beside a live supervisor (a
+  // cluster's members share the database by placement instead, and never take a live lease).
+  if (!config.take_over && !config.cluster) RETURN_IF_ERROR(storage::CheckNoOtherLiveHolder(pg_pool, lease_options));
   // What the health service tells (serving_status.h): PostgreSQL, the drain, and which deployments
   // this supervisor owns. (Declared before `live`, whose threads tell it.)
   ServingStatus serving_status({"", isobar::v1::Functions::service_full_name(),
@@ -241,7 +247,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   for (int k = 0; k < 3; ++k) limits.total[k] = std::max(limits.total[k], limits.per_deployment[k]);
   if (config.max_queued > 0) limits.queue_per_deployment = static_cast<size_t>(config.max_queued);
   Admission admission(limits, executor);
-  ASSIGN_OR_RETURN(std::string admin_key, LoadOrCreateAdminKey(config.data_dir + "/admin_key"));
+  ASSIGN_OR_RETURN(std::string admin_key, LoadOrCreateAdminKey(config.admin_key_file.empty()
+                                                                   ? config.data_dir + "/admin_key"
+                                                                   : config.admin_key_file));
 
   // Worker streams: only through the socketpairs the pool creates.
   WorkerPoolOptions pool_options;
@@ -341,6 +349,22 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     scheduler.Observe(deployment, commit);
   });
   live.SetCloseObserver([&tracker](const std::string& deployment) { tracker.Forget(deployment); });
+  // A deployment another supervisor held last: its actions left in progress are recovered here.
+  live.SetAdoptionObserver([&scheduler](const std::string& deployment) { scheduler.Adopt(deployment); });
+  // Several supervisors on one database (cluster/README.md): placement, and forwarding to members.
+  std::unique_ptr<Placement> placement;
+  std::unique_ptr<Peers> peers;
+  if (config.cluster) {
+    placement = std::make_unique<Placement>(
+        lease_pool, live,
+        PlacementOptions{.self = {.holder = lease_options.holder, .http_address = http_address},
+                         .lease_duration = lease_options.duration,
+                         .heartbeat_interval = lease_options.renew_interval});
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> peer_credentials, PeerCredentials(!config.tls_cert.empty(), config.cluster_ca));
+    peers = std::make_unique<Peers>(std::move(peer_credentials));
+    scheduler.SetHeldElsewhere([&placement](const std::string& deployment) { return placement->HeldElsewhere(deployment); });
+    placement->SetLapsedObserver([&scheduler](const std::string& deployment) { scheduler.Wake(deployment); });
+  }
   live.SetCodeObserver([&tracker, &scheduler](const std::string& deployment) {
     tracker.InvalidateAll(deployment);
     scheduler.Wake(deployment);  // a push's crons run from the moment its version is active
@@ -411,6 +435,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   gateway_options.fetcher = &fetcher;  // identity providers' discovery documents and keys
   Gateway gateway(gateway_options, runner, admission, live, pg_pool, tracker, query_cache);
   FunctionsService functions_service(gateway, executor);
+  if (placement != nullptr) {
+    functions_service.SetCluster(placement.get(), peers.get());
+    deployments_service.SetCluster(placement.get(), peers.get());
+  }
   ConvexHttpApi convex_http_api(gateway, executor);
   ConvexSync convex_sync(gateway, executor);
   HttpActions site_actions(gateway, executor, runner_options.site_url);
@@ -447,6 +475,16 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   const std::string address = absl::StrCat(host, ":", port);
+  if (placement != nullptr) {
+    const std::string advertised = !config.advertise.empty() ? config.advertise : address;
+    absl::Status joined = host == "0.0.0.0" || host == "[::]" || host.empty()
+                              ? absl::InvalidArgumentError("--cluster with a wildcard --listen needs --advertise")
+                              : placement->Join(advertised);
+    if (!joined.ok()) {
+      pool.Shutdown();
+      return joined;
+    }
+  }
   fetcher.SetInternal(InternalEndpoints({address, http_address, site_address}, pg_pool));
   if (http_server != nullptr) {
     RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/http_url", absl::StrCat("http://", http_address, "\n")));
@@ -483,6 +521,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // Drain: refuse new invocations, let accepted ones finish (bounded), then close the API. Waiting in
   // Server::Shutdown instead would also wait out the deadline for idle client connections.
   serving_status.SetDraining();
+  if (placement != nullptr) placement->Leave();  // calls are placed on the other members from now on
   pool.StopAccepting();
   ISOBAR_LOG(kInfo, kComponent) << "stopping (signal " << signal << "): new calls are refused, running ones finish";
   housekeeping.Stop();

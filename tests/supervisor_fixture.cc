@@ -101,7 +101,11 @@ absl::Status SupervisorProcess::Start() {
     return absl::UnavailableError(absl::StrCat("the supervisor did not start; its log:\n", log()));
   }
   address_ = std::string(absl::StripAsciiWhitespace(output.substr(kReady.size())));
-  admin_key_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/admin_key")));
+  std::string admin_key_file = data_dir_ + "/admin_key";
+  for (const std::string& arg : options_.extra_args) {
+    if (absl::StartsWith(arg, "--admin-key-file=")) admin_key_file = arg.substr(arg.find('=') + 1);
+  }
+  admin_key_ = std::string(absl::StripAsciiWhitespace(ReadFile(admin_key_file)));
   http_url_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/http_url")));
   site_url_ = std::string(absl::StripAsciiWhitespace(ReadFile(data_dir_ + "/site_url")));
   channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());

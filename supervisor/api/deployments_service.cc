@@ -116,6 +116,29 @@ void AddFunctions(const storage::Value& analysis, google::protobuf::RepeatedPtrF
 
 }  // namespace
 
+template <typename Request, typename Response>
+std::optional<grpc::Status> DeploymentsService::ServedElsewhere(
+    grpc::ServerContext& context, const std::string& deployment, const Request& request, Response* response,
+    grpc::Status (isobar::v1::Deployments::Stub::*method)(grpc::ClientContext*, const Request&, Response*)) {
+  if (placement_ == nullptr) return std::nullopt;
+  absl::StatusOr<Route> route = placement_->Find(deployment, IsForwarded(context));
+  if (!route.ok()) return WithDetail(context, route.status());
+  if (route->here) return std::nullopt;
+  std::unique_ptr<isobar::v1::Deployments::Stub> stub =
+      isobar::v1::Deployments::NewStub(peers_->Channel(route->member.grpc_address));
+  grpc::ClientContext out;
+  PrepareForward(context, placement_->self().holder, out);
+  grpc::Status status = ((*stub).*method)(&out, request, response);
+  if (NotReached(status, out)) {
+    placement_->Unreachable(route->member);
+    return WithDetail(context, absl::UnavailableError(absl::StrCat(
+                                   "deployment ", deployment, " is served by supervisor ", route->member.holder,
+                                   ", which did not answer (", status.error_message(), "); try again")));
+  }
+  ReturnTrailers(out, context);
+  return status;
+}
+
 grpc::Status DeploymentsService::Admit(grpc::ServerContext& context, const std::string& deployment,
                                        storage::DeploymentInfo* info) {
   // The server's admin key, or this deployment's own admin key.
@@ -165,6 +188,10 @@ grpc::Status DeploymentsService::SetLimits(grpc::ServerContext* context, const i
   if (!auth.ok()) return WithDetail(*context, auth);
   absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
   if (!info.ok()) return ToGrpc(*context, info.status());
+  if (std::optional<grpc::Status> there = ServedElsewhere(*context, info->name, *request, response,
+                                                          &isobar::v1::Deployments::Stub::SetLimits)) {
+    return *there;
+  }
   if (request->file_quota_bytes() < -1) {
     return ToGrpc(*context, absl::InvalidArgumentError("file_quota_bytes is a number of bytes, or -1 for the default"));
   }
@@ -185,6 +212,10 @@ grpc::Status DeploymentsService::SetEgress(grpc::ServerContext* context, const i
   if (!auth.ok()) return WithDetail(*context, auth);
   absl::StatusOr<storage::DeploymentInfo> info = catalog_.GetDeployment(request->deployment());
   if (!info.ok()) return ToGrpc(*context, info.status());
+  if (std::optional<grpc::Status> there = ServedElsewhere(*context, info->name, *request, response,
+                                                          &isobar::v1::Deployments::Stub::SetEgress)) {
+    return *there;
+  }
   const isobar::v1::EgressPolicy policy = request->reset() ? isobar::v1::EgressPolicy() : request->policy();
   if (absl::StatusOr<EgressConfig> valid = EgressConfigFromProto(policy); !valid.ok()) {
     return ToGrpc(*context, valid.status());
@@ -248,6 +279,10 @@ grpc::Status DeploymentsService::Push(grpc::ServerContext* context, const isobar
                                       isobar::v1::PushResponse* response) {
   storage::DeploymentInfo info;
   if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
+  if (std::optional<grpc::Status> there =
+          ServedElsewhere(*context, info.name, *request, response, &isobar::v1::Deployments::Stub::Push)) {
+    return *there;
+  }
   if (request->modules().empty()) return WithDetail(*context, absl::InvalidArgumentError("a push has at least one module"));
   if (static_cast<size_t>(request->modules_size()) > kMaxModules) {
     return WithDetail(*context, absl::InvalidArgumentError(absl::StrCat(
@@ -403,9 +438,13 @@ grpc::Status DeploymentsService::ListFunctions(grpc::ServerContext* context,
 }
 
 grpc::Status DeploymentsService::SetEnv(grpc::ServerContext* context, const isobar::v1::SetEnvRequest* request,
-                                        isobar::v1::SetEnvResponse*) {
+                                        isobar::v1::SetEnvResponse* response) {
   storage::DeploymentInfo info;
   if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
+  if (std::optional<grpc::Status> there =
+          ServedElsewhere(*context, info.name, *request, response, &isobar::v1::Deployments::Stub::SetEnv)) {
+    return *there;
+  }
   absl::Status set = catalog_.SetEnv(info.id, request->variable().name(), request->variable().value());
   if (set.ok()) {
     // Cached query results that read the environment are stale (a deployment not open has none).

@@ -11,6 +11,8 @@
 #include "storage/catalog.h"
 #include "storage/pg_pool.h"
 #include "storage/versions.h"
+#include "supervisor/cluster/forwarding.h"
+#include "supervisor/cluster/placement.h"
 #include "supervisor/deploy/live_deployments.h"
 #include "supervisor/workers/worker_pool.h"
 
@@ -31,6 +33,14 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
   void SetPublicUrls(std::string public_url, std::string site_url) {
     public_url_ = std::move(public_url);
     site_url_ = std::move(site_url);
+  }
+
+  // Several supervisors on one database: what changes a deployment another member serves (a push,
+  // its environment, limits, egress) is done by that member, which applies it to what it serves.
+  // Before the server starts.
+  void SetCluster(Placement* placement, Peers* peers) {
+    placement_ = placement;
+    peers_ = peers;
   }
 
   grpc::Status CreateDeployment(grpc::ServerContext* context, const isobar::v1::CreateDeploymentRequest* request,
@@ -56,6 +66,11 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
   // Checks the admin key and finds `deployment`; otherwise the error to finish the call with.
   grpc::Status Admit(grpc::ServerContext& context, const std::string& deployment, storage::DeploymentInfo* info);
   absl::Status Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out);
+  // If another member serves `deployment`, the call made there (its answer); nullopt: serve it here.
+  template <typename Request, typename Response>
+  std::optional<grpc::Status> ServedElsewhere(
+      grpc::ServerContext& context, const std::string& deployment, const Request& request, Response* response,
+      grpc::Status (isobar::v1::Deployments::Stub::*method)(grpc::ClientContext*, const Request&, Response*));
 
   storage::Catalog catalog_;
   storage::ApiKeys api_keys_;
@@ -65,6 +80,8 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
   std::string public_url_;
   std::string site_url_;
   LiveDeployments& live_;
+  Placement* placement_ = nullptr;
+  Peers* peers_ = nullptr;
 };
 
 }  // namespace isobar::supervisor

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "storage/commit_outcome.h"
 #include "supervisor/runner/error_detail.h"
 
 namespace isobar::supervisor {
@@ -31,6 +32,17 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
   }
   // Checking a key (or a user's token) may need the catalog or the issuer: not on gRPC's thread.
   executor_.Run([this, context, request, response, kind, reactor] {
+    if (placement_ != nullptr) {
+      absl::StatusOr<Route> route = placement_->Find(request->deployment(), IsForwarded(*context));
+      if (!route.ok()) {
+        reactor->Finish(WithDetail(*context, route.status()));
+        return;
+      }
+      if (!route->here) {
+        Forward(context, request, response, kind, reactor, route->member);
+        return;
+      }
+    }
     absl::StatusOr<Access> access = gateway_.Authorize(request->deployment(), CallerKey(*context));
     if (!access.ok()) {
       reactor->Finish(WithDetail(*context, access.status()));
@@ -48,6 +60,41 @@ grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* co
     Serve(context, request, response, kind, reactor, *access, std::move(user_identity));
   });
   return reactor;
+}
+
+void FunctionsService::Forward(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+                               isobar::v1::FunctionResponse* response, FunctionKind kind,
+                               grpc::ServerUnaryReactor* reactor, const storage::SupervisorRecord& member) {
+  struct Forwarded {
+    std::unique_ptr<isobar::v1::Functions::Stub> stub;
+    grpc::ClientContext out;
+  };
+  auto forwarded = std::make_shared<Forwarded>();
+  forwarded->stub = isobar::v1::Functions::NewStub(peers_->Channel(member.grpc_address));
+  PrepareForward(*context, placement_->self().holder, forwarded->out);
+  auto done = [this, context, reactor, forwarded, member, kind, deployment = request->deployment()](grpc::Status status) {
+    if (NotReached(status, forwarded->out)) {
+      placement_->Unreachable(member);
+      const std::string message = absl::StrCat("deployment ", deployment, " is served by supervisor ", member.holder,
+                                               ", which did not answer (", status.error_message(), ")");
+      // It may have gone away after it received the call: a mutation may have committed there.
+      reactor->Finish(WithDetail(
+          *context, kind == FunctionKind::kMutation
+                        ? storage::CommitOutcomeUnknownError(absl::StrCat(
+                              message, ". Whether the mutation committed is not known: retrying it with the same "
+                                       "idempotency key is safe (it applies at most once)"))
+                        : absl::UnavailableError(absl::StrCat(message, "; try again"))));
+      return;
+    }
+    ReturnTrailers(forwarded->out, *context);
+    reactor->Finish(status);
+  };
+  auto* async = forwarded->stub->async();
+  switch (kind) {
+    case FunctionKind::kQuery: async->Query(&forwarded->out, request, response, std::move(done)); break;
+    case FunctionKind::kMutation: async->Mutation(&forwarded->out, request, response, std::move(done)); break;
+    case FunctionKind::kAction: async->Action(&forwarded->out, request, response, std::move(done)); break;
+  }
 }
 
 void FunctionsService::Serve(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,

@@ -14,6 +14,8 @@
 #include "base/executor.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "supervisor/api/admin_key.h"
+#include "supervisor/cluster/forwarding.h"
+#include "supervisor/cluster/placement.h"
 #include "supervisor/gateway/gateway.h"
 #include "supervisor/reactivity/subscription.h"
 #include "supervisor/runner/function_runner.h"
@@ -42,6 +44,13 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
     subscriptions_.query_set = gateway_.QuerySetEnvironmentOn(executor_);
   }
 
+  // Several supervisors on one database: calls for deployments another member serves go to it.
+  // Before the server starts.
+  void SetCluster(Placement* placement, Peers* peers) {
+    placement_ = placement;
+    peers_ = peers;
+  }
+
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                   isobar::v1::FunctionResponse* response) override {
     return Call(context, request, response, FunctionKind::kQuery);
@@ -68,8 +77,15 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
              isobar::v1::FunctionResponse* response, FunctionKind kind, grpc::ServerUnaryReactor* reactor,
              Access access, std::optional<std::string> user_identity);
 
+  // Sends the call to the member that serves its deployment and relays its answer.
+  void Forward(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
+               isobar::v1::FunctionResponse* response, FunctionKind kind, grpc::ServerUnaryReactor* reactor,
+               const storage::SupervisorRecord& member);
+
   Gateway& gateway_;
   Executor& executor_;
+  Placement* placement_ = nullptr;
+  Peers* peers_ = nullptr;
   SubscriptionEnvironment subscriptions_;
 };
 

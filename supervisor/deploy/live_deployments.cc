@@ -208,6 +208,10 @@ absl::StatusOr<std::shared_ptr<LiveDeployment>> LiveDeployments::Get(absl::strin
     open_.emplace(info.name, deployment);
   }
   if (ownership_observer_) ownership_observer_(info.name, true);
+  if (const std::string& previous = deployment->db().committer().previous_holder();
+      adoption_observer_ && !previous.empty() && previous != lease_.holder) {
+    adoption_observer_(info.name);
+  }
   return deployment;
 }
 

@@ -116,6 +116,11 @@ class LiveDeployments {
   void SetOwnershipObserver(std::function<void(const std::string& deployment, bool owned)> observer) {
     ownership_observer_ = std::move(observer);
   }
+  // Told when a deployment opens whose lease another supervisor held last (it died, or gave it up):
+  // that one's unfinished work is orphaned (the scheduler recovers it). Before the first Get.
+  void SetAdoptionObserver(std::function<void(const std::string& deployment)> observer) {
+    adoption_observer_ = std::move(observer);
+  }
   // The deployments whose lease this supervisor holds and trusts now.
   std::vector<std::string> Owned() ABSL_LOCKS_EXCLUDED(mu_);
   const storage::LeaseOptions& lease_options() const { return lease_; }
@@ -162,6 +167,7 @@ class LiveDeployments {
   CodeObserver code_observer_;
   std::function<void(const std::string&)> close_observer_;
   std::function<void(const std::string&, bool)> ownership_observer_;
+  std::function<void(const std::string&)> adoption_observer_;
   const storage::LeaseOptions lease_;
   LogLimiter log_limiter_{absl::Seconds(30)};
   std::thread keeper_;

@@ -150,6 +150,13 @@ void Scheduler::Observe(const std::string& deployment, const storage::PublishedC
   }
 }
 
+void Scheduler::Adopt(const std::string& deployment) {
+  absl::MutexLock lock(&inbox_->mu);
+  inbox_->adopted.insert(deployment);
+  inbox_->dirty.insert(deployment);
+  inbox_->changed.SignalAll();
+}
+
 void Scheduler::Wake(const std::string& deployment) {
   absl::MutexLock lock(&inbox_->mu);
   inbox_->dirty.insert(deployment);
@@ -194,6 +201,8 @@ void Scheduler::Loop() {
       if (done()) return;
       completions.swap(inbox_->completions);
       dirty.swap(inbox_->dirty);
+      recover_.insert(inbox_->adopted.begin(), inbox_->adopted.end());
+      inbox_->adopted.clear();
     }
     for (std::function<void()>& completion : completions) completion();
     for (const std::string& name : dirty) Scan(name);
@@ -201,6 +210,9 @@ void Scheduler::Loop() {
 }
 
 void Scheduler::Scan(const std::string& name) {
+  // Another member of the cluster serves it: its scheduler runs the jobs (and a commit here would
+  // fail on the lease anyway). It is looked at again if it comes here (Adopt, or a commit here).
+  if (held_elsewhere_ && deployments_.FindOpen(name) == nullptr && held_elsewhere_(name)) return;
   absl::StatusOr<std::shared_ptr<LiveDeployment>> deployment = deployments_.Get(name);
   if (!deployment.ok()) {
     const std::string problem = absl::StrCat("cannot look at the jobs of \"", name, "\": ", deployment.status().ToString());

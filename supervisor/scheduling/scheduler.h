@@ -91,6 +91,14 @@ class Scheduler {
   // Looks at `deployment` again soon: after a commit, or when its code version changed (a push's
   // crons may name functions only the new version has). Any thread.
   void Wake(const std::string& deployment);
+  // Another supervisor held `deployment` last and is gone (LiveDeployments' adoption observer): its
+  // actions left in progress become failed, as after a restart, then the jobs run here. Any thread.
+  void Adopt(const std::string& deployment);
+  // Several supervisors on one database: whether another one serves a deployment not open here
+  // (placement.h). Those are left alone, not opened. Before Start.
+  void SetHeldElsewhere(std::function<bool(const std::string& deployment)> held_elsewhere) {
+    held_elsewhere_ = std::move(held_elsewhere);
+  }
 
   Stats stats() const ABSL_LOCKS_EXCLUDED(inbox_->mu);
   // Tests: true once the scheduler's thread has nothing left to do and waits (false at `deadline`).
@@ -105,6 +113,7 @@ class Scheduler {
     absl::Mutex mu;
     absl::CondVar changed;
     std::set<std::string> dirty ABSL_GUARDED_BY(mu);
+    std::set<std::string> adopted ABSL_GUARDED_BY(mu);  // to recover before their next look
     std::deque<std::function<void()>> completions ABSL_GUARDED_BY(mu);
     bool stopping ABSL_GUARDED_BY(mu) = false;
     bool idle ABSL_GUARDED_BY(mu) = false;  // the thread waits for work
@@ -156,6 +165,7 @@ class Scheduler {
   }
 
   LiveDeployments& deployments_;
+  std::function<bool(const std::string&)> held_elsewhere_;
   const RunFunction run_;
   Clock& clock_;
   const SchedulerOptions options_;
