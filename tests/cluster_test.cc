@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "storage/convex_json.h"
 #include "storage/embedded_postgres.h"
+#include "tests/live_queries.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -141,6 +142,35 @@ TEST(ClusterTest, ThreeMembersSpreadForwardAndFailOverWithNothingLostOrStale) {
   EXPECT_EQ(owner.size(), static_cast<size_t>(kChats + kTasks));
   EXPECT_GE(owning.size(), 2u) << "every deployment was placed on one member";
 
+  // A live query through a member that does not serve the deployment (relayed to the owner) sees a
+  // write made through the third member; a bad key is refused by the owner, through the relay.
+  {
+    const int owner_of_0 = owner[ChatName(0)];
+    const int relay = (owner_of_0 + 1) % kMembers, writer = (owner_of_0 + 2) % kMembers;
+    LiveQueries watching(grpc::CreateChannel(cluster.member(relay).address(), grpc::InsecureChannelCredentials()),
+                         keys[ChatName(0)], ChatName(0));
+    ASSERT_TRUE(watching.Add(1, "counters:get", R"({"name":"live"})"));
+    ASSERT_TRUE(watching.WaitFor([](const LiveQueries::Values& v) { return v.count(1) > 0; }, absl::Seconds(30)));
+    EXPECT_EQ(watching.values().at(1), R"({"$integer":"AAAAAAAAAAA="})");  // 0n
+    FunctionResult incremented = cluster.Call(writer, CallKind::kMutation,
+                                              {.deployment = ChatName(0), .key = keys[ChatName(0)],
+                                               .path = "counters:increment", .args_json = R"({"name":"live"})"},
+                                              absl::Seconds(30));
+    ASSERT_TRUE(incremented.status.ok()) << incremented.status.error_message();
+    EXPECT_TRUE(watching.WaitFor(
+        [](const LiveQueries::Values& v) { return v.at(1) == R"({"$integer":"AQAAAAAAAAA="})"; }, absl::Seconds(30)))
+        << "the relayed live query never saw the write: " << watching.values().at(1);
+    LiveQueries refused(grpc::CreateChannel(cluster.member(relay).address(), grpc::InsecureChannelCredentials()),
+                        "not-a-key", ChatName(0));
+    refused.Add(1, "counters:get", R"({"name":"live"})");
+    EXPECT_TRUE(refused.AwaitEnd(absl::Seconds(30)));
+    EXPECT_EQ(refused.values().count(1), 0u);
+    absl::StatusOr<isobar::v1::StatsResponse> relay_stats = cluster.member(relay).Stats();
+    ASSERT_TRUE(relay_stats.ok());
+    EXPECT_THAT(relay_stats->owned_deployments(), ::testing::Not(::testing::Contains(ChatName(0))))
+        << "the member that relayed the stream took the deployment instead";
+  }
+
   Findings findings;
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
@@ -214,9 +244,22 @@ TEST(ClusterTest, ThreeMembersSpreadForwardAndFailOverWithNothingLostOrStale) {
       absl::MutexLock lock(&findings.mu);
       acks_before = findings.acks;
     }
+    // A live query relayed to the victim by another member: it must end (the client subscribes
+    // again), not go silent, when the victim dies.
+    std::unique_ptr<LiveQueries> relayed;
+    if (const std::string& name = victims_deployments.front(); name.rfind("chat-", 0) == 0) {
+      relayed = std::make_unique<LiveQueries>(
+          grpc::CreateChannel(cluster.member((victim + 1) % kMembers).address(), grpc::InsecureChannelCredentials()),
+          keys[name], name);
+      ASSERT_TRUE(relayed->Add(1, "counters:get", R"({"name":"live"})"));
+      ASSERT_TRUE(relayed->WaitFor([](const LiveQueries::Values& v) { return v.count(1) > 0; }, absl::Seconds(30)));
+    }
     cluster.Restarting(victim, true);
     const absl::Time killed = absl::Now();
     ASSERT_TRUE(cluster.member(victim).Kill().ok());
+    if (relayed != nullptr) {
+      EXPECT_TRUE(relayed->AwaitEnd(absl::Seconds(30))) << "a relayed live query outlived its owner";
+    }
     // Every one of its deployments answers again through the others.
     absl::Duration failover;
     for (const std::string& name : victims_deployments) {

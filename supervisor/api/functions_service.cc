@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "storage/commit_outcome.h"
+#include "supervisor/cluster/subscribe_relay.h"
 #include "supervisor/runner/error_detail.h"
 
 namespace isobar::supervisor {
@@ -15,10 +16,30 @@ constexpr size_t kMaxTrailerLogBytes = 4096;
 
 }  // namespace
 
+void FunctionsService::SetCluster(Placement* placement, Peers* peers) {
+  placement_ = placement;
+  peers_ = peers;
+  subscriptions_.relay = [this](grpc::CallbackServerContext* context, const isobar::v1::SubscribeRequest& first,
+                                std::weak_ptr<RelaySink> sink) -> absl::StatusOr<std::shared_ptr<Relay>> {
+    absl::StatusOr<Route> route = placement_->Find(first.deployment(), IsForwarded(*context));
+    if (!route.ok()) return route.status();
+    if (route->here) return nullptr;
+    return StartSubscribeRelay(peers_->Channel(route->member.grpc_address), *context, placement_->self().holder, first,
+                               std::move(sink), [this, member = route->member] { placement_->Unreachable(member); });
+  };
+}
+
 grpc::ServerUnaryReactor* FunctionsService::Call(grpc::CallbackServerContext* context,
                                                  const isobar::v1::FunctionRequest* request,
                                                  isobar::v1::FunctionResponse* response, FunctionKind kind) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (placement_ != nullptr && !IsForwarded(*context)) {
+    // Served by another member we heard of lately: straight there, no thread hand-off.
+    if (std::optional<Route> known = placement_->FindKnown(request->deployment()); known.has_value()) {
+      Forward(context, request, response, kind, reactor, known->member);
+      return reactor;
+    }
+  }
   const bool has_user_token = !UserToken(*context).empty();
   if ((kind != FunctionKind::kMutation || request->idempotency_key().empty()) && !has_user_token) {
     // A known key and an open deployment: nothing on the call's way to its worker (or to the query

@@ -46,10 +46,7 @@ class FunctionsService final : public isobar::v1::Functions::CallbackService {
 
   // Several supervisors on one database: calls for deployments another member serves go to it.
   // Before the server starts.
-  void SetCluster(Placement* placement, Peers* peers) {
-    placement_ = placement;
-    peers_ = peers;
-  }
+  void SetCluster(Placement* placement, Peers* peers);
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const isobar::v1::FunctionRequest* request,
                                   isobar::v1::FunctionResponse* response) override {

@@ -59,11 +59,16 @@ void PrepareForward(const grpc::ServerContextBase& in, const std::string& self, 
   out.set_deadline(in.deadline());
 }
 
-void ReturnTrailers(const grpc::ClientContext& from, grpc::ServerContextBase& to) {
+std::vector<std::pair<std::string, std::string>> ForwardedTrailers(const grpc::ClientContext& from) {
+  std::vector<std::pair<std::string, std::string>> trailers;
   for (const auto& [key, value] : from.GetServerTrailingMetadata()) {
-    if (Transport(View(key))) continue;
-    to.AddTrailingMetadata(std::string(View(key)), std::string(View(value)));
+    if (!Transport(View(key))) trailers.emplace_back(View(key), View(value));
   }
+  return trailers;
+}
+
+void ReturnTrailers(const grpc::ClientContext& from, grpc::ServerContextBase& to) {
+  for (auto& [key, value] : ForwardedTrailers(from)) to.AddTrailingMetadata(key, value);
 }
 
 bool NotReached(const grpc::Status& status, const grpc::ClientContext& context) {

@@ -19,6 +19,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -49,7 +51,9 @@ class Peers {
 bool IsForwarded(const grpc::ServerContextBase& context);
 // The caller's metadata (keys, tokens; not gRPC's own), its deadline, and the forwarded mark by `self`.
 void PrepareForward(const grpc::ServerContextBase& in, const std::string& self, grpc::ClientContext& out);
-// The serving member's trailing metadata (error detail, request id) onto the caller's call.
+// The serving member's trailing metadata (error detail, request id), for the caller.
+std::vector<std::pair<std::string, std::string>> ForwardedTrailers(const grpc::ClientContext& from);
+// ... onto the caller's call.
 void ReturnTrailers(const grpc::ClientContext& from, grpc::ServerContextBase& to);
 // A failure of the forward itself (the member was not reached or went away), not the member's answer.
 bool NotReached(const grpc::Status& status, const grpc::ClientContext& context);

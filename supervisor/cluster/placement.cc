@@ -151,6 +151,13 @@ absl::StatusOr<Route> Placement::Find(absl::string_view deployment, bool forward
   return Route{.here = false, .member = std::move(serves)};
 }
 
+std::optional<Route> Placement::FindKnown(absl::string_view deployment) {
+  absl::MutexLock lock(&mu_);
+  auto known = remote_.find(deployment);
+  if (known == remote_.end() || known->second.until <= absl::Now()) return std::nullopt;
+  return Route{.here = false, .member = known->second.member};
+}
+
 bool Placement::HeldElsewhere(absl::string_view deployment) {
   absl::StatusOr<std::optional<storage::SupervisorRecord>> holder =
       storage::LiveLeaseHolder(pool_, deployment, options_.lease_duration);

@@ -22,6 +22,7 @@ void SetVersion(const QuerySetVersion& version, isobar::v1::StateVersion* out) {
 
 class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Transition>,
                            public LiveQuerySet::Sink,
+                           public RelaySink,
                            public std::enable_shared_from_this<Subscription> {
  public:
   Subscription(grpc::CallbackServerContext* context, const SubscriptionEnvironment& env) : context_(context), env_(env) {}
@@ -47,6 +48,7 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
 
   void OnWriteDone(bool ok) override {
     std::shared_ptr<LiveQuerySet> set;
+    std::shared_ptr<Relay> relay;
     {
       absl::MutexLock lock(&mu_);
       outbox_.pop_front();
@@ -57,16 +59,37 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       }
       WriteNextLocked();
       set = set_;
+      if (outbox_.empty()) relay = relay_;
     }
     if (set != nullptr) set->Delivered();
+    if (relay != nullptr) relay->Delivered();
   }
 
   void OnDone() override {
     std::shared_ptr<Subscription> self;  // the last reference may go here, after the lock
+    std::shared_ptr<Relay> relay;
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+      self = std::move(self_);
+      set_.reset();
+      relay = std::move(relay_);
+    }
+    if (relay != nullptr) relay->Cancel();
+  }
+
+  // RelaySink.
+  void RelayTransition(Transition transition) override {
     absl::MutexLock lock(&mu_);
-    closed_ = true;
-    self = std::move(self_);
-    set_.reset();
+    if (closed_ || finishing_) return;
+    outbox_.push_back(std::move(transition));
+    WriteNextLocked();
+  }
+  void RelayEnded(grpc::Status status, std::vector<std::pair<std::string, std::string>> trailers) override {
+    absl::MutexLock lock(&mu_);
+    if (closed_ || finishing_) return;  // after OnDone the context is gone
+    for (auto& [key, value] : trailers) context_->AddTrailingMetadata(key, value);
+    FinishLocked(std::move(status));
   }
 
   // LiveQuerySet::Sink.
@@ -104,10 +127,36 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
   // A client request, on the executor.
   void Apply(SubscribeRequest request) {
     std::shared_ptr<LiveQuerySet> set;
+    std::shared_ptr<Relay> relay;
     {
       absl::MutexLock lock(&mu_);
       if (closed_ || finishing_) return;
       set = set_;
+      relay = relay_;
+    }
+    if (relay != nullptr) {  // relayed: the member that serves the deployment applies it
+      relay->Send(std::move(request));
+      absl::MutexLock lock(&mu_);
+      if (!closed_ && !finishing_) StartRead(&incoming_);
+      return;
+    }
+    if (set == nullptr && env_.relay) {
+      absl::StatusOr<std::shared_ptr<Relay>> relayed = env_.relay(context_, request, weak_from_this());
+      absl::MutexLock lock(&mu_);
+      if (!relayed.ok()) {
+        FinishLocked(WithDetail(*context_, relayed.status()));
+        return;
+      }
+      if (*relayed != nullptr) {
+        relay_ = *std::move(relayed);
+        if (closed_) {
+          relay_->Cancel();  // the client left while the relay started
+          relay_.reset();
+          return;
+        }
+        if (!finishing_) StartRead(&incoming_);
+        return;
+      }
     }
     std::optional<std::string> user;  // the end user's identity, from their token, once
     absl::Time expires = absl::InfiniteFuture();
@@ -202,6 +251,7 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
   absl::Mutex mu_;
   std::shared_ptr<Subscription> self_ ABSL_GUARDED_BY(mu_);  // until OnDone
   std::shared_ptr<LiveQuerySet> set_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Relay> relay_ ABSL_GUARDED_BY(mu_);  // another member serves the stream
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool admin_ ABSL_GUARDED_BY(mu_) = false;  // the key admits internal functions (and acting as a user)

@@ -10,8 +10,11 @@
 #define ISOBAR_SUPERVISOR_REACTIVITY_SUBSCRIPTION_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -21,6 +24,29 @@
 #include "supervisor/reactivity/live_query_set.h"
 
 namespace isobar::supervisor {
+
+// Several supervisors: a stream whose deployment another member serves is relayed to it.
+// The stream's side of a relay: what the member sends, and how its stream ended (with its trailers).
+class RelaySink {
+ public:
+  virtual ~RelaySink() = default;
+  virtual void RelayTransition(isobar::v1::Transition transition) = 0;
+  // `trailers`: the member's trailing metadata (its error detail, ...), for the client.
+  virtual void RelayEnded(grpc::Status status, std::vector<std::pair<std::string, std::string>> trailers) = 0;
+};
+// The member's side: the client's next requests go to it; Delivered when the client took all that
+// was relayed (the next transition is read only then); Cancel when the client's stream ends.
+class Relay {
+ public:
+  virtual ~Relay() = default;
+  virtual void Send(isobar::v1::SubscribeRequest request) = 0;
+  virtual void Delivered() = 0;
+  virtual void Cancel() = 0;
+};
+// Given the stream's first request: null to serve it here, a relay (already sending `first`) if
+// another member serves its deployment, or an error to end the stream with.
+using RelayFactory = std::function<absl::StatusOr<std::shared_ptr<Relay>>(
+    grpc::CallbackServerContext* context, const isobar::v1::SubscribeRequest& first, std::weak_ptr<RelaySink> sink)>;
 
 struct SubscriptionEnvironment {
   // Whether the caller's key admits the deployment (true: internal functions too).
@@ -33,6 +59,7 @@ struct SubscriptionEnvironment {
       user_identity;
   LiveDeployments* deployments = nullptr;
   QuerySetEnvironment query_set;
+  RelayFactory relay;  // empty: every stream is served here
 };
 
 // A new stream's reactor; it owns itself until gRPC is done with it.
