@@ -65,6 +65,7 @@
 #include "supervisor/metrics/metrics.h"
 #include "supervisor/metrics/stats_families.h"
 #include "supervisor/deploy/live_deployments.h"
+#include "supervisor/reactivity/live_query_set.h"
 #include "supervisor/reactivity/query_cache.h"
 #include "supervisor/reactivity/read_tracker.h"
 #include "supervisor/runner/admission.h"
@@ -350,6 +351,9 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   });
   live.SetCloseObserver([&tracker](const std::string& deployment) { tracker.Forget(deployment); });
   // A deployment another supervisor held last: its actions left in progress are recovered here.
+  admission.SetWaitObserver(
+      [&metrics](FunctionKind kind, absl::Duration waited) { metrics.RecordQueueWait(KindName(kind), waited); });
+  scheduler.SetLagObserver([&metrics](absl::Duration lag) { metrics.RecordSchedulerLag(lag); });
   live.SetAdoptionObserver([&scheduler](const std::string& deployment) { scheduler.Adopt(deployment); });
   // Several supervisors on one database (cluster/README.md): placement, and forwarding to members.
   std::unique_ptr<Placement> placement;
@@ -416,7 +420,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.owned_deployments = [&live] { return live.Owned(); };
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
-  metrics.SetScrapeSource([&admin_service, &serving_status, &pg_pool, &query_cache, &tracker] {
+  metrics.SetScrapeSource([&admin_service, &serving_status, &pg_pool, &query_cache, &tracker, &placement, &peers] {
     const storage::PgPool::Stats pg = pg_pool.stats();
     const QueryCache::Stats cache = query_cache.stats();
     return StatsFamilies(admin_service.Snapshot(),
@@ -425,7 +429,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
                           .pg_open_failures = pg.open_failures, .pg_size = pg.size, .pg_leased = pg.leased,
                           .cache_hits = cache.hits, .cache_misses = cache.misses, .cache_shared = cache.shared,
                           .cache_evictions = cache.evictions, .cache_entries = cache.entries, .cache_bytes = cache.bytes,
-                          .read_watches = tracker.watched()});
+                          .read_watches = tracker.watched(), .live_query_sets = LiveQuerySet::open_count(),
+                          .cluster = placement != nullptr,
+                          .cluster_members = placement != nullptr ? placement->members().size() : 0,
+                          .forwarded = peers != nullptr ? peers->forwarded() : 0,
+                          .forward_unreached = peers != nullptr ? peers->unreached() : 0});
   });
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   deployments_service.SetPublicUrls(runner_options.public_url, runner_options.site_url);

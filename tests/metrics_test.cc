@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "supervisor/http/raw_http_client_testing.h"
+#include "tests/live_queries.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -99,8 +100,17 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
   scraper.join();
   ASSERT_EQ(failures.load(), 0) << supervisor.log();
 
+  // One live query set open while it is scraped.
+  LiveQueries watching(grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()), *key, "metered");
+  ASSERT_TRUE(watching.Add(1, "counters:get", R"({"name":"x"})"));
+  ASSERT_TRUE(watching.WaitFor([](const LiveQueries::Values& v) { return v.count(1) > 0; }, absl::Seconds(30)));
   const std::string response = Scrape(supervisor, admin);
   ASSERT_THAT(response, StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(Sample(response, "isobar_subscriptions"), 1);
+  // Every client call took a slot, once (a retry after a conflict keeps it): its wait is observed.
+  EXPECT_EQ(Sample(response, R"(isobar_queue_wait_seconds_count{kind="mutation"})"), kClients * (kSends + kEmpty));
+  EXPECT_GE(Sample(response, R"(isobar_queue_wait_seconds_count{kind="query"})"), kClients * kSends);
+  EXPECT_EQ(Sample(response, "isobar_cluster_members"), -1) << "cluster series without --cluster";
   EXPECT_EQ(Sample(response, Executions("messages:send", "mutation", "ok")), kClients * kSends);
   EXPECT_EQ(Sample(response, Executions("messages:send", "mutation", "convex_error")), kClients * kEmpty);
   EXPECT_EQ(Sample(response, Executions("messages:get", "query", "ok")), kClients * kSends);
@@ -113,8 +123,8 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
   EXPECT_EQ(std::max(0.0, conflicts), Sample(response, "isobar_occ_conflicts_total"));
   EXPECT_EQ(Sample(response, R"(isobar_workers{state="ready"})"), 2);
   EXPECT_EQ(Sample(response, "isobar_postgres_up"), 1);
-  // Every get was of a new id: each a miss of the query cache, which ran.
-  EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="miss"})"), kClients * kSends);
+  // Every get was of a new id: each a miss of the query cache, which ran (and so did the live query).
+  EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="miss"})"), kClients * kSends + 1);
   EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="hit"})"), 0);
   EXPECT_GT(Sample(response, "isobar_pg_pool_acquired_total"), 0);
   EXPECT_EQ(Sample(response, "isobar_deployments_owned"), 1);

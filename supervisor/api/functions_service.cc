@@ -24,8 +24,12 @@ void FunctionsService::SetCluster(Placement* placement, Peers* peers) {
     absl::StatusOr<Route> route = placement_->Find(first.deployment(), IsForwarded(*context));
     if (!route.ok()) return route.status();
     if (route->here) return nullptr;
+    peers_->CountForward();
     return StartSubscribeRelay(peers_->Channel(route->member.grpc_address), *context, placement_->self().holder, first,
-                               std::move(sink), [this, member = route->member] { placement_->Unreachable(member); });
+                               std::move(sink), [this, member = route->member] {
+                                 peers_->CountUnreached();
+                                 placement_->Unreachable(member);
+                               });
   };
 }
 
@@ -90,11 +94,13 @@ void FunctionsService::Forward(grpc::CallbackServerContext* context, const isoba
     std::unique_ptr<isobar::v1::Functions::Stub> stub;
     grpc::ClientContext out;
   };
+  peers_->CountForward();
   auto forwarded = std::make_shared<Forwarded>();
   forwarded->stub = isobar::v1::Functions::NewStub(peers_->Channel(member.grpc_address));
   PrepareForward(*context, placement_->self().holder, forwarded->out);
   auto done = [this, context, reactor, forwarded, member, kind, deployment = request->deployment()](grpc::Status status) {
     if (NotReached(status, forwarded->out)) {
+      peers_->CountUnreached();
       placement_->Unreachable(member);
       const std::string message = absl::StrCat("deployment ", deployment, " is served by supervisor ", member.holder,
                                                ", which did not answer (", status.error_message(), ")");

@@ -16,6 +16,8 @@
 #ifndef ISOBAR_SUPERVISOR_CLUSTER_FORWARDING_H_
 #define ISOBAR_SUPERVISOR_CLUSTER_FORWARDING_H_
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,7 +43,14 @@ class Peers {
   explicit Peers(std::shared_ptr<grpc::ChannelCredentials> credentials) : credentials_(std::move(credentials)) {}
   std::shared_ptr<grpc::Channel> Channel(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // For metrics: a call or stream sent on; one that did not reach its member.
+  void CountForward() { forwarded_.fetch_add(1, std::memory_order_relaxed); }
+  void CountUnreached() { unreached_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t forwarded() const { return forwarded_.load(std::memory_order_relaxed); }
+  uint64_t unreached() const { return unreached_.load(std::memory_order_relaxed); }
+
  private:
+  std::atomic<uint64_t> forwarded_{0}, unreached_{0};
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);

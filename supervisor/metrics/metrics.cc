@@ -37,7 +37,17 @@ Metrics::Metrics()
       commit_seconds_(prometheus::BuildHistogram()
                           .Name("isobar_commit_seconds")
                           .Help("Time a mutation's commit took (queue, validation, the PostgreSQL write), by deployment and outcome")
-                          .Register(*registry_)) {}
+                          .Register(*registry_)),
+      queue_wait_seconds_(prometheus::BuildHistogram()
+                              .Name("isobar_queue_wait_seconds")
+                              .Help("Time a client call waited for a slot (admission), by kind")
+                              .Register(*registry_)),
+      scheduler_lag_seconds_(prometheus::BuildHistogram()
+                                 .Name("isobar_scheduler_lag_seconds")
+                                 .Help("How late due scheduled jobs started, after their scheduledTime")
+                                 .Register(*registry_)
+                                 .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1,
+                                                                                 5, 10, 60, 300})) {}
 
 void Metrics::RecordExecution(absl::string_view deployment, absl::string_view function, absl::string_view kind,
                               absl::string_view outcome, absl::Duration took) {
@@ -50,6 +60,12 @@ void Metrics::RecordExecution(absl::string_view deployment, absl::string_view fu
   execution_seconds_.Add({{"deployment", std::string(deployment)}, {"kind", std::string(kind)}}, ExecutionBuckets())
       .Observe(absl::ToDoubleSeconds(took));
 }
+
+void Metrics::RecordQueueWait(absl::string_view kind, absl::Duration waited) {
+  queue_wait_seconds_.Add({{"kind", std::string(kind)}}, ExecutionBuckets()).Observe(absl::ToDoubleSeconds(waited));
+}
+
+void Metrics::RecordSchedulerLag(absl::Duration lag) { scheduler_lag_seconds_.Observe(absl::ToDoubleSeconds(lag)); }
 
 void Metrics::RecordCommit(absl::string_view deployment, absl::string_view outcome, absl::Duration took) {
   commit_seconds_.Add({{"deployment", std::string(deployment)}, {"outcome", std::string(outcome)}}, CommitBuckets())

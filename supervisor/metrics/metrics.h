@@ -49,6 +49,11 @@ class Metrics {
   // isobar_commit_seconds{deployment, outcome}.
   void RecordCommit(absl::string_view deployment, absl::string_view outcome, absl::Duration took);
 
+  // A client call waited `waited` for its slot (zero: none): isobar_queue_wait_seconds{kind}.
+  void RecordQueueWait(absl::string_view kind, absl::Duration waited);
+  // A due scheduled job started `lag` after its scheduledTime: isobar_scheduler_lag_seconds.
+  void RecordSchedulerLag(absl::Duration lag);
+
   // Families read at each scrape, after the recorded ones. Set once, before scrapes.
   void SetScrapeSource(std::function<std::vector<prometheus::MetricFamily>()> source) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -60,6 +65,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& executions_;
   prometheus::Family<prometheus::Histogram>& execution_seconds_;
   prometheus::Family<prometheus::Histogram>& commit_seconds_;
+  prometheus::Family<prometheus::Histogram>& queue_wait_seconds_;
+  prometheus::Histogram& scheduler_lag_seconds_;
   mutable absl::Mutex mu_;
   std::function<std::vector<prometheus::MetricFamily>()> source_ ABSL_GUARDED_BY(mu_);
 };

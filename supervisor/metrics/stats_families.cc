@@ -172,6 +172,18 @@ std::vector<MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, 
   FamilyBuilder(out, "isobar_read_watches", "Cached results and subscribed queries watching for writes",
                 MetricType::Gauge)
       .Add(static_cast<double>(facts.read_watches));
+  FamilyBuilder(out, "isobar_subscriptions", "Live query sets open now (gRPC Subscribe streams, Convex WebSocket sessions)",
+                MetricType::Gauge)
+      .Add(static_cast<double>(facts.live_query_sets));
+  if (facts.cluster) {
+    FamilyBuilder(out, "isobar_cluster_members", "Live supervisors of this database's cluster, this one included",
+                  MetricType::Gauge)
+        .Add(static_cast<double>(facts.cluster_members));
+    counter("isobar_forwarded_calls_total", "Calls and streams sent on to the member serving their deployment",
+            facts.forwarded);
+    counter("isobar_forward_unreached_total", "... of which did not reach it (it died or was unreachable)",
+            facts.forward_unreached);
+  }
   return out;
 }
 

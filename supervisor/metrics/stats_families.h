@@ -50,6 +50,11 @@ struct ServerFacts {
   uint64_t cache_hits = 0, cache_misses = 0, cache_shared = 0, cache_evictions = 0;
   uint64_t cache_entries = 0, cache_bytes = 0;
   uint64_t read_watches = 0;
+  int64_t live_query_sets = 0;  // subscriptions: gRPC Subscribe streams and Convex WebSocket sessions
+  // Several supervisors (--cluster): live members seen, calls forwarded to their deployment's owner
+  // and forwards that did not reach it.
+  bool cluster = false;
+  uint64_t cluster_members = 0, forwarded = 0, forward_unreached = 0;
 };
 
 std::vector<prometheus::MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, const ServerFacts& facts);

@@ -21,7 +21,13 @@ std::shared_ptr<LiveQuerySet> LiveQuerySet::Open(const QuerySetEnvironment& envi
 
 LiveQuerySet::LiveQuerySet(const QuerySetEnvironment& environment, std::shared_ptr<LiveDeployment> deployment,
                            bool internal, std::weak_ptr<Sink> sink)
-    : env_(environment), live_(std::move(deployment)), sink_(std::move(sink)), internal_(internal) {}
+    : env_(environment), live_(std::move(deployment)), sink_(std::move(sink)), internal_(internal) {
+  open_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+LiveQuerySet::~LiveQuerySet() { open_count_.fetch_sub(1, std::memory_order_relaxed); }
+
+std::atomic<int64_t> LiveQuerySet::open_count_{0};
 
 absl::Status LiveQuerySet::Modify(Modification modification) {
   absl::MutexLock lock(&mu_);

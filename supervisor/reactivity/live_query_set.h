@@ -14,6 +14,8 @@
 #ifndef ISOBAR_SUPERVISOR_REACTIVITY_LIVE_QUERY_SET_H_
 #define ISOBAR_SUPERVISOR_REACTIVITY_LIVE_QUERY_SET_H_
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -115,8 +117,14 @@ class LiveQuerySet : public std::enable_shared_from_this<LiveQuerySet> {
 
   LiveQuerySet(const QuerySetEnvironment& environment, std::shared_ptr<LiveDeployment> deployment, bool internal,
                std::weak_ptr<Sink> sink);
+  ~LiveQuerySet();
+
+  // Query sets alive in this process (gRPC streams and WebSocket sessions alike), for metrics.
+  static int64_t open_count() { return open_count_.load(std::memory_order_relaxed); }
 
  private:
+  static std::atomic<int64_t> open_count_;
+
   struct Query {
     std::string path;
     std::string args_json;

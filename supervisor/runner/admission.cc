@@ -65,7 +65,7 @@ void Admission::Admit(const std::string& deployment, FunctionKind kind, absl::Ti
                                  "\" already has ", limits_.queue_per_deployment, " waiting; try again later"));
     } else {
       queued_id = next_id_++;
-      d.queues[k].push_back(Waiter{queued_id, deadline, std::move(start), std::move(refuse)});
+      d.queues[k].push_back(Waiter{queued_id, deadline, absl::Now(), std::move(start), std::move(refuse)});
       ++stats_.queued;
     }
   }
@@ -74,6 +74,7 @@ void Admission::Admit(const std::string& deployment, FunctionKind kind, absl::Ti
     return;
   }
   if (queued_id == 0) {
+    if (wait_observer_) wait_observer_(kind, absl::ZeroDuration());
     std::move(start)(Ticket(this, deployment, kind));
     return;
   }
@@ -128,7 +129,9 @@ void Admission::TakeRunnableLocked(int k, std::vector<std::pair<std::string, Wai
 }
 
 void Admission::StartAll(std::vector<std::pair<std::string, Waiter>> runnable, FunctionKind kind) {
+  const absl::Time now = absl::Now();
   for (auto& [deployment, waiter] : runnable) {
+    if (wait_observer_) wait_observer_(kind, now - waiter.queued_at);
     executor_.Run([this, deployment = deployment, kind, start = std::move(waiter.start)]() mutable {
       std::move(start)(Ticket(this, deployment, kind));
     });

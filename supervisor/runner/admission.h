@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,11 +82,16 @@ class Admission {
   };
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
   const AdmissionLimits& limits() const { return limits_; }
+  // Told how long each admitted call waited for its slot (zero when it had one at once). Before use.
+  void SetWaitObserver(std::function<void(FunctionKind kind, absl::Duration waited)> observer) {
+    wait_observer_ = std::move(observer);
+  }
 
  private:
   struct Waiter {
     uint64_t id;
     absl::Time deadline;
+    absl::Time queued_at;
     Start start;
     Refuse refuse;
   };
@@ -102,6 +108,7 @@ class Admission {
 
   const AdmissionLimits limits_;
   Executor& executor_;
+  std::function<void(FunctionKind, absl::Duration)> wait_observer_;
   mutable absl::Mutex mu_;
   std::map<std::string, PerDeployment> deployments_ ABSL_GUARDED_BY(mu_);
   std::array<int, 3> running_ ABSL_GUARDED_BY(mu_){};

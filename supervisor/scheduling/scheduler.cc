@@ -330,6 +330,7 @@ absl::Time Scheduler::ScanJobs(const std::shared_ptr<LiveDeployment>& live, Depl
       break;  // in time order: the rest are later still
     }
     if (stopping || static_cast<int>(state.running.size()) >= options_.parallelism) break;  // a run's end looks again
+    if (lag_observer_) lag_observer_(now - due);
     StartJob(live, state, job, now);
   }
   return next;

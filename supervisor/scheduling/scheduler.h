@@ -99,6 +99,8 @@ class Scheduler {
   void SetHeldElsewhere(std::function<bool(const std::string& deployment)> held_elsewhere) {
     held_elsewhere_ = std::move(held_elsewhere);
   }
+  // Told, as each due job starts, how late it starts (now minus its scheduledTime). Before Start.
+  void SetLagObserver(std::function<void(absl::Duration lag)> observer) { lag_observer_ = std::move(observer); }
 
   Stats stats() const ABSL_LOCKS_EXCLUDED(inbox_->mu);
   // Tests: true once the scheduler's thread has nothing left to do and waits (false at `deadline`).
@@ -166,6 +168,7 @@ class Scheduler {
 
   LiveDeployments& deployments_;
   std::function<bool(const std::string&)> held_elsewhere_;
+  std::function<void(absl::Duration)> lag_observer_;
   const RunFunction run_;
   Clock& clock_;
   const SchedulerOptions options_;
