@@ -37,6 +37,7 @@
 #include "base/flags.h"
 #include "cli/bundle.h"
 #include "cli/function_path.h"
+#include "cli/snapshot_zip.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "isobar/v1/api.grpc.pb.h"
@@ -83,9 +84,10 @@ int Main(int argc, char** argv) {
   std::string url, data_dir, timeout_ms_text, deployment_name, esbuild, node_path, contexts, identity, tls_ca;
   int timeout_ms = 0;
   int transitions = 0;
+  bool no_files = false;
   FlagSet flags(
       "isobarctl [--url=HOST:PORT] [--data-dir=DIR] ping | eval EXPRESSION | stats | deployments create|get NAME | "
-      "egress get|set|reset NAME");
+      "egress get|set|reset NAME | export NAME FILE.zip | import NAME FILE.zip");
   flags.String("url", &url, "the supervisor's address (default: $ISOBAR_URL, else <data-dir>/url)");
   flags.String("data-dir", &data_dir, "a local development server's data directory (default: $ISOBAR_DATA_DIR or ./isobar-data)");
   flags.String("tls-ca", &tls_ca,
@@ -98,6 +100,7 @@ int Main(int argc, char** argv) {
                "run: act as this user, a UserIdentity as JSON ('{\"tokenIdentifier\":\"https://issuer|ann\",...}' or "
                "issuer and subject); the admin key's privilege");
   flags.Int("transitions", &transitions, "watch: stop after this many changes (0: never)");
+  flags.Bool("no-files", &no_files, "export: leave stored files (_storage) out");
   flags.String("contexts", &contexts,
                "deploy: fresh (a new V8 context per call, the default) or warm (contexts and module state "
                "reused between calls; faster); empty: the server's --contexts");
@@ -423,6 +426,95 @@ int Main(int argc, char** argv) {
     }
     grpc::Status status = reader->Finish();
     return status.ok() ? 0 : Fail(status, tail_context);
+  }
+  if (command == "export") {
+    // A Convex snapshot ZIP (npx convex import reads it), written to FILE.zip only once complete.
+    if (args->size() != 3) {
+      std::fprintf(stderr, "usage: isobarctl export DEPLOYMENT FILE.zip [--no-files]\n");
+      return 2;
+    }
+    const std::string& path = (*args)[2];
+    const std::string partial = path + ".partial";
+    grpc::ClientContext export_context;  // no deadline: as long as the deployment's data takes
+    if (!key.empty()) export_context.AddMetadata("authorization", "Bearer " + key);
+    isobar::v1::ExportSnapshotRequest request;
+    request.set_deployment((*args)[1]);
+    request.set_skip_files(no_files);
+    absl::StatusOr<std::unique_ptr<cli::SnapshotZipWriter>> zip = cli::SnapshotZipWriter::Create(partial);
+    if (!zip.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(zip.status().message()).c_str());
+      return 1;
+    }
+    auto reader = isobar::v1::Deployments::NewStub(channel)->ExportSnapshot(&export_context, request);
+    isobar::v1::SnapshotPart part;
+    absl::Status written;
+    size_t entries = 0;
+    uint64_t bytes = 0;
+    while (written.ok() && reader->Read(&part)) {
+      if (!part.path().empty()) {
+        written = (*zip)->StartEntry(part.path());
+        ++entries;
+      }
+      if (written.ok() && !part.data().empty()) written = (*zip)->Write(part.data());
+      bytes += part.data().size();
+    }
+    if (!written.ok()) export_context.TryCancel();
+    grpc::Status status = reader->Finish();
+    if (written.ok() && status.ok()) written = (*zip)->Close();
+    zip->reset();
+    if (!status.ok() || !written.ok() || std::rename(partial.c_str(), path.c_str()) != 0) {
+      std::remove(partial.c_str());
+      if (!status.ok() && written.ok()) return Fail(status, export_context);
+      std::fprintf(stderr, "error: %s\n", written.ok() ? "cannot rename the ZIP into place" : std::string(written.message()).c_str());
+      return 1;
+    }
+    std::printf("exported %s: %zu entries, %llu bytes, to %s\n", request.deployment().c_str(), entries,
+                static_cast<unsigned long long>(bytes), path.c_str());
+    return 0;
+  }
+  if (command == "import") {
+    // A Convex snapshot ZIP (ours, or npx convex export's) into the deployment's empty tables.
+    if (args->size() != 3) {
+      std::fprintf(stderr, "usage: isobarctl import DEPLOYMENT FILE.zip\n");
+      return 2;
+    }
+    grpc::ClientContext import_context;  // no deadline: as long as the snapshot takes
+    if (!key.empty()) import_context.AddMetadata("authorization", "Bearer " + key);
+    isobar::v1::ImportSnapshotResponse response;
+    auto writer = isobar::v1::Deployments::NewStub(channel)->ImportSnapshot(&import_context, &response);
+    isobar::v1::SnapshotPart part;
+    part.set_deployment((*args)[1]);
+    bool open = writer->Write(part);
+    absl::Status read = cli::ReadSnapshotZip(
+        (*args)[2],
+        [&](const std::string& path) {
+          isobar::v1::SnapshotPart start;
+          start.set_path(path);
+          open = open && writer->Write(start);
+          return open ? absl::OkStatus() : absl::CancelledError("the server ended the import");
+        },
+        [&](absl::string_view bytes) {
+          isobar::v1::SnapshotPart more;
+          more.set_data(std::string(bytes));
+          open = open && writer->Write(more);
+          return open ? absl::OkStatus() : absl::CancelledError("the server ended the import");
+        });
+    if (!read.ok() && !absl::IsCancelled(read)) {
+      import_context.TryCancel();
+      writer->Finish();
+      std::fprintf(stderr, "error: %s\n", std::string(read.message()).c_str());
+      return 1;
+    }
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!status.ok()) return Fail(status, import_context);
+    std::printf("imported into %s: %llu tables, %llu documents, %llu files (%llu bytes)%s\n", (*args)[1].c_str(),
+                static_cast<unsigned long long>(response.tables()), static_cast<unsigned long long>(response.documents()),
+                static_cast<unsigned long long>(response.files()), static_cast<unsigned long long>(response.file_bytes()),
+                response.files_renumbered() > 0
+                    ? absl::StrCat("; ", response.files_renumbered(), " files got new ids (their ids were another system's)").c_str()
+                    : "");
+    return 0;
   }
   if (command == "stats") {
     isobar::v1::StatsResponse response;

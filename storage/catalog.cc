@@ -200,7 +200,8 @@ absl::StatusOr<std::optional<TableInfo>> Catalog::FindTable(DeploymentId deploym
   return std::optional<TableInfo>(TableInfo{number, std::string(r.Get(0, 0))});
 }
 
-absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, absl::string_view name) {
+absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, absl::string_view name,
+                                                    std::optional<TableNumber> number) {
   ASSIGN_OR_RETURN(std::optional<TableInfo> existing, FindTable(deployment, name));
   if (existing.has_value()) return *existing;
   const SystemTable* system = FindSystemTable(name);
@@ -218,6 +219,17 @@ absl::StatusOr<TableInfo> Catalog::GetOrCreateTable(DeploymentId deployment, abs
   // A system table has its own number; a user table gets the lowest free number from 10001.
   if (system != nullptr) {
     step = conn->Exec("SELECT $1::integer", {Param(system->number)});
+  } else if (number.has_value()) {
+    step = conn->Exec("SELECT name FROM isobar.tables WHERE deployment_id = $1 AND number = $2",
+                      {Param(deployment.value()), Param(number->value())});
+    if (!step.ok()) return Rollback(*conn, step.status());
+    if (step->rows() > 0 || number->value() < kFirstUserTableNumber) {
+      return Rollback(*conn, absl::FailedPreconditionError(absl::StrCat(
+                                 "table \"", name, "\" cannot have number ", number->value(), " here: ",
+                                 step->rows() > 0 ? absl::StrCat("table \"", step->Get(0, 0), "\" has it")
+                                                  : "it is a system table's")));
+    }
+    step = conn->Exec("SELECT $1::integer", {Param(number->value())});
   } else {
     step = conn->Exec(R"sql(
       SELECT coalesce(min(n), $2) FROM (

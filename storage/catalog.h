@@ -87,7 +87,10 @@ class Catalog {
   absl::StatusOr<std::optional<TableInfo>> FindTable(DeploymentId deployment, absl::string_view name);
   absl::StatusOr<std::optional<TableInfo>> FindTable(DeploymentId deployment, TableNumber number);
   // Creates a user table (with its built-in indexes) if it does not exist.
-  absl::StatusOr<TableInfo> GetOrCreateTable(DeploymentId deployment, absl::string_view name);
+  // `number`: the number a new user table must have (a snapshot import), FAILED_PRECONDITION if
+  // another table has it; an existing table is returned whatever its number.
+  absl::StatusOr<TableInfo> GetOrCreateTable(DeploymentId deployment, absl::string_view name,
+                                             std::optional<TableNumber> number = std::nullopt);
   absl::StatusOr<std::vector<TableInfo>> ListTables(DeploymentId deployment);
 
   // The table's live indexes (dropped ones are not listed).

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -261,8 +262,12 @@ class Parser {
       if (pos_ >= text_.size() || !(text_[pos_] >= '0' && text_[pos_] <= '9')) return Error("invalid number");
       while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
     }
-    double d = 0;
     const absl::string_view number = text_.substr(start, pos_ - start);
+    if (options_.export_integers && number.find_first_of(".eE") == absl::string_view::npos) {
+      int64_t integer = 0;
+      if (absl::SimpleAtoi(number, &integer)) return Value::Int64(integer);  // else a float64, as Convex reads it
+    }
+    double d = 0;
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), d);
     if (ec == std::errc::result_out_of_range) {
       // from_chars leaves `d` alone out of range, so tell underflow (rounds to zero, as in
@@ -426,8 +431,13 @@ void AppendQuoted(const std::string& s, std::string* out) {
 }
 
 
-// `clean`: Convex's "json" format (Int64 as a decimal string, bytes as base64, special floats by name).
-void Append(const Value& value, bool clean, std::string* out) {
+// kConvex: Convex JSON. kClean: Convex's "json" format (Int64 as a decimal string, bytes as base64,
+// special floats by name). kExport: its snapshot export format (Int64 as a JSON integer, finite floats
+// always with a point or an exponent, the rest as Convex JSON).
+enum class Format { kConvex, kClean, kExport };
+
+void Append(const Value& value, Format format, std::string* out) {
+  const bool clean = format == Format::kClean;
   switch (value.type()) {
     case Value::Type::kUndefined:
       out->append(R"({"$undefined":null})");
@@ -440,6 +450,10 @@ void Append(const Value& value, bool clean, std::string* out) {
         absl::StrAppend(out, "\"", value.int64(), "\"");
         return;
       }
+      if (format == Format::kExport) {
+        absl::StrAppend(out, value.int64());
+        return;
+      }
       absl::StrAppend(out, R"({"$integer":")", LittleEndianBase64(static_cast<uint64_t>(value.int64())), "\"}");
       return;
     case Value::Type::kFloat64: {
@@ -448,7 +462,7 @@ void Append(const Value& value, bool clean, std::string* out) {
         out->append(std::isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return;
       }
-      if (!clean && (!std::isfinite(d) || (d == 0 && std::signbit(d)))) {
+      if (format == Format::kConvex ? !std::isfinite(d) || (d == 0 && std::signbit(d)) : !clean && !std::isfinite(d)) {
         uint64_t bits;
         std::memcpy(&bits, &d, sizeof(bits));
         absl::StrAppend(out, R"({"$float":")", LittleEndianBase64(bits), "\"}");
@@ -456,7 +470,10 @@ void Append(const Value& value, bool clean, std::string* out) {
       }
       char buffer[32];
       auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), d);
-      out->append(buffer, static_cast<size_t>(end - buffer));
+      const absl::string_view number(buffer, static_cast<size_t>(end - buffer));
+      out->append(number.data(), number.size());
+      // An export's reader takes a number without a point or an exponent for an Int64.
+      if (format == Format::kExport && number.find_first_of(".e") == absl::string_view::npos) out->append(".0");
       return;
     }
     case Value::Type::kBoolean:
@@ -478,7 +495,7 @@ void Append(const Value& value, bool clean, std::string* out) {
       for (const Value& item : value.array()) {
         if (!first) out->push_back(',');
         first = false;
-        Append(item, clean, out);
+        Append(item, format, out);
       }
       out->push_back(']');
       return;
@@ -491,7 +508,7 @@ void Append(const Value& value, bool clean, std::string* out) {
         first = false;
         AppendQuoted(name, out);
         out->push_back(':');
-        Append(field, clean, out);
+        Append(field, format, out);
       }
       out->push_back('}');
       return;
@@ -559,13 +576,19 @@ absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOp
 
 std::string ToConvexJson(const Value& value) {
   std::string out;
-  Append(value, /*clean=*/false, &out);
+  Append(value, Format::kConvex, &out);
+  return out;
+}
+
+std::string ToExportJson(const Value& value) {
+  std::string out;
+  Append(value, Format::kExport, &out);
   return out;
 }
 
 std::string ToCleanJson(const Value& value) {
   std::string out;
-  Append(value, /*clean=*/true, &out);
+  Append(value, Format::kClean, &out);
   return out;
 }
 

@@ -40,6 +40,9 @@ struct ConvexJsonOptions {
   // Plain JSON: no Convex rules ("$" names and special objects are left as they are). For envelopes
   // such as the query JSON, whose nested values are converted with FromPlainJson.
   bool plain = false;
+  // Convex's snapshot export format (ToExportJson): a number without a point or an exponent that fits
+  // is an Int64.
+  bool export_integers = false;
 };
 
 absl::StatusOr<Value> ParseConvexJson(absl::string_view json, const ConvexJsonOptions& options = {});
@@ -55,6 +58,11 @@ std::string ToConvexJson(const Value& value);
 // Convex's "json" export format (its HTTP API's default): Int64 as a decimal string, bytes as base64,
 // NaN and ±Infinity as "NaN", "Infinity", "-Infinity"; the rest as in ToConvexJson. Lossy.
 std::string ToCleanJson(const Value& value);
+
+// Convex's snapshot export format (documents.jsonl of `npx convex export`): Int64 as a JSON integer,
+// finite floats with a point or an exponent ("5.0", "-0.0"), NaN and ±Infinity as {"$float": ...},
+// bytes as {"$bytes": ...}. Lossless: ParseConvexJson with export_integers reads it back.
+std::string ToExportJson(const Value& value);
 
 // Standard base64 of the 8 little-endian bytes of `bits`: how Convex JSON writes an Int64's and a
 // special float's bits, and how Convex's sync protocol writes timestamps.

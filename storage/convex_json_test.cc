@@ -164,5 +164,32 @@ TEST(ConvexJsonTest, CleanJsonIsConvexsJsonExportFormat) {
   EXPECT_EQ(ToCleanJson(Value::Float64(-std::numeric_limits<double>::infinity())), R"("-Infinity")");
 }
 
+// Convex's snapshot export format (crates/value/src/export.rs, export_clean_lossless): Int64 as an
+// integer, finite floats with a point, special floats and bytes encoded; read back exactly.
+TEST(ConvexJsonTest, ExportJsonIsConvexsSnapshotFormatAndReadsBackExactly) {
+  absl::StatusOr<Value> v = ParseConvexJson(
+      R"({"b":{"$bytes":"AAE="},"f":1.5,"five":5,"i":{"$integer":"BQAAAAAAAAA="},"inf":{"$float":"AAAAAAAA8H8="},)"
+      R"("nan":{"$float":"AAAAAAAA+H8="},"neg":{"$integer":"//////////8="},"nz":{"$float":"AAAAAAAAAIA="},"z":[1e22]})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  const std::string exported = ToExportJson(*v);
+  EXPECT_EQ(exported, R"({"b":{"$bytes":"AAE="},"f":1.5,"five":5.0,"i":5,"inf":{"$float":"AAAAAAAA8H8="},)"
+                      R"("nan":{"$float":"AAAAAAAA+H8="},"neg":-1,"nz":-0.0,"z":[1e+22]})");
+  absl::StatusOr<Value> back = ParseConvexJson(exported, {.export_integers = true});
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(ToConvexJson(*back), ToConvexJson(*v));
+  // Beyond int64: a float64, as Convex reads it.
+  absl::StatusOr<Value> big = ParseConvexJson("18446744073709551616", {.export_integers = true});
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->type(), Value::Type::kFloat64);
+
+  testing::RandomValues random(7);
+  for (int i = 0; i < 5000; ++i) {
+    const Value value = random.Next(4);
+    absl::StatusOr<Value> read = ParseConvexJson(ToExportJson(value), {.export_integers = true});
+    ASSERT_TRUE(read.ok()) << read.status() << " for " << ToExportJson(value);
+    EXPECT_EQ(Compare(*read, value), 0) << ToExportJson(value);
+  }
+}
+
 }  // namespace
 }  // namespace isobar::storage

@@ -214,6 +214,24 @@ absl::StatusOr<DocumentId> Transaction::Insert(absl::string_view table_name, con
   return id;
 }
 
+absl::Status Transaction::InsertImported(absl::string_view table_name, const DocumentId& id, double creation_time,
+                                         const Value& fields, Access access) {
+  RETURN_IF_ERROR(ValidateUserFields(fields));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TableSchema> table, schemas_.ByName(table_name, /*create=*/false));
+  if (table == nullptr) return absl::NotFoundError(absl::StrCat("table \"", table_name, "\" does not exist"));
+  if (table->table.number != id.table) {
+    return absl::InvalidArgumentError(absl::StrCat("the id ", EncodeDocumentId(id), " is of table number ",
+                                                   id.table.value(), ", but \"", table_name, "\" is number ",
+                                                   table->table.number.value(), " here"));
+  }
+  ASSIGN_OR_RETURN(Lookup found, Find(id));
+  if (found.current.has_value()) {
+    return absl::AlreadyExistsError(absl::StrCat("a document with id ", EncodeDocumentId(id), " exists already"));
+  }
+  ASSIGN_OR_RETURN(Value document, WithSystemFields(fields, id, creation_time, DocumentLimitsFor(access)));
+  return RecordWrite(id, table, std::move(document), std::move(found.committed));
+}
+
 absl::StatusOr<Transaction::Lookup> Transaction::FindForWrite(const DocumentId& id, absl::string_view verb,
                                                               Access access) {
   ASSIGN_OR_RETURN(Lookup found, Find(id));

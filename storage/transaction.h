@@ -97,6 +97,10 @@ class Transaction {
   // Only the read-set entry of a point read of `id` (no counts): for reads that may have been made.
   absl::Status AddPointReadOf(const DocumentId& id);
   absl::StatusOr<DocumentId> Insert(absl::string_view table, const Value& fields, Access access = Access::kUser);
+  // A document with the id and creation time it had elsewhere (a snapshot import). The table must exist
+  // with the id's number; ALREADY_EXISTS if the id has a document.
+  absl::Status InsertImported(absl::string_view table, const DocumentId& id, double creation_time, const Value& fields,
+                              Access access = Access::kUser);
   // `patch`: an object; undefined values remove fields. Returns the new document.
   absl::StatusOr<Value> Patch(const DocumentId& id, const Value& patch, Access access = Access::kUser);
   absl::StatusOr<Value> Replace(const DocumentId& id, const Value& fields, Access access = Access::kUser);

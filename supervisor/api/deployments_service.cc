@@ -28,7 +28,7 @@ namespace {
 
 constexpr char kComponent[] = "deployments";
 
-grpc::Status ToGrpc(grpc::ServerContext& context, const absl::Status& status) {
+grpc::Status CatalogError(grpc::ServerContext& context, const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // Storage failures are ours, not the caller's: say so without their details.
   switch (status.code()) {
@@ -115,6 +115,10 @@ void AddFunctions(const storage::Value& analysis, google::protobuf::RepeatedPtrF
 }
 
 }  // namespace
+
+grpc::Status DeploymentsService::ToGrpc(grpc::ServerContext& context, const absl::Status& status) {
+  return CatalogError(context, status);
+}
 
 template <typename Request, typename Response>
 std::optional<grpc::Status> DeploymentsService::ServedElsewhere(

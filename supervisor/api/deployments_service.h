@@ -61,11 +61,17 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
                          isobar::v1::EgressPolicy* response) override;
   grpc::Status GetEgress(grpc::ServerContext* context, const isobar::v1::GetEgressRequest* request,
                          isobar::v1::EgressPolicy* response) override;
+  grpc::Status ExportSnapshot(grpc::ServerContext* context, const isobar::v1::ExportSnapshotRequest* request,
+                              grpc::ServerWriter<isobar::v1::SnapshotPart>* writer) override;
+  grpc::Status ImportSnapshot(grpc::ServerContext* context, grpc::ServerReader<isobar::v1::SnapshotPart>* reader,
+                              isobar::v1::ImportSnapshotResponse* response) override;
 
  private:
   // Checks the admin key and finds `deployment`; otherwise the error to finish the call with.
   grpc::Status Admit(grpc::ServerContext& context, const std::string& deployment, storage::DeploymentInfo* info);
   absl::Status Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out);
+  // A storage error as the call's status: the caller's mistakes as they are, ours without details.
+  static grpc::Status ToGrpc(grpc::ServerContext& context, const absl::Status& status);
   // If another member serves `deployment`, the call made there (its answer); nullopt: serve it here.
   template <typename Request, typename Response>
   std::optional<grpc::Status> ServedElsewhere(
