@@ -38,7 +38,8 @@ void RegisterFlags(FlagSet& flags, Config* config) {
              "whose top-level code must run per call, and every call until the snapshot is made, evaluate their "
              "ES modules (default true)");
   flags.String("tls-cert", &config->tls_cert,
-               "TLS for the gRPC API: the server's certificate chain, leaf first (PEM); with --tls-key. Renewed files "
+               "TLS for the gRPC API and both HTTP listeners (HTTPS, WSS): the server's certificate chain, leaf first "
+               "(PEM); with --tls-key. Renewed files "
                "are picked up for new connections without a restart (every --tls-reload-seconds)");
   flags.String("tls-key", &config->tls_key, "the private key of --tls-cert (PEM)");
   flags.Int("tls-reload-seconds", &config->tls_reload_seconds,

@@ -290,6 +290,13 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   // Prometheus metrics (supervisor/metrics/), at /metrics on the HTTP listener.
   Metrics metrics;
   MetricsRoute metrics_route([&metrics] { return metrics.Scrape(); }, admin_key, config.metrics_public);
+  // HTTPS and WSS with the gRPC API's certificate.
+  auto WithTls = [&](HttpServerOptions& options) {
+    if (!tls) return;
+    options.tls_cert = config.tls_cert;
+    options.tls_key = config.tls_key;
+    options.tls_reload = absl::Seconds(config.tls_reload_seconds);
+  };
   std::unique_ptr<HttpServer> http_server;
   ConvexHttpApi* http_api = nullptr;
   ConvexSync* sync = nullptr;
@@ -300,6 +307,7 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     // Uploads go to the database as they arrive, up to their own limit.
     http_options.stream_body = &FileRoutes::StreamsBody;
     http_options.max_streamed_body_bytes = kMaxUploadBytes;
+    WithTls(http_options);
     http_server = std::make_unique<HttpServer>(
         http_options,
         [&http_api, &health_routes, &metrics_route](HttpRequest request, HttpServer::Reply reply) {
@@ -320,12 +328,14 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
     // Bodies reach the handler as it reads them (a small one whole, with the call).
     site_options.stream_body = [](absl::string_view, absl::string_view) { return true; };
     site_options.max_streamed_body_bytes = kHttpActionBodyLimit;
+    WithTls(site_options);
     site_server = std::make_unique<HttpServer>(site_options, [&http_actions](HttpRequest request, HttpServer::Reply reply) {
       http_actions->Handle(std::move(request), std::move(reply));
     });
     RETURN_IF_ERROR(site_server->Listen());
     site_address = absl::StrCat(site_options.listen.substr(0, site_options.listen.rfind(':')), ":", site_server->port());
   }
+  const char* const scheme = tls ? "https://" : "http://";
   FunctionRunnerOptions runner_options;
   runner_options.warm_contexts = config.contexts == "warm";
   runner_options.prefetch = config.prefetch;
@@ -333,10 +343,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   runner_options.metrics = &metrics;
   runner_options.log_calls = config.log_calls;
   runner_options.public_url = !config.public_url.empty() ? config.public_url
-                              : !http_address.empty()    ? absl::StrCat("http://", http_address)
+                              : !http_address.empty()    ? absl::StrCat(scheme, http_address)
                                                          : "http://127.0.0.1:7701";
   runner_options.site_url = !config.site_url.empty()   ? config.site_url
-                            : !site_address.empty()      ? absl::StrCat("http://", site_address)
+                            : !site_address.empty()      ? absl::StrCat(scheme, site_address)
                                                          : "http://127.0.0.1:7702";
   FunctionRunner runner(live, pool, executor, logs, runner_options);
   RealClock clock(executor);
@@ -495,20 +505,20 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   }
   fetcher.SetInternal(InternalEndpoints({address, http_address, site_address}, pg_pool));
   if (http_server != nullptr) {
-    RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/http_url", absl::StrCat("http://", http_address, "\n")));
+    RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/http_url", absl::StrCat(scheme, http_address, "\n")));
   }
   RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/url", address + "\n"));
   if (http_server != nullptr) {
     http_api = &convex_http_api;
     sync = &convex_sync;
     http_server->Serve();
-    ISOBAR_LOG(kInfo, kComponent) << "Convex clients connect to http://" << http_address << "/d/<deployment>";
+    ISOBAR_LOG(kInfo, kComponent) << "Convex clients connect to " << scheme << http_address << "/d/<deployment>";
   }
   if (site_server != nullptr) {
-    RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/site_url", absl::StrCat("http://", site_address, "\n")));
+    RETURN_IF_ERROR(WriteFileAtomically(config.data_dir + "/site_url", absl::StrCat(scheme, site_address, "\n")));
     http_actions = &site_actions;
     site_server->Serve();
-    ISOBAR_LOG(kInfo, kComponent) << "HTTP actions are served at http://" << site_address
+    ISOBAR_LOG(kInfo, kComponent) << "HTTP actions are served at " << scheme << site_address
                                   << (IsOriginPerDeployment(runner_options.site_url)
                                           ? absl::StrCat(" for ", runner_options.site_url)
                                           : std::string("/d/<deployment>/..."));

@@ -1,4 +1,5 @@
-// TLS on the gRPC API (issue 21, item 1), with certificates made by the openssl tool for this test:
+// TLS on the gRPC API and the HTTP listeners (issue 21, item 1), with certificates made by the openssl
+// tool for this test:
 // a client trusting the right CA gets through; a plaintext client and one trusting another CA do
 // not (isobarctl with --tls-ca too); a renewed certificate written over the files is used for new connections without a restart;
 // a key that does not match its certificate stops the supervisor at start, saying so.
@@ -102,6 +103,58 @@ TEST_F(TlsTest, OnlyClientsTrustingTheServersCaGetThroughAndARenewedCertificateI
   while (!renewed.ok() && absl::Now() < deadline) renewed = Ping(supervisor, "ca2");
   EXPECT_TRUE(renewed.ok()) << renewed.error_message() << "\n" << supervisor.log();
   EXPECT_EQ(Ping(supervisor, "ca1").error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// The HTTP listener (the Convex HTTP API, its WebSocket sync protocol, health, metrics) and the HTTP
+// actions' listener serve TLS with the same certificate: curl and Python's ssl, trusting the right
+// CA, get through (a WebSocket upgrade included); plaintext and another CA do not; a renewal is used.
+TEST_F(TlsTest, TheHttpListenersServeHttpsAndWssWithTheSameCertificate) {
+  SupervisorProcess supervisor({.workers = 1,
+                                .extra_args = {"--tls-cert=" + dir_ + "/server.pem", "--tls-key=" + dir_ + "/server.key",
+                                               "--tls-reload-seconds=1"}});
+  ASSERT_TRUE(supervisor.Start().ok()) << supervisor.log();
+  // A deployment for the WebSocket to reach, made over the TLS gRPC API.
+  ShellResult created = RunShell(absl::StrCat("ISOBAR_ADMIN_KEY=", supervisor.admin_key(), " ", Runfile("cli/isobarctl"),
+                                              " --url=", supervisor.address(), " --tls-ca=", dir_,
+                                              "/ca1.pem deployments create secure 2>&1"));
+  ASSERT_EQ(created.status, 0) << created.out;
+  EXPECT_THAT(supervisor.http_url(), ::testing::StartsWith("https://"));
+  EXPECT_THAT(supervisor.site_url(), ::testing::StartsWith("https://"));
+  const std::string port = absl::StrCat(supervisor.http_port());
+  // GET /healthz with Python's urllib (the outsider's TLS stack), trusting `ca`'s certificate.
+  std::ofstream(dir_ + "/get.py") << "import ssl, sys, urllib.request\n"
+                                     "context = ssl.create_default_context(cafile=sys.argv[1])\n"
+                                     "print(urllib.request.urlopen(sys.argv[2], context=context, timeout=10).status)\n";
+  auto curl = [&](const std::string& ca, const std::string& scheme) {
+    return RunShell(absl::StrCat("python3 ", dir_, "/get.py ", dir_, "/", ca, ".pem ", scheme, "://localhost:", port,
+                                 "/healthz 2>&1"));
+  };
+  ShellResult trusted = curl("ca1", "https");
+  EXPECT_EQ(trusted.status, 0) << trusted.out;
+  EXPECT_NE(curl("ca2", "https").status, 0);  // another CA
+  EXPECT_NE(curl("ca1", "http").status, 0);   // plaintext
+  // The Convex sync protocol's WebSocket, over TLS.
+  std::ofstream(dir_ + "/wss.py")
+      << "import base64, os, socket, ssl, sys\n"
+         "context = ssl.create_default_context(cafile=sys.argv[1])\n"
+         "s = context.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=10), "
+         "server_hostname='localhost')\n"
+         "key = base64.b64encode(os.urandom(16)).decode()\n"
+         "s.sendall(('GET /d/secure/api/1.48.0/sync HTTP/1.1\\r\\nHost: localhost\\r\\nUpgrade: websocket\\r\\n'\n"
+         "           'Connection: Upgrade\\r\\nSec-WebSocket-Key: ' + key + '\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n').encode())\n"
+         "print(s.recv(4096).decode().split('\\r\\n')[0])\n";
+  ShellResult upgraded = RunShell(absl::StrCat("python3 ", dir_, "/wss.py ", dir_, "/ca1.pem ", port, " 2>&1"));
+  EXPECT_EQ(upgraded.status, 0) << upgraded.out;
+  EXPECT_THAT(upgraded.out, HasSubstr("101 Switching Protocols"));
+
+  // Renewed in place by another CA: new connections get it within the reload interval.
+  Install("s2");
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  ShellResult renewed = curl("ca2", "https");
+  while (renewed.status != 0 && absl::Now() < deadline) renewed = curl("ca2", "https");
+  EXPECT_EQ(renewed.status, 0) << renewed.out << supervisor.log();
+  EXPECT_NE(curl("ca1", "https").status, 0);
+  EXPECT_THAT(supervisor.log(), HasSubstr("TLS certificate reloaded"));
 }
 
 TEST_F(TlsTest, AKeyThatIsNotTheCertificatesStopsTheSupervisorAtStart) {

@@ -4,9 +4,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <type_traits>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -37,20 +40,39 @@ constexpr absl::Duration kAcceptRetry = absl::Milliseconds(100);
 }  // namespace
 
 // One client connection, on its own strand. Reads a request (headers, then body), hands it to the
-// handler, writes the answer, and only then reads the next.
+// handler, writes the answer, and only then reads the next. `Stream`: beast::tcp_stream, or
+// tls_stream (TLS: the handshake comes first, within the header timeout).
+template <class Stream>
 class HttpServer::Connection final : public Peer {
  public:
-  Connection(Impl& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)), buffer_(server.options_.max_header_bytes + kReadAheadBytes) {
+  static constexpr bool kTls = std::is_same_v<Stream, tls_stream>;
+
+  // `tls`: the context `stream` was made with (kept for as long as the connection).
+  Connection(Impl& server, Stream stream, std::shared_ptr<net::ssl::context> tls = nullptr)
+      : server_(server), tls_(std::move(tls)), stream_(std::move(stream)),
+        buffer_(server.options_.max_header_bytes + kReadAheadBytes) {
     beast::error_code ec;
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint remote = Lowest().socket().remote_endpoint(ec);
     if (!ec) peer_ = absl::StrCat(remote.address().to_string(), ":", remote.port());
   }
 
   ~Connection() override { server_.ReleaseBodyBytes(reserved_); }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = Self()] { self->ReadHeader(absl::ZeroDuration()); });
+    net::dispatch(stream_.get_executor(), [self = Self()] {
+      if constexpr (kTls) {
+        self->Lowest().expires_after(Chrono(self->server_.options_.header_timeout));
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) {
+            if (ec == beast::error::timeout) ++self->server_.timed_out_;
+            return self->Close();
+          }
+          self->ReadHeader(absl::ZeroDuration());
+        });
+      } else {
+        self->ReadHeader(absl::ZeroDuration());
+      }
+    });
   }
 
   void CloseIfIdle() override {
@@ -64,6 +86,7 @@ class HttpServer::Connection final : public Peer {
 
  private:
   std::shared_ptr<Connection> Self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   // `idle` is how long the connection may wait for a request to begin: none before the first one
   // (the header timeout covers it), the idle timeout between requests.
@@ -79,7 +102,7 @@ class HttpServer::Connection final : public Peer {
     parser_->body_limit(server_.options_.stream_body != nullptr
                             ? std::max<uint64_t>(server_.options_.max_body_bytes, server_.options_.max_streamed_body_bytes)
                             : server_.options_.max_body_bytes);
-    stream_.expires_after(Chrono(idle + server_.options_.header_timeout));
+    Lowest().expires_after(Chrono(idle + server_.options_.header_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
@@ -111,7 +134,7 @@ class HttpServer::Connection final : public Peer {
     }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, request.version());
-      stream_.expires_after(Chrono(server_.options_.write_timeout));
+      Lowest().expires_after(Chrono(server_.options_.write_timeout));
       http::async_write(stream_, *interim, [self = Self(), interim, streamed](beast::error_code ec, size_t) {
         if (ec) return self->Close();
         streamed ? self->StartStreamed() : self->ReadBody();
@@ -123,7 +146,7 @@ class HttpServer::Connection final : public Peer {
 
   // The request without its body: the handler reads the body through a BodyReader.
   void StartStreamed() {
-    stream_.expires_never();
+    Lowest().expires_never();
     streamed_.emplace(std::move(*parser_));
     parser_.reset();
     streamed_->body_limit(server_.options_.max_streamed_body_bytes);
@@ -142,7 +165,7 @@ class HttpServer::Connection final : public Peer {
     if (expect_continue_) {
       expect_continue_ = false;
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
-      stream_.expires_after(Chrono(server_.options_.write_timeout));
+      Lowest().expires_after(Chrono(server_.options_.write_timeout));
       reading_ = true;
       return http::async_write(stream_, *interim, [self = Self(), interim, max_bytes, done = std::move(done)](
                                                        beast::error_code ec, size_t) mutable {
@@ -157,7 +180,7 @@ class HttpServer::Connection final : public Peer {
     streamed_->get().body().size = part->size();
     streamed_->get().body().more = true;
     const absl::Duration left = streamed_deadline_ - absl::Now();
-    stream_.expires_after(Chrono(std::max(absl::ZeroDuration(), std::min(left, server_.options_.body_timeout))));
+    Lowest().expires_after(Chrono(std::max(absl::ZeroDuration(), std::min(left, server_.options_.body_timeout))));
     http::async_read_some(stream_, buffer_, *streamed_,
                           [self = Self(), part, done = std::move(done)](beast::error_code ec, size_t) mutable {
                             self->OnPart(ec, std::move(part), std::move(done));
@@ -166,7 +189,7 @@ class HttpServer::Connection final : public Peer {
 
   void OnPart(beast::error_code ec, std::shared_ptr<std::string> part, BodyReader::Done done) {
     reading_ = false;
-    stream_.expires_never();
+    Lowest().expires_never();
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       keep_alive_ = false;
@@ -206,7 +229,7 @@ class HttpServer::Connection final : public Peer {
   };
 
   void ReadBody() {
-    stream_.expires_after(Chrono(server_.options_.body_timeout));  // for the whole body
+    Lowest().expires_after(Chrono(server_.options_.body_timeout));  // for the whole body
     if (parser_->is_done()) return OnBody({});  // no body (nothing more may be read for it)
     ReadSomeBody();
   }
@@ -223,7 +246,7 @@ class HttpServer::Connection final : public Peer {
           self->ReleaseBodyBytes();  // the body is dropped: its room is free before the answer is out
           ++self->server_.refused_busy_;
           self->keep_alive_ = false;
-          self->stream_.expires_never();
+          self->Lowest().expires_never();
           HttpResponse busy = HttpResponse::Text(503, "Server busy: too many request bodies in flight; retry shortly");
           busy.headers.emplace_back("retry-after", "1");
           return self->Write(std::move(busy));
@@ -237,7 +260,7 @@ class HttpServer::Connection final : public Peer {
 
   void OnBody(beast::error_code ec) {
     if (ec) return Failed(ec);
-    stream_.expires_never();  // the handler's time is its own; the write has its timeout
+    Lowest().expires_never();  // the handler's time is its own; the write has its timeout
     http::request<http::string_body> message = parser_->release();
     HttpRequest request = Describe(message);
     request.body = std::move(message.body());
@@ -333,7 +356,7 @@ class HttpServer::Connection final : public Peer {
     // A HEAD's answer has the headers of the GET it stands for, and no body.
     if (head_) message->content_length(body_bytes);
     head_ = false;
-    stream_.expires_after(Chrono(server_.options_.write_timeout));
+    Lowest().expires_after(Chrono(server_.options_.write_timeout));
     http::async_write(stream_, *message, [self = Self(), message, keep_alive](beast::error_code ec, size_t) {
       self->Written(ec, keep_alive);
     });
@@ -352,7 +375,7 @@ class HttpServer::Connection final : public Peer {
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*message);
     const bool head = head_;  // the headers only: the source is never asked for a part
     head_ = false;
-    stream_.expires_after(Chrono(server_.options_.write_timeout));
+    Lowest().expires_after(Chrono(server_.options_.write_timeout));
     http::async_write_header(stream_, *serializer,
                              [self = Self(), message, serializer, source = std::move(response.source), length, chunked,
                               keep_alive, head](beast::error_code ec, size_t) mutable {
@@ -363,7 +386,7 @@ class HttpServer::Connection final : public Peer {
 
   // `left`: what the promised length still wants, if one was.
   void WriteParts(std::shared_ptr<BodySource> source, std::optional<uint64_t> left, bool chunked, bool keep_alive) {
-    stream_.expires_never();  // the source's time is its own
+    Lowest().expires_never();  // the source's time is its own
     BodySource* next = source.get();
     next->Next([self = Self(), source = std::move(source), left, chunked, keep_alive](absl::StatusOr<std::string> part) mutable {
       net::post(self->stream_.get_executor(), [self, source = std::move(source), part = std::move(part), left, chunked,
@@ -377,7 +400,7 @@ class HttpServer::Connection final : public Peer {
         }
         if (part->empty()) {
           if (!chunked) return self->Written({}, keep_alive);
-          self->stream_.expires_after(Chrono(self->server_.options_.write_timeout));
+          self->Lowest().expires_after(Chrono(self->server_.options_.write_timeout));
           return net::async_write(self->stream_, http::make_chunk_last(), [self, keep_alive](beast::error_code ec, size_t) {
             self->Written(ec, keep_alive);
           });
@@ -388,7 +411,7 @@ class HttpServer::Connection final : public Peer {
           if (ec) return self->Written(ec, keep_alive);
           self->WriteParts(std::move(source), left, chunked, keep_alive);
         };
-        self->stream_.expires_after(Chrono(self->server_.options_.write_timeout));
+        self->Lowest().expires_after(Chrono(self->server_.options_.write_timeout));
         if (chunked) return net::async_write(self->stream_, http::make_chunk(net::buffer(*bytes)), std::move(wrote));
         net::async_write(self->stream_, net::buffer(*bytes), std::move(wrote));
       });
@@ -413,8 +436,8 @@ class HttpServer::Connection final : public Peer {
   // at most kLingerBytes or kLingerTime, then the close.
   void Linger() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(Chrono(kLingerTime));
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().expires_after(Chrono(kLingerTime));
     Drain(0);
   }
   void Drain(size_t drained) {
@@ -466,12 +489,13 @@ class HttpServer::Connection final : public Peer {
   void Close() {
     ReleaseBodyBytes();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close();
   }
 
   Impl& server_;
-  beast::tcp_stream stream_;
+  const std::shared_ptr<net::ssl::context> tls_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   // A request whose body the handler reads (StartStreamed): its parser, from the header on.
@@ -527,7 +551,65 @@ absl::Status HttpServer::Impl::Listen(int* port) {
   const tcp::endpoint bound = acceptor_.local_endpoint(ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen, ": ", ec.message()));
   *port = bound.port();
+  return options_.tls_cert.empty() && options_.tls_key.empty() ? absl::OkStatus() : LoadTls();
+}
+
+namespace {
+
+// The files' sizes and modification times: what tells a renewal written over them.
+std::string FilesSeen(const std::vector<std::string>& paths) {
+  std::string seen;
+  for (const std::string& path : paths) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) {
+      absl::StrAppend(&seen, path, ":", st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ";");
+    }
+  }
+  return seen;
+}
+
+}  // namespace
+
+absl::Status HttpServer::Impl::LoadTls() {
+  const std::string seen = FilesSeen({options_.tls_cert, options_.tls_key});
+  auto context = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  context->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                       net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  context->use_certificate_chain_file(options_.tls_cert, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-cert ", options_.tls_cert, ": ", ec.message()));
+  context->use_private_key_file(options_.tls_key, net::ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-key ", options_.tls_key, ": ", ec.message()));
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--tls-key ", options_.tls_key, " is not the key of ", options_.tls_cert));
+  }
+  absl::MutexLock lock(&tls_mu_);
+  tls_ = std::move(context);
+  tls_files_seen_ = seen;
   return absl::OkStatus();
+}
+
+void HttpServer::Impl::WatchTls() {
+  if (options_.tls_cert.empty()) return;
+  tls_timer_ = std::make_unique<net::steady_timer>(net::make_strand(ioc_), Chrono(options_.tls_reload));
+  tls_timer_->async_wait([this](beast::error_code ec) {
+    if (ec || draining()) return;
+    std::string seen;
+    {
+      absl::MutexLock lock(&tls_mu_);
+      seen = tls_files_seen_;
+    }
+    if (FilesSeen({options_.tls_cert, options_.tls_key}) != seen) {
+      // A renewal may be half written (the certificate, not yet its key): kept until both agree.
+      if (absl::Status loaded = LoadTls(); loaded.ok()) {
+        ISOBAR_LOG(kInfo, kComponent) << "TLS certificate reloaded from " << options_.tls_cert;
+      } else {
+        ISOBAR_LOG(kWarning, kComponent) << "TLS certificate not reloaded (the old one serves): " << loaded;
+      }
+    }
+    WatchTls();
+  });
 }
 
 void HttpServer::Impl::Accept() {
@@ -551,9 +633,16 @@ void HttpServer::Impl::Accept() {
       socket.close(ignored);
     } else {
       ++accepted_;
-      auto connection = std::make_shared<Connection>(*this, std::move(socket));
-      connection->Register(shared_from_this());
-      connection->Start();
+      if (std::shared_ptr<net::ssl::context> tls = tls_context(); tls != nullptr) {
+        tls_stream stream(std::move(socket), *tls);
+        auto connection = std::make_shared<Connection<tls_stream>>(*this, std::move(stream), std::move(tls));
+        connection->Register(shared_from_this());
+        connection->Start();
+      } else {
+        auto connection = std::make_shared<Connection<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)));
+        connection->Register(shared_from_this());
+        connection->Start();
+      }
     }
     Accept();
   });
@@ -624,6 +713,7 @@ absl::Status HttpServer::Listen() { return impl_->Listen(&port_); }
 
 void HttpServer::Serve() {
   impl_->Accept();
+  impl_->WatchTls();
   for (int i = 0; i < std::max(1, impl_->options_.threads); ++i) {
     impl_->threads_.emplace_back([this] { impl_->ioc_.run(); });
   }

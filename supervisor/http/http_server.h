@@ -16,7 +16,8 @@
 // (413), a malformed request (400). A client that takes longer than `header_timeout` to send its
 // headers or `body_timeout` its body, or that does not read its answer within `write_timeout`, is
 // disconnected; so is a connection idle for `idle_timeout` between requests. A WebSocket upgrade goes
-// to the upgrade handler, which gives each accepted socket a WebSocketHandler.
+// to the upgrade handler, which gives each accepted socket a WebSocketHandler. With a certificate
+// (options.tls_cert), every connection is TLS (TLS 1.2 and later), HTTP and WebSockets alike.
 #ifndef ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_H_
 #define ISOBAR_SUPERVISOR_HTTP_HTTP_SERVER_H_
 
@@ -67,6 +68,12 @@ struct HttpServerOptions {
   std::function<bool(absl::string_view method, absl::string_view target)> stream_body;
   uint64_t max_streamed_body_bytes = 1ull << 30;
   absl::Duration streamed_body_timeout = absl::Minutes(10);
+  // TLS (HTTPS and WSS) with this certificate chain and key (PEM files), read again every
+  // `tls_reload_seconds` when either file changed (a renewal in place); empty: plaintext. The TLS
+  // handshake has `header_timeout`.
+  std::string tls_cert;
+  std::string tls_key;
+  absl::Duration tls_reload = absl::Seconds(10);
 };
 
 // A request body as it arrives, for requests the server streams (HttpServerOptions::stream_body).
@@ -207,6 +214,7 @@ class HttpServer {
   class Impl;
 
  private:
+  template <class Stream>
   class Connection;
   std::shared_ptr<Impl> impl_;
   int port_ = 0;

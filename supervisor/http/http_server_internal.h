@@ -6,11 +6,14 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <atomic>
 #include <memory>
@@ -29,6 +32,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 inline std::chrono::steady_clock::duration Chrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 }  // namespace http_internal
@@ -61,6 +65,14 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
         work_(ioc_.get_executor()) {}
 
   absl::Status Listen(int* port);
+  // Reads the TLS certificate and key into a new context for the connections accepted from now on
+  // (the ones open keep theirs). Called at Listen, then on the reload timer when a file changed.
+  absl::Status LoadTls() ABSL_LOCKS_EXCLUDED(tls_mu_);
+  void WatchTls();
+  std::shared_ptr<http_internal::net::ssl::context> tls_context() ABSL_LOCKS_EXCLUDED(tls_mu_) {
+    absl::MutexLock lock(&tls_mu_);
+    return tls_;
+  }
   void Accept();
   size_t Drain(absl::Time deadline);
   Stats stats() const;
@@ -94,11 +106,17 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
   std::atomic<uint64_t> websockets_{0};
   std::atomic<uint64_t> body_bytes_{0};  // request bodies being read or served now
   std::unique_ptr<http_internal::net::steady_timer> accept_retry_;  // after an accept error
+  absl::Mutex tls_mu_;
+  std::shared_ptr<http_internal::net::ssl::context> tls_ ABSL_GUARDED_BY(tls_mu_);  // null: plaintext
+  std::string tls_files_seen_ ABSL_GUARDED_BY(tls_mu_);  // the files' sizes and times when last read
+  std::unique_ptr<http_internal::net::steady_timer> tls_timer_;
 };
 
 // Takes over an upgraded connection's stream: accepts the handshake for `request`, then reads
 // messages to `handler` and writes what it is given, one message at a time.
-void StartWebSocket(const std::shared_ptr<HttpServer::Impl>& server, http_internal::beast::tcp_stream stream,
+// For `Stream` beast::tcp_stream and tls_stream (web_socket.cc instantiates both).
+template <class Stream>
+void StartWebSocket(const std::shared_ptr<HttpServer::Impl>& server, Stream stream,
                     http_internal::http::request<http_internal::http::string_body> request,
                     std::unique_ptr<WebSocketHandler> handler);
 

@@ -13,13 +13,25 @@ namespace isobar::supervisor {
 
 using namespace http_internal;  // NOLINT: Beast's and Asio's names, this file only
 
-class WebSocket::Session final : public HttpServer::Peer {
+// What WebSocket (a handler's handle) reaches: one session, whatever its stream.
+class WebSocket::Session : public HttpServer::Peer {
  public:
-  Session(HttpServer::Impl& server, beast::tcp_stream stream, std::unique_ptr<WebSocketHandler> handler)
+  virtual bool Send(std::string text) = 0;
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  virtual size_t queued() const = 0;
+};
+
+namespace {
+
+// A session over `Stream`: beast::tcp_stream, or tls_stream (TLS).
+template <class Stream>
+class SessionOf final : public WebSocket::Session {
+ public:
+  SessionOf(HttpServer::Impl& server, Stream stream, std::unique_ptr<WebSocketHandler> handler)
       : server_(server), ws_(std::move(stream)), handler_(std::move(handler)) {}
 
   void Start(http::request<http::string_body> request) {
-    ws_.next_layer().expires_never();  // the websocket's own timeouts from here on
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket's own timeouts from here on
     websocket::stream_base::timeout timeout;
     timeout.handshake_timeout = Chrono(server_.options_.header_timeout);
     timeout.idle_timeout = Chrono(server_.options_.websocket_idle_timeout);
@@ -38,7 +50,7 @@ class WebSocket::Session final : public HttpServer::Peer {
   }
 
   // Any thread.
-  bool Send(std::string text) {
+  bool Send(std::string text) override {
     if (closed_.load()) return false;
     const size_t bytes = text.size();
     // Both counted first (and both given back on refusal), so neither drifts.
@@ -61,7 +73,7 @@ class WebSocket::Session final : public HttpServer::Peer {
     return true;
   }
 
-  void Close(uint16_t code, std::string reason) {
+  void Close(uint16_t code, std::string reason) override {
     if (reason.size() > 123) {  // what a close frame holds, cut on a character boundary
       size_t end = 123;
       while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
@@ -74,7 +86,7 @@ class WebSocket::Session final : public HttpServer::Peer {
     });
   }
 
-  size_t queued() const { return queued_.load(); }
+  size_t queued() const override { return queued_.load(); }
 
   void CloseIfIdle() override { Close(static_cast<uint16_t>(websocket::close_code::going_away), "the server is stopping"); }
   void CloseNow() override {
@@ -86,8 +98,8 @@ class WebSocket::Session final : public HttpServer::Peer {
   }
 
  private:
-  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
-  std::weak_ptr<Session> weak() { return Self(); }
+  std::shared_ptr<SessionOf> Self() { return std::static_pointer_cast<SessionOf>(shared_from_this()); }
+  std::weak_ptr<WebSocket::Session> weak() { return Self(); }
 
   void Read() {
     ws_.async_read(buffer_, [self = Self()](beast::error_code ec, size_t) {
@@ -140,7 +152,7 @@ class WebSocket::Session final : public HttpServer::Peer {
   }
 
   HttpServer::Impl& server_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   std::unique_ptr<WebSocketHandler> handler_;
   beast::flat_buffer buffer_;
   // On the strand.
@@ -156,6 +168,8 @@ class WebSocket::Session final : public HttpServer::Peer {
   bool closed_handler_ = false;  // on the strand: OnClose was called
 };
 
+}  // namespace
+
 bool WebSocket::Send(std::string text) {
   std::shared_ptr<Session> session = session_.lock();
   return session != nullptr && session->Send(std::move(text));
@@ -170,11 +184,17 @@ size_t WebSocket::queued() const {
   return session != nullptr ? session->queued() : 0;
 }
 
-void StartWebSocket(const std::shared_ptr<HttpServer::Impl>& server, beast::tcp_stream stream, http::request<http::string_body> request,
+template <class Stream>
+void StartWebSocket(const std::shared_ptr<HttpServer::Impl>& server, Stream stream, http::request<http::string_body> request,
                     std::unique_ptr<WebSocketHandler> handler) {
-  auto session = std::make_shared<WebSocket::Session>(*server, std::move(stream), std::move(handler));
+  auto session = std::make_shared<SessionOf<Stream>>(*server, std::move(stream), std::move(handler));
   session->Register(server);
   session->Start(std::move(request));
 }
+
+template void StartWebSocket<beast::tcp_stream>(const std::shared_ptr<HttpServer::Impl>&, beast::tcp_stream,
+                                                http::request<http::string_body>, std::unique_ptr<WebSocketHandler>);
+template void StartWebSocket<tls_stream>(const std::shared_ptr<HttpServer::Impl>&, tls_stream,
+                                         http::request<http::string_body>, std::unique_ptr<WebSocketHandler>);
 
 }  // namespace isobar::supervisor
