@@ -153,6 +153,7 @@ absl::Status SnapshotImporter::TableLine(absl::string_view line) {
 
 absl::Status SnapshotImporter::PrepareTable(const std::string& name, TableNumber number) {
   if (prepared_.count(name) > 0) return absl::OkStatus();
+  if (absl::Status valid = ValidateIdentifier("table", name); !valid.ok()) return Failed(valid);
   absl::StatusOr<TableInfo> table = db_.catalog().GetOrCreateTable(db_.persistence().deployment(), name, number);
   if (!table.ok()) return Failed(table.status());
   if (table->number != number) {

@@ -13,18 +13,15 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "base/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/convex_json.h"
 #include "storage/embedded_postgres.h"
-#include "supervisor/http/raw_http_client_testing.h"
 #include "tests/live_queries.h"
+#include "tests/metrics_scrape.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -37,16 +34,6 @@ constexpr int kClients = 16;
 // What the cluster promises (README.md): a dead member's deployments are served again within the
 // lease duration (5 s) plus a heartbeat (1 s) plus a client's retry; measured ~6 s.
 constexpr absl::Duration kFailoverBound = absl::Seconds(15);
-
-// The value of the sample named exactly `series` in a /metrics scrape, or -1 when there is none.
-double Sample(const std::string& text, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " ")) continue;
-    double value = 0;
-    return absl::SimpleAtod(line, &value) ? value : -2;
-  }
-  return -1;
-}
 
 std::string ChatName(int i) { return absl::StrCat("chat-", i); }
 std::string TasksName(int i) { return absl::StrCat("tasks-", i); }
@@ -341,13 +328,11 @@ TEST(ClusterTest, ThreeMembersSpreadForwardAndFailOverWithNothingLostOrStale) {
   // What the members' metrics tell: three live members, calls forwarded, scheduled jobs started.
   double forwarded = 0, lag_observations = 0;
   for (int m = 0; m < kMembers; ++m) {
-    supervisor::RawClient client(cluster.member(m).http_port());
-    ASSERT_TRUE(client.Send(absl::StrCat("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ",
-                                         cluster.member(m).admin_key(), "\r\n\r\n")));
-    const std::string text = client.ReadResponse();
-    EXPECT_EQ(Sample(text, "isobar_cluster_members"), kMembers) << "member " << m;
-    forwarded += std::max(0.0, Sample(text, "isobar_forwarded_calls_total"));
-    lag_observations += std::max(0.0, Sample(text, "isobar_scheduler_lag_seconds_count"));
+    const std::string text =
+        ScrapeMetrics(cluster.member(m), absl::StrCat("Authorization: Bearer ", cluster.member(m).admin_key(), "\r\n"));
+    EXPECT_EQ(MetricSample(text, "isobar_cluster_members"), kMembers) << "member " << m;
+    forwarded += std::max(0.0, MetricSample(text, "isobar_forwarded_calls_total"));
+    lag_observations += std::max(0.0, MetricSample(text, "isobar_scheduler_lag_seconds_count"));
   }
   EXPECT_GT(forwarded, 0);
   EXPECT_GT(lag_observations, 0);

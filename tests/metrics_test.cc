@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "supervisor/http/raw_http_client_testing.h"
 #include "tests/live_queries.h"
+#include "tests/metrics_scrape.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -25,23 +26,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-// GET /metrics; the whole response (status line, headers, body).
-std::string Scrape(const SupervisorProcess& supervisor, const std::string& authorization) {
-  supervisor::RawClient client(supervisor.http_port());
-  EXPECT_TRUE(client.Send(absl::StrCat("GET /metrics HTTP/1.1\r\nHost: x\r\n", authorization, "\r\n")));
-  return client.ReadResponse();
-}
-
-// The value of the sample named exactly `series` (name and labels), or -1 when there is none.
-double Sample(const std::string& text, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " ")) continue;
-    double value = 0;
-    return absl::SimpleAtod(line, &value) ? value : -2;
-  }
-  return -1;
-}
 
 std::string Executions(const std::string& function, const std::string& kind, const std::string& outcome) {
   return absl::StrCat(R"(isobar_function_executions_total{deployment="metered",function=")", function,
@@ -89,8 +73,8 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
   std::thread scraper([&] {
     double last = 0;
     while (!done.load()) {
-      const std::string text = Scrape(supervisor, admin);
-      const double now = std::max(0.0, Sample(text, Executions("messages:send", "mutation", "ok")));
+      const std::string text = ScrapeMetrics(supervisor, admin);
+      const double now = std::max(0.0, MetricSample(text, Executions("messages:send", "mutation", "ok")));
       EXPECT_GE(now, last);
       last = now;
     }
@@ -104,32 +88,32 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
   LiveQueries watching(grpc::CreateChannel(supervisor.address(), grpc::InsecureChannelCredentials()), *key, "metered");
   ASSERT_TRUE(watching.Add(1, "counters:get", R"({"name":"x"})"));
   ASSERT_TRUE(watching.WaitFor([](const LiveQueries::Values& v) { return v.count(1) > 0; }, absl::Seconds(30)));
-  const std::string response = Scrape(supervisor, admin);
+  const std::string response = ScrapeMetrics(supervisor, admin);
   ASSERT_THAT(response, StartsWith("HTTP/1.1 200"));
-  EXPECT_EQ(Sample(response, "isobar_subscriptions"), 1);
+  EXPECT_EQ(MetricSample(response, "isobar_subscriptions"), 1);
   // Every client call took a slot, once (a retry after a conflict keeps it): its wait is observed.
-  EXPECT_EQ(Sample(response, R"(isobar_queue_wait_seconds_count{kind="mutation"})"), kClients * (kSends + kEmpty));
-  EXPECT_GE(Sample(response, R"(isobar_queue_wait_seconds_count{kind="query"})"), kClients * kSends);
-  EXPECT_EQ(Sample(response, "isobar_cluster_members"), -1) << "cluster series without --cluster";
-  EXPECT_EQ(Sample(response, Executions("messages:send", "mutation", "ok")), kClients * kSends);
-  EXPECT_EQ(Sample(response, Executions("messages:send", "mutation", "convex_error")), kClients * kEmpty);
-  EXPECT_EQ(Sample(response, Executions("messages:get", "query", "ok")), kClients * kSends);
-  EXPECT_EQ(Sample(response, R"(isobar_function_execution_seconds_count{deployment="metered",kind="mutation"})"),
+  EXPECT_EQ(MetricSample(response, R"(isobar_queue_wait_seconds_count{kind="mutation"})"), kClients * (kSends + kEmpty));
+  EXPECT_GE(MetricSample(response, R"(isobar_queue_wait_seconds_count{kind="query"})"), kClients * kSends);
+  EXPECT_EQ(MetricSample(response, "isobar_cluster_members"), -1) << "cluster series without --cluster";
+  EXPECT_EQ(MetricSample(response, Executions("messages:send", "mutation", "ok")), kClients * kSends);
+  EXPECT_EQ(MetricSample(response, Executions("messages:send", "mutation", "convex_error")), kClients * kEmpty);
+  EXPECT_EQ(MetricSample(response, Executions("messages:get", "query", "ok")), kClients * kSends);
+  EXPECT_EQ(MetricSample(response, R"(isobar_function_execution_seconds_count{deployment="metered",kind="mutation"})"),
             kClients * (kSends + kEmpty));
   // Every successful send committed once; a commit refused for a conflict ran again (and is counted
   // in isobar_occ_conflicts_total too).
-  EXPECT_EQ(Sample(response, R"(isobar_commit_seconds_count{deployment="metered",outcome="committed"})"), kClients * kSends);
-  const double conflicts = Sample(response, R"(isobar_commit_seconds_count{deployment="metered",outcome="conflict"})");
-  EXPECT_EQ(std::max(0.0, conflicts), Sample(response, "isobar_occ_conflicts_total"));
-  EXPECT_EQ(Sample(response, R"(isobar_workers{state="ready"})"), 2);
-  EXPECT_EQ(Sample(response, "isobar_postgres_up"), 1);
+  EXPECT_EQ(MetricSample(response, R"(isobar_commit_seconds_count{deployment="metered",outcome="committed"})"), kClients * kSends);
+  const double conflicts = MetricSample(response, R"(isobar_commit_seconds_count{deployment="metered",outcome="conflict"})");
+  EXPECT_EQ(std::max(0.0, conflicts), MetricSample(response, "isobar_occ_conflicts_total"));
+  EXPECT_EQ(MetricSample(response, R"(isobar_workers{state="ready"})"), 2);
+  EXPECT_EQ(MetricSample(response, "isobar_postgres_up"), 1);
   // Every get was of a new id: each a miss of the query cache, which ran (and so did the live query).
-  EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="miss"})"), kClients * kSends + 1);
-  EXPECT_EQ(Sample(response, R"(isobar_query_cache_lookups_total{result="hit"})"), 0);
-  EXPECT_GT(Sample(response, "isobar_pg_pool_acquired_total"), 0);
-  EXPECT_EQ(Sample(response, "isobar_deployments_owned"), 1);
-  EXPECT_GE(Sample(response, R"(isobar_worker_invocations_total{worker="0"})") +
-                Sample(response, R"(isobar_worker_invocations_total{worker="1"})"),
+  EXPECT_EQ(MetricSample(response, R"(isobar_query_cache_lookups_total{result="miss"})"), kClients * kSends + 1);
+  EXPECT_EQ(MetricSample(response, R"(isobar_query_cache_lookups_total{result="hit"})"), 0);
+  EXPECT_GT(MetricSample(response, "isobar_pg_pool_acquired_total"), 0);
+  EXPECT_EQ(MetricSample(response, "isobar_deployments_owned"), 1);
+  EXPECT_GE(MetricSample(response, R"(isobar_worker_invocations_total{worker="0"})") +
+                MetricSample(response, R"(isobar_worker_invocations_total{worker="1"})"),
             kClients * (2 * kSends + kEmpty));
 
   // One log line per execution, in the text format: "INFO calls: <function> <outcome> deployment=..."
@@ -145,7 +129,7 @@ TEST(MetricsTest, AScrapeCountsTheCallsMadeWhileItRan) {
 
   // Without the key, or with a deployment's key: nothing.
   for (const std::string& authorization : {std::string(), "Authorization: Bearer " + *key + "\r\n"}) {
-    const std::string refused = Scrape(supervisor, authorization);
+    const std::string refused = ScrapeMetrics(supervisor, authorization);
     EXPECT_THAT(refused, StartsWith("HTTP/1.1 401"));
     EXPECT_THAT(refused, ::testing::Not(HasSubstr("isobar_function_executions_total")));
   }

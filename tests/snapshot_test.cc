@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -283,12 +284,29 @@ TEST(SnapshotTest, ASnapshotInConvexsFormatImports) {
     ASSERT_TRUE((*writer)->Write(absl::StrCat(R"({"_id":"x","sha256":")", absl::Base64Escape(Sha256("other")), "\"}\n")).ok());
     ASSERT_TRUE((*writer)->StartEntry("_storage/x").ok());
     ASSERT_TRUE((*writer)->Write("these bytes").ok());
-    ASSERT_TRUE((*writer)->StartEntry("_components/waitlist/people/documents.jsonl").ok());
     ASSERT_TRUE((*writer)->Close().ok());
   }
   ShellResult mismatch = Ctl(supervisor, "import moved " + bad);
   EXPECT_NE(mismatch.status, 0);
   EXPECT_THAT(mismatch.out, ::testing::HasSubstr("_storage/x: the file's bytes have SHA-256"));
+  // Entries no snapshot of a root component holds: refused, naming the entry.
+  for (const auto& [entry, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"_components/waitlist/people/documents.jsonl", "components are not supported"},
+           {"bad table!/documents.jsonl", "bad table!"},
+           {"people/generated_schema.jsonl", "legacy generated_schema"}}) {
+    const std::string odd = dir.path() + "/odd.zip";
+    {
+      absl::StatusOr<std::unique_ptr<cli::SnapshotZipWriter>> writer = cli::SnapshotZipWriter::Create(odd);
+      ASSERT_TRUE(writer.ok());
+      ASSERT_TRUE((*writer)->StartEntry(entry).ok());
+      ASSERT_TRUE((*writer)->Write(absl::StrCat(R"({"_id":")", storage::EncodeDocumentId(ann),
+                                                R"(","_creationTime":1.0})", "\n")).ok());
+      ASSERT_TRUE((*writer)->Close().ok());
+    }
+    ShellResult refused = Ctl(supervisor, "import moved " + odd);
+    EXPECT_NE(refused.status, 0) << entry;
+    EXPECT_THAT(refused.out, ::testing::HasSubstr(problem)) << entry;
+  }
 }
 
 }  // namespace

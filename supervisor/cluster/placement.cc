@@ -152,6 +152,7 @@ absl::StatusOr<Route> Placement::Find(absl::string_view deployment, bool forward
 }
 
 std::optional<Route> Placement::FindKnown(absl::string_view deployment) {
+  if (live_.FindOpen(deployment) != nullptr) return std::nullopt;  // it came here since (a failover)
   absl::MutexLock lock(&mu_);
   auto known = remote_.find(deployment);
   if (known == remote_.end() || known->second.until <= absl::Now()) return std::nullopt;

@@ -74,8 +74,8 @@ class Placement {
   // Where `deployment` is served now. Here: it is open here, or we hold its lease, or nobody does and
   // it ranks us first (or the call was `forwarded` to us). Errors: PostgreSQL's.
   absl::StatusOr<Route> Find(absl::string_view deployment, bool forwarded) ABSL_LOCKS_EXCLUDED(mu_);
-  // Find's answer if it needs no PostgreSQL round trip now (a route known from the last heartbeat
-  // interval), for gRPC's threads; nullopt: ask Find.
+  // Another member, if Find would say so without a PostgreSQL round trip now (a route known from the
+  // last heartbeat interval, and the deployment not open here), for gRPC's threads; nullopt: ask Find.
   std::optional<Route> FindKnown(absl::string_view deployment) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether another live member holds `deployment`'s lease (the scheduler leaves those alone; one
   // nobody holds it opens when a job is due, wherever it would rank). False when PostgreSQL cannot say.
