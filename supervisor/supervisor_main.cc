@@ -430,9 +430,11 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
   admin_options.owned_deployments = [&live] { return live.Owned(); };
   admin_options.deployments_closed = [&housekeeping] { return housekeeping.stats().deployments_closed; };
   AdminService admin_service(admin_options, pool, logs);
-  metrics.SetScrapeSource([&admin_service, &serving_status, &pg_pool, &query_cache, &tracker, &placement, &peers] {
+  metrics.SetScrapeSource([&admin_service, &serving_status, &pg_pool, &query_cache, &tracker, &placement, &peers,
+                           &fetcher] {
     const storage::PgPool::Stats pg = pg_pool.stats();
     const QueryCache::Stats cache = query_cache.stats();
+    const HttpFetcher::Stats fetches = fetcher.stats();
     return StatsFamilies(admin_service.Snapshot(),
                          {.postgres_up = serving_status.database_available(),
                           .pg_acquired = pg.acquired, .pg_waited = pg.waited, .pg_timeouts = pg.timed_out,
@@ -443,7 +445,10 @@ absl::Status Run(Config config, const sigset_t& stop_signals) {
                           .cluster = placement != nullptr,
                           .cluster_members = placement != nullptr ? placement->members().size() : 0,
                           .forwarded = peers != nullptr ? peers->forwarded() : 0,
-                          .forward_unreached = peers != nullptr ? peers->unreached() : 0});
+                          .forward_unreached = peers != nullptr ? peers->unreached() : 0,
+                          .fetches_rejected = fetches.rejected, .fetches_completed = fetches.completed,
+                          .fetches_denied = fetches.denied, .fetches_cancelled = fetches.cancelled,
+                          .fetches_failed = fetches.failed, .fetches_in_flight = fetcher.InFlight()});
   });
   DeploymentsService deployments_service(pg_pool, pool, admin_key, live);
   deployments_service.SetPublicUrls(runner_options.public_url, runner_options.site_url);

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "isobar/v1/api.grpc.pb.h"
 #include "tests/node_server.h"
+#include "tests/metrics_scrape.h"
 #include "tests/supervisor_fixture.h"
 
 namespace isobar::testing {
@@ -251,6 +252,9 @@ TEST_F(FetchTest, LimitsAtTheirBoundaryAndOnePast) {
 // reaches the peer.
 TEST_F(FetchTest, TheSsrfMatrix) {
   const int before = peer_->Connections();
+  const std::string admin = absl::StrCat("Authorization: Bearer ", supervisor_->admin_key(), "\r\n");
+  const double denied_before =
+      std::max(0.0, MetricSample(ScrapeMetrics(*supervisor_, admin), R"(isobar_fetches_total{outcome="denied"})"));
   const std::string port = absl::StrCat(":", peer_->port());
   struct Case {
     std::string url;
@@ -292,6 +296,9 @@ TEST_F(FetchTest, TheSsrfMatrix) {
   ASSERT_TRUE(SetEgress("guarded", "{}").ok());
   // The peer saw only the two redirects, and our own two questions.
   EXPECT_EQ(peer_->Connections(), before + 3);
+  // /metrics counts each refusal as denied by the egress policy.
+  EXPECT_EQ(MetricSample(ScrapeMetrics(*supervisor_, admin), R"(isobar_fetches_total{outcome="denied"})") - denied_before,
+            static_cast<double>(cases.size() + 3));
 }
 
 TEST_F(FetchTest, OnlyTheOperatorSetsEgress) {

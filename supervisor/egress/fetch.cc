@@ -451,7 +451,7 @@ absl::Status Fetch::Redirect() {
   return absl::OkStatus();
 }
 
-void Fetch::Run() {
+absl::Status Fetch::Run() {
   absl::Status outcome;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
@@ -474,6 +474,8 @@ void Fetch::Run() {
     curl_easy_cleanup(curl);
   }
   Finish(outcome);
+  absl::MutexLock lock(&mu_);
+  return ended_.has_value() ? *ended_ : outcome;  // a Cancel's reason, rather than curl's "aborted"
 }
 
 void Fetch::Finish(absl::Status outcome) {

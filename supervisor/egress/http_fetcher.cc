@@ -121,29 +121,41 @@ void HttpFetcher::Shutdown() {
       counts_.get()));
 }
 
+absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Rejected(absl::Status status) {
+  absl::MutexLock lock(&counts_->mu);
+  ++counts_->stats.rejected;
+  return status;
+}
+
+HttpFetcher::Stats HttpFetcher::stats() const {
+  absl::MutexLock lock(&counts_->mu);
+  return counts_->stats;
+}
+
 absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& deployment, EgressPolicy policy,
                                                           FetchLimits limits, FetchRequest request, absl::Time deadline) {
   absl::StatusOr<std::string> host = FetchableHost(request.url);
-  if (!host.ok()) return host.status();
-  if (!IsToken(request.method)) return absl::InvalidArgumentError("Invalid method");
+  if (!host.ok()) return Rejected(host.status());
+  if (!IsToken(request.method)) return Rejected(absl::InvalidArgumentError("Invalid method"));
   HeaderPairs headers;
   for (auto& [name, value] : request.headers) {
     std::string lower = absl::AsciiStrToLower(name);
-    if (!IsToken(lower)) return absl::InvalidArgumentError(absl::StrCat("Invalid header name: '", name.substr(0, 100), "'"));
+    if (!IsToken(lower)) return Rejected(absl::InvalidArgumentError(absl::StrCat("Invalid header name: '", name.substr(0, 100), "'")));
     if (!IsHttpFieldValue(value)) {
-      return absl::InvalidArgumentError(absl::StrCat("Invalid header value for '", name.substr(0, 100), "'"));
+      return Rejected(absl::InvalidArgumentError(absl::StrCat("Invalid header value for '", name.substr(0, 100), "'")));
     }
     if (!IsFramingHeader(lower)) headers.emplace_back(std::move(lower), std::move(value));
   }
   request.headers = std::move(headers);
   if (request.body.has_value() && request.body->size() > limits.max_request_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the request body is over the deployment's limit of ", limits.max_request_bytes, " bytes"));
+    return Rejected(absl::ResourceExhaustedError(
+        absl::StrCat("the request body is over the deployment's limit of ", limits.max_request_bytes, " bytes")));
   }
   for (const IpAddress& address : options_.local_addresses) policy.local_addresses.push_back(address);
   std::shared_ptr<Fetch> fetch;
   {
     absl::MutexLock lock(&counts_->mu);
+    ++counts_->stats.rejected;  // until it is past every check below
     if (counts_->stopped) return absl::UnavailableError("the server is shutting down");
     for (const Endpoint& endpoint : counts_->internal) policy.internal.push_back(endpoint);
     fetch = std::make_shared<Fetch>(deployment, std::move(policy), limits, std::move(request), deadline);
@@ -159,6 +171,8 @@ absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& dep
       return absl::ResourceExhaustedError(
           absl::StrCat("Too many concurrent fetches (the deployment's limit is ", limits.max_concurrent, ")"));
     }
+    --counts_->stats.rejected;
+    ++counts_->stats.started;
     ++mine;
     ++counts_->total;
     ++counts_->threads;
@@ -173,9 +187,14 @@ absl::StatusOr<std::shared_ptr<Fetch>> HttpFetcher::Start(const std::string& dep
     if (--counts->per_deployment[deployment] == 0) counts->per_deployment.erase(deployment);
   });
   auto run = [counts = counts_, fetch]() {
-    fetch->Run();
+    const absl::Status outcome = fetch->Run();
     absl::MutexLock lock(&counts->mu);
     --counts->threads;
+    Stats& stats = counts->stats;
+    ++(outcome.ok()                           ? stats.completed
+       : absl::IsPermissionDenied(outcome)    ? stats.denied
+       : absl::IsCancelled(outcome)           ? stats.cancelled
+                                              : stats.failed);
   };
   // std::thread reports a thread the system refuses by throwing; it ends here as a refusal.
   try {

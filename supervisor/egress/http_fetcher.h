@@ -105,8 +105,9 @@ class Fetch {
   // Stops the request (if it is still going): waiting callbacks get `why`.
   void Cancel(absl::Status why) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The request, on the calling thread (HttpFetcher gives it one).
-  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // The request, on the calling thread (HttpFetcher gives it one); how it ended (OK: a response came
+  // and ended well; else why not: PERMISSION_DENIED for an address the egress policy refused).
+  absl::Status Run() ABSL_LOCKS_EXCLUDED(mu_);
   // Called once, under the request's lock, when it no longer holds its slot (see kReleasedBodyBytes):
   // a reader given the response's end, or a Cancel returning, finds the slot free. Before Run.
   void OnRelease(absl::AnyInvocable<void() &&> release) ABSL_LOCKS_EXCLUDED(mu_);
@@ -193,6 +194,14 @@ class HttpFetcher {
   // Slots held: requests in flight or with bodies left to read (tests).
   int InFlight() const;
 
+  // Requests by what became of them (metrics): refused before they started (a bad URL or header, a
+  // limit), started, and of those ended: completed, refused by the egress policy, cancelled (by the
+  // action, or its end), failed (the network, the peer, a timeout).
+  struct Stats {
+    uint64_t rejected = 0, started = 0, completed = 0, denied = 0, cancelled = 0, failed = 0;
+  };
+  Stats stats() const;
+
  private:
   // The counts, shared with the requests' threads (which may outlive the last look at them).
   struct InFlightCounts {
@@ -203,7 +212,9 @@ class HttpFetcher {
     std::vector<std::weak_ptr<Fetch>> running ABSL_GUARDED_BY(mu);
     std::vector<Endpoint> internal ABSL_GUARDED_BY(mu);
     bool stopped ABSL_GUARDED_BY(mu) = false;
+    Stats stats ABSL_GUARDED_BY(mu);
   };
+  absl::StatusOr<std::shared_ptr<Fetch>> Rejected(absl::Status status);
 
   const Options options_;
   const std::shared_ptr<InFlightCounts> counts_ = std::make_shared<InFlightCounts>();

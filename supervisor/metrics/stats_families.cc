@@ -175,6 +175,17 @@ std::vector<MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, 
   FamilyBuilder(out, "isobar_subscriptions", "Live query sets open now (gRPC Subscribe streams, Convex WebSocket sessions)",
                 MetricType::Gauge)
       .Add(static_cast<double>(facts.live_query_sets));
+  FamilyBuilder(out, "isobar_fetches_total",
+                "Actions' fetches by outcome: rejected before starting (a bad URL or header, a limit), completed, "
+                "denied by the egress policy, cancelled, failed (network, peer, timeout)",
+                MetricType::Counter)
+      .Add(static_cast<double>(facts.fetches_rejected), {{"outcome", "rejected"}})
+      .Add(static_cast<double>(facts.fetches_completed), {{"outcome", "completed"}})
+      .Add(static_cast<double>(facts.fetches_denied), {{"outcome", "denied"}})
+      .Add(static_cast<double>(facts.fetches_cancelled), {{"outcome", "cancelled"}})
+      .Add(static_cast<double>(facts.fetches_failed), {{"outcome", "failed"}});
+  FamilyBuilder(out, "isobar_fetches_in_flight", "Actions' fetches holding a slot now", MetricType::Gauge)
+      .Add(static_cast<double>(facts.fetches_in_flight));
   if (facts.cluster) {
     FamilyBuilder(out, "isobar_cluster_members", "Live supervisors of this database's cluster, this one included",
                   MetricType::Gauge)

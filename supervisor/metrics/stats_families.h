@@ -55,6 +55,9 @@ struct ServerFacts {
   // and forwards that did not reach it.
   bool cluster = false;
   uint64_t cluster_members = 0, forwarded = 0, forward_unreached = 0;
+  // Actions' fetch (supervisor/egress): requests by what became of them, and in flight now.
+  uint64_t fetches_rejected = 0, fetches_completed = 0, fetches_denied = 0, fetches_cancelled = 0, fetches_failed = 0;
+  int fetches_in_flight = 0;
 };
 
 std::vector<prometheus::MetricFamily> StatsFamilies(const isobar::v1::StatsResponse& stats, const ServerFacts& facts);
