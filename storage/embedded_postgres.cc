@@ -18,8 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "base/log.h"
@@ -57,6 +59,18 @@ absl::StatusOr<RunAs> ResolveUser(const std::string& os_user) {
   run_as.uid = pwd.pw_uid;
   run_as.gid = pwd.pw_gid;
   return run_as;
+}
+
+// Puts `lines` first in the pg_hba.conf at `path`, unless it starts with them already.
+absl::Status PrependHbaLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ifstream in(path);
+  std::stringstream existing;
+  existing << in.rdbuf();
+  const std::string wanted = absl::StrCat(absl::StrJoin(lines, "\n"), "\n");
+  if (!in || absl::StartsWith(existing.str(), wanted)) return in ? absl::OkStatus() : absl::NotFoundError(path);
+  std::ofstream out(path, std::ios::trunc);  // the file keeps its owner and mode
+  out << wanted << existing.str();
+  return out.good() ? absl::OkStatus() : absl::InternalError(absl::StrCat("cannot write ", path));
 }
 
 // Creates `path` if missing with `mode`, owned by `run_as` when set, and returns its absolute path.
@@ -201,10 +215,15 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
     pg->created_ = true;
   }
 
+  if (!options.hba_lines.empty()) RETURN_IF_ERROR(PrependHbaLines(pgdata + "/pg_hba.conf", options.hba_lines));
   RETURN_IF_ERROR(AwaitPreviousServer(pgdata, options.start_timeout));
   SpawnOptions server;
   server.argv = {bin_dir + "/postgres", "-D", pgdata, "-k", pgrun, "-c", "listen_addresses=",
-                 "-c", "unix_socket_permissions=0700"};
+                 "-c", "unix_socket_permissions=0700", "-c", absl::StrCat("port=", options.port)};
+  for (const std::string& setting : options.settings) {
+    server.argv.push_back("-c");
+    server.argv.push_back(setting);
+  }
   server.uid = run_as.uid;
   server.gid = run_as.gid;
   server.stdout_fd = log_fd;
@@ -214,7 +233,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
   ASSIGN_OR_RETURN(pg->server_, Spawn(server));
   ISOBAR_LOG(kInfo, kComponent) << "started PostgreSQL pid " << pg->server_.pid() << " in " << pgdata;
 
-  const std::string socket_conninfo = absl::StrCat("host=", pgrun, " port=5432 user=isobar");
+  const std::string socket_conninfo = absl::StrCat("host=", pgrun, " port=", options.port, " user=isobar");
   // Wait until the server accepts connections, or exits, or the timeout passes. There is no
   // notification to wait on, so this probes, and fails at once if the server dies.
   const absl::Time deadline = absl::Now() + options.start_timeout;

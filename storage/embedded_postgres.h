@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -40,6 +41,13 @@ struct EmbeddedPostgresOptions {
   // The account to run as when we are root.
   std::string os_user = "postgres";
   absl::Duration start_timeout = absl::Seconds(60);
+  // The server's port (its unix socket's name, and a TCP listener's if `settings` opens one).
+  int port = 5432;
+  // More server settings, "name=value" each, after ours (so they win): tests use them for a TCP
+  // listener with TLS, as an external PostgreSQL is reached.
+  std::vector<std::string> settings;
+  // Lines put first in pg_hba.conf at each start (once), before initdb's own.
+  std::vector<std::string> hba_lines;
 };
 
 class EmbeddedPostgres {
