@@ -328,8 +328,13 @@ TEST(ClusterTest, ThreeMembersSpreadForwardAndFailOverWithNothingLostOrStale) {
   // What the members' metrics tell: three live members, calls forwarded, scheduled jobs started.
   double forwarded = 0, lag_observations = 0;
   for (int m = 0; m < kMembers; ++m) {
-    const std::string text =
-        ScrapeMetrics(cluster.member(m), absl::StrCat("Authorization: Bearer ", cluster.member(m).admin_key(), "\r\n"));
+    const std::string authorization = absl::StrCat("Authorization: Bearer ", cluster.member(m).admin_key(), "\r\n");
+    // Members are seen at each heartbeat (a second): the one restarted last may not be yet.
+    std::string text = ScrapeMetrics(cluster.member(m), authorization);
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (MetricSample(text, "isobar_cluster_members") != kMembers && absl::Now() < deadline) {
+      text = ScrapeMetrics(cluster.member(m), authorization);
+    }
     EXPECT_EQ(MetricSample(text, "isobar_cluster_members"), kMembers) << "member " << m;
     forwarded += std::max(0.0, MetricSample(text, "isobar_forwarded_calls_total"));
     lag_observations += std::max(0.0, MetricSample(text, "isobar_scheduler_lag_seconds_count"));

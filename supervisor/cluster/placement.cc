@@ -45,7 +45,9 @@ absl::Status Placement::Join(const std::string& grpc_address) {
   }
   self_.grpc_address = grpc_address;  // before the heartbeat thread, which reads it
   RETURN_IF_ERROR(storage::Heartbeat(pool_, self_));
+  absl::StatusOr<std::vector<storage::SupervisorRecord>> members = storage::LiveSupervisors(pool_, options_.lease_duration);
   absl::MutexLock lock(&mu_);
+  if (members.ok()) members_ = *std::move(members);  // seen from the start, not a heartbeat later
   joined_ = true;
   heartbeat_ = std::thread([this] { Beat(); });
   ISOBAR_LOG(kInfo, kComponent) << "joined the cluster as " << self_.holder << " at "
@@ -85,7 +87,6 @@ void Placement::Beat() {
     {
       absl::MutexLock lock(&mu_);
       members_ = *members;
-      members_seen_ = absl::Now();
     }
     if (!lapsed_observer_) continue;
     absl::StatusOr<std::vector<std::string>> lapsed = storage::LapsedDeployments(pool_, options_.lease_duration);
@@ -97,15 +98,12 @@ void Placement::Beat() {
 }
 
 absl::StatusOr<std::vector<storage::SupervisorRecord>> Placement::Members() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (absl::Now() - members_seen_ < options_.heartbeat_interval) return members_;
-  }
+  // Read fresh: a placement sticks (the lease taken follows it), so it must see a member that
+  // joined a moment ago, not the view of the last heartbeat.
   ASSIGN_OR_RETURN(std::vector<storage::SupervisorRecord> members,
                    storage::LiveSupervisors(pool_, options_.lease_duration));
   absl::MutexLock lock(&mu_);
   members_ = members;
-  members_seen_ = absl::Now();
   return members;
 }
 
@@ -171,7 +169,6 @@ void Placement::Unreachable(const storage::SupervisorRecord& member) {
   for (auto it = remote_.begin(); it != remote_.end();) {
     it = it->second.member.holder == member.holder ? remote_.erase(it) : std::next(it);
   }
-  members_seen_ = absl::InfinitePast();
 }
 
 }  // namespace isobar::supervisor

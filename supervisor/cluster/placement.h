@@ -12,8 +12,10 @@
 // member dies, its deployments spread over the others. A forwarded call is never forwarded again: the
 // member it reaches serves it (taking the lease if nobody holds it) or says UNAVAILABLE.
 //
-// Thread-safe. Find may wait on PostgreSQL (keep it off gRPC's threads); its answers about other
-// members are kept for one heartbeat interval, and dropped at once when a forward fails to reach one.
+// Thread-safe. Find may wait on PostgreSQL (keep it off gRPC's threads). Where another member's
+// deployment is served is kept for one heartbeat interval, and dropped at once when a forward fails to
+// reach it; a deployment nobody holds is placed on the members read from PostgreSQL then (a placement
+// sticks, so it must see a member that joined a moment ago).
 #ifndef ISOBAR_SUPERVISOR_CLUSTER_PLACEMENT_H_
 #define ISOBAR_SUPERVISOR_CLUSTER_PLACEMENT_H_
 
@@ -89,6 +91,7 @@ class Placement {
 
  private:
   void Beat() ABSL_LOCKS_EXCLUDED(mu_);
+  // The live members, read from PostgreSQL now (and kept for members()).
   absl::StatusOr<std::vector<storage::SupervisorRecord>> Members() ABSL_LOCKS_EXCLUDED(mu_);
 
   storage::PgPool& pool_;
@@ -101,7 +104,6 @@ class Placement {
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<storage::SupervisorRecord> members_ ABSL_GUARDED_BY(mu_);
-  absl::Time members_seen_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   struct Known {
     storage::SupervisorRecord member;
     absl::Time until;

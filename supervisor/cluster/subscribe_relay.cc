@@ -44,12 +44,6 @@ class SubscribeRelay final : public grpc::ClientBidiReactor<SubscribeRequest, Tr
       StartWrite(&to_send_.front());
     }
   }
-  void Delivered() override {
-    absl::MutexLock lock(&mu_);
-    if (!awaiting_delivery_ || done_) return;
-    awaiting_delivery_ = false;
-    StartRead(&incoming_);
-  }
   void Cancel() override { out_.TryCancel(); }
 
   // grpc::ClientBidiReactor.
@@ -63,16 +57,21 @@ class SubscribeRelay final : public grpc::ClientBidiReactor<SubscribeRequest, Tr
   }
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
-    {
-      absl::MutexLock lock(&mu_);
-      awaiting_delivery_ = true;  // before the sink can say it was delivered
-    }
-    if (std::shared_ptr<RelaySink> sink = sink_.lock(); sink != nullptr) {
-      sink->RelayTransition(std::move(incoming_));
-    } else {
-      out_.TryCancel();
-    }
+    Transition transition = std::move(incoming_);
+    incoming_.Clear();
+    std::shared_ptr<RelaySink> sink = sink_.lock();
+    if (sink == nullptr) return out_.TryCancel();
+    // The next is read once this one was written to the client: a slow client holds the member's
+    // stream back, not our memory, and the transitions keep their order.
+    sink->RelayTransition(std::move(transition), [weak = weak_from_this()] {
+      if (std::shared_ptr<SubscribeRelay> self = weak.lock()) self->ReadNext();
+    });
   }
+  void ReadNext() {
+    absl::MutexLock lock(&mu_);
+    if (!done_) StartRead(&incoming_);
+  }
+
   void OnDone(const grpc::Status& status) override {
     std::shared_ptr<SubscribeRelay> self;
     {
@@ -102,7 +101,6 @@ class SubscribeRelay final : public grpc::ClientBidiReactor<SubscribeRequest, Tr
   std::shared_ptr<SubscribeRelay> self_ ABSL_GUARDED_BY(mu_);
   std::deque<SubscribeRequest> to_send_ ABSL_GUARDED_BY(mu_);  // front: being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool awaiting_delivery_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -1,7 +1,7 @@
 // A Functions.Subscribe stream relayed to the member that serves its deployment (placement.h):
 // the client's requests go there, its transitions come back, and its end (status and trailers) is
-// the stream's end. Reads one transition at a time, the next once the client took the last
-// (RelaySink's Delivered), so a slow client holds the member's stream back rather than our memory.
+// the stream's end. Reads one transition at a time, the next once the client was sent the last, so a
+// slow client holds the member's stream back rather than our memory.
 #ifndef ISOBAR_SUPERVISOR_CLUSTER_SUBSCRIBE_RELAY_H_
 #define ISOBAR_SUPERVISOR_CLUSTER_SUBSCRIBE_RELAY_H_
 

@@ -48,9 +48,10 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
 
   void OnWriteDone(bool ok) override {
     std::shared_ptr<LiveQuerySet> set;
-    std::shared_ptr<Relay> relay;
+    std::function<void()> written;
     {
       absl::MutexLock lock(&mu_);
+      written = std::move(outbox_.front().written);
       outbox_.pop_front();
       writing_ = false;
       if (!ok) {
@@ -59,10 +60,9 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       }
       WriteNextLocked();
       set = set_;
-      if (outbox_.empty()) relay = relay_;
     }
     if (set != nullptr) set->Delivered();
-    if (relay != nullptr) relay->Delivered();
+    if (written) written();
   }
 
   void OnDone() override {
@@ -79,10 +79,10 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
   }
 
   // RelaySink.
-  void RelayTransition(Transition transition) override {
+  void RelayTransition(Transition transition, std::function<void()> written) override {
     absl::MutexLock lock(&mu_);
     if (closed_ || finishing_) return;
-    outbox_.push_back(std::move(transition));
+    outbox_.push_back(Outgoing{std::move(transition), std::move(written)});
     WriteNextLocked();
   }
   void RelayEnded(grpc::Status status, std::vector<std::pair<std::string, std::string>> trailers) override {
@@ -115,7 +115,7 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
     }
     absl::MutexLock lock(&mu_);
     if (closed_ || finishing_) return;
-    outbox_.push_back(std::move(out));
+    outbox_.push_back(Outgoing{std::move(out), nullptr});
     WriteNextLocked();
   }
   void Fail(absl::Status status) override {
@@ -142,21 +142,22 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
     }
     if (set == nullptr && env_.relay) {
       absl::StatusOr<std::shared_ptr<Relay>> relayed = env_.relay(context_, request, weak_from_this());
-      absl::MutexLock lock(&mu_);
-      if (!relayed.ok()) {
-        FinishLocked(WithDetail(*context_, relayed.status()));
-        return;
-      }
-      if (*relayed != nullptr) {
-        relay_ = *std::move(relayed);
-        if (closed_) {
-          relay_->Cancel();  // the client left while the relay started
-          relay_.reset();
+      std::shared_ptr<Relay> cancel;  // told outside our lock
+      {
+        absl::MutexLock lock(&mu_);
+        if (!relayed.ok()) {
+          FinishLocked(WithDetail(*context_, relayed.status()));
           return;
         }
-        if (!finishing_) StartRead(&incoming_);
-        return;
+        if (*relayed != nullptr && closed_) {
+          cancel = *relayed;  // the client left while the relay started
+        } else if (*relayed != nullptr) {
+          relay_ = *relayed;
+          if (!finishing_) StartRead(&incoming_);
+        }
       }
+      if (cancel != nullptr) cancel->Cancel();
+      if (*relayed != nullptr) return;
     }
     std::optional<std::string> user;  // the end user's identity, from their token, once
     absl::Time expires = absl::InfiniteFuture();
@@ -230,7 +231,7 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
       return;
     }
     writing_ = true;
-    StartWrite(&outbox_.front());  // deque: the element stays put while others are appended
+    StartWrite(&outbox_.front().transition);  // deque: the element stays put while others are appended
   }
 
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -257,7 +258,11 @@ class Subscription final : public grpc::ServerBidiReactor<SubscribeRequest, Tran
   bool admin_ ABSL_GUARDED_BY(mu_) = false;  // the key admits internal functions (and acting as a user)
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
-  std::deque<Transition> outbox_ ABSL_GUARDED_BY(mu_);  // front: being written
+  struct Outgoing {
+    Transition transition;
+    std::function<void()> written;  // a relayed one's: the relay reads the next
+  };
+  std::deque<Outgoing> outbox_ ABSL_GUARDED_BY(mu_);  // front: being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -30,17 +30,16 @@ namespace isobar::supervisor {
 class RelaySink {
  public:
   virtual ~RelaySink() = default;
-  virtual void RelayTransition(isobar::v1::Transition transition) = 0;
+  // `written` runs once the transition was written to the client (the relay reads the next then).
+  virtual void RelayTransition(isobar::v1::Transition transition, std::function<void()> written) = 0;
   // `trailers`: the member's trailing metadata (its error detail, ...), for the client.
   virtual void RelayEnded(grpc::Status status, std::vector<std::pair<std::string, std::string>> trailers) = 0;
 };
-// The member's side: the client's next requests go to it; Delivered when the client took all that
-// was relayed (the next transition is read only then); Cancel when the client's stream ends.
+// The member's side: the client's next requests go to it; Cancel when the client's stream ends.
 class Relay {
  public:
   virtual ~Relay() = default;
   virtual void Send(isobar::v1::SubscribeRequest request) = 0;
-  virtual void Delivered() = 0;
   virtual void Cancel() = 0;
 };
 // Given the stream's first request: null to serve it here, a relay (already sending `first`) if
