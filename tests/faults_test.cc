@@ -319,7 +319,11 @@ TEST(FaultsTest, AStalledPostgresFailsCallsRetryablyAndServesAgainAfterIt) {
 TEST(FaultsTest, ASecondSupervisorCannotTakeABusyPort) {
   SupervisorProcess first({.workers = 1});
   ASSERT_TRUE(first.Start().ok());
-  SupervisorProcess second({.workers = 1, .extra_args = {"--listen=" + first.address()}});
+  // Its HTTP listeners on ports of their own: by default they take the gRPC port's neighbours, which
+  // may be the first one's HTTP ports (ephemeral ports often come in order), and would be refused first.
+  SupervisorProcess second({.workers = 1,
+                            .extra_args = {"--listen=" + first.address(), "--http-listen=127.0.0.1:0",
+                                           "--site-listen=127.0.0.1:0"}});
   absl::Status started = second.Start();
   ASSERT_FALSE(started.ok());
   EXPECT_THAT(std::string(started.message()), HasSubstr("cannot listen on " + first.address()));
