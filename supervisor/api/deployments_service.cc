@@ -124,19 +124,33 @@ template <typename Request, typename Response>
 std::optional<grpc::Status> DeploymentsService::ServedElsewhere(
     grpc::ServerContext& context, const std::string& deployment, const Request& request, Response* response,
     grpc::Status (isobar::v1::Deployments::Stub::*method)(grpc::ClientContext*, const Request&, Response*)) {
-  if (placement_ == nullptr) return std::nullopt;
-  absl::StatusOr<Route> route = placement_->Find(deployment, IsForwarded(context));
+  absl::StatusOr<std::optional<Route>> route = RouteElsewhere(context, deployment);
   if (!route.ok()) return WithDetail(context, route.status());
-  if (route->here) return std::nullopt;
-  std::unique_ptr<isobar::v1::Deployments::Stub> stub =
-      isobar::v1::Deployments::NewStub(peers_->Channel(route->member.grpc_address));
+  if (!route->has_value()) return std::nullopt;
   grpc::ClientContext out;
   PrepareForward(context, placement_->self().holder, out);
-  grpc::Status status = ((*stub).*method)(&out, request, response);
+  const grpc::Status status = (*isobar::v1::Deployments::NewStub(peers_->Channel((*route)->member.grpc_address)).*
+                               method)(&out, request, response);
+  return Forwarded(context, status, out, **route, deployment);
+}
+
+absl::StatusOr<std::optional<Route>> DeploymentsService::RouteElsewhere(grpc::ServerContext& context,
+                                                                        const std::string& deployment) {
+  if (placement_ == nullptr) return std::nullopt;
+  ASSIGN_OR_RETURN(Route route, placement_->Find(deployment, IsForwarded(context)));
+  if (route.here) return std::nullopt;
+  peers_->CountForward();
+  return route;
+}
+
+grpc::Status DeploymentsService::Forwarded(grpc::ServerContext& context, const grpc::Status& status,
+                                           const grpc::ClientContext& out, const Route& route,
+                                           const std::string& deployment) {
   if (NotReached(status, out)) {
-    placement_->Unreachable(route->member);
+    peers_->CountUnreached();
+    placement_->Unreachable(route.member);
     return WithDetail(context, absl::UnavailableError(absl::StrCat(
-                                   "deployment ", deployment, " is served by supervisor ", route->member.holder,
+                                   "deployment ", deployment, " is served by supervisor ", route.member.holder,
                                    ", which did not answer (", status.error_message(), "); try again")));
   }
   ReturnTrailers(out, context);

@@ -72,6 +72,13 @@ class DeploymentsService final : public isobar::v1::Deployments::Service {
   absl::Status Describe(const storage::DeploymentInfo& info, isobar::v1::Deployment* out);
   // A storage error as the call's status: the caller's mistakes as they are, ours without details.
   static grpc::Status ToGrpc(grpc::ServerContext& context, const absl::Status& status);
+  // The member serving `deployment` if it is another (nullopt: here, or no cluster), or the error to
+  // finish the call with.
+  absl::StatusOr<std::optional<Route>> RouteElsewhere(grpc::ServerContext& context, const std::string& deployment);
+  // The end of a call forwarded to `route` with `out`: its status and trailers for the caller, or
+  // UNAVAILABLE (and the route forgotten) when the member was not reached.
+  grpc::Status Forwarded(grpc::ServerContext& context, const grpc::Status& status, const grpc::ClientContext& out,
+                         const Route& route, const std::string& deployment);
   // If another member serves `deployment`, the call made there (its answer); nullopt: serve it here.
   template <typename Request, typename Response>
   std::optional<grpc::Status> ServedElsewhere(

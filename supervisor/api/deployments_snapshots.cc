@@ -48,22 +48,18 @@ grpc::Status DeploymentsService::ExportSnapshot(grpc::ServerContext* context,
                                                 grpc::ServerWriter<isobar::v1::SnapshotPart>* writer) {
   storage::DeploymentInfo info;
   if (grpc::Status admitted = Admit(*context, request->deployment(), &info); !admitted.ok()) return admitted;
-  if (placement_ != nullptr) {
-    absl::StatusOr<Route> route = placement_->Find(info.name, IsForwarded(*context));
-    if (!route.ok()) return WithDetail(*context, route.status());
-    if (!route->here) {  // relayed from the member that serves it
-      grpc::ClientContext out;
-      PrepareForward(*context, placement_->self().holder, out);
-      std::unique_ptr<grpc::ClientReader<isobar::v1::SnapshotPart>> reader =
-          isobar::v1::Deployments::NewStub(peers_->Channel(route->member.grpc_address))->ExportSnapshot(&out, *request);
-      isobar::v1::SnapshotPart part;
-      while (reader->Read(&part)) {
-        if (!writer->Write(part)) out.TryCancel();
-      }
-      grpc::Status status = reader->Finish();
-      ReturnTrailers(out, *context);
-      return status;
+  absl::StatusOr<std::optional<Route>> route = RouteElsewhere(*context, info.name);
+  if (!route.ok()) return WithDetail(*context, route.status());
+  if (route->has_value()) {  // relayed from the member that serves it
+    grpc::ClientContext out;
+    PrepareForward(*context, placement_->self().holder, out);
+    std::unique_ptr<grpc::ClientReader<isobar::v1::SnapshotPart>> reader =
+        isobar::v1::Deployments::NewStub(peers_->Channel((*route)->member.grpc_address))->ExportSnapshot(&out, *request);
+    isobar::v1::SnapshotPart part;
+    while (reader->Read(&part)) {
+      if (!writer->Write(part)) out.TryCancel();
     }
+    return Forwarded(*context, reader->Finish(), out, **route, info.name);
   }
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
   if (!live.ok()) return WithDetail(*context, live.status());
@@ -88,22 +84,17 @@ grpc::Status DeploymentsService::ImportSnapshot(grpc::ServerContext* context,
   if (!reader->Read(&part)) return WithDetail(*context, absl::InvalidArgumentError("an import names its deployment first"));
   storage::DeploymentInfo info;
   if (grpc::Status admitted = Admit(*context, part.deployment(), &info); !admitted.ok()) return admitted;
-  if (placement_ != nullptr) {
-    absl::StatusOr<Route> route = placement_->Find(info.name, IsForwarded(*context));
-    if (!route.ok()) return WithDetail(*context, route.status());
-    if (!route->here) {  // relayed to the member that serves it
-      grpc::ClientContext out;
-      PrepareForward(*context, placement_->self().holder, out);
-      std::unique_ptr<grpc::ClientWriter<isobar::v1::SnapshotPart>> writer =
-          isobar::v1::Deployments::NewStub(peers_->Channel(route->member.grpc_address))
-              ->ImportSnapshot(&out, response);
-      bool open = writer->Write(part);
-      while (open && reader->Read(&part)) open = writer->Write(part);
-      writer->WritesDone();
-      grpc::Status status = writer->Finish();
-      ReturnTrailers(out, *context);
-      return status;
-    }
+  absl::StatusOr<std::optional<Route>> route = RouteElsewhere(*context, info.name);
+  if (!route.ok()) return WithDetail(*context, route.status());
+  if (route->has_value()) {  // relayed to the member that serves it
+    grpc::ClientContext out;
+    PrepareForward(*context, placement_->self().holder, out);
+    std::unique_ptr<grpc::ClientWriter<isobar::v1::SnapshotPart>> writer =
+        isobar::v1::Deployments::NewStub(peers_->Channel((*route)->member.grpc_address))->ImportSnapshot(&out, response);
+    bool open = writer->Write(part);
+    while (open && reader->Read(&part)) open = writer->Write(part);
+    writer->WritesDone();
+    return Forwarded(*context, writer->Finish(), out, **route, info.name);
   }
   absl::StatusOr<std::shared_ptr<LiveDeployment>> live = live_.Get(info.name);
   if (!live.ok()) return WithDetail(*context, live.status());

@@ -45,9 +45,8 @@ absl::Status Placement::Join(const std::string& grpc_address) {
   }
   self_.grpc_address = grpc_address;  // before the heartbeat thread, which reads it
   RETURN_IF_ERROR(storage::Heartbeat(pool_, self_));
-  absl::StatusOr<std::vector<storage::SupervisorRecord>> members = storage::LiveSupervisors(pool_, options_.lease_duration);
+  Members().IgnoreError();  // seen from the start, not a heartbeat later (and then at each heartbeat)
   absl::MutexLock lock(&mu_);
-  if (members.ok()) members_ = *std::move(members);  // seen from the start, not a heartbeat later
   joined_ = true;
   heartbeat_ = std::thread([this] { Beat(); });
   ISOBAR_LOG(kInfo, kComponent) << "joined the cluster as " << self_.holder << " at "
@@ -82,12 +81,8 @@ void Placement::Beat() {
       continue;
     }
     warned = false;
-    absl::StatusOr<std::vector<storage::SupervisorRecord>> members = storage::LiveSupervisors(pool_, options_.lease_duration);
+    absl::StatusOr<std::vector<storage::SupervisorRecord>> members = Members();
     if (!members.ok()) continue;
-    {
-      absl::MutexLock lock(&mu_);
-      members_ = *members;
-    }
     if (!lapsed_observer_) continue;
     absl::StatusOr<std::vector<std::string>> lapsed = storage::LapsedDeployments(pool_, options_.lease_duration);
     if (!lapsed.ok()) continue;
